@@ -1,0 +1,27 @@
+//! Switchyard's configuration: Traefik v3's static and dynamic configuration
+//! types, spelled as Traefik spells them, and the loaders that read them.
+//!
+//! Every source becomes one [`node::Node`] tree first, each node knowing the
+//! file, line and column it came from: YAML and TOML files, CLI flags,
+//! environment variables (and later Docker labels and KV keys, through the
+//! same flat-key builder). One serde deserializer ([`decode`]) then reads the
+//! tree into the typed configuration: struct fields match case-insensitively,
+//! strings convert to numbers, booleans and durations when a field asks for
+//! them, a comma-separated string fills a list, and `--api` alone means "the
+//! `api` section with its defaults". Errors name the file, line, column and
+//! field path.
+
+pub mod decode;
+pub mod duration;
+pub mod dynamic;
+mod error;
+pub mod flat;
+pub mod loader;
+pub mod node;
+pub mod static_config;
+mod toml_source;
+mod yaml_source;
+
+pub use duration::Duration;
+pub use error::ConfigError;
+pub use node::{Location, Node};

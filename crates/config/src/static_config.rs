@@ -1,0 +1,534 @@
+//! Traefik v3's static configuration, as far as Switchyard reads it.
+//! Sections Switchyard does not run yet are kept as raw [`Node`]s so that a
+//! real `traefik.yml` decodes unchanged, and [`StaticConfiguration::unsupported_sections`]
+//! names them in one warning at start-up.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Duration, Node};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct StaticConfiguration {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub global: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub servers_transport: Option<ServersTransport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_servers_transport: Option<Node>,
+    pub entry_points: BTreeMap<String, EntryPoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Providers>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<Api>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping: Option<Ping>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<Log>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_resolver: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificates_resolvers: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experimental: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spiffe: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ocsp: Option<Node>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EntryPoint {
+    pub address: String,
+    #[serde(rename = "allowACMEByPass", skip_serializing_if = "std::ops::Not::not")]
+    pub allow_acme_by_pass: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reuse_port: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub as_default: bool,
+    pub transport: EntryPointsTransport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_protocol: Option<Node>,
+    pub forwarded_headers: ForwardedHeaders,
+    pub http: EntryPointHttp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http3: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observability: Option<Node>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EntryPointsTransport {
+    pub life_cycle: LifeCycle,
+    pub responding_timeouts: RespondingTimeouts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive_max_requests: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive_max_time: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct LifeCycle {
+    pub request_accept_grace_timeout: Duration,
+    pub grace_time_out: Duration,
+}
+
+impl Default for LifeCycle {
+    fn default() -> Self {
+        LifeCycle {
+            request_accept_grace_timeout: Duration::ZERO,
+            grace_time_out: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RespondingTimeouts {
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+impl Default for RespondingTimeouts {
+    fn default() -> Self {
+        RespondingTimeouts {
+            read_timeout: Duration::from_secs(60),
+            write_timeout: Duration::ZERO,
+            idle_timeout: Duration::from_secs(180),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ForwardedHeaders {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    #[serde(rename = "trustedIPs", skip_serializing_if = "Vec::is_empty")]
+    pub trusted_ips: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connection: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_append_x_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EntryPointHttp {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirections: Option<Redirections>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub middlewares: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoded_characters: Option<Node>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub encode_query_semicolons: bool,
+    pub sanitize_path: bool,
+    pub max_header_bytes: i64,
+    pub underscore_headers_strategy: String,
+}
+
+impl Default for EntryPointHttp {
+    fn default() -> Self {
+        EntryPointHttp {
+            redirections: None,
+            middlewares: Vec::new(),
+            tls: None,
+            encoded_characters: None,
+            encode_query_semicolons: false,
+            sanitize_path: true,
+            max_header_bytes: 1 << 20,
+            underscore_headers_strategy: "keep".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Redirections {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_point: Option<RedirectEntryPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RedirectEntryPoint {
+    pub to: String,
+    pub scheme: String,
+    pub permanent: bool,
+    pub priority: i64,
+}
+
+impl Default for RedirectEntryPoint {
+    fn default() -> Self {
+        RedirectEntryPoint {
+            to: String::new(),
+            scheme: "https".into(),
+            permanent: true,
+            priority: i64::MAX - 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Providers {
+    pub providers_throttle_duration: Duration,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub precedence: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileProvider>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_ingress: Option<Node>,
+    #[serde(
+        rename = "kubernetesIngressNGINX",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kubernetes_ingress_nginx: Option<Node>,
+    #[serde(rename = "kubernetesCRD", skip_serializing_if = "Option::is_none")]
+    pub kubernetes_crd: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_gateway: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub knative: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rest: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consul_catalog: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nomad: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ecs: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consul: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zoo_keeper: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<Node>,
+}
+
+impl Default for Providers {
+    fn default() -> Self {
+        Providers {
+            providers_throttle_duration: Duration::from_secs(2),
+            precedence: Vec::new(),
+            file: None,
+            docker: None,
+            swarm: None,
+            kubernetes_ingress: None,
+            kubernetes_ingress_nginx: None,
+            kubernetes_crd: None,
+            kubernetes_gateway: None,
+            knative: None,
+            rest: None,
+            consul_catalog: None,
+            nomad: None,
+            ecs: None,
+            consul: None,
+            etcd: None,
+            zoo_keeper: None,
+            redis: None,
+            http: None,
+            plugin: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct FileProvider {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
+    pub watch: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub debug_log_generated_template: bool,
+}
+
+impl Default for FileProvider {
+    fn default() -> Self {
+        FileProvider {
+            filename: None,
+            directory: None,
+            watch: true,
+            debug_log_generated_template: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Api {
+    pub base_path: String,
+    pub insecure: bool,
+    pub dashboard: bool,
+    pub debug: bool,
+    pub disable_dashboard_ad: bool,
+    pub dashboard_name: String,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            base_path: "/".into(),
+            insecure: false,
+            dashboard: true,
+            debug: false,
+            disable_dashboard_ad: false,
+            dashboard_name: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Ping {
+    pub entry_point: String,
+    pub manual_routing: bool,
+    pub terminating_status_code: u16,
+}
+
+impl Default for Ping {
+    fn default() -> Self {
+        Ping {
+            entry_point: "traefik".into(),
+            manual_routing: false,
+            terminating_status_code: 503,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Log {
+    pub level: String,
+    pub format: String,
+    pub file_path: String,
+    pub no_color: bool,
+    pub max_size: i64,
+    pub max_age: i64,
+    pub max_backups: i64,
+    pub compress: bool,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "ERROR".into(),
+            format: "common".into(),
+            file_path: String::new(),
+            no_color: false,
+            max_size: 0,
+            max_age: 0,
+            max_backups: 0,
+            compress: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ServersTransport {
+    pub insecure_skip_verify: bool,
+    #[serde(rename = "rootCAs")]
+    pub root_cas: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_idle_conns_per_host: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarding_timeouts: Option<ForwardingTimeouts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spiffe: Option<Node>,
+}
+
+impl ServersTransport {
+    /// `maxIdleConnsPerHost` with Traefik's default of 200.
+    pub fn max_idle(&self) -> i64 {
+        self.max_idle_conns_per_host.unwrap_or(200)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ForwardingTimeouts {
+    pub dial_timeout: Duration,
+    pub response_header_timeout: Duration,
+    pub idle_conn_timeout: Duration,
+}
+
+impl Default for ForwardingTimeouts {
+    fn default() -> Self {
+        ForwardingTimeouts {
+            dial_timeout: Duration::from_secs(30),
+            response_header_timeout: Duration::ZERO,
+            idle_conn_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+impl StaticConfiguration {
+    /// Applies Traefik's derived defaults: `http` on `:80` when no
+    /// entrypoint is defined; `traefik` on `:8080` when the API is insecure
+    /// or ping uses it and it is not defined.
+    pub fn with_defaults(mut self) -> StaticConfiguration {
+        if self.entry_points.is_empty() {
+            self.entry_points.insert(
+                "http".into(),
+                EntryPoint {
+                    address: ":80".into(),
+                    ..EntryPoint::default()
+                },
+            );
+        }
+        let api_insecure = self.api.as_ref().is_some_and(|a| a.insecure);
+        let ping_internal = self
+            .ping
+            .as_ref()
+            .is_some_and(|p| !p.manual_routing && p.entry_point == "traefik");
+        if (api_insecure || ping_internal) && !self.entry_points.contains_key("traefik") {
+            self.entry_points.insert(
+                "traefik".into(),
+                EntryPoint {
+                    address: ":8080".into(),
+                    ..EntryPoint::default()
+                },
+            );
+        }
+        self
+    }
+
+    /// The sections present in the configuration that Switchyard does not
+    /// run yet (dotted paths), for one warning at start-up.
+    pub fn unsupported_sections(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut note = |present: bool, name: String| {
+            if present {
+                out.push(name);
+            }
+        };
+        note(
+            self.tcp_servers_transport.is_some(),
+            "tcpServersTransport".into(),
+        );
+        note(self.metrics.is_some(), "metrics".into());
+        note(self.access_log.is_some(), "accessLog".into());
+        note(self.tracing.is_some(), "tracing".into());
+        note(self.host_resolver.is_some(), "hostResolver".into());
+        note(
+            self.certificates_resolvers.is_some(),
+            "certificatesResolvers".into(),
+        );
+        note(self.experimental.is_some(), "experimental".into());
+        note(self.spiffe.is_some(), "spiffe".into());
+        note(self.ocsp.is_some(), "ocsp".into());
+        if let Some(core) = &self.core {
+            let syntax = core.get("defaultRuleSyntax").map(|n| n.to_json());
+            note(
+                syntax.is_some_and(|s| s != "v3"),
+                "core.defaultRuleSyntax (only v3)".into(),
+            );
+        }
+        if let Some(st) = &self.servers_transport {
+            note(st.spiffe.is_some(), "serversTransport.spiffe".into());
+        }
+        if let Some(p) = &self.providers {
+            let others = [
+                ("docker", &p.docker),
+                ("swarm", &p.swarm),
+                ("kubernetesIngress", &p.kubernetes_ingress),
+                ("kubernetesIngressNGINX", &p.kubernetes_ingress_nginx),
+                ("kubernetesCRD", &p.kubernetes_crd),
+                ("kubernetesGateway", &p.kubernetes_gateway),
+                ("knative", &p.knative),
+                ("rest", &p.rest),
+                ("consulCatalog", &p.consul_catalog),
+                ("nomad", &p.nomad),
+                ("ecs", &p.ecs),
+                ("consul", &p.consul),
+                ("etcd", &p.etcd),
+                ("zooKeeper", &p.zoo_keeper),
+                ("redis", &p.redis),
+                ("http", &p.http),
+                ("plugin", &p.plugin),
+            ];
+            for (name, v) in others {
+                note(v.is_some(), format!("providers.{name}"));
+            }
+        }
+        for (name, ep) in &self.entry_points {
+            let ep_note = |field: &str| format!("entryPoints.{name}.{field}");
+            note(ep.proxy_protocol.is_some(), ep_note("proxyProtocol"));
+            note(ep.http.tls.is_some(), ep_note("http.tls"));
+            note(ep.http3.is_some(), ep_note("http3"));
+            note(ep.udp.is_some(), ep_note("udp"));
+            note(ep.http2.is_some(), ep_note("http2"));
+            note(ep.observability.is_some(), ep_note("observability"));
+            note(
+                ep.http.encoded_characters.is_some(),
+                ep_note("http.encodedCharacters"),
+            );
+            note(
+                ep.http.encode_query_semicolons,
+                ep_note("http.encodeQuerySemicolons"),
+            );
+            note(
+                !ep.http
+                    .underscore_headers_strategy
+                    .eq_ignore_ascii_case("keep"),
+                ep_note("http.underscoreHeadersStrategy"),
+            );
+            note(
+                !ep.forwarded_headers.connection.is_empty(),
+                ep_note("forwardedHeaders.connection"),
+            );
+            note(
+                ep.forwarded_headers.not_append_x_forwarded_for,
+                ep_note("forwardedHeaders.notAppendXForwardedFor"),
+            );
+            note(
+                !ep.transport.responding_timeouts.write_timeout.is_zero(),
+                ep_note("transport.respondingTimeouts.writeTimeout"),
+            );
+            note(
+                ep.transport.keep_alive_max_requests.is_some(),
+                ep_note("transport.keepAliveMaxRequests"),
+            );
+            note(
+                ep.transport.keep_alive_max_time.is_some(),
+                ep_note("transport.keepAliveMaxTime"),
+            );
+            note(ep.reuse_port, ep_note("reusePort"));
+        }
+        out
+    }
+}

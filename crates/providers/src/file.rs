@@ -1,0 +1,331 @@
+//! The file provider: one file (`filename`) or a directory read recursively
+//! (`directory`), watched for changes when `watch` is set.
+//!
+//! It never applies a half-written file. It re-reads when a writer closes a
+//! file it wrote (inotify's close-write), when a file is renamed into place,
+//! created or deleted (editors' atomic saves, Kubernetes ConfigMap symlink
+//! swaps); a bare "modified" event with no close that follows is read only
+//! after the file has been quiet for [`QUIET_FALLBACK`]. A file that does not
+//! parse keeps its last good content serving, and the error names the file,
+//! line and field. In a directory, each file is judged on its own.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+use notify::{RecursiveMode, Watcher};
+use switchyard_config::dynamic::{Configuration, HttpConfiguration};
+use switchyard_config::loader::parse_dynamic;
+use tokio::sync::{mpsc, watch};
+
+use crate::{Message, Sender};
+
+/// How long to wait after a settled change (close-write, rename, create,
+/// remove) so that a burst of events becomes one read.
+const SETTLE: Duration = Duration::from_millis(5);
+/// How long a file must be quiet after a modification without close-write.
+pub const QUIET_FALLBACK: Duration = Duration::from_millis(500);
+
+/// `providers.file`.
+#[derive(Debug, Clone)]
+pub struct FileProvider {
+    pub filename: Option<PathBuf>,
+    pub directory: Option<PathBuf>,
+    pub watch: bool,
+}
+
+/// A file's last good parse.
+#[derive(Debug, Clone)]
+struct Cached {
+    text: String,
+    config: Option<Configuration>,
+}
+
+impl FileProvider {
+    pub const NAME: &'static str = "file";
+
+    fn root(&self) -> Option<&Path> {
+        self.filename.as_deref().or(self.directory.as_deref())
+    }
+
+    /// Runs until `tx` closes. Sends the first configuration at once; then,
+    /// with `watch`, one per change; a message on `reload` (SIGHUP) re-reads.
+    pub async fn run(self, tx: Sender, mut reload: watch::Receiver<u64>) {
+        let Some(root) = self.root().map(Path::to_path_buf) else {
+            tracing::error!(
+                provider = Self::NAME,
+                "providers.file needs filename or directory"
+            );
+            return;
+        };
+        let mut cache: BTreeMap<PathBuf, Cached> = BTreeMap::new();
+        let mut last_sent: Option<Configuration> = None;
+        self.read_and_send(&root, &mut cache, &mut last_sent, &tx)
+            .await;
+
+        let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Trigger>();
+        let _watcher = if self.watch {
+            match start_watcher(&root, self.directory.is_some(), ev_tx) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::error!(provider = Self::NAME, path = %root.display(), error = %e, "cannot watch for changes");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                ev = ev_rx.recv() => {
+                    let Some(trigger) = ev else { break };
+                    let now = tokio::time::Instant::now();
+                    let wait = match trigger { Trigger::Settled => SETTLE, Trigger::Writing => QUIET_FALLBACK };
+                    let candidate = now + wait;
+                    deadline = Some(match (deadline, trigger) {
+                        // A settled event brings the read forward; a write
+                        // that starts puts it off until that writer closes
+                        // (or the file is quiet).
+                        (Some(d), Trigger::Settled) => d.min(candidate),
+                        _ => candidate,
+                    });
+                }
+                changed = reload.changed() => {
+                    if changed.is_err() { break }
+                    tracing::info!(provider = Self::NAME, "re-reading on request (SIGHUP)");
+                    self.read_and_send(&root, &mut cache, &mut last_sent, &tx).await;
+                }
+                _ = sleep => {
+                    deadline = None;
+                    if let Some(again) = self.read_and_send(&root, &mut cache, &mut last_sent, &tx).await {
+                        deadline = Some(tokio::time::Instant::now() + again);
+                    }
+                    // Events that arrived while reading mean a writer was
+                    // busy: the loop sees them and reads again.
+                }
+            }
+            if tx.is_closed() {
+                break;
+            }
+        }
+    }
+
+    async fn read_and_send(
+        &self,
+        root: &Path,
+        cache: &mut BTreeMap<PathBuf, Cached>,
+        last_sent: &mut Option<Configuration>,
+        tx: &Sender,
+    ) -> Option<Duration> {
+        let mut retry = None;
+        let files = if self.directory.is_some() {
+            list_files(root)
+        } else {
+            vec![root.to_path_buf()]
+        };
+        cache.retain(|p, _| files.contains(p));
+        for path in &files {
+            let (text, modified) = match read_stable(path).await {
+                Ok(Some(pair)) => pair,
+                Ok(None) => {
+                    // It changed while we read it: a writer is at work.
+                    retry = Some(SETTLE * 4);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(provider = Self::NAME, file = %path.display(), error = %e, "cannot read configuration file; keeping its last good content");
+                    continue;
+                }
+            };
+            if cache.get(path).is_some_and(|c| c.text == text) {
+                continue;
+            }
+            // An in-place rewrite empties the file first: an empty file
+            // replaces real content only once it has stayed empty a while.
+            let was_full = cache.get(path).is_some_and(|c| !c.text.trim().is_empty());
+            let young = modified.elapsed().map_or(true, |age| age < QUIET_FALLBACK);
+            if text.trim().is_empty() && was_full && young {
+                retry = Some(QUIET_FALLBACK);
+                continue;
+            }
+            let previous = cache.get(path).and_then(|c| c.config.clone());
+            let config = match parse_dynamic(path, &text) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!(provider = Self::NAME, file = %path.display(), error = %e, "configuration file is invalid; keeping its last good content");
+                    previous
+                }
+            };
+            cache.insert(path.clone(), Cached { text, config });
+        }
+        let merged = merge_files(cache);
+        if last_sent.as_ref() == Some(&merged) {
+            tracing::debug!(
+                provider = Self::NAME,
+                "files changed but configuration did not"
+            );
+            return retry;
+        }
+        tracing::info!(
+            provider = Self::NAME,
+            files = cache.len(),
+            "configuration change detected"
+        );
+        *last_sent = Some(merged.clone());
+        let _ = tx
+            .send(Message {
+                provider: Self::NAME.to_string(),
+                config: merged,
+            })
+            .await;
+        retry
+    }
+}
+
+/// Reads a file and its modification time; None when it changed while
+/// being read.
+async fn read_stable(path: &Path) -> std::io::Result<Option<(String, std::time::SystemTime)>> {
+    let stamp = |m: std::fs::Metadata| (m.len(), m.modified().ok());
+    let before = stamp(tokio::fs::metadata(path).await?);
+    let text = tokio::fs::read_to_string(path).await?;
+    let after = stamp(tokio::fs::metadata(path).await?);
+    if before != after || after.0 != text.len() as u64 {
+        return Ok(None);
+    }
+    Ok(Some((text, after.1.unwrap_or(std::time::UNIX_EPOCH))))
+}
+
+/// What an event means for when to read.
+#[derive(Debug, Clone, Copy)]
+enum Trigger {
+    /// A writer finished (close-write), or a file appeared or went at once.
+    Settled,
+    /// Bytes changed and a close may follow.
+    Writing,
+}
+
+fn start_watcher(
+    root: &Path,
+    is_dir: bool,
+    tx: mpsc::UnboundedSender<Trigger>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(event) = res else { return };
+        let trigger = match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => Trigger::Settled,
+            EventKind::Access(_) => return,
+            EventKind::Modify(ModifyKind::Name(_)) | EventKind::Remove(_) => Trigger::Settled,
+            EventKind::Create(_) => Trigger::Writing,
+            EventKind::Modify(ModifyKind::Metadata(_)) => return,
+            _ => Trigger::Writing,
+        };
+        let _ = tx.send(trigger);
+    })?;
+    // A single file is watched through its directory so that atomic renames
+    // and symlink swaps over it are seen.
+    let (target, mode) = if is_dir {
+        (root.to_path_buf(), RecursiveMode::Recursive)
+    } else {
+        let parent = root
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        (parent.to_path_buf(), RecursiveMode::NonRecursive)
+    };
+    watcher.watch(&target, mode)?;
+    Ok(watcher)
+}
+
+/// Configuration files below `dir`, sorted, recursively; hidden entries
+/// (Kubernetes' `..data` folders) are followed only through the visible
+/// symlinks that point into them.
+fn list_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            tracing::error!(provider = FileProvider::NAME, directory = %d.display(), "cannot read directory");
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if hidden {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yml" | "yaml" | "toml")
+            ) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Merges the files' configurations; the first file (in name order) that
+/// defines an element wins, and a second definition is logged and skipped.
+fn merge_files(cache: &BTreeMap<PathBuf, Cached>) -> Configuration {
+    let mut merged = Configuration::default();
+    for (path, cached) in cache {
+        let Some(config) = &cached.config else {
+            continue;
+        };
+        let Some(http) = &config.http else {
+            merge_rest(&mut merged, config);
+            continue;
+        };
+        let into = merged.http.get_or_insert_with(HttpConfiguration::default);
+        merge_map(&mut into.routers, &http.routers, "router", path);
+        merge_map(&mut into.services, &http.services, "service", path);
+        merge_map(&mut into.middlewares, &http.middlewares, "middleware", path);
+        merge_map(
+            &mut into.servers_transports,
+            &http.servers_transports,
+            "serversTransport",
+            path,
+        );
+        merge_rest(&mut merged, config);
+    }
+    merged
+}
+
+fn merge_rest(merged: &mut Configuration, config: &Configuration) {
+    if merged.tcp.is_none() {
+        merged.tcp.clone_from(&config.tcp);
+    }
+    if merged.udp.is_none() {
+        merged.udp.clone_from(&config.udp);
+    }
+    if merged.tls.is_none() {
+        merged.tls.clone_from(&config.tls);
+    }
+}
+
+fn merge_map<T: Clone>(
+    into: &mut BTreeMap<String, T>,
+    from: &BTreeMap<String, T>,
+    kind: &str,
+    path: &Path,
+) {
+    for (name, value) in from {
+        if into.contains_key(name) {
+            tracing::warn!(provider = FileProvider::NAME, file = %path.display(), "HTTP {kind} {name} already configured, skipping");
+            continue;
+        }
+        into.insert(name.clone(), value.clone());
+    }
+}

@@ -1,0 +1,125 @@
+//! The one error type of the request path, and the one place that turns it
+//! into the status code and body Traefik answers with.
+
+use http::{header, HeaderValue, StatusCode};
+
+use crate::{body, Response};
+
+/// Why a handler produced no response of its own.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// No router matched the request.
+    #[error("no router matched")]
+    NotFound,
+    /// The load balancer had no healthy server.
+    #[error("no available server")]
+    NoAvailableServer,
+    /// Connecting to the backend failed.
+    #[error("connecting to {upstream}: {source}")]
+    Connect {
+        upstream: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The backend did not send response headers in time.
+    #[error("timeout awaiting response headers from {upstream}")]
+    UpstreamTimeout { upstream: String },
+    /// The exchange with the backend failed after connecting.
+    #[error("upstream {upstream}: {source}")]
+    Upstream {
+        upstream: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The client went away before the response (logged as 499).
+    #[error("client closed the request")]
+    ClientClosed,
+    /// The request cannot be served as sent.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A handler answered with a fixed status and plain-text reason.
+    #[error("{status}: {message}")]
+    Status { status: StatusCode, message: String },
+}
+
+impl ProxyError {
+    /// The status this error answers with (499 for a client that left).
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::NotFound => StatusCode::NOT_FOUND,
+            ProxyError::NoAvailableServer => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::ClientClosed => {
+                StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::Status { status, .. } => *status,
+        }
+    }
+
+    /// The response a client sees, with Traefik's bodies.
+    pub fn into_response(self) -> Response {
+        let status = self.status();
+        let text: String = match &self {
+            ProxyError::NotFound => "404 page not found\n".into(),
+            ProxyError::NoAvailableServer => "no available server\n".into(),
+            ProxyError::Status { message, .. } => message.clone(),
+            ProxyError::BadRequest(_) => format!("{} {}\n", status.as_u16(), reason(status)),
+            _ => reason(status).to_string(),
+        };
+        let mut resp = Response::new(body::full(text));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        if matches!(
+            self,
+            ProxyError::NotFound | ProxyError::NoAvailableServer | ProxyError::BadRequest(_)
+        ) {
+            resp.headers_mut().insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+        }
+        resp
+    }
+}
+
+fn reason(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("Unknown")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_traefiks_status() {
+        let cases: Vec<(&str, ProxyError, u16)> = vec![
+            ("no router", ProxyError::NotFound, 404),
+            ("no server", ProxyError::NoAvailableServer, 503),
+            (
+                "refused",
+                ProxyError::Connect {
+                    upstream: "x".into(),
+                    source: "refused".into(),
+                },
+                502,
+            ),
+            (
+                "timeout",
+                ProxyError::UpstreamTimeout {
+                    upstream: "x".into(),
+                },
+                504,
+            ),
+            ("client gone", ProxyError::ClientClosed, 499),
+            ("bad request", ProxyError::BadRequest("x".into()), 400),
+        ];
+        for (what, err, status) in cases {
+            assert_eq!(err.status().as_u16(), status, "{what}");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The request path of Switchyard: the [`Handler`] trait that every middleware
+//! and service implements, the typed [`ProxyError`] and its one mapping to a
+//! response, the upstream client, load balancing, health checks and the HTTP
+//! middlewares.
+//!
+//! A router's chain is compiled once per configuration into nested
+//! `Arc<dyn Handler>` values; a request walks it without parsing anything.
+
+pub mod body;
+pub mod context;
+pub mod error;
+pub mod forwarded;
+pub mod handler;
+pub mod middlewares;
+pub mod service;
+pub mod upstream;
+
+pub use body::Body;
+pub use context::RequestContext;
+pub use error::ProxyError;
+pub use handler::{BoxHandler, Handler, HandlerFuture, Request, Response};

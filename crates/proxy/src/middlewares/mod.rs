@@ -1,0 +1,30 @@
+//! HTTP middlewares, one per file. Each is built once per configuration with
+//! the handler it forwards to (`next`), and implements [`crate::Handler`].
+
+pub mod add_prefix;
+pub mod headers;
+pub mod path;
+pub mod redirect_scheme;
+pub mod replace_path;
+pub mod replace_path_regex;
+pub mod strip_prefix;
+pub mod strip_prefix_regex;
+
+pub use add_prefix::AddPrefix;
+pub use headers::CustomHeaders;
+pub use redirect_scheme::RedirectScheme;
+pub use replace_path::ReplacePath;
+pub use replace_path_regex::ReplacePathRegex;
+pub use strip_prefix::StripPrefix;
+pub use strip_prefix_regex::StripPrefixRegex;
+
+use http::{HeaderName, HeaderValue};
+
+/// `X-Forwarded-Prefix`, set by the strip-prefix middlewares.
+pub const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+/// `X-Replaced-Path`, set by the replace-path middlewares.
+pub const X_REPLACED_PATH: HeaderName = HeaderName::from_static("x-replaced-path");
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}

@@ -1,0 +1,8 @@
+//! Services: where a router's chain ends.
+
+pub mod health;
+pub mod load_balancer;
+pub mod reverse_proxy;
+pub mod wrr;
+
+pub use load_balancer::{LoadBalancer, ServerSpec};

@@ -1,0 +1,301 @@
+//! Forwarding one request to one server: the outgoing URI and headers as
+//! Traefik's reverse proxy writes them, hop-by-hop headers removed, and
+//! protocol upgrades (WebSocket, ...) spliced once the backend agrees.
+
+use std::sync::Arc;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{StatusCode, Uri, Version};
+
+use crate::context::RequestContext;
+use crate::forwarded::append_forwarded_for;
+use crate::upstream::Upstream;
+use crate::{ProxyError, Request, Response};
+
+/// One server of a load balancer, ready to forward to.
+#[derive(Debug)]
+pub struct Target {
+    /// The server URL as configured (for logs, errors and the API).
+    pub url: String,
+    scheme: Scheme,
+    authority: Authority,
+    /// The URL's path without a trailing slash, used with `preservePath`.
+    base_path: String,
+    preserve_path: bool,
+}
+
+/// A server URL that cannot be forwarded to.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid server URL {url:?}: {reason}")]
+pub struct BadServerUrl {
+    pub url: String,
+    pub reason: String,
+}
+
+impl Target {
+    pub fn parse(url: &str, preserve_path: bool) -> Result<Target, BadServerUrl> {
+        let bad = |reason: &str| BadServerUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let uri: Uri = url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+        let scheme = uri.scheme().cloned().ok_or_else(|| bad("no scheme"))?;
+        if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
+            if scheme.as_str() == "h2c" {
+                return Err(bad("h2c:// servers are not supported yet"));
+            }
+            return Err(bad("unsupported scheme"));
+        }
+        let authority = uri.authority().cloned().ok_or_else(|| bad("no host"))?;
+        let base_path = uri.path().trim_end_matches('/').to_string();
+        Ok(Target {
+            url: url.to_string(),
+            scheme,
+            authority,
+            base_path,
+            preserve_path,
+        })
+    }
+
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    fn outgoing_uri(&self, incoming: &Uri) -> Result<Uri, ProxyError> {
+        let path = incoming.path();
+        let mut pq = String::with_capacity(self.base_path.len() + path.len() + 16);
+        if self.preserve_path {
+            pq.push_str(&self.base_path);
+            if !path.starts_with('/') {
+                pq.push('/');
+            }
+        }
+        pq.push_str(if path.is_empty() { "/" } else { path });
+        if let Some(q) = incoming.query() {
+            pq.push('?');
+            // As Traefik: `;` separates query parameters like `&`.
+            if q.contains(';') {
+                pq.push_str(&q.replace(';', "&"));
+            } else {
+                pq.push_str(q);
+            }
+        }
+        let pq = PathAndQuery::try_from(pq)
+            .map_err(|e| ProxyError::BadRequest(format!("cannot forward path: {e}")))?;
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(pq)
+            .build()
+            .map_err(|e| ProxyError::BadRequest(format!("cannot forward: {e}")))
+    }
+}
+
+/// Hop-by-hop headers that never cross a proxy. `Trailer` is kept: it
+/// announces the trailers, which do cross (Go's proxy re-announces them too).
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRANSFER_ENCODING,
+];
+
+/// The upgrade protocol a request asks for (`Connection: upgrade` + `Upgrade`).
+fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
+    let connection_upgrade = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    if connection_upgrade {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+/// Removes hop-by-hop headers and those the Connection header names.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    let te_trailers = headers
+        .get(header::TE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        });
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+    if te_trailers {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+}
+
+/// Forwards `req` to `target` through `upstream`.
+pub async fn forward(
+    upstream: Arc<Upstream>,
+    target: &Target,
+    pass_host_header: bool,
+    mut req: Request,
+) -> Result<Response, ProxyError> {
+    let ctx = RequestContext::of(&req);
+    let upgrade = upgrade_of(req.headers());
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+
+    let uri = target.outgoing_uri(req.uri())?;
+    // The Host the client asked for: its Host header, or the HTTP/2 authority.
+    let client_host = req.headers().get(header::HOST).cloned().or_else(|| {
+        req.uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    *req.uri_mut() = uri;
+    *req.version_mut() = Version::HTTP_11;
+    let headers = req.headers_mut();
+    remove_hop_by_hop(headers);
+    if let Some(proto) = &upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(header::UPGRADE, proto.clone());
+    }
+    let host = if pass_host_header {
+        client_host
+    } else {
+        HeaderValue::from_str(target.authority.as_str()).ok()
+    };
+    if let Some(host) = host {
+        headers.insert(header::HOST, host);
+    }
+    append_forwarded_for(headers, ctx.client_addr.ip());
+
+    let mut resp = upstream.send(req, &target.url).await?;
+
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let backend_upgrade = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                let (client, backend) = match tokio::try_join!(client_upgrade, backend_upgrade) {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "upgrade failed");
+                        return;
+                    }
+                };
+                let mut client = hyper_util::rt::TokioIo::new(client);
+                let mut backend = hyper_util::rt::TokioIo::new(backend);
+                if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut backend).await {
+                    tracing::debug!(error = %e, "upgraded connection ended");
+                }
+            });
+            return Ok(resp);
+        }
+    }
+    remove_hop_by_hop(resp.headers_mut());
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outgoing_uri_table() {
+        let cases = [
+            (
+                "plain",
+                "http://10.0.0.1:8080",
+                false,
+                "/a/b?x=1",
+                "http://10.0.0.1:8080/a/b?x=1",
+            ),
+            (
+                "server path ignored",
+                "http://h:81/base/",
+                false,
+                "/a",
+                "http://h:81/a",
+            ),
+            (
+                "preservePath joins",
+                "http://h:81/base/",
+                true,
+                "/a",
+                "http://h:81/base/a",
+            ),
+            (
+                "preservePath root",
+                "http://h:81",
+                true,
+                "/a",
+                "http://h:81/a",
+            ),
+            (
+                "semicolons become ampersands",
+                "http://h",
+                false,
+                "/?a=1;b=2",
+                "http://h/?a=1&b=2",
+            ),
+            (
+                "escapes kept",
+                "http://h",
+                false,
+                "/a%2Fb",
+                "http://h/a%2Fb",
+            ),
+        ];
+        for (what, server, preserve, incoming, want) in cases {
+            let t = Target::parse(server, preserve).unwrap();
+            let got = t.outgoing_uri(&incoming.parse().unwrap()).unwrap();
+            assert_eq!(got.to_string(), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn bad_server_urls() {
+        for url in ["", "10.0.0.1:80", "ftp://h", "http://", "h2c://h"] {
+            assert!(
+                Target::parse(url, false).is_err(),
+                "{url:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("connection", "keep-alive, x-secret"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret", "1"),
+            ("te", "trailers, deflate"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("x-kept", "yes"),
+        ] {
+            h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        remove_hop_by_hop(&mut h);
+        let mut names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["te", "x-kept"]);
+        assert_eq!(h.get("te").unwrap(), "trailers");
+    }
+}

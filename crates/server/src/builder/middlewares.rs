@@ -1,0 +1,196 @@
+//! Compiling middlewares: each definition becomes a factory that wraps a
+//! router's next handler. A definition that does not decode or compile is
+//! that middleware's error; unchanged definitions keep their factory.
+
+use std::sync::Arc;
+
+use regex::Regex;
+use switchyard_config::dynamic::{
+    decode_middleware, HttpConfiguration, Middleware, MiddlewareKind,
+};
+use switchyard_proxy::middlewares::{
+    AddPrefix, CustomHeaders, RedirectScheme, ReplacePath, ReplacePathRegex, StripPrefix,
+    StripPrefixRegex,
+};
+use switchyard_proxy::BoxHandler;
+
+use super::Builder;
+use crate::runtime::{ElementInfo, RuntimeInfo};
+
+/// Wraps the next handler of a chain.
+pub type Wrap = Arc<dyn Fn(BoxHandler) -> BoxHandler + Send + Sync>;
+
+/// A compiled middleware.
+#[derive(Clone)]
+pub enum CompiledMiddleware {
+    Wrap(Wrap),
+    /// A `chain`: the referenced names, as written.
+    Chain(Vec<String>),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RedirectSchemeConfig {
+    #[serde(default)]
+    scheme: String,
+    #[serde(default)]
+    port: String,
+    #[serde(default)]
+    permanent: bool,
+}
+
+fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware), String> {
+    let kind = decode_middleware(m).map_err(|e| e.to_string())?;
+    let wrap = CompiledMiddleware::Wrap;
+    let (name, compiled) = match kind {
+        MiddlewareKind::StripPrefix(c) => {
+            let (prefixes, force) = (c.prefixes.clone(), c.force_slash.unwrap_or(false));
+            (
+                "stripprefix",
+                wrap(Arc::new(move |next| {
+                    Arc::new(StripPrefix::new(prefixes.clone(), force, next))
+                })),
+            )
+        }
+        MiddlewareKind::StripPrefixRegex(c) => {
+            for r in &c.regex {
+                Regex::new(r).map_err(|e| format!("stripPrefixRegex: invalid regex {r:?}: {e}"))?;
+            }
+            let regexes = c.regex.clone();
+            (
+                "stripprefixregex",
+                wrap(Arc::new(move |next| {
+                    match StripPrefixRegex::new(&regexes, next.clone()) {
+                        Ok(m) => Arc::new(m) as BoxHandler,
+                        Err(_) => next,
+                    }
+                })),
+            )
+        }
+        MiddlewareKind::AddPrefix(c) => {
+            let prefix = c.prefix.clone();
+            if prefix.is_empty() {
+                return Err("addPrefix: prefix cannot be empty".into());
+            }
+            (
+                "addprefix",
+                wrap(Arc::new(move |next| {
+                    Arc::new(AddPrefix::new(prefix.clone(), next))
+                })),
+            )
+        }
+        MiddlewareKind::ReplacePath(c) => {
+            let path = c.path.clone();
+            (
+                "replacepath",
+                wrap(Arc::new(move |next| {
+                    Arc::new(ReplacePath::new(path.clone(), next))
+                })),
+            )
+        }
+        MiddlewareKind::ReplacePathRegex(c) => {
+            let regex = Regex::new(&c.regex)
+                .map_err(|e| format!("replacePathRegex: invalid regex {:?}: {e}", c.regex))?;
+            let (pattern, replacement) = (regex.as_str().to_string(), c.replacement.clone());
+            (
+                "replacepathregex",
+                wrap(Arc::new(move |next| {
+                    match ReplacePathRegex::new(&pattern, replacement.clone(), next.clone()) {
+                        Ok(m) => Arc::new(m) as BoxHandler,
+                        Err(_) => next,
+                    }
+                })),
+            )
+        }
+        MiddlewareKind::Headers(c) => {
+            let unsupported = c.unsupported_fields();
+            if !unsupported.is_empty() {
+                return Err(format!(
+                    "headers: {} not supported yet by Switchyard (only customRequestHeaders and customResponseHeaders)",
+                    unsupported.join(", ")
+                ));
+            }
+            let request = c.custom_request_headers.clone().unwrap_or_default();
+            let response = c.custom_response_headers.clone().unwrap_or_default();
+            CustomHeaders::new(&request, &response, Arc::new(NoopHandler))
+                .map_err(|e| format!("headers: {e}"))?;
+            (
+                "headers",
+                wrap(Arc::new(move |next| {
+                    match CustomHeaders::new(&request, &response, next.clone()) {
+                        Ok(m) => Arc::new(m) as BoxHandler,
+                        Err(_) => next,
+                    }
+                })),
+            )
+        }
+        MiddlewareKind::Chain(c) => ("chain", CompiledMiddleware::Chain(c.middlewares.clone())),
+        MiddlewareKind::Other { kind, node } if kind.eq_ignore_ascii_case("redirectScheme") => {
+            let c: RedirectSchemeConfig = switchyard_config::decode::from_node(&node)
+                .map_err(|e| format!("redirectScheme: {e}"))?;
+            let scheme = if c.scheme.is_empty() {
+                "https".to_string()
+            } else {
+                c.scheme
+            };
+            let port = (!c.port.is_empty()).then_some(c.port);
+            let permanent = c.permanent;
+            (
+                "redirectscheme",
+                wrap(Arc::new(move |_next| {
+                    Arc::new(RedirectScheme::new(scheme.clone(), port.clone(), permanent))
+                        as BoxHandler
+                })),
+            )
+        }
+        MiddlewareKind::Other { kind, .. } => {
+            return Err(format!(
+                "middleware type {kind:?} is not supported yet by Switchyard"
+            ));
+        }
+    };
+    Ok((name.to_string(), compiled))
+}
+
+/// Stands in for `next` while validating a middleware's settings.
+struct NoopHandler;
+
+impl switchyard_proxy::Handler for NoopHandler {
+    fn call(&self, _req: switchyard_proxy::Request) -> switchyard_proxy::HandlerFuture {
+        Box::pin(async { Err(switchyard_proxy::ProxyError::NotFound) })
+    }
+}
+
+impl Builder {
+    pub(super) fn compile_middlewares(&mut self, http: &HttpConfiguration, info: &mut RuntimeInfo) {
+        let mut previous = std::mem::take(&mut self.middlewares);
+        for (name, m) in &http.middlewares {
+            let mut el = ElementInfo::new(name, m.to_json());
+            let reused = previous.remove(name).filter(|(old, _)| old == m);
+            let result = match reused {
+                Some((_, compiled)) => Ok((kind_name(m), compiled)),
+                None => compile(m),
+            };
+            match result {
+                Ok((kind, compiled)) => {
+                    el.kind = Some(kind);
+                    self.middlewares.insert(name.clone(), (m.clone(), compiled));
+                }
+                Err(e) => el.fail(e),
+            }
+            info.middlewares.insert(name.clone(), el);
+        }
+    }
+
+    /// The compiled middleware `name` (qualified), if it built.
+    pub(super) fn middleware(&self, name: &str) -> Option<&CompiledMiddleware> {
+        self.middlewares.get(name).map(|(_, c)| c)
+    }
+}
+
+fn kind_name(m: &Middleware) -> String {
+    m.kinds()
+        .first()
+        .map(|k| k.to_ascii_lowercase())
+        .unwrap_or_default()
+}

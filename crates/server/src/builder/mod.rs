@@ -1,0 +1,125 @@
+//! The builder: compiles a merged configuration into a [`Runtime`].
+//!
+//! Errors belong to the element that has them: it is left out (or kept with
+//! a warning) and everything else is built. Elements whose definition did not
+//! change are taken over from the previous build, so their state (health,
+//! balancer position, connection pools) lives on.
+
+mod middlewares;
+mod routers;
+mod services;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use switchyard_config::dynamic::Configuration;
+use switchyard_proxy::upstream::{TransportError, TransportSettings, Upstream};
+use switchyard_proxy::BoxHandler;
+use switchyard_rules::Rule;
+
+use crate::runtime::{Runtime, RuntimeInfo};
+
+pub use middlewares::CompiledMiddleware;
+use services::CachedService;
+
+/// What the builder needs from the static configuration.
+#[derive(Debug, Clone, Default)]
+pub struct StaticView {
+    /// Every HTTP entrypoint's name.
+    pub entrypoints: Vec<String>,
+    /// Entrypoints a router without `entryPoints` attaches to.
+    pub default_entrypoints: Vec<String>,
+    /// `entryPoints.<name>.http.middlewares`, as written.
+    pub entrypoint_middlewares: HashMap<String, Vec<String>>,
+    /// The static `serversTransport`, used by services that name none.
+    pub default_transport: TransportSettings,
+}
+
+/// Builds runtimes, remembering what it built last.
+pub struct Builder {
+    view: StaticView,
+    internal: HashMap<String, BoxHandler>,
+    services: HashMap<String, CachedService>,
+    transports: HashMap<String, (TransportSettings, Arc<Upstream>)>,
+    default_upstream: Arc<Upstream>,
+    middlewares: HashMap<String, (switchyard_config::dynamic::Middleware, CompiledMiddleware)>,
+    rules: HashMap<String, Arc<Rule>>,
+    generation: u64,
+}
+
+/// Counts of one build, for the log.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildStats {
+    pub routers: usize,
+    pub services: usize,
+    pub middlewares: usize,
+    pub errors: usize,
+    pub reused_services: usize,
+}
+
+impl Builder {
+    /// `internal` maps qualified internal service names (`api@internal`,
+    /// `ping@internal`, ...) to their handlers.
+    /// Fails when the static `serversTransport` cannot be used.
+    pub fn new(
+        view: StaticView,
+        internal: HashMap<String, BoxHandler>,
+    ) -> Result<Builder, TransportError> {
+        let default_upstream = Arc::new(Upstream::new(view.default_transport.clone())?);
+        Ok(Builder {
+            view,
+            internal,
+            services: HashMap::new(),
+            transports: HashMap::new(),
+            default_upstream,
+            middlewares: HashMap::new(),
+            rules: HashMap::new(),
+            generation: 0,
+        })
+    }
+
+    /// Compiles `config` (already merged, names qualified).
+    pub fn build(&mut self, config: &Configuration) -> (Runtime, BuildStats) {
+        let started = Instant::now();
+        self.generation += 1;
+        let empty = Default::default();
+        let http = config.http.as_ref().unwrap_or(&empty);
+        let mut info = RuntimeInfo {
+            generation: self.generation,
+            ..RuntimeInfo::default()
+        };
+        let mut stats = BuildStats::default();
+
+        let built_services = self.build_services(http, &mut info, &mut stats);
+        self.compile_middlewares(http, &mut info);
+        let entrypoints = self.build_routers(http, &built_services, &mut info);
+
+        stats.routers = info.routers.len();
+        stats.services = info.services.len();
+        stats.middlewares = info.middlewares.len();
+        stats.errors = info
+            .routers
+            .values()
+            .chain(info.services.values())
+            .chain(info.middlewares.values())
+            .filter(|e| !e.errors.is_empty())
+            .count();
+        tracing::debug!(
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "runtime built"
+        );
+        let balancers = built_services
+            .into_iter()
+            .filter_map(|(name, s)| s.balancer.map(|b| (name, b)))
+            .collect();
+        (
+            Runtime {
+                entrypoints,
+                balancers,
+                info: Arc::new(info),
+            },
+            stats,
+        )
+    }
+}

@@ -1,0 +1,222 @@
+//! Building routers: the rule, the entrypoints, the middleware chain (with
+//! the entrypoint's own middlewares first) and the service, per entrypoint.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use switchyard_config::dynamic::{HttpConfiguration, Router};
+use switchyard_rules::{default_priority, Entry, RouterTable, Rule};
+
+use super::middlewares::{CompiledMiddleware, Wrap};
+use super::services::BuiltService;
+use super::Builder;
+use crate::merge::{provider_of, qualify};
+use crate::runtime::{ElementInfo, Route, RuntimeInfo};
+
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+impl Builder {
+    fn rule(&mut self, text: &str) -> Result<Arc<Rule>, String> {
+        if let Some(r) = self.rules.get(text) {
+            return Ok(r.clone());
+        }
+        let rule = Arc::new(switchyard_rules::parse(text).map_err(|e| e.to_string())?);
+        self.rules.insert(text.to_string(), rule.clone());
+        Ok(rule)
+    }
+
+    /// Expands `name` (qualified) into the wrappers it stands for, following
+    /// chains; `stack` holds the chain being expanded, to report cycles.
+    fn expand(
+        &self,
+        name: &str,
+        stack: &mut Vec<String>,
+        out: &mut Vec<Wrap>,
+        used: &mut Vec<String>,
+    ) -> Result<(), String> {
+        if stack.iter().any(|s| s == name) {
+            let mut path = stack.clone();
+            path.push(name.to_string());
+            return Err(format!(
+                "could not instantiate middleware {name}: recursion detected in {}",
+                path.join("->")
+            ));
+        }
+        let Some(compiled) = self.middleware(name) else {
+            return Err(format!("middleware \"{name}\" does not exist"));
+        };
+        used.push(name.to_string());
+        match compiled {
+            CompiledMiddleware::Wrap(w) => out.push(w.clone()),
+            CompiledMiddleware::Chain(names) => {
+                stack.push(name.to_string());
+                for n in names {
+                    self.expand(&qualify(n, provider_of(name)), stack, out, used)?;
+                }
+                stack.pop();
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves an entrypoint middleware reference; an unqualified name
+    /// matches the one provider that has it.
+    fn entrypoint_middleware_name(&self, name: &str) -> String {
+        if name.contains('@') {
+            return name.to_string();
+        }
+        let prefix = format!("{name}@");
+        let mut found = self.middlewares.keys().filter(|k| k.starts_with(&prefix));
+        match (found.next(), found.next()) {
+            (Some(only), None) => only.clone(),
+            _ => name.to_string(),
+        }
+    }
+
+    pub(super) fn build_routers(
+        &mut self,
+        http: &HttpConfiguration,
+        services: &HashMap<String, BuiltService>,
+        info: &mut RuntimeInfo,
+    ) -> HashMap<String, RouterTable<crate::runtime::Route>> {
+        let mut per_entrypoint: HashMap<String, Vec<Entry<Route>>> = HashMap::new();
+        for (name, router) in &http.routers {
+            let mut el = ElementInfo::new(name, json(router));
+            let built = self.build_router(name, router, services, &mut el, info);
+            for (entrypoint, entry) in built {
+                per_entrypoint.entry(entrypoint).or_default().push(entry);
+            }
+            info.routers.insert(name.clone(), el);
+        }
+        self.rules
+            .retain(|text, _| http.routers.values().any(|r| &r.rule == text));
+        let mut tables: HashMap<String, RouterTable<Route>> = per_entrypoint
+            .into_iter()
+            .map(|(ep, entries)| (ep, RouterTable::new(entries)))
+            .collect();
+        for ep in &self.view.entrypoints {
+            tables
+                .entry(ep.clone())
+                .or_insert_with(|| RouterTable::new(Vec::new()));
+        }
+        tables
+    }
+
+    fn build_router(
+        &mut self,
+        name: &str,
+        router: &Router,
+        services: &HashMap<String, BuiltService>,
+        el: &mut ElementInfo,
+        info: &mut RuntimeInfo,
+    ) -> Vec<(String, Entry<Route>)> {
+        let provider = provider_of(name).to_string();
+        let wanted = if router.entry_points.is_empty() {
+            self.view.default_entrypoints.clone()
+        } else {
+            router.entry_points.clone()
+        };
+        let mut entrypoints = Vec::new();
+        for ep in wanted {
+            if self.view.entrypoints.contains(&ep) {
+                entrypoints.push(ep);
+            } else {
+                el.warn(format!("entryPoint \"{ep}\" doesn't exist"));
+            }
+        }
+        if entrypoints.is_empty() {
+            el.fail("no valid entryPoint for this router");
+            return Vec::new();
+        }
+        el.links.clone_from(&entrypoints);
+        if router.tls.is_some() {
+            el.fail("TLS routers are not supported yet by Switchyard");
+            return Vec::new();
+        }
+        if router.rule.trim().is_empty() {
+            el.fail("empty rule");
+            return Vec::new();
+        }
+        let rule = match self.rule(&router.rule) {
+            Ok(r) => r,
+            Err(e) => {
+                el.fail(e);
+                return Vec::new();
+            }
+        };
+        let service_name = qualify(&router.service, &provider);
+        let Some(service) = services.get(&service_name) else {
+            let err = if info.services.contains_key(&service_name) {
+                format!("the service \"{service_name}\" is not available")
+            } else {
+                format!("the service \"{service_name}\" does not exist")
+            };
+            el.fail(err);
+            return Vec::new();
+        };
+        let mut wraps = Vec::new();
+        let mut used = Vec::new();
+        for m in &router.middlewares {
+            if let Err(e) = self.expand(
+                &qualify(m, &provider),
+                &mut Vec::new(),
+                &mut wraps,
+                &mut used,
+            ) {
+                el.fail(e);
+                return Vec::new();
+            }
+        }
+        let priority = match router.priority {
+            Some(p) if p != 0 => p,
+            _ => default_priority(&router.rule),
+        };
+        let mut out = Vec::new();
+        for ep in &entrypoints {
+            let mut chain: Vec<Wrap> = Vec::new();
+            for m in self
+                .view
+                .entrypoint_middlewares
+                .get(ep)
+                .into_iter()
+                .flatten()
+            {
+                let qualified = self.entrypoint_middleware_name(m);
+                if let Err(e) = self.expand(&qualified, &mut Vec::new(), &mut chain, &mut used) {
+                    el.fail(e);
+                    return Vec::new();
+                }
+            }
+            chain.extend(wraps.iter().cloned());
+            let handler = chain
+                .iter()
+                .rev()
+                .fold(service.handler.clone(), |next, wrap| wrap(next));
+            out.push((
+                ep.clone(),
+                Entry {
+                    name: name.to_string(),
+                    rule: rule.clone(),
+                    priority,
+                    value: Route {
+                        router: Arc::from(name),
+                        handler,
+                    },
+                },
+            ));
+        }
+        if let Some(s) = info.services.get_mut(&service_name) {
+            s.links.push(name.to_string());
+        }
+        used.sort();
+        used.dedup();
+        for m in used {
+            if let Some(mi) = info.middlewares.get_mut(&m) {
+                mi.links.push(name.to_string());
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,240 @@
+//! Building services: load balancers with their transports and health
+//! checks, reused whole when their definition is unchanged.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue, Method};
+use switchyard_config::dynamic::{
+    HttpConfiguration, LoadBalancerService, ServersTransport, Service,
+};
+use switchyard_proxy::service::health::HealthCheck;
+use switchyard_proxy::service::{LoadBalancer, ServerSpec};
+use switchyard_proxy::upstream::{TransportSettings, Upstream};
+use switchyard_proxy::BoxHandler;
+
+use super::{BuildStats, Builder};
+use crate::merge::{provider_of, qualify};
+use crate::runtime::{ElementInfo, RuntimeInfo};
+
+/// A service as the routers see it.
+#[derive(Clone)]
+pub struct BuiltService {
+    pub handler: BoxHandler,
+    pub balancer: Option<LoadBalancer>,
+}
+
+/// What a rebuild compares to decide whether a load balancer can be kept.
+pub struct CachedService {
+    config: LoadBalancerService,
+    transport: TransportSettings,
+    balancer: LoadBalancer,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+pub fn transport_settings(t: &ServersTransport) -> TransportSettings {
+    let non_zero = |d: std::time::Duration| (!d.is_zero()).then_some(d);
+    let ft = t.forwarding_timeouts.clone().unwrap_or_default();
+    TransportSettings {
+        max_idle_conns_per_host: usize::try_from(t.max_idle_conns_per_host).unwrap_or(200),
+        dial_timeout: non_zero(ft.dial_timeout.into()),
+        response_header_timeout: non_zero(ft.response_header_timeout.into()),
+        idle_conn_timeout: non_zero(ft.idle_conn_timeout.into()),
+        insecure_skip_verify: t.insecure_skip_verify,
+        root_cas: t.root_cas.clone(),
+        server_name: t.server_name.clone().filter(|s| !s.is_empty()),
+    }
+}
+
+fn health_check(hc: &switchyard_config::dynamic::HealthCheck) -> Result<HealthCheck, String> {
+    let method =
+        Method::from_bytes(hc.method.as_bytes()).map_err(|e| format!("healthCheck.method: {e}"))?;
+    let headers = hc
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| format!("healthCheck.headers: {k}: {e}"))?;
+            let value =
+                HeaderValue::from_str(v).map_err(|e| format!("healthCheck.headers: {k}: {e}"))?;
+            Ok((name, value))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if hc
+        .mode
+        .as_deref()
+        .is_some_and(|m| !m.eq_ignore_ascii_case("http"))
+    {
+        return Err(format!(
+            "healthCheck.mode {:?} is not supported yet",
+            hc.mode
+        ));
+    }
+    let interval: std::time::Duration = hc.interval.into();
+    if interval.is_zero() {
+        return Err("healthCheck.interval must be greater than 0".into());
+    }
+    Ok(HealthCheck {
+        scheme: hc.scheme.clone().filter(|s| !s.is_empty()),
+        path: hc.path.clone(),
+        method,
+        port: u16::try_from(hc.port).ok().filter(|p| *p != 0),
+        hostname: hc.hostname.clone().filter(|h| !h.is_empty()),
+        headers,
+        status: u16::try_from(hc.status).ok().filter(|s| *s != 0),
+        interval,
+        unhealthy_interval: hc.unhealthy_interval.map(Into::into).unwrap_or(interval),
+        timeout: hc.timeout.into(),
+        follow_redirects: hc.follow_redirects,
+    })
+}
+
+impl Builder {
+    fn upstream_for(
+        &mut self,
+        service: &str,
+        lb: &LoadBalancerService,
+        http: &HttpConfiguration,
+    ) -> Result<(TransportSettings, Arc<Upstream>), String> {
+        let Some(name) = lb.servers_transport.as_deref().filter(|n| !n.is_empty()) else {
+            return Ok((
+                self.view.default_transport.clone(),
+                self.default_upstream.clone(),
+            ));
+        };
+        let qualified = qualify(name, provider_of(service));
+        let Some(t) = http.servers_transports.get(&qualified) else {
+            return Err(format!("serversTransport {qualified:?} does not exist"));
+        };
+        let settings = transport_settings(t);
+        if let Some((s, up)) = self.transports.get(&qualified) {
+            if *s == settings {
+                return Ok((settings, up.clone()));
+            }
+        }
+        let up = Arc::new(
+            Upstream::new(settings.clone())
+                .map_err(|e| format!("serversTransport {qualified:?}: {e}"))?,
+        );
+        self.transports
+            .insert(qualified, (settings.clone(), up.clone()));
+        Ok((settings, up))
+    }
+
+    pub(super) fn build_services(
+        &mut self,
+        http: &HttpConfiguration,
+        info: &mut RuntimeInfo,
+        stats: &mut BuildStats,
+    ) -> HashMap<String, BuiltService> {
+        let mut built = HashMap::new();
+        let mut cache = std::mem::take(&mut self.services);
+        for (name, service) in &http.services {
+            let mut el = ElementInfo::new(name, json(service));
+            match self.build_service(name, service, http, &mut cache, stats) {
+                Ok(b) => {
+                    el.kind = Some("loadbalancer".into());
+                    built.insert(name.clone(), b);
+                }
+                Err(e) => el.fail(e),
+            }
+            info.services.insert(name.clone(), el);
+        }
+        for (name, handler) in &self.internal {
+            if !built.contains_key(name) {
+                built.insert(
+                    name.clone(),
+                    BuiltService {
+                        handler: handler.clone(),
+                        balancer: None,
+                    },
+                );
+                info.services
+                    .insert(name.clone(), ElementInfo::new(name, serde_json::json!({})));
+            }
+        }
+        // Transports no service uses any more are dropped with their pools.
+        self.transports
+            .retain(|name, _| http.servers_transports.contains_key(name));
+        built
+    }
+
+    fn build_service(
+        &mut self,
+        name: &str,
+        service: &Service,
+        http: &HttpConfiguration,
+        cache: &mut HashMap<String, CachedService>,
+        stats: &mut BuildStats,
+    ) -> Result<BuiltService, String> {
+        let kinds = [
+            service.load_balancer.is_some(),
+            service.weighted.is_some(),
+            service.mirroring.is_some(),
+            service.failover.is_some(),
+            service.highest_random_weight.is_some(),
+        ];
+        match kinds.iter().filter(|k| **k).count() {
+            0 => return Err("service has no type: expected one of loadBalancer, weighted, mirroring, failover".into()),
+            1 => {}
+            _ => return Err("cannot create service: multi-types service not supported, consider declaring two different pieces of service instead".into()),
+        }
+        let Some(lb) = &service.load_balancer else {
+            return Err(
+                "this service type is not supported yet by Switchyard (only loadBalancer)".into(),
+            );
+        };
+        if let Some(strategy) = lb.strategy.as_deref() {
+            if !strategy.is_empty() && !strategy.eq_ignore_ascii_case("wrr") {
+                return Err(format!(
+                    "load-balancing strategy {strategy:?} is not supported yet (only wrr)"
+                ));
+            }
+        }
+        let (transport, upstream) = self.upstream_for(name, lb, http)?;
+        if let Some(prev) = cache.remove(name) {
+            if prev.config == *lb && prev.transport == transport {
+                stats.reused_services += 1;
+                let balancer = prev.balancer.clone();
+                self.services.insert(name.to_string(), prev);
+                return Ok(BuiltService {
+                    handler: Arc::new(balancer.clone()),
+                    balancer: Some(balancer),
+                });
+            }
+        }
+        let specs: Vec<ServerSpec> = lb
+            .servers
+            .iter()
+            .map(|s| ServerSpec {
+                url: s.url.clone(),
+                weight: s.weight.unwrap_or(1),
+                preserve_path: s.preserve_path,
+            })
+            .collect();
+        let health = lb.health_check.as_ref().map(health_check).transpose()?;
+        let balancer = LoadBalancer::new(
+            name,
+            &specs,
+            lb.pass_host_header.unwrap_or(true),
+            upstream,
+            health,
+        )
+        .map_err(|e| e.to_string())?;
+        self.services.insert(
+            name.to_string(),
+            CachedService {
+                config: lb.clone(),
+                transport,
+                balancer: balancer.clone(),
+            },
+        );
+        Ok(BuiltService {
+            handler: Arc::new(balancer.clone()),
+            balancer: Some(balancer),
+        })
+    }
+}

@@ -1,0 +1,321 @@
+//! Entrypoints: a listener, HTTP/1.1 and HTTP/2 (h2c by prior knowledge) on
+//! each connection, and per request: forwarded headers, path sanitising, one
+//! load of the live runtime, router lookup, the chain, and the one mapping
+//! of errors to responses.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{header, Version};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use switchyard_proxy::forwarded::ForwardedHeaders;
+use switchyard_proxy::middlewares::path::set_path;
+use switchyard_proxy::{body, ProxyError, Request, RequestContext, Response};
+use switchyard_rules::{normalize_host, normalize_path, routing_path, sanitize_path, RequestInfo};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::Switcher;
+
+/// An entrypoint's settings, from the static configuration.
+#[derive(Debug, Clone)]
+pub struct EntryPointSettings {
+    pub name: String,
+    pub address: String,
+    pub forwarded: ForwardedHeaders,
+    pub read_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub grace_timeout: Duration,
+    pub request_accept_grace_timeout: Duration,
+    pub sanitize_path: bool,
+    pub max_header_bytes: usize,
+}
+
+/// A bound entrypoint, not yet serving.
+pub struct EntryPoint {
+    settings: Arc<EntryPointSettings>,
+    listener: TcpListener,
+}
+
+/// An address that cannot be listened on.
+#[derive(Debug, thiserror::Error)]
+pub enum AddressError {
+    #[error("entryPoint {name:?}: invalid address {address:?}: {reason}")]
+    Invalid {
+        name: String,
+        address: String,
+        reason: String,
+    },
+    #[error("entryPoint {name:?}: cannot listen on {address}: {source}")]
+    Bind {
+        name: String,
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Parses Traefik's entrypoint address: `:8000`, `127.0.0.1:80`, `[::1]:80`,
+/// `host:80`, optionally followed by `/tcp`.
+pub fn parse_address(name: &str, address: &str) -> Result<SocketAddr, AddressError> {
+    let invalid = |reason: &str| AddressError::Invalid {
+        name: name.to_string(),
+        address: address.to_string(),
+        reason: reason.to_string(),
+    };
+    let addr = match address.rsplit_once('/') {
+        Some((a, "tcp")) => a,
+        Some((_, "udp")) => return Err(invalid("UDP entrypoints are not supported yet")),
+        Some((_, other)) => return Err(invalid(&format!("unknown protocol {other:?}"))),
+        None => address,
+    };
+    if let Some(port) = addr.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| invalid("bad port"))?;
+        return Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+    }
+    if let Ok(sa) = addr.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    addr.to_socket_addrs()
+        .map_err(|e| invalid(&e.to_string()))?
+        .next()
+        .ok_or_else(|| invalid("host resolves to no address"))
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let domain = if addr.is_ipv6() {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    };
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    if addr.is_ipv6() {
+        // `:port` listens on IPv4 and IPv6 alike, as Go does.
+        let _ = socket.set_only_v6(false);
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+impl EntryPoint {
+    pub fn bind(settings: EntryPointSettings) -> Result<EntryPoint, AddressError> {
+        let addr = parse_address(&settings.name, &settings.address)?;
+        let listener = bind(addr).map_err(|source| AddressError::Bind {
+            name: settings.name.clone(),
+            address: addr,
+            source,
+        })?;
+        Ok(EntryPoint {
+            settings: Arc::new(settings),
+            listener,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// Serves until `shutdown` turns true, then keeps accepting for
+    /// `requestAcceptGraceTimeout`, stops accepting, and waits up to
+    /// `graceTimeOut` for in-flight requests before returning.
+    pub async fn serve(self, switcher: Switcher, mut shutdown: watch::Receiver<bool>) {
+        let EntryPoint { settings, listener } = self;
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        {
+            let mut h1 = builder.http1();
+            h1.timer(TokioTimer::new())
+                .max_buf_size(settings.max_header_bytes.max(8192));
+            if let Some(t) = settings.read_timeout.or(settings.idle_timeout) {
+                h1.header_read_timeout(t);
+            }
+        }
+        builder.http2().timer(TokioTimer::new());
+        let builder = Arc::new(builder);
+        let name: Arc<str> = Arc::from(settings.name.as_str());
+
+        let mut stopping = false;
+        let mut accept_until: Option<tokio::time::Instant> = None;
+        loop {
+            let deadline = async {
+                match accept_until {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, peer)) = accepted else { continue };
+                    serve_connection(stream, peer, &builder, &graceful, &settings, &name, &switcher);
+                }
+                changed = shutdown.changed(), if !stopping => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        stopping = true;
+                        accept_until = Some(tokio::time::Instant::now() + settings.request_accept_grace_timeout);
+                    }
+                }
+                _ = deadline => break,
+            }
+        }
+        drop(listener);
+        tracing::info!(entrypoint = %settings.name, "stopped accepting, waiting for in-flight requests");
+        if tokio::time::timeout(settings.grace_timeout, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(entrypoint = %settings.name, grace = ?settings.grace_timeout, "grace period over, closing remaining connections");
+        }
+    }
+}
+
+fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    builder: &Arc<auto::Builder<TokioExecutor>>,
+    graceful: &hyper_util::server::graceful::GracefulShutdown,
+    settings: &Arc<EntryPointSettings>,
+    name: &Arc<str>,
+    switcher: &Switcher,
+) {
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().unwrap_or(peer);
+    let ctx = RequestContext {
+        client_addr: canonical(peer),
+        local_addr: local,
+        entrypoint: name.clone(),
+        tls: false,
+    };
+    let (settings, switcher) = (settings.clone(), switcher.clone());
+    let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+        let (settings, switcher, ctx) = (settings.clone(), switcher.clone(), ctx.clone());
+        async move { Ok::<_, Infallible>(handle(&settings, &switcher, ctx, req).await) }
+    });
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+        .into_owned();
+    let conn = graceful.watch(conn);
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, %peer, "connection ended with an error");
+        }
+    });
+}
+
+/// IPv4 peers of a dual-stack socket arrive as `::ffff:a.b.c.d`.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), addr.port()),
+            None => addr,
+        },
+        IpAddr::V4(_) => addr,
+    }
+}
+
+async fn handle(
+    settings: &EntryPointSettings,
+    switcher: &Switcher,
+    ctx: RequestContext,
+    req: http::Request<Incoming>,
+) -> Response {
+    let mut req: Request = req.map(body::boxed);
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    if host.is_none() && req.version() == Version::HTTP_11 {
+        return ProxyError::BadRequest("missing required Host header".into()).into_response();
+    }
+    settings.forwarded.apply(
+        req.headers_mut(),
+        ctx.client_addr.ip(),
+        ctx.tls,
+        ctx.local_addr.port(),
+        host.as_deref(),
+    );
+    // Percent-encoding normalised, then dot segments and `//` cleaned, as
+    // Traefik's entrypoints do; a broken escape is a 400.
+    let raw = req.uri().path();
+    let mut path = match normalize_path(raw) {
+        Ok(p) => p.into_owned(),
+        Err(e) => return ProxyError::BadRequest(e.to_string()).into_response(),
+    };
+    if settings.sanitize_path {
+        if let std::borrow::Cow::Owned(clean) = sanitize_path(&path) {
+            path = clean;
+        }
+    }
+    if path != req.uri().path() {
+        if let Err(e) = set_path(&mut req, &path) {
+            return e.into_response();
+        }
+    }
+    let Ok(routing) = routing_path(&path) else {
+        return ProxyError::BadRequest("invalid percent-encoding in URL path".into())
+            .into_response();
+    };
+    let routing = routing.into_owned();
+    let client_ip = ctx.client_addr.ip();
+    req.extensions_mut().insert(ctx);
+
+    let runtime = switcher.load();
+    let Some(table) = runtime.entrypoints.get(&settings.name) else {
+        return ProxyError::NotFound.into_response();
+    };
+    let route = {
+        let host = normalize_host(host.as_deref().unwrap_or(""));
+        let info = RequestInfo {
+            method: req.method(),
+            host: &host,
+            path: &routing,
+            query: req.uri().query(),
+            headers: req.headers(),
+            client_ip,
+        };
+        table
+            .find(&info)
+            .map(|r| (r.router.clone(), r.handler.clone()))
+    };
+    let Some((router, handler)) = route else {
+        return ProxyError::NotFound.into_response();
+    };
+    let mut gone = ClientGone {
+        router: Some(router.clone()),
+    };
+    let resp = match handler.call(req).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::debug!(router = %router, error = %e, status = e.status().as_u16(), "request failed");
+            e.into_response()
+        }
+    };
+    gone.router = None;
+    resp
+}
+
+/// Notes a request whose client went away before its response head was
+/// ready (Traefik's 499): hyper drops the request's future then.
+struct ClientGone {
+    router: Option<Arc<str>>,
+}
+
+impl Drop for ClientGone {
+    fn drop(&mut self) {
+        if let Some(router) = &self.router {
+            tracing::debug!(router = %router, status = 499, "{}", ProxyError::ClientClosed);
+        }
+    }
+}

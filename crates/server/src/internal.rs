@@ -1,0 +1,84 @@
+//! The internal provider: the routers Traefik creates for its own features
+//! (`api@internal`, `dashboard@internal`, `ping@internal`, entrypoint
+//! redirections), as a dynamic configuration like any provider's.
+
+use std::fmt::Write;
+
+use switchyard_config::dynamic::Configuration;
+
+/// Traefik's `math.MaxInt`, the base of internal router priorities.
+pub const MAX_PRIORITY: i64 = i64::MAX;
+
+/// What the internal provider needs to know.
+#[derive(Debug, Clone, Default)]
+pub struct InternalSettings {
+    /// `api` is enabled with `insecure`: routers on the `traefik` entrypoint.
+    pub api_insecure: bool,
+    pub dashboard: bool,
+    /// `ping`'s entrypoint, when ping is enabled and not manually routed.
+    pub ping_entrypoint: Option<String>,
+    /// `(from, to entrypoint, scheme, port of to, permanent, priority)`.
+    pub redirections: Vec<Redirection>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Redirection {
+    pub from: String,
+    pub to: String,
+    pub scheme: String,
+    pub port: u16,
+    pub permanent: bool,
+    pub priority: i64,
+}
+
+/// The internal provider's configuration, as YAML parsed like a file.
+pub fn configuration(
+    s: &InternalSettings,
+) -> Result<Configuration, switchyard_config::ConfigError> {
+    let mut routers = String::new();
+    let mut middlewares = String::new();
+    if s.api_insecure {
+        let _ = write!(
+            routers,
+            "    api:\n      entryPoints: [traefik]\n      rule: \"PathPrefix(`/api`)\"\n      service: api@internal\n      priority: {}\n",
+            MAX_PRIORITY - 1
+        );
+        if s.dashboard {
+            let _ = write!(
+                routers,
+                "    dashboard:\n      entryPoints: [traefik]\n      rule: \"PathPrefix(`/`)\"\n      service: dashboard@internal\n      priority: {}\n",
+                MAX_PRIORITY - 2
+            );
+        }
+    }
+    if let Some(ep) = &s.ping_entrypoint {
+        let _ = write!(
+            routers,
+            "    ping:\n      entryPoints: [{ep:?}]\n      rule: \"PathPrefix(`/ping`)\"\n      service: ping@internal\n      priority: {}\n",
+            MAX_PRIORITY - 1
+        );
+    }
+    for r in &s.redirections {
+        let name = format!("{}-to-{}", r.from, r.to);
+        let _ = write!(
+            routers,
+            "    {name:?}:\n      entryPoints: [{:?}]\n      rule: \"HostRegexp(`^.+$`)\"\n      middlewares: [\"redirect-{name}\"]\n      service: noop@internal\n      priority: {}\n",
+            r.from, r.priority
+        );
+        let _ = write!(
+            middlewares,
+            "    \"redirect-{name}\":\n      redirectScheme:\n        scheme: {:?}\n        port: \"{}\"\n        permanent: {}\n",
+            r.scheme, r.port, r.permanent
+        );
+    }
+    let mut yaml = String::from("http:\n");
+    if !routers.is_empty() {
+        yaml.push_str("  routers:\n");
+        yaml.push_str(&routers);
+    }
+    if !middlewares.is_empty() {
+        yaml.push_str("  middlewares:\n");
+        yaml.push_str(&middlewares);
+    }
+    switchyard_config::loader::parse_dynamic(std::path::Path::new("internal.yml"), &yaml)
+}

@@ -1,0 +1,21 @@
+//! The reload path and the entrypoints of Switchyard.
+//!
+//! ```text
+//! providers ──Message──▶ watcher (throttle, merge, skip no-ops) ──▶ builder ──▶ switcher
+//!                                                                   (Runtime)   (ArcSwap)
+//! entrypoint: accept ─▶ HTTP/1.1 | h2c ─▶ load Runtime once ─▶ router table ─▶ chain ─▶ service
+//! ```
+//!
+//! See `LIFECYCLE.md` beside this crate for both paths step by step.
+
+pub mod builder;
+pub mod entrypoint;
+pub mod internal;
+pub mod merge;
+pub mod runtime;
+pub mod switcher;
+pub mod watcher;
+
+pub use builder::{Builder, StaticView};
+pub use runtime::{Runtime, RuntimeInfo};
+pub use switcher::Switcher;

@@ -1,0 +1,95 @@
+//! What the builder produces: per entrypoint a router table whose entries
+//! hold each router's compiled chain, plus what the API shows.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use switchyard_proxy::service::LoadBalancer;
+use switchyard_proxy::BoxHandler;
+use switchyard_rules::RouterTable;
+
+/// A matched router: its name (for logs) and its chain.
+pub struct Route {
+    pub router: Arc<str>,
+    pub handler: BoxHandler,
+}
+
+/// A compiled configuration. Immutable once published.
+#[derive(Default)]
+pub struct Runtime {
+    /// Router tables by entrypoint name.
+    pub entrypoints: HashMap<String, RouterTable<Route>>,
+    /// Built load balancers by qualified service name, for live server status.
+    pub balancers: HashMap<String, LoadBalancer>,
+    /// The state of every element, as the API shows it.
+    pub info: Arc<RuntimeInfo>,
+}
+
+/// An element's status, as Traefik names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Enabled,
+    Warning,
+    Disabled,
+}
+
+/// One router, service or middleware as the API shows it: its configuration
+/// (JSON, Traefik's field names) and what the builder found.
+#[derive(Debug, Clone)]
+pub struct ElementInfo {
+    pub name: String,
+    pub provider: String,
+    /// The configuration as written (a JSON object).
+    pub config: serde_json::Value,
+    pub status: Status,
+    pub errors: Vec<String>,
+    /// Entrypoints (routers) or routers (services, middlewares).
+    pub links: Vec<String>,
+    /// The element's type (`loadbalancer`, `stripprefix`, ...) where it has one.
+    pub kind: Option<String>,
+}
+
+impl ElementInfo {
+    pub fn new(name: &str, config: serde_json::Value) -> ElementInfo {
+        let provider = name
+            .rsplit_once('@')
+            .map(|(_, p)| p.to_string())
+            .unwrap_or_default();
+        ElementInfo {
+            name: name.to_string(),
+            provider,
+            config,
+            status: Status::Enabled,
+            errors: Vec::new(),
+            links: Vec::new(),
+            kind: None,
+        }
+    }
+
+    /// Records an error that takes the element out.
+    pub fn fail(&mut self, error: impl Into<String>) {
+        self.status = Status::Disabled;
+        self.errors.push(error.into());
+    }
+
+    /// Records an error that leaves the element serving.
+    pub fn warn(&mut self, error: impl Into<String>) {
+        if self.status == Status::Enabled {
+            self.status = Status::Warning;
+        }
+        self.errors.push(error.into());
+    }
+}
+
+/// Everything the API reports about the running configuration.
+#[derive(Debug, Default)]
+pub struct RuntimeInfo {
+    pub routers: BTreeMap<String, ElementInfo>,
+    pub services: BTreeMap<String, ElementInfo>,
+    pub middlewares: BTreeMap<String, ElementInfo>,
+    /// Entrypoint name → address, as configured.
+    pub entrypoints: BTreeMap<String, serde_json::Value>,
+    /// The merged dynamic configuration, for `/api/rawdata`.
+    pub generation: u64,
+}

@@ -1,0 +1,47 @@
+//! `switchyard`: the binary. Reads the static configuration the Traefik way,
+//! binds the entrypoints, starts the providers, the watcher and the internal
+//! services, and runs until SIGTERM/SIGINT, re-reading files on SIGHUP.
+
+mod logging;
+mod setup;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{}", setup::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    if args.first().map(String::as_str) == Some("version") || args.iter().any(|a| a == "--version")
+    {
+        println!("switchyard {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let loaded = match switchyard_config::loader::load_static(&args, &env) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("switchyard: invalid static configuration: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("switchyard: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(setup::run(loaded)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("switchyard: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! Start-up: from a loaded static configuration to running entrypoints,
+//! providers, watcher and internal services; then the signal loop.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use switchyard_config::loader::{Loaded, Source};
+use switchyard_config::static_config::StaticConfiguration;
+use switchyard_proxy::forwarded::ForwardedHeaders;
+use switchyard_proxy::upstream::TransportSettings;
+use switchyard_server::entrypoint::{parse_address, EntryPoint, EntryPointSettings};
+use switchyard_server::internal::{InternalSettings, Redirection, MAX_PRIORITY};
+use switchyard_server::watcher::Watcher;
+use switchyard_server::{Builder, Runtime, StaticView, Switcher};
+use tokio::sync::{mpsc, watch};
+
+pub const USAGE: &str = "\
+switchyard — an edge router that reads Traefik v3 configuration
+
+Usage:
+  switchyard [--configFile=PATH] [--<static.option>=VALUE ...]
+  switchyard version
+
+The static configuration comes from the first source that has anything:
+a file (--configFile, else switchyard.{toml,yaml,yml} then traefik.{toml,yaml,yml}
+in /etc/switchyard, /etc/traefik, $HOME/.config and the working directory),
+else the CLI flags, else SWITCHYARD_* / TRAEFIK_* environment variables.
+Examples:
+  switchyard --entryPoints.web.address=:8000 --providers.file.directory=./dynamic --api.insecure
+  SWITCHYARD_ENTRYPOINTS_WEB_ADDRESS=:8000 switchyard";
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn non_zero(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
+}
+
+fn entrypoint_settings(
+    config: &StaticConfiguration,
+    host: &str,
+) -> anyhow::Result<Vec<EntryPointSettings>> {
+    let mut out = Vec::new();
+    for (name, ep) in &config.entry_points {
+        let fh = &ep.forwarded_headers;
+        let forwarded = ForwardedHeaders::new(fh.insecure, &fh.trusted_ips, host)
+            .with_context(|| format!("entryPoints.{name}.forwardedHeaders.trustedIPs"))?;
+        let t = &ep.transport;
+        out.push(EntryPointSettings {
+            name: name.clone(),
+            address: ep.address.clone(),
+            forwarded,
+            read_timeout: non_zero(t.responding_timeouts.read_timeout.into()),
+            idle_timeout: non_zero(t.responding_timeouts.idle_timeout.into()),
+            grace_timeout: t.life_cycle.grace_time_out.into(),
+            request_accept_grace_timeout: t.life_cycle.request_accept_grace_timeout.into(),
+            sanitize_path: ep.http.sanitize_path,
+            max_header_bytes: usize::try_from(ep.http.max_header_bytes).unwrap_or(1 << 20),
+        });
+    }
+    Ok(out)
+}
+
+fn static_view(config: &StaticConfiguration) -> StaticView {
+    let entrypoints: Vec<String> = config.entry_points.keys().cloned().collect();
+    let as_default: Vec<String> = config
+        .entry_points
+        .iter()
+        .filter(|(_, e)| e.as_default)
+        .map(|(n, _)| n.clone())
+        .collect();
+    // Without asDefault, routers that name no entrypoint attach to all of
+    // them but the internal `traefik` one, as in Traefik.
+    let default_entrypoints = if as_default.is_empty() {
+        entrypoints
+            .iter()
+            .filter(|n| n.as_str() != "traefik" || entrypoints.len() == 1)
+            .cloned()
+            .collect()
+    } else {
+        as_default
+    };
+    let entrypoint_middlewares = config
+        .entry_points
+        .iter()
+        .map(|(n, e)| (n.clone(), e.http.middlewares.clone()))
+        .collect();
+    let st = config.servers_transport.clone().unwrap_or_default();
+    let ft = st.forwarding_timeouts.clone().unwrap_or_default();
+    StaticView {
+        entrypoints,
+        default_entrypoints,
+        entrypoint_middlewares,
+        default_transport: TransportSettings {
+            max_idle_conns_per_host: usize::try_from(st.max_idle()).unwrap_or(200),
+            dial_timeout: non_zero(ft.dial_timeout.into()),
+            response_header_timeout: non_zero(ft.response_header_timeout.into()),
+            idle_conn_timeout: non_zero(ft.idle_conn_timeout.into()),
+            insecure_skip_verify: st.insecure_skip_verify,
+            root_cas: st.root_cas.clone(),
+            server_name: None,
+        },
+    }
+}
+
+fn internal_settings(config: &StaticConfiguration) -> anyhow::Result<InternalSettings> {
+    let api = config.api.as_ref();
+    let mut s = InternalSettings {
+        api_insecure: api.is_some_and(|a| a.insecure),
+        dashboard: api.is_some_and(|a| a.dashboard),
+        ping_entrypoint: config
+            .ping
+            .as_ref()
+            .filter(|p| !p.manual_routing)
+            .map(|p| p.entry_point.clone()),
+        redirections: Vec::new(),
+    };
+    for (name, ep) in &config.entry_points {
+        let Some(r) = ep
+            .http
+            .redirections
+            .as_ref()
+            .and_then(|r| r.entry_point.as_ref())
+        else {
+            continue;
+        };
+        let Some(target) = config.entry_points.get(&r.to) else {
+            anyhow::bail!("entryPoints.{name}.http.redirections.entryPoint.to: entrypoint {:?} does not exist", r.to);
+        };
+        let port = parse_address(&r.to, &target.address)?.port();
+        s.redirections.push(Redirection {
+            from: name.clone(),
+            to: r.to.clone(),
+            scheme: r.scheme.clone(),
+            port,
+            permanent: r.permanent,
+            priority: if r.priority == 0 {
+                MAX_PRIORITY - 1
+            } else {
+                r.priority
+            },
+        });
+    }
+    Ok(s)
+}
+
+fn entrypoints_json(config: &StaticConfiguration) -> Vec<serde_json::Value> {
+    config
+        .entry_points
+        .iter()
+        .map(|(name, ep)| {
+            let mut v = serde_json::to_value(ep).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("name".into(), serde_json::json!(name));
+            }
+            v
+        })
+        .collect()
+}
+
+pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
+    let config = loaded.config;
+    let log = config.log.clone().unwrap_or_default();
+    crate::logging::init(
+        &log.level,
+        log.format.eq_ignore_ascii_case("json"),
+        log.no_color,
+    );
+    match &loaded.source {
+        Source::File(p) => {
+            tracing::info!(file = %p.display(), "static configuration loaded from file")
+        }
+        Source::Flags => tracing::info!("static configuration loaded from CLI flags"),
+        Source::Env => tracing::info!("static configuration loaded from environment variables"),
+        Source::Defaults => tracing::info!("no static configuration found, using defaults"),
+    }
+    let unsupported = config.unsupported_sections();
+    if !unsupported.is_empty() {
+        let text = format!(
+            "these static configuration sections are not supported yet and are ignored: {}",
+            unsupported.join(", ")
+        );
+        // Shown whatever log.level says: at ERROR (Traefik's default) a
+        // warning would be filtered out, and this one must not be missed.
+        if tracing::enabled!(tracing::Level::WARN) {
+            tracing::warn!("{text}");
+        } else {
+            eprintln!("switchyard: warning: {text}");
+        }
+    }
+
+    let host = hostname();
+    let mut entrypoints = Vec::new();
+    for settings in entrypoint_settings(&config, &host)? {
+        let ep = EntryPoint::bind(settings)?;
+        tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
+        entrypoints.push(ep);
+    }
+
+    let view = static_view(&config);
+    let switcher = Switcher::new(Runtime::default());
+    let terminating = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ping = config.ping.clone().unwrap_or_default();
+    let mut providers_list = vec!["internal".to_string()];
+    let file = config.providers.as_ref().and_then(|p| p.file.clone());
+    if file.is_some() {
+        providers_list.push("file".into());
+    }
+    let start_date = format!("{:?}", std::time::SystemTime::now());
+    let internal: HashMap<String, switchyard_proxy::BoxHandler> = HashMap::from([
+        (
+            "api@internal".to_string(),
+            switchyard_api::Api::handler(
+                switcher.clone(),
+                entrypoints_json(&config),
+                providers_list,
+                env!("CARGO_PKG_VERSION"),
+                &start_date,
+            ),
+        ),
+        (
+            "dashboard@internal".to_string(),
+            switchyard_api::dashboard(),
+        ),
+        (
+            "ping@internal".to_string(),
+            switchyard_api::ping(terminating.clone(), ping.terminating_status_code),
+        ),
+        ("noop@internal".to_string(), switchyard_api::noop()),
+    ]);
+    let builder = Builder::new(view, internal).context("serversTransport")?;
+    let throttle: Duration = config
+        .providers
+        .as_ref()
+        .map(|p| p.providers_throttle_duration.into())
+        .unwrap_or(Duration::from_secs(2));
+
+    let (tx, rx) = mpsc::channel(64);
+    let watcher = Watcher::new(throttle, builder, switcher.clone());
+    let watcher_task = tokio::spawn(watcher.run(rx));
+
+    let internal_config = switchyard_server::internal::configuration(&internal_settings(&config)?)
+        .context("building the internal configuration")?;
+    tx.send(switchyard_providers::Message {
+        provider: "internal".into(),
+        config: internal_config,
+    })
+    .await
+    .context("watcher stopped")?;
+
+    let (reload_tx, reload_rx) = watch::channel(0u64);
+    if let Some(f) = file {
+        let provider = switchyard_providers::file::FileProvider {
+            filename: f.filename.clone().filter(|s| !s.is_empty()).map(Into::into),
+            directory: f
+                .directory
+                .clone()
+                .filter(|s| !s.is_empty())
+                .map(Into::into),
+            watch: f.watch,
+        };
+        tokio::spawn(provider.run(tx.clone(), reload_rx));
+    }
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut serving = Vec::new();
+    for ep in entrypoints {
+        serving.push(tokio::spawn(
+            ep.serve(switcher.clone(), shutdown_rx.clone()),
+        ));
+    }
+
+    wait_for_stop(&reload_tx).await?;
+    tracing::info!("stopping: draining entrypoints");
+    terminating.store(true, Ordering::Relaxed);
+    let _ = shutdown_tx.send(true);
+    for s in serving {
+        let _ = s.await;
+    }
+    drop(tx);
+    watcher_task.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT; SIGHUP bumps `reload` meanwhile.
+async fn wait_for_stop(reload: &watch::Sender<u64>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: re-reading the file provider");
+                reload.send_modify(|n| *n += 1);
+            }
+        }
+    }
+}

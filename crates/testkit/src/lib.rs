@@ -1,0 +1,38 @@
+//! Helpers for Switchyard's integration tests: real backends, the real binary
+//! started on real files, ports, polling, and a small HTTP client.
+//!
+//! Tests poll with [`wait_until`]; they never sleep a fixed time to "let things
+//! settle".
+
+mod backend;
+mod client;
+mod dir;
+mod process;
+pub mod tls;
+
+pub use backend::Backend;
+pub use client::{get, h2c_get, request, Reply};
+pub use dir::TestDir;
+pub use process::{free_port, Switchyard};
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics after `timeout`
+/// naming `what`.
+pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
