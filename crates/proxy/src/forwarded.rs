@@ -111,6 +111,16 @@ impl ForwardedHeaders {
             let port = forwarded_port(headers, host, tls, port);
             headers.insert(X_FORWARDED_PORT, HeaderValue::from(port));
         }
+        let xff: Vec<&str> = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if xff.len() > 1 {
+            if let Ok(joined) = HeaderValue::from_str(&xff.join(", ")) {
+                headers.insert(X_FORWARDED_FOR, joined);
+            }
+        }
         headers.insert(X_FORWARDED_SERVER, self.hostname.clone());
         if !headers.contains_key(&X_REAL_IP) {
             if let Ok(v) = HeaderValue::from_str(&peer.to_string()) {
@@ -120,23 +130,31 @@ impl ForwardedHeaders {
     }
 }
 
-/// The port a client used: from X-Forwarded-Host when a trusted proxy set it,
-/// else from the Host, else the scheme's default.
+/// The port a client used, as Traefik derives it: the Host's port, else 443
+/// when the (possibly trusted) `X-Forwarded-Proto` says https/wss or the
+/// connection is TLS, else 80.
 fn forwarded_port(headers: &HeaderMap, host: Option<&str>, tls: bool, _local: u16) -> u16 {
     let from_host = |h: &str| -> Option<u16> {
         let h = h.trim();
-        let (_, port) = if let Some(rest) = h.strip_prefix('[') {
-            let (_, after) = rest.split_once(']')?;
-            ("", after.strip_prefix(':')?)
+        let port = if let Some(rest) = h.strip_prefix('[') {
+            rest.split_once(']')?.1.strip_prefix(':')?
         } else {
-            h.rsplit_once(':')?
+            h.rsplit_once(':')?.1
         };
         port.parse().ok()
     };
-    let xfh = headers.get(&X_FORWARDED_HOST).and_then(|v| v.to_str().ok());
-    xfh.or(host)
-        .and_then(from_host)
-        .unwrap_or(if tls { 443 } else { 80 })
+    if let Some(p) = host.and_then(from_host) {
+        return p;
+    }
+    let proto = headers
+        .get(&X_FORWARDED_PROTO)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if proto == "https" || proto == "wss" || tls {
+        443
+    } else {
+        80
+    }
 }
 
 /// Appends the peer to `X-Forwarded-For` (the reverse proxy's last step).
@@ -229,7 +247,7 @@ mod tests {
                 want: &[
                     ("x-forwarded-proto", "https"),
                     ("x-forwarded-host", "a.com:444"),
-                    ("x-forwarded-port", "444"),
+                    ("x-forwarded-port", "443"),
                     ("x-real-ip", "1.1.1.1"),
                 ],
             },

@@ -1,0 +1,185 @@
+"""Runs Traefik and Switchyard on the same configuration and records what
+each answered and what the backends saw, so that a test can compare them.
+
+Everything listens on 127.0.0.1. Processes are started per case and killed
+at the end of it; every wait is bounded.
+"""
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EchoHandler(BaseHTTPRequestHandler):
+    """Answers with JSON describing the request it received."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = b""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            body = b"".join(chunks)
+        elif length:
+            body = self.rfile.read(length)
+        if self.path.startswith("/sleep/"):
+            time.sleep(min(int(self.path.split("/")[2].split("?")[0]), 5000) / 1000)
+        if self.path.startswith("/status/"):
+            status = int(self.path.split("/")[2].split("?")[0])
+        else:
+            status = 200
+        seen = {
+            "name": self.server.name,
+            "method": self.command,
+            "uri": self.path,
+            "headers": [[k.lower(), v] for k, v in self.headers.items()],
+            "body_len": len(body),
+            "body_sha": __import__("hashlib").sha256(body).hexdigest()[:16],
+        }
+        out = json.dumps(seen).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Backend", self.server.name)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(out)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _answer
+
+
+class Backend:
+    def __init__(self, name):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
+        self.server.name = name
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def fill(template, values):
+    """Replaces `<<name>>` tokens (YAML and rules use braces and dollars)."""
+    for k, v in values.items():
+        template = template.replace("<<%s>>" % k, str(v))
+    return template
+
+
+def traefik_bin():
+    return shutil.which("traefik")
+
+
+def switchyard_bin():
+    path = os.environ.get("SWITCHYARD_BIN") or os.path.join(REPO, "target", "debug", "switchyard")
+    return path if os.path.exists(path) else None
+
+
+class Proxy:
+    """One proxy process with a static and a dynamic configuration."""
+
+    def __init__(self, binary, static_tpl, dynamic_tpl, values):
+        self.dir = tempfile.mkdtemp(prefix="sy-diff-")
+        self.web = free_port()
+        self.admin = free_port()
+        self.other = free_port()
+        v = dict(values, web=self.web, admin=self.admin, other=self.other, dir=self.dir)
+        dynamic = fill(dynamic_tpl, v)
+        with open(os.path.join(self.dir, "dynamic.yml"), "w") as f:
+            f.write(dynamic)
+        v["dynamic"] = os.path.join(self.dir, "dynamic.yml")
+        with open(os.path.join(self.dir, "static.yml"), "w") as f:
+            f.write(fill(static_tpl, v))
+        self.routers = sorted((yaml.safe_load(dynamic) or {}).get("http", {}).get("routers", {}).keys())
+        self.log = open(os.path.join(self.dir, "log.txt"), "w")
+        self.proc = subprocess.Popen(
+            [binary, "--configFile=" + os.path.join(self.dir, "static.yml")],
+            cwd=self.dir,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if not k.startswith(("TRAEFIK_", "SWITCHYARD_"))},
+        )
+
+    def wait_ready(self, timeout=15):
+        """Polls the API until every router of the dynamic file is known."""
+        deadline = time.time() + timeout
+        want = {r + "@file" for r in self.routers}
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("proxy exited: " + self.read_log())
+            try:
+                status, _, body = request(self.admin, "GET", "/api/rawdata", host="localhost")
+                if status == 200:
+                    have = set(json.loads(body).get("routers", {}).keys())
+                    if want <= have:
+                        # Give health checks and the throttle a moment to settle.
+                        time.sleep(0.3)
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("proxy not ready in %ss: %s" % (timeout, self.read_log()))
+
+    def read_log(self):
+        self.log.flush()
+        with open(os.path.join(self.dir, "log.txt")) as f:
+            return f.read()[-4000:]
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def request(port, method, path, host="example.com", headers=None, body=None, timeout=10):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        for k, v in (headers or {}).items():
+            conn.putheader(k, v)
+        data = body.encode() if isinstance(body, str) else body
+        if data is not None:
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        resp = conn.getresponse()
+        out = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, out
+    finally:
+        conn.close()

