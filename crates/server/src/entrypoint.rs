@@ -248,26 +248,27 @@ async fn handle(
     );
     // Percent-encoding normalised, then dot segments and `//` cleaned, as
     // Traefik's entrypoints do; a broken escape is a 400.
-    let raw = req.uri().path();
-    let mut path = match normalize_path(raw) {
-        Ok(p) => p.into_owned(),
-        Err(e) => return ProxyError::BadRequest(e.to_string()).into_response(),
+    let cleaned: Option<String> = {
+        let raw = req.uri().path();
+        let normalized = match normalize_path(raw) {
+            Ok(p) => p,
+            Err(e) => return ProxyError::BadRequest(e.to_string()).into_response(),
+        };
+        let sanitized = if settings.sanitize_path {
+            match sanitize_path(&normalized) {
+                std::borrow::Cow::Owned(clean) => std::borrow::Cow::Owned(clean),
+                std::borrow::Cow::Borrowed(_) => normalized,
+            }
+        } else {
+            normalized
+        };
+        (sanitized != raw).then(|| sanitized.into_owned())
     };
-    if settings.sanitize_path {
-        if let std::borrow::Cow::Owned(clean) = sanitize_path(&path) {
-            path = clean;
-        }
-    }
-    if path != req.uri().path() {
-        if let Err(e) = set_path(&mut req, &path) {
+    if let Some(path) = &cleaned {
+        if let Err(e) = set_path(&mut req, path) {
             return e.into_response();
         }
     }
-    let Ok(routing) = routing_path(&path) else {
-        return ProxyError::BadRequest("invalid percent-encoding in URL path".into())
-            .into_response();
-    };
-    let routing = routing.into_owned();
     let client_ip = ctx.client_addr.ip();
     req.extensions_mut().insert(ctx);
 
@@ -276,6 +277,9 @@ async fn handle(
         return ProxyError::NotFound.into_response();
     };
     let route = {
+        let Ok(routing) = routing_path(req.uri().path()) else {
+            return ProxyError::BadRequest("invalid percent-encoding in URL path".into()).into_response();
+        };
         let host = normalize_host(host.as_deref().unwrap_or(""));
         let info = RequestInfo {
             method: req.method(),

@@ -7,6 +7,11 @@ mod setup;
 
 use std::process::ExitCode;
 
+/// mimalloc: fewer cycles per allocation than glibc's malloc on the
+/// request path, and less memory kept after bursts.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
