@@ -10,7 +10,7 @@ A case file:
     requests:
       - path: /x       # method (GET), host (example.com), headers, body, repeat (1)
         compare: [status, body, header:content-type, seen:uri, seen-header:x-forwarded-for,
-                  backend, backend-counts]
+                  backend, backend-counts, json]
 """
 
 import glob
@@ -81,6 +81,8 @@ def extract(spec, answers):
             out[item] = [seen(a[2]).get(item[5:]) for a in answers]
         elif item.startswith("seen-header:"):
             out[item] = [seen_header(a[2], item[12:]) for a in answers]
+        elif item == "json":
+            out[item] = [json.loads(a[2]) if a[2] else None for a in answers]
         elif item == "backend":
             out[item] = [a[1].get("x-backend") for a in answers]
         elif item == "backend-counts":

@@ -76,7 +76,13 @@ fn element_json(e: &ElementInfo, links_key: &str, runtime: &Runtime) -> Value {
     if !e.links.is_empty() {
         obj.insert(links_key.into(), json!(e.links));
     }
-    if let Some(b) = runtime.balancers.get(&e.name) {
+    // Traefik builds a service only when a router uses it; an unused one
+    // shows no server status.
+    if let Some(b) = runtime
+        .balancers
+        .get(&e.name)
+        .filter(|_| !e.links.is_empty())
+    {
         let status: Map<String, Value> = b
             .server_status()
             .into_iter()
@@ -228,6 +234,7 @@ impl Api {
                         },
                         "tcp": { "routers": empty, "services": empty, "middlewares": empty },
                         "udp": { "routers": empty, "services": empty },
+                        "certificates": { "total": 0, "warnings": 0, "errors": 0 },
                         "features": { "tracing": "", "metrics": "", "accessLog": false },
                         "providers": self.providers,
                     }),

@@ -99,7 +99,7 @@ impl Default for LoadBalancerService {
         LoadBalancerService {
             sticky: None,
             servers: Vec::new(),
-            strategy: None,
+            strategy: Some("wrr".into()),
             health_check: None,
             passive_health_check: None,
             pass_host_header: Some(true),

@@ -86,6 +86,7 @@ pub struct EntryPointsTransport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct LifeCycle {
+    #[serde(skip_serializing_if = "Duration::is_zero")]
     pub request_accept_grace_timeout: Duration,
     pub grace_time_out: Duration,
 }
@@ -102,8 +103,11 @@ impl Default for LifeCycle {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RespondingTimeouts {
+    #[serde(skip_serializing_if = "Duration::is_zero")]
     pub read_timeout: Duration,
+    #[serde(skip_serializing_if = "Duration::is_zero")]
     pub write_timeout: Duration,
+    #[serde(skip_serializing_if = "Duration::is_zero")]
     pub idle_timeout: Duration,
 }
 
@@ -145,7 +149,12 @@ pub struct EntryPointHttp {
     pub encode_query_semicolons: bool,
     pub sanitize_path: bool,
     pub max_header_bytes: i64,
+    #[serde(skip_serializing_if = "is_keep")]
     pub underscore_headers_strategy: String,
+}
+
+fn is_keep(s: &str) -> bool {
+    s.eq_ignore_ascii_case("keep")
 }
 
 impl Default for EntryPointHttp {

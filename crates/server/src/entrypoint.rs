@@ -278,7 +278,8 @@ async fn handle(
     };
     let route = {
         let Ok(routing) = routing_path(req.uri().path()) else {
-            return ProxyError::BadRequest("invalid percent-encoding in URL path".into()).into_response();
+            return ProxyError::BadRequest("invalid percent-encoding in URL path".into())
+                .into_response();
         };
         let host = normalize_host(host.as_deref().unwrap_or(""));
         let info = RequestInfo {

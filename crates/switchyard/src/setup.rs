@@ -175,7 +175,9 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         &log.level,
         log.format.eq_ignore_ascii_case("json"),
         log.no_color,
-    );
+        &log.file_path,
+    )
+    .with_context(|| format!("log.filePath: cannot open {:?}", log.file_path))?;
     match &loaded.source {
         Source::File(p) => {
             tracing::info!(file = %p.display(), "static configuration loaded from file")
@@ -211,10 +213,11 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let switcher = Switcher::new(Runtime::default());
     let terminating = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ping = config.ping.clone().unwrap_or_default();
-    let mut providers_list = vec!["internal".to_string()];
+    // As Traefik's overview lists them: capitalised, the internal one left out.
+    let mut providers_list: Vec<String> = Vec::new();
     let file = config.providers.as_ref().and_then(|p| p.file.clone());
     if file.is_some() {
-        providers_list.push("file".into());
+        providers_list.push("File".into());
     }
     let start_date = format!("{:?}", std::time::SystemTime::now());
     let internal: HashMap<String, switchyard_proxy::BoxHandler> = HashMap::from([

@@ -142,3 +142,38 @@ async fn sigterm_lets_in_flight_requests_finish() {
         .unwrap();
     assert_eq!(code, Some(0), "exits 0 after draining");
 }
+
+#[tokio::test]
+async fn json_logs_to_a_file() {
+    let b = Backend::start("b").await;
+    let dir = TestDir::new("jsonlog");
+    let web = free_port();
+    dir.write("dyn.yml", &host_route("r", "log.test", &b));
+    dir.write(
+        "switchyard.yml",
+        &format!(
+            "entryPoints:\n  web:\n    address: \"127.0.0.1:{web}\"\nlog:\n  level: INFO\n  format: json\n  filePath: out.log\nproviders:\n  file:\n    filename: dyn.yml\n"
+        ),
+    );
+    let _sy = Switchyard::start(Path::new(BIN), dir.path(), &["--configFile=switchyard.yml"]);
+    wait_routed(format!("127.0.0.1:{web}").parse().unwrap(), "log.test").await;
+    let path = dir.join("out.log");
+    let line = wait_until(
+        "applied line in the log file",
+        Duration::from_secs(5),
+        || {
+            let path = path.clone();
+            async move {
+                std::fs::read_to_string(&path)
+                    .ok()?
+                    .lines()
+                    .find(|l| l.contains("configuration applied") && l.contains("\"routers\""))
+                    .map(String::from)
+            }
+        },
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_str(&line).expect("each log line is JSON");
+    assert_eq!(json["level"], "INFO");
+    assert!(json["build_ms"].is_number(), "{json}");
+}

@@ -66,13 +66,17 @@ impl Target {
 
     fn outgoing_uri(&self, incoming: &Uri) -> Result<Uri, ProxyError> {
         // The common case reuses the request's path and query as they are.
-        if !self.preserve_path && !incoming.query().is_some_and(|q| q.contains(';')) && incoming.path().starts_with('/') {
+        if !self.preserve_path
+            && !incoming.query().is_some_and(|q| q.contains(';'))
+            && incoming.path().starts_with('/')
+        {
             if let Some(pq) = incoming.path_and_query() {
                 let mut parts = http::uri::Parts::default();
                 parts.scheme = Some(self.scheme.clone());
                 parts.authority = Some(self.authority.clone());
                 parts.path_and_query = Some(pq.clone());
-                return Uri::from_parts(parts).map_err(|e| ProxyError::BadRequest(format!("cannot forward: {e}")));
+                return Uri::from_parts(parts)
+                    .map_err(|e| ProxyError::BadRequest(format!("cannot forward: {e}")));
             }
         }
         let path = incoming.path();

@@ -94,6 +94,14 @@ impl Builder {
         let built_services = self.build_services(http, &mut info, &mut stats);
         self.compile_middlewares(http, &mut info);
         let entrypoints = self.build_routers(http, &built_services, &mut info);
+        for el in info
+            .services
+            .values_mut()
+            .chain(info.middlewares.values_mut())
+        {
+            el.links.sort();
+            el.links.dedup();
+        }
 
         stats.routers = info.routers.len();
         stats.services = info.services.len();

@@ -17,6 +17,46 @@ fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
+/// A router as the API shows it: Traefik's computed priority (also as
+/// `priorityStr`), middleware names qualified, observability defaults.
+fn api_view(name: &str, router: &Router, attached: bool, defaults: &[String]) -> serde_json::Value {
+    let mut v = json(router);
+    if router.entry_points.is_empty() {
+        if let Some(o) = v.as_object_mut() {
+            o.insert("entryPoints".into(), serde_json::json!(defaults));
+        }
+    }
+    let provider = provider_of(name);
+    let priority = match router.priority {
+        Some(p) if p != 0 => p,
+        _ if attached => default_priority(&router.rule),
+        _ => 0,
+    };
+    if let Some(o) = v.as_object_mut() {
+        if !router.middlewares.is_empty() {
+            let qualified: Vec<String> = router
+                .middlewares
+                .iter()
+                .map(|m| qualify(m, provider))
+                .collect();
+            o.insert("middlewares".into(), serde_json::json!(qualified));
+        }
+        if priority != 0 {
+            o.insert("priority".into(), serde_json::json!(priority));
+        } else {
+            o.remove("priority");
+        }
+        o.insert(
+            "priorityStr".into(),
+            serde_json::json!(priority.to_string()),
+        );
+        o.entry("observability").or_insert_with(|| {
+            serde_json::json!({"accessLogs": true, "metrics": true, "tracing": true, "traceVerbosity": "minimal"})
+        });
+    }
+    v
+}
+
 impl Builder {
     fn rule(&mut self, text: &str) -> Result<Arc<Rule>, String> {
         if let Some(r) = self.rules.get(text) {
@@ -84,7 +124,24 @@ impl Builder {
         let mut per_entrypoint: HashMap<String, Vec<Entry<Route>>> = HashMap::new();
         for (name, router) in &http.routers {
             let mut el = ElementInfo::new(name, json(router));
+            let provider = provider_of(name).to_string();
+            // Like Traefik, a service or middleware lists every router that
+            // names it, whether that router built or not.
+            if let Some(s) = info.services.get_mut(&qualify(&router.service, &provider)) {
+                s.links.push(name.clone());
+            }
+            for m in &router.middlewares {
+                if let Some(mi) = info.middlewares.get_mut(&qualify(m, &provider)) {
+                    mi.links.push(name.clone());
+                }
+            }
             let built = self.build_router(name, router, services, &mut el, info);
+            el.config = api_view(
+                name,
+                router,
+                !el.links.is_empty(),
+                &self.view.default_entrypoints,
+            );
             for (entrypoint, entry) in built {
                 per_entrypoint.entry(entrypoint).or_default().push(entry);
             }
@@ -207,9 +264,12 @@ impl Builder {
                 },
             ));
         }
-        if let Some(s) = info.services.get_mut(&service_name) {
-            s.links.push(name.to_string());
-        }
+        used.retain(|m| {
+            !router
+                .middlewares
+                .iter()
+                .any(|d| qualify(d, &provider) == *m)
+        });
         used.sort();
         used.dedup();
         for m in used {
