@@ -525,10 +525,6 @@ impl StaticConfiguration {
                 ep_note("forwardedHeaders.notAppendXForwardedFor"),
             );
             note(
-                !ep.transport.responding_timeouts.write_timeout.is_zero(),
-                ep_note("transport.respondingTimeouts.writeTimeout"),
-            );
-            note(
                 ep.transport.keep_alive_max_requests.is_some(),
                 ep_note("transport.keepAliveMaxRequests"),
             );

@@ -28,6 +28,7 @@ pub struct EntryPointSettings {
     pub address: String,
     pub forwarded: ForwardedHeaders,
     pub read_timeout: Option<Duration>,
+    pub write_timeout: Option<Duration>,
     pub idle_timeout: Option<Duration>,
     pub grace_timeout: Duration,
     pub request_accept_grace_timeout: Duration,
@@ -229,7 +230,15 @@ async fn handle(
     ctx: RequestContext,
     req: http::Request<Incoming>,
 ) -> Response {
-    let mut req: Request = req.map(body::boxed);
+    let started = tokio::time::Instant::now();
+    // readTimeout bounds the request body; writeTimeout the whole exchange
+    // until the response is written (both off when zero).
+    let mut req: Request = match settings.read_timeout {
+        Some(limit) if !http_body::Body::is_end_stream(req.body()) => {
+            req.map(|b| body::boxed(body::Deadline::new(b, limit, "read")))
+        }
+        _ => req.map(body::boxed),
+    };
     let host = req
         .headers()
         .get(header::HOST)
@@ -300,7 +309,7 @@ async fn handle(
     let mut gone = ClientGone {
         router: Some(router.clone()),
     };
-    let resp = match handler.call(req).await {
+    let mut resp = match handler.call(req).await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::debug!(router = %router, error = %e, status = e.status().as_u16(), "request failed");
@@ -308,6 +317,9 @@ async fn handle(
         }
     };
     gone.router = None;
+    if let Some(limit) = settings.write_timeout {
+        resp = resp.map(|b| body::boxed(body::Deadline::until(b, started + limit, "write")));
+    }
     resp
 }
 

@@ -61,6 +61,7 @@ fn entrypoint_settings(
             address: ep.address.clone(),
             forwarded,
             read_timeout: non_zero(t.responding_timeouts.read_timeout.into()),
+            write_timeout: non_zero(t.responding_timeouts.write_timeout.into()),
             idle_timeout: non_zero(t.responding_timeouts.idle_timeout.into()),
             grace_timeout: t.life_cycle.grace_time_out.into(),
             request_accept_grace_timeout: t.life_cycle.request_accept_grace_timeout.into(),

@@ -139,3 +139,49 @@ async fn keep_alive_connection_uses_the_new_runtime_for_its_next_request() {
         "same connection, new runtime"
     );
 }
+
+#[tokio::test]
+async fn read_and_write_timeouts_end_slow_exchanges() {
+    let b = Backend::start("b").await;
+    let p = Proxy::start_with(
+        "timeouts",
+        &single(&b.url()),
+        "    transport:\n      respondingTimeouts:\n        readTimeout: 300ms\n        writeTimeout: 500ms\n",
+        "",
+    )
+    .await;
+    p.wait_status("x.test", "/", 200).await;
+
+    // A body that stops halfway: the exchange ends (no hang, no 200).
+    let mut s = TcpStream::connect(p.web).await.unwrap();
+    s.write_all(b"POST /collect HTTP/1.1\r\nHost: x.test\r\nContent-Length: 10\r\n\r\nhalf!")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    assert!(
+        read.is_ok(),
+        "the connection must end once readTimeout passes"
+    );
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        !text.starts_with("HTTP/1.1 200"),
+        "a cut body is not answered 200: {text:?}"
+    );
+
+    // A response that streams for ~1 s is cut at writeTimeout.
+    let r = get(p.web, "x.test", "/stream/100").await;
+    match r {
+        Err(_) => {}
+        Ok(r) => assert!(
+            r.body.len() < "chunk 99\n".len() * 100,
+            "response was not cut: {} bytes",
+            r.body.len()
+        ),
+    }
+    // A quick one passes.
+    let r = get(p.web, "x.test", "/stream/3")
+        .await
+        .expect("quick stream");
+    assert_eq!(r.text(), "chunk 0\nchunk 1\nchunk 2\n");
+}
