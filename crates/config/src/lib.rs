@@ -17,6 +17,7 @@ pub mod dynamic;
 mod error;
 pub mod flat;
 pub mod loader;
+pub mod middlewares;
 pub mod node;
 pub mod static_config;
 mod toml_source;

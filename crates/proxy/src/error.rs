@@ -70,15 +70,18 @@ impl ProxyError {
         };
         let mut resp = Response::new(body::full(text));
         *resp.status_mut() = status;
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        // Traefik answers these through Go's http.Error (a content type and
+        // nosniff); the others by writing the status text alone.
         if matches!(
             self,
             ProxyError::NotFound | ProxyError::NoAvailableServer | ProxyError::BadRequest(_)
         ) {
-            resp.headers_mut().insert(
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            h.insert(
                 "x-content-type-options",
                 HeaderValue::from_static("nosniff"),
             );

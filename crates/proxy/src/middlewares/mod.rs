@@ -2,17 +2,26 @@
 //! the handler it forwards to (`next`), and implements [`crate::Handler`].
 
 pub mod add_prefix;
+pub mod basic_auth;
+pub mod client_ip;
 pub mod headers;
+pub mod htpasswd;
+pub mod in_flight_req;
+pub mod ip_allow_list;
 pub mod path;
-pub mod redirect_scheme;
+pub mod redirect;
 pub mod replace_path;
 pub mod replace_path_regex;
 pub mod strip_prefix;
 pub mod strip_prefix_regex;
 
 pub use add_prefix::AddPrefix;
+pub use basic_auth::BasicAuth;
+pub use client_ip::IpStrategy;
 pub use headers::CustomHeaders;
-pub use redirect_scheme::RedirectScheme;
+pub use in_flight_req::InFlightReq;
+pub use ip_allow_list::IpAllowList;
+pub use redirect::Redirect;
 pub use replace_path::ReplacePath;
 pub use replace_path_regex::ReplacePathRegex;
 pub use strip_prefix::StripPrefix;

@@ -9,8 +9,8 @@ use switchyard_config::dynamic::{
     decode_middleware, HttpConfiguration, Middleware, MiddlewareKind,
 };
 use switchyard_proxy::middlewares::{
-    AddPrefix, CustomHeaders, RedirectScheme, ReplacePath, ReplacePathRegex, StripPrefix,
-    StripPrefixRegex,
+    basic_auth, in_flight_req, AddPrefix, BasicAuth, CustomHeaders, InFlightReq, IpAllowList,
+    IpStrategy, Redirect, ReplacePath, ReplacePathRegex, StripPrefix, StripPrefixRegex,
 };
 use switchyard_proxy::BoxHandler;
 
@@ -26,17 +26,6 @@ pub enum CompiledMiddleware {
     Wrap(Wrap),
     /// A `chain`: the referenced names, as written.
     Chain(Vec<String>),
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RedirectSchemeConfig {
-    #[serde(default)]
-    scheme: String,
-    #[serde(default)]
-    port: String,
-    #[serde(default)]
-    permanent: bool,
 }
 
 fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware), String> {
@@ -125,21 +114,97 @@ fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware), String> {
             )
         }
         MiddlewareKind::Chain(c) => ("chain", CompiledMiddleware::Chain(c.middlewares.clone())),
-        MiddlewareKind::Other { kind, node } if kind.eq_ignore_ascii_case("redirectScheme") => {
-            let c: RedirectSchemeConfig = switchyard_config::decode::from_node(&node)
-                .map_err(|e| format!("redirectScheme: {e}"))?;
-            let scheme = if c.scheme.is_empty() {
-                "https".to_string()
-            } else {
-                c.scheme
-            };
-            let port = (!c.port.is_empty()).then_some(c.port);
-            let permanent = c.permanent;
+        MiddlewareKind::RedirectScheme(c) => {
+            Redirect::scheme(&c.scheme, &c.port, c.permanent, Arc::new(NoopHandler))?;
             (
                 "redirectscheme",
-                wrap(Arc::new(move |_next| {
-                    Arc::new(RedirectScheme::new(scheme.clone(), port.clone(), permanent))
-                        as BoxHandler
+                wrap(Arc::new(move |next| {
+                    match Redirect::scheme(&c.scheme, &c.port, c.permanent, next.clone()) {
+                        Ok(m) => Arc::new(m) as BoxHandler,
+                        Err(_) => next,
+                    }
+                })),
+            )
+        }
+        MiddlewareKind::RedirectRegex(c) => {
+            Redirect::regex(&c.regex, &c.replacement, c.permanent, Arc::new(NoopHandler))?;
+            (
+                "redirectregex",
+                wrap(Arc::new(move |next| {
+                    match Redirect::regex(&c.regex, &c.replacement, c.permanent, next.clone()) {
+                        Ok(m) => Arc::new(m) as BoxHandler,
+                        Err(_) => next,
+                    }
+                })),
+            )
+        }
+        MiddlewareKind::IpAllowList(c) => {
+            let strategy = ip_strategy(c.ip_strategy.as_ref())?;
+            IpAllowList::new(
+                &c.source_range,
+                strategy.clone(),
+                c.reject_status_code,
+                Arc::new(NoopHandler),
+            )?;
+            (
+                "ipallowlist",
+                wrap(Arc::new(move |next| {
+                    match IpAllowList::new(
+                        &c.source_range,
+                        strategy.clone(),
+                        c.reject_status_code,
+                        next.clone(),
+                    ) {
+                        Ok(m) => Arc::new(m) as BoxHandler,
+                        Err(_) => next,
+                    }
+                })),
+            )
+        }
+        MiddlewareKind::InFlightReq(c) => {
+            let limit = u64::try_from(c.amount)
+                .ok()
+                .filter(|a| *a > 0)
+                .ok_or("inFlightReq: amount must be greater than 0")?;
+            let source = source_criterion(c.source_criterion.as_ref())?;
+            let counters = Arc::new(in_flight_req::Counters::default());
+            (
+                "inflightreq",
+                wrap(Arc::new(move |next| {
+                    Arc::new(InFlightReq::new(
+                        limit,
+                        source.clone(),
+                        counters.clone(),
+                        next,
+                    )) as BoxHandler
+                })),
+            )
+        }
+        MiddlewareKind::BasicAuth(c) => {
+            let users = Arc::new(
+                basic_auth::Users::parse(&c.users, c.users_file.as_deref())
+                    .map_err(|e| format!("basicAuth: {e}"))?,
+            );
+            BasicAuth::new(
+                users.clone(),
+                c.realm.as_deref(),
+                c.header_field.as_deref(),
+                c.remove_header,
+                Arc::new(NoopHandler),
+            )?;
+            (
+                "basicauth",
+                wrap(Arc::new(move |next| {
+                    match BasicAuth::new(
+                        users.clone(),
+                        c.realm.as_deref(),
+                        c.header_field.as_deref(),
+                        c.remove_header,
+                        next.clone(),
+                    ) {
+                        Ok(m) => Arc::new(m) as BoxHandler,
+                        Err(_) => next,
+                    }
                 })),
             )
         }
@@ -150,6 +215,34 @@ fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware), String> {
         }
     };
     Ok((name.to_string(), compiled))
+}
+
+fn ip_strategy(
+    s: Option<&switchyard_config::middlewares::IpStrategy>,
+) -> Result<IpStrategy, String> {
+    match s {
+        Some(s) => IpStrategy::new(s.depth, &s.excluded_ips, s.ipv6_subnet),
+        None => Ok(IpStrategy::default()),
+    }
+}
+
+fn source_criterion(
+    c: Option<&switchyard_config::middlewares::SourceCriterion>,
+) -> Result<in_flight_req::Source, String> {
+    let Some(c) = c else {
+        return Ok(in_flight_req::Source::Ip(IpStrategy::default()));
+    };
+    if let Some(h) = c.request_header_name.as_deref().filter(|h| !h.is_empty()) {
+        let name = http::HeaderName::from_bytes(h.as_bytes())
+            .map_err(|_| format!("sourceCriterion.requestHeaderName: invalid header {h:?}"))?;
+        return Ok(in_flight_req::Source::Header(name));
+    }
+    if c.request_host {
+        return Ok(in_flight_req::Source::Host);
+    }
+    Ok(in_flight_req::Source::Ip(ip_strategy(
+        c.ip_strategy.as_ref(),
+    )?))
 }
 
 /// Stands in for `next` while validating a middleware's settings.

@@ -1,0 +1,303 @@
+//! The typed settings of each middleware type, decoded one middleware at a
+//! time by [`decode_middleware`], so an unknown type or a bad field is that
+//! middleware's error alone.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::decode::from_node;
+use crate::dynamic::Middleware;
+use crate::node::Value;
+use crate::{ConfigError, Node};
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct StripPrefix {
+    pub prefixes: Vec<String>,
+    pub force_slash: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct StripPrefixRegex {
+    pub regex: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AddPrefix {
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ReplacePath {
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ReplacePathRegex {
+    pub regex: String,
+    pub replacement: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Chain {
+    pub middlewares: Vec<String>,
+}
+
+/// `headers`: the custom headers are run today; the rest of Traefik's fields
+/// are read (so a valid file decodes) and reported as not supported yet.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Headers {
+    pub custom_request_headers: Option<BTreeMap<String, String>>,
+    pub custom_response_headers: Option<BTreeMap<String, String>>,
+    pub access_control_allow_credentials: Option<Node>,
+    pub access_control_allow_headers: Option<Node>,
+    pub access_control_allow_methods: Option<Node>,
+    pub access_control_allow_origin_list: Option<Node>,
+    pub access_control_allow_origin_list_regex: Option<Node>,
+    pub access_control_expose_headers: Option<Node>,
+    pub access_control_max_age: Option<Node>,
+    pub add_vary_header: Option<Node>,
+    pub allowed_hosts: Option<Node>,
+    pub hosts_proxy_headers: Option<Node>,
+    #[serde(rename = "sslProxyHeaders")]
+    pub ssl_proxy_headers: Option<Node>,
+    #[serde(rename = "stsSeconds")]
+    pub sts_seconds: Option<Node>,
+    #[serde(rename = "stsIncludeSubdomains")]
+    pub sts_include_subdomains: Option<Node>,
+    #[serde(rename = "stsPreload")]
+    pub sts_preload: Option<Node>,
+    #[serde(rename = "forceSTSHeader")]
+    pub force_sts_header: Option<Node>,
+    pub frame_deny: Option<Node>,
+    pub custom_frame_options_value: Option<Node>,
+    pub content_type_nosniff: Option<Node>,
+    pub browser_xss_filter: Option<Node>,
+    #[serde(rename = "customBrowserXSSValue")]
+    pub custom_browser_xss_value: Option<Node>,
+    pub content_security_policy: Option<Node>,
+    pub content_security_policy_report_only: Option<Node>,
+    pub public_key: Option<Node>,
+    pub referrer_policy: Option<Node>,
+    pub permissions_policy: Option<Node>,
+    pub feature_policy: Option<Node>,
+    pub is_development: Option<Node>,
+    pub ssl_redirect: Option<Node>,
+    pub ssl_temporary_redirect: Option<Node>,
+    pub ssl_host: Option<Node>,
+    pub ssl_force_host: Option<Node>,
+}
+
+impl Headers {
+    /// Fields present that Switchyard does not apply yet.
+    pub fn unsupported_fields(&self) -> Vec<&'static str> {
+        let fields: [(&'static str, bool); 31] = [
+            (
+                "accessControlAllowCredentials",
+                self.access_control_allow_credentials.is_some(),
+            ),
+            (
+                "accessControlAllowHeaders",
+                self.access_control_allow_headers.is_some(),
+            ),
+            (
+                "accessControlAllowMethods",
+                self.access_control_allow_methods.is_some(),
+            ),
+            (
+                "accessControlAllowOriginList",
+                self.access_control_allow_origin_list.is_some(),
+            ),
+            (
+                "accessControlAllowOriginListRegex",
+                self.access_control_allow_origin_list_regex.is_some(),
+            ),
+            (
+                "accessControlExposeHeaders",
+                self.access_control_expose_headers.is_some(),
+            ),
+            ("accessControlMaxAge", self.access_control_max_age.is_some()),
+            ("addVaryHeader", self.add_vary_header.is_some()),
+            ("allowedHosts", self.allowed_hosts.is_some()),
+            ("hostsProxyHeaders", self.hosts_proxy_headers.is_some()),
+            ("sslProxyHeaders", self.ssl_proxy_headers.is_some()),
+            ("stsSeconds", self.sts_seconds.is_some()),
+            (
+                "stsIncludeSubdomains",
+                self.sts_include_subdomains.is_some(),
+            ),
+            ("stsPreload", self.sts_preload.is_some()),
+            ("forceSTSHeader", self.force_sts_header.is_some()),
+            ("frameDeny", self.frame_deny.is_some()),
+            (
+                "customFrameOptionsValue",
+                self.custom_frame_options_value.is_some(),
+            ),
+            ("contentTypeNosniff", self.content_type_nosniff.is_some()),
+            ("browserXssFilter", self.browser_xss_filter.is_some()),
+            (
+                "customBrowserXSSValue",
+                self.custom_browser_xss_value.is_some(),
+            ),
+            (
+                "contentSecurityPolicy",
+                self.content_security_policy.is_some(),
+            ),
+            (
+                "contentSecurityPolicyReportOnly",
+                self.content_security_policy_report_only.is_some(),
+            ),
+            ("publicKey", self.public_key.is_some()),
+            ("referrerPolicy", self.referrer_policy.is_some()),
+            ("permissionsPolicy", self.permissions_policy.is_some()),
+            ("featurePolicy", self.feature_policy.is_some()),
+            ("isDevelopment", self.is_development.is_some()),
+            ("sslRedirect", self.ssl_redirect.is_some()),
+            (
+                "sslTemporaryRedirect",
+                self.ssl_temporary_redirect.is_some(),
+            ),
+            ("sslHost", self.ssl_host.is_some()),
+            ("sslForceHost", self.ssl_force_host.is_some()),
+        ];
+        fields
+            .iter()
+            .filter(|(_, present)| *present)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RedirectScheme {
+    pub scheme: String,
+    pub port: String,
+    pub permanent: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RedirectRegex {
+    pub regex: String,
+    pub replacement: String,
+    pub permanent: bool,
+}
+
+/// How a middleware finds the client's IP.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct IpStrategy {
+    pub depth: i64,
+    #[serde(rename = "excludedIPs")]
+    pub excluded_ips: Vec<String>,
+    pub ipv6_subnet: Option<u8>,
+}
+
+/// `ipAllowList`, and its deprecated alias `ipWhiteList`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct IpAllowList {
+    pub source_range: Vec<String>,
+    pub ip_strategy: Option<IpStrategy>,
+    pub reject_status_code: Option<u16>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SourceCriterion {
+    pub ip_strategy: Option<IpStrategy>,
+    pub request_header_name: Option<String>,
+    pub request_host: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct InFlightReq {
+    pub amount: i64,
+    pub source_criterion: Option<SourceCriterion>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct BasicAuth {
+    pub users: Vec<String>,
+    pub users_file: Option<String>,
+    pub realm: Option<String>,
+    pub remove_header: bool,
+    pub header_field: Option<String>,
+}
+
+/// A decoded middleware.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MiddlewareKind {
+    StripPrefix(StripPrefix),
+    StripPrefixRegex(StripPrefixRegex),
+    AddPrefix(AddPrefix),
+    ReplacePath(ReplacePath),
+    ReplacePathRegex(ReplacePathRegex),
+    Chain(Chain),
+    Headers(Box<Headers>),
+    RedirectScheme(RedirectScheme),
+    RedirectRegex(RedirectRegex),
+    /// `ipAllowList` (`ipWhiteList` decodes to it too).
+    IpAllowList(IpAllowList),
+    InFlightReq(InFlightReq),
+    BasicAuth(BasicAuth),
+    /// Any other type, decoded by whoever supports it.
+    Other {
+        kind: String,
+        node: Node,
+    },
+}
+
+/// Decodes the one type a middleware declares.
+pub fn decode_middleware(m: &Middleware) -> Result<MiddlewareKind, ConfigError> {
+    let mut entries = m.0.iter();
+    let (kind, node) = match (entries.next(), entries.next()) {
+        (None, _) => return Err(ConfigError::new("middleware has no type")),
+        (Some(one), None) => one,
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                "cannot create middleware: multi-types middleware not supported, consider declaring two different pieces of middleware instead",
+            ))
+        }
+    };
+    let within = |e: ConfigError| {
+        let mut e = e;
+        e.path.insert(0, kind.clone());
+        e
+    };
+    let node = match &node.value {
+        // `stripPrefix:` with nothing under it is the type with defaults.
+        Value::Scalar(crate::node::Scalar::Null) => Node::empty_map(node.location.clone()),
+        _ => node.clone(),
+    };
+    Ok(match kind.to_ascii_lowercase().as_str() {
+        "stripprefix" => MiddlewareKind::StripPrefix(from_node(&node).map_err(within)?),
+        "stripprefixregex" => MiddlewareKind::StripPrefixRegex(from_node(&node).map_err(within)?),
+        "addprefix" => MiddlewareKind::AddPrefix(from_node(&node).map_err(within)?),
+        "replacepath" => MiddlewareKind::ReplacePath(from_node(&node).map_err(within)?),
+        "replacepathregex" => MiddlewareKind::ReplacePathRegex(from_node(&node).map_err(within)?),
+        "chain" => MiddlewareKind::Chain(from_node(&node).map_err(within)?),
+        "headers" => MiddlewareKind::Headers(Box::new(from_node(&node).map_err(within)?)),
+        "redirectscheme" => MiddlewareKind::RedirectScheme(from_node(&node).map_err(within)?),
+        "redirectregex" => MiddlewareKind::RedirectRegex(from_node(&node).map_err(within)?),
+        "ipallowlist" | "ipwhitelist" => {
+            MiddlewareKind::IpAllowList(from_node(&node).map_err(within)?)
+        }
+        "inflightreq" => MiddlewareKind::InFlightReq(from_node(&node).map_err(within)?),
+        "basicauth" => MiddlewareKind::BasicAuth(from_node(&node).map_err(within)?),
+        _ => MiddlewareKind::Other {
+            kind: kind.clone(),
+            node,
+        },
+    })
+}
