@@ -235,6 +235,16 @@ pub struct BasicAuth {
     pub header_field: Option<String>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RateLimit {
+    pub average: i64,
+    pub period: crate::Duration,
+    pub burst: i64,
+    pub source_criterion: Option<SourceCriterion>,
+    pub redis: Option<Node>,
+}
+
 /// A decoded middleware.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MiddlewareKind {
@@ -251,6 +261,7 @@ pub enum MiddlewareKind {
     IpAllowList(IpAllowList),
     InFlightReq(InFlightReq),
     BasicAuth(BasicAuth),
+    RateLimit(RateLimit),
     /// Any other type, decoded by whoever supports it.
     Other {
         kind: String,
@@ -295,6 +306,7 @@ pub fn decode_middleware(m: &Middleware) -> Result<MiddlewareKind, ConfigError> 
         }
         "inflightreq" => MiddlewareKind::InFlightReq(from_node(&node).map_err(within)?),
         "basicauth" => MiddlewareKind::BasicAuth(from_node(&node).map_err(within)?),
+        "ratelimit" => MiddlewareKind::RateLimit(from_node(&node).map_err(within)?),
         _ => MiddlewareKind::Other {
             kind: kind.clone(),
             node,

@@ -9,8 +9,9 @@ use switchyard_config::dynamic::{
     decode_middleware, HttpConfiguration, Middleware, MiddlewareKind,
 };
 use switchyard_proxy::middlewares::{
-    basic_auth, in_flight_req, AddPrefix, BasicAuth, CustomHeaders, InFlightReq, IpAllowList,
-    IpStrategy, Redirect, ReplacePath, ReplacePathRegex, StripPrefix, StripPrefixRegex,
+    basic_auth, in_flight_req, rate_limit, AddPrefix, BasicAuth, CustomHeaders, InFlightReq,
+    IpAllowList, IpStrategy, RateLimit, Redirect, ReplacePath, ReplacePathRegex, StripPrefix,
+    StripPrefixRegex,
 };
 use switchyard_proxy::BoxHandler;
 
@@ -177,6 +178,26 @@ fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware), String> {
                         counters.clone(),
                         next,
                     )) as BoxHandler
+                })),
+            )
+        }
+        MiddlewareKind::RateLimit(c) => {
+            if c.redis.is_some() {
+                return Err(
+                    "rateLimit.redis is not supported yet by Switchyard (in-memory limits only)"
+                        .into(),
+                );
+            }
+            let buckets = Arc::new(rate_limit::Buckets::new(
+                c.average,
+                c.period.into(),
+                c.burst,
+            )?);
+            let source = source_criterion(c.source_criterion.as_ref())?;
+            (
+                "ratelimit",
+                wrap(Arc::new(move |next| {
+                    Arc::new(RateLimit::new(buckets.clone(), source.clone(), next)) as BoxHandler
                 })),
             )
         }

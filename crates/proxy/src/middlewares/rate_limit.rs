@@ -1,0 +1,262 @@
+//! `rateLimit` (in memory): a token bucket per source, `average` requests
+//! per `period` with room for `burst`, as Traefik's limiter works. A request
+//! that would have to wait up to half a token's interval (at most 500 ms
+//! when the rate is below one per second) is delayed to smooth the flow; one
+//! that would wait longer gets 429 with `Retry-After` and `X-Retry-In`.
+//! Buckets belong to the middleware's definition and live on across
+//! reloads that leave it unchanged.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http::{HeaderValue, StatusCode};
+
+use super::in_flight_req::Source;
+use crate::{body, BoxHandler, Handler, HandlerFuture, ProxyError, Request, Response};
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// The buckets of one definition.
+#[derive(Debug)]
+pub struct Buckets {
+    /// Tokens per second; infinite means no limit.
+    rate: f64,
+    burst: f64,
+    max_delay: Duration,
+    /// How long an idle bucket is kept.
+    ttl: Duration,
+    map: Mutex<HashMap<String, Bucket>>,
+}
+
+impl Buckets {
+    /// `average` per `period` (zero period: one second), `burst` at least 1.
+    pub fn new(average: i64, period: Duration, burst: i64) -> Result<Buckets, String> {
+        if average < 0 {
+            return Err("rateLimit: average must not be negative".into());
+        }
+        let period = if period.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            period
+        };
+        let rate = if average == 0 {
+            f64::INFINITY
+        } else {
+            average as f64 / period.as_secs_f64()
+        };
+        let max_delay = if rate.is_infinite() {
+            Duration::ZERO
+        } else if rate < 1.0 {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(1) / (2 * rate as u32).max(1)
+        };
+        let ttl_secs = if rate >= 1.0 {
+            2.0
+        } else {
+            1.0 + (1.0 / rate).floor()
+        };
+        Ok(Buckets {
+            rate,
+            burst: burst.max(1) as f64,
+            max_delay,
+            ttl: Duration::from_secs_f64(ttl_secs),
+            map: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Takes a token for `source`: `Ok(delay)` to serve after `delay`,
+    /// `Err(wait)` when the wait would exceed the allowed delay.
+    pub fn take(&self, source: &str, now: Instant) -> Result<Duration, Duration> {
+        if self.rate.is_infinite() {
+            return Ok(Duration::ZERO);
+        }
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            let ttl = self.ttl;
+            map.retain(|_, b| now.saturating_duration_since(b.last) < ttl);
+        }
+        let bucket = map.entry(source.to_string()).or_insert(Bucket {
+            tokens: self.burst,
+            last: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
+        let tokens = (bucket.tokens + elapsed * self.rate).min(self.burst) - 1.0;
+        let wait = if tokens < 0.0 {
+            Duration::from_secs_f64(-tokens / self.rate)
+        } else {
+            Duration::ZERO
+        };
+        if wait > self.max_delay {
+            // Not taken: the bucket only advances in time.
+            bucket.tokens = tokens + 1.0;
+            bucket.last = now;
+            return Err(wait);
+        }
+        bucket.tokens = tokens;
+        bucket.last = now;
+        Ok(wait)
+    }
+}
+
+pub struct RateLimit {
+    buckets: Arc<Buckets>,
+    source: Source,
+    next: BoxHandler,
+}
+
+impl RateLimit {
+    pub fn new(buckets: Arc<Buckets>, source: Source, next: BoxHandler) -> RateLimit {
+        RateLimit {
+            buckets,
+            source,
+            next,
+        }
+    }
+}
+
+fn too_many(wait: Duration) -> Response {
+    let mut resp = Response::new(body::full("Too Many Requests"));
+    *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    let secs = wait.as_secs_f64().ceil() as u64;
+    resp.headers_mut()
+        .insert("retry-after", HeaderValue::from(secs));
+    if let Ok(v) = HeaderValue::from_str(&switchyard_duration(wait)) {
+        resp.headers_mut().insert("x-retry-in", v);
+    }
+    resp
+}
+
+/// Go's duration text for a wait (`1.5s`, `250ms`).
+fn switchyard_duration(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 1000.0 {
+        format!("{}s", trim(d.as_secs_f64()))
+    } else {
+        format!("{}ms", trim(ms))
+    }
+}
+
+fn trim(x: f64) -> String {
+    let s = format!("{x:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+impl Handler for RateLimit {
+    fn call(&self, req: Request) -> HandlerFuture {
+        let Some(source) = self.source.key(&req) else {
+            return Box::pin(async {
+                Err(ProxyError::Status {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    message: "could not extract source of request\n".into(),
+                })
+            });
+        };
+        match self.buckets.take(&source, Instant::now()) {
+            Err(wait) => {
+                let resp = too_many(wait);
+                Box::pin(async move { Ok(resp) })
+            }
+            Ok(delay) if delay.is_zero() => self.next.call(req),
+            Ok(delay) => {
+                let next = self.next.clone();
+                Box::pin(async move {
+                    tokio::time::sleep(delay).await;
+                    next.call(req).await
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::type_complexity)] // a table of cases
+    fn bucket_table() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // (average, period, burst, offsets in ms, expected: Ok(delay ms) or Err)
+        let cases: &[(&str, i64, u64, i64, &[u64], &[Option<u64>])] = &[
+            (
+                "no limit",
+                0,
+                1,
+                1,
+                &[0, 0, 0, 0],
+                &[Some(0), Some(0), Some(0), Some(0)],
+            ),
+            (
+                "burst then refused",
+                1,
+                1000,
+                2,
+                &[0, 0, 0],
+                &[Some(0), Some(0), None],
+            ),
+            (
+                "refills with time",
+                1,
+                1000,
+                1,
+                &[0, 1000],
+                &[Some(0), Some(0)],
+            ),
+            (
+                "a wait under half a token's interval is smoothed",
+                10,
+                1000,
+                1,
+                &[0, 60],
+                &[Some(0), Some(40)],
+            ),
+            (
+                "a longer wait is refused, and costs nothing",
+                100,
+                1000,
+                1,
+                &[0, 0, 8],
+                &[Some(0), None, Some(2)],
+            ),
+            (
+                "one per minute",
+                1,
+                60_000,
+                1,
+                &[0, 500, 60_000],
+                &[Some(0), None, Some(0)],
+            ),
+        ];
+        for (what, average, period, burst, offsets, want) in cases {
+            let b = Buckets::new(*average, ms(*period), *burst).unwrap();
+            for (i, (off, w)) in offsets.iter().zip(want.iter()).enumerate() {
+                let got = b
+                    .take("k", t0 + ms(*off))
+                    .ok()
+                    .map(|d| d.as_millis() as u64);
+                assert_eq!(got, *w, "{what}: request {i}");
+            }
+        }
+        let b = Buckets::new(1, ms(1000), 1).unwrap();
+        assert!(b.take("a", t0).is_ok());
+        assert!(b.take("b", t0).is_ok(), "sources have their own buckets");
+        assert!(Buckets::new(-1, ms(1000), 1).is_err());
+    }
+
+    #[test]
+    fn retry_headers() {
+        let r = too_many(Duration::from_millis(1500));
+        assert_eq!(r.headers()["retry-after"], "2");
+        assert_eq!(r.headers()["x-retry-in"], "1.5s");
+        let r = too_many(Duration::from_millis(250));
+        assert_eq!(r.headers()["retry-after"], "1");
+        assert_eq!(r.headers()["x-retry-in"], "250ms");
+    }
+}
