@@ -49,116 +49,59 @@ pub struct Chain {
     pub middlewares: Vec<String>,
 }
 
-/// `headers`: the custom headers are run today; the rest of Traefik's fields
-/// are read (so a valid file decodes) and reported as not supported yet.
+/// `headers`: custom request and response headers, CORS, and the security
+/// set. Fields Traefik v3 deprecated are read and reported.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Headers {
-    pub custom_request_headers: Option<BTreeMap<String, String>>,
-    pub custom_response_headers: Option<BTreeMap<String, String>>,
-    pub access_control_allow_credentials: Option<Node>,
-    pub access_control_allow_headers: Option<Node>,
-    pub access_control_allow_methods: Option<Node>,
-    pub access_control_allow_origin_list: Option<Node>,
-    pub access_control_allow_origin_list_regex: Option<Node>,
-    pub access_control_expose_headers: Option<Node>,
-    pub access_control_max_age: Option<Node>,
-    pub add_vary_header: Option<Node>,
-    pub allowed_hosts: Option<Node>,
-    pub hosts_proxy_headers: Option<Node>,
+    pub custom_request_headers: BTreeMap<String, String>,
+    pub custom_response_headers: BTreeMap<String, String>,
+    pub access_control_allow_credentials: bool,
+    pub access_control_allow_headers: Vec<String>,
+    pub access_control_allow_methods: Vec<String>,
+    pub access_control_allow_origin_list: Vec<String>,
+    pub access_control_allow_origin_list_regex: Vec<String>,
+    pub access_control_expose_headers: Vec<String>,
+    pub access_control_max_age: Option<i64>,
+    pub add_vary_header: bool,
+    pub allowed_hosts: Vec<String>,
+    pub hosts_proxy_headers: Vec<String>,
     #[serde(rename = "sslProxyHeaders")]
-    pub ssl_proxy_headers: Option<Node>,
+    pub ssl_proxy_headers: BTreeMap<String, String>,
     #[serde(rename = "stsSeconds")]
-    pub sts_seconds: Option<Node>,
+    pub sts_seconds: i64,
     #[serde(rename = "stsIncludeSubdomains")]
-    pub sts_include_subdomains: Option<Node>,
+    pub sts_include_subdomains: bool,
     #[serde(rename = "stsPreload")]
-    pub sts_preload: Option<Node>,
+    pub sts_preload: bool,
     #[serde(rename = "forceSTSHeader")]
-    pub force_sts_header: Option<Node>,
-    pub frame_deny: Option<Node>,
-    pub custom_frame_options_value: Option<Node>,
-    pub content_type_nosniff: Option<Node>,
-    pub browser_xss_filter: Option<Node>,
+    pub force_sts_header: bool,
+    pub frame_deny: bool,
+    pub custom_frame_options_value: String,
+    pub content_type_nosniff: bool,
+    pub browser_xss_filter: bool,
     #[serde(rename = "customBrowserXSSValue")]
-    pub custom_browser_xss_value: Option<Node>,
-    pub content_security_policy: Option<Node>,
-    pub content_security_policy_report_only: Option<Node>,
-    pub public_key: Option<Node>,
-    pub referrer_policy: Option<Node>,
-    pub permissions_policy: Option<Node>,
-    pub feature_policy: Option<Node>,
-    pub is_development: Option<Node>,
-    pub ssl_redirect: Option<Node>,
-    pub ssl_temporary_redirect: Option<Node>,
-    pub ssl_host: Option<Node>,
-    pub ssl_force_host: Option<Node>,
+    pub custom_browser_xss_value: String,
+    pub content_security_policy: String,
+    pub content_security_policy_report_only: String,
+    pub public_key: String,
+    pub referrer_policy: String,
+    pub permissions_policy: String,
+    pub is_development: bool,
+    /// Deprecated in Traefik v3 (use permissionsPolicy).
+    pub feature_policy: Option<String>,
+    /// Deprecated in Traefik v3 (use a redirectScheme middleware).
+    pub ssl_redirect: Option<bool>,
+    pub ssl_temporary_redirect: Option<bool>,
+    pub ssl_host: Option<String>,
+    pub ssl_force_host: Option<bool>,
 }
 
 impl Headers {
-    /// Fields present that Switchyard does not apply yet.
-    pub fn unsupported_fields(&self) -> Vec<&'static str> {
-        let fields: [(&'static str, bool); 31] = [
-            (
-                "accessControlAllowCredentials",
-                self.access_control_allow_credentials.is_some(),
-            ),
-            (
-                "accessControlAllowHeaders",
-                self.access_control_allow_headers.is_some(),
-            ),
-            (
-                "accessControlAllowMethods",
-                self.access_control_allow_methods.is_some(),
-            ),
-            (
-                "accessControlAllowOriginList",
-                self.access_control_allow_origin_list.is_some(),
-            ),
-            (
-                "accessControlAllowOriginListRegex",
-                self.access_control_allow_origin_list_regex.is_some(),
-            ),
-            (
-                "accessControlExposeHeaders",
-                self.access_control_expose_headers.is_some(),
-            ),
-            ("accessControlMaxAge", self.access_control_max_age.is_some()),
-            ("addVaryHeader", self.add_vary_header.is_some()),
-            ("allowedHosts", self.allowed_hosts.is_some()),
-            ("hostsProxyHeaders", self.hosts_proxy_headers.is_some()),
-            ("sslProxyHeaders", self.ssl_proxy_headers.is_some()),
-            ("stsSeconds", self.sts_seconds.is_some()),
-            (
-                "stsIncludeSubdomains",
-                self.sts_include_subdomains.is_some(),
-            ),
-            ("stsPreload", self.sts_preload.is_some()),
-            ("forceSTSHeader", self.force_sts_header.is_some()),
-            ("frameDeny", self.frame_deny.is_some()),
-            (
-                "customFrameOptionsValue",
-                self.custom_frame_options_value.is_some(),
-            ),
-            ("contentTypeNosniff", self.content_type_nosniff.is_some()),
-            ("browserXssFilter", self.browser_xss_filter.is_some()),
-            (
-                "customBrowserXSSValue",
-                self.custom_browser_xss_value.is_some(),
-            ),
-            (
-                "contentSecurityPolicy",
-                self.content_security_policy.is_some(),
-            ),
-            (
-                "contentSecurityPolicyReportOnly",
-                self.content_security_policy_report_only.is_some(),
-            ),
-            ("publicKey", self.public_key.is_some()),
-            ("referrerPolicy", self.referrer_policy.is_some()),
-            ("permissionsPolicy", self.permissions_policy.is_some()),
+    /// Deprecated fields that are set (Traefik v3 ignores them too).
+    pub fn deprecated_fields(&self) -> Vec<&'static str> {
+        let fields = [
             ("featurePolicy", self.feature_policy.is_some()),
-            ("isDevelopment", self.is_development.is_some()),
             ("sslRedirect", self.ssl_redirect.is_some()),
             (
                 "sslTemporaryRedirect",
@@ -169,7 +112,7 @@ impl Headers {
         ];
         fields
             .iter()
-            .filter(|(_, present)| *present)
+            .filter(|(_, set)| *set)
             .map(|(n, _)| *n)
             .collect()
     }

@@ -221,3 +221,108 @@ async fn entrypoint_middlewares_and_redirections() {
     .unwrap();
     assert_eq!(r.status.as_u16(), 308, "non-GET redirects keep the method");
 }
+
+#[tokio::test]
+async fn headers_cors_and_security() {
+    let b = Backend::start("b").await;
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    app:
+      rule: "Host(`app.test`)"
+      service: svc
+      middlewares: [policy]
+    legacy:
+      rule: "Host(`legacy.test`)"
+      service: svc
+      middlewares: [legacy]
+    empty:
+      rule: "Host(`empty.test`)"
+      service: svc
+      middlewares: [empty]
+  middlewares:
+    policy:
+      headers:
+        accessControlAllowOriginList: ["https://ok.example"]
+        accessControlAllowMethods: [GET, POST]
+        accessControlMaxAge: 60
+        addVaryHeader: true
+        frameDeny: true
+        contentTypeNosniff: true
+        stsSeconds: 300
+        forceSTSHeader: true
+        customRequestHeaders:
+          X-Forwarded-For: ""
+    legacy:
+      headers:
+        sslRedirect: true
+        frameDeny: true
+    empty:
+      headers: {{}}
+  services:
+    svc:
+      loadBalancer:
+        servers: [{{url: "{}"}}]
+"#,
+        b.url()
+    );
+    let p = Proxy::start("mw-cors", &dynamic, "").await;
+    p.wait_status("app.test", "/", 200).await;
+    let before = b.hits();
+    let pre = request(
+        p.web,
+        http::Method::OPTIONS,
+        "app.test",
+        "/",
+        &[
+            ("origin", "https://ok.example"),
+            ("access-control-request-method", "POST"),
+        ],
+        bytes::Bytes::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(pre.status.as_u16(), 200);
+    assert_eq!(
+        pre.header("access-control-allow-origin"),
+        Some("https://ok.example")
+    );
+    assert_eq!(pre.header("access-control-allow-methods"), Some("GET,POST"));
+    assert_eq!(pre.header("access-control-max-age"), Some("60"));
+    assert_eq!(b.hits(), before, "a preflight is answered by the proxy");
+
+    let r = request(
+        p.web,
+        http::Method::GET,
+        "app.test",
+        "/",
+        &[("origin", "https://ok.example")],
+        bytes::Bytes::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://ok.example")
+    );
+    assert_eq!(r.header("vary"), Some("Origin"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("strict-transport-security"), Some("max-age=300"));
+    assert_eq!(
+        r.seen_header("x-forwarded-for"),
+        None,
+        "an empty X-Forwarded-For drops it entirely"
+    );
+
+    // Deprecated fields: a warning, and the middleware still serves.
+    let r = p.wait_status("legacy.test", "/", 200).await;
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    let mw = p.api("/api/http/middlewares/legacy@file").await;
+    assert_eq!(mw["status"], "warning", "{mw}");
+    assert!(mw["error"].to_string().contains("sslRedirect"), "{mw}");
+    // A headers middleware with nothing in it is an error, as in Traefik.
+    let mw = p.api("/api/http/middlewares/empty@file").await;
+    assert_eq!(mw["status"], "disabled", "{mw}");
+}

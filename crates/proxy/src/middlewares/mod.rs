@@ -19,7 +19,7 @@ pub mod strip_prefix_regex;
 pub use add_prefix::AddPrefix;
 pub use basic_auth::BasicAuth;
 pub use client_ip::IpStrategy;
-pub use headers::CustomHeaders;
+pub use headers::{Headers, HeadersSettings};
 pub use in_flight_req::InFlightReq;
 pub use ip_allow_list::IpAllowList;
 pub use rate_limit::RateLimit;

@@ -197,7 +197,13 @@ pub async fn forward(
     if let Some(host) = host {
         headers.insert(header::HOST, host);
     }
-    append_forwarded_for(headers, ctx.client_addr.ip());
+    if req
+        .extensions()
+        .get::<crate::middlewares::headers::OmitForwardedFor>()
+        .is_none()
+    {
+        append_forwarded_for(req.headers_mut(), ctx.client_addr.ip());
+    }
 
     let mut resp = upstream.send(req, &target.url).await?;
 

@@ -9,9 +9,9 @@ use switchyard_config::dynamic::{
     decode_middleware, HttpConfiguration, Middleware, MiddlewareKind,
 };
 use switchyard_proxy::middlewares::{
-    basic_auth, in_flight_req, rate_limit, AddPrefix, BasicAuth, CustomHeaders, InFlightReq,
-    IpAllowList, IpStrategy, RateLimit, Redirect, ReplacePath, ReplacePathRegex, StripPrefix,
-    StripPrefixRegex,
+    basic_auth, in_flight_req, rate_limit, AddPrefix, BasicAuth, Headers, HeadersSettings,
+    InFlightReq, IpAllowList, IpStrategy, RateLimit, Redirect, ReplacePath, ReplacePathRegex,
+    StripPrefix, StripPrefixRegex,
 };
 use switchyard_proxy::BoxHandler;
 
@@ -29,8 +29,11 @@ pub enum CompiledMiddleware {
     Chain(Vec<String>),
 }
 
-fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware), String> {
+/// Compiles one middleware: its type name, the factory, and warnings that
+/// leave it serving.
+fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware, Vec<String>), String> {
     let kind = decode_middleware(m).map_err(|e| e.to_string())?;
+    let mut warnings = Vec::new();
     let wrap = CompiledMiddleware::Wrap;
     let (name, compiled) = match kind {
         MiddlewareKind::StripPrefix(c) => {
@@ -93,21 +96,25 @@ fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware), String> {
             )
         }
         MiddlewareKind::Headers(c) => {
-            let unsupported = c.unsupported_fields();
-            if !unsupported.is_empty() {
-                return Err(format!(
-                    "headers: {} not supported yet by Switchyard (only customRequestHeaders and customResponseHeaders)",
-                    unsupported.join(", ")
+            for field in c.deprecated_fields() {
+                warnings.push(format!(
+                    "headers.{field} is deprecated in Traefik v3 and has no effect"
                 ));
             }
-            let request = c.custom_request_headers.clone().unwrap_or_default();
-            let response = c.custom_response_headers.clone().unwrap_or_default();
-            CustomHeaders::new(&request, &response, Arc::new(NoopHandler))
+            let settings = headers_settings(&c);
+            let defined = !settings.custom_request_headers.is_empty()
+                || !settings.custom_response_headers.is_empty()
+                || Headers::new(settings.clone(), Arc::new(NoopHandler))
+                    .is_ok_and(|h| h.defines_anything());
+            if !defined {
+                return Err("headers configuration not valid".into());
+            }
+            Headers::new(settings.clone(), Arc::new(NoopHandler))
                 .map_err(|e| format!("headers: {e}"))?;
             (
                 "headers",
                 wrap(Arc::new(move |next| {
-                    match CustomHeaders::new(&request, &response, next.clone()) {
+                    match Headers::new(settings.clone(), next.clone()) {
                         Ok(m) => Arc::new(m) as BoxHandler,
                         Err(_) => next,
                     }
@@ -235,7 +242,43 @@ fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware), String> {
             ));
         }
     };
-    Ok((name.to_string(), compiled))
+    Ok((name.to_string(), compiled, warnings))
+}
+
+fn headers_settings(c: &switchyard_config::middlewares::Headers) -> HeadersSettings {
+    let pairs = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    HeadersSettings {
+        custom_request_headers: pairs(&c.custom_request_headers),
+        custom_response_headers: pairs(&c.custom_response_headers),
+        allow_credentials: c.access_control_allow_credentials,
+        allow_headers: c.access_control_allow_headers.clone(),
+        allow_methods: c.access_control_allow_methods.clone(),
+        allow_origin_list: c.access_control_allow_origin_list.clone(),
+        allow_origin_list_regex: c.access_control_allow_origin_list_regex.clone(),
+        expose_headers: c.access_control_expose_headers.clone(),
+        max_age: c.access_control_max_age,
+        add_vary_header: c.add_vary_header,
+        allowed_hosts: c.allowed_hosts.clone(),
+        hosts_proxy_headers: c.hosts_proxy_headers.clone(),
+        ssl_proxy_headers: pairs(&c.ssl_proxy_headers),
+        sts_seconds: c.sts_seconds,
+        sts_include_subdomains: c.sts_include_subdomains,
+        sts_preload: c.sts_preload,
+        force_sts_header: c.force_sts_header,
+        frame_deny: c.frame_deny,
+        custom_frame_options_value: c.custom_frame_options_value.clone(),
+        content_type_nosniff: c.content_type_nosniff,
+        browser_xss_filter: c.browser_xss_filter,
+        custom_browser_xss_value: c.custom_browser_xss_value.clone(),
+        content_security_policy: c.content_security_policy.clone(),
+        content_security_policy_report_only: c.content_security_policy_report_only.clone(),
+        public_key: c.public_key.clone(),
+        referrer_policy: c.referrer_policy.clone(),
+        permissions_policy: c.permissions_policy.clone(),
+        is_development: c.is_development,
+    }
 }
 
 fn ip_strategy(
@@ -275,20 +318,37 @@ impl switchyard_proxy::Handler for NoopHandler {
     }
 }
 
+/// A compiled middleware with the definition it came from.
+pub struct Cached {
+    config: Middleware,
+    kind: String,
+    compiled: CompiledMiddleware,
+    warnings: Vec<String>,
+}
+
 impl Builder {
     pub(super) fn compile_middlewares(&mut self, http: &HttpConfiguration, info: &mut RuntimeInfo) {
         let mut previous = std::mem::take(&mut self.middlewares);
         for (name, m) in &http.middlewares {
             let mut el = ElementInfo::new(name, m.to_json());
-            let reused = previous.remove(name).filter(|(old, _)| old == m);
-            let result = match reused {
-                Some((_, compiled)) => Ok((kind_name(m), compiled)),
-                None => compile(m),
+            // An unchanged definition keeps its instance, and so its state.
+            let cached = match previous.remove(name).filter(|c| c.config == *m) {
+                Some(c) => Ok(c),
+                None => compile(m).map(|(kind, compiled, warnings)| Cached {
+                    config: m.clone(),
+                    kind,
+                    compiled,
+                    warnings,
+                }),
             };
-            match result {
-                Ok((kind, compiled)) => {
-                    el.kind = Some(kind);
-                    self.middlewares.insert(name.clone(), (m.clone(), compiled));
+            match cached {
+                Ok(c) => {
+                    for w in &c.warnings {
+                        tracing::warn!(middleware = %name, "{w}");
+                        el.warn(w.clone());
+                    }
+                    el.kind = Some(c.kind.clone());
+                    self.middlewares.insert(name.clone(), c);
                 }
                 Err(e) => el.fail(e),
             }
@@ -298,13 +358,6 @@ impl Builder {
 
     /// The compiled middleware `name` (qualified), if it built.
     pub(super) fn middleware(&self, name: &str) -> Option<&CompiledMiddleware> {
-        self.middlewares.get(name).map(|(_, c)| c)
+        self.middlewares.get(name).map(|c| &c.compiled)
     }
-}
-
-fn kind_name(m: &Middleware) -> String {
-    m.kinds()
-        .first()
-        .map(|k| k.to_ascii_lowercase())
-        .unwrap_or_default()
 }

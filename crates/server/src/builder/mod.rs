@@ -43,7 +43,7 @@ pub struct Builder {
     services: HashMap<String, CachedService>,
     transports: HashMap<String, (TransportSettings, Arc<Upstream>)>,
     default_upstream: Arc<Upstream>,
-    middlewares: HashMap<String, (switchyard_config::dynamic::Middleware, CompiledMiddleware)>,
+    middlewares: HashMap<String, middlewares::Cached>,
     rules: HashMap<String, Arc<Rule>>,
     generation: u64,
 }
