@@ -228,12 +228,13 @@ impl Headers {
     }
 
     fn expose(&self, headers: &mut HeaderMap) {
-        if !self.s.expose_headers.is_empty()
-            && !(self.s.expose_headers.iter().any(|h| h == "*") && self.s.allow_credentials)
-        {
-            if let Ok(v) = value(&self.s.expose_headers.join(",")) {
-                headers.insert("access-control-expose-headers", v);
-            }
+        let wildcard_with_credentials =
+            self.s.expose_headers.iter().any(|h| h == "*") && self.s.allow_credentials;
+        if self.s.expose_headers.is_empty() || wildcard_with_credentials {
+            return;
+        }
+        if let Ok(v) = value(&self.s.expose_headers.join(",")) {
+            headers.insert("access-control-expose-headers", v);
         }
     }
 
