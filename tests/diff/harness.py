@@ -52,6 +52,18 @@ class EchoHandler(BaseHTTPRequestHandler):
             body = self.rfile.read(length)
         if self.path.startswith("/sleep/"):
             time.sleep(min(int(self.path.split("/")[2].split("?")[0]), 5000) / 1000)
+        if self.path.startswith("/bytes/"):
+            n = int(self.path.split("/")[2].split("?")[0])
+            kind = "application/grpc" if "grpc" in self.path else ("image/png" if "png" in self.path else "text/plain")
+            out = (b"switchyard " * (n // 11 + 1))[:n]
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("X-Backend", self.server.name)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(out)
+            return
         if self.path.startswith("/status/"):
             status = int(self.path.split("/")[2].split("?")[0])
         else:

@@ -14,6 +14,7 @@ A case file:
 """
 
 import glob
+import gzip
 import json
 import os
 
@@ -81,6 +82,10 @@ def extract(spec, answers):
             out[item] = [seen(a[2]).get(item[5:]) for a in answers]
         elif item.startswith("seen-header:"):
             out[item] = [seen_header(a[2], item[12:]) for a in answers]
+        elif item == "gunzipped":
+            out[item] = [
+                len(gzip.decompress(a[2])) if a[1].get("content-encoding") == "gzip" else len(a[2]) for a in answers
+            ]
         elif item == "json":
             out[item] = [json.loads(a[2]) if a[2] else None for a in answers]
         elif item == "backend":
@@ -129,5 +134,5 @@ def test_same_answers(case_file, backends):
     traefik = run_case(traefik_bin(), case, values)
     switchyard = run_case(switchyard_bin(), case, values)
     for spec, t, s in zip(case["requests"], traefik, switchyard):
-        label = "%s %s %s" % (spec.get("method", "GET"), spec.get("host", "example.com"), spec.get("path", "/"))
+        label = "%s %s %s %s" % (spec.get("method", "GET"), spec.get("host", "example.com"), spec.get("path", "/"), spec.get("headers") or "")
         assert s == t, "%s\n  traefik:    %s\n  switchyard: %s" % (label, t, s)

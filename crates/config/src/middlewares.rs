@@ -188,6 +188,28 @@ pub struct RateLimit {
     pub redis: Option<Node>,
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Compress {
+    pub encodings: Vec<String>,
+    pub default_encoding: Option<String>,
+    pub excluded_content_types: Vec<String>,
+    pub included_content_types: Vec<String>,
+    pub min_response_body_bytes: i64,
+}
+
+impl Default for Compress {
+    fn default() -> Self {
+        Compress {
+            encodings: vec!["gzip".into(), "br".into(), "zstd".into()],
+            default_encoding: None,
+            excluded_content_types: Vec::new(),
+            included_content_types: Vec::new(),
+            min_response_body_bytes: 1024,
+        }
+    }
+}
+
 /// A decoded middleware.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MiddlewareKind {
@@ -205,6 +227,7 @@ pub enum MiddlewareKind {
     InFlightReq(InFlightReq),
     BasicAuth(BasicAuth),
     RateLimit(RateLimit),
+    Compress(Compress),
     /// Any other type, decoded by whoever supports it.
     Other {
         kind: String,
@@ -250,6 +273,7 @@ pub fn decode_middleware(m: &Middleware) -> Result<MiddlewareKind, ConfigError> 
         "inflightreq" => MiddlewareKind::InFlightReq(from_node(&node).map_err(within)?),
         "basicauth" => MiddlewareKind::BasicAuth(from_node(&node).map_err(within)?),
         "ratelimit" => MiddlewareKind::RateLimit(from_node(&node).map_err(within)?),
+        "compress" => MiddlewareKind::Compress(from_node(&node).map_err(within)?),
         _ => MiddlewareKind::Other {
             kind: kind.clone(),
             node,

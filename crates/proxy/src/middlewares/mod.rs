@@ -4,6 +4,7 @@
 pub mod add_prefix;
 pub mod basic_auth;
 pub mod client_ip;
+pub mod compress;
 pub mod headers;
 pub mod htpasswd;
 pub mod in_flight_req;
@@ -19,6 +20,7 @@ pub mod strip_prefix_regex;
 pub use add_prefix::AddPrefix;
 pub use basic_auth::BasicAuth;
 pub use client_ip::IpStrategy;
+pub use compress::{Compress, CompressSettings};
 pub use headers::{Headers, HeadersSettings};
 pub use in_flight_req::InFlightReq;
 pub use ip_allow_list::IpAllowList;

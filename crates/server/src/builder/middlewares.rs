@@ -9,9 +9,9 @@ use switchyard_config::dynamic::{
     decode_middleware, HttpConfiguration, Middleware, MiddlewareKind,
 };
 use switchyard_proxy::middlewares::{
-    basic_auth, in_flight_req, rate_limit, AddPrefix, BasicAuth, Headers, HeadersSettings,
-    InFlightReq, IpAllowList, IpStrategy, RateLimit, Redirect, ReplacePath, ReplacePathRegex,
-    StripPrefix, StripPrefixRegex,
+    basic_auth, in_flight_req, rate_limit, AddPrefix, BasicAuth, Compress, CompressSettings,
+    Headers, HeadersSettings, InFlightReq, IpAllowList, IpStrategy, RateLimit, Redirect,
+    ReplacePath, ReplacePathRegex, StripPrefix, StripPrefixRegex,
 };
 use switchyard_proxy::BoxHandler;
 
@@ -205,6 +205,29 @@ fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware, Vec<String>), 
                 "ratelimit",
                 wrap(Arc::new(move |next| {
                     Arc::new(RateLimit::new(buckets.clone(), source.clone(), next)) as BoxHandler
+                })),
+            )
+        }
+        MiddlewareKind::Compress(c) => {
+            let settings = CompressSettings {
+                encodings: c.encodings.clone(),
+                default_encoding: c.default_encoding.clone().filter(|d| !d.is_empty()),
+                excluded_content_types: c.excluded_content_types.clone(),
+                included_content_types: c.included_content_types.clone(),
+                min_response_body_bytes: usize::try_from(c.min_response_body_bytes)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .unwrap_or(1024),
+            };
+            Compress::new(settings.clone(), Arc::new(NoopHandler))
+                .map_err(|e| format!("compress: {e}"))?;
+            (
+                "compress",
+                wrap(Arc::new(move |next| {
+                    match Compress::new(settings.clone(), next.clone()) {
+                        Ok(m) => Arc::new(m) as BoxHandler,
+                        Err(_) => next,
+                    }
                 })),
             )
         }
