@@ -30,6 +30,7 @@ pub struct CompressSettings {
 }
 
 pub struct Compress {
+    pool: std::sync::Arc<DeflatePool>,
     s: CompressSettings,
     excludes: Vec<String>,
     next: BoxHandler,
@@ -44,6 +45,12 @@ fn media_type(v: &str) -> String {
 }
 
 impl Compress {
+    /// Shares `pool` with the other chains built from the same definition.
+    pub fn with_pool(mut self, pool: std::sync::Arc<DeflatePool>) -> Compress {
+        self.pool = pool;
+        self
+    }
+
     pub fn new(s: CompressSettings, next: BoxHandler) -> Result<Compress, String> {
         if !s.excluded_content_types.is_empty() && !s.included_content_types.is_empty() {
             return Err(
@@ -70,7 +77,12 @@ impl Compress {
         }
         let mut excludes = vec!["application/grpc".to_string()];
         excludes.extend(s.excluded_content_types.iter().map(|t| media_type(t)));
-        Ok(Compress { s, excludes, next })
+        Ok(Compress {
+            pool: std::sync::Arc::new(DeflatePool::default()),
+            s,
+            excludes,
+            next,
+        })
     }
 
     /// The encoding for a request's `Accept-Encoding` lines, if any.
@@ -157,13 +169,14 @@ impl Handler for Compress {
         let min = self.s.min_response_body_bytes;
         // Only the checks that need the response are left for later.
         let allowed_types = (self.s.included_content_types.clone(), self.excludes.clone());
+        let pool = self.pool.clone();
         Box::pin(async move {
             let resp = fut.await?;
             let checker = TypeCheck {
                 included: allowed_types.0,
                 excluded: allowed_types.1,
             };
-            Ok(compress_response(resp, &encoding, min, &checker).await)
+            Ok(compress_response(resp, &encoding, min, &checker, &pool).await)
         })
     }
 }
@@ -204,6 +217,7 @@ async fn compress_response(
     encoding: &str,
     min: usize,
     types: &TypeCheck,
+    pool: &std::sync::Arc<DeflatePool>,
 ) -> Response {
     let (mut parts, mut inner) = resp.into_parts();
     let skip = parts.headers.contains_key(header::CONTENT_ENCODING)
@@ -254,7 +268,7 @@ async fn compress_response(
         let body = prefixed(prefix.freeze(), trailers, body::empty());
         return Response::from_parts(parts, body);
     }
-    let Some(encoder) = Encoder::new(encoding) else {
+    let Some(encoder) = Encoder::new(encoding, pool) else {
         return Response::from_parts(parts, prefixed(prefix.freeze(), trailers, inner));
     };
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -291,19 +305,94 @@ fn prefixed(prefix: Bytes, trailers: Option<HeaderMap>, rest: Body) -> Body {
     ))
 }
 
+/// Deflate compressors kept for reuse: a new one costs an allocation and a
+/// clear of several hundred KiB of tables, a reset one nothing.
+#[derive(Default)]
+pub struct DeflatePool {
+    idle: std::sync::Mutex<Vec<flate2::write::DeflateEncoder<Vec<u8>>>>,
+}
+
+impl DeflatePool {
+    fn get(&self) -> flate2::write::DeflateEncoder<Vec<u8>> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        pooled.unwrap_or_else(|| {
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default())
+        })
+    }
+
+    fn put(&self, mut encoder: flate2::write::DeflateEncoder<Vec<u8>>) {
+        if encoder.reset(Vec::new()).is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < 256 {
+                idle.push(encoder);
+            }
+        }
+    }
+}
+
+/// gzip framing (RFC 1952) around a pooled raw deflate stream.
+struct Gzip {
+    deflate: Option<flate2::write::DeflateEncoder<Vec<u8>>>,
+    crc: crc32fast::Hasher,
+    size: u32,
+    pool: std::sync::Arc<DeflatePool>,
+}
+
+impl Gzip {
+    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+
+    fn new(pool: std::sync::Arc<DeflatePool>) -> Gzip {
+        let mut deflate = pool.get();
+        deflate.get_mut().extend_from_slice(&Self::HEADER);
+        Gzip {
+            deflate: Some(deflate),
+            crc: crc32fast::Hasher::new(),
+            size: 0,
+            pool,
+        }
+    }
+
+    fn inner(&mut self) -> &mut flate2::write::DeflateEncoder<Vec<u8>> {
+        // Present until `finish`, which consumes the value.
+        self.deflate.get_or_insert_with(|| {
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default())
+        })
+    }
+
+    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.crc.update(data);
+        self.size = self.size.wrapping_add(data.len() as u32);
+        self.inner().write_all(data)
+    }
+
+    fn finish(mut self) -> std::io::Result<Vec<u8>> {
+        let deflate = self.inner();
+        deflate.try_finish()?;
+        let mut out = std::mem::take(deflate.get_mut());
+        out.extend_from_slice(&self.crc.clone().finalize().to_le_bytes());
+        out.extend_from_slice(&self.size.to_le_bytes());
+        Ok(out)
+    }
+}
+
+impl Drop for Gzip {
+    fn drop(&mut self) {
+        if let Some(d) = self.deflate.take() {
+            self.pool.put(d);
+        }
+    }
+}
+
 enum Encoder {
-    Gzip(flate2::write::GzEncoder<Vec<u8>>),
+    Gzip(Gzip),
     Brotli(Box<brotli::CompressorWriter<Vec<u8>>>),
     Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
 }
 
 impl Encoder {
-    fn new(name: &str) -> Option<Encoder> {
+    fn new(name: &str, pool: &std::sync::Arc<DeflatePool>) -> Option<Encoder> {
         Some(match name {
-            "gzip" => Encoder::Gzip(flate2::write::GzEncoder::new(
-                Vec::new(),
-                flate2::Compression::default(),
-            )),
+            "gzip" => Encoder::Gzip(Gzip::new(pool.clone())),
             "br" => Encoder::Brotli(Box::new(brotli::CompressorWriter::new(
                 Vec::new(),
                 4096,
@@ -317,7 +406,7 @@ impl Encoder {
 
     fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
         match self {
-            Encoder::Gzip(e) => e.write_all(data),
+            Encoder::Gzip(e) => e.write(data),
             Encoder::Brotli(e) => e.write_all(data),
             Encoder::Zstd(e) => e.write_all(data),
         }
@@ -325,7 +414,7 @@ impl Encoder {
 
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
-            Encoder::Gzip(e) => e.flush(),
+            Encoder::Gzip(e) => e.inner().flush(),
             Encoder::Brotli(e) => e.flush(),
             Encoder::Zstd(e) => e.flush(),
         }
@@ -334,7 +423,7 @@ impl Encoder {
     /// How many compressed bytes wait to be taken.
     fn produced(&self) -> usize {
         match self {
-            Encoder::Gzip(e) => e.get_ref().len(),
+            Encoder::Gzip(e) => e.deflate.as_ref().map_or(0, |d| d.get_ref().len()),
             Encoder::Brotli(e) => e.get_ref().len(),
             Encoder::Zstd(e) => e.get_ref().len(),
         }
@@ -343,7 +432,7 @@ impl Encoder {
     /// The compressed bytes produced so far.
     fn take(&mut self) -> Bytes {
         let buf = match self {
-            Encoder::Gzip(e) => e.get_mut(),
+            Encoder::Gzip(e) => e.inner().get_mut(),
             Encoder::Brotli(e) => e.get_mut(),
             Encoder::Zstd(e) => e.get_mut(),
         };
@@ -515,7 +604,7 @@ mod tests {
                 included: vec![],
                 excluded: vec!["application/grpc".into()],
             };
-            let out = compress_response(resp, enc, 1024, &types).await;
+            let out = compress_response(resp, enc, 1024, &types, &Default::default()).await;
             assert_eq!(out.headers()[header::CONTENT_ENCODING], enc);
             assert_eq!(out.headers()[header::VARY], "Accept-Encoding");
             let compressed = out.into_body().collect().await.unwrap().to_bytes();
@@ -540,22 +629,30 @@ mod tests {
             included: vec![],
             excluded: vec!["image/png".into()],
         };
-        let small =
-            compress_response(Response::new(body::full("tiny")), "gzip", 1024, &types).await;
+        let small = compress_response(
+            Response::new(body::full("tiny")),
+            "gzip",
+            1024,
+            &types,
+            &Default::default(),
+        )
+        .await;
         assert!(small.headers().get(header::CONTENT_ENCODING).is_none());
         let mut png = Response::new(body::full(text.clone()));
         png.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
-        assert!(compress_response(png, "gzip", 10, &types)
-            .await
-            .headers()
-            .get(header::CONTENT_ENCODING)
-            .is_none());
+        assert!(
+            compress_response(png, "gzip", 10, &types, &Default::default())
+                .await
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .is_none()
+        );
         let mut encoded = Response::new(body::full(text));
         encoded
             .headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
-        let out = compress_response(encoded, "gzip", 10, &types).await;
+        let out = compress_response(encoded, "gzip", 10, &types, &Default::default()).await;
         assert_eq!(
             out.headers()[header::CONTENT_ENCODING],
             "br",

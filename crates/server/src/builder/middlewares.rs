@@ -9,9 +9,9 @@ use switchyard_config::dynamic::{
     decode_middleware, HttpConfiguration, Middleware, MiddlewareKind,
 };
 use switchyard_proxy::middlewares::{
-    basic_auth, in_flight_req, rate_limit, AddPrefix, BasicAuth, Compress, CompressSettings,
-    Headers, HeadersSettings, InFlightReq, IpAllowList, IpStrategy, RateLimit, Redirect,
-    ReplacePath, ReplacePathRegex, StripPrefix, StripPrefixRegex,
+    basic_auth, compress, in_flight_req, rate_limit, AddPrefix, BasicAuth, Compress,
+    CompressSettings, Headers, HeadersSettings, InFlightReq, IpAllowList, IpStrategy, RateLimit,
+    Redirect, ReplacePath, ReplacePathRegex, StripPrefix, StripPrefixRegex,
 };
 use switchyard_proxy::BoxHandler;
 
@@ -221,11 +221,13 @@ fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware, Vec<String>), 
             };
             Compress::new(settings.clone(), Arc::new(NoopHandler))
                 .map_err(|e| format!("compress: {e}"))?;
+            // One pool of compressors for every chain of this definition.
+            let pool = Arc::new(compress::DeflatePool::default());
             (
                 "compress",
                 wrap(Arc::new(move |next| {
                     match Compress::new(settings.clone(), next.clone()) {
-                        Ok(m) => Arc::new(m) as BoxHandler,
+                        Ok(m) => Arc::new(m.with_pool(pool.clone())) as BoxHandler,
                         Err(_) => next,
                     }
                 })),
