@@ -107,6 +107,25 @@ impl Default for LoadBalancerService {
     }
 }
 
+/// `weighted`: a weighted round robin over services.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct WeightedRoundRobin {
+    pub services: Vec<WeightedService>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sticky: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<Node>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct WeightedService {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ResponseForwarding {

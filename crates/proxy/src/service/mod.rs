@@ -3,6 +3,7 @@
 pub mod health;
 pub mod load_balancer;
 pub mod reverse_proxy;
+pub mod weighted;
 pub mod wrr;
 
 pub use load_balancer::{LoadBalancer, ServerSpec};

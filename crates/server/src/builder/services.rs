@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue, Method};
 use switchyard_config::dynamic::{
-    HttpConfiguration, LoadBalancerService, ServersTransport, Service,
+    HttpConfiguration, LoadBalancerService, ServersTransport, Service, WeightedRoundRobin,
 };
 use switchyard_proxy::service::health::HealthCheck;
+use switchyard_proxy::service::weighted::{Child, UpFn, Weighted};
 use switchyard_proxy::service::{LoadBalancer, ServerSpec};
 use switchyard_proxy::upstream::{TransportSettings, Upstream};
 use switchyard_proxy::BoxHandler;
@@ -22,6 +23,9 @@ use crate::runtime::{ElementInfo, RuntimeInfo};
 pub struct BuiltService {
     pub handler: BoxHandler,
     pub balancer: Option<LoadBalancer>,
+    /// Whether it has a server up, when it checks health (for the
+    /// propagation to a `weighted` parent).
+    pub up: Option<UpFn>,
 }
 
 /// What a rebuild compares to decide whether a load balancer can be kept.
@@ -92,6 +96,98 @@ fn health_check(hc: &switchyard_config::dynamic::HealthCheck) -> Result<HealthCh
     })
 }
 
+fn lb_service(balancer: LoadBalancer, checks_health: bool) -> BuiltService {
+    let up: Option<UpFn> = checks_health.then(|| {
+        let b = balancer.clone();
+        Arc::new(move || b.is_up()) as UpFn
+    });
+    BuiltService {
+        handler: Arc::new(balancer.clone()),
+        balancer: Some(balancer),
+        up,
+    }
+}
+
+fn kind_count(service: &Service) -> usize {
+    [
+        service.load_balancer.is_some(),
+        service.weighted.is_some(),
+        service.mirroring.is_some(),
+        service.failover.is_some(),
+        service.highest_random_weight.is_some(),
+    ]
+    .iter()
+    .filter(|k| **k)
+    .count()
+}
+
+/// Builds the `weighted` service `name` (qualified), first building the
+/// weighted services it names; `stack` holds those being built, to report
+/// cycles.
+fn build_weighted(
+    name: &str,
+    http: &HttpConfiguration,
+    built: &mut HashMap<String, BuiltService>,
+    stack: &mut Vec<String>,
+) -> Result<(), String> {
+    if built.contains_key(name) {
+        return Ok(());
+    }
+    if stack.iter().any(|s| s == name) {
+        return Err(format!(
+            "recursion detected in {}->{name}",
+            stack.join("->")
+        ));
+    }
+    let Some(node) = http.services.get(name).and_then(|s| s.weighted.as_ref()) else {
+        return Err(format!("the service \"{name}\" does not exist"));
+    };
+    let config: WeightedRoundRobin =
+        switchyard_config::decode::from_node(node).map_err(|e| format!("weighted: {e}"))?;
+    if config.sticky.is_some() {
+        return Err("weighted.sticky is not supported yet by Switchyard".into());
+    }
+    stack.push(name.to_string());
+    let mut children = Vec::new();
+    for child in &config.services {
+        let child_name = qualify(&child.name, provider_of(name));
+        let is_weighted = http
+            .services
+            .get(&child_name)
+            .is_some_and(|s| s.weighted.is_some());
+        if is_weighted {
+            build_weighted(&child_name, http, built, stack)?;
+        }
+        let Some(b) = built.get(&child_name) else {
+            stack.pop();
+            return Err(format!("the service \"{child_name}\" does not exist"));
+        };
+        children.push(Child {
+            handler: b.handler.clone(),
+            weight: child.weight.unwrap_or(1),
+            up: b.up.clone(),
+        });
+    }
+    stack.pop();
+    let propagate = config.health_check.is_some();
+    let weighted = Arc::new(Weighted::new(children, propagate));
+    let up: Option<UpFn> = if propagate {
+        let w = weighted.clone();
+        Some(Arc::new(move || w.is_up()))
+    } else {
+        None
+    };
+    built.insert(
+        name.to_string(),
+        BuiltService {
+            handler: weighted,
+            balancer: None,
+            up,
+        },
+    );
+    Ok(())
+}
+
 impl Builder {
     fn upstream_for(
         &mut self,
@@ -132,8 +228,16 @@ impl Builder {
     ) -> HashMap<String, BuiltService> {
         let mut built = HashMap::new();
         let mut cache = std::mem::take(&mut self.services);
+        let mut composite = Vec::new();
         for (name, service) in &http.services {
             let mut el = ElementInfo::new(name, json(service));
+            if service.weighted.is_some() && kind_count(service) == 1 {
+                // Built once the services it names are.
+                el.kind = Some("weighted".into());
+                composite.push(name.clone());
+                info.services.insert(name.clone(), el);
+                continue;
+            }
             match self.build_service(name, service, http, &mut cache, stats) {
                 Ok(b) => {
                     el.kind = Some("loadbalancer".into());
@@ -150,10 +254,18 @@ impl Builder {
                     BuiltService {
                         handler: handler.clone(),
                         balancer: None,
+                        up: None,
                     },
                 );
                 info.services
                     .insert(name.clone(), ElementInfo::new(name, serde_json::json!({})));
+            }
+        }
+        for name in composite {
+            if let Err(e) = build_weighted(&name, http, &mut built, &mut Vec::new()) {
+                if let Some(el) = info.services.get_mut(&name) {
+                    el.fail(e);
+                }
             }
         }
         // Transports no service uses any more are dropped with their pools.
@@ -170,21 +282,14 @@ impl Builder {
         cache: &mut HashMap<String, CachedService>,
         stats: &mut BuildStats,
     ) -> Result<BuiltService, String> {
-        let kinds = [
-            service.load_balancer.is_some(),
-            service.weighted.is_some(),
-            service.mirroring.is_some(),
-            service.failover.is_some(),
-            service.highest_random_weight.is_some(),
-        ];
-        match kinds.iter().filter(|k| **k).count() {
+        match kind_count(service) {
             0 => return Err("service has no type: expected one of loadBalancer, weighted, mirroring, failover".into()),
             1 => {}
             _ => return Err("cannot create service: multi-types service not supported, consider declaring two different pieces of service instead".into()),
         }
         let Some(lb) = &service.load_balancer else {
             return Err(
-                "this service type is not supported yet by Switchyard (only loadBalancer)".into(),
+                "this service type is not supported yet by Switchyard (loadBalancer and weighted are)".into(),
             );
         };
         if let Some(strategy) = lb.strategy.as_deref() {
@@ -200,10 +305,7 @@ impl Builder {
                 stats.reused_services += 1;
                 let balancer = prev.balancer.clone();
                 self.services.insert(name.to_string(), prev);
-                return Ok(BuiltService {
-                    handler: Arc::new(balancer.clone()),
-                    balancer: Some(balancer),
-                });
+                return Ok(lb_service(balancer, lb.health_check.is_some()));
             }
         }
         let specs: Vec<ServerSpec> = lb
@@ -232,9 +334,6 @@ impl Builder {
                 balancer: balancer.clone(),
             },
         );
-        Ok(BuiltService {
-            handler: Arc::new(balancer.clone()),
-            balancer: Some(balancer),
-        })
+        Ok(lb_service(balancer, lb.health_check.is_some()))
     }
 }

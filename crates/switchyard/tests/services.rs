@@ -1,0 +1,124 @@
+//! The weighted service: shares by weight, nesting, health propagation,
+//! and errors that stay with the service that has them.
+
+mod common;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::*;
+
+async fn counts(p: &Proxy, host: &str, n: usize) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for _ in 0..n {
+        let r = get(p.web, host, "/").await.unwrap();
+        *out.entry(r.header("x-backend").unwrap_or("-").to_string())
+            .or_default() += 1;
+    }
+    out
+}
+
+#[tokio::test]
+async fn weighted_services() {
+    let (a, b, c) = (
+        Backend::start("a").await,
+        Backend::start("b").await,
+        Backend::start("c").await,
+    );
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    split:
+      rule: "Host(`split.test`)"
+      service: split
+    nested:
+      rule: "Host(`nested.test`)"
+      service: outer
+    healthy:
+      rule: "Host(`healthy.test`)"
+      service: healthy
+    loop:
+      rule: "Host(`loop.test`)"
+      service: loop-a
+  services:
+    split:
+      weighted:
+        services:
+          - {{name: svc-a, weight: 3}}
+          - {{name: svc-b, weight: 1}}
+    outer:
+      weighted:
+        services:
+          - {{name: split, weight: 1}}
+          - {{name: svc-c, weight: 1}}
+    healthy:
+      weighted:
+        healthCheck: {{}}
+        services:
+          - {{name: checked-a}}
+          - {{name: svc-b}}
+    loop-a:
+      weighted:
+        services: [{{name: loop-b}}]
+    loop-b:
+      weighted:
+        services: [{{name: loop-a}}]
+    svc-a:
+      loadBalancer:
+        servers: [{{url: "{a}"}}]
+    svc-b:
+      loadBalancer:
+        servers: [{{url: "{b}"}}]
+    svc-c:
+      loadBalancer:
+        servers: [{{url: "{c}"}}]
+    checked-a:
+      loadBalancer:
+        healthCheck: {{path: /health, interval: 100ms, timeout: 1s}}
+        servers: [{{url: "{a}"}}]
+"#,
+        a = a.url(),
+        b = b.url(),
+        c = c.url()
+    );
+    let p = Proxy::start("weighted", &dynamic, "").await;
+    p.wait_status("split.test", "/", 200).await;
+    let got = counts(&p, "split.test", 7).await; // 1 + 7 = two full cycles of 4
+    let total_a = got.get("a").copied().unwrap_or(0) + 1; // the wait_status request
+    assert_eq!(
+        (total_a, got.get("b").copied().unwrap_or(0)),
+        (6, 2),
+        "3:1 over 8 requests: {got:?}"
+    );
+
+    let got = counts(&p, "nested.test", 8).await;
+    assert_eq!(got.get("c").copied(), Some(4), "half to c: {got:?}");
+
+    // Health propagation: with checked-a down, all traffic goes to svc-b.
+    assert_eq!(counts(&p, "healthy.test", 4).await.len(), 2);
+    a.set_healthy(false);
+    wait_until(
+        "checked-a reported down",
+        Duration::from_secs(5),
+        || async {
+            let got = counts(&p, "healthy.test", 2).await;
+            (got.get("b").copied() == Some(2)).then_some(())
+        },
+    )
+    .await;
+    let got = counts(&p, "healthy.test", 6).await;
+    assert_eq!(got.get("b").copied(), Some(6), "{got:?}");
+
+    // A cycle is those services' error; their router is left out.
+    assert_eq!(
+        get(p.web, "loop.test", "/").await.unwrap().status.as_u16(),
+        404
+    );
+    let s = p.api("/api/http/services/loop-a@file").await;
+    assert_eq!(s["status"], "disabled", "{s}");
+    assert!(s["error"].to_string().contains("recursion"), "{s}");
+    assert_eq!(
+        p.api("/api/http/services/split@file").await["type"],
+        "weighted"
+    );
+}
