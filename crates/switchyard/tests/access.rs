@@ -1,6 +1,8 @@
 //! Redirects, IP allow lists, basic auth and in-flight limits through the
 //! real binary.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
 mod common;
 use std::time::Duration;
 

@@ -1,5 +1,7 @@
 //! The API on the `traefik` entrypoint: Traefik's paths and JSON shapes.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
 mod common;
 use common::*;
 

@@ -1,6 +1,8 @@
 //! Active health checks take servers out of rotation and back in, and the API
 //! shows each server's status.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
 mod common;
 use std::time::Duration;
 

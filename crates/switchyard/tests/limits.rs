@@ -1,6 +1,8 @@
 //! rateLimit through the real binary, and its buckets surviving a reload
 //! that leaves the middleware unchanged.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
 mod common;
 use common::*;
 

@@ -1,6 +1,8 @@
 //! The middlewares of the core: path rewriting, custom headers, chains,
 //! entrypoint middlewares and redirections, and cycle detection.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
 mod common;
 use common::*;
 

@@ -1,6 +1,8 @@
 //! What crosses the proxy: headers, bodies both ways, upgrades, HTTP/2, and
 //! Traefik's status codes when the backend cannot answer.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
 mod common;
 use bytes::Bytes;
 use common::*;

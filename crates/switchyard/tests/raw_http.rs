@@ -1,6 +1,8 @@
 //! Requests written byte by byte: 100-continue, malformed requests, header
 //! limits, and keep-alive connections that outlive a reload.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
 mod common;
 use std::time::Duration;
 

@@ -2,6 +2,8 @@
 //! and removed in a directory, broken files, SIGHUP, and a rewrite storm
 //! under load that must fail no request.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
 mod common;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! Routing through the real binary: rules, priorities, 404s, and errors that
 //! stay with the element that has them.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
 mod common;
 use common::*;
 

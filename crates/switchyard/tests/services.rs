@@ -1,6 +1,8 @@
 //! The weighted service: shares by weight, nesting, health propagation,
 //! and errors that stay with the service that has them.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
 mod common;
 use std::collections::HashMap;
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! environment variables; warnings for what is not supported yet; graceful
 //! shutdown.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
 mod common;
 use std::path::Path;
 use std::process::Command;
