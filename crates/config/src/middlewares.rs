@@ -210,6 +210,32 @@ impl Default for Compress {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Retry {
+    pub attempts: i64,
+    pub timeout: crate::Duration,
+    pub initial_interval: crate::Duration,
+    pub max_request_body_bytes: Option<i64>,
+    pub status: Vec<String>,
+    pub disable_retry_on_network_error: bool,
+    pub retry_non_idempotent_method: bool,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 0,
+            timeout: crate::Duration::ZERO,
+            initial_interval: crate::Duration::from_millis(100),
+            max_request_body_bytes: None,
+            status: Vec::new(),
+            disable_retry_on_network_error: false,
+            retry_non_idempotent_method: false,
+        }
+    }
+}
+
 /// A decoded middleware.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MiddlewareKind {
@@ -228,6 +254,7 @@ pub enum MiddlewareKind {
     BasicAuth(BasicAuth),
     RateLimit(RateLimit),
     Compress(Compress),
+    Retry(Retry),
     /// Any other type, decoded by whoever supports it.
     Other {
         kind: String,
@@ -274,6 +301,7 @@ pub fn decode_middleware(m: &Middleware) -> Result<MiddlewareKind, ConfigError> 
         "basicauth" => MiddlewareKind::BasicAuth(from_node(&node).map_err(within)?),
         "ratelimit" => MiddlewareKind::RateLimit(from_node(&node).map_err(within)?),
         "compress" => MiddlewareKind::Compress(from_node(&node).map_err(within)?),
+        "retry" => MiddlewareKind::Retry(from_node(&node).map_err(within)?),
         _ => MiddlewareKind::Other {
             kind: kind.clone(),
             node,

@@ -14,6 +14,7 @@ pub mod rate_limit;
 pub mod redirect;
 pub mod replace_path;
 pub mod replace_path_regex;
+pub mod retry;
 pub mod strip_prefix;
 pub mod strip_prefix_regex;
 
@@ -28,6 +29,7 @@ pub use rate_limit::RateLimit;
 pub use redirect::Redirect;
 pub use replace_path::ReplacePath;
 pub use replace_path_regex::ReplacePathRegex;
+pub use retry::{Retry, RetrySettings};
 pub use strip_prefix::StripPrefix;
 pub use strip_prefix_regex::StripPrefixRegex;
 

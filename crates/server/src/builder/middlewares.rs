@@ -9,9 +9,9 @@ use switchyard_config::dynamic::{
     decode_middleware, HttpConfiguration, Middleware, MiddlewareKind,
 };
 use switchyard_proxy::middlewares::{
-    basic_auth, compress, in_flight_req, rate_limit, AddPrefix, BasicAuth, Compress,
+    basic_auth, compress, in_flight_req, rate_limit, retry, AddPrefix, BasicAuth, Compress,
     CompressSettings, Headers, HeadersSettings, InFlightReq, IpAllowList, IpStrategy, RateLimit,
-    Redirect, ReplacePath, ReplacePathRegex, StripPrefix, StripPrefixRegex,
+    Redirect, ReplacePath, ReplacePathRegex, Retry, RetrySettings, StripPrefix, StripPrefixRegex,
 };
 use switchyard_proxy::BoxHandler;
 
@@ -228,6 +228,32 @@ fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware, Vec<String>), 
                 wrap(Arc::new(move |next| {
                     match Compress::new(settings.clone(), next.clone()) {
                         Ok(m) => Arc::new(m.with_pool(pool.clone())) as BoxHandler,
+                        Err(_) => next,
+                    }
+                })),
+            )
+        }
+        MiddlewareKind::Retry(c) => {
+            let settings = RetrySettings {
+                attempts: u32::try_from(c.attempts)
+                    .ok()
+                    .filter(|a| *a > 0)
+                    .ok_or("retry: attempts must be greater than 0")?,
+                initial_interval: c.initial_interval.into(),
+                timeout: (!c.timeout.is_zero()).then(|| c.timeout.into()),
+                status: retry::parse_status_ranges(&c.status).map_err(|e| format!("retry: {e}"))?,
+                disable_on_network_error: c.disable_retry_on_network_error,
+                retry_non_idempotent: c.retry_non_idempotent_method,
+                max_body_bytes: c
+                    .max_request_body_bytes
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(1 << 20),
+            };
+            (
+                "retry",
+                wrap(Arc::new(move |next| {
+                    match Retry::new(settings.clone(), next.clone()) {
+                        Ok(m) => Arc::new(m) as BoxHandler,
                         Err(_) => next,
                     }
                 })),

@@ -1,0 +1,159 @@
+//! `retry`: sends a request again, up to `attempts` times in all, when the
+//! backend could not be reached (unless `disableRetryOnNetworkError`) or
+//! answered a status in `status` (idempotent methods only, unless
+//! `retryNonIdempotentMethod`). Waits grow exponentially from
+//! `initialInterval`; `timeout` bounds the whole. A response that has
+//! started is never retried. To send a body again it is kept in memory, up
+//! to `maxRequestBodyBytes` (1 MiB when unset); a larger body, or one of
+//! unknown length, is sent once.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Method;
+use http_body_util::BodyExt;
+
+use crate::{body, BoxHandler, Handler, HandlerFuture, ProxyError, Request};
+
+#[derive(Debug, Clone)]
+pub struct RetrySettings {
+    pub attempts: u32,
+    pub initial_interval: Duration,
+    pub timeout: Option<Duration>,
+    /// Inclusive status ranges that call for another attempt.
+    pub status: Vec<(u16, u16)>,
+    pub disable_on_network_error: bool,
+    pub retry_non_idempotent: bool,
+    pub max_body_bytes: usize,
+}
+
+/// Parses Traefik's status list: `"500"`, `"500-599"`.
+pub fn parse_status_ranges(list: &[String]) -> Result<Vec<(u16, u16)>, String> {
+    list.iter()
+        .map(|s| {
+            let bad = || format!("invalid status range {s:?}");
+            let (a, b) = s.split_once('-').unwrap_or((s.as_str(), s.as_str()));
+            let (a, b): (u16, u16) = (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            );
+            if a > b || !(100..=599).contains(&a) || b > 599 {
+                return Err(bad());
+            }
+            Ok((a, b))
+        })
+        .collect()
+}
+
+pub struct Retry {
+    s: RetrySettings,
+    next: BoxHandler,
+}
+
+impl Retry {
+    pub fn new(s: RetrySettings, next: BoxHandler) -> Result<Retry, String> {
+        if s.attempts == 0 {
+            return Err("retry: attempts must be greater than 0".into());
+        }
+        Ok(Retry { s, next })
+    }
+}
+
+fn idempotent(m: &Method) -> bool {
+    m != Method::POST && m != Method::PATCH && m.as_str() != "LOCK"
+}
+
+fn network_error(e: &ProxyError) -> bool {
+    matches!(e, ProxyError::Connect { .. } | ProxyError::Upstream { .. })
+}
+
+impl Handler for Retry {
+    fn call(&self, req: Request) -> HandlerFuture {
+        if self.s.attempts == 1 {
+            return self.next.call(req);
+        }
+        let s = self.s.clone();
+        let next = self.next.clone();
+        Box::pin(async move {
+            let statuses = if s.retry_non_idempotent || idempotent(req.method()) {
+                s.status.clone()
+            } else {
+                Vec::new()
+            };
+            let (parts, body_in) = req.into_parts();
+            // Keep the body to send it again, unless it is too large.
+            let known_empty = http_body::Body::is_end_stream(&body_in);
+            let (replay, mut first_body): (Option<Bytes>, Option<crate::Body>) = if known_empty {
+                (Some(Bytes::new()), None)
+            } else {
+                let limit = s.max_body_bytes;
+                let small = http_body::Body::size_hint(&body_in)
+                    .upper()
+                    .is_some_and(|n| n as usize <= limit);
+                if small {
+                    let bytes = body_in
+                        .collect()
+                        .await
+                        .map_err(|e| ProxyError::BadRequest(e.to_string()))?
+                        .to_bytes();
+                    (Some(bytes), None)
+                } else {
+                    (None, Some(body_in))
+                }
+            };
+            let started = Instant::now();
+            let mut wait = s.initial_interval;
+            let mut attempt = 1;
+            loop {
+                let body = match (&replay, first_body.take()) {
+                    (Some(bytes), _) => body::full(bytes.clone()),
+                    (None, Some(b)) => b,
+                    (None, None) => body::empty(),
+                };
+                let mut req = Request::new(body);
+                *req.method_mut() = parts.method.clone();
+                *req.uri_mut() = parts.uri.clone();
+                *req.version_mut() = parts.version;
+                *req.headers_mut() = parts.headers.clone();
+                *req.extensions_mut() = parts.extensions.clone();
+                let last = attempt >= s.attempts
+                    || replay.is_none()
+                    || s.timeout.is_some_and(|t| started.elapsed() + wait > t);
+                let result = next.call(req).await;
+                if last {
+                    return result;
+                }
+                let again = match &result {
+                    Err(e) => !s.disable_on_network_error && network_error(e),
+                    Ok(resp) => statuses
+                        .iter()
+                        .any(|(a, b)| (*a..=*b).contains(&resp.status().as_u16())),
+                };
+                if !again {
+                    return result;
+                }
+                tracing::debug!(attempt, "retrying request");
+                tokio::time::sleep(wait).await;
+                wait = wait.mul_f64(1.5);
+                attempt += 1;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_ranges() {
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_status_ranges(&list(&["500-599", "404"])).unwrap(),
+            vec![(500, 599), (404, 404)]
+        );
+        for bad in ["5xx", "600", "599-500", "-", "99"] {
+            assert!(parse_status_ranges(&list(&[bad])).is_err(), "{bad}");
+        }
+    }
+}
