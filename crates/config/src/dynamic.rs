@@ -118,6 +118,26 @@ pub struct WeightedRoundRobin {
     pub health_check: Option<Node>,
 }
 
+/// `failover`: `service` while it is up, else `fallback`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct FailoverService {
+    pub service: String,
+    pub fallback: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<FailoverErrors>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct FailoverErrors {
+    pub status: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_request_body_bytes: Option<i64>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct WeightedService {

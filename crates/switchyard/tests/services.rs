@@ -124,3 +124,91 @@ http:
         "weighted"
     );
 }
+
+#[tokio::test]
+async fn failover_services() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    fo:
+      rule: "Host(`fo.test`)"
+      service: fo
+    on-status:
+      rule: "Host(`status.test`)"
+      service: on-status
+  services:
+    fo:
+      failover:
+        service: main
+        fallback: backup
+    on-status:
+      failover:
+        service: plain-a
+        fallback: backup
+        errors:
+          status: ["500-599"]
+    main:
+      loadBalancer:
+        healthCheck: {{path: /health, interval: 100ms, timeout: 1s}}
+        servers: [{{url: "{a}"}}]
+    plain-a:
+      loadBalancer:
+        healthCheck: {{path: /health, interval: 1s}}
+        servers: [{{url: "{a}"}}]
+    unchecked:
+      loadBalancer:
+        servers: [{{url: "{a}"}}]
+    needs-check:
+      failover:
+        service: unchecked
+        fallback: backup
+    backup:
+      loadBalancer:
+        servers: [{{url: "{b}"}}]
+"#,
+        a = a.url(),
+        b = b.url()
+    );
+    let p = Proxy::start("failover", &dynamic, "").await;
+    let r = p.wait_status("fo.test", "/", 200).await;
+    assert_eq!(r.header("x-backend"), Some("a"), "main while it is up");
+    // An error status from the main service is answered by the fallback.
+    let r = get(p.web, "status.test", "/status/503").await.unwrap();
+    assert_eq!((r.status.as_u16(), r.header("x-backend")), (503, Some("b")));
+    let r = get(p.web, "status.test", "/status/404").await.unwrap();
+    assert_eq!(
+        (r.status.as_u16(), r.header("x-backend")),
+        (404, Some("a")),
+        "404 is not in the ranges"
+    );
+    // Main down: the fallback takes over, and back.
+    a.set_healthy(false);
+    wait_until("fallback takes over", Duration::from_secs(5), || async {
+        get(p.web, "fo.test", "/")
+            .await
+            .ok()
+            .filter(|r| r.header("x-backend") == Some("b"))
+    })
+    .await;
+    a.set_healthy(true);
+    wait_until("main is back", Duration::from_secs(5), || async {
+        get(p.web, "fo.test", "/")
+            .await
+            .ok()
+            .filter(|r| r.header("x-backend") == Some("a"))
+    })
+    .await;
+    assert_eq!(
+        p.api("/api/http/services/fo@file").await["type"],
+        "failover"
+    );
+    // As in Traefik, the main service must check its health.
+    let s = p.api("/api/http/services/needs-check@file").await;
+    assert_eq!(s["status"], "disabled", "{s}");
+    assert!(
+        s["error"].to_string().contains("healthCheck not enabled"),
+        "{s}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Services: where a router's chain ends.
 
+pub mod failover;
 pub mod health;
 pub mod load_balancer;
 pub mod reverse_proxy;

@@ -205,8 +205,12 @@ impl Builder {
         };
         let service_name = qualify(&router.service, &provider);
         let Some(service) = services.get(&service_name) else {
-            let err = if info.services.contains_key(&service_name) {
-                format!("the service \"{service_name}\" is not available")
+            let err = if let Some(s) = info.services.get(&service_name) {
+                // As Traefik, the router shows why its service is missing.
+                s.errors
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| format!("the service \"{service_name}\" is not available"))
             } else {
                 format!("the service \"{service_name}\" does not exist")
             };

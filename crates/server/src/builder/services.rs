@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue, Method};
 use switchyard_config::dynamic::{
-    HttpConfiguration, LoadBalancerService, ServersTransport, Service, WeightedRoundRobin,
+    FailoverService, HttpConfiguration, LoadBalancerService, ServersTransport, Service,
+    WeightedRoundRobin,
 };
+use switchyard_proxy::service::failover::Failover;
 use switchyard_proxy::service::health::HealthCheck;
 use switchyard_proxy::service::weighted::{Child, UpFn, Weighted};
 use switchyard_proxy::service::{LoadBalancer, ServerSpec};
@@ -121,10 +123,33 @@ fn kind_count(service: &Service) -> usize {
     .count()
 }
 
-/// Builds the `weighted` service `name` (qualified), first building the
-/// weighted services it names; `stack` holds those being built, to report
-/// cycles.
-fn build_weighted(
+fn is_composite(service: &Service) -> bool {
+    (service.weighted.is_some() || service.failover.is_some()) && kind_count(service) == 1
+}
+
+/// The handler and health of the service `reference` names (from `parent`'s
+/// provider), building it first when it is itself composite.
+fn child(
+    reference: &str,
+    parent: &str,
+    http: &HttpConfiguration,
+    built: &mut HashMap<String, BuiltService>,
+    stack: &mut Vec<String>,
+) -> Result<(BoxHandler, Option<UpFn>), String> {
+    let name = qualify(reference, provider_of(parent));
+    if http.services.get(&name).is_some_and(is_composite) {
+        build_composite(&name, http, built, stack)?;
+    }
+    let b = built
+        .get(&name)
+        .ok_or_else(|| format!("the service \"{name}\" does not exist"))?;
+    Ok((b.handler.clone(), b.up.clone()))
+}
+
+/// Builds the composite (`weighted`, `failover`) service `name`, first
+/// building the composite services it names; `stack` holds those being
+/// built, to report cycles.
+fn build_composite(
     name: &str,
     http: &HttpConfiguration,
     built: &mut HashMap<String, BuiltService>,
@@ -139,53 +164,94 @@ fn build_weighted(
             stack.join("->")
         ));
     }
-    let Some(node) = http.services.get(name).and_then(|s| s.weighted.as_ref()) else {
-        return Err(format!("the service \"{name}\" does not exist"));
+    let service = http
+        .services
+        .get(name)
+        .ok_or_else(|| format!("the service \"{name}\" does not exist"))?;
+    stack.push(name.to_string());
+    let result = if let Some(node) = &service.weighted {
+        weighted(name, node, http, built, stack)
+    } else if let Some(node) = &service.failover {
+        failover(name, node, http, built, stack)
+    } else {
+        Err(format!("the service \"{name}\" is not composite"))
     };
+    stack.pop();
+    built.insert(name.to_string(), result?);
+    Ok(())
+}
+
+fn weighted(
+    name: &str,
+    node: &switchyard_config::Node,
+    http: &HttpConfiguration,
+    built: &mut HashMap<String, BuiltService>,
+    stack: &mut Vec<String>,
+) -> Result<BuiltService, String> {
     let config: WeightedRoundRobin =
         switchyard_config::decode::from_node(node).map_err(|e| format!("weighted: {e}"))?;
     if config.sticky.is_some() {
         return Err("weighted.sticky is not supported yet by Switchyard".into());
     }
-    stack.push(name.to_string());
     let mut children = Vec::new();
-    for child in &config.services {
-        let child_name = qualify(&child.name, provider_of(name));
-        let is_weighted = http
-            .services
-            .get(&child_name)
-            .is_some_and(|s| s.weighted.is_some());
-        if is_weighted {
-            build_weighted(&child_name, http, built, stack)?;
-        }
-        let Some(b) = built.get(&child_name) else {
-            stack.pop();
-            return Err(format!("the service \"{child_name}\" does not exist"));
-        };
+    for c in &config.services {
+        let (handler, up) = child(&c.name, name, http, built, stack)?;
         children.push(Child {
-            handler: b.handler.clone(),
-            weight: child.weight.unwrap_or(1),
-            up: b.up.clone(),
+            handler,
+            weight: c.weight.unwrap_or(1),
+            up,
         });
     }
-    stack.pop();
     let propagate = config.health_check.is_some();
     let weighted = Arc::new(Weighted::new(children, propagate));
-    let up: Option<UpFn> = if propagate {
+    let up: Option<UpFn> = propagate.then(|| {
         let w = weighted.clone();
-        Some(Arc::new(move || w.is_up()))
-    } else {
-        None
-    };
-    built.insert(
-        name.to_string(),
-        BuiltService {
-            handler: weighted,
-            balancer: None,
-            up,
-        },
-    );
-    Ok(())
+        Arc::new(move || w.is_up()) as UpFn
+    });
+    Ok(BuiltService {
+        handler: weighted,
+        balancer: None,
+        up,
+    })
+}
+
+fn failover(
+    name: &str,
+    node: &switchyard_config::Node,
+    http: &HttpConfiguration,
+    built: &mut HashMap<String, BuiltService>,
+    stack: &mut Vec<String>,
+) -> Result<BuiltService, String> {
+    let config: FailoverService =
+        switchyard_config::decode::from_node(node).map_err(|e| format!("failover: {e}"))?;
+    if config.service.is_empty() || config.fallback.is_empty() {
+        return Err("failover: service and fallback are required".into());
+    }
+    let main = child(&config.service, name, http, built, stack)?;
+    if main.1.is_none() {
+        return Err(format!(
+            "cannot register {} as updater for {name}: healthCheck not enabled in config for this WRR service",
+            config.service
+        ));
+    }
+    let fallback = child(&config.fallback, name, http, built, stack)?;
+    let errors = config.errors.unwrap_or_default();
+    let status = switchyard_proxy::middlewares::retry::parse_status_ranges(&errors.status)
+        .map_err(|e| format!("failover.errors: {e}"))?;
+    let limit = errors
+        .max_request_body_bytes
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX);
+    let service = Arc::new(Failover::new(main, fallback, status, limit));
+    let up: Option<UpFn> = config.health_check.is_some().then(|| {
+        let f = service.clone();
+        Arc::new(move || f.is_up()) as UpFn
+    });
+    Ok(BuiltService {
+        handler: service,
+        balancer: None,
+        up,
+    })
 }
 
 impl Builder {
@@ -231,9 +297,16 @@ impl Builder {
         let mut composite = Vec::new();
         for (name, service) in &http.services {
             let mut el = ElementInfo::new(name, json(service));
-            if service.weighted.is_some() && kind_count(service) == 1 {
+            if is_composite(service) {
                 // Built once the services it names are.
-                el.kind = Some("weighted".into());
+                el.kind = Some(
+                    if service.weighted.is_some() {
+                        "weighted"
+                    } else {
+                        "failover"
+                    }
+                    .into(),
+                );
                 composite.push(name.clone());
                 info.services.insert(name.clone(), el);
                 continue;
@@ -262,7 +335,7 @@ impl Builder {
             }
         }
         for name in composite {
-            if let Err(e) = build_weighted(&name, http, &mut built, &mut Vec::new()) {
+            if let Err(e) = build_composite(&name, http, &mut built, &mut Vec::new()) {
                 if let Some(el) = info.services.get_mut(&name) {
                     el.fail(e);
                 }
@@ -289,7 +362,7 @@ impl Builder {
         }
         let Some(lb) = &service.load_balancer else {
             return Err(
-                "this service type is not supported yet by Switchyard (loadBalancer and weighted are)".into(),
+                "this service type is not supported yet by Switchyard (loadBalancer, weighted and failover are)".into(),
             );
         };
         if let Some(strategy) = lb.strategy.as_deref() {
