@@ -236,6 +236,17 @@ impl Default for Retry {
     }
 }
 
+/// `errors`: custom error pages from another service.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ErrorPage {
+    pub status: Vec<String>,
+    pub status_rewrites: BTreeMap<String, i64>,
+    pub service: String,
+    pub query: String,
+    pub error_request_headers: Option<Vec<String>>,
+}
+
 /// A decoded middleware.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MiddlewareKind {
@@ -255,6 +266,7 @@ pub enum MiddlewareKind {
     RateLimit(RateLimit),
     Compress(Compress),
     Retry(Retry),
+    Errors(ErrorPage),
     /// Any other type, decoded by whoever supports it.
     Other {
         kind: String,
@@ -302,6 +314,7 @@ pub fn decode_middleware(m: &Middleware) -> Result<MiddlewareKind, ConfigError> 
         "ratelimit" => MiddlewareKind::RateLimit(from_node(&node).map_err(within)?),
         "compress" => MiddlewareKind::Compress(from_node(&node).map_err(within)?),
         "retry" => MiddlewareKind::Retry(from_node(&node).map_err(within)?),
+        "errors" => MiddlewareKind::Errors(from_node(&node).map_err(within)?),
         _ => MiddlewareKind::Other {
             kind: kind.clone(),
             node,

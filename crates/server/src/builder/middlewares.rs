@@ -10,13 +10,17 @@ use switchyard_config::dynamic::{
 };
 use switchyard_proxy::middlewares::{
     basic_auth, compress, in_flight_req, rate_limit, retry, AddPrefix, BasicAuth, Compress,
-    CompressSettings, Headers, HeadersSettings, InFlightReq, IpAllowList, IpStrategy, RateLimit,
-    Redirect, ReplacePath, ReplacePathRegex, Retry, RetrySettings, StripPrefix, StripPrefixRegex,
+    CompressSettings, ErrorPages, Errors, Headers, HeadersSettings, InFlightReq, IpAllowList,
+    IpStrategy, RateLimit, Redirect, ReplacePath, ReplacePathRegex, Retry, RetrySettings,
+    StripPrefix, StripPrefixRegex,
 };
 use switchyard_proxy::BoxHandler;
 
+use super::services::BuiltService;
 use super::Builder;
+use crate::merge::{provider_of, qualify};
 use crate::runtime::{ElementInfo, RuntimeInfo};
+use std::collections::HashMap;
 
 /// Wraps the next handler of a chain.
 pub type Wrap = Arc<dyn Fn(BoxHandler) -> BoxHandler + Send + Sync>;
@@ -31,7 +35,11 @@ pub enum CompiledMiddleware {
 
 /// Compiles one middleware: its type name, the factory, and warnings that
 /// leave it serving.
-fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware, Vec<String>), String> {
+fn compile(
+    m: &Middleware,
+    name: &str,
+    services: &HashMap<String, BuiltService>,
+) -> Result<(String, CompiledMiddleware, Vec<String>), String> {
     let kind = decode_middleware(m).map_err(|e| e.to_string())?;
     let mut warnings = Vec::new();
     let wrap = CompiledMiddleware::Wrap;
@@ -259,6 +267,56 @@ fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware, Vec<String>), 
                 })),
             )
         }
+        MiddlewareKind::Errors(c) => {
+            if c.status.is_empty() {
+                return Err("errors: status is required".into());
+            }
+            let status =
+                retry::parse_status_ranges(&c.status).map_err(|e| format!("errors: {e}"))?;
+            let mut rewrites = Vec::new();
+            for (from, to) in &c.status_rewrites {
+                let ranges = retry::parse_status_ranges(std::slice::from_ref(from))
+                    .map_err(|e| format!("errors.statusRewrites: {e}"))?;
+                let to = u16::try_from(*to)
+                    .ok()
+                    .filter(|t| (100..=599).contains(t))
+                    .ok_or_else(|| format!("errors.statusRewrites: invalid status {to}"))?;
+                rewrites.push((ranges, to));
+            }
+            let service_name = qualify(&c.service, provider_of(name));
+            let service = services
+                .get(&service_name)
+                .ok_or_else(|| format!("errors: the service \"{service_name}\" does not exist"))?
+                .handler
+                .clone();
+            let request_headers = c
+                .error_request_headers
+                .as_ref()
+                .map(|names| {
+                    names
+                        .iter()
+                        .map(|n| {
+                            http::HeaderName::from_bytes(n.as_bytes()).map_err(|_| {
+                                format!("errors.errorRequestHeaders: invalid header {n:?}")
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?;
+            let pages = ErrorPages {
+                status,
+                rewrites,
+                service,
+                query: c.query.clone(),
+                request_headers,
+            };
+            (
+                "customerrors",
+                wrap(Arc::new(move |next| {
+                    Arc::new(Errors::new(pages.clone(), next)) as BoxHandler
+                })),
+            )
+        }
         MiddlewareKind::BasicAuth(c) => {
             let users = Arc::new(
                 basic_auth::Users::parse(&c.users, c.users_file.as_deref())
@@ -294,6 +352,23 @@ fn compile(m: &Middleware) -> Result<(String, CompiledMiddleware, Vec<String>), 
         }
     };
     Ok((name.to_string(), compiled, warnings))
+}
+
+/// The identity of the service an `errors` middleware calls, if any.
+fn error_service(
+    m: &Middleware,
+    name: &str,
+    services: &HashMap<String, BuiltService>,
+) -> Option<usize> {
+    let node =
+        m.0.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("errors"))
+            .map(|(_, n)| n)?;
+    let target = node.get("service")?.to_json();
+    let target = qualify(target.as_str()?, provider_of(name));
+    services
+        .get(&target)
+        .map(|s| Arc::as_ptr(&s.handler) as *const () as usize)
 }
 
 fn headers_settings(c: &switchyard_config::middlewares::Headers) -> HeadersSettings {
@@ -372,21 +447,34 @@ impl switchyard_proxy::Handler for NoopHandler {
 /// A compiled middleware with the definition it came from.
 pub struct Cached {
     config: Middleware,
+    /// The service it calls (errors pages), by handler identity: a new
+    /// instance of that service means a new middleware.
+    service: Option<usize>,
     kind: String,
     compiled: CompiledMiddleware,
     warnings: Vec<String>,
 }
 
 impl Builder {
-    pub(super) fn compile_middlewares(&mut self, http: &HttpConfiguration, info: &mut RuntimeInfo) {
+    pub(super) fn compile_middlewares(
+        &mut self,
+        http: &HttpConfiguration,
+        services: &HashMap<String, BuiltService>,
+        info: &mut RuntimeInfo,
+    ) {
         let mut previous = std::mem::take(&mut self.middlewares);
         for (name, m) in &http.middlewares {
             let mut el = ElementInfo::new(name, m.to_json());
+            let service = error_service(m, name, services);
             // An unchanged definition keeps its instance, and so its state.
-            let cached = match previous.remove(name).filter(|c| c.config == *m) {
+            let cached = match previous
+                .remove(name)
+                .filter(|c| c.config == *m && c.service == service)
+            {
                 Some(c) => Ok(c),
-                None => compile(m).map(|(kind, compiled, warnings)| Cached {
+                None => compile(m, name, services).map(|(kind, compiled, warnings)| Cached {
                     config: m.clone(),
+                    service,
                     kind,
                     compiled,
                     warnings,

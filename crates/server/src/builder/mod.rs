@@ -92,7 +92,7 @@ impl Builder {
         let mut stats = BuildStats::default();
 
         let built_services = self.build_services(http, &mut info, &mut stats);
-        self.compile_middlewares(http, &mut info);
+        self.compile_middlewares(http, &built_services, &mut info);
         let entrypoints = self.build_routers(http, &built_services, &mut info);
         for el in info
             .services
