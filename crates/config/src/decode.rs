@@ -100,9 +100,8 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, ConfigError> {
         match &self.node.value {
             Value::Map(m) => v.visit_map(MapAccess::new(m, None)),
-            Value::List(l) => v.visit_seq(SeqAccess {
-                items: l.iter().enumerate(),
-                parent: &self.node.location,
+            Value::List(l) => v.visit_seq(OwnedSeq {
+                items: l.iter().cloned().enumerate(),
             }),
             Value::Scalar(Scalar::Null) => v.visit_unit(),
             Value::Scalar(Scalar::Bool(b)) => v.visit_bool(*b),
@@ -202,9 +201,8 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, ConfigError> {
         match &self.node.value {
-            Value::List(l) => v.visit_seq(SeqAccess {
-                items: l.iter().enumerate(),
-                parent: &self.node.location,
+            Value::List(l) => v.visit_seq(OwnedSeq {
+                items: l.iter().cloned().enumerate(),
             }),
             Value::Scalar(Scalar::Null) => {
                 v.visit_seq(de::value::SeqDeserializer::new(std::iter::empty::<String>()))
@@ -313,29 +311,6 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, ConfigError> {
         v.visit_unit()
-    }
-}
-
-struct SeqAccess<'a, I: Iterator<Item = (usize, &'a Node)>> {
-    items: I,
-    #[allow(dead_code)]
-    parent: &'a Location,
-}
-
-impl<'de, 'a, I: Iterator<Item = (usize, &'a Node)>> de::SeqAccess<'de> for SeqAccess<'a, I> {
-    type Error = ConfigError;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, ConfigError> {
-        match self.items.next() {
-            Some((i, node)) => seed
-                .deserialize(NodeDe { node })
-                .map(Some)
-                .map_err(|e| in_field(e, format!("[{i}]"), &node.location)),
-            None => Ok(None),
-        }
     }
 }
 

@@ -98,6 +98,12 @@ fn health_check(hc: &switchyard_config::dynamic::HealthCheck) -> Result<HealthCh
     })
 }
 
+/// A health probe over a shared service instance.
+fn up_fn<T: Send + Sync + 'static>(service: &Arc<T>, is_up: fn(&T) -> bool) -> UpFn {
+    let s = service.clone();
+    Arc::new(move || is_up(&s))
+}
+
 fn lb_service(balancer: LoadBalancer, checks_health: bool) -> BuiltService {
     let up: Option<UpFn> = checks_health.then(|| {
         let b = balancer.clone();
@@ -204,10 +210,7 @@ fn weighted(
     }
     let propagate = config.health_check.is_some();
     let weighted = Arc::new(Weighted::new(children, propagate));
-    let up: Option<UpFn> = propagate.then(|| {
-        let w = weighted.clone();
-        Arc::new(move || w.is_up()) as UpFn
-    });
+    let up = propagate.then(|| up_fn(&weighted, Weighted::is_up));
     Ok(BuiltService {
         handler: weighted,
         balancer: None,
@@ -243,10 +246,10 @@ fn failover(
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(usize::MAX);
     let service = Arc::new(Failover::new(main, fallback, status, limit));
-    let up: Option<UpFn> = config.health_check.is_some().then(|| {
-        let f = service.clone();
-        Arc::new(move || f.is_up()) as UpFn
-    });
+    let up = config
+        .health_check
+        .is_some()
+        .then(|| up_fn(&service, Failover::is_up));
     Ok(BuiltService {
         handler: service,
         balancer: None,
