@@ -247,6 +247,24 @@ pub struct ErrorPage {
     pub error_request_headers: Option<Vec<String>>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ForwardAuth {
+    pub address: String,
+    pub tls: Option<Node>,
+    pub trust_forward_header: Option<bool>,
+    pub auth_response_headers: Vec<String>,
+    pub auth_response_headers_regex: String,
+    pub auth_request_headers: Vec<String>,
+    pub add_auth_cookies_to_response: Vec<String>,
+    pub header_field: Option<String>,
+    pub forward_body: bool,
+    pub max_body_size: Option<i64>,
+    pub preserve_location_header: bool,
+    pub preserve_request_method: bool,
+    pub auth_signin_url: Option<String>,
+}
+
 /// A decoded middleware.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MiddlewareKind {
@@ -267,6 +285,7 @@ pub enum MiddlewareKind {
     Compress(Compress),
     Retry(Retry),
     Errors(ErrorPage),
+    ForwardAuth(ForwardAuth),
     /// Any other type, decoded by whoever supports it.
     Other {
         kind: String,
@@ -315,6 +334,7 @@ pub fn decode_middleware(m: &Middleware) -> Result<MiddlewareKind, ConfigError> 
         "compress" => MiddlewareKind::Compress(from_node(&node).map_err(within)?),
         "retry" => MiddlewareKind::Retry(from_node(&node).map_err(within)?),
         "errors" => MiddlewareKind::Errors(from_node(&node).map_err(within)?),
+        "forwardauth" => MiddlewareKind::ForwardAuth(from_node(&node).map_err(within)?),
         _ => MiddlewareKind::Other {
             kind: kind.clone(),
             node,

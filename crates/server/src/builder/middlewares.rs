@@ -14,6 +14,7 @@ use switchyard_proxy::middlewares::{
     IpStrategy, RateLimit, Redirect, ReplacePath, ReplacePathRegex, Retry, RetrySettings,
     StripPrefix, StripPrefixRegex,
 };
+use switchyard_proxy::middlewares::{ForwardAuth, ForwardAuthSettings};
 use switchyard_proxy::BoxHandler;
 
 use super::services::BuiltService;
@@ -39,6 +40,7 @@ fn compile(
     m: &Middleware,
     name: &str,
     services: &HashMap<String, BuiltService>,
+    upstream: &Arc<switchyard_proxy::upstream::Upstream>,
 ) -> Result<(String, CompiledMiddleware, Vec<String>), String> {
     let kind = decode_middleware(m).map_err(|e| e.to_string())?;
     let mut warnings = Vec::new();
@@ -317,6 +319,64 @@ fn compile(
                 })),
             )
         }
+        MiddlewareKind::ForwardAuth(c) => {
+            let unsupported = [
+                ("tls", c.tls.is_some()),
+                (
+                    "headerField",
+                    c.header_field.as_deref().is_some_and(|h| !h.is_empty()),
+                ),
+                ("forwardBody", c.forward_body),
+                (
+                    "authSigninURL",
+                    c.auth_signin_url.as_deref().is_some_and(|u| !u.is_empty()),
+                ),
+            ];
+            if let Some((field, _)) = unsupported.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "forwardAuth.{field} is not supported yet by Switchyard"
+                ));
+            }
+            let address: http::Uri = c
+                .address
+                .parse()
+                .map_err(|e| format!("forwardAuth.address {:?}: {e}", c.address))?;
+            if address.scheme_str() != Some("http") && address.scheme_str() != Some("https") {
+                return Err(format!(
+                    "forwardAuth.address {:?}: expected an http:// or https:// URL",
+                    c.address
+                ));
+            }
+            let names = |list: &[String], field: &str| -> Result<Vec<http::HeaderName>, String> {
+                list.iter()
+                    .map(|n| {
+                        http::HeaderName::from_bytes(n.as_bytes())
+                            .map_err(|_| format!("forwardAuth.{field}: invalid header {n:?}"))
+                    })
+                    .collect()
+            };
+            let regex = (!c.auth_response_headers_regex.is_empty())
+                .then(|| Regex::new(&format!("(?i){}", c.auth_response_headers_regex)))
+                .transpose()
+                .map_err(|e| format!("forwardAuth.authResponseHeadersRegex: {e}"))?;
+            let settings = ForwardAuthSettings {
+                address,
+                trust_forward_header: c.trust_forward_header,
+                auth_response_headers: names(&c.auth_response_headers, "authResponseHeaders")?,
+                auth_response_headers_regex: regex,
+                auth_request_headers: names(&c.auth_request_headers, "authRequestHeaders")?,
+                add_auth_cookies_to_response: c.add_auth_cookies_to_response.clone(),
+                preserve_location_header: c.preserve_location_header,
+                preserve_request_method: c.preserve_request_method,
+            };
+            let client = upstream.clone();
+            (
+                "forwardauth",
+                wrap(Arc::new(move |next| {
+                    Arc::new(ForwardAuth::new(settings.clone(), client.clone(), next)) as BoxHandler
+                })),
+            )
+        }
         MiddlewareKind::BasicAuth(c) => {
             let users = Arc::new(
                 basic_auth::Users::parse(&c.users, c.users_file.as_deref())
@@ -472,13 +532,15 @@ impl Builder {
                 .filter(|c| c.config == *m && c.service == service)
             {
                 Some(c) => Ok(c),
-                None => compile(m, name, services).map(|(kind, compiled, warnings)| Cached {
-                    config: m.clone(),
-                    service,
-                    kind,
-                    compiled,
-                    warnings,
-                }),
+                None => compile(m, name, services, &self.default_upstream).map(
+                    |(kind, compiled, warnings)| Cached {
+                        config: m.clone(),
+                        service,
+                        kind,
+                        compiled,
+                        warnings,
+                    },
+                ),
             };
             match cached {
                 Ok(c) => {

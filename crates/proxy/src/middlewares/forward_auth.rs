@@ -1,0 +1,267 @@
+//! `forwardAuth`: asks an authentication server about each request (a
+//! `GET` to `address` with the request's headers and `X-Forwarded-*`
+//! describing it). A 2xx answer lets the request through, with the headers
+//! named in `authResponseHeaders` (or matching `authResponseHeadersRegex`)
+//! copied onto it; any other answer is sent to the client as is.
+
+use std::sync::Arc;
+
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http_body_util::BodyExt;
+use regex::Regex;
+
+use crate::service::reverse_proxy::remove_hop_by_hop;
+use crate::upstream::Upstream;
+use crate::{
+    body, BoxHandler, Handler, HandlerFuture, ProxyError, Request, RequestContext, Response,
+};
+
+#[derive(Clone)]
+pub struct ForwardAuthSettings {
+    pub address: Uri,
+    /// None: Traefik's default (the request's own `X-Forwarded-*` are
+    /// replaced); Some(true) keeps trusted ones; Some(false) drops them.
+    pub trust_forward_header: Option<bool>,
+    pub auth_response_headers: Vec<HeaderName>,
+    pub auth_response_headers_regex: Option<Regex>,
+    pub auth_request_headers: Vec<HeaderName>,
+    pub add_auth_cookies_to_response: Vec<String>,
+    pub preserve_location_header: bool,
+    pub preserve_request_method: bool,
+}
+
+pub struct ForwardAuth {
+    s: ForwardAuthSettings,
+    client: Arc<Upstream>,
+    next: BoxHandler,
+}
+
+impl ForwardAuth {
+    pub fn new(s: ForwardAuthSettings, client: Arc<Upstream>, next: BoxHandler) -> ForwardAuth {
+        ForwardAuth { s, client, next }
+    }
+
+    fn auth_request(&self, req: &Request) -> Request {
+        let s = &self.s;
+        let mut headers = req.headers().clone();
+        remove_hop_by_hop(&mut headers);
+        headers.remove(header::HOST);
+        headers.remove(header::CONTENT_LENGTH);
+        if !s.auth_request_headers.is_empty() {
+            let mut kept = HeaderMap::new();
+            for n in &s.auth_request_headers {
+                for v in headers.get_all(n) {
+                    kept.append(n.clone(), v.clone());
+                }
+            }
+            headers = kept;
+        }
+        let ctx = RequestContext::of(req);
+        let host = req.headers().get(header::HOST).cloned().or_else(|| {
+            req.uri()
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        let uri = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let proto = if ctx.tls { "https" } else { "http" };
+        let ip = ctx.client_addr.ip().to_string();
+        let set = |h: &mut HeaderMap, name: &'static str, value: &str, only_if_absent: bool| {
+            if only_if_absent && h.contains_key(name) {
+                return;
+            }
+            if let Ok(v) = HeaderValue::from_str(value) {
+                h.insert(name, v);
+            }
+        };
+        match s.trust_forward_header {
+            None => {
+                set(&mut headers, "x-forwarded-for", &ip, false);
+                set(&mut headers, "x-forwarded-proto", proto, false);
+                set(
+                    &mut headers,
+                    "x-forwarded-method",
+                    req.method().as_str(),
+                    false,
+                );
+                if let Some(h) = &host {
+                    headers.insert("x-forwarded-host", h.clone());
+                }
+                set(&mut headers, "x-forwarded-uri", uri, false);
+            }
+            Some(trust) => {
+                if !trust {
+                    for n in [
+                        "x-forwarded-for",
+                        "x-forwarded-proto",
+                        "x-forwarded-host",
+                        "x-forwarded-port",
+                        "x-forwarded-method",
+                        "x-forwarded-uri",
+                        "x-forwarded-prefix",
+                        "x-real-ip",
+                    ] {
+                        headers.remove(n);
+                    }
+                }
+                let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+                    Some(prior) => format!("{prior}, {ip}"),
+                    None => ip,
+                };
+                set(&mut headers, "x-forwarded-for", &xff, false);
+                set(
+                    &mut headers,
+                    "x-forwarded-method",
+                    req.method().as_str(),
+                    true,
+                );
+                set(&mut headers, "x-forwarded-proto", proto, true);
+                if !headers.contains_key("x-forwarded-host") {
+                    if let Some(h) = &host {
+                        headers.insert("x-forwarded-host", h.clone());
+                    }
+                }
+                set(&mut headers, "x-forwarded-uri", uri, true);
+            }
+        }
+        if let Some(authority) = s
+            .address
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            headers.insert(header::HOST, authority);
+        }
+        let mut out = Request::new(body::empty());
+        *out.method_mut() = if s.preserve_request_method {
+            req.method().clone()
+        } else {
+            Method::GET
+        };
+        *out.uri_mut() = s.address.clone();
+        *out.headers_mut() = headers;
+        out
+    }
+}
+
+fn cookie_name(set_cookie: &HeaderValue) -> Option<String> {
+    let text = set_cookie.to_str().ok()?;
+    Some(
+        text.split(';')
+            .next()?
+            .split('=')
+            .next()?
+            .trim()
+            .to_string(),
+    )
+}
+
+impl Handler for ForwardAuth {
+    fn call(&self, mut req: Request) -> HandlerFuture {
+        let auth_req = self.auth_request(&req);
+        let client = self.client.clone();
+        let s = self.s.clone();
+        let next = self.next.clone();
+        Box::pin(async move {
+            let address = s.address.to_string();
+            let auth = match client.send(auth_req, &address).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(error = %e, "forwardAuth: authentication server unreachable");
+                    let mut r = Response::new(body::empty());
+                    *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    return Ok(r);
+                }
+            };
+            let (parts, auth_body) = auth.into_parts();
+            let auth_bytes = auth_body
+                .collect()
+                .await
+                .map_err(|e| ProxyError::Upstream {
+                    upstream: address.clone(),
+                    source: e,
+                })?
+                .to_bytes();
+            if !parts.status.is_success() {
+                let mut r = Response::new(body::full(auth_bytes));
+                *r.status_mut() = parts.status;
+                let mut h = parts.headers.clone();
+                remove_hop_by_hop(&mut h);
+                h.remove(header::CONTENT_LENGTH);
+                if !s.preserve_location_header {
+                    if let Some(loc) = h
+                        .get(header::LOCATION)
+                        .and_then(|l| l.to_str().ok())
+                        .map(str::to_string)
+                    {
+                        if loc.starts_with('/') {
+                            let base = format!(
+                                "{}://{}",
+                                s.address.scheme_str().unwrap_or("http"),
+                                s.address.authority().map(|a| a.as_str()).unwrap_or("")
+                            );
+                            if let Ok(v) = HeaderValue::from_str(&format!("{base}{loc}")) {
+                                h.insert(header::LOCATION, v);
+                            }
+                        }
+                    }
+                }
+                *r.headers_mut() = h;
+                return Ok(r);
+            }
+            for name in &s.auth_response_headers {
+                req.headers_mut().remove(name);
+                for v in parts.headers.get_all(name) {
+                    req.headers_mut().append(name.clone(), v.clone());
+                }
+            }
+            if let Some(re) = &s.auth_response_headers_regex {
+                let drop: Vec<HeaderName> = req
+                    .headers()
+                    .keys()
+                    .filter(|k| re.is_match(k.as_str()))
+                    .cloned()
+                    .collect();
+                for k in drop {
+                    req.headers_mut().remove(k);
+                }
+                for (k, v) in parts
+                    .headers
+                    .iter()
+                    .filter(|(k, _)| re.is_match(k.as_str()))
+                {
+                    req.headers_mut().append(k.clone(), v.clone());
+                }
+            }
+            let auth_cookies: Vec<HeaderValue> = parts
+                .headers
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter(|c| {
+                    cookie_name(c).is_some_and(|n| s.add_auth_cookies_to_response.contains(&n))
+                })
+                .cloned()
+                .collect();
+            let mut resp = next.call(req).await?;
+            if !auth_cookies.is_empty() {
+                let kept: Vec<HeaderValue> = resp
+                    .headers()
+                    .get_all(header::SET_COOKIE)
+                    .iter()
+                    .filter(|c| {
+                        !cookie_name(c).is_some_and(|n| s.add_auth_cookies_to_response.contains(&n))
+                    })
+                    .cloned()
+                    .collect();
+                let h = resp.headers_mut();
+                h.remove(header::SET_COOKIE);
+                for c in kept.into_iter().chain(auth_cookies) {
+                    h.append(header::SET_COOKIE, c);
+                }
+            }
+            Ok(resp)
+        })
+    }
+}
