@@ -1,39 +1,86 @@
-//! Traefik v3's HTTP rule language: parsing, compiled matchers, and a router
-//! table indexed by host.
+//! Traefik v3's HTTP router rules: parsing, compiled matchers, and a
+//! router table indexed by host.
 //!
-//! Grammar (whitespace allowed between tokens):
+//! # Grammar
+//!
+//! Traefik parses a rule as a Go expression (`go/parser.ParseExpr`, through
+//! `vulcand/predicate`); this crate reads the same language:
 //!
 //! ```text
-//! rule    := or
-//! or      := and ( "||" and )*
-//! and     := unary ( "&&" unary )*
+//! rule    := or [newline]
+//! or      := and { "||" and }
+//! and     := unary { "&&" unary }
 //! unary   := "!" unary | primary
-//! primary := "(" or ")" | NAME "(" value ( "," value )* ")"
-//! value   := `raw string` | "Go string literal with escapes"
+//! primary := "(" or ")" | NAME "(" value { "," value } [ "..." ] [ "," ] ")"
+//! value   := `raw string` | "interpreted string"
 //! ```
 //!
-//! `NAME` is one of `Host`, `HostRegexp`, `Path`, `PathPrefix`, `PathRegexp`,
-//! `Method`, `Header`, `HeaderRegexp`, `Query`, `QueryRegexp`, `ClientIP`, in
-//! one of the four spellings Traefik accepts: as written, lower-case,
-//! upper-case, or capitalised lower-case (`Pathprefix`).
+//! - `!` binds tighter than `&&`, which binds tighter than `||`.
+//! - Spaces, tabs, carriage returns and line breaks separate tokens, and
+//!   Go comments (`/* ... */`, `// ...`) are allowed. As in Go, a line
+//!   break right after a matcher, a value or `)` ends the rule: break lines
+//!   after `&&`, `||`, `(` or `,`.
+//! - A raw string (backticks) is taken as written, carriage returns
+//!   dropped; an interpreted string (double quotes) has Go's escapes: `\"`
+//!   `\\` `\n` `\t` `\r` `\a` `\b` `\f` `\v`, `\xNN`, `\NNN` (octal),
+//!   `\uNNNN`, `\UNNNNNNNN`.
+//! - `NAME` is one of `Host`, `HostRegexp`, `Path`, `PathPrefix`,
+//!   `PathRegexp`, `Method`, `Header`, `HeaderRegexp`, `Query`,
+//!   `QueryRegexp`, `ClientIP`, in one of the four spellings Traefik
+//!   accepts: as written here, lower-case, upper-case, or lower-case with
+//!   a capital first letter (`Pathprefix`, `Clientip`).
+//! - Every value must be non-empty; `Header` and `HeaderRegexp` take two
+//!   values, `Query` and `QueryRegexp` one or two, the others one.
 //!
-//! Regular expressions are Go's RE2 syntax as Rust's `regex` reads it; the
-//! two agree on everything but a few rarely used escapes (`\C`, `\Q..\E` is
-//! not in either). They are compiled once, when the rule is parsed.
+//! # Matchers
+//!
+//! | matcher | matches when |
+//! |---|---|
+//! | `Host(h)` | the host (port ignored) equals `h` ignoring case; `*.x` replaces the host's first label, `*` matches every request |
+//! | `HostRegexp(re)` | `re` matches somewhere in the lower-cased host |
+//! | `Path(p)`, `PathPrefix(p)` | the routing path equals / starts with `p` (a plain string prefix) |
+//! | `PathRegexp(re)` | `re` matches somewhere in the routing path |
+//! | `Method(m)` | the method is `m` upper-cased |
+//! | `Header(k, v)`, `HeaderRegexp(k, re)` | one value of header `k` (any case) is `v` / is matched by `re` |
+//! | `Query(k)`, `Query(k, v)`, `QueryRegexp(k, re)` | one decoded value of query key `k` is empty / is `v` / is matched by `re` |
+//! | `ClientIP(ip or cidr)` | the peer address is `ip` or in `cidr` |
+//!
+//! Regular expressions are Go's (RE2) syntax, unanchored; the notes at the
+//! top of `src/goregex.rs` say how they map onto Rust's `regex`. What the
+//! host, path and query look like by the time matchers see them is said on
+//! [`RequestInfo`], [`normalize_host`], [`normalize_path`],
+//! [`sanitize_path`] and [`routing_path`].
+//!
+//! # Where this differs from Traefik on purpose
+//!
+//! - `HostRegexp` sees the host without its trailing dot (Traefik keeps
+//!   it), because the host index needs one spelling per host.
+//! - Bytes that are not UTF-8 stay `%XX`-encoded in the routing path.
+//! - Routers of equal priority and provider are tried by name (Traefik
+//!   tries them in Go map order).
+//! - A rule nested deeper than 200 levels of `(` and `!` is refused.
+//! - Error messages give a byte position and say what was expected; the
+//!   matchers' own messages keep Traefik's wording.
 
+mod expr;
+mod goregex;
+mod lexer;
 mod matcher;
-mod parse;
+mod net;
+mod parser;
 mod path;
+mod request;
 mod table;
 
 #[cfg(test)]
 mod tests;
 
-pub use matcher::{Matcher, Rule};
-pub use path::{normalize_host, normalize_path, routing_path, sanitize_path, RoutingPathError};
-pub use table::{default_priority, Entry, RouterTable};
+pub use expr::Rule;
+pub use path::{normalize_path, routing_path, sanitize_path, RoutingPathError};
+pub use request::{normalize_host, RequestInfo};
+pub use table::{default_priority, Entry, RouterTable, DEFAULT_PROVIDER_PRECEDENCE};
 
-/// A rule that does not parse or compile, with where.
+/// A rule that does not parse or compile: where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("error while parsing rule {rule}: {message} at position {position}")]
 pub struct RuleError {
@@ -44,22 +91,7 @@ pub struct RuleError {
     pub message: String,
 }
 
-/// Parses and compiles `src`.
+/// Parses and compiles a rule (Traefik's `ruleSyntax: v3`).
 pub fn parse(src: &str) -> Result<Rule, RuleError> {
-    parse::parse(src)
-}
-
-/// What matchers look at in a request.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestInfo<'a> {
-    pub method: &'a http::Method,
-    /// Lower-cased, port stripped (see [`normalize_host`]).
-    pub host: &'a str,
-    /// The routing path: escapes of reserved characters kept, others decoded
-    /// (see [`routing_path`]).
-    pub path: &'a str,
-    /// The raw query string, without `?`.
-    pub query: Option<&'a str>,
-    pub headers: &'a http::HeaderMap,
-    pub client_ip: std::net::IpAddr,
+    parser::parse(src)
 }

@@ -1,298 +1,348 @@
-//! Compiled matchers and the boolean tree that combines them.
-
-use std::net::IpAddr;
+//! The eleven matchers of Traefik v3's HTTP rules: their names and
+//! spellings, argument checks, compilation, and matching.
 
 use http::HeaderName;
-use ipnet::IpNet;
 use regex::Regex;
 
-use crate::RequestInfo;
+use crate::lexer::Fault;
+use crate::net::IpMatcher;
+use crate::request::{query_values, RequestInfo};
+use crate::{goregex, path};
 
-/// One compiled matcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Host,
+    HostRegexp,
+    Path,
+    PathPrefix,
+    PathRegexp,
+    Method,
+    Header,
+    HeaderRegexp,
+    Query,
+    QueryRegexp,
+    ClientIp,
+}
+
+impl Kind {
+    pub(crate) const ALL: [Kind; 11] = [
+        Kind::Host,
+        Kind::HostRegexp,
+        Kind::Path,
+        Kind::PathPrefix,
+        Kind::PathRegexp,
+        Kind::Method,
+        Kind::Header,
+        Kind::HeaderRegexp,
+        Kind::Query,
+        Kind::QueryRegexp,
+        Kind::ClientIp,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Host => "Host",
+            Kind::HostRegexp => "HostRegexp",
+            Kind::Path => "Path",
+            Kind::PathPrefix => "PathPrefix",
+            Kind::PathRegexp => "PathRegexp",
+            Kind::Method => "Method",
+            Kind::Header => "Header",
+            Kind::HeaderRegexp => "HeaderRegexp",
+            Kind::Query => "Query",
+            Kind::QueryRegexp => "QueryRegexp",
+            Kind::ClientIp => "ClientIP",
+        }
+    }
+
+    /// How many arguments the matcher takes.
+    fn arity(self) -> &'static [usize] {
+        match self {
+            Kind::Header | Kind::HeaderRegexp => &[2],
+            Kind::Query | Kind::QueryRegexp => &[1, 2],
+            _ => &[1],
+        }
+    }
+
+    /// The matcher a name stands for, in the four spellings Traefik
+    /// registers (`pkg/rules/parser.go`): as defined (`PathPrefix`),
+    /// lower-case (`pathprefix`), upper-case (`PATHPREFIX`) and the
+    /// lower-case name with its first letter raised (`Pathprefix`).
+    pub(crate) fn from_spelling(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| {
+            let canon = k.name();
+            name.len() == canon.len()
+                && (name == canon
+                    || name.bytes().all(|b| !b.is_ascii_uppercase())
+                    || name.bytes().all(|b| !b.is_ascii_lowercase())
+                    || name.bytes().enumerate().all(|(i, b)| {
+                        if i == 0 {
+                            b.is_ascii_uppercase()
+                        } else {
+                            !b.is_ascii_uppercase()
+                        }
+                    }))
+                && name.eq_ignore_ascii_case(canon)
+        })
+    }
+
+    /// A matcher whose name differs from `name` only in letter case.
+    pub(crate) fn like(name: &str) -> Option<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A string argument as written, with where it starts.
 #[derive(Debug, Clone)]
-pub enum Matcher {
-    /// Lower-cased; `*` alone matches any host, `*.x` one label.
+pub(crate) struct Arg {
+    pub value: Vec<u8>,
+    pub pos: usize,
+}
+
+/// What a compiled matcher tests.
+#[derive(Debug, Clone)]
+enum Test {
+    /// `Host(`*`)`: every request.
+    Any,
+    /// Can never match (`Header(`Host`, ..)`, an invalid header name, ...).
+    Never,
+    /// Lower-cased, one trailing dot removed; may start with `*`.
     Host(String),
     HostRegexp(Regex),
     Path(String),
     PathPrefix(String),
     PathRegexp(Regex),
-    Method(String),
-    Header(HeaderName, String),
+    Method(Vec<u8>),
+    Header(HeaderName, Vec<u8>),
     HeaderRegexp(HeaderName, Regex),
-    /// Key and value (`Query(k)` means the empty value, as in Traefik).
-    Query(String, String),
-    QueryRegexp(String, Regex),
-    ClientIP(Vec<IpNet>),
+    Query(Vec<u8>, Vec<u8>),
+    QueryRegexp(Vec<u8>, Regex),
+    ClientIp(IpMatcher),
 }
 
-/// The boolean tree of a rule.
+/// One compiled matcher, with the arguments it was written with.
 #[derive(Debug, Clone)]
-pub enum Expr {
-    Match(Matcher),
-    Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+pub(crate) struct Matcher {
+    kind: Kind,
+    args: Vec<Vec<u8>>,
+    test: Test,
 }
 
-/// A parsed and compiled rule.
-#[derive(Debug, Clone)]
-pub struct Rule {
-    source: String,
-    expr: Expr,
-}
-
-fn regex(kind: &str, pattern: &str) -> Result<Regex, String> {
-    Regex::new(pattern)
-        .map_err(|e| format!("compiling {kind} matcher: invalid regexp {pattern:?}: {e}"))
-}
-
-fn header_name(kind: &str, name: &str) -> Result<HeaderName, String> {
-    HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| format!("{kind}: invalid header name {name:?}"))
-}
-
-fn ip_or_cidr(s: &str) -> Result<IpNet, String> {
-    let s = s.trim();
-    if let Ok(net) = s.parse::<IpNet>() {
-        return Ok(net);
+impl PartialEq for Matcher {
+    /// Same matcher, same arguments (the compiled form follows from them).
+    fn eq(&self, other: &Matcher) -> bool {
+        self.kind == other.kind && self.args == other.args
     }
-    s.parse::<IpAddr>().map(IpNet::from).map_err(|_| {
-        format!("initializing IP checker for ClientIP matcher: invalid IP or CIDR {s:?}")
-    })
 }
 
 impl Matcher {
-    /// Compiles `name` (canonical spelling) with its arguments.
-    pub(crate) fn compile(name: &str, args: &[String]) -> Result<Matcher, String> {
-        let want: &[usize] = match name {
-            "Header" | "HeaderRegexp" => &[2],
-            "Query" | "QueryRegexp" => &[1, 2],
-            _ => &[1],
-        };
-        if !want.contains(&args.len()) {
-            return Err(format!(
-                "unexpected number of parameters for {name}; got {}, expected one of {want:?}",
-                args.len()
+    /// Checks and compiles `kind(args)`; `name_pos` is where the name
+    /// starts and `close_pos` where its `)` is, for error positions.
+    ///
+    /// The checks run in Traefik's order: no arguments, then an empty
+    /// argument (`pkg/rules/parser.go` `CheckRule`), then the argument
+    /// count, then the matcher's own checks.
+    pub(crate) fn compile(
+        kind: Kind,
+        args: Vec<Arg>,
+        name_pos: usize,
+        close_pos: usize,
+    ) -> Result<Matcher, Fault> {
+        let name = kind.name();
+        if args.is_empty() {
+            return Err(Fault::new(name_pos, format!("no args for matcher {name}")));
+        }
+        if let Some(empty) = args.iter().find(|a| a.value.is_empty()) {
+            return Err(Fault::new(
+                empty.pos,
+                format!("empty args for matcher {name}"),
             ));
         }
-        let a = &args[0];
-        Ok(match name {
-            "Host" => {
-                if a.is_empty() {
-                    return Err("empty value for Host matcher".into());
-                }
-                if !a.is_ascii() {
-                    return Err(format!("invalid value {a:?} for Host matcher, non-ASCII characters are not allowed"));
-                }
-                Matcher::Host(a.to_ascii_lowercase())
-            }
-            "HostRegexp" => {
-                if !a.is_ascii() {
-                    return Err(format!("invalid value {a:?} for HostRegexp matcher, non-ASCII characters are not allowed"));
-                }
-                Matcher::HostRegexp(regex("HostRegexp", a)?)
-            }
-            "Path" | "PathPrefix" => {
-                if !a.starts_with('/') {
-                    return Err(format!("path {a:?} does not start with a '/'"));
-                }
-                if name == "Path" {
-                    Matcher::Path(a.clone())
-                } else {
-                    Matcher::PathPrefix(a.clone())
-                }
-            }
-            "PathRegexp" => Matcher::PathRegexp(regex("PathRegexp", a)?),
-            "Method" => {
-                if a.is_empty() {
-                    return Err("empty value for Method matcher".into());
-                }
-                Matcher::Method(a.to_ascii_uppercase())
-            }
-            "Header" => Matcher::Header(header_name("Header", a)?, args[1].clone()),
-            "HeaderRegexp" => Matcher::HeaderRegexp(
-                header_name("HeaderRegexp", a)?,
-                regex("HeaderRegexp", &args[1])?,
-            ),
-            "Query" => Matcher::Query(a.clone(), args.get(1).cloned().unwrap_or_default()),
-            "QueryRegexp" => match args.get(1) {
-                Some(re) => Matcher::QueryRegexp(a.clone(), regex("QueryRegexp", re)?),
-                None => Matcher::Query(a.clone(), String::new()),
-            },
-            "ClientIP" => Matcher::ClientIP(vec![ip_or_cidr(a)?]),
-            other => return Err(format!("unsupported function: {other}")),
+        let want = kind.arity();
+        if !want.contains(&args.len()) {
+            let pos = args.get(want[want.len() - 1]).map_or(close_pos, |a| a.pos);
+            let want: Vec<String> = want.iter().map(usize::to_string).collect();
+            return Err(Fault::new(
+                pos,
+                format!(
+                    "unexpected number of parameters for {name}; got {}, expected {}",
+                    args.len(),
+                    want.join(" or ")
+                ),
+            ));
+        }
+        let test = build(kind, &args)?;
+        Ok(Matcher {
+            kind,
+            args: args.into_iter().map(|a| a.value).collect(),
+            test,
         })
     }
 
-    fn matches(&self, req: &RequestInfo<'_>) -> bool {
-        match self {
-            Matcher::Host(h) => host_matches(req.host, h),
-            Matcher::HostRegexp(re) => re.is_match(req.host),
-            Matcher::Path(p) => req.path == p,
-            Matcher::PathPrefix(p) => req.path.starts_with(p.as_str()),
-            Matcher::PathRegexp(re) => re.is_match(req.path),
-            Matcher::Method(m) => req.method.as_str() == m,
-            Matcher::Header(k, v) => req
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub(crate) fn args(&self) -> &[Vec<u8>] {
+        &self.args
+    }
+
+    /// The one host a non-wildcard `Host` matcher accepts.
+    pub(crate) fn exact_host(&self) -> Option<&str> {
+        match &self.test {
+            Test::Host(h) if !h.starts_with('*') => Some(h),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn matches(&self, req: &RequestInfo<'_>) -> bool {
+        match &self.test {
+            Test::Any => true,
+            Test::Never => false,
+            Test::Host(h) => host_matches(req.host, h),
+            Test::HostRegexp(re) => re.is_match(req.host),
+            Test::Path(p) => req.path == p,
+            Test::PathPrefix(p) => req.path.starts_with(p.as_str()),
+            Test::PathRegexp(re) => re.is_match(req.path),
+            Test::Method(m) => req.method.as_str().as_bytes() == m.as_slice(),
+            Test::Header(k, v) => req.headers.get_all(k).iter().any(|x| x.as_bytes() == v),
+            Test::HeaderRegexp(k, re) => req
                 .headers
                 .get_all(k)
                 .iter()
-                .any(|x| x.as_bytes() == v.as_bytes()),
-            Matcher::HeaderRegexp(k, re) => req
-                .headers
-                .get_all(k)
-                .iter()
-                .any(|x| std::str::from_utf8(x.as_bytes()).is_ok_and(|s| re.is_match(s))),
-            Matcher::Query(k, v) => query_values(req.query, k).any(|x| x == *v),
-            Matcher::QueryRegexp(k, re) => query_values(req.query, k).any(|x| re.is_match(&x)),
-            Matcher::ClientIP(nets) => nets.iter().any(|n| n.contains(&req.client_ip)),
+                .any(|x| re.is_match(&String::from_utf8_lossy(x.as_bytes()))),
+            Test::Query(k, v) => query_values(req.query, k).any(|x| *x == **v),
+            Test::QueryRegexp(k, re) => {
+                query_values(req.query, k).any(|x| re.is_match(&String::from_utf8_lossy(&x)))
+            }
+            Test::ClientIp(ip) => ip.contains(req.client_ip),
         }
     }
 }
 
-/// Host equality as Traefik's `Host`: case-insensitive, a trailing dot on
-/// either side ignored, `*` any host, `*.x` replaces the first label.
-fn host_matches(req_host: &str, expr: &str) -> bool {
-    if req_host.is_empty() {
+fn build(kind: Kind, args: &[Arg]) -> Result<Test, Fault> {
+    let first = &args[0];
+    let a = first.value.as_slice();
+    let at = first.pos;
+    let regex = |arg: &Arg| {
+        goregex::compile(&arg.value)
+            .map_err(|e| Fault::new(arg.pos, format!("compiling {} matcher: {e}", kind.name())))
+    };
+    Ok(match kind {
+        Kind::Host => {
+            if a == b"*" {
+                return Ok(Test::Any);
+            }
+            let host = ascii(kind, a, at)?.to_ascii_lowercase();
+            let host = host.strip_suffix('.').map(str::to_string).unwrap_or(host);
+            Test::Host(host)
+        }
+        Kind::HostRegexp => {
+            ascii(kind, a, at)?;
+            Test::HostRegexp(regex(first)?)
+        }
+        Kind::Path | Kind::PathPrefix => {
+            if !a.starts_with(b"/") {
+                return Err(Fault::new(
+                    at,
+                    format!(
+                        "path {:?} does not start with a '/'",
+                        String::from_utf8_lossy(a)
+                    ),
+                ));
+            }
+            let p = path::bytes_as_routing_path(a);
+            if kind == Kind::Path {
+                Test::Path(p)
+            } else {
+                Test::PathPrefix(p)
+            }
+        }
+        Kind::PathRegexp => Test::PathRegexp(regex(first)?),
+        Kind::Method => Test::Method(go_upper(a)),
+        Kind::Header | Kind::HeaderRegexp => {
+            let Some(name) = header_name(a) else {
+                return Ok(Test::Never);
+            };
+            if kind == Kind::Header {
+                Test::Header(name, args[1].value.clone())
+            } else {
+                Test::HeaderRegexp(name, regex(&args[1])?)
+            }
+        }
+        Kind::Query | Kind::QueryRegexp => match args.get(1) {
+            Some(re) if kind == Kind::QueryRegexp => Test::QueryRegexp(a.to_vec(), regex(re)?),
+            Some(v) => Test::Query(a.to_vec(), v.value.clone()),
+            None => Test::Query(a.to_vec(), Vec::new()),
+        },
+        Kind::ClientIp => {
+            let text = std::str::from_utf8(a).map_err(|_| bad_ip(at, a))?;
+            Test::ClientIp(IpMatcher::parse(text).ok_or_else(|| bad_ip(at, a))?)
+        }
+    })
+}
+
+fn ascii(kind: Kind, a: &[u8], at: usize) -> Result<&str, Fault> {
+    match std::str::from_utf8(a) {
+        Ok(s) if s.is_ascii() => Ok(s),
+        _ => Err(Fault::new(
+            at,
+            format!(
+                "invalid value {:?} for {} matcher, non-ASCII characters are not allowed",
+                String::from_utf8_lossy(a),
+                kind.name()
+            ),
+        )),
+    }
+}
+
+fn bad_ip(at: usize, a: &[u8]) -> Fault {
+    Fault::new(
+        at,
+        format!(
+            "initializing IP checker for ClientIP matcher: invalid IP or CIDR address {:?}",
+            String::from_utf8_lossy(a)
+        ),
+    )
+}
+
+/// Go's `strings.ToUpper` as far as a method can need it.
+fn go_upper(a: &[u8]) -> Vec<u8> {
+    match std::str::from_utf8(a) {
+        Ok(s) => s.to_uppercase().into_bytes(),
+        Err(_) => a.to_ascii_uppercase(),
+    }
+}
+
+/// The header a `Header`/`HeaderRegexp` key names, or None when no request
+/// header can ever match it in Traefik: an invalid name, or a header Go's
+/// server moves out of the header map before routing (`Host` into
+/// `req.Host`, `Transfer-Encoding` into `req.TransferEncoding`).
+fn header_name(a: &[u8]) -> Option<HeaderName> {
+    let name = HeaderName::from_bytes(a).ok()?;
+    if name == http::header::HOST || name == http::header::TRANSFER_ENCODING {
+        return None;
+    }
+    Some(name)
+}
+
+/// Traefik's `Host` test (`pkg/muxer/http/matcher.go`,
+/// `muxer.DomainMatchHostExpression`), for a request host already
+/// lower-cased with its trailing dot removed and a pattern likewise: equal
+/// ignoring ASCII case; a pattern starting with `*` replaces the host's
+/// first label (`*.example.com` matches `a.example.com`, not
+/// `a.b.example.com` nor `example.com`).
+pub(crate) fn host_matches(host: &str, pattern: &str) -> bool {
+    if host.is_empty() {
         return false;
     }
-    if expr == "*" {
-        return true;
-    }
-    let domain_match = |domain: &str, expr: &str| -> bool {
-        if let Some(rest) = expr.strip_prefix('*') {
-            return match domain.split_once('.') {
-                Some((_, tail)) => rest
-                    .strip_prefix('.')
-                    .is_some_and(|r| r.eq_ignore_ascii_case(tail)),
-                None => rest.is_empty(),
-            };
+    match pattern.strip_prefix('*') {
+        Some(rest) => {
+            let tail = host.find('.').map_or("", |i| &host[i..]);
+            rest.eq_ignore_ascii_case(tail)
         }
-        domain.eq_ignore_ascii_case(expr)
-    };
-    domain_match(req_host, expr)
-        || expr
-            .strip_suffix('.')
-            .is_some_and(|e| domain_match(req_host, e))
-        || req_host
-            .strip_suffix('.')
-            .is_some_and(|h| domain_match(h, expr))
-}
-
-/// The values of `key` in a raw query, decoded as Go's `url.ParseQuery`
-/// does: pairs with `;` or a bad escape are skipped, `+` is a space.
-fn query_values<'q>(query: Option<&'q str>, key: &'q str) -> impl Iterator<Item = String> + 'q {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty() && !pair.contains(';'))
-        .filter_map(move |pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let k = query_unescape(k)?;
-            (k == key).then(|| query_unescape(v)).flatten()
-        })
-}
-
-fn query_unescape(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-impl Expr {
-    fn matches(&self, req: &RequestInfo<'_>) -> bool {
-        match self {
-            Expr::Match(m) => m.matches(req),
-            Expr::Not(e) => !e.matches(req),
-            Expr::And(a, b) => a.matches(req) && b.matches(req),
-            Expr::Or(a, b) => a.matches(req) || b.matches(req),
-        }
-    }
-
-    /// Exact hosts every match needs, or None when some match needs none.
-    fn exact_hosts(&self) -> Option<Vec<String>> {
-        match self {
-            Expr::Match(Matcher::Host(h)) if !h.starts_with('*') => {
-                let bare = h.trim_end_matches('.').to_string();
-                Some(vec![bare])
-            }
-            Expr::Match(_) | Expr::Not(_) => None,
-            Expr::And(a, b) => match (a.exact_hosts(), b.exact_hosts()) {
-                (Some(x), Some(y)) => {
-                    // Both sides constrain the host: only names in both can match.
-                    Some(x.into_iter().filter(|h| y.contains(h)).collect())
-                }
-                (Some(x), None) | (None, Some(x)) => Some(x),
-                (None, None) => None,
-            },
-            Expr::Or(a, b) => {
-                let mut x = a.exact_hosts()?;
-                x.extend(b.exact_hosts()?);
-                x.sort();
-                x.dedup();
-                Some(x)
-            }
-        }
-    }
-
-    fn host_values(&self, out: &mut Vec<String>) {
-        match self {
-            Expr::Match(Matcher::Host(h)) => out.push(h.clone()),
-            Expr::Match(_) => {}
-            Expr::Not(e) => e.host_values(out),
-            Expr::And(a, b) | Expr::Or(a, b) => {
-                a.host_values(out);
-                b.host_values(out);
-            }
-        }
-    }
-}
-
-impl Rule {
-    pub(crate) fn new(source: &str, expr: Expr) -> Rule {
-        Rule {
-            source: source.to_string(),
-            expr,
-        }
-    }
-
-    /// The rule as written.
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    pub fn matches(&self, req: &RequestInfo<'_>) -> bool {
-        self.expr.matches(req)
-    }
-
-    /// When every request this rule matches must have one of these hosts
-    /// (lower-cased, no port, no trailing dot), the hosts; else None.
-    pub fn exact_hosts(&self) -> Option<Vec<String>> {
-        self.expr.exact_hosts()
-    }
-
-    /// Every literal `Host(...)` value in the rule.
-    pub fn host_values(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        self.expr.host_values(&mut out);
-        out
+        None => host.eq_ignore_ascii_case(pattern),
     }
 }

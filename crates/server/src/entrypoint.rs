@@ -13,7 +13,6 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use switchyard_proxy::forwarded::ForwardedHeaders;
-use switchyard_proxy::middlewares::path::set_path;
 use switchyard_proxy::{body, ProxyError, Request, RequestContext, Response};
 use switchyard_rules::{normalize_host, normalize_path, routing_path, sanitize_path, RequestInfo};
 use tokio::net::{TcpListener, TcpStream};
@@ -224,6 +223,17 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
     }
 }
 
+/// Replaces the path and query of `req`'s URI.
+fn set_path_and_query(req: &mut Request, pq: &str) -> Result<(), ProxyError> {
+    let pq = http::uri::PathAndQuery::try_from(pq)
+        .map_err(|e| ProxyError::BadRequest(format!("invalid request target: {e}")))?;
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = Some(pq);
+    *req.uri_mut() = http::Uri::from_parts(parts)
+        .map_err(|e| ProxyError::BadRequest(format!("invalid request target: {e}")))?;
+    Ok(())
+}
+
 async fn handle(
     settings: &EntryPointSettings,
     switcher: &Switcher,
@@ -273,8 +283,23 @@ async fn handle(
         };
         (sanitized != raw).then(|| sanitized.into_owned())
     };
-    if let Some(path) = &cleaned {
-        if let Err(e) = set_path(&mut req, path) {
+    // As Traefik, `;` in the query separates parameters like `&`, for the
+    // routers and for the backend alike.
+    let query_fixed = req
+        .uri()
+        .query()
+        .filter(|q| q.contains(';'))
+        .map(|q| q.replace(';', "&"));
+    if cleaned.is_some() || query_fixed.is_some() {
+        let path = cleaned.unwrap_or_else(|| req.uri().path().to_string());
+        let target = match query_fixed {
+            Some(q) => format!("{path}?{q}"),
+            None => match req.uri().query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path,
+            },
+        };
+        if let Err(e) = set_path_and_query(&mut req, &target) {
             return e.into_response();
         }
     }
