@@ -31,3 +31,23 @@ impl RequestContext {
             })
     }
 }
+
+/// The host a client asked for: its Host header, or the HTTP/2 authority.
+pub fn request_host<B>(req: &http::Request<B>) -> Option<&str> {
+    req.headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+}
+
+/// A new request with `parts`' method, URI, version, headers and
+/// extensions, and `body` (for middlewares that send a request again).
+pub fn request_from_parts(parts: &http::request::Parts, body: crate::Body) -> crate::Request {
+    let mut req = crate::Request::new(body);
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = parts.uri.clone();
+    *req.version_mut() = parts.version;
+    *req.headers_mut() = parts.headers.clone();
+    *req.extensions_mut() = parts.extensions.clone();
+    req
+}

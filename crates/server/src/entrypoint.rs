@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{header, Version};
+use http::Version;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -249,12 +249,7 @@ async fn handle(
         }
         _ => req.map(body::boxed),
     };
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    let host = switchyard_proxy::context::request_host(&req).map(str::to_string);
     if host.is_none() && req.version() == Version::HTTP_11 {
         return ProxyError::BadRequest("missing required Host header".into()).into_response();
     }

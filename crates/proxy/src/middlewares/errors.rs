@@ -51,12 +51,8 @@ fn query_escape(s: &str) -> String {
 
 impl Handler for Errors {
     fn call(&self, req: Request) -> HandlerFuture {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
+        let host = crate::context::request_host(&req)
             .map(str::to_string)
-            .or_else(|| req.uri().authority().map(|a| a.to_string()))
             .unwrap_or_default();
         let tls = RequestContext::of(&req).tls;
         let original_url = format!(

@@ -310,12 +310,7 @@ impl Headers {
                 .filter(|v| !v.is_empty())
         });
         let host = from_proxy
-            .or_else(|| {
-                req.headers()
-                    .get(header::HOST)
-                    .and_then(|v| v.to_str().ok())
-            })
-            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .or_else(|| crate::context::request_host(req))
             .unwrap_or("");
         self.s.allowed_hosts.iter().any(|h| h == host)
     }

@@ -77,12 +77,8 @@ impl Redirect {
     }
 
     fn old_url(&self, req: &Request) -> String {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
+        let host = crate::context::request_host(req)
             .map(str::to_string)
-            .or_else(|| req.uri().authority().map(|a| a.to_string()))
             .unwrap_or_default();
         let uri = req
             .uri()

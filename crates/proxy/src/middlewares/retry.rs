@@ -110,12 +110,7 @@ impl Handler for Retry {
                     (None, Some(b)) => b,
                     (None, None) => body::empty(),
                 };
-                let mut req = Request::new(body);
-                *req.method_mut() = parts.method.clone();
-                *req.uri_mut() = parts.uri.clone();
-                *req.version_mut() = parts.version;
-                *req.headers_mut() = parts.headers.clone();
-                *req.extensions_mut() = parts.extensions.clone();
+                let req = crate::context::request_from_parts(&parts, body);
                 let last = attempt >= s.attempts
                     || replay.is_none()
                     || s.timeout.is_some_and(|t| started.elapsed() + wait > t);

@@ -43,16 +43,6 @@ impl Failover {
     }
 }
 
-fn rebuild(parts: &http::request::Parts, body: crate::Body) -> Request {
-    let mut req = Request::new(body);
-    *req.method_mut() = parts.method.clone();
-    *req.uri_mut() = parts.uri.clone();
-    *req.version_mut() = parts.version;
-    *req.headers_mut() = parts.headers.clone();
-    *req.extensions_mut() = parts.extensions.clone();
-    req
-}
-
 impl Handler for Failover {
     fn call(&self, req: Request) -> HandlerFuture {
         let main_up = self.main_up.as_ref().is_none_or(|u| u());
@@ -79,7 +69,9 @@ impl Handler for Failover {
                 .upper()
                 .is_some_and(|n| n as usize <= limit);
             if !empty && !small {
-                return main.call(rebuild(&parts, body_in)).await;
+                return main
+                    .call(crate::context::request_from_parts(&parts, body_in))
+                    .await;
             }
             let bytes: Bytes = body_in
                 .collect()
@@ -87,11 +79,19 @@ impl Handler for Failover {
                 .map_err(|e| ProxyError::BadRequest(e.to_string()))?
                 .to_bytes();
             let resp = main
-                .call(rebuild(&parts, body::full(bytes.clone())))
+                .call(crate::context::request_from_parts(
+                    &parts,
+                    body::full(bytes.clone()),
+                ))
                 .await?;
             let code = resp.status().as_u16();
             if status.iter().any(|(a, b)| (*a..=*b).contains(&code)) {
-                return fallback.call(rebuild(&parts, body::full(bytes))).await;
+                return fallback
+                    .call(crate::context::request_from_parts(
+                        &parts,
+                        body::full(bytes),
+                    ))
+                    .await;
             }
             Ok(resp)
         })
