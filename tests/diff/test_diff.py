@@ -15,6 +15,7 @@ A case file:
 
 import glob
 import gzip
+import hashlib
 import json
 import os
 
@@ -100,6 +101,26 @@ def extract(spec, answers):
     return out
 
 
+def fill(headers, values):
+    """Request headers with `<<cookie:a>>` replaced by the sticky-cookie value
+    that points at backend a (the first 16 hex digits of the SHA-256 of its
+    URL), and `<<cookie-of:name>>` by the one for a child service called name."""
+    if not headers:
+        return headers
+    out = {}
+    for k, v in headers.items():
+        for name, url in values.items():
+            v = v.replace("<<cookie:%s>>" % name, hashlib.sha256(url.encode()).hexdigest()[:16])
+            v = v.replace("<<url:%s>>" % name, url)
+        while "<<cookie-of:" in v:
+            start = v.index("<<cookie-of:")
+            end = v.index(">>", start)
+            name = v[start + 12 : end]
+            v = v[:start] + hashlib.sha256(name.encode()).hexdigest()[:16] + v[end + 2 :]
+        out[k] = v
+    return out
+
+
 def run_case(binary, case, values):
     proxy = Proxy(binary, case.get("static", DEFAULT_STATIC), case["dynamic"], values)
     try:
@@ -115,7 +136,7 @@ def run_case(binary, case, values):
                         spec.get("method", "GET"),
                         spec.get("path", "/"),
                         host=spec.get("host", "example.com"),
-                        headers=spec.get("headers"),
+                        headers=fill(spec.get("headers"), values),
                         body=spec.get("body"),
                     )
                 )

@@ -78,14 +78,14 @@ pub struct Service {
 #[serde(default, rename_all = "camelCase")]
 pub struct LoadBalancerService {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sticky: Option<Node>,
+    pub sticky: Option<Sticky>,
     pub servers: Vec<Server>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strategy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheck>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub passive_health_check: Option<Node>,
+    pub passive_health_check: Option<PassiveHealthCheck>,
     pub pass_host_header: Option<bool>,
     pub response_forwarding: ResponseForwarding,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,9 +113,110 @@ impl Default for LoadBalancerService {
 pub struct WeightedRoundRobin {
     pub services: Vec<WeightedService>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sticky: Option<Node>,
+    pub sticky: Option<Sticky>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check: Option<Node>,
+}
+
+/// `highestRandomWeight`: rendezvous hashing of the client IP over services.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HighestRandomWeight {
+    pub services: Vec<WeightedService>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<Node>,
+}
+
+/// `mirroring`: the main service answers; a share of requests is copied to
+/// each mirror.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Mirroring {
+    pub service: String,
+    pub mirror_body: bool,
+    pub max_body_size: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<MirrorService>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<Node>,
+}
+
+impl Default for Mirroring {
+    fn default() -> Self {
+        Mirroring {
+            service: String::new(),
+            mirror_body: true,
+            max_body_size: -1,
+            mirrors: Vec::new(),
+            health_check: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MirrorService {
+    pub name: String,
+    pub percent: i64,
+}
+
+/// `sticky`: session affinity by cookie.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Sticky {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<Cookie>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Cookie {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secure: bool,
+    #[serde(rename = "httpOnly", skip_serializing_if = "std::ops::Not::not")]
+    pub http_only: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub same_site: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_age: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+}
+
+impl Default for Cookie {
+    fn default() -> Self {
+        Cookie {
+            name: String::new(),
+            secure: false,
+            http_only: false,
+            same_site: String::new(),
+            max_age: 0,
+            path: Some("/".into()),
+            domain: String::new(),
+        }
+    }
+}
+
+/// `passiveHealthCheck`: a server that fails `maxFailedAttempts` times in a
+/// row within `failureWindow` is taken out for `failureWindow`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PassiveHealthCheck {
+    pub failure_window: Duration,
+    pub max_failed_attempts: i64,
+}
+
+impl Default for PassiveHealthCheck {
+    fn default() -> Self {
+        PassiveHealthCheck {
+            failure_window: Duration::from_secs(10),
+            max_failed_attempts: 1,
+        }
+    }
 }
 
 /// `failover`: `service` while it is up, else `fallback`.
@@ -138,12 +239,21 @@ pub struct FailoverErrors {
     pub max_request_body_bytes: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct WeightedService {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
+}
+
+impl Default for WeightedService {
+    fn default() -> Self {
+        WeightedService {
+            name: String::new(),
+            weight: Some(1),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

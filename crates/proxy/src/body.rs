@@ -31,6 +31,53 @@ where
     body.map_err(Into::into).boxed()
 }
 
+/// A request body read into memory, or found too large to be.
+pub enum Buffered {
+    Whole(Bytes),
+    /// Over the limit: a body that yields what was read, then the rest.
+    TooLarge(Body),
+}
+
+/// Reads `body` whole when it holds at most `limit` bytes (`None`: no
+/// limit); stops reading as soon as the limit is passed, never holding more
+/// than `limit` plus one frame.
+pub async fn buffer_up_to(mut body: Body, limit: Option<usize>) -> Result<Buffered, BoxError> {
+    if http_body::Body::size_hint(&body)
+        .lower()
+        .try_into()
+        .is_ok_and(|n: usize| limit.is_some_and(|l| n > l))
+    {
+        return Ok(Buffered::TooLarge(body));
+    }
+    let mut read: Vec<Bytes> = Vec::new();
+    let mut size = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame?;
+        let Ok(data) = frame.into_data() else {
+            // Trailers end the body.
+            break;
+        };
+        size += data.len();
+        read.push(data);
+        if limit.is_some_and(|l| size > l) {
+            let head = futures_util::stream::iter(
+                read.into_iter()
+                    .map(|b| Ok::<_, BoxError>(http_body::Frame::data(b))),
+            );
+            use futures_util::StreamExt;
+            let rest = http_body_util::BodyStream::new(body);
+            return Ok(Buffered::TooLarge(BodyExt::boxed(
+                http_body_util::StreamBody::new(head.chain(rest)),
+            )));
+        }
+    }
+    Ok(Buffered::Whole(match read.len() {
+        0 => Bytes::new(),
+        1 => read.swap_remove(0),
+        _ => read.concat().into(),
+    }))
+}
+
 pin_project_lite::pin_project! {
     /// A body that fails once `deadline` passes before it ends: the
     /// entrypoint's `readTimeout` on request bodies and `writeTimeout` on
@@ -103,6 +150,45 @@ where
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+
+    fn chunks(parts: &[&'static str]) -> Body {
+        let frames: Vec<Result<http_body::Frame<Bytes>, BoxError>> = parts
+            .iter()
+            .map(|p| Ok(http_body::Frame::data(Bytes::from_static(p.as_bytes()))))
+            .collect();
+        http_body_util::StreamBody::new(futures_util::stream::iter(frames)).boxed()
+    }
+
+    #[tokio::test]
+    async fn buffering_keeps_small_bodies_and_gives_back_large_ones_whole() {
+        let cases: &[(&[&'static str], Option<usize>, bool)] = &[
+            (&[], Some(0), true),
+            (&["ab", "cd"], Some(4), true),
+            (&["ab", "cd"], Some(3), false),
+            (&["abcdef"], Some(5), false),
+            (&["ab", "cd", "ef"], None, true),
+        ];
+        for (parts, limit, whole) in cases {
+            let want: String = parts.concat();
+            match buffer_up_to(chunks(parts), *limit).await.unwrap() {
+                Buffered::Whole(b) => {
+                    assert!(*whole, "{parts:?} {limit:?}");
+                    assert_eq!(b, want);
+                }
+                Buffered::TooLarge(rest) => {
+                    assert!(!*whole, "{parts:?} {limit:?}");
+                    assert_eq!(rest.collect().await.unwrap().to_bytes(), want);
+                }
+            }
+        }
+        // A known length over the limit is not read at all.
+        match buffer_up_to(full("0123456789"), Some(3)).await.unwrap() {
+            Buffered::TooLarge(rest) => {
+                assert_eq!(rest.collect().await.unwrap().to_bytes(), "0123456789")
+            }
+            Buffered::Whole(_) => panic!("read a body known to be too large"),
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn deadline_fails_a_slow_body_and_passes_a_quick_one() {

@@ -39,6 +39,10 @@ struct State {
     healthy: AtomicBool,
     hits: AtomicU64,
     health_hits: AtomicU64,
+    /// Milliseconds every answer (but `/health`) waits before its head.
+    delay_ms: AtomicU64,
+    /// When non-zero, every request (but `/health`) gets this status.
+    failing: AtomicU64,
 }
 
 /// A running backend; it stops when dropped.
@@ -87,6 +91,8 @@ impl Backend {
             healthy: AtomicBool::new(true),
             hits: AtomicU64::new(0),
             health_hits: AtomicU64::new(0),
+            delay_ms: AtomicU64::new(0),
+            failing: AtomicU64::new(0),
         });
         let (stop, mut stopped) = oneshot::channel::<()>();
         let st = state.clone();
@@ -147,6 +153,19 @@ impl Backend {
         self.state.healthy.store(healthy, Ordering::SeqCst);
     }
 
+    /// Delays every answer (health checks excluded) by `ms`.
+    pub fn set_delay_ms(&self, ms: u64) {
+        self.state.delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Answers every request (health checks excluded) with `status`; 0
+    /// goes back to normal answers.
+    pub fn set_failing(&self, status: u16) {
+        self.state
+            .failing
+            .store(u64::from(status), Ordering::SeqCst);
+    }
+
     /// Requests served, health checks excluded.
     pub fn hits(&self) -> u64 {
         self.state.hits.load(Ordering::SeqCst)
@@ -176,6 +195,20 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
         return Ok(text(status, &st.name));
     }
     st.hits.fetch_add(1, Ordering::SeqCst);
+    let delay = st.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let failing = st.failing.load(Ordering::SeqCst);
+    if failing > 0 {
+        let status = u16::try_from(failing)
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = text(status, &st.name);
+        resp.headers_mut().insert("x-backend", header(&st.name));
+        return Ok(resp);
+    }
     if is_websocket(req.headers()) {
         return Ok(websocket(req));
     }

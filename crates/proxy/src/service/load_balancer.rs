@@ -1,12 +1,16 @@
-//! The `loadBalancer` service: weighted round robin over servers, skipping
-//! those the active health check marked down.
+//! The `loadBalancer` service: one of Traefik's strategies over servers
+//! (see [`super::strategy`]), skipping those the active or passive health
+//! check marked down, with an optional sticky cookie.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use super::health::{HealthCheck, HealthTask};
 use super::reverse_proxy::{forward, BadServerUrl, Target};
-use super::wrr::Wrr;
+use super::sticky::{CookieSpec, Sticky};
+use super::strategy::{no_server, Kind, Picker};
 use crate::upstream::Upstream;
 use crate::{Handler, HandlerFuture, ProxyError, Request};
 
@@ -18,18 +22,53 @@ pub struct ServerSpec {
     pub preserve_path: bool,
 }
 
+/// How the balancer chooses and forwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub strategy: Kind,
+    pub sticky: Option<CookieSpec>,
+    pub pass_host_header: bool,
+    pub passive: Option<Passive>,
+}
+
+/// `passiveHealthCheck`: `max_failed` failures (a connection error or a 5xx
+/// answer) within `window` take a server out; it comes back after `window`,
+/// or, when the service also has an active check, when that check passes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passive {
+    pub max_failed: usize,
+    pub window: std::time::Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            strategy: Kind::Wrr,
+            sticky: None,
+            pass_host_header: true,
+            passive: None,
+        }
+    }
+}
+
 /// A server and its health.
 #[derive(Debug)]
 pub struct Server {
     pub target: Target,
     pub up: AtomicBool,
+    /// Recent failures, for the passive check.
+    failures: Mutex<VecDeque<Instant>>,
+    /// Whether the passive check has taken it out.
+    benched: AtomicBool,
 }
 
 struct Inner {
     servers: Vec<Arc<Server>>,
-    wrr: Mutex<Wrr>,
+    picker: Picker,
     pass_host_header: bool,
     upstream: Arc<Upstream>,
+    passive: Option<Passive>,
+    active: bool,
     _health: Option<HealthTask>,
 }
 
@@ -45,7 +84,7 @@ impl LoadBalancer {
     pub fn new(
         service: &str,
         specs: &[ServerSpec],
-        pass_host_header: bool,
+        options: Options,
         upstream: Arc<Upstream>,
         health: Option<HealthCheck>,
     ) -> Result<LoadBalancer, BadServerUrl> {
@@ -55,17 +94,25 @@ impl LoadBalancer {
                 Ok(Arc::new(Server {
                     target: Target::parse(&s.url, s.preserve_path)?,
                     up: AtomicBool::new(true),
+                    failures: Mutex::new(VecDeque::new()),
+                    benched: AtomicBool::new(false),
                 }))
             })
             .collect::<Result<_, BadServerUrl>>()?;
-        let wrr = Wrr::new(specs.iter().map(|s| s.weight));
+        let targets: Vec<(String, u32)> = specs.iter().map(|s| (s.url.clone(), s.weight)).collect();
+        let names: Vec<String> = specs.iter().map(|s| s.url.clone()).collect();
+        let sticky = options.sticky.map(|c| Sticky::new(c, &names));
+        let picker = Picker::new(options.strategy, &targets, sticky);
+        let active = health.is_some();
         let health = health.map(|h| h.spawn(service, &servers, upstream.clone()));
         Ok(LoadBalancer {
             inner: Arc::new(Inner {
                 servers,
-                wrr: Mutex::new(wrr),
-                pass_host_header,
+                picker,
+                pass_host_header: options.pass_host_header,
                 upstream,
+                passive: options.passive,
+                active,
                 _health: health,
             }),
         })
@@ -87,28 +134,78 @@ impl LoadBalancer {
             .iter()
             .any(|s| s.up.load(Ordering::Relaxed))
     }
+}
 
-    fn pick(&self) -> Option<Arc<Server>> {
-        let servers = &self.inner.servers;
-        let index = {
-            let mut wrr = self
-                .inner
-                .wrr
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            wrr.next(|i| servers[i].up.load(Ordering::Relaxed))?
-        };
-        servers.get(index).cloned()
+/// Counts one answer of `server` for the passive check, taking the server
+/// out when it has failed too often within the window.
+fn record(server: &Arc<Server>, passive: &Passive, active: bool, failed: bool) {
+    let mut failures = server.failures.lock().unwrap_or_else(|p| p.into_inner());
+    if !failed {
+        failures.clear();
+        return;
     }
+    let now = Instant::now();
+    failures.push_back(now);
+    while failures
+        .front()
+        .is_some_and(|t| now.duration_since(*t) > passive.window)
+    {
+        failures.pop_front();
+    }
+    if failures.len() < passive.max_failed || server.benched.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    failures.clear();
+    drop(failures);
+    tracing::warn!(server = %server.target.url, "passive health check: server taken out");
+    server.up.store(false, Ordering::Release);
+    let server = server.clone();
+    let window = passive.window;
+    tokio::spawn(async move {
+        if !active {
+            tokio::time::sleep(window).await;
+            server.up.store(true, Ordering::Release);
+            tracing::info!(server = %server.target.url, "passive health check: server back");
+        }
+        server.benched.store(false, Ordering::Release);
+    });
 }
 
 impl Handler for LoadBalancer {
     fn call(&self, req: Request) -> HandlerFuture {
-        let Some(server) = self.pick() else {
-            return Box::pin(async { Err(ProxyError::NoAvailableServer) });
+        let inner = &self.inner;
+        let servers = &inner.servers;
+        let Some(pick) = inner
+            .picker
+            .pick(&req, |i| servers[i].up.load(Ordering::Relaxed))
+        else {
+            return no_server();
         };
-        let upstream = self.inner.upstream.clone();
-        let pass_host = self.inner.pass_host_header;
-        Box::pin(async move { forward(upstream, &server.target, pass_host, req).await })
+        let Some(server) = servers.get(pick.index).cloned() else {
+            return no_server();
+        };
+        let upstream = inner.upstream.clone();
+        let pass_host = inner.pass_host_header;
+        let Some(passive) = inner.passive.clone() else {
+            let call =
+                Box::pin(async move { forward(upstream, &server.target, pass_host, req).await });
+            return inner.picker.serve(pick, call);
+        };
+        let active = inner.active;
+        let call = Box::pin(async move {
+            let result = forward(upstream, &server.target, pass_host, req).await;
+            let failed = match &result {
+                Ok(resp) => resp.status().is_server_error(),
+                Err(e) => matches!(
+                    e,
+                    ProxyError::Connect { .. }
+                        | ProxyError::Upstream { .. }
+                        | ProxyError::UpstreamTimeout { .. }
+                ),
+            };
+            record(&server, &passive, active, failed);
+            result
+        });
+        inner.picker.serve(pick, call)
     }
 }

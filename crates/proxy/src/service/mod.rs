@@ -3,8 +3,11 @@
 pub mod failover;
 pub mod health;
 pub mod load_balancer;
+pub mod mirroring;
 pub mod reverse_proxy;
+pub mod sticky;
+pub mod strategy;
 pub mod weighted;
 pub mod wrr;
 
-pub use load_balancer::{LoadBalancer, ServerSpec};
+pub use load_balancer::{LoadBalancer, Options, ServerSpec};

@@ -6,13 +6,17 @@ use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue, Method};
 use switchyard_config::dynamic::{
-    FailoverService, HttpConfiguration, LoadBalancerService, ServersTransport, Service,
-    WeightedRoundRobin,
+    FailoverService, HighestRandomWeight, HttpConfiguration, LoadBalancerService, Mirroring,
+    ServersTransport, Service, Sticky, WeightedRoundRobin,
 };
 use switchyard_proxy::service::failover::Failover;
 use switchyard_proxy::service::health::HealthCheck;
+use switchyard_proxy::service::load_balancer::Passive;
+use switchyard_proxy::service::mirroring::{self, Mirror};
+use switchyard_proxy::service::sticky::{cookie_name, CookieSpec, SameSite};
+use switchyard_proxy::service::strategy::Kind;
 use switchyard_proxy::service::weighted::{Child, UpFn, Weighted};
-use switchyard_proxy::service::{LoadBalancer, ServerSpec};
+use switchyard_proxy::service::{LoadBalancer, Options, ServerSpec};
 use switchyard_proxy::upstream::{TransportSettings, Upstream};
 use switchyard_proxy::BoxHandler;
 
@@ -130,7 +134,83 @@ fn kind_count(service: &Service) -> usize {
 }
 
 fn is_composite(service: &Service) -> bool {
-    (service.weighted.is_some() || service.failover.is_some()) && kind_count(service) == 1
+    service.load_balancer.is_none() && kind_count(service) == 1
+}
+
+/// The API's name for a service's type.
+fn kind_name(service: &Service) -> &'static str {
+    if service.weighted.is_some() {
+        "weighted"
+    } else if service.failover.is_some() {
+        "failover"
+    } else if service.mirroring.is_some() {
+        "mirroring"
+    } else if service.highest_random_weight.is_some() {
+        "highestrandomweight"
+    } else {
+        "loadbalancer"
+    }
+}
+
+/// The service as the API shows it: like Traefik, with the sticky cookie's
+/// name filled in when it is generated, and the cookie's default path.
+fn api_json(name: &str, service: &Service) -> serde_json::Value {
+    let mut value = json(service);
+    // Composite sections are kept raw; show them with their defaults.
+    fn typed<T: serde::de::DeserializeOwned + serde::Serialize>(
+        node: &Option<switchyard_config::Node>,
+    ) -> Option<serde_json::Value> {
+        let node = node.as_ref()?;
+        let config: T = switchyard_config::decode::from_node(node).ok()?;
+        Some(json(&config))
+    }
+    let sections = [
+        ("weighted", typed::<WeightedRoundRobin>(&service.weighted)),
+        (
+            "highestRandomWeight",
+            typed::<HighestRandomWeight>(&service.highest_random_weight),
+        ),
+        ("mirroring", typed::<Mirroring>(&service.mirroring)),
+        ("failover", typed::<FailoverService>(&service.failover)),
+    ];
+    for (key, typed) in sections {
+        if let (Some(typed), Some(obj)) = (typed, value.as_object_mut()) {
+            obj.insert(key.into(), typed);
+        }
+    }
+    for kind in ["loadBalancer", "weighted"] {
+        let Some(cookie) = value
+            .get_mut(kind)
+            .and_then(|v| v.get_mut("sticky"))
+            .and_then(|v| v.get_mut("cookie"))
+            .and_then(|v| v.as_object_mut())
+        else {
+            continue;
+        };
+        let configured = cookie
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or_default()
+            .to_string();
+        cookie.insert("name".into(), cookie_name(&configured, name).into());
+        cookie.entry("path").or_insert_with(|| "/".into());
+    }
+    value
+}
+
+/// The cookie a `sticky` section describes, for the service `service`.
+fn cookie_spec(sticky: &Option<Sticky>, service: &str) -> Option<CookieSpec> {
+    let cookie = sticky.as_ref()?.cookie.as_ref()?;
+    Some(CookieSpec {
+        name: cookie_name(&cookie.name, service),
+        secure: cookie.secure,
+        http_only: cookie.http_only,
+        same_site: SameSite::parse(&cookie.same_site),
+        max_age: cookie.max_age,
+        expires: None,
+        path: cookie.path.clone().unwrap_or_default(),
+        domain: cookie.domain.clone(),
+    })
 }
 
 /// The handler and health of the service `reference` names (from `parent`'s
@@ -179,6 +259,10 @@ fn build_composite(
         weighted(name, node, http, built, stack)
     } else if let Some(node) = &service.failover {
         failover(name, node, http, built, stack)
+    } else if let Some(node) = &service.highest_random_weight {
+        highest_random_weight(name, node, http, built, stack)
+    } else if let Some(node) = &service.mirroring {
+        mirroring(name, node, http, built, stack)
     } else {
         Err(format!("the service \"{name}\" is not composite"))
     };
@@ -196,23 +280,99 @@ fn weighted(
 ) -> Result<BuiltService, String> {
     let config: WeightedRoundRobin =
         switchyard_config::decode::from_node(node).map_err(|e| format!("weighted: {e}"))?;
-    if config.sticky.is_some() {
-        return Err("weighted.sticky is not supported yet by Switchyard".into());
-    }
-    let mut children = Vec::new();
-    for c in &config.services {
-        let (handler, up) = child(&c.name, name, http, built, stack)?;
-        children.push(Child {
-            handler,
-            weight: c.weight.unwrap_or(1),
-            up,
-        });
-    }
+    let children = children(&config.services, name, http, built, stack)?;
     let propagate = config.health_check.is_some();
-    let weighted = Arc::new(Weighted::new(children, propagate));
+    let sticky = cookie_spec(&config.sticky, name);
+    let weighted = Arc::new(Weighted::new(children, Kind::Wrr, sticky, propagate));
     let up = propagate.then(|| up_fn(&weighted, Weighted::is_up));
     Ok(BuiltService {
         handler: weighted,
+        balancer: None,
+        up,
+    })
+}
+
+fn children(
+    services: &[switchyard_config::dynamic::WeightedService],
+    parent: &str,
+    http: &HttpConfiguration,
+    built: &mut HashMap<String, BuiltService>,
+    stack: &mut Vec<String>,
+) -> Result<Vec<Child>, String> {
+    services
+        .iter()
+        .map(|c| {
+            let (handler, up) = child(&c.name, parent, http, built, stack)?;
+            Ok(Child {
+                name: c.name.clone(),
+                handler,
+                weight: c.weight.unwrap_or(1),
+                up,
+            })
+        })
+        .collect()
+}
+
+fn highest_random_weight(
+    name: &str,
+    node: &switchyard_config::Node,
+    http: &HttpConfiguration,
+    built: &mut HashMap<String, BuiltService>,
+    stack: &mut Vec<String>,
+) -> Result<BuiltService, String> {
+    let config: HighestRandomWeight = switchyard_config::decode::from_node(node)
+        .map_err(|e| format!("highestRandomWeight: {e}"))?;
+    let children = children(&config.services, name, http, built, stack)?;
+    let propagate = config.health_check.is_some();
+    let service = Arc::new(Weighted::new(children, Kind::Hrw, None, propagate));
+    let up = propagate.then(|| up_fn(&service, Weighted::is_up));
+    Ok(BuiltService {
+        handler: service,
+        balancer: None,
+        up,
+    })
+}
+
+fn mirroring(
+    name: &str,
+    node: &switchyard_config::Node,
+    http: &HttpConfiguration,
+    built: &mut HashMap<String, BuiltService>,
+    stack: &mut Vec<String>,
+) -> Result<BuiltService, String> {
+    let config: Mirroring =
+        switchyard_config::decode::from_node(node).map_err(|e| format!("mirroring: {e}"))?;
+    if config.service.is_empty() {
+        return Err("mirroring: service is required".into());
+    }
+    let (main, main_up) = child(&config.service, name, http, built, stack)?;
+    let propagate = config.health_check.is_some();
+    if propagate && main_up.is_none() {
+        return Err(format!(
+            "cannot register service of mirroring as updater: healthCheck not enabled in config for {}",
+            config.service
+        ));
+    }
+    let mut mirrors = Vec::new();
+    for m in &config.mirrors {
+        let (handler, _) = child(&m.name, name, http, built, stack)?;
+        let percent = u64::try_from(m.percent)
+            .ok()
+            .filter(|p| *p <= 100)
+            .ok_or("mirroring: percent must be between 0 and 100")?;
+        mirrors.push(Mirror { handler, percent });
+    }
+    let max_body = usize::try_from(config.max_body_size).ok();
+    let service = Arc::new(mirroring::Mirroring::new(
+        main,
+        main_up,
+        mirrors,
+        config.mirror_body,
+        max_body,
+    )?);
+    let up = propagate.then(|| up_fn(&service, mirroring::Mirroring::is_up));
+    Ok(BuiltService {
+        handler: service,
         balancer: None,
         up,
     })
@@ -299,24 +459,19 @@ impl Builder {
         let mut cache = std::mem::take(&mut self.services);
         let mut composite = Vec::new();
         for (name, service) in &http.services {
-            let mut el = ElementInfo::new(name, json(service));
+            let mut el = ElementInfo::new(name, api_json(name, service));
             if is_composite(service) {
                 // Built once the services it names are.
-                el.kind = Some(
-                    if service.weighted.is_some() {
-                        "weighted"
-                    } else {
-                        "failover"
-                    }
-                    .into(),
-                );
+                el.kind = Some(kind_name(service).into());
                 composite.push(name.clone());
                 info.services.insert(name.clone(), el);
                 continue;
             }
+            if kind_count(service) > 0 {
+                el.kind = Some(kind_name(service).into());
+            }
             match self.build_service(name, service, http, &mut cache, stats) {
                 Ok(b) => {
-                    el.kind = Some("loadbalancer".into());
                     built.insert(name.clone(), b);
                 }
                 Err(e) => el.fail(e),
@@ -364,17 +519,21 @@ impl Builder {
             _ => return Err("cannot create service: multi-types service not supported, consider declaring two different pieces of service instead".into()),
         }
         let Some(lb) = &service.load_balancer else {
-            return Err(
-                "this service type is not supported yet by Switchyard (loadBalancer, weighted and failover are)".into(),
-            );
+            return Err("not a loadBalancer service".into());
         };
-        if let Some(strategy) = lb.strategy.as_deref() {
-            if !strategy.is_empty() && !strategy.eq_ignore_ascii_case("wrr") {
-                return Err(format!(
-                    "load-balancing strategy {strategy:?} is not supported yet (only wrr)"
-                ));
-            }
-        }
+        let strategy_name = lb.strategy.as_deref().unwrap_or("");
+        let strategy = Kind::parse(strategy_name)
+            .ok_or_else(|| format!("unsupported load-balancer strategy \"{strategy_name}\""))?;
+        let passive = lb.passive_health_check.as_ref().map(|p| Passive {
+            max_failed: usize::try_from(p.max_failed_attempts).unwrap_or(0).max(1),
+            window: p.failure_window.into(),
+        });
+        let options = Options {
+            strategy,
+            sticky: cookie_spec(&lb.sticky, name),
+            pass_host_header: lb.pass_host_header.unwrap_or(true),
+            passive,
+        };
         let (transport, upstream) = self.upstream_for(name, lb, http)?;
         if let Some(prev) = cache.remove(name) {
             if prev.config == *lb && prev.transport == transport {
@@ -394,14 +553,8 @@ impl Builder {
             })
             .collect();
         let health = lb.health_check.as_ref().map(health_check).transpose()?;
-        let balancer = LoadBalancer::new(
-            name,
-            &specs,
-            lb.pass_host_header.unwrap_or(true),
-            upstream,
-            health,
-        )
-        .map_err(|e| e.to_string())?;
+        let balancer = LoadBalancer::new(name, &specs, options, upstream, health)
+            .map_err(|e| e.to_string())?;
         self.services.insert(
             name.to_string(),
             CachedService {
