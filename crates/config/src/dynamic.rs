@@ -336,8 +336,8 @@ pub struct ServersTransport {
     pub insecure_skip_verify: bool,
     #[serde(rename = "rootCAs", skip_serializing_if = "Vec::is_empty")]
     pub root_cas: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub certificates: Option<Node>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<CertAndKey>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cipher_suites: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -363,7 +363,7 @@ impl Default for ServersTransport {
             server_name: None,
             insecure_skip_verify: false,
             root_cas: Vec::new(),
-            certificates: None,
+            certificates: Vec::new(),
             cipher_suites: Vec::new(),
             min_version: None,
             max_version: None,
@@ -375,6 +375,14 @@ impl Default for ServersTransport {
             spiffe: None,
         }
     }
+}
+
+/// A certificate and its key, each a file path or inline PEM.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CertAndKey {
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

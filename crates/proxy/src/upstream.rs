@@ -1,7 +1,9 @@
-//! The upstream HTTP client of one `serversTransport`: a keep-alive pool,
-//! TLS to `https://` servers, and the forwarding timeouts. Services that name
-//! the same transport share one client, and an unchanged transport keeps its
-//! pool across reloads.
+//! The upstream HTTP client of one `serversTransport`: keep-alive pools,
+//! TLS to `https://` servers (HTTP/2 when the server picks it by ALPN, unless
+//! `disableHTTP2`; client certificates; versions and cipher suites), HTTP/2
+//! with prior knowledge to `h2c://` servers, and the forwarding timeouts.
+//! Services that name the same transport share one client, and an unchanged
+//! transport keeps its pools across reloads.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,14 @@ pub struct TransportSettings {
     pub root_cas: Vec<String>,
     /// The TLS server name to send and verify instead of the URL's host.
     pub server_name: Option<String>,
+    pub disable_http2: bool,
+    /// Client certificates (certificate, key), as file paths or inline PEM.
+    pub certificates: Vec<(String, String)>,
+    /// Go's version names.
+    pub min_version: Option<String>,
+    pub max_version: Option<String>,
+    /// Go's cipher suite names.
+    pub cipher_suites: Vec<String>,
 }
 
 impl Default for TransportSettings {
@@ -42,6 +52,11 @@ impl Default for TransportSettings {
             insecure_skip_verify: false,
             root_cas: Vec::new(),
             server_name: None,
+            disable_http2: false,
+            certificates: Vec::new(),
+            min_version: None,
+            max_version: None,
+            cipher_suites: Vec::new(),
         }
     }
 }
@@ -60,11 +75,32 @@ pub enum TransportError {
     Tls(#[from] rustls::Error),
     #[error("serverName {0:?} is not a valid name")]
     ServerName(String),
+    #[error("{0}")]
+    Settings(String),
+    #[error("certificates: {0}")]
+    ClientCert(String),
 }
 
-/// A pooled client for `http://` and `https://` backends.
+type Pool = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// How a request must reach its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.1, or HTTP/2 when a TLS server picks it by ALPN.
+    Auto,
+    /// HTTP/1.1 only: protocol upgrades (WebSocket) need it.
+    Http1,
+    /// HTTP/2 with prior knowledge over plain TCP (`h2c://`).
+    H2c,
+}
+
+/// Pooled clients for `http://`, `https://` and `h2c://` backends.
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
+    /// ALPN offers `http/1.1` only.
+    http1: Pool,
+    /// ALPN offers `h2` and `http/1.1` (absent with `disableHTTP2`).
+    auto: Option<Pool>,
+    h2c: Pool,
     settings: TransportSettings,
 }
 
@@ -76,19 +112,75 @@ impl std::fmt::Debug for Upstream {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+/// PEM text given inline or in the file `entry` names.
+fn pem_bytes(entry: &str) -> Result<Vec<u8>, std::io::Error> {
+    if entry.contains("-----BEGIN") {
+        Ok(entry.as_bytes().to_vec())
+    } else {
+        std::fs::read(entry)
+    }
+}
+
+/// A client certificate chain and its key.
+fn certified_key(
+    cert: &str,
+    key: &str,
+    provider: &CryptoProvider,
+) -> Result<Arc<rustls::sign::CertifiedKey>, TransportError> {
+    let bad = |what: &str, entry: &str, e: &dyn std::fmt::Display| {
+        let name = if entry.contains("-----BEGIN") {
+            "inline PEM".to_string()
+        } else {
+            format!("{entry:?}")
+        };
+        TransportError::ClientCert(format!("{what} {name}: {e}"))
+    };
+    let cert_pem = pem_bytes(cert).map_err(|e| bad("cannot read certFile", cert, &e))?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad("certFile", cert, &e))?;
+    if chain.is_empty() {
+        return Err(bad("certFile", cert, &"no certificate"));
+    }
+    let key_pem = pem_bytes(key).map_err(|e| bad("cannot read keyFile", key, &e))?;
+    let key_der = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| bad("keyFile", key, &e))?;
+    let signing = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|e| bad("keyFile", key, &e))?;
+    let ck = rustls::sign::CertifiedKey::new(chain, signing);
+    ck.keys_match().map_err(|e| bad("certFile", cert, &e))?;
+    Ok(Arc::new(ck))
+}
+
+/// Offers the first client certificate whose key can sign with a scheme the
+/// server accepts (Go's choice among several).
+#[derive(Debug)]
+struct ClientCerts(Vec<Arc<rustls::sign::CertifiedKey>>);
+
+impl rustls::client::ResolvesClientCert for ClientCerts {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0
+            .iter()
+            .find(|ck| ck.key.choose_scheme(sigschemes).is_some())
+            .cloned()
+    }
+
+    fn has_certs(&self) -> bool {
+        !self.0.is_empty()
+    }
 }
 
 fn load_pem(entry: &str) -> Result<Vec<CertificateDer<'static>>, TransportError> {
-    let pem = if entry.contains("-----BEGIN") {
-        entry.as_bytes().to_vec()
-    } else {
-        std::fs::read(entry).map_err(|source| TransportError::ReadCa {
-            path: entry.to_string(),
-            source,
-        })?
-    };
+    let pem = pem_bytes(entry).map_err(|source| TransportError::ReadCa {
+        path: entry.to_string(),
+        source,
+    })?;
     let what = if entry.contains("-----BEGIN") {
         "an inline PEM".to_string()
     } else {
@@ -104,13 +196,25 @@ fn load_pem(entry: &str) -> Result<Vec<CertificateDer<'static>>, TransportError>
 }
 
 fn tls_config(settings: &TransportSettings) -> Result<rustls::ClientConfig, TransportError> {
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?;
-    let config = if settings.insecure_skip_verify {
+    let provider = Arc::new(
+        crate::tls_names::provider(&settings.cipher_suites).map_err(TransportError::Settings)?,
+    );
+    let versions = crate::tls_names::versions(
+        settings.min_version.as_deref(),
+        settings.max_version.as_deref(),
+    )
+    .map_err(TransportError::Settings)?;
+    let certs = settings
+        .certificates
+        .iter()
+        .map(|(cert, key)| certified_key(cert, key, &provider))
+        .collect::<Result<Vec<_>, _>>()?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)?;
+    let builder = if settings.insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider())))
-            .with_no_client_auth()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider.clone())))
     } else {
         let mut roots = RootCertStore::empty();
         if settings.root_cas.is_empty() {
@@ -125,40 +229,33 @@ fn tls_config(settings: &TransportSettings) -> Result<rustls::ClientConfig, Tran
                 }
             }
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        builder.with_root_certificates(roots)
     };
-    Ok(config)
+    Ok(if certs.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        builder.with_client_cert_resolver(Arc::new(ClientCerts(certs)))
+    })
 }
 
 impl Upstream {
     pub fn new(settings: TransportSettings) -> Result<Upstream, TransportError> {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.set_connect_timeout(settings.dial_timeout);
-        http.enforce_http(false);
         let tls = tls_config(&settings)?;
-        let https = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http();
-        let connector = match &settings.server_name {
-            Some(name) => {
-                let sn = ServerName::try_from(name.clone())
-                    .map_err(|_| TransportError::ServerName(name.clone()))?;
-                https
-                    .with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(sn))
-                    .enable_http1()
-                    .wrap_connector(http)
-            }
-            None => https.enable_http1().wrap_connector(http),
+        let http1 = pool(&settings, connector(&settings, tls.clone(), false)?, false);
+        let auto = if settings.disable_http2 {
+            None
+        } else {
+            Some(pool(
+                &settings,
+                connector(&settings, tls.clone(), true)?,
+                false,
+            ))
         };
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_timer(TokioTimer::new())
-            .pool_max_idle_per_host(settings.max_idle_conns_per_host)
-            .pool_idle_timeout(settings.idle_conn_timeout)
-            .set_host(false);
+        let h2c = pool(&settings, connector(&settings, tls, false)?, true);
         Ok(Upstream {
-            client: builder.build(connector),
+            http1,
+            auto,
+            h2c,
             settings,
         })
     }
@@ -169,8 +266,18 @@ impl Upstream {
 
     /// Sends `req` (whose URI is absolute) and waits for the response head,
     /// at most `responseHeaderTimeout`.
-    pub async fn send(&self, req: Request, upstream: &str) -> Result<Response, ProxyError> {
-        let fut = self.client.request(req);
+    pub async fn send(
+        &self,
+        req: Request,
+        upstream: &str,
+        protocol: Protocol,
+    ) -> Result<Response, ProxyError> {
+        let client = match protocol {
+            Protocol::Http1 => &self.http1,
+            Protocol::H2c => &self.h2c,
+            Protocol::Auto => self.auto.as_ref().unwrap_or(&self.http1),
+        };
+        let fut = client.request(req);
         let result = match self.settings.response_header_timeout {
             Some(limit) => match tokio::time::timeout(limit, fut).await {
                 Ok(r) => r,
@@ -194,6 +301,45 @@ impl Upstream {
             }),
         }
     }
+}
+
+fn connector(
+    settings: &TransportSettings,
+    tls: rustls::ClientConfig,
+    h2: bool,
+) -> Result<HttpsConnector<HttpConnector>, TransportError> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(settings.dial_timeout);
+    http.enforce_http(false);
+    let https = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    let https = match &settings.server_name {
+        Some(name) => {
+            let sn = ServerName::try_from(name.clone())
+                .map_err(|_| TransportError::ServerName(name.clone()))?;
+            https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(sn))
+        }
+        None => https,
+    };
+    Ok(if h2 {
+        https.enable_all_versions().wrap_connector(http)
+    } else {
+        https.enable_http1().wrap_connector(http)
+    })
+}
+
+fn pool(settings: &TransportSettings, connector: HttpsConnector<HttpConnector>, h2c: bool) -> Pool {
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .pool_max_idle_per_host(settings.max_idle_conns_per_host)
+        .pool_idle_timeout(settings.idle_conn_timeout)
+        .set_host(false)
+        .http2_only(h2c);
+    builder.build(connector)
 }
 
 /// `insecureSkipVerify`: accepts any server certificate (signatures are

@@ -109,7 +109,7 @@ fn static_view(config: &StaticConfiguration) -> StaticView {
             idle_conn_timeout: non_zero(ft.idle_conn_timeout.into()),
             insecure_skip_verify: st.insecure_skip_verify,
             root_cas: st.root_cas.clone(),
-            server_name: None,
+            ..TransportSettings::default()
         },
     }
 }

@@ -70,6 +70,22 @@ impl Backend {
         Backend::serve_inner(listener, name, Some(crate::tls::acceptor()))
     }
 
+    /// Starts an HTTPS backend that handshakes as `options` say.
+    pub async fn start_tls_with(name: &str, options: &crate::tls::TlsOptions) -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind test backend");
+        Backend::serve_inner(listener, name, Some(crate::tls::acceptor_with(options)))
+    }
+
+    /// Starts a backend that speaks only HTTP/2 with prior knowledge (h2c).
+    pub async fn start_h2c(name: &str) -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind test backend");
+        Backend::serve_with(listener, name, None, true)
+    }
+
     /// `https://127.0.0.1:PORT` for a TLS backend.
     pub fn https_url(&self) -> String {
         format!("https://{}", self.addr)
@@ -84,6 +100,15 @@ impl Backend {
         listener: TcpListener,
         name: &str,
         tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Backend {
+        Backend::serve_with(listener, name, tls, false)
+    }
+
+    fn serve_with(
+        listener: TcpListener,
+        name: &str,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        h2_only: bool,
     ) -> Backend {
         let addr = listener.local_addr().expect("backend address");
         let state = Arc::new(State {
@@ -108,8 +133,11 @@ impl Backend {
                 let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| handle(st.clone(), req));
-                    let builder =
+                    let mut builder =
                         hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    if h2_only {
+                        builder = builder.http2_only();
+                    }
                     match tls {
                         Some(acceptor) => {
                             let Ok(stream) = acceptor.accept(stream).await else {

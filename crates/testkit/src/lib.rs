@@ -9,6 +9,8 @@ mod client;
 mod dir;
 mod process;
 pub mod tls;
+/// The TLS library the fixtures use, for tests that configure handshakes.
+pub use rustls;
 
 pub use backend::Backend;
 pub use client::{get, h2c_get, request, Reply};

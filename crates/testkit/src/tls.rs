@@ -10,23 +10,60 @@ pub const CA_PEM: &str = include_str!("../fixtures/ca.pem");
 const SERVER_PEM: &str = include_str!("../fixtures/server.pem");
 const SERVER_KEY: &str = include_str!("../fixtures/server.key");
 
+/// Path of a fixture file (`client.pem`, `client.key`, ...).
+pub fn fixture_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// How a TLS test backend handshakes.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// ALPN protocols offered (`h2`, `http/1.1`); none: ALPN is not used.
+    pub alpn: Vec<Vec<u8>>,
+    /// Require a client certificate signed by the test CA.
+    pub require_client_cert: bool,
+    /// Only these versions (empty: TLS 1.2 and 1.3).
+    pub versions: Vec<&'static rustls::SupportedProtocolVersion>,
+}
+
 /// Path of the CA file, for configurations that name a file.
 pub fn ca_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ca.pem")
 }
 
 pub(crate) fn acceptor() -> tokio_rustls::TlsAcceptor {
+    acceptor_with(&TlsOptions::default())
+}
+
+pub(crate) fn acceptor_with(options: &TlsOptions) -> tokio_rustls::TlsAcceptor {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(SERVER_PEM.as_bytes())
         .collect::<Result<_, _>>()
         .expect("fixture cert");
     let key = PrivateKeyDer::from_pem_slice(SERVER_KEY.as_bytes()).expect("fixture key");
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocol versions")
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .expect("server config");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone());
+    let builder = if options.versions.is_empty() {
+        builder.with_safe_default_protocol_versions()
+    } else {
+        builder.with_protocol_versions(&options.versions)
+    }
+    .expect("protocol versions");
+    let builder = if options.require_client_cert {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(CA_PEM.as_bytes()) {
+            roots.add(cert.expect("fixture CA")).expect("fixture CA");
+        }
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .expect("client verifier");
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut config = builder.with_single_cert(certs, key).expect("server config");
+    config.alpn_protocols = options.alpn.clone();
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }

@@ -166,7 +166,10 @@ impl Handler for ForwardAuth {
         let next = self.next.clone();
         Box::pin(async move {
             let address = s.address.to_string();
-            let auth = match client.send(auth_req, &address).await {
+            let auth = match client
+                .send(auth_req, &address, crate::upstream::Protocol::Auto)
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::debug!(error = %e, "forwardAuth: authentication server unreachable");

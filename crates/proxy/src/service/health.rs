@@ -126,10 +126,13 @@ impl HealthCheck {
             for (k, v) in &self.headers {
                 req.headers_mut().insert(k.clone(), v.clone());
             }
-            let resp = tokio::time::timeout(self.timeout, upstream.send(req, &server.target.url))
-                .await
-                .map_err(|_| format!("timed out after {:?}", self.timeout))?
-                .map_err(|e| e.to_string())?;
+            let resp = tokio::time::timeout(
+                self.timeout,
+                upstream.send(req, &server.target.url, server.target.protocol()),
+            )
+            .await
+            .map_err(|_| format!("timed out after {:?}", self.timeout))?
+            .map_err(|e| e.to_string())?;
             let status = resp.status();
             if self.follow_redirects && status.is_redirection() {
                 if let Some(next) = resp

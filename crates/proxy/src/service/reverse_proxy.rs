@@ -10,7 +10,7 @@ use http::{StatusCode, Uri, Version};
 
 use crate::context::RequestContext;
 use crate::forwarded::append_forwarded_for;
-use crate::upstream::Upstream;
+use crate::upstream::{Protocol, Upstream};
 use crate::{ProxyError, Request, Response};
 
 /// One server of a load balancer, ready to forward to.
@@ -23,6 +23,8 @@ pub struct Target {
     /// The URL's path without a trailing slash, used with `preservePath`.
     base_path: String,
     preserve_path: bool,
+    /// `h2c://`: HTTP/2 with prior knowledge over plain TCP.
+    h2c: bool,
 }
 
 /// A server URL that cannot be forwarded to.
@@ -42,12 +44,13 @@ impl Target {
         let uri: Uri = url
             .parse()
             .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
-        let scheme = uri.scheme().cloned().ok_or_else(|| bad("no scheme"))?;
+        let mut scheme = uri.scheme().cloned().ok_or_else(|| bad("no scheme"))?;
+        let h2c = scheme.as_str().eq_ignore_ascii_case("h2c");
+        if h2c {
+            scheme = Scheme::HTTP;
+        }
         if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
-            if scheme.as_str() == "h2c" {
-                return Err(bad("h2c:// servers are not supported yet"));
-            }
-            return Err(bad("unsupported scheme"));
+            return Err(bad("unsupported scheme (expected http, https or h2c)"));
         }
         let authority = uri.authority().cloned().ok_or_else(|| bad("no host"))?;
         let base_path = uri.path().trim_end_matches('/').to_string();
@@ -57,7 +60,17 @@ impl Target {
             authority,
             base_path,
             preserve_path,
+            h2c,
         })
+    }
+
+    /// How requests reach this server (upgrades aside).
+    pub fn protocol(&self) -> Protocol {
+        if self.h2c {
+            Protocol::H2c
+        } else {
+            Protocol::Auto
+        }
     }
 
     pub fn authority(&self) -> &Authority {
@@ -205,7 +218,13 @@ pub async fn forward(
         append_forwarded_for(req.headers_mut(), ctx.client_addr.ip());
     }
 
-    let mut resp = upstream.send(req, &target.url).await?;
+    // Upgrades need HTTP/1.1 whatever the server could otherwise speak.
+    let protocol = if upgrade.is_some() {
+        Protocol::Http1
+    } else {
+        target.protocol()
+    };
+    let mut resp = upstream.send(req, &target.url, protocol).await?;
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
@@ -274,6 +293,13 @@ mod tests {
                 "http://h/?a=1&b=2",
             ),
             (
+                "h2c is plain http on the wire",
+                "h2c://h:81",
+                false,
+                "/a",
+                "http://h:81/a",
+            ),
+            (
                 "escapes kept",
                 "http://h",
                 false,
@@ -290,7 +316,7 @@ mod tests {
 
     #[test]
     fn bad_server_urls() {
-        for url in ["", "10.0.0.1:80", "ftp://h", "http://", "h2c://h"] {
+        for url in ["", "10.0.0.1:80", "ftp://h", "http://", "h2c://"] {
             assert!(
                 Target::parse(url, false).is_err(),
                 "{url:?} should be rejected"

@@ -56,6 +56,15 @@ pub fn transport_settings(t: &ServersTransport) -> TransportSettings {
         insecure_skip_verify: t.insecure_skip_verify,
         root_cas: t.root_cas.clone(),
         server_name: t.server_name.clone().filter(|s| !s.is_empty()),
+        disable_http2: t.disable_http2,
+        certificates: t
+            .certificates
+            .iter()
+            .map(|c| (c.cert_file.clone(), c.key_file.clone()))
+            .collect(),
+        min_version: t.min_version.clone(),
+        max_version: t.max_version.clone(),
+        cipher_suites: t.cipher_suites.clone(),
     }
 }
 

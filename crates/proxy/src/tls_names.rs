@@ -1,0 +1,213 @@
+//! Go's names for TLS versions and cipher suites, as Traefik's
+//! configuration writes them, mapped to what rustls offers. Names rustls
+//! has no implementation for (TLS 1.0/1.1, CBC and RSA-key-exchange suites)
+//! are errors that say so, never silently dropped.
+
+use rustls::crypto::ring::cipher_suite as suites;
+use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
+
+/// A TLS version by Go's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Version {
+    Tls10,
+    Tls11,
+    Tls12,
+    Tls13,
+}
+
+impl Version {
+    pub fn parse(name: &str) -> Result<Version, String> {
+        match name {
+            "VersionTLS10" => Ok(Version::Tls10),
+            "VersionTLS11" => Ok(Version::Tls11),
+            "VersionTLS12" => Ok(Version::Tls12),
+            "VersionTLS13" => Ok(Version::Tls13),
+            _ => Err(format!(
+                "unknown TLS version {name:?} (expected VersionTLS10, VersionTLS11, VersionTLS12 or VersionTLS13)"
+            )),
+        }
+    }
+}
+
+/// The versions between `min` and `max` (Go's names; empty: no bound) that
+/// rustls speaks. A range holding neither TLS 1.2 nor 1.3 is an error.
+pub fn versions(
+    min: Option<&str>,
+    max: Option<&str>,
+) -> Result<Vec<&'static SupportedProtocolVersion>, String> {
+    let min = match min.filter(|s| !s.is_empty()) {
+        Some(m) => Version::parse(m).map_err(|e| format!("minVersion: {e}"))?,
+        None => Version::Tls10,
+    };
+    let max = match max.filter(|s| !s.is_empty()) {
+        Some(m) => Version::parse(m).map_err(|e| format!("maxVersion: {e}"))?,
+        None => Version::Tls13,
+    };
+    if min > max {
+        return Err("minVersion is above maxVersion".into());
+    }
+    let mut out = Vec::new();
+    if (min..=max).contains(&Version::Tls12) {
+        out.push(&rustls::version::TLS12);
+    }
+    if (min..=max).contains(&Version::Tls13) {
+        out.push(&rustls::version::TLS13);
+    }
+    if out.is_empty() {
+        return Err(
+            "TLS 1.0 and 1.1 are not supported (Switchyard speaks TLS 1.2 and 1.3)".to_string(),
+        );
+    }
+    Ok(out)
+}
+
+/// The suite Go calls `name`: Some(suite) for a TLS 1.2 suite rustls has,
+/// None for a TLS 1.3 suite (Go does not let them be configured; they are
+/// always on), an error for anything else.
+fn suite(name: &str) -> Result<Option<SupportedCipherSuite>, String> {
+    Ok(Some(match name {
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" => {
+            suites::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        }
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384" => {
+            suites::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+        }
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305"
+        | "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256" => {
+            suites::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+        }
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" => suites::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" => suites::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305" | "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256" => {
+            suites::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+        }
+        "TLS_AES_128_GCM_SHA256" | "TLS_AES_256_GCM_SHA384" | "TLS_CHACHA20_POLY1305_SHA256" => {
+            return Ok(None)
+        }
+        "TLS_RSA_WITH_RC4_128_SHA"
+        | "TLS_RSA_WITH_3DES_EDE_CBC_SHA"
+        | "TLS_RSA_WITH_AES_128_CBC_SHA"
+        | "TLS_RSA_WITH_AES_256_CBC_SHA"
+        | "TLS_RSA_WITH_AES_128_CBC_SHA256"
+        | "TLS_RSA_WITH_AES_128_GCM_SHA256"
+        | "TLS_RSA_WITH_AES_256_GCM_SHA384"
+        | "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"
+        | "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"
+        | "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"
+        | "TLS_ECDHE_RSA_WITH_RC4_128_SHA"
+        | "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"
+        | "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"
+        | "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"
+        | "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"
+        | "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256" => {
+            return Err(format!(
+                "cipher suite {name} is not offered by Switchyard's TLS library (rustls): only AEAD suites with forward secrecy are"
+            ))
+        }
+        _ => return Err(format!("unknown cipher suite {name:?}")),
+    }))
+}
+
+/// The suites to offer for Go's `cipherSuites` list: the named TLS 1.2
+/// suites in the given order, plus every TLS 1.3 suite (as in Go, where the
+/// list does not apply to TLS 1.3). An empty list is rustls's defaults.
+pub fn cipher_suites(names: &[String]) -> Result<Option<Vec<SupportedCipherSuite>>, String> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let mut out: Vec<SupportedCipherSuite> = rustls::crypto::ring::DEFAULT_CIPHER_SUITES
+        .iter()
+        .filter(|s| s.version() == &rustls::version::TLS13)
+        .copied()
+        .collect();
+    for name in names {
+        if let Some(s) = suite(name).map_err(|e| format!("cipherSuites: {e}"))? {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A ring crypto provider limited to `names` (Go's `cipherSuites`).
+pub fn provider(names: &[String]) -> Result<rustls::crypto::CryptoProvider, String> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(suites) = cipher_suites(names)? {
+        provider.cipher_suites = suites;
+    }
+    Ok(provider)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_ranges() {
+        let v = |min: Option<&str>, max: Option<&str>| {
+            versions(min, max).map(|v| v.iter().map(|x| x.version).collect::<Vec<_>>())
+        };
+        use rustls::ProtocolVersion::{TLSv1_2, TLSv1_3};
+        assert_eq!(v(None, None), Ok(vec![TLSv1_2, TLSv1_3]));
+        assert_eq!(v(Some("VersionTLS13"), None), Ok(vec![TLSv1_3]));
+        assert_eq!(v(None, Some("VersionTLS12")), Ok(vec![TLSv1_2]));
+        assert_eq!(v(Some("VersionTLS10"), None), Ok(vec![TLSv1_2, TLSv1_3]));
+        assert_eq!(v(Some(""), Some("")), Ok(vec![TLSv1_2, TLSv1_3]));
+        assert!(v(None, Some("VersionTLS11"))
+            .unwrap_err()
+            .contains("not supported"));
+        assert!(v(Some("VersionTLS13"), Some("VersionTLS12"))
+            .unwrap_err()
+            .contains("above"));
+        assert!(v(Some("TLS1.2"), None)
+            .unwrap_err()
+            .starts_with("minVersion"));
+    }
+
+    #[test]
+    fn suite_names() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let got = cipher_suites(&names(&[
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_AES_128_GCM_SHA256",
+        ]))
+        .unwrap()
+        .unwrap();
+        let tls12: Vec<_> = got
+            .iter()
+            .filter(|s| s.version() == &rustls::version::TLS12)
+            .map(|s| s.suite())
+            .collect();
+        assert_eq!(
+            tls12,
+            [rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]
+        );
+        assert_eq!(
+            got.iter()
+                .filter(|s| s.version() == &rustls::version::TLS13)
+                .count(),
+            3
+        );
+        assert_eq!(cipher_suites(&[]).unwrap(), None);
+        assert!(cipher_suites(&names(&["TLS_RSA_WITH_AES_128_CBC_SHA"]))
+            .unwrap_err()
+            .contains("not offered"));
+        assert!(cipher_suites(&names(&["NOPE"]))
+            .unwrap_err()
+            .contains("unknown"));
+        for ok in [
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+            "TLS_CHACHA20_POLY1305_SHA256",
+            "TLS_AES_256_GCM_SHA384",
+        ] {
+            assert!(cipher_suites(&names(&[ok])).is_ok(), "{ok}");
+        }
+    }
+}
