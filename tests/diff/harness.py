@@ -64,6 +64,23 @@ class EchoHandler(BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 self.wfile.write(out)
             return
+        if self.path.startswith("/untyped/"):
+            # An answer without Content-Type, for content sniffing.
+            kind = self.path.split("/")[2].split("?")[0]
+            out = {
+                "html": b"<!DOCTYPE html><html><body>hi</body></html>",
+                "png": b"\x89PNG\r\n\x1a\n" + b"\x00" * 16,
+                "text": b"just some text",
+                "binary": b"\x00\x01\x02\x03",
+                "empty": b"",
+            }.get(kind, b"?")
+            self.send_response(200)
+            self.send_header("X-Backend", self.server.name)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(out)
+            return
         if self.path.startswith("/status/"):
             status = int(self.path.split("/")[2].split("?")[0])
         else:

@@ -4,46 +4,46 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::decode::from_node;
 use crate::dynamic::Middleware;
 use crate::node::Value;
 use crate::{ConfigError, Node};
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct StripPrefix {
     pub prefixes: Vec<String>,
     pub force_slash: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct StripPrefixRegex {
     pub regex: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AddPrefix {
     pub prefix: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ReplacePath {
     pub path: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ReplacePathRegex {
     pub regex: String,
     pub replacement: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Chain {
     pub middlewares: Vec<String>,
@@ -51,7 +51,7 @@ pub struct Chain {
 
 /// `headers`: custom request and response headers, CORS, and the security
 /// set. Fields Traefik v3 deprecated are read and reported.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Headers {
     pub custom_request_headers: BTreeMap<String, String>,
@@ -118,7 +118,7 @@ impl Headers {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RedirectScheme {
     pub scheme: String,
@@ -126,7 +126,7 @@ pub struct RedirectScheme {
     pub permanent: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RedirectRegex {
     pub regex: String,
@@ -135,7 +135,7 @@ pub struct RedirectRegex {
 }
 
 /// How a middleware finds the client's IP.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct IpStrategy {
     pub depth: i64,
@@ -145,7 +145,7 @@ pub struct IpStrategy {
 }
 
 /// `ipAllowList`, and its deprecated alias `ipWhiteList`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct IpAllowList {
     pub source_range: Vec<String>,
@@ -153,7 +153,7 @@ pub struct IpAllowList {
     pub reject_status_code: Option<u16>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct SourceCriterion {
     pub ip_strategy: Option<IpStrategy>,
@@ -161,14 +161,14 @@ pub struct SourceCriterion {
     pub request_host: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct InFlightReq {
     pub amount: i64,
     pub source_criterion: Option<SourceCriterion>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct BasicAuth {
     pub users: Vec<String>,
@@ -178,7 +178,7 @@ pub struct BasicAuth {
     pub header_field: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RateLimit {
     pub average: i64,
@@ -188,7 +188,7 @@ pub struct RateLimit {
     pub redis: Option<Node>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Compress {
     pub encodings: Vec<String>,
@@ -210,7 +210,7 @@ impl Default for Compress {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Retry {
     pub attempts: i64,
@@ -237,7 +237,7 @@ impl Default for Retry {
 }
 
 /// `errors`: custom error pages from another service.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ErrorPage {
     pub status: Vec<String>,
@@ -247,7 +247,7 @@ pub struct ErrorPage {
     pub error_request_headers: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ForwardAuth {
     pub address: String,
@@ -263,6 +263,68 @@ pub struct ForwardAuth {
     pub preserve_location_header: bool,
     pub preserve_request_method: bool,
     pub auth_signin_url: Option<String>,
+}
+
+/// `digestAuth`: the same fields as `basicAuth`, htdigest lines.
+pub type DigestAuth = BasicAuth;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ContentType {
+    /// Deprecated by Traefik; `false` turns the middleware off.
+    pub auto_detect: Option<bool>,
+}
+
+/// Which percent-encoded characters a path may hold (all refused unless
+/// allowed, in the middleware).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EncodedCharacters {
+    pub allow_encoded_slash: bool,
+    pub allow_encoded_back_slash: bool,
+    pub allow_encoded_null_character: bool,
+    pub allow_encoded_semicolon: bool,
+    pub allow_encoded_percent: bool,
+    pub allow_encoded_question_mark: bool,
+    pub allow_encoded_hash: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Buffering {
+    pub max_request_body_bytes: i64,
+    pub mem_request_body_bytes: i64,
+    pub max_response_body_bytes: i64,
+    pub mem_response_body_bytes: i64,
+    pub retry_expression: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GrpcWeb {
+    pub allow_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CircuitBreaker {
+    pub expression: String,
+    pub check_period: crate::Duration,
+    pub fallback_duration: crate::Duration,
+    pub recovery_duration: crate::Duration,
+    pub response_code: i64,
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        CircuitBreaker {
+            expression: String::new(),
+            check_period: crate::Duration::from_millis(100),
+            fallback_duration: crate::Duration::from_secs(10),
+            recovery_duration: crate::Duration::from_secs(10),
+            response_code: 503,
+        }
+    }
 }
 
 /// A decoded middleware.
@@ -286,11 +348,53 @@ pub enum MiddlewareKind {
     Retry(Retry),
     Errors(ErrorPage),
     ForwardAuth(ForwardAuth),
+    DigestAuth(DigestAuth),
+    ContentType(ContentType),
+    EncodedCharacters(EncodedCharacters),
+    Buffering(Buffering),
+    GrpcWeb(GrpcWeb),
+    CircuitBreaker(CircuitBreaker),
     /// Any other type, decoded by whoever supports it.
     Other {
         kind: String,
         node: Node,
     },
+}
+
+impl MiddlewareKind {
+    /// The settings with their defaults filled in, as Traefik's API shows
+    /// them (`None` for types this version does not decode).
+    pub fn settings_json(&self) -> Option<(String, serde_json::Value)> {
+        fn j<T: Serialize>(name: &str, v: &T) -> Option<(String, serde_json::Value)> {
+            serde_json::to_value(v).ok().map(|v| (name.to_string(), v))
+        }
+        match self {
+            MiddlewareKind::StripPrefix(c) => j("stripPrefix", c),
+            MiddlewareKind::StripPrefixRegex(c) => j("stripPrefixRegex", c),
+            MiddlewareKind::AddPrefix(c) => j("addPrefix", c),
+            MiddlewareKind::ReplacePath(c) => j("replacePath", c),
+            MiddlewareKind::ReplacePathRegex(c) => j("replacePathRegex", c),
+            MiddlewareKind::Chain(c) => j("chain", c),
+            MiddlewareKind::Headers(c) => j("headers", c),
+            MiddlewareKind::RedirectScheme(c) => j("redirectScheme", c),
+            MiddlewareKind::RedirectRegex(c) => j("redirectRegex", c),
+            MiddlewareKind::IpAllowList(c) => j("ipAllowList", c),
+            MiddlewareKind::InFlightReq(c) => j("inFlightReq", c),
+            MiddlewareKind::BasicAuth(c) => j("basicAuth", c),
+            MiddlewareKind::RateLimit(c) => j("rateLimit", c),
+            MiddlewareKind::Compress(c) => j("compress", c),
+            MiddlewareKind::Retry(c) => j("retry", c),
+            MiddlewareKind::Errors(c) => j("errors", c),
+            MiddlewareKind::ForwardAuth(c) => j("forwardAuth", c),
+            MiddlewareKind::DigestAuth(c) => j("digestAuth", c),
+            MiddlewareKind::ContentType(c) => j("contentType", c),
+            MiddlewareKind::EncodedCharacters(c) => j("encodedCharacters", c),
+            MiddlewareKind::Buffering(c) => j("buffering", c),
+            MiddlewareKind::GrpcWeb(c) => j("grpcWeb", c),
+            MiddlewareKind::CircuitBreaker(c) => j("circuitBreaker", c),
+            MiddlewareKind::Other { .. } => None,
+        }
+    }
 }
 
 /// Decodes the one type a middleware declares.
@@ -335,6 +439,12 @@ pub fn decode_middleware(m: &Middleware) -> Result<MiddlewareKind, ConfigError> 
         "retry" => MiddlewareKind::Retry(from_node(&node).map_err(within)?),
         "errors" => MiddlewareKind::Errors(from_node(&node).map_err(within)?),
         "forwardauth" => MiddlewareKind::ForwardAuth(from_node(&node).map_err(within)?),
+        "digestauth" => MiddlewareKind::DigestAuth(from_node(&node).map_err(within)?),
+        "contenttype" => MiddlewareKind::ContentType(from_node(&node).map_err(within)?),
+        "encodedcharacters" => MiddlewareKind::EncodedCharacters(from_node(&node).map_err(within)?),
+        "buffering" => MiddlewareKind::Buffering(from_node(&node).map_err(within)?),
+        "grpcweb" => MiddlewareKind::GrpcWeb(from_node(&node).map_err(within)?),
+        "circuitbreaker" => MiddlewareKind::CircuitBreaker(from_node(&node).map_err(within)?),
         _ => MiddlewareKind::Other {
             kind: kind.clone(),
             node,

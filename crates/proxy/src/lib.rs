@@ -12,6 +12,7 @@ pub mod error;
 pub mod forwarded;
 pub mod handler;
 pub mod middlewares;
+pub mod predicate;
 pub mod service;
 pub mod tls_names;
 pub mod upstream;

@@ -3,8 +3,13 @@
 
 pub mod add_prefix;
 pub mod basic_auth;
+pub mod buffering;
+pub mod circuit_breaker;
 pub mod client_ip;
 pub mod compress;
+pub mod content_type;
+pub mod digest_auth;
+pub mod encoded_characters;
 pub mod errors;
 pub mod forward_auth;
 pub mod headers;
@@ -22,8 +27,13 @@ pub mod strip_prefix_regex;
 
 pub use add_prefix::AddPrefix;
 pub use basic_auth::BasicAuth;
+pub use buffering::Buffering;
+pub use circuit_breaker::CircuitBreaker;
 pub use client_ip::IpStrategy;
 pub use compress::{Compress, CompressSettings};
+pub use content_type::ContentType;
+pub use digest_auth::DigestAuth;
+pub use encoded_characters::EncodedCharacters;
 pub use errors::{ErrorPages, Errors};
 pub use forward_auth::{ForwardAuth, ForwardAuthSettings};
 pub use headers::{Headers, HeadersSettings};

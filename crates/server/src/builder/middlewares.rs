@@ -14,7 +14,10 @@ use switchyard_proxy::middlewares::{
     IpStrategy, RateLimit, Redirect, ReplacePath, ReplacePathRegex, Retry, RetrySettings,
     StripPrefix, StripPrefixRegex,
 };
-use switchyard_proxy::middlewares::{ForwardAuth, ForwardAuthSettings};
+use switchyard_proxy::middlewares::{
+    buffering, circuit_breaker, digest_auth, encoded_characters, Buffering, CircuitBreaker,
+    ContentType, DigestAuth, EncodedCharacters, ForwardAuth, ForwardAuthSettings,
+};
 use switchyard_proxy::BoxHandler;
 
 use super::services::BuiltService;
@@ -405,6 +408,120 @@ fn compile(
                 })),
             )
         }
+        MiddlewareKind::DigestAuth(c) => {
+            let digest = Arc::new(digest_auth::Digest::new(
+                digest_auth::DigestUsers::parse(&c.users, c.users_file.as_deref())
+                    .map_err(|e| format!("digestAuth: {e}"))?,
+                c.realm.as_deref(),
+            ));
+            DigestAuth::new(
+                digest.clone(),
+                c.header_field.as_deref(),
+                c.remove_header,
+                Arc::new(NoopHandler),
+            )?;
+            (
+                "digestauth",
+                wrap(Arc::new(move |next| {
+                    match DigestAuth::new(
+                        digest.clone(),
+                        c.header_field.as_deref(),
+                        c.remove_header,
+                        next.clone(),
+                    ) {
+                        Ok(m) => Arc::new(m) as BoxHandler,
+                        Err(_) => next,
+                    }
+                })),
+            )
+        }
+        MiddlewareKind::ContentType(c) => {
+            let enabled = match c.auto_detect {
+                Some(on) => {
+                    warnings.push("contentType.autoDetect is deprecated: the middleware only enables detection; remove the option".to_string());
+                    on
+                }
+                None => true,
+            };
+            (
+                "contenttype",
+                wrap(Arc::new(move |next| {
+                    if enabled {
+                        Arc::new(ContentType::new(next)) as BoxHandler
+                    } else {
+                        next
+                    }
+                })),
+            )
+        }
+        MiddlewareKind::EncodedCharacters(c) => {
+            let allowed = encoded_characters::Allowed {
+                slash: c.allow_encoded_slash,
+                back_slash: c.allow_encoded_back_slash,
+                null: c.allow_encoded_null_character,
+                semicolon: c.allow_encoded_semicolon,
+                percent: c.allow_encoded_percent,
+                question_mark: c.allow_encoded_question_mark,
+                hash: c.allow_encoded_hash,
+            };
+            (
+                "encodedcharacters",
+                wrap(Arc::new(move |next| {
+                    Arc::new(EncodedCharacters::new(allowed, next)) as BoxHandler
+                })),
+            )
+        }
+        MiddlewareKind::Buffering(c) => {
+            let size = |n: i64, what: &str| {
+                u64::try_from(n).map_err(|_| format!("buffering.{what} must not be negative"))
+            };
+            let mem =
+                |n: i64, what: &str| size(n, what).map(|n| if n == 0 { 1024 * 1024 } else { n });
+            let settings = buffering::Settings {
+                max_request_body_bytes: size(c.max_request_body_bytes, "maxRequestBodyBytes")?,
+                mem_request_body_bytes: mem(c.mem_request_body_bytes, "memRequestBodyBytes")?,
+                max_response_body_bytes: size(c.max_response_body_bytes, "maxResponseBodyBytes")?,
+                mem_response_body_bytes: mem(c.mem_response_body_bytes, "memResponseBodyBytes")?,
+                retry_expression: c.retry_expression.clone(),
+            };
+            Buffering::new(settings.clone(), Arc::new(NoopHandler))?;
+            (
+                "buffering",
+                wrap(Arc::new(move |next| {
+                    match Buffering::new(settings.clone(), next.clone()) {
+                        Ok(m) => Arc::new(m) as BoxHandler,
+                        Err(_) => next,
+                    }
+                })),
+            )
+        }
+        MiddlewareKind::CircuitBreaker(c) => {
+            let response_code = u16::try_from(c.response_code)
+                .ok()
+                .and_then(|s| http::StatusCode::from_u16(s).ok())
+                .ok_or_else(|| {
+                    format!(
+                        "circuitBreaker.responseCode {} is not a status",
+                        c.response_code
+                    )
+                })?;
+            let breaker = Arc::new(circuit_breaker::Breaker::new(circuit_breaker::Settings {
+                expression: c.expression.clone(),
+                check_period: c.check_period.into(),
+                fallback_duration: c.fallback_duration.into(),
+                recovery_duration: c.recovery_duration.into(),
+                response_code,
+            })?);
+            (
+                "circuitbreaker",
+                wrap(Arc::new(move |next| {
+                    Arc::new(CircuitBreaker::new(breaker.clone(), next)) as BoxHandler
+                })),
+            )
+        }
+        MiddlewareKind::GrpcWeb(_) => {
+            return Err("middleware type \"grpcWeb\" is not supported yet by Switchyard".into());
+        }
         MiddlewareKind::Other { kind, .. } => {
             return Err(format!(
                 "middleware type {kind:?} is not supported yet by Switchyard"
@@ -495,6 +612,60 @@ fn source_criterion(
     )?))
 }
 
+/// A middleware as the API shows it: Traefik's field names with defaults
+/// filled in, zero values left out unless they were written.
+fn api_json(m: &Middleware) -> serde_json::Value {
+    let raw = m.to_json();
+    let Ok(kind) = decode_middleware(m) else {
+        return raw;
+    };
+    let Some((mut key, typed)) = kind.settings_json() else {
+        return raw;
+    };
+    let Some((raw_key, raw_section)) = raw.as_object().and_then(|o| o.iter().next()) else {
+        return raw;
+    };
+    if raw_key.eq_ignore_ascii_case("ipwhitelist") {
+        key = "ipWhiteList".into();
+    }
+    let mut out = serde_json::Map::new();
+    out.insert(key, prune(typed, Some(raw_section)));
+    serde_json::Value::Object(out)
+}
+
+fn is_zero(v: &serde_json::Value) -> bool {
+    use serde_json::Value::*;
+    match v {
+        Null => true,
+        Bool(b) => !b,
+        Number(n) => n.as_f64() == Some(0.0),
+        String(s) => s.is_empty(),
+        Array(a) => a.is_empty(),
+        Object(o) => o.is_empty(),
+    }
+}
+
+fn prune(typed: serde_json::Value, raw: Option<&serde_json::Value>) -> serde_json::Value {
+    let serde_json::Value::Object(fields) = typed else {
+        return typed;
+    };
+    let raw_fields = raw.and_then(|r| r.as_object());
+    let mut out = serde_json::Map::new();
+    for (k, v) in fields {
+        let written = raw_fields.and_then(|r| {
+            r.iter()
+                .find(|(rk, _)| rk.eq_ignore_ascii_case(&k))
+                .map(|(_, rv)| rv)
+        });
+        let v = prune(v, written);
+        if written.is_none() && is_zero(&v) {
+            continue;
+        }
+        out.insert(k, v);
+    }
+    serde_json::Value::Object(out)
+}
+
 /// Stands in for `next` while validating a middleware's settings.
 struct NoopHandler;
 
@@ -524,7 +695,7 @@ impl Builder {
     ) {
         let mut previous = std::mem::take(&mut self.middlewares);
         for (name, m) in &http.middlewares {
-            let mut el = ElementInfo::new(name, m.to_json());
+            let mut el = ElementInfo::new(name, api_json(m));
             let service = error_service(m, name, services);
             // An unchanged definition keeps its instance, and so its state.
             let cached = match previous
