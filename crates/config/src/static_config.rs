@@ -144,13 +144,41 @@ pub struct EntryPointHttp {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Node>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encoded_characters: Option<Node>,
+    pub encoded_characters: Option<EncodedCharacters>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub encode_query_semicolons: bool,
     pub sanitize_path: bool,
     pub max_header_bytes: i64,
     #[serde(skip_serializing_if = "is_keep")]
     pub underscore_headers_strategy: String,
+}
+
+/// The entrypoint's `http.encodedCharacters`: everything allowed unless
+/// turned off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EncodedCharacters {
+    pub allow_encoded_slash: bool,
+    pub allow_encoded_back_slash: bool,
+    pub allow_encoded_null_character: bool,
+    pub allow_encoded_semicolon: bool,
+    pub allow_encoded_percent: bool,
+    pub allow_encoded_question_mark: bool,
+    pub allow_encoded_hash: bool,
+}
+
+impl Default for EncodedCharacters {
+    fn default() -> Self {
+        EncodedCharacters {
+            allow_encoded_slash: true,
+            allow_encoded_back_slash: true,
+            allow_encoded_null_character: true,
+            allow_encoded_semicolon: true,
+            allow_encoded_percent: true,
+            allow_encoded_question_mark: true,
+            allow_encoded_hash: true,
+        }
+    }
 }
 
 fn is_keep(s: &str) -> bool {
@@ -502,10 +530,6 @@ impl StaticConfiguration {
             note(ep.udp.is_some(), ep_note("udp"));
             note(ep.http2.is_some(), ep_note("http2"));
             note(ep.observability.is_some(), ep_note("observability"));
-            note(
-                ep.http.encoded_characters.is_some(),
-                ep_note("http.encodedCharacters"),
-            );
             note(
                 ep.http.encode_query_semicolons,
                 ep_note("http.encodeQuerySemicolons"),

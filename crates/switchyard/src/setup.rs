@@ -98,7 +98,26 @@ fn static_view(config: &StaticConfiguration) -> StaticView {
         .collect();
     let st = config.servers_transport.clone().unwrap_or_default();
     let ft = st.forwarding_timeouts.clone().unwrap_or_default();
+    let entrypoint_encoded = config
+        .entry_points
+        .iter()
+        .filter_map(|(n, e)| {
+            let c = e.http.encoded_characters.as_ref()?;
+            let allowed = switchyard_proxy::middlewares::encoded_characters::Allowed {
+                slash: c.allow_encoded_slash,
+                back_slash: c.allow_encoded_back_slash,
+                null: c.allow_encoded_null_character,
+                semicolon: c.allow_encoded_semicolon,
+                percent: c.allow_encoded_percent,
+                question_mark: c.allow_encoded_question_mark,
+                hash: c.allow_encoded_hash,
+            };
+            (allowed != switchyard_proxy::middlewares::encoded_characters::Allowed::ALL)
+                .then(|| (n.clone(), allowed))
+        })
+        .collect();
     StaticView {
+        entrypoint_encoded,
         entrypoints,
         default_entrypoints,
         entrypoint_middlewares,

@@ -382,3 +382,113 @@ http:
         .contains("stale=\"true\""));
     assert_eq!(send(authorization("00000009", "wrong")).await.status, 401);
 }
+
+#[tokio::test]
+async fn grpc_web_is_translated_to_grpc_over_h2c() {
+    let grpc = Backend::start_h2c("grpc").await;
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    app:
+      rule: "Host(`app.test`)"
+      service: grpc
+      middlewares: [web]
+  middlewares:
+    web:
+      grpcWeb:
+        allowOrigins: ["https://app.example"]
+  services:
+    grpc: {{loadBalancer: {{servers: [{{url: "h2c://{}"}}]}}}}
+"#,
+        grpc.addr()
+    );
+    let p = Proxy::start("grpcweb", &dynamic, "").await;
+    // One framed message: flag 0, length, payload.
+    let message = b"\x00\x00\x00\x00\x05hello";
+    let post = |content_type: &'static str, body: Vec<u8>| {
+        let web = p.web;
+        async move {
+            request(
+                web,
+                Method::POST,
+                "app.test",
+                "/grpc.Echo/Say",
+                &[
+                    ("content-type", content_type),
+                    ("origin", "https://app.example"),
+                    ("x-grpc-web", "1"),
+                ],
+                Bytes::from(body),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let r = wait_until("routed", Duration::from_secs(10), || async {
+        let r = post("application/grpc-web+proto", message.to_vec()).await;
+        (r.status == 200).then_some(r)
+    })
+    .await;
+    assert_eq!(r.header("content-type"), Some("application/grpc-web"));
+    assert_eq!(
+        r.header("x-seen-content-type"),
+        Some("application/grpc+proto")
+    );
+    assert_eq!(r.header("x-seen-version"), Some("HTTP/2.0"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let expose = r.header("access-control-expose-headers").unwrap();
+    assert!(expose.ends_with("grpc-status, grpc-message"), "{expose}");
+    let trailer = b"grpc-message: echoed\r\ngrpc-status: 0\r\n";
+    let mut want = message.to_vec();
+    want.push(0x80);
+    want.extend_from_slice(&(trailer.len() as u32).to_be_bytes());
+    want.extend_from_slice(trailer);
+    assert_eq!(r.body.as_ref(), want.as_slice());
+
+    // The text format: base64 both ways.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let r = post(
+        "application/grpc-web-text",
+        b64.encode(message).into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/grpc-web-text"));
+    let text = String::from_utf8(r.body.to_vec()).unwrap();
+    // Each chunk is encoded on its own (padded), as gRPC-Web allows, so
+    // decode four characters at a time.
+    let decoded: Vec<u8> = text
+        .as_bytes()
+        .chunks(4)
+        .flat_map(|group| b64.decode(group).unwrap())
+        .collect();
+    assert_eq!(decoded, want);
+}
+
+#[tokio::test]
+async fn entrypoint_encoded_characters() {
+    let a = Backend::start("a").await;
+    let p = Proxy::start_with(
+        "ep-encoded",
+        &host_route("app", "app.test", &a),
+        "    http:\n      encodedCharacters:\n        allowEncodedSlash: false\n",
+        "",
+    )
+    .await;
+    p.wait_status("app.test", "/ok", 200).await;
+    assert_eq!(get(p.web, "app.test", "/a%2Fb").await.unwrap().status, 400);
+    assert_eq!(get(p.web, "app.test", "/a%23b").await.unwrap().status, 200);
+    assert_eq!(
+        get(p.web, "other.test", "/a%2Fb").await.unwrap().status,
+        404
+    );
+    assert!(
+        !p.sy.logged("http.encodedCharacters"),
+        "no longer reported as unsupported"
+    );
+}

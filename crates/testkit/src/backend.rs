@@ -258,6 +258,9 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
     if path == "/trailers" {
         return Ok(trailers());
     }
+    if path.starts_with("/grpc.") {
+        return Ok(grpc_echo(&st.name, req).await);
+    }
     let mut status = StatusCode::OK;
     if let Some(code) = path.strip_prefix("/status/") {
         status = code
@@ -318,6 +321,38 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
 
 fn header(v: &str) -> HeaderValue {
     HeaderValue::from_str(v).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// A gRPC unary echo: answers the request's (framed) message back with
+/// `grpc-status: 0` in the trailers, and the content type and protocol
+/// version it saw in `x-seen-*` headers.
+async fn grpc_echo(name: &str, req: Request<Incoming>) -> Response<Body> {
+    let seen_type = req
+        .headers()
+        .get("content-type")
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(""));
+    let seen_version = format!("{:?}", req.version());
+    let message = match req.into_body().collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => return text(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from_static("0"));
+    trailers.insert("grpc-message", HeaderValue::from_static("echoed"));
+    let frames: Vec<Result<Frame<Bytes>, Box<dyn std::error::Error + Send + Sync>>> =
+        vec![Ok(Frame::data(message)), Ok(Frame::trailers(trailers))];
+    let mut resp = Response::new(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
+        frames,
+    ))));
+    let h = resp.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/grpc"));
+    h.insert("x-backend", header(name));
+    h.insert("x-seen-content-type", seen_type);
+    if let Ok(v) = HeaderValue::from_str(&seen_version) {
+        h.insert("x-seen-version", v);
+    }
+    resp
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Body> {

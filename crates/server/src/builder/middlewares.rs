@@ -16,7 +16,7 @@ use switchyard_proxy::middlewares::{
 };
 use switchyard_proxy::middlewares::{
     buffering, circuit_breaker, digest_auth, encoded_characters, Buffering, CircuitBreaker,
-    ContentType, DigestAuth, EncodedCharacters, ForwardAuth, ForwardAuthSettings,
+    ContentType, DigestAuth, EncodedCharacters, ForwardAuth, ForwardAuthSettings, GrpcWeb,
 };
 use switchyard_proxy::BoxHandler;
 
@@ -519,8 +519,14 @@ fn compile(
                 })),
             )
         }
-        MiddlewareKind::GrpcWeb(_) => {
-            return Err("middleware type \"grpcWeb\" is not supported yet by Switchyard".into());
+        MiddlewareKind::GrpcWeb(c) => {
+            let origins = c.allow_origins.clone();
+            (
+                "grpcweb",
+                wrap(Arc::new(move |next| {
+                    Arc::new(GrpcWeb::new(origins.clone(), next)) as BoxHandler
+                })),
+            )
         }
         MiddlewareKind::Other { kind, .. } => {
             return Err(format!(

@@ -32,6 +32,9 @@ pub struct StaticView {
     pub default_entrypoints: Vec<String>,
     /// `entryPoints.<name>.http.middlewares`, as written.
     pub entrypoint_middlewares: HashMap<String, Vec<String>>,
+    /// Entrypoints whose `http.encodedCharacters` refuses some characters.
+    pub entrypoint_encoded:
+        HashMap<String, switchyard_proxy::middlewares::encoded_characters::Allowed>,
     /// The static `serversTransport`, used by services that name none.
     pub default_transport: TransportSettings,
 }

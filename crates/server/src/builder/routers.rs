@@ -251,10 +251,15 @@ impl Builder {
                 }
             }
             chain.extend(wraps.iter().cloned());
-            let handler = chain
+            let mut handler = chain
                 .iter()
                 .rev()
                 .fold(service.handler.clone(), |next, wrap| wrap(next));
+            if let Some(allowed) = self.view.entrypoint_encoded.get(ep) {
+                handler = Arc::new(switchyard_proxy::middlewares::EncodedCharacters::new(
+                    *allowed, handler,
+                ));
+            }
             out.push((
                 ep.clone(),
                 Entry {
