@@ -5,6 +5,7 @@ parts of the answers (and of what the backend saw) must be equal.
 A case file:
 
     static: |         # optional; default: web + traefik entrypoints, API, ping, file provider
+    redis: true       # optional: a fresh redis-server per run, its address as <<redis>>
     dynamic: |        # the dynamic configuration; <<a>>, <<b>>, <<c>> are backend URLs,
                       # <<dead>> a URL nothing listens on, <<web>>/<<admin>>/<<other>> ports
     requests:
@@ -18,6 +19,9 @@ import gzip
 import hashlib
 import json
 import os
+import socket
+import subprocess
+import time
 
 import pytest
 import yaml
@@ -121,7 +125,32 @@ def fill(headers, values):
     return out
 
 
+def start_redis():
+    """A fresh redis-server (Debian's package) on a free port."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("redis-server did not start")
+
+
 def run_case(binary, case, values):
+    redis = None
+    if case.get("redis"):
+        redis, port = start_redis()
+        values = dict(values, redis="127.0.0.1:%d" % port)
     proxy = Proxy(binary, case.get("static", DEFAULT_STATIC), case["dynamic"], values)
     try:
         proxy.wait_ready()
@@ -144,6 +173,9 @@ def run_case(binary, case, values):
         return results
     finally:
         proxy.close()
+        if redis is not None:
+            redis.kill()
+            redis.wait()
 
 
 @pytest.mark.parametrize("case_file", CASES, ids=[os.path.basename(c)[:-4] for c in CASES])

@@ -185,7 +185,47 @@ pub struct RateLimit {
     pub period: crate::Duration,
     pub burst: i64,
     pub source_criterion: Option<SourceCriterion>,
-    pub redis: Option<Node>,
+    pub redis: Option<Redis>,
+}
+
+/// `rateLimit.redis`: where distributed buckets live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Redis {
+    pub endpoints: Vec<String>,
+    pub tls: Option<Node>,
+    pub username: String,
+    pub password: String,
+    pub db: i64,
+    pub pool_size: i64,
+    pub min_idle_conns: i64,
+    pub max_active_conns: i64,
+    pub read_timeout: Option<crate::Duration>,
+    pub write_timeout: Option<crate::Duration>,
+    pub dial_timeout: Option<crate::Duration>,
+    /// Switchyard's extension: while Redis is unreachable, limit in memory
+    /// on each instance (true, the default) or refuse with 500 (false, as
+    /// Traefik does).
+    pub fail_open: Option<bool>,
+}
+
+impl Default for Redis {
+    fn default() -> Self {
+        Redis {
+            endpoints: vec!["localhost:6379".into()],
+            tls: None,
+            username: String::new(),
+            password: String::new(),
+            db: 0,
+            pool_size: 0,
+            min_idle_conns: 0,
+            max_active_conns: 0,
+            read_timeout: Some(crate::Duration::from_secs(3)),
+            write_timeout: Some(crate::Duration::from_secs(3)),
+            dial_timeout: Some(crate::Duration::from_secs(5)),
+            fail_open: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

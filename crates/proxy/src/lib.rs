@@ -13,6 +13,7 @@ pub mod forwarded;
 pub mod handler;
 pub mod middlewares;
 pub mod predicate;
+pub mod redis;
 pub mod service;
 pub mod tls_names;
 pub mod upstream;

@@ -8,6 +8,7 @@ mod backend;
 mod client;
 mod dir;
 mod process;
+mod services;
 pub mod tls;
 /// The TLS library the fixtures use, for tests that configure handshakes.
 pub use rustls;
@@ -16,6 +17,7 @@ pub use backend::Backend;
 pub use client::{get, h2c_get, request, Reply};
 pub use dir::TestDir;
 pub use process::{free_port, Switchyard};
+pub use services::RedisServer;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -5,6 +5,15 @@
 //! that would wait longer gets 429 with `Retry-After` and `X-Retry-In`.
 //! Buckets belong to the middleware's definition and live on across
 //! reloads that leave it unchanged.
+//!
+//! With `redis`, the buckets live in Redis (hashes `rate:<middleware>:<source>`
+//! with Traefik's `last`/`tokens` fields, so Switchyard and Traefik
+//! instances can share them), updated atomically by a Lua script. When
+//! Redis cannot be reached the limiter does not take the site down: with
+//! `failOpen` (the default) each instance limits on its own, in memory,
+//! until Redis answers again; with `failOpen: false` requests get Traefik's
+//! 500. After a failure Redis is left alone for a second, so an outage
+//! does not add a timeout to every request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -104,16 +113,153 @@ impl Buckets {
     }
 }
 
+/// The token bucket, in Lua: keys[1] is the bucket; args are the rate in
+/// tokens per microsecond, the burst, the key's lifetime in seconds, the
+/// time in microseconds and the longest acceptable wait in microseconds.
+/// Answers the wait in microseconds; a token is only taken when the wait is
+/// acceptable.
+const BUCKET_SCRIPT: &str = r#"
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local max_wait = tonumber(ARGV[5])
+local state = redis.call('HMGET', KEYS[1], 'last', 'tokens')
+local last = tonumber(state[1]) or now
+local tokens = tonumber(state[2]) or burst
+if now < last then last = now end
+tokens = math.min(tokens + (now - last) * rate, burst) - 1
+local wait = 0
+if tokens < 0 then
+  wait = -tokens / rate
+  if wait > max_wait then tokens = math.min(tokens + 1, burst) end
+end
+redis.call('HSET', KEYS[1], 'last', now, 'tokens', tokens)
+redis.call('EXPIRE', KEYS[1], ttl)
+return {'true', tostring(wait), tostring(tokens)}
+"#;
+
+/// Buckets kept in Redis.
+pub struct RedisBuckets {
+    client: crate::redis::Client,
+    /// Prefix of every key: `rate:<middleware>:`.
+    prefix: String,
+    script_sha: String,
+    /// Used while Redis is unreachable, when failing open.
+    local: Arc<Buckets>,
+    fail_open: bool,
+    /// Redis is not tried again before this instant after a failure.
+    resting_until: Mutex<Option<Instant>>,
+}
+
+/// What a limiter decided for one request.
+enum Decision {
+    Go(Duration),
+    Refuse(Duration),
+    Failed,
+}
+
+impl RedisBuckets {
+    pub fn new(
+        middleware: &str,
+        settings: crate::redis::Settings,
+        local: Arc<Buckets>,
+        fail_open: bool,
+    ) -> RedisBuckets {
+        use sha1::Digest;
+        let sha = sha1::Sha1::digest(BUCKET_SCRIPT.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        RedisBuckets {
+            client: crate::redis::Client::new(settings),
+            prefix: format!("rate:{middleware}:"),
+            script_sha: sha,
+            local,
+            fail_open,
+            resting_until: Mutex::new(None),
+        }
+    }
+
+    fn fallback(&self, source: &str) -> Decision {
+        if !self.fail_open {
+            return Decision::Failed;
+        }
+        match self.local.take(source, Instant::now()) {
+            Ok(d) => Decision::Go(d),
+            Err(d) => Decision::Refuse(d),
+        }
+    }
+
+    async fn take(&self, source: &str) -> Decision {
+        let b = &self.local;
+        if b.rate.is_infinite() {
+            return Decision::Go(Duration::ZERO);
+        }
+        {
+            let resting = self.resting_until.lock().unwrap_or_else(|p| p.into_inner());
+            if resting.is_some_and(|until| Instant::now() < until) {
+                return self.fallback(source);
+            }
+        }
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros())
+            .unwrap_or(0);
+        let args = [
+            format!("{}", b.rate / 1_000_000.0),
+            format!("{}", b.burst),
+            format!("{}", b.ttl.as_secs().max(1)),
+            now_us.to_string(),
+            b.max_delay.as_micros().to_string(),
+        ];
+        let key = format!("{}{source}", self.prefix);
+        let reply = self
+            .client
+            .eval_script(BUCKET_SCRIPT, &self.script_sha, &[&key], &args)
+            .await;
+        let wait_us = match &reply {
+            Ok(crate::redis::Reply::Array(Some(items))) => items
+                .get(1)
+                .and_then(|v| v.text())
+                .and_then(|t| t.parse::<f64>().ok()),
+            _ => None,
+        };
+        let Some(wait_us) = wait_us.filter(|w| w.is_finite() && *w >= 0.0) else {
+            match reply {
+                Err(e) => tracing::warn!(error = %e, "rateLimit: Redis unreachable"),
+                Ok(r) => tracing::warn!(reply = ?r, "rateLimit: unexpected Redis answer"),
+            }
+            *self.resting_until.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(Instant::now() + Duration::from_secs(1));
+            return self.fallback(source);
+        };
+        let wait = Duration::from_secs_f64(wait_us / 1_000_000.0);
+        if wait > b.max_delay {
+            Decision::Refuse(wait)
+        } else {
+            Decision::Go(wait)
+        }
+    }
+}
+
+/// Where a rate limit keeps its buckets.
+#[derive(Clone)]
+pub enum Limiter {
+    Memory(Arc<Buckets>),
+    Redis(Arc<RedisBuckets>),
+}
+
 pub struct RateLimit {
-    buckets: Arc<Buckets>,
+    limiter: Limiter,
     source: Source,
     next: BoxHandler,
 }
 
 impl RateLimit {
-    pub fn new(buckets: Arc<Buckets>, source: Source, next: BoxHandler) -> RateLimit {
+    pub fn new(limiter: Limiter, source: Source, next: BoxHandler) -> RateLimit {
         RateLimit {
-            buckets,
+            limiter,
             source,
             next,
         }
@@ -157,7 +303,29 @@ impl Handler for RateLimit {
                 })
             });
         };
-        match self.buckets.take(&source, Instant::now()) {
+        let buckets = match &self.limiter {
+            Limiter::Memory(b) => b,
+            Limiter::Redis(redis) => {
+                let redis = redis.clone();
+                let next = self.next.clone();
+                return Box::pin(async move {
+                    match redis.take(&source).await {
+                        Decision::Refuse(wait) => Ok(too_many(wait)),
+                        Decision::Failed => Err(ProxyError::Status {
+                            status: StatusCode::INTERNAL_SERVER_ERROR,
+                            message: "Could not insert/update bucket\n".into(),
+                        }),
+                        Decision::Go(delay) => {
+                            if !delay.is_zero() {
+                                tokio::time::sleep(delay).await;
+                            }
+                            next.call(req).await
+                        }
+                    }
+                });
+            }
+        };
+        match buckets.take(&source, Instant::now()) {
             Err(wait) => {
                 let resp = too_many(wait);
                 Box::pin(async move { Ok(resp) })

@@ -202,22 +202,50 @@ fn compile(
             )
         }
         MiddlewareKind::RateLimit(c) => {
-            if c.redis.is_some() {
-                return Err(
-                    "rateLimit.redis is not supported yet by Switchyard (in-memory limits only)"
-                        .into(),
-                );
-            }
             let buckets = Arc::new(rate_limit::Buckets::new(
                 c.average,
                 c.period.into(),
                 c.burst,
             )?);
+            let limiter = match &c.redis {
+                None => rate_limit::Limiter::Memory(buckets),
+                Some(r) => {
+                    if r.tls.is_some() {
+                        return Err("rateLimit.redis.tls is not supported yet by Switchyard".into());
+                    }
+                    let timeout = |d: Option<switchyard_config::Duration>| {
+                        d.map(std::time::Duration::from).filter(|d| !d.is_zero())
+                    };
+                    let settings = switchyard_proxy::redis::Settings {
+                        endpoints: r.endpoints.clone(),
+                        username: r.username.clone(),
+                        password: r.password.clone(),
+                        db: r.db,
+                        pool_size: usize::try_from(r.pool_size)
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .unwrap_or(10),
+                        dial_timeout: timeout(r.dial_timeout)
+                            .unwrap_or(std::time::Duration::from_secs(5)),
+                        read_timeout: timeout(r.read_timeout),
+                        write_timeout: timeout(r.write_timeout),
+                    };
+                    if settings.endpoints.is_empty() {
+                        return Err("rateLimit.redis.endpoints is empty".into());
+                    }
+                    rate_limit::Limiter::Redis(Arc::new(rate_limit::RedisBuckets::new(
+                        name,
+                        settings,
+                        buckets,
+                        r.fail_open.unwrap_or(true),
+                    )))
+                }
+            };
             let source = source_criterion(c.source_criterion.as_ref())?;
             (
                 "ratelimit",
                 wrap(Arc::new(move |next| {
-                    Arc::new(RateLimit::new(buckets.clone(), source.clone(), next)) as BoxHandler
+                    Arc::new(RateLimit::new(limiter.clone(), source.clone(), next)) as BoxHandler
                 })),
             )
         }
