@@ -178,7 +178,7 @@ pub struct BasicAuth {
     pub header_field: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RateLimit {
     pub average: i64,
@@ -186,6 +186,18 @@ pub struct RateLimit {
     pub burst: i64,
     pub source_criterion: Option<SourceCriterion>,
     pub redis: Option<Redis>,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            average: 0,
+            period: crate::Duration::from_secs(1),
+            burst: 1,
+            source_criterion: None,
+            redis: None,
+        }
+    }
 }
 
 /// `rateLimit.redis`: where distributed buckets live.
@@ -245,7 +257,7 @@ impl Default for Compress {
             default_encoding: None,
             excluded_content_types: Vec::new(),
             included_content_types: Vec::new(),
-            min_response_body_bytes: 1024,
+            min_response_body_bytes: 0,
         }
     }
 }
@@ -267,8 +279,8 @@ impl Default for Retry {
         Retry {
             attempts: 0,
             timeout: crate::Duration::ZERO,
-            initial_interval: crate::Duration::from_millis(100),
-            max_request_body_bytes: None,
+            initial_interval: crate::Duration::ZERO,
+            max_request_body_bytes: Some(2 * 1024 * 1024),
             status: Vec::new(),
             disable_retry_on_network_error: false,
             retry_non_idempotent_method: false,

@@ -116,8 +116,13 @@ async fn rate_limit_refuses_past_the_burst_and_keeps_state_across_reloads() {
     assert_eq!(with_key("one").await, 429);
     assert_eq!(with_key("two").await, 200, "another key has its own bucket");
 
-    // Redis-backed limits are not there yet: that middleware reports it.
+    // Redis settings are read with Traefik's defaults (tests/redis.rs
+    // exercises them against a real server).
     let mw = p.api("/api/http/middlewares/with-redis@file").await;
-    assert_eq!(mw["status"], "disabled");
-    assert!(mw["error"].to_string().contains("redis"), "{mw}");
+    assert_eq!(mw["status"], "enabled");
+    assert_eq!(
+        mw["rateLimit"]["redis"]["endpoints"][0], "127.0.0.1:6379",
+        "{mw}"
+    );
+    assert_eq!(mw["rateLimit"]["redis"]["readTimeout"], "3s", "{mw}");
 }

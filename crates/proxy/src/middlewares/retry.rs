@@ -103,6 +103,7 @@ impl Handler for Retry {
             };
             let started = Instant::now();
             let mut wait = s.initial_interval;
+            let growth = 2f64.powf(1.0 / f64::from(s.attempts.saturating_sub(1).max(1)));
             let mut attempt = 1;
             loop {
                 let body = match (&replay, first_body.take()) {
@@ -128,8 +129,13 @@ impl Handler for Retry {
                     return result;
                 }
                 tracing::debug!(attempt, "retrying request");
-                tokio::time::sleep(wait).await;
-                wait = wait.mul_f64(1.5);
+                if !wait.is_zero() {
+                    // Traefik's exponential backoff: ±50% jitter, and a
+                    // growth that reaches twice the initial interval at the
+                    // last attempt.
+                    tokio::time::sleep(wait.mul_f64(0.5 + fastrand::f64())).await;
+                    wait = wait.mul_f64(growth);
+                }
                 attempt += 1;
             }
         })

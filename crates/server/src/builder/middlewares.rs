@@ -285,10 +285,12 @@ fn compile(
                 status: retry::parse_status_ranges(&c.status).map_err(|e| format!("retry: {e}"))?,
                 disable_on_network_error: c.disable_retry_on_network_error,
                 retry_non_idempotent: c.retry_non_idempotent_method,
-                max_body_bytes: c
-                    .max_request_body_bytes
-                    .and_then(|n| usize::try_from(n).ok())
-                    .unwrap_or(1 << 20),
+                // Negative: no limit.
+                max_body_bytes: match c.max_request_body_bytes {
+                    Some(n) if n < 0 => usize::MAX,
+                    Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                    None => 2 * 1024 * 1024,
+                },
             };
             (
                 "retry",
