@@ -299,7 +299,7 @@ pub struct ErrorPage {
     pub error_request_headers: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ForwardAuth {
     pub address: String,
@@ -314,7 +314,29 @@ pub struct ForwardAuth {
     pub max_body_size: Option<i64>,
     pub preserve_location_header: bool,
     pub preserve_request_method: bool,
+    #[serde(rename = "authSigninURL")]
     pub auth_signin_url: Option<String>,
+}
+
+impl Default for ForwardAuth {
+    fn default() -> Self {
+        ForwardAuth {
+            address: String::new(),
+            tls: None,
+            trust_forward_header: None,
+            auth_response_headers: Vec::new(),
+            auth_response_headers_regex: String::new(),
+            auth_request_headers: Vec::new(),
+            add_auth_cookies_to_response: Vec::new(),
+            header_field: None,
+            forward_body: false,
+            // Traefik's default: no limit.
+            max_body_size: Some(-1),
+            preserve_location_header: false,
+            preserve_request_method: false,
+            auth_signin_url: None,
+        }
+    }
 }
 
 /// `digestAuth`: the same fields as `basicAuth`, htdigest lines.

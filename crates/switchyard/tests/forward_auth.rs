@@ -1,5 +1,6 @@
 //! forwardAuth through the real binary: allowed, denied, what the
-//! authentication server is told, and settings not supported yet.
+//! authentication server is told, bodies, sign-in redirects, cookies, and
+//! TLS (with a client certificate) to the authentication server.
 
 #![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
 
@@ -21,10 +22,6 @@ http:
       rule: "Host(`denied.test`)"
       service: app
       middlewares: [deny]
-    with-tls:
-      rule: "Host(`tls.test`)"
-      service: app
-      middlewares: [with-tls]
   middlewares:
     allow:
       forwardAuth:
@@ -33,10 +30,6 @@ http:
     deny:
       forwardAuth:
         address: "{auth}/status/401"
-    with-tls:
-      forwardAuth:
-        address: "{auth}/check"
-        tls: {{insecureSkipVerify: true}}
   services:
     app:
       loadBalancer:
@@ -74,8 +67,143 @@ http:
     assert_eq!(r.seen_header("x-forwarded-method").as_deref(), Some("GET"));
     assert_eq!(r.seen_header("host"), Some(auth.addr().to_string()));
     assert_eq!(app.hits(), 1, "the denied request never reached the app");
+}
 
-    let mw = p.api("/api/http/middlewares/with-tls@file").await;
-    assert_eq!(mw["status"], "disabled");
-    assert!(mw["error"].to_string().contains("forwardAuth.tls"), "{mw}");
+#[tokio::test]
+async fn forward_auth_bodies_signin_cookies_and_tls() {
+    use switchyard_testkit::tls::{ca_path, fixture_path, TlsOptions};
+    let (app, auth) = (Backend::start("app").await, Backend::start("auth").await);
+    let mtls_auth = Backend::start_tls_with(
+        "mtls-auth",
+        &TlsOptions {
+            require_client_cert: true,
+            ..TlsOptions::default()
+        },
+    )
+    .await;
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    body:
+      rule: "Host(`body.test`)"
+      service: app
+      middlewares: [body]
+    signin:
+      rule: "Host(`signin.test`)"
+      service: app
+      middlewares: [signin]
+    cookies:
+      rule: "Host(`cookies.test`)"
+      service: app-cookie
+      middlewares: [cookies]
+    cookies-direct:
+      rule: "Host(`cookies-direct.test`)"
+      service: app-cookie
+    mtls:
+      rule: "Host(`mtls.test`)"
+      service: app
+      middlewares: [mtls]
+    no-cert:
+      rule: "Host(`no-cert.test`)"
+      service: app
+      middlewares: [no-cert]
+  middlewares:
+    body:
+      forwardAuth:
+        address: "{auth}/check"
+        forwardBody: true
+        maxBodySize: 10
+        authResponseHeaders: [X-Backend]
+    signin:
+      forwardAuth:
+        address: "{auth}/status/401"
+        authSigninURL: "https://login.example/?next=1&a=<b>"
+    cookies:
+      forwardAuth:
+        address: "{auth}/cookie/session/from-auth"
+        addAuthCookiesToResponse: [session]
+    mtls:
+      forwardAuth:
+        address: "{mtls}/check"
+        tls:
+          ca: "{ca}"
+          cert: "{cert}"
+          key: "{key}"
+    no-cert:
+      forwardAuth:
+        address: "{mtls}/check"
+        tls:
+          ca: "{ca}"
+  services:
+    app: {{loadBalancer: {{servers: [{{url: "{app}"}}]}}}}
+    app-cookie: {{loadBalancer: {{servers: [{{url: "{app}/cookie/session/from-app", preservePath: true}}]}}}}
+"#,
+        auth = auth.url(),
+        app = app.url(),
+        mtls = mtls_auth.https_url(),
+        ca = ca_path().display(),
+        cert = fixture_path("client.pem").display(),
+        key = fixture_path("client.key").display(),
+    );
+    let p = Proxy::start("forwardauth-more", &dynamic, "").await;
+    p.wait_status("body.test", "/", 200).await;
+    // forwardBody: the authentication server sees the body, and so does the app.
+    let post = |host: &'static str, body: &'static str| {
+        let web = p.web;
+        async move {
+            request(
+                web,
+                http::Method::POST,
+                host,
+                "/submit",
+                &[],
+                bytes::Bytes::from_static(body.as_bytes()),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let auth_hits = auth.hits();
+    let r = post("body.test", "0123456789").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["body"], "0123456789", "the app got the body");
+    assert_eq!(r.json()["body_len"], 10);
+    assert_eq!(auth.hits(), auth_hits + 1);
+    // Over maxBodySize: 401, and nobody is asked.
+    let r = post("body.test", "0123456789A").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(auth.hits(), auth_hits + 1);
+
+    // authSigninURL: a 401 becomes a redirect to the sign-in page.
+    let r = get(p.web, "signin.test", "/private").await.unwrap();
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.header("location"),
+        Some("https://login.example/?next=1&a=<b>")
+    );
+    assert_eq!(r.body, "");
+
+    // addAuthCookiesToResponse: the auth server's cookie replaces the app's.
+    let direct = get(p.web, "cookies-direct.test", "/").await.unwrap();
+    assert_eq!(
+        direct.header("set-cookie"),
+        Some("session=from-app; Path=/"),
+        "the app sets its own cookie"
+    );
+    let r = get(p.web, "cookies.test", "/").await.unwrap();
+    assert_eq!(r.status, 200);
+    let cookies: Vec<&str> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cookies, ["session=from-auth; Path=/"]);
+
+    // TLS to the authentication server, with a client certificate.
+    let r = p.wait_status("mtls.test", "/", 200).await;
+    assert_eq!(r.header("x-backend"), Some("app"));
+    let r = get(p.web, "no-cert.test", "/").await.unwrap();
+    assert_eq!(r.status, 500, "the handshake without a certificate fails");
 }

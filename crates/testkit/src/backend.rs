@@ -316,6 +316,15 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
     resp.headers_mut()
         .insert("content-type", HeaderValue::from_static("application/json"));
     resp.headers_mut().insert("x-backend", header(&st.name));
+    // `/cookie/NAME/VALUE...` also sets that cookie.
+    if let Some(rest) = parts.uri.path().strip_prefix("/cookie/") {
+        if let Some((name, value)) = rest.split_once('/') {
+            let value = value.split('/').next().unwrap_or("");
+            if let Ok(v) = HeaderValue::from_str(&format!("{name}={value}; Path=/")) {
+                resp.headers_mut().append("set-cookie", v);
+            }
+        }
+    }
     Ok(resp)
 }
 

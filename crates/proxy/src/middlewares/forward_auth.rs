@@ -2,7 +2,9 @@
 //! `GET` to `address` with the request's headers and `X-Forwarded-*`
 //! describing it). A 2xx answer lets the request through, with the headers
 //! named in `authResponseHeaders` (or matching `authResponseHeadersRegex`)
-//! copied onto it; any other answer is sent to the client as is.
+//! copied onto it; any other answer is sent to the client as is (or, with
+//! `authSigninURL`, a 401 becomes a redirect there). With `forwardBody`,
+//! the request body (up to `maxBodySize`) goes to the server as well.
 
 use std::sync::Arc;
 
@@ -28,6 +30,13 @@ pub struct ForwardAuthSettings {
     pub add_auth_cookies_to_response: Vec<String>,
     pub preserve_location_header: bool,
     pub preserve_request_method: bool,
+    /// Send the request's body to the authentication server too.
+    pub forward_body: bool,
+    /// With `forward_body`: the largest body sent (None: any); a larger
+    /// one is refused with 401.
+    pub max_body_size: Option<usize>,
+    /// Where a 401 from the authentication server redirects (302).
+    pub auth_signin_url: Option<String>,
 }
 
 pub struct ForwardAuth {
@@ -158,13 +167,48 @@ fn cookie_name(set_cookie: &HeaderValue) -> Option<String> {
     )
 }
 
+/// A 302 to `location`, bodiless, as Traefik sends it.
+fn found(location: &str) -> Response {
+    let mut r = Response::new(body::empty());
+    *r.status_mut() = http::StatusCode::FOUND;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+fn status_only(status: http::StatusCode) -> Response {
+    let mut r = Response::new(body::empty());
+    *r.status_mut() = status;
+    r
+}
+
 impl Handler for ForwardAuth {
-    fn call(&self, mut req: Request) -> HandlerFuture {
-        let auth_req = self.auth_request(&req);
+    fn call(&self, req: Request) -> HandlerFuture {
+        let mut auth_req = self.auth_request(&req);
         let client = self.client.clone();
         let s = self.s.clone();
         let next = self.next.clone();
         Box::pin(async move {
+            let mut req = req;
+            if s.forward_body && req.method() != Method::CONNECT {
+                let (parts, body_in) = req.into_parts();
+                let bytes = match body::buffer_up_to(body_in, s.max_body_size).await {
+                    Ok(body::Buffered::Whole(b)) => b,
+                    Ok(body::Buffered::TooLarge(_)) => {
+                        tracing::debug!("forwardAuth: request body over maxBodySize");
+                        return Ok(status_only(http::StatusCode::UNAUTHORIZED));
+                    }
+                    Err(e) => return Err(ProxyError::BadRequest(e.to_string())),
+                };
+                if !bytes.is_empty() {
+                    auth_req
+                        .headers_mut()
+                        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                }
+                *auth_req.body_mut() = body::full(bytes.clone());
+                req = crate::context::request_from_parts(&parts, body::full(bytes));
+            }
             let address = s.address.to_string();
             let auth = match client
                 .send(auth_req, &address, crate::upstream::Protocol::Auto)
@@ -187,6 +231,11 @@ impl Handler for ForwardAuth {
                     source: e,
                 })?
                 .to_bytes();
+            if parts.status == http::StatusCode::UNAUTHORIZED {
+                if let Some(url) = &s.auth_signin_url {
+                    return Ok(found(url));
+                }
+            }
             if !parts.status.is_success() {
                 let mut r = Response::new(body::full(auth_bytes));
                 *r.status_mut() = parts.status;

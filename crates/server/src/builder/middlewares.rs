@@ -353,23 +353,6 @@ fn compile(
             )
         }
         MiddlewareKind::ForwardAuth(c) => {
-            let unsupported = [
-                ("tls", c.tls.is_some()),
-                (
-                    "headerField",
-                    c.header_field.as_deref().is_some_and(|h| !h.is_empty()),
-                ),
-                ("forwardBody", c.forward_body),
-                (
-                    "authSigninURL",
-                    c.auth_signin_url.as_deref().is_some_and(|u| !u.is_empty()),
-                ),
-            ];
-            if let Some((field, _)) = unsupported.iter().find(|(_, set)| *set) {
-                return Err(format!(
-                    "forwardAuth.{field} is not supported yet by Switchyard"
-                ));
-            }
             let address: http::Uri = c
                 .address
                 .parse()
@@ -401,8 +384,17 @@ fn compile(
                 add_auth_cookies_to_response: c.add_auth_cookies_to_response.clone(),
                 preserve_location_header: c.preserve_location_header,
                 preserve_request_method: c.preserve_request_method,
+                forward_body: c.forward_body,
+                max_body_size: c.max_body_size.and_then(|n| usize::try_from(n).ok()),
+                auth_signin_url: c.auth_signin_url.clone().filter(|u| !u.is_empty()),
             };
-            let client = upstream.clone();
+            if c.forward_body && c.max_body_size.is_none_or(|n| n < 0) {
+                warnings.push("forwardAuth.forwardBody without maxBodySize: request bodies of any size are read into memory".into());
+            }
+            let client = match &c.tls {
+                None => upstream.clone(),
+                Some(tls) => Arc::new(forward_auth_client(tls, &mut warnings)?),
+            };
             (
                 "forwardauth",
                 wrap(Arc::new(move |next| {
@@ -565,6 +557,46 @@ fn compile(
         }
     };
     Ok((name.to_string(), compiled, warnings))
+}
+
+/// The client of a `forwardAuth` with a `tls` section (`ca`, `cert`,
+/// `key`, `insecureSkipVerify`; `caOptional` is deprecated and ignored).
+fn forward_auth_client(
+    tls: &switchyard_config::Node,
+    warnings: &mut Vec<String>,
+) -> Result<switchyard_proxy::upstream::Upstream, String> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct ClientTls {
+        ca: String,
+        cert: String,
+        key: String,
+        insecure_skip_verify: bool,
+        ca_optional: Option<bool>,
+    }
+    let c: ClientTls =
+        switchyard_config::decode::from_node(tls).map_err(|e| format!("forwardAuth.tls: {e}"))?;
+    if c.ca_optional.is_some() {
+        warnings.push("forwardAuth.tls.caOptional is deprecated and has no effect".into());
+    }
+    if c.cert.is_empty() != c.key.is_empty() {
+        return Err("forwardAuth.tls: cert and key go together".into());
+    }
+    let settings = switchyard_proxy::upstream::TransportSettings {
+        insecure_skip_verify: c.insecure_skip_verify,
+        root_cas: if c.ca.is_empty() {
+            Vec::new()
+        } else {
+            vec![c.ca]
+        },
+        certificates: if c.cert.is_empty() {
+            Vec::new()
+        } else {
+            vec![(c.cert, c.key)]
+        },
+        ..switchyard_proxy::upstream::TransportSettings::default()
+    };
+    switchyard_proxy::upstream::Upstream::new(settings).map_err(|e| format!("forwardAuth.tls: {e}"))
 }
 
 /// The identity of the service an `errors` middleware calls, if any.
