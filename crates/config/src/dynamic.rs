@@ -55,6 +55,10 @@ pub struct Router {
     pub observability: Option<Node>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub parent_refs: Vec<String>,
+    /// Switchyard's extension: how long the service may take to begin its
+    /// answer before the client gets 504. Off by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -81,3 +81,49 @@ http:
     assert_eq!(svc["serverStatus"][&b.url()], "UP");
     assert_eq!(svc["serverStatus"][&a.url()], "DOWN");
 }
+
+#[tokio::test]
+async fn grpc_health_checks() {
+    let (a, b) = (Backend::start_h2c("a").await, Backend::start_h2c("b").await);
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    app:
+      rule: "Host(`app.test`)"
+      service: app
+  services:
+    app:
+      loadBalancer:
+        healthCheck: {{mode: grpc, interval: 100ms, timeout: 1s}}
+        servers: [{{url: "h2c://{}"}}, {{url: "h2c://{}"}}]
+"#,
+        a.addr(),
+        b.addr()
+    );
+    let p = Proxy::start("grpc-health", &dynamic, "").await;
+    p.wait_status("app.test", "/", 200).await;
+    wait_until(
+        "both probed",
+        std::time::Duration::from_secs(10),
+        || async { (a.health_hits() > 0 && b.health_hits() > 0).then_some(()) },
+    )
+    .await;
+    b.set_healthy(false);
+    let status = wait_until("b down", std::time::Duration::from_secs(10), || async {
+        let s = p.api("/api/http/services/app@file").await;
+        (s["serverStatus"][format!("h2c://{}", b.addr())] == "DOWN").then_some(s)
+    })
+    .await;
+    assert_eq!(status["serverStatus"][format!("h2c://{}", a.addr())], "UP");
+    for _ in 0..4 {
+        let r = get(p.web, "app.test", "/").await.unwrap();
+        assert_eq!(r.header("x-backend"), Some("a"));
+    }
+    b.set_healthy(true);
+    wait_until("b back", std::time::Duration::from_secs(10), || async {
+        let r = get(p.web, "app.test", "/").await.ok()?;
+        (r.header("x-backend") == Some("b")).then_some(())
+    })
+    .await;
+}

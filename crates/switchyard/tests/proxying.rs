@@ -356,3 +356,45 @@ http:
         502
     );
 }
+
+#[tokio::test]
+async fn event_streams_are_forwarded_as_they_come() {
+    let b = Backend::start("b").await;
+    // A long flush interval changes nothing: every chunk is sent on at once.
+    let p = Proxy::start(
+        "sse",
+        &single(
+            &b.url(),
+            "        responseForwarding: {flushInterval: 10s}\n",
+        ),
+        "",
+    )
+    .await;
+    p.wait_status("app.test", "/", 200).await;
+    let stream = tokio::net::TcpStream::connect(p.web).await.unwrap();
+    let (mut tx, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get("/gated")
+        .header("host", "app.test")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let resp = tx.send_request(req).await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    use http_body_util::BodyExt;
+    let mut body = resp.into_body();
+    // The first event arrives while the backend still holds the second.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+        .await
+        .expect("the first event was held back")
+        .unwrap()
+        .unwrap()
+        .into_data()
+        .unwrap();
+    assert_eq!(first, "data: event 0\n\n");
+    b.open_gate();
+    let rest = body.collect().await.unwrap().to_bytes();
+    assert_eq!(rest, "data: event 1\n\n");
+}

@@ -166,3 +166,36 @@ http:
     let mw = p.api("/api/http/middlewares/weird@file").await;
     assert_eq!(mw["status"], "disabled", "{mw}");
 }
+
+#[tokio::test]
+async fn router_request_timeout_extension() {
+    let a = Backend::start("a").await;
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    quick:
+      rule: "Host(`quick.test`)"
+      service: a
+      requestTimeout: 300ms
+    patient:
+      rule: "Host(`patient.test`)"
+      service: a
+  services:
+    a: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+"#,
+        a.url()
+    );
+    let p = Proxy::start("router-timeout", &dynamic, "").await;
+    p.wait_status("quick.test", "/", 200).await;
+    let r = get(p.web, "quick.test", "/sleep/2000").await.unwrap();
+    assert_eq!(r.status, 504);
+    assert_eq!(r.body, "Gateway Timeout");
+    // Off by default: the other router waits for the slow answer.
+    let r = get(p.web, "patient.test", "/sleep/600").await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        p.api("/api/http/routers/quick@file").await["requestTimeout"],
+        "300ms"
+    );
+}

@@ -43,6 +43,8 @@ struct State {
     delay_ms: AtomicU64,
     /// When non-zero, every request (but `/health`) gets this status.
     failing: AtomicU64,
+    /// `/gated` holds its second event until this opens.
+    gate: Arc<AtomicBool>,
 }
 
 /// A running backend; it stops when dropped.
@@ -118,6 +120,7 @@ impl Backend {
             health_hits: AtomicU64::new(0),
             delay_ms: AtomicU64::new(0),
             failing: AtomicU64::new(0),
+            gate: Arc::new(AtomicBool::new(false)),
         });
         let (stop, mut stopped) = oneshot::channel::<()>();
         let st = state.clone();
@@ -194,6 +197,11 @@ impl Backend {
             .store(u64::from(status), Ordering::SeqCst);
     }
 
+    /// Lets `/gated` send its second event.
+    pub fn open_gate(&self) {
+        self.state.gate.store(true, Ordering::SeqCst);
+    }
+
     /// Requests served, health checks excluded.
     pub fn hits(&self) -> u64 {
         self.state.hits.load(Ordering::SeqCst)
@@ -257,6 +265,29 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
     }
     if path == "/trailers" {
         return Ok(trailers());
+    }
+    if path == "/gated" {
+        return Ok(gated(st.gate.clone()));
+    }
+    if path == "/grpc.health.v1.Health/Check" {
+        // SERVING (1) or NOT_SERVING (2), after the `healthy` switch.
+        let status: u8 = if st.healthy.load(Ordering::SeqCst) {
+            1
+        } else {
+            2
+        };
+        st.health_hits.fetch_add(1, Ordering::SeqCst);
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+        let message = Bytes::from(vec![0, 0, 0, 0, 2, 0x08, status]);
+        let frames: Vec<Result<Frame<Bytes>, Box<dyn std::error::Error + Send + Sync>>> =
+            vec![Ok(Frame::data(message)), Ok(Frame::trailers(trailers))];
+        let mut resp = Response::new(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
+            frames,
+        ))));
+        resp.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/grpc"));
+        return Ok(resp);
     }
     if path.starts_with("/grpc.") {
         return Ok(grpc_echo(&st.name, req).await);
@@ -387,6 +418,35 @@ fn stream(chunks: usize) -> Response<Body> {
     let mut resp = Response::new(BodyExt::boxed(StreamBody::new(s)));
     resp.headers_mut()
         .insert("content-type", HeaderValue::from_static("text/plain"));
+    resp
+}
+
+/// A `text/event-stream` that sends one event, then a second once the
+/// gate opens (a proxy that buffers would hold the first one back).
+fn gated(gate: Arc<AtomicBool>) -> Response<Body> {
+    let s = futures_util::stream::unfold(0u8, move |i| {
+        let gate = gate.clone();
+        async move {
+            match i {
+                0 => {}
+                1 => {
+                    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                    while !gate.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+                _ => return None,
+            }
+            let frame: Result<Frame<Bytes>, Box<dyn std::error::Error + Send + Sync>> =
+                Ok(Frame::data(Bytes::from(format!("data: event {i}\n\n"))));
+            Some((frame, i + 1))
+        }
+    });
+    let mut resp = Response::new(BodyExt::boxed(StreamBody::new(s)));
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/event-stream"),
+    );
     resp
 }
 

@@ -25,6 +25,7 @@ pub mod replace_path_regex;
 pub mod retry;
 pub mod strip_prefix;
 pub mod strip_prefix_regex;
+pub mod timeout;
 
 pub use add_prefix::AddPrefix;
 pub use basic_auth::BasicAuth;

@@ -27,6 +27,8 @@ pub struct HealthCheck {
     pub unhealthy_interval: Duration,
     pub timeout: Duration,
     pub follow_redirects: bool,
+    /// `mode: grpc`: the gRPC Health Checking Protocol v1 instead of HTTP.
+    pub grpc: bool,
 }
 
 /// The running checks; dropping it stops them.
@@ -111,6 +113,9 @@ impl HealthCheck {
     }
 
     async fn probe(&self, server: &Server, upstream: &Upstream) -> Result<(), String> {
+        if self.grpc {
+            return self.probe_grpc(server, upstream).await;
+        }
         let mut url = self.url_for(server)?;
         for _ in 0..10 {
             let mut req = Request::new(body::empty());
@@ -156,6 +161,141 @@ impl HealthCheck {
             };
         }
         Err("too many redirects".into())
+    }
+}
+
+impl HealthCheck {
+    /// `grpc.health.v1.Health/Check` with an empty request (the server's
+    /// overall health); SERVING keeps the server up. Plain `http`/`h2c`
+    /// schemes use HTTP/2 with prior knowledge, `https` HTTP/2 over TLS.
+    async fn probe_grpc(&self, server: &Server, upstream: &Upstream) -> Result<(), String> {
+        let authority = server.target.authority();
+        let port = self.port.or(authority.port_u16());
+        let host = authority.host();
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        let tls = self.scheme.as_deref() == Some("https");
+        let hostport = port.map_or(host.clone(), |p| format!("{host}:{p}"));
+        let url: Uri = format!(
+            "{}://{hostport}/grpc.health.v1.Health/Check",
+            if tls { "https" } else { "http" }
+        )
+        .parse()
+        .map_err(|e| format!("gRPC health check URL: {e}"))?;
+        let mut req = Request::new(body::full(&b"\x00\x00\x00\x00\x00"[..]));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = url;
+        let h = req.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        h.insert(http::header::TE, HeaderValue::from_static("trailers"));
+        let protocol = if tls {
+            crate::upstream::Protocol::Auto
+        } else {
+            crate::upstream::Protocol::H2c
+        };
+        let exchange = async {
+            let resp = upstream
+                .send(req, &server.target.url, protocol)
+                .await
+                .map_err(|e| format!("gRPC health check failed: {e}"))?;
+            use http_body_util::BodyExt;
+            let headers = resp.headers().clone();
+            let collected = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("gRPC health check failed: {e}"))?;
+            let trailers = collected.trailers().cloned().unwrap_or_default();
+            Ok::<_, String>((headers, trailers, collected.to_bytes()))
+        };
+        let (headers, trailers, bytes) = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| format!("gRPC health check timeout after {:?}", self.timeout))??;
+        let grpc_status = trailers
+            .get("grpc-status")
+            .or_else(|| headers.get("grpc-status"))
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("0");
+        match grpc_status {
+            "0" => {}
+            "12" => return Err("gRPC server does not implement the health protocol".into()),
+            other => return Err(format!("gRPC health check failed: grpc-status {other}")),
+        }
+        match grpc_health_status(&bytes) {
+            Some(1) => Ok(()),
+            Some(s) => Err(format!("received gRPC status code: {s}")),
+            None => Err("gRPC health check: unreadable answer".into()),
+        }
+    }
+}
+
+/// The `status` field of a framed `HealthCheckResponse` (1 is SERVING).
+pub fn grpc_health_status(frame: &[u8]) -> Option<u64> {
+    if frame.len() < 5 || frame[0] != 0 {
+        return None;
+    }
+    let len = u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]]) as usize;
+    let msg = frame.get(5..5 + len)?;
+    let mut i = 0;
+    let mut status = 0;
+    while i < msg.len() {
+        let key = read_varint(msg, &mut i)?;
+        match (key >> 3, key & 7) {
+            (1, 0) => status = read_varint(msg, &mut i)?,
+            (_, 0) => {
+                read_varint(msg, &mut i)?;
+            }
+            (_, 2) => {
+                let n = usize::try_from(read_varint(msg, &mut i)?).ok()?;
+                i = i.checked_add(n)?;
+            }
+            (_, 1) => i += 8,
+            (_, 5) => i += 4,
+            _ => return None,
+        }
+    }
+    (i == msg.len()).then_some(status)
+}
+
+fn read_varint(b: &[u8], i: &mut usize) -> Option<u64> {
+    let mut v: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*i)?;
+        *i += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod grpc_tests {
+    use super::grpc_health_status;
+
+    #[test]
+    fn health_responses() {
+        let cases: &[(&[u8], Option<u64>)] = &[
+            (b"\x00\x00\x00\x00\x02\x08\x01", Some(1)),
+            (b"\x00\x00\x00\x00\x02\x08\x02", Some(2)),
+            // Empty message: status UNKNOWN (0).
+            (b"\x00\x00\x00\x00\x00", Some(0)),
+            // An unknown length-delimited field is skipped.
+            (b"\x00\x00\x00\x00\x05\x12\x01x\x08\x01", Some(1)),
+            (b"\x01\x00\x00\x00\x02\x08\x01", None),
+            (b"\x00\x00\x00\x00\x03\x08\x01", None),
+            (b"\x00\x00", None),
+        ];
+        for (frame, want) in cases {
+            assert_eq!(grpc_health_status(frame), *want, "{frame:?}");
+        }
     }
 }
 

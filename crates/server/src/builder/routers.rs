@@ -255,6 +255,15 @@ impl Builder {
                 .iter()
                 .rev()
                 .fold(service.handler.clone(), |next, wrap| wrap(next));
+            // The router's own deadline covers its whole chain (retries,
+            // authentication calls) up to the first byte of the answer.
+            if let Some(limit) = router.request_timeout.map(std::time::Duration::from) {
+                if !limit.is_zero() {
+                    handler = Arc::new(
+                        switchyard_proxy::middlewares::timeout::RequestTimeout::new(limit, handler),
+                    );
+                }
+            }
             if let Some(allowed) = self.view.entrypoint_encoded.get(ep) {
                 handler = Arc::new(switchyard_proxy::middlewares::EncodedCharacters::new(
                     *allowed, handler,

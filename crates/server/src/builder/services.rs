@@ -82,16 +82,11 @@ fn health_check(hc: &switchyard_config::dynamic::HealthCheck) -> Result<HealthCh
             Ok((name, value))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    if hc
-        .mode
-        .as_deref()
-        .is_some_and(|m| !m.eq_ignore_ascii_case("http"))
-    {
-        return Err(format!(
-            "healthCheck.mode {:?} is not supported yet",
-            hc.mode
-        ));
-    }
+    let grpc = match hc.mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("http") => false,
+        Some("grpc") => true,
+        Some(other) => return Err(format!("healthCheck.mode {other:?}: expected http or grpc")),
+    };
     let interval: std::time::Duration = hc.interval.into();
     if interval.is_zero() {
         return Err("healthCheck.interval must be greater than 0".into());
@@ -108,6 +103,7 @@ fn health_check(hc: &switchyard_config::dynamic::HealthCheck) -> Result<HealthCh
         unhealthy_interval: hc.unhealthy_interval.map(Into::into).unwrap_or(interval),
         timeout: hc.timeout.into(),
         follow_redirects: hc.follow_redirects,
+        grpc,
     })
 }
 
