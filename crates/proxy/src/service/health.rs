@@ -276,6 +276,19 @@ fn read_varint(b: &[u8], i: &mut usize) -> Option<u64> {
     None
 }
 
+fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
+    if location.contains("://") {
+        return location
+            .parse()
+            .map_err(|e| format!("redirect location: {e}"));
+    }
+    let authority = base.authority().map(|a| a.as_str()).unwrap_or_default();
+    let scheme = base.scheme_str().unwrap_or("http");
+    format!("{scheme}://{authority}{location}")
+        .parse()
+        .map_err(|e| format!("redirect location: {e}"))
+}
+
 #[cfg(test)]
 mod grpc_tests {
     use super::grpc_health_status;
@@ -297,17 +310,4 @@ mod grpc_tests {
             assert_eq!(grpc_health_status(frame), *want, "{frame:?}");
         }
     }
-}
-
-fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
-    if location.contains("://") {
-        return location
-            .parse()
-            .map_err(|e| format!("redirect location: {e}"));
-    }
-    let authority = base.authority().map(|a| a.as_str()).unwrap_or_default();
-    let scheme = base.scheme_str().unwrap_or("http");
-    format!("{scheme}://{authority}{location}")
-        .parse()
-        .map_err(|e| format!("redirect location: {e}"))
 }
