@@ -401,6 +401,38 @@ impl Default for CircuitBreaker {
     }
 }
 
+/// Which parts of a certificate's distinguished name to pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CertDn {
+    pub country: bool,
+    pub province: bool,
+    pub locality: bool,
+    pub organization: bool,
+    pub organizational_unit: bool,
+    pub common_name: bool,
+    pub serial_number: bool,
+    pub domain_component: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CertInfo {
+    pub not_after: bool,
+    pub not_before: bool,
+    pub sans: bool,
+    pub serial_number: bool,
+    pub subject: Option<CertDn>,
+    pub issuer: Option<CertDn>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PassTlsClientCert {
+    pub pem: bool,
+    pub info: Option<CertInfo>,
+}
+
 /// A decoded middleware.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MiddlewareKind {
@@ -428,6 +460,7 @@ pub enum MiddlewareKind {
     Buffering(Buffering),
     GrpcWeb(GrpcWeb),
     CircuitBreaker(CircuitBreaker),
+    PassTlsClientCert(PassTlsClientCert),
     /// Any other type, decoded by whoever supports it.
     Other {
         kind: String,
@@ -466,6 +499,7 @@ impl MiddlewareKind {
             MiddlewareKind::Buffering(c) => j("buffering", c),
             MiddlewareKind::GrpcWeb(c) => j("grpcWeb", c),
             MiddlewareKind::CircuitBreaker(c) => j("circuitBreaker", c),
+            MiddlewareKind::PassTlsClientCert(c) => j("passTLSClientCert", c),
             MiddlewareKind::Other { .. } => None,
         }
     }
@@ -519,6 +553,7 @@ pub fn decode_middleware(m: &Middleware) -> Result<MiddlewareKind, ConfigError> 
         "buffering" => MiddlewareKind::Buffering(from_node(&node).map_err(within)?),
         "grpcweb" => MiddlewareKind::GrpcWeb(from_node(&node).map_err(within)?),
         "circuitbreaker" => MiddlewareKind::CircuitBreaker(from_node(&node).map_err(within)?),
+        "passtlsclientcert" => MiddlewareKind::PassTlsClientCert(from_node(&node).map_err(within)?),
         _ => MiddlewareKind::Other {
             kind: kind.clone(),
             node,

@@ -14,6 +14,8 @@ pub struct RequestContext {
     pub entrypoint: Arc<str>,
     /// Whether the connection is TLS.
     pub tls: bool,
+    /// The certificates a mutual-TLS client presented, leaf first.
+    pub peer_certificates: Option<Arc<Vec<rustls::pki_types::CertificateDer<'static>>>>,
 }
 
 impl RequestContext {
@@ -28,6 +30,7 @@ impl RequestContext {
                 local_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
                 entrypoint: Arc::from(""),
                 tls: false,
+                peer_certificates: None,
             })
     }
 }

@@ -39,6 +39,9 @@ pub struct TransportSettings {
     pub max_version: Option<String>,
     /// Go's cipher suite names.
     pub cipher_suites: Vec<String>,
+    /// When set, the server's certificate must carry this URI SAN; its
+    /// chain is checked against the roots, its host name is not.
+    pub peer_cert_uri: Option<String>,
 }
 
 impl Default for TransportSettings {
@@ -57,6 +60,7 @@ impl Default for TransportSettings {
             min_version: None,
             max_version: None,
             cipher_suites: Vec::new(),
+            peer_cert_uri: None,
         }
     }
 }
@@ -195,6 +199,24 @@ fn load_pem(entry: &str) -> Result<Vec<CertificateDer<'static>>, TransportError>
     Ok(certs)
 }
 
+/// `rootCAs`, or the system's store when there are none.
+fn root_store(settings: &TransportSettings) -> Result<Arc<RootCertStore>, TransportError> {
+    let mut roots = RootCertStore::empty();
+    if settings.root_cas.is_empty() {
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            let _ = roots.add(cert);
+        }
+    } else {
+        for entry in &settings.root_cas {
+            for cert in load_pem(entry)? {
+                roots.add(cert)?;
+            }
+        }
+    }
+    Ok(Arc::new(roots))
+}
+
 fn tls_config(settings: &TransportSettings) -> Result<rustls::ClientConfig, TransportError> {
     let provider = Arc::new(
         crate::tls_names::provider(&settings.cipher_suites).map_err(TransportError::Settings)?,
@@ -211,25 +233,21 @@ fn tls_config(settings: &TransportSettings) -> Result<rustls::ClientConfig, Tran
         .collect::<Result<Vec<_>, _>>()?;
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)?;
-    let builder = if settings.insecure_skip_verify {
+    let builder = if let Some(uri) = &settings.peer_cert_uri {
+        let roots = root_store(settings)?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PeerUri {
+                roots,
+                uri: uri.clone(),
+                provider: provider.clone(),
+            }))
+    } else if settings.insecure_skip_verify {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerify(provider.clone())))
     } else {
-        let mut roots = RootCertStore::empty();
-        if settings.root_cas.is_empty() {
-            let native = rustls_native_certs::load_native_certs();
-            for cert in native.certs {
-                let _ = roots.add(cert);
-            }
-        } else {
-            for entry in &settings.root_cas {
-                for cert in load_pem(entry)? {
-                    roots.add(cert)?;
-                }
-            }
-        }
-        builder.with_root_certificates(roots)
+        builder.with_root_certificates(root_store(settings)?)
     };
     Ok(if certs.is_empty() {
         builder.with_no_client_auth()
@@ -340,6 +358,93 @@ fn pool(settings: &TransportSettings, connector: HttpsConnector<HttpConnector>, 
         .set_host(false)
         .http2_only(h2c);
     builder.build(connector)
+}
+
+/// `peerCertURI`: the chain must lead to a root, and the certificate must
+/// name the URI; the host name is not checked (as Traefik).
+#[derive(Debug)]
+struct PeerUri {
+    roots: Arc<RootCertStore>,
+    uri: String,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PeerUri {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let cert = webpki::EndEntityCert::try_from(end_entity)
+            .map_err(|e| rustls::Error::General(format!("server certificate: {e}")))?;
+        cert.verify_for_usage(
+            self.provider.signature_verification_algorithms.all,
+            &self.roots.roots,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map_err(|e| rustls::Error::General(format!("server certificate: {e}")))?;
+        use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+        let (_, parsed) = X509Certificate::from_der(end_entity.as_ref())
+            .map_err(|e| rustls::Error::General(format!("server certificate: {e}")))?;
+        let names = parsed
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .map(|san| san.value.general_names.clone())
+            .unwrap_or_default();
+        if names
+            .iter()
+            .any(|n| matches!(n, GeneralName::URI(u) if *u == self.uri))
+        {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "the server certificate does not name {}",
+                self.uri
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// `insecureSkipVerify`: accepts any server certificate (signatures are

@@ -195,6 +195,7 @@ fn serve_connection(
         local_addr: local,
         entrypoint: name.clone(),
         tls: false,
+        peer_certificates: None,
     };
     let (settings, switcher) = (settings.clone(), switcher.clone());
     let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {

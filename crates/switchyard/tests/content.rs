@@ -492,3 +492,55 @@ async fn entrypoint_encoded_characters() {
         "no longer reported as unsupported"
     );
 }
+
+#[tokio::test]
+async fn pass_tls_client_cert_never_trusts_client_headers() {
+    let a = Backend::start("a").await;
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    app:
+      rule: "Host(`app.test`)"
+      service: a
+      middlewares: [certs]
+  middlewares:
+    certs:
+      passTLSClientCert:
+        pem: true
+        info: {{notAfter: true, subject: {{commonName: true}}}}
+  services:
+    a: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+"#,
+        a.url()
+    );
+    let p = Proxy::start("passtls", &dynamic, "").await;
+    p.wait_status("app.test", "/", 200).await;
+    // Over plain HTTP there is no client certificate: headers a client
+    // made up do not reach the backend (Traefik would pass them on).
+    let r = request(
+        p.web,
+        Method::GET,
+        "app.test",
+        "/",
+        &[
+            ("x-forwarded-tls-client-cert", "forged"),
+            (
+                "x-forwarded-tls-client-cert-info",
+                "Subject%3D%22CN%3Dadmin%22",
+            ),
+        ],
+        Bytes::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.seen_header("x-forwarded-tls-client-cert"), None);
+    assert_eq!(r.seen_header("x-forwarded-tls-client-cert-info"), None);
+    let api = p.api("/api/http/middlewares/certs@file").await;
+    assert_eq!(api["status"], "enabled");
+    assert_eq!(
+        api["passTLSClientCert"]["info"]["subject"]["commonName"],
+        true
+    );
+}

@@ -237,3 +237,59 @@ http:
         404
     );
 }
+
+#[tokio::test]
+async fn peer_cert_uri_checks_the_uri_not_the_host() {
+    let tls = Backend::start_tls("tls").await;
+    let ca = ca_path();
+    // The fixture certificate names spiffe://switchyard.test/backend; the
+    // server name (one the certificate does not hold) does not matter.
+    let url = tls.https_url();
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    right:
+      rule: "Host(`right.test`)"
+      service: right
+    wrong:
+      rule: "Host(`wrong.test`)"
+      service: wrong
+    by-name:
+      rule: "Host(`by-name.test`)"
+      service: by-name
+  services:
+    by-name:
+      loadBalancer:
+        serversTransport: by-name
+        servers: [{{url: "{url}"}}]
+    right:
+      loadBalancer:
+        serversTransport: right-uri
+        servers: [{{url: "{url}"}}]
+    wrong:
+      loadBalancer:
+        serversTransport: wrong-uri
+        servers: [{{url: "{url}"}}]
+  serversTransports:
+    right-uri:
+      rootCAs: ["{ca}"]
+      serverName: not-in-the-cert.test
+      peerCertURI: spiffe://switchyard.test/backend
+    wrong-uri:
+      rootCAs: ["{ca}"]
+      serverName: not-in-the-cert.test
+      peerCertURI: spiffe://switchyard.test/someone-else
+    by-name:
+      rootCAs: ["{ca}"]
+      serverName: not-in-the-cert.test
+"#,
+        ca = ca.display()
+    );
+    let p = Proxy::start("peer-uri", &dynamic, "").await;
+    let r = p.wait_status("right.test", "/", 200).await;
+    assert_eq!(r.header("x-backend"), Some("tls"));
+    assert_eq!(get(p.web, "wrong.test", "/").await.unwrap().status, 502);
+    // Without peerCertURI the same server name fails verification.
+    assert_eq!(get(p.web, "by-name.test", "/").await.unwrap().status, 502);
+}

@@ -92,6 +92,7 @@ mod tests {
             local_addr: "127.0.0.1:80".parse().unwrap(),
             entrypoint: "web".into(),
             tls: false,
+            peer_certificates: None,
         });
         r
     }

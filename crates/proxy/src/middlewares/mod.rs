@@ -17,6 +17,7 @@ pub mod headers;
 pub mod htpasswd;
 pub mod in_flight_req;
 pub mod ip_allow_list;
+pub mod pass_tls_client_cert;
 pub mod path;
 pub mod rate_limit;
 pub mod redirect;

@@ -386,6 +386,7 @@ fn request_from(ip: [u8; 4]) -> crate::Request {
         local_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 80)),
         entrypoint: Arc::from("web"),
         tls: false,
+        peer_certificates: None,
     });
     req
 }

@@ -550,6 +550,38 @@ fn compile(
                 })),
             )
         }
+        MiddlewareKind::PassTlsClientCert(c) => {
+            use switchyard_proxy::middlewares::pass_tls_client_cert as p;
+            let dn = |d: &Option<switchyard_config::middlewares::CertDn>| {
+                d.as_ref().map(|d| p::DnFields {
+                    country: d.country,
+                    province: d.province,
+                    locality: d.locality,
+                    organization: d.organization,
+                    organizational_unit: d.organizational_unit,
+                    common_name: d.common_name,
+                    serial_number: d.serial_number,
+                    domain_component: d.domain_component,
+                })
+            };
+            let settings = Arc::new(p::Settings {
+                pem: c.pem,
+                info: c.info.as_ref().map(|i| p::InfoFields {
+                    not_after: i.not_after,
+                    not_before: i.not_before,
+                    sans: i.sans,
+                    serial_number: i.serial_number,
+                    subject: dn(&i.subject),
+                    issuer: dn(&i.issuer),
+                }),
+            });
+            (
+                "passtlsclientcert",
+                wrap(Arc::new(move |next| {
+                    Arc::new(p::PassTlsClientCert::new(settings.clone(), next)) as BoxHandler
+                })),
+            )
+        }
         MiddlewareKind::Other { kind, .. } => {
             return Err(format!(
                 "middleware type {kind:?} is not supported yet by Switchyard"

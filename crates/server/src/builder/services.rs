@@ -65,6 +65,7 @@ pub fn transport_settings(t: &ServersTransport) -> TransportSettings {
         min_version: t.min_version.clone(),
         max_version: t.max_version.clone(),
         cipher_suites: t.cipher_suites.clone(),
+        peer_cert_uri: t.peer_cert_uri.clone().filter(|u| !u.is_empty()),
     }
 }
 
