@@ -78,10 +78,11 @@ fn element_json(e: &ElementInfo, links_key: &str, runtime: &Runtime) -> Value {
     }
     // Traefik builds a service only when a router uses it; an unused one
     // shows no server status.
+    // Load balancers only: a router or a middleware may have a service's name.
     if let Some(b) = runtime
         .balancers
         .get(&e.name)
-        .filter(|_| !e.links.is_empty())
+        .filter(|_| e.kind.as_deref() == Some("loadbalancer") && !e.links.is_empty())
     {
         let status: Map<String, Value> = b
             .server_status()

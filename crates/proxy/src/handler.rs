@@ -37,3 +37,31 @@ where
         (self.0)(req)
     }
 }
+
+/// A handler decided after it is handed out: services with their own
+/// `middlewares` are referenced (by routers and by other services) before
+/// those middlewares are compiled, and completed once they are.
+#[derive(Default)]
+pub struct Late {
+    inner: std::sync::OnceLock<BoxHandler>,
+}
+
+impl Late {
+    pub fn new() -> Late {
+        Late::default()
+    }
+
+    /// Sets the handler; later calls are ignored.
+    pub fn set(&self, handler: BoxHandler) {
+        let _ = self.inner.set(handler);
+    }
+}
+
+impl Handler for Late {
+    fn call(&self, req: Request) -> HandlerFuture {
+        match self.inner.get() {
+            Some(h) => h.call(req),
+            None => Box::pin(async { Err(crate::ProxyError::NoAvailableServer) }),
+        }
+    }
+}

@@ -21,4 +21,4 @@ pub mod upstream;
 pub use body::Body;
 pub use context::RequestContext;
 pub use error::ProxyError;
-pub use handler::{BoxHandler, Handler, HandlerFuture, Request, Response};
+pub use handler::{BoxHandler, Handler, HandlerFuture, Late, Request, Response};

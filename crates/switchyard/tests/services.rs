@@ -212,3 +212,53 @@ http:
         "{s}"
     );
 }
+
+#[tokio::test]
+async fn service_level_middlewares() {
+    let a = Backend::start("a").await;
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    direct:
+      rule: "Host(`direct.test`)"
+      service: tagged
+    nested:
+      rule: "Host(`nested.test`)"
+      service: outer
+    broken:
+      rule: "Host(`broken.test`)"
+      service: broken
+  middlewares:
+    tag:
+      headers:
+        customRequestHeaders: {{X-Layer: service}}
+    strip:
+      stripPrefix: {{prefixes: [/api]}}
+  services:
+    tagged:
+      middlewares: [tag, strip]
+      loadBalancer: {{servers: [{{url: "{a}"}}]}}
+    outer:
+      weighted:
+        services: [{{name: tagged}}]
+    broken:
+      middlewares: [nope]
+      loadBalancer: {{servers: [{{url: "{a}"}}]}}
+"#,
+        a = a.url()
+    );
+    let p = Proxy::start("service-mws", &dynamic, "").await;
+    let r = p.wait_status("direct.test", "/api/x", 200).await;
+    assert_eq!(r.json()["path"], "/x");
+    assert_eq!(r.seen_header("x-layer").as_deref(), Some("service"));
+    // A parent service reaches the child through the child's middlewares.
+    let r = get(p.web, "nested.test", "/api/y").await.unwrap();
+    assert_eq!(r.json()["path"], "/y");
+    assert_eq!(r.seen_header("x-layer").as_deref(), Some("service"));
+    // A missing middleware is the service's error; its router is disabled.
+    assert_eq!(get(p.web, "broken.test", "/").await.unwrap().status, 404);
+    let s = p.api("/api/http/services/broken@file").await;
+    assert_eq!(s["status"], "disabled");
+    assert_eq!(s["error"][0], "middleware \"nope@file\" does not exist");
+}

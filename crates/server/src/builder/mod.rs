@@ -94,8 +94,9 @@ impl Builder {
         };
         let mut stats = BuildStats::default();
 
-        let built_services = self.build_services(http, &mut info, &mut stats);
+        let mut built_services = self.build_services(http, &mut info, &mut stats);
         self.compile_middlewares(http, &built_services, &mut info);
+        let failed_balancers = self.apply_service_middlewares(http, &mut built_services, &mut info);
         let entrypoints = self.build_routers(http, &built_services, &mut info);
         for el in info
             .services
@@ -123,6 +124,7 @@ impl Builder {
         let balancers = built_services
             .into_iter()
             .filter_map(|(name, s)| s.balancer.map(|b| (name, b)))
+            .chain(failed_balancers)
             .collect();
         (
             Runtime {

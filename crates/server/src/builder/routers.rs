@@ -101,6 +101,56 @@ impl Builder {
         Ok(())
     }
 
+    /// Completes the services that have their own `middlewares`: their
+    /// late-bound handler becomes the chain around the service. A chain
+    /// that cannot be built is the service's error, and the service is
+    /// then unavailable to routers.
+    pub(super) fn apply_service_middlewares(
+        &self,
+        http: &HttpConfiguration,
+        built: &mut HashMap<String, BuiltService>,
+        info: &mut RuntimeInfo,
+    ) -> Vec<(String, switchyard_proxy::service::LoadBalancer)> {
+        let mut failed_balancers = Vec::new();
+        let pending: Vec<String> = built
+            .iter()
+            .filter(|(_, b)| b.pending.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in pending {
+            let Some(service) = http.services.get(&name) else {
+                continue;
+            };
+            let provider = provider_of(&name).to_string();
+            let mut wraps: Vec<Wrap> = Vec::new();
+            let mut used = Vec::new();
+            let mut failed = None;
+            for m in &service.middlewares {
+                let qualified = qualify(m, &provider);
+                if let Err(e) = self.expand(&qualified, &mut Vec::new(), &mut wraps, &mut used) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            if let Some(e) = failed {
+                if let Some(el) = info.services.get_mut(&name) {
+                    el.fail(e);
+                }
+                // Its servers still show in the API, as in Traefik.
+                if let Some(b) = built.remove(&name).and_then(|b| b.balancer) {
+                    failed_balancers.push((name.clone(), b));
+                }
+                continue;
+            }
+            if let Some((late, inner)) = built.get(&name).and_then(|b| b.pending.clone()) {
+                late.set(wraps.iter().rev().fold(inner, |next, wrap| wrap(next)));
+            }
+            // As in Traefik, a middleware's `usedBy` lists routers only.
+            drop(used);
+        }
+        failed_balancers
+    }
+
     /// Resolves an entrypoint middleware reference; an unqualified name
     /// matches the one provider that has it.
     fn entrypoint_middleware_name(&self, name: &str) -> String {

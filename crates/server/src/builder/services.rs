@@ -18,7 +18,7 @@ use switchyard_proxy::service::strategy::Kind;
 use switchyard_proxy::service::weighted::{Child, UpFn, Weighted};
 use switchyard_proxy::service::{LoadBalancer, Options, ServerSpec};
 use switchyard_proxy::upstream::{TransportSettings, Upstream};
-use switchyard_proxy::BoxHandler;
+use switchyard_proxy::{BoxHandler, Late};
 
 use super::{BuildStats, Builder};
 use crate::merge::{provider_of, qualify};
@@ -32,6 +32,23 @@ pub struct BuiltService {
     /// Whether it has a server up, when it checks health (for the
     /// propagation to a `weighted` parent).
     pub up: Option<UpFn>,
+    /// With service-level `middlewares`: `handler` is a late-bound slot,
+    /// completed with the chain around this inner handler once the
+    /// middlewares are compiled.
+    pub pending: Option<(Arc<Late>, BoxHandler)>,
+}
+
+/// Hands out a late-bound handler for a service with its own middlewares.
+fn defer_middlewares(service: Option<&Service>, b: BuiltService) -> BuiltService {
+    if service.is_none_or(|s| s.middlewares.is_empty()) {
+        return b;
+    }
+    let late = Arc::new(Late::new());
+    BuiltService {
+        handler: late.clone(),
+        pending: Some((late, b.handler)),
+        ..b
+    }
 }
 
 /// What a rebuild compares to decide whether a load balancer can be kept.
@@ -123,6 +140,7 @@ fn lb_service(balancer: LoadBalancer, checks_health: bool) -> BuiltService {
         handler: Arc::new(balancer.clone()),
         balancer: Some(balancer),
         up,
+        pending: None,
     }
 }
 
@@ -273,7 +291,10 @@ fn build_composite(
         Err(format!("the service \"{name}\" is not composite"))
     };
     stack.pop();
-    built.insert(name.to_string(), result?);
+    built.insert(
+        name.to_string(),
+        defer_middlewares(http.services.get(name), result?),
+    );
     Ok(())
 }
 
@@ -295,6 +316,7 @@ fn weighted(
         handler: weighted,
         balancer: None,
         up,
+        pending: None,
     })
 }
 
@@ -336,6 +358,7 @@ fn highest_random_weight(
         handler: service,
         balancer: None,
         up,
+        pending: None,
     })
 }
 
@@ -381,6 +404,7 @@ fn mirroring(
         handler: service,
         balancer: None,
         up,
+        pending: None,
     })
 }
 
@@ -420,6 +444,7 @@ fn failover(
         handler: service,
         balancer: None,
         up,
+        pending: None,
     })
 }
 
@@ -478,7 +503,7 @@ impl Builder {
             }
             match self.build_service(name, service, http, &mut cache, stats) {
                 Ok(b) => {
-                    built.insert(name.clone(), b);
+                    built.insert(name.clone(), defer_middlewares(Some(service), b));
                 }
                 Err(e) => el.fail(e),
             }
@@ -492,6 +517,7 @@ impl Builder {
                         handler: handler.clone(),
                         balancer: None,
                         up: None,
+                        pending: None,
                     },
                 );
                 info.services
