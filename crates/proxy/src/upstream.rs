@@ -26,6 +26,10 @@ pub struct TransportSettings {
     pub dial_timeout: Option<Duration>,
     pub response_header_timeout: Option<Duration>,
     pub idle_conn_timeout: Option<Duration>,
+    /// HTTP/2: ping a connection that has been silent this long.
+    pub read_idle_timeout: Option<Duration>,
+    /// HTTP/2: close a connection whose ping is not answered in this time.
+    pub ping_timeout: Duration,
     pub insecure_skip_verify: bool,
     /// CA certificates as file paths or inline PEM; empty means the system's.
     pub root_cas: Vec<String>,
@@ -52,6 +56,8 @@ impl Default for TransportSettings {
             dial_timeout: Some(Duration::from_secs(30)),
             response_header_timeout: None,
             idle_conn_timeout: Some(Duration::from_secs(90)),
+            read_idle_timeout: None,
+            ping_timeout: Duration::from_secs(15),
             insecure_skip_verify: false,
             root_cas: Vec::new(),
             server_name: None,
@@ -356,7 +362,9 @@ fn pool(settings: &TransportSettings, connector: HttpsConnector<HttpConnector>, 
         .pool_max_idle_per_host(settings.max_idle_conns_per_host)
         .pool_idle_timeout(settings.idle_conn_timeout)
         .set_host(false)
-        .http2_only(h2c);
+        .http2_only(h2c)
+        .http2_keep_alive_interval(settings.read_idle_timeout)
+        .http2_keep_alive_timeout(settings.ping_timeout);
     builder.build(connector)
 }
 

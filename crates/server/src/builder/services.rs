@@ -70,6 +70,9 @@ pub fn transport_settings(t: &ServersTransport) -> TransportSettings {
         dial_timeout: non_zero(ft.dial_timeout.into()),
         response_header_timeout: non_zero(ft.response_header_timeout.into()),
         idle_conn_timeout: non_zero(ft.idle_conn_timeout.into()),
+        read_idle_timeout: non_zero(ft.read_idle_timeout.into()),
+        ping_timeout: non_zero(ft.ping_timeout.into())
+            .unwrap_or(std::time::Duration::from_secs(15)),
         insecure_skip_verify: t.insecure_skip_verify,
         root_cas: t.root_cas.clone(),
         server_name: t.server_name.clone().filter(|s| !s.is_empty()),
