@@ -52,6 +52,10 @@ class EchoHandler(BaseHTTPRequestHandler):
             body = self.rfile.read(length)
         if self.path.startswith("/sleep/"):
             time.sleep(min(int(self.path.split("/")[2].split("?")[0]), 5000) / 1000)
+        if "sleep=" in self.path:
+            # ?sleep=MS on any path delays the answer.
+            ms = self.path.split("sleep=", 1)[1].split("&")[0]
+            time.sleep(min(int(ms or 0), 5000) / 1000)
         if self.path.startswith("/bytes/"):
             n = int(self.path.split("/")[2].split("?")[0])
             kind = "application/grpc" if "grpc" in self.path else ("image/png" if "png" in self.path else "text/plain")

@@ -9,16 +9,19 @@ A case file:
     dynamic: |        # the dynamic configuration; <<a>>, <<b>>, <<c>> are backend URLs,
                       # <<dead>> a URL nothing listens on, <<web>>/<<admin>>/<<other>> ports
     requests:
-      - path: /x       # method (GET), host (example.com), headers, body, repeat (1)
+      - path: /x       # method (GET), host (example.com), headers, body, repeat (1),
+                       # parallel (false: the repeats go one after another)
         compare: [status, body, header:content-type, seen:uri, seen-header:x-forwarded-for,
                   backend, backend-counts, json]
 """
 
+import concurrent.futures
 import glob
 import gzip
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -83,6 +86,11 @@ def extract(spec, answers):
             out[item] = [a[2].decode(errors="replace") for a in answers]
         elif item.startswith("header:"):
             out[item] = [a[1].get(item[7:]) for a in answers]
+        elif item.startswith("header-masked:"):
+            # Random parameters (nonce="…", opaque="…") replaced by *.
+            out[item] = [
+                re.sub(r'(nonce|opaque)="[^"]*"', r'\1="*"', a[1].get(item[14:]) or "") for a in answers
+            ]
         elif item.startswith("seen:"):
             out[item] = [seen(a[2]).get(item[5:]) for a in answers]
         elif item.startswith("seen-header:"):
@@ -157,18 +165,23 @@ def run_case(binary, case, values):
         results = []
         for spec in case["requests"]:
             port = {"web": proxy.web, "admin": proxy.admin, "other": proxy.other}[spec.get("port", "web")]
-            answers = []
-            for _ in range(spec.get("repeat", 1)):
-                answers.append(
-                    request(
-                        port,
-                        spec.get("method", "GET"),
-                        spec.get("path", "/"),
-                        host=spec.get("host", "example.com"),
-                        headers=fill(spec.get("headers"), values),
-                        body=spec.get("body"),
-                    )
+            def one():
+                return request(
+                    port,
+                    spec.get("method", "GET"),
+                    spec.get("path", "/"),
+                    host=spec.get("host", "example.com"),
+                    headers=fill(spec.get("headers"), values),
+                    body=spec.get("body"),
                 )
+
+            if spec.get("parallel"):
+                # All at once; answers sorted by status, since their order
+                # is the scheduler's.
+                with concurrent.futures.ThreadPoolExecutor(spec.get("repeat", 1)) as pool:
+                    answers = sorted(pool.map(lambda _: one(), range(spec.get("repeat", 1))), key=lambda a: a[0])
+            else:
+                answers = [one() for _ in range(spec.get("repeat", 1))]
             results.append(extract(spec, answers))
         return results
     finally:

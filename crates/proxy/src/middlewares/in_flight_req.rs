@@ -167,10 +167,12 @@ impl Handler for InFlightReq {
             });
         };
         let Some(slot) = self.counters.acquire(key, self.limit) else {
-            return Box::pin(async {
+            // Traefik's text for it.
+            let message = format!("max connections reached: {}", self.limit);
+            return Box::pin(async move {
                 Err(ProxyError::Status {
                     status: StatusCode::TOO_MANY_REQUESTS,
-                    message: "Too Many Requests".into(),
+                    message,
                 })
             });
         };

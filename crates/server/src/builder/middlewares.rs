@@ -168,7 +168,12 @@ fn compile(
                 Arc::new(NoopHandler),
             )?;
             (
-                "ipallowlist",
+                // The deprecated name keeps its own type in the API.
+                if m.0.keys().any(|k| k.eq_ignore_ascii_case("ipwhitelist")) {
+                    "ipwhitelist"
+                } else {
+                    "ipallowlist"
+                },
                 wrap(Arc::new(move |next| {
                     match IpAllowList::new(
                         &c.source_range,
