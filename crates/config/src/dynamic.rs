@@ -18,7 +18,7 @@ pub struct Configuration {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub udp: Option<Node>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<Node>,
+    pub tls: Option<crate::tls::TlsConfiguration>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ pub struct Router {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<Node>,
+    pub tls: Option<crate::tls::RouterTls>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observability: Option<Node>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

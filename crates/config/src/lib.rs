@@ -20,6 +20,7 @@ pub mod loader;
 pub mod middlewares;
 pub mod node;
 pub mod static_config;
+pub mod tls;
 mod toml_source;
 mod yaml_source;
 

@@ -142,7 +142,7 @@ pub struct EntryPointHttp {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub middlewares: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<Node>,
+    pub tls: Option<crate::tls::RouterTls>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encoded_characters: Option<EncodedCharacters>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -525,7 +525,6 @@ impl StaticConfiguration {
         for (name, ep) in &self.entry_points {
             let ep_note = |field: &str| format!("entryPoints.{name}.{field}");
             note(ep.proxy_protocol.is_some(), ep_note("proxyProtocol"));
-            note(ep.http.tls.is_some(), ep_note("http.tls"));
             note(ep.http3.is_some(), ep_note("http3"));
             note(ep.udp.is_some(), ep_note("udp"));
             note(ep.http2.is_some(), ep_note("http2"));

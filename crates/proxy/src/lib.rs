@@ -7,6 +7,7 @@
 //! `Arc<dyn Handler>` values; a request walks it without parsing anything.
 
 pub mod body;
+pub mod certs;
 pub mod context;
 pub mod error;
 pub mod forwarded;

@@ -122,46 +122,13 @@ impl std::fmt::Debug for Upstream {
     }
 }
 
-/// PEM text given inline or in the file `entry` names.
-fn pem_bytes(entry: &str) -> Result<Vec<u8>, std::io::Error> {
-    if entry.contains("-----BEGIN") {
-        Ok(entry.as_bytes().to_vec())
-    } else {
-        std::fs::read(entry)
-    }
-}
-
 /// A client certificate chain and its key.
 fn certified_key(
     cert: &str,
     key: &str,
     provider: &CryptoProvider,
 ) -> Result<Arc<rustls::sign::CertifiedKey>, TransportError> {
-    let bad = |what: &str, entry: &str, e: &dyn std::fmt::Display| {
-        let name = if entry.contains("-----BEGIN") {
-            "inline PEM".to_string()
-        } else {
-            format!("{entry:?}")
-        };
-        TransportError::ClientCert(format!("{what} {name}: {e}"))
-    };
-    let cert_pem = pem_bytes(cert).map_err(|e| bad("cannot read certFile", cert, &e))?;
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| bad("certFile", cert, &e))?;
-    if chain.is_empty() {
-        return Err(bad("certFile", cert, &"no certificate"));
-    }
-    let key_pem = pem_bytes(key).map_err(|e| bad("cannot read keyFile", key, &e))?;
-    let key_der = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|e| bad("keyFile", key, &e))?;
-    let signing = provider
-        .key_provider
-        .load_private_key(key_der)
-        .map_err(|e| bad("keyFile", key, &e))?;
-    let ck = rustls::sign::CertifiedKey::new(chain, signing);
-    ck.keys_match().map_err(|e| bad("certFile", cert, &e))?;
-    Ok(Arc::new(ck))
+    crate::certs::certified_key(cert, key, provider).map_err(TransportError::ClientCert)
 }
 
 /// Offers the first client certificate whose key can sign with a scheme the
@@ -187,7 +154,7 @@ impl rustls::client::ResolvesClientCert for ClientCerts {
 }
 
 fn load_pem(entry: &str) -> Result<Vec<CertificateDer<'static>>, TransportError> {
-    let pem = pem_bytes(entry).map_err(|source| TransportError::ReadCa {
+    let pem = crate::certs::pem_bytes(entry).map_err(|source| TransportError::ReadCa {
         path: entry.to_string(),
         source,
     })?;

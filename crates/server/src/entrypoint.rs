@@ -179,6 +179,10 @@ impl EntryPoint {
     }
 }
 
+/// How long a new connection may take to send its first byte and, for
+/// TLS, to finish the handshake (the entrypoint's `readTimeout` when set).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
 fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -197,20 +201,83 @@ fn serve_connection(
         tls: false,
         peer_certificates: None,
     };
-    let (settings, switcher) = (settings.clone(), switcher.clone());
-    let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-        let (settings, switcher, ctx) = (settings.clone(), switcher.clone(), ctx.clone());
-        async move { Ok::<_, Infallible>(handle(&settings, &switcher, ctx, req).await) }
-    });
-    let conn = builder
-        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-        .into_owned();
-    let conn = graceful.watch(conn);
+    let (builder, settings, switcher) = (builder.clone(), settings.clone(), switcher.clone());
+    let watcher = graceful.watcher();
     tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, %peer, "connection ended with an error");
+        let limit = settings.read_timeout.unwrap_or(HANDSHAKE_TIMEOUT);
+        // A TLS connection opens with a handshake record (0x16); anything
+        // else is plain HTTP.
+        let mut first = [0u8; 1];
+        let is_tls = match tokio::time::timeout(limit, stream.peek(&mut first)).await {
+            Ok(Ok(1)) => first[0] == 0x16,
+            _ => return,
+        };
+        if !is_tls {
+            let svc = service(settings, switcher, ctx);
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+            return;
+        }
+        let tls = switcher.load().tls.clone();
+        let handshake = async {
+            let start =
+                tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream)
+                    .await?;
+            let sni = start.client_hello().server_name().map(str::to_string);
+            let Some(config) = tls.config_for(sni.as_deref()) else {
+                return Err(std::io::Error::other(format!(
+                    "no TLS configuration for {sni:?}"
+                )));
+            };
+            start.into_stream(config).await
+        };
+        let stream = match tokio::time::timeout(limit, handshake).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        };
+        let mut ctx = ctx;
+        ctx.tls = true;
+        ctx.peer_certificates = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .map(|c| Arc::new(c.iter().map(|c| c.clone().into_owned()).collect()));
+        let svc = service(settings, switcher, ctx);
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+            .into_owned();
+        if let Err(e) = watcher.watch(conn).await {
+            tracing::debug!(error = %e, %peer, "TLS connection ended with an error");
         }
     });
+}
+
+/// The per-request service of one connection.
+fn service(
+    settings: Arc<EntryPointSettings>,
+    switcher: Switcher,
+    ctx: RequestContext,
+) -> impl hyper::service::Service<
+    http::Request<Incoming>,
+    Response = Response,
+    Error = Infallible,
+    Future = impl std::future::Future<Output = Result<Response, Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |req: http::Request<Incoming>| {
+        let (settings, switcher, ctx) = (settings.clone(), switcher.clone(), ctx.clone());
+        async move { Ok::<_, Infallible>(handle(&settings, &switcher, ctx, req).await) }
+    })
 }
 
 /// IPv4 peers of a dual-stack socket arrive as `::ffff:a.b.c.d`.
@@ -300,10 +367,16 @@ async fn handle(
         }
     }
     let client_ip = ctx.client_addr.ip();
+    let is_tls = ctx.tls;
     req.extensions_mut().insert(ctx);
 
     let runtime = switcher.load();
-    let Some(table) = runtime.entrypoints.get(&settings.name) else {
+    let tables = if is_tls {
+        &runtime.tls_entrypoints
+    } else {
+        &runtime.entrypoints
+    };
+    let Some(table) = tables.get(&settings.name) else {
         return ProxyError::NotFound.into_response();
     };
     let route = {

@@ -14,6 +14,7 @@ pub mod internal;
 pub mod merge;
 pub mod runtime;
 pub mod switcher;
+pub mod tls;
 pub mod watcher;
 
 pub use builder::{Builder, StaticView};

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use switchyard_config::dynamic::{Configuration, HttpConfiguration};
+use switchyard_config::tls::TlsConfiguration;
 
 /// `name` as seen from an element of `provider`: kept when already
 /// qualified, else `name@provider`.
@@ -26,6 +27,9 @@ pub fn provider_of(qualified: &str) -> &str {
 pub fn merge(configs: &BTreeMap<String, Configuration>) -> Configuration {
     let mut http = HttpConfiguration::default();
     let mut merged = Configuration::default();
+    let mut tls = TlsConfiguration::default();
+    let mut default_store_from = Vec::new();
+    let mut default_options_from = Vec::new();
     for (provider, config) in configs {
         if let Some(h) = &config.http {
             let rename = |name: &String| qualify(name, provider);
@@ -41,8 +45,28 @@ pub fn merge(configs: &BTreeMap<String, Configuration>) -> Configuration {
                     .map(|(k, v)| (rename(k), v.clone())),
             );
         }
-        if merged.tls.is_none() {
-            merged.tls.clone_from(&config.tls);
+        // TLS, as Traefik aggregates it: every certificate; option names
+        // qualified except `default`; stores other than `default` ignored;
+        // a `default` defined by two providers is dropped (with an error).
+        if let Some(t) = &config.tls {
+            tls.certificates.extend(t.certificates.iter().cloned());
+            for (name, store) in &t.stores {
+                if name == "default" {
+                    default_store_from.push(provider.clone());
+                    tls.stores.insert(name.clone(), store.clone());
+                } else {
+                    tracing::error!(provider = %provider, store = %name, "TLS store ignored: only the default store is supported");
+                }
+            }
+            for (name, options) in &t.options {
+                let key = if name == "default" {
+                    default_options_from.push(provider.clone());
+                    name.clone()
+                } else {
+                    qualify(name, provider)
+                };
+                tls.options.insert(key, options.clone());
+            }
         }
         if merged.tcp.is_none() {
             merged.tcp.clone_from(&config.tcp);
@@ -51,7 +75,16 @@ pub fn merge(configs: &BTreeMap<String, Configuration>) -> Configuration {
             merged.udp.clone_from(&config.udp);
         }
     }
+    if default_store_from.len() > 1 {
+        tracing::error!(providers = ?default_store_from, "Default TLS Store defined in multiple providers");
+        tls.stores.remove("default");
+    }
+    if default_options_from.len() > 1 {
+        tracing::error!(providers = ?default_options_from, "Default TLS Options defined in multiple providers");
+        tls.options.remove("default");
+    }
     merged.http = Some(http);
+    merged.tls = Some(tls);
     merged
 }
 

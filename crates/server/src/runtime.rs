@@ -17,8 +17,12 @@ pub struct Route {
 /// A compiled configuration. Immutable once published.
 #[derive(Default)]
 pub struct Runtime {
-    /// Router tables by entrypoint name.
+    /// Router tables by entrypoint name, for plain connections.
     pub entrypoints: HashMap<String, RouterTable<Route>>,
+    /// Router tables by entrypoint name, for TLS connections.
+    pub tls_entrypoints: HashMap<String, RouterTable<Route>>,
+    /// Certificates and TLS configurations for new handshakes.
+    pub tls: std::sync::Arc<crate::tls::TlsRuntime>,
     /// Built load balancers by qualified service name, for live server status.
     pub balancers: HashMap<String, LoadBalancer>,
     /// The state of every element, as the API shows it.
@@ -92,4 +96,6 @@ pub struct RuntimeInfo {
     pub entrypoints: BTreeMap<String, serde_json::Value>,
     /// The merged dynamic configuration, for `/api/rawdata`.
     pub generation: u64,
+    /// Certificates and TLS options that could not be used.
+    pub tls_errors: Vec<String>,
 }

@@ -23,6 +23,9 @@ fn main() -> ExitCode {
         println!("switchyard {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
+    // One crypto provider for every TLS use (entrypoints, backends, Redis
+    // later), chosen here rather than by whichever library asks first.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let env: Vec<(String, String)> = std::env::vars().collect();
     let loaded = match switchyard_config::loader::load_static(&args, &env) {
         Ok(l) => l,

@@ -116,7 +116,13 @@ fn static_view(config: &StaticConfiguration) -> StaticView {
                 .then(|| (n.clone(), allowed))
         })
         .collect();
+    let entrypoint_tls = config
+        .entry_points
+        .iter()
+        .filter_map(|(n, e)| e.http.tls.clone().map(|t| (n.clone(), t)))
+        .collect();
     StaticView {
+        entrypoint_tls,
         entrypoint_encoded,
         entrypoints,
         default_entrypoints,

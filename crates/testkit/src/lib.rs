@@ -10,6 +10,7 @@ mod dir;
 mod process;
 mod services;
 pub mod tls;
+pub mod tls_client;
 /// The TLS library the fixtures use, for tests that configure handshakes.
 pub use rustls;
 

@@ -67,3 +67,32 @@ pub(crate) fn acceptor_with(options: &TlsOptions) -> tokio_rustls::TlsAcceptor {
     config.alpn_protocols = options.alpn.clone();
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
+
+/// Writes a new self-signed certificate for `names` (ECDSA P-256) and its
+/// key into `dir` as `<stem>.pem` / `<stem>.key`; returns both paths.
+pub fn write_cert(
+    dir: &std::path::Path,
+    stem: &str,
+    names: &[&str],
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .expect("certificate names");
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        names.first().copied().unwrap_or("test"),
+    );
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-signed certificate");
+    let (c, k) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}.key")),
+    );
+    // Written beside and renamed, so a watcher never sees half a file.
+    for (path, text) in [(&k, key.serialize_pem()), (&c, cert.pem())] {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).expect("write certificate");
+        std::fs::rename(&tmp, path).expect("rename certificate");
+    }
+    (c, k)
+}

@@ -32,6 +32,9 @@ pub struct StaticView {
     pub default_entrypoints: Vec<String>,
     /// `entryPoints.<name>.http.middlewares`, as written.
     pub entrypoint_middlewares: HashMap<String, Vec<String>>,
+    /// Entrypoints' `http.tls`: the TLS settings of their routers without
+    /// their own.
+    pub entrypoint_tls: HashMap<String, switchyard_config::tls::RouterTls>,
     /// Entrypoints whose `http.encodedCharacters` refuses some characters.
     pub entrypoint_encoded:
         HashMap<String, switchyard_proxy::middlewares::encoded_characters::Allowed>,
@@ -49,6 +52,16 @@ pub struct Builder {
     middlewares: HashMap<String, middlewares::Cached>,
     rules: HashMap<String, Arc<Rule>>,
     generation: u64,
+    /// The self-signed certificate served when no other matches.
+    generated_cert: Arc<rustls::sign::CertifiedKey>,
+}
+
+/// The TLS runtime of one build and what went wrong building it.
+pub struct TlsBuilt {
+    pub runtime: Arc<crate::tls::TlsRuntime>,
+    pub option_errors: std::collections::BTreeMap<String, String>,
+    /// Routers whose hosts other routers give different options.
+    pub conflicted: Vec<String>,
 }
 
 /// Counts of one build, for the log.
@@ -70,6 +83,7 @@ impl Builder {
         internal: HashMap<String, BoxHandler>,
     ) -> Result<Builder, TransportError> {
         let default_upstream = Arc::new(Upstream::new(view.default_transport.clone())?);
+        let generated_cert = crate::tls::generated_default().map_err(TransportError::Settings)?;
         Ok(Builder {
             view,
             internal,
@@ -79,7 +93,37 @@ impl Builder {
             middlewares: HashMap::new(),
             rules: HashMap::new(),
             generation: 0,
+            generated_cert,
         })
+    }
+
+    fn build_tls(
+        &mut self,
+        config: &Configuration,
+        http: &switchyard_config::dynamic::HttpConfiguration,
+        info: &mut RuntimeInfo,
+    ) -> TlsBuilt {
+        let (by_host, conflicted) = self.tls_hosts(http);
+        let empty = Default::default();
+        let section = config.tls.as_ref().unwrap_or(&empty);
+        let built = crate::tls::build(section, by_host, &self.generated_cert);
+        for e in &built.certificate_errors {
+            tracing::error!("{e}");
+        }
+        for (name, e) in &built.option_errors {
+            tracing::error!(options = %name, "TLS options: {e}");
+        }
+        info.tls_errors = built
+            .certificate_errors
+            .iter()
+            .cloned()
+            .chain(built.option_errors.iter().map(|(n, e)| format!("{n}: {e}")))
+            .collect();
+        TlsBuilt {
+            runtime: built.runtime,
+            option_errors: built.option_errors,
+            conflicted,
+        }
     }
 
     /// Compiles `config` (already merged, names qualified).
@@ -97,7 +141,9 @@ impl Builder {
         let mut built_services = self.build_services(http, &mut info, &mut stats);
         self.compile_middlewares(http, &built_services, &mut info);
         let failed_balancers = self.apply_service_middlewares(http, &mut built_services, &mut info);
-        let entrypoints = self.build_routers(http, &built_services, &mut info);
+        let tls = self.build_tls(config, http, &mut info);
+        let (entrypoints, tls_entrypoints) =
+            self.build_routers(http, &built_services, &tls, &mut info);
         for el in info
             .services
             .values_mut()
@@ -129,6 +175,8 @@ impl Builder {
         (
             Runtime {
                 entrypoints,
+                tls_entrypoints,
+                tls: tls.runtime,
                 balancers,
                 info: Arc::new(info),
             },

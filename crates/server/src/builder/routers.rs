@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use switchyard_config::dynamic::{HttpConfiguration, Router};
+use switchyard_config::tls::RouterTls;
 use switchyard_rules::{default_priority, Entry, RouterTable, Rule};
 
 use super::middlewares::{CompiledMiddleware, Wrap};
 use super::services::BuiltService;
-use super::Builder;
+use super::{Builder, TlsBuilt};
 use crate::merge::{provider_of, qualify};
 use crate::runtime::{ElementInfo, Route, RuntimeInfo};
 
@@ -19,8 +20,26 @@ fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
 
 /// A router as the API shows it: Traefik's computed priority (also as
 /// `priorityStr`), middleware names qualified, observability defaults.
-fn api_view(name: &str, router: &Router, attached: bool, defaults: &[String]) -> serde_json::Value {
+/// The qualified name of the TLS options a router's `tls` names.
+pub(super) fn option_name(tls: &RouterTls, provider: &str) -> String {
+    if tls.options.is_empty() || tls.options == "default" {
+        "default".to_string()
+    } else {
+        qualify(&tls.options, provider)
+    }
+}
+
+fn api_view(
+    name: &str,
+    router: &Router,
+    attached: bool,
+    defaults: &[String],
+    tls: Option<&RouterTls>,
+) -> serde_json::Value {
     let mut v = json(router);
+    if let (Some(t), Some(o)) = (tls, v.as_object_mut()) {
+        o.insert("tls".into(), json(t));
+    }
     if router.entry_points.is_empty() {
         if let Some(o) = v.as_object_mut() {
             o.insert("entryPoints".into(), serde_json::json!(defaults));
@@ -165,13 +184,77 @@ impl Builder {
         }
     }
 
+    /// The TLS settings a router has on entrypoint `ep`: its own, else the
+    /// entrypoint's `http.tls`.
+    pub(super) fn effective_tls(&self, router: &Router, ep: &str) -> Option<RouterTls> {
+        router
+            .tls
+            .clone()
+            .or_else(|| self.view.entrypoint_tls.get(ep).cloned())
+    }
+
+    /// The routers' entrypoints (theirs or the defaults).
+    pub(super) fn router_entrypoints(&self, router: &Router) -> Vec<String> {
+        if router.entry_points.is_empty() {
+            self.view.default_entrypoints.clone()
+        } else {
+            router.entry_points.clone()
+        }
+    }
+
+    /// Which TLS options each host gets, from the `Host` values of the TLS
+    /// routers' rules (Traefik's choice by SNI); a host two routers give
+    /// different options gets the default ones, and those routers a
+    /// warning.
+    pub(super) fn tls_hosts(
+        &mut self,
+        http: &HttpConfiguration,
+    ) -> (HashMap<String, String>, Vec<String>) {
+        let mut by_host: HashMap<String, String> = HashMap::new();
+        let mut owners: HashMap<String, Vec<String>> = HashMap::new();
+        let mut conflicted: Vec<String> = Vec::new();
+        let mut clashing_hosts = Vec::new();
+        for (name, router) in &http.routers {
+            let eps = self.router_entrypoints(router);
+            let Some(tls) = eps.iter().find_map(|ep| self.effective_tls(router, ep)) else {
+                continue;
+            };
+            let option = option_name(&tls, provider_of(name));
+            let Ok(rule) = self.rule(&router.rule) else {
+                continue;
+            };
+            for host in rule.host_values() {
+                owners.entry(host.clone()).or_default().push(name.clone());
+                match by_host.get(&host) {
+                    Some(existing) if *existing != option => clashing_hosts.push(host.clone()),
+                    Some(_) => {}
+                    None => {
+                        by_host.insert(host, option.clone());
+                    }
+                }
+            }
+        }
+        for host in clashing_hosts {
+            by_host.insert(host.clone(), "default".into());
+            conflicted.extend(owners.remove(&host).unwrap_or_default());
+        }
+        conflicted.sort();
+        conflicted.dedup();
+        (by_host, conflicted)
+    }
+
     pub(super) fn build_routers(
         &mut self,
         http: &HttpConfiguration,
         services: &HashMap<String, BuiltService>,
+        tls: &TlsBuilt,
         info: &mut RuntimeInfo,
-    ) -> HashMap<String, RouterTable<crate::runtime::Route>> {
+    ) -> (
+        HashMap<String, RouterTable<crate::runtime::Route>>,
+        HashMap<String, RouterTable<crate::runtime::Route>>,
+    ) {
         let mut per_entrypoint: HashMap<String, Vec<Entry<Route>>> = HashMap::new();
+        let mut per_tls_entrypoint: HashMap<String, Vec<Entry<Route>>> = HashMap::new();
         for (name, router) in &http.routers {
             let mut el = ElementInfo::new(name, json(router));
             let provider = provider_of(name).to_string();
@@ -185,30 +268,47 @@ impl Builder {
                     mi.links.push(name.clone());
                 }
             }
-            let built = self.build_router(name, router, services, &mut el, info);
+            if tls.conflicted.contains(name) {
+                el.warn("router's TLSOptions configuration is conflicting with other routers on the same entrypoint and host, default TLS options will be used instead");
+            }
+            let built = self.build_router(name, router, services, tls, &mut el, info);
+            let shown_tls = router.tls.clone().or_else(|| {
+                self.router_entrypoints(router)
+                    .iter()
+                    .find_map(|ep| self.view.entrypoint_tls.get(ep).cloned())
+            });
             el.config = api_view(
                 name,
                 router,
                 !el.links.is_empty(),
                 &self.view.default_entrypoints,
+                shown_tls.as_ref(),
             );
-            for (entrypoint, entry) in built {
-                per_entrypoint.entry(entrypoint).or_default().push(entry);
+            for (entrypoint, is_tls, entry) in built {
+                let target = if is_tls {
+                    &mut per_tls_entrypoint
+                } else {
+                    &mut per_entrypoint
+                };
+                target.entry(entrypoint).or_default().push(entry);
             }
             info.routers.insert(name.clone(), el);
         }
         self.rules
             .retain(|text, _| http.routers.values().any(|r| &r.rule == text));
-        let mut tables: HashMap<String, RouterTable<Route>> = per_entrypoint
-            .into_iter()
-            .map(|(ep, entries)| (ep, RouterTable::new(entries)))
-            .collect();
-        for ep in &self.view.entrypoints {
+        let tables = |per: HashMap<String, Vec<Entry<Route>>>| {
+            let mut tables: HashMap<String, RouterTable<Route>> = per
+                .into_iter()
+                .map(|(ep, entries)| (ep, RouterTable::new(entries)))
+                .collect();
+            for ep in &self.view.entrypoints {
+                tables
+                    .entry(ep.clone())
+                    .or_insert_with(|| RouterTable::new(Vec::new()));
+            }
             tables
-                .entry(ep.clone())
-                .or_insert_with(|| RouterTable::new(Vec::new()));
-        }
-        tables
+        };
+        (tables(per_entrypoint), tables(per_tls_entrypoint))
     }
 
     fn build_router(
@@ -216,9 +316,10 @@ impl Builder {
         name: &str,
         router: &Router,
         services: &HashMap<String, BuiltService>,
+        tls: &TlsBuilt,
         el: &mut ElementInfo,
         info: &mut RuntimeInfo,
-    ) -> Vec<(String, Entry<Route>)> {
+    ) -> Vec<(String, bool, Entry<Route>)> {
         let provider = provider_of(name).to_string();
         let wanted = if router.entry_points.is_empty() {
             self.view.default_entrypoints.clone()
@@ -238,9 +339,20 @@ impl Builder {
             return Vec::new();
         }
         el.links.clone_from(&entrypoints);
-        if router.tls.is_some() {
-            el.fail("TLS routers are not supported yet by Switchyard");
-            return Vec::new();
+        // TLS options must exist and build, on every entrypoint where the
+        // router is a TLS one.
+        for ep in &entrypoints {
+            if let Some(t) = self.effective_tls(router, ep) {
+                let option = option_name(&t, &provider);
+                if let Some(e) = tls.option_errors.get(&option) {
+                    el.fail(format!("building TLS config: {e}"));
+                    return Vec::new();
+                }
+                if !tls.runtime.has_option(&option) {
+                    el.fail(format!("unknown TLS options: {option}"));
+                    return Vec::new();
+                }
+            }
         }
         if router.rule.trim().is_empty() {
             el.fail("empty rule");
@@ -321,6 +433,7 @@ impl Builder {
             }
             out.push((
                 ep.clone(),
+                self.effective_tls(router, ep).is_some(),
                 Entry {
                     name: name.to_string(),
                     rule: rule.clone(),

@@ -1,0 +1,462 @@
+//! TLS termination on entrypoints: certificates chosen by SNI, TLS and
+//! plain routers apart, HTTP/2 by ALPN, entrypoint `http.tls`,
+//! redirections to the TLS entrypoint, TLS options (versions, mutual TLS,
+//! `sniStrict`, ALPN), and changes that apply to new handshakes only.
+
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
+mod common;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use http::Method;
+use switchyard_testkit::tls::{ca_path, fixture_path, write_cert};
+use switchyard_testkit::tls_client::TlsClient;
+
+/// A proxy with `web` (plain), `websecure` (with `secure_extra`, YAML
+/// indented by 4) and the API on `traefik`.
+struct TlsProxy {
+    p: Proxy,
+    secure: SocketAddr,
+}
+
+async fn start(name: &str, dynamic: &str, web_extra: &str, secure_extra: &str) -> TlsProxy {
+    let dir = TestDir::new(name);
+    let (web, secure, admin) = (free_port(), free_port(), free_port());
+    dir.write("dynamic/config.yml", dynamic);
+    let static_yaml = format!(
+        "entryPoints:\n  web:\n    address: \"127.0.0.1:{web}\"\n{web_extra}  websecure:\n    address: \"127.0.0.1:{secure}\"\n{secure_extra}  traefik:\n    address: \"127.0.0.1:{admin}\"\n\
+         api:\n  insecure: true\nlog:\n  level: DEBUG\n\
+         providers:\n  providersThrottleDuration: 0s\n  file:\n    directory: \"{}\"\n    watch: true\n",
+        dir.join("dynamic").display()
+    );
+    dir.write("switchyard.yml", &static_yaml);
+    let sy = Switchyard::start(Path::new(BIN), dir.path(), &["--configFile=switchyard.yml"]);
+    let addr = |p: u16| -> SocketAddr { format!("127.0.0.1:{p}").parse().unwrap() };
+    sy.wait_listening(addr(admin)).await;
+    TlsProxy {
+        p: Proxy {
+            sy,
+            dir,
+            web: addr(web),
+            admin: addr(admin),
+        },
+        secure: addr(secure),
+    }
+}
+
+async fn https(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+) -> switchyard_testkit::tls_client::TlsReply {
+    TlsClient::get(addr, host, path).await.unwrap()
+}
+
+#[tokio::test]
+async fn certificates_by_sni_and_tls_routers_apart() {
+    let a = Backend::start("a").await;
+    let certs = TestDir::new("tls-certs");
+    let (ab, ab_key) = write_cert(certs.path(), "ab", &["a.test", "b.test"]);
+    let (wild, wild_key) = write_cert(certs.path(), "wild", &["*.wild.test"]);
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    secure:
+      rule: "Host(`a.test`) || HostRegexp(`^.+\\.wild\\.test$`) || Host(`unknown.test`)"
+      service: a
+      tls: {{}}
+    plain:
+      rule: "Host(`plain.test`)"
+      service: a
+  services:
+    a: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+tls:
+  certificates:
+    - {{certFile: "{}", keyFile: "{}"}}
+    - {{certFile: "{}", keyFile: "{}"}}
+"#,
+        a.url(),
+        ab.display(),
+        ab_key.display(),
+        wild.display(),
+        wild_key.display()
+    );
+    let t = start("tls-sni", &dynamic, "", "").await;
+    let r = wait_until("TLS router up", Duration::from_secs(10), || async {
+        let r = TlsClient::get(t.secure, "a.test", "/").await.ok()?;
+        (r.reply.status == 200).then_some(r)
+    })
+    .await;
+    assert_eq!(r.cert_names, ["a.test", "a.test", "b.test"]);
+    assert_eq!(
+        r.reply.seen_header("x-forwarded-proto").as_deref(),
+        Some("https")
+    );
+    // As Traefik: the Host header's port, else the scheme's.
+    assert_eq!(
+        r.reply.seen_header("x-forwarded-port").as_deref(),
+        Some("443")
+    );
+    // Wildcard, then the generated default for a name no certificate has.
+    let r = https(t.secure, "x.wild.test", "/").await;
+    assert_eq!(r.reply.status, 200);
+    assert_eq!(r.cert_names, ["*.wild.test", "*.wild.test"]);
+    let r = https(t.secure, "unknown.test", "/").await;
+    assert_eq!(r.reply.status, 200);
+    assert_eq!(
+        r.cert_names,
+        ["SWITCHYARD DEFAULT CERT", "switchyard.default"]
+    );
+    // Without SNI: the default certificate too.
+    let r = TlsClient::default()
+        .request(t.secure, Method::GET, "a.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(r.cert_names[0], "SWITCHYARD DEFAULT CERT");
+
+    // A TLS router serves TLS connections only; a plain one plain only.
+    assert_eq!(get(t.secure, "a.test", "/").await.unwrap().status, 404);
+    assert_eq!(https(t.secure, "plain.test", "/").await.reply.status, 404);
+    assert_eq!(get(t.secure, "plain.test", "/").await.unwrap().status, 200);
+    // And the TLS router is on every entrypoint, `web` included.
+    assert_eq!(https(t.p.web, "a.test", "/").await.reply.status, 200);
+
+    // HTTP/2 by ALPN.
+    let r = TlsClient {
+        sni: Some("a.test".into()),
+        alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        ..TlsClient::default()
+    }
+    .request(t.secure, Method::GET, "a.test", "/")
+    .await
+    .unwrap();
+    assert_eq!(r.alpn.as_deref(), Some(&b"h2"[..]));
+    assert_eq!(r.reply.status, 200);
+
+    // The router's API view shows its TLS settings.
+    let api = t.p.api("/api/http/routers/secure@file").await;
+    assert_eq!(api["status"], "enabled");
+    assert_eq!(api["tls"], serde_json::json!({}));
+}
+
+#[tokio::test]
+async fn entrypoint_tls_and_redirection_end_to_end() {
+    let a = Backend::start("a").await;
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    app:
+      rule: "Host(`app.test`)"
+      service: a
+      entryPoints: [websecure]
+  services:
+    a: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+tls:
+  stores:
+    default:
+      defaultCertificate:
+        certFile: "{}"
+        keyFile: "{}"
+"#,
+        a.url(),
+        fixture_path("server.pem").display(),
+        fixture_path("server.key").display()
+    );
+    let t = start(
+        "tls-redirect",
+        &dynamic,
+        "    http:\n      redirections:\n        entryPoint:\n          to: websecure\n          scheme: https\n",
+        "    http:\n      tls: {}\n",
+    )
+    .await;
+    // The router has no `tls` of its own: the entrypoint's makes it a TLS one.
+    let r = wait_until("app up", Duration::from_secs(10), || async {
+        let r = TlsClient::get(t.secure, "app.test", "/").await.ok()?;
+        (r.reply.status == 200).then_some(r)
+    })
+    .await;
+    // The store's default certificate (the fixture's, for localhost).
+    assert_eq!(r.cert_names[0], "localhost");
+    assert_eq!(get(t.secure, "app.test", "/").await.unwrap().status, 404);
+    // Plain HTTP on `web` is sent to `websecure`, which answers over TLS.
+    let r = get(t.p.web, "app.test", "/page?x=1").await.unwrap();
+    assert_eq!(r.status, 301);
+    let location = r.header("location").unwrap().to_string();
+    assert_eq!(
+        location,
+        format!("https://app.test:{}/page?x=1", t.secure.port())
+    );
+    let r = https(t.secure, "app.test", "/page?x=1").await;
+    assert_eq!(r.reply.status, 200);
+    assert_eq!(r.reply.json()["uri"], "/page?x=1");
+}
+
+#[tokio::test]
+async fn tls_options_versions_mutual_tls_sni_strict_alpn() {
+    let a = Backend::start("a").await;
+    let certs = TestDir::new("tls-opt-certs");
+    let mut names = Vec::new();
+    for host in ["modern", "mtls", "strict", "h1", "certs"] {
+        let (c, k) = write_cert(certs.path(), host, &[&format!("{host}.test")]);
+        names.push(format!(
+            "    - {{certFile: \"{}\", keyFile: \"{}\"}}\n",
+            c.display(),
+            k.display()
+        ));
+    }
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    modern:
+      rule: "Host(`modern.test`)"
+      service: a
+      tls: {{options: modern}}
+    mtls:
+      rule: "Host(`mtls.test`)"
+      service: a
+      tls: {{options: mtls}}
+    certs:
+      rule: "Host(`certs.test`)"
+      service: a
+      middlewares: [certs]
+      tls: {{options: mtls}}
+    strict:
+      rule: "Host(`strict.test`) || Host(`nocert.test`)"
+      service: a
+      tls: {{options: strict}}
+    weak:
+      rule: "Host(`weak.test`)"
+      service: a
+      tls: {{options: weak}}
+    h1:
+      rule: "Host(`h1.test`)"
+      service: a
+      tls: {{options: h1only}}
+    broken:
+      rule: "Host(`broken.test`)"
+      service: a
+      tls: {{options: nope}}
+  middlewares:
+    certs:
+      passTLSClientCert:
+        pem: true
+        info: {{subject: {{commonName: true}}}}
+  services:
+    a: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+tls:
+  certificates:
+{}  options:
+    modern: {{minVersion: VersionTLS13}}
+    mtls:
+      clientAuth:
+        caFiles: ["{}"]
+        clientAuthType: RequireAndVerifyClientCert
+    strict: {{sniStrict: true}}
+    h1only: {{alpnProtocols: [http/1.1]}}
+    weak: {{cipherSuites: [TLS_RSA_WITH_AES_128_CBC_SHA]}}
+"#,
+        a.url(),
+        names.concat(),
+        ca_path().display()
+    );
+    let t = start("tls-options", &dynamic, "", "").await;
+    wait_until("routers up", Duration::from_secs(10), || async {
+        let r = TlsClient::get(t.secure, "modern.test", "/").await.ok()?;
+        (r.reply.status == 200).then_some(())
+    })
+    .await;
+    let tls12 = |sni: &str| TlsClient {
+        sni: Some(sni.into()),
+        versions: vec![&switchyard_testkit::rustls::version::TLS12],
+        ..TlsClient::default()
+    };
+    // minVersion: TLS 1.2 clients are refused for modern.test only.
+    assert!(tls12("modern.test").handshake(t.secure).await.is_err());
+    let r = tls12("h1.test")
+        .request(t.secure, Method::GET, "h1.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(r.reply.status, 200);
+    assert_eq!(
+        r.version,
+        Some(switchyard_testkit::rustls::ProtocolVersion::TLSv1_2)
+    );
+
+    // Mutual TLS: no certificate, no handshake; the fixture's, accepted.
+    let no_cert = TlsClient {
+        sni: Some("mtls.test".into()),
+        ..TlsClient::default()
+    };
+    let refused = match no_cert.handshake(t.secure).await {
+        Err(_) => true,
+        // TLS 1.3 reports the refusal on the first read.
+        Ok(s) => no_cert_fails_later(s).await,
+    };
+    assert!(refused, "a client without a certificate got through");
+    let with_cert = |sni: &str| TlsClient {
+        sni: Some(sni.into()),
+        client_cert: Some((fixture_path("client.pem"), fixture_path("client.key"))),
+        ..TlsClient::default()
+    };
+    let r = with_cert("mtls.test")
+        .request(t.secure, Method::GET, "mtls.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(r.reply.status, 200);
+    // passTLSClientCert now sees the certificate.
+    let r = with_cert("certs.test")
+        .request(t.secure, Method::GET, "certs.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.reply
+            .seen_header("x-forwarded-tls-client-cert-info")
+            .as_deref(),
+        Some("Subject%3D%22CN%3Dswitchyard-client%22")
+    );
+    assert!(r
+        .reply
+        .seen_header("x-forwarded-tls-client-cert")
+        .unwrap()
+        .starts_with("MIIC"));
+
+    // sniStrict: a name without a certificate gets no handshake (instead
+    // of the default certificate); one with a certificate does.
+    let sni = |name: &str| TlsClient {
+        sni: Some(name.into()),
+        ..TlsClient::default()
+    };
+    assert!(sni("nocert.test").handshake(t.secure).await.is_err());
+    assert!(sni("strict.test").handshake(t.secure).await.is_ok());
+    // alpnProtocols: h2 is not offered to h1.test.
+    let r = TlsClient {
+        sni: Some("h1.test".into()),
+        alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        ..TlsClient::default()
+    }
+    .request(t.secure, Method::GET, "h1.test", "/")
+    .await
+    .unwrap();
+    assert_eq!(r.alpn.as_deref(), Some(&b"http/1.1"[..]));
+
+    // Unknown and unusable options are errors the API shows.
+    let api = t.p.api("/api/http/routers/broken@file").await;
+    assert_eq!(api["status"], "disabled");
+    assert_eq!(api["error"][0], "unknown TLS options: nope@file");
+    let api = t.p.api("/api/http/routers/weak@file").await;
+    assert_eq!(api["status"], "disabled");
+    let err = api["error"][0].as_str().unwrap();
+    assert!(err.contains("TLS_RSA_WITH_AES_128_CBC_SHA"), "{err}");
+}
+
+/// Reads from a TLS 1.3 stream whose client certificate the server refused.
+async fn no_cert_fails_later(
+    mut s: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = s
+        .write_all(b"GET / HTTP/1.1\r\nhost: mtls.test\r\n\r\n")
+        .await;
+    let mut buf = [0u8; 64];
+    !matches!(s.read(&mut buf).await, Ok(n) if n > 0)
+}
+
+#[tokio::test]
+async fn new_certificates_apply_to_new_handshakes_only() {
+    let a = Backend::start("a").await;
+    let certs = TestDir::new("tls-reload-certs");
+    let (first, first_key) = write_cert(certs.path(), "first", &["site.test"]);
+    let config = |cert: &Path, key: &Path, extra_router: &str| {
+        format!(
+            r#"
+http:
+  routers:
+    site:
+      rule: "Host(`site.test`)"
+      service: a
+      tls: {{}}
+{extra_router}
+  services:
+    a: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+tls:
+  certificates:
+    - {{certFile: "{}", keyFile: "{}"}}
+"#,
+            a.url(),
+            cert.display(),
+            key.display()
+        )
+    };
+    let t = start("tls-reload", &config(&first, &first_key, ""), "", "").await;
+    wait_until("site up", Duration::from_secs(10), || async {
+        let r = TlsClient::get(t.secure, "site.test", "/").await.ok()?;
+        (r.reply.status == 200).then_some(())
+    })
+    .await;
+    // An established HTTP/1.1 connection...
+    let tls = TlsClient {
+        sni: Some("site.test".into()),
+        ..TlsClient::default()
+    }
+    .handshake(t.secure)
+    .await
+    .unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let send = |sender: &mut hyper::client::conn::http1::SendRequest<
+        http_body_util::Empty<bytes::Bytes>,
+    >| {
+        sender.send_request(
+            http::Request::get("/")
+                .header("host", "site.test")
+                .body(http_body_util::Empty::new())
+                .unwrap(),
+        )
+    };
+    assert_eq!(send(&mut sender).await.unwrap().status(), 200);
+    // ...outlives a change of certificate and routers.
+    let (second, second_key) = write_cert(certs.path(), "second", &["site.test", "more.test"]);
+    t.p.dir.write(
+        "dynamic/config.yml",
+        &config(
+            &second,
+            &second_key,
+            "    more:\n      rule: \"Host(`more.test`)\"\n      service: a\n      tls: {}\n",
+        ),
+    );
+    let r = wait_until(
+        "new certificate served",
+        Duration::from_secs(10),
+        || async {
+            let r = TlsClient::get(t.secure, "more.test", "/").await.ok()?;
+            (r.reply.status == 200).then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(r.cert_names, ["site.test", "site.test", "more.test"]);
+    assert_eq!(send(&mut sender).await.unwrap().status(), 200);
+    // A broken certificate file keeps the rest serving, and says why.
+    std::fs::write(certs.join("broken.pem"), "not a certificate").unwrap();
+    t.p.dir.write(
+        "dynamic/broken.yml",
+        &format!(
+            "tls:\n  certificates:\n    - {{certFile: \"{}\", keyFile: \"{}\"}}\n",
+            certs.join("broken.pem").display(),
+            second_key.display()
+        ),
+    );
+    wait_until("error logged", Duration::from_secs(10), || async {
+        t.p.sy.logged("broken.pem").then_some(())
+    })
+    .await;
+    assert_eq!(https(t.secure, "more.test", "/").await.reply.status, 200);
+}

@@ -1,0 +1,220 @@
+//! An HTTPS client for tests: one fresh TLS connection per request, with
+//! the SNI, ALPN, versions and client certificate a test asks for, that
+//! reports which certificate the server presented and what was negotiated.
+//! It trusts any server certificate: tests look at the certificate
+//! instead.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use tokio::net::TcpStream;
+
+use crate::client::Reply;
+
+/// How to connect.
+#[derive(Debug, Clone, Default)]
+pub struct TlsClient {
+    /// None: no SNI (an IP address as server name).
+    pub sni: Option<String>,
+    /// Offered ALPN protocols; empty offers `http/1.1` only.
+    pub alpn: Vec<Vec<u8>>,
+    /// Client certificate and key files, for mutual TLS.
+    pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Only these versions (empty: TLS 1.2 and 1.3).
+    pub versions: Vec<&'static rustls::SupportedProtocolVersion>,
+}
+
+/// An answer over TLS and what the handshake showed.
+#[derive(Debug, Clone)]
+pub struct TlsReply {
+    pub reply: Reply,
+    /// The names (CN, DNS SANs) of the certificate the server presented.
+    pub cert_names: Vec<String>,
+    pub alpn: Option<Vec<u8>>,
+    pub version: Option<rustls::ProtocolVersion>,
+}
+
+#[derive(Debug)]
+struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The CN and DNS names of a certificate.
+pub fn cert_names(der: &[u8]) -> Vec<String> {
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = cert
+        .subject()
+        .iter_common_name()
+        .filter_map(|c| c.as_str().ok().map(str::to_string))
+        .collect();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for n in &san.value.general_names {
+            if let GeneralName::DNSName(d) = n {
+                out.push(d.to_string());
+            }
+        }
+    }
+    out
+}
+
+impl TlsClient {
+    fn config(&self) -> Result<rustls::ClientConfig, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone());
+        let builder = if self.versions.is_empty() {
+            builder.with_safe_default_protocol_versions()
+        } else {
+            builder.with_protocol_versions(&self.versions)
+        }
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)));
+        let mut config = match &self.client_cert {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                    .map_err(|e| e.to_string())?
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| e.to_string())?;
+                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| e.to_string())?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        config.alpn_protocols = if self.alpn.is_empty() {
+            vec![b"http/1.1".to_vec()]
+        } else {
+            self.alpn.clone()
+        };
+        Ok(config)
+    }
+
+    /// Connects and handshakes only (for tests about refusals).
+    pub async fn handshake(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.config()?));
+        let name = match &self.sni {
+            Some(s) => ServerName::try_from(s.clone()).map_err(|e| e.to_string())?,
+            None => ServerName::IpAddress(addr.ip().into()),
+        };
+        let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// `method path` with `Host: host` over a new TLS connection; HTTP/2
+    /// when the server picked `h2`.
+    pub async fn request(
+        &self,
+        addr: std::net::SocketAddr,
+        method: Method,
+        host: &str,
+        path: &str,
+    ) -> Result<TlsReply, String> {
+        let tls = self.handshake(addr).await?;
+        let (_, conn) = tls.get_ref();
+        let cert_names = conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| cert_names(c.as_ref()))
+            .unwrap_or_default();
+        let alpn = conn.alpn_protocol().map(<[u8]>::to_vec);
+        let version = conn.protocol_version();
+        let h2 = alpn.as_deref() == Some(b"h2");
+        let resp = if h2 {
+            let (mut sender, c) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            tokio::spawn(c);
+            let req = Request::builder()
+                .method(method)
+                .uri(format!("https://{host}{path}"))
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| e.to_string())?;
+            sender.send_request(req).await.map_err(|e| e.to_string())?
+        } else {
+            let (mut sender, c) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(c);
+            let req = Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", host)
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| e.to_string())?;
+            sender.send_request(req).await.map_err(|e| e.to_string())?
+        };
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok(TlsReply {
+            reply: Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            },
+            cert_names,
+            alpn,
+            version,
+        })
+    }
+
+    /// GET `path` on `host`, with SNI `host` unless set otherwise.
+    pub async fn get(
+        addr: std::net::SocketAddr,
+        host: &str,
+        path: &str,
+    ) -> Result<TlsReply, String> {
+        TlsClient {
+            sni: Some(host.to_string()),
+            ..TlsClient::default()
+        }
+        .request(addr, Method::GET, host, path)
+        .await
+    }
+}
