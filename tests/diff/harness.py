@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -150,7 +151,8 @@ class Proxy:
         self.web = free_port()
         self.admin = free_port()
         self.other = free_port()
-        v = dict(values, web=self.web, admin=self.admin, other=self.other, dir=self.dir)
+        fixtures = os.path.join(REPO, "crates", "testkit", "fixtures")
+        v = dict(values, web=self.web, admin=self.admin, other=self.other, dir=self.dir, fixtures=fixtures)
         dynamic = fill(dynamic_tpl, v)
         with open(os.path.join(self.dir, "dynamic.yml"), "w") as f:
             f.write(dynamic)
@@ -199,8 +201,36 @@ class Proxy:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def request(port, method, path, host="example.com", headers=None, body=None, timeout=10):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def tls_context(alpn=None):
+    """A client context that accepts any certificate (the test looks at it)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx
+
+
+def request(port, method, path, host="example.com", headers=None, body=None, timeout=10, tls=None):
+    """One request on a new connection; with `tls` (a dict: sni), over TLS.
+    A TLS answer's headers carry `x-test-cert-cn`, the subject CN of the
+    certificate the server presented, and a refused handshake answers
+    status 0."""
+    cert_cn = None
+    if tls is not None:
+        sni = tls.get("sni", host)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        try:
+            sock = tls_context().wrap_socket(raw, server_hostname=sni)
+        except (ssl.SSLError, OSError):
+            raw.close()
+            return 0, {}, b""
+        der = sock.getpeercert(binary_form=True)
+        cert_cn = subject_cn(der)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn.sock = sock
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         if host is not None:
@@ -211,8 +241,29 @@ def request(port, method, path, host="example.com", headers=None, body=None, tim
         if data is not None:
             conn.putheader("Content-Length", str(len(data)))
         conn.endheaders(data)
-        resp = conn.getresponse()
-        out = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, out
+        try:
+            resp = conn.getresponse()
+            out = resp.read()
+        except (ssl.SSLError, ConnectionError):
+            if tls is None:
+                raise
+            # TLS 1.3 reports a refused client certificate after the handshake.
+            return 0, {}, b""
+        hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        if cert_cn is not None:
+            hdrs["x-test-cert-cn"] = cert_cn
+        return resp.status, hdrs, out
     finally:
         conn.close()
+
+
+def subject_cn(der):
+    """The subject common name of a DER certificate, via openssl."""
+    out = subprocess.run(
+        ["openssl", "x509", "-inform", "DER", "-noout", "-subject", "-nameopt", "RFC2253"],
+        input=der, capture_output=True,
+    ).stdout.decode()
+    for part in out.strip().removeprefix("subject=").split(","):
+        if part.startswith("CN="):
+            return part[3:]
+    return ""

@@ -10,7 +10,9 @@ A case file:
                       # <<dead>> a URL nothing listens on, <<web>>/<<admin>>/<<other>> ports
     requests:
       - path: /x       # method (GET), host (example.com), headers, body, repeat (1),
-                       # parallel (false: the repeats go one after another)
+                       # parallel (false: the repeats go one after another),
+                       # tls ({sni: ...}: over TLS; header:x-test-cert-cn is the
+                       # presented certificate's CN; a refused handshake is status 0)
         compare: [status, body, header:content-type, seen:uri, seen-header:x-forwarded-for,
                   backend, backend-counts, json]
 """
@@ -22,8 +24,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -62,6 +66,22 @@ def backends():
     yield b
     for x in b.values():
         x.close()
+
+
+@pytest.fixture(scope="module")
+def certs():
+    """Self-signed certificates for TLS cases, made once: <<certs>>/NAME.pem
+    and NAME.key for `site` (a.test, b.test) and `wild` (*.wild.test)."""
+    d = tempfile.mkdtemp(prefix="sy-diff-certs-")
+    for name, cn, sans in (("site", "a.test", "DNS:a.test,DNS:b.test"), ("wild", "*.wild.test", "DNS:*.wild.test")):
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", os.path.join(d, name + ".key"), "-out", os.path.join(d, name + ".pem"),
+             "-days", "30", "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + sans],
+            check=True, capture_output=True,
+        )
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def seen(body):
@@ -173,6 +193,7 @@ def run_case(binary, case, values):
                     host=spec.get("host", "example.com"),
                     headers=fill(spec.get("headers"), values),
                     body=spec.get("body"),
+                    tls=spec.get("tls"),
                 )
 
             if spec.get("parallel"):
@@ -192,10 +213,11 @@ def run_case(binary, case, values):
 
 
 @pytest.mark.parametrize("case_file", CASES, ids=[os.path.basename(c)[:-4] for c in CASES])
-def test_same_answers(case_file, backends):
+def test_same_answers(case_file, backends, certs):
     with open(case_file) as f:
         case = yaml.safe_load(f)
     values = {name: b.url for name, b in backends.items()}
+    values["certs"] = certs
     values["dead"] = "http://127.0.0.1:%d" % free_port()
     traefik = run_case(traefik_bin(), case, values)
     switchyard = run_case(switchyard_bin(), case, values)

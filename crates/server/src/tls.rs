@@ -126,7 +126,9 @@ impl std::fmt::Debug for TlsRuntime {
 }
 
 impl TlsRuntime {
-    /// The server configuration a handshake with `sni` gets.
+    /// The server configuration a handshake with `sni` gets; None (the
+    /// handshake is refused, as Traefik does) when the routers for that
+    /// name want options that do not exist or do not build.
     pub fn config_for(&self, sni: Option<&str>) -> Option<Arc<ServerConfig>> {
         let option = sni
             .map(|s| s.trim_end_matches('.').to_ascii_lowercase())
@@ -136,12 +138,11 @@ impl TlsRuntime {
                     s.split_once('.')
                         .and_then(|(_, parent)| self.by_host.get(&format!("*.{parent}")).cloned())
                 })
-            })
-            .unwrap_or_else(|| "default".to_string());
-        self.configs
-            .get(&option)
-            .or_else(|| self.configs.get("default"))
-            .cloned()
+            });
+        match option {
+            Some(name) => self.configs.get(&name).cloned(),
+            None => self.configs.get("default").cloned(),
+        }
     }
 
     pub fn has_option(&self, name: &str) -> bool {
@@ -463,6 +464,8 @@ mod tests {
             ("modern.test".to_string(), "modern".to_string()),
             ("*.apps.test".to_string(), "modern".to_string()),
         ]);
+        let mut by_host = by_host;
+        by_host.insert("broken.test".into(), "broken".into());
         let built = build(&tls, by_host, &generated_default().unwrap());
         assert!(built.option_errors["broken"].contains("TLS_RSA_WITH_RC4_128_SHA"));
         assert!(built.option_errors["mtls"].contains("caFiles"));
@@ -480,6 +483,8 @@ mod tests {
         ] {
             assert!(Arc::ptr_eq(&rt.config_for(sni).unwrap(), want), "{sni:?}");
         }
+        // A host whose options are broken gets no handshake at all.
+        assert!(rt.config_for(Some("broken.test")).is_none());
     }
 
     #[test]

@@ -140,7 +140,7 @@ tls:
     // The router's API view shows its TLS settings.
     let api = t.p.api("/api/http/routers/secure@file").await;
     assert_eq!(api["status"], "enabled");
-    assert_eq!(api["tls"], serde_json::json!({}));
+    assert_eq!(api["tls"], serde_json::json!({"options": "default"}));
 }
 
 #[tokio::test]
@@ -348,7 +348,10 @@ tls:
     // Unknown and unusable options are errors the API shows.
     let api = t.p.api("/api/http/routers/broken@file").await;
     assert_eq!(api["status"], "disabled");
-    assert_eq!(api["error"][0], "unknown TLS options: nope@file");
+    assert_eq!(
+        api["error"][0],
+        "building router handler: unknown TLS options: nope@file"
+    );
     let api = t.p.api("/api/http/routers/weak@file").await;
     assert_eq!(api["status"], "disabled");
     let err = api["error"][0].as_str().unwrap();

@@ -38,7 +38,12 @@ fn api_view(
 ) -> serde_json::Value {
     let mut v = json(router);
     if let (Some(t), Some(o)) = (tls, v.as_object_mut()) {
-        o.insert("tls".into(), json(t));
+        // Traefik shows the options a router gets, `default` included.
+        let mut t = t.clone();
+        if t.options.is_empty() {
+            t.options = "default".into();
+        }
+        o.insert("tls".into(), json(&t));
     }
     if router.entry_points.is_empty() {
         if let Some(o) = v.as_object_mut() {
@@ -345,11 +350,13 @@ impl Builder {
             if let Some(t) = self.effective_tls(router, ep) {
                 let option = option_name(&t, &provider);
                 if let Some(e) = tls.option_errors.get(&option) {
-                    el.fail(format!("building TLS config: {e}"));
+                    el.fail(format!("building router handler: building TLS config: {e}"));
                     return Vec::new();
                 }
                 if !tls.runtime.has_option(&option) {
-                    el.fail(format!("unknown TLS options: {option}"));
+                    el.fail(format!(
+                        "building router handler: unknown TLS options: {option}"
+                    ));
                     return Vec::new();
                 }
             }
