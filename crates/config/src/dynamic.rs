@@ -19,6 +19,37 @@ pub struct Configuration {
     pub udp: Option<Node>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<crate::tls::TlsConfiguration>,
+    /// Size and modification time of the files the configuration names
+    /// (certificates, keys), so that replacing one is a change too.
+    #[serde(skip)]
+    pub file_stamps: Vec<(String, u64, u128)>,
+}
+
+impl Configuration {
+    /// The certificate and key files the `tls` section names by path.
+    pub fn tls_files(&self) -> Vec<String> {
+        let Some(tls) = &self.tls else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for c in &tls.certificates {
+            out.push(c.cert_file.clone());
+            out.push(c.key_file.clone());
+        }
+        for s in tls.stores.values() {
+            if let Some(c) = &s.default_certificate {
+                out.push(c.cert_file.clone());
+                out.push(c.key_file.clone());
+            }
+        }
+        for o in tls.options.values() {
+            out.extend(o.client_auth.ca_files.iter().cloned());
+        }
+        out.retain(|f| !f.is_empty() && !f.contains("-----BEGIN"));
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -65,7 +65,7 @@ impl FileProvider {
             .await;
 
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Trigger>();
-        let _watcher = if self.watch {
+        let mut watcher = if self.watch {
             match start_watcher(&root, self.directory.is_some(), ev_tx) {
                 Ok(w) => Some(w),
                 Err(e) => {
@@ -77,6 +77,9 @@ impl FileProvider {
             None
         };
 
+        // Certificate files live anywhere: their folders are watched too.
+        let mut cert_dirs: std::collections::HashSet<PathBuf> = Default::default();
+        watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs);
         let mut deadline: Option<tokio::time::Instant> = None;
         loop {
             let sleep = async {
@@ -103,12 +106,14 @@ impl FileProvider {
                     if changed.is_err() { break }
                     tracing::info!(provider = Self::NAME, "re-reading on request (SIGHUP)");
                     self.read_and_send(&root, &mut cache, &mut last_sent, &tx).await;
+                    watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs);
                 }
                 _ = sleep => {
                     deadline = None;
                     if let Some(again) = self.read_and_send(&root, &mut cache, &mut last_sent, &tx).await {
                         deadline = Some(tokio::time::Instant::now() + again);
                     }
+                    watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs);
                     // Events that arrived while reading mean a writer was
                     // busy: the loop sees them and reads again.
                 }
@@ -167,7 +172,8 @@ impl FileProvider {
             };
             cache.insert(path.clone(), Cached { text, config });
         }
-        let merged = merge_files(cache);
+        let mut merged = merge_files(cache);
+        merged.file_stamps = stamps(&merged.tls_files());
         if last_sent.as_ref() == Some(&merged) {
             tracing::debug!(
                 provider = Self::NAME,
@@ -188,6 +194,35 @@ impl FileProvider {
             })
             .await;
         retry
+    }
+}
+
+/// Watches the folders of the certificate files `config` names.
+fn watch_cert_dirs(
+    watcher: &mut Option<notify::RecommendedWatcher>,
+    config: &Option<Configuration>,
+    watched: &mut std::collections::HashSet<PathBuf>,
+) {
+    let (Some(w), Some(config)) = (watcher.as_mut(), config) else {
+        return;
+    };
+    for file in config.tls_files() {
+        let dir = Path::new(&file)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        if watched.contains(&dir) {
+            continue;
+        }
+        match w.watch(&dir, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                watched.insert(dir);
+            }
+            Err(e) => {
+                tracing::warn!(provider = FileProvider::NAME, directory = %dir.display(), error = %e, "cannot watch certificate folder")
+            }
+        }
     }
 }
 
@@ -310,9 +345,34 @@ fn merge_rest(merged: &mut Configuration, config: &Configuration) {
     if merged.udp.is_none() {
         merged.udp.clone_from(&config.udp);
     }
-    if merged.tls.is_none() {
-        merged.tls.clone_from(&config.tls);
+    // Every file's certificates count; options and stores: the first file
+    // that defines a name wins.
+    if let Some(tls) = &config.tls {
+        let into = merged.tls.get_or_insert_with(Default::default);
+        into.certificates.extend(tls.certificates.iter().cloned());
+        for (k, v) in &tls.options {
+            into.options.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &tls.stores {
+            into.stores.entry(k.clone()).or_insert_with(|| v.clone());
+        }
     }
+}
+
+/// Size and modification time of each file, for change detection.
+fn stamps(files: &[String]) -> Vec<(String, u64, u128)> {
+    files
+        .iter()
+        .map(|f| {
+            let meta = std::fs::metadata(f).ok();
+            let len = meta.as_ref().map_or(0, std::fs::Metadata::len);
+            let modified = meta
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            (f.clone(), len, modified)
+        })
+        .collect()
 }
 
 fn merge_map<T: Clone>(

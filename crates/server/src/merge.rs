@@ -45,6 +45,9 @@ pub fn merge(configs: &BTreeMap<String, Configuration>) -> Configuration {
                     .map(|(k, v)| (rename(k), v.clone())),
             );
         }
+        merged
+            .file_stamps
+            .extend(config.file_stamps.iter().cloned());
         // TLS, as Traefik aggregates it: every certificate; option names
         // qualified except `default`; stores other than `default` ignored;
         // a `default` defined by two providers is dropped (with an error).

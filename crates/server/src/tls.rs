@@ -320,14 +320,42 @@ pub struct Built {
 
 /// Builds the store and configurations from the merged `tls` section;
 /// `by_host` maps router domains to qualified option names.
+/// Certificates that loaded, by their (cert, key) files: a file that is
+/// broken later keeps serving its last good content.
+pub type LastGood = HashMap<(String, String), Arc<CertifiedKey>>;
+
 pub fn build(
     tls: &TlsConfiguration,
     by_host: HashMap<String, String>,
     generated: &Arc<CertifiedKey>,
+    last_good: &mut LastGood,
 ) -> Built {
     let provider = rustls::crypto::ring::default_provider();
     let mut store = CertStore::default();
     let mut certificate_errors = Vec::new();
+    let mut used = LastGood::new();
+    let mut load = |cert: &str, key: &str, errors: &mut Vec<String>| {
+        let id = (cert.to_string(), key.to_string());
+        match certs::certified_key(cert, key, &provider) {
+            Ok(ck) => {
+                used.insert(id, ck.clone());
+                Some(ck)
+            }
+            Err(e) => match last_good.get(&id) {
+                Some(previous) => {
+                    errors.push(format!(
+                        "unable to load certificate: {e}; keeping the last good one"
+                    ));
+                    used.insert(id, previous.clone());
+                    Some(previous.clone())
+                }
+                None => {
+                    errors.push(format!("unable to load certificate: {e}"));
+                    None
+                }
+            },
+        }
+    };
     for c in &tls.certificates {
         if !c.stores.is_empty() && !c.stores.iter().any(|s| s == "default") {
             certificate_errors.push(format!(
@@ -336,24 +364,16 @@ pub fn build(
             ));
             continue;
         }
-        match certs::certified_key(&c.cert_file, &c.key_file, &provider) {
-            Ok(ck) => store.add(ck),
-            Err(e) => certificate_errors.push(format!("unable to load certificate: {e}")),
+        if let Some(ck) = load(&c.cert_file, &c.key_file, &mut certificate_errors) {
+            store.add(ck);
         }
     }
     let configured_default = tls
         .stores
         .get("default")
         .and_then(|s| s.default_certificate.as_ref())
-        .and_then(
-            |c| match certs::certified_key(&c.cert_file, &c.key_file, &provider) {
-                Ok(ck) => Some(ck),
-                Err(e) => {
-                    certificate_errors.push(format!("default certificate: {e}"));
-                    None
-                }
-            },
-        );
+        .and_then(|c| load(&c.cert_file, &c.key_file, &mut certificate_errors));
+    *last_good = used;
     store.default = Some(configured_default.unwrap_or_else(|| generated.clone()));
     let store = Arc::new(store);
     let mut configs = HashMap::new();
@@ -466,7 +486,12 @@ mod tests {
         ]);
         let mut by_host = by_host;
         by_host.insert("broken.test".into(), "broken".into());
-        let built = build(&tls, by_host, &generated_default().unwrap());
+        let built = build(
+            &tls,
+            by_host,
+            &generated_default().unwrap(),
+            &mut LastGood::new(),
+        );
         assert!(built.option_errors["broken"].contains("TLS_RSA_WITH_RC4_128_SHA"));
         assert!(built.option_errors["mtls"].contains("caFiles"));
         let rt = &built.runtime;

@@ -463,3 +463,60 @@ tls:
     .await;
     assert_eq!(https(t.secure, "more.test", "/").await.reply.status, 200);
 }
+
+#[tokio::test]
+async fn replaced_certificate_files_apply_without_a_restart() {
+    let a = Backend::start("a").await;
+    // Certificates in their own folder, outside the watched configuration.
+    let certs = TestDir::new("tls-files");
+    let (cert, key) = write_cert(certs.path(), "site", &["site.test"]);
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    site:
+      rule: "Host(`site.test`) || Host(`renamed.test`)"
+      service: a
+      tls: {{}}
+  services:
+    a: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+tls:
+  certificates:
+    - {{certFile: "{}", keyFile: "{}"}}
+"#,
+        a.url(),
+        cert.display(),
+        key.display()
+    );
+    let t = start("tls-files", &dynamic, "", "").await;
+    let r = wait_until("site up", Duration::from_secs(10), || async {
+        let r = TlsClient::get(t.secure, "site.test", "/").await.ok()?;
+        (r.reply.status == 200).then_some(r)
+    })
+    .await;
+    assert_eq!(r.cert_names, ["site.test", "site.test"]);
+    // The same files, new content: the configuration is untouched.
+    write_cert(certs.path(), "site", &["site.test", "renamed.test"]);
+    wait_until(
+        "new certificate served",
+        Duration::from_secs(10),
+        || async {
+            let r = TlsClient::get(t.secure, "renamed.test", "/").await.ok()?;
+            (r.cert_names == ["site.test", "site.test", "renamed.test"]).then_some(())
+        },
+    )
+    .await;
+    // A broken replacement keeps the last good certificate, with an error.
+    std::fs::write(
+        &cert,
+        "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    wait_until("error reported", Duration::from_secs(10), || async {
+        t.p.sy.logged("keeping the last good one").then_some(())
+    })
+    .await;
+    let r = https(t.secure, "renamed.test", "/").await;
+    assert_eq!(r.reply.status, 200);
+    assert_eq!(r.cert_names, ["site.test", "site.test", "renamed.test"]);
+}

@@ -54,6 +54,8 @@ pub struct Builder {
     generation: u64,
     /// The self-signed certificate served when no other matches.
     generated_cert: Arc<rustls::sign::CertifiedKey>,
+    /// Certificates as last loaded, for files that break later.
+    certificates: crate::tls::LastGood,
 }
 
 /// The TLS runtime of one build and what went wrong building it.
@@ -94,6 +96,7 @@ impl Builder {
             rules: HashMap::new(),
             generation: 0,
             generated_cert,
+            certificates: Default::default(),
         })
     }
 
@@ -106,7 +109,12 @@ impl Builder {
         let (by_host, conflicted) = self.tls_hosts(http);
         let empty = Default::default();
         let section = config.tls.as_ref().unwrap_or(&empty);
-        let built = crate::tls::build(section, by_host, &self.generated_cert);
+        let built = crate::tls::build(
+            section,
+            by_host,
+            &self.generated_cert,
+            &mut self.certificates,
+        );
         for e in &built.certificate_errors {
             tracing::error!("{e}");
         }
