@@ -35,8 +35,8 @@ pub struct StaticConfiguration {
     pub tracing: Option<Node>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_resolver: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub certificates_resolvers: Option<Node>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub certificates_resolvers: BTreeMap<String, CertificatesResolver>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub experimental: Option<Node>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -179,6 +179,77 @@ impl Default for EncodedCharacters {
             allow_encoded_hash: true,
         }
     }
+}
+
+/// `certificatesResolvers.<name>`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CertificatesResolver {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acme: Option<Acme>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tailscale: Option<Node>,
+}
+
+/// `certificatesResolvers.<name>.acme`, with Traefik's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Acme {
+    pub email: String,
+    pub ca_server: String,
+    pub storage: String,
+    pub key_type: String,
+    /// Hours a certificate is valid, as the CA issues them.
+    pub certificates_duration: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ca_certificates: Vec<String>,
+    pub ca_system_cert_pool: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub ca_server_name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub preferred_chain: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eab: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_challenge: Option<HttpChallenge>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_challenge: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_challenge: Option<Node>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_addresses: Option<Node>,
+}
+
+impl Default for Acme {
+    fn default() -> Self {
+        Acme {
+            email: String::new(),
+            ca_server: "https://acme-v02.api.letsencrypt.org/directory".into(),
+            storage: "acme.json".into(),
+            key_type: "RSA4096".into(),
+            certificates_duration: 2160,
+            ca_certificates: Vec::new(),
+            ca_system_cert_pool: false,
+            ca_server_name: String::new(),
+            preferred_chain: String::new(),
+            eab: None,
+            http_challenge: None,
+            tls_challenge: None,
+            dns_challenge: None,
+            profile: None,
+            email_addresses: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HttpChallenge {
+    pub entry_point: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Node>,
 }
 
 fn is_keep(s: &str) -> bool {
@@ -482,8 +553,13 @@ impl StaticConfiguration {
         note(self.tracing.is_some(), "tracing".into());
         note(self.host_resolver.is_some(), "hostResolver".into());
         note(
-            self.certificates_resolvers.is_some(),
-            "certificatesResolvers".into(),
+            self.certificates_resolvers.values().any(|r| {
+                r.tailscale.is_some()
+                    || r.acme.as_ref().is_some_and(|a| {
+                        a.tls_challenge.is_some() || a.dns_challenge.is_some() || a.eab.is_some()
+                    })
+            }),
+            "certificatesResolvers (tailscale; acme tlsChallenge, dnsChallenge, eab)".into(),
         );
         note(self.experimental.is_some(), "experimental".into());
         note(self.spiffe.is_some(), "spiffe".into());

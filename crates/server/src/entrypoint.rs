@@ -33,6 +33,8 @@ pub struct EntryPointSettings {
     pub request_accept_grace_timeout: Duration,
     pub sanitize_path: bool,
     pub max_header_bytes: usize,
+    /// ACME HTTP-01 answers (token → key authorization).
+    pub acme_challenges: Option<crate::acme::Challenges>,
 }
 
 /// A bound entrypoint, not yet serving.
@@ -317,6 +319,26 @@ async fn handle(
         }
         _ => req.map(body::boxed),
     };
+    if let (Some(challenges), Some(token)) = (
+        &settings.acme_challenges,
+        req.uri()
+            .path()
+            .strip_prefix("/.well-known/acme-challenge/"),
+    ) {
+        let answer = challenges
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned();
+        if let Some(key_auth) = answer {
+            let mut resp = Response::new(body::full(key_auth));
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain"),
+            );
+            return resp;
+        }
+    }
     let host = switchyard_proxy::context::request_host(&req).map(str::to_string);
     if host.is_none() && req.version() == Version::HTTP_11 {
         return ProxyError::BadRequest("missing required Host header".into()).into_response();

@@ -8,6 +8,7 @@
 //!
 //! See `LIFECYCLE.md` beside this crate for both paths step by step.
 
+pub mod acme;
 pub mod builder;
 pub mod entrypoint;
 pub mod internal;

@@ -26,6 +26,8 @@ pub struct Watcher {
     pending: HashMap<String, (Configuration, Instant)>,
     quiet_until: HashMap<String, TokioInstant>,
     applied: Option<Configuration>,
+    /// Told of every applied configuration (certificate resolvers).
+    observers: Vec<mpsc::UnboundedSender<std::sync::Arc<Configuration>>>,
 }
 
 impl Watcher {
@@ -38,7 +40,13 @@ impl Watcher {
             pending: HashMap::new(),
             quiet_until: HashMap::new(),
             applied: None,
+            observers: Vec::new(),
         }
+    }
+
+    /// Sends every configuration applied from now on to `observer`.
+    pub fn observe(&mut self, observer: mpsc::UnboundedSender<std::sync::Arc<Configuration>>) {
+        self.observers.push(observer);
     }
 
     /// Runs until every sender of `rx` is gone.
@@ -109,6 +117,10 @@ impl Watcher {
         let (runtime, stats) = self.builder.build(&merged);
         let build = started.elapsed();
         self.switcher.store(runtime);
+        if !self.observers.is_empty() {
+            let shared = std::sync::Arc::new(merged.clone());
+            self.observers.retain(|o| o.send(shared.clone()).is_ok());
+        }
         self.applied = Some(merged);
         tracing::info!(
             routers = stats.routers,

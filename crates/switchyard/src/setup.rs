@@ -49,6 +49,7 @@ fn non_zero(d: Duration) -> Option<Duration> {
 fn entrypoint_settings(
     config: &StaticConfiguration,
     host: &str,
+    challenges: &Option<switchyard_server::acme::Challenges>,
 ) -> anyhow::Result<Vec<EntryPointSettings>> {
     let mut out = Vec::new();
     for (name, ep) in &config.entry_points {
@@ -67,6 +68,7 @@ fn entrypoint_settings(
             request_accept_grace_timeout: t.life_cycle.request_accept_grace_timeout.into(),
             sanitize_path: ep.http.sanitize_path,
             max_header_bytes: usize::try_from(ep.http.max_header_bytes).unwrap_or(1 << 20),
+            acme_challenges: challenges.clone(),
         });
     }
     Ok(out)
@@ -228,8 +230,16 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     }
 
     let host = hostname();
+    // ACME resolvers with the HTTP-01 challenge share one table of answers.
+    let acme: Vec<(String, switchyard_config::static_config::Acme)> = config
+        .certificates_resolvers
+        .iter()
+        .filter_map(|(name, r)| r.acme.clone().map(|a| (name.clone(), a)))
+        .collect();
+    let challenges: Option<switchyard_server::acme::Challenges> =
+        (!acme.is_empty()).then(Default::default);
     let mut entrypoints = Vec::new();
-    for settings in entrypoint_settings(&config, &host)? {
+    for settings in entrypoint_settings(&config, &host, &challenges)? {
         let ep = EntryPoint::bind(settings)?;
         tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
         entrypoints.push(ep);
@@ -275,7 +285,21 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         .unwrap_or(Duration::from_secs(2));
 
     let (tx, rx) = mpsc::channel(64);
-    let watcher = Watcher::new(throttle, builder, switcher.clone());
+    let mut watcher = Watcher::new(throttle, builder, switcher.clone());
+    for (name, settings) in acme {
+        if settings.http_challenge.is_none() {
+            tracing::error!(resolver = %name, "ACME resolver without httpChallenge: only the HTTP-01 challenge is supported so far; it will not obtain certificates");
+        }
+        let (obs_tx, obs_rx) = mpsc::unbounded_channel();
+        watcher.observe(obs_tx);
+        let resolver = switchyard_server::acme::Resolver {
+            name,
+            settings,
+            challenges: challenges.clone().unwrap_or_default(),
+            to_watcher: tx.clone(),
+        };
+        tokio::spawn(resolver.run(obs_rx));
+    }
     let watcher_task = tokio::spawn(watcher.run(rx));
 
     let internal_config = switchyard_server::internal::configuration(&internal_settings(&config)?)

@@ -80,3 +80,88 @@ impl Drop for RedisServer {
         self.stop();
     }
 }
+
+/// Debian's `pebble` ACME test server with `pebble-challtestsrv` as its DNS
+/// (every name resolves to 127.0.0.1), validating HTTP-01 on `http_port`
+/// and TLS-ALPN-01 on `tls_port`; its API is HTTPS with the fixture
+/// certificate (trust `tls::ca_path()`). Killed when dropped.
+pub struct Pebble {
+    children: Vec<Child>,
+    pub port: u16,
+    _dir: crate::TestDir,
+}
+
+impl Pebble {
+    pub fn start(http_port: u16, tls_port: u16) -> Pebble {
+        let dir = crate::TestDir::new("pebble");
+        let (port, mgmt, dns, dns_mgmt) = (free_port(), free_port(), free_port(), free_port());
+        let config = format!(
+            r#"{{"pebble": {{"listenAddress": "127.0.0.1:{port}", "managementListenAddress": "127.0.0.1:{mgmt}",
+ "certificate": "{cert}", "privateKey": "{key}", "httpPort": {http_port}, "tlsPort": {tls_port},
+ "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
+            cert = crate::tls::fixture_path("server.pem").display(),
+            key = crate::tls::fixture_path("server.key").display(),
+        );
+        let config_path = dir.write("pebble.json", &config);
+        let quiet = || Stdio::null();
+        let dns_child = Command::new("pebble-challtestsrv")
+            .args([
+                "-dns01",
+                &format!("127.0.0.1:{dns}"),
+                "-http01",
+                "",
+                "-https01",
+                "",
+                "-tlsalpn01",
+                "",
+                "-management",
+                &format!("127.0.0.1:{dns_mgmt}"),
+                "-defaultIPv4",
+                "127.0.0.1",
+                "-defaultIPv6",
+                "",
+            ])
+            .stdout(quiet())
+            .stderr(quiet())
+            .spawn()
+            .expect("start pebble-challtestsrv (scripts/test installs Debian's pebble)");
+        let pebble = Command::new("pebble")
+            .args([
+                "-config",
+                &config_path.display().to_string(),
+                "-dnsserver",
+                &format!("127.0.0.1:{dns}"),
+            ])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .stdout(quiet())
+            .stderr(quiet())
+            .spawn()
+            .expect("start pebble (scripts/test installs Debian's pebble)");
+        let server = Pebble {
+            children: vec![dns_child, pebble],
+            port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "pebble did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// The directory URL.
+    pub fn directory(&self) -> String {
+        format!("https://127.0.0.1:{}/dir", self.port)
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

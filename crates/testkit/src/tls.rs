@@ -96,3 +96,17 @@ pub fn write_cert(
     }
     (c, k)
 }
+
+/// The issuer's common name of a DER certificate ("" when unreadable).
+pub fn cert_issuer(der: &[u8]) -> String {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    X509Certificate::from_der(der)
+        .ok()
+        .and_then(|(_, c)| {
+            c.issuer()
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok().map(str::to_string))
+        })
+        .unwrap_or_default()
+}

