@@ -555,11 +555,11 @@ impl StaticConfiguration {
         note(
             self.certificates_resolvers.values().any(|r| {
                 r.tailscale.is_some()
-                    || r.acme.as_ref().is_some_and(|a| {
-                        a.tls_challenge.is_some() || a.dns_challenge.is_some() || a.eab.is_some()
-                    })
+                    || r.acme
+                        .as_ref()
+                        .is_some_and(|a| a.dns_challenge.is_some() || a.eab.is_some())
             }),
-            "certificatesResolvers (tailscale; acme tlsChallenge, dnsChallenge, eab)".into(),
+            "certificatesResolvers (tailscale; acme dnsChallenge, eab)".into(),
         );
         note(self.experimental.is_some(), "experimental".into());
         note(self.spiffe.is_some(), "spiffe".into());

@@ -30,9 +30,76 @@ use switchyard_providers::Message;
 use switchyard_proxy::upstream::{Protocol, TransportSettings, Upstream};
 use tokio::sync::mpsc;
 
-/// HTTP-01 key authorizations by token, answered on every entrypoint at
-/// `/.well-known/acme-challenge/<token>`.
-pub type Challenges = Arc<RwLock<HashMap<String, String>>>;
+/// Pending challenges, answered on every entrypoint: HTTP-01 key
+/// authorizations by token (at `/.well-known/acme-challenge/<token>`), and
+/// TLS-ALPN-01 certificates by domain (for handshakes offering
+/// `acme-tls/1`).
+#[derive(Default, Debug)]
+pub struct ChallengeTable {
+    pub http: RwLock<HashMap<String, String>>,
+    pub alpn: RwLock<HashMap<String, Arc<rustls::sign::CertifiedKey>>>,
+}
+
+pub type Challenges = Arc<ChallengeTable>;
+
+impl ChallengeTable {
+    pub fn http_answer(&self, token: &str) -> Option<String> {
+        self.http
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned()
+    }
+
+    /// The server configuration that answers a TLS-ALPN-01 validation of
+    /// `domain`, when one is pending.
+    pub fn alpn_config(&self, domain: &str) -> Option<Arc<rustls::ServerConfig>> {
+        let ck = self
+            .alpn
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&domain.to_ascii_lowercase())
+            .cloned()?;
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(ck)));
+        config.alpn_protocols = vec![b"acme-tls/1".to_vec()];
+        Some(Arc::new(config))
+    }
+}
+
+/// The self-signed certificate that proves control of `domain` for
+/// TLS-ALPN-01 (RFC 8737): the domain as its only name and the SHA-256 of
+/// the key authorization in the critical acmeIdentifier extension.
+fn alpn_certificate(
+    domain: &str,
+    key_auth: &str,
+) -> Result<Arc<rustls::sign::CertifiedKey>, String> {
+    let digest = sha2::Sha256::digest(key_auth.as_bytes());
+    let mut params = rcgen::CertificateParams::new(vec![domain.to_string()])
+        .map_err(|e| format!("TLS-ALPN certificate: {e}"))?;
+    params
+        .custom_extensions
+        .push(rcgen::CustomExtension::new_acme_identifier(&digest));
+    let key = rcgen::KeyPair::generate().map_err(|e| format!("TLS-ALPN certificate: {e}"))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| format!("TLS-ALPN certificate: {e}"))?;
+    let signing = rustls::crypto::ring::default_provider()
+        .key_provider
+        .load_private_key(rustls::pki_types::PrivateKeyDer::Pkcs8(
+            key.serialize_der().into(),
+        ))
+        .map_err(|e| format!("TLS-ALPN certificate: {e}"))?;
+    Ok(Arc::new(rustls::sign::CertifiedKey::new(
+        vec![cert.der().clone()],
+        signing,
+    )))
+}
 
 // ---------------------------------------------------------------- storage
 
@@ -397,6 +464,7 @@ impl Client {
         &mut self,
         domains: &[String],
         key_type: &str,
+        kind: ChallengeKind,
         challenges: &Challenges,
     ) -> Result<(String, String), String> {
         let identifiers: Vec<Value> = domains
@@ -410,7 +478,11 @@ impl Client {
         let order_url = a.location.clone().ok_or("the CA gave the order no URL")?;
         let order = a.json();
         let thumbprint = self.key.thumbprint();
-        let mut tokens = Vec::new();
+        let mut pending = Pending {
+            table: challenges.clone(),
+            tokens: Vec::new(),
+            domains: Vec::new(),
+        };
         for authz_url in order["authorizations"]
             .as_array()
             .cloned()
@@ -421,27 +493,34 @@ impl Client {
             if authz["status"] == "valid" {
                 continue;
             }
+            let wanted = kind.name();
             let challenge = authz["challenges"]
                 .as_array()
-                .and_then(|cs| cs.iter().find(|c| c["type"] == "http-01"))
+                .and_then(|cs| cs.iter().find(|c| c["type"] == wanted))
                 .cloned()
-                .ok_or_else(|| format!("{authz_url}: no http-01 challenge offered"))?;
+                .ok_or_else(|| format!("{authz_url}: no {wanted} challenge offered"))?;
             let token = challenge["token"].as_str().unwrap_or_default().to_string();
-            write(challenges).insert(token.clone(), format!("{token}.{thumbprint}"));
-            tokens.push(token);
+            let key_auth = format!("{token}.{thumbprint}");
+            match kind {
+                ChallengeKind::Http01 => {
+                    write(&challenges.http).insert(token.clone(), key_auth);
+                    pending.tokens.push(token);
+                }
+                ChallengeKind::TlsAlpn01 => {
+                    let domain = authz["identifier"]["value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    write(&challenges.alpn)
+                        .insert(domain.clone(), alpn_certificate(&domain, &key_auth)?);
+                    pending.domains.push(domain);
+                }
+            }
             let challenge_url = challenge["url"].as_str().unwrap_or_default().to_string();
             self.post(&challenge_url, Some(&json!({}))).await?;
-            let result = self.poll(&authz_url, &["valid"]).await;
-            if let Err(e) = result {
-                for t in &tokens {
-                    write(challenges).remove(t);
-                }
-                return Err(e);
-            }
+            self.poll(&authz_url, &["valid"]).await?;
         }
-        for t in &tokens {
-            write(challenges).remove(t);
-        }
+        drop(pending);
         self.poll(&order_url, &["ready", "valid"]).await?;
         let (csr, key_pem) = csr(domains, key_type)?;
         let finalize = order["finalize"].as_str().unwrap_or_default().to_string();
@@ -458,8 +537,45 @@ impl Client {
     }
 }
 
-fn write(c: &Challenges) -> std::sync::RwLockWriteGuard<'_, HashMap<String, String>> {
+fn write<T>(c: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     c.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Which challenge a resolver answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeKind {
+    Http01,
+    TlsAlpn01,
+}
+
+impl ChallengeKind {
+    fn name(self) -> &'static str {
+        match self {
+            ChallengeKind::Http01 => "http-01",
+            ChallengeKind::TlsAlpn01 => "tls-alpn-01",
+        }
+    }
+}
+
+/// Challenge answers published for one order, withdrawn when it ends.
+struct Pending {
+    table: Challenges,
+    tokens: Vec<String>,
+    domains: Vec<String>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let mut http = write(&self.table.http);
+        for t in &self.tokens {
+            http.remove(t);
+        }
+        drop(http);
+        let mut alpn = write(&self.table.alpn);
+        for d in &self.domains {
+            alpn.remove(d);
+        }
+    }
 }
 
 /// A CSR for `domains` and its new key's PEM.
@@ -605,7 +721,7 @@ impl Resolver {
         let mut wanted: Vec<Vec<String>> = Vec::new();
         let mut client: Option<Client> = None;
         let mut backoff: HashMap<Vec<String>, (tokio::time::Instant, Duration)> = HashMap::new();
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut next_check = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             tokio::select! {
                 c = configs.recv() => {
@@ -615,7 +731,7 @@ impl Resolver {
                     if w == wanted { continue; }
                     wanted = w;
                 }
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep_until(next_check) => {}
             }
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -652,6 +768,20 @@ impl Resolver {
                     }
                 }
             }
+            // Look again when the first certificate is due for renewal or a
+            // retry is due, and at least every minute.
+            let mut wait = Duration::from_secs(60);
+            for c in data.certificates.iter().flatten() {
+                if let (Some(nb), Some(na)) = (c.not_before(), c.not_after()) {
+                    let due = na - (na - nb) / 3;
+                    let secs = u64::try_from(due - now).unwrap_or(0);
+                    wait = wait.min(Duration::from_secs(secs.max(1)));
+                }
+            }
+            for (until, _) in backoff.values() {
+                wait = wait.min(until.saturating_duration_since(tokio::time::Instant::now()));
+            }
+            next_check = tokio::time::Instant::now() + wait.max(Duration::from_secs(1));
             if changed {
                 storage.insert(self.name.clone(), data.clone());
                 if let Err(e) = write_storage(&path, &storage) {
@@ -702,7 +832,13 @@ impl Resolver {
         } else {
             self.settings.key_type.as_str()
         };
-        let (chain, key) = c.order(set, key_type, &self.challenges).await?;
+        // TLS-ALPN-01 when configured, else HTTP-01 (Traefik's order).
+        let kind = if self.settings.tls_challenge.is_some() {
+            ChallengeKind::TlsAlpn01
+        } else {
+            ChallengeKind::Http01
+        };
+        let (chain, key) = c.order(set, key_type, kind, &self.challenges).await?;
         Ok(StoredCert {
             domain: StoredDomain {
                 main: set[0].clone(),

@@ -225,11 +225,35 @@ fn serve_connection(
             return;
         }
         let tls = switcher.load().tls.clone();
+        let challenges = settings.acme_challenges.clone();
         let handshake = async {
             let start =
                 tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream)
                     .await?;
-            let sni = start.client_hello().server_name().map(str::to_string);
+            let hello = start.client_hello();
+            let sni = hello.server_name().map(str::to_string);
+            // An ACME TLS-ALPN-01 validation: answer with the challenge
+            // certificate, and nothing else on that connection.
+            let acme = hello
+                .alpn()
+                .is_some_and(|mut protocols| protocols.any(|p| p == b"acme-tls/1"));
+            if acme {
+                let config = challenges
+                    .as_ref()
+                    .zip(sni.as_deref())
+                    .and_then(|(c, sni)| c.alpn_config(sni));
+                return match config {
+                    Some(config) => {
+                        let _ = start.into_stream(config).await;
+                        Err(std::io::Error::other(
+                            "ACME TLS-ALPN-01 validation answered",
+                        ))
+                    }
+                    None => Err(std::io::Error::other(
+                        "acme-tls/1 without a pending challenge",
+                    )),
+                };
+            }
             let Some(config) = tls.config_for(sni.as_deref()) else {
                 return Err(std::io::Error::other(format!(
                     "no TLS configuration for {sni:?}"
@@ -325,12 +349,7 @@ async fn handle(
             .path()
             .strip_prefix("/.well-known/acme-challenge/"),
     ) {
-        let answer = challenges
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(token)
-            .cloned();
-        if let Some(key_auth) = answer {
+        if let Some(key_auth) = challenges.http_answer(token) {
             let mut resp = Response::new(body::full(key_auth));
             resp.headers_mut().insert(
                 http::header::CONTENT_TYPE,

@@ -34,6 +34,13 @@ certificatesResolvers:
       caCertificates: ["{ca}"]
       httpChallenge:
         entryPoint: web
+  alpn:
+    acme:
+      caServer: "{ca_server}"
+      storage: "{storage}.alpn"
+      keyType: EC384
+      caCertificates: ["{ca}"]
+      tlsChallenge: {{}}
   broken:
     acme:
       caServer: "https://127.0.0.1:1/dir"
@@ -64,6 +71,10 @@ fn dynamic(backend: &Backend) -> String {
       rule: "Host(`orphan.test`)"
       service: app
       tls: {{certResolver: broken}}
+    alpn:
+      rule: "Host(`alpn.test`)"
+      service: app
+      tls: {{certResolver: alpn}}
   services:
     app:
       loadBalancer:
@@ -131,6 +142,11 @@ async fn obtain_serve_restart_and_migrate_from_traefik() {
     let r = TlsClient::get(secure_addr, "site.test", "/").await.unwrap();
     assert_eq!(r.reply.status, 200);
     assert_eq!(r.cert_names, ["site.test", "site.test"]);
+    // TLS-ALPN-01, answered on the TLS entrypoint, for another resolver.
+    pebble_cert(secure_addr, "alpn.test").await;
+    let r = TlsClient::get(secure_addr, "alpn.test", "/").await.unwrap();
+    assert_eq!(r.reply.status, 200);
+    assert_eq!(r.cert_names, ["alpn.test", "alpn.test"]);
     // The failing resolver's router still answers (default certificate).
     let r = TlsClient::get(secure_addr, "orphan.test", "/")
         .await
@@ -205,7 +221,11 @@ async fn obtain_serve_restart_and_migrate_from_traefik() {
     let served = pebble_cert(secure_addr, "site.test").await;
     assert_eq!(served, by_traefik, "Traefik's certificate, served as is");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!sy.logged("certificate obtained"), "re-issued on migration");
+    let reissued = sy
+        .log()
+        .iter()
+        .any(|l| l.contains("certificate obtained") && l.contains("site.test"));
+    assert!(!reissued, "re-issued on migration");
 }
 
 fn which(bin: &str) -> Option<PathBuf> {
@@ -214,4 +234,47 @@ fn which(bin: &str) -> Option<PathBuf> {
         .split(':')
         .map(|d| Path::new(d).join(bin))
         .find(|p| p.is_file())
+}
+
+#[tokio::test]
+async fn certificates_are_renewed_with_a_third_of_their_life_left() {
+    let (web, secure) = (free_port(), free_port());
+    // Twelve-second certificates: renewed once eight seconds have passed.
+    let pebble = Pebble::start_with_validity(web, secure, 12);
+    let backend = Backend::start("app").await;
+    let dir = TestDir::new("acme-renew");
+    let storage = dir.join("acme.json");
+    dir.write("dynamic/site.yml", &dynamic(&backend));
+    dir.write(
+        "switchyard.yml",
+        &static_config(
+            web,
+            secure,
+            &pebble.directory(),
+            &storage,
+            &dir.join("dynamic"),
+        ),
+    );
+    let secure_addr: SocketAddr = format!("127.0.0.1:{secure}").parse().unwrap();
+    let sy = start(&dir, Path::new(BIN), &["--configFile=switchyard.yml"]);
+    let first = pebble_cert(secure_addr, "site.test").await;
+    let renewed = wait_until("a renewed certificate", Duration::from_secs(30), || async {
+        let tls = TlsClient {
+            sni: Some("site.test".into()),
+            ..TlsClient::default()
+        }
+        .handshake(secure_addr)
+        .await
+        .ok()?;
+        let der = tls.get_ref().1.peer_certificates()?.first()?.to_vec();
+        (der != first && cert_issuer(&der).contains("Pebble")).then_some(der)
+    })
+    .await;
+    assert_ne!(renewed, first);
+    let obtained = sy
+        .log()
+        .iter()
+        .filter(|l| l.contains("certificate obtained"))
+        .count();
+    assert!(obtained >= 2, "renewal is a new order: {obtained}");
 }

@@ -93,12 +93,19 @@ pub struct Pebble {
 
 impl Pebble {
     pub fn start(http_port: u16, tls_port: u16) -> Pebble {
+        Pebble::start_with_validity(http_port, tls_port, 0)
+    }
+
+    /// Like [`Pebble::start`], issuing certificates valid `seconds` (0:
+    /// pebble's default of five years).
+    pub fn start_with_validity(http_port: u16, tls_port: u16, seconds: u64) -> Pebble {
         let dir = crate::TestDir::new("pebble");
         let (port, mgmt, dns, dns_mgmt) = (free_port(), free_port(), free_port(), free_port());
         let config = format!(
             r#"{{"pebble": {{"listenAddress": "127.0.0.1:{port}", "managementListenAddress": "127.0.0.1:{mgmt}",
  "certificate": "{cert}", "privateKey": "{key}", "httpPort": {http_port}, "tlsPort": {tls_port},
- "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
+ "ocspResponderURL": "", "externalAccountBindingRequired": false,
+ "certificateValidityPeriod": {seconds}}}}}"#,
             cert = crate::tls::fixture_path("server.pem").display(),
             key = crate::tls::fixture_path("server.key").display(),
         );
