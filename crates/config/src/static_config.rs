@@ -553,13 +553,10 @@ impl StaticConfiguration {
         note(self.tracing.is_some(), "tracing".into());
         note(self.host_resolver.is_some(), "hostResolver".into());
         note(
-            self.certificates_resolvers.values().any(|r| {
-                r.tailscale.is_some()
-                    || r.acme
-                        .as_ref()
-                        .is_some_and(|a| a.dns_challenge.is_some() || a.eab.is_some())
-            }),
-            "certificatesResolvers (tailscale; acme dnsChallenge, eab)".into(),
+            self.certificates_resolvers
+                .values()
+                .any(|r| r.tailscale.is_some() || r.acme.as_ref().is_some_and(|a| a.eab.is_some())),
+            "certificatesResolvers (tailscale; acme eab)".into(),
         );
         note(self.experimental.is_some(), "experimental".into());
         note(self.spiffe.is_some(), "spiffe".into());

@@ -466,6 +466,7 @@ impl Client {
         key_type: &str,
         kind: ChallengeKind,
         challenges: &Challenges,
+        dns: Option<&DnsHook>,
     ) -> Result<(String, String), String> {
         let identifiers: Vec<Value> = domains
             .iter()
@@ -503,7 +504,7 @@ impl Client {
             let key_auth = format!("{token}.{thumbprint}");
             match kind {
                 ChallengeKind::Http01 => {
-                    write(&challenges.http).insert(token.clone(), key_auth);
+                    write(&challenges.http).insert(token.clone(), key_auth.clone());
                     pending.tokens.push(token);
                 }
                 ChallengeKind::TlsAlpn01 => {
@@ -515,10 +516,36 @@ impl Client {
                         .insert(domain.clone(), alpn_certificate(&domain, &key_auth)?);
                     pending.domains.push(domain);
                 }
+                ChallengeKind::Dns01 => {}
             }
+            let dns_record = match (kind, dns) {
+                (ChallengeKind::Dns01, Some(hook)) => {
+                    let domain = authz["identifier"]["value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    let fqdn = format!("_acme-challenge.{}.", domain.trim_start_matches("*."));
+                    let value = b64u(&sha2::Sha256::digest(key_auth.as_bytes()));
+                    hook.run("present", &fqdn, &value).await?;
+                    if !hook.delay.is_zero() {
+                        tokio::time::sleep(hook.delay).await;
+                    }
+                    Some((fqdn, value))
+                }
+                (ChallengeKind::Dns01, None) => return Err("dnsChallenge without a hook".into()),
+                _ => None,
+            };
             let challenge_url = challenge["url"].as_str().unwrap_or_default().to_string();
-            self.post(&challenge_url, Some(&json!({}))).await?;
-            self.poll(&authz_url, &["valid"]).await?;
+            let validated = match self.post(&challenge_url, Some(&json!({}))).await {
+                Ok(_) => self.poll(&authz_url, &["valid"]).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let (Some((fqdn, value)), Some(hook)) = (&dns_record, dns) {
+                if let Err(e) = hook.run("cleanup", fqdn, value).await {
+                    tracing::warn!("DNS-01 cleanup of {fqdn}: {e}");
+                }
+            }
+            validated?;
         }
         drop(pending);
         self.poll(&order_url, &["ready", "valid"]).await?;
@@ -546,6 +573,7 @@ fn write<T>(c: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 pub enum ChallengeKind {
     Http01,
     TlsAlpn01,
+    Dns01,
 }
 
 impl ChallengeKind {
@@ -553,7 +581,98 @@ impl ChallengeKind {
         match self {
             ChallengeKind::Http01 => "http-01",
             ChallengeKind::TlsAlpn01 => "tls-alpn-01",
+            ChallengeKind::Dns01 => "dns-01",
         }
+    }
+}
+
+/// `dnsChallenge` through a generic hook, as lego's `exec` and `httpreq`
+/// providers work (their environment variables too): `exec` runs
+/// `$EXEC_PATH present|cleanup <fqdn> <value>`; `httpreq` POSTs
+/// `{"fqdn": …, "value": …}` to `$HTTPREQ_ENDPOINT/present|cleanup`.
+#[derive(Debug, Clone)]
+pub struct DnsHook {
+    pub provider: String,
+    pub delay: Duration,
+}
+
+impl DnsHook {
+    pub fn from_config(node: &switchyard_config::Node) -> Result<DnsHook, String> {
+        #[derive(Deserialize, Default)]
+        #[serde(default, rename_all = "camelCase")]
+        struct Dns {
+            provider: String,
+            delay_before_check: Option<switchyard_config::Duration>,
+            resolvers: Vec<String>,
+            disable_propagation_check: bool,
+            propagation: Option<switchyard_config::Node>,
+        }
+        let d: Dns =
+            switchyard_config::decode::from_node(node).map_err(|e| format!("dnsChallenge: {e}"))?;
+        match d.provider.as_str() {
+            "exec" | "httpreq" => {}
+            other => {
+                return Err(format!(
+                    "dnsChallenge.provider {other:?}: Switchyard supports the generic exec and httpreq providers"
+                ))
+            }
+        }
+        Ok(DnsHook {
+            provider: d.provider,
+            delay: d.delay_before_check.map(Into::into).unwrap_or_default(),
+        })
+    }
+
+    async fn run(&self, action: &str, fqdn: &str, value: &str) -> Result<(), String> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if self.provider == "exec" {
+            let path = env("EXEC_PATH").ok_or("dnsChallenge exec: EXEC_PATH is not set")?;
+            let out = tokio::process::Command::new(&path)
+                .args([action, fqdn, value])
+                .output()
+                .await
+                .map_err(|e| format!("dnsChallenge exec {path}: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "dnsChallenge exec {path} {action}: {}: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            return Ok(());
+        }
+        let endpoint =
+            env("HTTPREQ_ENDPOINT").ok_or("dnsChallenge httpreq: HTTPREQ_ENDPOINT is not set")?;
+        let url = format!("{}/{action}", endpoint.trim_end_matches('/'));
+        let http = Upstream::new(TransportSettings::default()).map_err(|e| e.to_string())?;
+        let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+        let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("host", host)
+            .header("content-type", "application/json");
+        if let (Some(u), Some(p)) = (env("HTTPREQ_USERNAME"), env("HTTPREQ_PASSWORD")) {
+            req = req.header(
+                "authorization",
+                format!("Basic {}", STANDARD.encode(format!("{u}:{p}"))),
+            );
+        }
+        let body = json!({"fqdn": fqdn, "value": value}).to_string();
+        let req = req
+            .body(switchyard_proxy::body::full(body))
+            .map_err(|e| e.to_string())?;
+        let resp = http
+            .send(req, &url, Protocol::Auto)
+            .await
+            .map_err(|e| format!("dnsChallenge httpreq {url}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!(
+                "dnsChallenge httpreq {url}: status {}",
+                resp.status()
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -608,7 +727,11 @@ fn csr(domains: &[String], key_type: &str) -> Result<(Vec<u8>, String), String> 
 
 /// The domains routers want from `resolver`: their `tls.domains`, else the
 /// `Host` values of their rule (wildcards need DNS-01 and are skipped).
-pub fn wanted_domains(routers: &BTreeMap<String, Router>, resolver: &str) -> Vec<Vec<String>> {
+pub fn wanted_domains(
+    routers: &BTreeMap<String, Router>,
+    resolver: &str,
+    wildcards: bool,
+) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = Vec::new();
     for router in routers.values() {
         let Some(tls) = &router.tls else { continue };
@@ -631,8 +754,11 @@ pub fn wanted_domains(routers: &BTreeMap<String, Router>, resolver: &str) -> Vec
                 .collect()
         };
         for set in sets {
-            if set.iter().any(|d| d.starts_with("*.") || d.is_empty()) {
-                tracing::warn!(resolver, domains = ?set, "wildcard domains need the DNS-01 challenge, which is not supported yet");
+            if set.iter().any(String::is_empty) {
+                continue;
+            }
+            if !wildcards && set.iter().any(|d| d.starts_with("*.")) {
+                tracing::warn!(resolver, domains = ?set, "wildcard domains need the DNS-01 challenge");
                 continue;
             }
             if !out.contains(&set) {
@@ -727,7 +853,7 @@ impl Resolver {
                 c = configs.recv() => {
                     let Some(c) = c else { return };
                     let routers = c.http.as_ref().map(|h| h.routers.clone()).unwrap_or_default();
-                    let w = wanted_domains(&routers, &self.name);
+                    let w = wanted_domains(&routers, &self.name, self.settings.dns_challenge.is_some());
                     if w == wanted { continue; }
                     wanted = w;
                 }
@@ -832,13 +958,23 @@ impl Resolver {
         } else {
             self.settings.key_type.as_str()
         };
-        // TLS-ALPN-01 when configured, else HTTP-01 (Traefik's order).
-        let kind = if self.settings.tls_challenge.is_some() {
+        // DNS-01, else TLS-ALPN-01, else HTTP-01, as configured.
+        let dns = self
+            .settings
+            .dns_challenge
+            .as_ref()
+            .map(DnsHook::from_config)
+            .transpose()?;
+        let kind = if dns.is_some() {
+            ChallengeKind::Dns01
+        } else if self.settings.tls_challenge.is_some() {
             ChallengeKind::TlsAlpn01
         } else {
             ChallengeKind::Http01
         };
-        let (chain, key) = c.order(set, key_type, kind, &self.challenges).await?;
+        let (chain, key) = c
+            .order(set, key_type, kind, &self.challenges, dns.as_ref())
+            .await?;
         Ok(StoredCert {
             domain: StoredDomain {
                 main: set[0].clone(),
@@ -948,7 +1084,7 @@ mod tests {
         routers.insert("c".into(), router("Host(`other.test`)", "other", vec![]));
         routers.insert("d".into(), router("Host(`*.wild.test`)", "le", vec![]));
         assert_eq!(
-            wanted_domains(&routers, "le"),
+            wanted_domains(&routers, "le", false),
             vec![
                 vec!["a.test".to_string()],
                 vec!["b.test".to_string()],

@@ -287,8 +287,11 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel(64);
     let mut watcher = Watcher::new(throttle, builder, switcher.clone());
     for (name, settings) in acme {
-        if settings.http_challenge.is_none() && settings.tls_challenge.is_none() {
-            tracing::error!(resolver = %name, "ACME resolver without httpChallenge or tlsChallenge (dnsChallenge is not supported yet): it will not obtain certificates");
+        if settings.http_challenge.is_none()
+            && settings.tls_challenge.is_none()
+            && settings.dns_challenge.is_none()
+        {
+            tracing::error!(resolver = %name, "ACME resolver without httpChallenge, tlsChallenge or dnsChallenge: it will not obtain certificates");
         }
         let (obs_tx, obs_rx) = mpsc::unbounded_channel();
         watcher.observe(obs_tx);

@@ -278,3 +278,91 @@ async fn certificates_are_renewed_with_a_third_of_their_life_left() {
         .count();
     assert!(obtained >= 2, "renewal is a new order: {obtained}");
 }
+
+#[tokio::test]
+async fn dns01_through_an_exec_hook_gives_a_wildcard_certificate() {
+    let (web, secure) = (free_port(), free_port());
+    let pebble = Pebble::start(web, secure);
+    let backend = Backend::start("app").await;
+    let dir = TestDir::new("acme-dns");
+    // The hook a user would write for their DNS; here it sets the record
+    // in pebble's DNS server.
+    let hook = dir.write(
+        "dns-hook.sh",
+        &format!(
+            "#!/bin/sh\n\
+             case \"$1\" in\n\
+               present) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{m}/set-txt ;;\n\
+               cleanup) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://127.0.0.1:{m}/clear-txt ;;\n\
+             esac\n\
+             echo \"$1 $2\" >> \"$(dirname \"$0\")/hook.log\"\n",
+            m = pebble.dns_management
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir.write(
+        "dynamic/site.yml",
+        &format!(
+            r#"http:
+  routers:
+    wild:
+      rule: "HostRegexp(`^.+\\.dns\\.test$`)"
+      service: app
+      tls:
+        certResolver: dns
+        domains: [{{main: "*.dns.test"}}]
+  services:
+    app:
+      loadBalancer:
+        servers: [{{url: "{}"}}]
+"#,
+            backend.url()
+        ),
+    );
+    dir.write(
+        "switchyard.yml",
+        &format!(
+            r#"entryPoints:
+  websecure:
+    address: "127.0.0.1:{secure}"
+log:
+  level: DEBUG
+certificatesResolvers:
+  dns:
+    acme:
+      caServer: "{}"
+      storage: "{}"
+      keyType: EC256
+      caCertificates: ["{}"]
+      dnsChallenge:
+        provider: exec
+providers:
+  file:
+    directory: "{}"
+"#,
+            pebble.directory(),
+            dir.join("acme.json").display(),
+            ca_path().display(),
+            dir.join("dynamic").display()
+        ),
+    );
+    let mut sy = Switchyard::start_with_env(
+        Path::new(BIN),
+        dir.path(),
+        &["--configFile=switchyard.yml"],
+        &[("EXEC_PATH", hook.to_str().unwrap())],
+    );
+    let secure_addr: SocketAddr = format!("127.0.0.1:{secure}").parse().unwrap();
+    pebble_cert(secure_addr, "any.dns.test").await;
+    let r = TlsClient::get(secure_addr, "any.dns.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(r.reply.status, 200);
+    assert_eq!(r.cert_names, ["*.dns.test", "*.dns.test"]);
+    let log = std::fs::read_to_string(dir.join("hook.log")).unwrap();
+    assert!(log.contains("present _acme-challenge.dns.test."), "{log}");
+    assert!(log.contains("cleanup _acme-challenge.dns.test."), "{log}");
+    sy.signal("TERM");
+    sy.wait_exit(Duration::from_secs(10));
+}

@@ -23,6 +23,16 @@ impl Switchyard {
     /// Starts `bin` with `args` in `dir`, with the environment cleared of
     /// SWITCHYARD_/TRAEFIK_ variables.
     pub fn start(bin: &Path, dir: &Path, args: &[&str]) -> Switchyard {
+        Switchyard::start_with_env(bin, dir, args, &[])
+    }
+
+    /// Like [`Switchyard::start`], with extra environment variables.
+    pub fn start_with_env(
+        bin: &Path,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Switchyard {
         let mut cmd = Command::new(bin);
         cmd.args(args)
             .current_dir(dir)
@@ -33,6 +43,9 @@ impl Switchyard {
             if k.starts_with("SWITCHYARD_") || k.starts_with("TRAEFIK_") {
                 cmd.env_remove(k);
             }
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("start switchyard");
         let log = Arc::new(Mutex::new(Vec::new()));

@@ -88,6 +88,8 @@ impl Drop for RedisServer {
 pub struct Pebble {
     children: Vec<Child>,
     pub port: u16,
+    /// pebble-challtestsrv's management API (`/set-txt`, `/clear-txt`).
+    pub dns_management: u16,
     _dir: crate::TestDir,
 }
 
@@ -148,6 +150,7 @@ impl Pebble {
         let server = Pebble {
             children: vec![dns_child, pebble],
             port,
+            dns_management: dns_mgmt,
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
