@@ -18,22 +18,28 @@ pub struct Users {
     hashes: HashMap<String, String>,
 }
 
+/// The user lines of an auth middleware: those of `file` (when set), then
+/// `users`; blank lines and `#` comments left out.
+pub fn user_lines(users: &[String], file: Option<&str>) -> Result<Vec<String>, String> {
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(path) = file.filter(|f| !f.is_empty()) {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("usersFile {path:?}: {e}"))?;
+        lines.extend(text.lines().map(str::to_string));
+    }
+    lines.extend(users.iter().cloned());
+    Ok(lines
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
 impl Users {
     /// Parses `name:hash` entries; `file` adds the lines of a users file.
     pub fn parse(users: &[String], file: Option<&str>) -> Result<Users, String> {
-        let mut lines: Vec<String> = Vec::new();
-        if let Some(path) = file.filter(|f| !f.is_empty()) {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("usersFile {path:?}: {e}"))?;
-            lines.extend(text.lines().map(str::to_string));
-        }
-        lines.extend(users.iter().cloned());
         let mut hashes = HashMap::new();
-        for line in lines
-            .iter()
-            .map(|l| l.trim())
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
+        for line in &user_lines(users, file)? {
             let (name, hash) = line
                 .split_once(':')
                 .ok_or_else(|| format!("error parsing BasicUser: {line}"))?;

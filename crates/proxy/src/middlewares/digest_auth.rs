@@ -79,19 +79,8 @@ pub struct DigestUsers {
 
 impl DigestUsers {
     pub fn parse(users: &[String], file: Option<&str>) -> Result<DigestUsers, String> {
-        let mut lines: Vec<String> = Vec::new();
-        if let Some(path) = file.filter(|f| !f.is_empty()) {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("usersFile {path:?}: {e}"))?;
-            lines.extend(text.lines().map(str::to_string));
-        }
-        lines.extend(users.iter().cloned());
         let mut ha1 = HashMap::new();
-        for line in lines
-            .iter()
-            .map(|l| l.trim())
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
+        for line in &super::basic_auth::user_lines(users, file)? {
             let parts: Vec<&str> = line.split(':').collect();
             let [user, realm, hash] = parts.as_slice() else {
                 return Err(format!("error parsing DigestUser: {line}"));
