@@ -217,6 +217,17 @@ pub fn write_storage(path: &Path, storage: &Storage) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Resolvers may share one file (as in Traefik): each write re-reads it
+/// and replaces this resolver's entry only, one writer at a time.
+static STORAGE_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn save(path: &Path, resolver: &str, data: &ResolverData) -> Result<(), String> {
+    let _guard = STORAGE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let mut storage = read_storage(path)?;
+    storage.insert(resolver.to_string(), data.clone());
+    write_storage(path, &storage)
+}
+
 // ----------------------------------------------------------------- client
 
 fn b64u(bytes: &[u8]) -> String {
@@ -835,7 +846,7 @@ impl Resolver {
     /// obtained and fresh, following `configs` (every merged configuration).
     pub async fn run(self, mut configs: mpsc::UnboundedReceiver<Arc<Configuration>>) {
         let path = self.storage_path();
-        let mut storage = match read_storage(&path) {
+        let storage = match read_storage(&path) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(resolver = %self.name, "{e}; starting with an empty one");
@@ -909,8 +920,7 @@ impl Resolver {
             }
             next_check = tokio::time::Instant::now() + wait.max(Duration::from_secs(1));
             if changed {
-                storage.insert(self.name.clone(), data.clone());
-                if let Err(e) = write_storage(&path, &storage) {
+                if let Err(e) = save(&path, &self.name, &data) {
                     tracing::error!(resolver = %self.name, "cannot save the ACME storage: {e}");
                 }
                 self.publish(&data).await;
@@ -1051,6 +1061,26 @@ mod tests {
         assert!(read_storage(&path).unwrap().is_empty());
         std::fs::write(&path, "{nope").unwrap();
         assert!(read_storage(&path).unwrap_err().contains("acme.json"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn resolvers_sharing_a_file_keep_each_others_entries() {
+        let dir = std::env::temp_dir().join(format!("sy-acme-shared-{}", std::process::id()));
+        let path = dir.join("acme.json");
+        let entry = |email: &str| ResolverData {
+            account: Some(AccountData {
+                email: email.into(),
+                ..AccountData::default()
+            }),
+            certificates: Some(Vec::new()),
+        };
+        save(&path, "one", &entry("one@x")).unwrap();
+        save(&path, "two", &entry("two@x")).unwrap();
+        save(&path, "one", &entry("one-again@x")).unwrap();
+        let s = read_storage(&path).unwrap();
+        assert_eq!(s["one"].account.as_ref().unwrap().email, "one-again@x");
+        assert_eq!(s["two"].account.as_ref().unwrap().email, "two@x");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
