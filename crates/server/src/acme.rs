@@ -560,7 +560,13 @@ impl Client {
         }
         drop(pending);
         self.poll(&order_url, &["ready", "valid"]).await?;
-        let (csr, key_pem) = csr(domains, key_type)?;
+        // RSA keys take seconds to make: off the async threads.
+        let (csr, key_pem) = {
+            let (d, k) = (domains.to_vec(), key_type.to_string());
+            tokio::task::spawn_blocking(move || csr(&d, &k))
+                .await
+                .map_err(|e| format!("certificate key: {e}"))??
+        };
         let finalize = order["finalize"].as_str().unwrap_or_default().to_string();
         self.post(&finalize, Some(&json!({ "csr": b64u(&csr) })))
             .await?;
@@ -708,18 +714,39 @@ impl Drop for Pending {
     }
 }
 
-/// A CSR for `domains` and its new key's PEM.
+/// A new RSA key of `bits`, as a key pair rcgen can sign a CSR with.
+fn rsa_key(bits: usize) -> Result<rcgen::KeyPair, String> {
+    use rsa::pkcs8::EncodePrivateKey;
+    let mut rng = rsa::rand_core::OsRng;
+    let key = rsa::RsaPrivateKey::new(&mut rng, bits).map_err(|e| format!("RSA key: {e}"))?;
+    let der = key.to_pkcs8_der().map_err(|e| format!("RSA key: {e}"))?;
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes().to_vec()),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .map_err(|e| format!("RSA key: {e}"))
+}
+
+/// A CSR for `domains` and its new key's PEM; `key_type` is Traefik's
+/// (EC256, EC384, RSA2048, RSA4096, RSA8192).
 fn csr(domains: &[String], key_type: &str) -> Result<(Vec<u8>, String), String> {
-    let alg = match key_type {
-        "EC256" => &rcgen::PKCS_ECDSA_P256_SHA256,
-        "EC384" => &rcgen::PKCS_ECDSA_P384_SHA384,
+    let key = match key_type {
+        "EC256" => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+        "EC384" => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
+        "RSA2048" => return csr_with(domains, rsa_key(2048)?),
+        "RSA4096" => return csr_with(domains, rsa_key(4096)?),
+        "RSA8192" => return csr_with(domains, rsa_key(8192)?),
         other => {
             return Err(format!(
-                "keyType {other}: Switchyard generates EC256 and EC384 keys only so far"
+                "keyType {other}: expected EC256, EC384, RSA2048, RSA4096 or RSA8192"
             ))
         }
-    };
-    let key = rcgen::KeyPair::generate_for(alg).map_err(|e| format!("certificate key: {e}"))?;
+    }
+    .map_err(|e| format!("certificate key: {e}"))?;
+    csr_with(domains, key)
+}
+
+fn csr_with(domains: &[String], key: rcgen::KeyPair) -> Result<(Vec<u8>, String), String> {
     let mut params =
         rcgen::CertificateParams::new(domains.to_vec()).map_err(|e| format!("CSR: {e}"))?;
     params.distinguished_name = rcgen::DistinguishedName::new();
@@ -1082,6 +1109,38 @@ mod tests {
         assert_eq!(s["one"].account.as_ref().unwrap().email, "one-again@x");
         assert_eq!(s["two"].account.as_ref().unwrap().email, "two@x");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn csrs_for_every_key_type_traefik_names() {
+        let domains = vec!["a.test".to_string(), "b.test".to_string()];
+        for (kind, algorithm) in [
+            ("EC256", "1.2.840.10045.2.1"),
+            ("EC384", "1.2.840.10045.2.1"),
+            ("RSA2048", "1.2.840.113549.1.1.1"),
+        ] {
+            let (der, key) = csr(&domains, kind).unwrap();
+            assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{kind}");
+            use x509_parser::prelude::FromDer;
+            let (_, req) =
+                x509_parser::certification_request::X509CertificationRequest::from_der(&der)
+                    .unwrap();
+            let info = &req.certification_request_info;
+            assert_eq!(
+                info.subject_pki.algorithm.algorithm.to_id_string(),
+                algorithm,
+                "{kind}"
+            );
+            let cn: Vec<&str> = info
+                .subject
+                .iter_common_name()
+                .filter_map(|c| c.as_str().ok())
+                .collect();
+            assert_eq!(cn, ["a.test"], "{kind}");
+        }
+        assert!(csr(&domains, "RSA1024")
+            .unwrap_err()
+            .contains("expected EC256"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ certificatesResolvers:
       email: test@switchyard.test
       caServer: "{ca_server}"
       storage: "{storage}"
-      keyType: EC256
+      keyType: RSA2048
       caCertificates: ["{ca}"]
       httpChallenge:
         entryPoint: web
