@@ -76,14 +76,7 @@ pub fn names(der: &CertificateDer<'_>) -> Vec<String> {
         for name in &san.value.general_names {
             match name {
                 GeneralName::DNSName(d) => out.push(d.to_ascii_lowercase()),
-                GeneralName::IPAddress(b) if b.len() == 4 => {
-                    out.push(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string())
-                }
-                GeneralName::IPAddress(b) if b.len() == 16 => {
-                    let mut a = [0u8; 16];
-                    a.copy_from_slice(b);
-                    out.push(std::net::Ipv6Addr::from(a).to_string())
-                }
+                GeneralName::IPAddress(b) => out.extend(ip_text(b)),
                 _ => {}
             }
         }
@@ -93,11 +86,37 @@ pub fn names(der: &CertificateDer<'_>) -> Vec<String> {
     out
 }
 
-/// When the certificate stops being valid, in seconds since the epoch.
-pub fn not_after(der: &CertificateDer<'_>) -> Option<i64> {
+/// An IP address SAN (4 or 16 bytes) as text.
+pub fn ip_text(bytes: &[u8]) -> Option<String> {
+    match bytes.len() {
+        4 => Some(std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string()),
+        16 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(bytes);
+            Some(std::net::Ipv6Addr::from(a).to_string())
+        }
+        _ => None,
+    }
+}
+
+/// When the certificate starts and stops being valid, in seconds since
+/// the epoch.
+pub fn validity(der: &CertificateDer<'_>) -> Option<(i64, i64)> {
     use x509_parser::prelude::{FromDer, X509Certificate};
     let (_, cert) = X509Certificate::from_der(der.as_ref()).ok()?;
-    Some(cert.validity().not_after.timestamp())
+    let v = cert.validity();
+    Some((v.not_before.timestamp(), v.not_after.timestamp()))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -129,6 +148,7 @@ mod tests {
         assert!(err.contains("client.key"), "{err}");
         let err = load_chain("/nonexistent.pem").unwrap_err();
         assert!(err.contains("cannot read \"/nonexistent.pem\""), "{err}");
-        assert!(not_after(&ck.cert[0]).unwrap() > 4_000_000_000);
+        let (nb, na) = validity(&ck.cert[0]).unwrap();
+        assert!(nb < na && na > 4_000_000_000);
     }
 }

@@ -15,7 +15,6 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
 
 use crate::{Body, ProxyError, Request, Response};
 
@@ -74,13 +73,8 @@ impl Default for TransportSettings {
 /// A transport whose TLS settings cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    #[error("rootCAs: cannot read {path:?}: {source}")]
-    ReadCa {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("rootCAs: {what} holds no usable certificate")]
-    NoCertificate { what: String },
+    #[error("rootCAs: {0}")]
+    RootCas(String),
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
     #[error("serverName {0:?} is not a valid name")]
@@ -153,25 +147,6 @@ impl rustls::client::ResolvesClientCert for ClientCerts {
     }
 }
 
-fn load_pem(entry: &str) -> Result<Vec<CertificateDer<'static>>, TransportError> {
-    let pem = crate::certs::pem_bytes(entry).map_err(|source| TransportError::ReadCa {
-        path: entry.to_string(),
-        source,
-    })?;
-    let what = if entry.contains("-----BEGIN") {
-        "an inline PEM".to_string()
-    } else {
-        format!("{entry:?}")
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
-        .filter_map(Result::ok)
-        .collect();
-    if certs.is_empty() {
-        return Err(TransportError::NoCertificate { what });
-    }
-    Ok(certs)
-}
-
 /// `rootCAs`, or the system's store when there are none.
 fn root_store(settings: &TransportSettings) -> Result<Arc<RootCertStore>, TransportError> {
     let mut roots = RootCertStore::empty();
@@ -182,7 +157,8 @@ fn root_store(settings: &TransportSettings) -> Result<Arc<RootCertStore>, Transp
         }
     } else {
         for entry in &settings.root_cas {
-            for cert in load_pem(entry)? {
+            let chain = crate::certs::load_chain(entry).map_err(TransportError::RootCas)?;
+            for cert in chain {
                 roots.add(cert)?;
             }
         }
@@ -387,18 +363,14 @@ impl ServerCertVerifier for PeerUri {
         }
     }
 
+    // Signatures are checked as for any handshake.
     fn verify_tls12_signature(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        NoVerify(self.provider.clone()).verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -407,18 +379,11 @@ impl ServerCertVerifier for PeerUri {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        NoVerify(self.provider.clone()).verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        NoVerify(self.provider.clone()).supported_verify_schemes()
     }
 }
 

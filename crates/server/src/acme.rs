@@ -161,19 +161,11 @@ impl StoredCert {
         Some((c, k))
     }
 
-    /// Seconds since the epoch when the leaf expires.
-    fn not_after(&self) -> Option<i64> {
+    /// The leaf's validity (not before, not after), seconds since the epoch.
+    fn validity(&self) -> Option<(i64, i64)> {
         let (c, _) = self.pem()?;
         let chain = switchyard_proxy::certs::load_chain(&c).ok()?;
-        switchyard_proxy::certs::not_after(chain.first()?)
-    }
-
-    fn not_before(&self) -> Option<i64> {
-        use x509_parser::prelude::{FromDer, X509Certificate};
-        let (c, _) = self.pem()?;
-        let chain = switchyard_proxy::certs::load_chain(&c).ok()?;
-        let (_, cert) = X509Certificate::from_der(chain.first()?.as_ref()).ok()?;
-        Some(cert.validity().not_before.timestamp())
+        switchyard_proxy::certs::validity(chain.first()?)
     }
 
     fn names(&self) -> Vec<String> {
@@ -863,9 +855,9 @@ impl Resolver {
         if cert.names() != want {
             return false;
         }
-        match (cert.not_before(), cert.not_after()) {
-            (Some(nb), Some(na)) => na - now > (na - nb) / 3,
-            _ => false,
+        match cert.validity() {
+            Some((nb, na)) => na - now > (na - nb) / 3,
+            None => false,
         }
     }
 
@@ -936,7 +928,7 @@ impl Resolver {
             // retry is due, and at least every minute.
             let mut wait = Duration::from_secs(60);
             for c in data.certificates.iter().flatten() {
-                if let (Some(nb), Some(na)) = (c.not_before(), c.not_after()) {
+                if let Some((nb, na)) = c.validity() {
                     let due = na - (na - nb) / 3;
                     let secs = u64::try_from(due - now).unwrap_or(0);
                     wait = wait.min(Duration::from_secs(secs.max(1)));

@@ -18,10 +18,7 @@ const CACHE_SIZE: usize = 1000;
 const CACHE_TOLERANCE: usize = 100;
 
 fn h(s: &str) -> String {
-    Md5::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::certs::hex(&Md5::digest(s.as_bytes()))
 }
 
 /// Twelve random bytes, base64.

@@ -136,18 +136,6 @@ fn decimal(bytes: &[u8]) -> String {
     digits.iter().rev().map(|d| char::from(b'0' + d)).collect()
 }
 
-fn ip_text(bytes: &[u8]) -> Option<String> {
-    match bytes.len() {
-        4 => Some(std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string()),
-        16 => {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(bytes);
-            Some(std::net::Ipv6Addr::from(a).to_string())
-        }
-        _ => None,
-    }
-}
-
 /// One certificate's fields, `;`-separated.
 fn cert_info(cert: &X509Certificate<'_>, f: &InfoFields) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -182,7 +170,7 @@ fn cert_info(cert: &X509Certificate<'_>, f: &InfoFields) -> String {
                 match name {
                     GeneralName::DNSName(d) => dns.push(d.to_string()),
                     GeneralName::RFC822Name(e) => emails.push(e.to_string()),
-                    GeneralName::IPAddress(ip) => ips.extend(ip_text(ip)),
+                    GeneralName::IPAddress(ip) => ips.extend(crate::certs::ip_text(ip)),
                     GeneralName::URI(u) => uris.push(u.to_string()),
                     _ => {}
                 }
@@ -356,6 +344,7 @@ mod tests {
         assert_eq!(decimal(&[1, 0]), "256");
         assert_eq!(decimal(&[0xff, 0xff, 0xff, 0xff]), "4294967295");
         assert_eq!(query_escape("a b=c/d~e"), "a+b%3Dc%2Fd~e");
+        use crate::certs::ip_text;
         assert_eq!(ip_text(&[127, 0, 0, 1]).as_deref(), Some("127.0.0.1"));
         assert_eq!(
             ip_text(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]).as_deref(),

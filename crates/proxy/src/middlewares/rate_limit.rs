@@ -167,10 +167,7 @@ impl RedisBuckets {
         fail_open: bool,
     ) -> RedisBuckets {
         use sha1::Digest;
-        let sha = sha1::Sha1::digest(BUCKET_SCRIPT.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha = crate::certs::hex(&sha1::Sha1::digest(BUCKET_SCRIPT.as_bytes()));
         RedisBuckets {
             client: crate::redis::Client::new(settings),
             prefix: format!("rate:{middleware}:"),

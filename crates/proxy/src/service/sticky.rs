@@ -11,6 +11,8 @@ use std::time::SystemTime;
 use http::header::{HeaderValue, COOKIE};
 use sha1::Digest as _;
 
+use crate::certs::hex;
+
 /// The `SameSite` attribute of the cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SameSite {
@@ -70,13 +72,6 @@ pub fn cookie_name(configured: &str, service: &str) -> String {
     let mut name = String::from("_");
     name.push_str(&hex(&digest[..3])[..5]);
     name
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// The cookie value that points at the target `name`.

@@ -128,10 +128,24 @@ fn health_check(hc: &switchyard_config::dynamic::HealthCheck) -> Result<HealthCh
     })
 }
 
-/// A health probe over a shared service instance.
-fn up_fn<T: Send + Sync + 'static>(service: &Arc<T>, is_up: fn(&T) -> bool) -> UpFn {
-    let s = service.clone();
-    Arc::new(move || is_up(&s))
+/// A composite service (one that is not a load balancer); with
+/// `propagate`, parents see its health through `is_up`.
+fn composite<T: switchyard_proxy::Handler>(
+    service: T,
+    propagate: bool,
+    is_up: fn(&T) -> bool,
+) -> BuiltService {
+    let service = Arc::new(service);
+    let up = propagate.then(|| {
+        let s = service.clone();
+        Arc::new(move || is_up(&s)) as UpFn
+    });
+    BuiltService {
+        handler: service,
+        balancer: None,
+        up,
+        pending: None,
+    }
 }
 
 fn lb_service(balancer: LoadBalancer, checks_health: bool) -> BuiltService {
@@ -313,14 +327,11 @@ fn weighted(
     let children = children(&config.services, name, http, built, stack)?;
     let propagate = config.health_check.is_some();
     let sticky = cookie_spec(&config.sticky, name);
-    let weighted = Arc::new(Weighted::new(children, Kind::Wrr, sticky, propagate));
-    let up = propagate.then(|| up_fn(&weighted, Weighted::is_up));
-    Ok(BuiltService {
-        handler: weighted,
-        balancer: None,
-        up,
-        pending: None,
-    })
+    Ok(composite(
+        Weighted::new(children, Kind::Wrr, sticky, propagate),
+        propagate,
+        Weighted::is_up,
+    ))
 }
 
 fn children(
@@ -355,14 +366,11 @@ fn highest_random_weight(
         .map_err(|e| format!("highestRandomWeight: {e}"))?;
     let children = children(&config.services, name, http, built, stack)?;
     let propagate = config.health_check.is_some();
-    let service = Arc::new(Weighted::new(children, Kind::Hrw, None, propagate));
-    let up = propagate.then(|| up_fn(&service, Weighted::is_up));
-    Ok(BuiltService {
-        handler: service,
-        balancer: None,
-        up,
-        pending: None,
-    })
+    Ok(composite(
+        Weighted::new(children, Kind::Hrw, None, propagate),
+        propagate,
+        Weighted::is_up,
+    ))
 }
 
 fn mirroring(
@@ -395,20 +403,8 @@ fn mirroring(
         mirrors.push(Mirror { handler, percent });
     }
     let max_body = usize::try_from(config.max_body_size).ok();
-    let service = Arc::new(mirroring::Mirroring::new(
-        main,
-        main_up,
-        mirrors,
-        config.mirror_body,
-        max_body,
-    )?);
-    let up = propagate.then(|| up_fn(&service, mirroring::Mirroring::is_up));
-    Ok(BuiltService {
-        handler: service,
-        balancer: None,
-        up,
-        pending: None,
-    })
+    let service = mirroring::Mirroring::new(main, main_up, mirrors, config.mirror_body, max_body)?;
+    Ok(composite(service, propagate, mirroring::Mirroring::is_up))
 }
 
 fn failover(
@@ -438,17 +434,11 @@ fn failover(
         .max_request_body_bytes
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(usize::MAX);
-    let service = Arc::new(Failover::new(main, fallback, status, limit));
-    let up = config
-        .health_check
-        .is_some()
-        .then(|| up_fn(&service, Failover::is_up));
-    Ok(BuiltService {
-        handler: service,
-        balancer: None,
-        up,
-        pending: None,
-    })
+    Ok(composite(
+        Failover::new(main, fallback, status, limit),
+        config.health_check.is_some(),
+        Failover::is_up,
+    ))
 }
 
 impl Builder {
