@@ -96,8 +96,10 @@ def seen_header(body, name):
     return values[0] if values else None
 
 
-def extract(spec, answers):
-    """The parts of one request's answers that `spec.compare` names."""
+def extract(spec, answers, ports):
+    """The parts of one request's answers that `spec.compare` names;
+    `ports` (name → number) are the proxy's own, which `header-ports:`
+    shows by name."""
     out = {}
     for item in spec.get("compare", ["status"]):
         if item == "status":
@@ -111,6 +113,14 @@ def extract(spec, answers):
             out[item] = [
                 re.sub(r'(nonce|opaque)="[^"]*"', r'\1="*"', a[1].get(item[14:]) or "") for a in answers
             ]
+        elif item.startswith("header-ports:"):
+            values = []
+            for a in answers:
+                v = a[1].get(item[13:])
+                for name, number in ports.items():
+                    v = v.replace(":%d" % number, ":<<%s>>" % name) if v else v
+                values.append(v)
+            out[item] = values
         elif item.startswith("seen:"):
             out[item] = [seen(a[2]).get(item[5:]) for a in answers]
         elif item.startswith("seen-header:"):
@@ -203,7 +213,8 @@ def run_case(binary, case, values):
                     answers = sorted(pool.map(lambda _: one(), range(spec.get("repeat", 1))), key=lambda a: a[0])
             else:
                 answers = [one() for _ in range(spec.get("repeat", 1))]
-            results.append(extract(spec, answers))
+            ports = {"web": proxy.web, "admin": proxy.admin, "other": proxy.other}
+            results.append(extract(spec, answers, ports))
         return results
     finally:
         proxy.close()

@@ -65,11 +65,24 @@ pub struct EntryPoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http2: Option<Node>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub http3: Option<Node>,
+    pub http3: Option<Http3>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub udp: Option<Node>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observability: Option<Node>,
+}
+
+/// `entryPoints.<name>.http3`: QUIC on the entrypoint's port (UDP).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Http3 {
+    /// The port `Alt-Svc` advertises (0: the entrypoint's own).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub advertised_port: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -598,7 +611,6 @@ impl StaticConfiguration {
         for (name, ep) in &self.entry_points {
             let ep_note = |field: &str| format!("entryPoints.{name}.{field}");
             note(ep.proxy_protocol.is_some(), ep_note("proxyProtocol"));
-            note(ep.http3.is_some(), ep_note("http3"));
             note(ep.udp.is_some(), ep_note("udp"));
             note(ep.http2.is_some(), ep_note("http2"));
             note(ep.observability.is_some(), ep_note("observability"));

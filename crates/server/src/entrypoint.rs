@@ -35,12 +35,19 @@ pub struct EntryPointSettings {
     pub max_header_bytes: usize,
     /// ACME HTTP-01 answers (token → key authorization).
     pub acme_challenges: Option<crate::acme::Challenges>,
+    /// `http3`: the port `Alt-Svc` advertises (0: the entrypoint's own).
+    /// Without the `http3` feature, set but not served.
+    pub http3: Option<u16>,
+    /// The `Alt-Svc` value TLS responses carry, set when QUIC listens.
+    pub alt_svc: Option<http::HeaderValue>,
 }
 
 /// A bound entrypoint, not yet serving.
 pub struct EntryPoint {
     settings: Arc<EntryPointSettings>,
     listener: TcpListener,
+    #[cfg(feature = "http3")]
+    quic: Option<quinn::Endpoint>,
 }
 
 /// An address that cannot be listened on.
@@ -107,16 +114,44 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 impl EntryPoint {
-    pub fn bind(settings: EntryPointSettings) -> Result<EntryPoint, AddressError> {
+    /// Binds the TCP listener and, for `http3`, the UDP socket on the same
+    /// port; `switcher` gives QUIC handshakes their certificates.
+    pub fn bind(
+        #[cfg_attr(not(feature = "http3"), allow(unused_mut))] mut settings: EntryPointSettings,
+        switcher: &Switcher,
+    ) -> Result<EntryPoint, AddressError> {
         let addr = parse_address(&settings.name, &settings.address)?;
         let listener = bind(addr).map_err(|source| AddressError::Bind {
             name: settings.name.clone(),
             address: addr,
             source,
         })?;
+        #[cfg(feature = "http3")]
+        let quic = match settings.http3 {
+            Some(advertised) => {
+                // `:0` gets the port the TCP listener was given.
+                let port = listener.local_addr().map_or(addr.port(), |a| a.port());
+                let udp = SocketAddr::new(addr.ip(), port);
+                let endpoint =
+                    crate::http3::bind(udp, switcher).map_err(|source| AddressError::Bind {
+                        name: settings.name.clone(),
+                        address: udp,
+                        source,
+                    })?;
+                let port = if advertised == 0 { port } else { advertised };
+                settings.alt_svc =
+                    http::HeaderValue::from_str(&format!("h3=\":{port}\"; ma=2592000")).ok();
+                Some(endpoint)
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "http3"))]
+        let _ = switcher;
         Ok(EntryPoint {
             settings: Arc::new(settings),
             listener,
+            #[cfg(feature = "http3")]
+            quic,
         })
     }
 
@@ -132,7 +167,18 @@ impl EntryPoint {
     /// `requestAcceptGraceTimeout`, stops accepting, and waits up to
     /// `graceTimeOut` for in-flight requests before returning.
     pub async fn serve(self, switcher: Switcher, mut shutdown: watch::Receiver<bool>) {
-        let EntryPoint { settings, listener } = self;
+        #[cfg(feature = "http3")]
+        let quic = self.quic.map(|endpoint| {
+            tokio::spawn(crate::http3::serve(
+                endpoint,
+                self.settings.clone(),
+                switcher.clone(),
+                shutdown.clone(),
+            ))
+        });
+        let EntryPoint {
+            settings, listener, ..
+        } = self;
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut builder = auto::Builder::new(TokioExecutor::new());
         {
@@ -177,6 +223,10 @@ impl EntryPoint {
             .is_err()
         {
             tracing::warn!(entrypoint = %settings.name, grace = ?settings.grace_timeout, "grace period over, closing remaining connections");
+        }
+        #[cfg(feature = "http3")]
+        if let Some(quic) = quic {
+            let _ = quic.await;
         }
     }
 }
@@ -302,12 +352,12 @@ fn service(
 > + Clone {
     hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let (settings, switcher, ctx) = (settings.clone(), switcher.clone(), ctx.clone());
-        async move { Ok::<_, Infallible>(handle(&settings, &switcher, ctx, req).await) }
+        async move { Ok::<_, Infallible>(handle(&settings, &switcher, ctx, req, false).await) }
     })
 }
 
 /// IPv4 peers of a dual-stack socket arrive as `::ffff:a.b.c.d`.
-fn canonical(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => SocketAddr::new(IpAddr::V4(v4), addr.port()),
@@ -328,12 +378,19 @@ fn set_path_and_query(req: &mut Request, pq: &str) -> Result<(), ProxyError> {
     Ok(())
 }
 
-async fn handle(
+/// Answers one request of a connection described by `ctx`; `over_quic`
+/// for HTTP/3 requests (which do not advertise HTTP/3 again).
+pub(crate) async fn handle<B>(
     settings: &EntryPointSettings,
     switcher: &Switcher,
     ctx: RequestContext,
-    req: http::Request<Incoming>,
-) -> Response {
+    req: http::Request<B>,
+    over_quic: bool,
+) -> Response
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
+    B::Error: Into<body::BoxError>,
+{
     let started = tokio::time::Instant::now();
     // readTimeout bounds the request body; writeTimeout the whole exchange
     // until the response is written (both off when zero).
@@ -412,6 +469,36 @@ async fn handle(
     req.extensions_mut().insert(ctx);
 
     let runtime = switcher.load();
+    // TLS responses of an HTTP/3 entrypoint advertise it, as Traefik's do
+    // (not for names whose TLS options HTTP/3 cannot honour).
+    let alt_svc = settings
+        .alt_svc
+        .as_ref()
+        .filter(|_| is_tls && !over_quic)
+        .filter(|_| {
+            let name = host.as_deref().map(normalize_host);
+            runtime.tls.quic_allowed(name.as_deref())
+        })
+        .cloned();
+    let mut resp = route(settings, &runtime, req, host.as_deref(), is_tls, client_ip).await;
+    if let Some(v) = alt_svc {
+        resp.headers_mut().append(http::header::ALT_SVC, v);
+    }
+    if let Some(limit) = settings.write_timeout {
+        resp = resp.map(|b| body::boxed(body::Deadline::until(b, started + limit, "write")));
+    }
+    resp
+}
+
+/// Finds the router for `req` in the entrypoint's table and runs its chain.
+async fn route(
+    settings: &EntryPointSettings,
+    runtime: &crate::Runtime,
+    req: Request,
+    host: Option<&str>,
+    is_tls: bool,
+    client_ip: IpAddr,
+) -> Response {
     let tables = if is_tls {
         &runtime.tls_entrypoints
     } else {
@@ -425,7 +512,7 @@ async fn handle(
             return ProxyError::BadRequest("invalid percent-encoding in URL path".into())
                 .into_response();
         };
-        let host = normalize_host(host.as_deref().unwrap_or(""));
+        let host = normalize_host(host.unwrap_or(""));
         let info = RequestInfo {
             method: req.method(),
             host: &host,
@@ -444,7 +531,7 @@ async fn handle(
     let mut gone = ClientGone {
         router: Some(router.clone()),
     };
-    let mut resp = match handler.call(req).await {
+    let resp = match handler.call(req).await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::debug!(router = %router, error = %e, status = e.status().as_u16(), "request failed");
@@ -452,9 +539,6 @@ async fn handle(
         }
     };
     gone.router = None;
-    if let Some(limit) = settings.write_timeout {
-        resp = resp.map(|b| body::boxed(body::Deadline::until(b, started + limit, "write")));
-    }
     resp
 }
 

@@ -11,6 +11,8 @@
 pub mod acme;
 pub mod builder;
 pub mod entrypoint;
+#[cfg(feature = "http3")]
+pub mod http3;
 pub mod internal;
 pub mod merge;
 pub mod runtime;

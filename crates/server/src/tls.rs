@@ -113,6 +113,8 @@ pub struct TlsRuntime {
     configs: HashMap<String, Arc<ServerConfig>>,
     /// SNI (lower-case) → options name, from the routers.
     by_host: HashMap<String, String>,
+    /// Options (by name) whose handshakes HTTP/3 can take.
+    quic_ok: std::collections::HashSet<String>,
     pub store: Arc<CertStore>,
 }
 
@@ -126,28 +128,57 @@ impl std::fmt::Debug for TlsRuntime {
 }
 
 impl TlsRuntime {
+    /// The name of the options a handshake with `sni` gets: those of the
+    /// routers for that name (exact, then a wildcard one level up), else
+    /// `default`.
+    fn option_for(&self, sni: Option<&str>) -> &str {
+        let Some(sni) = sni else {
+            return "default";
+        };
+        let sni = sni.trim_end_matches('.').to_ascii_lowercase();
+        let found = self.by_host.get(&sni).or_else(|| {
+            sni.split_once('.')
+                .and_then(|(_, parent)| self.by_host.get(&format!("*.{parent}")))
+        });
+        found.map_or("default", String::as_str)
+    }
+
     /// The server configuration a handshake with `sni` gets; None (the
     /// handshake is refused, as Traefik does) when the routers for that
     /// name want options that do not exist or do not build.
     pub fn config_for(&self, sni: Option<&str>) -> Option<Arc<ServerConfig>> {
-        let option = sni
-            .map(|s| s.trim_end_matches('.').to_ascii_lowercase())
-            .and_then(|s| {
-                self.by_host.get(&s).cloned().or_else(|| {
-                    // A wildcard router domain covers one level.
-                    s.split_once('.')
-                        .and_then(|(_, parent)| self.by_host.get(&format!("*.{parent}")).cloned())
-                })
-            });
-        match option {
-            Some(name) => self.configs.get(&name).cloned(),
-            None => self.configs.get("default").cloned(),
-        }
+        self.configs.get(self.option_for(sni)).cloned()
     }
 
     pub fn has_option(&self, name: &str) -> bool {
         self.configs.contains_key(name)
     }
+
+    /// The certificate for a QUIC handshake: as [`Self::config_for`]
+    /// would choose it, but None (refused; the client falls back to TCP)
+    /// when that name's options cannot be honoured over HTTP/3 — they ask
+    /// for client certificates or exclude TLS 1.3.
+    pub fn quic_certificate(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let name = self.option_for(hello.server_name());
+        if !self.quic_ok.contains(name) {
+            return None;
+        }
+        self.configs.get(name)?.cert_resolver.resolve(hello)
+    }
+
+    /// Whether a connection for `sni` may be offered HTTP/3 (`Alt-Svc`).
+    pub fn quic_allowed(&self, sni: Option<&str>) -> bool {
+        self.quic_ok.contains(self.option_for(sni))
+    }
+}
+
+/// Whether options can be served over QUIC: TLS 1.3 allowed, and no client
+/// certificate asked for (a QUIC handshake cannot take per-name client
+/// authentication here).
+fn quic_compatible(o: &TlsOptions) -> bool {
+    let no_client_auth = matches!(o.client_auth.client_auth_type.as_str(), "" | "NoClientCert");
+    let tls13 = o.max_version.is_empty() || o.max_version == "VersionTLS13";
+    no_client_auth && tls13
 }
 
 /// Go's curve names to rustls key-exchange groups.
@@ -377,12 +408,16 @@ pub fn build(
     store.default = Some(configured_default.unwrap_or_else(|| generated.clone()));
     let store = Arc::new(store);
     let mut configs = HashMap::new();
+    let mut quic_ok = std::collections::HashSet::new();
     let mut option_errors = BTreeMap::new();
     let mut options = tls.options.clone();
     options.entry("default".to_string()).or_default();
     for (name, o) in &options {
         match server_config(o, &store) {
             Ok(c) => {
+                if quic_compatible(o) {
+                    quic_ok.insert(name.clone());
+                }
                 configs.insert(name.clone(), Arc::new(c));
             }
             Err(e) => {
@@ -394,12 +429,14 @@ pub fn build(
         // A broken default falls back to Traefik's defaults, loudly.
         if let Ok(c) = server_config(&TlsOptions::default(), &store) {
             configs.insert("default".into(), Arc::new(c));
+            quic_ok.insert("default".into());
         }
     }
     Built {
         runtime: Arc::new(TlsRuntime {
             configs,
             by_host,
+            quic_ok,
             store,
         }),
         option_errors,

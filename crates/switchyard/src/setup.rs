@@ -69,6 +69,16 @@ fn entrypoint_settings(
             sanitize_path: ep.http.sanitize_path,
             max_header_bytes: usize::try_from(ep.http.max_header_bytes).unwrap_or(1 << 20),
             acme_challenges: challenges.clone(),
+            http3: match &ep.http3 {
+                Some(h3) => Some(u16::try_from(h3.advertised_port).map_err(|_| {
+                    anyhow::anyhow!(
+                        "entryPoints.{name}.http3.advertisedPort: {} is not a port (0-65535)",
+                        h3.advertised_port
+                    )
+                })?),
+                None => None,
+            },
+            alt_svc: None,
         });
     }
     Ok(out)
@@ -214,7 +224,16 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         Source::Env => tracing::info!("static configuration loaded from environment variables"),
         Source::Defaults => tracing::info!("no static configuration found, using defaults"),
     }
-    let unsupported = config.unsupported_sections();
+    #[allow(unused_mut)]
+    let mut unsupported = config.unsupported_sections();
+    #[cfg(not(feature = "http3"))]
+    for (name, ep) in &config.entry_points {
+        if ep.http3.is_some() {
+            unsupported.push(format!(
+                "entryPoints.{name}.http3 (this build has no HTTP/3)"
+            ));
+        }
+    }
     if !unsupported.is_empty() {
         let text = format!(
             "these static configuration sections are not supported yet and are ignored: {}",
@@ -238,15 +257,15 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         .collect();
     let challenges: Option<switchyard_server::acme::Challenges> =
         (!acme.is_empty()).then(Default::default);
+    let switcher = Switcher::new(Runtime::default());
     let mut entrypoints = Vec::new();
     for settings in entrypoint_settings(&config, &host, &challenges)? {
-        let ep = EntryPoint::bind(settings)?;
+        let ep = EntryPoint::bind(settings, &switcher)?;
         tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
         entrypoints.push(ep);
     }
 
     let view = static_view(&config);
-    let switcher = Switcher::new(Runtime::default());
     let terminating = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ping = config.ping.clone().unwrap_or_default();
     // As Traefik's overview lists them: capitalised, the internal one left out.

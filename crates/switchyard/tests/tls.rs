@@ -522,3 +522,166 @@ tls:
     assert_eq!(r.reply.status, 200);
     assert_eq!(r.cert_names, ["site.test", "site.test", "renamed.test"]);
 }
+
+#[cfg(feature = "http3")]
+/// An HTTP/3 request to `addr` for `host` (SNI and authority).
+async fn h3(
+    addr: SocketAddr,
+    host: &str,
+    method: Method,
+    path: &str,
+    body: &'static [u8],
+) -> Result<switchyard_testkit::tls_client::TlsReply, String> {
+    TlsClient {
+        sni: Some(host.into()),
+        ..TlsClient::default()
+    }
+    .request_h3(addr, method, host, path, bytes::Bytes::from_static(body))
+    .await
+}
+
+#[cfg(feature = "http3")]
+#[tokio::test]
+async fn http3_on_the_entrypoint_port_with_alt_svc() {
+    let a = Backend::start("a").await;
+    let certs = TestDir::new("h3-certs");
+    let (ab, ab_key) = write_cert(certs.path(), "ab", &["a.test", "m.test"]);
+    let (c, c_key) = write_cert(certs.path(), "c", &["c.test"]);
+    let dynamic = |with_c: bool| {
+        let (extra_router, extra_cert) = if with_c {
+            (
+                "    c:\n      rule: \"Host(`c.test`)\"\n      service: a\n      tls: {}\n"
+                    .to_string(),
+                format!(
+                    "    - {{certFile: \"{}\", keyFile: \"{}\"}}\n",
+                    c.display(),
+                    c_key.display()
+                ),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        format!(
+            r#"
+http:
+  routers:
+    secure:
+      rule: "Host(`a.test`)"
+      service: a
+      tls: {{}}
+    mutual:
+      rule: "Host(`m.test`)"
+      service: a
+      tls: {{options: mtls}}
+    plain:
+      rule: "Host(`plain.test`)"
+      service: a
+{extra_router}  services:
+    a: {{loadBalancer: {{servers: [{{url: "{}"}}]}}}}
+tls:
+  options:
+    mtls:
+      clientAuth:
+        caFiles: ["{}"]
+        clientAuthType: RequireAndVerifyClientCert
+  certificates:
+    - {{certFile: "{}", keyFile: "{}"}}
+{extra_cert}"#,
+            a.url(),
+            ca_path().display(),
+            ab.display(),
+            ab_key.display(),
+        )
+    };
+    let t = start(
+        "h3",
+        &dynamic(false),
+        "    http3:\n      advertisedPort: 443\n",
+        "    http3: {}\n",
+    )
+    .await;
+    wait_until("TLS router up", Duration::from_secs(10), || async {
+        let r = TlsClient::get(t.secure, "a.test", "/").await.ok()?;
+        (r.reply.status == 200 && r.cert_names[0] == "a.test").then_some(())
+    })
+    .await;
+
+    // TLS responses on TCP advertise HTTP/3 on the entrypoint's own port,
+    // or on `advertisedPort`; plain ones do not.
+    let r = https(t.secure, "a.test", "/").await;
+    assert_eq!(
+        r.reply.header("alt-svc"),
+        Some(format!("h3=\":{}\"; ma=2592000", t.secure.port()).as_str())
+    );
+    let r = https(t.p.web, "a.test", "/").await;
+    assert_eq!(r.reply.header("alt-svc"), Some("h3=\":443\"; ma=2592000"));
+    let r = get(t.secure, "plain.test", "/").await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("alt-svc"), None);
+    // Not to names whose options HTTP/3 cannot honour (client certificates).
+    let r = TlsClient {
+        sni: Some("m.test".into()),
+        client_cert: Some((fixture_path("client.pem"), fixture_path("client.key"))),
+        ..TlsClient::default()
+    }
+    .request(t.secure, Method::GET, "m.test", "/")
+    .await
+    .unwrap();
+    assert_eq!(r.reply.status, 200);
+    assert_eq!(r.reply.header("alt-svc"), None);
+
+    // Over QUIC: the TLS routers, the SNI's certificate, https forwarded.
+    let r = h3(t.secure, "a.test", Method::GET, "/over/quic?x=1", b"")
+        .await
+        .unwrap();
+    assert_eq!(r.alpn.as_deref(), Some(&b"h3"[..]));
+    assert_eq!(r.cert_names[0], "a.test");
+    assert_eq!(r.reply.status, 200);
+    let seen = r.reply.json();
+    assert_eq!(seen["uri"], "/over/quic?x=1");
+    assert_eq!(seen["body_len"], 0);
+    assert_eq!(seen["version"], "HTTP/1.1");
+    assert_eq!(
+        r.reply.seen_header("x-forwarded-proto").as_deref(),
+        Some("https")
+    );
+    assert_eq!(r.reply.seen_header("host").as_deref(), Some("a.test"));
+    assert!(r.reply.seen_header("transfer-encoding").is_none());
+    // HTTP/3 answers do not advertise HTTP/3 again.
+    assert_eq!(r.reply.header("alt-svc"), None);
+    // A request body arrives whole.
+    let r = h3(t.secure, "a.test", Method::POST, "/post", b"quic body")
+        .await
+        .unwrap();
+    assert_eq!(r.reply.status, 200);
+    assert_eq!(r.reply.json()["body"], "quic body");
+    // The `web` entrypoint has HTTP/3 too, on its own port.
+    let r = h3(t.p.web, "a.test", Method::GET, "/", b"").await.unwrap();
+    assert_eq!(r.reply.status, 200);
+    // Plain routers are not reachable over QUIC; no router is a 404.
+    let r = h3(t.secure, "plain.test", Method::GET, "/", b"")
+        .await
+        .unwrap();
+    assert_eq!(r.reply.status, 404);
+    // The mutual-TLS name is refused over QUIC (its clients stay on TCP).
+    let refused = h3(t.secure, "m.test", Method::GET, "/", b"").await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    // A new router and certificate apply to new QUIC handshakes.
+    t.p.dir.write("dynamic/config.yml", &dynamic(true));
+    let r = wait_until("c.test over HTTP/3", Duration::from_secs(10), || async {
+        let r = h3(t.secure, "c.test", Method::GET, "/", b"").await.ok()?;
+        (r.reply.status == 200 && r.cert_names[0] == "c.test").then_some(r)
+    })
+    .await;
+    assert_eq!(r.reply.json()["uri"], "/");
+
+    // A stop with an HTTP/3 connection just used ends well within the
+    // grace period (10 s), with exit status 0.
+    let mut t = t;
+    t.p.sy.signal("TERM");
+    let code = tokio::task::spawn_blocking(move || t.p.sy.wait_exit(Duration::from_secs(8)))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+}

@@ -129,6 +129,84 @@ impl TlsClient {
         Ok(config)
     }
 
+    /// `method path` (with `body`, when not empty) over a new QUIC
+    /// connection, by HTTP/3; the reply's `alpn` is `h3`.
+    pub async fn request_h3(
+        &self,
+        addr: std::net::SocketAddr,
+        method: Method,
+        host: &str,
+        path: &str,
+        body: Bytes,
+    ) -> Result<TlsReply, String> {
+        use bytes::{Buf, BufMut};
+        let mut h3 = self.clone();
+        h3.versions = vec![&rustls::version::TLS13];
+        let mut config = h3.config()?;
+        config.alpn_protocols = vec![b"h3".to_vec()];
+        let crypto =
+            quinn::crypto::rustls::QuicClientConfig::try_from(config).map_err(|e| e.to_string())?;
+        let local: std::net::SocketAddr = if addr.is_ipv6() {
+            "[::1]:0".parse().map_err(|e| format!("{e}"))?
+        } else {
+            "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?
+        };
+        let mut endpoint = quinn::Endpoint::client(local).map_err(|e| e.to_string())?;
+        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+        let name = self.sni.clone().unwrap_or_else(|| addr.ip().to_string());
+        let conn = endpoint
+            .connect(addr, &name)
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| format!("QUIC handshake: {e}"))?;
+        let cert_names = conn
+            .peer_identity()
+            .and_then(|id| id.downcast::<Vec<CertificateDer<'static>>>().ok())
+            .and_then(|certs| certs.first().map(|c| cert_names(c.as_ref())))
+            .unwrap_or_default();
+        let alpn = conn
+            .handshake_data()
+            .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+            .and_then(|d| d.protocol);
+        let (mut driver, mut sender) = h3::client::new(h3_quinn::Connection::new(conn.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let driving = tokio::spawn(async move {
+            let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+        });
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("https://{host}{path}"))
+            .body(())
+            .map_err(|e| e.to_string())?;
+        let mut stream = sender.send_request(req).await.map_err(|e| e.to_string())?;
+        if !body.is_empty() {
+            stream.send_data(body).await.map_err(|e| e.to_string())?;
+        }
+        stream.finish().await.map_err(|e| e.to_string())?;
+        let resp = stream.recv_response().await.map_err(|e| e.to_string())?;
+        let mut got = bytes::BytesMut::new();
+        while let Some(mut chunk) = stream.recv_data().await.map_err(|e| e.to_string())? {
+            got.put(chunk.copy_to_bytes(chunk.remaining()));
+        }
+        drop(stream);
+        drop(sender);
+        conn.close(0u32.into(), b"done");
+        driving.abort();
+        endpoint.wait_idle().await;
+        let (parts, ()) = resp.into_parts();
+        Ok(TlsReply {
+            reply: Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body: got.freeze(),
+            },
+            cert_names,
+            alpn,
+            version: Some(rustls::ProtocolVersion::TLSv1_3),
+        })
+    }
+
     /// Connects and handshakes only (for tests about refusals).
     pub async fn handshake(
         &self,
