@@ -204,6 +204,15 @@ pub struct CertificatesResolver {
     pub tailscale: Option<Node>,
 }
 
+/// `certificatesResolvers.<name>.acme.eab`: the CA's external account.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Eab {
+    pub kid: String,
+    /// The MAC key, base64url.
+    pub hmac_encoded: String,
+}
+
 /// `certificatesResolvers.<name>.acme`, with Traefik's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -222,7 +231,7 @@ pub struct Acme {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub preferred_chain: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub eab: Option<Node>,
+    pub eab: Option<Eab>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_challenge: Option<HttpChallenge>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -568,8 +577,8 @@ impl StaticConfiguration {
         note(
             self.certificates_resolvers
                 .values()
-                .any(|r| r.tailscale.is_some() || r.acme.as_ref().is_some_and(|a| a.eab.is_some())),
-            "certificatesResolvers (tailscale; acme eab)".into(),
+                .any(|r| r.tailscale.is_some()),
+            "certificatesResolvers (tailscale)".into(),
         );
         note(self.experimental.is_some(), "experimental".into());
         note(self.spiffe.is_some(), "spiffe".into());

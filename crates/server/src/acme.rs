@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Digest;
 use switchyard_config::dynamic::{Configuration, Router};
-use switchyard_config::static_config::Acme;
+use switchyard_config::static_config::{Acme, Eab};
 use switchyard_config::tls::{CertificateEntry, Domain, TlsConfiguration};
 use switchyard_providers::Message;
 use switchyard_proxy::upstream::{Protocol, TransportSettings, Upstream};
@@ -222,66 +222,172 @@ fn save(path: &Path, resolver: &str, data: &ResolverData) -> Result<(), String> 
 
 // ----------------------------------------------------------------- client
 
+/// The URL of one `Link` value whose `rel` is `alternate`.
+fn alternate_link(link: &str) -> Option<String> {
+    let (target, params) = link.trim().split_once(';')?;
+    let url = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+    params
+        .split(';')
+        .filter_map(|p| p.split_once('='))
+        .any(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("rel") && v.trim().trim_matches('"') == "alternate"
+        })
+        .then(|| url.to_string())
+}
+
+/// Of the chains a CA offers (the default first), the one whose topmost
+/// certificate was issued by `preferred` (a common name, as Traefik's
+/// `preferredChain`); the default when none is, or none is asked for.
+fn choose_chain(chains: Vec<String>, preferred: &str) -> Option<String> {
+    if preferred.is_empty() {
+        return chains.into_iter().next();
+    }
+    let top_issuer = |pem: &str| -> Option<String> {
+        let ders = switchyard_proxy::certs::load_chain(pem).ok()?;
+        let last = ders.last()?;
+        let (_, cert) = x509_parser::parse_x509_certificate(last.as_ref()).ok()?;
+        let cn = cert
+            .issuer()
+            .iter_common_name()
+            .next()?
+            .as_str()
+            .ok()?
+            .to_string();
+        Some(cn)
+    };
+    match chains
+        .iter()
+        .position(|c| top_issuer(c).as_deref() == Some(preferred))
+    {
+        Some(i) => chains.into_iter().nth(i),
+        None => chains.into_iter().next(),
+    }
+}
+
 fn b64u(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// An ES256 account key.
+/// An account key: RSA (RS256) as Traefik makes them, kept as PKCS#1 DER
+/// so Traefik reads the account back; ECDSA P-256 (ES256, PKCS#8) as
+/// earlier Switchyard versions made them.
 struct AccountKey {
-    pair: EcdsaKeyPair,
-    pkcs8: Vec<u8>,
+    pair: AccountPair,
+    /// The DER `acme.json` holds (base64) as `PrivateKey`.
+    der: Vec<u8>,
     rng: SystemRandom,
 }
 
+enum AccountPair {
+    Rsa(ring::rsa::KeyPair),
+    Ec(EcdsaKeyPair),
+}
+
+/// The size of new account keys (Traefik makes 4096-bit ones; any size
+/// reads back the same way, and 2048 bits is what CAs accept and quick to
+/// make).
+const ACCOUNT_KEY_BITS: usize = 2048;
+
 impl AccountKey {
+    /// A new RSA key (seconds of work: call off the async threads).
     fn generate() -> Result<AccountKey, String> {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        let mut rng = rsa::rand_core::OsRng;
+        let key = rsa::RsaPrivateKey::new(&mut rng, ACCOUNT_KEY_BITS)
             .map_err(|e| format!("account key: {e}"))?;
-        AccountKey::from_pkcs8(pkcs8.as_ref())
+        let der = key
+            .to_pkcs1_der()
+            .map_err(|e| format!("account key: {e}"))?;
+        AccountKey::from_der(der.as_bytes())
     }
 
-    fn from_pkcs8(der: &[u8]) -> Result<AccountKey, String> {
+    /// A stored key: PKCS#1 RSA (Traefik's), or PKCS#8 ECDSA P-256.
+    fn from_der(der: &[u8]) -> Result<AccountKey, String> {
         let rng = SystemRandom::new();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
-            .map_err(|e| format!("account key: {e}"))?;
+        let pair = match ring::rsa::KeyPair::from_der(der) {
+            Ok(rsa) => AccountPair::Rsa(rsa),
+            Err(rsa_error) => AccountPair::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng).map_err(
+                    |e| {
+                        format!(
+                            "account key: neither PKCS#1 RSA ({rsa_error}) nor PKCS#8 P-256 ({e})"
+                        )
+                    },
+                )?,
+            ),
+        };
         Ok(AccountKey {
             pair,
-            pkcs8: der.to_vec(),
+            der: der.to_vec(),
             rng,
         })
     }
 
-    fn jwk(&self) -> Value {
-        let point = self.pair.public_key().as_ref();
-        json!({
-            "crv": "P-256",
-            "kty": "EC",
-            "x": b64u(&point[1..33]),
-            "y": b64u(&point[33..65]),
-        })
+    /// The JWS `alg` this key signs with.
+    fn alg(&self) -> &'static str {
+        match self.pair {
+            AccountPair::Rsa(_) => "RS256",
+            AccountPair::Ec(_) => "ES256",
+        }
     }
 
-    /// RFC 7638 thumbprint: SHA-256 of the JWK's required members, sorted.
+    /// The public key as a JWK, with exactly the members RFC 7638 hashes
+    /// (serde_json keeps them sorted, as the thumbprint needs).
+    fn jwk(&self) -> Value {
+        match &self.pair {
+            AccountPair::Rsa(rsa) => {
+                let public: ring::rsa::PublicKeyComponents<Vec<u8>> = rsa.public().into();
+                let minimal = |b: &[u8]| -> String {
+                    let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+                    b64u(&b[start..])
+                };
+                json!({
+                    "e": minimal(&public.e),
+                    "kty": "RSA",
+                    "n": minimal(&public.n),
+                })
+            }
+            AccountPair::Ec(ec) => {
+                let point = ec.public_key().as_ref();
+                json!({
+                    "crv": "P-256",
+                    "kty": "EC",
+                    "x": b64u(&point[1..33]),
+                    "y": b64u(&point[33..65]),
+                })
+            }
+        }
+    }
+
+    /// RFC 7638 thumbprint: SHA-256 of the JWK's required members, sorted,
+    /// without whitespace.
     fn thumbprint(&self) -> String {
-        let jwk = self.jwk();
-        let canonical = format!(
-            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-            jwk["x"].as_str().unwrap_or_default(),
-            jwk["y"].as_str().unwrap_or_default()
-        );
-        b64u(&sha2::Sha256::digest(canonical.as_bytes()))
+        b64u(&sha2::Sha256::digest(self.jwk().to_string().as_bytes()))
     }
 
     fn sign(&self, protected: &Value, payload: Option<&Value>) -> Result<Value, String> {
         let protected = b64u(protected.to_string().as_bytes());
         let payload = payload.map_or(String::new(), |p| b64u(p.to_string().as_bytes()));
         let signing_input = format!("{protected}.{payload}");
-        let sig = self
-            .pair
-            .sign(&self.rng, signing_input.as_bytes())
-            .map_err(|e| format!("signing: {e}"))?;
-        Ok(json!({"protected": protected, "payload": payload, "signature": b64u(sig.as_ref())}))
+        let sig = match &self.pair {
+            AccountPair::Rsa(rsa) => {
+                let mut sig = vec![0; rsa.public().modulus_len()];
+                rsa.sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &self.rng,
+                    signing_input.as_bytes(),
+                    &mut sig,
+                )
+                .map_err(|e| format!("signing: {e}"))?;
+                sig
+            }
+            AccountPair::Ec(ec) => ec
+                .sign(&self.rng, signing_input.as_bytes())
+                .map_err(|e| format!("signing: {e}"))?
+                .as_ref()
+                .to_vec(),
+        };
+        Ok(json!({"protected": protected, "payload": payload, "signature": b64u(&sig)}))
     }
 }
 
@@ -297,6 +403,8 @@ struct Answer {
     status: u16,
     location: Option<String>,
     nonce: Option<String>,
+    /// `Link: <url>;rel="alternate"` targets (other certificate chains).
+    alternates: Vec<String>,
     body: bytes::Bytes,
 }
 
@@ -343,6 +451,14 @@ impl Client {
             header("location"),
             header("replay-nonce"),
         );
+        let alternates = resp
+            .headers()
+            .get_all("link")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(alternate_link)
+            .collect();
         let body = resp
             .into_body()
             .collect()
@@ -353,6 +469,7 @@ impl Client {
             status,
             location,
             nonce,
+            alternates,
             body,
         })
     }
@@ -403,7 +520,7 @@ impl Client {
     async fn post(&mut self, url: &str, payload: Option<&Value>) -> Result<Answer, String> {
         for _ in 0..3 {
             let nonce = self.nonce().await?;
-            let mut protected = json!({"alg": "ES256", "nonce": nonce, "url": url});
+            let mut protected = json!({"alg": self.key.alg(), "nonce": nonce, "url": url});
             match &self.kid {
                 Some(kid) => protected["kid"] = json!(kid),
                 None => protected["jwk"] = self.key.jwk(),
@@ -432,12 +549,21 @@ impl Client {
         Err(format!("{url}: the CA kept refusing our nonces"))
     }
 
-    async fn register(&mut self, email: &str) -> Result<(String, Value), String> {
+    /// Creates the account (or finds the key's existing one); with `eab`,
+    /// bound to the CA's external account (RFC 8555 7.3.4).
+    async fn register(
+        &mut self,
+        email: &str,
+        eab: Option<&Eab>,
+    ) -> Result<(String, Value), String> {
         let mut payload = json!({"termsOfServiceAgreed": true});
         if !email.is_empty() {
             payload["contact"] = json!([format!("mailto:{email}")]);
         }
         let url = self.url("newAccount")?;
+        if let Some(eab) = eab {
+            payload["externalAccountBinding"] = eab_binding(eab, &self.key.jwk(), &url)?;
+        }
         let a = self.post(&url, Some(&payload)).await?;
         let kid = a.location.clone().ok_or("the CA gave the account no URL")?;
         self.kid = Some(kid.clone());
@@ -466,18 +592,14 @@ impl Client {
     async fn order(
         &mut self,
         domains: &[String],
-        key_type: &str,
+        wish: &OrderWish<'_>,
         kind: ChallengeKind,
         challenges: &Challenges,
         dns: Option<&DnsHook>,
     ) -> Result<(String, String), String> {
-        let identifiers: Vec<Value> = domains
-            .iter()
-            .map(|d| json!({"type": "dns", "value": d}))
-            .collect();
         let url = self.url("newOrder")?;
         let a = self
-            .post(&url, Some(&json!({ "identifiers": identifiers })))
+            .post(&url, Some(&new_order(domains, wish.profile)))
             .await?;
         let order_url = a.location.clone().ok_or("the CA gave the order no URL")?;
         let order = a.json();
@@ -554,7 +676,7 @@ impl Client {
         self.poll(&order_url, &["ready", "valid"]).await?;
         // RSA keys take seconds to make: off the async threads.
         let (csr, key_pem) = {
-            let (d, k) = (domains.to_vec(), key_type.to_string());
+            let (d, k) = (domains.to_vec(), wish.key_type.to_string());
             tokio::task::spawn_blocking(move || csr(&d, &k))
                 .await
                 .map_err(|e| format!("certificate key: {e}"))??
@@ -568,13 +690,86 @@ impl Client {
             .ok_or("the valid order has no certificate URL")?
             .to_string();
         let a = self.post(&cert_url, None).await?;
-        let chain = String::from_utf8_lossy(&a.body).into_owned();
+        let mut chains = vec![String::from_utf8_lossy(&a.body).into_owned()];
+        if !wish.preferred_chain.is_empty() {
+            for url in &a.alternates {
+                match self.post(url, None).await {
+                    Ok(alt) => chains.push(String::from_utf8_lossy(&alt.body).into_owned()),
+                    Err(e) => tracing::warn!("alternate chain {url}: {e}"),
+                }
+            }
+        }
+        let chain = choose_chain(chains, wish.preferred_chain).ok_or("no certificate chain")?;
         Ok((chain, key_pem))
     }
 }
 
+/// The external account binding: the account's JWK, signed with the CA's
+/// MAC key (HS256) under the CA's key identifier.
+fn eab_binding(eab: &Eab, jwk: &Value, url: &str) -> Result<Value, String> {
+    let mac = eab.hmac_encoded.trim_end_matches('=');
+    let key = URL_SAFE_NO_PAD
+        .decode(mac)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(mac))
+        .map_err(|e| format!("eab.hmacEncoded: not base64url: {e}"))?;
+    if eab.kid.is_empty() {
+        return Err("eab.kid is empty".into());
+    }
+    let protected = b64u(
+        json!({"alg": "HS256", "kid": eab.kid, "url": url})
+            .to_string()
+            .as_bytes(),
+    );
+    let payload = b64u(jwk.to_string().as_bytes());
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+    let tag = ring::hmac::sign(&key, format!("{protected}.{payload}").as_bytes());
+    Ok(json!({"protected": protected, "payload": payload, "signature": b64u(tag.as_ref())}))
+}
+
 fn write<T>(c: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     c.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How long before expiry a certificate is renewed (seconds): Traefik's
+/// period for the configured `certificatesDuration` (hours) — 30 days for
+/// the default 90-day certificates — but never more than a third of the
+/// certificate's actual `lifetime`, so a CA issuing shorter certificates
+/// than configured does not cause an order on every check.
+fn renew_window(duration_hours: i64, lifetime: i64) -> i64 {
+    const HOUR: i64 = 3600;
+    const DAY: i64 = 24 * HOUR;
+    let period = match duration_hours {
+        h if h >= 365 * 24 => 120 * DAY,
+        h if h >= 90 * 24 => 30 * DAY,
+        h if h >= 30 * 24 => 10 * DAY,
+        h if h >= 6 * 24 => 2 * DAY,
+        h if h >= 24 => 6 * HOUR,
+        _ => 20 * 60,
+    };
+    period.min(lifetime / 3)
+}
+
+/// What an order asks for beyond its domains.
+struct OrderWish<'a> {
+    /// Traefik's key type (EC256 … RSA8192).
+    key_type: &'a str,
+    /// The common name of the root the chain should end under.
+    preferred_chain: &'a str,
+    /// The CA's certificate profile (draft-ietf-acme-profiles).
+    profile: Option<&'a str>,
+}
+
+/// The newOrder payload.
+fn new_order(domains: &[String], profile: Option<&str>) -> Value {
+    let identifiers: Vec<Value> = domains
+        .iter()
+        .map(|d| json!({"type": "dns", "value": d}))
+        .collect();
+    let mut payload = json!({ "identifiers": identifiers });
+    if let Some(p) = profile.filter(|p| !p.is_empty()) {
+        payload["profile"] = json!(p);
+    }
+    payload
 }
 
 /// Which challenge a resolver answers.
@@ -846,9 +1041,8 @@ impl Resolver {
             .await;
     }
 
-    /// Whether `cert` covers `set` and has more than a third of its
-    /// lifetime left.
-    fn fresh(cert: &StoredCert, set: &[String], now: i64) -> bool {
+    /// Whether `cert` covers `set` and is not yet in its renewal window.
+    fn fresh(cert: &StoredCert, set: &[String], now: i64, duration_hours: i64) -> bool {
         let mut want = set.to_vec();
         want.sort();
         want.dedup();
@@ -856,7 +1050,7 @@ impl Resolver {
             return false;
         }
         match cert.validity() {
-            Some((nb, na)) => na - now > (na - nb) / 3,
+            Some((nb, na)) => na - now > renew_window(duration_hours, na - nb),
             None => false,
         }
     }
@@ -874,6 +1068,12 @@ impl Resolver {
         };
         let mut data = storage.get(&self.name).cloned().unwrap_or_default();
         self.publish(&data).await;
+        if self.settings.certificates_duration < 1 {
+            // As Traefik: such a resolver obtains nothing (stored
+            // certificates are still served).
+            tracing::error!(resolver = %self.name, "certificatesDuration {}: cannot manage certificates with a duration lower than 1 hour", self.settings.certificates_duration);
+            return;
+        }
         let mut wanted: Vec<Vec<String>> = Vec::new();
         let mut client: Option<Client> = None;
         let mut backoff: HashMap<Vec<String>, (tokio::time::Instant, Duration)> = HashMap::new();
@@ -895,7 +1095,10 @@ impl Resolver {
             let mut changed = false;
             for set in &wanted {
                 let certs = data.certificates.get_or_insert_with(Vec::new);
-                if certs.iter().any(|c| Resolver::fresh(c, set, now)) {
+                if certs
+                    .iter()
+                    .any(|c| Resolver::fresh(c, set, now, self.settings.certificates_duration))
+                {
                     continue;
                 }
                 if backoff
@@ -929,7 +1132,7 @@ impl Resolver {
             let mut wait = Duration::from_secs(60);
             for c in data.certificates.iter().flatten() {
                 if let Some((nb, na)) = c.validity() {
-                    let due = na - (na - nb) / 3;
+                    let due = na - renew_window(self.settings.certificates_duration, na - nb);
                     let secs = u64::try_from(due - now).unwrap_or(0);
                     wait = wait.min(Duration::from_secs(secs.max(1)));
                 }
@@ -947,6 +1150,15 @@ impl Resolver {
         }
     }
 
+    /// Traefik's key type for certificates (RSA4096 when unset).
+    fn key_type(&self) -> &str {
+        if self.settings.key_type.is_empty() {
+            "RSA4096"
+        } else {
+            &self.settings.key_type
+        }
+    }
+
     async fn obtain(
         &self,
         client: &mut Option<Client>,
@@ -954,38 +1166,44 @@ impl Resolver {
         set: &[String],
     ) -> Result<StoredCert, String> {
         if client.is_none() {
-            // The stored account when its key is one we can sign with.
-            let stored = data
-                .account
-                .as_ref()
-                .filter(|a| a.key_type == "EC256")
-                .and_then(|a| {
-                    let der = STANDARD.decode(&a.private_key).ok()?;
-                    let key = AccountKey::from_pkcs8(&der).ok()?;
-                    Some((key, a.registration.as_ref().map(|r| r.uri.clone())))
-                });
+            // The stored account (Traefik's RSA key, or ours).
+            let stored = data.account.as_ref().and_then(|a| {
+                let der = STANDARD.decode(&a.private_key).ok()?;
+                let key = AccountKey::from_der(&der)
+                    .map_err(|e| tracing::warn!(resolver = %self.name, "stored ACME account unusable, making a new one: {e}"))
+                    .ok()?;
+                Some((key, a.registration.as_ref().map(|r| r.uri.clone())))
+            });
             let (key, known) = match stored {
                 Some((k, uri)) => (k, uri),
-                None => (AccountKey::generate()?, None),
+                None => (
+                    tokio::task::spawn_blocking(AccountKey::generate)
+                        .await
+                        .map_err(|e| format!("account key: {e}"))??,
+                    None,
+                ),
             };
             let mut c = Client::new(&self.settings, key).await?;
             // Registering again with the same key returns the same account.
-            let (kid, body) = c.register(&self.settings.email).await?;
+            let (kid, body) = c
+                .register(&self.settings.email, self.settings.eab.as_ref())
+                .await?;
             if known.as_deref() != Some(kid.as_str()) {
                 data.account = Some(AccountData {
                     email: self.settings.email.clone(),
                     registration: Some(Registration { body, uri: kid }),
-                    private_key: STANDARD.encode(&c.key.pkcs8),
-                    key_type: "EC256".into(),
+                    private_key: STANDARD.encode(&c.key.der),
+                    // As Traefik: the certificates' key type.
+                    key_type: self.key_type().to_string(),
                 });
             }
             *client = Some(c);
         }
         let c = client.as_mut().ok_or("no ACME client")?;
-        let key_type = if self.settings.key_type.is_empty() {
-            "RSA4096"
-        } else {
-            self.settings.key_type.as_str()
+        let wish = OrderWish {
+            key_type: self.key_type(),
+            preferred_chain: &self.settings.preferred_chain,
+            profile: self.settings.profile.as_deref(),
         };
         // DNS-01, else TLS-ALPN-01, else HTTP-01, as configured.
         let dns = self
@@ -1002,7 +1220,7 @@ impl Resolver {
             ChallengeKind::Http01
         };
         let (chain, key) = c
-            .order(set, key_type, kind, &self.challenges, dns.as_ref())
+            .order(set, &wish, kind, &self.challenges, dns.as_ref())
             .await?;
         Ok(StoredCert {
             domain: StoredDomain {
@@ -1020,12 +1238,14 @@ impl Resolver {
 mod tests {
     use super::*;
 
-    #[test]
-    fn jws_signature_verifies_and_thumbprint_is_stable() {
-        let key = AccountKey::generate().unwrap();
+    fn verify(
+        key: &AccountKey,
+        alg: &'static dyn ring::signature::VerificationAlgorithm,
+        public: &[u8],
+    ) {
         let body = key
             .sign(
-                &json!({"alg": "ES256", "url": "https://ca/x"}),
+                &json!({"alg": key.alg(), "url": "https://ca/x"}),
                 Some(&json!({"a": 1})),
             )
             .unwrap();
@@ -1037,15 +1257,195 @@ mod tests {
         let sig = URL_SAFE_NO_PAD
             .decode(body["signature"].as_str().unwrap())
             .unwrap();
-        let public = ring::signature::UnparsedPublicKey::new(
-            &ring::signature::ECDSA_P256_SHA256_FIXED,
-            key.pair.public_key().as_ref(),
-        );
-        public.verify(input.as_bytes(), &sig).unwrap();
-        assert_eq!(key.thumbprint(), key.thumbprint());
+        ring::signature::UnparsedPublicKey::new(alg, public)
+            .verify(input.as_bytes(), &sig)
+            .unwrap();
         assert_eq!(key.thumbprint().len(), 43);
-        let again = AccountKey::from_pkcs8(&key.pkcs8).unwrap();
+        let again = AccountKey::from_der(&key.der).unwrap();
         assert_eq!(again.thumbprint(), key.thumbprint());
+    }
+
+    #[test]
+    fn rsa_accounts_as_traefik_keeps_them_and_ec_ones_sign_verifiably() {
+        // New keys are RSA, stored as PKCS#1 (what Traefik parses).
+        let key = AccountKey::generate().unwrap();
+        assert_eq!(key.alg(), "RS256");
+        {
+            use rsa::pkcs1::DecodeRsaPrivateKey;
+            rsa::RsaPrivateKey::from_pkcs1_der(&key.der).expect("PKCS#1 DER");
+        }
+        let AccountPair::Rsa(pair) = &key.pair else {
+            panic!("not RSA")
+        };
+        let public = pair.public().as_ref().to_vec();
+        verify(&key, &ring::signature::RSA_PKCS1_2048_8192_SHA256, &public);
+        assert_eq!(key.jwk()["kty"], "RSA");
+        assert_eq!(key.jwk()["e"], "AQAB");
+        // The thumbprint hashes exactly {"e","kty","n"} in that order.
+        let canonical = format!(
+            r#"{{"e":"AQAB","kty":"RSA","n":"{}"}}"#,
+            key.jwk()["n"].as_str().unwrap()
+        );
+        assert_eq!(
+            key.thumbprint(),
+            b64u(&sha2::Sha256::digest(canonical.as_bytes()))
+        );
+
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let key = AccountKey::from_der(pkcs8.as_ref()).unwrap();
+        assert_eq!(key.alg(), "ES256");
+        let AccountPair::Ec(pair) = &key.pair else {
+            panic!("not EC")
+        };
+        let public = pair.public_key().as_ref().to_vec();
+        verify(&key, &ring::signature::ECDSA_P256_SHA256_FIXED, &public);
+        assert!(AccountKey::from_der(b"garbage").is_err());
+    }
+
+    #[test]
+    fn external_account_binding_is_the_jwk_maced_under_the_kid() {
+        let jwk = json!({"e": "AQAB", "kty": "RSA", "n": "xyz"});
+        let mac_key = b"0123456789abcdef0123456789abcdef";
+        let eab = Eab {
+            kid: "kid-1".into(),
+            hmac_encoded: URL_SAFE_NO_PAD.encode(mac_key),
+        };
+        let b = eab_binding(&eab, &jwk, "https://ca/new-acct").unwrap();
+        let protected: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(b["protected"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            protected,
+            json!({"alg": "HS256", "kid": "kid-1", "url": "https://ca/new-acct"})
+        );
+        let payload: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(b["payload"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(payload, jwk);
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, mac_key);
+        let input = format!(
+            "{}.{}",
+            b["protected"].as_str().unwrap(),
+            b["payload"].as_str().unwrap()
+        );
+        let tag = URL_SAFE_NO_PAD
+            .decode(b["signature"].as_str().unwrap())
+            .unwrap();
+        ring::hmac::verify(&key, input.as_bytes(), &tag).unwrap();
+        // Padded base64url (as some CAs hand it out) reads the same.
+        let padded = Eab {
+            hmac_encoded: base64::engine::general_purpose::URL_SAFE.encode(mac_key),
+            ..eab.clone()
+        };
+        assert_eq!(
+            eab_binding(&padded, &jwk, "u").unwrap()["signature"],
+            eab_binding(&eab, &jwk, "u").unwrap()["signature"]
+        );
+        let bad = Eab {
+            hmac_encoded: "not base64!".into(),
+            ..eab.clone()
+        };
+        assert!(eab_binding(&bad, &jwk, "u")
+            .unwrap_err()
+            .contains("hmacEncoded"));
+        let no_kid = Eab {
+            kid: String::new(),
+            ..eab
+        };
+        assert!(eab_binding(&no_kid, &jwk, "u").is_err());
+    }
+
+    #[test]
+    fn alternate_links_and_preferred_chains() {
+        let cases = [
+            (
+                r#"<https://ca/cert/1/alt/1>;rel="alternate""#,
+                Some("https://ca/cert/1/alt/1"),
+            ),
+            (r#" <https://ca/a> ; rel=alternate"#, Some("https://ca/a")),
+            (r#"<https://ca/dir>;rel="index""#, None),
+            (r#"https://ca/a;rel="alternate""#, None),
+            ("", None),
+        ];
+        for (link, want) in cases {
+            assert_eq!(alternate_link(link).as_deref(), want, "{link:?}");
+        }
+        // Two chains: leaf under intermediate under root "Root A" or "Root B".
+        let chain_under = |root_name: &str| -> String {
+            let root_key = rcgen::KeyPair::generate().unwrap();
+            let mut root = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            root.distinguished_name
+                .push(rcgen::DnType::CommonName, root_name);
+            let root_cert = root.self_signed(&root_key).unwrap();
+            let root_issuer = rcgen::Issuer::new(root, root_key);
+            let inter_key = rcgen::KeyPair::generate().unwrap();
+            let mut inter = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            inter.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            inter
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "Intermediate");
+            let inter_cert = inter.signed_by(&inter_key, &root_issuer).unwrap();
+            let inter_issuer = rcgen::Issuer::new(inter, inter_key);
+            let leaf_key = rcgen::KeyPair::generate().unwrap();
+            let leaf = rcgen::CertificateParams::new(vec!["x.test".to_string()]).unwrap();
+            let leaf_cert = leaf.signed_by(&leaf_key, &inter_issuer).unwrap();
+            let _ = root_cert;
+            format!("{}{}", leaf_cert.pem(), inter_cert.pem())
+        };
+        let (a, b) = (chain_under("Root A"), chain_under("Root B"));
+        let both = || vec![a.clone(), b.clone()];
+        assert_eq!(choose_chain(both(), "").as_ref(), Some(&a));
+        assert_eq!(choose_chain(both(), "Root B").as_ref(), Some(&b));
+        assert_eq!(choose_chain(both(), "Root A").as_ref(), Some(&a));
+        assert_eq!(choose_chain(both(), "Intermediate").as_ref(), Some(&a));
+        assert_eq!(choose_chain(both(), "Nobody").as_ref(), Some(&a));
+        assert_eq!(choose_chain(Vec::new(), "Root B"), None);
+    }
+
+    #[test]
+    fn orders_name_a_profile_only_when_given() {
+        let domains = vec!["a.test".to_string(), "b.test".to_string()];
+        assert_eq!(
+            new_order(&domains, None),
+            json!({"identifiers": [{"type": "dns", "value": "a.test"}, {"type": "dns", "value": "b.test"}]})
+        );
+        assert_eq!(new_order(&domains, Some("")), new_order(&domains, None));
+        assert_eq!(
+            new_order(&domains, Some("shortlived"))["profile"],
+            "shortlived"
+        );
+    }
+
+    #[test]
+    fn renewal_windows_follow_certificates_duration() {
+        const DAY: i64 = 86_400;
+        let cases = [
+            // (certificatesDuration hours, actual lifetime, window)
+            (2160, 90 * DAY, 30 * DAY),
+            (8760, 365 * DAY, 120 * DAY),
+            (720, 30 * DAY, 10 * DAY),
+            (160, 160 * 3600, 2 * DAY),
+            (24, DAY, 6 * 3600),
+            (1, 3600, 20 * 60),
+            // A CA issuing shorter certificates than configured: a third.
+            (2160, 60, 20),
+            (2160, 6 * DAY, 2 * DAY),
+        ];
+        for (hours, lifetime, want) in cases {
+            assert_eq!(
+                renew_window(hours, lifetime),
+                want,
+                "{hours} h, {lifetime} s"
+            );
+        }
     }
 
     #[test]

@@ -10,10 +10,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use common::*;
-use switchyard_testkit::tls::{ca_path, cert_issuer};
+use switchyard_testkit::tls::{ca_path, cert_issuer, chain_top_issuer, pem_subject};
 use switchyard_testkit::tls_client::TlsClient;
-use switchyard_testkit::Pebble;
+use switchyard_testkit::{Pebble, PebbleOptions};
 
 fn static_config(web: u16, secure: u16, ca_server: &str, storage: &Path, dynamic: &Path) -> String {
     format!(
@@ -226,6 +228,77 @@ async fn obtain_serve_restart_and_migrate_from_traefik() {
         .iter()
         .any(|l| l.contains("certificate obtained") && l.contains("site.test"));
     assert!(!reissued, "re-issued on migration");
+
+    // 4. A new domain is ordered with the account Traefik made (its RSA
+    //    key), not a new one.
+    let account_uri = |path: &Path| -> String {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        v["le"]["Account"]["Registration"]["uri"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let traefik_account = account_uri(&tstorage);
+    assert!(!traefik_account.is_empty());
+    dir.write("dynamic/more.yml", &extra_router("more", "more.test"));
+    pebble_cert(secure_addr, "more.test").await;
+    wait_until("more.test stored", Duration::from_secs(10), || async {
+        std::fs::read_to_string(&tstorage)
+            .ok()?
+            .contains("more.test")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        account_uri(&tstorage),
+        traefik_account,
+        "Traefik's account kept"
+    );
+    drop(sy);
+
+    // 5. And back: Traefik orders with the account Switchyard made.
+    let ours = account_uri(&storage);
+    assert!(!ours.is_empty());
+    tdir.write("dynamic/back.yml", &extra_router("back", "back.test"));
+    tdir.write(
+        "traefik.yml",
+        &static_config(
+            web,
+            secure,
+            &pebble.directory(),
+            &storage,
+            &tdir.join("dynamic"),
+        )
+        .replace("level: DEBUG", "level: ERROR"),
+    );
+    let mut t = start(&tdir, &traefik, &["--configFile=traefik.yml"]);
+    pebble_cert(secure_addr, "back.test").await;
+    wait_until(
+        "back.test stored by Traefik",
+        Duration::from_secs(30),
+        || async {
+            std::fs::read_to_string(&storage)
+                .ok()?
+                .contains("back.test")
+                .then_some(())
+        },
+    )
+    .await;
+    t.signal("TERM");
+    t.wait_exit(Duration::from_secs(10));
+    assert_eq!(
+        account_uri(&storage),
+        ours,
+        "Switchyard's account used by Traefik"
+    );
+    assert!(!t.logged("unmarshal private key"), "{:?}", t.log());
+}
+
+/// A dynamic file with one more router for `host` under the `le` resolver.
+fn extra_router(name: &str, host: &str) -> String {
+    format!(
+        "http:\n  routers:\n    {name}:\n      rule: \"Host(`{host}`)\"\n      service: app@file\n      tls: {{certResolver: le}}\n"
+    )
 }
 
 fn which(bin: &str) -> Option<PathBuf> {
@@ -365,4 +438,110 @@ providers:
     assert!(log.contains("cleanup _acme-challenge.dns.test."), "{log}");
     sy.signal("TERM");
     sy.wait_exit(Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn external_account_binding_and_preferred_chain() {
+    let (web, secure) = (free_port(), free_port());
+    let mac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+    let pebble = Pebble::start_with(
+        web,
+        secure,
+        PebbleOptions {
+            eab: vec![("kid-1".into(), mac.into())],
+            alternate_roots: 1,
+            ..PebbleOptions::default()
+        },
+    );
+    let management: SocketAddr = format!("127.0.0.1:{}", pebble.management).parse().unwrap();
+    let root = |n: u32| async move {
+        let r = TlsClient::get(management, "localhost", &format!("/roots/{n}"))
+            .await
+            .unwrap();
+        assert_eq!(r.reply.status, 200);
+        pem_subject(&r.reply.text())
+    };
+    let (default_root, alternate_root) = (root(0).await, root(1).await);
+    assert_ne!(default_root, alternate_root);
+
+    let backend = Backend::start("app").await;
+    let dir = TestDir::new("acme-eab");
+    let storage = dir.join("acme.json");
+    dir.write(
+        "dynamic/site.yml",
+        &format!(
+            r#"http:
+  routers:
+    bound:
+      rule: "Host(`bound.test`)"
+      service: app
+      tls: {{certResolver: bound}}
+    unbound:
+      rule: "Host(`unbound.test`)"
+      service: app
+      tls: {{certResolver: unbound}}
+  services:
+    app:
+      loadBalancer:
+        servers: [{{url: "{}"}}]
+"#,
+            backend.url()
+        ),
+    );
+    dir.write(
+        "switchyard.yml",
+        &format!(
+            r#"entryPoints:
+  web:
+    address: "127.0.0.1:{web}"
+  websecure:
+    address: "127.0.0.1:{secure}"
+log:
+  level: DEBUG
+certificatesResolvers:
+  bound:
+    acme:
+      caServer: "{ca_server}"
+      storage: "{storage}"
+      keyType: EC256
+      caCertificates: ["{ca}"]
+      preferredChain: "{alternate_root}"
+      eab:
+        kid: kid-1
+        hmacEncoded: {mac}
+      httpChallenge: {{entryPoint: web}}
+  unbound:
+    acme:
+      caServer: "{ca_server}"
+      storage: "{storage}"
+      keyType: EC256
+      caCertificates: ["{ca}"]
+      httpChallenge: {{entryPoint: web}}
+providers:
+  providersThrottleDuration: 0s
+  file:
+    directory: "{dynamic}"
+"#,
+            ca_server = pebble.directory(),
+            storage = storage.display(),
+            ca = ca_path().display(),
+            dynamic = dir.join("dynamic").display(),
+        ),
+    );
+    let secure_addr: SocketAddr = format!("127.0.0.1:{secure}").parse().unwrap();
+    let sy = start(&dir, Path::new(BIN), &["--configFile=switchyard.yml"]);
+    // The bound account gets its certificate, on the chain asked for.
+    pebble_cert(secure_addr, "bound.test").await;
+    let chain = wait_until("the stored chain", Duration::from_secs(10), || async {
+        stored_cert(&storage, "bound")
+    })
+    .await;
+    let chain = String::from_utf8(STANDARD.decode(chain).unwrap()).unwrap();
+    assert_eq!(chain_top_issuer(&chain), alternate_root);
+    // Without a binding the CA refuses the account, and says why.
+    wait_until("the unbound refusal", Duration::from_secs(10), || async {
+        sy.logged("externalAccountRequired").then_some(())
+    })
+    .await;
+    assert!(stored_cert(&storage, "unbound").is_none());
 }

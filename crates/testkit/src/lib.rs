@@ -18,7 +18,7 @@ pub use backend::Backend;
 pub use client::{get, h2c_get, request, Reply};
 pub use dir::TestDir;
 pub use process::{free_port, Switchyard};
-pub use services::{Pebble, RedisServer};
+pub use services::{Pebble, PebbleOptions, RedisServer};
 
 use std::future::Future;
 use std::time::{Duration, Instant};

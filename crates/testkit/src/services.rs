@@ -88,6 +88,8 @@ impl Drop for RedisServer {
 pub struct Pebble {
     children: Vec<Child>,
     pub port: u16,
+    /// pebble's management API (HTTPS): `/roots/N` is chain N's root.
+    pub management: u16,
     /// pebble-challtestsrv's management API (`/set-txt`, `/clear-txt`).
     pub dns_management: u16,
     _dir: crate::TestDir,
@@ -101,12 +103,36 @@ impl Pebble {
     /// Like [`Pebble::start`], issuing certificates valid `seconds` (0:
     /// pebble's default of five years).
     pub fn start_with_validity(http_port: u16, tls_port: u16, seconds: u64) -> Pebble {
+        Pebble::start_with(
+            http_port,
+            tls_port,
+            PebbleOptions {
+                validity: seconds,
+                ..PebbleOptions::default()
+            },
+        )
+    }
+
+    /// Like [`Pebble::start`], with `options`.
+    pub fn start_with(http_port: u16, tls_port: u16, options: PebbleOptions) -> Pebble {
+        let PebbleOptions {
+            validity: seconds,
+            eab,
+            alternate_roots,
+        } = options;
+        let eab_required = !eab.is_empty();
+        let eab_keys = eab
+            .iter()
+            .map(|(kid, mac)| format!("{kid:?}: {mac:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let dir = crate::TestDir::new("pebble");
         let (port, mgmt, dns, dns_mgmt) = (free_port(), free_port(), free_port(), free_port());
         let config = format!(
             r#"{{"pebble": {{"listenAddress": "127.0.0.1:{port}", "managementListenAddress": "127.0.0.1:{mgmt}",
  "certificate": "{cert}", "privateKey": "{key}", "httpPort": {http_port}, "tlsPort": {tls_port},
- "ocspResponderURL": "", "externalAccountBindingRequired": false,
+ "ocspResponderURL": "", "externalAccountBindingRequired": {eab_required},
+ "externalAccountMACKeys": {{{eab_keys}}},
  "certificateValidityPeriod": {seconds}}}}}"#,
             cert = crate::tls::fixture_path("server.pem").display(),
             key = crate::tls::fixture_path("server.key").display(),
@@ -143,6 +169,7 @@ impl Pebble {
             ])
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .env("PEBBLE_ALTERNATE_ROOTS", alternate_roots.to_string())
             .stdout(quiet())
             .stderr(quiet())
             .spawn()
@@ -150,6 +177,7 @@ impl Pebble {
         let server = Pebble {
             children: vec![dns_child, pebble],
             port,
+            management: mgmt,
             dns_management: dns_mgmt,
             _dir: dir,
         };
@@ -165,6 +193,18 @@ impl Pebble {
     pub fn directory(&self) -> String {
         format!("https://127.0.0.1:{}/dir", self.port)
     }
+}
+
+/// How [`Pebble::start_with`] sets pebble up.
+#[derive(Debug, Clone, Default)]
+pub struct PebbleOptions {
+    /// Certificate lifetime in seconds (0: five years).
+    pub validity: u64,
+    /// External account keys (kid, base64url MAC key); when any is given,
+    /// accounts must be bound to one.
+    pub eab: Vec<(String, String)>,
+    /// Chains besides the default one, each under its own root.
+    pub alternate_roots: u32,
 }
 
 impl Drop for Pebble {

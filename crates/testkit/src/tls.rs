@@ -110,3 +110,28 @@ pub fn cert_issuer(der: &[u8]) -> String {
         })
         .unwrap_or_default()
 }
+
+/// The issuer common name of the last certificate in a PEM chain (the
+/// root a chain ends under), or empty.
+pub fn chain_top_issuer(pem: &str) -> String {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .filter_map(Result::ok)
+        .last()
+        .map(|der| cert_issuer(der.as_ref()))
+        .unwrap_or_default()
+}
+
+/// The subject common name of the first certificate in a PEM text.
+pub fn pem_subject(pem: &str) -> String {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .filter_map(Result::ok)
+        .next()
+        .and_then(|der| {
+            crate::tls_client::cert_names(der.as_ref())
+                .into_iter()
+                .next()
+        })
+        .unwrap_or_default()
+}
