@@ -212,21 +212,29 @@ def tls_context(alpn=None):
 
 
 def request(port, method, path, host="example.com", headers=None, body=None, timeout=10, tls=None):
-    """One request on a new connection; with `tls` (a dict: sni), over TLS.
-    A TLS answer's headers carry `x-test-cert-cn`, the subject CN of the
-    certificate the server presented, and a refused handshake answers
-    status 0."""
-    cert_cn = None
+    """One request on a new connection; with `tls` (a dict: sni, `tls12`
+    for TLS 1.2 at most, `ciphers` for OpenSSL's TLS 1.2 cipher list in the
+    client's order of preference), over TLS. A TLS answer's headers carry
+    `x-test-cert-cn`, the subject CN of the certificate the server
+    presented, and `x-test-cipher`, the suite it chose; a refused handshake
+    answers status 0."""
+    cert_cn = cipher = None
     if tls is not None:
         sni = tls.get("sni", host)
+        ctx = tls_context()
+        if tls.get("tls12"):
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        if tls.get("ciphers"):
+            ctx.set_ciphers(tls["ciphers"])
         raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         try:
-            sock = tls_context().wrap_socket(raw, server_hostname=sni)
+            sock = ctx.wrap_socket(raw, server_hostname=sni)
         except (ssl.SSLError, OSError):
             raw.close()
             return 0, {}, b""
         der = sock.getpeercert(binary_form=True)
         cert_cn = subject_cn(der)
+        cipher = sock.cipher()[0]
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         conn.sock = sock
     else:
@@ -252,6 +260,7 @@ def request(port, method, path, host="example.com", headers=None, body=None, tim
         hdrs = {k.lower(): v for k, v in resp.getheaders()}
         if cert_cn is not None:
             hdrs["x-test-cert-cn"] = cert_cn
+            hdrs["x-test-cipher"] = cipher
         return resp.status, hdrs, out
     finally:
         conn.close()

@@ -139,6 +139,53 @@ pub fn provider(names: &[String]) -> Result<rustls::crypto::CryptoProvider, Stri
     Ok(provider)
 }
 
+/// Where a suite stands in a server's preference, as Go (so Traefik)
+/// orders them: TLS 1.3 before 1.2, AES-128-GCM, then AES-256-GCM, then
+/// ChaCha20 — or ChaCha20 first for clients that prefer it (those without
+/// AES hardware), ECDSA before RSA within each.
+fn rank(suite: rustls::CipherSuite, chacha_first: bool) -> u8 {
+    use rustls::CipherSuite as C;
+    let (version, cipher, auth) = match suite {
+        C::TLS13_AES_128_GCM_SHA256 => (0, 0, 0),
+        C::TLS13_AES_256_GCM_SHA384 => (0, 1, 0),
+        C::TLS13_CHACHA20_POLY1305_SHA256 => (0, 2, 0),
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => (1, 0, 0),
+        C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => (1, 0, 1),
+        C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => (1, 1, 0),
+        C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => (1, 1, 1),
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => (1, 2, 0),
+        C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => (1, 2, 1),
+        _ => (2, 0, 0),
+    };
+    let cipher = match (chacha_first, cipher) {
+        (true, 2) => 0,
+        (true, c) => c + 1,
+        (false, c) => c,
+    };
+    version * 8 + cipher * 2 + auth
+}
+
+/// Orders `suites` as a server choosing by its own preference should.
+pub fn server_order(suites: &mut [rustls::SupportedCipherSuite], chacha_first: bool) {
+    suites.sort_by_key(|s| rank(s.suite(), chacha_first));
+}
+
+/// Whether a client's first AEAD suite it offers (of those Go knows) is
+/// ChaCha20 — Go serves such clients ChaCha20 first.
+pub fn prefers_chacha(client_suites: &[rustls::CipherSuite]) -> bool {
+    client_suites
+        .iter()
+        .find(|s| rank(**s, false) < 16)
+        .is_some_and(|s| {
+            matches!(
+                s,
+                rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+                    | rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+                    | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +255,76 @@ mod tests {
             "TLS_AES_256_GCM_SHA384",
         ] {
             assert!(cipher_suites(&names(&[ok])).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn server_preference_as_go() {
+        use rustls::CipherSuite as C;
+        let mut all = rustls::crypto::ring::default_provider().cipher_suites;
+        let order =
+            |v: &[rustls::SupportedCipherSuite]| v.iter().map(|s| s.suite()).collect::<Vec<_>>();
+        server_order(&mut all, false);
+        assert_eq!(
+            order(&all),
+            [
+                C::TLS13_AES_128_GCM_SHA256,
+                C::TLS13_AES_256_GCM_SHA384,
+                C::TLS13_CHACHA20_POLY1305_SHA256,
+                C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+            ]
+        );
+        server_order(&mut all, true);
+        assert_eq!(
+            order(&all),
+            [
+                C::TLS13_CHACHA20_POLY1305_SHA256,
+                C::TLS13_AES_128_GCM_SHA256,
+                C::TLS13_AES_256_GCM_SHA384,
+                C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+                C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            ]
+        );
+        let cases: [(&[C], bool); 6] = [
+            (
+                &[
+                    C::TLS13_AES_256_GCM_SHA384,
+                    C::TLS13_CHACHA20_POLY1305_SHA256,
+                ],
+                false,
+            ),
+            (
+                &[
+                    C::TLS13_CHACHA20_POLY1305_SHA256,
+                    C::TLS13_AES_128_GCM_SHA256,
+                ],
+                true,
+            ),
+            (
+                &[
+                    C::TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+                    C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+                ],
+                true,
+            ),
+            (
+                &[C::TLS_RSA_WITH_AES_128_CBC_SHA, C::TLS13_AES_128_GCM_SHA256],
+                false,
+            ),
+            (&[C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256], false),
+            (&[], false),
+        ];
+        for (client, want) in cases {
+            assert_eq!(prefers_chacha(client), want, "{client:?}");
         }
     }
 }

@@ -304,7 +304,8 @@ fn serve_connection(
                     )),
                 };
             }
-            let Some(config) = tls.config_for(sni.as_deref()) else {
+            let chacha = switchyard_proxy::tls_names::prefers_chacha(hello.cipher_suites());
+            let Some(config) = tls.config_for(sni.as_deref(), chacha) else {
                 return Err(std::io::Error::other(format!(
                     "no TLS configuration for {sni:?}"
                 )));

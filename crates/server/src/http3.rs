@@ -44,7 +44,9 @@ impl rustls::server::ResolvesServerCert for LiveCertificates {
 
 /// The QUIC endpoint of an entrypoint, bound to `addr` (UDP).
 pub fn bind(addr: SocketAddr, switcher: &Switcher) -> std::io::Result<quinn::Endpoint> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut provider = rustls::crypto::ring::default_provider();
+    switchyard_proxy::tls_names::server_order(&mut provider.cipher_suites, false);
+    let provider = Arc::new(provider);
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(std::io::Error::other)?
@@ -53,6 +55,7 @@ pub fn bind(addr: SocketAddr, switcher: &Switcher) -> std::io::Result<quinn::End
             switcher: switcher.clone(),
         }));
     tls.alpn_protocols = vec![b"h3".to_vec()];
+    tls.ignore_client_order = true;
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));

@@ -106,11 +106,33 @@ impl ResolvesServerCert for StoreResolver {
     }
 }
 
+/// One `tls.options` entry as server configurations: suites in Go's
+/// preference order (AES-GCM first), and ChaCha20 first for clients that
+/// prefer it. Both share session tickets and the session cache.
+#[derive(Debug, Clone)]
+pub struct Variants {
+    pub aes: Arc<ServerConfig>,
+    pub chacha: Arc<ServerConfig>,
+}
+
+impl Variants {
+    fn build(o: &TlsOptions, store: &Arc<CertStore>) -> Result<Variants, String> {
+        let aes = server_config(o, store, false)?;
+        let mut chacha = server_config(o, store, true)?;
+        chacha.ticketer = aes.ticketer.clone();
+        chacha.session_storage = aes.session_storage.clone();
+        Ok(Variants {
+            aes: Arc::new(aes),
+            chacha: Arc::new(chacha),
+        })
+    }
+}
+
 /// Everything a TLS entrypoint needs for one runtime generation (the
 /// default value, before any configuration, refuses every handshake).
 #[derive(Default)]
 pub struct TlsRuntime {
-    configs: HashMap<String, Arc<ServerConfig>>,
+    configs: HashMap<String, Variants>,
     /// SNI (lower-case) → options name, from the routers.
     by_host: HashMap<String, String>,
     /// Options (by name) whose handshakes HTTP/3 can take.
@@ -146,8 +168,15 @@ impl TlsRuntime {
     /// The server configuration a handshake with `sni` gets; None (the
     /// handshake is refused, as Traefik does) when the routers for that
     /// name want options that do not exist or do not build.
-    pub fn config_for(&self, sni: Option<&str>) -> Option<Arc<ServerConfig>> {
-        self.configs.get(self.option_for(sni)).cloned()
+    /// `chacha` for clients that prefer ChaCha20 (see
+    /// [`switchyard_proxy::tls_names::prefers_chacha`]).
+    pub fn config_for(&self, sni: Option<&str>, chacha: bool) -> Option<Arc<ServerConfig>> {
+        let v = self.configs.get(self.option_for(sni))?;
+        Some(if chacha {
+            v.chacha.clone()
+        } else {
+            v.aes.clone()
+        })
     }
 
     pub fn has_option(&self, name: &str) -> bool {
@@ -163,7 +192,7 @@ impl TlsRuntime {
         if !self.quic_ok.contains(name) {
             return None;
         }
-        self.configs.get(name)?.cert_resolver.resolve(hello)
+        self.configs.get(name)?.aes.cert_resolver.resolve(hello)
     }
 
     /// Whether a connection for `sni` may be offered HTTP/3 (`Alt-Svc`).
@@ -272,8 +301,13 @@ impl rustls::server::danger::ClientCertVerifier for AnyClientCert {
 }
 
 /// One `tls.options` entry as a server configuration over `store`.
-pub fn server_config(o: &TlsOptions, store: &Arc<CertStore>) -> Result<ServerConfig, String> {
+pub fn server_config(
+    o: &TlsOptions,
+    store: &Arc<CertStore>,
+    chacha_first: bool,
+) -> Result<ServerConfig, String> {
     let mut provider = tls_names::provider(&o.cipher_suites)?;
+    tls_names::server_order(&mut provider.cipher_suites, chacha_first);
     if !o.curve_preferences.is_empty() {
         provider.kx_groups = kx_groups(&o.curve_preferences, &provider.kx_groups)?;
     }
@@ -332,10 +366,17 @@ pub fn server_config(o: &TlsOptions, store: &Arc<CertStore>) -> Result<ServerCon
         .filter(|p| matches!(p.as_str(), "h2" | "http/1.1"))
         .map(|p| p.as_bytes().to_vec())
         .collect();
+    // The server's preference decides, as Go's does (the client's would
+    // often pick AES-256 with its costlier SHA-384).
+    config.ignore_client_order = true;
     if o.disable_session_tickets {
         config.send_tls13_tickets = 0;
-    } else if let Ok(t) = rustls::crypto::ring::Ticketer::new() {
-        config.ticketer = t;
+    } else {
+        // One ticket per handshake, as Go sends.
+        config.send_tls13_tickets = 1;
+        if let Ok(t) = rustls::crypto::ring::Ticketer::new() {
+            config.ticketer = t;
+        }
     }
     Ok(config)
 }
@@ -413,12 +454,12 @@ pub fn build(
     let mut options = tls.options.clone();
     options.entry("default".to_string()).or_default();
     for (name, o) in &options {
-        match server_config(o, &store) {
+        match Variants::build(o, &store) {
             Ok(c) => {
                 if quic_compatible(o) {
                     quic_ok.insert(name.clone());
                 }
-                configs.insert(name.clone(), Arc::new(c));
+                configs.insert(name.clone(), c);
             }
             Err(e) => {
                 option_errors.insert(name.clone(), e);
@@ -427,8 +468,8 @@ pub fn build(
     }
     if !configs.contains_key("default") {
         // A broken default falls back to Traefik's defaults, loudly.
-        if let Ok(c) = server_config(&TlsOptions::default(), &store) {
-            configs.insert("default".into(), Arc::new(c));
+        if let Ok(c) = Variants::build(&TlsOptions::default(), &store) {
+            configs.insert("default".into(), c);
             quic_ok.insert("default".into());
         }
     }
@@ -534,8 +575,8 @@ mod tests {
         let rt = &built.runtime;
         assert!(rt.has_option("modern") && rt.has_option("default"));
         assert!(!rt.has_option("broken"));
-        let modern = rt.configs["modern"].clone();
-        let default = rt.configs["default"].clone();
+        let modern = rt.configs["modern"].aes.clone();
+        let default = rt.configs["default"].aes.clone();
         for (sni, want) in [
             (Some("modern.test"), &modern),
             (Some("MODERN.test."), &modern),
@@ -543,10 +584,15 @@ mod tests {
             (Some("other.test"), &default),
             (None, &default),
         ] {
-            assert!(Arc::ptr_eq(&rt.config_for(sni).unwrap(), want), "{sni:?}");
+            assert!(
+                Arc::ptr_eq(&rt.config_for(sni, false).unwrap(), want),
+                "{sni:?}"
+            );
         }
+        let chacha = rt.config_for(Some("modern.test"), true).unwrap();
+        assert!(Arc::ptr_eq(&chacha, &rt.configs["modern"].chacha));
         // A host whose options are broken gets no handshake at all.
-        assert!(rt.config_for(Some("broken.test")).is_none());
+        assert!(rt.config_for(Some("broken.test"), false).is_none());
     }
 
     #[test]
