@@ -994,6 +994,23 @@ pub fn wanted_domains(
     out
 }
 
+/// The domains of the default store's `defaultGeneratedCert` when it names
+/// `resolver` (and no `defaultCertificate` takes precedence).
+pub fn default_generated(tls: &TlsConfiguration, resolver: &str) -> Option<Vec<String>> {
+    let store = tls.stores.get("default")?;
+    if store.default_certificate.is_some() {
+        return None;
+    }
+    let generated = store.default_generated_cert.as_ref()?;
+    if generated.resolver != resolver {
+        return None;
+    }
+    let domain = generated.domain.as_ref()?;
+    let mut set = vec![domain.main.to_ascii_lowercase()];
+    set.extend(domain.sans.iter().map(|s| s.to_ascii_lowercase()));
+    (!set.iter().any(String::is_empty)).then_some(set)
+}
+
 /// One resolver's running state.
 pub struct Resolver {
     pub name: String,
@@ -1083,7 +1100,12 @@ impl Resolver {
                 c = configs.recv() => {
                     let Some(c) = c else { return };
                     let routers = c.http.as_ref().map(|h| h.routers.clone()).unwrap_or_default();
-                    let w = wanted_domains(&routers, &self.name, self.settings.dns_challenge.is_some());
+                    let mut w = wanted_domains(&routers, &self.name, self.settings.dns_challenge.is_some());
+                    if let Some(set) = c.tls.as_ref().and_then(|t| default_generated(t, &self.name)) {
+                        if !w.contains(&set) {
+                            w.push(set);
+                        }
+                    }
                     if w == wanted { continue; }
                     wanted = w;
                 }
@@ -1408,6 +1430,53 @@ mod tests {
         assert_eq!(choose_chain(both(), "Intermediate").as_ref(), Some(&a));
         assert_eq!(choose_chain(both(), "Nobody").as_ref(), Some(&a));
         assert_eq!(choose_chain(Vec::new(), "Root B"), None);
+    }
+
+    #[test]
+    fn default_generated_cert_domains() {
+        let generated =
+            |domain: Value| json!({"defaultGeneratedCert": {"resolver": "le", "domain": domain}});
+        let cases = [
+            (json!({}), "le", None),
+            (
+                json!({"default": generated(json!({"main": "A.test", "sans": ["b.test"]}))}),
+                "le",
+                Some(vec!["a.test".to_string(), "b.test".to_string()]),
+            ),
+            (
+                json!({"default": generated(json!({"main": "a.test"}))}),
+                "other",
+                None,
+            ),
+            (
+                json!({"default": {"defaultGeneratedCert": {"resolver": "le"}}}),
+                "le",
+                None,
+            ),
+            (
+                json!({"default": generated(json!({"main": ""}))}),
+                "le",
+                None,
+            ),
+            (
+                json!({"default": {
+                    "defaultCertificate": {"certFile": "c", "keyFile": "k"},
+                    "defaultGeneratedCert": {"resolver": "le", "domain": {"main": "a.test"}}
+                }}),
+                "le",
+                None,
+            ),
+            (
+                json!({"other": generated(json!({"main": "a.test"}))}),
+                "le",
+                None,
+            ),
+        ];
+        for (stores, resolver, want) in cases {
+            let tls: TlsConfiguration =
+                serde_json::from_value(json!({ "stores": stores })).unwrap();
+            assert_eq!(default_generated(&tls, resolver), want, "{stores}");
+        }
     }
 
     #[test]

@@ -446,7 +446,36 @@ pub fn build(
         .and_then(|s| s.default_certificate.as_ref())
         .and_then(|c| load(&c.cert_file, &c.key_file, &mut certificate_errors));
     *last_good = used;
-    store.default = Some(configured_default.unwrap_or_else(|| generated.clone()));
+    let default_store = tls.stores.get("default");
+    // `defaultGeneratedCert`: the certificate an ACME resolver obtained for
+    // those domains, once it has (the generated one until then).
+    let from_resolver = default_store
+        .filter(|_| configured_default.is_none())
+        .and_then(|s| s.default_generated_cert.as_ref())
+        .and_then(|g| g.domain.as_ref())
+        .and_then(|d| {
+            let found = store.matching(&d.main).filter(|ck| {
+                let names = ck.cert.first().map(certs::names).unwrap_or_default();
+                d.sans.iter().all(|san| names.iter().any(|n| n.eq_ignore_ascii_case(san)))
+            });
+            if found.is_none() {
+                certificate_errors.push(format!(
+                    "defaultGeneratedCert: no certificate for {:?} yet: the internal generated certificate stands in",
+                    std::iter::once(&d.main).chain(&d.sans).collect::<Vec<_>>()
+                ));
+            }
+            found
+        });
+    for name in tls.stores.keys().filter(|n| *n != "default") {
+        certificate_errors.push(format!(
+            "TLS store {name:?} is ignored: only the default store is used (as in Traefik)"
+        ));
+    }
+    store.default = Some(
+        configured_default
+            .or(from_resolver)
+            .unwrap_or_else(|| generated.clone()),
+    );
     let store = Arc::new(store);
     let mut configs = HashMap::new();
     let mut quic_ok = std::collections::HashSet::new();

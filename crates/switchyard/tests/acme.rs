@@ -545,3 +545,40 @@ providers:
     .await;
     assert!(stored_cert(&storage, "unbound").is_none());
 }
+
+#[tokio::test]
+async fn default_generated_cert_comes_from_the_resolver() {
+    let (web, secure) = (free_port(), free_port());
+    let pebble = Pebble::start(web, secure);
+    let backend = Backend::start("app").await;
+    let dir = TestDir::new("acme-default");
+    let storage = dir.join("acme.json");
+    // No router asks for fallback.test: only the store's default does.
+    dir.write(
+        "dynamic/site.yml",
+        &format!(
+            "{}tls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n        domain:\n          main: fallback.test\n          sans: [alt.fallback.test]\n",
+            dynamic(&backend)
+        ),
+    );
+    dir.write(
+        "switchyard.yml",
+        &static_config(
+            web,
+            secure,
+            &pebble.directory(),
+            &storage,
+            &dir.join("dynamic"),
+        ),
+    );
+    let secure_addr: SocketAddr = format!("127.0.0.1:{secure}").parse().unwrap();
+    let _sy = start(&dir, Path::new(BIN), &["--configFile=switchyard.yml"]);
+    // A name no certificate has gets the resolver's default certificate.
+    let der = pebble_cert(secure_addr, "nothing-matches.test").await;
+    assert_eq!(
+        switchyard_testkit::tls_client::cert_names(&der),
+        ["fallback.test", "fallback.test", "alt.fallback.test"]
+    );
+    let r = TlsClient::get(secure_addr, "site.test", "/").await.unwrap();
+    assert_eq!(r.reply.status, 200);
+}
