@@ -655,6 +655,14 @@ impl Client {
                     if !hook.delay.is_zero() {
                         tokio::time::sleep(hook.delay).await;
                     }
+                    if hook.check {
+                        if let Err(e) = hook.wait_visible(&fqdn, &value).await {
+                            if let Err(c) = hook.run("cleanup", &fqdn, &value).await {
+                                tracing::warn!("DNS-01 cleanup of {fqdn}: {c}");
+                            }
+                            return Err(e);
+                        }
+                    }
                     Some((fqdn, value))
                 }
                 (ChallengeKind::Dns01, None) => return Err("dnsChallenge without a hook".into()),
@@ -797,11 +805,28 @@ impl ChallengeKind {
 #[derive(Debug, Clone)]
 pub struct DnsHook {
     pub provider: String,
+    /// Waited after `present`, before checking or validating.
     pub delay: Duration,
+    /// Whether to wait for the record to be visible before validating.
+    pub check: bool,
+    /// Every resolver must see it (else one is enough).
+    pub require_all: bool,
+    /// The recursive resolvers asked (the system's when none are set).
+    pub resolvers: Vec<std::net::SocketAddr>,
 }
 
 impl DnsHook {
     pub fn from_config(node: &switchyard_config::Node) -> Result<DnsHook, String> {
+        #[derive(Deserialize, Default)]
+        #[serde(default, rename_all = "camelCase")]
+        struct Propagation {
+            disable_checks: bool,
+            #[serde(rename = "disableANSChecks")]
+            _disable_ans_checks: bool,
+            #[serde(rename = "requireAllRNS")]
+            require_all_rns: bool,
+            delay_before_checks: Option<switchyard_config::Duration>,
+        }
         #[derive(Deserialize, Default)]
         #[serde(default, rename_all = "camelCase")]
         struct Dns {
@@ -809,7 +834,7 @@ impl DnsHook {
             delay_before_check: Option<switchyard_config::Duration>,
             resolvers: Vec<String>,
             disable_propagation_check: bool,
-            propagation: Option<switchyard_config::Node>,
+            propagation: Propagation,
         }
         let d: Dns =
             switchyard_config::decode::from_node(node).map_err(|e| format!("dnsChallenge: {e}"))?;
@@ -821,10 +846,84 @@ impl DnsHook {
                 ))
             }
         }
+        let resolvers = d
+            .resolvers
+            .iter()
+            .map(|r| {
+                crate::dns::parse_resolver(r).map_err(|e| format!("dnsChallenge.resolvers: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(DnsHook {
             provider: d.provider,
-            delay: d.delay_before_check.map(Into::into).unwrap_or_default(),
+            delay: d
+                .propagation
+                .delay_before_checks
+                .or(d.delay_before_check)
+                .map(Into::into)
+                .unwrap_or_default(),
+            check: !(d.disable_propagation_check || d.propagation.disable_checks),
+            require_all: d.propagation.require_all_rns,
+            resolvers,
         })
+    }
+
+    /// lego's per-provider setting `<PROVIDER>_<name>` in seconds, else
+    /// `default` seconds.
+    fn seconds(&self, name: &str, default: u64) -> Duration {
+        let key = format!("{}_{name}", self.provider.to_ascii_uppercase());
+        Duration::from_secs(
+            std::env::var(key)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(default),
+        )
+    }
+
+    /// Waits until the resolvers answer `value` among the TXT records of
+    /// `fqdn` (each of them with `requireAllRNS`, else any), polling every
+    /// `<PROVIDER>_POLLING_INTERVAL` (2 s) up to
+    /// `<PROVIDER>_PROPAGATION_TIMEOUT` (60 s), as lego does.
+    async fn wait_visible(&self, fqdn: &str, value: &str) -> Result<(), String> {
+        let servers = if self.resolvers.is_empty() {
+            crate::dns::system_resolvers()
+        } else {
+            self.resolvers.clone()
+        };
+        if servers.is_empty() {
+            return Err("DNS propagation check: no resolvers (set dnsChallenge.resolvers)".into());
+        }
+        let (interval, limit) = (
+            self.seconds("POLLING_INTERVAL", 2)
+                .max(Duration::from_millis(100)),
+            self.seconds("PROPAGATION_TIMEOUT", 60),
+        );
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let mut seen = 0;
+            let mut last_error = None;
+            for server in &servers {
+                match crate::dns::txt(*server, fqdn, Duration::from_secs(5)).await {
+                    Ok(values) if values.iter().any(|v| v == value) => seen += 1,
+                    Ok(_) => {}
+                    Err(e) => last_error = Some(e),
+                }
+            }
+            let done = if self.require_all {
+                seen == servers.len()
+            } else {
+                seen > 0
+            };
+            if done {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() + interval > deadline {
+                return Err(format!(
+                    "DNS propagation check: {fqdn} TXT not visible after {limit:?} (resolvers {servers:?}{})",
+                    last_error.map_or(String::new(), |e| format!("; {e}"))
+                ));
+            }
+            tokio::time::sleep(interval).await;
+        }
     }
 
     async fn run(&self, action: &str, fqdn: &str, value: &str) -> Result<(), String> {

@@ -10,6 +10,7 @@
 
 pub mod acme;
 pub mod builder;
+pub mod dns;
 pub mod entrypoint;
 #[cfg(feature = "http3")]
 pub mod http3;

@@ -359,13 +359,14 @@ async fn dns01_through_an_exec_hook_gives_a_wildcard_certificate() {
     let backend = Backend::start("app").await;
     let dir = TestDir::new("acme-dns");
     // The hook a user would write for their DNS; here it sets the record
-    // in pebble's DNS server.
+    // in pebble's DNS server, two seconds late (as a DNS that propagates
+    // slowly): validation must wait until the resolvers see it.
     let hook = dir.write(
         "dns-hook.sh",
         &format!(
             "#!/bin/sh\n\
              case \"$1\" in\n\
-               present) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{m}/set-txt ;;\n\
+               present) (sleep 2; curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{m}/set-txt) >/dev/null 2>&1 & ;;\n\
                cleanup) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://127.0.0.1:{m}/clear-txt ;;\n\
              esac\n\
              echo \"$1 $2\" >> \"$(dirname \"$0\")/hook.log\"\n",
@@ -410,6 +411,8 @@ certificatesResolvers:
       caCertificates: ["{}"]
       dnsChallenge:
         provider: exec
+        resolvers: ["127.0.0.1:{dns}"]
+        propagation: {{disableANSChecks: true}}
 providers:
   file:
     directory: "{}"
@@ -417,14 +420,18 @@ providers:
             pebble.directory(),
             dir.join("acme.json").display(),
             ca_path().display(),
-            dir.join("dynamic").display()
+            dir.join("dynamic").display(),
+            dns = pebble.dns,
         ),
     );
     let mut sy = Switchyard::start_with_env(
         Path::new(BIN),
         dir.path(),
         &["--configFile=switchyard.yml"],
-        &[("EXEC_PATH", hook.to_str().unwrap())],
+        &[
+            ("EXEC_PATH", hook.to_str().unwrap()),
+            ("EXEC_POLLING_INTERVAL", "1"),
+        ],
     );
     let secure_addr: SocketAddr = format!("127.0.0.1:{secure}").parse().unwrap();
     pebble_cert(secure_addr, "any.dns.test").await;

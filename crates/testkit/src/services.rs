@@ -92,6 +92,8 @@ pub struct Pebble {
     pub management: u16,
     /// pebble-challtestsrv's management API (`/set-txt`, `/clear-txt`).
     pub dns_management: u16,
+    /// pebble-challtestsrv's DNS server (UDP).
+    pub dns: u16,
     _dir: crate::TestDir,
 }
 
@@ -179,6 +181,7 @@ impl Pebble {
             port,
             management: mgmt,
             dns_management: dns_mgmt,
+            dns,
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
