@@ -184,14 +184,28 @@ def start_redis():
     raise RuntimeError("redis-server did not start")
 
 
+def start_proxy(binary, static, dynamic, values, attempts=3):
+    """A ready proxy. Ports are picked free just before the proxy binds
+    them, so another socket can take one in between: then it starts again
+    on new ports."""
+    for attempt in range(attempts):
+        proxy = Proxy(binary, static, dynamic, values)
+        try:
+            proxy.wait_ready()
+            return proxy
+        except RuntimeError as e:
+            proxy.close()
+            if "address already in use" not in str(e).lower() or attempt == attempts - 1:
+                raise
+
+
 def run_case(binary, case, values):
     redis = None
     if case.get("redis"):
         redis, port = start_redis()
         values = dict(values, redis="127.0.0.1:%d" % port)
-    proxy = Proxy(binary, case.get("static", DEFAULT_STATIC), case["dynamic"], values)
+    proxy = start_proxy(binary, case.get("static", DEFAULT_STATIC), case["dynamic"], values)
     try:
-        proxy.wait_ready()
         results = []
         for spec in case["requests"]:
             port = {"web": proxy.web, "admin": proxy.admin, "other": proxy.other}[spec.get("port", "web")]

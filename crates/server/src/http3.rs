@@ -147,7 +147,10 @@ async fn connection(
         tls: true,
         peer_certificates: None,
     };
-    let mut h3 = h3::server::Connection::<_, Bytes>::new(h3_quinn::Connection::new(conn)).await?;
+    let mut h3: h3::server::Connection<_, Bytes> = h3::server::builder()
+        .max_field_section_size(settings.max_header_bytes as u64)
+        .build(h3_quinn::Connection::new(conn))
+        .await?;
     let mut stopping = false;
     loop {
         let next = tokio::select! {

@@ -597,7 +597,7 @@ tls:
         "h3",
         &dynamic(false),
         "    http3:\n      advertisedPort: 443\n",
-        "    http3: {}\n",
+        "    http3: {}\n    http:\n      maxHeaderBytes: 8192\n",
     )
     .await;
     wait_until("TLS router up", Duration::from_secs(10), || async {
@@ -655,6 +655,12 @@ tls:
         .unwrap();
     assert_eq!(r.reply.status, 200);
     assert_eq!(r.reply.json()["body"], "quic body");
+    // A header section over `maxHeaderBytes` is refused with 431.
+    let long = format!("/{}", "x".repeat(10_000));
+    let r = h3(t.secure, "a.test", Method::GET, &long, b"")
+        .await
+        .unwrap();
+    assert_eq!(r.reply.status, 431);
     // The `web` entrypoint has HTTP/3 too, on its own port.
     let r = h3(t.p.web, "a.test", Method::GET, "/", b"").await.unwrap();
     assert_eq!(r.reply.status, 200);
