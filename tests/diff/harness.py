@@ -211,6 +211,24 @@ def tls_context(alpn=None):
     return ctx
 
 
+def h3_request_bin():
+    path = os.path.join(os.path.dirname(os.environ.get("SWITCHYARD_BIN") or os.path.join(REPO, "target", "debug", "switchyard")), "h3-request")
+    return path
+
+
+def request_h3(port, method, path, host, timeout=10):
+    """One HTTP/3 request (the testkit's quinn/h3 client, whatever the
+    proxy): (status, headers, body); status 0 when QUIC was refused."""
+    out = subprocess.run(
+        [h3_request_bin(), "127.0.0.1:%d" % port, host, path, method],
+        capture_output=True,
+        timeout=timeout,
+        check=True,
+    )
+    answer = json.loads(out.stdout)
+    return answer["status"], answer["headers"], answer["body"].encode()
+
+
 def request(port, method, path, host="example.com", headers=None, body=None, timeout=10, tls=None):
     """One request on a new connection; with `tls` (a dict: sni, `tls12`
     for TLS 1.2 at most, `ciphers` for OpenSSL's TLS 1.2 cipher list in the

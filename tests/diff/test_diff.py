@@ -33,7 +33,7 @@ import time
 import pytest
 import yaml
 
-from harness import Backend, Proxy, free_port, request, switchyard_bin, traefik_bin
+from harness import Backend, Proxy, free_port, request, request_h3, switchyard_bin, traefik_bin
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = sorted(glob.glob(os.path.join(HERE, "cases", "*.yml")))
@@ -210,6 +210,8 @@ def run_case(binary, case, values):
         for spec in case["requests"]:
             port = {"web": proxy.web, "admin": proxy.admin, "other": proxy.other}[spec.get("port", "web")]
             def one():
+                if spec.get("h3"):
+                    return request_h3(port, spec.get("method", "GET"), spec.get("path", "/"), spec.get("host", "example.com"))
                 return request(
                     port,
                     spec.get("method", "GET"),
@@ -248,4 +250,6 @@ def test_same_answers(case_file, backends, certs):
     switchyard = run_case(switchyard_bin(), case, values)
     for spec, t, s in zip(case["requests"], traefik, switchyard):
         label = "%s %s %s %s" % (spec.get("method", "GET"), spec.get("host", "example.com"), spec.get("path", "/"), spec.get("headers") or "")
+        if os.environ.get("DIFF_SHOW"):
+            print("\n%s\n  both: %s" % (label, t))
         assert s == t, "%s\n  traefik:    %s\n  switchyard: %s" % (label, t, s)
