@@ -11,10 +11,15 @@ A case file:
     requests:
       - path: /x       # method (GET), host (example.com), headers, body, repeat (1),
                        # parallel (false: the repeats go one after another),
-                       # tls ({sni: ...}: over TLS; header:x-test-cert-cn is the
-                       # presented certificate's CN; a refused handshake is status 0)
+                       # tls ({sni: ..., tls12: true, ciphers: "OpenSSL list"}: over
+                       # TLS; header:x-test-cert-cn is the presented certificate's CN,
+                       # header:x-test-cipher the chosen suite; a refused handshake
+                       # is status 0), h3 (true: over HTTP/3 by target/debug/h3-request)
         compare: [status, body, header:content-type, seen:uri, seen-header:x-forwarded-for,
-                  backend, backend-counts, json]
+                  backend, backend-counts, json,
+                  header-ports:alt-svc]  # the proxy's own ports shown as <<web>> etc.
+
+DIFF_SHOW=1 (with pytest -s) prints what was compared.
 """
 
 import concurrent.futures
