@@ -757,6 +757,19 @@ fn renew_window(duration_hours: i64, lifetime: i64) -> i64 {
     period.min(lifetime / 3)
 }
 
+/// Traefik's key type names as lego spells them in `acme.json`
+/// (`Account.KeyType`).
+fn lego_key_type(key_type: &str) -> &str {
+    match key_type {
+        "EC256" => "P256",
+        "EC384" => "P384",
+        "RSA2048" => "2048",
+        "RSA4096" => "4096",
+        "RSA8192" => "8192",
+        other => other,
+    }
+}
+
 /// What an order asks for beyond its domains.
 struct OrderWish<'a> {
     /// Traefik's key type (EC256 … RSA8192).
@@ -1314,8 +1327,8 @@ impl Resolver {
                     email: self.settings.email.clone(),
                     registration: Some(Registration { body, uri: kid }),
                     private_key: STANDARD.encode(&c.key.der),
-                    // As Traefik: the certificates' key type.
-                    key_type: self.key_type().to_string(),
+                    // As Traefik: the certificates' key type, in lego's words.
+                    key_type: lego_key_type(self.key_type()).to_string(),
                 });
             }
             *client = Some(c);
@@ -1575,6 +1588,19 @@ mod tests {
             let tls: TlsConfiguration =
                 serde_json::from_value(json!({ "stores": stores })).unwrap();
             assert_eq!(default_generated(&tls, resolver), want, "{stores}");
+        }
+    }
+
+    #[test]
+    fn account_key_types_in_legos_words() {
+        for (ours, lego) in [
+            ("EC256", "P256"),
+            ("EC384", "P384"),
+            ("RSA2048", "2048"),
+            ("RSA4096", "4096"),
+            ("RSA8192", "8192"),
+        ] {
+            assert_eq!(lego_key_type(ours), lego);
         }
     }
 

@@ -166,6 +166,8 @@ async fn obtain_serve_restart_and_migrate_from_traefik() {
         serde_json::from_slice(&std::fs::read(&storage).unwrap()).unwrap();
     assert_eq!(json["le"]["Certificates"][0]["domain"]["main"], "site.test");
     assert_eq!(json["le"]["Account"]["Email"], "test@switchyard.test");
+    // lego's name for the resolver's RSA2048, as Traefik writes it.
+    assert_eq!(json["le"]["Account"]["KeyType"], "2048");
     sy.signal("TERM");
     sy.wait_exit(Duration::from_secs(10));
 
