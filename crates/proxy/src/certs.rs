@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn loads_and_names_the_fixture_certificate() {
-        let provider = rustls::crypto::ring::default_provider();
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
         let ck = certified_key(&fixture("server.pem"), &fixture("server.key"), &provider).unwrap();
         assert_eq!(
             names(&ck.cert[0]),

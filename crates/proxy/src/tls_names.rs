@@ -3,7 +3,7 @@
 //! has no implementation for (TLS 1.0/1.1, CBC and RSA-key-exchange suites)
 //! are errors that say so, never silently dropped.
 
-use rustls::crypto::ring::cipher_suite as suites;
+use rustls::crypto::aws_lc_rs::cipher_suite as suites;
 use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
 
 /// A TLS version by Go's name.
@@ -115,7 +115,7 @@ pub fn cipher_suites(names: &[String]) -> Result<Option<Vec<SupportedCipherSuite
     if names.is_empty() {
         return Ok(None);
     }
-    let mut out: Vec<SupportedCipherSuite> = rustls::crypto::ring::DEFAULT_CIPHER_SUITES
+    let mut out: Vec<SupportedCipherSuite> = rustls::crypto::aws_lc_rs::DEFAULT_CIPHER_SUITES
         .iter()
         .filter(|s| s.version() == &rustls::version::TLS13)
         .copied()
@@ -132,7 +132,7 @@ pub fn cipher_suites(names: &[String]) -> Result<Option<Vec<SupportedCipherSuite
 
 /// A ring crypto provider limited to `names` (Go's `cipherSuites`).
 pub fn provider(names: &[String]) -> Result<rustls::crypto::CryptoProvider, String> {
-    let mut provider = rustls::crypto::ring::default_provider();
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     if let Some(suites) = cipher_suites(names)? {
         provider.cipher_suites = suites;
     }
@@ -261,7 +261,7 @@ mod tests {
     #[test]
     fn server_preference_as_go() {
         use rustls::CipherSuite as C;
-        let mut all = rustls::crypto::ring::default_provider().cipher_suites;
+        let mut all = rustls::crypto::aws_lc_rs::default_provider().cipher_suites;
         let order =
             |v: &[rustls::SupportedCipherSuite]| v.iter().map(|s| s.suite()).collect::<Vec<_>>();
         server_order(&mut all, false);

@@ -61,7 +61,7 @@ impl ChallengeTable {
             .get(&domain.to_ascii_lowercase())
             .cloned()?;
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+            rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .ok()?
@@ -89,7 +89,7 @@ fn alpn_certificate(
     let cert = params
         .self_signed(&key)
         .map_err(|e| format!("TLS-ALPN certificate: {e}"))?;
-    let signing = rustls::crypto::ring::default_provider()
+    let signing = rustls::crypto::aws_lc_rs::default_provider()
         .key_provider
         .load_private_key(rustls::pki_types::PrivateKeyDer::Pkcs8(
             key.serialize_der().into(),

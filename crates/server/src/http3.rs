@@ -44,7 +44,7 @@ impl rustls::server::ResolvesServerCert for LiveCertificates {
 
 /// The QUIC endpoint of an entrypoint, bound to `addr` (UDP).
 pub fn bind(addr: SocketAddr, switcher: &Switcher) -> std::io::Result<quinn::Endpoint> {
-    let mut provider = rustls::crypto::ring::default_provider();
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     switchyard_proxy::tls_names::server_order(&mut provider.cipher_suites, false);
     let provider = Arc::new(provider);
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)

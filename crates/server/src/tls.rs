@@ -29,7 +29,7 @@ pub fn generated_default() -> Result<Arc<CertifiedKey>, String> {
     let cert = params
         .self_signed(&key)
         .map_err(|e| format!("default certificate: {e}"))?;
-    let provider = rustls::crypto::ring::default_provider();
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
     let signing = provider
         .key_provider
         .load_private_key(rustls::pki_types::PrivateKeyDer::Pkcs8(
@@ -223,6 +223,7 @@ fn kx_groups(
                 "CurveP256" | "secp256r1" | "P256" => NamedGroup::secp256r1,
                 "CurveP384" | "secp384r1" | "P384" => NamedGroup::secp384r1,
                 "X25519" | "x25519" => NamedGroup::X25519,
+                "X25519MLKEM768" | "x25519mlkem768" => NamedGroup::X25519MLKEM768,
                 "CurveP521" | "secp521r1" | "P521" => {
                     return Err(format!(
                         "curvePreferences: {n} is not offered by Switchyard's TLS library (rustls)"
@@ -374,7 +375,7 @@ pub fn server_config(
     } else {
         // One ticket per handshake, as Go sends.
         config.send_tls13_tickets = 1;
-        if let Ok(t) = rustls::crypto::ring::Ticketer::new() {
+        if let Ok(t) = rustls::crypto::aws_lc_rs::Ticketer::new() {
             config.ticketer = t;
         }
     }
@@ -402,7 +403,7 @@ pub fn build(
     generated: &Arc<CertifiedKey>,
     last_good: &mut LastGood,
 ) -> Built {
-    let provider = rustls::crypto::ring::default_provider();
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
     let mut store = CertStore::default();
     let mut certificate_errors = Vec::new();
     let mut used = LastGood::new();
@@ -524,7 +525,7 @@ mod tests {
                 .unwrap();
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
-        let signing = rustls::crypto::ring::default_provider()
+        let signing = rustls::crypto::aws_lc_rs::default_provider()
             .key_provider
             .load_private_key(rustls::pki_types::PrivateKeyDer::Pkcs8(
                 key.serialize_der().into(),
@@ -626,13 +627,23 @@ mod tests {
 
     #[test]
     fn curves() {
-        let all = rustls::crypto::ring::default_provider().kx_groups;
+        let all = rustls::crypto::aws_lc_rs::default_provider().kx_groups;
         assert_eq!(
             kx_groups(&["CurveP256".into(), "X25519".into()], &all)
                 .unwrap()
                 .len(),
             2
         );
+        let pq = kx_groups(&["X25519MLKEM768".into(), "CurveP384".into()], &all).unwrap();
+        assert_eq!(
+            pq.iter().map(|g| g.name()).collect::<Vec<_>>(),
+            [
+                rustls::NamedGroup::X25519MLKEM768,
+                rustls::NamedGroup::secp384r1
+            ]
+        );
+        // Without curvePreferences: the post-quantum hybrid first, as Go.
+        assert_eq!(all[0].name(), rustls::NamedGroup::X25519MLKEM768);
         assert!(kx_groups(&["CurveP521".into()], &all)
             .unwrap_err()
             .contains("not offered"));

@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     }
     // One crypto provider for every TLS use (entrypoints, backends, Redis
     // later), chosen here rather than by whichever library asks first.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let env: Vec<(String, String)> = std::env::vars().collect();
     let loaded = match switchyard_config::loader::load_static(&args, &env) {
         Ok(l) => l,

@@ -260,7 +260,7 @@ tls:
         caFiles: ["{}"]
         clientAuthType: RequireAndVerifyClientCert
     strict: {{sniStrict: true}}
-    h1only: {{alpnProtocols: [http/1.1]}}
+    h1only: {{alpnProtocols: [http/1.1], curvePreferences: [CurveP256]}}
     weak: {{cipherSuites: [TLS_RSA_WITH_AES_128_CBC_SHA]}}
 "#,
         a.url(),
@@ -288,6 +288,17 @@ tls:
     assert_eq!(
         r.version,
         Some(switchyard_testkit::rustls::ProtocolVersion::TLSv1_2)
+    );
+    // curvePreferences: P-256 for h1.test; elsewhere the post-quantum
+    // hybrid first (the test client offers it), as Go's defaults.
+    assert_eq!(
+        r.kx_group,
+        Some(switchyard_testkit::rustls::NamedGroup::secp256r1)
+    );
+    let r = TlsClient::get(t.secure, "modern.test", "/").await.unwrap();
+    assert_eq!(
+        r.kx_group,
+        Some(switchyard_testkit::rustls::NamedGroup::X25519MLKEM768)
     );
 
     // Mutual TLS: no certificate, no handshake; the fixture's, accepted.

@@ -42,7 +42,7 @@ pub(crate) fn acceptor_with(options: &TlsOptions) -> tokio_rustls::TlsAcceptor {
         .collect::<Result<_, _>>()
         .expect("fixture cert");
     let key = PrivateKeyDer::from_pem_slice(SERVER_KEY.as_bytes()).expect("fixture key");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone());
     let builder = if options.versions.is_empty() {
         builder.with_safe_default_protocol_versions()

@@ -38,6 +38,8 @@ pub struct TlsReply {
     pub cert_names: Vec<String>,
     pub alpn: Option<Vec<u8>>,
     pub version: Option<rustls::ProtocolVersion>,
+    /// The key exchange group the handshake used.
+    pub kx_group: Option<rustls::NamedGroup>,
 }
 
 #[derive(Debug)]
@@ -98,7 +100,7 @@ pub fn cert_names(der: &[u8]) -> Vec<String> {
 
 impl TlsClient {
     fn config(&self) -> Result<rustls::ClientConfig, String> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone());
         let builder = if self.versions.is_empty() {
             builder.with_safe_default_protocol_versions()
@@ -204,6 +206,7 @@ impl TlsClient {
             cert_names,
             alpn,
             version: Some(rustls::ProtocolVersion::TLSv1_3),
+            kx_group: None,
         })
     }
 
@@ -242,6 +245,7 @@ impl TlsClient {
             .unwrap_or_default();
         let alpn = conn.alpn_protocol().map(<[u8]>::to_vec);
         let version = conn.protocol_version();
+        let kx_group = conn.negotiated_key_exchange_group().map(|g| g.name());
         let h2 = alpn.as_deref() == Some(b"h2");
         let resp = if h2 {
             let (mut sender, c) =
@@ -279,6 +283,7 @@ impl TlsClient {
             cert_names,
             alpn,
             version,
+            kx_group,
         })
     }
 

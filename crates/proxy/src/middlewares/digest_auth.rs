@@ -24,7 +24,7 @@ fn h(s: &str) -> String {
 /// Twelve random bytes, base64.
 fn random_key() -> String {
     let mut k = [0u8; 12];
-    if rustls::crypto::ring::default_provider()
+    if rustls::crypto::aws_lc_rs::default_provider()
         .secure_random
         .fill(&mut k)
         .is_err()
