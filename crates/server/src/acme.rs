@@ -169,8 +169,7 @@ impl StoredCert {
     }
 
     fn names(&self) -> Vec<String> {
-        let mut v = vec![self.domain.main.to_ascii_lowercase()];
-        v.extend(self.domain.sans.iter().map(|s| s.to_ascii_lowercase()));
+        let mut v = domain_set(&self.domain.main, &self.domain.sans);
         v.sort();
         v.dedup();
         v
@@ -1083,11 +1082,7 @@ pub fn wanted_domains(
         } else {
             tls.domains
                 .iter()
-                .map(|d: &Domain| {
-                    let mut v = vec![d.main.to_ascii_lowercase()];
-                    v.extend(d.sans.iter().map(|s| s.to_ascii_lowercase()));
-                    v
-                })
+                .map(|d: &Domain| domain_set(&d.main, &d.sans))
                 .collect()
         };
         for set in sets {
@@ -1106,6 +1101,14 @@ pub fn wanted_domains(
     out
 }
 
+/// A certificate's names, lower-case, the main one first.
+fn domain_set(main: &str, sans: &[String]) -> Vec<String> {
+    std::iter::once(main)
+        .chain(sans.iter().map(String::as_str))
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
 /// The domains of the default store's `defaultGeneratedCert` when it names
 /// `resolver` (and no `defaultCertificate` takes precedence).
 pub fn default_generated(tls: &TlsConfiguration, resolver: &str) -> Option<Vec<String>> {
@@ -1118,8 +1121,7 @@ pub fn default_generated(tls: &TlsConfiguration, resolver: &str) -> Option<Vec<S
         return None;
     }
     let domain = generated.domain.as_ref()?;
-    let mut set = vec![domain.main.to_ascii_lowercase()];
-    set.extend(domain.sans.iter().map(|s| s.to_ascii_lowercase()));
+    let set = domain_set(&domain.main, &domain.sans);
     (!set.iter().any(String::is_empty)).then_some(set)
 }
 

@@ -95,17 +95,27 @@ pub fn parse_address(name: &str, address: &str) -> Result<SocketAddr, AddressErr
         .ok_or_else(|| invalid("host resolves to no address"))
 }
 
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// A socket of `kind` for `addr`; an IPv6 one also takes IPv4 (`:port`
+/// listens on both, as Go does).
+pub(crate) fn socket_for(
+    addr: SocketAddr,
+    kind: socket2::Type,
+    protocol: socket2::Protocol,
+) -> std::io::Result<socket2::Socket> {
     let domain = if addr.is_ipv6() {
         socket2::Domain::IPV6
     } else {
         socket2::Domain::IPV4
     };
-    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    let socket = socket2::Socket::new(domain, kind, Some(protocol))?;
     if addr.is_ipv6() {
-        // `:port` listens on IPv4 and IPv6 alike, as Go does.
         let _ = socket.set_only_v6(false);
     }
+    Ok(socket)
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = socket_for(addr, socket2::Type::STREAM, socket2::Protocol::TCP)?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;

@@ -60,16 +60,7 @@ pub fn bind(addr: SocketAddr, switcher: &Switcher) -> std::io::Result<quinn::End
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
 
-    let domain = if addr.is_ipv6() {
-        socket2::Domain::IPV6
-    } else {
-        socket2::Domain::IPV4
-    };
-    let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
-    if addr.is_ipv6() {
-        // `:port` listens on IPv4 and IPv6 alike, as the TCP side does.
-        let _ = socket.set_only_v6(false);
-    }
+    let socket = entrypoint::socket_for(addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
     socket.bind(&addr.into())?;
     quinn::Endpoint::new(
         quinn::EndpointConfig::default(),

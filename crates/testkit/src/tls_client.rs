@@ -42,16 +42,8 @@ pub struct TlsReply {
     pub kx_group: Option<rustls::NamedGroup>,
 }
 
-/// A verifier that accepts any server certificate (signatures still
-/// checked): tests and load tools look at certificates themselves.
 #[derive(Debug)]
-pub struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
-
-impl AnyServer {
-    pub fn new(provider: Arc<rustls::crypto::CryptoProvider>) -> AnyServer {
-        AnyServer(provider)
-    }
-}
+struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AnyServer {
     fn verify_server_cert(
@@ -139,6 +131,25 @@ impl TlsClient {
         Ok(config)
     }
 
+    /// A client QUIC endpoint (HTTP/3 ALPN, TLS 1.3, this client's
+    /// certificate settings) for servers of `addr`'s family.
+    pub fn quic_endpoint(&self, addr: std::net::SocketAddr) -> Result<quinn::Endpoint, String> {
+        let mut h3 = self.clone();
+        h3.versions = vec![&rustls::version::TLS13];
+        let mut config = h3.config()?;
+        config.alpn_protocols = vec![b"h3".to_vec()];
+        let crypto =
+            quinn::crypto::rustls::QuicClientConfig::try_from(config).map_err(|e| e.to_string())?;
+        let local: std::net::SocketAddr = if addr.is_ipv6() {
+            (std::net::Ipv6Addr::LOCALHOST, 0).into()
+        } else {
+            (std::net::Ipv4Addr::LOCALHOST, 0).into()
+        };
+        let mut endpoint = quinn::Endpoint::client(local).map_err(|e| e.to_string())?;
+        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+        Ok(endpoint)
+    }
+
     /// `method path` (with `body`, when not empty) over a new QUIC
     /// connection, by HTTP/3; the reply's `alpn` is `h3`.
     pub async fn request_h3(
@@ -150,19 +161,7 @@ impl TlsClient {
         body: Bytes,
     ) -> Result<TlsReply, String> {
         use bytes::{Buf, BufMut};
-        let mut h3 = self.clone();
-        h3.versions = vec![&rustls::version::TLS13];
-        let mut config = h3.config()?;
-        config.alpn_protocols = vec![b"h3".to_vec()];
-        let crypto =
-            quinn::crypto::rustls::QuicClientConfig::try_from(config).map_err(|e| e.to_string())?;
-        let local: std::net::SocketAddr = if addr.is_ipv6() {
-            "[::1]:0".parse().map_err(|e| format!("{e}"))?
-        } else {
-            "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?
-        };
-        let mut endpoint = quinn::Endpoint::client(local).map_err(|e| e.to_string())?;
-        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+        let endpoint = self.quic_endpoint(addr)?;
         let name = self.sni.clone().unwrap_or_else(|| addr.ip().to_string());
         let conn = endpoint
             .connect(addr, &name)

@@ -4,7 +4,6 @@
 //! `{"requests", "errors", "seconds", "rps", "p50_ms", "p99_ms"}` as JSON.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Buf;
@@ -24,7 +23,7 @@ async fn main() {
         eprintln!("usage: h3-load ADDR HOST PATH CONNECTIONS SECONDS");
         std::process::exit(2);
     };
-    let endpoint = match client_endpoint() {
+    let endpoint = match switchyard_testkit::tls_client::TlsClient::default().quic_endpoint(addr) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("h3-load: {e}");
@@ -65,25 +64,6 @@ async fn main() {
             "p99_ms": pct(0.99),
         })
     );
-}
-
-fn client_endpoint() -> Result<quinn::Endpoint, String> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| e.to_string())?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(switchyard_testkit::tls_client::AnyServer::new(
-            provider,
-        )))
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"h3".to_vec()];
-    let crypto =
-        quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|e| e.to_string())?;
-    let local: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let mut endpoint = quinn::Endpoint::client(local).map_err(|e| e.to_string())?;
-    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
-    Ok(endpoint)
 }
 
 /// Requests one after another on one connection until `deadline`: the
