@@ -18,6 +18,7 @@ use switchyard_rules::{normalize_host, normalize_path, routing_path, sanitize_pa
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::tls_stream::{self, Opening};
 use crate::Switcher;
 
 /// An entrypoint's settings, from the static configuration.
@@ -117,6 +118,8 @@ pub(crate) fn socket_for(
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = socket_for(addr, socket2::Type::STREAM, socket2::Protocol::TCP)?;
     socket.set_reuse_address(true)?;
+    // Accepted connections inherit it on Linux (one system call less each).
+    socket.set_tcp_nodelay(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
@@ -201,7 +204,21 @@ impl EntryPoint {
         }
         builder.http2().timer(TokioTimer::new());
         let builder = Arc::new(builder);
-        let name: Arc<str> = Arc::from(settings.name.as_str());
+        // What every connection's context starts from. The listener's
+        // address stands for the connection's local one: only its port is
+        // used, and it saves a `getsockname` per connection.
+        let template = {
+            let local_addr = listener
+                .local_addr()
+                .unwrap_or_else(|_| SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)));
+            RequestContext {
+                client_addr: local_addr,
+                local_addr,
+                entrypoint: Arc::from(settings.name.as_str()),
+                tls: false,
+                peer_certificates: None,
+            }
+        };
 
         let mut stopping = false;
         let mut accept_until: Option<tokio::time::Instant> = None;
@@ -215,7 +232,7 @@ impl EntryPoint {
             tokio::select! {
                 accepted = listener.accept() => {
                     let Ok((stream, peer)) = accepted else { continue };
-                    serve_connection(stream, peer, &builder, &graceful, &settings, &name, &switcher);
+                    serve_connection(stream, peer, &builder, &graceful, &settings, &template, &switcher);
                 }
                 changed = shutdown.changed(), if !stopping => {
                     if changed.is_err() || *shutdown.borrow() {
@@ -251,50 +268,49 @@ fn serve_connection(
     builder: &Arc<auto::Builder<TokioExecutor>>,
     graceful: &hyper_util::server::graceful::GracefulShutdown,
     settings: &Arc<EntryPointSettings>,
-    name: &Arc<str>,
+    template: &RequestContext,
     switcher: &Switcher,
 ) {
+    #[cfg(not(target_os = "linux"))]
     let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().unwrap_or(peer);
-    let ctx = RequestContext {
-        client_addr: canonical(peer),
-        local_addr: local,
-        entrypoint: name.clone(),
-        tls: false,
-        peer_certificates: None,
-    };
+    let mut ctx = template.clone();
+    ctx.client_addr = canonical(peer);
     let (builder, settings, switcher) = (builder.clone(), settings.clone(), switcher.clone());
     let watcher = graceful.watcher();
     tokio::spawn(async move {
         let limit = settings.read_timeout.unwrap_or(HANDSHAKE_TIMEOUT);
-        // A TLS connection opens with a handshake record (0x16); anything
-        // else is plain HTTP.
-        let mut first = [0u8; 1];
-        let is_tls = match tokio::time::timeout(limit, stream.peek(&mut first)).await {
-            Ok(Ok(1)) => first[0] == 0x16,
-            _ => return,
-        };
-        if !is_tls {
-            let svc = service(settings, switcher, ctx);
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                .into_owned();
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+        // A TLS connection opens with a handshake record; anything else is
+        // plain HTTP.
+        let hello = match tokio::time::timeout(limit, tls_stream::open(stream)).await {
+            Ok(Ok(Some(Opening::Tls(hello)))) => hello,
+            Ok(Ok(Some(Opening::Plain(stream)))) => {
+                let svc = service(settings, switcher, ctx);
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                    .into_owned();
+                if let Err(e) = watcher.watch(conn).await {
+                    tracing::debug!(error = %e, %peer, "connection ended with an error");
+                }
+                return;
             }
-            return;
-        }
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "timed out waiting for the first bytes");
+                return;
+            }
+        };
         let tls = switcher.load().tls.clone();
         let challenges = settings.acme_challenges.clone();
         let handshake = async {
-            let start =
-                tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream)
-                    .await?;
-            let hello = start.client_hello();
-            let sni = hello.server_name().map(str::to_string);
+            let client_hello = hello.client_hello();
+            let sni = client_hello.server_name().map(str::to_string);
             // An ACME TLS-ALPN-01 validation: answer with the challenge
             // certificate, and nothing else on that connection.
-            let acme = hello
+            let acme = client_hello
                 .alpn()
                 .is_some_and(|mut protocols| protocols.any(|p| p == b"acme-tls/1"));
             if acme {
@@ -304,7 +320,9 @@ fn serve_connection(
                     .and_then(|(c, sni)| c.alpn_config(sni));
                 return match config {
                     Some(config) => {
-                        let _ = start.into_stream(config).await;
+                        if let Ok(stream) = hello.handshake(config).await {
+                            let _ = stream.finish().await;
+                        }
                         Err(std::io::Error::other(
                             "ACME TLS-ALPN-01 validation answered",
                         ))
@@ -314,13 +332,13 @@ fn serve_connection(
                     )),
                 };
             }
-            let chacha = switchyard_proxy::tls_names::prefers_chacha(hello.cipher_suites());
+            let chacha = switchyard_proxy::tls_names::prefers_chacha(client_hello.cipher_suites());
             let Some(config) = tls.config_for(sni.as_deref(), chacha) else {
                 return Err(std::io::Error::other(format!(
                     "no TLS configuration for {sni:?}"
                 )));
             };
-            start.into_stream(config).await
+            hello.handshake(config).await
         };
         let stream = match tokio::time::timeout(limit, handshake).await {
             Ok(Ok(s)) => s,
@@ -333,11 +351,9 @@ fn serve_connection(
                 return;
             }
         };
-        let mut ctx = ctx;
         ctx.tls = true;
         ctx.peer_certificates = stream
-            .get_ref()
-            .1
+            .connection()
             .peer_certificates()
             .map(|c| Arc::new(c.iter().map(|c| c.clone().into_owned()).collect()));
         let svc = service(settings, switcher, ctx);

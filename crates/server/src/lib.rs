@@ -19,6 +19,7 @@ pub mod merge;
 pub mod runtime;
 pub mod switcher;
 pub mod tls;
+mod tls_stream;
 pub mod watcher;
 
 pub use builder::{Builder, StaticView};

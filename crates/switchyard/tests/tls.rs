@@ -8,6 +8,7 @@
 mod common;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -701,4 +702,146 @@ tls:
         .await
         .unwrap();
     assert_eq!(code, Some(0));
+}
+
+/// A client session store that records when a TLS 1.3 ticket arrives.
+#[derive(Debug)]
+struct TicketWatch {
+    inner: rustls::client::ClientSessionMemoryCache,
+    tickets: std::sync::atomic::AtomicUsize,
+}
+
+impl rustls::client::ClientSessionStore for TicketWatch {
+    fn set_kx_hint(
+        &self,
+        server_name: rustls::pki_types::ServerName<'static>,
+        group: rustls::NamedGroup,
+    ) {
+        self.inner.set_kx_hint(server_name, group)
+    }
+    fn kx_hint(
+        &self,
+        server_name: &rustls::pki_types::ServerName<'_>,
+    ) -> Option<rustls::NamedGroup> {
+        self.inner.kx_hint(server_name)
+    }
+    fn set_tls12_session(
+        &self,
+        server_name: rustls::pki_types::ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.inner.set_tls12_session(server_name, value)
+    }
+    fn tls12_session(
+        &self,
+        server_name: &rustls::pki_types::ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.inner.tls12_session(server_name)
+    }
+    fn remove_tls12_session(&self, server_name: &rustls::pki_types::ServerName<'static>) {
+        self.inner.remove_tls12_session(server_name)
+    }
+    fn insert_tls13_ticket(
+        &self,
+        server_name: rustls::pki_types::ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.tickets
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.insert_tls13_ticket(server_name, value)
+    }
+    fn take_tls13_ticket(
+        &self,
+        server_name: &rustls::pki_types::ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.inner.take_tls13_ticket(server_name)
+    }
+}
+
+/// Session tickets: sent right after the handshake to a client that has not
+/// spoken yet (so a client with Nagle's algorithm on is not held back waiting
+/// for an acknowledgement), and good for resuming; requests go through on
+/// both the first and the resumed connection, over TLS 1.3 and TLS 1.2.
+#[tokio::test]
+async fn session_tickets_come_unprompted_and_resume() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let a = Backend::start("a").await;
+    let certs = TestDir::new("tls-tickets-certs");
+    let (cert, key) = write_cert(certs.path(), "site", &["site.test"]);
+    let dynamic = format!(
+        "http:\n  routers:\n    site:\n      rule: \"Host(`site.test`)\"\n      service: a\n      tls: {{}}\n  services:\n    a: {{loadBalancer: {{servers: [{{url: \"{}\"}}]}}}}\ntls:\n  certificates:\n    - {{certFile: \"{}\", keyFile: \"{}\"}}\n",
+        a.url(),
+        cert.display(),
+        key.display()
+    );
+    let t = start("tls-tickets", &dynamic, "", "").await;
+    wait_until("site up", Duration::from_secs(10), || async {
+        let r = TlsClient::get(t.secure, "site.test", "/").await.ok()?;
+        (r.reply.status == 200).then_some(())
+    })
+    .await;
+
+    let watch = Arc::new(TicketWatch {
+        inner: rustls::client::ClientSessionMemoryCache::new(8),
+        tickets: Default::default(),
+    });
+    let mut config = TlsClient {
+        sni: Some("site.test".into()),
+        ..TlsClient::default()
+    }
+    .client_config()
+    .unwrap();
+    config.resumption = rustls::client::Resumption::store(watch.clone());
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("site.test").unwrap();
+    let request = b"GET /hello HTTP/1.1\r\nhost: site.test\r\nconnection: close\r\n\r\n";
+
+    let tcp = tokio::net::TcpStream::connect(t.secure).await.unwrap();
+    let mut tls = connector.connect(name.clone(), tcp).await.unwrap();
+    assert_eq!(
+        tls.get_ref().1.handshake_kind(),
+        Some(rustls::HandshakeKind::Full)
+    );
+    // Reading processes what the server sends; there is no answer to read
+    // before a request, only the ticket.
+    let mut buf = [0u8; 256];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while watch.tickets.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no session ticket before the first request"
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(50), tls.read(&mut buf)).await;
+    }
+    tls.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    tls.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("x-backend: a"), "{answer}");
+
+    // Resumed with that ticket; the request follows the handshake at once.
+    let tcp = tokio::net::TcpStream::connect(t.secure).await.unwrap();
+    let mut tls = connector.connect(name.clone(), tcp).await.unwrap();
+    assert_eq!(
+        tls.get_ref().1.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+    tls.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    tls.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // TLS 1.2: the server's last flight goes out before the client speaks.
+    let r = TlsClient {
+        sni: Some("site.test".into()),
+        versions: vec![&rustls::version::TLS12],
+        ..TlsClient::default()
+    }
+    .request(t.secure, Method::GET, "site.test", "/")
+    .await
+    .unwrap();
+    assert_eq!(r.reply.status, 200);
+    assert_eq!(r.version, Some(rustls::ProtocolVersion::TLSv1_2));
 }

@@ -99,7 +99,8 @@ pub fn cert_names(der: &[u8]) -> Vec<String> {
 }
 
 impl TlsClient {
-    fn config(&self) -> Result<rustls::ClientConfig, String> {
+    /// The rustls client configuration this client handshakes with.
+    pub fn client_config(&self) -> Result<rustls::ClientConfig, String> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone());
         let builder = if self.versions.is_empty() {
@@ -136,7 +137,7 @@ impl TlsClient {
     pub fn quic_endpoint(&self, addr: std::net::SocketAddr) -> Result<quinn::Endpoint, String> {
         let mut h3 = self.clone();
         h3.versions = vec![&rustls::version::TLS13];
-        let mut config = h3.config()?;
+        let mut config = h3.client_config()?;
         config.alpn_protocols = vec![b"h3".to_vec()];
         let crypto =
             quinn::crypto::rustls::QuicClientConfig::try_from(config).map_err(|e| e.to_string())?;
@@ -222,7 +223,7 @@ impl TlsClient {
         &self,
         addr: std::net::SocketAddr,
     ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.config()?));
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(self.client_config()?));
         let name = match &self.sni {
             Some(s) => ServerName::try_from(s.clone()).map_err(|e| e.to_string())?,
             None => ServerName::IpAddress(addr.ip().into()),
