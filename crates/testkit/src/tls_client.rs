@@ -28,6 +28,9 @@ pub struct TlsClient {
     pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// Only these versions (empty: TLS 1.2 and 1.3).
     pub versions: Vec<&'static rustls::SupportedProtocolVersion>,
+    /// Key exchange groups offered, in this order (empty: rustls's
+    /// defaults, the post-quantum hybrid first).
+    pub key_shares: Vec<rustls::NamedGroup>,
 }
 
 /// An answer over TLS and what the handshake showed.
@@ -101,7 +104,16 @@ pub fn cert_names(der: &[u8]) -> Vec<String> {
 impl TlsClient {
     /// The rustls client configuration this client handshakes with.
     pub fn client_config(&self) -> Result<rustls::ClientConfig, String> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+        if !self.key_shares.is_empty() {
+            let all = std::mem::take(&mut provider.kx_groups);
+            provider.kx_groups = self
+                .key_shares
+                .iter()
+                .filter_map(|name| all.iter().find(|g| g.name() == *name).copied())
+                .collect();
+        }
+        let provider = Arc::new(provider);
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone());
         let builder = if self.versions.is_empty() {
             builder.with_safe_default_protocol_versions()

@@ -1,0 +1,138 @@
+//! `tls-load ADDR HOST PATH CONNECTIONS SECONDS` — a closed-loop load of new
+//! TLS connections for the benchmark's handshake cases: CONNECTIONS
+//! concurrent clients, each opening a connection (SNI HOST), handshaking,
+//! sending one `GET PATH` with `Connection: close` and reading the answer to
+//! its end, again and again for SECONDS. Sessions are resumed with the
+//! tickets servers send, as browsers and wrk do; key shares are X25519 then
+//! P-256, as wrk (OpenSSL 3.0) offers them. Prints
+//! `{"requests", "errors", "seconds", "rps", "p50_ms", "p99_ms"}` as JSON.
+//!
+//! It exists because wrk's OpenSSL 3.0 spends twice the proxy's CPU on each
+//! handshake, so on a shared machine wrk, not the proxy, sets the pace.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let parsed = (|| {
+        let addr: SocketAddr = args.first()?.parse().ok()?;
+        let host = args.get(1)?.clone();
+        let path = args.get(2)?.clone();
+        let connections: usize = args.get(3)?.parse().ok()?;
+        let seconds: u64 = args.get(4)?.parse().ok()?;
+        Some((addr, host, path, connections, seconds))
+    })();
+    let Some((addr, host, path, connections, seconds)) = parsed else {
+        eprintln!("usage: tls-load ADDR HOST PATH CONNECTIONS SECONDS");
+        std::process::exit(2);
+    };
+    let client = switchyard_testkit::tls_client::TlsClient {
+        sni: Some(host.clone()),
+        key_shares: vec![rustls::NamedGroup::X25519, rustls::NamedGroup::secp256r1],
+        ..Default::default()
+    };
+    let (config, name) = match client.client_config().and_then(|c| {
+        let name = ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
+        Ok((c, name))
+    }) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("tls-load: {e}");
+            std::process::exit(1);
+        }
+    };
+    // Two threads, as the benchmark runs wrk with two.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tls-load: {e}");
+            std::process::exit(1);
+        }
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let request: Arc<[u8]> =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+            .into_bytes()
+            .into();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let (latencies, errors) = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..connections {
+            let (connector, name, request) = (connector.clone(), name.clone(), request.clone());
+            tasks.push(tokio::spawn(async move {
+                client_loop(connector, addr, name, &request, deadline).await
+            }));
+        }
+        let (mut latencies, mut errors) = (Vec::new(), 0u64);
+        for t in tasks {
+            if let Ok((l, e)) = t.await {
+                latencies.extend(l);
+                errors += e;
+            }
+        }
+        (latencies, errors)
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies = latencies;
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |us| f64::from(*us) / 1000.0)
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "requests": latencies.len(),
+            "errors": errors,
+            "seconds": elapsed,
+            "rps": latencies.len() as f64 / elapsed,
+            "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99),
+        })
+    );
+}
+
+/// New connections one after another until `deadline`: the latencies (µs)
+/// of the good ones and the number of failures.
+async fn client_loop(
+    connector: tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+    name: ServerName<'static>,
+    request: &[u8],
+    deadline: Instant,
+) -> (Vec<u32>, u64) {
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    let mut answer = Vec::with_capacity(1024);
+    while Instant::now() < deadline {
+        let start = Instant::now();
+        answer.clear();
+        let ok = async {
+            let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+            tcp.set_nodelay(true).ok()?;
+            let mut tls = connector.connect(name.clone(), tcp).await.ok()?;
+            tls.write_all(request).await.ok()?;
+            // The end of the answer is the server's close (with or without
+            // close_notify).
+            let _ = tls.read_to_end(&mut answer).await;
+            Some(answer.starts_with(b"HTTP/1.1 2"))
+        }
+        .await;
+        if ok == Some(true) {
+            latencies.push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
+        } else {
+            errors += 1;
+        }
+    }
+    (latencies, errors)
+}
