@@ -5,7 +5,8 @@
 //! its end, again and again for SECONDS. Sessions are resumed with the
 //! tickets servers send, as browsers and wrk do; key shares are X25519 then
 //! P-256, as wrk (OpenSSL 3.0) offers them. Prints
-//! `{"requests", "errors", "seconds", "rps", "p50_ms", "p99_ms"}` as JSON.
+//! `{"requests", "resumed", "errors", "seconds", "rps", "p50_ms", "p99_ms"}`
+//! as JSON (`resumed`: the good requests whose handshake resumed a session).
 //!
 //! It exists because wrk's OpenSSL 3.0 spends twice the proxy's CPU on each
 //! handshake, so on a shared machine wrk, not the proxy, sets the pace.
@@ -65,7 +66,7 @@ fn main() {
             .into();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
-    let (latencies, errors) = runtime.block_on(async {
+    let (latencies, resumed, errors) = runtime.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..connections {
             let (connector, name, request) = (connector.clone(), name.clone(), request.clone());
@@ -73,14 +74,15 @@ fn main() {
                 client_loop(connector, addr, name, &request, deadline).await
             }));
         }
-        let (mut latencies, mut errors) = (Vec::new(), 0u64);
+        let (mut latencies, mut resumed, mut errors) = (Vec::new(), 0u64, 0u64);
         for t in tasks {
-            if let Ok((l, e)) = t.await {
-                latencies.extend(l);
-                errors += e;
+            if let Ok(run) = t.await {
+                latencies.extend(run.latencies);
+                resumed += run.resumed;
+                errors += run.errors;
             }
         }
-        (latencies, errors)
+        (latencies, resumed, errors)
     });
     let elapsed = started.elapsed().as_secs_f64();
     let mut latencies = latencies;
@@ -94,6 +96,7 @@ fn main() {
         "{}",
         serde_json::json!({
             "requests": latencies.len(),
+            "resumed": resumed,
             "errors": errors,
             "seconds": elapsed,
             "rps": latencies.len() as f64 / elapsed,
@@ -103,16 +106,25 @@ fn main() {
     );
 }
 
-/// New connections one after another until `deadline`: the latencies (µs)
-/// of the good ones and the number of failures.
+/// What one client saw.
+#[derive(Default)]
+struct Run {
+    /// Of the good requests, in µs.
+    latencies: Vec<u32>,
+    /// Good requests whose handshake resumed a session.
+    resumed: u64,
+    errors: u64,
+}
+
+/// New connections one after another until `deadline`.
 async fn client_loop(
     connector: tokio_rustls::TlsConnector,
     addr: SocketAddr,
     name: ServerName<'static>,
     request: &[u8],
     deadline: Instant,
-) -> (Vec<u32>, u64) {
-    let (mut latencies, mut errors) = (Vec::new(), 0);
+) -> Run {
+    let mut run = Run::default();
     let mut answer = Vec::with_capacity(1024);
     while Instant::now() < deadline {
         let start = Instant::now();
@@ -121,18 +133,22 @@ async fn client_loop(
             let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
             tcp.set_nodelay(true).ok()?;
             let mut tls = connector.connect(name.clone(), tcp).await.ok()?;
+            let resumed = tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
             tls.write_all(request).await.ok()?;
             // The end of the answer is the server's close (with or without
             // close_notify).
             let _ = tls.read_to_end(&mut answer).await;
-            Some(answer.starts_with(b"HTTP/1.1 2"))
+            Some((answer.starts_with(b"HTTP/1.1 2"), resumed))
         }
         .await;
-        if ok == Some(true) {
-            latencies.push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
-        } else {
-            errors += 1;
+        match ok {
+            Some((true, resumed)) => {
+                run.latencies
+                    .push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
+                run.resumed += u64::from(resumed);
+            }
+            _ => run.errors += 1,
         }
     }
-    (latencies, errors)
+    run
 }
