@@ -1,6 +1,7 @@
-//! `tls-load ADDR HOST PATH CONNECTIONS SECONDS` — a closed-loop load of new
+//! `tls-load ADDR HOST PATH CONNECTIONS SECONDS [SNI]` — a closed-loop load of new
 //! TLS connections for the benchmark's handshake cases: CONNECTIONS
-//! concurrent clients, each opening a connection (SNI HOST), handshaking,
+//! concurrent clients, each opening a connection (SNI: HOST, or SNI when
+//! given; an IP address sends none), handshaking,
 //! sending one `GET PATH` with `Connection: close` and reading the answer to
 //! its end, again and again for SECONDS. Sessions are resumed with the
 //! tickets servers send (each client its own), as browsers and wrk do; key shares are X25519 then
@@ -26,19 +27,20 @@ fn main() {
         let path = args.get(2)?.clone();
         let connections: usize = args.get(3)?.parse().ok()?;
         let seconds: u64 = args.get(4)?.parse().ok()?;
-        Some((addr, host, path, connections, seconds))
+        let sni = args.get(5).unwrap_or(&host).clone();
+        Some((addr, host, path, connections, seconds, sni))
     })();
-    let Some((addr, host, path, connections, seconds)) = parsed else {
-        eprintln!("usage: tls-load ADDR HOST PATH CONNECTIONS SECONDS");
+    let Some((addr, host, path, connections, seconds, sni)) = parsed else {
+        eprintln!("usage: tls-load ADDR HOST PATH CONNECTIONS SECONDS [SNI]");
         std::process::exit(2);
     };
     let client = switchyard_testkit::tls_client::TlsClient {
-        sni: Some(host.clone()),
+        sni: Some(sni.clone()),
         key_shares: vec![rustls::NamedGroup::X25519, rustls::NamedGroup::secp256r1],
         ..Default::default()
     };
     let (config, name) = match client.client_config().and_then(|c| {
-        let name = ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
+        let name = ServerName::try_from(sni.clone()).map_err(|e| e.to_string())?;
         Ok((c, name))
     }) {
         Ok(v) => v,
