@@ -845,3 +845,104 @@ async fn session_tickets_come_unprompted_and_resume() {
     assert_eq!(r.reply.status, 200);
     assert_eq!(r.version, Some(rustls::ProtocolVersion::TLSv1_2));
 }
+
+/// Bodies far larger than a TLS record and than rustls's buffers, both
+/// ways, over HTTP/1.1 and HTTP/2: the entrypoint's TLS stream must pass
+/// every byte in order when its buffer fills and the socket pushes back.
+#[tokio::test]
+async fn large_bodies_both_ways_over_tls() {
+    use http_body_util::{BodyExt, Full};
+    let a = Backend::start("a").await;
+    let certs = TestDir::new("tls-large-certs");
+    let (cert, key) = write_cert(certs.path(), "site", &["site.test"]);
+    let dynamic = format!(
+        "http:\n  routers:\n    site:\n      rule: \"Host(`site.test`)\"\n      service: a\n      tls: {{}}\n  services:\n    a: {{loadBalancer: {{servers: [{{url: \"{}\"}}]}}}}\ntls:\n  certificates:\n    - {{certFile: \"{}\", keyFile: \"{}\"}}\n",
+        a.url(),
+        cert.display(),
+        key.display()
+    );
+    let t = start("tls-large", &dynamic, "", "").await;
+    wait_until("site up", Duration::from_secs(10), || async {
+        let r = TlsClient::get(t.secure, "site.test", "/").await.ok()?;
+        (r.reply.status == 200).then_some(())
+    })
+    .await;
+    const SIZE: usize = 3 * 1024 * 1024 + 17;
+    let upload: bytes::Bytes = (0..SIZE).map(|i| (i * 7 % 251) as u8).collect();
+
+    // HTTP/1.1: one connection, a large download then a large upload echoed.
+    let tls = TlsClient {
+        sni: Some("site.test".into()),
+        ..TlsClient::default()
+    }
+    .handshake(t.secure)
+    .await
+    .unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let resp = sender
+        .send_request(
+            http::Request::get(format!("/bytes/{SIZE}"))
+                .header("host", "site.test")
+                .body(Full::new(bytes::Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let got = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(got.len(), SIZE);
+    assert!(got.iter().all(|b| *b == b'a'));
+    let resp = sender
+        .send_request(
+            http::Request::post("/echo")
+                .header("host", "site.test")
+                .body(Full::new(upload.clone()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let echoed = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        echoed == upload,
+        "HTTP/1.1 echo differs ({} bytes back)",
+        echoed.len()
+    );
+
+    // HTTP/2 by ALPN: the same upload, echoed on a stream.
+    let tls = TlsClient {
+        sni: Some("site.test".into()),
+        alpn: vec![b"h2".to_vec()],
+        ..TlsClient::default()
+    }
+    .handshake(t.secure)
+    .await
+    .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let resp = sender
+        .send_request(
+            http::Request::post("https://site.test/echo")
+                .body(Full::new(upload.clone()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let echoed = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        echoed == upload,
+        "HTTP/2 echo differs ({} bytes back)",
+        echoed.len()
+    );
+}
