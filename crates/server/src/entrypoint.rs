@@ -284,13 +284,7 @@ fn serve_connection(
         let hello = match tokio::time::timeout(limit, tls_stream::open(stream)).await {
             Ok(Ok(Some(Opening::Tls(hello)))) => hello,
             Ok(Ok(Some(Opening::Plain(stream)))) => {
-                let svc = service(settings, switcher, ctx);
-                let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                    .into_owned();
-                if let Err(e) = watcher.watch(conn).await {
-                    tracing::debug!(error = %e, %peer, "connection ended with an error");
-                }
+                serve_http(stream, &builder, watcher, settings, switcher, ctx).await;
                 return;
             }
             Ok(Ok(None)) => return,
@@ -356,14 +350,30 @@ fn serve_connection(
             .connection()
             .peer_certificates()
             .map(|c| Arc::new(c.iter().map(|c| c.clone().into_owned()).collect()));
-        let svc = service(settings, switcher, ctx);
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-            .into_owned();
-        if let Err(e) = watcher.watch(conn).await {
-            tracing::debug!(error = %e, %peer, "TLS connection ended with an error");
-        }
+        serve_http(stream, &builder, watcher, settings, switcher, ctx).await;
     });
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on an accepted connection, plain or TLS, until
+/// it ends (or the graceful stop ends it).
+async fn serve_http<I>(
+    io: I,
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    settings: Arc<EntryPointSettings>,
+    switcher: Switcher,
+    ctx: RequestContext,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (peer, tls) = (ctx.client_addr, ctx.tls);
+    let svc = service(settings, switcher, ctx);
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), svc)
+        .into_owned();
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, %peer, tls, "connection ended with an error");
+    }
 }
 
 /// The per-request service of one connection.

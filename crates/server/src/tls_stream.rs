@@ -131,20 +131,29 @@ struct SyncIo<'a, 'b> {
     cx: &'a mut Context<'b>,
 }
 
+/// Tries `op` on the socket; when the socket is not ready, waits for
+/// `ready` (registering the task's waker), and says `WouldBlock` if that
+/// is pending.
+fn when_ready<T>(
+    mut op: impl FnMut() -> io::Result<T>,
+    mut ready: impl FnMut() -> Poll<io::Result<()>>,
+) -> io::Result<T> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match ready() {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => return Err(io::ErrorKind::WouldBlock.into()),
+            },
+            other => return other,
+        }
+    }
+}
+
 impl Read for SyncIo<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.io.try_read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match self.io.poll_read_ready(self.cx) {
-                        Poll::Ready(Ok(())) => continue,
-                        Poll::Ready(Err(e)) => return Err(e),
-                        Poll::Pending => return Err(io::ErrorKind::WouldBlock.into()),
-                    }
-                }
-                other => return other,
-            }
-        }
+        let (io, cx) = (self.io, &mut *self.cx);
+        when_ready(|| io.try_read(buf), || io.poll_read_ready(cx))
     }
 }
 
@@ -154,18 +163,8 @@ impl Write for SyncIo<'_, '_> {
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        loop {
-            match self.io.try_write_vectored(bufs) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match self.io.poll_write_ready(self.cx) {
-                        Poll::Ready(Ok(())) => continue,
-                        Poll::Ready(Err(e)) => return Err(e),
-                        Poll::Pending => return Err(io::ErrorKind::WouldBlock.into()),
-                    }
-                }
-                other => return other,
-            }
-        }
+        let (io, cx) = (self.io, &mut *self.cx);
+        when_ready(|| io.try_write_vectored(bufs), || io.poll_write_ready(cx))
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -90,6 +90,24 @@ fn start(dir: &TestDir, bin: &Path, args: &[&str]) -> Switchyard {
     Switchyard::start(bin, dir.path(), args)
 }
 
+/// Writes the usual `switchyard.yml` (ACME from `ca_server`, stored in
+/// `storage`, dynamic files in `dynamic/`) and starts Switchyard on it; with
+/// the address of its TLS entrypoint.
+fn start_with_ca(
+    dir: &TestDir,
+    web: u16,
+    secure: u16,
+    ca_server: &str,
+    storage: &Path,
+) -> (Switchyard, SocketAddr) {
+    dir.write(
+        "switchyard.yml",
+        &static_config(web, secure, ca_server, storage, &dir.join("dynamic")),
+    );
+    let sy = start(dir, Path::new(BIN), &["--configFile=switchyard.yml"]);
+    (sy, SocketAddr::from(([127, 0, 0, 1], secure)))
+}
+
 /// The leaf certificate served for `sni`, once it comes from pebble.
 async fn pebble_cert(secure: SocketAddr, sni: &str) -> Vec<u8> {
     wait_until(
@@ -125,21 +143,10 @@ async fn obtain_serve_restart_and_migrate_from_traefik() {
     let dir = TestDir::new("acme");
     let storage = dir.join("acme.json");
     dir.write("dynamic/site.yml", &dynamic(&backend));
-    dir.write(
-        "switchyard.yml",
-        &static_config(
-            web,
-            secure,
-            &pebble.directory(),
-            &storage,
-            &dir.join("dynamic"),
-        ),
-    );
-    let secure_addr: SocketAddr = format!("127.0.0.1:{secure}").parse().unwrap();
     let args = ["--configFile=switchyard.yml"];
 
     // 1. A certificate is ordered, validated over HTTP-01, stored and served.
-    let mut sy = start(&dir, Path::new(BIN), &args);
+    let (mut sy, secure_addr) = start_with_ca(&dir, web, secure, &pebble.directory(), &storage);
     let served = pebble_cert(secure_addr, "site.test").await;
     let r = TlsClient::get(secure_addr, "site.test", "/").await.unwrap();
     assert_eq!(r.reply.status, 200);
@@ -320,18 +327,7 @@ async fn certificates_are_renewed_with_a_third_of_their_life_left() {
     let dir = TestDir::new("acme-renew");
     let storage = dir.join("acme.json");
     dir.write("dynamic/site.yml", &dynamic(&backend));
-    dir.write(
-        "switchyard.yml",
-        &static_config(
-            web,
-            secure,
-            &pebble.directory(),
-            &storage,
-            &dir.join("dynamic"),
-        ),
-    );
-    let secure_addr: SocketAddr = format!("127.0.0.1:{secure}").parse().unwrap();
-    let sy = start(&dir, Path::new(BIN), &["--configFile=switchyard.yml"]);
+    let (sy, secure_addr) = start_with_ca(&dir, web, secure, &pebble.directory(), &storage);
     let first = pebble_cert(secure_addr, "site.test").await;
     let renewed = wait_until("a renewed certificate", Duration::from_secs(30), || async {
         let tls = TlsClient {
@@ -570,18 +566,7 @@ async fn default_generated_cert_comes_from_the_resolver() {
             dynamic(&backend)
         ),
     );
-    dir.write(
-        "switchyard.yml",
-        &static_config(
-            web,
-            secure,
-            &pebble.directory(),
-            &storage,
-            &dir.join("dynamic"),
-        ),
-    );
-    let secure_addr: SocketAddr = format!("127.0.0.1:{secure}").parse().unwrap();
-    let _sy = start(&dir, Path::new(BIN), &["--configFile=switchyard.yml"]);
+    let (_sy, secure_addr) = start_with_ca(&dir, web, secure, &pebble.directory(), &storage);
     // A name no certificate has gets the resolver's default certificate.
     let der = pebble_cert(secure_addr, "nothing-matches.test").await;
     assert_eq!(

@@ -704,6 +704,28 @@ tls:
     assert_eq!(code, Some(0));
 }
 
+/// A proxy routing `site.test` over TLS, with a certificate file of its own,
+/// to a backend `a`, once it answers; the backend and the certificates'
+/// directory live as long as the caller keeps them.
+async fn site_with_certificate(name: &str) -> (TlsProxy, Backend, TestDir) {
+    let a = Backend::start("a").await;
+    let certs = TestDir::new(&format!("{name}-certs"));
+    let (cert, key) = write_cert(certs.path(), "site", &["site.test"]);
+    let dynamic = format!(
+        "http:\n  routers:\n    site:\n      rule: \"Host(`site.test`)\"\n      service: a\n      tls: {{}}\n  services:\n    a: {{loadBalancer: {{servers: [{{url: \"{}\"}}]}}}}\ntls:\n  certificates:\n    - {{certFile: \"{}\", keyFile: \"{}\"}}\n",
+        a.url(),
+        cert.display(),
+        key.display()
+    );
+    let t = start(name, &dynamic, "", "").await;
+    wait_until("site up", Duration::from_secs(10), || async {
+        let r = TlsClient::get(t.secure, "site.test", "/").await.ok()?;
+        (r.reply.status == 200).then_some(())
+    })
+    .await;
+    (t, a, certs)
+}
+
 /// A client session store that records when a TLS 1.3 ticket arrives.
 #[derive(Debug)]
 struct TicketWatch {
@@ -765,21 +787,7 @@ impl rustls::client::ClientSessionStore for TicketWatch {
 #[tokio::test]
 async fn session_tickets_come_unprompted_and_resume() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let a = Backend::start("a").await;
-    let certs = TestDir::new("tls-tickets-certs");
-    let (cert, key) = write_cert(certs.path(), "site", &["site.test"]);
-    let dynamic = format!(
-        "http:\n  routers:\n    site:\n      rule: \"Host(`site.test`)\"\n      service: a\n      tls: {{}}\n  services:\n    a: {{loadBalancer: {{servers: [{{url: \"{}\"}}]}}}}\ntls:\n  certificates:\n    - {{certFile: \"{}\", keyFile: \"{}\"}}\n",
-        a.url(),
-        cert.display(),
-        key.display()
-    );
-    let t = start("tls-tickets", &dynamic, "", "").await;
-    wait_until("site up", Duration::from_secs(10), || async {
-        let r = TlsClient::get(t.secure, "site.test", "/").await.ok()?;
-        (r.reply.status == 200).then_some(())
-    })
-    .await;
+    let (t, _backend, _certs) = site_with_certificate("tls-tickets").await;
 
     let watch = Arc::new(TicketWatch {
         inner: rustls::client::ClientSessionMemoryCache::new(8),
@@ -852,21 +860,7 @@ async fn session_tickets_come_unprompted_and_resume() {
 #[tokio::test]
 async fn large_bodies_both_ways_over_tls() {
     use http_body_util::{BodyExt, Full};
-    let a = Backend::start("a").await;
-    let certs = TestDir::new("tls-large-certs");
-    let (cert, key) = write_cert(certs.path(), "site", &["site.test"]);
-    let dynamic = format!(
-        "http:\n  routers:\n    site:\n      rule: \"Host(`site.test`)\"\n      service: a\n      tls: {{}}\n  services:\n    a: {{loadBalancer: {{servers: [{{url: \"{}\"}}]}}}}\ntls:\n  certificates:\n    - {{certFile: \"{}\", keyFile: \"{}\"}}\n",
-        a.url(),
-        cert.display(),
-        key.display()
-    );
-    let t = start("tls-large", &dynamic, "", "").await;
-    wait_until("site up", Duration::from_secs(10), || async {
-        let r = TlsClient::get(t.secure, "site.test", "/").await.ok()?;
-        (r.reply.status == 200).then_some(())
-    })
-    .await;
+    let (t, _backend, _certs) = site_with_certificate("tls-large").await;
     const SIZE: usize = 3 * 1024 * 1024 + 17;
     let upload: bytes::Bytes = (0..SIZE).map(|i| (i * 7 % 251) as u8).collect();
 

@@ -46,24 +46,9 @@ async fn main() {
             errors += e;
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .map_or(0.0, |us| f64::from(*us) / 1000.0)
-    };
-    println!(
-        "{}",
-        serde_json::json!({
-            "requests": latencies.len(),
-            "errors": errors,
-            "seconds": elapsed,
-            "rps": latencies.len() as f64 / elapsed,
-            "p50_ms": pct(0.5),
-            "p99_ms": pct(0.99),
-        })
-    );
+    let report =
+        switchyard_testkit::load::report(latencies, errors, started.elapsed().as_secs_f64());
+    println!("{report}");
 }
 
 /// Requests one after another on one connection until `deadline`: the
@@ -104,9 +89,7 @@ async fn one_connection(
         }
         .await;
         match ok {
-            Some(true) => {
-                latencies.push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX))
-            }
+            Some(true) => latencies.push(switchyard_testkit::load::micros(start.elapsed())),
             Some(false) => errors += 1,
             // The connection broke: this one is done.
             None => {

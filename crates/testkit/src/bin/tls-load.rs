@@ -91,26 +91,10 @@ fn main() {
         }
         (latencies, resumed, errors)
     });
-    let elapsed = started.elapsed().as_secs_f64();
-    let mut latencies = latencies;
-    latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .map_or(0.0, |us| f64::from(*us) / 1000.0)
-    };
-    println!(
-        "{}",
-        serde_json::json!({
-            "requests": latencies.len(),
-            "resumed": resumed,
-            "errors": errors,
-            "seconds": elapsed,
-            "rps": latencies.len() as f64 / elapsed,
-            "p50_ms": pct(0.5),
-            "p99_ms": pct(0.99),
-        })
-    );
+    let mut report =
+        switchyard_testkit::load::report(latencies, errors, started.elapsed().as_secs_f64());
+    report["resumed"] = resumed.into();
+    println!("{report}");
 }
 
 /// What one client saw.
@@ -151,7 +135,7 @@ async fn client_loop(
         match ok {
             Some((true, resumed)) => {
                 run.latencies
-                    .push(u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    .push(switchyard_testkit::load::micros(start.elapsed()));
                 run.resumed += u64::from(resumed);
             }
             _ => run.errors += 1,
