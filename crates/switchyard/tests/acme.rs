@@ -161,7 +161,14 @@ async fn obtain_serve_restart_and_migrate_from_traefik() {
         .await
         .unwrap();
     assert_eq!(r.reply.status, 200);
-    assert!(sy.logged("unable to obtain ACME certificate"));
+    // ...and the failure is said (the failing order runs beside the others,
+    // so it may be said after they succeed).
+    wait_until(
+        "the ACME failure logged",
+        Duration::from_secs(20),
+        || async { sy.logged("unable to obtain ACME certificate").then_some(()) },
+    )
+    .await;
     // Traefik's format, private.
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
