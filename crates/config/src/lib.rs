@@ -19,6 +19,7 @@ pub mod flat;
 pub mod loader;
 pub mod middlewares;
 pub mod node;
+pub mod schema;
 pub mod static_config;
 pub mod tls;
 mod toml_source;

@@ -23,6 +23,21 @@ pub enum Source {
 pub struct Loaded {
     pub config: StaticConfiguration,
     pub source: Source,
+    /// Keys Traefik knows that Switchyard does not implement yet, as the
+    /// source spells them (for the one start-up warning).
+    pub not_implemented: Vec<String>,
+}
+
+/// Checks a static tree against Traefik's keys, then decodes what
+/// Switchyard implements.
+fn decode_static(tree: &Node, source: Source) -> Result<Loaded, ConfigError> {
+    let checked = crate::schema::check_static(tree)?;
+    let config: StaticConfiguration = from_node(&checked.tree)?;
+    Ok(Loaded {
+        config: config.with_defaults(),
+        source,
+        not_implemented: checked.not_implemented,
+    })
 }
 
 /// The file names searched, in order, in each search directory.
@@ -65,11 +80,11 @@ pub fn parse_tree(path: &Path, text: &str) -> Result<Node, ConfigError> {
     }
 }
 
-fn read_static_file(path: &Path) -> Result<StaticConfiguration, ConfigError> {
+fn read_static_file(path: &Path) -> Result<Loaded, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::at(Location::in_file(path, 0, 0), format!("cannot read: {e}")))?;
     let tree = parse_tree(path, &text)?;
-    from_node(&tree)
+    decode_static(&tree, Source::File(path.to_path_buf()))
 }
 
 /// Loads the static configuration as Traefik does, searching `dirs` for a
@@ -95,11 +110,7 @@ pub fn load_static_from(
             .find(|p| p.is_file())
     });
     if let Some(path) = file {
-        let config = read_static_file(&path)?;
-        return Ok(Loaded {
-            config: config.with_defaults(),
-            source: Source::File(path),
-        });
+        return read_static_file(&path);
     }
 
     let flags: Vec<(String, String)> = pairs
@@ -117,11 +128,7 @@ pub fn load_static_from(
                 .zip(labels)
                 .map(|((k, v), l)| (k.as_str(), v.as_str(), l)),
         );
-        let config: StaticConfiguration = from_node(&tree)?;
-        return Ok(Loaded {
-            config: config.with_defaults(),
-            source: Source::Flags,
-        });
+        return decode_static(&tree, Source::Flags);
     }
 
     let vars: Vec<(String, String, String)> = flat::env_pairs(env, &["SWITCHYARD_", "TRAEFIK_"])
@@ -136,16 +143,13 @@ pub fn load_static_from(
                 Location::named(&format!("environment variable {name}")),
             )
         }));
-        let config: StaticConfiguration = from_node(&tree)?;
-        return Ok(Loaded {
-            config: config.with_defaults(),
-            source: Source::Env,
-        });
+        return decode_static(&tree, Source::Env);
     }
 
     Ok(Loaded {
         config: StaticConfiguration::default().with_defaults(),
         source: Source::Defaults,
+        not_implemented: Vec::new(),
     })
 }
 

@@ -1,7 +1,7 @@
-//! Traefik v3's static configuration, as far as Switchyard reads it.
-//! Sections Switchyard does not run yet are kept as raw [`Node`]s so that a
-//! real `traefik.yml` decodes unchanged, and [`StaticConfiguration::unsupported_sections`]
-//! names them in one warning at start-up.
+//! Traefik v3's static configuration, as far as Switchyard implements it.
+//! Every other key Traefik knows is checked and taken out of the tree
+//! before this decode by [`crate::schema`], which names it in the one
+//! start-up warning; so a field here is a setting Switchyard acts on.
 
 use std::collections::BTreeMap;
 
@@ -13,38 +13,31 @@ use crate::{Duration, Node};
 #[serde(default, rename_all = "camelCase")]
 pub struct StaticConfiguration {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub global: Option<Node>,
+    pub global: Option<Global>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub servers_transport: Option<ServersTransport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tcp_servers_transport: Option<Node>,
     pub entry_points: BTreeMap<String, EntryPoint>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub providers: Option<Providers>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api: Option<Api>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub metrics: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ping: Option<Ping>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<Log>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_log: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tracing: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub host_resolver: Option<Node>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub certificates_resolvers: BTreeMap<String, CertificatesResolver>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub experimental: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub core: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spiffe: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ocsp: Option<Node>,
+}
+
+/// `global`: Switchyard never calls home, so both switches are kept as
+/// given and have nothing to turn off.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Global {
+    pub check_new_version: bool,
+    pub send_anonymous_usage: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -200,8 +193,6 @@ impl Default for EncodedCharacters {
 pub struct CertificatesResolver {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acme: Option<Acme>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tailscale: Option<Node>,
 }
 
 /// `certificatesResolvers.<name>.acme.eab`: the CA's external account.
@@ -240,8 +231,12 @@ pub struct Acme {
     pub dns_challenge: Option<Node>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email_addresses: Option<Node>,
+    /// A whole HTTP exchange with the CA.
+    pub client_timeout: Duration,
+    /// Until the CA's response headers arrive.
+    pub client_response_header_timeout: Duration,
+    /// Until a finalized order has its certificate.
+    pub certificate_timeout: Duration,
 }
 
 impl Default for Acme {
@@ -261,7 +256,9 @@ impl Default for Acme {
             tls_challenge: None,
             dns_challenge: None,
             profile: None,
-            email_addresses: None,
+            client_timeout: Duration::from_secs(120),
+            client_response_header_timeout: Duration::from_secs(30),
+            certificate_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -324,72 +321,15 @@ impl Default for RedirectEntryPoint {
 #[serde(default, rename_all = "camelCase")]
 pub struct Providers {
     pub providers_throttle_duration: Duration,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub precedence: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<FileProvider>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub docker: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub swarm: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kubernetes_ingress: Option<Node>,
-    #[serde(
-        rename = "kubernetesIngressNGINX",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub kubernetes_ingress_nginx: Option<Node>,
-    #[serde(rename = "kubernetesCRD", skip_serializing_if = "Option::is_none")]
-    pub kubernetes_crd: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kubernetes_gateway: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub knative: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rest: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consul_catalog: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nomad: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ecs: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consul: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub etcd: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub zoo_keeper: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub redis: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plugin: Option<Node>,
 }
 
 impl Default for Providers {
     fn default() -> Self {
         Providers {
             providers_throttle_duration: Duration::from_secs(2),
-            precedence: Vec::new(),
             file: None,
-            docker: None,
-            swarm: None,
-            kubernetes_ingress: None,
-            kubernetes_ingress_nginx: None,
-            kubernetes_crd: None,
-            kubernetes_gateway: None,
-            knative: None,
-            rest: None,
-            consul_catalog: None,
-            nomad: None,
-            ecs: None,
-            consul: None,
-            etcd: None,
-            zoo_keeper: None,
-            redis: None,
-            http: None,
-            plugin: None,
         }
     }
 }
@@ -402,8 +342,6 @@ pub struct FileProvider {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directory: Option<String>,
     pub watch: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub debug_log_generated_template: bool,
 }
 
 impl Default for FileProvider {
@@ -412,7 +350,6 @@ impl Default for FileProvider {
             filename: None,
             directory: None,
             watch: true,
-            debug_log_generated_template: false,
         }
     }
 }
@@ -497,8 +434,6 @@ pub struct ServersTransport {
     pub max_idle_conns_per_host: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forwarding_timeouts: Option<ForwardingTimeouts>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spiffe: Option<Node>,
 }
 
 impl ServersTransport {
@@ -555,102 +490,5 @@ impl StaticConfiguration {
             );
         }
         self
-    }
-
-    /// The sections present in the configuration that Switchyard does not
-    /// run yet (dotted paths), for one warning at start-up.
-    pub fn unsupported_sections(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut note = |present: bool, name: String| {
-            if present {
-                out.push(name);
-            }
-        };
-        note(
-            self.tcp_servers_transport.is_some(),
-            "tcpServersTransport".into(),
-        );
-        note(self.metrics.is_some(), "metrics".into());
-        note(self.access_log.is_some(), "accessLog".into());
-        note(self.tracing.is_some(), "tracing".into());
-        note(self.host_resolver.is_some(), "hostResolver".into());
-        note(
-            self.certificates_resolvers
-                .values()
-                .any(|r| r.tailscale.is_some()),
-            "certificatesResolvers (tailscale)".into(),
-        );
-        note(self.experimental.is_some(), "experimental".into());
-        note(self.spiffe.is_some(), "spiffe".into());
-        note(self.ocsp.is_some(), "ocsp".into());
-        if let Some(core) = &self.core {
-            let syntax = core.get("defaultRuleSyntax").map(|n| n.to_json());
-            note(
-                syntax.is_some_and(|s| s != "v3"),
-                "core.defaultRuleSyntax (only v3)".into(),
-            );
-        }
-        if let Some(st) = &self.servers_transport {
-            note(st.spiffe.is_some(), "serversTransport.spiffe".into());
-        }
-        if let Some(p) = &self.providers {
-            let others = [
-                ("docker", &p.docker),
-                ("swarm", &p.swarm),
-                ("kubernetesIngress", &p.kubernetes_ingress),
-                ("kubernetesIngressNGINX", &p.kubernetes_ingress_nginx),
-                ("kubernetesCRD", &p.kubernetes_crd),
-                ("kubernetesGateway", &p.kubernetes_gateway),
-                ("knative", &p.knative),
-                ("rest", &p.rest),
-                ("consulCatalog", &p.consul_catalog),
-                ("nomad", &p.nomad),
-                ("ecs", &p.ecs),
-                ("consul", &p.consul),
-                ("etcd", &p.etcd),
-                ("zooKeeper", &p.zoo_keeper),
-                ("redis", &p.redis),
-                ("http", &p.http),
-                ("plugin", &p.plugin),
-            ];
-            for (name, v) in others {
-                note(v.is_some(), format!("providers.{name}"));
-            }
-        }
-        for (name, ep) in &self.entry_points {
-            let ep_note = |field: &str| format!("entryPoints.{name}.{field}");
-            note(ep.proxy_protocol.is_some(), ep_note("proxyProtocol"));
-            note(ep.udp.is_some(), ep_note("udp"));
-            note(ep.http2.is_some(), ep_note("http2"));
-            note(ep.observability.is_some(), ep_note("observability"));
-            note(
-                ep.http.encode_query_semicolons,
-                ep_note("http.encodeQuerySemicolons"),
-            );
-            note(
-                !ep.http
-                    .underscore_headers_strategy
-                    .eq_ignore_ascii_case("keep"),
-                ep_note("http.underscoreHeadersStrategy"),
-            );
-            note(
-                !ep.forwarded_headers.connection.is_empty(),
-                ep_note("forwardedHeaders.connection"),
-            );
-            note(
-                ep.forwarded_headers.not_append_x_forwarded_for,
-                ep_note("forwardedHeaders.notAppendXForwardedFor"),
-            );
-            note(
-                ep.transport.keep_alive_max_requests.is_some(),
-                ep_note("transport.keepAliveMaxRequests"),
-            );
-            note(
-                ep.transport.keep_alive_max_time.is_some(),
-                ep_note("transport.keepAliveMaxTime"),
-            );
-            note(ep.reuse_port, ep_note("reusePort"));
-        }
-        out
     }
 }

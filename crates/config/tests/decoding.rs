@@ -15,9 +15,15 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn static_from(file: &str, text: &str) -> Result<StaticConfiguration, String> {
+fn static_checked(file: &str, text: &str) -> Result<(StaticConfiguration, Vec<String>), String> {
     let tree = parse_tree(Path::new(file), text).map_err(|e| e.to_string())?;
-    from_node(&tree).map_err(|e| e.to_string())
+    let checked = switchyard_config::schema::check_static(&tree).map_err(|e| e.to_string())?;
+    let config = from_node(&checked.tree).map_err(|e| e.to_string())?;
+    Ok((config, checked.not_implemented))
+}
+
+fn static_from(file: &str, text: &str) -> Result<StaticConfiguration, String> {
+    static_checked(file, text).map(|(c, _)| c)
 }
 
 fn static_from_flags(flags: &[&str]) -> StaticConfiguration {
@@ -283,18 +289,14 @@ fn config_file_search_order_and_flag() {
 
 #[test]
 fn unsupported_sections_are_named() {
-    let c = static_from(
+    let (_, not_implemented) = static_checked(
         "t.yml",
-        "entryPoints:\n  web:\n    address: \":80\"\n    proxyProtocol:\n      insecure: true\nmetrics:\n  prometheus: {}\nproviders:\n  docker: {}\n  file:\n    directory: x\n",
+        "entryPoints:\n  web:\n    address: \":80\"\n    udp:\n      timeout: 3s\nmetrics:\n  prometheus: {}\nproviders:\n  docker: {}\n  file:\n    directory: x\n",
     )
     .unwrap();
     assert_eq!(
-        c.unsupported_sections(),
-        vec![
-            "metrics",
-            "providers.docker",
-            "entryPoints.web.proxyProtocol"
-        ]
+        not_implemented,
+        vec!["entryPoints.web.udp", "metrics", "providers.docker"]
     );
 }
 

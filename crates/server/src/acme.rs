@@ -392,6 +392,10 @@ impl AccountKey {
 
 struct Client {
     http: Upstream,
+    /// `clientTimeout`: one whole exchange with the CA.
+    timeout: Duration,
+    /// `certificateTimeout`: from finalizing an order to its certificate.
+    certificate_timeout: Duration,
     directory: Value,
     key: AccountKey,
     kid: Option<String>,
@@ -413,8 +417,26 @@ impl Answer {
     }
 }
 
+/// A configured duration, zero meaning none.
+fn non_zero(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
+}
+
 impl Client {
+    /// One exchange with the CA, bounded by `timeout` (`clientTimeout`).
     async fn request(
+        http: &Upstream,
+        timeout: Duration,
+        method: Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, String> {
+        tokio::time::timeout(timeout, Client::exchange(http, method, url, body))
+            .await
+            .map_err(|_| format!("{url}: no complete answer within {timeout:?} (clientTimeout)"))?
+    }
+
+    async fn exchange(
         http: &Upstream,
         method: Method,
         url: &str,
@@ -478,10 +500,12 @@ impl Client {
             root_cas: settings.ca_certificates.clone(),
             server_name: (!settings.ca_server_name.is_empty())
                 .then(|| settings.ca_server_name.clone()),
+            response_header_timeout: non_zero(settings.client_response_header_timeout.into()),
             ..TransportSettings::default()
         })
         .map_err(|e| format!("ACME client: {e}"))?;
-        let dir = Client::request(&http, Method::GET, &settings.ca_server, None).await?;
+        let timeout = non_zero(settings.client_timeout.into()).unwrap_or(Duration::MAX);
+        let dir = Client::request(&http, timeout, Method::GET, &settings.ca_server, None).await?;
         if dir.status != 200 {
             return Err(format!(
                 "ACME directory {}: status {}",
@@ -491,6 +515,9 @@ impl Client {
         Ok(Client {
             directory: dir.json(),
             http,
+            timeout,
+            certificate_timeout: non_zero(settings.certificate_timeout.into())
+                .unwrap_or(Duration::MAX),
             key,
             kid: None,
             nonce: None,
@@ -509,7 +536,7 @@ impl Client {
             return Ok(n);
         }
         let url = self.url("newNonce")?;
-        let a = Client::request(&self.http, Method::HEAD, &url, None).await?;
+        let a = Client::request(&self.http, self.timeout, Method::HEAD, &url, None).await?;
         a.nonce
             .ok_or_else(|| "no Replay-Nonce from newNonce".to_string())
     }
@@ -527,6 +554,7 @@ impl Client {
             let body = self.key.sign(&protected, payload)?;
             let a = Client::request(
                 &self.http,
+                self.timeout,
                 Method::POST,
                 url,
                 Some(body.to_string().into_bytes()),
@@ -691,7 +719,12 @@ impl Client {
         let finalize = order["finalize"].as_str().unwrap_or_default().to_string();
         self.post(&finalize, Some(&json!({ "csr": b64u(&csr) })))
             .await?;
-        let order = self.poll(&order_url, &["valid"]).await?;
+        let limit = self.certificate_timeout;
+        let order = tokio::time::timeout(limit, self.poll(&order_url, &["valid"]))
+            .await
+            .map_err(|_| {
+                format!("{order_url}: no certificate within {limit:?} of finalizing (certificateTimeout)")
+            })??;
         let cert_url = order["certificate"]
             .as_str()
             .ok_or("the valid order has no certificate URL")?

@@ -59,7 +59,7 @@ pub fn configuration(
         );
     }
     for r in &s.redirections {
-        let name = format!("{}-to-{}", r.from, r.to);
+        let name = normalize_name(&format!("{}-to-{}", r.from, r.to));
         let _ = write!(
             routers,
             "    {name:?}:\n      entryPoints: [{:?}]\n      rule: \"HostRegexp(`^.+$`)\"\n      middlewares: [\"redirect-{name}\"]\n      service: noop@internal\n      priority: {}\n",
@@ -81,4 +81,33 @@ pub fn configuration(
         yaml.push_str(&middlewares);
     }
     switchyard_config::loader::parse_dynamic(std::path::Path::new("internal.yml"), &yaml)
+}
+
+/// A name as Traefik's providers normalise it: runs of characters other
+/// than letters and digits become one `-`, none at either end.
+pub fn normalize_name(name: &str) -> String {
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_name;
+
+    #[test]
+    fn normalize_name_table() {
+        let cases = [
+            ("web-to-websecure", "web-to-websecure"),
+            ("web-to-:443", "web-to-443"),
+            ("a_b.c", "a-b-c"),
+            ("--x--", "x"),
+            ("été:8443", "été-8443"),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize_name(input), want, "{input}");
+        }
+    }
 }

@@ -172,10 +172,8 @@ fn internal_settings(config: &StaticConfiguration) -> anyhow::Result<InternalSet
         else {
             continue;
         };
-        let Some(target) = config.entry_points.get(&r.to) else {
-            anyhow::bail!("entryPoints.{name}.http.redirections.entryPoint.to: entrypoint {:?} does not exist", r.to);
-        };
-        let port = parse_address(&r.to, &target.address)?.port();
+        let port = redirect_port(config, &r.to)
+            .with_context(|| format!("entryPoints.{name}.http.redirections.entryPoint.to"))?;
         s.redirections.push(Redirection {
             from: name.clone(),
             to: r.to.clone(),
@@ -192,6 +190,22 @@ fn internal_settings(config: &StaticConfiguration) -> anyhow::Result<InternalSet
     Ok(s)
 }
 
+/// The port a redirection's `to` names: `:443` itself, or the port of the
+/// entrypoint called so (as Traefik reads it).
+fn redirect_port(config: &StaticConfiguration, to: &str) -> anyhow::Result<u16> {
+    if let Some(digits) = to.strip_prefix(':') {
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return digits
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{to:?} is not a port (0-65535)"));
+        }
+    }
+    let Some(target) = config.entry_points.get(to) else {
+        anyhow::bail!("{to:?} is neither a port (\":443\") nor an existing entrypoint");
+    };
+    Ok(parse_address(to, &target.address)?.port())
+}
+
 fn entrypoints_json(config: &StaticConfiguration) -> Vec<serde_json::Value> {
     config
         .entry_points
@@ -204,6 +218,37 @@ fn entrypoints_json(config: &StaticConfiguration) -> Vec<serde_json::Value> {
             v
         })
         .collect()
+}
+
+/// Completes the list of what the configuration asks for and Switchyard
+/// does not do yet (the keys the schema check took out) with what depends
+/// on values, and takes those parts out: UDP entrypoints are not opened.
+fn not_implemented(
+    mut config: StaticConfiguration,
+    mut keys: Vec<String>,
+) -> (StaticConfiguration, Vec<String>) {
+    config.entry_points.retain(|name, ep| {
+        let udp = ep
+            .address
+            .rsplit_once('/')
+            .is_some_and(|(_, proto)| proto.eq_ignore_ascii_case("udp"));
+        if udp {
+            keys.push(format!(
+                "entryPoints.{name}.address ({}: UDP entrypoints)",
+                ep.address
+            ));
+        }
+        !udp
+    });
+    #[cfg(not(feature = "http3"))]
+    for (name, ep) in &config.entry_points {
+        if ep.http3.is_some() {
+            keys.push(format!(
+                "entryPoints.{name}.http3 (this build has no HTTP/3)"
+            ));
+        }
+    }
+    (config, keys)
 }
 
 pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
@@ -224,19 +269,10 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         Source::Env => tracing::info!("static configuration loaded from environment variables"),
         Source::Defaults => tracing::info!("no static configuration found, using defaults"),
     }
-    #[allow(unused_mut)]
-    let mut unsupported = config.unsupported_sections();
-    #[cfg(not(feature = "http3"))]
-    for (name, ep) in &config.entry_points {
-        if ep.http3.is_some() {
-            unsupported.push(format!(
-                "entryPoints.{name}.http3 (this build has no HTTP/3)"
-            ));
-        }
-    }
+    let (config, unsupported) = not_implemented(config, loaded.not_implemented);
     if !unsupported.is_empty() {
         let text = format!(
-            "these static configuration sections are not supported yet and are ignored: {}",
+            "these static configuration options are not implemented by Switchyard yet and are ignored: {}",
             unsupported.join(", ")
         );
         // Shown whatever log.level says: at ERROR (Traefik's default) a

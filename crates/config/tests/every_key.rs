@@ -1,0 +1,207 @@
+//! A static file with every key of Traefik v3.7's reference
+//! (`tests/diff/static/every_key.yml`): it covers every key of the schema,
+//! the keys Switchyard implements decode into the typed configuration, and
+//! the start-up warning names exactly the ones it does not implement yet.
+
+use std::path::{Path, PathBuf};
+
+use switchyard_config::loader::load_static_from;
+use switchyard_config::node::{Node, Value};
+use switchyard_config::schema::{static_keys, Support};
+
+fn every_key_text() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/diff/static/every_key.yml");
+    let text = std::fs::read_to_string(&path).expect("every_key.yml");
+    [
+        ("<<web>>", "18080"),
+        ("<<admin>>", "18081"),
+        ("<<udp>>", "18053"),
+        ("<<dead>>", "9"),
+        ("<<dir>>", "/tmp/sy-every-key"),
+        ("<<dynamic>>", "/tmp/sy-every-key/dynamic.yml"),
+    ]
+    .iter()
+    .fold(text, |t, (k, v)| t.replace(k, v))
+}
+
+/// Writes `text` as a static file and loads it as the binary does.
+fn load(name: &str, text: &str) -> Result<switchyard_config::loader::Loaded, String> {
+    let dir = std::env::temp_dir().join(format!("sy-every-key-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let file: PathBuf = dir.join("traefik.yml");
+    std::fs::write(&file, text).map_err(|e| e.to_string())?;
+    let args = vec![format!("--configFile={}", file.display())];
+    let loaded = load_static_from(&args, &[], &[]).map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    loaded
+}
+
+/// The file without `serversTransport.spiffe`, which Switchyard refuses.
+fn without_spiffe(text: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    let mut in_servers_transport = false;
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            in_servers_transport = line.starts_with("serverstransport:");
+        }
+        if in_servers_transport && line.starts_with("  spiffe:") {
+            skipping = true;
+            continue;
+        }
+        if skipping && line.starts_with("    ") {
+            continue;
+        }
+        skipping = false;
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Every concrete key path of a tree (lower-cased, list items as `[]`).
+fn paths(node: &Node, prefix: &str, out: &mut Vec<String>) {
+    match &node.value {
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                let p = if prefix.is_empty() {
+                    k.to_ascii_lowercase()
+                } else {
+                    format!("{prefix}.{}", k.to_ascii_lowercase())
+                };
+                out.push(p.clone());
+                paths(v, &p, out);
+            }
+        }
+        Value::List(items) => {
+            for item in items {
+                let p = format!("{prefix}[]");
+                paths(item, &p, out);
+            }
+        }
+        Value::Scalar(_) => {}
+    }
+}
+
+fn matches(pattern: &str, path: &str) -> bool {
+    let split = |s: &str| -> Vec<String> {
+        s.replace("[]", ".[]")
+            .split('.')
+            .map(str::to_string)
+            .collect()
+    };
+    let (pat, got) = (split(pattern), split(path));
+    pat.len() == got.len() && pat.iter().zip(&got).all(|(p, g)| p == "*" || p == g)
+}
+
+#[test]
+fn the_file_covers_every_key_of_the_schema() {
+    let text = every_key_text();
+    let tree = switchyard_config::loader::parse_tree(Path::new("every_key.yml"), &text)
+        .expect("every_key.yml parses");
+    let mut found = Vec::new();
+    paths(&tree, "", &mut found);
+    let missing: Vec<String> = static_keys()
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| !found.iter().any(|p| matches(k, p)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "keys missing from every_key.yml: {missing:?}"
+    );
+    assert!(static_keys()
+        .iter()
+        .any(|(_, s)| *s == Support::Implemented));
+}
+
+#[test]
+fn spiffe_on_servers_transport_is_refused() {
+    let err = load("spiffe", &every_key_text()).expect_err("spiffe must be refused");
+    assert!(err.contains("serverstransport.spiffe"), "{err}");
+    assert!(err.contains("refuses to start"), "{err}");
+}
+
+#[test]
+fn warning_names_exactly_what_is_not_implemented() {
+    let loaded = load("all", &without_spiffe(&every_key_text())).expect("every key accepted");
+    let want = [
+        "accesslog",
+        "api.basepath",
+        "api.dashboardname",
+        "api.debug",
+        "certificatesresolvers.le.acme.casystemcertpool",
+        "certificatesresolvers.le.acme.disablecommonname",
+        "certificatesresolvers.le.acme.emailaddresses",
+        "certificatesresolvers.ts.tailscale",
+        "core",
+        "entrypoints.web.allowacmebypass",
+        "entrypoints.web.forwardedheaders.connection",
+        "entrypoints.web.forwardedheaders.notappendxforwardedfor",
+        "entrypoints.web.http.aliasheadersstrategy",
+        "entrypoints.web.http.encodequerysemicolons",
+        "entrypoints.web.http.underscoreheadersstrategy",
+        "entrypoints.web.http2",
+        "entrypoints.web.observability",
+        "entrypoints.web.proxyprotocol",
+        "entrypoints.web.reuseport",
+        "entrypoints.web.transport.keepalivemaxrequests",
+        "entrypoints.web.transport.keepalivemaxtime",
+        "entrypoints.web.udp",
+        "entrypoints.dns.udp",
+        "experimental",
+        "global.notappendxforwardedfor",
+        "hostresolver",
+        "log.compress",
+        "log.maxage",
+        "log.maxbackups",
+        "log.maxsize",
+        "log.otlp",
+        "metrics",
+        "ocsp",
+        "providers.consul",
+        "providers.consulcatalog",
+        "providers.docker",
+        "providers.ecs",
+        "providers.etcd",
+        "providers.file.debugloggeneratedtemplate",
+        "providers.http",
+        "providers.knative",
+        "providers.kubernetescrd",
+        "providers.kubernetesgateway",
+        "providers.kubernetesingress",
+        "providers.kubernetesingressnginx",
+        "providers.nomad",
+        "providers.plugin",
+        "providers.precedence",
+        "providers.redis",
+        "providers.rest",
+        "providers.swarm",
+        "providers.zookeeper",
+        "spiffe",
+        "tcpserverstransport",
+        "tracing",
+    ];
+    assert_eq!(loaded.not_implemented, want);
+    // What is implemented arrived in the typed configuration.
+    let c = &loaded.config;
+    let acme = c.certificates_resolvers["le"].acme.as_ref().expect("acme");
+    assert_eq!(
+        std::time::Duration::from(acme.client_timeout),
+        std::time::Duration::from_secs(120)
+    );
+    assert_eq!(acme.key_type, "EC256");
+    assert!(
+        c.entry_points.contains_key("dns"),
+        "the UDP entrypoint is decoded"
+    );
+    assert_eq!(
+        c.entry_points["web"]
+            .http
+            .redirections
+            .as_ref()
+            .and_then(|r| r.entry_point.as_ref())
+            .map(|e| e.to.as_str()),
+        Some(":8443")
+    );
+}
