@@ -583,13 +583,6 @@ impl StaticConfiguration {
         note(self.experimental.is_some(), "experimental".into());
         note(self.spiffe.is_some(), "spiffe".into());
         note(self.ocsp.is_some(), "ocsp".into());
-        if let Some(core) = &self.core {
-            let syntax = core.get("defaultRuleSyntax").map(|n| n.to_json());
-            note(
-                syntax.is_some_and(|s| s != "v3"),
-                "core.defaultRuleSyntax (only v3)".into(),
-            );
-        }
         if let Some(st) = &self.servers_transport {
             note(st.spiffe.is_some(), "serversTransport.spiffe".into());
         }

@@ -1075,8 +1075,9 @@ pub fn wanted_domains(
             continue;
         }
         let sets: Vec<Vec<String>> = if tls.domains.is_empty() {
-            match switchyard_rules::parse(&router.rule) {
-                Ok(rule) => rule.host_values().into_iter().map(|h| vec![h]).collect(),
+            // Either syntax, as Traefik's `ParseDomains` reads rules.
+            match switchyard_rules::host_values(&router.rule) {
+                Ok(hosts) => hosts.into_iter().map(|h| vec![h]).collect(),
                 Err(_) => Vec::new(),
             }
         } else {
