@@ -1761,12 +1761,23 @@ mod tests {
         );
         routers.insert("c".into(), router("Host(`other.test`)", "other", vec![]));
         routers.insert("d".into(), router("Host(`*.wild.test`)", "le", vec![]));
+        // A v2 rule: two hosts in one Host, and Headers.
+        routers.insert(
+            "e".into(),
+            router(
+                "Host(`v2a.test`, `v2b.test`) && Headers(`X`, `1`)",
+                "le",
+                vec![],
+            ),
+        );
         assert_eq!(
             wanted_domains(&routers, "le", false),
             vec![
                 vec!["a.test".to_string()],
                 vec!["b.test".to_string()],
                 vec!["main.test".to_string(), "alt.test".to_string()],
+                vec!["v2a.test".to_string()],
+                vec!["v2b.test".to_string()],
             ]
         );
     }

@@ -38,10 +38,14 @@ fn api_view(
 ) -> serde_json::Value {
     let defaults = &view.default_entrypoints;
     let mut v = json(router);
-    // Traefik gives the static default to routers without their own.
-    if let (Some(syntax), Some(o)) = (view.default_rule_syntax, v.as_object_mut()) {
+    // Traefik gives the static default to routers without their own, and
+    // shows no empty one.
+    if let Some(o) = v.as_object_mut() {
         if router.rule_syntax.as_deref().unwrap_or("").is_empty() {
-            o.insert("ruleSyntax".into(), serde_json::json!(syntax.name()));
+            match view.default_rule_syntax {
+                Some(syntax) => o.insert("ruleSyntax".into(), serde_json::json!(syntax.name())),
+                None => o.remove("ruleSyntax"),
+            };
         }
     }
     if let (Some(t), Some(o)) = (tls, v.as_object_mut()) {
