@@ -134,7 +134,7 @@ fn warning_names_exactly_what_is_not_implemented() {
         "certificatesresolvers.le.acme.disablecommonname",
         "certificatesresolvers.le.acme.emailaddresses",
         "certificatesresolvers.ts.tailscale",
-        "core",
+        "core.stricttlsoptions",
         "entrypoints.web.allowacmebypass",
         "entrypoints.web.forwardedheaders.connection",
         "entrypoints.web.forwardedheaders.notappendxforwardedfor",

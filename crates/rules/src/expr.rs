@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::matcher::{Kind, Matcher};
 use crate::request::RequestInfo;
+use crate::{v2, Syntax};
 
 /// The tree of a rule. Chains of one operator are kept flat
 /// (`a && b && c` is one `All` of three), which bounds the tree's depth by
@@ -12,6 +13,8 @@ use crate::request::RequestInfo;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expr {
     Match(Box<Matcher>),
+    /// A matcher of the v2 syntax.
+    MatchV2(Box<v2::Matcher>),
     Not(Box<Expr>),
     /// `&&` of two or more.
     All(Vec<Expr>),
@@ -49,6 +52,7 @@ impl Expr {
     fn matches(&self, req: &RequestInfo<'_>) -> bool {
         match self {
             Expr::Match(m) => m.matches(req),
+            Expr::MatchV2(m) => m.matches(req),
             Expr::Not(e) => !e.matches(req),
             Expr::All(items) => items.iter().all(|e| e.matches(req)),
             Expr::Any(items) => items.iter().any(|e| e.matches(req)),
@@ -60,7 +64,8 @@ impl Expr {
     fn exact_hosts(&self, negated: bool) -> Option<Vec<String>> {
         match self {
             Expr::Match(m) if !negated => m.exact_host().map(|h| vec![h.to_string()]),
-            Expr::Match(_) => None,
+            Expr::MatchV2(m) if !negated => m.exact_hosts().map(<[String]>::to_vec),
+            Expr::Match(_) | Expr::MatchV2(_) => None,
             Expr::Not(e) => e.exact_hosts(!negated),
             Expr::All(items) | Expr::Any(items) => {
                 // `!(a || b)` is `!a && !b`, and `!(a && b)` is `!a || !b`.
@@ -91,7 +96,14 @@ impl Expr {
                         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()),
                 );
             }
-            Expr::Match(_) => {}
+            Expr::MatchV2(m) if m.kind() == v2::Kind::Host => {
+                out.extend(
+                    m.args()
+                        .iter()
+                        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()),
+                );
+            }
+            Expr::Match(_) | Expr::MatchV2(_) => {}
             Expr::Not(e) => e.host_values(out),
             Expr::All(items) | Expr::Any(items) => {
                 for e in items {
@@ -105,7 +117,8 @@ impl Expr {
     /// `&&` 2, `!` and matchers 3) is below `min`.
     fn write(&self, f: &mut fmt::Formatter<'_>, min: u8) -> fmt::Result {
         let (prec, op, items) = match self {
-            Expr::Match(m) => return write_matcher(f, m),
+            Expr::Match(m) => return write_matcher(f, m.kind().name(), m.args()),
+            Expr::MatchV2(m) => return write_matcher(f, m.kind().name(), m.args()),
             Expr::Not(e) => {
                 f.write_str("!")?;
                 return e.write(f, 3);
@@ -131,10 +144,10 @@ impl Expr {
     }
 }
 
-fn write_matcher(f: &mut fmt::Formatter<'_>, m: &Matcher) -> fmt::Result {
-    f.write_str(m.kind().name())?;
+fn write_matcher(f: &mut fmt::Formatter<'_>, name: &str, args: &[Vec<u8>]) -> fmt::Result {
+    f.write_str(name)?;
     f.write_str("(")?;
-    for (i, arg) in m.args().iter().enumerate() {
+    for (i, arg) in args.iter().enumerate() {
         if i > 0 {
             f.write_str(", ")?;
         }
@@ -181,20 +194,23 @@ pub(crate) fn quote(value: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub struct Rule {
     source: String,
+    syntax: Syntax,
     expr: Expr,
 }
 
 impl PartialEq for Rule {
-    /// Same tree of matchers with the same arguments (however written).
+    /// Same tree of matchers with the same arguments (however written);
+    /// matchers of different syntaxes always differ.
     fn eq(&self, other: &Rule) -> bool {
         self.expr == other.expr
     }
 }
 
 impl Rule {
-    pub(crate) fn new(source: &str, expr: Expr) -> Rule {
+    pub(crate) fn new(source: &str, syntax: Syntax, expr: Expr) -> Rule {
         Rule {
             source: source.to_string(),
+            syntax,
             expr,
         }
     }
@@ -202,6 +218,11 @@ impl Rule {
     /// The rule as written.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The syntax the rule was parsed with.
+    pub fn syntax(&self) -> Syntax {
+        self.syntax
     }
 
     /// Whether the request matches.
@@ -213,7 +234,8 @@ impl Rule {
     /// hosts, the hosts (lower-cased, no port, no trailing dot; sorted, no
     /// duplicates; empty when no host can satisfy the rule); None when it
     /// can match other hosts: some branch without a `Host`, a wildcard or
-    /// `*` host, `HostRegexp`, a negated `Host`.
+    /// `*` host, `HostRegexp`, a negated `Host`. (In the v2 syntax, `Host`
+    /// and `HostHeader` have no wildcards: each of their values counts.)
     pub fn exact_hosts(&self) -> Option<Vec<String>> {
         let mut hosts = self.expr.exact_hosts(false)?;
         hosts.sort();
@@ -223,7 +245,7 @@ impl Rule {
 
     /// Every literal `Host(...)` value in the rule, lower-cased, in the
     /// order written, negated ones and wildcards included (Traefik's
-    /// `ParseDomains`).
+    /// `ParseDomains`; not `HostHeader`, in v2).
     pub fn host_values(&self) -> Vec<String> {
         let mut out = Vec::new();
         self.expr.host_values(&mut out);
@@ -234,8 +256,8 @@ impl Rule {
 impl fmt::Display for Rule {
     /// The rule in canonical form: matchers spelled as Traefik defines
     /// them, values in backticks where possible, single spaces around
-    /// operators, parentheses only where needed. Parsing it gives an equal
-    /// rule.
+    /// operators, parentheses only where needed. Parsing it with the same
+    /// [`Syntax`] gives an equal rule.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.expr.write(f, 0)
     }

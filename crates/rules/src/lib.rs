@@ -1,5 +1,7 @@
 //! Traefik v3's HTTP router rules: parsing, compiled matchers, and a
-//! router table indexed by host.
+//! router table indexed by host. Rules are read in Traefik's v3 syntax
+//! ([`parse`]) or in its v2 syntax ([`parse_with`] and [`Syntax::V2`]: the
+//! same grammar, the v2 matchers, see `src/v2/mod.rs`).
 //!
 //! # Grammar
 //!
@@ -45,6 +47,19 @@
 //! | `Query(k)`, `Query(k, v)`, `QueryRegexp(k, re)` | one decoded value of query key `k` is empty / is `v` / is matched by `re` |
 //! | `ClientIP(ip or cidr)` | the peer address is `ip` or in `cidr` |
 //!
+//! # The v2 syntax
+//!
+//! Routers with `ruleSyntax: v2` (or none, under the static
+//! `core.defaultRuleSyntax: v2`) are read with the same grammar and the
+//! matchers of Traefik v2: `Host`, `HostHeader`, `HostRegexp`, `Path`,
+//! `PathPrefix`, `Method`, `Headers`, `HeadersRegexp`, `Query` and
+//! `ClientIP`, each taking one or more values; `Path`, `PathPrefix`,
+//! `HostRegexp` and `Query` take gorilla/mux templates (`/u/{id:[0-9]+}`).
+//! `src/v2/mod.rs` has the table of what each matches. The v3 names
+//! `Header`, `HeaderRegexp`, `PathRegexp` and `QueryRegexp` are errors
+//! there, as `Headers`, `HeadersRegexp` and `HostHeader` are in v3. A
+//! router's default priority is its rule's length in either syntax.
+//!
 //! Regular expressions are Go's (RE2) syntax, unanchored; the notes at the
 //! top of `src/goregex.rs` say how they map onto Rust's `regex`. What the
 //! host, path and query look like by the time matchers see them is said on
@@ -54,7 +69,7 @@
 //! # Where this differs from Traefik on purpose
 //!
 //! - `HostRegexp` sees the host without its trailing dot (Traefik keeps
-//!   it), because the host index needs one spelling per host.
+//!   it), because the host index needs one spelling per host; in v2 too.
 //! - Bytes that are not UTF-8 stay `%XX`-encoded in the routing path.
 //! - Routers of equal priority and provider are tried by name (Traefik
 //!   tries them in Go map order).
@@ -71,6 +86,7 @@ mod parser;
 mod path;
 mod request;
 mod table;
+mod v2;
 
 #[cfg(test)]
 mod tests;
@@ -91,7 +107,65 @@ pub struct RuleError {
     pub message: String,
 }
 
+/// The language a rule is written in: Traefik v3's, or the v2 one that
+/// Traefik v3 still reads for routers with `ruleSyntax: v2` (or, when they
+/// have none, with the static `core.defaultRuleSyntax: v2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Syntax {
+    V2,
+    #[default]
+    V3,
+}
+
+impl Syntax {
+    /// `v2` or `v3`, exactly (Traefik's names; `V2` is neither).
+    pub fn from_name(name: &str) -> Option<Syntax> {
+        match name {
+            "v2" => Some(Syntax::V2),
+            "v3" => Some(Syntax::V3),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Syntax::V2 => "v2",
+            Syntax::V3 => "v3",
+        }
+    }
+
+    /// The syntax of a router's rule given its `ruleSyntax` as written and
+    /// the default: none or empty is the default; `v2` and `v3` are
+    /// themselves; anything else (`V2`, `v4`, `default`) is v3, as Traefik
+    /// reads it (`SyntaxParser.parse` falls back to v3, without an error).
+    pub fn for_router(written: Option<&str>, default: Syntax) -> Syntax {
+        match written {
+            None | Some("") => default,
+            Some(other) => Syntax::from_name(other).unwrap_or(Syntax::V3),
+        }
+    }
+}
+
 /// Parses and compiles a rule (Traefik's `ruleSyntax: v3`).
 pub fn parse(src: &str) -> Result<Rule, RuleError> {
-    parser::parse(src)
+    parser::parse(src, Syntax::V3)
+}
+
+/// Parses and compiles a rule written in `syntax`.
+pub fn parse_with(src: &str, syntax: Syntax) -> Result<Rule, RuleError> {
+    parser::parse(src, syntax)
+}
+
+/// The `Host(...)` values of a rule in either syntax, as
+/// [`Rule::host_values`] gives them: Traefik's `ParseDomains`, which reads
+/// rules with the matchers of both syntaxes, for certificates and TLS
+/// options of routers whatever their syntax. The v3 reading is tried
+/// first, then the v2 one; the error is the v3 one.
+pub fn host_values(src: &str) -> Result<Vec<String>, RuleError> {
+    match parse(src) {
+        Ok(rule) => Ok(rule.host_values()),
+        Err(e) => parse_with(src, Syntax::V2)
+            .map(|rule| rule.host_values())
+            .map_err(|_| e),
+    }
 }

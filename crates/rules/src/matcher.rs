@@ -69,21 +69,7 @@ impl Kind {
     /// lower-case (`pathprefix`), upper-case (`PATHPREFIX`) and the
     /// lower-case name with its first letter raised (`Pathprefix`).
     pub(crate) fn from_spelling(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| {
-            let canon = k.name();
-            name.len() == canon.len()
-                && (name == canon
-                    || name.bytes().all(|b| !b.is_ascii_uppercase())
-                    || name.bytes().all(|b| !b.is_ascii_lowercase())
-                    || name.bytes().enumerate().all(|(i, b)| {
-                        if i == 0 {
-                            b.is_ascii_uppercase()
-                        } else {
-                            !b.is_ascii_uppercase()
-                        }
-                    }))
-                && name.eq_ignore_ascii_case(canon)
-        })
+        Kind::ALL.into_iter().find(|k| spelled_as(name, k.name()))
     }
 
     /// A matcher whose name differs from `name` only in letter case.
@@ -92,6 +78,59 @@ impl Kind {
             .into_iter()
             .find(|k| k.name().eq_ignore_ascii_case(name))
     }
+}
+
+/// Whether `name` is one of the four spellings Traefik registers for the
+/// matcher `canon` (`pkg/rules/parser.go`): as defined (`PathPrefix`),
+/// lower-case (`pathprefix`), upper-case (`PATHPREFIX`) and the lower-case
+/// name with its first letter raised (`Pathprefix`).
+pub(crate) fn spelled_as(name: &str, canon: &str) -> bool {
+    name.len() == canon.len()
+        && (name == canon
+            || name.bytes().all(|b| !b.is_ascii_uppercase())
+            || name.bytes().all(|b| !b.is_ascii_lowercase())
+            || name.bytes().enumerate().all(|(i, b)| {
+                if i == 0 {
+                    b.is_ascii_uppercase()
+                } else {
+                    !b.is_ascii_uppercase()
+                }
+            }))
+        && name.eq_ignore_ascii_case(canon)
+}
+
+/// The four spellings of `canon`, for error hints: `Host, host or HOST`.
+pub(crate) fn spellings(canon: &str) -> String {
+    let lower = canon.to_lowercase();
+    let mut title = lower.clone();
+    title[..1].make_ascii_uppercase();
+    let mut forms: Vec<String> = Vec::new();
+    for form in [canon.to_string(), lower, canon.to_uppercase(), title] {
+        if !forms.contains(&form) {
+            forms.push(form);
+        }
+    }
+    let last = forms.pop().unwrap_or_default();
+    if forms.is_empty() {
+        last
+    } else {
+        format!("{} or {last}", forms.join(", "))
+    }
+}
+
+/// Traefik's `rules.CheckRule`, run before a matcher's own checks: at least
+/// one argument, none empty.
+pub(crate) fn check_args(name: &str, args: &[Arg], name_pos: usize) -> Result<(), Fault> {
+    if args.is_empty() {
+        return Err(Fault::new(name_pos, format!("no args for matcher {name}")));
+    }
+    if let Some(empty) = args.iter().find(|a| a.value.is_empty()) {
+        return Err(Fault::new(
+            empty.pos,
+            format!("empty args for matcher {name}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A string argument as written, with where it starts.
@@ -151,15 +190,7 @@ impl Matcher {
         close_pos: usize,
     ) -> Result<Matcher, Fault> {
         let name = kind.name();
-        if args.is_empty() {
-            return Err(Fault::new(name_pos, format!("no args for matcher {name}")));
-        }
-        if let Some(empty) = args.iter().find(|a| a.value.is_empty()) {
-            return Err(Fault::new(
-                empty.pos,
-                format!("empty args for matcher {name}"),
-            ));
-        }
+        check_args(name, &args, name_pos)?;
         let want = kind.arity();
         if !want.contains(&args.len()) {
             let pos = args.get(want[want.len() - 1]).map_or(close_pos, |a| a.pos);
@@ -309,7 +340,7 @@ fn bad_ip(at: usize, a: &[u8]) -> Fault {
 }
 
 /// Go's `strings.ToUpper` as far as a method can need it.
-fn go_upper(a: &[u8]) -> Vec<u8> {
+pub(crate) fn go_upper(a: &[u8]) -> Vec<u8> {
     match std::str::from_utf8(a) {
         Ok(s) => s.to_uppercase().into_bytes(),
         Err(_) => a.to_ascii_uppercase(),
@@ -320,7 +351,7 @@ fn go_upper(a: &[u8]) -> Vec<u8> {
 /// header can ever match it in Traefik: an invalid name, or a header Go's
 /// server moves out of the header map before routing (`Host` into
 /// `req.Host`, `Transfer-Encoding` into `req.TransferEncoding`).
-fn header_name(a: &[u8]) -> Option<HeaderName> {
+pub(crate) fn header_name(a: &[u8]) -> Option<HeaderName> {
     let name = HeaderName::from_bytes(a).ok()?;
     if name == http::header::HOST || name == http::header::TRANSFER_ENCODING {
         return None;

@@ -1,17 +1,18 @@
 //! Recursive descent over the grammar in the crate docs; each matcher is
 //! compiled as soon as it is read, so errors point at the argument at fault.
+//! Both syntaxes share the grammar; the [`Syntax`] picks the matchers.
 
 use crate::expr::{Expr, Rule};
 use crate::lexer::{Fault, Lexer, Tok, Token, NEWLINE_ENDS_RULE};
-use crate::matcher::{Arg, Kind, Matcher};
-use crate::RuleError;
+use crate::matcher::{spellings, Arg, Kind, Matcher};
+use crate::{v2, RuleError, Syntax};
 
 /// Deep enough for any rule a person writes; keeps the recursion bounded.
 const MAX_DEPTH: usize = 200;
 
-pub(crate) fn parse(src: &str) -> Result<Rule, RuleError> {
-    parse_expr(src)
-        .map(|expr| Rule::new(src, expr))
+pub(crate) fn parse(src: &str, syntax: Syntax) -> Result<Rule, RuleError> {
+    parse_expr(src, syntax)
+        .map(|expr| Rule::new(src, syntax, expr))
         .map_err(|f| RuleError {
             rule: src.to_string(),
             position: f.pos,
@@ -19,7 +20,7 @@ pub(crate) fn parse(src: &str) -> Result<Rule, RuleError> {
         })
 }
 
-fn parse_expr(src: &str) -> Result<Expr, Fault> {
+fn parse_expr(src: &str, syntax: Syntax) -> Result<Expr, Fault> {
     let mut lexer = Lexer::new(src);
     let tok = lexer.next_token()?;
     if tok.tok == Tok::Eof {
@@ -29,6 +30,7 @@ fn parse_expr(src: &str) -> Result<Expr, Fault> {
         lexer,
         tok,
         depth: 0,
+        syntax,
     };
     let expr = p.or()?;
     // Go ends the expression at a line break; one may close the rule.
@@ -55,6 +57,57 @@ struct Parser<'a> {
     lexer: Lexer<'a>,
     tok: Token<'a>,
     depth: usize,
+    syntax: Syntax,
+}
+
+/// A matcher name, resolved in the rule's syntax.
+#[derive(Clone, Copy)]
+enum Callee {
+    V3(Kind),
+    V2(v2::Kind),
+}
+
+/// Matchers of the v2 syntax only, and what v3 has instead.
+const ONLY_V2: [(&str, &str); 3] = [
+    ("Headers", "Header"),
+    ("HeadersRegexp", "HeaderRegexp"),
+    ("HostHeader", "Host"),
+];
+
+/// Matchers of the v3 syntax only, and what v2 has instead.
+const ONLY_V3: [(&str, &str); 4] = [
+    ("Header", "Headers"),
+    ("HeaderRegexp", "HeadersRegexp"),
+    (
+        "PathRegexp",
+        "Path or PathPrefix with a {name:regexp} template",
+    ),
+    ("QueryRegexp", "Query with a {name:regexp} template"),
+];
+
+/// Why `name` is not a matcher of `syntax` (Traefik's words), with a hint
+/// where one helps: the spellings Traefik accepts, or what this syntax has
+/// in place of the other syntax's matcher.
+fn unsupported(name: &str, syntax: Syntax) -> String {
+    let (other_case, others) = match syntax {
+        Syntax::V3 => (Kind::like(name).map(Kind::name), &ONLY_V2[..]),
+        Syntax::V2 => (v2::Kind::like(name).map(v2::Kind::name), &ONLY_V3[..]),
+    };
+    let instead = others
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, instead)| *instead);
+    let hint = match (other_case, instead, syntax) {
+        (Some(canon), _, _) => format!(" (write {})", spellings(canon)),
+        (None, Some(instead), Syntax::V3) => {
+            format!(" (a v2 matcher: write {instead}, or set ruleSyntax: v2)")
+        }
+        (None, Some(instead), Syntax::V2) => {
+            format!(" (a v3 matcher: the v2 syntax has {instead})")
+        }
+        (None, None, _) => String::new(),
+    };
+    format!("unsupported function: {name}{hint}")
 }
 
 impl<'a> Parser<'a> {
@@ -134,28 +187,12 @@ impl<'a> Parser<'a> {
     }
 
     fn call(&mut self, name: &str, name_pos: usize) -> Result<Expr, Fault> {
-        let Some(kind) = Kind::from_spelling(name) else {
-            let hint = match Kind::like(name) {
-                Some(k) => {
-                    let canon = k.name();
-                    let lower = canon.to_lowercase();
-                    let mut title = lower.clone();
-                    title[..1].make_ascii_uppercase();
-                    let mut forms: Vec<String> = Vec::new();
-                    for form in [canon.to_string(), lower, canon.to_uppercase(), title] {
-                        if !forms.contains(&form) {
-                            forms.push(form);
-                        }
-                    }
-                    let last = forms.pop().unwrap_or_default();
-                    format!(" (write {} or {last})", forms.join(", "))
-                }
-                None => String::new(),
-            };
-            return Err(Fault::new(
-                name_pos,
-                format!("unsupported function: {name}{hint}"),
-            ));
+        let callee = match self.syntax {
+            Syntax::V3 => Kind::from_spelling(name).map(Callee::V3),
+            Syntax::V2 => v2::Kind::from_spelling(name).map(Callee::V2),
+        };
+        let Some(callee) = callee else {
+            return Err(Fault::new(name_pos, unsupported(name, self.syntax)));
         };
         if self.tok.tok != Tok::LParen {
             return Err(self.fault(format!(
@@ -218,7 +255,13 @@ impl<'a> Parser<'a> {
             }
         }
         let close = self.advance()?;
-        let matcher = Matcher::compile(kind, args, name_pos, close.pos)?;
-        Ok(Expr::Match(Box::new(matcher)))
+        Ok(match callee {
+            Callee::V3(kind) => {
+                Expr::Match(Box::new(Matcher::compile(kind, args, name_pos, close.pos)?))
+            }
+            Callee::V2(kind) => {
+                Expr::MatchV2(Box::new(v2::Matcher::compile(kind, args, name_pos)?))
+            }
+        })
     }
 }

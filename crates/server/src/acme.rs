@@ -1108,8 +1108,9 @@ pub fn wanted_domains(
             continue;
         }
         let sets: Vec<Vec<String>> = if tls.domains.is_empty() {
-            match switchyard_rules::parse(&router.rule) {
-                Ok(rule) => rule.host_values().into_iter().map(|h| vec![h]).collect(),
+            // Either syntax, as Traefik's `ParseDomains` reads rules.
+            match switchyard_rules::host_values(&router.rule) {
+                Ok(hosts) => hosts.into_iter().map(|h| vec![h]).collect(),
                 Err(_) => Vec::new(),
             }
         } else {
@@ -1793,12 +1794,23 @@ mod tests {
         );
         routers.insert("c".into(), router("Host(`other.test`)", "other", vec![]));
         routers.insert("d".into(), router("Host(`*.wild.test`)", "le", vec![]));
+        // A v2 rule: two hosts in one Host, and Headers.
+        routers.insert(
+            "e".into(),
+            router(
+                "Host(`v2a.test`, `v2b.test`) && Headers(`X`, `1`)",
+                "le",
+                vec![],
+            ),
+        );
         assert_eq!(
             wanted_domains(&routers, "le", false),
             vec![
                 vec!["a.test".to_string()],
                 vec!["b.test".to_string()],
                 vec!["main.test".to_string(), "alt.test".to_string()],
+                vec!["v2a.test".to_string()],
+                vec!["v2b.test".to_string()],
             ]
         );
     }

@@ -148,7 +148,35 @@ fn static_view(config: &StaticConfiguration) -> StaticView {
             root_cas: st.root_cas.clone(),
             ..TransportSettings::default()
         },
+        default_rule_syntax: default_rule_syntax(config).ok().flatten(),
     }
+}
+
+/// The static `core.defaultRuleSyntax` (the key in any case): None when not
+/// given, else `v2` or `v3`; any other value stops the start, as in Traefik.
+fn default_rule_syntax(
+    config: &StaticConfiguration,
+) -> anyhow::Result<Option<switchyard_rules::Syntax>> {
+    let Some(node) = config
+        .core
+        .as_ref()
+        .and_then(|c| c.get("defaultRuleSyntax"))
+    else {
+        return Ok(None);
+    };
+    let text = match node.to_json() {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    switchyard_rules::Syntax::from_name(&text)
+        .map(Some)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: core.defaultRuleSyntax: unsupported default rule syntax configuration: {text:?} (v2 or v3)",
+                node.location
+            )
+        })
 }
 
 fn internal_settings(config: &StaticConfiguration) -> anyhow::Result<InternalSettings> {
@@ -269,6 +297,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         Source::Env => tracing::info!("static configuration loaded from environment variables"),
         Source::Defaults => tracing::info!("no static configuration found, using defaults"),
     }
+    default_rule_syntax(&config)?;
     let (config, unsupported) = not_implemented(config, loaded.not_implemented);
     if !unsupported.is_empty() {
         let text = format!(

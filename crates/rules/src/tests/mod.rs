@@ -9,6 +9,7 @@ mod props;
 mod regex;
 mod syntax;
 mod table;
+mod v2;
 
 use std::net::IpAddr;
 

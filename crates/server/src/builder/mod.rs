@@ -16,7 +16,7 @@ use std::time::Instant;
 use switchyard_config::dynamic::Configuration;
 use switchyard_proxy::upstream::{TransportError, TransportSettings, Upstream};
 use switchyard_proxy::BoxHandler;
-use switchyard_rules::Rule;
+use switchyard_rules::{Rule, Syntax};
 
 use crate::runtime::{Runtime, RuntimeInfo};
 
@@ -40,6 +40,9 @@ pub struct StaticView {
         HashMap<String, switchyard_proxy::middlewares::encoded_characters::Allowed>,
     /// The static `serversTransport`, used by services that name none.
     pub default_transport: TransportSettings,
+    /// The static `core.defaultRuleSyntax`, when given: the syntax of the
+    /// rules of routers without a `ruleSyntax` (v3 when not given).
+    pub default_rule_syntax: Option<Syntax>,
 }
 
 /// Builds runtimes, remembering what it built last.
@@ -50,7 +53,8 @@ pub struct Builder {
     transports: HashMap<String, (TransportSettings, Arc<Upstream>)>,
     default_upstream: Arc<Upstream>,
     middlewares: HashMap<String, middlewares::Cached>,
-    rules: HashMap<String, Arc<Rule>>,
+    /// Compiled rules by text and syntax, kept while a router has them.
+    rules: HashMap<(String, Syntax), Arc<Rule>>,
     generation: u64,
     /// The self-signed certificate served when no other matches.
     generated_cert: Arc<rustls::sign::CertifiedKey>,

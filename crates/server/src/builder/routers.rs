@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use switchyard_config::dynamic::{HttpConfiguration, Router};
 use switchyard_config::tls::RouterTls;
-use switchyard_rules::{default_priority, Entry, RouterTable, Rule};
+use switchyard_rules::{default_priority, Entry, RouterTable, Rule, Syntax};
 
 use super::middlewares::{CompiledMiddleware, Wrap};
 use super::services::BuiltService;
@@ -33,10 +33,21 @@ fn api_view(
     name: &str,
     router: &Router,
     attached: bool,
-    defaults: &[String],
+    view: &super::StaticView,
     tls: Option<&RouterTls>,
 ) -> serde_json::Value {
+    let defaults = &view.default_entrypoints;
     let mut v = json(router);
+    // Traefik gives the static default to routers without their own, and
+    // shows no empty one.
+    if let Some(o) = v.as_object_mut() {
+        if router.rule_syntax.as_deref().unwrap_or("").is_empty() {
+            match view.default_rule_syntax {
+                Some(syntax) => o.insert("ruleSyntax".into(), serde_json::json!(syntax.name())),
+                None => o.remove("ruleSyntax"),
+            };
+        }
+    }
     if let (Some(t), Some(o)) = (tls, v.as_object_mut()) {
         // Traefik shows the options a router gets, `default` included.
         let mut t = t.clone();
@@ -82,12 +93,22 @@ fn api_view(
 }
 
 impl Builder {
-    fn rule(&mut self, text: &str) -> Result<Arc<Rule>, String> {
-        if let Some(r) = self.rules.get(text) {
+    /// The syntax of a router's rule: its `ruleSyntax`, else the static
+    /// default (see [`Syntax::for_router`]).
+    fn rule_syntax(&self, router: &Router) -> Syntax {
+        Syntax::for_router(
+            router.rule_syntax.as_deref(),
+            self.view.default_rule_syntax.unwrap_or_default(),
+        )
+    }
+
+    fn rule(&mut self, text: &str, syntax: Syntax) -> Result<Arc<Rule>, String> {
+        let key = (text.to_string(), syntax);
+        if let Some(r) = self.rules.get(&key) {
             return Ok(r.clone());
         }
-        let rule = Arc::new(switchyard_rules::parse(text).map_err(|e| e.to_string())?);
-        self.rules.insert(text.to_string(), rule.clone());
+        let rule = Arc::new(switchyard_rules::parse_with(text, syntax).map_err(|e| e.to_string())?);
+        self.rules.insert(key, rule.clone());
         Ok(rule)
     }
 
@@ -225,7 +246,7 @@ impl Builder {
                 continue;
             };
             let option = option_name(&tls, provider_of(name));
-            let Ok(rule) = self.rule(&router.rule) else {
+            let Ok(rule) = self.rule(&router.rule, self.rule_syntax(router)) else {
                 continue;
             };
             for host in rule.host_values() {
@@ -286,7 +307,7 @@ impl Builder {
                 name,
                 router,
                 !el.links.is_empty(),
-                &self.view.default_entrypoints,
+                &self.view,
                 shown_tls.as_ref(),
             );
             for (entrypoint, is_tls, entry) in built {
@@ -299,8 +320,13 @@ impl Builder {
             }
             info.routers.insert(name.clone(), el);
         }
-        self.rules
-            .retain(|text, _| http.routers.values().any(|r| &r.rule == text));
+        let default_syntax = self.view.default_rule_syntax.unwrap_or_default();
+        self.rules.retain(|(text, syntax), _| {
+            http.routers.values().any(|r| {
+                r.rule == *text
+                    && Syntax::for_router(r.rule_syntax.as_deref(), default_syntax) == *syntax
+            })
+        });
         let tables = |per: HashMap<String, Vec<Entry<Route>>>| {
             let mut tables: HashMap<String, RouterTable<Route>> = per
                 .into_iter()
@@ -365,7 +391,18 @@ impl Builder {
             el.fail("empty rule");
             return Vec::new();
         }
-        let rule = match self.rule(&router.rule) {
+        let syntax = self.rule_syntax(router);
+        if let Some(written) = router.rule_syntax.as_deref() {
+            let known = written.is_empty() || written == "default";
+            if !known && Syntax::from_name(written).is_none() {
+                // Traefik reads such a rule as v3 without a word.
+                tracing::warn!(
+                    router = name,
+                    "ruleSyntax {written:?} is neither v2 nor v3: the rule is read as v3, as Traefik does"
+                );
+            }
+        }
+        let rule = match self.rule(&router.rule, syntax) {
             Ok(r) => r,
             Err(e) => {
                 el.fail(e);
