@@ -1,8 +1,11 @@
 //! `switchyard`: the binary. Reads the static configuration the Traefik way,
 //! binds the entrypoints, starts the providers, the watcher and the internal
-//! services, and runs until SIGTERM/SIGINT, re-reading files on SIGHUP.
+//! services, and runs until SIGTERM/SIGINT, re-reading files on SIGHUP and
+//! reopening its log files on SIGUSR1.
 
+mod logfile;
 mod logging;
+mod reopen;
 mod setup;
 
 use std::process::ExitCode;
