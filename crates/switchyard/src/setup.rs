@@ -374,6 +374,9 @@ async fn wait_for_stop(
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let mut usr1 = signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
+    tracing::info!(
+        "waiting for signals: SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1 reopens log files"
+    );
     loop {
         tokio::select! {
             _ = term.recv() => return Ok(()),
