@@ -13,6 +13,11 @@
 //! address without a host (`:8082`) is dialled on this machine, and
 //! `ping.manualRouting` changes nothing here: the routers the user wrote
 //! for `ping@internal` decide what answers.
+//!
+//! Differences: a redirect to `https` is an error here (Go's client would
+//! try TLS with the system's roots, which fails for the usual addresses);
+//! a failed name lookup is worded differently; the `User-Agent` is
+//! `switchyard-healthcheck/<version>`.
 
 mod client;
 #[cfg(test)]
