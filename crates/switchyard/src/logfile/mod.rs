@@ -114,11 +114,17 @@ impl LogFile {
     }
 
     /// Closes the file and opens the configured path again, creating it if
-    /// it was moved away: what `SIGUSR1` does, for logrotate.
+    /// it was moved away: what `SIGUSR1` does, for logrotate. When the path
+    /// cannot be opened, writing goes on to the file open before.
     pub fn reopen(&self) -> io::Result<()> {
         let mut state = self.lock();
-        state.file = None;
-        state.open_at_path()
+        let (before, size) = (state.file.take(), state.size);
+        let opened = state.open_at_path();
+        if opened.is_err() && state.file.is_none() {
+            state.file = before;
+            state.size = size;
+        }
+        opened
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -424,3 +424,21 @@ fn reopen_counts_what_others_wrote() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "rotates\n");
     assert_eq!(sorted_names(dir.path()).len(), 2);
 }
+
+#[test]
+fn a_failed_reopen_keeps_the_file_it_had() {
+    let dir = TestDir::new("logfile-reopen-fails");
+    let path = dir.join("logs/app.log");
+    let log = LogFile::open(&path, rotation(MEGABYTE, 0, false)).unwrap();
+    write_line(&log, "one\n").unwrap();
+    // The directory moves away and a plain file takes its name: nothing
+    // can be opened at the path any more.
+    std::fs::rename(dir.join("logs"), dir.join("moved")).unwrap();
+    dir.write("logs", "not a directory");
+    assert!(log.reopen().is_err());
+    write_line(&log, "two\n").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("moved/app.log")).unwrap(),
+        "one\ntwo\n"
+    );
+}
