@@ -164,3 +164,32 @@ async fn help_and_version_stay_as_they_are() {
         format!("switchyard {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// As Traefik's, the check speaks plain HTTP even to a TLS entrypoint, where
+/// the ping router only answers over TLS: 404.
+#[tokio::test]
+async fn a_tls_ping_entrypoint_answers_the_plain_check_404() {
+    let dir = TestDir::new("hc-tls");
+    let port = free_port();
+    dir.write(
+        "switchyard.yml",
+        &format!("entryPoints:\n  traefik:\n    address: \"127.0.0.1:{port}\"\n    http:\n      tls: {{}}\nping: {{}}\n"),
+    );
+    let _sy = Switchyard::start(Path::new(BIN), dir.path(), &["--configFile=switchyard.yml"]);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_until("ping over TLS", Duration::from_secs(10), || async move {
+        switchyard_testkit::tls_client::TlsClient::get(addr, "localhost", "/ping")
+            .await
+            .ok()
+            .filter(|r| r.reply.status.as_u16() == 200)
+    })
+    .await;
+    let out = healthcheck(dir.path(), &["--configFile=switchyard.yml"], &[]).await;
+    assert_eq!(
+        out,
+        (
+            Some(1),
+            "Bad healthcheck status: 404 Not Found\n".to_string()
+        )
+    );
+}
