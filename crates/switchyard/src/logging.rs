@@ -1,13 +1,20 @@
-//! Logging as `log.level` and `log.format` ask: Traefik's level names,
-//! `common` (human-readable lines) or `json`, to stdout or `log.filePath`.
+//! Logging as the `log` section asks: Traefik's level names, `common`
+//! (human-readable lines) or `json`, to stdout or to `log.filePath` with
+//! Traefik's size-based rotation (see [`crate::logfile`]).
 
+use switchyard_config::static_config::Log;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. `level` is Traefik's (TRACE, DEBUG, INFO,
-/// WARN, ERROR, FATAL, PANIC); `RUST_LOG` overrides it when set.
-pub fn init(level: &str, json: bool, no_color: bool, file_path: &str) -> std::io::Result<()> {
-    let level = match level.to_ascii_uppercase().as_str() {
+use crate::logfile::{LogFile, Rotation};
+use crate::reopen;
+
+/// Installs the global subscriber. `log.level` is Traefik's (TRACE, DEBUG,
+/// INFO, WARN, ERROR, FATAL, PANIC); `RUST_LOG` overrides it when set.
+/// Returns the files to reopen on `SIGUSR1` (the log file, when there is
+/// one).
+pub fn init(log: &Log) -> std::io::Result<reopen::Files> {
+    let level = match log.level.to_ascii_uppercase().as_str() {
         "TRACE" => "trace",
         "DEBUG" => "debug",
         "INFO" => "info",
@@ -19,21 +26,21 @@ pub fn init(level: &str, json: bool, no_color: bool, file_path: &str) -> std::io
             "{level},hyper=warn,hyper_util=warn,h2=warn,notify=warn"
         ))
     });
-    let (writer, ansi) = if file_path.is_empty() {
-        let ansi = !no_color && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let mut files = reopen::Files::default();
+    let (writer, ansi) = if log.file_path.is_empty() {
+        let ansi = !log.no_color && std::io::IsTerminal::is_terminal(&std::io::stdout());
         (BoxMakeWriter::new(std::io::stdout), ansi)
     } else {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(file_path)?;
-        (BoxMakeWriter::new(std::sync::Mutex::new(file)), false)
+        let file = LogFile::open(log.file_path.as_ref(), Rotation::from_config(log))?;
+        let handle = file.clone();
+        files.add("log.filePath", move || handle.reopen());
+        (BoxMakeWriter::new(file), false)
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
         .with_ansi(ansi);
-    if json {
+    if log.format.eq_ignore_ascii_case("json") {
         builder
             .json()
             .flatten_event(true)
@@ -42,5 +49,5 @@ pub fn init(level: &str, json: bool, no_color: bool, file_path: &str) -> std::io
     } else {
         builder.with_target(false).init();
     }
-    Ok(())
+    Ok(files)
 }

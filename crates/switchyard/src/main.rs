@@ -1,8 +1,13 @@
 //! `switchyard`: the binary. Reads the static configuration the Traefik way,
 //! binds the entrypoints, starts the providers, the watcher and the internal
-//! services, and runs until SIGTERM/SIGINT, re-reading files on SIGHUP.
+//! services, and runs until SIGTERM/SIGINT, re-reading files on SIGHUP and
+//! reopening its log files on SIGUSR1. `switchyard healthcheck` asks a
+//! running instance's ping endpoint instead, as `traefik healthcheck` does.
 
+mod healthcheck;
+mod logfile;
 mod logging;
+mod reopen;
 mod setup;
 
 use std::process::ExitCode;
@@ -14,6 +19,9 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("healthcheck") {
+        return healthcheck_command(&args[1..]);
+    }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{}", setup::USAGE);
         return ExitCode::SUCCESS;
@@ -49,6 +57,23 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("switchyard: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `switchyard healthcheck [flags]`: the static configuration from the same
+/// sources as a start, then one request to the ping endpoint.
+fn healthcheck_command(args: &[String]) -> ExitCode {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{}", healthcheck::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    match switchyard_config::loader::load_static(args, &env) {
+        Ok(loaded) => healthcheck::run(&loaded.config),
+        Err(e) => {
+            eprintln!("switchyard healthcheck: invalid static configuration: {e}");
             ExitCode::from(1)
         }
     }

@@ -282,13 +282,8 @@ fn not_implemented(
 pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let config = loaded.config;
     let log = config.log.clone().unwrap_or_default();
-    crate::logging::init(
-        &log.level,
-        log.format.eq_ignore_ascii_case("json"),
-        log.no_color,
-        &log.file_path,
-    )
-    .with_context(|| format!("log.filePath: cannot open {:?}", log.file_path))?;
+    let open_files = crate::logging::init(&log)
+        .with_context(|| format!("log.filePath: cannot open {:?}", log.file_path))?;
     match &loaded.source {
         Source::File(p) => {
             tracing::info!(file = %p.display(), "static configuration loaded from file")
@@ -420,7 +415,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         ));
     }
 
-    wait_for_stop(&reload_tx).await?;
+    wait_for_stop(&reload_tx, &open_files).await?;
     tracing::info!("stopping: draining entrypoints");
     terminating.store(true, Ordering::Relaxed);
     let _ = shutdown_tx.send(true);
@@ -433,12 +428,20 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits for SIGTERM or SIGINT; SIGHUP bumps `reload` meanwhile.
-async fn wait_for_stop(reload: &watch::Sender<u64>) -> anyhow::Result<()> {
+/// Waits for SIGTERM or SIGINT; meanwhile SIGHUP bumps `reload` and SIGUSR1
+/// reopens `files` (for logrotate).
+async fn wait_for_stop(
+    reload: &watch::Sender<u64>,
+    files: &crate::reopen::Files,
+) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut usr1 = signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
+    tracing::info!(
+        "waiting for signals: SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1 reopens log files"
+    );
     loop {
         tokio::select! {
             _ = term.recv() => return Ok(()),
@@ -446,6 +449,12 @@ async fn wait_for_stop(reload: &watch::Sender<u64>) -> anyhow::Result<()> {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: re-reading the file provider");
                 reload.send_modify(|n| *n += 1);
+            }
+            _ = usr1.recv() => {
+                // Reopened before the line is logged, so the line is the
+                // first one in the new file.
+                let reopened = files.reopen_all();
+                tracing::info!(files = reopened, "SIGUSR1: log files closed and reopened");
             }
         }
     }
