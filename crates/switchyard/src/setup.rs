@@ -23,6 +23,7 @@ switchyard — an edge router that reads Traefik v3 configuration
 Usage:
   switchyard [--configFile=PATH] [--<static.option>=VALUE ...]
   switchyard version
+  switchyard healthcheck [--ping] [the same static options]
 
 The static configuration comes from the first source that has anything:
 a file (--configFile, else switchyard.{toml,yaml,yml} then traefik.{toml,yaml,yml}
@@ -280,6 +281,7 @@ fn not_implemented(
 }
 
 pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
+    let signals = Signals::install()?;
     let config = loaded.config;
     let log = config.log.clone().unwrap_or_default();
     let open_files = crate::logging::init(&log)
@@ -415,7 +417,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         ));
     }
 
-    wait_for_stop(&reload_tx, &open_files).await?;
+    wait_for_stop(signals, &reload_tx, &open_files).await?;
     tracing::info!("stopping: draining entrypoints");
     terminating.store(true, Ordering::Relaxed);
     let _ = shutdown_tx.send(true);
@@ -428,29 +430,46 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits for SIGTERM or SIGINT; meanwhile SIGHUP bumps `reload` and SIGUSR1
-/// reopens `files` (for logrotate).
+/// The signals Switchyard answers, installed first thing at start-up so
+/// that none of them kills the process while it is still starting.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            usr1: signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?,
+        })
+    }
+}
+
+/// Waits for SIGTERM or SIGINT; SIGHUP bumps `reload` and SIGUSR1 reopens
+/// the log files meanwhile.
 async fn wait_for_stop(
+    mut signals: Signals,
     reload: &watch::Sender<u64>,
     files: &crate::reopen::Files,
 ) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
-    let mut usr1 = signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
     tracing::info!(
         "waiting for signals: SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1 reopens log files"
     );
     loop {
         tokio::select! {
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
-            _ = hup.recv() => {
+            _ = signals.term.recv() => return Ok(()),
+            _ = signals.int.recv() => return Ok(()),
+            _ = signals.hup.recv() => {
                 tracing::info!("SIGHUP: re-reading the file provider");
                 reload.send_modify(|n| *n += 1);
             }
-            _ = usr1.recv() => {
+            _ = signals.usr1.recv() => {
                 // Reopened before the line is logged, so the line is the
                 // first one in the new file.
                 let reopened = files.reopen_all();

@@ -86,7 +86,7 @@ async fn toml_file_found_in_the_working_directory() {
     assert!(
         sy.log()
             .iter()
-            .any(|l| l.contains("not supported yet") && l.contains("metrics")),
+            .any(|l| l.contains("not implemented by Switchyard yet") && l.contains("metrics")),
         "one warning names the unsupported sections: {:?}",
         sy.log()
     );
