@@ -6,8 +6,8 @@ A case file:
 
     static: |         # optional; default: web + traefik entrypoints, API, ping, file provider
     redis: true       # optional: a fresh redis-server per run, its address as <<redis>>
-    rawdata: /x/api/rawdata  # optional: where the admin port serves the API's raw
-                      # data, polled until the proxy is ready (api.basePath)
+    rawdata: {path: /x/api/rawdata, port: web}  # optional: where the API's raw data
+                      # is, polled until the proxy is ready (default: /api/rawdata on admin)
     dynamic: |        # the dynamic configuration; <<a>>, <<b>>, <<c>> are backend URLs,
                       # <<dead>> a URL nothing listens on, <<web>>/<<admin>>/<<other>> ports
     requests:
@@ -213,14 +213,14 @@ def start_redis():
     raise RuntimeError("redis-server did not start")
 
 
-def start_proxy(binary, static, dynamic, values, attempts=3, rawdata="/api/rawdata"):
+def start_proxy(binary, static, dynamic, values, attempts=3, rawdata=None):
     """A ready proxy. Ports are picked free just before the proxy binds
     them, so another socket can take one in between: then it starts again
     on new ports."""
     for attempt in range(attempts):
         proxy = Proxy(binary, static, dynamic, values)
         try:
-            proxy.wait_ready(rawdata=rawdata)
+            proxy.wait_ready(**(rawdata or {}))
             return proxy
         except RuntimeError as e:
             proxy.close()
@@ -234,7 +234,7 @@ def run_case(binary, case, values):
         redis, port = start_redis()
         values = dict(values, redis="127.0.0.1:%d" % port)
     proxy = start_proxy(
-        binary, case.get("static", DEFAULT_STATIC), case["dynamic"], values, rawdata=case.get("rawdata", "/api/rawdata")
+        binary, case.get("static", DEFAULT_STATIC), case["dynamic"], values, rawdata=case.get("rawdata")
     )
     try:
         results = []

@@ -85,8 +85,15 @@ pub fn raw(e: &ElementInfo, kind: Kind, runtime: &Runtime) -> Value {
         Value::Object(m) => m.clone(),
         _ => Map::new(),
     };
-    // The builder keeps the list's `priorityStr` with the configuration.
+    // The builder keeps the list's `priorityStr` and TLS options name with
+    // the configuration; Traefik's raw data has the router as written (it
+    // names the default options only once a list has been asked for).
     obj.remove("priorityStr");
+    if let Some(tls) = obj.get_mut("tls").and_then(Value::as_object_mut) {
+        if tls.get("options").and_then(Value::as_str) == Some("default") {
+            tls.remove("options");
+        }
+    }
     if !e.errors.is_empty() {
         obj.insert("error".into(), json!(e.errors));
     }

@@ -23,6 +23,13 @@ pub fn entrypoint_json(name: &str, ep: &EntryPoint) -> Value {
         // Booleans without a pointer: `false` is left out.
         chars.retain(|_, b| b != &Value::Bool(false));
     }
+    if let Some(redirect) = obj
+        .get_mut("http")
+        .and_then(|h| h.pointer_mut("/redirections/entryPoint"))
+        .and_then(Value::as_object_mut)
+    {
+        redirect.retain(|_, v| !is_zero(v));
+    }
     obj.insert("http2".into(), http2(ep.http2.as_ref()));
     obj.insert("udp".into(), udp(ep.udp.as_ref()));
     match ep.observability.as_ref() {
@@ -34,6 +41,16 @@ pub fn entrypoint_json(name: &str, ep: &EntryPoint) -> Value {
     }
     obj.insert("name".into(), json!(name));
     v
+}
+
+/// Go's zero values, which `omitempty` leaves out.
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
 }
 
 /// An integer field as written (a number or its text), 0 when absent or
