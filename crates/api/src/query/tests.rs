@@ -284,10 +284,12 @@ fn criteria() {
     }
 }
 
+type Item = (&'static str, i64);
+
 #[test]
 fn sorting() {
     let items = [("b", 2), ("a", 2), ("c", 1)];
-    let by_number = |x: &(&'static str, i64)| SortKey::Int(x.1);
+    let by_number = |x: &Item| SortKey::Int(x.1);
     let cases: &[(&str, &str, bool, &str)] = &[
         // (description, direction, by number, order of names)
         ("by name", "", false, "abc"),
@@ -304,8 +306,7 @@ fn sorting() {
     ];
     for (desc, direction, keyed, want) in cases {
         let mut v = items.to_vec();
-        let key: Option<&dyn Fn(&(&'static str, i64)) -> SortKey> =
-            if *keyed { Some(&by_number) } else { None };
+        let key: Option<&dyn Fn(&Item) -> SortKey> = if *keyed { Some(&by_number) } else { None };
         sort(&mut v, direction, |x| x.0, key);
         let got: String = v.iter().map(|x| x.0).collect();
         assert_eq!(got, *want, "{desc}");
