@@ -134,6 +134,10 @@ pub fn representation(e: &ElementInfo, kind: Kind, runtime: &Runtime) -> Value {
             Kind::Router => {
                 let priority = obj.get("priority").and_then(Value::as_i64).unwrap_or(0);
                 obj.insert("priorityStr".into(), json!(priority.to_string()));
+                // A TLS router without options gets the default ones.
+                if let Some(tls) = obj.get_mut("tls").and_then(Value::as_object_mut) {
+                    tls.entry("options").or_insert_with(|| json!("default"));
+                }
             }
             Kind::Service | Kind::Middleware => {
                 if let Some(t) = e.kind.as_deref().filter(|t| !t.is_empty()) {
