@@ -12,6 +12,6 @@ mod query;
 mod respond;
 mod version;
 
-pub use api::{check_base_path, Api};
+pub use api::Api;
 pub use dashboard::dashboard;
 pub use pages::{noop, ping, Terminating};
