@@ -169,15 +169,17 @@ class Proxy:
             env={k: v for k, v in os.environ.items() if not k.startswith(("TRAEFIK_", "SWITCHYARD_"))},
         )
 
-    def wait_ready(self, timeout=15):
-        """Polls the API until every router of the dynamic file is known."""
+    def wait_ready(self, timeout=15, path="/api/rawdata", port="admin"):
+        """Polls the API (its raw data at `path` on the `port` entrypoint)
+        until every router of the dynamic file is known."""
+        port = {"web": self.web, "admin": self.admin, "other": self.other}[port]
         deadline = time.time() + timeout
         want = {r + "@file" for r in self.routers}
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("proxy exited: " + self.read_log())
             try:
-                status, _, body = request(self.admin, "GET", "/api/rawdata", host="localhost")
+                status, _, body = request(port, "GET", path, host="localhost")
                 if status == 200:
                     have = set(json.loads(body).get("routers", {}).keys())
                     if want <= have:

@@ -6,6 +6,8 @@ A case file:
 
     static: |         # optional; default: web + traefik entrypoints, API, ping, file provider
     redis: true       # optional: a fresh redis-server per run, its address as <<redis>>
+    rawdata: {path: /x/api/rawdata, port: web}  # optional: where the API's raw data
+                      # is, polled until the proxy is ready (default: /api/rawdata on admin)
     dynamic: |        # the dynamic configuration; <<a>>, <<b>>, <<c>> are backend URLs,
                       # <<dead>> a URL nothing listens on, <<web>>/<<admin>>/<<other>> ports
     requests:
@@ -17,6 +19,8 @@ A case file:
                        # is status 0), h3 (true: over HTTP/3 by target/debug/h3-request)
         compare: [status, body, header:content-type, seen:uri, seen-header:x-forwarded-for,
                   backend, backend-counts, json,
+                  json-shape,  # the JSON, each string, number and bool replaced by its type
+                  json-ports,  # the JSON, the proxy's own ports shown as <<web>> etc.
                   header-ports:alt-svc]  # the proxy's own ports shown as <<web>> etc.
 
 DIFF_SHOW=1 (with pytest -s) prints what was compared.
@@ -136,6 +140,16 @@ def extract(spec, answers, ports):
             ]
         elif item == "json":
             out[item] = [json.loads(a[2]) if a[2] else None for a in answers]
+        elif item == "json-ports":
+            values = []
+            for a in answers:
+                text = a[2].decode(errors="replace")
+                for name, number in ports.items():
+                    text = text.replace(":%d" % number, ":<<%s>>" % name)
+                values.append(json.loads(text) if text else None)
+            out[item] = values
+        elif item == "json-shape":
+            out[item] = [shape(json.loads(a[2])) if a[2] else None for a in answers]
         elif item == "backend":
             out[item] = [a[1].get("x-backend") for a in answers]
         elif item == "backend-counts":
@@ -146,6 +160,16 @@ def extract(spec, answers, ports):
         else:
             raise ValueError("unknown compare item %r" % item)
     return out
+
+
+def shape(v):
+    """`v` with its leaves replaced by their JSON type, for answers whose
+    values differ on purpose (versions, dates)."""
+    if isinstance(v, dict):
+        return {k: shape(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [shape(x) for x in v]
+    return type(v).__name__
 
 
 def fill(headers, values):
@@ -189,14 +213,14 @@ def start_redis():
     raise RuntimeError("redis-server did not start")
 
 
-def start_proxy(binary, static, dynamic, values, attempts=3):
+def start_proxy(binary, static, dynamic, values, attempts=3, rawdata=None):
     """A ready proxy. Ports are picked free just before the proxy binds
     them, so another socket can take one in between: then it starts again
     on new ports."""
     for attempt in range(attempts):
         proxy = Proxy(binary, static, dynamic, values)
         try:
-            proxy.wait_ready()
+            proxy.wait_ready(**(rawdata or {}))
             return proxy
         except RuntimeError as e:
             proxy.close()
@@ -209,7 +233,9 @@ def run_case(binary, case, values):
     if case.get("redis"):
         redis, port = start_redis()
         values = dict(values, redis="127.0.0.1:%d" % port)
-    proxy = start_proxy(binary, case.get("static", DEFAULT_STATIC), case["dynamic"], values)
+    proxy = start_proxy(
+        binary, case.get("static", DEFAULT_STATIC), case["dynamic"], values, rawdata=case.get("rawdata")
+    )
     try:
         results = []
         for spec in case["requests"]:

@@ -1,301 +1,262 @@
-//! `api@internal`: Traefik's REST API over the live runtime.
+//! `api@internal`: Traefik's REST API over the live runtime, under
+//! `api.basePath` (`{base}` below is the base path without its final `/`).
 //!
-//! | path                                   | answer                              |
-//! |----------------------------------------|-------------------------------------|
-//! | `/api/rawdata`                         | every element by kind               |
-//! | `/api/overview`                        | counts, features, providers         |
-//! | `/api/entrypoints[/{name}]`            | entrypoints' static configuration   |
-//! | `/api/http/{routers,services,middlewares}[/{name}]` | elements, paginated    |
-//! | `/api/version`                         | version and start date              |
+//! | path (GET only; another method is 405)              | answer                          |
+//! |-----------------------------------------------------|---------------------------------|
+//! | `{base}/api/rawdata`                                | every element by kind           |
+//! | `{base}/api/overview`                               | counts, features, providers     |
+//! | `{base}/api/entrypoints[/{name}]`                   | entrypoints' static settings    |
+//! | `{base}/api/http/{routers,services,middlewares}[/{name}]` | elements, listed as asked |
+//! | `{base}/api/tcp/{routers,services,middlewares}[/{name}]`  | none yet: `[]`, 404       |
+//! | `{base}/api/udp/{routers,services}[/{name}]`        | none yet: `[]`, 404             |
+//! | `{base}/api/version`                                | version and start date          |
+//! | `api.basePath`, `{base}/dashboard/...`              | the dashboard, when it is on    |
+//!
+//! Anything else is Traefik's plain `404 page not found`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use http::{header, HeaderValue, Method, StatusCode};
-use serde_json::{json, Map, Value};
-use switchyard_proxy::{body, BoxHandler, Handler, HandlerFuture, ProxyError, Request, Response};
-use switchyard_server::runtime::{ElementInfo, Status};
-use switchyard_server::{Runtime, Switcher};
+use http::{Method, StatusCode};
+use serde_json::{Map, Value};
+use switchyard_config::static_config::StaticConfiguration;
+use switchyard_proxy::{BoxHandler, Handler, HandlerFuture, ProxyError, Request, Response};
+use switchyard_server::Switcher;
 
-/// The API's view of the process.
+use crate::dashboard::Dashboard;
+use crate::elements::{self, Kind};
+use crate::query::{self, Query};
+use crate::{entrypoints, overview, respond, version};
+
+/// The API's view of the process: the live runtime, and what the static
+/// configuration says, shaped once.
 pub struct Api {
     switcher: Switcher,
-    /// `[{name, address, ...}]` from the static configuration.
-    entrypoints: Vec<Value>,
+    /// `api.basePath` as written (`/` by default).
+    base_path: String,
+    /// The page, when `api.dashboard` is on.
+    dashboard: Option<Dashboard>,
+    /// By name, as the list orders them.
+    entrypoints: BTreeMap<String, Value>,
+    features: Value,
     providers: Vec<String>,
-    version: String,
-    start_date: String,
+    version: Value,
 }
 
-impl Api {
-    /// The API as a handler for `api@internal`.
-    pub fn handler(
-        switcher: Switcher,
-        entrypoints: Vec<Value>,
-        providers: Vec<String>,
-        version: &str,
-        start_date: &str,
-    ) -> BoxHandler {
-        Arc::new(Api {
-            switcher,
-            entrypoints,
-            providers,
-            version: version.to_string(),
-            start_date: start_date.to_string(),
-        })
+/// Traefik refuses to start with a base path that is not an absolute URL
+/// path made of these characters.
+pub fn check_base_path(base: &str) -> Result<(), String> {
+    let valid = base.starts_with('/')
+        && base
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_.:~-".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "api.basePath {base:?}: API basePath must be a valid absolute URL path"
+        ))
     }
 }
 
-fn json_response(status: StatusCode, v: &Value) -> Response {
-    let mut r = Response::new(body::full(v.to_string()));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
+impl Api {
+    /// The API as a handler for `api@internal`, for `config` (whose `api`
+    /// section gives the base path and the dashboard), reporting `version`
+    /// and the process start time `started`.
+    pub fn handler(
+        switcher: Switcher,
+        config: &StaticConfiguration,
+        version: &str,
+        started: SystemTime,
+    ) -> Result<BoxHandler, String> {
+        let api = config.api.clone().unwrap_or_default();
+        check_base_path(&api.base_path)?;
+        Ok(Arc::new(Api {
+            switcher,
+            dashboard: api.dashboard.then(|| Dashboard::new(&api.base_path)),
+            entrypoints: config
+                .entry_points
+                .iter()
+                .map(|(name, ep)| (name.clone(), entrypoints::entrypoint_json(name, ep)))
+                .collect(),
+            features: overview::features(config),
+            providers: overview::providers(config.providers.as_ref()),
+            version: version::version_json(version, started, config.api.as_ref()),
+            base_path: api.base_path,
+        }))
+    }
+}
+
+/// The transports an element list belongs to.
+#[derive(Debug, Clone, Copy)]
+enum Scheme {
+    Http(Kind),
+    /// TCP or UDP: none exist yet, so lists are empty and names unknown.
+    Empty(Kind),
+}
+
+/// What a path asks for.
+#[derive(Debug)]
+enum Route<'a> {
+    RawData,
+    Overview,
+    Version,
+    EntryPoints,
+    EntryPoint(&'a str),
+    List(Scheme),
+    One(Scheme, &'a str),
+    DashboardRedirect,
+    DashboardFile(&'a str),
+}
+
+impl Api {
+    /// The route `path` (still percent-encoded) names, as Traefik's router
+    /// matches it: exact paths, `{name}` one non-empty segment.
+    fn route<'a>(&self, path: &'a str) -> Option<Route<'a>> {
+        let base = self.base_path.trim_end_matches('/');
+        if self.dashboard.is_some() {
+            if path == self.base_path {
+                return Some(Route::DashboardRedirect);
+            }
+            let page = format!("{base}/dashboard/");
+            if let Some(file) = path.strip_prefix(page.as_str()) {
+                return Some(Route::DashboardFile(file));
+            }
+        }
+        let rest = path.strip_prefix(base)?.strip_prefix("/api/")?;
+        let segments: Vec<&str> = rest.split('/').collect();
+        let named = |s: &'a str| (!s.is_empty()).then_some(s);
+        let route = match segments.as_slice() {
+            ["rawdata"] => Route::RawData,
+            ["overview"] => Route::Overview,
+            ["version"] => Route::Version,
+            ["entrypoints"] => Route::EntryPoints,
+            ["entrypoints", name] => Route::EntryPoint(named(name)?),
+            [scheme, kind] => Route::List(scheme_of(scheme, kind)?),
+            [scheme, kind, name] => Route::One(scheme_of(scheme, kind)?, named(name)?),
+            _ => return None,
+        };
+        Some(route)
+    }
+
+    fn answer(&self, req: &Request) -> Response {
+        let Some(route) = self.route(req.uri().path()) else {
+            return respond::page_not_found();
+        };
+        if req.method() != Method::GET {
+            return respond::method_not_allowed();
+        }
+        let q = Query::parse(req.uri().query());
+        match route {
+            Route::Version => version::response(&self.version),
+            Route::Overview => {
+                let runtime = self.switcher.load();
+                respond::json_ok(&overview::overview(
+                    &runtime,
+                    &self.features,
+                    &self.providers,
+                ))
+            }
+            Route::RawData => self.raw_data(),
+            Route::EntryPoints => {
+                let all: Vec<Value> = self.entrypoints.values().cloned().collect();
+                page_of(&all, &q)
+            }
+            Route::EntryPoint(id) => with_name(id, "entryPointID", |name| {
+                match self.entrypoints.get(name) {
+                    Some(ep) => respond::json_ok(ep),
+                    None => not_found("entry point", name),
+                }
+            }),
+            Route::List(Scheme::Http(kind)) => {
+                let runtime = self.switcher.load();
+                page_of(&elements::list(kind, &runtime, &q), &q)
+            }
+            Route::List(Scheme::Empty(_)) => page_of(&[], &q),
+            Route::One(Scheme::Http(kind), id) => with_name(id, id_param(kind), |name| {
+                let runtime = self.switcher.load();
+                match kind.elements(&runtime).get(name) {
+                    Some(e) => respond::json_ok(&elements::representation(e, kind, &runtime)),
+                    None => not_found(kind.singular(), name),
+                }
+            }),
+            Route::One(Scheme::Empty(kind), id) => {
+                with_name(id, id_param(kind), |name| not_found(kind.singular(), name))
+            }
+            Route::DashboardRedirect => Dashboard::redirect(
+                &self.base_path,
+                req.headers()
+                    .get("x-forwarded-prefix")
+                    .and_then(|v| v.to_str().ok()),
+            ),
+            Route::DashboardFile(file) => match &self.dashboard {
+                Some(d) => d.file(file),
+                None => respond::page_not_found(),
+            },
+        }
+    }
+
+    /// `/api/rawdata`: each kind that has elements, by name.
+    fn raw_data(&self) -> Response {
+        let runtime = self.switcher.load();
+        let mut out = Map::new();
+        for kind in [Kind::Router, Kind::Middleware, Kind::Service] {
+            let all = kind.elements(&runtime);
+            if all.is_empty() {
+                continue;
+            }
+            let by_name: Map<String, Value> = all
+                .iter()
+                .map(|(name, e)| (name.clone(), elements::raw(e, kind, &runtime)))
+                .collect();
+            out.insert(kind.raw_key().into(), Value::Object(by_name));
+        }
+        respond::json_ok(&Value::Object(out))
+    }
+}
+
+/// The list segments under `/api/http`, `/api/tcp` and `/api/udp`.
+fn scheme_of(scheme: &str, kind: &str) -> Option<Scheme> {
+    let kind = Kind::from_segment(kind)?;
+    match scheme {
+        "http" => Some(Scheme::Http(kind)),
+        "tcp" => Some(Scheme::Empty(kind)),
+        "udp" if kind != Kind::Middleware => Some(Scheme::Empty(kind)),
+        _ => None,
+    }
+}
+
+/// The name Traefik's error message gives the path's `{name}`.
+fn id_param(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Router => "routerID",
+        Kind::Service => "serviceID",
+        Kind::Middleware => "middlewareID",
+    }
+}
+
+/// Answers with the decoded `{name}`, or 400 when it does not decode.
+fn with_name(raw: &str, param: &str, answer: impl FnOnce(&str) -> Response) -> Response {
+    match query::unescape(raw, false) {
+        Ok(name) => answer(&name),
+        Err(e) => respond::error(
+            StatusCode::BAD_REQUEST,
+            &format!("unable to decode {param} {raw:?}: {e}"),
+        ),
+    }
 }
 
 fn not_found(what: &str, name: &str) -> Response {
-    json_response(
-        StatusCode::NOT_FOUND,
-        &json!({ "message": format!("{what} not found: {name}") }),
-    )
+    respond::error(StatusCode::NOT_FOUND, &format!("{what} not found: {name}"))
 }
 
-/// What an element looks like in the API: its configuration with status,
-/// errors and links merged in.
-fn element_json(e: &ElementInfo, links_key: &str, runtime: &Runtime) -> Value {
-    let mut obj = match &e.config {
-        Value::Object(m) => m.clone(),
-        _ => Map::new(),
-    };
-    if !e.errors.is_empty() {
-        obj.insert("error".into(), json!(e.errors));
+/// One page of `items`, or 400 for a page that is not there.
+fn page_of(items: &[Value], q: &Query) -> Response {
+    match query::pagination(q, items.len()) {
+        Ok(p) => respond::json_page(items.get(p.start..p.end).unwrap_or_default(), p.next),
+        Err(message) => respond::error(StatusCode::BAD_REQUEST, &message),
     }
-    obj.insert("status".into(), json!(e.status));
-    if !e.links.is_empty() {
-        obj.insert(links_key.into(), json!(e.links));
-    }
-    // Traefik builds a service only when a router uses it; an unused one
-    // shows no server status.
-    // Load balancers only: a router or a middleware may have a service's name.
-    if let Some(b) = runtime
-        .balancers
-        .get(&e.name)
-        .filter(|_| e.kind.as_deref() == Some("loadbalancer") && !e.links.is_empty())
-    {
-        let status: Map<String, Value> = b
-            .server_status()
-            .into_iter()
-            .map(|(url, up)| (url, json!(if up { "UP" } else { "DOWN" })))
-            .collect();
-        obj.insert("serverStatus".into(), Value::Object(status));
-    }
-    obj.insert("name".into(), json!(e.name));
-    obj.insert("provider".into(), json!(e.provider));
-    if let Some(kind) = &e.kind {
-        obj.insert("type".into(), json!(kind));
-    }
-    Value::Object(obj)
-}
-
-struct Query {
-    search: Option<String>,
-    status: Option<String>,
-    service: Option<String>,
-    middleware: Option<String>,
-    page: usize,
-    per_page: usize,
-}
-
-fn parse_query(q: Option<&str>) -> Query {
-    let mut out = Query {
-        search: None,
-        status: None,
-        service: None,
-        middleware: None,
-        page: 1,
-        per_page: 100,
-    };
-    for pair in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = v.replace('+', " ");
-        match k {
-            "search" => out.search = Some(v.to_lowercase()),
-            "status" => out.status = Some(v),
-            "serviceName" => out.service = Some(v),
-            "middlewareName" => out.middleware = Some(v),
-            "page" => out.page = v.parse().unwrap_or(1).max(1),
-            "per_page" => out.per_page = v.parse().unwrap_or(100).max(1),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// A page of `items` with Traefik's `X-Next-Page` header.
-fn paginate(items: Vec<Value>, q: &Query) -> Response {
-    let start = (q.page - 1).saturating_mul(q.per_page);
-    if start > items.len() || (start == items.len() && start > 0) {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            &json!({ "message": "invalid request: page out of range" }),
-        );
-    }
-    let end = (start + q.per_page).min(items.len());
-    let next = if end < items.len() { q.page + 1 } else { 1 };
-    let mut r = json_response(StatusCode::OK, &Value::Array(items[start..end].to_vec()));
-    r.headers_mut()
-        .insert("x-next-page", HeaderValue::from(next));
-    r
-}
-
-fn keep(e: &ElementInfo, v: &Value, q: &Query) -> bool {
-    if let Some(s) = &q.search {
-        if !e.name.to_lowercase().contains(s.as_str()) {
-            return false;
-        }
-    }
-    if let Some(st) = &q.status {
-        if serde_json::to_value(e.status)
-            .ok()
-            .and_then(|x| x.as_str().map(String::from))
-            .as_deref()
-            != Some(st.as_str())
-        {
-            return false;
-        }
-    }
-    if let Some(svc) = &q.service {
-        if v.get("service").and_then(Value::as_str) != Some(svc.as_str()) {
-            return false;
-        }
-    }
-    if let Some(m) = &q.middleware {
-        let has = v
-            .get("middlewares")
-            .and_then(Value::as_array)
-            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(m.as_str())));
-        if !has {
-            return false;
-        }
-    }
-    true
-}
-
-fn counts<'a>(items: impl Iterator<Item = &'a ElementInfo>) -> Value {
-    let (mut total, mut warnings, mut errors) = (0, 0, 0);
-    for e in items {
-        total += 1;
-        match e.status {
-            Status::Warning => warnings += 1,
-            Status::Disabled => errors += 1,
-            Status::Enabled => {}
-        }
-    }
-    json!({ "total": total, "warnings": warnings, "errors": errors })
-}
-
-impl Api {
-    fn answer(&self, req: &Request) -> Response {
-        if req.method() != Method::GET {
-            return json_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &json!({ "message": "method not allowed" }),
-            );
-        }
-        let runtime = self.switcher.load();
-        let info = &runtime.info;
-        let path = req.uri().path().trim_end_matches('/');
-        let q = parse_query(req.uri().query());
-        let kinds: [(
-            &str,
-            &std::collections::BTreeMap<String, ElementInfo>,
-            &str,
-            &str,
-        ); 3] = [
-            ("routers", &info.routers, "using", "router"),
-            ("services", &info.services, "usedBy", "service"),
-            ("middlewares", &info.middlewares, "usedBy", "middleware"),
-        ];
-        match path {
-            "/api/version" => json_response(
-                StatusCode::OK,
-                &json!({ "Version": self.version, "Codename": "switchyard", "startDate": self.start_date }),
-            ),
-            "/api/overview" => {
-                let empty = json!({ "total": 0, "warnings": 0, "errors": 0 });
-                json_response(
-                    StatusCode::OK,
-                    &json!({
-                        "http": {
-                            "routers": counts(info.routers.values()),
-                            "services": counts(info.services.values()),
-                            "middlewares": counts(info.middlewares.values()),
-                        },
-                        "tcp": { "routers": empty, "services": empty, "middlewares": empty },
-                        "udp": { "routers": empty, "services": empty },
-                        "certificates": { "total": 0, "warnings": 0, "errors": 0 },
-                        "features": { "tracing": "", "metrics": "", "accessLog": false },
-                        "providers": self.providers,
-                    }),
-                )
-            }
-            "/api/rawdata" => {
-                let mut out = Map::new();
-                for (kind, map, links, _) in &kinds {
-                    let m: Map<String, Value> = map
-                        .iter()
-                        .map(|(k, e)| (k.clone(), element_json(e, links, &runtime)))
-                        .collect();
-                    out.insert((*kind).to_string(), Value::Object(m));
-                }
-                json_response(StatusCode::OK, &Value::Object(out))
-            }
-            "/api/entrypoints" => paginate(self.entrypoints.clone(), &q),
-            _ => {
-                if let Some(name) = path.strip_prefix("/api/entrypoints/") {
-                    return match self
-                        .entrypoints
-                        .iter()
-                        .find(|e| e.get("name").and_then(Value::as_str) == Some(name))
-                    {
-                        Some(e) => json_response(StatusCode::OK, e),
-                        None => not_found("entry point", name),
-                    };
-                }
-                for (kind, map, links, singular) in &kinds {
-                    let base = format!("/api/http/{kind}");
-                    if path == base {
-                        let items: Vec<Value> = map
-                            .values()
-                            .map(|e| (e, element_json(e, links, &runtime)))
-                            .filter(|(e, v)| keep(e, v, &q))
-                            .map(|(_, v)| v)
-                            .collect();
-                        return paginate(items, &q);
-                    }
-                    if let Some(name) = path.strip_prefix(&format!("{base}/")) {
-                        let name = percent_decode(name);
-                        return match map.get(&name) {
-                            Some(e) => {
-                                json_response(StatusCode::OK, &element_json(e, links, &runtime))
-                            }
-                            None => not_found(singular, &name),
-                        };
-                    }
-                }
-                json_response(
-                    StatusCode::NOT_FOUND,
-                    &json!({ "message": "404 page not found" }),
-                )
-            }
-        }
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    switchyard_proxy::middlewares::path::percent_decode(s).into_owned()
 }
 
 impl Handler for Api {

@@ -3,7 +3,15 @@
 //! (`dashboard@internal`) and `noop@internal`.
 
 mod api;
+mod dashboard;
+mod elements;
+mod entrypoints;
+mod overview;
 mod pages;
+mod query;
+mod respond;
+mod version;
 
 pub use api::Api;
-pub use pages::{dashboard, noop, ping, Terminating};
+pub use dashboard::dashboard;
+pub use pages::{noop, ping, Terminating};

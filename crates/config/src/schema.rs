@@ -23,6 +23,9 @@ pub enum Support {
     NotYet,
     /// Not yet, and any shape below it is accepted.
     NotYetFreeForm,
+    /// Not yet, but kept in the tree as written so that the API can show
+    /// it (an entrypoint's `udp` and `observability`).
+    NotYetShown,
     /// Not yet, and refused: it asks for a security check that Switchyard
     /// would otherwise skip.
     Refused,
@@ -53,7 +56,12 @@ impl Key {
     fn not_yet(&self) -> bool {
         match self.support {
             Some(Support::Implemented) => false,
-            Some(Support::NotYet | Support::NotYetFreeForm | Support::Refused) => true,
+            Some(
+                Support::NotYet
+                | Support::NotYetFreeForm
+                | Support::NotYetShown
+                | Support::Refused,
+            ) => true,
             None => !self.is_leaf() && self.children().all(Key::not_yet),
         }
     }
@@ -101,6 +109,7 @@ fn schema() -> &'static Key {
                 Some(("-", p)) => (Support::NotYet, p),
                 Some(("~", p)) => (Support::NotYetFreeForm, p),
                 Some(("!", p)) => (Support::Refused, p),
+                Some(("=", p)) => (Support::NotYetShown, p),
                 _ => continue,
             };
             root.insert(path.trim(), support);
@@ -119,6 +128,7 @@ pub fn static_keys() -> Vec<(String, Support)> {
                 "-" => Support::NotYet,
                 "~" => Support::NotYetFreeForm,
                 "!" => Support::Refused,
+                "=" => Support::NotYetShown,
                 _ => return None,
             };
             Some((path.trim().to_string(), support))
@@ -243,6 +253,10 @@ fn walk(
         let below = path.len();
         not_implemented.retain(|p| !is_below(p, &display(&path[..below])));
         not_implemented.push(display(path));
+        if key.support == Some(Support::NotYetShown) {
+            // Its keys were checked above; it is kept whole, as written.
+            return Ok(Some(node.clone()));
+        }
         return Ok(None);
     }
     Ok(kept)
@@ -344,6 +358,24 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn shown_sections_stay_as_written() {
+        let checked = check_yaml(
+            "entryPoints:\n  web:\n    address: ':80'\n    udp:\n      timeout: 5s\n    observability:\n      tracing: false\n",
+        )
+        .expect("valid");
+        let web = checked.tree.get("entryPoints").and_then(|e| e.get("web"));
+        let timeout = web.and_then(|w| w.get("udp")).and_then(|u| u.get("timeout"));
+        assert_eq!(timeout.map(|t| t.to_json()), Some(serde_json::json!("5s")));
+        assert!(web.and_then(|w| w.get("observability")).is_some());
+        assert_eq!(
+            checked.not_implemented,
+            ["entryPoints.web.udp", "entryPoints.web.observability"]
+        );
+        let typo = check_yaml("entryPoints:\n  web:\n    udp:\n      timeot: 5s\n");
+        assert!(typo.is_err(), "keys below a shown section are checked");
     }
 
     #[test]

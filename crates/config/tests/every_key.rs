@@ -127,8 +127,6 @@ fn warning_names_exactly_what_is_not_implemented() {
     let loaded = load("all", &without_spiffe(&every_key_text())).expect("every key accepted");
     let want = [
         "accesslog",
-        "api.basepath",
-        "api.dashboardname",
         "api.debug",
         "certificatesresolvers.le.acme.casystemcertpool",
         "certificatesresolvers.le.acme.disablecommonname",

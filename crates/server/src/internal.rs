@@ -31,6 +31,19 @@ pub struct Redirection {
     pub priority: i64,
 }
 
+/// The dashboard router's middlewares: a redirection of the bare root to
+/// the page (a single-quoted YAML string keeps the regex's backslashes) and
+/// the page's prefix taken off.
+const DASHBOARD_MIDDLEWARES: &str = r#"    dashboard_redirect:
+      redirectRegex:
+        regex: '^(http:\/\/(\[[\w:.]+\]|[\w\._-]+)(:\d+)?)\/$'
+        replacement: '${1}/dashboard/'
+        permanent: true
+    dashboard_stripprefix:
+      stripPrefix:
+        prefixes: ["/dashboard/", "/dashboard"]
+"#;
+
 /// The internal provider's configuration, as YAML parsed like a file.
 pub fn configuration(
     s: &InternalSettings,
@@ -40,29 +53,31 @@ pub fn configuration(
     if s.api_insecure {
         let _ = write!(
             routers,
-            "    api:\n      entryPoints: [traefik]\n      rule: \"PathPrefix(`/api`)\"\n      service: api@internal\n      priority: {}\n",
+            "    api:\n      entryPoints: [traefik]\n      rule: \"PathPrefix(`/api`)\"\n      ruleSyntax: default\n      service: api@internal\n      priority: {}\n",
             MAX_PRIORITY - 1
         );
         if s.dashboard {
+            // `/` redirects to `/dashboard/`; the page sees paths below it.
             let _ = write!(
                 routers,
-                "    dashboard:\n      entryPoints: [traefik]\n      rule: \"PathPrefix(`/`)\"\n      service: dashboard@internal\n      priority: {}\n",
+                "    dashboard:\n      entryPoints: [traefik]\n      rule: \"PathPrefix(`/`)\"\n      ruleSyntax: default\n      middlewares: [dashboard_redirect@internal, dashboard_stripprefix@internal]\n      service: dashboard@internal\n      priority: {}\n",
                 MAX_PRIORITY - 2
             );
+            middlewares.push_str(DASHBOARD_MIDDLEWARES);
         }
     }
     if let Some(ep) = &s.ping_entrypoint {
         let _ = write!(
             routers,
-            "    ping:\n      entryPoints: [{ep:?}]\n      rule: \"PathPrefix(`/ping`)\"\n      service: ping@internal\n      priority: {}\n",
-            MAX_PRIORITY - 1
+            "    ping:\n      entryPoints: [{ep:?}]\n      rule: \"PathPrefix(`/ping`)\"\n      ruleSyntax: default\n      service: ping@internal\n      priority: {}\n",
+            MAX_PRIORITY
         );
     }
     for r in &s.redirections {
         let name = normalize_name(&format!("{}-to-{}", r.from, r.to));
         let _ = write!(
             routers,
-            "    {name:?}:\n      entryPoints: [{:?}]\n      rule: \"HostRegexp(`^.+$`)\"\n      middlewares: [\"redirect-{name}\"]\n      service: noop@internal\n      priority: {}\n",
+            "    {name:?}:\n      entryPoints: [{:?}]\n      rule: \"HostRegexp(`^.+$`)\"\n      ruleSyntax: default\n      middlewares: [\"redirect-{name}\"]\n      service: noop@internal\n      priority: {}\n",
             r.from, r.priority
         );
         let _ = write!(

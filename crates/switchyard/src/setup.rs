@@ -235,20 +235,6 @@ fn redirect_port(config: &StaticConfiguration, to: &str) -> anyhow::Result<u16> 
     Ok(parse_address(to, &target.address)?.port())
 }
 
-fn entrypoints_json(config: &StaticConfiguration) -> Vec<serde_json::Value> {
-    config
-        .entry_points
-        .iter()
-        .map(|(name, ep)| {
-            let mut v = serde_json::to_value(ep).unwrap_or_default();
-            if let Some(o) = v.as_object_mut() {
-                o.insert("name".into(), serde_json::json!(name));
-            }
-            v
-        })
-        .collect()
-}
-
 /// Completes the list of what the configuration asks for and Switchyard
 /// does not do yet (the keys the schema check took out) with what depends
 /// on values, and takes those parts out: UDP entrypoints are not opened.
@@ -330,34 +316,29 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let view = static_view(&config);
     let terminating = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ping = config.ping.clone().unwrap_or_default();
-    // As Traefik's overview lists them: capitalised, the internal one left out.
-    let mut providers_list: Vec<String> = Vec::new();
     let file = config.providers.as_ref().and_then(|p| p.file.clone());
-    if file.is_some() {
-        providers_list.push("File".into());
+    // As in Traefik, the API, dashboard and ping services exist only when
+    // their feature is on; a router naming one that is off gets an error.
+    let mut internal: HashMap<String, switchyard_proxy::BoxHandler> =
+        HashMap::from([("noop@internal".to_string(), switchyard_api::noop())]);
+    if let Some(api) = &config.api {
+        let handler = switchyard_api::Api::handler(
+            switcher.clone(),
+            &config,
+            env!("CARGO_PKG_VERSION"),
+            std::time::SystemTime::now(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        internal.insert("api@internal".into(), handler);
+        if api.dashboard {
+            let page = switchyard_api::dashboard(&api.base_path);
+            internal.insert("dashboard@internal".into(), page);
+        }
     }
-    let start_date = format!("{:?}", std::time::SystemTime::now());
-    let internal: HashMap<String, switchyard_proxy::BoxHandler> = HashMap::from([
-        (
-            "api@internal".to_string(),
-            switchyard_api::Api::handler(
-                switcher.clone(),
-                entrypoints_json(&config),
-                providers_list,
-                env!("CARGO_PKG_VERSION"),
-                &start_date,
-            ),
-        ),
-        (
-            "dashboard@internal".to_string(),
-            switchyard_api::dashboard(),
-        ),
-        (
-            "ping@internal".to_string(),
-            switchyard_api::ping(terminating.clone(), ping.terminating_status_code),
-        ),
-        ("noop@internal".to_string(), switchyard_api::noop()),
-    ]);
+    if config.ping.is_some() {
+        let handler = switchyard_api::ping(terminating.clone(), ping.terminating_status_code);
+        internal.insert("ping@internal".into(), handler);
+    }
     let builder = Builder::new(view, internal).context("serversTransport")?;
     let throttle: Duration = config
         .providers

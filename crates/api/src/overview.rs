@@ -1,0 +1,126 @@
+//! `/api/overview`: how many elements of each kind, with how many warnings
+//! and errors; the observability features and the providers that run,
+//! named as Traefik names them (its Go field names).
+
+use serde_json::{json, Value};
+use switchyard_config::static_config::{Providers, StaticConfiguration};
+use switchyard_server::runtime::{ElementInfo, Status};
+use switchyard_server::Runtime;
+
+/// `{"tracing", "metrics", "accessLog"}`: what runs. Switchyard has no
+/// tracing, metrics or access log yet, so none is named even when the
+/// static configuration has the section (the start-up warning names it):
+/// a dashboard must not show a feature that sends nothing.
+pub fn features(_config: &StaticConfiguration) -> Value {
+    json!({
+        "tracing": "",
+        "metrics": "",
+        "accessLog": false,
+    })
+}
+
+/// The providers that run, named as Traefik names them. Only the file
+/// provider exists yet; the others are named in the start-up warning.
+pub fn providers(p: Option<&Providers>) -> Vec<String> {
+    match p {
+        Some(p) if p.file.is_some() => vec!["File".to_string()],
+        _ => Vec::new(),
+    }
+}
+
+fn section<'a>(items: impl Iterator<Item = &'a ElementInfo>) -> Value {
+    let (mut total, mut warnings, mut errors) = (0, 0, 0);
+    for e in items {
+        total += 1;
+        match e.status {
+            Status::Warning => warnings += 1,
+            Status::Disabled => errors += 1,
+            Status::Enabled => {}
+        }
+    }
+    json!({ "total": total, "warnings": warnings, "errors": errors })
+}
+
+/// The overview of `runtime`; `features` and `providers` come from the
+/// static configuration, computed once.
+pub fn overview(runtime: &Runtime, features: &Value, providers: &[String]) -> Value {
+    let info = &runtime.info;
+    let zero = json!({ "total": 0, "warnings": 0, "errors": 0 });
+    let mut v = json!({
+        "http": {
+            "routers": section(info.routers.values()),
+            "services": section(info.services.values()),
+            "middlewares": section(info.middlewares.values()),
+        },
+        "tcp": { "routers": zero, "services": zero, "middlewares": zero },
+        "udp": { "routers": zero, "services": zero },
+        "certificates": zero,
+        "features": features,
+    });
+    if !providers.is_empty() {
+        v["providers"] = json!(providers);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(yaml: &str) -> StaticConfiguration {
+        let tree = switchyard_config::loader::parse_tree(std::path::Path::new("t.yml"), yaml)
+            .expect("YAML");
+        switchyard_config::decode::from_node(&tree).expect("static configuration")
+    }
+
+    #[test]
+    fn feature_names() {
+        let cases: &[(&str, &str, Value)] = &[
+            (
+                "nothing",
+                "log: {level: ERROR}\n",
+                json!({"tracing": "", "metrics": "", "accessLog": false}),
+            ),
+            (
+                "all three",
+                "accessLog: {}\nmetrics:\n  prometheus: {}\ntracing: {}\n",
+                json!({"tracing": "OTLP", "metrics": "Prometheus", "accessLog": true}),
+            ),
+            (
+                "metrics without exporter",
+                "metrics:\n  addInternals: true\n",
+                json!({"tracing": "", "metrics": "", "accessLog": false}),
+            ),
+            (
+                "first exporter in Traefik's order",
+                "metrics:\n  otlp: {}\n  statsD: {}\n",
+                json!({"tracing": "", "metrics": "StatsD", "accessLog": false}),
+            ),
+        ];
+        for (desc, yaml, want) in cases {
+            assert_eq!(&features(&config(yaml)), want, "{desc}");
+        }
+    }
+
+    #[test]
+    fn provider_names() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("none", "log: {level: ERROR}\n", &[]),
+            ("file", "providers:\n  file:\n    directory: /x\n", &["File"]),
+            (
+                "Traefik's order, not the file's",
+                "providers:\n  http:\n    endpoint: http://127.0.0.1:1\n  file:\n    directory: /x\n  docker: {}\n",
+                &["Docker", "File", "HTTP"],
+            ),
+            (
+                "plugins",
+                "providers:\n  plugin:\n    demo:\n      x: 1\n",
+                &["plugin-demo"],
+            ),
+        ];
+        for (desc, yaml, want) in cases {
+            let c = config(yaml);
+            assert_eq!(providers(c.providers.as_ref()), *want, "{desc}");
+        }
+    }
+}
