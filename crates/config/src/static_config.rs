@@ -162,8 +162,14 @@ pub struct EntryPointHttp {
     pub encode_query_semicolons: bool,
     pub sanitize_path: bool,
     pub max_header_bytes: i64,
-    #[serde(skip_serializing_if = "is_keep")]
+    /// keep (or empty), delete or reject headers with `_` in their name;
+    /// deprecated for `alias_headers_strategy`.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub underscore_headers_strategy: String,
+    /// keep (or empty), delete or reject headers whose name aliases
+    /// another (any character but letters, digits and `-`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub alias_headers_strategy: String,
 }
 
 /// The entrypoint's `http.encodedCharacters`: everything allowed unless
@@ -274,10 +280,6 @@ pub struct HttpChallenge {
     pub delay: Option<Node>,
 }
 
-fn is_keep(s: &str) -> bool {
-    s.eq_ignore_ascii_case("keep")
-}
-
 impl Default for EntryPointHttp {
     fn default() -> Self {
         EntryPointHttp {
@@ -288,7 +290,8 @@ impl Default for EntryPointHttp {
             encode_query_semicolons: false,
             sanitize_path: true,
             max_header_bytes: 1 << 20,
-            underscore_headers_strategy: "keep".into(),
+            underscore_headers_strategy: String::new(),
+            alias_headers_strategy: String::new(),
         }
     }
 }
@@ -626,12 +629,6 @@ impl StaticConfiguration {
             note(
                 ep.http.encode_query_semicolons,
                 ep_note("http.encodeQuerySemicolons"),
-            );
-            note(
-                !ep.http
-                    .underscore_headers_strategy
-                    .eq_ignore_ascii_case("keep"),
-                ep_note("http.underscoreHeadersStrategy"),
             );
             note(
                 !ep.forwarded_headers.connection.is_empty(),
