@@ -213,7 +213,7 @@ fn apply_connection(headers: &mut HeaderMap) {
 /// The port a client used, as Traefik derives it: the Host's port, else 443
 /// when the (possibly trusted) `X-Forwarded-Proto` says https/wss or the
 /// connection is TLS, else 80.
-fn forwarded_port(headers: &HeaderMap, host: Option<&str>, tls: bool, _local: u16) -> u16 {
+pub fn forwarded_port(headers: &HeaderMap, host: Option<&str>, tls: bool, _local: u16) -> u16 {
     let from_host = |h: &str| -> Option<u16> {
         let h = h.trim();
         let port = if let Some(rest) = h.strip_prefix('[') {
