@@ -185,7 +185,8 @@ fn forwarded_headers_table() {
 
 #[test]
 fn connection_cannot_name_managed_headers_away() {
-    let cases: [(&str, &[(&str, &str)], &[(&str, &str)]); 4] = [
+    type Headers = &'static [(&'static str, &'static str)];
+    let cases: [(&str, Headers, Headers); 4] = [
         (
             "named headers go, managed ones stay",
             &[
@@ -264,7 +265,9 @@ fn managed_names() {
 #[test]
 fn alias_strategy_from_config() {
     use AliasAction::*;
-    let cases: [(&str, &str, Option<(AliasAction, bool)>); 10] = [
+    /// The action, and whether only underscores count.
+    type Parsed = Option<(AliasAction, bool)>;
+    let cases: [(&str, &str, Parsed); 10] = [
         ("", "", Some((Keep, true))),
         ("keep", "", Some((Keep, true))),
         ("delete", "", Some((Delete, true))),

@@ -444,7 +444,8 @@ mod tests {
 
     #[test]
     fn request_length_is_declared_as_go_declares_it() {
-        let cases: [(&str, Method, &[(&str, &str)], u64, Option<&str>); 6] = [
+        type Headers = &'static [(&'static str, &'static str)];
+        let cases: [(&str, Method, Headers, u64, Option<&str>); 6] = [
             (
                 "chunked body: its size",
                 Method::POST,
