@@ -69,6 +69,21 @@ class EchoHandler(BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 self.wfile.write(out)
             return
+        if self.path.startswith("/chunked/"):
+            # N bytes in chunks of at most 1000, without Content-Length.
+            n = int(self.path.split("/")[2].split("?")[0])
+            out = (b"switchyard " * (n // 11 + 1))[:n]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("X-Backend", self.server.name)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            if self.command != "HEAD":
+                for i in range(0, n, 1000):
+                    part = out[i : i + 1000]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+            return
         if self.path.startswith("/untyped/"):
             # An answer without Content-Type, for content sniffing.
             kind = self.path.split("/")[2].split("?")[0]
@@ -231,13 +246,14 @@ def request_h3(port, method, path, host, timeout=10):
     return answer["status"], answer["headers"], answer["body"].encode()
 
 
-def request(port, method, path, host="example.com", headers=None, body=None, timeout=10, tls=None):
+def request(port, method, path, host="example.com", headers=None, body=None, timeout=10, tls=None, chunked=False):
     """One request on a new connection; with `tls` (a dict: sni, `tls12`
     for TLS 1.2 at most, `ciphers` for OpenSSL's TLS 1.2 cipher list in the
     client's order of preference), over TLS. A TLS answer's headers carry
     `x-test-cert-cn`, the subject CN of the certificate the server
     presented, and `x-test-cipher`, the suite it chose; a refused handshake
-    answers status 0."""
+    answers status 0. With `chunked`, the body goes in two chunks
+    (Transfer-Encoding: chunked) instead of with a Content-Length."""
     cert_cn = cipher = None
     if tls is not None:
         sni = tls.get("sni", host)
@@ -266,7 +282,12 @@ def request(port, method, path, host="example.com", headers=None, body=None, tim
         for k, v in (headers or {}).items():
             conn.putheader(k, v)
         data = body.encode() if isinstance(body, str) else body
-        if data is not None:
+        if data is not None and chunked:
+            conn.putheader("Transfer-Encoding", "chunked")
+            half = len(data) // 2
+            parts = [p for p in (data[:half], data[half:]) if p]
+            data = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+        elif data is not None:
             conn.putheader("Content-Length", str(len(data)))
         conn.endheaders(data)
         try:

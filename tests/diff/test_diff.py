@@ -11,7 +11,8 @@ A case file:
     dynamic: |        # the dynamic configuration; <<a>>, <<b>>, <<c>> are backend URLs,
                       # <<dead>> a URL nothing listens on, <<web>>/<<admin>>/<<other>> ports
     requests:
-      - path: /x       # method (GET), host (example.com), headers, body, repeat (1),
+      - path: /x       # method (GET), host (example.com), headers, body, chunked (false:
+                       # the body with a Content-Length; true: Transfer-Encoding: chunked), repeat (1),
                        # parallel (false: the repeats go one after another),
                        # tls ({sni: ..., tls12: true, ciphers: "OpenSSL list"}: over
                        # TLS; header:x-test-cert-cn is the presented certificate's CN,
@@ -251,6 +252,7 @@ def run_case(binary, case, values):
                     headers=fill(spec.get("headers"), values),
                     body=spec.get("body"),
                     tls=spec.get("tls"),
+                    chunked=spec.get("chunked", False),
                 )
 
             if spec.get("parallel"):

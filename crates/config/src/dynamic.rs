@@ -266,12 +266,25 @@ pub struct FailoverService {
     pub errors: Option<FailoverErrors>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `failover.errors`: when an answer of the main service hands the request
+/// to the fallback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct FailoverErrors {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub status: Vec<String>,
+    /// Negative: no limit (Traefik's default, -1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_request_body_bytes: Option<i64>,
+}
+
+impl Default for FailoverErrors {
+    fn default() -> Self {
+        FailoverErrors {
+            status: Vec::new(),
+            max_request_body_bytes: Some(-1),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

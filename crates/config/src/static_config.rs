@@ -155,8 +155,14 @@ pub struct EntryPointHttp {
     pub encode_query_semicolons: bool,
     pub sanitize_path: bool,
     pub max_header_bytes: i64,
-    #[serde(skip_serializing_if = "is_keep")]
+    /// keep (or empty), delete or reject headers with `_` in their name;
+    /// deprecated for `alias_headers_strategy`.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub underscore_headers_strategy: String,
+    /// keep (or empty), delete or reject headers whose name aliases
+    /// another (any character but letters, digits and `-`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub alias_headers_strategy: String,
 }
 
 /// The entrypoint's `http.encodedCharacters`: everything allowed unless
@@ -271,10 +277,6 @@ pub struct HttpChallenge {
     pub delay: Option<Node>,
 }
 
-fn is_keep(s: &str) -> bool {
-    s.eq_ignore_ascii_case("keep")
-}
-
 impl Default for EntryPointHttp {
     fn default() -> Self {
         EntryPointHttp {
@@ -285,7 +287,8 @@ impl Default for EntryPointHttp {
             encode_query_semicolons: false,
             sanitize_path: true,
             max_header_bytes: 1 << 20,
-            underscore_headers_strategy: "keep".into(),
+            underscore_headers_strategy: String::new(),
+            alias_headers_strategy: String::new(),
         }
     }
 }

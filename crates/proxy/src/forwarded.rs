@@ -1,11 +1,19 @@
-//! The entrypoint's forwarded-headers step: distrust `X-Forwarded-*` from
-//! peers outside `forwardedHeaders.trustedIPs` (unless `insecure`), then set the
-//! headers a backend expects, as Traefik does.
+//! The entrypoint's forwarded-headers step, as Traefik's: first the
+//! `http.aliasHeadersStrategy` (or the older `underscoreHeadersStrategy`)
+//! drops or refuses headers whose name aliases another, then the
+//! `X-Forwarded-*` headers Traefik manages are removed from peers outside
+//! `forwardedHeaders.trustedIPs` (unless `insecure`), together with their
+//! aliases spelled with `_` for `-` (`X_Forwarded_For`, `x-forwarded_host`:
+//! backends that fold `_` into `-` would read them as the real ones), and
+//! last the headers a backend expects are set.
 
 use std::net::IpAddr;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{header, HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
+
+mod aliases;
+pub use aliases::{AliasAction, AliasHeaders, AliasRejected, BadAliasStrategy};
 
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -14,8 +22,9 @@ pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-p
 pub const X_FORWARDED_SERVER: HeaderName = HeaderName::from_static("x-forwarded-server");
 pub const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
-/// Headers that only a trusted peer may set.
-const DISTRUSTED: &[&str] = &[
+/// The headers Traefik 3.7 manages: only a trusted peer may set them
+/// (lowercase, dash form).
+const MANAGED: &[&str] = &[
     "x-forwarded-for",
     "x-forwarded-host",
     "x-forwarded-port",
@@ -29,12 +38,40 @@ const DISTRUSTED: &[&str] = &[
     "x-real-ip",
 ];
 
+/// Whether `name` (lowercase, as `http` keeps names) is a header Traefik
+/// manages, reading each `_` as `-`.
+pub fn is_managed(name: &str) -> bool {
+    if !name.starts_with('x') {
+        return false;
+    }
+    MANAGED.iter().any(|m| {
+        m.len() == name.len()
+            && m.bytes()
+                .zip(name.bytes())
+                .all(|(m, n)| m == n || (m == b'-' && n == b'_'))
+    })
+}
+
+/// Removes the headers Traefik manages and their `_` aliases (Traefik's
+/// `DeleteXForwardedHeaders`).
+pub fn delete_managed(headers: &mut HeaderMap) {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| is_managed(k.as_str()))
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+}
+
 /// The compiled `forwardedHeaders` of one entrypoint.
 #[derive(Debug, Clone)]
 pub struct ForwardedHeaders {
     insecure: bool,
     trusted: Vec<IpNet>,
     hostname: HeaderValue,
+    aliases: AliasHeaders,
 }
 
 /// A `trustedIPs` entry that is neither an IP nor a CIDR.
@@ -66,7 +103,14 @@ impl ForwardedHeaders {
             trusted,
             hostname: HeaderValue::from_str(hostname)
                 .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
+            aliases: AliasHeaders::default(),
         })
+    }
+
+    /// With the entrypoint's alias-headers strategy (default: keep).
+    pub fn with_alias_headers(mut self, aliases: AliasHeaders) -> Self {
+        self.aliases = aliases;
+        self
     }
 
     fn trusts(&self, peer: IpAddr) -> bool {
@@ -75,7 +119,9 @@ impl ForwardedHeaders {
 
     /// Rewrites `headers` of a request from `peer` that arrived on a
     /// connection with `tls` to local `port`. `host` is the request's host as
-    /// sent (Host header or :authority). `upgrade` tells ws/wss from http/https.
+    /// sent (Host header or :authority). An `Upgrade: websocket` request
+    /// is told ws/wss rather than http/https. Errs when the alias strategy
+    /// refuses the request (answer it with [`AliasRejected::into_response`]).
     pub fn apply(
         &self,
         headers: &mut HeaderMap,
@@ -83,11 +129,10 @@ impl ForwardedHeaders {
         tls: bool,
         port: u16,
         host: Option<&str>,
-    ) {
+    ) -> Result<(), AliasRejected> {
+        self.aliases.apply(headers)?;
         if !self.trusts(peer) {
-            for name in DISTRUSTED {
-                headers.remove(*name);
-            }
+            delete_managed(headers);
         }
         let websocket = headers
             .get(http::header::UPGRADE)
@@ -127,13 +172,48 @@ impl ForwardedHeaders {
                 headers.insert(X_REAL_IP, v);
             }
         }
+        apply_connection(headers);
+        Ok(())
+    }
+}
+
+/// Applies the request's `Connection` header here, as Traefik's entrypoint
+/// does: the headers it names are removed, except those Traefik manages
+/// (a client cannot name `X-Forwarded-For` away), and it is itself removed,
+/// or left as `Connection: Upgrade` for an upgrade.
+fn apply_connection(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::CONNECTION) {
+        return;
+    }
+    let mut upgrade = false;
+    let mut named: Vec<HeaderName> = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if token.eq_ignore_ascii_case("upgrade") {
+                upgrade = true;
+            }
+            match HeaderName::from_bytes(token.as_bytes()) {
+                Ok(name) if !is_managed(name.as_str()) => named.push(name),
+                _ => {}
+            }
+        }
+    }
+    let upgrade_to = headers.get(header::UPGRADE).filter(|_| upgrade).cloned();
+    for name in named {
+        headers.remove(name);
+    }
+    headers.remove(header::CONNECTION);
+    if let Some(to) = upgrade_to {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(header::UPGRADE, to);
     }
 }
 
 /// The port a client used, as Traefik derives it: the Host's port, else 443
 /// when the (possibly trusted) `X-Forwarded-Proto` says https/wss or the
 /// connection is TLS, else 80.
-fn forwarded_port(headers: &HeaderMap, host: Option<&str>, tls: bool, _local: u16) -> u16 {
+pub fn forwarded_port(headers: &HeaderMap, host: Option<&str>, tls: bool, _local: u16) -> u16 {
     let from_host = |h: &str| -> Option<u16> {
         let h = h.trim();
         let port = if let Some(rest) = h.strip_prefix('[') {
@@ -170,144 +250,4 @@ pub fn append_forwarded_for(headers: &mut HeaderMap, peer: IpAddr) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hdrs(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
-    }
-
-    #[test]
-    fn forwarded_headers_table() {
-        struct Case {
-            what: &'static str,
-            insecure: bool,
-            trusted: &'static [&'static str],
-            peer: &'static str,
-            tls: bool,
-            host: &'static str,
-            given: &'static [(&'static str, &'static str)],
-            want: &'static [(&'static str, &'static str)],
-        }
-        let cases = [
-            Case {
-                what: "plain request gets every header",
-                insecure: false,
-                trusted: &[],
-                peer: "10.0.0.1",
-                tls: false,
-                host: "example.com",
-                given: &[],
-                want: &[
-                    ("x-forwarded-proto", "http"),
-                    ("x-forwarded-host", "example.com"),
-                    ("x-forwarded-port", "80"),
-                    ("x-forwarded-server", "proxy"),
-                    ("x-real-ip", "10.0.0.1"),
-                ],
-            },
-            Case {
-                what: "untrusted peer cannot set X-Forwarded-*",
-                insecure: false,
-                trusted: &["192.168.0.0/16"],
-                peer: "10.0.0.1",
-                tls: false,
-                host: "example.com:8000",
-                given: &[
-                    ("x-forwarded-proto", "https"),
-                    ("x-forwarded-for", "1.1.1.1"),
-                    ("x-real-ip", "1.1.1.1"),
-                ],
-                want: &[
-                    ("x-forwarded-proto", "http"),
-                    ("x-forwarded-port", "8000"),
-                    ("x-real-ip", "10.0.0.1"),
-                    ("x-forwarded-for", ""),
-                ],
-            },
-            Case {
-                what: "trusted peer keeps its headers",
-                insecure: false,
-                trusted: &["10.0.0.0/8"],
-                peer: "10.0.0.1",
-                tls: false,
-                host: "example.com",
-                given: &[
-                    ("x-forwarded-proto", "https"),
-                    ("x-forwarded-host", "a.com:444"),
-                    ("x-real-ip", "1.1.1.1"),
-                ],
-                want: &[
-                    ("x-forwarded-proto", "https"),
-                    ("x-forwarded-host", "a.com:444"),
-                    ("x-forwarded-port", "443"),
-                    ("x-real-ip", "1.1.1.1"),
-                ],
-            },
-            Case {
-                what: "insecure trusts everyone",
-                insecure: true,
-                trusted: &[],
-                peer: "10.0.0.1",
-                tls: true,
-                host: "example.com",
-                given: &[("x-forwarded-for", "1.1.1.1")],
-                want: &[
-                    ("x-forwarded-for", "1.1.1.1"),
-                    ("x-forwarded-proto", "https"),
-                    ("x-forwarded-port", "443"),
-                ],
-            },
-            Case {
-                what: "websocket is ws",
-                insecure: false,
-                trusted: &[],
-                peer: "::1",
-                tls: false,
-                host: "[::1]:9000",
-                given: &[("upgrade", "websocket")],
-                want: &[
-                    ("x-forwarded-proto", "ws"),
-                    ("x-forwarded-port", "9000"),
-                    ("x-real-ip", "::1"),
-                ],
-            },
-        ];
-        for c in cases {
-            let trusted: Vec<String> = c.trusted.iter().map(|s| s.to_string()).collect();
-            let fh = ForwardedHeaders::new(c.insecure, &trusted, "proxy").unwrap();
-            let mut h = hdrs(c.given);
-            fh.apply(&mut h, c.peer.parse().unwrap(), c.tls, 8000, Some(c.host));
-            for (k, v) in c.want {
-                let got = h
-                    .get(*k)
-                    .map(|v| v.to_str().unwrap().to_string())
-                    .unwrap_or_default();
-                assert_eq!(&got, v, "{}: header {k}", c.what);
-            }
-        }
-    }
-
-    #[test]
-    fn forwarded_for_appends() {
-        let mut h = hdrs(&[("x-forwarded-for", "1.1.1.1")]);
-        append_forwarded_for(&mut h, "10.0.0.2".parse().unwrap());
-        assert_eq!(h.get("x-forwarded-for").unwrap(), "1.1.1.1, 10.0.0.2");
-        let mut h = HeaderMap::new();
-        append_forwarded_for(&mut h, "::1".parse().unwrap());
-        assert_eq!(h.get("x-forwarded-for").unwrap(), "::1");
-    }
-
-    #[test]
-    fn bad_trusted_ip_is_an_error() {
-        assert!(ForwardedHeaders::new(false, &["nope".into()], "h").is_err());
-        assert!(ForwardedHeaders::new(false, &["10.0.0.0/8".into(), "::1".into()], "h").is_ok());
-    }
-}
+mod tests;

@@ -456,13 +456,16 @@ where
     if host.is_none() && req.version() == Version::HTTP_11 {
         return ProxyError::BadRequest("missing required Host header".into()).into_response();
     }
-    settings.forwarded.apply(
+    if let Err(rejected) = settings.forwarded.apply(
         req.headers_mut(),
         ctx.client_addr.ip(),
         ctx.tls,
         ctx.local_addr.port(),
         host.as_deref(),
-    );
+    ) {
+        tracing::debug!(reason = %rejected, "request refused");
+        return rejected.into_response();
+    }
     // Percent-encoding normalised, then dot segments and `//` cleaned, as
     // Traefik's entrypoints do; a broken escape is a 400.
     let cleaned: Option<String> = {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use switchyard_config::loader::{Loaded, Source};
 use switchyard_config::static_config::StaticConfiguration;
-use switchyard_proxy::forwarded::ForwardedHeaders;
+use switchyard_proxy::forwarded::{AliasHeaders, ForwardedHeaders};
 use switchyard_proxy::upstream::TransportSettings;
 use switchyard_server::entrypoint::{parse_address, EntryPoint, EntryPointSettings};
 use switchyard_server::internal::{InternalSettings, Redirection, MAX_PRIORITY};
@@ -55,8 +55,14 @@ fn entrypoint_settings(
     let mut out = Vec::new();
     for (name, ep) in &config.entry_points {
         let fh = &ep.forwarded_headers;
+        let aliases = AliasHeaders::from_config(
+            &ep.http.underscore_headers_strategy,
+            &ep.http.alias_headers_strategy,
+        )
+        .with_context(|| format!("entryPoints.{name}.http"))?;
         let forwarded = ForwardedHeaders::new(fh.insecure, &fh.trusted_ips, host)
-            .with_context(|| format!("entryPoints.{name}.forwardedHeaders.trustedIPs"))?;
+            .with_context(|| format!("entryPoints.{name}.forwardedHeaders.trustedIPs"))?
+            .with_alias_headers(aliases);
         let t = &ep.transport;
         out.push(EntryPointSettings {
             name: name.clone(),

@@ -245,6 +245,151 @@ http:
     );
 }
 
+/// One request written as is on a new connection (`Connection: close`):
+/// the response head (lowercased) and body as sent, chunk framing included.
+async fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> (String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&out[..split]).to_lowercase();
+    (head, out[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn buffering_sends_requests_with_a_length_and_answers_as_traefik_frames_them() {
+    let a = Backend::start("a").await;
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    buffered:
+      rule: "Host(`buf.test`)"
+      service: a
+      middlewares: [buf]
+    plain:
+      rule: "Host(`plain.test`)"
+      service: a
+  middlewares:
+    buf:
+      buffering:
+        maxRequestBodyBytes: 0
+  services:
+    a: {{loadBalancer: {{servers: [{{url: "{a}"}}]}}}}
+"#,
+        a = a.url()
+    );
+    let p = Proxy::start("buffering-framing", &dynamic, "").await;
+    p.wait_status("buf.test", "/small", 200).await;
+    let chunked = |host: &str, method: &str, chunks: &str| {
+        format!(
+            "{method} /x HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunks}"
+        )
+    };
+    let seen = |body: &[u8]| -> serde_json::Value { serde_json::from_slice(body).unwrap() };
+    let seen_header = |json: &serde_json::Value, name: &str| -> Option<String> {
+        json["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|pair| (pair[0] == name).then(|| pair[1].as_str().unwrap().to_string()))
+    };
+    struct Case {
+        what: &'static str,
+        host: &'static str,
+        method: &'static str,
+        chunks: &'static str,
+        body: &'static str,
+        content_length: Option<&'static str>,
+        transfer_encoding: Option<&'static str>,
+    }
+    let cases = [
+        Case {
+            what: "buffered chunked body: a Content-Length",
+            host: "buf.test",
+            method: "POST",
+            chunks: "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+            body: "hello world",
+            content_length: Some("11"),
+            transfer_encoding: None,
+        },
+        Case {
+            what: "buffered chunked GET body arrives whole",
+            host: "buf.test",
+            method: "GET",
+            chunks: "3\r\nabc\r\n0\r\n\r\n",
+            body: "abc",
+            content_length: Some("3"),
+            transfer_encoding: None,
+        },
+        Case {
+            what: "buffered empty POST: Content-Length: 0",
+            host: "buf.test",
+            method: "POST",
+            chunks: "0\r\n\r\n",
+            body: "",
+            content_length: Some("0"),
+            transfer_encoding: None,
+        },
+        Case {
+            what: "without buffering the body stays chunked",
+            host: "plain.test",
+            method: "POST",
+            chunks: "5\r\nhello\r\n0\r\n\r\n",
+            body: "hello",
+            content_length: None,
+            transfer_encoding: Some("chunked"),
+        },
+    ];
+    for c in cases {
+        let (head, body) = raw_exchange(p.web, &chunked(c.host, c.method, c.chunks)).await;
+        assert!(head.starts_with("http/1.1 200"), "{}: {head}", c.what);
+        let json = seen(&body);
+        assert_eq!(json["body"], c.body, "{}", c.what);
+        assert_eq!(
+            seen_header(&json, "content-length").as_deref(),
+            c.content_length,
+            "{}",
+            c.what
+        );
+        assert_eq!(
+            seen_header(&json, "transfer-encoding").as_deref(),
+            c.transfer_encoding,
+            "{}",
+            c.what
+        );
+    }
+
+    // Answers the backend sends without a length: up to 2048 bytes they
+    // get a Content-Length, past that they stay chunked, as Go's server
+    // sends them.
+    let get =
+        |path: &str| format!("GET {path} HTTP/1.1\r\nHost: buf.test\r\nConnection: close\r\n\r\n");
+    let (head, body) = raw_exchange(p.web, &get("/stream/3")).await;
+    assert!(head.contains("content-length: 24"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert_eq!(body, b"chunk 0\nchunk 1\nchunk 2\n");
+    let (head, body) = raw_exchange(p.web, &get("/chunked/2048")).await;
+    assert!(head.contains("content-length: 2048"), "{head}");
+    assert_eq!(body.len(), 2048);
+    let (head, body) = raw_exchange(p.web, &get("/chunked/2049")).await;
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(!head.contains("content-length"), "{head}");
+    assert!(body.starts_with(b"801\r\n"), "one chunk of 2049 bytes");
+    // One with a length keeps it.
+    let (head, body) = raw_exchange(p.web, &get("/bytes/5000")).await;
+    assert!(head.contains("content-length: 5000"), "{head}");
+    assert_eq!(body.len(), 5000);
+}
+
 #[tokio::test]
 async fn circuit_breaker_trips_holds_through_reloads_and_recovers() {
     let a = Backend::start("a").await;

@@ -70,6 +70,98 @@ http:
 }
 
 #[tokio::test]
+async fn forward_auth_trust_forward_header() {
+    let (app, auth) = (Backend::start("app").await, Backend::start("auth").await);
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    trusting:
+      rule: "Host(`t.test`)"
+      service: app
+      middlewares: [trusting]
+    distrusting:
+      rule: "Host(`f.test`)"
+      service: app
+      middlewares: [distrusting]
+  middlewares:
+    trusting:
+      forwardAuth: {{address: "{auth}/status/401", trustForwardHeader: true}}
+    distrusting:
+      forwardAuth: {{address: "{auth}/status/401", trustForwardHeader: false}}
+  services:
+    app:
+      loadBalancer:
+        servers: [{{url: "{app}"}}]
+"#,
+        auth = auth.url(),
+        app = app.url()
+    );
+    // The client is trusted, so what it sends reaches forwardAuth.
+    let p = Proxy::start_with(
+        "forwardauth-trust",
+        &dynamic,
+        "    forwardedHeaders: {insecure: true}\n",
+        "",
+    )
+    .await;
+    p.wait_status("t.test", "/", 401).await;
+    let spoofed: &[(&str, &str)] = &[
+        ("x-forwarded-for", "203.0.113.9"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-port", "1234"),
+        ("x-forwarded-host", "xfh.test"),
+        ("x-forwarded-prefix", "/pre"),
+        ("x-real-ip", "203.0.113.9"),
+        ("x_forwarded_port", "9"),
+    ];
+    let ask = |host: &'static str| {
+        request(
+            p.web,
+            http::Method::GET,
+            host,
+            "/p?q=1",
+            spoofed,
+            bytes::Bytes::new(),
+        )
+    };
+    // true: the request's headers stand, the client's address is appended.
+    let r = ask("t.test:8080").await.unwrap();
+    assert_eq!(r.status.as_u16(), 401);
+    let seen = |h: &str| r.seen_header(h);
+    assert_eq!(
+        seen("x-forwarded-for").as_deref(),
+        Some("203.0.113.9, 127.0.0.1")
+    );
+    assert_eq!(seen("x-forwarded-port").as_deref(), Some("1234"));
+    assert_eq!(seen("x-forwarded-proto").as_deref(), Some("https"));
+    assert_eq!(seen("x-forwarded-prefix").as_deref(), Some("/pre"));
+    assert_eq!(seen("x_forwarded_port").as_deref(), Some("9"));
+    // false: all of them go, `_` spellings too, and are set anew, the port
+    // from the Host.
+    let r = ask("f.test:8080").await.unwrap();
+    assert_eq!(r.status.as_u16(), 401);
+    let seen = |h: &str| r.seen_header(h);
+    assert_eq!(seen("x-forwarded-for").as_deref(), Some("127.0.0.1"));
+    assert_eq!(seen("x-forwarded-port").as_deref(), Some("8080"));
+    assert_eq!(seen("x-forwarded-proto").as_deref(), Some("http"));
+    assert_eq!(seen("x-forwarded-host").as_deref(), Some("f.test:8080"));
+    assert_eq!(seen("x-forwarded-uri").as_deref(), Some("/p?q=1"));
+    for gone in [
+        "x-forwarded-prefix",
+        "x-real-ip",
+        "x-forwarded-server",
+        "x_forwarded_port",
+    ] {
+        assert_eq!(seen(gone), None, "{gone} is dropped");
+    }
+    // Without a port in the Host: 80 over plain HTTP.
+    let r = ask("f.test").await.unwrap();
+    assert_eq!(r.seen_header("x-forwarded-port").as_deref(), Some("80"));
+    assert_eq!(app.hits(), 0);
+}
+
+#[tokio::test]
 async fn forward_auth_bodies_signin_cookies_and_tls() {
     use switchyard_testkit::tls::{ca_path, fixture_path, TlsOptions};
     let (app, auth) = (Backend::start("app").await, Backend::start("auth").await);

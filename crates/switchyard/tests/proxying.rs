@@ -27,10 +27,16 @@ async fn forwarded_headers_and_hop_by_hop() {
         &[
             ("x-forwarded-for", "203.0.113.9"),
             ("x-forwarded-proto", "https"),
-            ("connection", "keep-alive, x-drop-me"),
+            ("connection", "keep-alive, x-drop-me, X-Real-Ip"),
             ("x-drop-me", "1"),
             ("keep-alive", "timeout=5"),
             ("x-kept", "yes"),
+            ("X_Forwarded_For", "203.0.113.9"),
+            ("x_forwarded_host", "evil.test"),
+            ("X-Forwarded_Proto", "https"),
+            ("X_REAL_IP", "203.0.113.9"),
+            ("X_Forwarded_Tls_Client_Cert", "forged"),
+            ("x_auth_user", "not managed"),
         ],
         Bytes::new(),
     )
@@ -58,6 +64,115 @@ async fn forwarded_headers_and_hop_by_hop() {
     assert_eq!(seen("keep-alive"), None);
     assert_eq!(seen("x-kept").as_deref(), Some("yes"));
     assert_eq!(r.json()["uri"], "/x?y=1");
+    // Their `_` spellings go too (a backend folding `_` into `-` would
+    // read them as the real ones); other names with `_` are forwarded.
+    for alias in [
+        "x_forwarded_for",
+        "x_forwarded_host",
+        "x-forwarded_proto",
+        "x_real_ip",
+        "x_forwarded_tls_client_cert",
+    ] {
+        assert_eq!(seen(alias), None, "{alias} is removed");
+    }
+    assert_eq!(seen("x_auth_user").as_deref(), Some("not managed"));
+}
+
+#[tokio::test]
+async fn alias_headers_strategies() {
+    let b = Backend::start("b").await;
+    let headers: &[(&str, &str)] = &[
+        ("x_forwarded_for", "203.0.113.9"),
+        ("x.auth.user", "dotted"),
+        ("a!b", "bang"),
+        ("x-plain-9", "kept"),
+    ];
+    // delete: every aliasing name goes, before the forwarded headers are
+    // handled (so from a trusted peer too).
+    let p = Proxy::start_with(
+        "alias-delete",
+        &single(&b.url(), ""),
+        "    forwardedHeaders: {insecure: true}\n    http: {aliasHeadersStrategy: delete}\n",
+        "",
+    )
+    .await;
+    p.wait_status("app.test", "/", 200).await;
+    let r = request(p.web, Method::GET, "app.test", "/", headers, Bytes::new())
+        .await
+        .expect("request");
+    assert_eq!(r.status.as_u16(), 200);
+    for gone in ["x_forwarded_for", "x.auth.user", "a!b"] {
+        assert_eq!(r.seen_header(gone), None, "{gone} is deleted");
+    }
+    assert_eq!(r.seen_header("x-plain-9").as_deref(), Some("kept"));
+    assert_eq!(
+        r.seen_header("x-forwarded-for").as_deref(),
+        Some("127.0.0.1")
+    );
+    drop(p);
+
+    // reject (here through the older underscoreHeadersStrategy: `_` only).
+    let p = Proxy::start_with(
+        "underscore-reject",
+        &single(&b.url(), ""),
+        "    http: {underscoreHeadersStrategy: reject}\n",
+        "",
+    )
+    .await;
+    p.wait_status("app.test", "/", 200).await;
+    let hits = b.hits();
+    let r = request(p.web, Method::GET, "app.test", "/", headers, Bytes::new())
+        .await
+        .expect("request");
+    assert_eq!(r.status.as_u16(), 400);
+    assert_eq!(r.text(), "Bad Request\n");
+    assert_eq!(b.hits(), hits, "a refused request reaches no backend");
+    let r = request(
+        p.web,
+        Method::GET,
+        "app.test",
+        "/",
+        &[("x.auth.user", "dotted")],
+        Bytes::new(),
+    )
+    .await
+    .expect("request");
+    assert_eq!(r.status.as_u16(), 200, "a dot is no underscore");
+    assert_eq!(r.seen_header("x.auth.user").as_deref(), Some("dotted"));
+    drop(p);
+
+    // Values are Traefik's, lowercase; the two options must agree.
+    for (http, needle) in [
+        (
+            "{aliasHeadersStrategy: Delete}",
+            "invalid aliasHeadersStrategy value",
+        ),
+        (
+            "{aliasHeadersStrategy: delete, underscoreHeadersStrategy: keep}",
+            "cannot have both",
+        ),
+    ] {
+        let dir = TestDir::new("alias-bad");
+        dir.write(
+            "switchyard.yml",
+            &format!(
+                "entryPoints:\n  web:\n    address: \"127.0.0.1:{}\"\n    http: {http}\n",
+                free_port()
+            ),
+        );
+        let out = std::process::Command::new(BIN)
+            .current_dir(dir.path())
+            .arg("--configFile=switchyard.yml")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{http} is refused");
+        let err = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(
+            err.contains(needle) && err.contains("entryPoints.web.http"),
+            "{http}: {err}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bytes::Bytes;
 use common::*;
+use http::Method;
 
 async fn counts(p: &Proxy, host: &str, n: usize) -> HashMap<String, usize> {
     let mut out = HashMap::new();
@@ -211,6 +213,92 @@ http:
         s["error"].to_string().contains("healthCheck not enabled"),
         "{s}"
     );
+}
+
+#[tokio::test]
+async fn failover_on_status_without_health_check() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let dynamic = format!(
+        r#"
+http:
+  routers:
+    on-status:
+      rule: "Host(`status.test`)"
+      service: on-status
+    refused:
+      rule: "Host(`refused.test`)"
+      service: refused
+    size-only:
+      rule: "Host(`size.test`)"
+      service: size-only
+  services:
+    on-status:
+      failover:
+        service: plain-a
+        fallback: backup
+        errors:
+          status: ["500-599"]
+          maxRequestBodyBytes: 5
+    refused:
+      failover:
+        service: dead
+        fallback: backup
+        errors: {{status: ["502"]}}
+    size-only:
+      failover:
+        service: plain-a
+        fallback: backup
+        errors: {{maxRequestBodyBytes: 5}}
+    plain-a:
+      loadBalancer:
+        servers: [{{url: "{a}"}}]
+    dead:
+      loadBalancer:
+        servers: [{{url: "{dead}"}}]
+    backup:
+      loadBalancer:
+        servers: [{{url: "{b}"}}]
+"#,
+        a = a.url(),
+        b = b.url()
+    );
+    let p = Proxy::start("failover-errors", &dynamic, "").await;
+    let r = p.wait_status("status.test", "/status/200", 200).await;
+    assert_eq!(r.header("x-backend"), Some("a"));
+    // A status in the ranges: the fallback answers, with the body again.
+    let post = |path: &'static str, body: &'static str| {
+        request(
+            p.web,
+            Method::POST,
+            "status.test",
+            path,
+            &[],
+            Bytes::from_static(body.as_bytes()),
+        )
+    };
+    let asked = a.hits();
+    let r = post("/status/503", "hello").await.unwrap();
+    assert_eq!((r.status.as_u16(), r.header("x-backend")), (503, Some("b")));
+    assert_eq!(r.json()["body"], "hello", "the body is sent again");
+    assert_eq!(a.hits(), asked + 1, "main was asked first");
+    let r = post("/status/404", "hello").await.unwrap();
+    assert_eq!((r.status.as_u16(), r.header("x-backend")), (404, Some("a")));
+    // Over maxRequestBodyBytes: 413, and no service is asked.
+    let hits = (a.hits(), b.hits());
+    let r = post("/status/200", "hello!").await.unwrap();
+    assert_eq!(r.status.as_u16(), 413);
+    assert_eq!(r.text(), "Request body too large\n");
+    assert_eq!((a.hits(), b.hits()), hits);
+    // A refused connection counts as 502.
+    let r = get(p.web, "refused.test", "/x").await.unwrap();
+    assert_eq!((r.status.as_u16(), r.header("x-backend")), (200, Some("b")));
+    // Without errors.status, the main service must still check its health.
+    let s = p.api("/api/http/services/size-only@file").await;
+    assert_eq!(s["status"], "disabled", "{s}");
+    assert_eq!(s["failover"]["errors"]["maxRequestBodyBytes"], 5, "{s}");
+    let s = p.api("/api/http/services/on-status@file").await;
+    assert_eq!(s["status"], "enabled", "{s}");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 //! | `/sleep/MS`       | waits MS milliseconds, then the JSON body                 |
 //! | `/small`          | `ok` as text/plain (the benchmark's tiny response)        |
 //! | `/bytes/N`        | N bytes of `a` (benchmarks, large responses)              |
+//! | `/chunked/N`      | N bytes of `a` without a length (sent chunked)            |
 //! | `/echo`           | streams the request body back unchanged                   |
 //! | `/stream/N`       | N chunks of `chunk i\n`, each flushed, 10 ms apart        |
 //! | `/trailers`       | a body followed by the trailer `x-checksum: abc`          |
@@ -254,6 +255,18 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
     if let Some(n) = path.strip_prefix("/bytes/") {
         let n: usize = n.parse().unwrap_or(0);
         return Ok(text(StatusCode::OK, &"a".repeat(n)));
+    }
+    if let Some(n) = path.strip_prefix("/chunked/") {
+        let n: usize = n.parse().unwrap_or(0);
+        let frame: Result<Frame<Bytes>, Box<dyn std::error::Error + Send + Sync>> =
+            Ok(Frame::data(Bytes::from("a".repeat(n))));
+        let mut resp = Response::new(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
+            [frame],
+        ))));
+        resp.headers_mut()
+            .insert("content-type", HeaderValue::from_static("text/plain"));
+        resp.headers_mut().insert("x-backend", header(&st.name));
+        return Ok(resp);
     }
     if path == "/echo" {
         let mut resp = Response::new(req.into_body().map_err(Into::into).boxed());

@@ -3,6 +3,14 @@
 //! temporary file beyond it; bodies over the maximums get a 413. With a
 //! `retryExpression`, the buffered request is sent again (up to 10 times)
 //! while the expression holds for the answer.
+//!
+//! Framing, as Traefik's: the buffered request goes on with a
+//! `Content-Length` of its size, never chunked (an empty body declares
+//! `Content-Length: 0` only for POST, PUT and PATCH, as Go's client does).
+//! The answer keeps the backend's `Content-Length`; one the backend sent
+//! without a length gets one when it is small enough to fit Go's server
+//! buffer (2048 bytes over HTTP/1.x, 4096 over HTTP/2 and HTTP/3), and is
+//! sent chunked otherwise.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -45,6 +53,13 @@ pub const FUNCTIONS: &[Signature] = &[
 
 /// Attempts at most, whatever the expression says (as Traefik).
 const MAX_ATTEMPTS: u32 = 10;
+
+/// The largest answer without a length of its own that Go's HTTP/1.x
+/// server still sends with a `Content-Length` (its buffer before chunking).
+const GO_H1_LENGTH_BUFFER: u64 = 2048;
+
+/// The same for Go's HTTP/2 server (and quic-go's HTTP/3 one).
+const GO_H2_LENGTH_BUFFER: u64 = 4096;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -264,6 +279,29 @@ fn spool_error(e: SpoolError) -> Result<Response, ProxyError> {
     }
 }
 
+/// Declares the buffered request body's length instead of the client's
+/// framing, as Go's client does for a request of known length.
+fn declare_request_length(headers: &mut HeaderMap, method: &Method, size: u64) {
+    headers.remove(TRANSFER_ENCODING);
+    if size > 0 || matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
+    } else {
+        headers.remove(CONTENT_LENGTH);
+    }
+}
+
+/// Whether an answer of `size` bytes that came without a length leaves
+/// with one: when Go's server, answering over `version`, would have held
+/// it whole before writing the head.
+fn fits_go_buffer(version: Version, size: u64) -> bool {
+    let buffer = if version >= Version::HTTP_2 {
+        GO_H2_LENGTH_BUFFER
+    } else {
+        GO_H1_LENGTH_BUFFER
+    };
+    size <= buffer
+}
+
 fn expects_body(method: &Method, resp: &Response) -> bool {
     let s = resp.status();
     !(method == Method::HEAD
@@ -289,7 +327,7 @@ impl Handler for Buffering {
             {
                 return Ok(too_large());
             }
-            let (parts, body_in) = req.into_parts();
+            let (mut parts, body_in) = req.into_parts();
             let spool = match Spool::fill(
                 body_in,
                 settings.mem_request_body_bytes,
@@ -300,6 +338,7 @@ impl Handler for Buffering {
                 Ok(s) => Arc::new(s),
                 Err(e) => return spool_error(e),
             };
+            declare_request_length(&mut parts.headers, &parts.method, spool.size());
             let mut attempt = 1;
             loop {
                 let body = if spool.size() == 0 {
@@ -342,9 +381,15 @@ impl Handler for Buffering {
                     Err(e) => return spool_error(e),
                 };
                 rparts.headers.remove(TRANSFER_ENCODING);
-                rparts
-                    .headers
-                    .insert(CONTENT_LENGTH, http::HeaderValue::from(answer.size()));
+                if rparts.headers.contains_key(CONTENT_LENGTH)
+                    || fits_go_buffer(parts.version, answer.size())
+                {
+                    rparts
+                        .headers
+                        .insert(CONTENT_LENGTH, HeaderValue::from(answer.size()));
+                }
+                // Without a Content-Length, the spool's body (of unknown
+                // length) goes out chunked.
                 return Ok(Response::from_parts(rparts, answer.body()));
             }
         })
@@ -395,6 +440,77 @@ mod tests {
             Err(SpoolError::TooLarge)
         ));
         assert!(Spool::fill(chunks(3, 10), 100, 30).await.is_ok());
+    }
+
+    #[test]
+    fn request_length_is_declared_as_go_declares_it() {
+        type Headers = &'static [(&'static str, &'static str)];
+        let cases: [(&str, Method, Headers, u64, Option<&str>); 6] = [
+            (
+                "chunked body: its size",
+                Method::POST,
+                &[("transfer-encoding", "chunked")],
+                11,
+                Some("11"),
+            ),
+            (
+                "chunked GET body: its size too",
+                Method::GET,
+                &[("transfer-encoding", "chunked")],
+                3,
+                Some("3"),
+            ),
+            ("empty POST: 0", Method::POST, &[], 0, Some("0")),
+            (
+                "empty PUT sent chunked: 0",
+                Method::PUT,
+                &[("transfer-encoding", "chunked")],
+                0,
+                Some("0"),
+            ),
+            (
+                "empty DELETE: none",
+                Method::DELETE,
+                &[("transfer-encoding", "chunked")],
+                0,
+                None,
+            ),
+            (
+                "GET with Content-Length: 0: none",
+                Method::GET,
+                &[("content-length", "0")],
+                0,
+                None,
+            ),
+        ];
+        for (what, method, given, size, want) in cases {
+            let mut h = HeaderMap::new();
+            for (k, v) in given {
+                h.insert(*k, HeaderValue::from_static(v));
+            }
+            declare_request_length(&mut h, &method, size);
+            assert!(!h.contains_key(TRANSFER_ENCODING), "{what}");
+            assert_eq!(
+                h.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()),
+                want,
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_without_length_get_one_when_go_would_buffer_them() {
+        let cases = [
+            (Version::HTTP_11, 2048, true),
+            (Version::HTTP_11, 2049, false),
+            (Version::HTTP_10, 0, true),
+            (Version::HTTP_2, 4096, true),
+            (Version::HTTP_2, 4097, false),
+            (Version::HTTP_3, 4000, true),
+        ];
+        for (version, size, want) in cases {
+            assert_eq!(fits_go_buffer(version, size), want, "{version:?} {size}");
+        }
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! `forwardAuth`: asks an authentication server about each request (a
 //! `GET` to `address` with the request's headers and `X-Forwarded-*`
-//! describing it). A 2xx answer lets the request through, with the headers
+//! describing it: with `trustForwardHeader` unset, For/Proto/Method/Host/Uri
+//! are set over what the request carries; set, the request's own are kept
+//! (true) or all removed first, `_` aliases too (false), and
+//! For/Method/Proto/Port/Host/Uri filled in where missing, as Traefik). A 2xx answer lets the request through, with the headers
 //! named in `authResponseHeaders` (or matching `authResponseHeadersRegex`)
 //! copied onto it; any other answer is sent to the client as is (or, with
 //! `authSigninURL`, a 401 becomes a redirect there). With `forwardBody`,
@@ -12,6 +15,7 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use http_body_util::BodyExt;
 use regex::Regex;
 
+use crate::forwarded;
 use crate::service::reverse_proxy::remove_hop_by_hop;
 use crate::upstream::Upstream;
 use crate::{
@@ -102,23 +106,20 @@ impl ForwardAuth {
                 set(&mut headers, "x-forwarded-uri", uri, false);
             }
             Some(trust) => {
+                // Without trust, every header Traefik manages goes (with
+                // its `_` aliases) and is set anew below.
                 if !trust {
-                    for n in [
-                        "x-forwarded-for",
-                        "x-forwarded-proto",
-                        "x-forwarded-host",
-                        "x-forwarded-port",
-                        "x-forwarded-method",
-                        "x-forwarded-uri",
-                        "x-forwarded-prefix",
-                        "x-real-ip",
-                    ] {
-                        headers.remove(n);
-                    }
+                    forwarded::delete_managed(&mut headers);
                 }
-                let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-                    Some(prior) => format!("{prior}, {ip}"),
-                    None => ip,
+                let prior: Vec<&str> = headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect();
+                let xff = if prior.is_empty() {
+                    ip
+                } else {
+                    format!("{}, {ip}", prior.join(", "))
                 };
                 set(&mut headers, "x-forwarded-for", &xff, false);
                 set(
@@ -128,6 +129,11 @@ impl ForwardAuth {
                     true,
                 );
                 set(&mut headers, "x-forwarded-proto", proto, true);
+                if !headers.contains_key("x-forwarded-port") {
+                    let host = host.as_ref().and_then(|h| h.to_str().ok());
+                    let port = forwarded::forwarded_port(&headers, host, ctx.tls, 0);
+                    headers.insert("x-forwarded-port", HeaderValue::from(port));
+                }
                 if !headers.contains_key("x-forwarded-host") {
                     if let Some(h) = &host {
                         headers.insert("x-forwarded-host", h.clone());

@@ -9,7 +9,7 @@ use switchyard_config::dynamic::{
     FailoverService, HighestRandomWeight, HttpConfiguration, LoadBalancerService, Mirroring,
     ServersTransport, Service, Sticky, WeightedRoundRobin,
 };
-use switchyard_proxy::service::failover::Failover;
+use switchyard_proxy::service::failover::{Failover, OnErrors};
 use switchyard_proxy::service::health::HealthCheck;
 use switchyard_proxy::service::load_balancer::Passive;
 use switchyard_proxy::service::mirroring::{self, Mirror};
@@ -420,23 +420,38 @@ fn failover(
         return Err("failover: service and fallback are required".into());
     }
     let main = child(&config.service, name, http, built, stack)?;
-    if main.1.is_none() {
+    let errors = config.errors.unwrap_or_default();
+    // As Traefik: a main service without a health check is accepted when
+    // errors.status says when to fall back.
+    if main.1.is_none() && errors.status.is_empty() {
         return Err(format!(
             "cannot register {} as updater for {name}: healthCheck not enabled in config for this WRR service",
             config.service
         ));
     }
-    let fallback = child(&config.fallback, name, http, built, stack)?;
-    let errors = config.errors.unwrap_or_default();
+    let (fallback, fallback_up) = child(&config.fallback, name, http, built, stack)?;
     let status = switchyard_proxy::middlewares::retry::parse_status_ranges(&errors.status)
         .map_err(|e| format!("failover.errors: {e}"))?;
-    let limit = errors
+    // Negative (the default): no limit.
+    let max_request_body_bytes = errors
         .max_request_body_bytes
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(usize::MAX);
+        .and_then(|n| usize::try_from(n).ok());
+    let checks_health = config.health_check.is_some();
+    if checks_health && fallback_up.is_none() {
+        return Err(format!(
+            "cannot register {} as updater for {name}: healthCheck not enabled in config for this WRR service",
+            config.fallback
+        ));
+    }
+    // The fallback's health counts only for a failover that checks health.
+    let fallback_up = fallback_up.filter(|_| checks_health);
+    let on_errors = OnErrors {
+        status,
+        max_request_body_bytes,
+    };
     Ok(composite(
-        Failover::new(main, fallback, status, limit),
-        config.health_check.is_some(),
+        Failover::new(main, (fallback, fallback_up), on_errors),
+        checks_health,
         Failover::is_up,
     ))
 }
