@@ -13,6 +13,7 @@ use switchyard_proxy::forwarded::{AliasHeaders, ForwardedHeaders};
 use switchyard_proxy::upstream::TransportSettings;
 use switchyard_server::entrypoint::{parse_address, EntryPoint, EntryPointSettings};
 use switchyard_server::internal::{InternalSettings, Redirection, MAX_PRIORITY};
+use switchyard_server::proxy_protocol::ProxyProtocol;
 use switchyard_server::watcher::Watcher;
 use switchyard_server::{Builder, Runtime, StaticView, Switcher};
 use tokio::sync::{mpsc, watch};
@@ -53,6 +54,10 @@ fn entrypoint_settings(
     challenges: &Option<switchyard_server::acme::Challenges>,
 ) -> anyhow::Result<Vec<EntryPointSettings>> {
     let mut out = Vec::new();
+    let global_not_append = config
+        .global
+        .as_ref()
+        .is_some_and(|g| g.not_append_x_forwarded_for);
     for (name, ep) in &config.entry_points {
         let fh = &ep.forwarded_headers;
         let aliases = AliasHeaders::from_config(
@@ -62,8 +67,25 @@ fn entrypoint_settings(
         .with_context(|| format!("entryPoints.{name}.http"))?;
         let forwarded = ForwardedHeaders::new(fh.insecure, &fh.trusted_ips, host)
             .with_context(|| format!("entryPoints.{name}.forwardedHeaders.trustedIPs"))?
-            .with_alias_headers(aliases);
+            .with_alias_headers(aliases)
+            .with_connection(&fh.connection)
+            .with_context(|| format!("entryPoints.{name}.forwardedHeaders.connection"))?
+            .with_not_append_forwarded_for(fh.not_append_x_forwarded_for || global_not_append);
+        let proxy_protocol =
+            match &ep.proxy_protocol {
+                Some(pp) => Some(ProxyProtocol::new(pp.insecure, &pp.trusted_ips).map_err(
+                    |e| anyhow::anyhow!("entryPoints.{name}.proxyProtocol.trustedIPs: {e}"),
+                )?),
+                None => None,
+            };
         let t = &ep.transport;
+        let keep_alive_max_requests = match t.keep_alive_max_requests {
+            Some(n) if n < 0 => {
+                anyhow::bail!("entryPoints.{name}.transport.keepAliveMaxRequests: {n} is negative")
+            }
+            Some(n) => u64::try_from(n).unwrap_or(0),
+            None => 0,
+        };
         out.push(EntryPointSettings {
             name: name.clone(),
             address: ep.address.clone(),
@@ -86,6 +108,10 @@ fn entrypoint_settings(
                 None => None,
             },
             alt_svc: None,
+            proxy_protocol,
+            keep_alive_max_requests,
+            keep_alive_max_time: t.keep_alive_max_time.map(Into::into).and_then(non_zero),
+            reuse_port: ep.reuse_port,
         });
     }
     Ok(out)
