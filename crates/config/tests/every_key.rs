@@ -134,7 +134,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "certificatesresolvers.ts.tailscale",
         "core.stricttlsoptions",
         "entrypoints.web.allowacmebypass",
-        "entrypoints.web.http.encodequerysemicolons",
         "entrypoints.web.http2",
         "entrypoints.web.observability",
         "entrypoints.web.udp",

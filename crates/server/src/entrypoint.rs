@@ -49,6 +49,9 @@ pub struct EntryPointSettings {
     pub keep_alive_max_time: Option<Duration>,
     /// `reusePort`: other processes may listen on the same port.
     pub reuse_port: bool,
+    /// `http.encodeQuerySemicolons`: `;` in a query is encoded as `%3B`
+    /// rather than read as a separator.
+    pub encode_query_semicolons: bool,
 }
 
 /// A bound entrypoint, not yet serving.
@@ -633,12 +636,16 @@ where
         (sanitized != raw).then(|| sanitized.into_owned())
     };
     // As Traefik, `;` in the query separates parameters like `&`, for the
-    // routers and for the backend alike.
-    let query_fixed = req
-        .uri()
-        .query()
-        .filter(|q| q.contains(';'))
-        .map(|q| q.replace(';', "&"));
+    // routers and for the backend alike; with `encodeQuerySemicolons` it is
+    // encoded instead, and stays part of the value.
+    let query_fixed = req.uri().query().filter(|q| q.contains(';')).map(|q| {
+        let with = if settings.encode_query_semicolons {
+            "%3B"
+        } else {
+            "&"
+        };
+        q.replace(';', with)
+    });
     if cleaned.is_some() || query_fixed.is_some() {
         let path = cleaned.unwrap_or_else(|| req.uri().path().to_string());
         let target = match query_fixed {

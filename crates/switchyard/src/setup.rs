@@ -112,6 +112,7 @@ fn entrypoint_settings(
             keep_alive_max_requests,
             keep_alive_max_time: t.keep_alive_max_time.map(Into::into).and_then(non_zero),
             reuse_port: ep.reuse_port,
+            encode_query_semicolons: ep.http.encode_query_semicolons,
         });
     }
     Ok(out)
