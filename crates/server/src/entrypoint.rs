@@ -49,6 +49,8 @@ pub struct EntryPointSettings {
     pub keep_alive_max_time: Option<Duration>,
     /// `reusePort`: other processes may listen on the same port.
     pub reuse_port: bool,
+    /// `allowACMEByPass`: routers may answer ACME HTTP-01 validations.
+    pub allow_acme_by_pass: bool,
     /// `http.encodeQuerySemicolons`: `;` in a query is encoded as `%3B`
     /// rather than read as a separator.
     pub encode_query_semicolons: bool,
@@ -584,21 +586,22 @@ where
         }
         _ => req.map(body::boxed),
     };
-    if let (Some(challenges), Some(token)) = (
+    // An ACME HTTP-01 validation is answered before routing; with
+    // `allowACMEByPass`, a router of priority 42 or more (the length of
+    // Traefik's own `PathPrefix` rule for it) may take it instead.
+    let acme_answer = match (
         &settings.acme_challenges,
         req.uri()
             .path()
             .strip_prefix("/.well-known/acme-challenge/"),
     ) {
-        if let Some(key_auth) = challenges.http_answer(token) {
-            let mut resp = Response::new(body::full(key_auth));
-            resp.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("text/plain"),
-            );
-            return resp;
-        }
-    }
+        (Some(challenges), Some(token)) => challenges.http_answer(token),
+        _ => None,
+    };
+    let acme_answer = match acme_answer {
+        Some(key_auth) if !settings.allow_acme_by_pass => return acme_response(key_auth),
+        other => other,
+    };
     let host = switchyard_proxy::context::request_host(&req).map(str::to_string);
     if host.is_none() && req.version() == Version::HTTP_11 {
         return ProxyError::BadRequest("missing required Host header".into()).into_response();
@@ -675,7 +678,14 @@ where
             runtime.tls.quic_allowed(name.as_deref())
         })
         .cloned();
-    let mut resp = route(settings, &runtime, req, host.as_deref(), is_tls, client_ip).await;
+    let mut resp = route(
+        settings,
+        &runtime,
+        req,
+        (host.as_deref(), is_tls, client_ip),
+        acme_answer,
+    )
+    .await;
     if let Some(v) = alt_svc {
         resp.headers_mut().append(http::header::ALT_SVC, v);
     }
@@ -690,9 +700,8 @@ async fn route(
     settings: &EntryPointSettings,
     runtime: &crate::Runtime,
     req: Request,
-    host: Option<&str>,
-    is_tls: bool,
-    client_ip: IpAddr,
+    (host, is_tls, client_ip): (Option<&str>, bool, IpAddr),
+    acme_answer: Option<String>,
 ) -> Response {
     let tables = if is_tls {
         &runtime.tls_entrypoints
@@ -717,10 +726,14 @@ async fn route(
             client_ip,
         };
         table
-            .find(&info)
-            .map(|r| (r.router.clone(), r.handler.clone()))
+            .find_entry(&info)
+            .filter(|e| acme_answer.is_none() || e.priority >= ACME_BYPASS_PRIORITY)
+            .map(|e| (e.value.router.clone(), e.value.handler.clone()))
     };
     let Some((router, handler)) = route else {
+        if let Some(key_auth) = acme_answer {
+            return acme_response(key_auth);
+        }
         return ProxyError::NotFound.into_response();
     };
     let mut gone = ClientGone {
@@ -734,6 +747,21 @@ async fn route(
         }
     };
     gone.router = None;
+    resp
+}
+
+/// The priority of Traefik's ACME HTTP-01 router on an entrypoint with
+/// `allowACMEByPass`: the length of its rule,
+/// ``PathPrefix(`/.well-known/acme-challenge/`)``.
+const ACME_BYPASS_PRIORITY: i64 = 42;
+
+/// The answer to an ACME HTTP-01 validation.
+fn acme_response(key_auth: String) -> Response {
+    let mut resp = Response::new(body::full(key_auth));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
     resp
 }
 

@@ -113,6 +113,7 @@ fn entrypoint_settings(
             keep_alive_max_time: t.keep_alive_max_time.map(Into::into).and_then(non_zero),
             reuse_port: ep.reuse_port,
             encode_query_semicolons: ep.http.encode_query_semicolons,
+            allow_acme_by_pass: ep.allow_acme_by_pass,
         });
     }
     Ok(out)
@@ -242,6 +243,7 @@ fn internal_settings(config: &StaticConfiguration) -> anyhow::Result<InternalSet
             scheme: r.scheme.clone(),
             port,
             permanent: r.permanent,
+            allow_acme_by_pass: ep.allow_acme_by_pass,
             priority: if r.priority == 0 {
                 MAX_PRIORITY - 1
             } else {
