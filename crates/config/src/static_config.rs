@@ -337,6 +337,9 @@ impl Default for RedirectEntryPoint {
 #[serde(default, rename_all = "camelCase")]
 pub struct Providers {
     pub providers_throttle_duration: Duration,
+    /// The order between routers of equal priority, by provider.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub precedence: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<FileProvider>,
 }
@@ -345,6 +348,7 @@ impl Default for Providers {
     fn default() -> Self {
         Providers {
             providers_throttle_duration: Duration::from_secs(2),
+            precedence: Vec::new(),
             file: None,
         }
     }

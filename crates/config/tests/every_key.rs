@@ -156,7 +156,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "providers.kubernetesingressnginx",
         "providers.nomad",
         "providers.plugin",
-        "providers.precedence",
         "providers.redis",
         "providers.rest",
         "providers.swarm",

@@ -168,7 +168,18 @@ fn static_view(config: &StaticConfiguration) -> StaticView {
         .iter()
         .filter_map(|(n, e)| e.http.tls.clone().map(|t| (n.clone(), t)))
         .collect();
+    let provider_precedence = config
+        .providers
+        .as_ref()
+        .filter(|p| !p.precedence.is_empty())
+        .map(|p| {
+            p.precedence
+                .iter()
+                .map(|name| name.trim().to_string())
+                .collect()
+        });
     StaticView {
+        provider_precedence,
         entrypoint_tls,
         entrypoint_encoded,
         entrypoints,
@@ -212,6 +223,20 @@ fn default_rule_syntax(
                 node.location
             )
         })
+}
+
+/// `providers.precedence` names only Traefik's providers, as Traefik
+/// requires.
+fn check_precedence(config: &StaticConfiguration) -> anyhow::Result<()> {
+    for name in config.providers.iter().flat_map(|p| p.precedence.iter()) {
+        if !switchyard_rules::DEFAULT_PROVIDER_PRECEDENCE.contains(&name.as_str()) {
+            anyhow::bail!(
+                "providers.precedence: provider {name:?} is not a valid provider name (one of {})",
+                switchyard_rules::DEFAULT_PROVIDER_PRECEDENCE.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 fn internal_settings(config: &StaticConfiguration) -> anyhow::Result<InternalSettings> {
@@ -316,6 +341,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         Source::Defaults => tracing::info!("no static configuration found, using defaults"),
     }
     default_rule_syntax(&config)?;
+    check_precedence(&config)?;
     let (config, unsupported) = not_implemented(config, loaded.not_implemented);
     if !unsupported.is_empty() {
         let text = format!(
