@@ -290,6 +290,111 @@ mod tests {
         }
     }
 
+    fn pairs(tree: &FlatNode) -> Vec<(String, Option<String>, usize)> {
+        tree.children
+            .iter()
+            .map(|c| (c.name.clone(), c.value.clone(), c.children.len()))
+            .collect()
+    }
+
+    #[test]
+    fn overlap_keep_holds_value_and_children() {
+        let mut root = FlatNode::root();
+        for (k, v) in [
+            ("tls", "true"),
+            ("tls.certResolver", "le"),
+            ("TLS.options", "o"),
+        ] {
+            let path: Vec<String> = k.split('.').map(String::from).collect();
+            root.insert(&path, v, k, Location::named(k), Overlap::Keep);
+        }
+        assert_eq!(pairs(&root), vec![("tls".into(), Some("true".into()), 2)]);
+        // Lowered, the children win over the value.
+        let node = root.to_node();
+        let tls = node.get("tls").expect("tls");
+        assert_eq!(tls.entries().len(), 2);
+        assert_eq!(tls.location, Location::named("tls"));
+    }
+
+    #[test]
+    fn overlap_last_wins_like_flags() {
+        type Input = &'static [(&'static str, &'static str)];
+        type Expected = &'static [(&'static str, Option<&'static str>, usize)];
+        let cases: &[(&str, Input, Expected)] = &[
+            (
+                "section then field",
+                &[("api", "true"), ("api.insecure", "true")],
+                &[("api", None, 1)],
+            ),
+            (
+                "field then section",
+                &[("api.insecure", "true"), ("api", "true")],
+                &[("api", Some("true"), 0)],
+            ),
+            (
+                "case merges, first spelling, last value",
+                &[("Log.Level", "INFO"), ("log.level", "DEBUG")],
+                &[("Log", None, 1)],
+            ),
+        ];
+        for (what, input, want) in cases {
+            let mut root = FlatNode::root();
+            for (k, v) in *input {
+                root.insert(&split_key(k), v, k, Location::named(k), Overlap::LastWins);
+            }
+            let want: Vec<(String, Option<String>, usize)> = want
+                .iter()
+                .map(|(n, v, c)| (n.to_string(), v.map(String::from), *c))
+                .collect();
+            assert_eq!(pairs(&root), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn index_children_lower_to_a_list_in_tree_order() {
+        let mut root = FlatNode::root();
+        for (k, v) in [
+            ("l.[1]", "b"),
+            ("l.[0]", "a"),
+            ("m.[0]", "x"),
+            ("m.name", "y"),
+        ] {
+            let path: Vec<String> = k.split('.').map(String::from).collect();
+            root.insert(&path, v, k, Location::named(k), Overlap::Keep);
+        }
+        let node = root.to_node();
+        let list = node.get("l").expect("l");
+        match &list.value {
+            Value::List(items) => {
+                let texts: Vec<Value> = items.iter().map(|n| n.value.clone()).collect();
+                assert_eq!(
+                    format!("{texts:?}"),
+                    format!(
+                        "{:?}",
+                        [
+                            Value::Scalar(Scalar::Str("b".into())),
+                            Value::Scalar(Scalar::Str("a".into()))
+                        ]
+                    )
+                );
+            }
+            other => panic!("l lowered to {other:?}"),
+        }
+        // Mixed with a name, `[0]` stays a map key (Traefik names it so).
+        let m = node.get("m").expect("m");
+        assert!(m.get("[0]").is_some() && m.get("name").is_some());
+    }
+
+    #[test]
+    fn keys_of_a_subtree() {
+        let mut root = FlatNode::root();
+        for k in ["a.b", "a.c.d", "a"] {
+            let path: Vec<String> = k.split('.').map(String::from).collect();
+            root.insert(&path, "v", k, Location::named(k), Overlap::Keep);
+        }
+        assert_eq!(root.keys(), vec!["a", "a.b", "a.c.d"]);
+    }
+
     #[test]
     fn args_table() {
         let args: Vec<String> = ["--a.b=1", "--flag", "--c", "2", "-d=x", "plain", "--e"]

@@ -35,8 +35,11 @@
 //! - A router, service or middleware named only with digits is, in
 //!   Traefik, named `[7]`; Switchyard does the same when other names sit
 //!   beside it, and refuses the map when all its names are digits.
-//! - TCP and UDP sections are kept as written (Switchyard does not route
-//!   them yet), so an unknown field there is not an error.
+//! - The sections Switchyard keeps as written until it uses them (TCP, UDP,
+//!   weighted, mirroring, failover and highest-random-weight services,
+//!   models) are not checked field by field here, so an unknown field there
+//!   is not an error; Traefik refuses it. (The documented KV example
+//!   `.../failover/healthcheck` = `{}` is one: Traefik refuses it.)
 
 use std::collections::BTreeMap;
 

@@ -50,8 +50,9 @@
 //!   an error; Traefik takes each name as one element. A value on an element
 //!   of a list of sections (`tls.domains[0]=x`) is ignored; Traefik adds an
 //!   empty element.
-//! - TCP and UDP sections are kept as written (Switchyard does not route
-//!   them yet), so an unknown field there is not an error.
+//! - The sections Switchyard keeps as written until it uses them (TCP, UDP,
+//!   models) are not checked field by field here, so an unknown field there
+//!   is not an error; Traefik refuses it.
 
 use std::collections::BTreeMap;
 

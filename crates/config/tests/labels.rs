@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_same, yaml};
+use common::{assert_same, yaml, Pairs};
 use switchyard_config::labels::{
     decode_labels, labels_from_tags, provider_labels, split_label, LabelConfiguration,
     LabelProvider, ProviderLabels, TagStyle,
@@ -604,7 +604,7 @@ fn traefik_decoding_rules() {
 
 #[test]
 fn errors_name_the_label() {
-    let cases: &[(&str, &[(&str, &str)], &str, &str)] = &[
+    let cases: &[(&str, Pairs, &str, &str)] = &[
         (
             "an unknown router field",
             &[

@@ -9,6 +9,9 @@ use serde_json::Value;
 use switchyard_config::dynamic::{decode_middleware, Configuration, Middleware};
 use switchyard_config::loader::parse_dynamic;
 
+/// Flat `(key, value)` pairs written in a test table.
+pub type Pairs = &'static [(&'static str, &'static str)];
+
 /// The configuration a YAML dynamic file holds.
 pub fn yaml(text: &str) -> Configuration {
     parse_dynamic(Path::new("expected.yml"), text)
