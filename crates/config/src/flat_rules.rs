@@ -1,8 +1,10 @@
 //! What Traefik's struct tags change when labels and KV keys decode into
 //! the dynamic configuration, as one table: sections that a bare value may
-//! switch on or off (`label:"allowEmpty"`, `kv:"allowEmpty"`), and fields
-//! that one source never reads (`label:"-"`, `kv:"-"`). Learnt from
-//! `pkg/config/dynamic/*.go` of Traefik v3.7; each row names its field.
+//! switch on or off (`label:"allowEmpty"`, `kv:"allowEmpty"`), fields that
+//! one source never reads (`label:"-"`, `kv:"-"`), and the elements of maps
+//! of sections, which a bare value leaves empty. Learnt from
+//! `pkg/config/dynamic/*.go` of Traefik v3.7 (the comments name the
+//! structs).
 //!
 //! Paths are the dynamic configuration's, below the root (`traefik`), with
 //! `*` standing for one name (a router, a service, a list element). A
@@ -28,6 +30,9 @@ enum Rule {
     AllowEmpty,
     /// Traefik never reads it from this source: dropped and reported.
     Ignored,
+    /// An element of a map of sections (a router, a service, ...): a value
+    /// alone makes it an empty element, as in Traefik.
+    Element,
 }
 
 const LABEL: u8 = 1;
@@ -36,6 +41,20 @@ const BOTH: u8 = LABEL | KV;
 
 /// `(path, rule, sources)`.
 const RULES: &[(&str, Rule, u8)] = &[
+    // map elements
+    ("http.routers.*", Rule::Element, BOTH),
+    ("http.services.*", Rule::Element, BOTH),
+    ("http.middlewares.*", Rule::Element, BOTH),
+    ("http.serverstransports.*", Rule::Element, BOTH),
+    ("http.models.*", Rule::Element, BOTH),
+    ("tcp.routers.*", Rule::Element, BOTH),
+    ("tcp.services.*", Rule::Element, BOTH),
+    ("tcp.middlewares.*", Rule::Element, BOTH),
+    ("tcp.serverstransports.*", Rule::Element, BOTH),
+    ("udp.routers.*", Rule::Element, BOTH),
+    ("udp.services.*", Rule::Element, BOTH),
+    ("tls.options.*", Rule::Element, BOTH),
+    ("tls.stores.*", Rule::Element, BOTH),
     // allowEmpty
     ("http.routers.*.tls", Rule::AllowEmpty, BOTH),
     ("http.models.*.tls", Rule::AllowEmpty, BOTH),
@@ -317,6 +336,10 @@ fn apply_below(
                 }
                 None => true,
             },
+            Some(Rule::Element) => {
+                child.section = child.children.is_empty();
+                true
+            }
             None if source == Source::Label
                 && child.is_index()
                 && child.children.is_empty()

@@ -31,6 +31,11 @@
 //!   Traefik reads Go's forms (`1`, `t`, `TRUE`, ...) and refuses empty.
 //! - `x=true` on a section Traefik does not tag `allowEmpty` is that
 //!   section with its defaults; Traefik refuses it.
+//! - An unknown or bad setting inside a middleware type
+//!   (`...stripprefix.prefixs`) is that middleware's error when the runtime
+//!   is built, and the rest serves; Traefik refuses the whole set. An
+//!   unknown middleware type is an error here, as in Traefik.
+//! - Numbers read with spaces around them; Traefik refuses them.
 //! - Empty list elements are dropped; Traefik keeps `""`.
 //! - A router, service or middleware named only with digits is, in
 //!   Traefik, named `[7]`; Switchyard does the same when other names sit

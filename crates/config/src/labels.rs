@@ -45,6 +45,11 @@
 //! - `x=true` on a section Traefik does not tag `allowEmpty`
 //!   (`...loadbalancer=true`) is that section with its defaults; Traefik
 //!   refuses it ("cannot be a standalone element").
+//! - An unknown or bad setting inside a middleware type
+//!   (`...stripprefix.prefixs`) is that middleware's error when the runtime
+//!   is built, and the rest serves; Traefik refuses the whole set. An
+//!   unknown middleware type is an error here, as in Traefik.
+//! - Numbers read with spaces around them; Traefik refuses them.
 //! - Empty list elements (`a,,b`) are dropped; Traefik keeps `""`.
 //! - A list of sections addressed by plain names (`tls.domains.x.main`) is
 //!   an error; Traefik takes each name as one element. A value on an element

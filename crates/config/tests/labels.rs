@@ -593,6 +593,17 @@ fn traefik_decoding_rules() {
             ignored: &[],
         },
         Case {
+            what: "a value alone makes an empty element",
+            labels: &[
+                ("traefik.http.routers.r", "x"),
+                ("traefik.http.services.s", "x"),
+                ("traefik.http.middlewares.m", "x"),
+            ],
+            yaml: "http:\n  routers:\n    r: {}\n  services:\n    s: {}\n  middlewares:\n    m: {}\n",
+            servers: &[],
+            ignored: &[],
+        },
+        Case {
             what: "no labels, no configuration",
             labels: &[("maintainer", "someone")],
             yaml: "",
