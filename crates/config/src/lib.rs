@@ -2,10 +2,11 @@
 //! types, spelled as Traefik spells them, and the loaders that read them.
 //!
 //! Every source becomes one [`node::Node`] tree first, each node knowing the
-//! file, line and column it came from: YAML and TOML files, CLI flags,
-//! environment variables (and later Docker labels and KV keys, through the
-//! same flat-key builder). One serde deserializer ([`decode`]) then reads the
-//! tree into the typed configuration: struct fields match case-insensitively,
+//! file, line and column it came from: YAML and TOML files, and, through
+//! one flat-key builder ([`flat`]), CLI flags, environment variables,
+//! container labels ([`labels`]) and KV keys ([`kv`]). One serde
+//! deserializer ([`decode`]) then reads the tree into the typed
+//! configuration: struct fields match case-insensitively,
 //! strings convert to numbers, booleans and durations when a field asks for
 //! them, a comma-separated string fills a list, and `--api` alone means "the
 //! `api` section with its defaults". Errors name the file, line, column and
@@ -16,6 +17,9 @@ pub mod duration;
 pub mod dynamic;
 mod error;
 pub mod flat;
+pub mod flat_rules;
+pub mod kv;
+pub mod labels;
 pub mod loader;
 pub mod middlewares;
 pub mod node;
