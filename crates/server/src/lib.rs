@@ -10,7 +10,6 @@
 
 pub mod acme;
 pub mod builder;
-pub mod dns;
 pub mod entrypoint;
 #[cfg(feature = "http3")]
 pub mod http3;

@@ -1,6 +1,6 @@
 //! Just enough DNS to see whether a TXT record has propagated: one query
 //! over UDP to a recursive resolver, and the TXT values of its answer.
-//! Used by the ACME DNS-01 challenge before asking the CA to validate.
+//! Used by the DNS-01 propagation check before asking the CA to validate.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,7 +9,7 @@ const TXT: u16 = 16;
 const CLASS_IN: u16 = 1;
 
 /// A standard query (recursion desired) for the TXT records of `name`.
-pub fn txt_query(id: u16, name: &str) -> Result<Vec<u8>, String> {
+fn txt_query(id: u16, name: &str) -> Result<Vec<u8>, String> {
     let mut q = Vec::with_capacity(name.len() + 18);
     q.extend_from_slice(&id.to_be_bytes());
     q.extend_from_slice(&[0x01, 0x00]); // RD
@@ -29,7 +29,7 @@ pub fn txt_query(id: u16, name: &str) -> Result<Vec<u8>, String> {
 
 /// The TXT values in the answer to query `id` (each record's strings
 /// joined); empty for a name that does not exist.
-pub fn txt_answers(packet: &[u8], id: u16) -> Result<Vec<String>, String> {
+fn txt_answers(packet: &[u8], id: u16) -> Result<Vec<String>, String> {
     let short = || "truncated DNS answer".to_string();
     let u16_at = |i: usize| -> Result<u16, String> {
         Ok(u16::from_be_bytes([
@@ -91,7 +91,11 @@ fn skip_name(packet: &[u8], mut at: usize) -> Option<usize> {
 }
 
 /// The TXT values `server` answers for `name`.
-pub async fn txt(server: SocketAddr, name: &str, timeout: Duration) -> Result<Vec<String>, String> {
+pub(super) async fn txt(
+    server: SocketAddr,
+    name: &str,
+    timeout: Duration,
+) -> Result<Vec<String>, String> {
     let id: u16 = fastrand::u16(..);
     let query = txt_query(id, name)?;
     let bind: SocketAddr = if server.is_ipv6() {
@@ -130,7 +134,7 @@ pub async fn txt(server: SocketAddr, name: &str, timeout: Duration) -> Result<Ve
 }
 
 /// The recursive resolvers of this machine (`/etc/resolv.conf`).
-pub fn system_resolvers() -> Vec<SocketAddr> {
+pub(super) fn system_resolvers() -> Vec<SocketAddr> {
     std::fs::read_to_string("/etc/resolv.conf")
         .map(|text| parse_resolv_conf(&text))
         .unwrap_or_default()
@@ -146,7 +150,7 @@ fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
 
 /// A resolver as configured: `host:port`, `[v6]:port`, or an address
 /// alone (port 53).
-pub fn parse_resolver(s: &str) -> Result<SocketAddr, String> {
+pub(super) fn parse_resolver(s: &str) -> Result<SocketAddr, String> {
     let s = s.trim();
     if let Ok(sa) = s.parse::<SocketAddr>() {
         return Ok(sa);
