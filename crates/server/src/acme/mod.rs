@@ -34,8 +34,8 @@ pub use challenges::{ChallengeKind, ChallengeTable, Challenges};
 pub use dns01::DnsHook;
 pub use resolver::{default_generated, wanted_domains, Resolver};
 pub use storage::{
-    read_storage, write_storage, AccountData, Registration, ResolverData, Storage, StoredCert,
-    StoredDomain,
+    parse_store, read_storage, write_storage, AccountData, Registration, ResolverData, Storage,
+    StoredCert, StoredDomain,
 };
 
 /// Base64url without padding, as JWS, JWK thumbprints and DNS-01 values

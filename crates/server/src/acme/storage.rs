@@ -110,14 +110,23 @@ pub(super) fn lego_key_type(key_type: &str) -> &str {
     }
 }
 
+/// The storage the file at `path` holds; a missing or blank file is an
+/// empty one.
 pub fn read_storage(path: &Path) -> Result<Storage, String> {
     match std::fs::read(path) {
-        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(Storage::new()),
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{}: not a valid acme.json: {e}", path.display())),
+        Ok(bytes) => parse_store(&bytes).map_err(|e| format!("{}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Storage::new()),
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
+}
+
+/// The storage in the text of an `acme.json` (the fuzz target's way in):
+/// nothing but white space is an empty storage.
+pub fn parse_store(bytes: &[u8]) -> Result<Storage, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Storage::new());
+    }
+    serde_json::from_slice(bytes).map_err(|e| format!("not a valid acme.json: {e}"))
 }
 
 /// Writes `storage` beside `path` and renames it into place, mode 0600.
@@ -169,6 +178,31 @@ mod tests {
             ("RSA8192", "8192"),
         ] {
             assert_eq!(lego_key_type(ours), lego);
+        }
+    }
+
+    #[test]
+    fn store_text_table() {
+        /// The resolvers read, or the error's words.
+        type Want = Result<&'static [&'static str], &'static str>;
+        let cases: [(&str, &str, Want); 6] = [
+            ("empty", "", Ok(&[])),
+            ("blank", " \n\t", Ok(&[])),
+            ("no resolvers", "{}", Ok(&[])),
+            (
+                "two resolvers",
+                r#"{"le": {}, "other": {"Certificates": null}}"#,
+                Ok(&["le", "other"]),
+            ),
+            ("not JSON", "{nope", Err("not a valid acme.json")),
+            ("a list", "[]", Err("not a valid acme.json")),
+        ];
+        for (what, text, want) in cases {
+            match (parse_store(text.as_bytes()), want) {
+                (Ok(s), Ok(names)) => assert_eq!(s.keys().collect::<Vec<_>>(), names, "{what}"),
+                (Err(e), Err(words)) => assert!(e.contains(words), "{what}: {e}"),
+                (got, _) => panic!("{what}: {got:?}"),
+            }
         }
     }
 
