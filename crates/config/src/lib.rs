@@ -14,6 +14,7 @@
 pub mod decode;
 pub mod duration;
 pub mod dynamic;
+pub mod dynamic_schema;
 mod error;
 pub mod flat;
 pub mod loader;
