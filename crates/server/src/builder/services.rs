@@ -597,6 +597,17 @@ impl Builder {
                 }
             }
         }
+        // A transport has no element of its own in the API: what it asks
+        // for that Switchyard does not do is said here, used or not (its
+        // services show it too).
+        for (name, t) in &http.servers_transports {
+            if let Some(e) = t.unsupported.error() {
+                tracing::error!(servers_transport = %name, "{e}");
+            }
+            for w in t.unsupported.warnings() {
+                tracing::warn!(servers_transport = %name, "{w}");
+            }
+        }
         // Transports no service uses any more are dropped with their pools.
         self.transports
             .retain(|name, _| http.servers_transports.contains_key(name));
