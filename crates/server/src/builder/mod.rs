@@ -83,25 +83,17 @@ pub struct BuildStats {
 /// The TCP and UDP elements of `config` (`TCP router "x"`), which
 /// Switchyard accepts and does not route yet.
 fn not_routed(config: &Configuration) -> Vec<String> {
-    let sections: [(&str, &Option<switchyard_config::Node>, &[(&str, &str)]); 2] = [
-        (
-            "TCP",
-            &config.tcp,
-            &[
-                ("routers", "router"),
-                ("services", "service"),
-                ("middlewares", "middleware"),
-                ("serversTransports", "serversTransport"),
-            ],
-        ),
-        (
-            "UDP",
-            &config.udp,
-            &[("routers", "router"), ("services", "service")],
-        ),
+    /// A section's key and the name of one of its elements.
+    type Kinds = &'static [(&'static str, &'static str)];
+    const TCP: Kinds = &[
+        ("routers", "router"),
+        ("services", "service"),
+        ("middlewares", "middleware"),
+        ("serversTransports", "serversTransport"),
     ];
+    const UDP: Kinds = &[("routers", "router"), ("services", "service")];
     let mut out = Vec::new();
-    for (protocol, node, kinds) in sections {
+    for (protocol, node, kinds) in [("TCP", &config.tcp, TCP), ("UDP", &config.udp, UDP)] {
         let Some(node) = node else { continue };
         for (section, kind) in kinds {
             for (name, _) in node.get(section).map(|n| n.entries()).unwrap_or_default() {
