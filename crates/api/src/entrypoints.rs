@@ -36,9 +36,6 @@ pub fn entrypoint_json(name: &str, ep: &EntryPoint) -> Value {
         Some(o) => obj.insert("observability".into(), observability(o)),
         None => obj.remove("observability"),
     };
-    if let Some(p) = &ep.proxy_protocol {
-        obj.insert("proxyProtocol".into(), proxy_protocol(p));
-    }
     obj.insert("name".into(), json!(name));
     v
 }
@@ -117,21 +114,6 @@ fn observability(node: &Node) -> Value {
         "traceVerbosity".into(),
         json!(verbosity.unwrap_or_else(|| "minimal".into())),
     );
-    Value::Object(out)
-}
-
-/// `proxyProtocol`: `insecure` when true, `trustedIPs` when some.
-fn proxy_protocol(node: &Node) -> Value {
-    let mut out = Map::new();
-    if boolean(node, "insecure") == Some(true) {
-        out.insert("insecure".into(), json!(true));
-    }
-    if let Some(ips) = node.get("trustedIPs") {
-        let list = ips.to_json();
-        if list.as_array().is_some_and(|a| !a.is_empty()) {
-            out.insert("trustedIPs".into(), list);
-        }
-    }
     Value::Object(out)
 }
 

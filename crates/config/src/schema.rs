@@ -361,8 +361,8 @@ mod tests {
             ),
             ("metrics:\n  prometheus:\n    buckets: [0.1, 0.3]\n", &["metrics"]),
             (
-                "entryPoints:\n  web:\n    address: ':80'\n    proxyProtocol:\n      trustedIPs: [127.0.0.1]\n  web2:\n    address: ':81'\n    udp:\n      timeout: 5s\n",
-                &["entryPoints.web.proxyProtocol", "entryPoints.web2.udp"],
+                "entryPoints:\n  web:\n    address: ':80'\n    observability:\n      tracing: false\n  web2:\n    address: ':81'\n    udp:\n      timeout: 5s\n",
+                &["entryPoints.web.observability", "entryPoints.web2.udp"],
             ),
             (
                 "providers:\n  file:\n    directory: /d\n  docker:\n    endpoint: unix:///var/run/docker.sock\n  plugin:\n    mine:\n      any:\n        shape: [1, 2]\n",
@@ -438,7 +438,7 @@ mod tests {
     #[test]
     fn pruned_tree_keeps_implemented_keys() {
         let checked = check_yaml(
-            "log:\n  level: INFO\n  otlp: {}\nentryPoints:\n  web:\n    address: ':80'\n    reusePort: true\n",
+            "log:\n  level: INFO\n  otlp: {}\nentryPoints:\n  web:\n    address: ':80'\n    allowACMEByPass: true\n",
         )
         .expect("valid");
         let tree = &checked.tree;

@@ -31,13 +31,15 @@ pub struct StaticConfiguration {
     pub core: Option<Node>,
 }
 
-/// `global`: Switchyard never calls home, so both switches are kept as
-/// given and have nothing to turn off.
+/// `global`: Switchyard never calls home, so the first two switches are
+/// kept as given and have nothing to turn off.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Global {
     pub check_new_version: bool,
     pub send_anonymous_usage: bool,
+    /// Every entrypoint's `forwardedHeaders.notAppendXForwardedFor`.
+    pub not_append_x_forwarded_for: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -52,7 +54,7 @@ pub struct EntryPoint {
     pub as_default: bool,
     pub transport: EntryPointsTransport,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy_protocol: Option<Node>,
+    pub proxy_protocol: Option<ProxyProtocol>,
     pub forwarded_headers: ForwardedHeaders,
     pub http: EntryPointHttp,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,6 +65,17 @@ pub struct EntryPoint {
     pub udp: Option<Node>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observability: Option<Node>,
+}
+
+/// `entryPoints.<name>.proxyProtocol`: whose PROXY protocol headers are
+/// believed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ProxyProtocol {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    #[serde(rename = "trustedIPs", skip_serializing_if = "Vec::is_empty")]
+    pub trusted_ips: Vec<String>,
 }
 
 /// `entryPoints.<name>.http3`: QUIC on the entrypoint's port (UDP).
@@ -324,6 +337,9 @@ impl Default for RedirectEntryPoint {
 #[serde(default, rename_all = "camelCase")]
 pub struct Providers {
     pub providers_throttle_duration: Duration,
+    /// The order between routers of equal priority, by provider.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub precedence: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<FileProvider>,
 }
@@ -332,6 +348,7 @@ impl Default for Providers {
     fn default() -> Self {
         Providers {
             providers_throttle_duration: Duration::from_secs(2),
+            precedence: Vec::new(),
             file: None,
         }
     }

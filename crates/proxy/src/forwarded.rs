@@ -72,7 +72,17 @@ pub struct ForwardedHeaders {
     trusted: Vec<IpNet>,
     hostname: HeaderValue,
     aliases: AliasHeaders,
+    /// `connection`: headers a request's `Connection` names that stay for
+    /// the middlewares (the reverse proxy still drops them, as hop-by-hop).
+    connection: Vec<HeaderName>,
+    /// `notAppendXForwardedFor`.
+    not_append_forwarded_for: bool,
 }
+
+/// A `connection` entry that is not a header name.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid header name {0:?}")]
+pub struct BadHeaderName(pub String);
 
 /// A `trustedIPs` entry that is neither an IP nor a CIDR.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +114,33 @@ impl ForwardedHeaders {
             hostname: HeaderValue::from_str(hostname)
                 .unwrap_or_else(|_| HeaderValue::from_static("localhost")),
             aliases: AliasHeaders::default(),
+            connection: Vec::new(),
+            not_append_forwarded_for: false,
         })
+    }
+
+    /// With `connection`: the names a request's `Connection` header may keep
+    /// through the middlewares. Names that are not header names are errors.
+    pub fn with_connection(mut self, names: &[String]) -> Result<Self, BadHeaderName> {
+        self.connection = names
+            .iter()
+            .map(|n| {
+                HeaderName::from_bytes(n.trim().as_bytes()).map_err(|_| BadHeaderName(n.clone()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// With `notAppendXForwardedFor`: the client is not appended to
+    /// `X-Forwarded-For` on the way to the backend.
+    pub fn with_not_append_forwarded_for(mut self, not_append: bool) -> Self {
+        self.not_append_forwarded_for = not_append;
+        self
+    }
+
+    /// Whether requests keep `X-Forwarded-For` as it came.
+    pub fn not_append_forwarded_for(&self) -> bool {
+        self.not_append_forwarded_for
     }
 
     /// With the entrypoint's alias-headers strategy (default: keep).
@@ -172,21 +208,23 @@ impl ForwardedHeaders {
                 headers.insert(X_REAL_IP, v);
             }
         }
-        apply_connection(headers);
+        apply_connection(headers, &self.connection);
         Ok(())
     }
 }
 
 /// Applies the request's `Connection` header here, as Traefik's entrypoint
 /// does: the headers it names are removed, except those Traefik manages
-/// (a client cannot name `X-Forwarded-For` away), and it is itself removed,
-/// or left as `Connection: Upgrade` for an upgrade.
-fn apply_connection(headers: &mut HeaderMap) {
+/// (a client cannot name `X-Forwarded-For` away) and those the entrypoint's
+/// `connection` list keeps; `Connection` then names only the kept ones (and
+/// `Upgrade` for an upgrade), or goes.
+fn apply_connection(headers: &mut HeaderMap, keep: &[HeaderName]) {
     if !headers.contains_key(header::CONNECTION) {
         return;
     }
     let mut upgrade = false;
     let mut named: Vec<HeaderName> = Vec::new();
+    let mut kept: Vec<String> = Vec::new();
     for value in headers.get_all(header::CONNECTION) {
         let Ok(value) = value.to_str() else { continue };
         for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -194,7 +232,9 @@ fn apply_connection(headers: &mut HeaderMap) {
                 upgrade = true;
             }
             match HeaderName::from_bytes(token.as_bytes()) {
-                Ok(name) if !is_managed(name.as_str()) => named.push(name),
+                Ok(name) if is_managed(name.as_str()) => {}
+                Ok(name) if keep.contains(&name) => kept.push(canonical_name(name.as_str())),
+                Ok(name) => named.push(name),
                 _ => {}
             }
         }
@@ -205,9 +245,30 @@ fn apply_connection(headers: &mut HeaderMap) {
     }
     headers.remove(header::CONNECTION);
     if let Some(to) = upgrade_to {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        kept.push("Upgrade".into());
         headers.insert(header::UPGRADE, to);
     }
+    if !kept.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&kept.join(",")) {
+            headers.insert(header::CONNECTION, v);
+        }
+    }
+}
+
+/// A header name as Go's `CanonicalHeaderKey` writes it: `x-keep-me` →
+/// `X-Keep-Me`.
+fn canonical_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper {
+            c.to_ascii_uppercase()
+        } else {
+            c.to_ascii_lowercase()
+        });
+        upper = c == '-';
+    }
+    out
 }
 
 /// The port a client used, as Traefik derives it: the Host's port, else 443

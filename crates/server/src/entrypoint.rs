@@ -41,6 +41,19 @@ pub struct EntryPointSettings {
     pub http3: Option<u16>,
     /// The `Alt-Svc` value TLS responses carry, set when QUIC listens.
     pub alt_svc: Option<http::HeaderValue>,
+    /// `proxyProtocol`: connections may open with a PROXY header.
+    pub proxy_protocol: Option<crate::proxy_protocol::ProxyProtocol>,
+    /// `transport.keepAliveMaxRequests` (0: no limit).
+    pub keep_alive_max_requests: u64,
+    /// `transport.keepAliveMaxTime`.
+    pub keep_alive_max_time: Option<Duration>,
+    /// `reusePort`: other processes may listen on the same port.
+    pub reuse_port: bool,
+    /// `allowACMEByPass`: routers may answer ACME HTTP-01 validations.
+    pub allow_acme_by_pass: bool,
+    /// `http.encodeQuerySemicolons`: `;` in a query is encoded as `%3B`
+    /// rather than read as a separator.
+    pub encode_query_semicolons: bool,
 }
 
 /// A bound entrypoint, not yet serving.
@@ -115,9 +128,12 @@ pub(crate) fn socket_for(
     Ok(socket)
 }
 
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
     let socket = socket_for(addr, socket2::Type::STREAM, socket2::Protocol::TCP)?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     // Accepted connections inherit it on Linux (one system call less each).
     socket.set_tcp_nodelay(true)?;
     socket.set_nonblocking(true)?;
@@ -134,7 +150,7 @@ impl EntryPoint {
         switcher: &Switcher,
     ) -> Result<EntryPoint, AddressError> {
         let addr = parse_address(&settings.name, &settings.address)?;
-        let listener = bind(addr).map_err(|source| AddressError::Bind {
+        let listener = bind(addr, settings.reuse_port).map_err(|source| AddressError::Bind {
             name: settings.name.clone(),
             address: addr,
             source,
@@ -146,10 +162,12 @@ impl EntryPoint {
                 let port = listener.local_addr().map_or(addr.port(), |a| a.port());
                 let udp = SocketAddr::new(addr.ip(), port);
                 let endpoint =
-                    crate::http3::bind(udp, switcher).map_err(|source| AddressError::Bind {
-                        name: settings.name.clone(),
-                        address: udp,
-                        source,
+                    crate::http3::bind(udp, settings.reuse_port, switcher).map_err(|source| {
+                        AddressError::Bind {
+                            name: settings.name.clone(),
+                            address: udp,
+                            source,
+                        }
                     })?;
                 let port = if advertised == 0 { port } else { advertised };
                 settings.alt_svc =
@@ -193,6 +211,9 @@ impl EntryPoint {
             settings, listener, ..
         } = self;
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        // Told when the graceful stop begins, for the connections that are
+        // driven here rather than by `graceful` (keep-alive limits).
+        let (drain_tx, drain) = watch::channel(false);
         let mut builder = auto::Builder::new(TokioExecutor::new());
         {
             let mut h1 = builder.http1();
@@ -232,7 +253,7 @@ impl EntryPoint {
             tokio::select! {
                 accepted = listener.accept() => {
                     let Ok((stream, peer)) = accepted else { continue };
-                    serve_connection(stream, peer, &builder, &graceful, &settings, &template, &switcher);
+                    serve_connection(stream, peer, &builder, (&graceful, &drain), &settings, &template, &switcher);
                 }
                 changed = shutdown.changed(), if !stopping => {
                     if changed.is_err() || *shutdown.borrow() {
@@ -245,6 +266,7 @@ impl EntryPoint {
         }
         drop(listener);
         tracing::info!(entrypoint = %settings.name, "stopped accepting, waiting for in-flight requests");
+        let _ = drain_tx.send(true);
         if tokio::time::timeout(settings.grace_timeout, graceful.shutdown())
             .await
             .is_err()
@@ -266,7 +288,10 @@ fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     builder: &Arc<auto::Builder<TokioExecutor>>,
-    graceful: &hyper_util::server::graceful::GracefulShutdown,
+    (graceful, drain): (
+        &hyper_util::server::graceful::GracefulShutdown,
+        &watch::Receiver<bool>,
+    ),
     settings: &Arc<EntryPointSettings>,
     template: &RequestContext,
     switcher: &Switcher,
@@ -276,12 +301,41 @@ fn serve_connection(
     let mut ctx = template.clone();
     ctx.client_addr = canonical(peer);
     let (builder, settings, switcher) = (builder.clone(), settings.clone(), switcher.clone());
-    let watcher = graceful.watcher();
+    let watcher = Stop {
+        graceful: graceful.watcher(),
+        drain: drain.clone(),
+        accepted: std::time::Instant::now(),
+    };
     tokio::spawn(async move {
         let limit = settings.read_timeout.unwrap_or(HANDSHAKE_TIMEOUT);
+        let mut stream = stream;
+        let first = match &settings.proxy_protocol {
+            None => Vec::new(),
+            Some(pp) => {
+                match tokio::time::timeout(limit, crate::proxy_protocol::read(&mut stream)).await {
+                    Ok(Ok(Some((header, rest)))) => {
+                        if let crate::proxy_protocol::Header::Client(client) = header {
+                            if pp.trusts(ctx.client_addr.ip()) {
+                                ctx.client_addr = canonical(client);
+                            }
+                        }
+                        rest
+                    }
+                    Ok(Ok(None)) => return,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, %peer, "PROXY protocol header refused");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "timed out waiting for the first bytes");
+                        return;
+                    }
+                }
+            }
+        };
         // A TLS connection opens with a handshake record; anything else is
         // plain HTTP.
-        let hello = match tokio::time::timeout(limit, tls_stream::open(stream)).await {
+        let hello = match tokio::time::timeout(limit, tls_stream::open(stream, first)).await {
             Ok(Ok(Some(Opening::Tls(hello)))) => hello,
             Ok(Ok(Some(Opening::Plain(stream)))) => {
                 serve_http(stream, &builder, watcher, settings, switcher, ctx).await;
@@ -354,12 +408,22 @@ fn serve_connection(
     });
 }
 
+/// How a connection learns that the entrypoint stops: `graceful` for the
+/// connections it drives, `drain` for those driven here.
+struct Stop {
+    graceful: hyper_util::server::graceful::Watcher,
+    drain: watch::Receiver<bool>,
+    /// When the connection was accepted (where `keepAliveMaxTime` counts
+    /// from).
+    accepted: std::time::Instant,
+}
+
 /// Serves HTTP/1.1 or HTTP/2 on an accepted connection, plain or TLS, until
 /// it ends (or the graceful stop ends it).
 async fn serve_http<I>(
     io: I,
     builder: &auto::Builder<TokioExecutor>,
-    watcher: hyper_util::server::graceful::Watcher,
+    stop: Stop,
     settings: Arc<EntryPointSettings>,
     switcher: Switcher,
     ctx: RequestContext,
@@ -367,12 +431,80 @@ async fn serve_http<I>(
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (peer, tls) = (ctx.client_addr, ctx.tls);
-    let svc = service(settings, switcher, ctx);
+    let limits = KeepAlive::new(&settings, stop.accepted);
+    let svc = service(settings, switcher, ctx, limits.clone());
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(io), svc)
         .into_owned();
-    if let Err(e) = watcher.watch(conn).await {
+    let Some(limits) = limits else {
+        if let Err(e) = stop.graceful.watch(conn).await {
+            tracing::debug!(error = %e, %peer, tls, "connection ended with an error");
+        }
+        return;
+    };
+    // Kept until the connection ends, so that the graceful stop waits for it.
+    let Stop {
+        graceful: _watching,
+        mut drain,
+        ..
+    } = stop;
+    let mut conn = std::pin::pin!(conn);
+    let mut closing = false;
+    let result = loop {
+        tokio::select! {
+            r = conn.as_mut() => break r,
+            _ = limits.close.notified(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            changed = drain.changed(), if !closing => {
+                if changed.is_err() || *drain.borrow() {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
         tracing::debug!(error = %e, %peer, tls, "connection ended with an error");
+    }
+}
+
+/// An entrypoint's keep-alive limits on one connection
+/// (`transport.keepAliveMaxRequests`, `keepAliveMaxTime`): the request
+/// that reaches one is answered with `Connection: close` (HTTP/1), or the
+/// connection is wound down with GOAWAY after it (HTTP/2), as Traefik does.
+struct KeepAlive {
+    max_requests: u64,
+    max_time: Option<Duration>,
+    requests: std::sync::atomic::AtomicU64,
+    start: std::time::Instant,
+    close: tokio::sync::Notify,
+}
+
+impl KeepAlive {
+    fn new(settings: &EntryPointSettings, accepted: std::time::Instant) -> Option<Arc<KeepAlive>> {
+        (settings.keep_alive_max_requests > 0 || settings.keep_alive_max_time.is_some()).then(
+            || {
+                Arc::new(KeepAlive {
+                    max_requests: settings.keep_alive_max_requests,
+                    max_time: settings.keep_alive_max_time,
+                    requests: std::sync::atomic::AtomicU64::new(0),
+                    start: accepted,
+                    close: tokio::sync::Notify::new(),
+                })
+            },
+        )
+    }
+
+    /// Counts a request; whether the connection should close after it.
+    fn counts_out(&self) -> bool {
+        let n = self
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        (self.max_requests > 0 && n >= self.max_requests)
+            || self.max_time.is_some_and(|t| self.start.elapsed() > t)
     }
 }
 
@@ -381,6 +513,7 @@ fn service(
     settings: Arc<EntryPointSettings>,
     switcher: Switcher,
     ctx: RequestContext,
+    limits: Option<Arc<KeepAlive>>,
 ) -> impl hyper::service::Service<
     http::Request<Incoming>,
     Response = Response,
@@ -389,7 +522,23 @@ fn service(
 > + Clone {
     hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let (settings, switcher, ctx) = (settings.clone(), switcher.clone(), ctx.clone());
-        async move { Ok::<_, Infallible>(handle(&settings, &switcher, ctx, req, false).await) }
+        let limits = limits.clone();
+        async move {
+            let close = limits.as_ref().is_some_and(|l| l.counts_out());
+            let http1 = req.version() < Version::HTTP_2;
+            let mut resp = handle(&settings, &switcher, ctx, req, false).await;
+            if close {
+                if http1 {
+                    resp.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
+                } else if let Some(l) = &limits {
+                    l.close.notify_one();
+                }
+            }
+            Ok::<_, Infallible>(resp)
+        }
     })
 }
 
@@ -437,21 +586,22 @@ where
         }
         _ => req.map(body::boxed),
     };
-    if let (Some(challenges), Some(token)) = (
+    // An ACME HTTP-01 validation is answered before routing; with
+    // `allowACMEByPass`, a router of priority 42 or more (the length of
+    // Traefik's own `PathPrefix` rule for it) may take it instead.
+    let acme_answer = match (
         &settings.acme_challenges,
         req.uri()
             .path()
             .strip_prefix("/.well-known/acme-challenge/"),
     ) {
-        if let Some(key_auth) = challenges.http_answer(token) {
-            let mut resp = Response::new(body::full(key_auth));
-            resp.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("text/plain"),
-            );
-            return resp;
-        }
-    }
+        (Some(challenges), Some(token)) => challenges.http_answer(token),
+        _ => None,
+    };
+    let acme_answer = match acme_answer {
+        Some(key_auth) if !settings.allow_acme_by_pass => return acme_response(key_auth),
+        other => other,
+    };
     let host = switchyard_proxy::context::request_host(&req).map(str::to_string);
     if host.is_none() && req.version() == Version::HTTP_11 {
         return ProxyError::BadRequest("missing required Host header".into()).into_response();
@@ -465,6 +615,10 @@ where
     ) {
         tracing::debug!(reason = %rejected, "request refused");
         return rejected.into_response();
+    }
+    if settings.forwarded.not_append_forwarded_for() {
+        req.extensions_mut()
+            .insert(switchyard_proxy::middlewares::headers::OmitForwardedFor);
     }
     // Percent-encoding normalised, then dot segments and `//` cleaned, as
     // Traefik's entrypoints do; a broken escape is a 400.
@@ -485,12 +639,16 @@ where
         (sanitized != raw).then(|| sanitized.into_owned())
     };
     // As Traefik, `;` in the query separates parameters like `&`, for the
-    // routers and for the backend alike.
-    let query_fixed = req
-        .uri()
-        .query()
-        .filter(|q| q.contains(';'))
-        .map(|q| q.replace(';', "&"));
+    // routers and for the backend alike; with `encodeQuerySemicolons` it is
+    // encoded instead, and stays part of the value.
+    let query_fixed = req.uri().query().filter(|q| q.contains(';')).map(|q| {
+        let with = if settings.encode_query_semicolons {
+            "%3B"
+        } else {
+            "&"
+        };
+        q.replace(';', with)
+    });
     if cleaned.is_some() || query_fixed.is_some() {
         let path = cleaned.unwrap_or_else(|| req.uri().path().to_string());
         let target = match query_fixed {
@@ -520,7 +678,14 @@ where
             runtime.tls.quic_allowed(name.as_deref())
         })
         .cloned();
-    let mut resp = route(settings, &runtime, req, host.as_deref(), is_tls, client_ip).await;
+    let mut resp = route(
+        settings,
+        &runtime,
+        req,
+        (host.as_deref(), is_tls, client_ip),
+        acme_answer,
+    )
+    .await;
     if let Some(v) = alt_svc {
         resp.headers_mut().append(http::header::ALT_SVC, v);
     }
@@ -535,9 +700,8 @@ async fn route(
     settings: &EntryPointSettings,
     runtime: &crate::Runtime,
     req: Request,
-    host: Option<&str>,
-    is_tls: bool,
-    client_ip: IpAddr,
+    (host, is_tls, client_ip): (Option<&str>, bool, IpAddr),
+    acme_answer: Option<String>,
 ) -> Response {
     let tables = if is_tls {
         &runtime.tls_entrypoints
@@ -562,10 +726,14 @@ async fn route(
             client_ip,
         };
         table
-            .find(&info)
-            .map(|r| (r.router.clone(), r.handler.clone()))
+            .find_entry(&info)
+            .filter(|e| acme_answer.is_none() || e.priority >= ACME_BYPASS_PRIORITY)
+            .map(|e| (e.value.router.clone(), e.value.handler.clone()))
     };
     let Some((router, handler)) = route else {
+        if let Some(key_auth) = acme_answer {
+            return acme_response(key_auth);
+        }
         return ProxyError::NotFound.into_response();
     };
     let mut gone = ClientGone {
@@ -579,6 +747,21 @@ async fn route(
         }
     };
     gone.router = None;
+    resp
+}
+
+/// The priority of Traefik's ACME HTTP-01 router on an entrypoint with
+/// `allowACMEByPass`: the length of its rule,
+/// ``PathPrefix(`/.well-known/acme-challenge/`)``.
+const ACME_BYPASS_PRIORITY: i64 = 42;
+
+/// The answer to an ACME HTTP-01 validation.
+fn acme_response(key_auth: String) -> Response {
+    let mut resp = Response::new(body::full(key_auth));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
     resp
 }
 

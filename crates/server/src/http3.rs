@@ -43,7 +43,11 @@ impl rustls::server::ResolvesServerCert for LiveCertificates {
 }
 
 /// The QUIC endpoint of an entrypoint, bound to `addr` (UDP).
-pub fn bind(addr: SocketAddr, switcher: &Switcher) -> std::io::Result<quinn::Endpoint> {
+pub fn bind(
+    addr: SocketAddr,
+    reuse_port: bool,
+    switcher: &Switcher,
+) -> std::io::Result<quinn::Endpoint> {
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     switchyard_proxy::tls_names::server_order(&mut provider.cipher_suites, false);
     let provider = Arc::new(provider);
@@ -61,6 +65,9 @@ pub fn bind(addr: SocketAddr, switcher: &Switcher) -> std::io::Result<quinn::End
     let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
 
     let socket = entrypoint::socket_for(addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.bind(&addr.into())?;
     quinn::Endpoint::new(
         quinn::EndpointConfig::default(),

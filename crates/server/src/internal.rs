@@ -29,6 +29,9 @@ pub struct Redirection {
     pub port: u16,
     pub permanent: bool,
     pub priority: i64,
+    /// The entrypoint's `allowACMEByPass`: ACME HTTP-01 paths are not
+    /// redirected.
+    pub allow_acme_by_pass: bool,
 }
 
 /// The dashboard router's middlewares: a redirection of the bare root to
@@ -75,9 +78,14 @@ pub fn configuration(
     }
     for r in &s.redirections {
         let name = normalize_name(&format!("{}-to-{}", r.from, r.to));
+        let rule = if r.allow_acme_by_pass {
+            "HostRegexp(`^.+$`) && !PathPrefix(`/.well-known/acme-challenge/`)"
+        } else {
+            "HostRegexp(`^.+$`)"
+        };
         let _ = write!(
             routers,
-            "    {name:?}:\n      entryPoints: [{:?}]\n      rule: \"HostRegexp(`^.+$`)\"\n      ruleSyntax: default\n      middlewares: [\"redirect-{name}\"]\n      service: noop@internal\n      priority: {}\n",
+            "    {name:?}:\n      entryPoints: [{:?}]\n      rule: \"{rule}\"\n      ruleSyntax: default\n      middlewares: [\"redirect-{name}\"]\n      service: noop@internal\n      priority: {}\n",
             r.from, r.priority
         );
         let _ = write!(

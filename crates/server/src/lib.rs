@@ -16,6 +16,7 @@ pub mod entrypoint;
 pub mod http3;
 pub mod internal;
 pub mod merge;
+pub mod proxy_protocol;
 pub mod runtime;
 pub mod switcher;
 pub mod tls;

@@ -36,10 +36,14 @@ pub(crate) enum Opening {
 /// Reads the first bytes of `io` (waiting for them without a deadline: the
 /// caller bounds it) and reads on to the whole ClientHello when they open a
 /// TLS handshake. `Ok(None)`: the client closed before sending anything.
-pub(crate) async fn open(mut io: TcpStream) -> io::Result<Option<Opening>> {
-    let mut first = Vec::with_capacity(FIRST_READ);
-    if io.read_buf(&mut first).await? == 0 {
-        return Ok(None);
+/// `first`: bytes already read from `io` (after a PROXY protocol header),
+/// read before anything else.
+pub(crate) async fn open(mut io: TcpStream, mut first: Vec<u8>) -> io::Result<Option<Opening>> {
+    if first.is_empty() {
+        first.reserve(FIRST_READ);
+        if io.read_buf(&mut first).await? == 0 {
+            return Ok(None);
+        }
     }
     if first[0] != TLS_HANDSHAKE {
         return Ok(Some(Opening::Plain(Prefixed {

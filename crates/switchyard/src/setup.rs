@@ -13,6 +13,7 @@ use switchyard_proxy::forwarded::{AliasHeaders, ForwardedHeaders};
 use switchyard_proxy::upstream::TransportSettings;
 use switchyard_server::entrypoint::{parse_address, EntryPoint, EntryPointSettings};
 use switchyard_server::internal::{InternalSettings, Redirection, MAX_PRIORITY};
+use switchyard_server::proxy_protocol::ProxyProtocol;
 use switchyard_server::watcher::Watcher;
 use switchyard_server::{Builder, Runtime, StaticView, Switcher};
 use tokio::sync::{mpsc, watch};
@@ -53,6 +54,10 @@ fn entrypoint_settings(
     challenges: &Option<switchyard_server::acme::Challenges>,
 ) -> anyhow::Result<Vec<EntryPointSettings>> {
     let mut out = Vec::new();
+    let global_not_append = config
+        .global
+        .as_ref()
+        .is_some_and(|g| g.not_append_x_forwarded_for);
     for (name, ep) in &config.entry_points {
         let fh = &ep.forwarded_headers;
         let aliases = AliasHeaders::from_config(
@@ -62,8 +67,25 @@ fn entrypoint_settings(
         .with_context(|| format!("entryPoints.{name}.http"))?;
         let forwarded = ForwardedHeaders::new(fh.insecure, &fh.trusted_ips, host)
             .with_context(|| format!("entryPoints.{name}.forwardedHeaders.trustedIPs"))?
-            .with_alias_headers(aliases);
+            .with_alias_headers(aliases)
+            .with_connection(&fh.connection)
+            .with_context(|| format!("entryPoints.{name}.forwardedHeaders.connection"))?
+            .with_not_append_forwarded_for(fh.not_append_x_forwarded_for || global_not_append);
+        let proxy_protocol =
+            match &ep.proxy_protocol {
+                Some(pp) => Some(ProxyProtocol::new(pp.insecure, &pp.trusted_ips).map_err(
+                    |e| anyhow::anyhow!("entryPoints.{name}.proxyProtocol.trustedIPs: {e}"),
+                )?),
+                None => None,
+            };
         let t = &ep.transport;
+        let keep_alive_max_requests = match t.keep_alive_max_requests {
+            Some(n) if n < 0 => {
+                anyhow::bail!("entryPoints.{name}.transport.keepAliveMaxRequests: {n} is negative")
+            }
+            Some(n) => u64::try_from(n).unwrap_or(0),
+            None => 0,
+        };
         out.push(EntryPointSettings {
             name: name.clone(),
             address: ep.address.clone(),
@@ -86,6 +108,12 @@ fn entrypoint_settings(
                 None => None,
             },
             alt_svc: None,
+            proxy_protocol,
+            keep_alive_max_requests,
+            keep_alive_max_time: t.keep_alive_max_time.map(Into::into).and_then(non_zero),
+            reuse_port: ep.reuse_port,
+            encode_query_semicolons: ep.http.encode_query_semicolons,
+            allow_acme_by_pass: ep.allow_acme_by_pass,
         });
     }
     Ok(out)
@@ -140,7 +168,18 @@ fn static_view(config: &StaticConfiguration) -> StaticView {
         .iter()
         .filter_map(|(n, e)| e.http.tls.clone().map(|t| (n.clone(), t)))
         .collect();
+    let provider_precedence = config
+        .providers
+        .as_ref()
+        .filter(|p| !p.precedence.is_empty())
+        .map(|p| {
+            p.precedence
+                .iter()
+                .map(|name| name.trim().to_string())
+                .collect()
+        });
     StaticView {
+        provider_precedence,
         entrypoint_tls,
         entrypoint_encoded,
         entrypoints,
@@ -186,6 +225,20 @@ fn default_rule_syntax(
         })
 }
 
+/// `providers.precedence` names only Traefik's providers, as Traefik
+/// requires.
+fn check_precedence(config: &StaticConfiguration) -> anyhow::Result<()> {
+    for name in config.providers.iter().flat_map(|p| p.precedence.iter()) {
+        if !switchyard_rules::DEFAULT_PROVIDER_PRECEDENCE.contains(&name.as_str()) {
+            anyhow::bail!(
+                "providers.precedence: provider {name:?} is not a valid provider name (one of {})",
+                switchyard_rules::DEFAULT_PROVIDER_PRECEDENCE.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
 fn internal_settings(config: &StaticConfiguration) -> anyhow::Result<InternalSettings> {
     let api = config.api.as_ref();
     let mut s = InternalSettings {
@@ -215,6 +268,7 @@ fn internal_settings(config: &StaticConfiguration) -> anyhow::Result<InternalSet
             scheme: r.scheme.clone(),
             port,
             permanent: r.permanent,
+            allow_acme_by_pass: ep.allow_acme_by_pass,
             priority: if r.priority == 0 {
                 MAX_PRIORITY - 1
             } else {
@@ -287,6 +341,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         Source::Defaults => tracing::info!("no static configuration found, using defaults"),
     }
     default_rule_syntax(&config)?;
+    check_precedence(&config)?;
     let (config, unsupported) = not_implemented(config, loaded.not_implemented);
     if !unsupported.is_empty() {
         let text = format!(

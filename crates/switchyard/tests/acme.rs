@@ -583,3 +583,111 @@ async fn default_generated_cert_comes_from_the_resolver() {
     let r = TlsClient::get(secure_addr, "site.test", "/").await.unwrap();
     assert_eq!(r.reply.status, 200);
 }
+
+/// Starts pebble and Switchyard with `allowACMEByPass` on the HTTP-01
+/// entrypoint and a router of `priority` for the challenge path, whose
+/// backend answers every validation with its own JSON.
+async fn bypass_run(
+    name: &str,
+    priority: i64,
+) -> (Pebble, Switchyard, TestDir, Backend, SocketAddr) {
+    let (web, secure) = (free_port(), free_port());
+    let pebble = Pebble::start(web, secure);
+    let backend = Backend::start("hijack").await;
+    let dir = TestDir::new(name);
+    dir.write(
+        "switchyard.yml",
+        &format!(
+            r#"entryPoints:
+  web:
+    address: "127.0.0.1:{web}"
+    allowACMEByPass: true
+  websecure:
+    address: "127.0.0.1:{secure}"
+log:
+  level: DEBUG
+certificatesResolvers:
+  le:
+    acme:
+      caServer: "{ca_server}"
+      storage: "{storage}"
+      keyType: EC256
+      caCertificates: ["{ca}"]
+      httpChallenge:
+        entryPoint: web
+providers:
+  providersThrottleDuration: 0s
+  file:
+    directory: "{dynamic}"
+"#,
+            ca_server = pebble.directory(),
+            storage = dir.join("acme.json").display(),
+            ca = ca_path().display(),
+            dynamic = dir.join("dynamic").display(),
+        ),
+    );
+    dir.write(
+        "dynamic/site.yml",
+        &format!(
+            r#"http:
+  routers:
+    site:
+      rule: "Host(`site.test`)"
+      entryPoints: [websecure]
+      service: app
+      tls: {{certResolver: le}}
+    hijack:
+      rule: "PathPrefix(`/.well-known/acme-challenge/`)"
+      entryPoints: [web]
+      priority: {priority}
+      service: app
+  services:
+    app:
+      loadBalancer:
+        servers: [{{url: "{}"}}]
+"#,
+            backend.url()
+        ),
+    );
+    let sy = start(&dir, Path::new(BIN), &["--configFile=switchyard.yml"]);
+    (
+        pebble,
+        sy,
+        dir,
+        backend,
+        SocketAddr::from(([127, 0, 0, 1], secure)),
+    )
+}
+
+#[tokio::test]
+async fn allow_acme_by_pass_lets_a_router_of_priority_42_or_more_take_the_validation() {
+    // Below Traefik's 42 (the length of its own challenge rule), the
+    // validation is still answered by the resolver.
+    let (_pebble, _sy, _dir, backend, secure) = bypass_run("acme-bypass-low", 41).await;
+    let cert = pebble_cert(secure, "site.test").await;
+    assert!(!cert.is_empty());
+    assert_eq!(
+        backend.hits(),
+        0,
+        "the low-priority router saw no validation"
+    );
+
+    // At 42 the router wins: pebble's validation reaches the backend, which
+    // cannot answer it, and no certificate is issued.
+    let (_pebble, sy, _dir, backend, _secure) = bypass_run("acme-bypass-high", 42).await;
+    wait_until(
+        "the validation request at the user's router",
+        Duration::from_secs(30),
+        || async { (backend.hits() > 0).then_some(()) },
+    )
+    .await;
+    wait_until("the order to fail", Duration::from_secs(30), || async {
+        sy.logged("site.test").then_some(())
+    })
+    .await;
+    assert!(
+        !sy.log().iter().any(|l| l.contains("certificate obtained")),
+        "{:?}",
+        sy.log()
+    );
+}

@@ -114,6 +114,42 @@ async fn bad_static_configuration_is_a_located_error() {
     assert!(err.to_lowercase().contains("bogusfield"), "field in: {err}");
 }
 
+#[tokio::test]
+async fn refused_static_values_stop_the_start_with_their_key() {
+    // (configuration, what the error must name)
+    let cases = [
+        (
+            "entryPoints:\n  web:\n    address: \"127.0.0.1:0\"\nproviders:\n  precedence: [file, internal]\n",
+            "\"internal\" is not a valid provider name",
+        ),
+        (
+            "entryPoints:\n  web:\n    address: \"127.0.0.1:0\"\n    http:\n      redirections:\n        entryPoint:\n          to: nowhere\n",
+            "redirections.entryPoint.to",
+        ),
+        (
+            "entryPoints:\n  web:\n    address: \"127.0.0.1:0\"\n    proxyProtocol:\n      trustedIPs: [\"10.0.0.0/40\"]\n",
+            "proxyProtocol.trustedIPs",
+        ),
+        (
+            "serversTransport:\n  spiffe:\n    ids: [\"spiffe://x/y\"]\n",
+            "serversTransport.spiffe",
+        ),
+    ];
+    for (i, (config, needle)) in cases.iter().enumerate() {
+        let dir = TestDir::new(&format!("refused-{i}"));
+        dir.write("switchyard.yml", config);
+        let out = Command::new(BIN)
+            .current_dir(dir.path())
+            .arg("--configFile=switchyard.yml")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{config}");
+        let err = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(err.contains(needle), "{needle:?} in: {err}");
+    }
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {

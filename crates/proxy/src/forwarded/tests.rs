@@ -353,3 +353,76 @@ fn bad_trusted_ip_is_an_error() {
     assert!(ForwardedHeaders::new(false, &["nope".into()], "h").is_err());
     assert!(ForwardedHeaders::new(false, &["10.0.0.0/8".into(), "::1".into()], "h").is_ok());
 }
+
+#[test]
+fn connection_list_keeps_named_headers_for_the_middlewares() {
+    type Headers = &'static [(&'static str, &'static str)];
+    let cases: [(&str, Headers, Headers); 4] = [
+        (
+            "a kept name stays and Connection names it, canonical",
+            &[
+                ("connection", "x-keep-me, X-Drop"),
+                ("x-keep-me", "1"),
+                ("x-drop", "1"),
+            ],
+            &[
+                ("connection", "X-Keep-Me"),
+                ("x-keep-me", "1"),
+                ("x-drop", ""),
+            ],
+        ),
+        (
+            "kept names and an upgrade",
+            &[
+                ("connection", "Upgrade, X-Keep-Me"),
+                ("upgrade", "websocket"),
+                ("x-keep-me", "1"),
+            ],
+            &[
+                ("connection", "X-Keep-Me,Upgrade"),
+                ("upgrade", "websocket"),
+                ("x-keep-me", "1"),
+            ],
+        ),
+        (
+            "a kept name not in Connection changes nothing",
+            &[
+                ("connection", "x-drop"),
+                ("x-drop", "1"),
+                ("x-keep-me", "2"),
+            ],
+            &[("connection", ""), ("x-drop", ""), ("x-keep-me", "2")],
+        ),
+        (
+            "managed names stay unnamed even when listed",
+            &[("connection", "x-real-ip")],
+            &[("connection", ""), ("x-real-ip", "10.0.0.1")],
+        ),
+    ];
+    let fh = ForwardedHeaders::new(false, &[], "proxy")
+        .unwrap()
+        .with_connection(&["X-Keep-Me".into(), "x-real-ip".into()])
+        .unwrap();
+    for (what, given, want) in cases {
+        let mut h = hdrs(given);
+        fh.apply(
+            &mut h,
+            "10.0.0.1".parse().unwrap(),
+            false,
+            80,
+            Some("example.com"),
+        )
+        .unwrap();
+        for (k, v) in want {
+            let got = h
+                .get(*k)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            assert_eq!(&got, v, "{what}: header {k}");
+        }
+    }
+    assert!(ForwardedHeaders::new(false, &[], "proxy")
+        .unwrap()
+        .with_connection(&["bad name".into()])
+        .is_err());
+}

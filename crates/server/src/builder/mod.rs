@@ -43,6 +43,10 @@ pub struct StaticView {
     /// The static `core.defaultRuleSyntax`, when given: the syntax of the
     /// rules of routers without a `ruleSyntax` (v3 when not given).
     pub default_rule_syntax: Option<Syntax>,
+    /// The static `providers.precedence` (lower-cased provider names):
+    /// the order between routers of equal priority; Traefik's own list
+    /// when not given.
+    pub provider_precedence: Option<Vec<String>>,
 }
 
 /// Builds runtimes, remembering what it built last.

@@ -92,6 +92,10 @@ fn api_view(
     v
 }
 
+/// The highest priority a router from a provider other than the internal
+/// one may have (Traefik's `maxUserPriority`).
+pub const MAX_USER_PRIORITY: i64 = i64::MAX - 1000;
+
 impl Builder {
     /// The syntax of a router's rule: its `ruleSyntax`, else the static
     /// default (see [`Syntax::for_router`]).
@@ -338,10 +342,15 @@ impl Builder {
                     && Syntax::for_router(r.rule_syntax.as_deref(), default_syntax) == *syntax
             })
         });
+        let precedence = self.view.provider_precedence.as_deref();
+        let table = |entries: Vec<Entry<Route>>| match precedence {
+            Some(order) => RouterTable::with_precedence(entries, order),
+            None => RouterTable::new(entries),
+        };
         let tables = |per: HashMap<String, Vec<Entry<Route>>>| {
             let mut tables: HashMap<String, RouterTable<Route>> = per
                 .into_iter()
-                .map(|(ep, entries)| (ep, RouterTable::new(entries)))
+                .map(|(ep, entries)| (ep, table(entries)))
                 .collect();
             for ep in &self.view.entrypoints {
                 tables
@@ -401,6 +410,16 @@ impl Builder {
         if router.rule.trim().is_empty() {
             el.fail("empty rule");
             return Vec::new();
+        }
+        // The priorities above Traefik's user maximum are its internal
+        // routers' (api, dashboard, ping, redirections, ACME).
+        if let Some(p) = router.priority.filter(|p| *p > MAX_USER_PRIORITY) {
+            if provider != "internal" {
+                el.fail(format!(
+                    "the router priority {p} exceeds the max user-defined priority {MAX_USER_PRIORITY}"
+                ));
+                return Vec::new();
+            }
         }
         let syntax = self.rule_syntax(router);
         if let Some(written) = router.rule_syntax.as_deref() {
