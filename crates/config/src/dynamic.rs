@@ -1,6 +1,8 @@
 //! Traefik v3's dynamic configuration (HTTP so far), as providers send it.
 //! Middlewares are kept raw per type and decoded one by one by the builder
-//! (see [`crate::middlewares`]).
+//! (see [`crate::middlewares`]). Keys Traefik knows that Switchyard does
+//! not act on are taken out before the decode and recorded on their element
+//! ([`Unsupported`], see [`crate::dynamic_schema`]).
 
 use std::collections::BTreeMap;
 
@@ -67,6 +69,61 @@ pub struct HttpConfiguration {
     pub models: Option<Node>,
 }
 
+/// The keys of one element that Switchyard reads but does not act on, as
+/// written within the element (`forwardAuth.maxResponseBodySize`): those
+/// not implemented yet leave the element working, with a warning; a refused
+/// one disables it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unsupported {
+    pub not_yet: Vec<String>,
+    pub refused: Vec<String>,
+}
+
+impl Unsupported {
+    pub fn is_empty(&self) -> bool {
+        self.not_yet.is_empty() && self.refused.is_empty()
+    }
+
+    /// One warning per key not implemented yet.
+    pub fn warnings(&self) -> Vec<String> {
+        self.not_yet
+            .iter()
+            .map(|k| format!("{k} is not implemented by Switchyard yet and is ignored"))
+            .collect()
+    }
+
+    /// The error of an element with refused keys.
+    pub fn error(&self) -> Option<String> {
+        let reasons: Vec<String> = self
+            .refused
+            .iter()
+            .map(|k| {
+                format!(
+                    "{k} is not supported by Switchyard yet: {}",
+                    refusal_reason(k)
+                )
+            })
+            .collect();
+        (!reasons.is_empty()).then(|| reasons.join("; "))
+    }
+}
+
+/// Why ignoring a refused key would be wrong.
+fn refusal_reason(key: &str) -> &'static str {
+    let last = key
+        .rsplit(['.', '['])
+        .find(|s| !s.is_empty() && !s.ends_with(']'))
+        .unwrap_or(key)
+        .to_ascii_lowercase();
+    match last.as_str() {
+        "spiffe" => "it asks for SPIFFE verification of the servers, which would be skipped, so the transport is refused",
+        "parentrefs" => "without its parent routers this router would be reachable without their middlewares, so it is refused",
+        "plugin" => "the middleware would do nothing, so it is refused",
+        "tls" => "it asks for TLS to Redis, which would be skipped, so the middleware is refused",
+        _ => "ignoring it would weaken what the configuration asks for, so the element is refused",
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Router {
@@ -82,14 +139,16 @@ pub struct Router {
     pub priority: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<crate::tls::RouterTls>,
+    /// Not acted on yet (no access log, metrics or tracing): kept as
+    /// written for the API.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observability: Option<Node>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub parent_refs: Vec<String>,
     /// Switchyard's extension: how long the service may take to begin its
     /// answer before the client gets 504. Off by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_timeout: Option<Duration>,
+    #[serde(skip)]
+    pub unsupported: Unsupported,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -107,6 +166,8 @@ pub struct Service {
     pub mirroring: Option<Node>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failover: Option<Node>,
+    #[serde(skip)]
+    pub unsupported: Unsupported,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -399,10 +460,22 @@ pub struct ServersTransport {
     pub disable_http2: bool,
     #[serde(rename = "peerCertURI", skip_serializing_if = "Option::is_none")]
     pub peer_cert_uri: Option<String>,
-    #[serde(rename = "peerCertSANs", skip_serializing_if = "Option::is_none")]
-    pub peer_cert_sans: Option<Node>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spiffe: Option<Node>,
+    /// From Traefik's next release (3.7 refuses it): names one of which the
+    /// server's certificate must carry.
+    #[serde(rename = "peerCertSANs", skip_serializing_if = "Vec::is_empty")]
+    pub peer_cert_sans: Vec<PeerCertSan>,
+    #[serde(skip)]
+    pub unsupported: Unsupported,
+}
+
+/// One `peerCertSANs` entry: a `type` (`DNSName` or `URI`, spelled so) and
+/// the `value` to find among the certificate's names of that type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PeerCertSan {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
 }
 
 impl Default for ServersTransport {
@@ -419,8 +492,8 @@ impl Default for ServersTransport {
             forwarding_timeouts: None,
             disable_http2: false,
             peer_cert_uri: None,
-            peer_cert_sans: None,
-            spiffe: None,
+            peer_cert_sans: Vec::new(),
+            unsupported: Unsupported::default(),
         }
     }
 }
@@ -455,10 +528,11 @@ impl Default for ForwardingTimeouts {
     }
 }
 
-/// A middleware as written: its type name(s) and raw settings.
+/// A middleware as written: its type name(s) and raw settings, and the
+/// keys Switchyard does not act on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Middleware(pub BTreeMap<String, Node>);
+pub struct Middleware(pub BTreeMap<String, Node>, #[serde(skip)] pub Unsupported);
 
 impl Middleware {
     /// The type names it declares (one, when valid).

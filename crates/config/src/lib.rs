@@ -15,6 +15,7 @@
 pub mod decode;
 pub mod duration;
 pub mod dynamic;
+pub mod dynamic_schema;
 mod error;
 pub mod flat;
 pub mod flat_rules;

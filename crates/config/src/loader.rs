@@ -158,12 +158,13 @@ pub fn load_static(args: &[String], env: &[(String, String)]) -> Result<Loaded, 
     load_static_from(args, env, &search_dirs(env))
 }
 
-/// Parses one dynamic configuration file (YAML or TOML by extension). An
+/// Parses one dynamic configuration file (YAML or TOML by extension),
+/// checked against Traefik's keys (see [`crate::dynamic_schema`]). An
 /// empty file, or one with only comments, is an empty configuration.
 pub fn parse_dynamic(path: &Path, text: &str) -> Result<Configuration, ConfigError> {
     let tree = parse_tree(path, text)?;
     if matches!(&tree.value, Value::Map(m) if m.is_empty()) {
         return Ok(Configuration::default());
     }
-    from_node(&tree)
+    crate::dynamic_schema::decode(&tree)
 }

@@ -205,13 +205,10 @@ impl Default for RateLimit {
 #[serde(default, rename_all = "camelCase")]
 pub struct Redis {
     pub endpoints: Vec<String>,
-    pub tls: Option<Node>,
     pub username: String,
     pub password: String,
     pub db: i64,
     pub pool_size: i64,
-    pub min_idle_conns: i64,
-    pub max_active_conns: i64,
     pub read_timeout: Option<crate::Duration>,
     pub write_timeout: Option<crate::Duration>,
     pub dial_timeout: Option<crate::Duration>,
@@ -225,13 +222,10 @@ impl Default for Redis {
     fn default() -> Self {
         Redis {
             endpoints: vec!["localhost:6379".into()],
-            tls: None,
             username: String::new(),
             password: String::new(),
             db: 0,
             pool_size: 0,
-            min_idle_conns: 0,
-            max_active_conns: 0,
             read_timeout: Some(crate::Duration::from_secs(3)),
             write_timeout: Some(crate::Duration::from_secs(3)),
             dial_timeout: Some(crate::Duration::from_secs(5)),
@@ -309,7 +303,6 @@ pub struct ForwardAuth {
     pub auth_response_headers_regex: String,
     pub auth_request_headers: Vec<String>,
     pub add_auth_cookies_to_response: Vec<String>,
-    pub header_field: Option<String>,
     pub forward_body: bool,
     pub max_body_size: Option<i64>,
     pub preserve_location_header: bool,
@@ -328,7 +321,6 @@ impl Default for ForwardAuth {
             auth_response_headers_regex: String::new(),
             auth_request_headers: Vec::new(),
             add_auth_cookies_to_response: Vec::new(),
-            header_field: None,
             forward_body: false,
             // Traefik's default: no limit.
             max_body_size: Some(-1),

@@ -29,10 +29,35 @@ pub enum Support {
     /// Not yet, and refused: it asks for a security check that Switchyard
     /// would otherwise skip.
     Refused,
+    /// Read and ignored, as Traefik's file decoder ignores it too (a
+    /// dynamic key only other providers fill in): accepted silently.
+    IgnoredAsTraefik,
+}
+
+impl Support {
+    fn from_mark(mark: &str) -> Option<Support> {
+        Some(match mark {
+            "+" => Support::Implemented,
+            "-" => Support::NotYet,
+            "~" => Support::NotYetFreeForm,
+            "!" => Support::Refused,
+            "=" => Support::NotYetShown,
+            "x" => Support::IgnoredAsTraefik,
+            _ => return None,
+        })
+    }
+}
+
+/// The mark and key of one line of a key file (`+ a.b.*.c`, a trailing
+/// `# note` allowed); `None` for comments and blank lines.
+fn key_line(line: &str) -> Option<(Support, &str)> {
+    let line = line.split(" #").next().unwrap_or_default().trim();
+    let (mark, path) = line.split_once(' ')?;
+    Some((Support::from_mark(mark)?, path.trim()))
 }
 
 #[derive(Debug, Default)]
-struct Key {
+pub(crate) struct Key {
     /// `None` for a section that is not a key of its own.
     support: Option<Support>,
     named: BTreeMap<String, Key>,
@@ -57,13 +82,17 @@ impl Key {
         match self.support {
             Some(Support::Implemented) => false,
             Some(
-                Support::NotYet | Support::NotYetFreeForm | Support::NotYetShown | Support::Refused,
+                Support::NotYet
+                | Support::NotYetFreeForm
+                | Support::NotYetShown
+                | Support::Refused
+                | Support::IgnoredAsTraefik,
             ) => true,
             None => !self.is_leaf() && self.children().all(Key::not_yet),
         }
     }
 
-    fn child(&self, name: &str) -> Option<&Key> {
+    pub(crate) fn child(&self, name: &str) -> Option<&Key> {
         if let Some(k) = self.named.get(&name.to_ascii_lowercase()) {
             return Some(k);
         }
@@ -95,42 +124,31 @@ impl Key {
     }
 }
 
+/// The key tree of a key file (see `static_keys.txt` for the format).
+pub(crate) fn parse_keys(text: &str) -> Key {
+    let mut root = Key::default();
+    for (support, path) in text.lines().filter_map(key_line) {
+        root.insert(path, support);
+    }
+    root
+}
+
+/// Every key of a key file with its support, `*` and `[]` as written.
+pub(crate) fn list_keys(text: &str) -> Vec<(String, Support)> {
+    text.lines()
+        .filter_map(key_line)
+        .map(|(support, path)| (path.to_string(), support))
+        .collect()
+}
+
 fn schema() -> &'static Key {
     static SCHEMA: OnceLock<Key> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let mut root = Key::default();
-        for line in KEYS.lines() {
-            let line = line.trim();
-            let (support, path) = match line.split_once(' ') {
-                Some(("+", p)) => (Support::Implemented, p),
-                Some(("-", p)) => (Support::NotYet, p),
-                Some(("~", p)) => (Support::NotYetFreeForm, p),
-                Some(("!", p)) => (Support::Refused, p),
-                Some(("=", p)) => (Support::NotYetShown, p),
-                _ => continue,
-            };
-            root.insert(path.trim(), support);
-        }
-        root
-    })
+    SCHEMA.get_or_init(|| parse_keys(KEYS))
 }
 
 /// Every key of the schema with its support, `*` and `[]` as in the file.
 pub fn static_keys() -> Vec<(String, Support)> {
-    KEYS.lines()
-        .filter_map(|line| {
-            let (mark, path) = line.trim().split_once(' ')?;
-            let support = match mark {
-                "+" => Support::Implemented,
-                "-" => Support::NotYet,
-                "~" => Support::NotYetFreeForm,
-                "!" => Support::Refused,
-                "=" => Support::NotYetShown,
-                _ => return None,
-            };
-            Some((path.trim().to_string(), support))
-        })
-        .collect()
+    list_keys(KEYS)
 }
 
 /// A static configuration tree checked against the schema.
@@ -145,16 +163,40 @@ pub struct Checked {
 
 /// Checks `tree` (a whole static configuration) against Traefik's keys.
 pub fn check_static(tree: &Node) -> Result<Checked, ConfigError> {
-    let mut not_implemented = Vec::new();
-    let tree = walk(tree, schema(), &mut Vec::new(), &mut not_implemented)?
+    let mut found = Found::new("static", false);
+    let tree = walk(tree, schema(), &mut Vec::new(), &mut found)?
         .unwrap_or_else(|| Node::empty_map(tree.location.clone()));
     Ok(Checked {
         tree,
-        not_implemented,
+        not_implemented: found.not_implemented.iter().map(|p| display(p)).collect(),
     })
 }
 
-fn display(path: &[String]) -> String {
+/// What a walk found besides unknown keys (which are errors).
+#[derive(Debug)]
+pub(crate) struct Found {
+    /// `static` or `dynamic`, for the error on an unknown key.
+    what: &'static str,
+    /// Paths (as spelled) of the keys Switchyard does not implement yet,
+    /// only the topmost of a part not implemented.
+    pub(crate) not_implemented: Vec<Vec<String>>,
+    /// Paths of refused keys, when a refused key is not an error of the
+    /// whole tree (the dynamic configuration refuses the element instead).
+    pub(crate) refused: Option<Vec<Vec<String>>>,
+}
+
+impl Found {
+    pub(crate) fn new(what: &'static str, collect_refused: bool) -> Found {
+        Found {
+            what,
+            not_implemented: Vec::new(),
+            refused: collect_refused.then(Vec::new),
+        }
+    }
+}
+
+/// A key path as the user spelled it: `a.b[0].c`.
+pub(crate) fn display(path: &[String]) -> String {
     let mut out = String::new();
     for seg in path {
         if seg.starts_with('[') || out.is_empty() {
@@ -167,10 +209,10 @@ fn display(path: &[String]) -> String {
     out
 }
 
-fn unknown(path: &[String], key: &str, node: &Node) -> ConfigError {
+fn unknown(path: &[String], key: &str, node: &Node, what: &str) -> ConfigError {
     let mut e = ConfigError::at(
         node.location.clone(),
-        format!("field not found: {key:?} is not a Traefik static configuration option"),
+        format!("field not found: {key:?} is not a Traefik {what} configuration option"),
     );
     e.path = path.to_vec();
     e.path.push(key.to_string());
@@ -178,13 +220,17 @@ fn unknown(path: &[String], key: &str, node: &Node) -> ConfigError {
 }
 
 /// Walks `node` at schema `key`; `None` when the node is left out.
-fn walk(
+pub(crate) fn walk(
     node: &Node,
     key: &Key,
     path: &mut Vec<String>,
-    not_implemented: &mut Vec<String>,
+    found: &mut Found,
 ) -> Result<Option<Node>, ConfigError> {
     if key.support == Some(Support::Refused) {
+        if let Some(refused) = &mut found.refused {
+            refused.push(path.clone());
+            return Ok(None);
+        }
         let mut e = ConfigError::at(
             node.location.clone(),
             "not supported by Switchyard yet; it asks for a verification that would be skipped, so Switchyard refuses to start rather than ignore it",
@@ -193,22 +239,53 @@ fn walk(
         return Err(e);
     }
     if key.support == Some(Support::NotYetFreeForm) {
-        not_implemented.push(display(path));
+        found.not_implemented.push(path.clone());
+        return Ok(None);
+    }
+    if key.support == Some(Support::IgnoredAsTraefik) {
+        // Its keys are checked as Traefik checks them; then it is dropped
+        // without a word, as Traefik drops it.
+        let mut quiet = Found::new(found.what, true);
+        walk_children(node, key, path, &mut quiet)?;
         return Ok(None);
     }
     let not_yet = !path.is_empty() && key.not_yet();
-    let kept = match &node.value {
+    let kept = walk_children(node, key, path, found)?;
+    if not_yet {
+        // Only the topmost key of a part not implemented is named: the
+        // children were checked above but their names would only repeat it.
+        found
+            .not_implemented
+            .retain(|p| !(p.len() > path.len() && p.starts_with(path)));
+        found.not_implemented.push(path.clone());
+        if key.support == Some(Support::NotYetShown) {
+            // Its keys were checked above; it is kept whole, as written.
+            return Ok(Some(node.clone()));
+        }
+        return Ok(None);
+    }
+    Ok(kept)
+}
+
+/// Walks the entries or items of `node` (a scalar is kept as it is).
+fn walk_children(
+    node: &Node,
+    key: &Key,
+    path: &mut Vec<String>,
+    found: &mut Found,
+) -> Result<Option<Node>, ConfigError> {
+    Ok(match &node.value {
         Value::Map(entries) => {
             if key.is_leaf() {
                 if let Some((k, v)) = entries.first() {
-                    return Err(unknown(path, k, v));
+                    return Err(unknown(path, k, v, found.what));
                 }
                 Some(node.clone())
             } else {
                 let mut out = Vec::with_capacity(entries.len());
                 for (k, v) in entries {
                     let Some(child) = key.child(k) else {
-                        return Err(unknown(path, k, v));
+                        return Err(unknown(path, k, v, found.what));
                     };
                     let numbered = key.items.is_some() && k.bytes().all(|b| b.is_ascii_digit());
                     path.push(if numbered {
@@ -216,7 +293,7 @@ fn walk(
                     } else {
                         k.clone()
                     });
-                    let kept = walk(v, child, path, not_implemented);
+                    let kept = walk(v, child, path, found);
                     path.pop();
                     if let Some(kept) = kept? {
                         out.push((k.clone(), kept));
@@ -230,7 +307,7 @@ fn walk(
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     path.push(format!("[{i}]"));
-                    let kept = walk(item, item_key, path, not_implemented);
+                    let kept = walk(item, item_key, path, found);
                     path.pop();
                     if let Some(kept) = kept? {
                         out.push(kept);
@@ -243,26 +320,7 @@ fn walk(
             None => Some(node.clone()),
         },
         Value::Scalar(_) => Some(node.clone()),
-    };
-    if not_yet {
-        // Only the topmost key of a part not implemented is named: the
-        // children were checked above but their names would only repeat it.
-        let below = path.len();
-        not_implemented.retain(|p| !is_below(p, &display(&path[..below])));
-        not_implemented.push(display(path));
-        if key.support == Some(Support::NotYetShown) {
-            // Its keys were checked above; it is kept whole, as written.
-            return Ok(Some(node.clone()));
-        }
-        return Ok(None);
-    }
-    Ok(kept)
-}
-
-fn is_below(candidate: &str, parent: &str) -> bool {
-    candidate.len() > parent.len()
-        && candidate.starts_with(parent)
-        && matches!(candidate.as_bytes()[parent.len()], b'.' | b'[')
+    })
 }
 
 #[cfg(test)]

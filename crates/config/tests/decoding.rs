@@ -350,7 +350,7 @@ fn dynamic_edge_cases() {
     );
     let c = parse_dynamic(
         p,
-        "http:\n  middlewares:\n    two:\n      stripPrefix: {prefixes: [/a]}\n      addPrefix: {prefix: /b}\n    odd:\n      notAThing: {x: 1}\n    bad:\n      addPrefix:\n        prefix: [1, 2]\n",
+        "http:\n  middlewares:\n    two:\n      stripPrefix: {prefixes: [/a]}\n      addPrefix: {prefix: /b}\n    bad:\n      addPrefix:\n        prefix: [1, 2]\n",
     )
     .unwrap();
     let m = &c.http.as_ref().unwrap().middlewares;
@@ -358,12 +358,20 @@ fn dynamic_edge_cases() {
         .unwrap_err()
         .to_string()
         .contains("multi-types"));
-    assert!(
-        matches!(decode_middleware(&m["odd"]).unwrap(), MiddlewareKind::Other { ref kind, .. } if kind == "notAThing")
-    );
     let err = decode_middleware(&m["bad"]).unwrap_err().to_string();
     assert!(
-        err.contains("d.yml:10") && err.contains("addPrefix.prefix"),
+        err.contains("d.yml:8") && err.contains("addPrefix.prefix"),
+        "{err}"
+    );
+    // A middleware type Traefik does not know refuses the file, as in Traefik.
+    let err = parse_dynamic(
+        p,
+        "http:\n  middlewares:\n    odd:\n      notAThing: {x: 1}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("d.yml:4") && err.contains("http.middlewares.odd.notAThing"),
         "{err}"
     );
     // Moving a block changes locations, not the configuration.

@@ -1,7 +1,9 @@
 //! Go's names for TLS versions and cipher suites, as Traefik's
 //! configuration writes them, mapped to what rustls offers. Names rustls
 //! has no implementation for (TLS 1.0/1.1, CBC and RSA-key-exchange suites)
-//! are errors that say so, never silently dropped.
+//! are errors that say so, never silently dropped. Also the names a
+//! server certificate must carry for `peerCertSANs` ([`PeerSan`]), matched
+//! as Go matches them.
 
 use rustls::crypto::aws_lc_rs::cipher_suite as suites;
 use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
@@ -186,9 +188,136 @@ pub fn prefers_chacha(client_suites: &[rustls::CipherSuite]) -> bool {
         })
 }
 
+/// One name of `peerCertSANs` (or `peerCertURI`, a URI): a server
+/// certificate carrying it passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerSan {
+    /// `type: DNSName`: a host name (wildcards of the certificate apply) or
+    /// an IP address, matched as Go's `VerifyHostname` matches it.
+    DnsName(String),
+    /// `type: URI`: equal to one of the certificate's URI names, ignoring
+    /// case (as Traefik compares them).
+    Uri(String),
+}
+
+impl PeerSan {
+    /// The entry a `type` and `value` describe; the type is spelled as
+    /// Traefik spells it (Traefik's comparison is exact, so any other
+    /// spelling would match nothing there).
+    pub fn parse(kind: &str, value: &str) -> Result<PeerSan, String> {
+        if value.is_empty() {
+            return Err("the value is empty".into());
+        }
+        match kind {
+            "DNSName" => Ok(PeerSan::DnsName(value.to_string())),
+            "URI" => Ok(PeerSan::Uri(value.to_string())),
+            _ => Err(format!("unknown type {kind:?} (expected DNSName or URI)")),
+        }
+    }
+
+    /// Whether the certificate `der` carries this name.
+    pub fn matches(&self, der: &[u8]) -> bool {
+        use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+        let Ok((_, parsed)) = X509Certificate::from_der(der) else {
+            return false;
+        };
+        let names = parsed
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .map(|san| san.value.general_names.clone())
+            .unwrap_or_default();
+        match self {
+            PeerSan::Uri(want) => names
+                .iter()
+                .any(|n| matches!(n, GeneralName::URI(u) if u.eq_ignore_ascii_case(want))),
+            PeerSan::DnsName(want) => {
+                let host = want.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+                let host = host.unwrap_or(want).trim_end_matches('.');
+                match rustls::pki_types::ServerName::try_from(host) {
+                    Ok(name) => webpki::EndEntityCert::try_from(
+                        &rustls::pki_types::CertificateDer::from(der),
+                    )
+                    .is_ok_and(|cert| cert.verify_is_valid_for_subject_name(&name).is_ok()),
+                    // Not a valid host name: Go compares it to the
+                    // certificate's names as they are.
+                    Err(_) => names.iter().any(|n| {
+                        matches!(n, GeneralName::DNSName(d) if d.trim_end_matches('.').eq_ignore_ascii_case(host))
+                    }),
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peer_san_parsing() {
+        let cases: &[(&str, &str, Result<PeerSan, &str>)] = &[
+            ("DNSName", "a.test", Ok(PeerSan::DnsName("a.test".into()))),
+            (
+                "URI",
+                "spiffe://a/b",
+                Ok(PeerSan::Uri("spiffe://a/b".into())),
+            ),
+            ("dnsname", "a.test", Err("unknown type")),
+            ("IP", "127.0.0.1", Err("unknown type")),
+            ("", "a.test", Err("unknown type")),
+            ("URI", "", Err("empty")),
+        ];
+        for (kind, value, want) in cases {
+            match (PeerSan::parse(kind, value), want) {
+                (Ok(got), Ok(want)) => assert_eq!(&got, want, "{kind} {value}"),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{kind} {value}: {got}"),
+                (got, _) => panic!("{kind} {value}: {got:?}"),
+            }
+        }
+    }
+
+    /// Against a certificate for `backend.test`, `*.wild.test`,
+    /// `127.0.0.1` and `spiffe://switchyard.test/backend`.
+    #[test]
+    fn peer_san_matching() {
+        let mut params = rcgen::CertificateParams::new(vec![
+            "backend.test".to_string(),
+            "*.wild.test".to_string(),
+        ])
+        .expect("names");
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+        params.subject_alt_names.push(rcgen::SanType::URI(
+            "spiffe://switchyard.test/backend".try_into().expect("uri"),
+        ));
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("certificate");
+        let der = cert.der().to_vec();
+        let dns = |v: &str| PeerSan::DnsName(v.into());
+        let uri = |v: &str| PeerSan::Uri(v.into());
+        let cases = [
+            (dns("backend.test"), true),
+            (dns("BACKEND.test."), true),
+            (dns("x.wild.test"), true),
+            (dns("wild.test"), false),
+            (dns("a.b.wild.test"), false),
+            (dns("other.test"), false),
+            (dns("127.0.0.1"), true),
+            (dns("[127.0.0.1]"), true),
+            (dns("127.0.0.2"), false),
+            (uri("spiffe://switchyard.test/backend"), true),
+            (uri("SPIFFE://switchyard.test/BACKEND"), true),
+            (uri("spiffe://switchyard.test/other"), false),
+            // A DNS name is not a URI and the reverse.
+            (uri("backend.test"), false),
+            (dns("spiffe://switchyard.test/backend"), false),
+        ];
+        for (san, want) in cases {
+            assert_eq!(san.matches(&der), want, "{san:?}");
+        }
+    }
 
     #[test]
     fn version_ranges() {

@@ -42,9 +42,11 @@ pub struct TransportSettings {
     pub max_version: Option<String>,
     /// Go's cipher suite names.
     pub cipher_suites: Vec<String>,
-    /// When set, the server's certificate must carry this URI SAN; its
-    /// chain is checked against the roots, its host name is not.
-    pub peer_cert_uri: Option<String>,
+    /// `peerCertSANs` (and `peerCertURI`, a URI among them): when any,
+    /// the server's certificate must carry one of these names, and its
+    /// chain must lead to the roots even with `insecure_skip_verify`
+    /// (which then only drops the check of the server name), as Traefik.
+    pub peer_cert_sans: Vec<crate::tls_names::PeerSan>,
 }
 
 impl Default for TransportSettings {
@@ -65,7 +67,7 @@ impl Default for TransportSettings {
             min_version: None,
             max_version: None,
             cipher_suites: Vec::new(),
-            peer_cert_uri: None,
+            peer_cert_sans: Vec::new(),
         }
     }
 }
@@ -182,13 +184,28 @@ fn tls_config(settings: &TransportSettings) -> Result<rustls::ClientConfig, Tran
         .collect::<Result<Vec<_>, _>>()?;
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)?;
-    let builder = if let Some(uri) = &settings.peer_cert_uri {
+    let builder = if !settings.peer_cert_sans.is_empty() {
         let roots = root_store(settings)?;
+        // Without insecureSkipVerify the usual verification (chain and
+        // server name) comes first, as in Go.
+        let usual = if settings.insecure_skip_verify {
+            None
+        } else {
+            let verifier: Arc<dyn ServerCertVerifier> =
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    roots.clone(),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| TransportError::Settings(format!("rootCAs: {e}")))?;
+            Some(verifier)
+        };
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PeerUri {
+            .with_custom_certificate_verifier(Arc::new(PeerSans {
                 roots,
-                uri: uri.clone(),
+                sans: settings.peer_cert_sans.clone(),
+                usual,
                 provider: provider.clone(),
             }))
     } else if settings.insecure_skip_verify {
@@ -311,24 +328,30 @@ fn pool(settings: &TransportSettings, connector: HttpsConnector<HttpConnector>, 
     builder.build(connector)
 }
 
-/// `peerCertURI`: the chain must lead to a root, and the certificate must
-/// name the URI; the host name is not checked (as Traefik).
+/// `peerCertSANs` / `peerCertURI`, as Traefik checks them: the usual
+/// verification unless `insecureSkipVerify`, then, in any case, the chain
+/// against the roots (without the server name) and one of the names.
 #[derive(Debug)]
-struct PeerUri {
+struct PeerSans {
     roots: Arc<RootCertStore>,
-    uri: String,
+    sans: Vec<crate::tls_names::PeerSan>,
+    /// The usual verifier; `None` with `insecureSkipVerify`.
+    usual: Option<Arc<dyn ServerCertVerifier>>,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for PeerUri {
+impl ServerCertVerifier for PeerSans {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(usual) = &self.usual {
+            usual.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)?;
+        }
         let cert = webpki::EndEntityCert::try_from(end_entity)
             .map_err(|e| rustls::Error::General(format!("server certificate: {e}")))?;
         cert.verify_for_usage(
@@ -341,25 +364,12 @@ impl ServerCertVerifier for PeerUri {
             None,
         )
         .map_err(|e| rustls::Error::General(format!("server certificate: {e}")))?;
-        use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
-        let (_, parsed) = X509Certificate::from_der(end_entity.as_ref())
-            .map_err(|e| rustls::Error::General(format!("server certificate: {e}")))?;
-        let names = parsed
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .map(|san| san.value.general_names.clone())
-            .unwrap_or_default();
-        if names
-            .iter()
-            .any(|n| matches!(n, GeneralName::URI(u) if *u == self.uri))
-        {
+        if self.sans.iter().any(|san| san.matches(end_entity.as_ref())) {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General(format!(
-                "the server certificate does not name {}",
-                self.uri
-            )))
+            Err(rustls::Error::General(
+                "no matching SAN in the server certificate (peerCertSANs)".into(),
+            ))
         }
     }
 

@@ -98,4 +98,7 @@ pub struct RuntimeInfo {
     pub generation: u64,
     /// Certificates and TLS options that could not be used.
     pub tls_errors: Vec<String>,
+    /// TCP and UDP elements, accepted but not routed yet
+    /// (`TCP router "x"`).
+    pub not_routed: Vec<String>,
 }

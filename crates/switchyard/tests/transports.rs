@@ -238,58 +238,139 @@ http:
     );
 }
 
+/// `peerCertURI` and `peerCertSANs`, as Traefik checks them (peerCertURI
+/// cases as the real Traefik 3.7 answers them; peerCertSANs as Traefik's
+/// next release, which adds it, checks them): the usual verification of the
+/// chain and the server name first, unless `insecureSkipVerify`; then, in
+/// any case, the chain against the roots and one of the names. The fixture
+/// certificate names localhost, backend.test, 127.0.0.1, ::1 and
+/// spiffe://switchyard.test/backend; the server URL is https://127.0.0.1.
 #[tokio::test]
-async fn peer_cert_uri_checks_the_uri_not_the_host() {
+async fn peer_cert_names_as_traefik_checks_them() {
     let tls = Backend::start_tls("tls").await;
-    let ca = ca_path();
-    // The fixture certificate names spiffe://switchyard.test/backend; the
-    // server name (one the certificate does not hold) does not matter.
+    let ca = ca_path().display().to_string();
+    let uri = "spiffe://switchyard.test/backend";
+    // (name, transport settings, whether the backend is reached)
+    let cases: &[(&str, String, bool)] = &[
+        ("uri", format!("rootCAs: [{ca}]\n      peerCertURI: {uri}"), true),
+        (
+            "uri-other",
+            format!("rootCAs: [{ca}]\n      peerCertURI: spiffe://switchyard.test/other"),
+            false,
+        ),
+        (
+            "uri-unnamed-host",
+            format!("rootCAs: [{ca}]\n      serverName: not-in-the-cert.test\n      peerCertURI: {uri}"),
+            false,
+        ),
+        (
+            "uri-named-host",
+            format!("rootCAs: [{ca}]\n      serverName: backend.test\n      peerCertURI: {uri}"),
+            true,
+        ),
+        (
+            "uri-insecure-any-host-any-case",
+            format!("rootCAs: [{ca}]\n      insecureSkipVerify: true\n      serverName: not-in-the-cert.test\n      peerCertURI: SPIFFE://switchyard.test/BACKEND"),
+            true,
+        ),
+        (
+            "uri-insecure-other",
+            format!("rootCAs: [{ca}]\n      insecureSkipVerify: true\n      peerCertURI: spiffe://switchyard.test/other"),
+            false,
+        ),
+        (
+            "uri-insecure-unknown-ca",
+            format!("insecureSkipVerify: true\n      peerCertURI: {uri}"),
+            false,
+        ),
+        (
+            "host-unnamed",
+            format!("rootCAs: [{ca}]\n      serverName: not-in-the-cert.test"),
+            false,
+        ),
+        (
+            "sans-dns",
+            format!("rootCAs: [{ca}]\n      peerCertSANs: [{{type: DNSName, value: backend.test}}]"),
+            true,
+        ),
+        (
+            "sans-dns-other",
+            format!("rootCAs: [{ca}]\n      peerCertSANs: [{{type: DNSName, value: other.test}}]"),
+            false,
+        ),
+        (
+            "sans-unnamed-host",
+            format!("rootCAs: [{ca}]\n      serverName: not-in-the-cert.test\n      peerCertSANs: [{{type: DNSName, value: backend.test}}]"),
+            false,
+        ),
+        (
+            "sans-insecure-decoupled",
+            format!("rootCAs: [{ca}]\n      insecureSkipVerify: true\n      serverName: not-in-the-cert.test\n      peerCertSANs: [{{type: DNSName, value: backend.test}}]"),
+            true,
+        ),
+        (
+            "sans-insecure-unknown-ca",
+            "insecureSkipVerify: true\n      peerCertSANs: [{type: DNSName, value: backend.test}]".to_string(),
+            false,
+        ),
+        (
+            "sans-one-of",
+            format!("rootCAs: [{ca}]\n      peerCertSANs:\n        - {{type: DNSName, value: other.test}}\n        - {{type: URI, value: \"{uri}\"}}"),
+            true,
+        ),
+        (
+            "sans-ip",
+            format!("rootCAs: [{ca}]\n      insecureSkipVerify: true\n      peerCertSANs: [{{type: DNSName, value: 127.0.0.1}}]"),
+            true,
+        ),
+        (
+            "sans-with-uri-other",
+            format!("rootCAs: [{ca}]\n      insecureSkipVerify: true\n      peerCertURI: spiffe://switchyard.test/other\n      peerCertSANs: [{{type: DNSName, value: localhost}}]"),
+            true,
+        ),
+        (
+            "sans-uri-is-no-dns-name",
+            format!("rootCAs: [{ca}]\n      insecureSkipVerify: true\n      peerCertSANs: [{{type: URI, value: backend.test}}]"),
+            false,
+        ),
+    ];
     let url = tls.https_url();
-    let dynamic = format!(
-        r#"
-http:
-  routers:
-    right:
-      rule: "Host(`right.test`)"
-      service: right
-    wrong:
-      rule: "Host(`wrong.test`)"
-      service: wrong
-    by-name:
-      rule: "Host(`by-name.test`)"
-      service: by-name
-  services:
-    by-name:
-      loadBalancer:
-        serversTransport: by-name
-        servers: [{{url: "{url}"}}]
-    right:
-      loadBalancer:
-        serversTransport: right-uri
-        servers: [{{url: "{url}"}}]
-    wrong:
-      loadBalancer:
-        serversTransport: wrong-uri
-        servers: [{{url: "{url}"}}]
-  serversTransports:
-    right-uri:
-      rootCAs: ["{ca}"]
-      serverName: not-in-the-cert.test
-      peerCertURI: spiffe://switchyard.test/backend
-    wrong-uri:
-      rootCAs: ["{ca}"]
-      serverName: not-in-the-cert.test
-      peerCertURI: spiffe://switchyard.test/someone-else
-    by-name:
-      rootCAs: ["{ca}"]
-      serverName: not-in-the-cert.test
-"#,
-        ca = ca.display()
+    let mut dynamic = String::from("http:\n  routers:\n");
+    for (name, _, _) in cases {
+        dynamic.push_str(&format!(
+            "    {name}:\n      rule: \"Host(`{name}.test`)\"\n      service: {name}\n"
+        ));
+    }
+    dynamic.push_str("    bad-type:\n      rule: \"Host(`bad-type.test`)\"\n      service: bad-type\n  services:\n");
+    for name in cases.iter().map(|c| c.0).chain(["bad-type"]) {
+        dynamic.push_str(&format!(
+            "    {name}:\n      loadBalancer:\n        serversTransport: {name}\n        servers: [{{url: \"{url}\"}}]\n"
+        ));
+    }
+    dynamic.push_str("  serversTransports:\n");
+    for (name, settings, _) in cases {
+        dynamic.push_str(&format!("    {name}:\n      {settings}\n"));
+    }
+    dynamic.push_str(&format!(
+        "    bad-type:\n      rootCAs: [{ca}]\n      peerCertSANs: [{{type: dnsname, value: backend.test}}]\n"
+    ));
+    let p = Proxy::start("peer-cert-names", &dynamic, "").await;
+    p.wait_status("uri.test", "/", 200).await;
+    for (name, _, reached) in cases {
+        let r = get(p.web, &format!("{name}.test"), "/").await.unwrap();
+        // A refused certificate answers 502 (Traefik answers 500).
+        let want = if *reached { 200 } else { 502 };
+        assert_eq!(r.status.as_u16(), want, "{name}");
+        if *reached {
+            assert_eq!(r.header("x-backend"), Some("tls"), "{name}");
+        }
+    }
+    // A type Traefik would never match is the transport's error.
+    let s = p.api("/api/http/services/bad-type@file").await;
+    assert_eq!(s["status"], "disabled", "{s}");
+    let err = s["error"][0].as_str().unwrap();
+    assert!(
+        err.contains("peerCertSANs[0]") && err.contains("expected DNSName or URI"),
+        "{err}"
     );
-    let p = Proxy::start("peer-uri", &dynamic, "").await;
-    let r = p.wait_status("right.test", "/", 200).await;
-    assert_eq!(r.header("x-backend"), Some("tls"));
-    assert_eq!(get(p.web, "wrong.test", "/").await.unwrap().status, 502);
-    // Without peerCertURI the same server name fails verification.
-    assert_eq!(get(p.web, "by-name.test", "/").await.unwrap().status, 502);
 }

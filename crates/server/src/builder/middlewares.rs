@@ -215,9 +215,7 @@ fn compile(
             let limiter = match &c.redis {
                 None => rate_limit::Limiter::Memory(buckets),
                 Some(r) => {
-                    if r.tls.is_some() {
-                        return Err("rateLimit.redis.tls is not supported yet by Switchyard".into());
-                    }
+                    // `redis.tls` is refused before this (see dynamic_keys.txt).
                     let timeout = |d: Option<switchyard_config::Duration>| {
                         d.map(std::time::Duration::from).filter(|d| !d.is_zero())
                     };
@@ -801,6 +799,17 @@ impl Builder {
         let mut previous = std::mem::take(&mut self.middlewares);
         for (name, m) in &http.middlewares {
             let mut el = ElementInfo::new(name, api_json(m));
+            for w in m.1.warnings() {
+                tracing::warn!(middleware = %name, "{w}");
+                el.warn(w);
+            }
+            if let Some(e) = m.1.error() {
+                tracing::error!(middleware = %name, "{e}");
+                el.fail(e);
+                previous.remove(name);
+                info.middlewares.insert(name.clone(), el);
+                continue;
+            }
             let service = error_service(m, name, services);
             // An unchanged definition keeps its instance, and so its state.
             let cached = match previous

@@ -84,6 +84,30 @@ pub struct BuildStats {
     pub reused_services: usize,
 }
 
+/// The TCP and UDP elements of `config` (`TCP router "x"`), which
+/// Switchyard accepts and does not route yet.
+fn not_routed(config: &Configuration) -> Vec<String> {
+    /// A section's key and the name of one of its elements.
+    type Kinds = &'static [(&'static str, &'static str)];
+    const TCP: Kinds = &[
+        ("routers", "router"),
+        ("services", "service"),
+        ("middlewares", "middleware"),
+        ("serversTransports", "serversTransport"),
+    ];
+    const UDP: Kinds = &[("routers", "router"), ("services", "service")];
+    let mut out = Vec::new();
+    for (protocol, node, kinds) in [("TCP", &config.tcp, TCP), ("UDP", &config.udp, UDP)] {
+        let Some(node) = node else { continue };
+        for (section, kind) in kinds {
+            for (name, _) in node.get(section).map(|n| n.entries()).unwrap_or_default() {
+                out.push(format!("{protocol} {kind} \"{name}\""));
+            }
+        }
+    }
+    out
+}
+
 impl Builder {
     /// `internal` maps qualified internal service names (`api@internal`,
     /// `ping@internal`, ...) to their handlers.
@@ -153,6 +177,12 @@ impl Builder {
             ..RuntimeInfo::default()
         };
         let mut stats = BuildStats::default();
+        info.not_routed = not_routed(config);
+        for element in &info.not_routed {
+            tracing::warn!(
+                "{element} is accepted but not routed: Switchyard does not route TCP or UDP yet"
+            );
+        }
 
         let mut built_services = self.build_services(http, &mut info, &mut stats);
         self.compile_middlewares(http, &built_services, &mut info);

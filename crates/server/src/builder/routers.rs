@@ -301,7 +301,18 @@ impl Builder {
             if tls.conflicted.contains(name) {
                 el.warn("router's TLSOptions configuration is conflicting with other routers on the same entrypoint and host, default TLS options will be used instead");
             }
-            let built = self.build_router(name, router, services, tls, &mut el, info);
+            for w in router.unsupported.warnings() {
+                tracing::warn!(router = %name, "{w}");
+                el.warn(w);
+            }
+            let built = match router.unsupported.error() {
+                Some(e) => {
+                    tracing::error!(router = %name, "{e}");
+                    el.fail(e);
+                    Vec::new()
+                }
+                None => self.build_router(name, router, services, tls, &mut el, info),
+            };
             let shown_tls = router.tls.clone().or_else(|| {
                 self.router_entrypoints(router)
                     .iter()

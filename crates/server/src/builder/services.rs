@@ -17,6 +17,7 @@ use switchyard_proxy::service::sticky::{cookie_name, CookieSpec, SameSite};
 use switchyard_proxy::service::strategy::Kind;
 use switchyard_proxy::service::weighted::{Child, UpFn, Weighted};
 use switchyard_proxy::service::{LoadBalancer, Options, ServerSpec};
+use switchyard_proxy::tls_names::PeerSan;
 use switchyard_proxy::upstream::{TransportSettings, Upstream};
 use switchyard_proxy::{BoxHandler, Late};
 
@@ -62,10 +63,24 @@ fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
-pub fn transport_settings(t: &ServersTransport) -> TransportSettings {
+/// The client settings of a `serversTransport`; an error for names it
+/// cannot check (`peerCertSANs`).
+pub fn transport_settings(t: &ServersTransport) -> Result<TransportSettings, String> {
     let non_zero = |d: std::time::Duration| (!d.is_zero()).then_some(d);
     let ft = t.forwarding_timeouts.clone().unwrap_or_default();
-    TransportSettings {
+    let mut peer_cert_sans = t
+        .peer_cert_sans
+        .iter()
+        .enumerate()
+        .map(|(i, san)| {
+            PeerSan::parse(&san.kind, &san.value).map_err(|e| format!("peerCertSANs[{i}]: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // As Traefik: the older peerCertURI is one more URI name.
+    if let Some(uri) = t.peer_cert_uri.as_deref().filter(|u| !u.is_empty()) {
+        peer_cert_sans.push(PeerSan::Uri(uri.to_string()));
+    }
+    Ok(TransportSettings {
         max_idle_conns_per_host: usize::try_from(t.max_idle_conns_per_host).unwrap_or(200),
         dial_timeout: non_zero(ft.dial_timeout.into()),
         response_header_timeout: non_zero(ft.response_header_timeout.into()),
@@ -85,8 +100,33 @@ pub fn transport_settings(t: &ServersTransport) -> TransportSettings {
         min_version: t.min_version.clone(),
         max_version: t.max_version.clone(),
         cipher_suites: t.cipher_suites.clone(),
-        peer_cert_uri: t.peer_cert_uri.clone().filter(|u| !u.is_empty()),
-    }
+        peer_cert_sans,
+    })
+}
+
+/// Warnings of the serversTransport a load balancer uses, about keys
+/// Switchyard does not act on yet (a transport has no element of its own
+/// in the API: its services show them).
+fn transport_warnings(name: &str, service: &Service, http: &HttpConfiguration) -> Vec<String> {
+    let Some(transport) = service
+        .load_balancer
+        .as_ref()
+        .and_then(|lb| lb.servers_transport.as_deref())
+        .filter(|t| !t.is_empty())
+    else {
+        return Vec::new();
+    };
+    let qualified = qualify(transport, provider_of(name));
+    http.servers_transports
+        .get(&qualified)
+        .map(|t| {
+            t.unsupported
+                .warnings()
+                .into_iter()
+                .map(|w| format!("serversTransport {qualified:?}: {w}"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn health_check(hc: &switchyard_config::dynamic::HealthCheck) -> Result<HealthCheck, String> {
@@ -473,7 +513,11 @@ impl Builder {
         let Some(t) = http.servers_transports.get(&qualified) else {
             return Err(format!("serversTransport {qualified:?} does not exist"));
         };
-        let settings = transport_settings(t);
+        if let Some(e) = t.unsupported.error() {
+            return Err(format!("serversTransport {qualified:?}: {e}"));
+        }
+        let settings =
+            transport_settings(t).map_err(|e| format!("serversTransport {qualified:?}: {e}"))?;
         if let Some((s, up)) = self.transports.get(&qualified) {
             if *s == settings {
                 return Ok((settings, up.clone()));
@@ -499,6 +543,16 @@ impl Builder {
         let mut composite = Vec::new();
         for (name, service) in &http.services {
             let mut el = ElementInfo::new(name, api_json(name, service));
+            for w in service.unsupported.warnings() {
+                tracing::warn!(service = %name, "{w}");
+                el.warn(w);
+            }
+            if let Some(e) = service.unsupported.error() {
+                tracing::error!(service = %name, "{e}");
+                el.fail(e);
+                info.services.insert(name.clone(), el);
+                continue;
+            }
             if is_composite(service) {
                 // Built once the services it names are.
                 el.kind = Some(kind_name(service).into());
@@ -508,6 +562,10 @@ impl Builder {
             }
             if kind_count(service) > 0 {
                 el.kind = Some(kind_name(service).into());
+            }
+            for w in transport_warnings(name, service, http) {
+                tracing::warn!(service = %name, "{w}");
+                el.warn(w);
             }
             match self.build_service(name, service, http, &mut cache, stats) {
                 Ok(b) => {
@@ -537,6 +595,17 @@ impl Builder {
                 if let Some(el) = info.services.get_mut(&name) {
                     el.fail(e);
                 }
+            }
+        }
+        // A transport has no element of its own in the API: what it asks
+        // for that Switchyard does not do is said here, used or not (its
+        // services show it too).
+        for (name, t) in &http.servers_transports {
+            if let Some(e) = t.unsupported.error() {
+                tracing::error!(servers_transport = %name, "{e}");
+            }
+            for w in t.unsupported.warnings() {
+                tracing::warn!(servers_transport = %name, "{w}");
             }
         }
         // Transports no service uses any more are dropped with their pools.
