@@ -11,7 +11,6 @@
 //! label's one `server` is already the list `servers` when the table
 //! applies.
 
-use crate::decode::from_node;
 use crate::dynamic::Configuration;
 use crate::flat::FlatNode;
 use crate::{ConfigError, Node};
@@ -360,11 +359,14 @@ fn apply_below(
 }
 
 /// Decodes a lowered label or KV tree into the dynamic configuration,
-/// checking each HTTP middleware's type names against Traefik's (the
+/// checking its keys as files' are, and each HTTP middleware's type names
+/// against Traefik's (the
 /// settings of each type are checked where every middleware is, when the
 /// runtime is built).
 pub(crate) fn decode_configuration(tree: &Node) -> Result<Configuration, ConfigError> {
-    let configuration: Configuration = from_node(tree)?;
+    // The same key check as files: a key Traefik knows but Switchyard does
+    // not act on is a warning on its element, not an error.
+    let configuration = crate::dynamic_schema::decode(tree)?;
     if let Some(http) = &configuration.http {
         for (name, middleware) in &http.middlewares {
             for (kind, node) in &middleware.0 {

@@ -42,7 +42,10 @@ pub fn canonical(c: &Configuration) -> Value {
         for (name, m) in &http.middlewares {
             let mut kinds = serde_json::Map::new();
             for (kind, node) in &m.0 {
-                let one = Middleware(BTreeMap::from([(kind.clone(), node.clone())]));
+                let one = Middleware(
+                    BTreeMap::from([(kind.clone(), node.clone())]),
+                    Default::default(),
+                );
                 let settings = match decode_middleware(&one) {
                     Ok(decoded) => match decoded.settings_json() {
                         Some((_, json)) => json,
