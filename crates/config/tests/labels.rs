@@ -698,7 +698,7 @@ fn errors_name_the_label() {
             "a list where a name is expected",
             &[("traefik.http.routers.r.rule.x", "Host(`r`)")],
             "label traefik.http.routers.r.rule.x",
-            "expected a string",
+            "field not found",
         ),
     ];
     for (what, labels, location, message) in cases {
