@@ -267,6 +267,12 @@ pub(crate) fn walk(
     Ok(kept)
 }
 
+/// Whether `path` is one HTTP middleware (`http.middlewares.<name>`).
+fn is_middleware(path: &[String]) -> bool {
+    matches!(path, [http, middlewares, _]
+        if http.eq_ignore_ascii_case("http") && middlewares.eq_ignore_ascii_case("middlewares"))
+}
+
 /// Walks the entries or items of `node` (a scalar is kept as it is).
 fn walk_children(
     node: &Node,
@@ -285,6 +291,13 @@ fn walk_children(
                 let mut out = Vec::with_capacity(entries.len());
                 for (k, v) in entries {
                     let Some(child) = key.child(k) else {
+                        if found.what == "dynamic" && is_middleware(path) {
+                            // An unknown middleware type is that
+                            // middleware's error when the runtime is built,
+                            // not the whole file's (on purpose: README).
+                            out.push((k.clone(), v.clone()));
+                            continue;
+                        }
                         return Err(unknown(path, k, v, found.what));
                     };
                     let numbered = key.items.is_some() && k.bytes().all(|b| b.is_ascii_digit());

@@ -475,7 +475,7 @@ fn errors_name_the_key() {
             "an unknown middleware type",
             &[("traefik/http/middlewares/m/addPrefixes/prefix", "/a")],
             "key traefik/http/middlewares/m/addPrefixes/prefix",
-            "field not found",
+            "not a middleware type",
         ),
         (
             "the root in another case",

@@ -692,7 +692,7 @@ fn errors_name_the_label() {
             "an unknown middleware type",
             &[("traefik.http.middlewares.m.stripprefixes.prefixes", "/a")],
             "label traefik.http.middlewares.m.stripprefixes.prefixes",
-            "field not found",
+            "not a middleware type",
         ),
         (
             "a list where a name is expected",

@@ -59,11 +59,6 @@ fn unknown_keys_are_errors_with_location() {
             6,
         ),
         (
-            "http:\n  middlewares:\n    m:\n      noSuchType: {}\n",
-            "http.middlewares.m.noSuchType",
-            4,
-        ),
-        (
             "http:\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://a\n            wieght: 2\n",
             "http.services.s.loadBalancer.servers[0].wieght",
             7,
@@ -91,6 +86,16 @@ fn unknown_keys_are_errors_with_location() {
             11,
         ),
     ];
+    // An unknown middleware type is kept for the builder, which makes it
+    // that middleware's error (the rest of the file applies).
+    let kept = check_yaml("http:\n  middlewares:\n    m:\n      noSuchType: {}\n")
+        .expect("an unknown middleware type is not the file's error");
+    let m = kept
+        .tree
+        .get("http")
+        .and_then(|h| h.get("middlewares"))
+        .and_then(|m| m.get("m"));
+    assert!(m.and_then(|m| m.get("noSuchType")).is_some());
     for (text, field, line) in cases {
         let result = check_yaml(text);
         if field.is_empty() {
