@@ -57,10 +57,7 @@ impl Key {
         match self.support {
             Some(Support::Implemented) => false,
             Some(
-                Support::NotYet
-                | Support::NotYetFreeForm
-                | Support::NotYetShown
-                | Support::Refused,
+                Support::NotYet | Support::NotYetFreeForm | Support::NotYetShown | Support::Refused,
             ) => true,
             None => !self.is_leaf() && self.children().all(Key::not_yet),
         }
@@ -367,7 +364,9 @@ mod tests {
         )
         .expect("valid");
         let web = checked.tree.get("entryPoints").and_then(|e| e.get("web"));
-        let timeout = web.and_then(|w| w.get("udp")).and_then(|u| u.get("timeout"));
+        let timeout = web
+            .and_then(|w| w.get("udp"))
+            .and_then(|u| u.get("timeout"));
         assert_eq!(timeout.map(|t| t.to_json()), Some(serde_json::json!("5s")));
         assert!(web.and_then(|w| w.get("observability")).is_some());
         assert_eq!(

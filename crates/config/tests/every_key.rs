@@ -137,7 +137,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "entrypoints.web.forwardedheaders.connection",
         "entrypoints.web.forwardedheaders.notappendxforwardedfor",
         "entrypoints.web.http.encodequerysemicolons",
-        "entrypoints.web.http2",
         "entrypoints.web.observability",
         "entrypoints.web.proxyprotocol",
         "entrypoints.web.reuseport",
