@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use http::Version;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use switchyard_proxy::forwarded::ForwardedHeaders;
 use switchyard_proxy::{body, ProxyError, Request, RequestContext, Response};
 use switchyard_rules::{normalize_host, normalize_path, routing_path, sanitize_path, RequestInfo};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::protocols::Protocols;
 use crate::tls_stream::{self, Opening};
 use crate::Switcher;
 
@@ -41,6 +40,8 @@ pub struct EntryPointSettings {
     pub http3: Option<u16>,
     /// The `Alt-Svc` value TLS responses carry, set when QUIC listens.
     pub alt_svc: Option<http::HeaderValue>,
+    /// `http2`: the HTTP/2 server's limits.
+    pub http2: crate::protocols::Http2Limits,
 }
 
 /// A bound entrypoint, not yet serving.
@@ -193,17 +194,12 @@ impl EntryPoint {
             settings, listener, ..
         } = self;
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        {
-            let mut h1 = builder.http1();
-            h1.timer(TokioTimer::new())
-                .max_buf_size(settings.max_header_bytes.max(8192));
-            if let Some(t) = settings.read_timeout.or(settings.idle_timeout) {
-                h1.header_read_timeout(t);
-            }
-        }
-        builder.http2().timer(TokioTimer::new());
-        let builder = Arc::new(builder);
+        let builder = Arc::new(Protocols::new(
+            settings.max_header_bytes,
+            settings.read_timeout.or(settings.idle_timeout),
+            settings.http2,
+            settings.read_timeout.unwrap_or(HANDSHAKE_TIMEOUT),
+        ));
         // What every connection's context starts from. The listener's
         // address stands for the connection's local one: only its port is
         // used, and it saves a `getsockname` per connection.
@@ -265,7 +261,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    builder: &Arc<auto::Builder<TokioExecutor>>,
+    builder: &Arc<Protocols>,
     graceful: &hyper_util::server::graceful::GracefulShutdown,
     settings: &Arc<EntryPointSettings>,
     template: &RequestContext,
@@ -358,7 +354,7 @@ fn serve_connection(
 /// it ends (or the graceful stop ends it).
 async fn serve_http<I>(
     io: I,
-    builder: &auto::Builder<TokioExecutor>,
+    builder: &Protocols,
     watcher: hyper_util::server::graceful::Watcher,
     settings: Arc<EntryPointSettings>,
     switcher: Switcher,
@@ -368,10 +364,7 @@ async fn serve_http<I>(
 {
     let (peer, tls) = (ctx.client_addr, ctx.tls);
     let svc = service(settings, switcher, ctx);
-    let conn = builder
-        .serve_connection_with_upgrades(TokioIo::new(io), svc)
-        .into_owned();
-    if let Err(e) = watcher.watch(conn).await {
+    if let Err(e) = builder.serve(io, svc, watcher).await {
         tracing::debug!(error = %e, %peer, tls, "connection ended with an error");
     }
 }
@@ -437,6 +430,9 @@ where
         }
         _ => req.map(body::boxed),
     };
+    if let Err(refused) = crate::entrypoint_checks::check(&mut req) {
+        return refused;
+    }
     if let (Some(challenges), Some(token)) = (
         &settings.acme_challenges,
         req.uri()
