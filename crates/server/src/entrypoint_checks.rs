@@ -15,8 +15,18 @@ pub(crate) fn check<B>(req: &mut http::Request<B>) -> Result<(), Response> {
     let http1 = req.version() <= Version::HTTP_11;
     if http1 {
         let mut hosts = req.headers().get_all(HOST).iter();
-        if let (Some(_), Some(_)) = (hosts.next(), hosts.next()) {
-            return Err(refuse(StatusCode::BAD_REQUEST, "too many Host headers"));
+        match (hosts.next(), hosts.next()) {
+            (Some(_), Some(_)) => {
+                return Err(refuse(StatusCode::BAD_REQUEST, "too many Host headers"))
+            }
+            // Even with an absolute-form target, as Go.
+            (None, _) if req.version() == Version::HTTP_11 && req.method() != Method::CONNECT => {
+                return Err(refuse(
+                    StatusCode::BAD_REQUEST,
+                    "missing required Host header",
+                ))
+            }
+            _ => {}
         }
         transfer_encoding(req.headers())?;
     }
@@ -138,6 +148,7 @@ mod tests {
     fn checks() {
         const V1: Version = Version::HTTP_11;
         const V2: Version = Version::HTTP_2;
+        const V0: Version = Version::HTTP_10;
         // (description, version, target, headers, status or None, Host after)
         type Case<'a> = (
             &'a str,
@@ -147,155 +158,29 @@ mod tests {
             Option<u16>,
             Option<&'a str>,
         );
+        #[rustfmt::skip]
         let cases: &[Case] = &[
-            (
-                "plain",
-                V1,
-                "/",
-                &[("host", "a.test")],
-                None,
-                Some("a.test"),
-            ),
-            (
-                "two Host headers",
-                V1,
-                "/",
-                &[("host", "a.test"), ("host", "b.test")],
-                Some(400),
-                None,
-            ),
-            (
-                "Host with a space",
-                V1,
-                "/",
-                &[("host", "a.test b")],
-                Some(400),
-                None,
-            ),
-            (
-                "Host with a slash",
-                V1,
-                "/",
-                &[("host", "a.test/x")],
-                Some(400),
-                None,
-            ),
-            (
-                "IPv6 Host with a port",
-                V1,
-                "/",
-                &[("host", "[::1]:80")],
-                None,
-                Some("[::1]:80"),
-            ),
-            (
-                "absolute form wins over Host",
-                V1,
-                "http://b.test/x",
-                &[("host", "a.test")],
-                None,
-                Some("b.test"),
-            ),
-            (
-                "absolute form keeps its port",
-                V1,
-                "http://b.test:8080/x",
-                &[("host", "a.test")],
-                None,
-                Some("b.test:8080"),
-            ),
-            (
-                "absolute form drops user information",
-                V1,
-                "http://u:p@b.test/x",
-                &[("host", "a.test")],
-                None,
-                Some("b.test"),
-            ),
-            (
-                "absolute form without Host header",
-                V1,
-                "http://b.test/x",
-                &[],
-                None,
-                Some("b.test"),
-            ),
-            (
-                "HTTP/2 authority wins over Host",
-                V2,
-                "https://b.test/x",
-                &[("host", "a.test")],
-                None,
-                Some("b.test"),
-            ),
-            (
-                "HTTP/2 without Host stays without",
-                V2,
-                "https://b.test/x",
-                &[],
-                None,
-                None,
-            ),
-            (
-                "Expect other than 100-continue",
-                V1,
-                "/",
-                &[("host", "a"), ("expect", "foo")],
-                Some(417),
-                None,
-            ),
-            (
-                "Expect 100-continue in any case",
-                V1,
-                "/",
-                &[("host", "a"), ("expect", "100-Continue")],
-                None,
-                Some("a"),
-            ),
-            (
-                "Expect list with 100-continue",
-                V1,
-                "/",
-                &[("host", "a"), ("expect", "foo, 100-continue")],
-                None,
-                Some("a"),
-            ),
-            (
-                "TE chunked",
-                V1,
-                "/",
-                &[("host", "a"), ("transfer-encoding", "Chunked")],
-                None,
-                Some("a"),
-            ),
-            (
-                "TE gzip, chunked",
-                V1,
-                "/",
-                &[("host", "a"), ("transfer-encoding", "gzip, chunked")],
-                Some(501),
-                None,
-            ),
-            (
-                "TE chunked, chunked",
-                V1,
-                "/",
-                &[("host", "a"), ("transfer-encoding", "chunked, chunked")],
-                Some(501),
-                None,
-            ),
-            (
-                "TE on two lines",
-                V1,
-                "/",
-                &[
-                    ("host", "a"),
-                    ("transfer-encoding", "chunked"),
-                    ("transfer-encoding", "chunked"),
-                ],
-                Some(501),
-                None,
-            ),
+            ("plain", V1, "/", &[("host", "a.test")], None, Some("a.test")),
+            ("two Host headers", V1, "/", &[("host", "a.test"), ("host", "b.test")], Some(400), None),
+            ("HTTP/1.1 without Host", V1, "/", &[], Some(400), None),
+            ("HTTP/1.0 without Host", V0, "/", &[], None, None),
+            ("Host with a space", V1, "/", &[("host", "a.test b")], Some(400), None),
+            ("Host with a slash", V1, "/", &[("host", "a.test/x")], Some(400), None),
+            ("IPv6 Host with a port", V1, "/", &[("host", "[::1]:80")], None, Some("[::1]:80")),
+            ("absolute form wins over Host", V1, "http://b.test/x", &[("host", "a.test")], None, Some("b.test")),
+            ("absolute form keeps its port", V1, "http://b.test:8080/x", &[("host", "a.test")], None, Some("b.test:8080")),
+            ("absolute form drops user information", V1, "http://u:p@b.test/x", &[("host", "a.test")], None, Some("b.test")),
+            ("absolute form still needs a Host header", V1, "http://b.test/x", &[], Some(400), None),
+            ("HTTP/1.0 absolute form without Host", V0, "http://b.test/x", &[], None, Some("b.test")),
+            ("HTTP/2 authority wins over Host", V2, "https://b.test/x", &[("host", "a.test")], None, Some("b.test")),
+            ("HTTP/2 without Host stays without", V2, "https://b.test/x", &[], None, None),
+            ("Expect other than 100-continue", V1, "/", &[("host", "a"), ("expect", "foo")], Some(417), None),
+            ("Expect 100-continue in any case", V1, "/", &[("host", "a"), ("expect", "100-Continue")], None, Some("a")),
+            ("Expect list with 100-continue", V1, "/", &[("host", "a"), ("expect", "foo, 100-continue")], None, Some("a")),
+            ("TE chunked", V1, "/", &[("host", "a"), ("transfer-encoding", "Chunked")], None, Some("a")),
+            ("TE gzip, chunked", V1, "/", &[("host", "a"), ("transfer-encoding", "gzip, chunked")], Some(501), None),
+            ("TE chunked, chunked", V1, "/", &[("host", "a"), ("transfer-encoding", "chunked, chunked")], Some(501), None),
+            ("TE on two lines", V1, "/", &[("host", "a"), ("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")], Some(501), None),
             ("OPTIONS *", V1, "*", &[("host", "a")], Some(200), None),
         ];
         for (what, version, target, headers, status, host) in cases {
