@@ -3,8 +3,8 @@
 //! hides HTTP/2's HPACK table setting), and each protocol runs with limits
 //! set explicitly, so that a hostile peer costs bounded memory and CPU:
 //!
-//! - HTTP/1: a head up to `maxHeaderBytes` whatever its number of lines
-//!   (hyper's own default stops at 100 lines), refused heads answered by
+//! - HTTP/1: a head up to `maxHeaderBytes` of up to 4096 lines (hyper's
+//!   own default stops at 100 lines), refused heads answered by
 //!   [`crate::entrypoint_guard`];
 //! - HTTP/2: Go's limits as Traefik sets them (`maxConcurrentStreams`,
 //!   `maxDecoderHeaderTableSize`; a header list up to `maxHeaderBytes`),
@@ -122,8 +122,6 @@ impl Protocols {
             let mut b = h1.http1();
             b.timer(TokioTimer::new())
                 .max_buf_size(max_header_bytes.max(8192))
-                // The smallest header line (`a:` and a line end) is 3
-                // bytes: `maxHeaderBytes` bounds the count of lines.
                 .max_headers(max_header_lines(max_header_bytes));
             if let Some(t) = header_read_timeout {
                 b.header_read_timeout(t);
@@ -187,10 +185,18 @@ impl Protocols {
     }
 }
 
-/// The most header lines a head of `max_header_bytes` can hold.
+/// The most header lines a head may have: as many as `max_header_bytes`
+/// can hold (the smallest line, `a:` and its end, is 3 bytes), up to
+/// [`MAX_HEADER_LINES`].
 fn max_header_lines(max_header_bytes: usize) -> usize {
-    (max_header_bytes / 3).max(100)
+    (max_header_bytes / 3).clamp(100, MAX_HEADER_LINES)
 }
+
+/// hyper allocates its table of header lines whole for every request
+/// (64 bytes a line): 4096 lines are 256 KiB per request in flight, taken
+/// from and given back to the allocator's cache, untouched beyond the
+/// lines used. As many lines as 1 MiB can hold would be 22 MiB per request.
+const MAX_HEADER_LINES: usize = 4096;
 
 /// Reads until the bytes are, or cannot be, the HTTP/2 preface; returns
 /// them and which it is (empty: the peer closed at once).

@@ -114,6 +114,7 @@ async fn hostile_requests_get_the_rfc_answer_and_nothing_is_smuggled() {
     p.wait_status("a.test", "/", 200).await;
 
     let headers_200: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let headers_4000: String = (0..4000).map(|i| format!("X-H{i}: v\r\n")).collect();
     let headers_5000: String = (0..5000).map(|i| format!("X-H{i}: v\r\n")).collect();
     // The longest request target the `http` crate holds (65534 bytes).
     let longest = format!("/{}", "a".repeat(65533));
@@ -147,7 +148,9 @@ async fn hostile_requests_get_the_rfc_answer_and_nothing_is_smuggled() {
             Want { statuses: &[414], closed: true, a: (0, 0), b: 0 }),
         // Header section.
         ("200 header lines", format!("GET / HTTP/1.1\r\nHost: a.test\r\n{headers_200}\r\n").into_bytes(), SERVED),
-        ("5000 header lines", format!("GET / HTTP/1.1\r\nHost: a.test\r\n{headers_5000}\r\n").into_bytes(), SERVED),
+        ("4000 header lines", format!("GET / HTTP/1.1\r\nHost: a.test\r\n{headers_4000}\r\n").into_bytes(), SERVED),
+        ("5000 header lines: past hyper's table of 4096", format!("GET / HTTP/1.1\r\nHost: a.test\r\n{headers_5000}\r\n").into_bytes(),
+            Want { statuses: &[431], closed: true, a: (0, 0), b: 0 }),
         ("Expect other than 100-continue", b"GET / HTTP/1.1\r\nHost: a.test\r\nExpect: foo\r\n\r\n".to_vec(),
             Want { statuses: &[417], closed: true, a: (0, 0), b: 0 }),
         ("bare CR in a value", b"GET / HTTP/1.1\r\nHost: a.test\r\nX: a\rb\r\n\r\n".to_vec(), REFUSED_400),
