@@ -430,7 +430,7 @@ where
         }
         _ => req.map(body::boxed),
     };
-    if let Err(refused) = crate::entrypoint_checks::check(&mut req) {
+    if let Some(refused) = crate::entrypoint_checks::check(&mut req) {
         return refused;
     }
     if let (Some(challenges), Some(token)) = (

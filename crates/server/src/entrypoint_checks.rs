@@ -11,24 +11,29 @@ use switchyard_proxy::{body, Response};
 
 /// Checks `req` and makes its `Host` header the one it is routed by; an
 /// answer when the request goes no further.
-pub(crate) fn check<B>(req: &mut http::Request<B>) -> Result<(), Response> {
+pub(crate) fn check<B>(req: &mut http::Request<B>) -> Option<Response> {
     let http1 = req.version() <= Version::HTTP_11;
     if http1 {
         let mut hosts = req.headers().get_all(HOST).iter();
         match (hosts.next(), hosts.next()) {
             (Some(_), Some(_)) => {
-                return Err(refuse(StatusCode::BAD_REQUEST, "too many Host headers"))
+                return Some(refuse(StatusCode::BAD_REQUEST, "too many Host headers"))
             }
             // Even with an absolute-form target, as Go.
             (None, _) if req.version() == Version::HTTP_11 && req.method() != Method::CONNECT => {
-                return Err(refuse(
+                return Some(refuse(
                     StatusCode::BAD_REQUEST,
                     "missing required Host header",
                 ))
             }
             _ => {}
         }
-        transfer_encoding(req.headers())?;
+        if !transfer_encoding_is_chunked(req.headers()) {
+            return Some(refuse(
+                StatusCode::NOT_IMPLEMENTED,
+                "Unsupported transfer encoding",
+            ));
+        }
     }
     if let Some(authority) = req.uri().authority() {
         // The target's authority, without user information.
@@ -46,13 +51,13 @@ pub(crate) fn check<B>(req: &mut http::Request<B>) -> Result<(), Response> {
                 Ok(v) => {
                     req.headers_mut().insert(HOST, v);
                 }
-                Err(_) => return Err(refuse(StatusCode::BAD_REQUEST, "malformed Host header")),
+                Err(_) => return Some(refuse(StatusCode::BAD_REQUEST, "malformed Host header")),
             }
         }
     }
     if let Some(host) = req.headers().get(HOST) {
         if !host.as_bytes().iter().all(|b| valid_host_byte(*b)) {
-            return Err(refuse(StatusCode::BAD_REQUEST, "malformed Host header"));
+            return Some(refuse(StatusCode::BAD_REQUEST, "malformed Host header"));
         }
     }
     if http1 {
@@ -62,7 +67,7 @@ pub(crate) fn check<B>(req: &mut http::Request<B>) -> Result<(), Response> {
                 .split(|b| *b == b',')
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"100-continue"));
             if !continues {
-                return Err(expectation_failed());
+                return Some(expectation_failed());
             }
         }
         // `OPTIONS *` asks about the server: Go answers it itself.
@@ -70,32 +75,23 @@ pub(crate) fn check<B>(req: &mut http::Request<B>) -> Result<(), Response> {
             let mut resp = Response::new(body::empty());
             resp.headers_mut()
                 .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-            return Err(resp);
+            return Some(resp);
         }
     }
-    Ok(())
+    None
 }
 
 /// Go takes one `Transfer-Encoding` line whose value is `chunked`, and
 /// answers 501 to anything else (hyper already refused a last coding other
-/// than chunked; it takes `gzip, chunked` and `chunked, chunked`).
-fn transfer_encoding(headers: &http::HeaderMap) -> Result<(), Response> {
+/// than chunked; it takes `gzip, chunked` and `chunked, chunked`). True
+/// without the header too.
+fn transfer_encoding_is_chunked(headers: &http::HeaderMap) -> bool {
     let mut values = headers.get_all(http::header::TRANSFER_ENCODING).iter();
-    let Some(first) = values.next() else {
-        return Ok(());
-    };
-    if values.next().is_some()
-        || !first
-            .as_bytes()
-            .trim_ascii()
-            .eq_ignore_ascii_case(b"chunked")
-    {
-        return Err(refuse(
-            StatusCode::NOT_IMPLEMENTED,
-            "Unsupported transfer encoding",
-        ));
+    match (values.next(), values.next()) {
+        (None, _) => true,
+        (Some(v), None) => v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked"),
+        (Some(_), Some(_)) => false,
     }
-    Ok(())
 }
 
 /// The bytes Go accepts in a Host header (`httpguts.ValidHostHeader`).
@@ -186,14 +182,14 @@ mod tests {
         for (what, version, target, headers, status, host) in cases {
             let mut req = request(*version, target, headers);
             match (check(&mut req), status) {
-                (Ok(()), None) => assert_eq!(
+                (None, None) => assert_eq!(
                     req.headers().get(HOST).map(|h| h.to_str().expect("ascii")),
                     *host,
                     "{what}"
                 ),
-                (Err(resp), Some(s)) => assert_eq!(resp.status().as_u16(), *s, "{what}"),
-                (Ok(()), Some(s)) => panic!("{what}: passed, expected {s}"),
-                (Err(resp), None) => panic!("{what}: answered {}", resp.status()),
+                (Some(resp), Some(s)) => assert_eq!(resp.status().as_u16(), *s, "{what}"),
+                (None, Some(s)) => panic!("{what}: passed, expected {s}"),
+                (Some(resp), None) => panic!("{what}: answered {}", resp.status()),
             }
         }
     }

@@ -183,7 +183,19 @@ impl H2Conn {
     /// Connects, sends the preface and `settings`, and acknowledges the
     /// server's SETTINGS once it comes (returned with the connection).
     pub async fn connect(addr: SocketAddr, settings: &[(u16, u32)]) -> (H2Conn, Frame) {
-        let stream = TcpStream::connect(addr).await.expect("connect");
+        H2Conn::try_connect(addr, settings)
+            .await
+            .expect("HTTP/2 connection")
+    }
+
+    /// [`H2Conn::connect`], failing instead of panicking.
+    pub async fn try_connect(
+        addr: SocketAddr,
+        settings: &[(u16, u32)],
+    ) -> std::io::Result<(H2Conn, Frame)> {
+        let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
         let _ = stream.set_nodelay(true);
         let mut c = H2Conn {
             stream,
@@ -191,18 +203,17 @@ impl H2Conn {
         };
         let mut hello = PREFACE.to_vec();
         hello.extend(frame(SETTINGS, 0, 0, &settings_payload(settings)));
-        c.send(&hello).await.expect("preface");
+        c.send(&hello).await?;
         let server = loop {
-            let f = c
-                .read_frame(Duration::from_secs(5))
-                .await
-                .expect("server SETTINGS");
+            let f = c.read_frame(Duration::from_secs(5)).await.ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no SETTINGS")
+            })?;
             if f.kind == SETTINGS && f.flags & ACK == 0 {
                 break f;
             }
         };
-        c.send(&frame(SETTINGS, ACK, 0, &[])).await.expect("ack");
-        (c, server)
+        c.send(&frame(SETTINGS, ACK, 0, &[])).await?;
+        Ok((c, server))
     }
 
     /// Writes `bytes`, failing after 5 s if the server stops taking them.

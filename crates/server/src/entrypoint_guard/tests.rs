@@ -22,7 +22,8 @@ fn heads() {
     use Refusal::*;
     let refuse = Verdict::Refuse;
     // (description, the head in reads, verdict)
-    let cases: &[(&str, &[&[u8]], Verdict)] = &[
+    type Case<'a> = (&'a str, &'a [&'a [u8]], Verdict);
+    let cases: &[Case] = &[
         (
             "plain GET",
             &[b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"],
@@ -149,7 +150,8 @@ fn heads() {
 #[test]
 fn minor_versions_become_1_1() {
     // (description, reads, bytes handed on)
-    let cases: &[(&str, &[&[u8]], &[u8])] = &[
+    type Case<'a> = (&'a str, &'a [&'a [u8]], &'a [u8]);
+    let cases: &[Case] = &[
         (
             "HTTP/1.2",
             &[b"GET / HTTP/1.2\r\nHost: a\r\n\r\n"],
