@@ -30,7 +30,6 @@ pub fn entrypoint_json(name: &str, ep: &EntryPoint) -> Value {
     {
         redirect.retain(|_, v| !is_zero(v));
     }
-    obj.insert("http2".into(), http2(ep.http2.as_ref()));
     obj.insert("udp".into(), udp(ep.udp.as_ref()));
     match ep.observability.as_ref() {
         Some(o) => obj.insert("observability".into(), observability(o)),
@@ -50,16 +49,6 @@ fn is_zero(v: &Value) -> bool {
     }
 }
 
-/// An integer field as written (a number or its text), 0 when absent or
-/// unreadable.
-fn int(node: Option<&Node>, key: &str) -> Option<i64> {
-    let n = node?.get(key)?;
-    match &n.value {
-        switchyard_config::node::Value::Scalar(s) => s.as_text().trim().parse().ok(),
-        _ => None,
-    }
-}
-
 fn boolean(node: &Node, key: &str) -> Option<bool> {
     match &node.get(key)?.value {
         switchyard_config::node::Value::Scalar(s) => s.as_text().trim().parse().ok(),
@@ -72,22 +61,6 @@ fn text(node: &Node, key: &str) -> Option<String> {
         switchyard_config::node::Value::Scalar(s) => Some(s.as_text()),
         _ => None,
     }
-}
-
-/// `http2`, over Traefik's defaults (Go's own HTTP/2 server limits).
-fn http2(node: Option<&Node>) -> Value {
-    let mut out = Map::new();
-    for (key, default) in [
-        ("maxConcurrentStreams", 250),
-        ("maxDecoderHeaderTableSize", 4096),
-        ("maxEncoderHeaderTableSize", 4096),
-    ] {
-        let value = int(node, key).unwrap_or(default);
-        if value != 0 {
-            out.insert(key.into(), json!(value));
-        }
-    }
-    Value::Object(out)
 }
 
 /// `udp`: the idle session timeout, 3s unless written.
@@ -152,6 +125,12 @@ mod tests {
                 "    http2:\n      maxConcurrentStreams: 10\n",
                 "/http2/maxEncoderHeaderTableSize",
                 json!(4096),
+            ),
+            (
+                "http2 zero left out",
+                "    http2:\n      maxDecoderHeaderTableSize: 0\n",
+                "/http2/maxDecoderHeaderTableSize",
+                Value::Null,
             ),
             (
                 "udp default",

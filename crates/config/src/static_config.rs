@@ -57,8 +57,7 @@ pub struct EntryPoint {
     pub proxy_protocol: Option<ProxyProtocol>,
     pub forwarded_headers: ForwardedHeaders,
     pub http: EntryPointHttp,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http2: Option<Node>,
+    pub http2: Http2,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http3: Option<Http3>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,6 +75,33 @@ pub struct ProxyProtocol {
     pub insecure: bool,
     #[serde(rename = "trustedIPs", skip_serializing_if = "Vec::is_empty")]
     pub trusted_ips: Vec<String>,
+}
+
+/// `entryPoints.<name>.http2`: the HTTP/2 server's limits, Go's defaults
+/// (as Traefik, 0 means the default; negative values are refused when the
+/// entrypoint starts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Http2 {
+    /// Streams a client may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_concurrent_streams: i64,
+    /// The HPACK table for the client's headers (`SETTINGS_HEADER_TABLE_SIZE`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_decoder_header_table_size: i64,
+    /// The most HPACK table our responses use, whatever the client allows.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_encoder_header_table_size: i64,
+}
+
+impl Default for Http2 {
+    fn default() -> Self {
+        Http2 {
+            max_concurrent_streams: 250,
+            max_decoder_header_table_size: 4096,
+            max_encoder_header_table_size: 4096,
+        }
+    }
 }
 
 /// `entryPoints.<name>.http3`: QUIC on the entrypoint's port (UDP).

@@ -133,7 +133,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "certificatesresolvers.le.acme.emailaddresses",
         "certificatesresolvers.ts.tailscale",
         "core.stricttlsoptions",
-        "entrypoints.web.http2",
         "entrypoints.web.observability",
         "entrypoints.web.udp",
         "entrypoints.dns.udp",

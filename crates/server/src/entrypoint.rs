@@ -10,14 +10,13 @@ use std::time::Duration;
 
 use http::Version;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use switchyard_proxy::forwarded::ForwardedHeaders;
 use switchyard_proxy::{body, ProxyError, Request, RequestContext, Response};
 use switchyard_rules::{normalize_host, normalize_path, routing_path, sanitize_path, RequestInfo};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::protocols::Protocols;
 use crate::tls_stream::{self, Opening};
 use crate::Switcher;
 
@@ -54,6 +53,8 @@ pub struct EntryPointSettings {
     /// `http.encodeQuerySemicolons`: `;` in a query is encoded as `%3B`
     /// rather than read as a separator.
     pub encode_query_semicolons: bool,
+    /// `http2`: the HTTP/2 server's limits.
+    pub http2: crate::protocols::Http2Limits,
 }
 
 /// A bound entrypoint, not yet serving.
@@ -214,17 +215,12 @@ impl EntryPoint {
         // Told when the graceful stop begins, for the connections that are
         // driven here rather than by `graceful` (keep-alive limits).
         let (drain_tx, drain) = watch::channel(false);
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        {
-            let mut h1 = builder.http1();
-            h1.timer(TokioTimer::new())
-                .max_buf_size(settings.max_header_bytes.max(8192));
-            if let Some(t) = settings.read_timeout.or(settings.idle_timeout) {
-                h1.header_read_timeout(t);
-            }
-        }
-        builder.http2().timer(TokioTimer::new());
-        let builder = Arc::new(builder);
+        let builder = Arc::new(Protocols::new(
+            settings.max_header_bytes,
+            settings.read_timeout.or(settings.idle_timeout),
+            settings.http2,
+            settings.read_timeout.unwrap_or(HANDSHAKE_TIMEOUT),
+        ));
         // What every connection's context starts from. The listener's
         // address stands for the connection's local one: only its port is
         // used, and it saves a `getsockname` per connection.
@@ -287,7 +283,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    builder: &Arc<auto::Builder<TokioExecutor>>,
+    builder: &Arc<Protocols>,
     (graceful, drain): (
         &hyper_util::server::graceful::GracefulShutdown,
         &watch::Receiver<bool>,
@@ -422,7 +418,7 @@ struct Stop {
 /// it ends (or the graceful stop ends it).
 async fn serve_http<I>(
     io: I,
-    builder: &auto::Builder<TokioExecutor>,
+    builder: &Protocols,
     stop: Stop,
     settings: Arc<EntryPointSettings>,
     switcher: Switcher,
@@ -433,39 +429,11 @@ async fn serve_http<I>(
     let (peer, tls) = (ctx.client_addr, ctx.tls);
     let limits = KeepAlive::new(&settings, stop.accepted);
     let svc = service(settings, switcher, ctx, limits.clone());
-    let conn = builder
-        .serve_connection_with_upgrades(TokioIo::new(io), svc)
-        .into_owned();
-    let Some(limits) = limits else {
-        if let Err(e) = stop.graceful.watch(conn).await {
-            tracing::debug!(error = %e, %peer, tls, "connection ended with an error");
-        }
-        return;
-    };
-    // Kept until the connection ends, so that the graceful stop waits for it.
-    let Stop {
-        graceful: _watching,
-        mut drain,
-        ..
-    } = stop;
-    let mut conn = std::pin::pin!(conn);
-    let mut closing = false;
-    let result = loop {
-        tokio::select! {
-            r = conn.as_mut() => break r,
-            _ = limits.close.notified(), if !closing => {
-                closing = true;
-                conn.as_mut().graceful_shutdown();
-            }
-            changed = drain.changed(), if !closing => {
-                if changed.is_err() || *drain.borrow() {
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
-                }
-            }
-        }
-    };
-    if let Err(e) = result {
+    let closing = limits.map(|l| crate::protocols::Closing {
+        close: l,
+        drain: stop.drain,
+    });
+    if let Err(e) = builder.serve(io, svc, stop.graceful, closing).await {
         tracing::debug!(error = %e, %peer, tls, "connection ended with an error");
     }
 }
@@ -474,12 +442,12 @@ async fn serve_http<I>(
 /// (`transport.keepAliveMaxRequests`, `keepAliveMaxTime`): the request
 /// that reaches one is answered with `Connection: close` (HTTP/1), or the
 /// connection is wound down with GOAWAY after it (HTTP/2), as Traefik does.
-struct KeepAlive {
+pub(crate) struct KeepAlive {
     max_requests: u64,
     max_time: Option<Duration>,
     requests: std::sync::atomic::AtomicU64,
     start: std::time::Instant,
-    close: tokio::sync::Notify,
+    pub(crate) close: tokio::sync::Notify,
 }
 
 impl KeepAlive {
@@ -586,6 +554,9 @@ where
         }
         _ => req.map(body::boxed),
     };
+    if let Some(refused) = crate::entrypoint_checks::check(&mut req) {
+        return refused;
+    }
     // An ACME HTTP-01 validation is answered before routing; with
     // `allowACMEByPass`, a router of priority 42 or more (the length of
     // Traefik's own `PathPrefix` rule for it) may take it instead.

@@ -11,10 +11,13 @@
 pub mod acme;
 pub mod builder;
 pub mod entrypoint;
+mod entrypoint_checks;
+mod entrypoint_guard;
 #[cfg(feature = "http3")]
 pub mod http3;
 pub mod internal;
 pub mod merge;
+pub mod protocols;
 pub mod proxy_protocol;
 pub mod runtime;
 pub mod switcher;

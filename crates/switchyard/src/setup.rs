@@ -13,6 +13,7 @@ use switchyard_proxy::forwarded::{AliasHeaders, ForwardedHeaders};
 use switchyard_proxy::upstream::TransportSettings;
 use switchyard_server::entrypoint::{parse_address, EntryPoint, EntryPointSettings};
 use switchyard_server::internal::{InternalSettings, Redirection, MAX_PRIORITY};
+use switchyard_server::protocols::Http2Limits;
 use switchyard_server::proxy_protocol::ProxyProtocol;
 use switchyard_server::watcher::Watcher;
 use switchyard_server::{Builder, Runtime, StaticView, Switcher};
@@ -114,6 +115,12 @@ fn entrypoint_settings(
             reuse_port: ep.reuse_port,
             encode_query_semicolons: ep.http.encode_query_semicolons,
             allow_acme_by_pass: ep.allow_acme_by_pass,
+            http2: Http2Limits::new(
+                ep.http2.max_concurrent_streams,
+                ep.http2.max_decoder_header_table_size,
+                ep.http2.max_encoder_header_table_size,
+            )
+            .map_err(|e| anyhow::anyhow!("entryPoints.{name}.http2: {e}"))?,
         });
     }
     Ok(out)
