@@ -282,6 +282,11 @@ pub struct Acme {
     pub client_response_header_timeout: Duration,
     /// Until a finalized order has its certificate.
     pub certificate_timeout: Duration,
+    /// Certificate requests without a common name.
+    pub disable_common_name: bool,
+    /// E-mail addresses the certificate requests carry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub email_addresses: Vec<String>,
 }
 
 impl Default for Acme {
@@ -304,6 +309,8 @@ impl Default for Acme {
             client_timeout: Duration::from_secs(120),
             client_response_header_timeout: Duration::from_secs(30),
             certificate_timeout: Duration::from_secs(30),
+            disable_common_name: false,
+            email_addresses: Vec::new(),
         }
     }
 }

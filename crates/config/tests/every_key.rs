@@ -128,9 +128,6 @@ fn warning_names_exactly_what_is_not_implemented() {
     let want = [
         "accesslog",
         "api.debug",
-        "certificatesresolvers.le.acme.casystemcertpool",
-        "certificatesresolvers.le.acme.disablecommonname",
-        "certificatesresolvers.le.acme.emailaddresses",
         "certificatesresolvers.ts.tailscale",
         "core.stricttlsoptions",
         "entrypoints.web.observability",

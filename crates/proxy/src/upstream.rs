@@ -32,6 +32,9 @@ pub struct TransportSettings {
     pub insecure_skip_verify: bool,
     /// CA certificates as file paths or inline PEM; empty means the system's.
     pub root_cas: Vec<String>,
+    /// The system's CA certificates as well as `root_cas` (ACME's
+    /// `caSystemCertPool`).
+    pub system_roots_too: bool,
     /// The TLS server name to send and verify instead of the URL's host.
     pub server_name: Option<String>,
     pub disable_http2: bool,
@@ -61,6 +64,7 @@ impl Default for TransportSettings {
             ping_timeout: Duration::from_secs(15),
             insecure_skip_verify: false,
             root_cas: Vec::new(),
+            system_roots_too: false,
             server_name: None,
             disable_http2: false,
             certificates: Vec::new(),
@@ -149,15 +153,17 @@ impl rustls::client::ResolvesClientCert for ClientCerts {
     }
 }
 
-/// `rootCAs`, or the system's store when there are none.
+/// `rootCAs`, or the system's store when there are none (or both, with
+/// `system_roots_too`).
 fn root_store(settings: &TransportSettings) -> Result<Arc<RootCertStore>, TransportError> {
     let mut roots = RootCertStore::empty();
-    if settings.root_cas.is_empty() {
+    if settings.root_cas.is_empty() || settings.system_roots_too {
         let native = rustls_native_certs::load_native_certs();
         for cert in native.certs {
             let _ = roots.add(cert);
         }
-    } else {
+    }
+    if !settings.root_cas.is_empty() {
         for entry in &settings.root_cas {
             let chain = crate::certs::load_chain(entry).map_err(TransportError::RootCas)?;
             for cert in chain {

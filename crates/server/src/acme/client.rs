@@ -130,6 +130,7 @@ impl Client {
     pub(super) async fn new(settings: &Acme, key: AccountKey) -> Result<Client, String> {
         let http = Upstream::new(TransportSettings {
             root_cas: settings.ca_certificates.clone(),
+            system_roots_too: settings.ca_system_cert_pool,
             server_name: (!settings.ca_server_name.is_empty())
                 .then(|| settings.ca_server_name.clone()),
             response_header_timeout: non_zero(settings.client_response_header_timeout.into()),
@@ -312,8 +313,12 @@ impl Client {
         self.poll(&order_url, &["ready", "valid"]).await?;
         // RSA keys take seconds to make: off the async threads.
         let (csr, key_pem) = {
-            let (d, k) = (domains.to_vec(), wish.key_type.to_string());
-            tokio::task::spawn_blocking(move || csr(&d, &k))
+            let (d, k, o) = (
+                domains.to_vec(),
+                wish.key_type.to_string(),
+                wish.csr.clone(),
+            );
+            tokio::task::spawn_blocking(move || csr(&d, &k, &o))
                 .await
                 .map_err(|e| format!("certificate key: {e}"))??
         };
@@ -375,6 +380,8 @@ pub(super) struct OrderWish<'a> {
     pub(super) preferred_chain: &'a str,
     /// The CA's certificate profile (draft-ietf-acme-profiles).
     pub(super) profile: Option<&'a str>,
+    /// The request's common name and e-mail addresses.
+    pub(super) csr: super::keys::CsrOptions,
 }
 
 /// The newOrder payload.

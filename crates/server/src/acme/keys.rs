@@ -151,13 +151,27 @@ fn rsa_key(bits: usize) -> Result<rcgen::KeyPair, String> {
 /// A CSR for `domains` and its new key's PEM; `key_type` is Traefik's
 /// (EC256, EC384, RSA2048, RSA4096, RSA8192). RSA keys take seconds to
 /// make: call off the async threads.
-pub(super) fn csr(domains: &[String], key_type: &str) -> Result<(Vec<u8>, String), String> {
+/// What a certificate request carries besides its domains (the resolver's
+/// `disableCommonName` and `emailAddresses`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct CsrOptions {
+    /// Leave the subject's common name out (else it is the main domain).
+    pub(super) no_common_name: bool,
+    /// E-mail addresses added as subject alternative names.
+    pub(super) emails: Vec<String>,
+}
+
+pub(super) fn csr(
+    domains: &[String],
+    key_type: &str,
+    options: &CsrOptions,
+) -> Result<(Vec<u8>, String), String> {
     let key = match key_type {
         "EC256" => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
         "EC384" => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
-        "RSA2048" => return csr_with(domains, rsa_key(2048)?),
-        "RSA4096" => return csr_with(domains, rsa_key(4096)?),
-        "RSA8192" => return csr_with(domains, rsa_key(8192)?),
+        "RSA2048" => return csr_with(domains, rsa_key(2048)?, options),
+        "RSA4096" => return csr_with(domains, rsa_key(4096)?, options),
+        "RSA8192" => return csr_with(domains, rsa_key(8192)?, options),
         other => {
             return Err(format!(
                 "keyType {other}: expected EC256, EC384, RSA2048, RSA4096 or RSA8192"
@@ -165,17 +179,28 @@ pub(super) fn csr(domains: &[String], key_type: &str) -> Result<(Vec<u8>, String
         }
     }
     .map_err(|e| format!("certificate key: {e}"))?;
-    csr_with(domains, key)
+    csr_with(domains, key, options)
 }
 
-fn csr_with(domains: &[String], key: rcgen::KeyPair) -> Result<(Vec<u8>, String), String> {
+fn csr_with(
+    domains: &[String],
+    key: rcgen::KeyPair,
+    options: &CsrOptions,
+) -> Result<(Vec<u8>, String), String> {
     let mut params =
         rcgen::CertificateParams::new(domains.to_vec()).map_err(|e| format!("CSR: {e}"))?;
     params.distinguished_name = rcgen::DistinguishedName::new();
-    if let Some(main) = domains.first() {
+    if let Some(main) = domains.first().filter(|_| !options.no_common_name) {
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, main.clone());
+    }
+    for email in &options.emails {
+        let name = rcgen::string::Ia5String::try_from(email.as_str())
+            .map_err(|e| format!("emailAddresses: {email:?}: {e}"))?;
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::Rfc822Name(name));
     }
     let req = params
         .serialize_request(&key)
@@ -255,6 +280,69 @@ mod tests {
     }
 
     #[test]
+    fn csr_options_common_name_and_emails() {
+        use x509_parser::prelude::FromDer;
+        let domains = vec!["a.test".to_string(), "b.test".to_string()];
+        // (options, common name expected, e-mails expected)
+        let cases = [
+            (CsrOptions::default(), Some("a.test"), vec![]),
+            (
+                CsrOptions {
+                    no_common_name: true,
+                    emails: vec![],
+                },
+                None,
+                vec![],
+            ),
+            (
+                CsrOptions {
+                    no_common_name: false,
+                    emails: vec!["ops@a.test".into(), "sec@a.test".into()],
+                },
+                Some("a.test"),
+                vec!["ops@a.test", "sec@a.test"],
+            ),
+        ];
+        for (options, cn, emails) in cases {
+            let (der, _) = csr(&domains, "EC256", &options).unwrap();
+            let (_, req) =
+                x509_parser::certification_request::X509CertificationRequest::from_der(&der)
+                    .unwrap();
+            let info = &req.certification_request_info;
+            let got_cn = info
+                .subject
+                .iter_common_name()
+                .next()
+                .and_then(|c| c.as_str().ok());
+            assert_eq!(got_cn, cn, "{options:?}");
+            let mut got_emails = Vec::new();
+            let mut got_dns = Vec::new();
+            for ext in req.requested_extensions().into_iter().flatten() {
+                if let x509_parser::extensions::ParsedExtension::SubjectAlternativeName(san) = ext {
+                    for name in &san.general_names {
+                        match name {
+                            x509_parser::extensions::GeneralName::RFC822Name(e) => {
+                                got_emails.push(e.to_string())
+                            }
+                            x509_parser::extensions::GeneralName::DNSName(d) => {
+                                got_dns.push(d.to_string())
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            assert_eq!(got_emails, emails, "{options:?}");
+            assert_eq!(got_dns, ["a.test", "b.test"], "{options:?}");
+        }
+        let bad = CsrOptions {
+            no_common_name: false,
+            emails: vec!["é@a.test".into()],
+        };
+        assert!(csr(&domains, "EC256", &bad).is_err());
+    }
+
+    #[test]
     fn csrs_for_every_key_type_traefik_names() {
         let domains = vec!["a.test".to_string(), "b.test".to_string()];
         for (kind, algorithm) in [
@@ -262,7 +350,7 @@ mod tests {
             ("EC384", "1.2.840.10045.2.1"),
             ("RSA2048", "1.2.840.113549.1.1.1"),
         ] {
-            let (der, key) = csr(&domains, kind).unwrap();
+            let (der, key) = csr(&domains, kind, &CsrOptions::default()).unwrap();
             assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{kind}");
             use x509_parser::prelude::FromDer;
             let (_, req) =
@@ -281,7 +369,7 @@ mod tests {
                 .collect();
             assert_eq!(cn, ["a.test"], "{kind}");
         }
-        assert!(csr(&domains, "RSA1024")
+        assert!(csr(&domains, "RSA1024", &CsrOptions::default())
             .unwrap_err()
             .contains("expected EC256"));
     }

@@ -299,6 +299,10 @@ impl Resolver {
             key_type: self.key_type(),
             preferred_chain: &self.settings.preferred_chain,
             profile: self.settings.profile.as_deref(),
+            csr: super::keys::CsrOptions {
+                no_common_name: self.settings.disable_common_name,
+                emails: self.settings.email_addresses.clone(),
+            },
         };
         // DNS-01, else TLS-ALPN-01, else HTTP-01, as configured.
         let dns = self

@@ -90,6 +90,7 @@ pub fn transport_settings(t: &ServersTransport) -> Result<TransportSettings, Str
             .unwrap_or(std::time::Duration::from_secs(15)),
         insecure_skip_verify: t.insecure_skip_verify,
         root_cas: t.root_cas.clone(),
+        system_roots_too: false,
         server_name: t.server_name.clone().filter(|s| !s.is_empty()),
         disable_http2: t.disable_http2,
         certificates: t
