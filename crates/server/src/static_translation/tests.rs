@@ -161,13 +161,18 @@ fn entrypoint_settings_carry_the_values() {
 
 #[test]
 fn redirection_targets() {
-    let base = "entryPoints:\n  websecure:\n    address: \":8443\"\n  web:\n    address: \":8000\"\n    http:\n      redirections:\n        entryPoint:\n";
+    let base = "entryPoints:\n  websecure:\n    address: \":8443\"\n  odd:\n    address: \"nohost:abc\"\n  web:\n    address: \":8000\"\n    http:\n      redirections:\n        entryPoint:\n";
     // (description, lines below `entryPoint:`, expected port and priority or error)
     let cases: &[Case<(u16, i64)>] = &[
         ("a port", "          to: \":443\"\n", Ok((443, MAX_PRIORITY - 1))),
         (
             "an entrypoint: its port",
             "          to: websecure\n",
+            Ok((8443, MAX_PRIORITY - 1)),
+        ),
+        (
+            "priority 0 is the default",
+            "          to: websecure\n          priority: 0\n",
             Ok((8443, MAX_PRIORITY - 1)),
         ),
         (
@@ -179,6 +184,11 @@ fn redirection_targets() {
             "a port too large",
             "          to: \":70000\"\n",
             Err("entryPoints.web.http.redirections.entryPoint.to: \":70000\" is not a port (0-65535)"),
+        ),
+        (
+            "an entrypoint whose address has no port",
+            "          to: odd\n",
+            Err("entryPoints.web.http.redirections.entryPoint.to: entryPoint \"odd\": invalid address \"nohost:abc\""),
         ),
         (
             "an unknown entrypoint",
