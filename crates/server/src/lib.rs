@@ -20,6 +20,7 @@ pub mod merge;
 pub mod protocols;
 pub mod proxy_protocol;
 pub mod runtime;
+pub mod static_translation;
 pub mod switcher;
 pub mod tls;
 mod tls_stream;
