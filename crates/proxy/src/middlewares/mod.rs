@@ -111,3 +111,6 @@ impl crate::Handler for NoopHandler {
 pub(crate) fn noop() -> crate::BoxHandler {
     std::sync::Arc::new(NoopHandler)
 }
+
+#[cfg(test)]
+mod translate_tests;

@@ -45,47 +45,42 @@ fn compile(
 ) -> Result<(String, CompiledMiddleware, Vec<String>), String> {
     let kind = decode_middleware(m).map_err(|e| e.to_string())?;
     let mut ctx = TranslateCtx::new(name);
-    let (kind, compiled) = match kind {
-        MiddlewareKind::Chain(c) => ("chain", CompiledMiddleware::Chain(c.middlewares)),
-        MiddlewareKind::Other { kind, .. } => {
-            return Err(format!(
-                "middleware type {kind:?} is not supported yet by Switchyard"
-            ));
-        }
-        kind => {
-            let (api_kind, factory) = translate(kind, m, &mut ctx, services, upstream)?;
-            (api_kind, CompiledMiddleware::Wrap(factory))
-        }
-    };
+    let (kind, compiled) = translate(kind, m, &mut ctx, services, upstream)?;
     Ok((kind.to_string(), compiled, ctx.warnings))
 }
 
 /// The table: each kind to its translator, with the type name the API shows.
+/// A `chain` compiles to the names it references, resolved per router.
 fn translate(
     kind: MiddlewareKind,
     m: &Middleware,
     ctx: &mut TranslateCtx<'_>,
     services: &HashMap<String, BuiltService>,
     upstream: &Arc<switchyard_proxy::upstream::Upstream>,
-) -> Result<(&'static str, Factory), String> {
+) -> Result<(&'static str, CompiledMiddleware), String> {
     use MiddlewareKind as K;
+    let w = CompiledMiddleware::Wrap;
     Ok(match kind {
-        K::StripPrefix(c) => ("stripprefix", mw::strip_prefix::from_config(c, ctx)?),
+        K::Chain(c) => ("chain", CompiledMiddleware::Chain(c.middlewares)),
+        K::StripPrefix(c) => ("stripprefix", w(mw::strip_prefix::from_config(c, ctx)?)),
         K::StripPrefixRegex(c) => (
             "stripprefixregex",
-            mw::strip_prefix_regex::from_config(c, ctx)?,
+            w(mw::strip_prefix_regex::from_config(c, ctx)?),
         ),
-        K::AddPrefix(c) => ("addprefix", mw::add_prefix::from_config(c, ctx)?),
-        K::ReplacePath(c) => ("replacepath", mw::replace_path::from_config(c, ctx)?),
+        K::AddPrefix(c) => ("addprefix", w(mw::add_prefix::from_config(c, ctx)?)),
+        K::ReplacePath(c) => ("replacepath", w(mw::replace_path::from_config(c, ctx)?)),
         K::ReplacePathRegex(c) => (
             "replacepathregex",
-            mw::replace_path_regex::from_config(c, ctx)?,
+            w(mw::replace_path_regex::from_config(c, ctx)?),
         ),
-        K::Headers(c) => ("headers", mw::headers::from_config(*c, ctx)?),
-        K::RedirectScheme(c) => ("redirectscheme", mw::redirect::scheme_from_config(c, ctx)?),
-        K::RedirectRegex(c) => ("redirectregex", mw::redirect::regex_from_config(c, ctx)?),
+        K::Headers(c) => ("headers", w(mw::headers::from_config(*c, ctx)?)),
+        K::RedirectScheme(c) => (
+            "redirectscheme",
+            w(mw::redirect::scheme_from_config(c, ctx)?),
+        ),
+        K::RedirectRegex(c) => ("redirectregex", w(mw::redirect::regex_from_config(c, ctx)?)),
         K::IpAllowList(c) => {
-            let factory = mw::ip_allow_list::from_config(c, ctx)?;
+            let factory = w(mw::ip_allow_list::from_config(c, ctx)?);
             // The deprecated name keeps its own type in the API.
             if m.0.keys().any(|k| k.eq_ignore_ascii_case("ipwhitelist")) {
                 ("ipwhitelist", factory)
@@ -93,29 +88,36 @@ fn translate(
                 ("ipallowlist", factory)
             }
         }
-        K::InFlightReq(c) => ("inflightreq", mw::in_flight_req::from_config(c, ctx)?),
-        K::RateLimit(c) => ("ratelimit", mw::rate_limit::from_config(c, ctx)?),
-        K::Compress(c) => ("compress", mw::compress::from_config(c, ctx)?),
-        K::Retry(c) => ("retry", mw::retry::from_config(c, ctx)?),
-        K::Errors(c) => ("customerrors", errors::from_config(c, ctx, services)?),
-        K::ForwardAuth(c) => ("forwardauth", forward_auth::from_config(c, ctx, upstream)?),
-        K::BasicAuth(c) => ("basicauth", mw::basic_auth::from_config(c, ctx)?),
-        K::DigestAuth(c) => ("digestauth", mw::digest_auth::from_config(c, ctx)?),
-        K::ContentType(c) => ("contenttype", mw::content_type::from_config(c, ctx)?),
+        K::InFlightReq(c) => ("inflightreq", w(mw::in_flight_req::from_config(c, ctx)?)),
+        K::RateLimit(c) => ("ratelimit", w(mw::rate_limit::from_config(c, ctx)?)),
+        K::Compress(c) => ("compress", w(mw::compress::from_config(c, ctx)?)),
+        K::Retry(c) => ("retry", w(mw::retry::from_config(c, ctx)?)),
+        K::Errors(c) => ("customerrors", w(errors::from_config(c, ctx, services)?)),
+        K::ForwardAuth(c) => (
+            "forwardauth",
+            w(forward_auth::from_config(c, ctx, upstream)?),
+        ),
+        K::BasicAuth(c) => ("basicauth", w(mw::basic_auth::from_config(c, ctx)?)),
+        K::DigestAuth(c) => ("digestauth", w(mw::digest_auth::from_config(c, ctx)?)),
+        K::ContentType(c) => ("contenttype", w(mw::content_type::from_config(c, ctx)?)),
         K::EncodedCharacters(c) => (
             "encodedcharacters",
-            mw::encoded_characters::from_config(c, ctx)?,
+            w(mw::encoded_characters::from_config(c, ctx)?),
         ),
-        K::Buffering(c) => ("buffering", mw::buffering::from_config(c, ctx)?),
-        K::CircuitBreaker(c) => ("circuitbreaker", mw::circuit_breaker::from_config(c, ctx)?),
-        K::GrpcWeb(c) => ("grpcweb", mw::grpc_web::from_config(c, ctx)?),
+        K::Buffering(c) => ("buffering", w(mw::buffering::from_config(c, ctx)?)),
+        K::CircuitBreaker(c) => (
+            "circuitbreaker",
+            w(mw::circuit_breaker::from_config(c, ctx)?),
+        ),
+        K::GrpcWeb(c) => ("grpcweb", w(mw::grpc_web::from_config(c, ctx)?)),
         K::PassTlsClientCert(c) => (
             "passtlsclientcert",
-            mw::pass_tls_client_cert::from_config(c, ctx)?,
+            w(mw::pass_tls_client_cert::from_config(c, ctx)?),
         ),
-        // Handled by `compile`.
-        K::Chain(_) | K::Other { .. } => {
-            return Err("middleware type without a translator".into());
+        K::Other { kind, .. } => {
+            return Err(format!(
+                "middleware type {kind:?} is not supported yet by Switchyard"
+            ));
         }
     })
 }
