@@ -23,3 +23,17 @@ impl Handler for AddPrefix {
         self.next.call(req)
     }
 }
+
+/// Translates an `addPrefix` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::AddPrefix,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let prefix = c.prefix;
+    if prefix.is_empty() {
+        return Err("addPrefix: prefix cannot be empty".into());
+    }
+    Ok(std::sync::Arc::new(move |next| {
+        std::sync::Arc::new(AddPrefix::new(prefix.clone(), next)) as BoxHandler
+    }))
+}

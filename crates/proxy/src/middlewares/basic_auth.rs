@@ -145,3 +145,29 @@ impl Handler for BasicAuth {
         self.next.call(req)
     }
 }
+
+/// Translates a `basicAuth` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::BasicAuth,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let users = Arc::new(
+        Users::parse(&c.users, c.users_file.as_deref()).map_err(|e| format!("basicAuth: {e}"))?,
+    );
+    BasicAuth::new(
+        users.clone(),
+        c.realm.as_deref(),
+        c.header_field.as_deref(),
+        c.remove_header,
+        super::noop(),
+    )?;
+    Ok(super::validated(move |next| {
+        BasicAuth::new(
+            users.clone(),
+            c.realm.as_deref(),
+            c.header_field.as_deref(),
+            c.remove_header,
+            next,
+        )
+    }))
+}

@@ -396,6 +396,28 @@ impl Handler for Buffering {
     }
 }
 
+/// Translates a `buffering` definition (a zero memory limit means 1 MiB).
+pub fn from_config(
+    c: switchyard_config::middlewares::Buffering,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let size = |n: i64, what: &str| {
+        u64::try_from(n).map_err(|_| format!("buffering.{what} must not be negative"))
+    };
+    let mem = |n: i64, what: &str| size(n, what).map(|n| if n == 0 { 1024 * 1024 } else { n });
+    let settings = Settings {
+        max_request_body_bytes: size(c.max_request_body_bytes, "maxRequestBodyBytes")?,
+        mem_request_body_bytes: mem(c.mem_request_body_bytes, "memRequestBodyBytes")?,
+        max_response_body_bytes: size(c.max_response_body_bytes, "maxResponseBodyBytes")?,
+        mem_response_body_bytes: mem(c.mem_response_body_bytes, "memResponseBodyBytes")?,
+        retry_expression: c.retry_expression,
+    };
+    Buffering::new(settings.clone(), super::noop())?;
+    Ok(super::validated(move |next| {
+        Buffering::new(settings.clone(), next)
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -362,6 +362,33 @@ impl Handler for CircuitBreaker {
     }
 }
 
+/// Translates a `circuitBreaker` definition. Every router using it shares
+/// one breaker.
+pub fn from_config(
+    c: switchyard_config::middlewares::CircuitBreaker,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let response_code = u16::try_from(c.response_code)
+        .ok()
+        .and_then(|s| http::StatusCode::from_u16(s).ok())
+        .ok_or_else(|| {
+            format!(
+                "circuitBreaker.responseCode {} is not a status",
+                c.response_code
+            )
+        })?;
+    let breaker = Arc::new(Breaker::new(Settings {
+        expression: c.expression,
+        check_period: c.check_period.into(),
+        fallback_duration: c.fallback_duration.into(),
+        recovery_duration: c.recovery_duration.into(),
+        response_code,
+    })?);
+    Ok(Arc::new(move |next| {
+        Arc::new(CircuitBreaker::new(breaker.clone(), next)) as BoxHandler
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,6 +77,16 @@ impl IpStrategy {
     }
 }
 
+/// The strategy an `ipStrategy` section describes (the default without one).
+pub fn strategy_from_config(
+    s: Option<&switchyard_config::middlewares::IpStrategy>,
+) -> Result<IpStrategy, String> {
+    match s {
+        Some(s) => IpStrategy::new(s.depth, &s.excluded_ips, s.ipv6_subnet),
+        None => Ok(IpStrategy::default()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

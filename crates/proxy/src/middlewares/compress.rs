@@ -521,6 +521,29 @@ impl http_body::Body for Compressing {
     }
 }
 
+/// Translates a `compress` definition. Every router using it shares one
+/// pool of compressors.
+pub fn from_config(
+    c: switchyard_config::middlewares::Compress,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let settings = CompressSettings {
+        encodings: c.encodings,
+        default_encoding: c.default_encoding.filter(|d| !d.is_empty()),
+        excluded_content_types: c.excluded_content_types,
+        included_content_types: c.included_content_types,
+        min_response_body_bytes: usize::try_from(c.min_response_body_bytes)
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(1024),
+    };
+    Compress::new(settings.clone(), super::noop()).map_err(|e| format!("compress: {e}"))?;
+    let pool = std::sync::Arc::new(DeflatePool::default());
+    Ok(super::validated(move |next| {
+        Compress::new(settings.clone(), next).map(|m| m.with_pool(pool.clone()))
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -252,6 +252,28 @@ impl Handler for ContentType {
     }
 }
 
+/// Translates a `contentType` definition (`autoDetect: false` leaves the
+/// chain unchanged).
+pub fn from_config(
+    c: switchyard_config::middlewares::ContentType,
+    ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let enabled = match c.auto_detect {
+        Some(on) => {
+            ctx.warnings.push("contentType.autoDetect is deprecated: the middleware only enables detection; remove the option".to_string());
+            on
+        }
+        None => true,
+    };
+    Ok(std::sync::Arc::new(move |next| {
+        if enabled {
+            std::sync::Arc::new(ContentType::new(next)) as BoxHandler
+        } else {
+            next
+        }
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

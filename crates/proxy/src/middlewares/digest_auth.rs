@@ -292,6 +292,32 @@ impl Handler for DigestAuth {
     }
 }
 
+/// Translates a `digestAuth` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::DigestAuth,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let digest = Arc::new(Digest::new(
+        DigestUsers::parse(&c.users, c.users_file.as_deref())
+            .map_err(|e| format!("digestAuth: {e}"))?,
+        c.realm.as_deref(),
+    ));
+    DigestAuth::new(
+        digest.clone(),
+        c.header_field.as_deref(),
+        c.remove_header,
+        super::noop(),
+    )?;
+    Ok(super::validated(move |next| {
+        DigestAuth::new(
+            digest.clone(),
+            c.header_field.as_deref(),
+            c.remove_header,
+            next,
+        )
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

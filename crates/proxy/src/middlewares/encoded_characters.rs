@@ -92,6 +92,25 @@ impl Handler for EncodedCharacters {
     }
 }
 
+/// Translates an `encodedCharacters` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::EncodedCharacters,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let allowed = Allowed {
+        slash: c.allow_encoded_slash,
+        back_slash: c.allow_encoded_back_slash,
+        null: c.allow_encoded_null_character,
+        semicolon: c.allow_encoded_semicolon,
+        percent: c.allow_encoded_percent,
+        question_mark: c.allow_encoded_question_mark,
+        hash: c.allow_encoded_hash,
+    };
+    Ok(std::sync::Arc::new(move |next| {
+        std::sync::Arc::new(EncodedCharacters::new(allowed, next)) as BoxHandler
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

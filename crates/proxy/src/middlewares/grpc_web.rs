@@ -274,6 +274,17 @@ fn canonical(name: &str) -> String {
         .join("-")
 }
 
+/// Translates a `grpcWeb` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::GrpcWeb,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let origins = c.allow_origins;
+    Ok(std::sync::Arc::new(move |next| {
+        std::sync::Arc::new(GrpcWeb::new(origins.clone(), next)) as BoxHandler
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

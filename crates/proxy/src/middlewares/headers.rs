@@ -406,3 +406,62 @@ impl Handler for Headers {
         })
     }
 }
+
+/// Translates a `headers` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::Headers,
+    ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    for field in c.deprecated_fields() {
+        ctx.warnings.push(format!(
+            "headers.{field} is deprecated in Traefik v3 and has no effect"
+        ));
+    }
+    let settings = settings_from_config(&c);
+    let defined = !settings.custom_request_headers.is_empty()
+        || !settings.custom_response_headers.is_empty()
+        || Headers::new(settings.clone(), super::noop()).is_ok_and(|h| h.defines_anything());
+    if !defined {
+        return Err("headers configuration not valid".into());
+    }
+    Headers::new(settings.clone(), super::noop()).map_err(|e| format!("headers: {e}"))?;
+    Ok(super::validated(move |next| {
+        Headers::new(settings.clone(), next)
+    }))
+}
+
+fn settings_from_config(c: &switchyard_config::middlewares::Headers) -> HeadersSettings {
+    let pairs = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    HeadersSettings {
+        custom_request_headers: pairs(&c.custom_request_headers),
+        custom_response_headers: pairs(&c.custom_response_headers),
+        allow_credentials: c.access_control_allow_credentials,
+        allow_headers: c.access_control_allow_headers.clone(),
+        allow_methods: c.access_control_allow_methods.clone(),
+        allow_origin_list: c.access_control_allow_origin_list.clone(),
+        allow_origin_list_regex: c.access_control_allow_origin_list_regex.clone(),
+        expose_headers: c.access_control_expose_headers.clone(),
+        max_age: c.access_control_max_age,
+        add_vary_header: c.add_vary_header,
+        allowed_hosts: c.allowed_hosts.clone(),
+        hosts_proxy_headers: c.hosts_proxy_headers.clone(),
+        ssl_proxy_headers: pairs(&c.ssl_proxy_headers),
+        sts_seconds: c.sts_seconds,
+        sts_include_subdomains: c.sts_include_subdomains,
+        sts_preload: c.sts_preload,
+        force_sts_header: c.force_sts_header,
+        frame_deny: c.frame_deny,
+        custom_frame_options_value: c.custom_frame_options_value.clone(),
+        content_type_nosniff: c.content_type_nosniff,
+        browser_xss_filter: c.browser_xss_filter,
+        custom_browser_xss_value: c.custom_browser_xss_value.clone(),
+        content_security_policy: c.content_security_policy.clone(),
+        content_security_policy_report_only: c.content_security_policy_report_only.clone(),
+        public_key: c.public_key.clone(),
+        referrer_policy: c.referrer_policy.clone(),
+        permissions_policy: c.permissions_policy.clone(),
+        is_development: c.is_development,
+    }
+}

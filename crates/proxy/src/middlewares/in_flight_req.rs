@@ -188,3 +188,46 @@ impl Handler for InFlightReq {
         })
     }
 }
+
+/// Translates an `inFlightReq` definition. Every router using it shares one
+/// set of counters.
+pub fn from_config(
+    c: switchyard_config::middlewares::InFlightReq,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let limit = u64::try_from(c.amount)
+        .ok()
+        .filter(|a| *a > 0)
+        .ok_or("inFlightReq: amount must be greater than 0")?;
+    let source = source_from_config(c.source_criterion.as_ref())?;
+    let counters = Arc::new(Counters::default());
+    Ok(Arc::new(move |next| {
+        Arc::new(InFlightReq::new(
+            limit,
+            source.clone(),
+            counters.clone(),
+            next,
+        )) as BoxHandler
+    }))
+}
+
+/// The source a `sourceCriterion` section describes (the client IP without
+/// one): a request header, the host, or the IP by an `ipStrategy`.
+pub fn source_from_config(
+    c: Option<&switchyard_config::middlewares::SourceCriterion>,
+) -> Result<Source, String> {
+    let Some(c) = c else {
+        return Ok(Source::Ip(IpStrategy::default()));
+    };
+    if let Some(h) = c.request_header_name.as_deref().filter(|h| !h.is_empty()) {
+        let name = http::HeaderName::from_bytes(h.as_bytes())
+            .map_err(|_| format!("sourceCriterion.requestHeaderName: invalid header {h:?}"))?;
+        return Ok(Source::Header(name));
+    }
+    if c.request_host {
+        return Ok(Source::Host);
+    }
+    Ok(Source::Ip(super::client_ip::strategy_from_config(
+        c.ip_strategy.as_ref(),
+    )?))
+}

@@ -65,3 +65,25 @@ impl Handler for IpAllowList {
         })
     }
 }
+
+/// Translates an `ipAllowList` (or deprecated `ipWhiteList`) definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::IpAllowList,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let strategy = super::client_ip::strategy_from_config(c.ip_strategy.as_ref())?;
+    IpAllowList::new(
+        &c.source_range,
+        strategy.clone(),
+        c.reject_status_code,
+        super::noop(),
+    )?;
+    Ok(super::validated(move |next| {
+        IpAllowList::new(
+            &c.source_range,
+            strategy.clone(),
+            c.reject_status_code,
+            next,
+        )
+    }))
+}

@@ -61,3 +61,56 @@ pub const X_REPLACED_PATH: HeaderName = HeaderName::from_static("x-replaced-path
 fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
+
+/// What a middleware definition compiles to: wraps the next handler of a
+/// chain. One factory serves every router that uses the middleware, so state
+/// captured by it (counters, buckets, a breaker) is shared by those routers.
+pub type Factory = std::sync::Arc<dyn Fn(crate::BoxHandler) -> crate::BoxHandler + Send + Sync>;
+
+/// What a translator (`from_config` beside each middleware) is given besides
+/// the middleware's settings, and what it hands back besides its factory.
+pub struct TranslateCtx<'a> {
+    /// The middleware's qualified name (`name@provider`).
+    pub name: &'a str,
+    /// Warnings that leave the middleware serving; the translator adds to them.
+    pub warnings: Vec<String>,
+}
+
+impl<'a> TranslateCtx<'a> {
+    pub fn new(name: &'a str) -> TranslateCtx<'a> {
+        TranslateCtx {
+            name,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// A factory from a constructor that was already validated: should it fail
+/// on a later call after all, the chain goes on to `next` unchanged.
+pub(crate) fn validated<M, E, F>(build: F) -> Factory
+where
+    M: crate::Handler + 'static,
+    F: Fn(crate::BoxHandler) -> Result<M, E> + Send + Sync + 'static,
+{
+    std::sync::Arc::new(move |next| match build(next.clone()) {
+        Ok(m) => std::sync::Arc::new(m) as crate::BoxHandler,
+        Err(_) => next,
+    })
+}
+
+/// Stands in for `next` while a translator validates a middleware's settings.
+pub(crate) struct NoopHandler;
+
+impl crate::Handler for NoopHandler {
+    fn call(&self, _req: crate::Request) -> crate::HandlerFuture {
+        Box::pin(async { Err(crate::ProxyError::NotFound) })
+    }
+}
+
+/// A placeholder `next` for validation.
+pub(crate) fn noop() -> crate::BoxHandler {
+    std::sync::Arc::new(NoopHandler)
+}
+
+#[cfg(test)]
+mod translate_tests;

@@ -253,6 +253,39 @@ impl Handler for PassTlsClientCert {
     }
 }
 
+/// Translates a `passTLSClientCert` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::PassTlsClientCert,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let dn = |d: &Option<switchyard_config::middlewares::CertDn>| {
+        d.as_ref().map(|d| DnFields {
+            country: d.country,
+            province: d.province,
+            locality: d.locality,
+            organization: d.organization,
+            organizational_unit: d.organizational_unit,
+            common_name: d.common_name,
+            serial_number: d.serial_number,
+            domain_component: d.domain_component,
+        })
+    };
+    let settings = Arc::new(Settings {
+        pem: c.pem,
+        info: c.info.as_ref().map(|i| InfoFields {
+            not_after: i.not_after,
+            not_before: i.not_before,
+            sans: i.sans,
+            serial_number: i.serial_number,
+            subject: dn(&i.subject),
+            issuer: dn(&i.issuer),
+        }),
+    });
+    Ok(Arc::new(move |next| {
+        Arc::new(PassTlsClientCert::new(settings.clone(), next)) as BoxHandler
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

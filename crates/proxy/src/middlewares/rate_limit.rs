@@ -339,6 +339,50 @@ impl Handler for RateLimit {
     }
 }
 
+/// Translates a `rateLimit` definition: in-memory buckets, or buckets kept
+/// in Redis (with the in-memory ones behind them) when `redis` is set.
+pub fn from_config(
+    c: switchyard_config::middlewares::RateLimit,
+    ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let buckets = Arc::new(Buckets::new(c.average, c.period.into(), c.burst)?);
+    let limiter = match &c.redis {
+        None => Limiter::Memory(buckets),
+        Some(r) => {
+            // `redis.tls` is refused before this (see dynamic_keys.txt).
+            let timeout = |d: Option<switchyard_config::Duration>| {
+                d.map(Duration::from).filter(|d| !d.is_zero())
+            };
+            let settings = crate::redis::Settings {
+                endpoints: r.endpoints.clone(),
+                username: r.username.clone(),
+                password: r.password.clone(),
+                db: r.db,
+                pool_size: usize::try_from(r.pool_size)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .unwrap_or(10),
+                dial_timeout: timeout(r.dial_timeout).unwrap_or(Duration::from_secs(5)),
+                read_timeout: timeout(r.read_timeout),
+                write_timeout: timeout(r.write_timeout),
+            };
+            if settings.endpoints.is_empty() {
+                return Err("rateLimit.redis.endpoints is empty".into());
+            }
+            Limiter::Redis(Arc::new(RedisBuckets::new(
+                ctx.name,
+                settings,
+                buckets,
+                r.fail_open.unwrap_or(true),
+            )))
+        }
+    };
+    let source = super::in_flight_req::source_from_config(c.source_criterion.as_ref())?;
+    Ok(Arc::new(move |next| {
+        Arc::new(RateLimit::new(limiter.clone(), source.clone(), next)) as BoxHandler
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

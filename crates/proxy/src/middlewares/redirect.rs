@@ -162,6 +162,28 @@ impl Handler for Redirect {
     }
 }
 
+/// Translates a `redirectScheme` definition.
+pub fn scheme_from_config(
+    c: switchyard_config::middlewares::RedirectScheme,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    Redirect::scheme(&c.scheme, &c.port, c.permanent, super::noop())?;
+    Ok(super::validated(move |next| {
+        Redirect::scheme(&c.scheme, &c.port, c.permanent, next)
+    }))
+}
+
+/// Translates a `redirectRegex` definition.
+pub fn regex_from_config(
+    c: switchyard_config::middlewares::RedirectRegex,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    Redirect::regex(&c.regex, &c.replacement, c.permanent, super::noop())?;
+    Ok(super::validated(move |next| {
+        Redirect::regex(&c.regex, &c.replacement, c.permanent, next)
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

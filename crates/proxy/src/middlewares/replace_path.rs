@@ -36,3 +36,14 @@ impl Handler for ReplacePath {
         self.next.call(req)
     }
 }
+
+/// Translates a `replacePath` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::ReplacePath,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let path = c.path;
+    Ok(std::sync::Arc::new(move |next| {
+        std::sync::Arc::new(ReplacePath::new(path.clone(), next)) as BoxHandler
+    }))
+}

@@ -55,3 +55,16 @@ impl Handler for ReplacePathRegex {
         self.next.call(req)
     }
 }
+
+/// Translates a `replacePathRegex` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::ReplacePathRegex,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let regex = Regex::new(&c.regex)
+        .map_err(|e| format!("replacePathRegex: invalid regex {:?}: {e}", c.regex))?;
+    let (pattern, replacement) = (regex.as_str().to_string(), c.replacement);
+    Ok(super::validated(move |next| {
+        ReplacePathRegex::new(&pattern, replacement.clone(), next)
+    }))
+}

@@ -142,6 +142,33 @@ impl Handler for Retry {
     }
 }
 
+/// Translates a `retry` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::Retry,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let settings = RetrySettings {
+        attempts: u32::try_from(c.attempts)
+            .ok()
+            .filter(|a| *a > 0)
+            .ok_or("retry: attempts must be greater than 0")?,
+        initial_interval: c.initial_interval.into(),
+        timeout: (!c.timeout.is_zero()).then(|| c.timeout.into()),
+        status: parse_status_ranges(&c.status).map_err(|e| format!("retry: {e}"))?,
+        disable_on_network_error: c.disable_retry_on_network_error,
+        retry_non_idempotent: c.retry_non_idempotent_method,
+        // Negative: no limit.
+        max_body_bytes: match c.max_request_body_bytes {
+            Some(n) if n < 0 => usize::MAX,
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => 2 * 1024 * 1024,
+        },
+    };
+    Ok(super::validated(move |next| {
+        Retry::new(settings.clone(), next)
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

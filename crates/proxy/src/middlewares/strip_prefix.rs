@@ -60,3 +60,14 @@ impl Handler for StripPrefix {
         self.next.call(req)
     }
 }
+
+/// Translates a `stripPrefix` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::StripPrefix,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    let (prefixes, force) = (c.prefixes, c.force_slash.unwrap_or(false));
+    Ok(std::sync::Arc::new(move |next| {
+        std::sync::Arc::new(StripPrefix::new(prefixes.clone(), force, next)) as BoxHandler
+    }))
+}

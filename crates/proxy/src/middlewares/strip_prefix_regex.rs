@@ -56,3 +56,17 @@ impl Handler for StripPrefixRegex {
         self.next.call(req)
     }
 }
+
+/// Translates a `stripPrefixRegex` definition.
+pub fn from_config(
+    c: switchyard_config::middlewares::StripPrefixRegex,
+    _ctx: &mut super::TranslateCtx<'_>,
+) -> Result<super::Factory, String> {
+    for r in &c.regex {
+        Regex::new(r).map_err(|e| format!("stripPrefixRegex: invalid regex {r:?}: {e}"))?;
+    }
+    let regexes = c.regex;
+    Ok(super::validated(move |next| {
+        StripPrefixRegex::new(&regexes, next)
+    }))
+}
