@@ -3,7 +3,8 @@
 //! ```text
 //! providers ──Message──▶ watcher (throttle, merge, skip no-ops) ──▶ builder ──▶ switcher
 //!                                                                   (Runtime)   (ArcSwap)
-//! entrypoint: accept ─▶ HTTP/1.1 | h2c ─▶ load Runtime once ─▶ router table ─▶ chain ─▶ service
+//! entrypoint: accept ─▶ (PROXY, TLS) ─▶ HTTP/1.1 | h2 | h2c | h3
+//!             ─▶ handler: load Runtime once ─▶ router table ─▶ chain ─▶ service
 //! ```
 //!
 //! See `LIFECYCLE.md` beside this crate for both paths step by step.
@@ -11,20 +12,18 @@
 pub mod acme;
 pub mod builder;
 pub mod entrypoint;
-mod entrypoint_checks;
-mod entrypoint_guard;
-#[cfg(feature = "http3")]
-pub mod http3;
 pub mod internal;
 pub mod merge;
-pub mod protocols;
-pub mod proxy_protocol;
 pub mod runtime;
 pub mod static_translation;
 pub mod switcher;
 pub mod tls;
-mod tls_stream;
 pub mod watcher;
+
+// The entrypoint's parts at their former paths.
+#[cfg(feature = "http3")]
+pub use entrypoint::http3;
+pub use entrypoint::{protocols, proxy_protocol};
 
 pub use builder::{Builder, StaticView};
 pub use runtime::{Runtime, RuntimeInfo};

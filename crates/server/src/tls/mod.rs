@@ -6,6 +6,13 @@
 //! A built [`TlsRuntime`] belongs to one runtime generation; handshakes
 //! started after a reload use the new one, established connections keep
 //! theirs.
+//!
+//! [`stream`] is the transport of accepted connections: plain or TLS by
+//! their first bytes, and rustls's server connection over the socket.
+//! Certificate loading and TLS names live in `switchyard_proxy` (`certs`,
+//! `tls_names`), which the upstream client shares.
+
+pub(crate) mod stream;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //!
 //! - HTTP/1: a head up to `maxHeaderBytes` of up to 4096 lines (hyper's
 //!   own default stops at 100 lines), refused heads answered by
-//!   [`crate::entrypoint_guard`];
+//!   [`super::guard`];
 //! - HTTP/2: Go's limits as Traefik sets them (`maxConcurrentStreams`,
 //!   `maxDecoderHeaderTableSize`; a header list up to `maxHeaderBytes`),
 //!   and h2's defences against the known floods made explicit: streams
@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
-use crate::entrypoint_guard::Guarded;
+use super::guard::Guarded;
 
 /// The HTTP/2 client preface.
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -197,7 +197,7 @@ impl Protocols {
 /// graceful watcher so that it can also be wound down when a limit is
 /// reached (`close`) or the entrypoint stops (`drain`).
 pub(crate) struct Closing {
-    pub(crate) close: std::sync::Arc<crate::entrypoint::KeepAlive>,
+    pub(crate) close: std::sync::Arc<super::accept::KeepAlive>,
     pub(crate) drain: tokio::sync::watch::Receiver<bool>,
 }
 

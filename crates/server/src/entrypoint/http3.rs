@@ -1,5 +1,5 @@
 //! HTTP/3: QUIC on an entrypoint's port (UDP), requests answered by the
-//! same path as its TLS connections (the entrypoint's TLS router table).
+//! same handler as its TLS connections (the entrypoint's TLS router table).
 //!
 //! Handshakes take their certificate from the live runtime's store, chosen
 //! by SNI with the TLS options the routers name for it; names whose options
@@ -16,7 +16,7 @@ use http_body::{Body as _, Frame, SizeHint};
 use switchyard_proxy::RequestContext;
 use tokio::sync::watch;
 
-use crate::entrypoint::{self, EntryPointSettings};
+use super::{canonical, handler, socket_for, EntryPointSettings, HANDSHAKE_TIMEOUT};
 use crate::Switcher;
 
 type RecvStream = h3::server::RequestStream<h3_quinn::RecvStream, Bytes>;
@@ -64,7 +64,7 @@ pub fn bind(
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
 
-    let socket = entrypoint::socket_for(addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
+    let socket = socket_for(addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
     if reuse_port {
         socket.set_reuse_port(true)?;
     }
@@ -139,7 +139,7 @@ async fn connection(
         .map_err(|_| "QUIC handshake timed out")??;
     let peer = conn.remote_address();
     let ctx = RequestContext {
-        client_addr: entrypoint::canonical(peer),
+        client_addr: canonical(peer),
         local_addr: local.unwrap_or(peer),
         entrypoint: Arc::from(settings.name.as_str()),
         tls: true,
@@ -183,10 +183,6 @@ async fn connection(
     }
 }
 
-/// How long a QUIC handshake may take (the entrypoint's `readTimeout` when
-/// set).
-const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// Answers one request stream.
 async fn request(
     req: http::Request<()>,
@@ -202,7 +198,7 @@ async fn request(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let body = RequestBody::new(recv, length);
-    let resp = entrypoint::handle(settings, switcher, ctx, req.map(|()| body), true).await;
+    let resp = handler::handle(settings, switcher, ctx, req.map(|()| body), true).await;
     send_response(&mut send, resp).await
 }
 

@@ -1,0 +1,312 @@
+//! Entrypoints: a listener per entrypoint (TCP, and UDP for HTTP/3), each
+//! accepted connection served by HTTP/1.1 or HTTP/2 (TLS or plain, h2c by
+//! prior knowledge) or HTTP/3, and every request, whichever protocol
+//! carried it, answered by one handler: forwarded headers, path
+//! sanitising, one load of the live runtime, router lookup, the chain, and
+//! the one mapping of errors to responses.
+//!
+//! ```text
+//! mod.rs   settings, bind, the accept loop; starts both transports
+//!  ├─▶ accept.rs      per TCP connection: PROXY header (proxy_protocol.rs),
+//!  │                  TLS or plain (crate::tls), keep-alive limits,
+//!  │                  HTTP/1.1 | HTTP/2 (protocols.rs, guard.rs)
+//!  ├─▶ http3.rs       QUIC connections and their request streams
+//!  └─▶ handler.rs     one request, from either transport (checks.rs)
+//! ```
+//!
+//! The dependencies run one way: `mod.rs` starts `accept` and `http3`, both
+//! call `handler`; the children use only the settings and the socket
+//! helpers defined here, never the serve loop.
+
+mod accept;
+mod checks;
+mod guard;
+mod handler;
+#[cfg(feature = "http3")]
+pub mod http3;
+pub mod protocols;
+pub mod proxy_protocol;
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_proxy::forwarded::ForwardedHeaders;
+use switchyard_proxy::RequestContext;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::Switcher;
+use protocols::Protocols;
+
+/// An entrypoint's settings, from the static configuration.
+#[derive(Debug, Clone)]
+pub struct EntryPointSettings {
+    pub name: String,
+    pub address: String,
+    pub forwarded: ForwardedHeaders,
+    pub read_timeout: Option<Duration>,
+    pub write_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub grace_timeout: Duration,
+    pub request_accept_grace_timeout: Duration,
+    pub sanitize_path: bool,
+    pub max_header_bytes: usize,
+    /// ACME HTTP-01 answers (token → key authorization).
+    pub acme_challenges: Option<crate::acme::Challenges>,
+    /// `http3`: the port `Alt-Svc` advertises (0: the entrypoint's own).
+    /// Without the `http3` feature, set but not served.
+    pub http3: Option<u16>,
+    /// The `Alt-Svc` value TLS responses carry, set when QUIC listens.
+    pub alt_svc: Option<http::HeaderValue>,
+    /// `proxyProtocol`: connections may open with a PROXY header.
+    pub proxy_protocol: Option<proxy_protocol::ProxyProtocol>,
+    /// `transport.keepAliveMaxRequests` (0: no limit).
+    pub keep_alive_max_requests: u64,
+    /// `transport.keepAliveMaxTime`.
+    pub keep_alive_max_time: Option<Duration>,
+    /// `reusePort`: other processes may listen on the same port.
+    pub reuse_port: bool,
+    /// `allowACMEByPass`: routers may answer ACME HTTP-01 validations.
+    pub allow_acme_by_pass: bool,
+    /// `http.encodeQuerySemicolons`: `;` in a query is encoded as `%3B`
+    /// rather than read as a separator.
+    pub encode_query_semicolons: bool,
+    /// `http2`: the HTTP/2 server's limits.
+    pub http2: protocols::Http2Limits,
+}
+
+/// A bound entrypoint, not yet serving.
+pub struct EntryPoint {
+    settings: Arc<EntryPointSettings>,
+    listener: TcpListener,
+    #[cfg(feature = "http3")]
+    quic: Option<quinn::Endpoint>,
+}
+
+/// An address that cannot be listened on.
+#[derive(Debug, thiserror::Error)]
+pub enum AddressError {
+    #[error("entryPoint {name:?}: invalid address {address:?}: {reason}")]
+    Invalid {
+        name: String,
+        address: String,
+        reason: String,
+    },
+    #[error("entryPoint {name:?}: cannot listen on {address}: {source}")]
+    Bind {
+        name: String,
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Parses Traefik's entrypoint address: `:8000`, `127.0.0.1:80`, `[::1]:80`,
+/// `host:80`, optionally followed by `/tcp`.
+pub fn parse_address(name: &str, address: &str) -> Result<SocketAddr, AddressError> {
+    let invalid = |reason: &str| AddressError::Invalid {
+        name: name.to_string(),
+        address: address.to_string(),
+        reason: reason.to_string(),
+    };
+    let addr = match address.rsplit_once('/') {
+        Some((a, "tcp")) => a,
+        Some((_, "udp")) => return Err(invalid("UDP entrypoints are not supported yet")),
+        Some((_, other)) => return Err(invalid(&format!("unknown protocol {other:?}"))),
+        None => address,
+    };
+    if let Some(port) = addr.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| invalid("bad port"))?;
+        return Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+    }
+    if let Ok(sa) = addr.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    addr.to_socket_addrs()
+        .map_err(|e| invalid(&e.to_string()))?
+        .next()
+        .ok_or_else(|| invalid("host resolves to no address"))
+}
+
+/// A socket of `kind` for `addr`; an IPv6 one also takes IPv4 (`:port`
+/// listens on both, as Go does).
+pub(crate) fn socket_for(
+    addr: SocketAddr,
+    kind: socket2::Type,
+    protocol: socket2::Protocol,
+) -> std::io::Result<socket2::Socket> {
+    let domain = if addr.is_ipv6() {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    };
+    let socket = socket2::Socket::new(domain, kind, Some(protocol))?;
+    if addr.is_ipv6() {
+        let _ = socket.set_only_v6(false);
+    }
+    Ok(socket)
+}
+
+fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let socket = socket_for(addr, socket2::Type::STREAM, socket2::Protocol::TCP)?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    // Accepted connections inherit it on Linux (one system call less each).
+    socket.set_tcp_nodelay(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+impl EntryPoint {
+    /// Binds the TCP listener and, for `http3`, the UDP socket on the same
+    /// port; `switcher` gives QUIC handshakes their certificates.
+    pub fn bind(
+        #[cfg_attr(not(feature = "http3"), allow(unused_mut))] mut settings: EntryPointSettings,
+        switcher: &Switcher,
+    ) -> Result<EntryPoint, AddressError> {
+        let addr = parse_address(&settings.name, &settings.address)?;
+        let listener = bind(addr, settings.reuse_port).map_err(|source| AddressError::Bind {
+            name: settings.name.clone(),
+            address: addr,
+            source,
+        })?;
+        #[cfg(feature = "http3")]
+        let quic = match settings.http3 {
+            Some(advertised) => {
+                // `:0` gets the port the TCP listener was given.
+                let port = listener.local_addr().map_or(addr.port(), |a| a.port());
+                let udp = SocketAddr::new(addr.ip(), port);
+                let endpoint =
+                    http3::bind(udp, settings.reuse_port, switcher).map_err(|source| {
+                        AddressError::Bind {
+                            name: settings.name.clone(),
+                            address: udp,
+                            source,
+                        }
+                    })?;
+                let port = if advertised == 0 { port } else { advertised };
+                settings.alt_svc =
+                    http::HeaderValue::from_str(&format!("h3=\":{port}\"; ma=2592000")).ok();
+                Some(endpoint)
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "http3"))]
+        let _ = switcher;
+        Ok(EntryPoint {
+            settings: Arc::new(settings),
+            listener,
+            #[cfg(feature = "http3")]
+            quic,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// Serves until `shutdown` turns true, then keeps accepting for
+    /// `requestAcceptGraceTimeout`, stops accepting, and waits up to
+    /// `graceTimeOut` for in-flight requests before returning.
+    pub async fn serve(self, switcher: Switcher, mut shutdown: watch::Receiver<bool>) {
+        #[cfg(feature = "http3")]
+        let quic = self.quic.map(|endpoint| {
+            tokio::spawn(http3::serve(
+                endpoint,
+                self.settings.clone(),
+                switcher.clone(),
+                shutdown.clone(),
+            ))
+        });
+        let EntryPoint {
+            settings, listener, ..
+        } = self;
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        // Told when the graceful stop begins, for the connections that are
+        // driven here rather than by `graceful` (keep-alive limits).
+        let (drain_tx, drain) = watch::channel(false);
+        let builder = Arc::new(Protocols::new(
+            settings.max_header_bytes,
+            settings.read_timeout.or(settings.idle_timeout),
+            settings.http2,
+            settings.read_timeout.unwrap_or(HANDSHAKE_TIMEOUT),
+        ));
+        // What every connection's context starts from. The listener's
+        // address stands for the connection's local one: only its port is
+        // used, and it saves a `getsockname` per connection.
+        let template = {
+            let local_addr = listener
+                .local_addr()
+                .unwrap_or_else(|_| SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)));
+            RequestContext {
+                client_addr: local_addr,
+                local_addr,
+                entrypoint: Arc::from(settings.name.as_str()),
+                tls: false,
+                peer_certificates: None,
+            }
+        };
+
+        let mut stopping = false;
+        let mut accept_until: Option<tokio::time::Instant> = None;
+        loop {
+            let deadline = async {
+                match accept_until {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, peer)) = accepted else { continue };
+                    accept::serve_connection(stream, peer, &builder, (&graceful, &drain), &settings, &template, &switcher);
+                }
+                changed = shutdown.changed(), if !stopping => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        stopping = true;
+                        accept_until = Some(tokio::time::Instant::now() + settings.request_accept_grace_timeout);
+                    }
+                }
+                _ = deadline => break,
+            }
+        }
+        drop(listener);
+        tracing::info!(entrypoint = %settings.name, "stopped accepting, waiting for in-flight requests");
+        let _ = drain_tx.send(true);
+        if tokio::time::timeout(settings.grace_timeout, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(entrypoint = %settings.name, grace = ?settings.grace_timeout, "grace period over, closing remaining connections");
+        }
+        #[cfg(feature = "http3")]
+        if let Some(quic) = quic {
+            let _ = quic.await;
+        }
+    }
+}
+
+/// How long a new connection may take to send its first byte and, for
+/// TLS, to finish the handshake; how long a QUIC handshake may take (the
+/// entrypoint's `readTimeout` when set).
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// IPv4 peers of a dual-stack socket arrive as `::ffff:a.b.c.d`.
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), addr.port()),
+            None => addr,
+        },
+        IpAddr::V4(_) => addr,
+    }
+}
