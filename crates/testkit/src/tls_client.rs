@@ -205,8 +205,19 @@ impl TlsClient {
         if !body.is_empty() {
             stream.send_data(body).await.map_err(|e| e.to_string())?;
         }
-        stream.finish().await.map_err(|e| e.to_string())?;
-        let resp = stream.recv_response().await.map_err(|e| e.to_string())?;
+        // A server may answer before it has read the whole request and stop
+        // reading it (RFC 9114, 4.1): the finish then fails, and the answer
+        // must still be read, as clients must not discard it.
+        let finished = stream.finish().await;
+        let resp = match stream.recv_response().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                return Err(match finished {
+                    Err(f) => format!("{f} (finishing the request); {e}"),
+                    Ok(()) => e.to_string(),
+                })
+            }
+        };
         let mut got = bytes::BytesMut::new();
         while let Some(mut chunk) = stream.recv_data().await.map_err(|e| e.to_string())? {
             got.put(chunk.copy_to_bytes(chunk.remaining()));
