@@ -102,14 +102,18 @@ pub fn parse(buf: &[u8]) -> Result<Parsed, Malformed> {
 }
 
 fn parse_v1(buf: &[u8]) -> Result<Parsed, Malformed> {
-    let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
+    // The line ends at its first LF, which must follow a CR (as in Traefik's
+    // go-proxyproto): a bare LF is refused wherever a CRLF comes later, so
+    // the answer does not depend on how the bytes were split into reads.
+    let Some(lf) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() >= V1_MAX {
             return Err(Malformed("version 1 line longer than 107 bytes"));
         }
-        if buf.contains(&b'\n') {
-            return Err(Malformed("version 1 line not ended by CRLF"));
-        }
         return Ok(Parsed::Incomplete);
+    };
+    let end = match lf.checked_sub(1) {
+        Some(cr) if buf[cr] == b'\r' => cr,
+        _ => return Err(Malformed("version 1 line not ended by CRLF")),
     };
     if end + 2 > V1_MAX {
         return Err(Malformed("version 1 line longer than 107 bytes"));
@@ -299,6 +303,27 @@ mod tests {
         }
         let long = [b"PROXY ".as_slice(), &[b'x'; 120]].concat();
         assert!(parse(&long).is_err(), "an endless line is refused");
+    }
+
+    /// Found by the fuzz target `proxy_protocol`: a version 1 `UNKNOWN` line
+    /// with a bare LF before its CRLF was refused when the LF arrived in an
+    /// earlier read than the CRLF, and accepted when both came in one.
+    #[test]
+    fn bare_lf_before_crlf_is_refused_however_the_reads_split() {
+        let line = b"PROXY UNKNOWN ffff::1 \n ffff::2 1 2\r\n";
+        let lf = line.iter().position(|&b| b == b'\n').expect("LF");
+        for end in [lf + 1, line.len()] {
+            assert_eq!(
+                parse(&line[..end]),
+                Err(Malformed("version 1 line not ended by CRLF")),
+                "on the first {end} bytes"
+            );
+        }
+        assert_eq!(
+            parse(b"PROXY UNKNOWN\r"),
+            Ok(Parsed::Incomplete),
+            "a CR may be the last byte of a read"
+        );
     }
 
     #[test]
