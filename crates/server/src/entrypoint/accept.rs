@@ -153,6 +153,33 @@ struct Stop {
     accepted: std::time::Instant,
 }
 
+/// Serves one plain connection as an accepted one is served once its
+/// first bytes are known not to be TLS, until it ends; public for the fuzz
+/// target of the request head, which drives it over an in-memory stream.
+pub async fn serve_plain<I>(
+    io: I,
+    settings: Arc<EntryPointSettings>,
+    switcher: Switcher,
+    ctx: RequestContext,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let builder = Protocols::new(
+        settings.max_header_bytes,
+        settings.read_timeout.or(settings.idle_timeout),
+        settings.http2,
+        settings.read_timeout.unwrap_or(super::HANDSHAKE_TIMEOUT),
+    );
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let (_never_drained, drain) = watch::channel(false);
+    let stop = Stop {
+        graceful: graceful.watcher(),
+        drain,
+        accepted: std::time::Instant::now(),
+    };
+    serve_http(io, &builder, stop, settings, switcher, ctx).await;
+}
+
 /// Serves HTTP/1.1 or HTTP/2 on an accepted connection, plain or TLS, until
 /// it ends (or the graceful stop ends it).
 async fn serve_http<I>(

@@ -19,6 +19,7 @@
 //! helpers defined here, never the serve loop.
 
 mod accept;
+pub use accept::serve_plain;
 mod checks;
 mod guard;
 mod handler;
