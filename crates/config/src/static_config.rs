@@ -375,6 +375,10 @@ pub struct Providers {
     pub precedence: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<FileProvider>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisProvider>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<EtcdProvider>,
 }
 
 impl Default for Providers {
@@ -383,6 +387,8 @@ impl Default for Providers {
             providers_throttle_duration: Duration::from_secs(2),
             precedence: Vec::new(),
             file: None,
+            redis: None,
+            etcd: None,
         }
     }
 }
@@ -403,6 +409,82 @@ impl Default for FileProvider {
             filename: None,
             directory: None,
             watch: true,
+        }
+    }
+}
+
+/// `tls` of the KV providers (Traefik's `types.ClientTLS`): PEM file paths.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct KvTls {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+    pub insecure_skip_verify: bool,
+}
+
+/// `providers.redis`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RedisProvider {
+    pub root_key: String,
+    pub endpoints: Vec<String>,
+    pub username: String,
+    pub password: String,
+    pub db: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<KvTls>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentinel: Option<RedisSentinel>,
+}
+
+impl Default for RedisProvider {
+    fn default() -> Self {
+        RedisProvider {
+            root_key: "traefik".into(),
+            endpoints: vec!["127.0.0.1:6379".into()],
+            username: String::new(),
+            password: String::new(),
+            db: 0,
+            tls: None,
+            sentinel: None,
+        }
+    }
+}
+
+/// `providers.redis.sentinel`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RedisSentinel {
+    pub master_name: String,
+    pub username: String,
+    pub password: String,
+    pub latency_strategy: bool,
+    pub random_strategy: bool,
+    pub replica_strategy: bool,
+    pub use_disconnected_replicas: bool,
+}
+
+/// `providers.etcd`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EtcdProvider {
+    pub root_key: String,
+    pub endpoints: Vec<String>,
+    pub username: String,
+    pub password: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<KvTls>,
+}
+
+impl Default for EtcdProvider {
+    fn default() -> Self {
+        EtcdProvider {
+            root_key: "traefik".into(),
+            endpoints: vec!["127.0.0.1:2379".into()],
+            username: String::new(),
+            password: String::new(),
+            tls: None,
         }
     }
 }

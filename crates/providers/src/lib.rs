@@ -3,6 +3,7 @@
 //! state: the watcher (in `switchyard-server`) owns what happens next.
 
 pub mod file;
+pub mod kv;
 
 use switchyard_config::dynamic::Configuration;
 use tokio::sync::mpsc;
