@@ -287,6 +287,22 @@ pub struct Acme {
     /// E-mail addresses the certificate requests carry.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub email_addresses: Vec<String>,
+    /// Switchyard's extension: the account, certificates, locks and
+    /// pending challenges in a store that several instances share, instead
+    /// of `storage`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_storage: Option<AcmeSharedStorage>,
+}
+
+/// `certificatesResolvers.<name>.acme.sharedStorage` (Switchyard's
+/// extension): where replicas keep what one of them ordered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AcmeSharedStorage {
+    /// A Redis server, with the settings of `providers.redis`; the data
+    /// lives below `<rootKey>/acme/<resolver>/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisProvider>,
 }
 
 impl Default for Acme {
@@ -311,6 +327,7 @@ impl Default for Acme {
             certificate_timeout: Duration::from_secs(30),
             disable_common_name: false,
             email_addresses: Vec::new(),
+            shared_storage: None,
         }
     }
 }

@@ -321,3 +321,10 @@ impl Store for Redis {
         Ok(())
     }
 }
+
+/// A client of the server `settings` name (the endpoint, or the master the
+/// sentinels name now), for the other users of Redis settings (the shared
+/// ACME storage). Checks the settings as the provider does.
+pub async fn client_for(settings: &RedisProvider) -> Result<Client, KvError> {
+    Redis::new(settings.clone())?.client().await
+}
