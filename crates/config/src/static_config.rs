@@ -395,6 +395,7 @@ pub struct FileProvider {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directory: Option<String>,
     pub watch: bool,
+    pub debug_log_generated_template: bool,
 }
 
 impl Default for FileProvider {
@@ -403,6 +404,7 @@ impl Default for FileProvider {
             filename: None,
             directory: None,
             watch: true,
+            debug_log_generated_template: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! state: the watcher (in `switchyard-server`) owns what happens next.
 
 pub mod file;
+mod file_template;
 
 use switchyard_config::dynamic::Configuration;
 use tokio::sync::mpsc;

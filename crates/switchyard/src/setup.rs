@@ -159,6 +159,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
                 .filter(|s| !s.is_empty())
                 .map(Into::into),
             watch: f.watch,
+            debug_log_generated_template: f.debug_log_generated_template,
         };
         tokio::spawn(provider.run(tx.clone(), reload_rx));
     }
