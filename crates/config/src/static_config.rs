@@ -375,6 +375,8 @@ pub struct Providers {
     pub precedence: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<FileProvider>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpProvider>,
 }
 
 impl Default for Providers {
@@ -383,8 +385,19 @@ impl Default for Providers {
             providers_throttle_duration: Duration::from_secs(2),
             precedence: Vec::new(),
             file: None,
+            http: None,
         }
     }
+}
+
+/// A client's TLS settings (`tls` of a provider's endpoint).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ClientTls {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+    pub insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -405,6 +418,34 @@ impl Default for FileProvider {
             directory: None,
             watch: true,
             debug_log_generated_template: false,
+        }
+    }
+}
+
+/// `providers.http`: polls an endpoint for a dynamic configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HttpProvider {
+    pub endpoint: String,
+    pub poll_interval: Duration,
+    pub poll_timeout: Duration,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
+    /// Bytes; negative means no limit.
+    pub max_response_body_size: i64,
+}
+
+impl Default for HttpProvider {
+    fn default() -> Self {
+        HttpProvider {
+            endpoint: String::new(),
+            poll_interval: Duration::from_secs(5),
+            poll_timeout: Duration::from_secs(5),
+            headers: BTreeMap::new(),
+            tls: None,
+            max_response_body_size: -1,
         }
     }
 }

@@ -143,7 +143,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "providers.docker",
         "providers.ecs",
         "providers.etcd",
-        "providers.http",
         "providers.knative",
         "providers.kubernetescrd",
         "providers.kubernetesgateway",

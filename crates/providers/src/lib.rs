@@ -4,6 +4,7 @@
 
 pub mod file;
 mod file_template;
+pub mod http;
 
 use switchyard_config::dynamic::Configuration;
 use tokio::sync::mpsc;

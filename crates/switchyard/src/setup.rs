@@ -163,6 +163,22 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         };
         tokio::spawn(provider.run(tx.clone(), reload_rx));
     }
+    if let Some(h) = config.providers.as_ref().and_then(|p| p.http.clone()) {
+        let provider = switchyard_providers::http::HttpProvider {
+            endpoint: h.endpoint,
+            poll_interval: h.poll_interval.into(),
+            poll_timeout: h.poll_timeout.into(),
+            headers: h.headers,
+            tls: h.tls.map(|t| switchyard_providers::http::EndpointTls {
+                ca: t.ca,
+                cert: t.cert,
+                key: t.key,
+                insecure_skip_verify: t.insecure_skip_verify,
+            }),
+            max_response_body_size: h.max_response_body_size,
+        };
+        tokio::spawn(provider.run(tx.clone()));
+    }
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut serving = Vec::new();
