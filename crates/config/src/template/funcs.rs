@@ -102,8 +102,8 @@ pub(crate) fn install(f: &mut Functions) {
             .collect();
         Ok(Value::String(parts.join(" ")))
     });
-    f.insert("upper", |a| str1(a, |s| s.to_uppercase()));
-    f.insert("lower", |a| str1(a, |s| s.to_lowercase()));
+    f.insert("upper", |a| str1(a, |s| s.chars().map(go_upper).collect()));
+    f.insert("lower", |a| str1(a, |s| s.chars().map(go_lower).collect()));
     f.insert("title", |a| str1(a, title));
     f.insert("trim", |a| str1(a, |s| s.trim().to_string()));
     f.insert("nospace", |a| {
@@ -613,13 +613,28 @@ fn title(s: &str) -> String {
     let mut prev_sep = true;
     for c in s.chars() {
         if prev_sep {
-            out.extend(c.to_uppercase());
+            out.push(go_upper(c));
         } else {
             out.push(c);
         }
         prev_sep = !(c.is_alphanumeric() || c == '_');
     }
     out
+}
+
+/// Go's `unicode.ToUpper`: one character for one (`ß` stays `ß`, where
+/// Rust's full mapping gives `SS`).
+fn go_upper(c: char) -> char {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToLower`: one character for one (`İ` becomes `i`).
+fn go_lower(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
 }
 
 /// `os.ExpandEnv`: `$NAME` and `${NAME}`.
