@@ -1,7 +1,8 @@
 """The HTTP provider: Traefik and Switchyard poll the same endpoint (served
 here) and must route alike as its answer appears (JSON), changes (YAML),
 fails (500, then an undecodable body: the last good configuration keeps
-serving) and recovers; both send the configured headers."""
+serving), recovers, and answers an empty body (no configuration); both
+send the configured headers and name the provider in the API overview."""
 
 import json
 import threading
@@ -124,6 +125,9 @@ def test_http_provider_routes_alike():
         assert first["switchyard"] == first["traefik"]
         assert first["traefik"]["one.test"] == (200, "a")
         assert endpoint.tokens == {"diff-secret"}
+        overview = {n: json.loads(request(p.admin, "GET", "/api/overview", host="localhost")[2])["providers"]
+                    for n, p in runs.items()}
+        assert overview["switchyard"] == overview["traefik"] == ["HTTP"]
 
         endpoint.set(200, config_yaml("two.test", b.url))
         wait("two.test routed", routed("two.test", 200))
@@ -145,6 +149,12 @@ def test_http_provider_routes_alike():
         last = {n: answers(p) for n, p in runs.items()}
         assert last["switchyard"] == last["traefik"]
         assert last["traefik"]["one.test"] == (200, "b")
+
+        # An empty answer is an empty configuration: nothing routed.
+        endpoint.set(200, "")
+        wait("one.test gone", routed("one.test", 404))
+        empty = {n: answers(p) for n, p in runs.items()}
+        assert empty["switchyard"] == empty["traefik"]
     finally:
         for p in runs.values():
             p.close()
