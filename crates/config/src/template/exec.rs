@@ -232,20 +232,18 @@ impl State<'_> {
         let rest = &cmd.args[1..];
         match &first.kind {
             ArgKind::Func(name) => self.call(dot, first.pos, name, rest, fin),
-            ArgKind::Field(names) => {
-                self.field_chain(dot, dot.clone(), first.pos, names, rest, fin)
-            }
+            ArgKind::Field(names) => self.field_chain(dot.clone(), first.pos, names, rest, fin),
             ArgKind::Var(name, fields) => {
                 let v = self.var(first.pos, name)?;
                 if fields.is_empty() {
                     not_a_function(first, rest, &fin)?;
                     return Ok(v);
                 }
-                self.field_chain(dot, v, first.pos, fields, rest, fin)
+                self.field_chain(v, first.pos, fields, rest, fin)
             }
             ArgKind::Chain(inner, fields) => {
                 let v = self.eval_arg(dot, inner)?;
-                self.field_chain(dot, v, first.pos, fields, rest, fin)
+                self.field_chain(v, first.pos, fields, rest, fin)
             }
             ArgKind::Nil => Err((first.pos, "nil is not a command".to_string())),
             _ => {
@@ -258,7 +256,6 @@ impl State<'_> {
     /// `.A.B.C` on `receiver`; arguments are an error (maps hold no methods).
     fn field_chain(
         &mut self,
-        _dot: &Value,
         receiver: Value,
         pos: usize,
         names: &[String],
@@ -286,16 +283,14 @@ impl State<'_> {
             ArgKind::Int(i) => Value::Int(*i),
             ArgKind::Float(f) => Value::Float(*f),
             ArgKind::Str(s) => Value::String(s.clone()),
-            ArgKind::Field(names) => {
-                self.field_chain(dot, dot.clone(), arg.pos, names, &[], None)?
-            }
+            ArgKind::Field(names) => self.field_chain(dot.clone(), arg.pos, names, &[], None)?,
             ArgKind::Var(name, fields) => {
                 let v = self.var(arg.pos, name)?;
-                self.field_chain(dot, v, arg.pos, fields, &[], None)?
+                self.field_chain(v, arg.pos, fields, &[], None)?
             }
             ArgKind::Chain(inner, fields) => {
                 let v = self.eval_arg(dot, inner)?;
-                self.field_chain(dot, v, arg.pos, fields, &[], None)?
+                self.field_chain(v, arg.pos, fields, &[], None)?
             }
             ArgKind::Pipe(p) => self.eval_pipe(dot, p)?,
             ArgKind::Func(name) => self.call(dot, arg.pos, name, &[], None)?,

@@ -40,6 +40,9 @@ pub(crate) enum Tok {
 
 type LexResult<T> = Result<T, (usize, String)>;
 
+/// Go's space characters (what trim markers remove).
+const SPACES: [char; 4] = [' ', '\t', '\r', '\n'];
+
 fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n')
 }
@@ -56,18 +59,15 @@ pub(crate) fn lex(text: &str) -> LexResult<Vec<Token>> {
     let mut trim_next_text = false;
     loop {
         let open = text[pos..].find("{{").map(|i| pos + i);
-        let text_end = open.unwrap_or(text.len());
-        let mut chunk = &text[pos..text_end];
+        // The text before the action, less what trim markers remove.
+        let mut start = pos;
+        let mut end = open.unwrap_or(text.len());
         if trim_next_text {
-            chunk = chunk.trim_start_matches([' ', '\t', '\r', '\n']);
+            start = end - text[start..end].trim_start_matches(SPACES).len();
         }
         let Some(open) = open else {
-            if !chunk.is_empty() {
-                out.push(tok(
-                    text_end - chunk.len(),
-                    false,
-                    Tok::Text(chunk.to_string()),
-                ));
+            if start < end {
+                out.push(tok(start, false, Tok::Text(text[start..end].to_string())));
             }
             out.push(tok(text.len(), false, Tok::Eof));
             return Ok(out);
@@ -75,12 +75,11 @@ pub(crate) fn lex(text: &str) -> LexResult<Vec<Token>> {
         // `{{- ` trims the text before.
         let mut inner = open + 2;
         if bytes.get(inner) == Some(&b'-') && bytes.get(inner + 1).is_some_and(|c| is_space(*c)) {
-            chunk = chunk.trim_end_matches([' ', '\t', '\r', '\n']);
+            end = start + text[start..end].trim_end_matches(SPACES).len();
             inner += 2;
         }
-        if !chunk.is_empty() {
-            let at = chunk.as_ptr() as usize - text.as_ptr() as usize;
-            out.push(tok(at, false, Tok::Text(chunk.to_string())));
+        if start < end {
+            out.push(tok(start, false, Tok::Text(text[start..end].to_string())));
         }
         // A comment: `{{/* ... */}}`, nothing else inside the delimiters.
         if text[inner..].starts_with("/*") {

@@ -22,7 +22,7 @@
 //! flags); sprig's `env expandenv default empty coalesce ternary quote squote
 //! cat upper lower title trim trimAll trimPrefix trimSuffix replace repeat
 //! contains hasPrefix hasSuffix split splitList join list dict get hasKey
-//! keys first last has append sortAlpha until untilStep seq add sub mul div
+//! keys first last has append sortAlpha until untilStep seq add add1 sub mul div
 //! mod max min atoi int int64 float64 toString b64enc b64dec regexMatch
 //! regexReplaceAll indent nindent nospace`; Traefik's `normalize`.
 //!
@@ -33,7 +33,11 @@
 //! stops with an error past 64 MiB of output, 100 nested `template` calls,
 //! or a generated list (`until`, `seq`, `repeat`) of more than a million
 //! elements, where Go would run out of memory; `keys` returns sorted keys
-//! (Go's map order is random).
+//! (Go's map order is random); integers are one type (Go refuses sprig's
+//! `int64` results where a function takes an `int`, as in
+//! `until (add 1 2)`; we accept them, and `printf "%T"` says `int`).
+//! Sprig's other functions (`now`, `date`, `toJson`, `sha256sum`, ...) are
+//! not there: a template calling one fails to parse, naming it.
 
 mod exec;
 mod funcs;
