@@ -2,8 +2,8 @@
 """Writes seed inputs for every fuzz target into fuzz/corpus/<target>/,
 taken from the repository's own tests and fixtures: the rules test tables,
 the differential cases (tests/diff/cases), tests/diff/static/every_key.yml,
-the config fixtures, the testkit certificates and the raw requests of the
-integration tests. Seeds are named by the hash of their content, as
+the config fixtures, the testkit certificates, the raw requests of the
+integration tests and the template test tables. Seeds are named by the hash of their content, as
 libFuzzer names its own, so running this again adds nothing twice.
 
 `seeds.py DIR` writes to DIR/<target>/ instead (`scripts/fuzz --minimize`
@@ -145,6 +145,22 @@ def rule_seeds():
                     break
     for s in sorted(seen):
         write("rules", s)
+    return len(seen)
+
+
+# --------------------------------------------------------------- template
+
+def template_seeds():
+    """The template test tables' texts (and the file provider's)."""
+    seen = set()
+    for path in ("crates/config/src/template/tests.rs", "crates/providers/src/file_template.rs"):
+        with open(os.path.join(ROOT, path)) as f:
+            for line in f:
+                for lit in literals(line):
+                    if "{{" in lit and len(lit) < 4000:
+                        seen.add(lit)
+    for s in sorted(seen):
+        write("template", s)
     return len(seen)
 
 
@@ -395,6 +411,7 @@ def main():
         "tls_names": tls_name_seeds(),
         "proxy_protocol": proxy_protocol_seeds(),
         "http1": http1_seeds(),
+        "template": template_seeds(),
     }
     for k, v in counts.items():
         print(f"{k}: {v}", file=sys.stderr)

@@ -19,13 +19,19 @@ pub fn features(_config: &StaticConfiguration) -> Value {
     })
 }
 
-/// The providers that run, named as Traefik names them. Only the file
-/// provider exists yet; the others are named in the start-up warning.
+/// The providers that run, named as Traefik names them, in the order of
+/// Traefik's static configuration; those not implemented yet are named in
+/// the start-up warning instead.
 pub fn providers(p: Option<&Providers>) -> Vec<String> {
-    match p {
-        Some(p) if p.file.is_some() => vec!["File".to_string()],
-        _ => Vec::new(),
-    }
+    let Some(p) = p else {
+        return Vec::new();
+    };
+    let running = [("File", p.file.is_some()), ("HTTP", p.http.is_some())];
+    running
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| name.to_string())
+        .collect()
 }
 
 fn section<'a>(items: impl Iterator<Item = &'a ElementInfo>) -> Value {
@@ -97,7 +103,7 @@ mod tests {
             (
                 "only what runs",
                 "providers:\n  http:\n    endpoint: http://127.0.0.1:1\n  file:\n    directory: /x\n  docker: {}\n",
-                &["File"],
+                &["File", "HTTP"],
             ),
         ];
         for (desc, yaml, want) in cases {

@@ -158,6 +158,16 @@ pub fn load_static(args: &[String], env: &[(String, String)]) -> Result<Loaded, 
     load_static_from(args, env, &search_dirs(env))
 }
 
+/// Parses a dynamic configuration read as YAML (JSON is YAML) whatever
+/// `name` says: the HTTP provider's answers. Errors are located in `name`.
+pub fn parse_dynamic_yaml(name: &Path, text: &str) -> Result<Configuration, ConfigError> {
+    let tree = yaml_source::parse(name, text)?;
+    if matches!(&tree.value, Value::Map(m) if m.is_empty()) {
+        return Ok(Configuration::default());
+    }
+    crate::dynamic_schema::decode(&tree)
+}
+
 /// Parses one dynamic configuration file (YAML or TOML by extension),
 /// checked against Traefik's keys (see [`crate::dynamic_schema`]). An
 /// empty file, or one with only comments, is an empty configuration.

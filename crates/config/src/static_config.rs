@@ -396,6 +396,7 @@ pub struct Providers {
     pub redis: Option<RedisProvider>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etcd: Option<EtcdProvider>,
+    pub http: Option<HttpProvider>,
 }
 
 impl Default for Providers {
@@ -406,8 +407,19 @@ impl Default for Providers {
             file: None,
             redis: None,
             etcd: None,
+            http: None,
         }
     }
+}
+
+/// A client's TLS settings (`tls` of a provider's endpoint).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ClientTls {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+    pub insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -418,6 +430,7 @@ pub struct FileProvider {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub directory: Option<String>,
     pub watch: bool,
+    pub debug_log_generated_template: bool,
 }
 
 impl Default for FileProvider {
@@ -426,6 +439,35 @@ impl Default for FileProvider {
             filename: None,
             directory: None,
             watch: true,
+            debug_log_generated_template: false,
+        }
+    }
+}
+
+/// `providers.http`: polls an endpoint for a dynamic configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HttpProvider {
+    pub endpoint: String,
+    pub poll_interval: Duration,
+    pub poll_timeout: Duration,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
+    /// Bytes; negative means no limit.
+    pub max_response_body_size: i64,
+}
+
+impl Default for HttpProvider {
+    fn default() -> Self {
+        HttpProvider {
+            endpoint: String::new(),
+            poll_interval: Duration::from_secs(5),
+            poll_timeout: Duration::from_secs(5),
+            headers: BTreeMap::new(),
+            tls: None,
+            max_response_body_size: -1,
         }
     }
 }

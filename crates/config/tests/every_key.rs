@@ -147,8 +147,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "providers.consulcatalog",
         "providers.docker",
         "providers.ecs",
-        "providers.file.debugloggeneratedtemplate",
-        "providers.http",
         "providers.knative",
         "providers.kubernetescrd",
         "providers.kubernetesgateway",

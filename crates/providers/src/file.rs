@@ -7,7 +7,8 @@
 //! swaps); a bare "modified" event with no close that follows is read only
 //! after the file has been quiet for [`QUIET_FALLBACK`]. A file that does not
 //! parse keeps its last good content serving, and the error names the file,
-//! line and field. In a directory, each file is judged on its own.
+//! line and field. In a directory, each file is judged on its own. Each
+//! file is a Go template first ([`crate::file_template`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,10 +17,9 @@ use std::time::Duration;
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 use switchyard_config::dynamic::{Configuration, HttpConfiguration};
-use switchyard_config::loader::parse_dynamic;
 use tokio::sync::{mpsc, watch};
 
-use crate::{Message, Sender};
+use crate::{file_template, Message, Sender};
 
 /// How long to wait after a settled change (close-write, rename, create,
 /// remove) so that a burst of events becomes one read.
@@ -33,6 +33,8 @@ pub struct FileProvider {
     pub filename: Option<PathBuf>,
     pub directory: Option<PathBuf>,
     pub watch: bool,
+    /// `debugLogGeneratedTemplate`: log each file's rendered text.
+    pub debug_log_generated_template: bool,
 }
 
 /// A file's last good parse.
@@ -163,7 +165,7 @@ impl FileProvider {
                 continue;
             }
             let previous = cache.get(path).and_then(|c| c.config.clone());
-            let config = match parse_dynamic(path, &text) {
+            let config = match file_template::load(path, &text, self.debug_log_generated_template) {
                 Ok(c) => Some(c),
                 Err(e) => {
                     tracing::error!(provider = Self::NAME, file = %path.display(), error = %e, "configuration file is invalid; keeping its last good content");

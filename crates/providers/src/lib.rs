@@ -3,6 +3,8 @@
 //! state: the watcher (in `switchyard-server`) owns what happens next.
 
 pub mod file;
+mod file_template;
+pub mod http;
 pub mod kv;
 
 use switchyard_config::dynamic::Configuration;

@@ -159,10 +159,27 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
                 .filter(|s| !s.is_empty())
                 .map(Into::into),
             watch: f.watch,
+            debug_log_generated_template: f.debug_log_generated_template,
         };
         tokio::spawn(provider.run(tx.clone(), reload_rx));
     }
     start_kv_providers(config.providers.as_ref(), &tx);
+    if let Some(h) = config.providers.as_ref().and_then(|p| p.http.clone()) {
+        let provider = switchyard_providers::http::HttpProvider {
+            endpoint: h.endpoint,
+            poll_interval: h.poll_interval.into(),
+            poll_timeout: h.poll_timeout.into(),
+            headers: h.headers,
+            tls: h.tls.map(|t| switchyard_providers::http::EndpointTls {
+                ca: t.ca,
+                cert: t.cert,
+                key: t.key,
+                insecure_skip_verify: t.insecure_skip_verify,
+            }),
+            max_response_body_size: h.max_response_body_size,
+        };
+        tokio::spawn(provider.run(tx.clone()));
+    }
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut serving = Vec::new();

@@ -6,6 +6,7 @@
 
 mod backend;
 mod client;
+mod config_server;
 mod dir;
 pub mod h2raw;
 pub mod load;
@@ -18,6 +19,7 @@ pub use rustls;
 
 pub use backend::Backend;
 pub use client::{get, h2c_get, request, Reply};
+pub use config_server::ConfigServer;
 pub use dir::TestDir;
 pub use process::{free_port, Switchyard};
 pub use services::{Pebble, PebbleOptions, RedisServer};
