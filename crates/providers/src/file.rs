@@ -44,8 +44,70 @@ struct Cached {
     config: Option<Configuration>,
 }
 
+/// What [`FileProvider::read_once`] found.
+#[derive(Debug, Default)]
+pub struct ReadOnce {
+    /// The files' configurations, merged as the provider merges them.
+    pub config: Configuration,
+    /// Each file's path and rendered text (templates run), for locating
+    /// elements.
+    pub files: Vec<(PathBuf, String)>,
+    /// Each file that could not be read, rendered or parsed, with why.
+    pub errors: Vec<String>,
+}
+
 impl FileProvider {
     pub const NAME: &'static str = "file";
+
+    /// The provider `providers.file` describes.
+    pub fn from_config(f: &switchyard_config::static_config::FileProvider) -> FileProvider {
+        let path = |p: &Option<String>| p.clone().filter(|s| !s.is_empty()).map(PathBuf::from);
+        FileProvider {
+            filename: path(&f.filename),
+            directory: path(&f.directory),
+            watch: f.watch,
+            debug_log_generated_template: f.debug_log_generated_template,
+        }
+    }
+
+    /// Reads every file once, as a start would, without watching
+    /// (`switchyard check`).
+    pub fn read_once(&self) -> ReadOnce {
+        let mut out = ReadOnce::default();
+        let Some(root) = self.root() else {
+            out.errors
+                .push("providers.file needs filename or directory".into());
+            return out;
+        };
+        let paths = if self.directory.is_some() {
+            list_files(root)
+        } else {
+            vec![root.to_path_buf()]
+        };
+        let mut cache = BTreeMap::new();
+        for path in paths {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    out.errors.push(format!("{}: {e}", path.display()));
+                    continue;
+                }
+            };
+            let config = match file_template::load(&path, &text, false) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    out.errors.push(e);
+                    None
+                }
+            };
+            if let Ok(rendered) = file_template::render(&path, &text, false) {
+                out.files.push((path.clone(), rendered));
+            }
+            cache.insert(path, Cached { text, config });
+        }
+        out.config = merge_files(&cache);
+        out
+    }
 
     fn root(&self) -> Option<&Path> {
         self.filename.as_deref().or(self.directory.as_deref())

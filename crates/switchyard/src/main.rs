@@ -2,8 +2,10 @@
 //! binds the entrypoints, starts the providers, the watcher and the internal
 //! services, and runs until SIGTERM/SIGINT, re-reading files on SIGHUP and
 //! reopening its log files on SIGUSR1. `switchyard healthcheck` asks a
-//! running instance's ping endpoint instead, as `traefik healthcheck` does.
+//! running instance's ping endpoint instead, as `traefik healthcheck` does;
+//! `switchyard check` checks a configuration offline.
 
+mod check;
 mod healthcheck;
 mod logfile;
 mod logging;
@@ -22,6 +24,12 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("healthcheck") {
         return healthcheck_command(&args[1..]);
     }
+    // One crypto provider for every TLS use (entrypoints, backends, Redis),
+    // chosen here rather than by whichever library asks first.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    if args.first().map(String::as_str) == Some("check") {
+        return check::run(&args[1..]);
+    }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{}", setup::USAGE);
         return ExitCode::SUCCESS;
@@ -31,9 +39,6 @@ fn main() -> ExitCode {
         println!("switchyard {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    // One crypto provider for every TLS use (entrypoints, backends, Redis
-    // later), chosen here rather than by whichever library asks first.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let env: Vec<(String, String)> = std::env::vars().collect();
     let loaded = match switchyard_config::loader::load_static(&args, &env) {
         Ok(l) => l,

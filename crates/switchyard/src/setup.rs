@@ -23,6 +23,7 @@ Usage:
   switchyard [--configFile=PATH] [--<static.option>=VALUE ...]
   switchyard version
   switchyard healthcheck [--ping] [the same static options]
+  switchyard check [the same static options]   (checks the configuration offline)
 
 The static configuration comes from the first source that has anything:
 a file (--configFile, else switchyard.{toml,yaml,yml} then traefik.{toml,yaml,yml}
@@ -151,16 +152,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
 
     let (reload_tx, reload_rx) = watch::channel(0u64);
     if let Some(f) = file {
-        let provider = switchyard_providers::file::FileProvider {
-            filename: f.filename.clone().filter(|s| !s.is_empty()).map(Into::into),
-            directory: f
-                .directory
-                .clone()
-                .filter(|s| !s.is_empty())
-                .map(Into::into),
-            watch: f.watch,
-            debug_log_generated_template: f.debug_log_generated_template,
-        };
+        let provider = switchyard_providers::file::FileProvider::from_config(&f);
         tokio::spawn(provider.run(tx.clone(), reload_rx));
     }
     start_kv_providers(config.providers.as_ref(), &tx);
