@@ -10,6 +10,7 @@
 //! | `{base}/api/tcp/{routers,services,middlewares}[/{name}]`  | none yet: `[]`, 404       |
 //! | `{base}/api/udp/{routers,services}[/{name}]`        | none yet: `[]`, 404             |
 //! | `{base}/api/version`                                | version and start date          |
+//! | `{base}/api/explain?url=...`                        | how one request would be routed (Switchyard's own) |
 //! | `api.basePath`, `{base}/dashboard/...`              | the dashboard, when it is on    |
 //!
 //! Anything else is Traefik's plain `404 page not found`.
@@ -27,7 +28,7 @@ use switchyard_server::Switcher;
 use crate::dashboard::Dashboard;
 use crate::elements::{self, Kind};
 use crate::query::{self, Query};
-use crate::{entrypoints, overview, respond, version};
+use crate::{entrypoints, explain, overview, respond, version};
 
 /// The API's view of the process: the live runtime, and what the static
 /// configuration says, shaped once.
@@ -101,6 +102,7 @@ enum Scheme {
 enum Route<'a> {
     RawData,
     Overview,
+    Explain,
     Version,
     EntryPoints,
     EntryPoint(&'a str),
@@ -130,6 +132,7 @@ impl Api {
         let route = match segments.as_slice() {
             ["rawdata"] => Route::RawData,
             ["overview"] => Route::Overview,
+            ["explain"] => Route::Explain,
             ["version"] => Route::Version,
             ["entrypoints"] => Route::EntryPoints,
             ["entrypoints", name] => Route::EntryPoint(named(name)?),
@@ -159,6 +162,7 @@ impl Api {
                 ))
             }
             Route::RawData => self.raw_data(),
+            Route::Explain => explain::response(&self.switcher.load(), &q),
             Route::EntryPoints => {
                 let all: Vec<Value> = self.entrypoints.values().cloned().collect();
                 page_of(&all, &q)

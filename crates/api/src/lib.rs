@@ -6,6 +6,7 @@ mod api;
 mod dashboard;
 mod elements;
 mod entrypoints;
+mod explain;
 mod overview;
 mod pages;
 mod query;

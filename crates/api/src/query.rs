@@ -32,6 +32,14 @@ impl Query {
         Query { pairs }
     }
 
+    /// Every value of `key`, in order.
+    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The first value of `key`, `""` when it has none.
     pub fn get(&self, key: &str) -> &str {
         self.pairs

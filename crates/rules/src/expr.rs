@@ -61,6 +61,25 @@ impl Expr {
 
     /// The hosts every request matching this (negated when `negated`)
     /// must have, or None when it can match any host.
+    fn terms(&self, req: &RequestInfo<'_>, out: &mut Vec<Term>) {
+        match self {
+            Expr::Match(m) => out.push(Term {
+                text: Leaf(m.kind().name(), m.args()).to_string(),
+                matched: m.matches(req),
+            }),
+            Expr::MatchV2(m) => out.push(Term {
+                text: Leaf(m.kind().name(), m.args()).to_string(),
+                matched: m.matches(req),
+            }),
+            Expr::Not(e) => e.terms(req, out),
+            Expr::All(items) | Expr::Any(items) => {
+                for e in items {
+                    e.terms(req, out);
+                }
+            }
+        }
+    }
+
     fn exact_hosts(&self, negated: bool) -> Option<Vec<String>> {
         match self {
             Expr::Match(m) if !negated => m.exact_host().map(|h| vec![h.to_string()]),
@@ -141,6 +160,24 @@ impl Expr {
             f.write_str(")")?;
         }
         Ok(())
+    }
+}
+
+/// One matcher of a rule, as Switchyard writes it back, and whether a
+/// request satisfies it on its own (a `!` or `||` around it decides what
+/// that means for the whole rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub text: String,
+    pub matched: bool,
+}
+
+/// A matcher's name and arguments, written as in a rule.
+struct Leaf<'a>(&'a str, &'a [Vec<u8>]);
+
+impl fmt::Display for Leaf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_matcher(f, self.0, self.1)
     }
 }
 
@@ -228,6 +265,14 @@ impl Rule {
     /// Whether the request matches.
     pub fn matches(&self, req: &RequestInfo<'_>) -> bool {
         self.expr.matches(req)
+    }
+
+    /// Each matcher of the rule, in the order written, with whether the
+    /// request satisfies it (for explaining a routing decision).
+    pub fn explain(&self, req: &RequestInfo<'_>) -> Vec<Term> {
+        let mut out = Vec::new();
+        self.expr.terms(req, &mut out);
+        out
     }
 
     /// When every request this rule can match must have one of these

@@ -91,7 +91,7 @@ mod v2;
 #[cfg(test)]
 mod tests;
 
-pub use expr::Rule;
+pub use expr::{Rule, Term};
 pub use path::{normalize_path, routing_path, sanitize_path, RoutingPathError};
 pub use request::{normalize_host, RequestInfo};
 pub use table::{default_priority, Entry, RouterTable, DEFAULT_PROVIDER_PRECEDENCE};

@@ -6,6 +6,7 @@
 //! `switchyard check` checks a configuration offline.
 
 mod check;
+mod explain;
 mod healthcheck;
 mod logfile;
 mod logging;
@@ -29,6 +30,9 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     if args.first().map(String::as_str) == Some("check") {
         return check::run(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("explain") {
+        return explain::run(&args[1..]);
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{}", setup::USAGE);

@@ -24,6 +24,8 @@ Usage:
   switchyard version
   switchyard healthcheck [--ping] [the same static options]
   switchyard check [the same static options]   (checks the configuration offline)
+  switchyard explain [the same static options] URL [-X METHOD] [-H 'Name: value']
+                                               (how a running instance routes it)
 
 The static configuration comes from the first source that has anything:
 a file (--configFile, else switchyard.{toml,yaml,yml} then traefik.{toml,yaml,yml}

@@ -3,6 +3,7 @@
 //! 3.7.15 on 127.0.0.1.
 
 mod errors;
+mod explain;
 mod matching;
 mod paths;
 mod props;
