@@ -9,40 +9,42 @@ use std::path::Path;
 
 use switchyard_config::dynamic::Configuration;
 use switchyard_config::loader::parse_dynamic;
-use switchyard_config::template::{Functions, Template, Value};
+use switchyard_config::template::{Functions, Rendered, Template, Value};
 
 /// Renders `text` (the content of `path`) and parses the result. The error
-/// names the file and line: of the template for a template error; of the
-/// rendered text for a YAML/TOML error, said so when the template changed
-/// the line count.
+/// names the file and line: of the template for a template error; for a
+/// YAML/TOML error in the rendered text, the template's line that made it
+/// (and, when that differs, the line of the rendered text too).
 pub(crate) fn load(path: &Path, text: &str, debug_log: bool) -> Result<Configuration, String> {
     let rendered = render(path, text, debug_log)?;
-    parse_dynamic(path, &rendered).map_err(|e| {
-        if rendered.lines().count() == text.lines().count() {
-            e.to_string()
-        } else {
-            format!(
-                "{e} (the line is one of the text the template rendered: \
-                 providers.file.debugLogGeneratedTemplate logs it)"
-            )
+    parse_dynamic(path, &rendered.text).map_err(|mut e| {
+        let Some(loc) = e.location.as_mut() else {
+            return e.to_string();
+        };
+        let line = loc.line as usize;
+        match rendered.source_line(line) {
+            Some(source) if source != line => {
+                loc.line = u32::try_from(source).unwrap_or(u32::MAX);
+                format!(
+                    "{e} (at line {line} of the text the template rendered: \
+                     providers.file.debugLogGeneratedTemplate logs it)"
+                )
+            }
+            _ => e.to_string(),
         }
     })
 }
 
 /// The text of `path` after its template is run.
-pub(crate) fn render(path: &Path, text: &str, debug_log: bool) -> Result<String, String> {
+pub(crate) fn render(path: &Path, text: &str, debug_log: bool) -> Result<Rendered, String> {
     let name = path.display().to_string();
-    let rendered = if text.contains("{{") {
-        let funcs = Functions::file_provider();
-        Template::parse_with(&name, text, &funcs)
-            .and_then(|t| t.render(&Value::Bool(false), &funcs))
-            .map_err(|e| format!("template: {e}"))?
-    } else {
-        text.to_string()
-    };
+    let funcs = Functions::file_provider();
+    let rendered = Template::parse_with(&name, text, &funcs)
+        .and_then(|t| t.render_mapped(&Value::Bool(false), &funcs))
+        .map_err(|e| format!("template: {e}"))?;
     if debug_log {
         tracing::debug!(provider = "file", file = %name, "Template content: {text}");
-        tracing::debug!(provider = "file", file = %name, "Rendering results: {rendered}");
+        tracing::debug!(provider = "file", file = %name, "Rendering results: {}", rendered.text);
     }
     Ok(rendered)
 }
@@ -86,9 +88,9 @@ mod tests {
                 Err("template: /conf/dyn.yml:3:8: can't evaluate field missing in type bool"),
             ),
             (
-                "yaml error after a template that changed the line count",
-                "{{ range until 2 }}\n{{ end }}http:\n  routers: [\n",
-                Err("the line is one of the text the template rendered"),
+                "yaml error after a template that changed the line count: the template's line",
+                "{{ range until 3 }}\n{{ end }}http:\n  routers:\n    r:\n      priority: high\n      service: s\n",
+                Err("dyn.yml:5:"),
             ),
         ];
         for (desc, text, want) in cases {
@@ -107,5 +109,14 @@ mod tests {
                 _ => panic!("{desc}: want {want:?}, got {got:?}"),
             }
         }
+        // The rendered line is named too when it differs.
+        let text =
+            "{{ range until 3 }}\n{{ end }}http:\n  routers:\n    r:\n      priority: high\n";
+        let err = load(path, text, false).expect_err("priority is not a number");
+        assert!(
+            err.contains("dyn.yml:5:")
+                && err.contains("(at line 7 of the text the template rendered"),
+            "{err}"
+        );
     }
 }

@@ -21,26 +21,37 @@ struct State<'a> {
     tmpl: &'a Template,
     funcs: &'a Functions,
     out: String,
+    /// (output offset, template offset, literal text) of each write.
+    map: Vec<(usize, usize, bool)>,
     vars: Vec<(String, Value)>,
     depth: usize,
 }
 
-pub(crate) fn render(tmpl: &Template, data: &Value, funcs: &Functions) -> EResult<String> {
+/// The output, and where each write in it came from.
+pub(crate) type Output = (String, Vec<(usize, usize, bool)>);
+
+pub(crate) fn render(tmpl: &Template, data: &Value, funcs: &Functions) -> EResult<Output> {
     let mut s = State {
         tmpl,
         funcs,
         out: String::new(),
+        map: Vec::new(),
         vars: vec![("$".to_string(), data.clone())],
         depth: 0,
     };
     s.walk_list(data, &tmpl.root)?;
-    Ok(s.out)
+    Ok((s.out, s.map))
 }
 
 impl State<'_> {
-    fn write(&mut self, pos: usize, text: &str) -> EResult<()> {
+    /// Writes `text`, made by the template at `pos` (literal text when
+    /// `literal`).
+    fn write(&mut self, pos: usize, text: &str, literal: bool) -> EResult<()> {
         if self.out.len() + text.len() > MAX_OUTPUT {
             return Err((pos, format!("output larger than {MAX_OUTPUT} bytes")));
+        }
+        if !text.is_empty() {
+            self.map.push((self.out.len(), pos, literal));
         }
         self.out.push_str(text);
         Ok(())
@@ -58,7 +69,7 @@ impl State<'_> {
 
     fn walk(&mut self, dot: &Value, node: &Node) -> EResult<Flow> {
         match node {
-            Node::Text(t) => self.write(0, t)?,
+            Node::Text(pos, t) => self.write(*pos, t, true)?,
             Node::Action(pipe) => {
                 let v = self.eval_pipe(dot, pipe)?;
                 if pipe.decl.is_empty() {
@@ -66,7 +77,7 @@ impl State<'_> {
                         Value::Nil => "<no value>".to_string(),
                         v => sprint_value(&v),
                     };
-                    self.write(pipe.pos, &text)?;
+                    self.write(pipe.pos, &text, false)?;
                 }
             }
             Node::If(b) => return self.walk_if_with(dot, b, false),

@@ -290,13 +290,59 @@ impl Template {
         self.root
             .nodes
             .iter()
-            .any(|n| !matches!(n, parse::Node::Text(_)))
+            .any(|n| !matches!(n, parse::Node::Text(..)))
             || !self.defined.is_empty()
     }
 
     /// Runs the template with `data` as `.` and `$`.
     pub fn render(&self, data: &Value, funcs: &Functions) -> Result<String, TemplateError> {
-        exec::render(self, data, funcs)
-            .map_err(|(pos, msg)| TemplateError::at(&self.name, &self.text, pos, msg))
+        self.render_mapped(data, funcs).map(|r| r.text)
+    }
+
+    /// Like [`Template::render`], keeping which part of the template made
+    /// each part of the text, to locate errors found in the text.
+    pub fn render_mapped(
+        &self,
+        data: &Value,
+        funcs: &Functions,
+    ) -> Result<Rendered, TemplateError> {
+        let (text, map) = exec::render(self, data, funcs)
+            .map_err(|(pos, msg)| TemplateError::at(&self.name, &self.text, pos, msg))?;
+        Ok(Rendered {
+            text,
+            map,
+            source: self.text.clone(),
+        })
+    }
+}
+
+/// A template's output and where each piece of it came from.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub text: String,
+    /// (offset in `text`, offset in the template, whether it is literal
+    /// text of the template rather than an action's output), in order.
+    map: Vec<(usize, usize, bool)>,
+    source: Arc<str>,
+}
+
+impl Rendered {
+    /// The line of the template (from 1) that produced the start of line
+    /// `line` (from 1) of the text; for a line an action's output begins,
+    /// the action's line.
+    pub fn source_line(&self, line: usize) -> Option<usize> {
+        let start = if line <= 1 {
+            0
+        } else {
+            self.text
+                .match_indices('\n')
+                .nth(line - 2)
+                .map(|(i, _)| i + 1)?
+        };
+        let idx = self.map.partition_point(|(out, _, _)| *out <= start);
+        let (out, src, is_text) = *self.map.get(idx.checked_sub(1)?)?;
+        let src = if is_text { src + (start - out) } else { src };
+        let before = self.source.get(..src.min(self.source.len()))?;
+        Some(1 + before.matches('\n').count())
     }
 }

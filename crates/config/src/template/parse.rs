@@ -20,7 +20,8 @@ pub(crate) struct List {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
-    Text(String),
+    /// Text and its offset in the template.
+    Text(usize, String),
     Action(Pipe),
     If(Branch),
     With(Branch),
@@ -161,7 +162,7 @@ impl Parser<'_> {
             let t = self.next();
             match t.kind {
                 Tok::Eof => return Ok((list, Stop::Eof(t.pos))),
-                Tok::Text(s) => list.nodes.push(Node::Text(s)),
+                Tok::Text(s) => list.nodes.push(Node::Text(t.pos, s)),
                 Tok::Open => {
                     let kw = match &self.peek().kind {
                         Tok::Ident(k) => Some(k.clone()),

@@ -461,6 +461,31 @@ fn custom_functions_are_called_and_checked_at_parse_time() {
 }
 
 #[test]
+fn rendered_lines_map_back_to_the_template() {
+    let text = "a\n{{ range until 3 }}\nx{{ . }}\n{{- end }}\n{{ \"b\\nc\" }}\nlast\n";
+    let t = Template::parse("t", text).expect("parses");
+    let r = t
+        .render_mapped(&Value::Nil, &Functions::standard())
+        .expect("renders");
+    assert_eq!(r.text, "a\n\nx0\nx1\nx2\nb\nc\nlast\n");
+    // (line of the text, line of the template)
+    let cases = [
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 3),
+        (5, 3),
+        (6, 5),
+        (7, 5),
+        (8, 6),
+    ];
+    for (out, src) in cases {
+        assert_eq!(r.source_line(out), Some(src), "rendered line {out}");
+    }
+    assert_eq!(r.source_line(99), None);
+}
+
+#[test]
 fn has_actions_tells_plain_text_apart() {
     assert!(!Template::parse("t", "a: b\n")
         .expect("parses")
