@@ -8,6 +8,7 @@ mod backend;
 mod client;
 mod dir;
 pub mod h2raw;
+mod kv_servers;
 pub mod load;
 mod process;
 mod services;
@@ -19,6 +20,7 @@ pub use rustls;
 pub use backend::Backend;
 pub use client::{get, h2c_get, request, Reply};
 pub use dir::TestDir;
+pub use kv_servers::EtcdServer;
 pub use process::{free_port, Switchyard};
 pub use services::{Pebble, PebbleOptions, RedisServer};
 
