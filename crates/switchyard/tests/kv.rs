@@ -26,6 +26,39 @@ trait Kv {
 
 struct Redis(RedisServer);
 
+/// A Redis speaking only TLS, which wants a client certificate.
+struct RedisTls(Redis);
+
+impl Kv for RedisTls {
+    fn provider(&self) -> (&'static str, String) {
+        let fixture = |name: &str| {
+            switchyard_testkit::tls::fixture_path(name)
+                .display()
+                .to_string()
+        };
+        let (name, yaml) = self.0.provider();
+        let tls = format!(
+            "    tls:\n      ca: \"{}\"\n      cert: \"{}\"\n      key: \"{}\"\n",
+            fixture("ca.pem"),
+            fixture("client.pem"),
+            fixture("client.key")
+        );
+        (name, yaml + &tls)
+    }
+    fn put_all(&self, pairs: &[(String, String)]) {
+        self.0.put_all(pairs);
+    }
+    fn delete(&self, key: &str) {
+        self.0.delete(key);
+    }
+    fn stop(&mut self) {
+        self.0.stop();
+    }
+    fn restart(&mut self) -> bool {
+        unimplemented!("not used over TLS")
+    }
+}
+
 impl Kv for Redis {
     fn provider(&self) -> (&'static str, String) {
         let yaml = format!("  redis:\n    endpoints: [\"{}\"]\n", self.0.endpoint());
@@ -224,6 +257,12 @@ async fn redis_keys_before_start_and_changes_while_running_are_routed() {
         "redis-server starts with keyspace notifications off"
     );
     keys_before_start_and_changes_while_running_are_routed(Redis(redis)).await;
+}
+
+#[tokio::test]
+async fn redis_over_tls_with_a_client_certificate() {
+    let redis = RedisTls(Redis(RedisServer::start_tls()));
+    keys_before_start_and_changes_while_running_are_routed(redis).await;
 }
 
 #[tokio::test]
