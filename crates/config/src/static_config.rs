@@ -379,6 +379,8 @@ pub struct Providers {
     pub redis: Option<RedisProvider>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etcd: Option<EtcdProvider>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zoo_keeper: Option<ZooKeeperProvider>,
 }
 
 impl Default for Providers {
@@ -389,6 +391,7 @@ impl Default for Providers {
             file: None,
             redis: None,
             etcd: None,
+            zoo_keeper: None,
         }
     }
 }
@@ -485,6 +488,27 @@ impl Default for EtcdProvider {
             username: String::new(),
             password: String::new(),
             tls: None,
+        }
+    }
+}
+
+/// `providers.zooKeeper`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ZooKeeperProvider {
+    pub root_key: String,
+    pub endpoints: Vec<String>,
+    pub username: String,
+    pub password: String,
+}
+
+impl Default for ZooKeeperProvider {
+    fn default() -> Self {
+        ZooKeeperProvider {
+            root_key: "traefik".into(),
+            endpoints: vec!["127.0.0.1:2181".into()],
+            username: String::new(),
+            password: String::new(),
         }
     }
 }

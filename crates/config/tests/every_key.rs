@@ -153,7 +153,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "providers.plugin",
         "providers.rest",
         "providers.swarm",
-        "providers.zookeeper",
         "spiffe",
         "tcpserverstransport",
         "tracing",

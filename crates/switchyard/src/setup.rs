@@ -248,6 +248,10 @@ fn start_kv_providers(
     if let Some(settings) = providers.etcd.clone() {
         spawn_kv(kv::etcd::NAME, kv::etcd::Etcd::new(settings), tx);
     }
+    if let Some(settings) = providers.zoo_keeper.clone() {
+        let store = kv::zookeeper::ZooKeeper::new(settings);
+        spawn_kv(kv::zookeeper::NAME, store, tx);
+    }
 }
 
 fn spawn_kv<S: switchyard_providers::kv::Store>(

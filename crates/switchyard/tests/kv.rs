@@ -1,6 +1,6 @@
 //! The KV store providers against real servers: `redis-server` (which
 //! starts with keyspace notifications off: the provider turns them on) and
-//! `etcd`. Keys are written before and while Switchyard runs, the server is
+//! `etcd` and ZooKeeper. Keys are written before and while Switchyard runs, the server is
 //! stopped and started again; each scenario runs on each store.
 
 #![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use switchyard_testkit::{EtcdServer, RedisServer};
+use switchyard_testkit::{EtcdServer, RedisServer, ZooKeeperServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -90,6 +90,30 @@ impl Kv for Etcd {
     fn provider(&self) -> (&'static str, String) {
         let yaml = format!("  etcd:\n    endpoints: [\"{}\"]\n", self.0.endpoint());
         ("etcd", yaml)
+    }
+    fn put_all(&self, pairs: &[(String, String)]) {
+        for (k, v) in pairs {
+            self.0.put(k, v);
+        }
+    }
+    fn delete(&self, key: &str) {
+        self.0.delete(key);
+    }
+    fn stop(&mut self) {
+        self.0.stop();
+    }
+    fn restart(&mut self) -> bool {
+        self.0.restart();
+        true
+    }
+}
+
+struct Zk(ZooKeeperServer);
+
+impl Kv for Zk {
+    fn provider(&self) -> (&'static str, String) {
+        let yaml = format!("  zooKeeper:\n    endpoints: [\"{}\"]\n", self.0.endpoint());
+        ("zookeeper", yaml)
     }
     fn put_all(&self, pairs: &[(String, String)]) {
         for (k, v) in pairs {
@@ -292,6 +316,24 @@ async fn etcd_a_malformed_key_is_an_error_on_its_element_only() {
 async fn etcd_stopped_and_restarted() {
     a_stopped_store_keeps_the_last_configuration_and_a_restarted_one_is_read_again(Etcd(
         EtcdServer::start(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn zookeeper_keys_before_start_and_changes_while_running_are_routed() {
+    keys_before_start_and_changes_while_running_are_routed(Zk(ZooKeeperServer::start())).await;
+}
+
+#[tokio::test]
+async fn zookeeper_a_malformed_key_is_an_error_on_its_element_only() {
+    a_malformed_key_is_an_error_on_its_element_only(Zk(ZooKeeperServer::start())).await;
+}
+
+#[tokio::test]
+async fn zookeeper_stopped_and_restarted() {
+    a_stopped_store_keeps_the_last_configuration_and_a_restarted_one_is_read_again(Zk(
+        ZooKeeperServer::start(),
     ))
     .await;
 }

@@ -1,6 +1,7 @@
 //! KV stores the provider tests write to: a real `etcd` (Debian's
 //! etcd-server; it ships no etcdctl, so keys are written through etcd's v3
-//! JSON gateway).
+//! JSON gateway) and a real ZooKeeper (Debian's; keys written with the
+//! `zookeeper-client` crate, as the `zk-cli` helper does).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::process::free_port;
 use crate::TestDir;
+use zookeeper_client::{Acls, Client, CreateMode};
 
 /// An `etcd` on 127.0.0.1 with its own data directory; killed when
 /// dropped. Stopped and started again, it keeps its keys.
@@ -110,6 +112,172 @@ impl EtcdServer {
 }
 
 impl Drop for EtcdServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// What `zk-cli` does: `put` (KEY, VALUE) or `delete` (KEY) on the znode
+/// `/KEY`, parents created as needed; a delete removes the parents it
+/// leaves empty, down to the first segment.
+pub async fn zk_write(
+    endpoint: &str,
+    op: &str,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), String> {
+    let client = Client::connect(endpoint)
+        .await
+        .map_err(|e| format!("connect {endpoint}: {e}"))?;
+    let path = format!("/{}", key.trim_matches('/'));
+    match (op, value) {
+        ("put", Some(value)) => {
+            let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+            match client.set_data(&path, value.as_bytes(), None).await {
+                Ok(_) => Ok(()),
+                Err(zookeeper_client::Error::NoNode) => {
+                    // Parents first (one may exist already), then the key.
+                    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+                    for n in 1..segments.len() {
+                        let parent = format!("/{}", segments[..n].join("/"));
+                        match client.create(&parent, b"", &options).await {
+                            Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
+                            Err(e) => return Err(format!("create {parent}: {e}")),
+                        }
+                    }
+                    client
+                        .create(&path, value.as_bytes(), &options)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| format!("create {path}: {e}"))
+                }
+                Err(e) => Err(format!("set {path}: {e}")),
+            }
+        }
+        ("delete", None) => {
+            client
+                .delete(&path, None)
+                .await
+                .map_err(|e| format!("delete {path}: {e}"))?;
+            // Parents left empty go too (a KV store has no folders).
+            let mut parent = path.as_str();
+            while let Some((up, _)) = parent.rsplit_once('/') {
+                if up.is_empty() || up.matches('/').count() < 2 {
+                    break;
+                }
+                match client.delete(up, None).await {
+                    Ok(()) => parent = up,
+                    Err(_) => break,
+                }
+            }
+            Ok(())
+        }
+        _ => Err("usage: zk-cli HOST:PORT put KEY VALUE | delete KEY".into()),
+    }
+}
+
+/// A ZooKeeper server (Debian's `zkServer.sh start-foreground`) on
+/// 127.0.0.1 with its own data directory; killed when dropped. Stopped and
+/// started again, it keeps its znodes.
+pub struct ZooKeeperServer {
+    child: Option<Child>,
+    pub port: u16,
+    dir: TestDir,
+}
+
+impl ZooKeeperServer {
+    /// Starts one on a free port and waits until it answers `ruok`. Panics
+    /// when ZooKeeper is not installed: the suite needs it.
+    pub fn start() -> ZooKeeperServer {
+        let mut server = ZooKeeperServer {
+            child: None,
+            port: free_port(),
+            dir: TestDir::new("zookeeper"),
+        };
+        server.restart();
+        server
+    }
+
+    /// Starts it again (after [`ZooKeeperServer::stop`]) on the same port
+    /// and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        let config = format!(
+            "tickTime=500\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n\
+             admin.enableServer=false\n4lw.commands.whitelist=ruok\n",
+            self.dir.join("data").display(),
+            self.port
+        );
+        let config = self.dir.write("zoo.cfg", &config);
+        let child = Command::new("/usr/share/zookeeper/bin/zkServer.sh")
+            .arg("start-foreground")
+            .arg(&config)
+            .env("ZOO_LOG_DIR", self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ZooKeeper (scripts/test installs Debian's zookeeper)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.ruok() {
+            assert!(Instant::now() < deadline, "zookeeper did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn ruok(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut answer = String::new();
+        s.write_all(b"ruok").is_ok() && s.read_to_string(&mut answer).is_ok() && answer == "imok"
+    }
+
+    /// `127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Sets `key` (the znode `/key`) to `value`.
+    pub fn put(&self, key: &str, value: &str) {
+        self.write("put", key, Some(value));
+    }
+
+    /// Deletes `key` and the parents it leaves empty.
+    pub fn delete(&self, key: &str) {
+        self.write("delete", key, None);
+    }
+
+    /// Runs [`zk_write`] on a thread of its own (callable from any test).
+    fn write(&self, op: &str, key: &str, value: Option<&str>) {
+        let (endpoint, op, key) = (self.endpoint(), op.to_string(), key.to_string());
+        let value = value.map(str::to_string);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let write = zk_write(&endpoint, &op, &key, value.as_deref());
+            runtime.block_on(async { tokio::time::timeout(Duration::from_secs(10), write).await })
+        })
+        .join()
+        .expect("zookeeper writer thread")
+        .expect("zookeeper write timed out")
+        .expect("zookeeper write");
+    }
+
+    /// Stops the server now.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for ZooKeeperServer {
     fn drop(&mut self) {
         self.stop();
     }

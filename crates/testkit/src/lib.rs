@@ -20,7 +20,7 @@ pub use rustls;
 pub use backend::Backend;
 pub use client::{get, h2c_get, request, Reply};
 pub use dir::TestDir;
-pub use kv_servers::EtcdServer;
+pub use kv_servers::{zk_write, EtcdServer, ZooKeeperServer};
 pub use process::{free_port, Switchyard};
 pub use services::{Pebble, PebbleOptions, RedisServer};
 

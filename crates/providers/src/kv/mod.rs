@@ -21,6 +21,7 @@
 
 pub mod etcd;
 pub mod redis;
+pub mod zookeeper;
 
 use std::collections::BTreeMap;
 use std::future::Future;
