@@ -195,7 +195,52 @@ class ZooKeeperStore:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-STORES = {"redis": RedisStore, "etcd": EtcdStore, "zookeeper": ZooKeeperStore}
+class ConsulStore:
+    """The testkit's stand-in for Consul's KV API (`consul-double`, beside
+    the switchyard binary): Consul has no Debian package."""
+
+    provider = "consul"
+    traefik_follows = True
+
+    def __init__(self):
+        self.port = free_port()
+        binary = os.path.join(os.path.dirname(switchyard_bin()), "consul-double")
+        assert os.path.exists(binary), "build it: cargo build -p switchyard-testkit --bin consul-double"
+        self.proc = subprocess.Popen([binary, str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait("consul double", self._ready)
+
+    def _ready(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    @property
+    def endpoint(self):
+        return "127.0.0.1:%d" % self.port
+
+    def _call(self, method, key, value=None):
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d/v1/kv/%s" % (self.port, key),
+            data=None if value is None else value.encode(),
+            method=method,
+        )
+        with urllib.request.urlopen(req, timeout=5) as r:
+            r.read()
+
+    def put(self, key, value):
+        self._call("PUT", key, value)
+
+    def delete(self, key):
+        self._call("DELETE", key)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+STORES = {"redis": RedisStore, "etcd": EtcdStore, "zookeeper": ZooKeeperStore, "consul": ConsulStore}
 
 
 def route(store, name, rule, service, extra=()):

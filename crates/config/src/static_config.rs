@@ -381,6 +381,8 @@ pub struct Providers {
     pub etcd: Option<EtcdProvider>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zoo_keeper: Option<ZooKeeperProvider>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consul: Option<ConsulProvider>,
 }
 
 impl Default for Providers {
@@ -392,6 +394,7 @@ impl Default for Providers {
             redis: None,
             etcd: None,
             zoo_keeper: None,
+            consul: None,
         }
     }
 }
@@ -509,6 +512,31 @@ impl Default for ZooKeeperProvider {
             endpoints: vec!["127.0.0.1:2181".into()],
             username: String::new(),
             password: String::new(),
+        }
+    }
+}
+
+/// `providers.consul` (its KV store).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ConsulProvider {
+    pub root_key: String,
+    pub endpoints: Vec<String>,
+    pub token: String,
+    /// One provider per namespace (`consul-<namespace>`), Consul Enterprise.
+    pub namespaces: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<KvTls>,
+}
+
+impl Default for ConsulProvider {
+    fn default() -> Self {
+        ConsulProvider {
+            root_key: "traefik".into(),
+            endpoints: vec!["127.0.0.1:8500".into()],
+            token: String::new(),
+            namespaces: Vec::new(),
+            tls: None,
         }
     }
 }

@@ -138,7 +138,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "log.otlp",
         "metrics",
         "ocsp",
-        "providers.consul",
         "providers.consulcatalog",
         "providers.docker",
         "providers.ecs",

@@ -252,6 +252,16 @@ fn start_kv_providers(
         let store = kv::zookeeper::ZooKeeper::new(settings);
         spawn_kv(kv::zookeeper::NAME, store, tx);
     }
+    if let Some(settings) = &providers.consul {
+        match kv::consul::providers(settings) {
+            Ok(stores) => {
+                for store in stores {
+                    spawn_kv(store.name(), Ok(store), tx);
+                }
+            }
+            Err(e) => spawn_kv::<kv::consul::Consul>(kv::consul::NAME, Err(e), tx),
+        }
+    }
 }
 
 fn spawn_kv<S: switchyard_providers::kv::Store>(

@@ -1,6 +1,6 @@
 //! The KV store providers against real servers: `redis-server` (which
 //! starts with keyspace notifications off: the provider turns them on) and
-//! `etcd` and ZooKeeper. Keys are written before and while Switchyard runs, the server is
+//! `etcd`, ZooKeeper, and the testkit's stand-in for Consul's KV API. Keys are written before and while Switchyard runs, the server is
 //! stopped and started again; each scenario runs on each store.
 
 #![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use switchyard_testkit::{EtcdServer, RedisServer, ZooKeeperServer};
+use switchyard_testkit::{ConsulDouble, EtcdServer, RedisServer, ZooKeeperServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -114,6 +114,30 @@ impl Kv for Zk {
     fn provider(&self) -> (&'static str, String) {
         let yaml = format!("  zooKeeper:\n    endpoints: [\"{}\"]\n", self.0.endpoint());
         ("zookeeper", yaml)
+    }
+    fn put_all(&self, pairs: &[(String, String)]) {
+        for (k, v) in pairs {
+            self.0.put(k, v);
+        }
+    }
+    fn delete(&self, key: &str) {
+        self.0.delete(key);
+    }
+    fn stop(&mut self) {
+        self.0.stop();
+    }
+    fn restart(&mut self) -> bool {
+        self.0.restart();
+        true
+    }
+}
+
+struct Consul(ConsulDouble);
+
+impl Kv for Consul {
+    fn provider(&self) -> (&'static str, String) {
+        let yaml = format!("  consul:\n    endpoints: [\"{}\"]\n", self.0.endpoint());
+        ("consul", yaml)
     }
     fn put_all(&self, pairs: &[(String, String)]) {
         for (k, v) in pairs {
@@ -335,5 +359,81 @@ async fn zookeeper_stopped_and_restarted() {
     a_stopped_store_keeps_the_last_configuration_and_a_restarted_one_is_read_again(Zk(
         ZooKeeperServer::start(),
     ))
+    .await;
+}
+
+#[tokio::test]
+async fn consul_keys_before_start_and_changes_while_running_are_routed() {
+    keys_before_start_and_changes_while_running_are_routed(Consul(ConsulDouble::start())).await;
+}
+
+#[tokio::test]
+async fn consul_a_malformed_key_is_an_error_on_its_element_only() {
+    a_malformed_key_is_an_error_on_its_element_only(Consul(ConsulDouble::start())).await;
+}
+
+#[tokio::test]
+async fn consul_stopped_and_restarted() {
+    a_stopped_store_keeps_the_last_configuration_and_a_restarted_one_is_read_again(Consul(
+        ConsulDouble::start(),
+    ))
+    .await;
+}
+
+/// With `namespaces`, one provider per namespace (`consul-<ns>`), each
+/// reading its own keys, with the ACL token.
+#[tokio::test]
+async fn consul_namespaces_and_token() {
+    let consul = ConsulDouble::start_on(free_port(), Some("s3cret"));
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    for (ns, name, backend) in [("team-a", "one", &a), ("team-b", "two", &b)] {
+        consul.put_in(
+            ns,
+            &format!("traefik/http/routers/{name}/rule"),
+            &format!("Host(`{name}.test`)"),
+        );
+        consul.put_in(ns, &format!("traefik/http/routers/{name}/service"), name);
+        consul.put_in(
+            ns,
+            &format!("traefik/http/services/{name}/loadBalancer/servers/0/url"),
+            &backend.url(),
+        );
+    }
+    let yaml = format!(
+        "  consul:\n    endpoints: [\"{}\"]\n    token: s3cret\n    namespaces: [team-a, team-b]\n",
+        consul.endpoint()
+    );
+    let p = Proxy::start("kv-consul-namespaces", "", &yaml).await;
+    wait_backend(&p, "one.test", Some("a")).await;
+    wait_backend(&p, "two.test", Some("b")).await;
+    let routers = p.api("/api/http/routers").await;
+    let names: Vec<&str> = routers
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(names.contains(&"one@consul-team-a"), "{names:?}");
+    assert!(names.contains(&"two@consul-team-b"), "{names:?}");
+    // A change in one namespace is routed.
+    consul.put_in(
+        "team-b",
+        "traefik/http/services/two/loadBalancer/servers/0/url",
+        &a.url(),
+    );
+    wait_backend(&p, "two.test", Some("a")).await;
+}
+
+#[tokio::test]
+async fn consul_a_wrong_token_is_logged() {
+    let consul = ConsulDouble::start_on(free_port(), Some("s3cret"));
+    let yaml = format!(
+        "  consul:\n    endpoints: [\"{}\"]\n    token: wrong\n",
+        consul.endpoint()
+    );
+    let p = Proxy::start("kv-consul-token", "", &yaml).await;
+    wait_until("the refusal logged", WAIT, || async {
+        p.sy.logged("403 Forbidden").then_some(())
+    })
     .await;
 }

@@ -285,9 +285,14 @@ impl Drop for ZooKeeperServer {
 
 /// Standard base64 with padding.
 fn base64(text: &str) -> String {
+    base64_bytes(text.as_bytes())
+}
+
+/// Standard base64 with padding.
+pub(crate) fn base64_bytes(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
-    for chunk in text.as_bytes().chunks(3) {
+    for chunk in bytes.chunks(3) {
         let b = [
             chunk[0],
             chunk.get(1).copied().unwrap_or(0),

@@ -6,6 +6,7 @@
 
 mod backend;
 mod client;
+mod consul_double;
 mod dir;
 pub mod h2raw;
 mod kv_servers;
@@ -19,6 +20,7 @@ pub use rustls;
 
 pub use backend::Backend;
 pub use client::{get, h2c_get, request, Reply};
+pub use consul_double::ConsulDouble;
 pub use dir::TestDir;
 pub use kv_servers::{zk_write, EtcdServer, ZooKeeperServer};
 pub use process::{free_port, Switchyard};

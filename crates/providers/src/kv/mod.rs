@@ -19,6 +19,7 @@
 //!   which is left out; the rest of the store's configuration still goes
 //!   out. Traefik refuses the whole set and keeps its previous one.
 
+pub mod consul;
 pub mod etcd;
 pub mod redis;
 pub mod zookeeper;
