@@ -54,7 +54,6 @@ NOT_IMPLEMENTED = sorted([
 REFUSED = sorted([
     "router child@file: parentRefs",
     "middleware plugin@file: plugin",
-    "middleware rateLimit@file: rateLimit.redis.tls",
     'service viaspiffe@file: serversTransport "spiffe@file": spiffe',
 ])
 

@@ -212,6 +212,8 @@ pub struct Redis {
     pub read_timeout: Option<crate::Duration>,
     pub write_timeout: Option<crate::Duration>,
     pub dial_timeout: Option<crate::Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<RedisTls>,
     /// Switchyard's extension: while Redis is unreachable, limit in memory
     /// on each instance (true, the default) or refuse with 500 (false, as
     /// Traefik does).
@@ -229,9 +231,20 @@ impl Default for Redis {
             read_timeout: Some(crate::Duration::from_secs(3)),
             write_timeout: Some(crate::Duration::from_secs(3)),
             dial_timeout: Some(crate::Duration::from_secs(5)),
+            tls: None,
             fail_open: None,
         }
     }
+}
+
+/// `rateLimit.redis.tls`: PEM file paths.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RedisTls {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+    pub insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

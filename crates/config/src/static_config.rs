@@ -397,6 +397,10 @@ pub struct Providers {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etcd: Option<EtcdProvider>,
     pub http: Option<HttpProvider>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zoo_keeper: Option<ZooKeeperProvider>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consul: Option<ConsulProvider>,
 }
 
 impl Default for Providers {
@@ -408,6 +412,8 @@ impl Default for Providers {
             redis: None,
             etcd: None,
             http: None,
+            zoo_keeper: None,
+            consul: None,
         }
     }
 }
@@ -543,6 +549,52 @@ impl Default for EtcdProvider {
             endpoints: vec!["127.0.0.1:2379".into()],
             username: String::new(),
             password: String::new(),
+            tls: None,
+        }
+    }
+}
+
+/// `providers.zooKeeper`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ZooKeeperProvider {
+    pub root_key: String,
+    pub endpoints: Vec<String>,
+    pub username: String,
+    pub password: String,
+}
+
+impl Default for ZooKeeperProvider {
+    fn default() -> Self {
+        ZooKeeperProvider {
+            root_key: "traefik".into(),
+            endpoints: vec!["127.0.0.1:2181".into()],
+            username: String::new(),
+            password: String::new(),
+        }
+    }
+}
+
+/// `providers.consul` (its KV store).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ConsulProvider {
+    pub root_key: String,
+    pub endpoints: Vec<String>,
+    pub token: String,
+    /// One provider per namespace (`consul-<namespace>`), Consul Enterprise.
+    pub namespaces: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<KvTls>,
+}
+
+impl Default for ConsulProvider {
+    fn default() -> Self {
+        ConsulProvider {
+            root_key: "traefik".into(),
+            endpoints: vec!["127.0.0.1:8500".into()],
+            token: String::new(),
+            namespaces: Vec::new(),
             tls: None,
         }
     }

@@ -129,7 +129,6 @@ fn every_key_is_accepted_and_what_is_not_acted_on_is_recorded() {
         "middleware plugin: plugin (refused)",
         "middleware rateLimit: rateLimit.redis.maxActiveConns",
         "middleware rateLimit: rateLimit.redis.minIdleConns",
-        "middleware rateLimit: rateLimit.redis.tls (refused)",
         "serversTransport every: forwardingTimeouts.readTimeout",
         "serversTransport every: forwardingTimeouts.writeTimeout",
         "serversTransport spiffe: spiffe (refused)",

@@ -1,13 +1,19 @@
-//! A small Redis client for the distributed rate limiter: RESP2 over TCP,
-//! a pool of connections, `AUTH`/`SELECT` on connect, and the dial, read
-//! and write timeouts of Traefik's `redis` section. It speaks only the few
-//! commands the limiter needs.
+//! The distributed rate limiter's Redis client, on the `redis` crate, shaped
+//! like Traefik's (go-redis `UniversalClient`): one endpoint is one server,
+//! several endpoints are a Redis Cluster; `tls` (CA, client certificate,
+//! insecureSkipVerify), `username`/`password`, `db`, and the dial and read
+//! timeouts of Traefik's `redis` section.
+//!
+//! One multiplexed connection carries every request (so `poolSize` is
+//! accepted and has nothing to size); a connection that fails is dropped
+//! and the next request dials again.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo};
+use tokio::sync::Mutex;
 
 /// A RESP value.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,20 +36,49 @@ impl Reply {
     }
 }
 
+impl From<redis::Value> for Reply {
+    fn from(value: redis::Value) -> Reply {
+        use redis::Value;
+        match value {
+            Value::Nil => Reply::Bulk(None),
+            Value::Int(i) => Reply::Integer(i),
+            Value::BulkString(b) => Reply::Bulk(Some(b)),
+            Value::SimpleString(s) => Reply::Status(s),
+            Value::Okay => Reply::Status("OK".into()),
+            Value::Array(items) | Value::Set(items) => {
+                Reply::Array(Some(items.into_iter().map(Reply::from).collect()))
+            }
+            Value::ServerError(e) => match e.details() {
+                Some(detail) => Reply::Error(format!("{} {detail}", e.code())),
+                None => Reply::Error(e.code().to_string()),
+            },
+            Value::VerbatimString { text, .. } => Reply::Bulk(Some(text.into_bytes())),
+            Value::Double(d) => Reply::Bulk(Some(d.to_string().into_bytes())),
+            Value::Boolean(b) => Reply::Integer(i64::from(b)),
+            other => Reply::Error(format!("unexpected RESP3 value {other:?}")),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
+    #[error("redis settings: {0}")]
+    Settings(String),
     #[error("connecting to {0}: {1}")]
-    Connect(String, std::io::Error),
-    #[error("connecting to {0}: timed out")]
-    ConnectTimeout(String),
-    #[error("redis i/o: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("redis timed out")]
-    Timeout,
-    #[error("redis error: {0}")]
-    Server(String),
-    #[error("redis protocol: {0}")]
-    Protocol(String),
+    Connect(String, redis::RedisError),
+    #[error("redis: {0}")]
+    Command(#[from] redis::RedisError),
+    #[error("reading {path}: {error}")]
+    File { path: String, error: std::io::Error },
+}
+
+/// `tls` of the `redis` section: PEM file paths.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tls {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+    pub insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,188 +87,195 @@ pub struct Settings {
     pub username: String,
     pub password: String,
     pub db: i64,
+    /// Accepted for Traefik's sake: one multiplexed connection needs no pool.
     pub pool_size: usize,
     pub dial_timeout: Duration,
     /// None: no limit.
     pub read_timeout: Option<Duration>,
     pub write_timeout: Option<Duration>,
+    pub tls: Option<Tls>,
 }
 
-struct Conn {
-    stream: BufReader<TcpStream>,
-}
-
-/// Encodes a command as a RESP array of bulk strings.
-pub fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-/// Reads one RESP value.
-async fn read_reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Result<Reply, RedisError> {
-    let mut line = Vec::new();
-    let mut depth_stack: Vec<(Vec<Reply>, usize)> = Vec::new();
-    loop {
-        line.clear();
-        r.read_until(b'\n', &mut line).await?;
-        if line.len() < 3 || !line.ends_with(b"\r\n") {
-            return Err(RedisError::Protocol("connection closed or bad line".into()));
-        }
-        let body = String::from_utf8_lossy(&line[1..line.len() - 2]).into_owned();
-        let number = || {
-            body.parse::<i64>()
-                .map_err(|_| RedisError::Protocol(format!("bad number {body:?}")))
-        };
-        let mut value = match line[0] {
-            b'+' => Reply::Status(body.clone()),
-            b'-' => Reply::Error(body.clone()),
-            b':' => Reply::Integer(number()?),
-            b'$' => {
-                let n = number()?;
-                if n < 0 {
-                    Reply::Bulk(None)
-                } else {
-                    let n = usize::try_from(n)
-                        .map_err(|_| RedisError::Protocol("bulk length".into()))?;
-                    let mut buf = vec![0; n + 2];
-                    r.read_exact(&mut buf).await?;
-                    buf.truncate(n);
-                    Reply::Bulk(Some(buf))
-                }
-            }
-            b'*' => {
-                let n = number()?;
-                if n < 0 {
-                    Reply::Array(None)
-                } else if n == 0 {
-                    Reply::Array(Some(Vec::new()))
-                } else {
-                    let n = usize::try_from(n)
-                        .map_err(|_| RedisError::Protocol("array length".into()))?;
-                    depth_stack.push((Vec::with_capacity(n), n));
-                    continue;
-                }
-            }
-            other => {
-                return Err(RedisError::Protocol(format!(
-                    "unexpected type byte {:?}",
-                    other as char
-                )))
-            }
-        };
-        // Fold completed values into their arrays.
-        loop {
-            let Some((items, want)) = depth_stack.last_mut() else {
-                return Ok(value);
-            };
-            items.push(value);
-            if items.len() < *want {
-                break;
-            }
-            let (items, _) = depth_stack.pop().unwrap_or_default();
-            value = Reply::Array(Some(items));
-        }
-    }
+#[derive(Clone)]
+enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
 }
 
 pub struct Client {
     settings: Settings,
-    idle: Mutex<Vec<Conn>>,
+    conn: Mutex<Option<Conn>>,
+}
+
+/// `host:port` (`[v6]:port`), 6379 when no port is given.
+fn host_port(endpoint: &str) -> Result<(String, u16), RedisError> {
+    let bad = || RedisError::Settings(format!("endpoint {endpoint:?}: expected host:port"));
+    let (host, port) = match endpoint.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') || h.starts_with('[') => {
+            (h, p.parse::<u16>().map_err(|_| bad())?)
+        }
+        _ => (endpoint, 6379),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((host.to_string(), port))
 }
 
 impl Client {
     pub fn new(settings: Settings) -> Client {
         Client {
             settings,
-            idle: Mutex::new(Vec::new()),
+            conn: Mutex::new(None),
         }
+    }
+
+    /// The longest wait for an answer: the read timeout (a request is
+    /// written and read within it), else the write timeout.
+    fn response_timeout(&self) -> Option<Duration> {
+        self.settings.read_timeout.or(self.settings.write_timeout)
+    }
+
+    fn certificates(&self) -> Result<Option<redis::TlsCertificates>, RedisError> {
+        let Some(tls) = &self.settings.tls else {
+            return Ok(None);
+        };
+        let read = |path: &str| {
+            std::fs::read(path).map_err(|error| RedisError::File {
+                path: path.to_string(),
+                error,
+            })
+        };
+        let root_cert = (!tls.ca.is_empty()).then(|| read(&tls.ca)).transpose()?;
+        let client_tls = if tls.cert.is_empty() || tls.key.is_empty() {
+            None
+        } else {
+            Some(redis::ClientTlsConfig {
+                client_cert: read(&tls.cert)?,
+                client_key: read(&tls.key)?,
+            })
+        };
+        Ok(Some(redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        }))
+    }
+
+    fn addr(&self, endpoint: &str) -> Result<ConnectionAddr, RedisError> {
+        let (host, port) = host_port(endpoint)?;
+        Ok(match &self.settings.tls {
+            Some(tls) => ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: tls.insecure_skip_verify,
+                tls_params: None,
+            },
+            None => ConnectionAddr::Tcp(host, port),
+        })
     }
 
     async fn connect(&self) -> Result<Conn, RedisError> {
-        let mut last = None;
-        for endpoint in &self.settings.endpoints {
-            match tokio::time::timeout(self.settings.dial_timeout, TcpStream::connect(endpoint))
-                .await
-            {
-                Ok(Ok(stream)) => {
-                    let _ = stream.set_nodelay(true);
-                    let mut conn = Conn {
-                        stream: BufReader::new(stream),
-                    };
-                    if !self.settings.password.is_empty() {
-                        let reply = if self.settings.username.is_empty() {
-                            self.exchange(&mut conn, &[b"AUTH", self.settings.password.as_bytes()])
-                                .await?
-                        } else {
-                            self.exchange(
-                                &mut conn,
-                                &[
-                                    b"AUTH",
-                                    self.settings.username.as_bytes(),
-                                    self.settings.password.as_bytes(),
-                                ],
-                            )
-                            .await?
-                        };
-                        if let Reply::Error(e) = reply {
-                            return Err(RedisError::Server(e));
-                        }
-                    }
-                    if self.settings.db != 0 {
-                        let db = self.settings.db.to_string();
-                        if let Reply::Error(e) = self
-                            .exchange(&mut conn, &[b"SELECT", db.as_bytes()])
-                            .await?
-                        {
-                            return Err(RedisError::Server(e));
-                        }
-                    }
-                    return Ok(conn);
+        let s = &self.settings;
+        let certificates = self.certificates()?;
+        match s.endpoints.as_slice() {
+            [] => Err(RedisError::Settings("no endpoints".into())),
+            [endpoint] => {
+                let mut redis_info = RedisConnectionInfo::default().set_db(s.db);
+                if !s.username.is_empty() {
+                    redis_info = redis_info.set_username(&s.username);
                 }
-                Ok(Err(e)) => last = Some(RedisError::Connect(endpoint.clone(), e)),
-                Err(_) => last = Some(RedisError::ConnectTimeout(endpoint.clone())),
+                if !s.password.is_empty() {
+                    redis_info = redis_info.set_password(&s.password);
+                }
+                let info = self
+                    .addr(endpoint)?
+                    .into_connection_info()?
+                    .set_redis_settings(redis_info);
+                let client = match certificates {
+                    Some(c) => redis::Client::build_with_tls(info, c)?,
+                    None => redis::Client::open(info)?,
+                };
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(s.dial_timeout))
+                    .set_response_timeout(self.response_timeout());
+                let conn = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(|e| RedisError::Connect(endpoint.clone(), e))?;
+                Ok(Conn::Single(conn))
+            }
+            several => {
+                let nodes = several
+                    .iter()
+                    .map(|e| self.addr(e)?.into_connection_info().map_err(Into::into))
+                    .collect::<Result<Vec<_>, RedisError>>()?;
+                let mut builder = redis::cluster::ClusterClient::builder(nodes)
+                    .connection_timeout(s.dial_timeout);
+                if let Some(t) = self.response_timeout() {
+                    builder = builder.response_timeout(t);
+                }
+                if !s.username.is_empty() {
+                    builder = builder.username(s.username.clone());
+                }
+                if !s.password.is_empty() {
+                    builder = builder.password(s.password.clone());
+                }
+                if let Some(tls) = &s.tls {
+                    builder = builder.tls(if tls.insecure_skip_verify {
+                        redis::TlsMode::Insecure
+                    } else {
+                        redis::TlsMode::Secure
+                    });
+                }
+                if let Some(c) = certificates {
+                    builder = builder.certs(c);
+                }
+                let conn = builder
+                    .build()?
+                    .get_async_connection()
+                    .await
+                    .map_err(|e| RedisError::Connect(several.join(","), e))?;
+                Ok(Conn::Cluster(conn))
             }
         }
-        Err(last.unwrap_or_else(|| RedisError::Protocol("no endpoints".into())))
     }
 
-    async fn exchange(&self, conn: &mut Conn, args: &[&[u8]]) -> Result<Reply, RedisError> {
-        let request = encode(args);
-        let write = conn.stream.get_mut().write_all(&request);
-        match self.settings.write_timeout {
-            Some(t) => tokio::time::timeout(t, write)
-                .await
-                .map_err(|_| RedisError::Timeout)??,
-            None => write.await?,
-        }
-        let read = read_reply(&mut conn.stream);
-        match self.settings.read_timeout {
-            Some(t) => tokio::time::timeout(t, read)
-                .await
-                .map_err(|_| RedisError::Timeout)?,
-            None => read.await,
-        }
-    }
-
-    /// Sends one command on a pooled connection. A connection that failed
-    /// is dropped, not returned to the pool.
+    /// Sends one command. A connection that failed is dropped; the next
+    /// command dials again.
     pub async fn command(&self, args: &[&[u8]]) -> Result<Reply, RedisError> {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut conn = match pooled {
-            Some(c) => c,
-            None => self.connect().await?,
-        };
-        let reply = self.exchange(&mut conn, args).await?;
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < self.settings.pool_size.max(1) {
-            idle.push(conn);
+        let mut cmd = redis::Cmd::new();
+        for a in args {
+            cmd.arg(*a);
         }
-        Ok(reply)
+        self.run(&cmd).await
+    }
+
+    async fn run(&self, cmd: &redis::Cmd) -> Result<Reply, RedisError> {
+        // The lock is held to dial (once for every waiting request), not
+        // while a command runs: the connection multiplexes them.
+        let conn = {
+            let mut guard = self.conn.lock().await;
+            match guard.as_ref() {
+                Some(c) => c.clone(),
+                None => guard.insert(self.connect().await?).clone(),
+            }
+        };
+        let result = match conn {
+            Conn::Single(mut c) => c.req_packed_command(cmd).await,
+            Conn::Cluster(mut c) => c.req_packed_command(cmd).await,
+        };
+        match result {
+            Ok(value) => Ok(Reply::from(value)),
+            // The server answered: the connection is fine.
+            Err(e) if e.code().is_some() => Ok(Reply::Error(e.to_string())),
+            Err(e) => {
+                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+                    *self.conn.lock().await = None;
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// Runs a Lua script by its SHA-1, loading it when the server does not
@@ -245,20 +287,19 @@ impl Client {
         keys: &[&str],
         args: &[String],
     ) -> Result<Reply, RedisError> {
-        let keys_count = keys.len().to_string();
-        let mut cmd: Vec<&[u8]> = vec![b"EVALSHA", sha1.as_bytes(), keys_count.as_bytes()];
-        cmd.extend(keys.iter().map(|k| k.as_bytes()));
-        cmd.extend(args.iter().map(|a| a.as_bytes()));
-        match self.command(&cmd).await? {
+        let build = |head: &str, body: &str| {
+            let mut cmd = redis::cmd(head);
+            cmd.arg(body).arg(keys.len()).arg(keys).arg(args);
+            cmd
+        };
+        match self.run(&build("EVALSHA", sha1)).await? {
             Reply::Error(e) if e.starts_with("NOSCRIPT") => {
-                cmd[0] = b"EVAL";
-                cmd[1] = script.as_bytes();
-                match self.command(&cmd).await? {
-                    Reply::Error(e) => Err(RedisError::Server(e)),
+                match self.run(&build("EVAL", script)).await? {
+                    Reply::Error(e) => Err(RedisError::Settings(e)),
                     r => Ok(r),
                 }
             }
-            Reply::Error(e) => Err(RedisError::Server(e)),
+            Reply::Error(e) => Err(RedisError::Settings(e)),
             r => Ok(r),
         }
     }
@@ -268,43 +309,44 @@ impl Client {
 mod tests {
     use super::*;
 
-    async fn parse(input: &[u8]) -> Result<Reply, RedisError> {
-        let mut r = BufReader::new(input);
-        read_reply(&mut r).await
-    }
-
-    #[tokio::test]
-    async fn reply_table() {
-        let cases: Vec<(&[u8], Reply)> = vec![
-            (b"+OK\r\n", Reply::Status("OK".into())),
-            (b"-ERR nope\r\n", Reply::Error("ERR nope".into())),
-            (b":42\r\n", Reply::Integer(42)),
-            (b"$3\r\nabc\r\n", Reply::Bulk(Some(b"abc".to_vec()))),
-            (b"$-1\r\n", Reply::Bulk(None)),
-            (b"*0\r\n", Reply::Array(Some(vec![]))),
-            (b"*-1\r\n", Reply::Array(None)),
+    #[test]
+    fn values_become_replies() {
+        use redis::Value;
+        let cases = vec![
+            (Value::Okay, Reply::Status("OK".into())),
+            (Value::Int(42), Reply::Integer(42)),
+            (Value::Nil, Reply::Bulk(None)),
             (
-                b"*3\r\n$4\r\ntrue\r\n$1\r\n0\r\n*2\r\n:1\r\n+x\r\n",
+                redis::parse_redis_value(b"-NOSCRIPT No matching script\r\n").unwrap(),
+                Reply::Error("NOSCRIPT No matching script".into()),
+            ),
+            (
+                Value::Array(vec![
+                    Value::BulkString(b"true".to_vec()),
+                    Value::BulkString(b"0".to_vec()),
+                ]),
                 Reply::Array(Some(vec![
                     Reply::Bulk(Some(b"true".to_vec())),
                     Reply::Bulk(Some(b"0".to_vec())),
-                    Reply::Array(Some(vec![Reply::Integer(1), Reply::Status("x".into())])),
                 ])),
             ),
         ];
-        for (input, want) in cases {
-            assert_eq!(parse(input).await.unwrap(), want, "{input:?}");
-        }
-        for bad in [&b""[..], b"?x\r\n", b":x\r\n", b"$5\r\nab\r\n", b"+OK\n"] {
-            assert!(parse(bad).await.is_err(), "{bad:?}");
+        for (value, want) in cases {
+            let what = format!("{value:?}");
+            assert_eq!(Reply::from(value), want, "{what}");
         }
     }
 
     #[test]
-    fn encoding() {
-        assert_eq!(
-            encode(&[b"GET", b"key"]),
-            b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n".to_vec()
-        );
+    fn endpoints() {
+        for (text, want) in [
+            ("127.0.0.1:6380", Some(("127.0.0.1", 6380))),
+            ("redis", Some(("redis", 6379))),
+            ("[::1]:7000", Some(("::1", 7000))),
+            ("host:port", None),
+        ] {
+            let got = host_port(text).ok();
+            assert_eq!(got, want.map(|(h, p)| (h.to_string(), p)), "{text}");
+        }
     }
 }

@@ -254,14 +254,36 @@ fn start_kv_providers(
     use switchyard_providers::kv;
     let Some(providers) = providers else { return };
     if let Some(settings) = providers.redis.clone() {
-        match kv::redis::Redis::new(settings) {
-            Ok(store) => {
-                let root = store.root_key().to_string();
-                tokio::spawn(kv::run(kv::redis::NAME, store, root, tx.clone()));
+        spawn_kv(kv::redis::NAME, kv::redis::Redis::new(settings), tx);
+    }
+    if let Some(settings) = providers.etcd.clone() {
+        spawn_kv(kv::etcd::NAME, kv::etcd::Etcd::new(settings), tx);
+    }
+    if let Some(settings) = providers.zoo_keeper.clone() {
+        let store = kv::zookeeper::ZooKeeper::new(settings);
+        spawn_kv(kv::zookeeper::NAME, store, tx);
+    }
+    if let Some(settings) = &providers.consul {
+        match kv::consul::providers(settings) {
+            Ok(stores) => {
+                for store in stores {
+                    spawn_kv(store.name(), Ok(store), tx);
+                }
             }
-            Err(e) => {
-                tracing::error!(provider = kv::redis::NAME, error = %e, "cannot start the provider")
-            }
+            Err(e) => spawn_kv::<kv::consul::Consul>(kv::consul::NAME, Err(e), tx),
         }
+    }
+}
+
+fn spawn_kv<S: switchyard_providers::kv::Store>(
+    name: &'static str,
+    store: Result<S, switchyard_providers::kv::KvError>,
+    tx: &switchyard_providers::Sender,
+) {
+    match store {
+        Ok(store) => {
+            tokio::spawn(switchyard_providers::kv::run(name, store, tx.clone()));
+        }
+        Err(e) => tracing::error!(provider = name, error = %e, "cannot start the provider"),
     }
 }

@@ -115,3 +115,28 @@ async fn redis_down_fails_closed_when_asked() {
     .await;
     drop(redis);
 }
+
+#[tokio::test]
+async fn redis_over_tls_with_a_client_certificate() {
+    let redis = RedisServer::start_tls();
+    let a = Backend::start("a").await;
+    let fixture = |name: &str| {
+        switchyard_testkit::tls::fixture_path(name)
+            .display()
+            .to_string()
+    };
+    let tls = format!(
+        "          tls:\n            ca: \"{}\"\n            cert: \"{}\"\n            key: \"{}\"",
+        fixture("ca.pem"),
+        fixture("client.pem"),
+        fixture("client.key")
+    );
+    let config = limited(&a, &redis.endpoint(), &tls);
+    let p = Proxy::start("redis-tls", &config, "").await;
+    p.wait_status("app.test", "/", 200).await;
+    assert_eq!(statuses(&p, 2).await, [200, 429]);
+    // The bucket is the one in Redis, not the in-memory fallback.
+    let keys = redis.cli(&["KEYS", "rate:*"]).unwrap();
+    assert_eq!(keys, "rate:limit@file:127.0.0.1");
+    assert!(!p.sy.logged("Redis unreachable"), "{:#?}", p.sy.log());
+}

@@ -7,8 +7,10 @@
 mod backend;
 mod client;
 mod config_server;
+mod consul_double;
 mod dir;
 pub mod h2raw;
+mod kv_servers;
 pub mod load;
 mod process;
 mod services;
@@ -20,7 +22,9 @@ pub use rustls;
 pub use backend::Backend;
 pub use client::{get, h2c_get, request, Reply};
 pub use config_server::ConfigServer;
+pub use consul_double::ConsulDouble;
 pub use dir::TestDir;
+pub use kv_servers::{zk_write, EtcdServer, ZooKeeperServer};
 pub use process::{free_port, Switchyard};
 pub use services::{Pebble, PebbleOptions, RedisServer};
 

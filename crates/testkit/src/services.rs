@@ -10,6 +10,8 @@ use crate::process::free_port;
 pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
+    /// Serving TLS only, with the fixture certificates.
+    tls: bool,
 }
 
 impl RedisServer {
@@ -21,17 +23,38 @@ impl RedisServer {
 
     /// Starts one on `port` (to bring a stopped server back).
     pub fn start_on(port: u16) -> RedisServer {
+        RedisServer::spawn(port, false)
+    }
+
+    /// Starts one speaking only TLS (the fixture `server.pem`, trusting
+    /// `ca.pem`) that requires a client certificate signed by that CA.
+    pub fn start_tls() -> RedisServer {
+        RedisServer::spawn(free_port(), true)
+    }
+
+    fn spawn(port: u16, tls: bool) -> RedisServer {
+        let fixture = |name: &str| crate::tls::fixture_path(name).display().to_string();
+        let port_args: Vec<String> = if tls {
+            vec![
+                "--port".into(),
+                "0".into(),
+                "--tls-port".into(),
+                port.to_string(),
+                "--tls-cert-file".into(),
+                fixture("server.pem"),
+                "--tls-key-file".into(),
+                fixture("server.key"),
+                "--tls-ca-cert-file".into(),
+                fixture("ca.pem"),
+                "--tls-auth-clients".into(),
+                "yes".into(),
+            ]
+        } else {
+            vec!["--port".into(), port.to_string()]
+        };
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(&port_args)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -40,6 +63,7 @@ impl RedisServer {
         let server = RedisServer {
             child: Some(child),
             port,
+            tls,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while server.cli(&["PING"]).as_deref() != Some("PONG") {
@@ -56,8 +80,23 @@ impl RedisServer {
 
     /// Runs `redis-cli` against it; its trimmed output, if it ran.
     pub fn cli(&self, args: &[&str]) -> Option<String> {
+        let fixture = |name: &str| crate::tls::fixture_path(name).display().to_string();
+        let tls_args: Vec<String> = if self.tls {
+            vec![
+                "--tls".into(),
+                "--cacert".into(),
+                fixture("ca.pem"),
+                "--cert".into(),
+                fixture("client.pem"),
+                "--key".into(),
+                fixture("client.key"),
+            ]
+        } else {
+            Vec::new()
+        };
         let out = Command::new("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(&tls_args)
             .args(args)
             .output()
             .ok()?;

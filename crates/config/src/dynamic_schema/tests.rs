@@ -150,7 +150,6 @@ fn keys_not_implemented_are_noted_on_their_element() {
             "http:\n  middlewares:\n    rl:\n      rateLimit:\n        redis:\n          endpoints: [a:1]\n          minIdleConns: 1\n          tls:\n            insecureSkipVerify: true\n",
             &[
                 (Middleware, "rl", "rateLimit.redis.minIdleConns", false),
-                (Middleware, "rl", "rateLimit.redis.tls", true),
             ],
         ),
         (

@@ -19,7 +19,10 @@
 //!   which is left out; the rest of the store's configuration still goes
 //!   out. Traefik refuses the whole set and keeps its previous one.
 
+pub mod consul;
+pub mod etcd;
 pub mod redis;
+pub mod zookeeper;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -49,6 +52,8 @@ impl KvError {
 
 /// One KV store, as the shared loop drives it.
 pub trait Store: Send + 'static {
+    /// The root key, as the keys read start with it.
+    fn root_key(&self) -> &str;
     /// Connects and starts watching the keys below the root key. Called
     /// again after any error, to reconnect.
     fn connect(&mut self) -> impl Future<Output = Result<(), KvError>> + Send;
@@ -86,7 +91,9 @@ impl Backoff {
 }
 
 /// Runs a KV provider named `provider` until `tx` closes.
-pub async fn run<S: Store>(provider: &'static str, mut store: S, root_key: String, tx: Sender) {
+pub async fn run<S: Store>(provider: &'static str, mut store: S, tx: Sender) {
+    let root_key = store.root_key().to_string();
+    tracing::debug!(provider, root_key = %root_key, "KV provider started");
     let mut state = State {
         provider,
         root_key,
@@ -124,6 +131,7 @@ impl State {
     /// One connection: Ok only when `tx` closed.
     async fn session<S: Store>(&mut self, store: &mut S, tx: &Sender) -> Result<(), KvError> {
         store.connect().await?;
+        tracing::debug!(provider = self.provider, "connected and watching");
         let mut first = true;
         loop {
             let pairs = store.list().await?;

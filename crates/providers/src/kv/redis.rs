@@ -80,10 +80,6 @@ impl Redis {
         })
     }
 
-    pub fn root_key(&self) -> &str {
-        &self.root_key
-    }
-
     fn redis_info(&self) -> RedisConnectionInfo {
         let s = &self.settings;
         let mut info = RedisConnectionInfo::default().set_db(s.db);
@@ -217,6 +213,10 @@ fn glob_escape(text: &str) -> String {
 }
 
 impl Store for Redis {
+    fn root_key(&self) -> &str {
+        &self.root_key
+    }
+
     async fn connect(&mut self) -> Result<(), KvError> {
         self.conn = None;
         self.events = None;

@@ -349,7 +349,6 @@ pub fn from_config(
     let limiter = match &c.redis {
         None => Limiter::Memory(buckets),
         Some(r) => {
-            // `redis.tls` is refused before this (see dynamic_keys.txt).
             let timeout = |d: Option<switchyard_config::Duration>| {
                 d.map(Duration::from).filter(|d| !d.is_zero())
             };
@@ -365,6 +364,12 @@ pub fn from_config(
                 dial_timeout: timeout(r.dial_timeout).unwrap_or(Duration::from_secs(5)),
                 read_timeout: timeout(r.read_timeout),
                 write_timeout: timeout(r.write_timeout),
+                tls: r.tls.as_ref().map(|t| crate::redis::Tls {
+                    ca: t.ca.clone(),
+                    cert: t.cert.clone(),
+                    key: t.key.clone(),
+                    insecure_skip_verify: t.insecure_skip_verify,
+                }),
             };
             if settings.endpoints.is_empty() {
                 return Err("rateLimit.redis.endpoints is empty".into());
