@@ -1,5 +1,5 @@
 //! Real third-party servers the tests talk to, started from the system's
-//! packages (`.ci/run` installs them): Redis.
+//! packages (`.ci/run` installs them): Redis (and its Sentinel).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -107,6 +107,73 @@ impl RedisServer {
 
     /// Stops the server now.
     pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A Redis Sentinel watching a master (as `master_name`); killed when
+/// dropped.
+pub struct RedisSentinel {
+    child: Option<Child>,
+    pub port: u16,
+    _dir: crate::TestDir,
+}
+
+impl RedisSentinel {
+    /// Starts one on a free port watching `master` and waits until it
+    /// names that master.
+    pub fn start(master: &RedisServer, master_name: &str) -> RedisSentinel {
+        let port = free_port();
+        let dir = crate::TestDir::new("sentinel");
+        let config = dir.write(
+            "sentinel.conf",
+            &format!(
+                "port {port}\nbind 127.0.0.1\nsentinel monitor {master_name} 127.0.0.1 {} 1\n",
+                master.port
+            ),
+        );
+        let child = Command::new("redis-server")
+            .arg(&config)
+            .arg("--sentinel")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server --sentinel (scripts/test installs Debian's redis-server)");
+        let sentinel = RedisSentinel {
+            child: Some(child),
+            port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let want = master.port.to_string();
+        loop {
+            let out = Command::new("redis-cli")
+                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                .args(["SENTINEL", "get-master-addr-by-name", master_name])
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+            if out.is_some_and(|o| o.lines().any(|l| l.trim() == want)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "redis sentinel did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sentinel
+    }
+
+    /// `127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
