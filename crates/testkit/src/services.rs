@@ -114,6 +114,113 @@ impl RedisServer {
     }
 }
 
+/// A Redis Cluster of three masters (no replicas) on free ports; killed
+/// when dropped.
+pub struct RedisCluster {
+    children: Vec<Child>,
+    pub ports: Vec<u16>,
+    _dir: crate::TestDir,
+}
+
+impl RedisCluster {
+    /// Starts the three nodes, joins them with `redis-cli --cluster
+    /// create`, and waits until the cluster says `cluster_state:ok`.
+    pub fn start() -> RedisCluster {
+        let dir = crate::TestDir::new("redis-cluster");
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let mut children = Vec::new();
+        for port in &ports {
+            let nodes = dir.join(&format!("nodes-{port}.conf"));
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--cluster-enabled",
+                    "yes",
+                ])
+                .arg("--cluster-config-file")
+                .arg(&nodes)
+                .arg("--dir")
+                .arg(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server (scripts/test installs Debian's redis-server)");
+            children.push(child);
+        }
+        let cluster = RedisCluster {
+            children,
+            ports,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in &cluster.ports {
+            while cluster.cli(*port, &["PING"]).as_deref() != Some("PONG") {
+                assert!(
+                    Instant::now() < deadline,
+                    "redis cluster node did not start"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let nodes: Vec<String> = cluster.endpoints();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli --cluster create");
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create failed"
+        );
+        for port in &cluster.ports {
+            while !cluster
+                .cli(*port, &["CLUSTER", "INFO"])
+                .is_some_and(|i| i.contains("cluster_state:ok"))
+            {
+                assert!(Instant::now() < deadline, "redis cluster did not form");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        cluster
+    }
+
+    /// `127.0.0.1:PORT` of each node.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// Runs `redis-cli -c` (following redirections) against node `port`.
+    pub fn cli(&self, port: u16, args: &[&str]) -> Option<String> {
+        let out = Command::new("redis-cli")
+            .args(["-c", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// A Redis Sentinel watching a master (as `master_name`); killed when
 /// dropped.
 pub struct RedisSentinel {
