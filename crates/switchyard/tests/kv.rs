@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use switchyard_testkit::{ConsulDouble, EtcdServer, RedisServer, ZooKeeperServer};
+use switchyard_testkit::{ConsulDouble, EtcdServer, RedisSentinel, RedisServer, ZooKeeperServer};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -56,6 +56,31 @@ impl Kv for RedisTls {
     }
     fn restart(&mut self) -> bool {
         unimplemented!("not used over TLS")
+    }
+}
+
+/// A Redis found through a Sentinel.
+struct RedisViaSentinel(Redis, RedisSentinel);
+
+impl Kv for RedisViaSentinel {
+    fn provider(&self) -> (&'static str, String) {
+        let yaml = format!(
+            "  redis:\n    endpoints: [\"{}\"]\n    sentinel:\n      masterName: mymaster\n",
+            self.1.endpoint()
+        );
+        ("redis", yaml)
+    }
+    fn put_all(&self, pairs: &[(String, String)]) {
+        self.0.put_all(pairs);
+    }
+    fn delete(&self, key: &str) {
+        self.0.delete(key);
+    }
+    fn stop(&mut self) {
+        self.0.stop();
+    }
+    fn restart(&mut self) -> bool {
+        unimplemented!("not used through a sentinel")
     }
 }
 
@@ -311,6 +336,17 @@ async fn redis_keys_before_start_and_changes_while_running_are_routed() {
 async fn redis_over_tls_with_a_client_certificate() {
     let redis = RedisTls(Redis(RedisServer::start_tls()));
     keys_before_start_and_changes_while_running_are_routed(redis).await;
+}
+
+#[tokio::test]
+async fn redis_through_a_sentinel() {
+    let master = RedisServer::start();
+    let sentinel = RedisSentinel::start(&master, "mymaster");
+    keys_before_start_and_changes_while_running_are_routed(RedisViaSentinel(
+        Redis(master),
+        sentinel,
+    ))
+    .await;
 }
 
 #[tokio::test]

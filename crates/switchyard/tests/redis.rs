@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use switchyard_testkit::RedisServer;
+use switchyard_testkit::{RedisCluster, RedisServer};
 
 fn limited(backend: &Backend, redis: &str, extra: &str) -> String {
     format!(
@@ -138,5 +138,20 @@ async fn redis_over_tls_with_a_client_certificate() {
     // The bucket is the one in Redis, not the in-memory fallback.
     let keys = redis.cli(&["KEYS", "rate:*"]).unwrap();
     assert_eq!(keys, "rate:limit@file:127.0.0.1");
+    assert!(!p.sy.logged("Redis unreachable"), "{:#?}", p.sy.log());
+}
+
+/// Several endpoints are a Redis Cluster, as in Traefik (go-redis'
+/// universal client): the bucket lands on the node owning its slot.
+#[tokio::test]
+async fn several_endpoints_are_a_redis_cluster() {
+    let cluster = RedisCluster::start();
+    let a = Backend::start("a").await;
+    let endpoints = cluster.endpoints().join("\", \"");
+    let p = Proxy::start("redis-cluster", &limited(&a, &endpoints, ""), "").await;
+    p.wait_status("app.test", "/", 200).await;
+    assert_eq!(statuses(&p, 2).await, [200, 429]);
+    let exists = cluster.cli(cluster.ports[0], &["EXISTS", "rate:limit@file:127.0.0.1"]);
+    assert_eq!(exists.as_deref(), Some("1"));
     assert!(!p.sy.logged("Redis unreachable"), "{:#?}", p.sy.log());
 }

@@ -26,7 +26,7 @@ pub use consul_double::ConsulDouble;
 pub use dir::TestDir;
 pub use kv_servers::{zk_write, EtcdServer, ZooKeeperServer};
 pub use process::{free_port, Switchyard};
-pub use services::{Pebble, PebbleOptions, RedisServer};
+pub use services::{Pebble, PebbleOptions, RedisCluster, RedisSentinel, RedisServer};
 
 use std::future::Future;
 use std::time::{Duration, Instant};

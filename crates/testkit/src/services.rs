@@ -1,5 +1,5 @@
 //! Real third-party servers the tests talk to, started from the system's
-//! packages (`.ci/run` installs them): Redis.
+//! packages (`.ci/run` installs them): Redis (and its Sentinel).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -107,6 +107,180 @@ impl RedisServer {
 
     /// Stops the server now.
     pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A Redis Cluster of three masters (no replicas) on free ports; killed
+/// when dropped.
+pub struct RedisCluster {
+    children: Vec<Child>,
+    pub ports: Vec<u16>,
+    _dir: crate::TestDir,
+}
+
+impl RedisCluster {
+    /// Starts the three nodes, joins them with `redis-cli --cluster
+    /// create`, and waits until the cluster says `cluster_state:ok`.
+    pub fn start() -> RedisCluster {
+        let dir = crate::TestDir::new("redis-cluster");
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let mut children = Vec::new();
+        for port in &ports {
+            let nodes = dir.join(&format!("nodes-{port}.conf"));
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--cluster-enabled",
+                    "yes",
+                ])
+                .arg("--cluster-config-file")
+                .arg(&nodes)
+                .arg("--dir")
+                .arg(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server (scripts/test installs Debian's redis-server)");
+            children.push(child);
+        }
+        let cluster = RedisCluster {
+            children,
+            ports,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in &cluster.ports {
+            while cluster.cli(*port, &["PING"]).as_deref() != Some("PONG") {
+                assert!(
+                    Instant::now() < deadline,
+                    "redis cluster node did not start"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let nodes: Vec<String> = cluster.endpoints();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli --cluster create");
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create failed"
+        );
+        for port in &cluster.ports {
+            while !cluster
+                .cli(*port, &["CLUSTER", "INFO"])
+                .is_some_and(|i| i.contains("cluster_state:ok"))
+            {
+                assert!(Instant::now() < deadline, "redis cluster did not form");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        cluster
+    }
+
+    /// `127.0.0.1:PORT` of each node.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// Runs `redis-cli -c` (following redirections) against node `port`.
+    pub fn cli(&self, port: u16, args: &[&str]) -> Option<String> {
+        let out = Command::new("redis-cli")
+            .args(["-c", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A Redis Sentinel watching a master (as `master_name`); killed when
+/// dropped.
+pub struct RedisSentinel {
+    child: Option<Child>,
+    pub port: u16,
+    _dir: crate::TestDir,
+}
+
+impl RedisSentinel {
+    /// Starts one on a free port watching `master` and waits until it
+    /// names that master.
+    pub fn start(master: &RedisServer, master_name: &str) -> RedisSentinel {
+        let port = free_port();
+        let dir = crate::TestDir::new("sentinel");
+        let config = dir.write(
+            "sentinel.conf",
+            &format!(
+                "port {port}\nbind 127.0.0.1\nsentinel monitor {master_name} 127.0.0.1 {} 1\n",
+                master.port
+            ),
+        );
+        let child = Command::new("redis-server")
+            .arg(&config)
+            .arg("--sentinel")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server --sentinel (scripts/test installs Debian's redis-server)");
+        let sentinel = RedisSentinel {
+            child: Some(child),
+            port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let want = master.port.to_string();
+        loop {
+            let out = Command::new("redis-cli")
+                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                .args(["SENTINEL", "get-master-addr-by-name", master_name])
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+            if out.is_some_and(|o| o.lines().any(|l| l.trim() == want)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "redis sentinel did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sentinel
+    }
+
+    /// `127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();

@@ -1,5 +1,6 @@
-//! The KV store providers (`providers.redis`, `providers.etcd`): one
-//! shared loop and one small backend per store.
+//! The KV store providers (`providers.redis`, `providers.etcd`,
+//! `providers.zooKeeper`, `providers.consul`): one shared loop and one
+//! small backend per store.
 //!
 //! The loop, as in Traefik's `pkg/provider/kv`: connect and start watching
 //! every key below `rootKey`, read them all, decode them
