@@ -49,9 +49,9 @@ struct Cached {
 pub struct ReadOnce {
     /// The files' configurations, merged as the provider merges them.
     pub config: Configuration,
-    /// Each file's path and rendered text (templates run), for locating
-    /// elements.
-    pub files: Vec<(PathBuf, String)>,
+    /// Each file's path and rendered text (templates run, with the map
+    /// back to the template's lines), for locating elements.
+    pub files: Vec<(PathBuf, switchyard_config::template::Rendered)>,
     /// Each file that could not be read, rendered or parsed, with why.
     pub errors: Vec<String>,
 }

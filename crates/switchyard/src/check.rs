@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use switchyard_config::loader::{Loaded, Source};
 use switchyard_config::node::Node;
 use switchyard_config::static_config::StaticConfiguration;
+use switchyard_config::template::Rendered;
 use switchyard_server::static_translation as translate;
 
 pub const USAGE: &str = "\
@@ -169,11 +170,11 @@ async fn check(loaded: Loaded, report: &mut Report) {
     };
     let (runtime, _) = builder.build(&merged);
     let info = &runtime.info;
-    let trees: Vec<(String, Node)> = files
+    let trees: Vec<(&Rendered, Node)> = files
         .iter()
-        .filter_map(|(path, text)| {
-            let tree = switchyard_config::loader::parse_tree(path, text).ok()?;
-            Some((path.display().to_string(), tree))
+        .filter_map(|(path, rendered)| {
+            let tree = switchyard_config::loader::parse_tree(path, &rendered.text).ok()?;
+            Some((rendered, tree))
         })
         .collect();
     for (kind, section, elements) in [
@@ -262,11 +263,22 @@ fn live_providers(config: &StaticConfiguration) -> Vec<&'static str> {
 }
 
 /// Where `http.<section>.<name>` is defined among the files read
-/// (`file:line:column`), for a qualified `name@file`.
-fn locate(trees: &[(String, Node)], section: &str, qualified: &str) -> Option<String> {
+/// (`file:line:column`, the line of the template that wrote it), for a
+/// qualified `name@file`.
+fn locate(trees: &[(&Rendered, Node)], section: &str, qualified: &str) -> Option<String> {
     let name = qualified.strip_suffix("@file")?;
-    trees.iter().find_map(|(_, tree)| {
-        let node = tree.get("http")?.get(section)?.get(name)?;
-        Some(node.location.to_string())
+    trees.iter().find_map(|(rendered, tree)| {
+        let mut at = tree.get("http")?.get(section)?.get(name)?.location.clone();
+        if let Some(line) = usize::try_from(at.line)
+            .ok()
+            .and_then(|l| rendered.source_line(l))
+            .and_then(|l| u32::try_from(l).ok())
+        {
+            if line != at.line {
+                at.line = line;
+                at.column = 0;
+            }
+        }
+        Some(at.to_string())
     })
 }
