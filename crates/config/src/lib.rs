@@ -26,6 +26,7 @@ pub mod middlewares;
 pub mod node;
 pub mod schema;
 pub mod static_config;
+pub mod template;
 pub mod tls;
 mod toml_source;
 mod yaml_source;
