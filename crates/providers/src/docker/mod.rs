@@ -31,7 +31,7 @@ pub mod container;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,9 +40,10 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use switchyard_config::dynamic::Configuration;
 pub use switchyard_config::static_config::DockerProvider;
+use switchyard_config::template::{Functions, Template, Value};
 use switchyard_rules::constraints::Constraint;
 
-use self::build::{DefaultRule, Settings};
+use self::build::{DefaultRule, RuleModel, Settings};
 use self::container::ContainerData;
 use crate::{Message, Sender};
 
@@ -96,9 +97,37 @@ pub fn settings(
     })
 }
 
+/// Parses `defaultRule` (a Go template, with `.Name`, `.ContainerName`
+/// and `.Labels`, and the standard functions with `normalize`).
+pub fn default_rule(text: &str) -> Result<Arc<DefaultRule>, String> {
+    let template = Template::parse("defaultRule", text).map_err(|e| {
+        format!("providers.docker.defaultRule: error while parsing default rule: {e}")
+    })?;
+    let functions = Functions::standard();
+    Ok(Arc::new(move |m: &RuleModel<'_>| {
+        let labels = m
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let data = Value::Map(BTreeMap::from([
+            ("Name".to_string(), Value::String(m.name.to_string())),
+            (
+                "ContainerName".to_string(),
+                Value::String(m.container_name.to_string()),
+            ),
+            ("Labels".to_string(), Value::Map(labels)),
+        ]));
+        template
+            .render(&data, &functions)
+            .map_err(|e| e.to_string())
+    }))
+}
+
 /// Runs until `tx` closes (or, without `watch`, after the first listing).
-pub async fn run(config: DockerProvider, default_rule: Arc<DefaultRule>, tx: Sender) {
-    let mut settings = match settings(&config, default_rule) {
+pub async fn run(config: DockerProvider, tx: Sender) {
+    let prepared = default_rule(&config.default_rule).and_then(|rule| settings(&config, rule));
+    let mut settings = match prepared {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(provider = NAME, error = %e, "cannot start the Docker provider");

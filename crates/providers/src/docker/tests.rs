@@ -627,3 +627,42 @@ fn compose_name_needs_both_labels() {
     );
     assert_eq!(service_name(&both), "x-p");
 }
+
+#[test]
+fn default_rule_is_a_go_template() {
+    let labels = BTreeMap::from([("env".to_string(), "prod".to_string())]);
+    let model = RuleModel {
+        name: "my-app",
+        container_name: "my_app",
+        labels: &labels,
+    };
+    // (description, template, rendered or error part)
+    let cases: &[(&str, &str, Result<&str, &str>)] = &[
+        (
+            "Traefik's default",
+            "Host(`{{ normalize .Name }}`)",
+            Ok("Host(`my-app`)"),
+        ),
+        (
+            "labels and the container name",
+            "Host(`{{ .ContainerName }}.{{ index .Labels \"env\" }}.test`)",
+            Ok("Host(`my_app.prod.test`)"),
+        ),
+        (
+            "sprig functions",
+            "Host(`{{ .Name | upper }}`)",
+            Ok("Host(`MY-APP`)"),
+        ),
+    ];
+    for (what, text, want) in cases {
+        let rule = super::default_rule(text).expect(what);
+        match want {
+            Ok(w) => assert_eq!(rule(&model).as_deref(), Ok(*w), "{what}"),
+            Err(w) => assert!(rule(&model).expect_err(what).contains(w), "{what}"),
+        }
+    }
+    let e = super::default_rule("Host(`{{ nosuchfunc .Name }}`)")
+        .err()
+        .expect("unknown function refused");
+    assert!(e.contains("defaultRule"), "{e}");
+}
