@@ -474,9 +474,6 @@ mod tests {
             .map(|(k, v)| (k, v, crate::Location::named("flag"))),
         );
         let checked = check_static(&tree).expect("valid flags");
-        assert_eq!(
-            checked.not_implemented,
-            vec!["providers.swarm".to_string()]
-        );
+        assert_eq!(checked.not_implemented, vec!["providers.swarm".to_string()]);
     }
 }

@@ -7,6 +7,7 @@
 mod backend;
 mod client;
 mod dir;
+pub mod docker;
 pub mod h2raw;
 pub mod load;
 mod process;

@@ -1,0 +1,323 @@
+//! The Docker provider against the real engine: containers of the static
+//! demo-backend (`FROM scratch`), reached on their bridge addresses.
+//!
+//! Each test labels its containers `sytest=<unique>` and sets
+//! `constraints` to that label, so that tests running side by side on the
+//! same engine never see each other's containers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use switchyard_testkit::docker::{unique_name, Container, DemoImage};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A proxy whose Docker provider sees only containers labelled
+/// `sytest=<tag>`; `extra` (YAML at the provider's indentation) is added.
+async fn proxy(tag: &str, dynamic: &str, extra: &str) -> Proxy {
+    let docker = format!("  docker:\n    constraints: \"Label(`sytest`, `{tag}`)\"\n{extra}");
+    Proxy::start(tag, dynamic, &docker).await
+}
+
+/// The backend that answers `host` on `/`, once it is routed.
+async fn routed_to(p: &Proxy, host: &str) -> String {
+    let reply = p.wait_status(host, "/", 200).await;
+    reply.json()["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Waits until `host` is no longer routed (404).
+async fn unrouted(p: &Proxy, host: &str) {
+    p.wait_status(host, "/", 404).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labelled_container_is_routed_and_follows_its_lifecycle() {
+    let image = DemoImage::build("EXPOSE 80");
+    let tag = unique_name("life");
+    let p = proxy(&tag, "", "").await;
+    let c = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            (
+                "traefik.http.routers.x.rule",
+                &format!("Host(`{tag}.test`)"),
+            ),
+        ],
+        &[],
+        &["one=0.0.0.0:80"],
+    );
+    // Started while the proxy runs: routed from the start event.
+    assert_eq!(routed_to(&p, &format!("{tag}.test")).await, "one");
+    // Stopped: gone.
+    c.stop();
+    unrouted(&p, &format!("{tag}.test")).await;
+    // Started again: back.
+    c.start();
+    assert_eq!(routed_to(&p, &format!("{tag}.test")).await, "one");
+    // The API shows the router under the docker provider.
+    let routers = p.api("/api/http/routers").await;
+    let names: Vec<&str> = routers
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(names.contains(&"x@docker"), "{names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_rule_from_the_container_name() {
+    let image = DemoImage::build("EXPOSE 80");
+    let tag = unique_name("dflt");
+    // The container exists before the proxy starts: found by the listing.
+    let name = format!("{tag}_web.one");
+    let _c = Container::run_named(
+        &name,
+        &image,
+        &[("sytest", &tag)],
+        &[],
+        &["dflt=0.0.0.0:80"],
+    );
+    let p = proxy(&tag, "", "").await;
+    // Host(`{{ normalize .Name }}`): `_` and `.` become `-`.
+    let host = name.replace(['_', '.'], "-");
+    assert_eq!(routed_to(&p, &host).await, "dflt");
+    // A custom template with labels.
+    let tag2 = unique_name("tmpl");
+    let p2 = proxy(
+        &tag2,
+        "",
+        "    defaultRule: \"Host(`{{ index .Labels \\\"app\\\" }}.{{ normalize .Name }}.test`)\"\n",
+    )
+    .await;
+    let c2 = Container::run(
+        &image,
+        &[("sytest", &tag2), ("app", "shop")],
+        &[],
+        &["tmpl=0.0.0.0:80"],
+    );
+    let host2 = format!("shop.{}.test", c2.name.replace(['_', '.'], "-"));
+    assert_eq!(routed_to(&p2, &host2).await, "tmpl");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_selection() {
+    let image = DemoImage::build("");
+    let tag = unique_name("ports");
+    let p = proxy(&tag, "", "").await;
+    // One exposed port (not 80): that one.
+    let _single = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.single.rule", "Host(`single.test`)"),
+        ],
+        &["--expose", "8081"],
+        &["single=0.0.0.0:8081"],
+    );
+    assert_eq!(routed_to(&p, "single.test").await, "single");
+    // Two exposed ports, the label picks the higher one.
+    let _chosen = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.chosen.rule", "Host(`chosen.test`)"),
+            (
+                "traefik.http.services.chosen.loadbalancer.server.port",
+                "9002",
+            ),
+        ],
+        &["--expose", "9001", "--expose", "9002"],
+        &["low=0.0.0.0:9001", "high=0.0.0.0:9002"],
+    );
+    assert_eq!(routed_to(&p, "chosen.test").await, "high");
+    // Two exposed ports, no label: the lowest, as Traefik.
+    let _lowest = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.lowest.rule", "Host(`lowest.test`)"),
+        ],
+        &["--expose", "9101", "--expose", "9102"],
+        &["low=0.0.0.0:9101", "high=0.0.0.0:9102"],
+    );
+    assert_eq!(routed_to(&p, "lowest.test").await, "low");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unhealthy_and_starting_containers_are_left_out() {
+    // An exec-form HEALTHCHECK that fails (demo-backend without arguments
+    // exits 2), and one that has not run yet (an hour's interval).
+    let failing = DemoImage::build(
+        "EXPOSE 80\nHEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD [\"/demo-backend\"]",
+    );
+    let slow = DemoImage::build(
+        "EXPOSE 80\nHEALTHCHECK --interval=1h --start-period=1h CMD [\"/demo-backend\"]",
+    );
+    let plain = DemoImage::build("EXPOSE 80");
+    let tag = unique_name("health");
+    let p = proxy(&tag, "", "").await;
+    let sick = Container::run(
+        &failing,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.sick.rule", "Host(`sick.test`)"),
+        ],
+        &[],
+        &["sick=0.0.0.0:80"],
+    );
+    let young = Container::run(
+        &slow,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.young.rule", "Host(`young.test`)"),
+        ],
+        &[],
+        &["young=0.0.0.0:80"],
+    );
+    sick.wait_inspect("{{.State.Health.Status}}", "unhealthy", WAIT);
+    assert_eq!(young.inspect("{{.State.Health.Status}}"), "starting");
+    // A healthy neighbour started after them is routed: the configuration
+    // was rebuilt after the others' events, and still leaves them out.
+    let _ok = Container::run(
+        &plain,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.ok.rule", "Host(`ok.test`)"),
+        ],
+        &[],
+        &["ok=0.0.0.0:80"],
+    );
+    assert_eq!(routed_to(&p, "ok.test").await, "ok");
+    for host in ["sick.test", "young.test"] {
+        let r = get(p.web, host, "/").await.expect("answer");
+        assert_eq!(r.status.as_u16(), 404, "{host} must not be routed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exposed_by_default_false_needs_traefik_enable() {
+    let image = DemoImage::build("EXPOSE 80");
+    let tag = unique_name("enable");
+    let p = proxy(&tag, "", "    exposedByDefault: false\n").await;
+    let _hidden = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.hidden.rule", "Host(`hidden.test`)"),
+        ],
+        &[],
+        &["hidden=0.0.0.0:80"],
+    );
+    let _shown = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.enable", "true"),
+            ("traefik.http.routers.shown.rule", "Host(`shown.test`)"),
+        ],
+        &[],
+        &["shown=0.0.0.0:80"],
+    );
+    assert_eq!(routed_to(&p, "shown.test").await, "shown");
+    let r = get(p.web, "hidden.test", "/").await.expect("answer");
+    assert_eq!(r.status.as_u16(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constraints_select_containers() {
+    let image = DemoImage::build("EXPOSE 80");
+    let tag = unique_name("cons");
+    let p = proxy(&tag, "", "").await;
+    // Same sytest label; the tag constraint plus nothing else lets both in,
+    // so a second proxy with a stricter constraint shows the selection.
+    let tag2 = unique_name("cons2");
+    let strict = Proxy::start(
+        &tag2,
+        "",
+        &format!("  docker:\n    constraints: \"Label(`sytest`, `{tag}`) && !LabelRegex(`tier`, `^db`)\"\n"),
+    )
+    .await;
+    let _web = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("tier", "web"),
+            ("traefik.http.routers.cweb.rule", "Host(`cweb.test`)"),
+        ],
+        &[],
+        &["cweb=0.0.0.0:80"],
+    );
+    let _db = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("tier", "db-main"),
+            ("traefik.http.routers.cdb.rule", "Host(`cdb.test`)"),
+        ],
+        &[],
+        &["cdb=0.0.0.0:80"],
+    );
+    assert_eq!(routed_to(&p, "cdb.test").await, "cdb");
+    assert_eq!(routed_to(&strict, "cweb.test").await, "cweb");
+    let r = get(strict.web, "cdb.test", "/").await.expect("answer");
+    assert_eq!(r.status.as_u16(), 404, "the constraint leaves the db out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_references_a_file_service_and_a_malformed_label_is_that_containers_error() {
+    let image = DemoImage::build("EXPOSE 80");
+    let tag = unique_name("xref");
+    let backend = Backend::start("from-file").await;
+    let dynamic = format!(
+        "http:\n  services:\n    shared:\n      loadBalancer:\n        servers:\n          - url: \"{}\"\n",
+        backend.url()
+    );
+    let p = proxy(&tag, &dynamic, "").await;
+    let _x = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.xref.rule", "Host(`xref.test`)"),
+            ("traefik.http.routers.xref.service", "shared@file"),
+        ],
+        &[],
+        &["unused=0.0.0.0:80"],
+    );
+    let _bad = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.bad.rule", "Host(`bad.test`)"),
+            ("traefik.http.routers.bad.priority", "very-high"),
+        ],
+        &[],
+        &["bad=0.0.0.0:80"],
+    );
+    let _good = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.good.rule", "Host(`good.test`)"),
+        ],
+        &[],
+        &["good=0.0.0.0:80"],
+    );
+    assert_eq!(routed_to(&p, "xref.test").await, "from-file");
+    assert_eq!(routed_to(&p, "good.test").await, "good");
+    let r = get(p.web, "bad.test", "/").await.expect("answer");
+    assert_eq!(
+        r.status.as_u16(),
+        404,
+        "the malformed container is left out"
+    );
+    wait_until("the error naming the label", WAIT, || async {
+        p.sy.logged("traefik.http.routers.bad.priority")
+            .then_some(())
+    })
+    .await;
+}
