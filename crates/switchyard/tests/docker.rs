@@ -321,3 +321,110 @@ async fn label_references_a_file_service_and_a_malformed_label_is_that_container
     })
     .await;
 }
+
+/// A relay from a socket of the test's own to the engine's, that the test
+/// can cut (the engine "goes away") and bring back.
+struct Relay {
+    path: std::path::PathBuf,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    fn start(path: &std::path::Path) -> Relay {
+        let _ = std::fs::remove_file(path);
+        let listener = tokio::net::UnixListener::bind(path).expect("bind relay socket");
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                conns.spawn(async move {
+                    if let Ok(mut outbound) =
+                        tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Relay {
+            path: path.to_path_buf(),
+            task: Some(task),
+        }
+    }
+
+    /// Cuts every connection and stops accepting.
+    fn cut(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_going_away_keeps_the_last_configuration_and_reconnects() {
+    let image = DemoImage::build("EXPOSE 80");
+    let tag = unique_name("away");
+    let socket = std::env::temp_dir().join(format!("{tag}.sock"));
+    let mut relay = Relay::start(&socket);
+    let p = proxy(
+        &tag,
+        "",
+        &format!("    endpoint: \"unix://{}\"\n", socket.display()),
+    )
+    .await;
+    let _one = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.one.rule", "Host(`one.test`)"),
+        ],
+        &[],
+        &["one=0.0.0.0:80"],
+    );
+    assert_eq!(routed_to(&p, "one.test").await, "one");
+    // The engine goes away: what was routed stays routed.
+    relay.cut();
+    wait_until("the outage logged", WAIT, || async {
+        p.sy.logged("Docker engine unreachable").then_some(())
+    })
+    .await;
+    let two = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.two.rule", "Host(`two.test`)"),
+        ],
+        &[],
+        &["two=0.0.0.0:80"],
+    );
+    assert_eq!(routed_to(&p, "one.test").await, "one");
+    // Retries are logged at debug level only, not as new outages.
+    wait_until("two failed retries", WAIT, || async {
+        let retries =
+            p.sy.log()
+                .iter()
+                .filter(|l| l.contains("still unreachable"))
+                .count();
+        (retries >= 2).then_some(())
+    })
+    .await;
+    let outages =
+        p.sy.log()
+            .iter()
+            .filter(|l| l.contains("Docker engine unreachable"))
+            .count();
+    assert_eq!(outages, 1, "the outage is logged once");
+    // Back: the listing after reconnecting finds what started meanwhile.
+    let _relay = Relay::start(&socket);
+    assert_eq!(routed_to(&p, "two.test").await, "two");
+    drop(two);
+}
