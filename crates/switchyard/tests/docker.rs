@@ -428,3 +428,69 @@ async fn engine_going_away_keeps_the_last_configuration_and_reconnects() {
     assert_eq!(routed_to(&p, "two.test").await, "two");
     drop(two);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_endpoint_with_basic_authentication() {
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // A TCP front for the engine's socket that records each connection's
+    // first bytes (the request head).
+    let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = heads.clone();
+    let relay = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let seen = seen.clone();
+            conns.spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let Ok(n) = inbound.read(&mut buf).await else {
+                    return;
+                };
+                seen.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let Ok(mut outbound) =
+                    tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                else {
+                    return;
+                };
+                if outbound.write_all(&buf[..n]).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    let image = DemoImage::build("EXPOSE 80");
+    let tag = unique_name("tcp");
+    let p = proxy(
+        &tag,
+        "",
+        &format!("    endpoint: \"tcp://{addr}\"\n    username: u\n    password: p\n"),
+    )
+    .await;
+    let _c = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.tcp.rule", "Host(`tcp.test`)"),
+        ],
+        &[],
+        &["tcp=0.0.0.0:80"],
+    );
+    assert_eq!(routed_to(&p, "tcp.test").await, "tcp");
+    let heads = heads.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert!(!heads.is_empty());
+    for h in &heads {
+        // base64("u:p")
+        assert!(
+            h.to_ascii_lowercase().contains("authorization: basic dtpw"),
+            "{h}"
+        );
+    }
+    relay.abort();
+}
