@@ -140,7 +140,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "ocsp",
         "providers.consul",
         "providers.consulcatalog",
-        "providers.docker.tls.insecureskipverify",
         "providers.ecs",
         "providers.etcd",
         "providers.file.debugloggeneratedtemplate",

@@ -494,3 +494,95 @@ async fn tcp_endpoint_with_basic_authentication() {
     }
     relay.abort();
 }
+
+/// A TLS front for the engine's socket (the fixture server certificate for
+/// 127.0.0.1, client certificates of the test CA required); returns its
+/// address.
+async fn tls_engine_front() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use switchyard_testkit::tls::{acceptor_with, TlsOptions};
+    let acceptor = acceptor_with(&TlsOptions {
+        require_client_cert: true,
+        ..TlsOptions::default()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((inbound, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            conns.spawn(async move {
+                let Ok(mut tls) = acceptor.accept(inbound).await else {
+                    return;
+                };
+                let Ok(mut outbound) =
+                    tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut outbound).await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_endpoint_with_client_certificate() {
+    use switchyard_testkit::tls::fixture_path;
+    let (addr, front) = tls_engine_front().await;
+    let image = DemoImage::build("EXPOSE 80");
+    let tls = format!(
+        "    tls:\n      cert: \"{}\"\n      key: \"{}\"\n",
+        fixture_path("client.pem").display(),
+        fixture_path("client.key").display()
+    );
+    // Verified against the test CA.
+    let tag = unique_name("tls");
+    let verified = proxy(
+        &tag,
+        "",
+        &format!(
+            "    endpoint: \"tcp://{addr}\"\n{tls}      ca: \"{}\"\n",
+            fixture_path("ca.pem").display()
+        ),
+    )
+    .await;
+    // insecureSkipVerify, no CA.
+    let insecure = Proxy::start(
+        &unique_name("tls-insecure"),
+        "",
+        &format!(
+            "  docker:\n    constraints: \"Label(`sytest`, `{tag}`)\"\n    endpoint: \"tcp://{addr}\"\n{tls}      insecureSkipVerify: true\n"
+        ),
+    )
+    .await;
+    // Without the CA, the fixture certificate is refused.
+    let refused = Proxy::start(
+        &unique_name("tls-refused"),
+        "",
+        &format!(
+            "  docker:\n    constraints: \"Label(`sytest`, `{tag}`)\"\n    endpoint: \"tcp://{addr}\"\n{tls}"
+        ),
+    )
+    .await;
+    let _c = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.tls.rule", "Host(`tls.test`)"),
+        ],
+        &[],
+        &["tls=0.0.0.0:80"],
+    );
+    assert_eq!(routed_to(&verified, "tls.test").await, "tls");
+    assert_eq!(routed_to(&insecure, "tls.test").await, "tls");
+    wait_until("the refused certificate logged", WAIT, || async {
+        refused.sy.logged("Docker engine unreachable").then_some(())
+    })
+    .await;
+    let r = get(refused.web, "tls.test", "/").await.expect("answer");
+    assert_eq!(r.status.as_u16(), 404);
+    front.abort();
+}

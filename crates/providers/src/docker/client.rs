@@ -1,7 +1,6 @@
-//! Connecting to the engine: `endpoint`, `tls`, `username`/`password`,
+//! Connecting to the engine: `endpoint` (`unix://`, `tcp://`), `tls`, `username`/`password`,
 //! `httpClientTimeout`, as Traefik's Docker provider reads them.
 
-use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -18,8 +17,12 @@ const NO_TIMEOUT_SECS: u64 = 365 * 24 * 3600;
 pub enum ConnectError {
     #[error("endpoint {0:?}: expected unix:///path/to/socket or tcp://host:port")]
     Endpoint(String),
-    #[error("endpoint {endpoint:?}: tls needs ca, cert and key (and Switchyard does not implement tls.insecureSkipVerify yet)")]
-    TlsIncomplete { endpoint: String },
+    #[error("endpoint {endpoint:?}: {source}")]
+    Tls {
+        endpoint: String,
+        #[source]
+        source: super::tls::TlsError,
+    },
     #[error("endpoint {endpoint:?}: {source}")]
     Client {
         endpoint: String,
@@ -47,29 +50,17 @@ pub fn connect(p: &DockerProvider) -> Result<Docker, ConnectError> {
     };
     let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
         Docker::connect_with_unix(path, timeout, API_DEFAULT_VERSION).map_err(client_error)?
-    } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
+    } else if let Some(host_port) = endpoint
+        .strip_prefix("tcp://")
+        .or_else(|| endpoint.strip_prefix("http://"))
+    {
         match &p.tls {
-            Some(tls) => {
-                if tls.ca.is_empty()
-                    || tls.cert.is_empty()
-                    || tls.key.is_empty()
-                    || tls.insecure_skip_verify
-                {
-                    return Err(ConnectError::TlsIncomplete {
-                        endpoint: endpoint.to_string(),
-                    });
+            Some(tls) => super::tls::connect(host_port, tls, timeout).map_err(|source| {
+                ConnectError::Tls {
+                    endpoint: endpoint.to_string(),
+                    source,
                 }
-                let addr = endpoint.replacen("http://", "tcp://", 1);
-                Docker::connect_with_ssl(
-                    &addr,
-                    Path::new(&tls.key),
-                    Path::new(&tls.cert),
-                    Path::new(&tls.ca),
-                    timeout,
-                    API_DEFAULT_VERSION,
-                )
-                .map_err(client_error)?
-            }
+            })?,
             None => Docker::connect_with_http(endpoint, timeout, API_DEFAULT_VERSION)
                 .map_err(client_error)?,
         }

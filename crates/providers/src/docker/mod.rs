@@ -22,14 +22,14 @@
 //! - A listing where one inspection fails (other than "no such container")
 //!   is dropped as a whole and the engine is reconnected; Traefik leaves
 //!   that container out.
-//! - `tls.insecureSkipVerify` and a `tls` without all of `ca`, `cert` and
-//!   `key` are refused; `ssh://` endpoints are not supported.
+//! - `ssh://` endpoints are not supported.
 
 pub mod build;
 mod client;
 pub mod container;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
