@@ -586,3 +586,73 @@ async fn tls_endpoint_with_client_certificate() {
     assert_eq!(r.status.as_u16(), 404);
     front.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_switchyard_image_routes_a_labelled_container() {
+    use switchyard_testkit::docker::{docker_ok, static_binary, Image};
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dockerfile = std::fs::read_to_string(repo.join("Dockerfile")).expect("read Dockerfile");
+    let binary = static_binary("switchyard", "switchyard");
+    let image = Image::build(
+        &dockerfile,
+        &[("switchyard", &binary)],
+        &["BINARY=switchyard"],
+    );
+    let backend_image = DemoImage::build("EXPOSE 80");
+    let tag = unique_name("image");
+    let dir = TestDir::new(&tag);
+    dir.write(
+        "switchyard.yml",
+        &format!(
+            "entryPoints:\n  web:\n    address: \":80\"\n  traefik:\n    address: \":8080\"\n\
+             ping: {{}}\napi:\n  insecure: true\nproviders:\n  providersThrottleDuration: 0s\n  docker:\n\
+             \x20   exposedByDefault: false\n    constraints: \"Label(`sytest`, `{tag}`)\"\n"
+        ),
+    );
+    let proxy = Container::run(
+        &image,
+        &[],
+        &[
+            "-v",
+            "/var/run/docker.sock:/var/run/docker.sock:ro",
+            "-v",
+            &format!(
+                "{}:/etc/switchyard/switchyard.yml:ro",
+                dir.join("switchyard.yml").display()
+            ),
+            "-p",
+            "127.0.0.1::80",
+        ],
+        &[],
+    );
+    let _app = Container::run(
+        &backend_image,
+        &[
+            ("sytest", &tag),
+            ("traefik.enable", "true"),
+            ("traefik.http.routers.app.rule", "Host(`app.test`)"),
+        ],
+        &[],
+        &["inside=0.0.0.0:80"],
+    );
+    // `switchyard healthcheck` (the image's HEALTHCHECK) finds the ping.
+    proxy.wait_inspect(
+        "{{.State.Health.Status}}",
+        "healthy",
+        Duration::from_secs(60),
+    );
+    let published = docker_ok(&["port", &proxy.name, "80/tcp"]);
+    let web: std::net::SocketAddr = published
+        .lines()
+        .next()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| panic!("published address: {published:?}"));
+    let reply = wait_until("app.test through the image", WAIT, || async {
+        get(web, "app.test", "/")
+            .await
+            .ok()
+            .filter(|r| r.status.as_u16() == 200)
+    })
+    .await;
+    assert_eq!(reply.json()["name"], "inside");
+}

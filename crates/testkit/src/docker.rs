@@ -74,9 +74,15 @@ fn target_dir() -> PathBuf {
 
 /// The static `demo-backend`, built on first use.
 pub fn static_demo_backend() -> PathBuf {
+    static_binary("switchyard-testkit", "demo-backend")
+}
+
+/// A static build of `bin` of `package` (into `<target>/static`, debug
+/// profile), checked with `ldd`.
+pub fn static_binary(package: &str, bin: &str) -> PathBuf {
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let static_dir = target_dir().join("static");
-    let bin = static_dir.join(TRIPLE).join("debug").join("demo-backend");
+    let path = static_dir.join(TRIPLE).join("debug").join(bin);
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(&workspace)
@@ -86,55 +92,56 @@ pub fn static_demo_backend() -> PathBuf {
             "build",
             "-q",
             "-p",
-            "switchyard-testkit",
+            package,
             "--bin",
-            "demo-backend",
+            bin,
             "--target",
             TRIPLE,
             "--target-dir",
         ])
         .arg(&static_dir)
         .status()
-        .expect("run cargo to build the static demo-backend");
-    assert!(status.success(), "building the static demo-backend failed");
-    let ldd = Command::new("ldd").arg(&bin).output().expect("run ldd");
+        .unwrap_or_else(|e| panic!("run cargo to build a static {bin}: {e}"));
+    assert!(status.success(), "building a static {bin} failed");
+    let ldd = Command::new("ldd").arg(&path).output().expect("run ldd");
     let said =
         String::from_utf8_lossy(&ldd.stdout).to_string() + &String::from_utf8_lossy(&ldd.stderr);
     assert!(
         said.contains("not a dynamic executable") || said.contains("statically linked"),
         "{} is not static: {said}",
-        bin.display()
+        path.display()
     );
-    bin
+    path
 }
 
-/// An image of the static `demo-backend`; removed on drop.
-pub struct DemoImage {
+/// An image built from `dockerfile` with `files` (name, source path) in
+/// its context and `--build-arg`s; removed on drop.
+pub struct Image {
     pub tag: String,
     context: PathBuf,
 }
 
-impl DemoImage {
-    /// `FROM scratch` with `/demo-backend`, run as
-    /// `demo-backend <name>=0.0.0.0:80` by [`Container::run`].
-    /// `extra` lines are appended to the Dockerfile (`EXPOSE`,
-    /// `HEALTHCHECK`, ...).
-    pub fn build(extra: &str) -> DemoImage {
+impl Image {
+    pub fn build(dockerfile: &str, files: &[(&str, &Path)], build_args: &[&str]) -> Image {
         require_engine();
-        let bin = static_demo_backend();
         let tag = unique_name("image");
         let context = std::env::temp_dir().join(&tag);
         std::fs::create_dir_all(&context).expect("image context dir");
-        std::fs::copy(&bin, context.join("demo-backend")).expect("copy demo-backend");
-        std::fs::write(
-            context.join("Dockerfile"),
-            format!("FROM scratch\nCOPY demo-backend /demo-backend\nENTRYPOINT [\"/demo-backend\"]\n{extra}\n"),
-        )
-        .expect("write Dockerfile");
-        let image = DemoImage { tag, context };
+        let image = Image { tag, context };
+        for (name, source) in files {
+            std::fs::copy(source, image.context.join(name)).unwrap_or_else(|e| {
+                panic!("copy {} into the image context: {e}", source.display())
+            });
+        }
+        std::fs::write(image.context.join("Dockerfile"), dockerfile).expect("write Dockerfile");
+        let mut args = vec!["build", "-q", "-t", &image.tag];
+        for a in build_args {
+            args.push("--build-arg");
+            args.push(a);
+        }
         let out = Command::new("docker")
             .env("DOCKER_BUILDKIT", "0")
-            .args(["build", "-q", "-t", &image.tag])
+            .args(&args)
             .arg(&image.context)
             .output()
             .expect("run docker build");
@@ -147,10 +154,48 @@ impl DemoImage {
     }
 }
 
-impl Drop for DemoImage {
+impl AsRef<str> for Image {
+    fn as_ref(&self) -> &str {
+        &self.tag
+    }
+}
+
+impl AsRef<str> for DemoImage {
+    fn as_ref(&self) -> &str {
+        &self.tag
+    }
+}
+
+impl Drop for Image {
     fn drop(&mut self) {
         let _ = docker(&["rmi", "-f", &self.tag]);
         let _ = std::fs::remove_dir_all(&self.context);
+    }
+}
+
+/// An image of the static `demo-backend`; removed on drop.
+pub struct DemoImage {
+    pub tag: String,
+    _image: Image,
+}
+
+impl DemoImage {
+    /// `FROM scratch` with `/demo-backend`, run as
+    /// `demo-backend <name>=0.0.0.0:80` by [`Container::run`].
+    /// `extra` lines are appended to the Dockerfile (`EXPOSE`,
+    /// `HEALTHCHECK`, ...).
+    pub fn build(extra: &str) -> DemoImage {
+        require_engine();
+        let bin = static_demo_backend();
+        let image = Image::build(
+            &format!("FROM scratch\nCOPY demo-backend /demo-backend\nENTRYPOINT [\"/demo-backend\"]\n{extra}\n"),
+            &[("demo-backend", &bin)],
+            &[],
+        );
+        DemoImage {
+            tag: image.tag.clone(),
+            _image: image,
+        }
     }
 }
 
@@ -164,7 +209,7 @@ impl Container {
     /// `docker run -d` of `image` with `labels` and `docker_args` (before
     /// the image), its backends named by `backends` (`name=0.0.0.0:80`).
     pub fn run(
-        image: &DemoImage,
+        image: impl AsRef<str>,
         labels: &[(&str, &str)],
         docker_args: &[&str],
         backends: &[&str],
@@ -174,7 +219,7 @@ impl Container {
 
     pub fn run_named(
         name: &str,
-        image: &DemoImage,
+        image: impl AsRef<str>,
         labels: &[(&str, &str)],
         docker_args: &[&str],
         backends: &[&str],
@@ -185,7 +230,7 @@ impl Container {
             args.push(format!("{k}={v}"));
         }
         args.extend(docker_args.iter().map(|s| s.to_string()));
-        args.push(image.tag.clone());
+        args.push(image.as_ref().to_string());
         args.extend(backends.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = docker(&refs);
