@@ -666,3 +666,88 @@ fn default_rule_is_a_go_template() {
         .expect("unknown function refused");
     assert!(e.contains("defaultRule"), "{e}");
 }
+
+#[test]
+fn inspect_answers_are_read() {
+    // (description, inspect JSON as the engine sends it, expected facts)
+    let running = r#"{
+        "Id": "abc", "Name": "/web",
+        "State": {"Status": "running", "Running": true, "Health": {"Status": "healthy"}},
+        "Config": {"Labels": {"traefik.enable": "true"}},
+        "HostConfig": {"NetworkMode": "bridge"},
+        "NetworkSettings": {
+            "Ports": {"8080/tcp": null, "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "32768"}], "53/udp": []},
+            "Networks": {
+                "bridge": {"IPAddress": "172.17.0.2", "GlobalIPv6Address": ""},
+                "v6only": {"IPAddress": "", "GlobalIPv6Address": "fd00::2"}
+            }
+        }
+    }"#;
+    let c: bollard::models::ContainerInspectResponse =
+        serde_json::from_str(running).expect("inspect JSON");
+    let d = ContainerData::from_inspect(&c).expect("has a state");
+    assert_eq!((d.id.as_str(), d.name.as_str()), ("abc", "/web"));
+    assert_eq!(
+        (d.status.as_str(), d.health.as_str()),
+        ("running", "healthy")
+    );
+    assert_eq!(
+        d.labels.get("traefik.enable").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(d.network_mode, "bridge");
+    let ports: Vec<(u16, &str, usize)> = d
+        .ports
+        .iter()
+        .map(|p| (p.number, p.protocol.as_str(), p.bindings.len()))
+        .collect();
+    assert_eq!(
+        ports,
+        vec![(53, "udp", 0), (80, "tcp", 1), (8080, "tcp", 0)]
+    );
+    assert_eq!(d.ports[1].bindings[0].host_port, "32768");
+    assert_eq!(
+        d.networks.get("bridge").map(String::as_str),
+        Some("172.17.0.2")
+    );
+    assert_eq!(
+        d.networks.get("v6only").map(String::as_str),
+        Some("fd00::2")
+    );
+
+    let stopped = r#"{"Id": "def", "Name": "/down", "State": {"Status": "exited"},
+        "HostConfig": {"NetworkMode": "container:abc"}, "NetworkSettings": {"Ports": {}, "Networks": {}}}"#;
+    let c: bollard::models::ContainerInspectResponse =
+        serde_json::from_str(stopped).expect("inspect JSON");
+    let d = ContainerData::from_inspect(&c).expect("has a state");
+    assert_eq!((d.status.as_str(), d.health.as_str()), ("exited", ""));
+    assert_eq!(d.connected_container(), Some("abc"));
+
+    let no_state = r#"{"Id": "x", "Name": "/x"}"#;
+    let c: bollard::models::ContainerInspectResponse =
+        serde_json::from_str(no_state).expect("inspect JSON");
+    assert!(ContainerData::from_inspect(&c).is_none());
+}
+
+#[test]
+fn events_that_trigger_a_listing() {
+    // (action, triggers)
+    let cases = [
+        ("start", true),
+        ("die", true),
+        ("stop", true),
+        ("pause", true),
+        ("destroy", true),
+        ("health_status: healthy", true),
+        ("health_status: unhealthy", true),
+        ("connect", true),
+        ("disconnect", true),
+        ("exec_start: sh", false),
+        ("attach", false),
+        ("create", false),
+        ("top", false),
+    ];
+    for (action, want) in cases {
+        assert_eq!(super::relevant(action), want, "{action}");
+    }
+}
