@@ -28,7 +28,8 @@
 //! Compose labels, else its container name, normalized ([`normalize`]).
 //!
 //! TCP and UDP labels are decoded and kept as written (Switchyard does not
-//! serve them yet): no server address is filled in for them.
+//! route them yet), with their services' server addresses filled in the
+//! same way (`ip:port`) and their routers' services linked (`l4.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ use switchyard_config::node::Node;
 use switchyard_rules::constraints::Constraint;
 
 use super::container::ContainerData;
+use super::l4::{self, Protocol};
 
 /// Compose's labels that name a container's project and service.
 const COMPOSE_PROJECT: &str = "com.docker.compose.project";
@@ -99,13 +101,13 @@ pub fn service_name(c: &ContainerData) -> String {
 }
 
 /// The provider's own labels, resolved against the settings.
-struct Extra {
+pub(super) struct Extra {
     enable: bool,
     network: String,
     allow_non_running: bool,
 }
 
-fn extra(c: &ContainerData, settings: &Settings) -> Result<Extra, String> {
+pub(super) fn extra(c: &ContainerData, settings: &Settings) -> Result<Extra, String> {
     let labels = provider_labels(
         c.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         LabelProvider::Docker,
@@ -118,11 +120,11 @@ fn extra(c: &ContainerData, settings: &Settings) -> Result<Extra, String> {
     })
 }
 
-fn running(c: &ContainerData) -> bool {
+pub(super) fn running(c: &ContainerData) -> bool {
     c.status.is_empty() || c.status == "running"
 }
 
-fn healthy(c: &ContainerData) -> bool {
+pub(super) fn healthy(c: &ContainerData) -> bool {
     c.health.is_empty() || c.health == "healthy"
 }
 
@@ -179,8 +181,22 @@ fn build_one(
         .http
         .as_ref()
         .is_none_or(|h| h.routers.is_empty() && h.services.is_empty() && h.middlewares.is_empty());
-    if has_tcp_udp && http_empty {
-        return Ok(Some(conf));
+    if has_tcp_udp {
+        let label_servers = &decoded.servers;
+        for (protocol, node, servers) in [
+            (Protocol::Tcp, &mut conf.tcp, &label_servers.tcp),
+            (Protocol::Udp, &mut conf.udp, &label_servers.udp),
+        ] {
+            if let Some(node) = node
+                .as_mut()
+                .filter(|n| !sub_map(n, "routers").is_empty() || !sub_map(n, "services").is_empty())
+            {
+                l4::build(protocol, node, c, name, &extra, settings, servers, errors)?;
+            }
+        }
+        if http_empty {
+            return Ok(Some(conf));
+        }
     }
     let http = conf.http.get_or_insert_with(HttpConfiguration::default);
     if http.services.is_empty() {
@@ -243,7 +259,7 @@ fn add_server(
     Ok(())
 }
 
-fn join_host_port(host: &str, port: &str) -> String {
+pub(super) fn join_host_port(host: &str, port: &str) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -264,7 +280,7 @@ fn port_of(c: &ContainerData, port_label: &str) -> String {
         .unwrap_or_default()
 }
 
-fn ip_port(
+pub(super) fn ip_port(
     c: &ContainerData,
     extra: &Extra,
     settings: &Settings,
@@ -383,7 +399,7 @@ fn build_routers(
     });
 }
 
-fn sub_map<'a>(node: &'a Node, key: &str) -> &'a [(String, Node)] {
+pub(super) fn sub_map<'a>(node: &'a Node, key: &str) -> &'a [(String, Node)] {
     node.get(key).map_or(&[], Node::entries)
 }
 

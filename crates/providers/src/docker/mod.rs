@@ -27,6 +27,7 @@
 pub mod build;
 mod client;
 pub mod container;
+mod l4;
 #[cfg(test)]
 mod tests;
 pub mod tls;

@@ -573,22 +573,60 @@ fn containers_to_configuration() {
 }
 
 #[test]
-fn tcp_labels_are_kept_and_tcp_only_containers_get_no_http() {
-    let c = container(
+fn tcp_and_udp_labels_are_completed_and_kept() {
+    let db = container(
         "db",
         "172.17.0.50",
         &[5432],
         &[
             ("traefik.tcp.routers.pg.rule", "HostSNI(`*`)"),
-            ("traefik.tcp.services.pg.loadbalancer.server.port", "5432"),
+            ("traefik.tcp.services.pg.loadbalancer.server.port", "5433"),
+            ("traefik.tcp.services.pg.loadbalancer.server.tls", "true"),
         ],
     );
-    let built = build(&[c], &settings(|_| {}));
-    assert!(built.errors.is_empty(), "{:?}", built.errors);
+    let dns = container(
+        "dns",
+        "172.17.0.51",
+        &[53],
+        &[("traefik.udp.routers.d.entrypoints", "dns")],
+    );
+    let norule = container(
+        "norule",
+        "172.17.0.52",
+        &[1],
+        &[("traefik.tcp.routers.n.entrypoints", "x")],
+    );
+    let built = build(&[db, dns, norule], &settings(|_| {}));
+    assert_eq!(built.errors.len(), 1, "{:?}", built.errors);
+    assert!(
+        built.errors[0].contains("TCP router \"n\": empty rule"),
+        "{:?}",
+        built.errors
+    );
+    // TCP-only and UDP-only containers get no HTTP router or service.
     assert!(built.configuration.http.is_none());
-    let tcp = built.configuration.tcp.expect("tcp kept");
-    let router = tcp.get("routers").and_then(|r| r.get("pg"));
-    assert!(router.is_some(), "{tcp:?}");
+    let tcp = built.configuration.tcp.expect("tcp kept").to_json();
+    assert_eq!(tcp["routers"]["pg"]["service"], "pg");
+    assert_eq!(
+        tcp["services"]["pg"]["loadbalancer"]["servers"][0]["address"],
+        "172.17.0.50:5433"
+    );
+    assert_eq!(
+        tcp["services"]["pg"]["loadbalancer"]["servers"][0]["tls"],
+        "true"
+    );
+    // The rule-less router's container still has its default service.
+    assert_eq!(
+        tcp["services"]["norule"]["loadbalancer"]["servers"][0]["address"],
+        "172.17.0.52:1"
+    );
+    assert!(tcp["routers"].get("n").is_none());
+    let udp = built.configuration.udp.expect("udp kept").to_json();
+    assert_eq!(udp["routers"]["d"]["service"], "dns");
+    assert_eq!(
+        udp["services"]["dns"]["loadbalancer"]["servers"][0]["address"],
+        "172.17.0.51:53"
+    );
 }
 
 #[test]
