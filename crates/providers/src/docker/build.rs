@@ -94,7 +94,8 @@ pub fn normalize(name: &str) -> String {
 
 /// The name of a container's default service and router.
 pub fn service_name(c: &ContainerData) -> String {
-    match (c.labels.get(COMPOSE_SERVICE), c.labels.get(COMPOSE_PROJECT)) {
+    let non_empty = |k: &str| c.labels.get(k).filter(|v| !v.is_empty());
+    match (non_empty(COMPOSE_SERVICE), non_empty(COMPOSE_PROJECT)) {
         (Some(service), Some(project)) => normalize(&format!("{service}_{project}")),
         _ => normalize(&c.name),
     }

@@ -664,6 +664,13 @@ fn compose_name_needs_both_labels() {
         ],
     );
     assert_eq!(service_name(&both), "x-p");
+    let empty_service = container(
+        "p-x-1",
+        "1.2.3.4",
+        &[],
+        &[("com.docker.compose.project", "p"), ("com.docker.compose.service", "")],
+    );
+    assert_eq!(service_name(&empty_service), "p-x-1");
 }
 
 #[test]
