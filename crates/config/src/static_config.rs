@@ -287,6 +287,22 @@ pub struct Acme {
     /// E-mail addresses the certificate requests carry.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub email_addresses: Vec<String>,
+    /// Switchyard's extension: the account, certificates, locks and
+    /// pending challenges in a store that several instances share, instead
+    /// of `storage`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_storage: Option<AcmeSharedStorage>,
+}
+
+/// `certificatesResolvers.<name>.acme.sharedStorage` (Switchyard's
+/// extension): where replicas keep what one of them ordered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AcmeSharedStorage {
+    /// A Redis server, with the settings of `providers.redis`; the data
+    /// lives below `<rootKey>/acme/<resolver>/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisProvider>,
 }
 
 impl Default for Acme {
@@ -311,6 +327,7 @@ impl Default for Acme {
             certificate_timeout: Duration::from_secs(30),
             disable_common_name: false,
             email_addresses: Vec::new(),
+            shared_storage: None,
         }
     }
 }
@@ -377,6 +394,9 @@ pub struct Providers {
     pub file: Option<FileProvider>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docker: Option<DockerProvider>,
+    pub redis: Option<RedisProvider>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<EtcdProvider>,
 }
 
 impl Default for Providers {
@@ -386,6 +406,8 @@ impl Default for Providers {
             precedence: Vec::new(),
             file: None,
             docker: None,
+            redis: None,
+            etcd: None,
         }
     }
 }
@@ -430,15 +452,9 @@ impl Default for DockerProvider {
     }
 }
 
-/// A client's TLS settings (`tls` of a provider's endpoint).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct ClientTls {
-    pub ca: String,
-    pub cert: String,
-    pub key: String,
-    pub insecure_skip_verify: bool,
-}
+/// A client's TLS settings (Traefik's `types.ClientTLS`): the Docker
+/// provider's are the KV providers' [`KvTls`].
+pub type ClientTls = KvTls;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -456,6 +472,82 @@ impl Default for FileProvider {
             filename: None,
             directory: None,
             watch: true,
+        }
+    }
+}
+
+/// `tls` of the KV providers (Traefik's `types.ClientTLS`): PEM file paths.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct KvTls {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+    pub insecure_skip_verify: bool,
+}
+
+/// `providers.redis`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RedisProvider {
+    pub root_key: String,
+    pub endpoints: Vec<String>,
+    pub username: String,
+    pub password: String,
+    pub db: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<KvTls>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentinel: Option<RedisSentinel>,
+}
+
+impl Default for RedisProvider {
+    fn default() -> Self {
+        RedisProvider {
+            root_key: "traefik".into(),
+            endpoints: vec!["127.0.0.1:6379".into()],
+            username: String::new(),
+            password: String::new(),
+            db: 0,
+            tls: None,
+            sentinel: None,
+        }
+    }
+}
+
+/// `providers.redis.sentinel`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RedisSentinel {
+    pub master_name: String,
+    pub username: String,
+    pub password: String,
+    pub latency_strategy: bool,
+    pub random_strategy: bool,
+    pub replica_strategy: bool,
+    pub use_disconnected_replicas: bool,
+}
+
+/// `providers.etcd`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EtcdProvider {
+    pub root_key: String,
+    pub endpoints: Vec<String>,
+    pub username: String,
+    pub password: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<KvTls>,
+}
+
+impl Default for EtcdProvider {
+    fn default() -> Self {
+        EtcdProvider {
+            root_key: "traefik".into(),
+            endpoints: vec!["127.0.0.1:2379".into()],
+            username: String::new(),
+            password: String::new(),
+            tls: None,
         }
     }
 }

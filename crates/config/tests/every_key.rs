@@ -9,6 +9,10 @@ use switchyard_config::loader::load_static_from;
 use switchyard_config::node::{Node, Value};
 use switchyard_config::schema::{static_keys, Support};
 
+/// Keys of Switchyard's own (Traefik refuses them, so the file that both
+/// read leaves them out): the shared ACME storage.
+const SWITCHYARD_EXTENSION: &str = "certificatesresolvers.*.acme.sharedstorage";
+
 fn every_key_text() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/diff/static/every_key.yml");
     let text = std::fs::read_to_string(&path).expect("every_key.yml");
@@ -104,6 +108,7 @@ fn the_file_covers_every_key_of_the_schema() {
     let missing: Vec<String> = static_keys()
         .into_iter()
         .map(|(k, _)| k)
+        .filter(|k| !k.starts_with(SWITCHYARD_EXTENSION))
         .filter(|k| !found.iter().any(|p| matches(k, p)))
         .collect();
     assert!(
@@ -141,7 +146,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "providers.consul",
         "providers.consulcatalog",
         "providers.ecs",
-        "providers.etcd",
         "providers.file.debugloggeneratedtemplate",
         "providers.http",
         "providers.knative",
@@ -151,7 +155,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "providers.kubernetesingressnginx",
         "providers.nomad",
         "providers.plugin",
-        "providers.redis",
         "providers.rest",
         "providers.swarm",
         "providers.zookeeper",

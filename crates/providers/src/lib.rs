@@ -4,6 +4,7 @@
 
 pub mod docker;
 pub mod file;
+pub mod kv;
 
 use switchyard_config::dynamic::Configuration;
 use tokio::sync::mpsc;

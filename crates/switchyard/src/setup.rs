@@ -166,6 +166,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     if let Some(d) = docker {
         tokio::spawn(switchyard_providers::docker::run(d, tx.clone()));
     }
+    start_kv_providers(config.providers.as_ref(), &tx);
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut serving = Vec::new();
@@ -232,6 +233,27 @@ async fn wait_for_stop(
                 // first one in the new file.
                 let reopened = files.reopen_all();
                 tracing::info!(files = reopened, "SIGUSR1: log files closed and reopened");
+            }
+        }
+    }
+}
+
+/// Starts the KV store providers the static configuration names; one whose
+/// settings are wrong logs why and does not start (as in Traefik).
+fn start_kv_providers(
+    providers: Option<&switchyard_config::static_config::Providers>,
+    tx: &switchyard_providers::Sender,
+) {
+    use switchyard_providers::kv;
+    let Some(providers) = providers else { return };
+    if let Some(settings) = providers.redis.clone() {
+        match kv::redis::Redis::new(settings) {
+            Ok(store) => {
+                let root = store.root_key().to_string();
+                tokio::spawn(kv::run(kv::redis::NAME, store, root, tx.clone()));
+            }
+            Err(e) => {
+                tracing::error!(provider = kv::redis::NAME, error = %e, "cannot start the provider")
             }
         }
     }

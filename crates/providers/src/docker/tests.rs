@@ -668,7 +668,10 @@ fn compose_name_needs_both_labels() {
         "p-x-1",
         "1.2.3.4",
         &[],
-        &[("com.docker.compose.project", "p"), ("com.docker.compose.service", "")],
+        &[
+            ("com.docker.compose.project", "p"),
+            ("com.docker.compose.service", ""),
+        ],
     );
     assert_eq!(service_name(&empty_service), "p-x-1");
 }

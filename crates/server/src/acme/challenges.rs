@@ -5,7 +5,7 @@
 //! publishes its answers through a [`Pending`] and withdraws them when it
 //! ends, however it ends.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use sha2::Digest;
@@ -49,6 +49,48 @@ impl ChallengeTable {
         .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(ck)));
         config.alpn_protocols = vec![b"acme-tls/1".to_vec()];
         Some(Arc::new(config))
+    }
+}
+
+impl ChallengeTable {
+    /// Makes the table answer `http` (token → key authorization) and
+    /// `alpn` (domain → key authorization), the challenges other instances
+    /// share: adds what is new, and withdraws what `mirrored` (the answers
+    /// put here by earlier calls) holds and the store no longer does.
+    pub(super) fn mirror(
+        &self,
+        http: &HashMap<String, String>,
+        alpn: &HashMap<String, String>,
+        mirrored_http: &mut HashSet<String>,
+        mirrored_alpn: &mut HashSet<String>,
+    ) {
+        let mut table = write(&self.http);
+        for gone in mirrored_http.iter().filter(|t| !http.contains_key(*t)) {
+            table.remove(gone);
+        }
+        mirrored_http.retain(|t| http.contains_key(t));
+        for (token, key_auth) in http {
+            table.insert(token.clone(), key_auth.clone());
+            mirrored_http.insert(token.clone());
+        }
+        drop(table);
+        let mut table = write(&self.alpn);
+        for gone in mirrored_alpn.iter().filter(|d| !alpn.contains_key(*d)) {
+            table.remove(gone);
+        }
+        mirrored_alpn.retain(|d| alpn.contains_key(d));
+        for (domain, key_auth) in alpn {
+            if mirrored_alpn.contains(domain) && table.contains_key(domain) {
+                continue;
+            }
+            match alpn_certificate(domain, key_auth) {
+                Ok(c) => {
+                    table.insert(domain.clone(), c);
+                    mirrored_alpn.insert(domain.clone());
+                }
+                Err(e) => tracing::warn!(domain = %domain, "shared TLS-ALPN-01 challenge: {e}"),
+            }
+        }
     }
 }
 
@@ -195,6 +237,43 @@ mod tests {
         drop(pending);
         assert_eq!(table.http_answer("tok"), None);
         assert!(table.alpn_config("a.test").is_none());
+    }
+
+    #[test]
+    fn mirrored_answers_follow_the_shared_store() {
+        let table = Challenges::default();
+        let mut own = Pending::new(&table);
+        own.answer_http("mine".into(), "mine.thumb".into());
+        let (mut http_seen, mut alpn_seen) = (HashSet::new(), HashSet::new());
+        let map = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        table.mirror(
+            &map(&[("t1", "t1.x"), ("t2", "t2.x")]),
+            &map(&[("a.test", "k.x")]),
+            &mut http_seen,
+            &mut alpn_seen,
+        );
+        assert_eq!(table.http_answer("t1").as_deref(), Some("t1.x"));
+        assert_eq!(table.http_answer("t2").as_deref(), Some("t2.x"));
+        assert!(table.alpn_config("a.test").is_some());
+        // t1 and a.test withdrawn by their instance, t3 new.
+        table.mirror(
+            &map(&[("t2", "t2.x"), ("t3", "t3.x")]),
+            &map(&[]),
+            &mut http_seen,
+            &mut alpn_seen,
+        );
+        assert_eq!(table.http_answer("t1"), None);
+        assert_eq!(table.http_answer("t3").as_deref(), Some("t3.x"));
+        assert!(table.alpn_config("a.test").is_none());
+        // This instance's own answer is not the mirror's to withdraw.
+        assert_eq!(table.http_answer("mine").as_deref(), Some("mine.thumb"));
+        drop(own);
+        assert_eq!(table.http_answer("mine"), None);
     }
 
     #[test]

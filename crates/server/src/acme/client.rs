@@ -18,6 +18,7 @@ use super::b64u;
 use super::challenges::{ChallengeKind, Challenges, Pending};
 use super::dns01::DnsHook;
 use super::keys::{csr, AccountKey};
+use super::shared::Shared;
 
 /// A session with one CA under one account key.
 pub(super) struct Client {
@@ -256,6 +257,7 @@ impl Client {
         kind: ChallengeKind,
         challenges: &Challenges,
         dns: Option<&DnsHook>,
+        shared: Option<&Shared>,
     ) -> Result<(String, String), String> {
         let url = self.url("newOrder")?;
         let a = self
@@ -289,16 +291,26 @@ impl Client {
                 .to_ascii_lowercase();
             let dns_record = match (kind, dns) {
                 (ChallengeKind::Http01, _) => {
+                    if let Some(s) = shared {
+                        s.add_challenge("http", &token, &key_auth).await?;
+                    }
                     pending.answer_http(token, key_auth);
                     None
                 }
                 (ChallengeKind::TlsAlpn01, _) => {
+                    if let Some(s) = shared {
+                        s.add_challenge("alpn", &domain, &key_auth).await?;
+                    }
                     pending.answer_alpn(domain, &key_auth)?;
                     None
                 }
                 (ChallengeKind::Dns01, Some(hook)) => Some(hook.present(&domain, &key_auth).await?),
                 (ChallengeKind::Dns01, None) => return Err("dnsChallenge without a hook".into()),
             };
+            if shared.is_some() && kind != ChallengeKind::Dns01 {
+                // The CA may reach any instance: let the others mirror it.
+                tokio::time::sleep(super::shared::PROPAGATION).await;
+            }
             let challenge_url = challenge["url"].as_str().unwrap_or_default().to_string();
             let validated = match self.post(&challenge_url, Some(&json!({}))).await {
                 Ok(_) => self.poll(&authz_url, &["valid"]).await.map(|_| ()),

@@ -15,6 +15,7 @@
 //! |---|---|
 //! | `resolver` | the resolver task: the domains routers want, renewal windows, backoff, certificates sent to the watcher |
 //! | `storage` | `acme.json` in Traefik's format, read and written under one lock (resolvers may share a file) |
+//! | `shared` | `sharedStorage` (Switchyard's extension): account, certificates, order locks and pending challenges in Redis, shared by replicas |
 //! | `client` | the ACME protocol: directory, nonces, signed requests, account, orders, polling, chains |
 //! | `keys` | the account key (RSA as Traefik makes it, or P-256) that signs requests; certificate keys and CSRs |
 //! | `challenges` | the table the entrypoints answer HTTP-01 and TLS-ALPN-01 from, and its TLS-ALPN certificates |
@@ -25,6 +26,7 @@ mod client;
 mod dns01;
 mod keys;
 mod resolver;
+mod shared;
 mod storage;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

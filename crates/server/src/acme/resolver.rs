@@ -22,9 +22,10 @@ use super::challenges::{ChallengeKind, Challenges};
 use super::client::{Client, OrderWish};
 use super::dns01::DnsHook;
 use super::keys::AccountKey;
+use super::shared::{Change, Shared};
 use super::storage::{
     domain_set, lego_key_type, read_storage, save, AccountData, Registration, ResolverData,
-    Storage, StoredCert, StoredDomain,
+    StoredCert, StoredDomain,
 };
 
 /// The domains routers want from `resolver`: their `tls.domains`, else the
@@ -149,15 +150,28 @@ impl Resolver {
     /// obtained and fresh, following `configs` (every merged configuration).
     pub async fn run(self, mut configs: mpsc::UnboundedReceiver<Arc<Configuration>>) {
         let path = self.storage_path();
-        let storage = match read_storage(&path) {
+        let shared = match self.shared_storage() {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!(resolver = %self.name, "{e}; starting with an empty one");
-                Storage::new()
+                tracing::error!(resolver = %self.name, "{e}: this resolver obtains no certificates");
+                return;
             }
         };
-        let mut data = storage.get(&self.name).cloned().unwrap_or_default();
+        let mut data = match &shared {
+            Some(s) => s.load().await.unwrap_or_else(|e| {
+                tracing::error!(resolver = %self.name, "{e}; serving what it holds once it answers");
+                ResolverData::default()
+            }),
+            None => match read_storage(&path) {
+                Ok(s) => s.get(&self.name).cloned().unwrap_or_default(),
+                Err(e) => {
+                    tracing::error!(resolver = %self.name, "{e}; starting with an empty one");
+                    ResolverData::default()
+                }
+            },
+        };
         self.publish(&data).await;
+        let mut changes = shared.as_ref().map(|s| s.watch(self.challenges.clone()));
         if self.settings.certificates_duration < 1 {
             // As Traefik: such a resolver obtains nothing (stored
             // certificates are still served).
@@ -182,6 +196,20 @@ impl Resolver {
                     if w == wanted { continue; }
                     wanted = w;
                 }
+                change = next_change(&mut changes) => {
+                    // Another instance stored a certificate (or the store
+                    // is back): serve what it holds now.
+                    if change.is_none() { changes = None; continue; }
+                    if let Some(s) = &shared {
+                        match s.load().await {
+                            Ok(d) => {
+                                adopt(&mut data, d);
+                                self.publish(&data).await;
+                            }
+                            Err(e) => tracing::warn!(resolver = %self.name, "{e}"),
+                        }
+                    }
+                }
                 _ = tokio::time::sleep_until(next_check) => {}
             }
             let now = std::time::SystemTime::now()
@@ -202,8 +230,38 @@ impl Resolver {
                 {
                     continue;
                 }
-                match self.obtain(&mut client, &mut data, set).await {
+                if let Some(s) = &shared {
+                    match self.take_order(s, &mut data, set, now).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // Stored meanwhile, or another instance orders
+                            // it: look again when it tells, or in 30 s.
+                            changed = true;
+                            let wait = Duration::from_secs(30);
+                            backoff.insert(set.clone(), (tokio::time::Instant::now() + wait, wait));
+                            continue;
+                        }
+                        Err(e) => {
+                            let wait = Duration::from_secs(30);
+                            backoff.insert(set.clone(), (tokio::time::Instant::now() + wait, wait));
+                            tracing::error!(resolver = %self.name, domains = ?set, "{e}");
+                            continue;
+                        }
+                    }
+                }
+                let result = self
+                    .obtain(&mut client, &mut data, set, shared.as_deref())
+                    .await;
+                if let Some(s) = &shared {
+                    s.clear_challenges().await;
+                }
+                match result {
                     Ok(stored) => {
+                        if let Some(s) = &shared {
+                            if let Err(e) = s.store_certificate(set, &stored).await {
+                                tracing::error!(resolver = %self.name, domains = ?set, "certificate obtained but not shared: {e}");
+                            }
+                        }
                         let certs = data.certificates.get_or_insert_with(Vec::new);
                         certs.retain(|c| c.names() != stored.names());
                         certs.push(stored);
@@ -221,6 +279,9 @@ impl Resolver {
                         tracing::error!(resolver = %self.name, domains = ?set, retry_in = ?next, "unable to obtain ACME certificate: {e}");
                     }
                 }
+                if let Some(s) = &shared {
+                    s.unlock(set).await;
+                }
             }
             // Look again when the first certificate is due for renewal or a
             // retry is due, and at least every minute.
@@ -236,13 +297,64 @@ impl Resolver {
                 wait = wait.min(until.saturating_duration_since(tokio::time::Instant::now()));
             }
             next_check = tokio::time::Instant::now() + wait.max(Duration::from_secs(1));
-            if changed {
+            if changed && shared.is_none() {
                 if let Err(e) = save(&path, &self.name, &data) {
                     tracing::error!(resolver = %self.name, "cannot save the ACME storage: {e}");
                 }
+            }
+            if changed {
                 self.publish(&data).await;
             }
         }
+    }
+
+    /// The shared storage, when `sharedStorage` is set.
+    fn shared_storage(&self) -> Result<Option<Arc<Shared>>, String> {
+        match &self.settings.shared_storage {
+            None => Ok(None),
+            Some(s) => {
+                let redis = s
+                    .redis
+                    .as_ref()
+                    .ok_or("certificatesResolvers.*.acme.sharedStorage needs redis")?;
+                Ok(Some(Arc::new(Shared::new(&self.name, redis)?)))
+            }
+        }
+    }
+
+    /// With shared storage, before ordering `set`: true when this instance
+    /// holds the lock on ordering it and the store still lacks it; false
+    /// when the store has it now (then `data` holds it) or another instance
+    /// is ordering it.
+    async fn take_order(
+        &self,
+        shared: &Shared,
+        data: &mut ResolverData,
+        set: &[String],
+        now: i64,
+    ) -> Result<bool, String> {
+        let fresh_in = |d: &ResolverData| {
+            d.certificates
+                .iter()
+                .flatten()
+                .any(|c| Resolver::fresh(c, set, now, self.settings.certificates_duration))
+        };
+        adopt(data, shared.load().await?);
+        if fresh_in(data) {
+            return Ok(false);
+        }
+        if !shared.lock(set).await? {
+            tracing::info!(resolver = %self.name, domains = ?set, "another instance is ordering this certificate; waiting for it");
+            return Ok(false);
+        }
+        // It may have been stored between the read and the lock.
+        adopt(data, shared.load().await?);
+        if fresh_in(data) {
+            shared.unlock(set).await;
+            return Ok(false);
+        }
+        tracing::info!(resolver = %self.name, domains = ?set, "ordering the certificate for every instance (lock held)");
+        Ok(true)
     }
 
     /// Traefik's key type for certificates (RSA4096 when unset).
@@ -259,6 +371,7 @@ impl Resolver {
         client: &mut Option<Client>,
         data: &mut ResolverData,
         set: &[String],
+        shared: Option<&Shared>,
     ) -> Result<StoredCert, String> {
         if client.is_none() {
             // The stored account (Traefik's RSA key, or ours).
@@ -284,12 +397,18 @@ impl Resolver {
                 .register(&self.settings.email, self.settings.eab.as_ref())
                 .await?;
             if known.as_deref() != Some(kid.as_str()) {
-                data.account = Some(AccountData {
+                let account = AccountData {
                     email: self.settings.email.clone(),
                     registration: Some(Registration { body, uri: kid }),
                     private_key: STANDARD.encode(&c.key.der),
                     // As Traefik: the certificates' key type, in lego's words.
                     key_type: lego_key_type(self.key_type()).to_string(),
+                };
+                // With shared storage the first account stored is every
+                // instance's (this order still goes out on this one).
+                data.account = Some(match shared {
+                    Some(s) => s.store_account(&account).await?,
+                    None => account,
                 });
             }
             *client = Some(c);
@@ -319,7 +438,7 @@ impl Resolver {
             ChallengeKind::Http01
         };
         let (chain, key) = c
-            .order(set, &wish, kind, &self.challenges, dns.as_ref())
+            .order(set, &wish, kind, &self.challenges, dns.as_ref(), shared)
             .await?;
         Ok(StoredCert {
             domain: StoredDomain {
@@ -330,6 +449,23 @@ impl Resolver {
             key: STANDARD.encode(key.as_bytes()),
             store: "default".into(),
         })
+    }
+}
+
+/// The store's account and certificates replace `data`'s (this instance's
+/// account stays when the store has none yet).
+fn adopt(data: &mut ResolverData, stored: ResolverData) {
+    if stored.account.is_some() {
+        data.account = stored.account;
+    }
+    data.certificates = stored.certificates;
+}
+
+/// The next change the shared storage reports; never, without one.
+async fn next_change(changes: &mut Option<mpsc::Receiver<Change>>) -> Option<Change> {
+    match changes {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
