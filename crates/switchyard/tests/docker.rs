@@ -656,3 +656,65 @@ async fn the_switchyard_image_routes_a_labelled_container() {
     .await;
     assert_eq!(reply.json()["name"], "inside");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_label_picks_the_address_and_a_network_connection_is_an_event() {
+    use switchyard_testkit::docker::Network;
+    let image = DemoImage::build("EXPOSE 80");
+    let front = Network::create();
+    let back = Network::create();
+    let tag = unique_name("net");
+    let p = proxy(&tag, "", "").await;
+    let c = Container::run(
+        &image,
+        &[
+            ("sytest", &tag),
+            ("traefik.http.routers.net.rule", "Host(`net.test`)"),
+            ("traefik.docker.network", &back.name),
+        ],
+        &["--network", &front.name],
+        &["net=0.0.0.0:80"],
+    );
+    let front_ip = c.inspect(&format!(
+        "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+        front.name
+    ));
+    // Not on `back` yet: the first network it has.
+    assert_eq!(routed_to(&p, "net.test").await, "net");
+    let url = |p: &Proxy| {
+        let admin = p.admin;
+        async move {
+            let all = get(admin, "localhost", "/api/http/services").await.ok()?;
+            let list: serde_json::Value = serde_json::from_slice(&all.body).ok()?;
+            list.as_array()?
+                .iter()
+                .find(|s| s["provider"] == "docker")
+                .and_then(|s| {
+                    s["loadBalancer"]["servers"][0]["url"]
+                        .as_str()
+                        .map(str::to_string)
+                })
+        }
+    };
+    let first = wait_until("the service's server", WAIT, || url(&p)).await;
+    assert_eq!(first, format!("http://{front_ip}:80"));
+    // Connected to `back`: a network event, and the labelled network wins.
+    docker_connect(&back.name, &c.name);
+    let back_ip = c.inspect(&format!(
+        "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+        back.name
+    ));
+    let want = format!("http://{back_ip}:80");
+    wait_until("the server on the labelled network", WAIT, || {
+        let want = want.clone();
+        let fut = url(&p);
+        async move { fut.await.filter(|u| *u == want) }
+    })
+    .await;
+    assert_eq!(routed_to(&p, "net.test").await, "net");
+    drop(c);
+}
+
+fn docker_connect(network: &str, container: &str) {
+    switchyard_testkit::docker::docker_ok(&["network", "connect", network, container]);
+}

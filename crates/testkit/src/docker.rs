@@ -293,3 +293,26 @@ impl Drop for Container {
         let _ = docker(&["rm", "-f", &self.name]);
     }
 }
+
+/// A user-defined bridge network; removed on drop (after the containers
+/// on it: drop those first).
+pub struct Network {
+    pub name: String,
+}
+
+impl Network {
+    pub fn create() -> Network {
+        require_engine();
+        let network = Network {
+            name: unique_name("net"),
+        };
+        docker_ok(&["network", "create", &network.name]);
+        network
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.name]);
+    }
+}
