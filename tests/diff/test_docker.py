@@ -225,3 +225,49 @@ def test_containers_started_and_stopped_while_running(setup):
     docker("stop", "-t", "1", name)
     got = wait_for(proxies, "late.test", (404, None))
     assert got["switchyard"] == got["traefik"] == (404, None)
+
+
+STATIC_EMPTY = STATIC.replace(
+    '    constraints: "Label(`sydiff`, `<<tag>>`)"\n',
+    '    constraints: "Label(`sydiff`, `<<tag>>`)"\n    allowEmptyServices: true\n    exposedByDefault: false\n',
+)
+
+
+def test_empty_services_non_running_and_compose_names():
+    """allowEmptyServices keeps an unhealthy container's router (its service
+    has no server), allownonrunning a stopped one's, Compose labels name
+    the default router, exposedByDefault=false needs traefik.enable."""
+    subprocess.run(["docker", "info"], check=True, capture_output=True)
+    engine = Engine()
+    a = Backend("from-file")
+    proxies = {}
+    try:
+        plain = engine.image("EXPOSE 80")
+        sick = engine.image('EXPOSE 80\nHEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD ["/demo-backend"]')
+        s = engine.run(sick, "sick", [("traefik.enable", "true"), ("traefik.http.routers.sick.rule", "Host(`sick.test`)")],
+                       backends=["sick=0.0.0.0:80"])
+        engine.run(plain, "asleep", [("traefik.enable", "true"), ("traefik.docker.allownonrunning", "true"),
+                                     ("traefik.http.routers.asleep.rule", "Host(`asleep.test`)")],
+                   backends=["asleep=0.0.0.0:80"], start=False)
+        engine.run(plain, "compose", [("traefik.enable", "true"), ("com.docker.compose.project", "proj"),
+                                      ("com.docker.compose.service", "api")], backends=["compose=0.0.0.0:80"])
+        engine.run(plain, "hidden", [("traefik.http.routers.hidden.rule", "Host(`hidden.test`)")],
+                   backends=["hidden=0.0.0.0:80"])
+        deadline = time.time() + 30
+        while docker("inspect", "-f", "{{.State.Health.Status}}", s) != "unhealthy":
+            assert time.time() < deadline, "the sick container never became unhealthy"
+            time.sleep(0.1)
+        for name, binary in (("traefik", traefik_bin()), ("switchyard", switchyard_bin())):
+            proxies[name] = Proxy(binary, STATIC_EMPTY, DYNAMIC, {"a": a.url, "tag": engine.tag})
+        got = wait_for(proxies, "api-proj", (200, "compose"))
+        assert got["switchyard"] == got["traefik"] == (200, "compose")
+        for host in ("sick.test", "asleep.test", "hidden.test"):
+            got = {n: answer(p.web, host) for n, p in proxies.items()}
+            assert got["switchyard"] == got["traefik"], (host, got)
+        # What they were: the empty services answer 503, the hidden one 404.
+        assert [answer(proxies["traefik"].web, h)[0] for h in ("sick.test", "asleep.test", "hidden.test")] == [503, 503, 404]
+    finally:
+        for p in proxies.values():
+            p.close()
+        a.close()
+        engine.close()
