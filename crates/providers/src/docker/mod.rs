@@ -104,7 +104,8 @@ pub fn default_rule(text: &str) -> Result<Arc<DefaultRule>, String> {
     let template = Template::parse("defaultRule", text).map_err(|e| {
         format!("providers.docker.defaultRule: error while parsing default rule: {e}")
     })?;
-    let functions = Functions::standard();
+    let mut functions = Functions::standard();
+    functions.insert("index", labels_index);
     Ok(Arc::new(move |m: &RuleModel<'_>| {
         let labels = m
             .labels
@@ -123,6 +124,33 @@ pub fn default_rule(text: &str) -> Result<Arc<DefaultRule>, String> {
             .render(&data, &functions)
             .map_err(|e| e.to_string())
     }))
+}
+
+/// Go's `index` on Traefik's model, whose `.Labels` is a `map[string]string`:
+/// a missing label is the empty string (Go's zero value), not `<no value>`.
+fn labels_index(args: &[Value]) -> Result<Value, String> {
+    let Some((first, keys)) = args.split_first() else {
+        return Err("wrong number of args for index: want at least 1 got 0".into());
+    };
+    let mut v = first.clone();
+    for key in keys {
+        v = match (v, key) {
+            (Value::Map(m), Value::String(k)) => {
+                m.get(k).cloned().unwrap_or(Value::String(String::new()))
+            }
+            (Value::List(l), Value::Int(i)) => usize::try_from(*i)
+                .ok()
+                .and_then(|i| l.get(i).cloned())
+                .ok_or_else(|| format!("error calling index: index out of range: {i}"))?,
+            (Value::Nil, _) => return Err("error calling index: index of untyped nil".into()),
+            (other, _) => {
+                return Err(format!(
+                    "error calling index: cannot index {other} with {key}"
+                ))
+            }
+        };
+    }
+    Ok(v)
 }
 
 /// Runs until `tx` closes (or, without `watch`, after the first listing).

@@ -701,6 +701,16 @@ fn default_rule_is_a_go_template() {
             "Host(`{{ .Name | upper }}`)",
             Ok("Host(`MY-APP`)"),
         ),
+        (
+            "missing labels as Traefik renders them",
+            "Host(`{{ .Labels.nope }}x.{{ index .Labels \"nope\" }}y`)",
+            Ok("Host(`<no value>x.y`)"),
+        ),
+        (
+            "index out of a list",
+            "Host(`{{ index (list 1 2) 5 }}`)",
+            Err("index out of range"),
+        ),
     ];
     for (what, text, want) in cases {
         let rule = super::default_rule(text).expect(what);
