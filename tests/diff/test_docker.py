@@ -217,6 +217,28 @@ def test_same_answers_for_the_same_containers(setup):
         assert got["switchyard"] == got["traefik"] == want, host
 
 
+def seen_router_header(port, host, headers=None):
+    """(status, the X-Traefik-Router value the backend saw)."""
+    status, _, body = request(port, "GET", "/", host=host, headers=headers, timeout=5)
+    if status != 200:
+        return (status, None)
+    pairs = json.loads(body).get("headers", [])
+    return (status, next((v for k, v in pairs if k.lower() == "x-traefik-router"), None))
+
+
+def test_default_rule_routers_guard_against_loops(setup):
+    engine, proxies, _ = setup
+    host = "%s-dflt" % engine.tag
+    wait_for(proxies, host, (200, "dflt"))
+    got = {n: seen_router_header(p.web, host) for n, p in proxies.items()}
+    assert got["switchyard"] == got["traefik"], got
+    assert got["traefik"][1], "Traefik marks requests of default-rule routers"
+    looped = {n: seen_router_header(p.web, host, {"X-Traefik-Router": got["traefik"][1]})[0] for n, p in proxies.items()}
+    assert looped["switchyard"] == looped["traefik"] == 400, looped
+    labelled = {n: seen_router_header(p.web, "lab.test") for n, p in proxies.items()}
+    assert labelled["switchyard"] == labelled["traefik"] == (200, None), labelled
+
+
 def test_containers_started_and_stopped_while_running(setup):
     engine, proxies, plain = setup
     name = engine.run(plain, "late", [("traefik.http.routers.late.rule", "Host(`late.test`)")], backends=["late=0.0.0.0:80"])

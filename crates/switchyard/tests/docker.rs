@@ -54,6 +54,9 @@ async fn labelled_container_is_routed_and_follows_its_lifecycle() {
     );
     // Started while the proxy runs: routed from the start event.
     assert_eq!(routed_to(&p, &format!("{tag}.test")).await, "one");
+    // A labelled rule is not a default rule: no loop guard.
+    let reply = p.wait_status(&format!("{tag}.test"), "/", 200).await;
+    assert_eq!(reply.seen_header("x-traefik-router"), None);
     // Stopped: gone.
     c.stop();
     unrouted(&p, &format!("{tag}.test")).await;
@@ -86,6 +89,27 @@ async fn default_rule_from_the_container_name() {
     // Host(`{{ normalize .Name }}`): `_` and `.` become `-`.
     let host = name.replace(['_', '.'], "-");
     assert_eq!(routed_to(&p, &host).await, "dflt");
+    // As Traefik, a default-rule router marks what it forwards (its name's
+    // FNV-64 hash) and refuses a request already so marked (a loop).
+    let reply = p.wait_status(&host, "/", 200).await;
+    let hash = switchyard_proxy::middlewares::deny_router_recursion::router_hash(&format!(
+        "{host}@docker"
+    ));
+    assert_eq!(
+        reply.seen_header("x-traefik-router").as_deref(),
+        Some(hash.as_str())
+    );
+    let looped = request(
+        p.web,
+        http::Method::GET,
+        &host,
+        "/",
+        &[("X-Traefik-Router", hash.as_str())],
+        Default::default(),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(looped.status.as_u16(), 400);
     // A custom template with labels.
     let tag2 = unique_name("tmpl");
     let p2 = proxy(

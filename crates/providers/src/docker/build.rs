@@ -371,7 +371,10 @@ fn build_routers(
     http.routers.retain(|router_name, router| {
         if router.rule.is_empty() {
             match (settings.default_rule)(model) {
-                Ok(rule) if !rule.is_empty() => router.rule = rule,
+                Ok(rule) if !rule.is_empty() => {
+                    router.rule = rule;
+                    router.default_rule = true;
+                }
                 Ok(_) => {
                     errors.push(format!("router {router_name:?}: undefined rule"));
                     return false;
