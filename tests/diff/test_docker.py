@@ -96,7 +96,9 @@ class Engine:
         os.makedirs(ctx)
         shutil.copy(static_demo_backend(), os.path.join(ctx, "demo-backend"))
         with open(os.path.join(ctx, "Dockerfile"), "w") as f:
-            f.write('FROM scratch\nCOPY demo-backend /demo-backend\nENTRYPOINT ["/demo-backend"]\n%s\n' % extra)
+            # A label of its own first: no build step shared through the cache.
+            f.write('FROM scratch\nLABEL sydiff.image=%s\nCOPY demo-backend /demo-backend\nENTRYPOINT ["/demo-backend"]\n%s\n'
+                    % (name, extra))
         self.images.append(name)
         subprocess.run(["docker", "build", "-q", "-t", name, ctx], check=True, capture_output=True,
                        env=dict(os.environ, DOCKER_BUILDKIT="0"), timeout=300)

@@ -133,7 +133,20 @@ impl Image {
                 panic!("copy {} into the image context: {e}", source.display())
             });
         }
-        std::fs::write(image.context.join("Dockerfile"), dockerfile).expect("write Dockerfile");
+        // A label of its own right after FROM: no build step is shared
+        // with another image through the build cache, so removing one
+        // image never takes layers another build is using.
+        let mut text = String::new();
+        let mut labelled = false;
+        for line in dockerfile.lines() {
+            text.push_str(line);
+            text.push('\n');
+            if !labelled && line.trim_start().to_ascii_uppercase().starts_with("FROM ") {
+                text.push_str(&format!("LABEL sytest.image={}\n", image.tag));
+                labelled = true;
+            }
+        }
+        std::fs::write(image.context.join("Dockerfile"), text).expect("write Dockerfile");
         let mut args = vec!["build", "-q", "-t", &image.tag];
         for a in build_args {
             args.push("--build-arg");
