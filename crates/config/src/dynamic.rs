@@ -149,6 +149,11 @@ pub struct Router {
     pub request_timeout: Option<Duration>,
     #[serde(skip)]
     pub unsupported: Unsupported,
+    /// Set by a provider whose default rule gave this router its rule
+    /// (Docker's `defaultRule`): Traefik then guards it against loops
+    /// (`X-Traefik-Router`, see `DenyRouterRecursion`).
+    #[serde(skip)]
+    pub default_rule: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

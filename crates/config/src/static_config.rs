@@ -393,6 +393,7 @@ pub struct Providers {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<FileProvider>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker: Option<DockerProvider>,
     pub redis: Option<RedisProvider>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etcd: Option<EtcdProvider>,
@@ -409,6 +410,7 @@ impl Default for Providers {
             providers_throttle_duration: Duration::from_secs(2),
             precedence: Vec::new(),
             file: None,
+            docker: None,
             redis: None,
             etcd: None,
             http: None,
@@ -418,15 +420,49 @@ impl Default for Providers {
     }
 }
 
-/// A client's TLS settings (`tls` of a provider's endpoint).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `providers.docker`, with Traefik's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct ClientTls {
-    pub ca: String,
-    pub cert: String,
-    pub key: String,
-    pub insecure_skip_verify: bool,
+pub struct DockerProvider {
+    pub endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
+    pub default_rule: String,
+    pub exposed_by_default: bool,
+    pub network: String,
+    #[serde(rename = "useBindPortIP")]
+    pub use_bind_port_ip: bool,
+    pub watch: bool,
+    pub constraints: String,
+    pub allow_empty_services: bool,
+    /// Zero: no timeout.
+    pub http_client_timeout: Duration,
+    pub username: String,
+    pub password: String,
 }
+
+impl Default for DockerProvider {
+    fn default() -> Self {
+        DockerProvider {
+            endpoint: "unix:///var/run/docker.sock".into(),
+            tls: None,
+            default_rule: "Host(`{{ normalize .Name }}`)".into(),
+            exposed_by_default: true,
+            network: String::new(),
+            use_bind_port_ip: false,
+            watch: true,
+            constraints: String::new(),
+            allow_empty_services: false,
+            http_client_timeout: Duration::ZERO,
+            username: String::new(),
+            password: String::new(),
+        }
+    }
+}
+
+/// A client's TLS settings (Traefik's `types.ClientTLS`): the Docker
+/// provider's are the KV providers' [`KvTls`].
+pub type ClientTls = KvTls;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

@@ -144,7 +144,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "metrics",
         "ocsp",
         "providers.consulcatalog",
-        "providers.docker",
         "providers.ecs",
         "providers.knative",
         "providers.kubernetescrd",

@@ -2,6 +2,7 @@
 //! send it, whole, each time the source changes. They never touch running
 //! state: the watcher (in `switchyard-server`) owns what happens next.
 
+pub mod docker;
 pub mod file;
 mod file_template;
 pub mod http;

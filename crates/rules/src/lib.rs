@@ -77,6 +77,7 @@
 //! - Error messages give a byte position and say what was expected; the
 //!   matchers' own messages keep Traefik's wording.
 
+pub mod constraints;
 mod expr;
 mod goregex;
 mod lexer;

@@ -23,7 +23,7 @@ pub fn init(log: &Log) -> std::io::Result<reopen::Files> {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new(format!(
-            "{level},hyper=warn,hyper_util=warn,h2=warn,notify=warn"
+            "{level},hyper=warn,hyper_util=warn,h2=warn,notify=warn,bollard=warn"
         ))
     });
     let mut files = reopen::Files::default();

@@ -96,6 +96,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let terminating = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let ping = config.ping.clone().unwrap_or_default();
     let file = config.providers.as_ref().and_then(|p| p.file.clone());
+    let docker = config.providers.as_ref().and_then(|p| p.docker.clone());
     // As in Traefik, the API, dashboard and ping services exist only when
     // their feature is on; a router naming one that is off gets an error.
     let mut internal: HashMap<String, switchyard_proxy::BoxHandler> =
@@ -156,6 +157,9 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     if let Some(f) = file {
         let provider = switchyard_providers::file::FileProvider::from_config(&f);
         tokio::spawn(provider.run(tx.clone(), reload_rx));
+    }
+    if let Some(d) = docker {
+        tokio::spawn(switchyard_providers::docker::run(d, tx.clone()));
     }
     start_kv_providers(config.providers.as_ref(), &tx);
     if let Some(h) = config.providers.as_ref().and_then(|p| p.http.clone()) {

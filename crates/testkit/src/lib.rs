@@ -9,6 +9,7 @@ mod client;
 mod config_server;
 mod consul_double;
 mod dir;
+pub mod docker;
 pub mod h2raw;
 mod kv_servers;
 pub mod load;

@@ -37,7 +37,7 @@ pub(crate) fn acceptor() -> tokio_rustls::TlsAcceptor {
     acceptor_with(&TlsOptions::default())
 }
 
-pub(crate) fn acceptor_with(options: &TlsOptions) -> tokio_rustls::TlsAcceptor {
+pub fn acceptor_with(options: &TlsOptions) -> tokio_rustls::TlsAcceptor {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(SERVER_PEM.as_bytes())
         .collect::<Result<_, _>>()
         .expect("fixture cert");

@@ -491,6 +491,11 @@ impl Builder {
                 .iter()
                 .rev()
                 .fold(service.handler.clone(), |next, wrap| wrap(next));
+            if router.default_rule {
+                handler = Arc::new(switchyard_proxy::middlewares::DenyRouterRecursion::new(
+                    name, handler,
+                ));
+            }
             // The router's own deadline covers its whole chain (retries,
             // authentication calls) up to the first byte of the answer.
             if let Some(limit) = router.request_timeout.map(std::time::Duration::from) {
