@@ -101,7 +101,7 @@ impl FileProvider {
                 }
             };
             if let Ok(rendered) = file_template::render(&path, &text, false) {
-                out.files.push((path.clone(), rendered));
+                out.files.push((path.clone(), rendered.text));
             }
             cache.insert(path, Cached { text, config });
         }
