@@ -77,6 +77,14 @@ DYNAMIC_TAIL = """
         sticky:
           cookie:
             name: sy_sticky
+        healthCheck:
+          path: /health
+          interval: 1s
+    split:
+      weighted:
+        services:
+          - name: app
+            weight: 4
 """
 
 
@@ -262,8 +270,35 @@ def test_detail_pages_link_router_middlewares_and_service(env):
     backend = api(proxy, "http/services/app%40file")[0]["loadBalancer"]["servers"][0]["url"]
     assert cells == [backend, "3", "UP"], cells
     assert "sy_sticky" in text(b, "[data-testid=lb-sticky]")
+    assert "/health" in text(b, "[data-testid=lb-healthCheck]")
     assert b.js("return location.hash;") == "#/http/services/app%40file"
     shot(b, "service-detail")
+
+    # A weighted service links the services it balances, with their weight.
+    b.get(page(proxy, "http/services/split%40file"))
+    b.wait("return document.querySelector('#children tbody tr');", what="the weighted service's services")
+    children = b.js("return [...document.querySelectorAll('#children tbody tr')].map(r => [r.querySelector('a').getAttribute('href'), r.cells[1].textContent]);")
+    assert children == [["#/http/services/app%40file", "weight 4"]], children
+
+    # An entrypoint's page, reached from the navigation bar.
+    b.click('#nav a[data-section="entrypoints"]')
+    b.wait("return document.querySelector('#list tr[data-name=\"web\"] a');", what="the entrypoints list")
+    b.click('#list tr[data-name="web"] a')
+    b.wait("return document.querySelector('#detail dl');", what="web's page")
+    assert "127.0.0.1:%d" % proxy.web in text(b, "#detail")
+    assert text(b, "#detail-name") == "web"
+
+
+def test_tcp_and_udp_lists_are_empty_pages(env):
+    proxy, b = env
+    b.get(page(proxy))
+    b.click('#nav a[data-section="tcp"]')
+    b.wait("return location.hash === '#/tcp/routers' && document.querySelector('#list-count')?.textContent === '0 routers';", what="the TCP routers")
+    assert "Nothing to show" in text(b, "#list tbody")
+    b.get(page(proxy, "udp/services"))
+    b.wait("return document.querySelector('#list-count')?.textContent === '0 services';", what="the UDP services")
+    tabs = b.js("return [...document.querySelectorAll('.tabs a')].map(a => a.textContent);")
+    assert tabs == ["Routers", "Services"]
 
 
 def test_explain_form(env):

@@ -322,7 +322,7 @@ function serviceDetail(s) {
     children.push([s.failover.fallback, "fallback"]);
   }
   if (children.length) {
-    out += `<h2>Services</h2><table><thead><tr><th>Service</th><th>Role</th></tr></thead><tbody>` +
+    out += `<h2>Services</h2><table id="children"><thead><tr><th>Service</th><th>Role</th></tr></thead><tbody>` +
       children.map(([n, role]) => `<tr><td>${link(scheme, "services", qualify(n, s.provider))}</td><td>${esc(role)}</td></tr>`).join("") +
       "</tbody></table>";
     const rest = Object.assign({}, s.weighted || s.mirroring || s.failover);
