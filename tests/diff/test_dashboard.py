@@ -167,6 +167,10 @@ def test_overview_counts_entrypoints_and_providers(env):
     assert any("web" in e and "127.0.0.1:%d" % proxy.web in e for e in eps), eps
     assert [p.strip() for p in b.js("return [...document.querySelectorAll('[data-testid=provider]')].map(e => e.textContent);")] == ["File"]
     assert "version" in text(b, "#version")
+    # The elements in error are listed first, with their errors.
+    b.wait("return document.querySelector('#problems tbody tr');", what="the problems table")
+    assert rows(b, "#problems tbody tr") == ["broken@file"]
+    assert 'the service "missing@file" does not exist' in text(b, "#problems [data-testid=errors]")
     shot(b, "overview")
 
     # Navigation: the card's "errors" link opens the routers in error.
@@ -358,3 +362,18 @@ def test_refreshes_without_losing_the_page(env):
     assert b.js("return document.activeElement && document.activeElement.id;") == "search"
     assert b.js("return location.hash;") == "#/http/routers?search=zz"
     shot(b, "refreshed")
+
+
+def test_an_api_that_stops_answering_is_shown(env):
+    """Last: it stops the proxy."""
+    proxy, b = env
+    b.get(page(proxy, "http/routers"))
+    b.wait("return document.querySelectorAll('#list tbody tr[data-name]').length > 100;", what="the list")
+    assert b.js("return document.querySelector('#problem').hidden;") is True
+    proxy.proc.kill()
+    proxy.proc.wait(timeout=10)
+    b.wait("return !document.querySelector('#problem').hidden;", timeout=15, what="the problem banner")
+    assert "Cannot read the API" in text(b, "#problem")
+    # The page it was on stays.
+    assert len(rows(b)) > 100
+    shot(b, "api-gone")

@@ -132,6 +132,7 @@ function overviewView() {
     section: "overview",
     mount(root) {
       root.innerHTML = `<h1>Overview</h1>
+        <div id="ov-problems"></div>
         <h2>Entrypoints</h2><div class="cards" id="ov-entrypoints"></div>
         <div id="ov-sections"></div>
         <h2>Features</h2><div class="cards" id="ov-features"></div>
@@ -139,6 +140,22 @@ function overviewView() {
     },
     async refresh(root) {
       const [{body: ov}, eps] = await Promise.all([api("overview"), apiAll("entrypoints", {})]);
+      // Every element with errors or warnings, with what is wrong, first.
+      const troubled = [];
+      for (const scheme of ["http", "tcp", "udp"]) {
+        for (const kind of KINDS[scheme]) {
+          const c = (ov[scheme] && ov[scheme][kind]) || {};
+          if (!c.errors && !c.warnings) continue;
+          for (const status of ["disabled", "warning"]) {
+            for (const e of await apiAll(`${scheme}/${kind}`, {status})) troubled.push([scheme, kind, e]);
+          }
+        }
+      }
+      root.querySelector("#ov-problems").innerHTML = troubled.length ?
+        `<h2>Problems</h2><table id="problems"><thead><tr><th>Status</th><th>Kind</th><th>Name</th><th>Errors</th></tr></thead><tbody>` +
+        troubled.map(([scheme, kind, e]) => `<tr class="has-error" data-name="${esc(e.name)}"><td>${badge(e.status)}</td>
+          <td>${scheme.toUpperCase()} ${esc(kind.replace(/s$/, ""))}</td><td>${link(scheme, kind, e.name)}</td><td>${errorsBox(e.error)}</td></tr>`).join("") +
+        "</tbody></table>" : "";
       root.querySelector("#ov-entrypoints").innerHTML = eps.map(ep =>
         `<a class="card" href="${href("entrypoints", ep.name)}" data-testid="entrypoint"><h3>${esc(ep.name)}</h3><div class="big">${esc(ep.address)}</div></a>`
       ).join("") || `<p class="muted">No entrypoints.</p>`;
