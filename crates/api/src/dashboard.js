@@ -428,7 +428,7 @@ function explainView() {
         <p class="muted">How this instance would route one request: the routers of the entrypoint in the order tried, each matcher's result, and what answers.</p>
         <form class="explain" id="explain-form">
           <label for="ex-url">URL</label><input id="ex-url" name="url" placeholder="http://app.example.com/path" required>
-          <label for="ex-ep">Entrypoint</label><select id="ex-ep" name="entryPoint"><option value="">(the only one)</option></select>
+          <label for="ex-ep">Entrypoint</label><select id="ex-ep" name="entryPoint"><option value="">(the only one with routers)</option></select>
           <label for="ex-method">Method</label><select id="ex-method" name="method">${["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].map(m => `<option>${m}</option>`).join("")}</select>
           <label for="ex-headers">Headers</label><textarea id="ex-headers" name="headers" rows="3" placeholder="X-Env: prod (one per line)"></textarea>
           <label for="ex-ip">Client IP</label><input id="ex-ip" name="clientIp" placeholder="127.0.0.1">
@@ -463,7 +463,7 @@ function explainView() {
       const wanted = select.value || select.dataset.wanted;
       const names = eps.map(e => e.name);
       if (select.options.length - 1 !== names.length || names.some((n, i) => select.options[i + 1].value !== n)) {
-        select.innerHTML = `<option value="">(the only one)</option>` + names.map(n => `<option value="${esc(n)}">${esc(n)}</option>`).join("");
+        select.innerHTML = `<option value="">(the only one with routers)</option>` + names.map(n => `<option value="${esc(n)}">${esc(n)}</option>`).join("");
       }
       select.value = names.includes(wanted) ? wanted : "";
       if (!asked) return;
