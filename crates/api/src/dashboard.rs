@@ -10,7 +10,11 @@
 //!   `{basePath}/dashboard/` (after `X-Forwarded-Prefix`), which is the
 //!   page, and files below it answer as above.
 //!
-//! The page finds the API at `{basePath}/api/`.
+//! The page finds the API at `{basePath}/api/`. It is one file, put
+//! together at start from `dashboard.html` (the frame), `dashboard.css` and
+//! `dashboard.js` (a small single-page application: the URL fragment names
+//! the view, so views can be linked and reloaded); it asks nothing of the
+//! network but the API.
 
 use std::sync::Arc;
 
@@ -23,6 +27,8 @@ use switchyard_proxy::{body, BoxHandler, HandlerFuture, Response};
 use crate::respond;
 
 const PAGE: &str = include_str!("dashboard.html");
+const STYLE: &str = include_str!("dashboard.css");
+const SCRIPT: &str = include_str!("dashboard.js");
 
 /// The page, with the API's address in it.
 #[derive(Clone)]
@@ -35,7 +41,14 @@ impl Dashboard {
         let api_url = format!("{}/api/", base_path.trim_end_matches('/'));
         // A JSON string (HTML characters escaped) is a safe script literal.
         let literal = respond::go_json(&json!(api_url));
-        let index = PAGE.replace("\"{{API_URL}}\"", literal.trim_end());
+        // The script and the style are ours and hold no `</script` or
+        // `</style`, so they
+        // cannot end their element early; the API's address goes in last,
+        // so nothing in it is taken for a placeholder.
+        let index = PAGE
+            .replace("/*{{STYLE}}*/", STYLE)
+            .replace("/*{{SCRIPT}}*/", SCRIPT)
+            .replace("\"{{API_URL}}\"", literal.trim_end());
         Dashboard {
             index: Bytes::from(index),
         }
@@ -128,6 +141,27 @@ mod tests {
             !odd.contains("/</script>/api/"),
             "HTML characters are escaped"
         );
+    }
+
+    #[tokio::test]
+    async fn page_holds_its_script_and_style() {
+        for (part, name) in [(SCRIPT, "script"), (STYLE, "style")] {
+            let lower = part.to_ascii_lowercase();
+            assert!(
+                !lower.contains("</script") && !lower.contains("</style"),
+                "the {name} must not close its element"
+            );
+        }
+        let page = text(Dashboard::new("/").index()).await;
+        assert!(!page.contains("{{"), "every placeholder is filled");
+        assert!(page.contains("function navigate()"), "the script is in");
+        assert!(page.contains(".badge.disabled"), "the style is in");
+        for external in ["src=", "url(", "@import", "<link"] {
+            assert!(
+                !page.contains(external),
+                "nothing from the network: {external}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,379 @@
+"""The dashboard in a real browser: headless Chromium, driven over WebDriver
+(tests/browser/webdriver.py), against the real switchyard binary serving a
+file configuration with more than 100 routers, one router in error, a
+middleware chain and a service with a live backend, under `api.basePath` (routed by hand, as Traefik needs it).
+
+Each test asserts on the page's DOM and leaves a screenshot in
+target/browser-screenshots/. Without chromium and chromedriver the tests
+fail, naming the packages to install.
+"""
+
+import json
+import os
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from harness import REPO, Backend, Proxy, switchyard_bin
+
+sys.path.insert(0, os.path.join(REPO, "tests", "browser"))
+from webdriver import Browser, find_browser  # noqa: E402
+
+pytestmark = pytest.mark.skipif(switchyard_bin() is None, reason="needs target/debug/switchyard")
+
+SHOTS = os.path.join(REPO, "target", "browser-screenshots")
+BASE = "/sy"
+MANY = 120
+
+STATIC = """
+entryPoints:
+  web:
+    address: "127.0.0.1:<<web>>"
+  traefik:
+    address: "127.0.0.1:<<admin>>"
+api:
+  dashboard: true
+  basePath: /sy
+log:
+  level: ERROR
+providers:
+  providersThrottleDuration: 0s
+  file:
+    filename: "<<dynamic>>"
+"""
+
+DYNAMIC_TAIL = """
+    dash:
+      entryPoints: [traefik]
+      rule: "PathPrefix(`/sy`)"
+      service: api@internal
+    api:
+      rule: "Host(`a.test`) && PathPrefix(`/api`)"
+      service: app
+      middlewares: [strip, hdr]
+    admin:
+      rule: "Host(`a.test`) && Header(`X-Env`, `prod`)"
+      priority: 1000
+      service: app
+    broken:
+      rule: "Host(`broken.test`)"
+      service: missing
+  middlewares:
+    strip:
+      stripPrefix:
+        prefixes: ["/api"]
+    hdr:
+      headers:
+        customRequestHeaders:
+          X-Dash: "from-the-dashboard"
+  services:
+    app:
+      loadBalancer:
+        servers:
+          - url: "<<backend>>"
+            weight: 3
+        sticky:
+          cookie:
+            name: sy_sticky
+        healthCheck:
+          path: /health
+          interval: 1s
+    split:
+      weighted:
+        services:
+          - name: app
+            weight: 4
+"""
+
+
+def dynamic(extra=""):
+    routers = "".join(
+        '    r%03d:\n      rule: "Host(`r%03d.example.com`)"\n      service: app\n' % (i, i) for i in range(MANY)
+    )
+    return "http:\n  routers:\n" + routers + extra + DYNAMIC_TAIL
+
+
+@pytest.fixture(scope="module")
+def env():
+    chromium, driver, missing = find_browser()
+    if missing:
+        pytest.fail(missing)
+    backend = Backend("app")
+    proxy = Proxy(switchyard_bin(), STATIC, dynamic(), {"backend": backend.url})
+    browser = None
+    try:
+        proxy.wait_ready(path=BASE + "/api/rawdata")
+        browser = Browser(chromium, driver)
+        yield proxy, browser
+    finally:
+        if browser:
+            browser.close()
+        proxy.close()
+        backend.close()
+
+
+def page(proxy, fragment=""):
+    return "http://127.0.0.1:%d%s/dashboard/#/%s" % (proxy.admin, BASE, fragment)
+
+
+def api(proxy, path):
+    url = "http://127.0.0.1:%d%s/api/%s" % (proxy.admin, BASE, path)
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read()), r.headers.get("X-Next-Page")
+
+
+def shot(browser, name):
+    browser.screenshot(os.path.join(SHOTS, name + ".png"))
+
+
+def text(browser, css):
+    return browser.js("const e = document.querySelector(arguments[0]); return e ? e.textContent : null;", css)
+
+
+def rows(browser, css="#list tbody tr[data-name]"):
+    return browser.js("return [...document.querySelectorAll(arguments[0])].map(r => r.dataset.name);", css)
+
+
+def wait_rows(browser, want, what):
+    """Waits until the list shows exactly `want` (names, in order)."""
+    try:
+        browser.wait(
+            "return JSON.stringify([...document.querySelectorAll('#list tbody tr[data-name]')].map(r => r.dataset.name)) === arguments[0];",
+            json.dumps(want, separators=(",", ":")),
+            what=what,
+        )
+    except AssertionError:
+        raise AssertionError("%s: the list shows %r, want %r" % (what, rows(browser), want)) from None
+
+
+def test_overview_counts_entrypoints_and_providers(env):
+    proxy, b = env
+    b.get(page(proxy))
+    overview, _ = api(proxy, "overview")
+    total = overview["http"]["routers"]["total"]
+    assert total >= MANY + 3
+    b.wait(
+        "const e = document.querySelector('[data-testid=count-http-routers] [data-count=total]'); return e && e.textContent === arguments[0];",
+        str(total),
+        what="the HTTP routers' count",
+    )
+    card = "[data-testid=count-http-routers] "
+    assert text(b, card + "[data-count=errors]") == "1"
+    assert text(b, card + "[data-count=success]") == str(total - 1)
+    assert text(b, "[data-testid=count-http-middlewares] [data-count=total]") == str(overview["http"]["middlewares"]["total"])
+    eps = b.js("return [...document.querySelectorAll('[data-testid=entrypoint]')].map(e => e.textContent);")
+    assert any("web" in e and "127.0.0.1:%d" % proxy.web in e for e in eps), eps
+    assert [p.strip() for p in b.js("return [...document.querySelectorAll('[data-testid=provider]')].map(e => e.textContent);")] == ["File"]
+    assert "version" in text(b, "#version")
+    # The elements in error are listed first, with their errors.
+    b.wait("return document.querySelector('#problems tbody tr');", what="the problems table")
+    assert rows(b, "#problems tbody tr") == ["broken@file"]
+    assert 'the service "missing@file" does not exist' in text(b, "#problems [data-testid=errors]")
+    shot(b, "overview")
+
+    # Navigation: the card's "errors" link opens the routers in error.
+    b.click(card + "a.err")
+    b.wait("return location.hash === '#/http/routers?status=disabled';", what="the errors link")
+    wait_rows(b, ["broken@file"], "routers in error")
+
+
+def test_every_router_is_listed_beyond_the_first_page(env):
+    proxy, b = env
+    # The API itself pages by 100: the page must follow X-Next-Page.
+    first, next_page = api(proxy, "http/routers?per_page=100")
+    assert len(first) == 100 and next_page == "2"
+    names = []
+    page_no = "1"
+    for _ in range(10):
+        items, nxt = api(proxy, "http/routers?per_page=100&page=" + page_no)
+        names += [i["name"] for i in items]
+        if int(nxt) <= int(page_no):
+            break
+        page_no = nxt
+    b.get(page(proxy, "http/routers"))
+    wait_rows(b, names, "every router, by name")
+    assert "r119@file" in names and len(names) > 100
+    assert text(b, "#list-count") == "%d routers" % len(names)
+    # Reachable: the last one's link opens its page.
+    b.click('#list tr[data-name="r119@file"] a[href^="#/http/routers/"]')
+    b.wait("return document.querySelector('[data-testid=rule]')?.textContent === 'Host(`r119.example.com`)';", what="r119's page")
+    shot(b, "router-r119")
+
+
+def test_search_status_filter_and_sorting(env):
+    proxy, b = env
+    b.get(page(proxy, "http/routers"))
+    b.wait("return document.querySelectorAll('#list tbody tr[data-name]').length > 100;", what="the full list")
+    b.type("#search", "r11")
+    want = ["r%03d@file" % i for i in range(110, 120)]
+    wait_rows(b, want, "search r11")
+    assert "search=r11" in b.js("return location.hash;")
+    shot(b, "routers-search")
+
+    # Sorting by name, then the other way.
+    b.click('th[data-sort="name"]')
+    wait_rows(b, list(reversed(want)), "search r11, by name descending")
+
+    # The fragment keeps the search across a reload.
+    b.js("location.reload();")
+    b.wait("return document.querySelector('#search')?.value === 'r11';", what="the search after reload")
+    wait_rows(b, list(reversed(want)), "search r11 after reload")
+
+    # The status filter: errors only.
+    b.type("#search", "", clear=True)
+    b.click('#status-filter option[value="disabled"]')
+    wait_rows(b, ["broken@file"], "status disabled")
+    b.click('#status-filter option[value="enabled"]')
+    b.wait(
+        "const n = [...document.querySelectorAll('#list tbody tr[data-name]')].map(r => r.dataset.name);"
+        "return n.length > 100 && !n.includes('broken@file');",
+        what="status enabled",
+    )
+    shot(b, "routers-enabled")
+
+
+def test_element_in_error_shows_its_error(env):
+    proxy, b = env
+    want = 'the service "missing@file" does not exist'
+    b.get(page(proxy, "http/routers?status=disabled"))
+    wait_rows(b, ["broken@file"], "routers in error")
+    assert want in text(b, '#list tr[data-name="broken@file"] [data-testid=errors]')
+    b.get(page(proxy, "http/routers/broken%40file"))
+    b.wait("return document.querySelector('#detail [data-testid=errors]');", what="the error box")
+    assert want in text(b, "#detail [data-testid=errors]")
+    assert text(b, "#detail-props [data-status]") == "Error"
+    shot(b, "router-in-error")
+
+
+def test_detail_pages_link_router_middlewares_and_service(env):
+    proxy, b = env
+    b.get(page(proxy, "http/routers/api%40file"))
+    b.wait("return document.querySelector('[data-testid=rule]');", what="the router's page")
+    assert text(b, "[data-testid=rule]") == "Host(`a.test`) && PathPrefix(`/api`)"
+    chain = b.js("return [...document.querySelectorAll('[data-testid=chain-middleware] a')].map(a => a.textContent);")
+    assert chain == ["strip@file", "hdr@file"]
+    assert text(b, "#detail-props [data-status]") == "Success"
+    shot(b, "router-detail")
+
+    # The middleware's page shows its whole configuration.
+    b.click('[data-testid=chain-middleware] a[href$="hdr%40file"]')
+    b.wait("return document.querySelector('#middleware-config');", what="the middleware's page")
+    config = text(b, "#middleware-config")
+    assert "customRequestHeaders" in config and "X-Dash" in config and "from-the-dashboard" in config
+    assert "api@file" in text(b, "#detail-props")
+    shot(b, "middleware-detail")
+
+    # The service's page: servers with weight and status, sticky.
+    b.get(page(proxy, "http/routers/api%40file"))
+    b.wait("return document.querySelector('[data-testid=chain-service] a');", what="the service link")
+    b.click("[data-testid=chain-service] a")
+    b.wait("return document.querySelector('#servers tbody tr');", what="the servers")
+    cells = b.js("return [...document.querySelectorAll('#servers tbody tr td')].map(td => td.textContent.trim());")
+    backend = api(proxy, "http/services/app%40file")[0]["loadBalancer"]["servers"][0]["url"]
+    assert cells == [backend, "3", "UP"], cells
+    assert "sy_sticky" in text(b, "[data-testid=lb-sticky]")
+    assert "/health" in text(b, "[data-testid=lb-healthCheck]")
+    assert b.js("return location.hash;") == "#/http/services/app%40file"
+    shot(b, "service-detail")
+
+    # A weighted service links the services it balances, with their weight.
+    b.get(page(proxy, "http/services/split%40file"))
+    b.wait("return document.querySelector('#children tbody tr');", what="the weighted service's services")
+    children = b.js("return [...document.querySelectorAll('#children tbody tr')].map(r => [r.querySelector('a').getAttribute('href'), r.cells[1].textContent]);")
+    assert children == [["#/http/services/app%40file", "weight 4"]], children
+
+    # An entrypoint's page, reached from the navigation bar.
+    b.click('#nav a[data-section="entrypoints"]')
+    b.wait("return document.querySelector('#list tr[data-name=\"web\"] a');", what="the entrypoints list")
+    b.click('#list tr[data-name="web"] a')
+    b.wait("return document.querySelector('#detail dl');", what="web's page")
+    assert "127.0.0.1:%d" % proxy.web in text(b, "#detail")
+    assert text(b, "#detail-name") == "web"
+
+
+def test_tcp_and_udp_lists_are_empty_pages(env):
+    proxy, b = env
+    b.get(page(proxy))
+    b.click('#nav a[data-section="tcp"]')
+    b.wait("return location.hash === '#/tcp/routers' && document.querySelector('#list-count')?.textContent === '0 routers';", what="the TCP routers")
+    assert "Nothing to show" in text(b, "#list tbody")
+    b.get(page(proxy, "udp/services"))
+    b.wait("return document.querySelector('#list-count')?.textContent === '0 services';", what="the UDP services")
+    tabs = b.js("return [...document.querySelectorAll('.tabs a')].map(a => a.textContent);")
+    assert tabs == ["Routers", "Services"]
+
+
+def test_explain_form(env):
+    proxy, b = env
+    b.get(page(proxy, "explain"))
+    b.wait("return document.querySelectorAll('#ex-ep option').length === 3;", what="the entrypoints in the select")
+    b.type("#ex-url", "http://a.test/api/users")
+    b.click('#ex-ep option[value="web"]')
+    b.click("#ex-submit")
+    b.wait("return document.querySelector('#explain-answer');", what="the answer")
+    answer = text(b, "#explain-answer")
+    assert "router api@file" in answer and "strip@file, hdr@file" in answer and "service app@file" in answer, answer
+    chosen = rows(b, "#explain-routers tr.chosen")
+    assert chosen == ["api@file"]
+    # admin@file (priority 1000) was tried first and failed on its header;
+    # broken@file, in error, is not among the routers of `web`.
+    order = rows(b, "#explain-routers tbody tr")
+    assert order[0] == "admin@file" and len(order) == MANY + 2, order[:3]
+    assert "broken@file" not in order
+    failed = b.js("return [...document.querySelectorAll('#explain-routers tr[data-name=\"admin@file\"] .term.unmatched')].map(t => t.textContent);")
+    assert failed == ["Header(`X-Env`, `prod`)"], failed
+    assert "UP" in text(b, "#explain-chain")
+    shot(b, "explain-chosen")
+
+    # A header makes admin@file match.
+    b.type("#ex-headers", "X-Env: prod")
+    b.click("#ex-submit")
+    b.wait("return document.querySelector('#explain-routers tr.chosen')?.dataset.name === 'admin@file';", what="admin chosen")
+
+    # No router: the 404 reason.
+    b.type("#ex-url", "http://nowhere.test/")
+    b.type("#ex-headers", "")
+    b.click("#ex-submit")
+    b.wait("return document.querySelector('#explain-answer.notfound');", what="the 404 answer")
+    assert "404" in text(b, "#explain-answer")
+    shot(b, "explain-404")
+
+    # A bad query: the API's message.
+    b.type("#ex-url", "not a url")
+    b.click("#ex-submit")
+    b.wait("return document.querySelector('#explanation [data-testid=errors]');", what="the error")
+    assert "url" in text(b, "#explanation [data-testid=errors]")
+
+
+def test_refreshes_without_losing_the_page(env):
+    proxy, b = env
+    b.get(page(proxy, "http/routers?search=zz"))
+    wait_rows(b, [], "no zz router yet")
+    b.js("document.querySelector('#search').focus();")
+    extra = '    zz-new:\n      rule: "Host(`zz.test`)"\n      service: app\n'
+    with open(os.path.join(proxy.dir, "dynamic.yml"), "w") as f:
+        f.write(dynamic(extra).replace("<<backend>>", api(proxy, "http/services/app%40file")[0]["loadBalancer"]["servers"][0]["url"]))
+    started = time.time()
+    wait_rows(b, ["zz-new@file"], "the new router, after a refresh")
+    assert time.time() - started < 15
+    assert b.js("return document.querySelector('#search').value;") == "zz"
+    assert b.js("return document.activeElement && document.activeElement.id;") == "search"
+    assert b.js("return location.hash;") == "#/http/routers?search=zz"
+    shot(b, "refreshed")
+
+
+def test_an_api_that_stops_answering_is_shown(env):
+    """Last: it stops the proxy."""
+    proxy, b = env
+    b.get(page(proxy, "http/routers"))
+    b.wait("return document.querySelectorAll('#list tbody tr[data-name]').length > 100;", what="the list")
+    assert b.js("return document.querySelector('#problem').hidden;") is True
+    proxy.proc.kill()
+    proxy.proc.wait(timeout=10)
+    b.wait("return !document.querySelector('#problem').hidden;", timeout=15, what="the problem banner")
+    assert "Cannot read the API" in text(b, "#problem")
+    # The page it was on stays.
+    assert len(rows(b)) > 100
+    shot(b, "api-gone")
