@@ -117,8 +117,8 @@ fn headers(
             }
         }
     }
-    // Traefik's proxy sets an empty Content-Type on answers without one
-    // (so that Go does not sniff one), and it shows as "".
+    // Traefik sets an empty Content-Type on answers without one (so that
+    // Go does not sniff one), and it shows as "".
     if empty_content_type && !map.contains_key(http::header::CONTENT_TYPE) {
         match settings.header_mode("content-type") {
             HeaderMode::Drop => {}
@@ -207,7 +207,7 @@ impl Record {
         if self.size != origin_size && self.size != 0 {
             #[allow(clippy::cast_precision_loss)]
             let ratio = origin_size as f64 / self.size as f64;
-            core.push(("GzipRatio", Value::from(ratio)));
+            core.push(("GzipRatio", go_float(ratio)));
         }
         core.push(("RetryAttempts", Value::from(self.recorded.retry_attempts)));
 
@@ -231,7 +231,9 @@ impl Record {
             headers(&mut out, settings, "origin_", &origin, true);
         }
         if let Some(h) = &self.downstream_headers {
-            headers(&mut out, settings, "downstream_", h, proxied);
+            // Traefik's entrypoints give every answer an empty Content-Type
+            // until a handler sets one (to keep Go from sniffing).
+            headers(&mut out, settings, "downstream_", h, true);
         }
         out
     }
@@ -245,6 +247,15 @@ impl Record {
             Format::GenericClf => clf_line(&fields, false),
         }
     }
+}
+
+/// A float as Go's JSON writes it: integral values without `.0`.
+fn go_float(x: f64) -> Value {
+    #[allow(clippy::cast_possible_truncation)]
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        return Value::from(x as i64);
+    }
+    Value::from(x)
 }
 
 fn json_line(mut fields: BTreeMap<String, Value>, now: SystemTime) -> String {
