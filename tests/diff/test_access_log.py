@@ -67,6 +67,10 @@ http:
       rule: Host(`flaky.test`)
       service: dead
       middlewares: [again]
+    secure:
+      rule: Host(`backend.test`)
+      service: a
+      tls: {}
   middlewares:
     to-https:
       redirectScheme:
@@ -81,6 +85,10 @@ http:
     dead:
       loadBalancer:
         servers: [{url: "<<dead>>"}]
+tls:
+  certificates:
+    - certFile: "<<fixtures>>/server.pem"
+      keyFile: "<<fixtures>>/server.key"
 """
 
 # The backend's answers here do not depend on the request's headers (which
@@ -95,8 +103,10 @@ REQUESTS = [
     ("GET", "redir.test", "/r", {"User-Agent": "ua/4"}, None),
     ("GET", "nowhere.test", "/none", {"User-Agent": "ua/5"}, None),
     ("GET", "flaky.test", "/flaky", {"User-Agent": "ua/6"}, None),
+    ("GET", "backend.test", "/bytes/10", {}, None, {"sni": "backend.test"}),
+    ("GET", "backend.test", "/bytes/11", {}, None, {"sni": "backend.test", "tls12": True}),
 ]
-LOGGED = 7  # all but quiet.test
+LOGGED = 9  # all but quiet.test
 
 # Fields whose values cannot match between two processes.
 VOLATILE = {"StartUTC", "StartLocal", "time", "Duration", "OriginDuration", "Overhead",
@@ -118,8 +128,9 @@ def run(binary, fmt, backend):
         path = os.path.join(p.dir, "access.log")
         # Lines logged while waiting for the proxy are left out.
         start = len(read_lines(path))
-        for method, host, target, headers, body in REQUESTS:
-            request(p.web, method, target, host=host, headers=headers, body=body)
+        for method, host, target, headers, body, *tls in REQUESTS:
+            request(p.web, method, target, host=host, headers=headers, body=body,
+                    tls=tls[0] if tls else None)
         deadline = time.time() + 10
         while len(read_lines(path)) < start + LOGGED and time.time() < deadline:
             time.sleep(0.05)

@@ -95,8 +95,12 @@ impl AccessLog {
         let entrypoint = ctx
             .as_ref()
             .map_or_else(|| Arc::from(""), |c| c.entrypoint.clone());
-        // TLS version, cipher and client subject are not recorded yet.
-        let tls = ctx.as_ref().filter(|c| c.tls).map(|_| TlsFacts::default());
+        // The client certificate's subject is not written yet.
+        let tls = ctx.as_ref().filter(|c| c.tls).map(|c| TlsFacts {
+            version: c.tls_session.map(|s| s.version),
+            cipher: c.tls_session.map(|s| s.cipher.to_string()),
+            client_subject: None,
+        });
         let host = switchyard_proxy::context::request_host(req).map(str::to_string);
         let forwarded_for = req
             .headers()

@@ -256,6 +256,7 @@ impl EntryPoint {
                 entrypoint: Arc::from(settings.name.as_str()),
                 tls: false,
                 peer_certificates: None,
+                tls_session: None,
             }
         };
 
