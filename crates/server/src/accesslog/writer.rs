@@ -213,3 +213,69 @@ impl Thread {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn record(n: u64) -> Record {
+        Record {
+            start: SystemTime::now(),
+            duration: Duration::from_millis(1),
+            client_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 40000)),
+            forwarded_for: None,
+            host: Some("a.test".into()),
+            method: http::Method::GET,
+            path: format!("/{}", "x".repeat(2000)),
+            version: http::Version::HTTP_11,
+            tls: None,
+            request_size: 0,
+            request_count: n,
+            entrypoint: Arc::from("web"),
+            router: None,
+            recorded: Default::default(),
+            status: 200,
+            size: 0,
+            request_headers: None,
+            downstream_headers: None,
+        }
+    }
+
+    /// The writer stuck on a pipe nobody reads: queuing never waits, and
+    /// the lines that do not fit are counted as dropped.
+    #[test]
+    fn a_stuck_writer_drops_lines_and_never_blocks() {
+        let dir = std::env::temp_dir().join(format!("sy-alog-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let fifo = dir.join("pipe");
+        let _ = std::fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("mkfifo unavailable: test skipped");
+            return;
+        }
+        // Held open (read and write, which does not block on Linux) and
+        // never read: the writer's writes stop once the pipe is full.
+        let _held = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .expect("open fifo");
+        let settings = Settings::new(&Default::default()).expect("settings");
+        let writer = Writer::start(Some(&fifo), 8, settings).expect("start");
+        let started = Instant::now();
+        for n in 0..2000 {
+            writer.submit(record(n));
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "submitting took {:?}",
+            started.elapsed()
+        );
+        let dropped = writer.dropped();
+        // 2000 lines of 2 KB cannot fit in a 64 KiB pipe and 8 queue slots.
+        assert!(dropped > 1000, "dropped {dropped}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
