@@ -18,6 +18,7 @@
 
 pub mod format;
 pub mod settings;
+pub mod subject;
 pub mod writer;
 
 use std::net::SocketAddr;
@@ -95,11 +96,14 @@ impl AccessLog {
         let entrypoint = ctx
             .as_ref()
             .map_or_else(|| Arc::from(""), |c| c.entrypoint.clone());
-        // The client certificate's subject is not written yet.
         let tls = ctx.as_ref().filter(|c| c.tls).map(|c| TlsFacts {
             version: c.tls_session.map(|s| s.version),
             cipher: c.tls_session.map(|s| s.cipher.to_string()),
-            client_subject: None,
+            client_subject: c
+                .peer_certificates
+                .as_ref()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| subject::subject(leaf.as_ref())),
         });
         let host = switchyard_proxy::context::request_host(req).map(str::to_string);
         let forwarded_for = req
