@@ -67,11 +67,18 @@ http:
       rule: Host(`flaky.test`)
       service: dead
       middlewares: [again]
+    auth:
+      rule: Host(`auth.test`)
+      service: a
+      middlewares: [users]
     secure:
       rule: Host(`backend.test`)
       service: a
       tls: {}
   middlewares:
+    users:
+      basicAuth:
+        users: ["bob:$apr1$AECdlcMX$jZ9A8vxtDWNCtxpB/2Z0m0"]
     to-https:
       redirectScheme:
         scheme: https
@@ -103,10 +110,12 @@ REQUESTS = [
     ("GET", "redir.test", "/r", {"User-Agent": "ua/4"}, None),
     ("GET", "nowhere.test", "/none", {"User-Agent": "ua/5"}, None),
     ("GET", "flaky.test", "/flaky", {"User-Agent": "ua/6"}, None),
+    ("GET", "auth.test", "/bytes/12", {"Authorization": "Basic Ym9iOnB3"}, None),  # bob:pw
+    ("GET", "auth.test", "/bytes/13", {"Authorization": "Basic Ym9iOm5v"}, None),  # bob:no
     ("GET", "backend.test", "/bytes/10", {}, None, {"sni": "backend.test"}),
     ("GET", "backend.test", "/bytes/11", {}, None, {"sni": "backend.test", "tls12": True}),
 ]
-LOGGED = 9  # all but quiet.test
+LOGGED = 11  # all but quiet.test
 
 # Fields whose values cannot match between two processes.
 VOLATILE = {"StartUTC", "StartLocal", "time", "Duration", "OriginDuration", "Overhead",
