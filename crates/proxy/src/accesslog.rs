@@ -81,25 +81,24 @@ impl LogFacts {
     }
 }
 
-/// Records, for a logged request, the service and server it goes to.
-pub fn note_service<B>(req: &http::Request<B>, service: &Arc<str>, url: &Arc<str>) {
-    let Some(facts) = LogFacts::of(req) else {
-        return;
-    };
-    let addr = url
-        .split_once("://")
-        .map_or(&**url, |(_, rest)| rest)
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or("");
-    let addr = addr.rsplit_once('@').map_or(addr, |(_, a)| a);
-    facts.update(|r| {
-        r.service = Some(ServiceFacts {
-            name: service.clone(),
-            url: url.clone(),
-            addr: Arc::from(addr),
+impl LogFacts {
+    /// Records the service and server the request goes to.
+    pub fn note_service(&self, service: &Arc<str>, url: &Arc<str>) {
+        let addr = url
+            .split_once("://")
+            .map_or(&**url, |(_, rest)| rest)
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("");
+        let addr = addr.rsplit_once('@').map_or(addr, |(_, a)| a);
+        self.update(|r| {
+            r.service = Some(ServiceFacts {
+                name: service.clone(),
+                url: url.clone(),
+                addr: Arc::from(addr),
+            });
         });
-    });
+    }
 }
 
 /// Records the origin's answer head and wraps its body so that its size
@@ -227,10 +226,8 @@ mod tests {
             ("h2c://[::1]:81/", "[::1]:81"),
         ];
         for (url, want) in cases {
-            let mut req = http::Request::new(());
-            let facts = Arc::new(LogFacts::default());
-            req.extensions_mut().insert(facts.clone());
-            note_service(&req, &Arc::from("s@file"), &Arc::from(url));
+            let facts = LogFacts::default();
+            facts.note_service(&Arc::from("s@file"), &Arc::from(url));
             let got = facts.snapshot().service.map(|s| s.addr.to_string());
             assert_eq!(got.as_deref(), Some(want), "{url}");
         }

@@ -183,8 +183,9 @@ async fn forward_noted(
     server: &Server,
     pass_host: bool,
     req: Request,
+    facts: Option<Arc<crate::accesslog::LogFacts>>,
 ) -> Result<crate::Response, ProxyError> {
-    let Some(facts) = crate::accesslog::LogFacts::of(&req) else {
+    let Some(facts) = facts else {
         return forward(upstream, &server.target, pass_host, req).await;
     };
     let sent = Instant::now();
@@ -207,15 +208,20 @@ impl Handler for LoadBalancer {
         };
         let upstream = inner.upstream.clone();
         let pass_host = inner.pass_host_header;
-        crate::accesslog::note_service(&req, &inner.service, &server.log_url);
+        let facts = crate::accesslog::LogFacts::of(&req);
+        if let Some(f) = &facts {
+            f.note_service(&inner.service, &server.log_url);
+        }
         let Some(passive) = inner.passive.clone() else {
             let call =
-                Box::pin(async move { forward_noted(upstream, &server, pass_host, req).await });
+                Box::pin(
+                    async move { forward_noted(upstream, &server, pass_host, req, facts).await },
+                );
             return inner.picker.serve(pick, call);
         };
         let active = inner.active;
         let call = Box::pin(async move {
-            let result = forward_noted(upstream, &server, pass_host, req).await;
+            let result = forward_noted(upstream, &server, pass_host, req, facts).await;
             let failed = match &result {
                 Ok(resp) => resp.status().is_server_error(),
                 Err(e) => matches!(
