@@ -52,7 +52,8 @@ impl Out {
 /// The handle requests queue their records through; clones share it.
 #[derive(Clone)]
 pub struct Writer {
-    queue: SyncSender<Record>,
+    /// Boxed: a queue slot is a pointer, so an idle queue costs little.
+    queue: SyncSender<Box<Record>>,
     dropped: Arc<AtomicU64>,
     path: Option<PathBuf>,
     /// A file [`Writer::reopen`] opened, for the thread to take.
@@ -109,7 +110,7 @@ impl Writer {
 
     /// Queues a record, or drops and counts it when the queue is full.
     pub fn submit(&self, record: Record) {
-        match self.queue.try_send(record) {
+        match self.queue.try_send(Box::new(record)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -135,7 +136,7 @@ impl Writer {
 }
 
 struct Thread {
-    rx: Receiver<Record>,
+    rx: Receiver<Box<Record>>,
     out: Out,
     settings: Settings,
     dropped: Arc<AtomicU64>,
