@@ -183,6 +183,7 @@ fn settings(trusting: bool) -> Arc<EntryPointSettings> {
         allow_acme_by_pass: false,
         encode_query_semicolons: !trusting,
         http2: Default::default(),
+        access_log: None,
     })
 }
 
@@ -243,6 +244,7 @@ async fn exchange(
         entrypoint: Arc::from(settings.name.as_str()),
         tls: false,
         peer_certificates: None,
+        tls_session: None,
     };
     let (client, server) = tokio::io::duplex(16 * 1024);
     let conn = entrypoint::serve_plain(server, settings.clone(), switcher.clone(), ctx);

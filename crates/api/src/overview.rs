@@ -8,14 +8,15 @@ use switchyard_server::runtime::{ElementInfo, Status};
 use switchyard_server::Runtime;
 
 /// `{"tracing", "metrics", "accessLog"}`: what runs. Switchyard has no
-/// tracing, metrics or access log yet, so none is named even when the
-/// static configuration has the section (the start-up warning names it):
-/// a dashboard must not show a feature that sends nothing.
-pub fn features(_config: &StaticConfiguration) -> Value {
+/// tracing or metrics yet, so neither is named even when the static
+/// configuration has the section (the start-up warning names it): a
+/// dashboard must not show a feature that sends nothing. The access log
+/// is on when `accessLog` is set, as in Traefik.
+pub fn features(config: &StaticConfiguration) -> Value {
     json!({
         "tracing": "",
         "metrics": "",
-        "accessLog": false,
+        "accessLog": config.access_log.is_some(),
     })
 }
 
@@ -82,14 +83,18 @@ mod tests {
 
     #[test]
     fn features_name_only_what_runs() {
-        // Configured, but not implemented yet: nothing is claimed.
-        for yaml in [
-            "log: {level: ERROR}\n",
-            "accessLog: {}\nmetrics:\n  prometheus: {}\ntracing: {}\n",
+        // Configured, but not implemented yet: nothing is claimed; the
+        // access log runs when configured.
+        for (yaml, access_log) in [
+            ("log: {level: ERROR}\n", false),
+            (
+                "accessLog: {}\nmetrics:\n  prometheus: {}\ntracing: {}\n",
+                true,
+            ),
         ] {
             assert_eq!(
                 features(&config(yaml)),
-                json!({"tracing": "", "metrics": "", "accessLog": false}),
+                json!({"tracing": "", "metrics": "", "accessLog": access_log}),
                 "{yaml}"
             );
         }

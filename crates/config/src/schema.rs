@@ -385,7 +385,11 @@ mod tests {
                 "certificatesResolvers:\n  le:\n    acme:\n      storage: a.json\n    tailscale: {}\n",
                 &["certificatesResolvers.le.tailscale"],
             ),
-            ("accessLog: {}\ntracing: {}\n", &["accessLog", "tracing"]),
+            ("accessLog: {}\ntracing: {}\n", &["tracing"]),
+            (
+                "accessLog:\n  format: json\n  dualOutput: true\n",
+                &["accessLog.dualOutput"],
+            ),
         ];
         for (text, want) in cases {
             let checked = check_yaml(text).unwrap_or_else(|e| panic!("{text}: {e}"));

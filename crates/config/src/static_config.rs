@@ -25,6 +25,8 @@ pub struct StaticConfiguration {
     pub ping: Option<Ping>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<Log>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<AccessLog>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub certificates_resolvers: BTreeMap<String, CertificatesResolver>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -704,6 +706,78 @@ impl Default for Log {
             compress: false,
         }
     }
+}
+
+/// `accessLog`: one line per request (see `switchyard_server::accesslog`).
+/// `otlp` and `dualOutput` are not implemented yet (named in the start-up
+/// warning).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AccessLog {
+    /// Stdout when empty.
+    pub file_path: String,
+    /// `common` (the default), `genericCLF` or `json`.
+    pub format: String,
+    /// Lines the writer's queue holds; 0 is Switchyard's default size.
+    pub buffering_size: i64,
+    /// Log requests to internal services (api, dashboard, ping) too.
+    pub add_internals: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filters: Option<AccessLogFilters>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<AccessLogFields>,
+}
+
+impl Default for AccessLog {
+    fn default() -> Self {
+        AccessLog {
+            file_path: String::new(),
+            format: "common".into(),
+            buffering_size: 0,
+            add_internals: false,
+            filters: None,
+            fields: None,
+        }
+    }
+}
+
+/// `accessLog.filters`: a line is kept when any filter given keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AccessLogFilters {
+    /// Status codes and ranges: `200`, `300-302`.
+    pub status_codes: Vec<String>,
+    pub retry_attempts: bool,
+    pub min_duration: Duration,
+}
+
+/// `accessLog.fields`: which fields a line holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AccessLogFields {
+    /// `keep` (the default) or `drop`.
+    pub default_mode: String,
+    /// Per field name: `keep` or `drop`.
+    pub names: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<AccessLogHeaders>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_parameters: Option<AccessLogQuery>,
+}
+
+/// `accessLog.fields.headers`: `keep`, `drop` (the default) or `redact`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AccessLogHeaders {
+    pub default_mode: String,
+    pub names: BTreeMap<String, String>,
+}
+
+/// `accessLog.fields.queryParameters`: `keep` (the default) or `drop`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AccessLogQuery {
+    pub default_mode: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

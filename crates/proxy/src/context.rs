@@ -16,6 +16,42 @@ pub struct RequestContext {
     pub tls: bool,
     /// The certificates a mutual-TLS client presented, leaf first.
     pub peer_certificates: Option<Arc<Vec<rustls::pki_types::CertificateDer<'static>>>>,
+    /// The negotiated TLS version and cipher suite, once the handshake is
+    /// done (for the access log).
+    pub tls_session: Option<TlsSession>,
+}
+
+/// A TLS connection's version and cipher suite, as Go names them
+/// (`1.3`, `TLS_AES_128_GCM_SHA256`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsSession {
+    pub version: &'static str,
+    pub cipher: &'static str,
+}
+
+impl TlsSession {
+    /// From a finished handshake.
+    pub fn of(conn: &rustls::CommonState) -> Option<TlsSession> {
+        let version = match conn.protocol_version()? {
+            rustls::ProtocolVersion::TLSv1_3 => "1.3",
+            rustls::ProtocolVersion::TLSv1_2 => "1.2",
+            rustls::ProtocolVersion::TLSv1_1 => "1.1",
+            rustls::ProtocolVersion::TLSv1_0 => "1.0",
+            _ => "unknown",
+        };
+        let suite = conn.negotiated_cipher_suite()?.suite().as_str()?;
+        // rustls names the TLS 1.3 suites `TLS13_…`, Go `TLS_…`.
+        let cipher = match suite.strip_prefix("TLS13_") {
+            Some(_) => match suite {
+                "TLS13_AES_128_GCM_SHA256" => "TLS_AES_128_GCM_SHA256",
+                "TLS13_AES_256_GCM_SHA384" => "TLS_AES_256_GCM_SHA384",
+                "TLS13_CHACHA20_POLY1305_SHA256" => "TLS_CHACHA20_POLY1305_SHA256",
+                other => other,
+            },
+            None => suite,
+        };
+        Some(TlsSession { version, cipher })
+    }
 }
 
 impl RequestContext {
@@ -31,6 +67,7 @@ impl RequestContext {
                 entrypoint: Arc::from(""),
                 tls: false,
                 peer_certificates: None,
+                tls_session: None,
             })
     }
 }

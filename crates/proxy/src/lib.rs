@@ -6,6 +6,7 @@
 //! A router's chain is compiled once per configuration into nested
 //! `Arc<dyn Handler>` values; a request walks it without parsing anything.
 
+pub mod accesslog;
 pub mod body;
 pub mod certs;
 pub mod context;

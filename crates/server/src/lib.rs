@@ -9,6 +9,7 @@
 //!
 //! See `LIFECYCLE.md` beside this crate for both paths step by step.
 
+pub mod accesslog;
 pub mod acme;
 pub mod builder;
 pub mod entrypoint;

@@ -12,6 +12,10 @@ use switchyard_rules::RouterTable;
 pub struct Route {
     pub router: Arc<str>,
     pub handler: BoxHandler,
+    /// The router's `observability.accessLogs` (default true).
+    pub access_logs: bool,
+    /// Whether its service is an internal one (`…@internal`).
+    pub internal: bool,
 }
 
 /// A compiled configuration. Immutable once published.

@@ -157,6 +157,7 @@ pub fn entrypoint_settings(
             encode_query_semicolons: ep.http.encode_query_semicolons,
             allow_acme_by_pass: ep.allow_acme_by_pass,
             http2,
+            access_log: None,
         });
     }
     Ok(out)

@@ -49,7 +49,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let signals = Signals::install()?;
     let config = loaded.config;
     let log = config.log.clone().unwrap_or_default();
-    let open_files = crate::logging::init(&log)
+    let mut open_files = crate::logging::init(&log)
         .with_context(|| format!("log.filePath: cannot open {:?}", log.file_path))?;
     match &loaded.source {
         Source::File(p) => {
@@ -85,8 +85,10 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let challenges: Option<switchyard_server::acme::Challenges> =
         (!acme.is_empty()).then(Default::default);
     let switcher = Switcher::new(Runtime::default());
+    let access_log = start_access_log(config.access_log.as_ref(), &mut open_files)?;
     let mut entrypoints = Vec::new();
-    for settings in translate::entrypoint_settings(&config, &host, &challenges)? {
+    for mut settings in translate::entrypoint_settings(&config, &host, &challenges)? {
+        settings.access_log.clone_from(&access_log);
         let ep = EntryPoint::bind(settings, &switcher)?;
         tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
         entrypoints.push(ep);
@@ -198,6 +200,25 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     watcher_task.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the access log when `accessLog` is set, its file reopened on
+/// `SIGUSR1`.
+fn start_access_log(
+    config: Option<&switchyard_config::static_config::AccessLog>,
+    files: &mut crate::reopen::Files,
+) -> anyhow::Result<Option<Arc<switchyard_server::accesslog::AccessLog>>> {
+    let Some(config) = config else {
+        return Ok(None);
+    };
+    let log = Arc::new(
+        switchyard_server::accesslog::AccessLog::start(config).map_err(anyhow::Error::msg)?,
+    );
+    if !config.file_path.is_empty() {
+        let handle = log.clone();
+        files.add("accessLog.filePath", move || handle.reopen());
+    }
+    Ok(Some(log))
 }
 
 /// The signals Switchyard answers, installed first thing at start-up so

@@ -255,7 +255,7 @@ async fn overview_counts_follow_the_configuration() {
     assert_eq!(o["udp"]["services"]["total"], 0);
     assert_eq!(
         o["features"],
-        serde_json::json!({"tracing": "", "metrics": "", "accessLog": false})
+        serde_json::json!({"tracing": "", "metrics": "", "accessLog": true})
     );
     assert_eq!(o["providers"], serde_json::json!(["File"]));
 

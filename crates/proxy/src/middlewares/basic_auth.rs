@@ -127,7 +127,11 @@ impl BasicAuth {
 
 impl Handler for BasicAuth {
     fn call(&self, mut req: Request) -> HandlerFuture {
-        let user = Self::credentials(&req)
+        let given = Self::credentials(&req);
+        if let (Some(facts), Some((user, _))) = (crate::accesslog::LogFacts::of(&req), &given) {
+            facts.update(|r| r.client_username = Some(user.clone()));
+        }
+        let user = given
             .filter(|(u, p)| self.users.check(u, p))
             .map(|(u, _)| u);
         let Some(user) = user else {

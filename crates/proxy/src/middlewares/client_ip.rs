@@ -103,6 +103,7 @@ mod tests {
             entrypoint: "web".into(),
             tls: false,
             peer_certificates: None,
+            tls_session: None,
         });
         r
     }

@@ -280,6 +280,9 @@ impl Handler for DigestAuth {
                 return Box::pin(async move { Ok(resp) });
             }
         };
+        if let Some(facts) = crate::accesslog::LogFacts::of(&req) {
+            facts.update(|r| r.client_username = Some(user.clone()));
+        }
         if let Some(field) = &self.header_field {
             if let Ok(v) = HeaderValue::from_str(&user) {
                 req.headers_mut().insert(field.clone(), v);

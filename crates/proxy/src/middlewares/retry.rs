@@ -129,6 +129,12 @@ impl Handler for Retry {
                     return result;
                 }
                 tracing::debug!(attempt, "retrying request");
+                if let Some(facts) = parts
+                    .extensions
+                    .get::<std::sync::Arc<crate::accesslog::LogFacts>>()
+                {
+                    facts.update(|r| r.retry_attempts = r.retry_attempts.saturating_add(1));
+                }
                 if !wait.is_zero() {
                     // Traefik's exponential backoff: ±50% jitter, and a
                     // growth that reaches twice the initial interval at the

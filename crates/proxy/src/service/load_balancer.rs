@@ -55,6 +55,8 @@ impl Default for Options {
 #[derive(Debug)]
 pub struct Server {
     pub target: Target,
+    /// The URL once more, shared with the access log's records.
+    log_url: Arc<str>,
     pub up: AtomicBool,
     /// Recent failures, for the passive check.
     failures: Mutex<VecDeque<Instant>>,
@@ -63,6 +65,8 @@ pub struct Server {
 }
 
 struct Inner {
+    /// The qualified service name, for the access log.
+    service: Arc<str>,
     servers: Vec<Arc<Server>>,
     picker: Picker,
     pass_host_header: bool,
@@ -93,6 +97,7 @@ impl LoadBalancer {
             .map(|s| {
                 Ok(Arc::new(Server {
                     target: Target::parse(&s.url, s.preserve_path)?,
+                    log_url: Arc::from(s.url.as_str()),
                     up: AtomicBool::new(true),
                     failures: Mutex::new(VecDeque::new()),
                     benched: AtomicBool::new(false),
@@ -107,6 +112,7 @@ impl LoadBalancer {
         let health = health.map(|h| h.spawn(service, &servers, upstream.clone()));
         Ok(LoadBalancer {
             inner: Arc::new(Inner {
+                service: Arc::from(service),
                 servers,
                 picker,
                 pass_host_header: options.pass_host_header,
@@ -171,6 +177,22 @@ fn record(server: &Arc<Server>, passive: &Passive, active: bool, failed: bool) {
     });
 }
 
+/// [`forward`], and for a logged request the origin's answer recorded.
+async fn forward_noted(
+    upstream: Arc<Upstream>,
+    server: &Server,
+    pass_host: bool,
+    req: Request,
+    facts: Option<Arc<crate::accesslog::LogFacts>>,
+) -> Result<crate::Response, ProxyError> {
+    let Some(facts) = facts else {
+        return forward(upstream, &server.target, pass_host, req).await;
+    };
+    let sent = Instant::now();
+    let resp = forward(upstream, &server.target, pass_host, req).await?;
+    Ok(crate::accesslog::note_origin(facts, resp, sent))
+}
+
 impl Handler for LoadBalancer {
     fn call(&self, req: Request) -> HandlerFuture {
         let inner = &self.inner;
@@ -186,14 +208,20 @@ impl Handler for LoadBalancer {
         };
         let upstream = inner.upstream.clone();
         let pass_host = inner.pass_host_header;
+        let facts = crate::accesslog::LogFacts::of(&req);
+        if let Some(f) = &facts {
+            f.note_service(&inner.service, &server.log_url);
+        }
         let Some(passive) = inner.passive.clone() else {
             let call =
-                Box::pin(async move { forward(upstream, &server.target, pass_host, req).await });
+                Box::pin(
+                    async move { forward_noted(upstream, &server, pass_host, req, facts).await },
+                );
             return inner.picker.serve(pick, call);
         };
         let active = inner.active;
         let call = Box::pin(async move {
-            let result = forward(upstream, &server.target, pass_host, req).await;
+            let result = forward_noted(upstream, &server, pass_host, req, facts).await;
             let failed = match &result {
                 Ok(resp) => resp.status().is_server_error(),
                 Err(e) => matches!(

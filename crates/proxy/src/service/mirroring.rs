@@ -123,7 +123,11 @@ impl Handler for Mirroring {
                     continue;
                 }
                 let body = copy.clone().map_or_else(body::empty, body::full);
-                let req = request_from_parts(&parts, body);
+                let mut req = request_from_parts(&parts, body);
+                // A copy's answer is not the request's: it records nothing
+                // in the request's access log line.
+                req.extensions_mut()
+                    .remove::<std::sync::Arc<crate::accesslog::LogFacts>>();
                 let in_flight = in_flight.clone();
                 tokio::spawn(async move {
                     if let Ok(resp) = mirror.call(req).await {

@@ -387,6 +387,7 @@ fn request_from(ip: [u8; 4]) -> crate::Request {
         entrypoint: Arc::from("web"),
         tls: false,
         peer_certificates: None,
+        tls_session: None,
     });
     req
 }

@@ -92,6 +92,23 @@ fn api_view(
     v
 }
 
+/// A router's `observability.accessLogs`: true unless set to false.
+fn access_logs_switch(router: &Router) -> bool {
+    use switchyard_config::node::{Scalar, Value};
+    let Some(node) = router
+        .observability
+        .as_ref()
+        .and_then(|o| o.get("accessLogs"))
+    else {
+        return true;
+    };
+    match &node.value {
+        Value::Scalar(Scalar::Bool(b)) => *b,
+        Value::Scalar(Scalar::Str(s)) => !s.trim().eq_ignore_ascii_case("false"),
+        _ => true,
+    }
+}
+
 /// The highest priority a router from a provider other than the internal
 /// one may have (Traefik's `maxUserPriority`).
 pub const MAX_USER_PRIORITY: i64 = i64::MAX - 1000;
@@ -520,6 +537,8 @@ impl Builder {
                     value: Route {
                         router: Arc::from(name),
                         handler,
+                        access_logs: access_logs_switch(router),
+                        internal: service_name.ends_with("@internal"),
                     },
                 },
             ));

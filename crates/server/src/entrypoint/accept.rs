@@ -135,6 +135,7 @@ pub(super) fn serve_connection(
             }
         };
         ctx.tls = true;
+        ctx.tls_session = switchyard_proxy::context::TlsSession::of(stream.connection());
         ctx.peer_certificates = stream
             .connection()
             .peer_certificates()

@@ -12,6 +12,7 @@ use switchyard_proxy::{body, ProxyError, Request, RequestContext, Response};
 use switchyard_rules::{normalize_host, normalize_path, routing_path, sanitize_path, RequestInfo};
 
 use super::{checks, EntryPointSettings};
+use crate::accesslog::AccessLog;
 use crate::Switcher;
 
 /// Replaces the path and query of `req`'s URI.
@@ -39,6 +40,12 @@ where
     B::Error: Into<body::BoxError>,
 {
     let started = tokio::time::Instant::now();
+    let log_start = settings.access_log.as_ref().map(|log| {
+        (
+            log.clone(),
+            (std::time::SystemTime::now(), started.into_std()),
+        )
+    });
     // readTimeout bounds the request body; writeTimeout the whole exchange
     // until the response is written (both off when zero).
     let mut req: Request = match settings.read_timeout {
@@ -148,6 +155,7 @@ where
         req,
         (host.as_deref(), is_tls, client_ip),
         acme_answer,
+        log_start,
     )
     .await;
     if let Some(v) = alt_svc {
@@ -163,9 +171,10 @@ where
 async fn route(
     settings: &EntryPointSettings,
     runtime: &crate::Runtime,
-    req: Request,
+    mut req: Request,
     (host, is_tls, client_ip): (Option<&str>, bool, IpAddr),
     acme_answer: Option<String>,
+    log: Option<(Arc<AccessLog>, LogStart)>,
 ) -> Response {
     let tables = if is_tls {
         &runtime.tls_entrypoints
@@ -192,14 +201,29 @@ async fn route(
         table
             .find_entry(&info)
             .filter(|e| acme_answer.is_none() || e.priority >= ACME_BYPASS_PRIORITY)
-            .map(|e| (e.value.router.clone(), e.value.handler.clone()))
+            .map(|e| {
+                (
+                    e.value.router.clone(),
+                    e.value.handler.clone(),
+                    log.as_ref()
+                        .filter(|(l, _)| l.wants(e.value.internal, e.value.access_logs)),
+                )
+            })
     };
-    let Some((router, handler)) = route else {
+    let Some((router, handler, log)) = route else {
         if let Some(key_auth) = acme_answer {
             return acme_response(key_auth);
         }
-        return ProxyError::NotFound.into_response();
+        // As Traefik's default handler, a request no router takes is
+        // logged (without a router name).
+        let resp = ProxyError::NotFound.into_response();
+        return match log {
+            Some((log, start)) => log.begin(&mut req, None, start).finish(resp),
+            None => resp,
+        };
     };
+    // Dropped unfinished (the client went away), it logs a 499.
+    let pending = log.map(|(log, start)| log.begin(&mut req, Some(router.clone()), *start));
     let mut gone = ClientGone {
         router: Some(router.clone()),
     };
@@ -211,8 +235,14 @@ async fn route(
         }
     };
     gone.router = None;
-    resp
+    match pending {
+        Some(p) => p.finish(resp),
+        None => resp,
+    }
 }
+
+/// When a logged request came: wall clock and monotonic.
+type LogStart = (std::time::SystemTime, std::time::Instant);
 
 /// The priority of Traefik's ACME HTTP-01 router on an entrypoint with
 /// `allowACMEByPass`: the length of its rule,

@@ -144,6 +144,7 @@ async fn connection(
         entrypoint: Arc::from(settings.name.as_str()),
         tls: true,
         peer_certificates: None,
+        tls_session: None,
     };
     let mut h3: h3::server::Connection<_, Bytes> = h3::server::builder()
         .max_field_section_size(settings.max_header_bytes as u64)

@@ -75,6 +75,8 @@ pub struct EntryPointSettings {
     pub encode_query_semicolons: bool,
     /// `http2`: the HTTP/2 server's limits.
     pub http2: protocols::Http2Limits,
+    /// `accessLog`, shared by every entrypoint.
+    pub access_log: Option<Arc<crate::accesslog::AccessLog>>,
 }
 
 /// A bound entrypoint, not yet serving.
@@ -254,6 +256,7 @@ impl EntryPoint {
                 entrypoint: Arc::from(settings.name.as_str()),
                 tls: false,
                 peer_certificates: None,
+                tls_session: None,
             }
         };
 

@@ -1,0 +1,235 @@
+//! What the chain tells the access log about one request. The entrypoint
+//! puts an [`LogFacts`] in the request's extensions when the request is to
+//! be logged; the handlers that learn a fact on the way fill it in (the
+//! load balancer: service, server and the origin's answer; `retry`: the
+//! attempts; the authentication middlewares: the user name), as Traefik's
+//! handlers fill its `LogData` table. Requests that are not logged carry
+//! none, and the handlers then do nothing extra.
+//!
+//! [`Counted`] counts the bytes of a body and says how many when the body
+//! is dropped, for the request, origin and downstream sizes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Frame, SizeHint};
+
+use crate::body::{self, BoxError};
+use crate::Body;
+
+/// The facts of one request, shared by the clones of its extensions.
+#[derive(Debug, Default)]
+pub struct LogFacts {
+    recorded: Mutex<Recorded>,
+}
+
+/// The service and server a request was sent to.
+#[derive(Debug, Clone)]
+pub struct ServiceFacts {
+    /// The qualified name of the load-balancer service (`name@provider`).
+    pub name: Arc<str>,
+    /// The server URL as configured.
+    pub url: Arc<str>,
+    /// The server URL's `host:port` (as written: no port when it has none).
+    pub addr: Arc<str>,
+}
+
+/// What the origin server answered.
+#[derive(Debug, Clone)]
+pub struct OriginFacts {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// Body bytes received, once the body ended.
+    pub size: u64,
+    /// From the request sent to the end of the origin's body.
+    pub duration: Duration,
+}
+
+/// Everything the chain recorded.
+#[derive(Debug, Default, Clone)]
+pub struct Recorded {
+    pub service: Option<ServiceFacts>,
+    pub origin: Option<OriginFacts>,
+    /// Attempts after the first (the `retry` middleware's).
+    pub retry_attempts: u32,
+    /// The user an authentication middleware read from the request.
+    pub client_username: Option<String>,
+}
+
+impl LogFacts {
+    /// The facts `req` carries, when it is being logged.
+    pub fn of<B>(req: &http::Request<B>) -> Option<Arc<LogFacts>> {
+        req.extensions().get::<Arc<LogFacts>>().cloned()
+    }
+
+    /// Changes the record.
+    pub fn update(&self, f: impl FnOnce(&mut Recorded)) {
+        let mut r = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut r);
+    }
+
+    /// A copy of the record as it is now.
+    pub fn snapshot(&self) -> Recorded {
+        self.recorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl LogFacts {
+    /// Records the service and server the request goes to.
+    pub fn note_service(&self, service: &Arc<str>, url: &Arc<str>) {
+        let addr = url
+            .split_once("://")
+            .map_or(&**url, |(_, rest)| rest)
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or("");
+        let addr = addr.rsplit_once('@').map_or(addr, |(_, a)| a);
+        self.update(|r| {
+            r.service = Some(ServiceFacts {
+                name: service.clone(),
+                url: url.clone(),
+                addr: Arc::from(addr),
+            });
+        });
+    }
+}
+
+/// Records the origin's answer head and wraps its body so that its size
+/// and end are recorded too; `sent` is when the request was sent.
+pub fn note_origin(facts: Arc<LogFacts>, resp: crate::Response, sent: Instant) -> crate::Response {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    facts.update(|r| {
+        r.origin = Some(OriginFacts {
+            status,
+            headers,
+            size: 0,
+            duration: sent.elapsed(),
+        });
+    });
+    resp.map(move |b| {
+        Counted::new(
+            b,
+            Arc::default(),
+            Some(Box::new(move |size| {
+                facts.update(|r| {
+                    if let Some(o) = &mut r.origin {
+                        o.size = size;
+                        o.duration = sent.elapsed();
+                    }
+                });
+            })),
+        )
+        .boxed()
+    })
+}
+
+/// What a [`Counted`] body calls once, when it is dropped, with the bytes
+/// it yielded.
+pub type OnDrop = Box<dyn FnOnce(u64) + Send + Sync>;
+
+/// A body that counts the bytes it yields into a shared counter and calls
+/// its [`OnDrop`] when dropped (whether it ended or was abandoned).
+pub struct Counted {
+    inner: Body,
+    bytes: Arc<AtomicU64>,
+    on_drop: Option<OnDrop>,
+}
+
+impl Counted {
+    pub fn new(inner: Body, bytes: Arc<AtomicU64>, on_drop: Option<OnDrop>) -> Counted {
+        Counted {
+            inner,
+            bytes,
+            on_drop,
+        }
+    }
+
+    /// As the one body type of the request path.
+    pub fn boxed(self) -> Body {
+        http_body_util::BodyExt::boxed(self)
+    }
+}
+
+impl http_body::Body for Counted {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        // The inner body goes first, so that what it reports on its own
+        // drop (the origin's size) is known when this one reports.
+        drop(std::mem::replace(&mut self.inner, body::empty()));
+        if let Some(f) = self.on_drop.take() {
+            f(self.bytes.load(Ordering::Relaxed));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn counts_and_reports_on_drop() {
+        let seen = Arc::new(AtomicU64::new(u64::MAX));
+        let s = seen.clone();
+        let counter = Arc::new(AtomicU64::new(0));
+        let body = Counted::new(
+            body::full("hello"),
+            counter.clone(),
+            Some(Box::new(move |n| s.store(n, Ordering::Relaxed))),
+        )
+        .boxed();
+        let bytes = body.collect().await.map(|c| c.to_bytes());
+        assert_eq!(bytes.ok().as_deref(), Some(&b"hello"[..]));
+        assert_eq!(counter.load(Ordering::Relaxed), 5);
+        assert_eq!(seen.load(Ordering::Relaxed), 5);
+    }
+
+    #[test]
+    fn service_addr_from_url() {
+        let cases = [
+            ("http://127.0.0.1:8080", "127.0.0.1:8080"),
+            ("http://backend", "backend"),
+            ("https://u:p@h:443/base?x", "h:443"),
+            ("h2c://[::1]:81/", "[::1]:81"),
+        ];
+        for (url, want) in cases {
+            let facts = LogFacts::default();
+            facts.note_service(&Arc::from("s@file"), &Arc::from(url));
+            let got = facts.snapshot().service.map(|s| s.addr.to_string());
+            assert_eq!(got.as_deref(), Some(want), "{url}");
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! `accessLog`: one line per request, as Traefik v3 writes it.
+//!
+//! The entrypoint's handler asks [`AccessLog::wants`] once it knows the
+//! router (its `observability.accessLogs`, and whether its service is an
+//! internal one, logged only with `addInternals`); a request without a
+//! router (404) is logged too, as Traefik's default handler does. For a
+//! logged request [`AccessLog::begin`] takes what the request says and
+//! puts a [`LogFacts`] in its extensions for the chain to fill in;
+//! [`Pending::finish`] wraps the answer's body, and when that body is
+//! dropped (sent, or abandoned) the record goes to the writer's queue
+//! ([`writer`]). A request whose client leaves before the answer is
+//! logged with status 499, as Traefik does.
+//!
+//! Differences from Traefik, on purpose (the README says so): lines are
+//! written by a thread behind a bounded queue, and dropped (and counted)
+//! when it is full rather than slowing requests down; local times
+//! (`StartLocal`, the common line's time) are written in UTC.
+
+pub mod format;
+pub mod settings;
+pub mod subject;
+pub mod writer;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use switchyard_config::static_config::AccessLog as Config;
+use switchyard_proxy::accesslog::{Counted, LogFacts};
+use switchyard_proxy::{Request, RequestContext, Response};
+
+pub use format::{Record, TlsFacts};
+pub use settings::Settings;
+pub use writer::Writer;
+
+/// The running access log.
+#[derive(Debug)]
+pub struct AccessLog {
+    settings: Settings,
+    writer: Writer,
+    /// Logged requests so far (Traefik's `RequestCount`).
+    count: AtomicU64,
+}
+
+impl AccessLog {
+    /// Compiles the settings, opens the output and starts the writer.
+    pub fn start(config: &Config) -> Result<AccessLog, String> {
+        let settings = Settings::new(config)?;
+        let path = (!config.file_path.is_empty()).then(|| std::path::Path::new(&config.file_path));
+        let capacity = usize::try_from(config.buffering_size)
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(writer::DEFAULT_QUEUE);
+        let writer = Writer::start(path, capacity, settings.clone()).map_err(|e| {
+            format!(
+                "accessLog.filePath: cannot open {:?}: {e}",
+                config.file_path
+            )
+        })?;
+        Ok(AccessLog {
+            settings,
+            writer,
+            count: AtomicU64::new(0),
+        })
+    }
+
+    /// Reopens the file (`SIGUSR1`).
+    pub fn reopen(&self) -> std::io::Result<()> {
+        self.writer.reopen()
+    }
+
+    /// Lines dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.writer.dropped()
+    }
+
+    /// Whether a request through a router whose `observability.accessLogs`
+    /// is `switch` and whose service is `internal` (or not) is logged.
+    pub fn wants(&self, internal: bool, switch: bool) -> bool {
+        switch && (!internal || self.settings.add_internals)
+    }
+
+    /// Starts the record of `req`, routed by `router` (none: no router
+    /// matched); `start` is when the request came.
+    pub fn begin(
+        self: &Arc<Self>,
+        req: &mut Request,
+        router: Option<Arc<str>>,
+        start: (SystemTime, Instant),
+    ) -> Pending {
+        let ctx = req.extensions().get::<RequestContext>().cloned();
+        let client_addr = ctx
+            .as_ref()
+            .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.client_addr);
+        let entrypoint = ctx
+            .as_ref()
+            .map_or_else(|| Arc::from(""), |c| c.entrypoint.clone());
+        let tls = ctx.as_ref().filter(|c| c.tls).map(|c| TlsFacts {
+            version: c.tls_session.map(|s| s.version),
+            cipher: c.tls_session.map(|s| s.cipher.to_string()),
+            client_subject: c
+                .peer_certificates
+                .as_ref()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| subject::subject(leaf.as_ref())),
+        });
+        let host = switchyard_proxy::context::request_host(req).map(str::to_string);
+        let forwarded_for = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string);
+        let path = if self.settings.keep_query {
+            req.uri().path_and_query().map_or_else(
+                || req.uri().path().to_string(),
+                |pq| pq.as_str().to_string(),
+            )
+        } else {
+            req.uri().path().to_string()
+        };
+        // Go keeps the Host header out of the request's header map.
+        let request_headers = self.settings.any_header().then(|| {
+            let mut h = req.headers().clone();
+            h.remove(http::header::HOST);
+            h
+        });
+        let facts = Arc::new(LogFacts::default());
+        req.extensions_mut().insert(facts.clone());
+        let request_bytes = Arc::new(AtomicU64::new(0));
+        let counter = request_bytes.clone();
+        let body = std::mem::replace(req.body_mut(), switchyard_proxy::body::empty());
+        *req.body_mut() = Counted::new(body, counter, None).boxed();
+        let record = Record {
+            start: start.0,
+            duration: std::time::Duration::ZERO,
+            client_addr,
+            forwarded_for,
+            host,
+            method: req.method().clone(),
+            path,
+            version: req.version(),
+            tls,
+            request_size: 0,
+            request_count: self.count.fetch_add(1, Ordering::Relaxed) + 1,
+            entrypoint,
+            router,
+            recorded: Default::default(),
+            status: 0,
+            size: 0,
+            request_headers,
+            downstream_headers: None,
+        };
+        Pending {
+            open: Some(Open {
+                log: self.clone(),
+                record,
+                facts,
+                request_bytes,
+                started: start.1,
+            }),
+        }
+    }
+}
+
+/// A logged request whose answer is not known yet. Dropped before
+/// [`Pending::finish`] (the client went away), it logs a 499.
+pub struct Pending {
+    open: Option<Open>,
+}
+
+struct Open {
+    log: Arc<AccessLog>,
+    record: Record,
+    facts: Arc<LogFacts>,
+    request_bytes: Arc<AtomicU64>,
+    started: Instant,
+}
+
+impl Open {
+    /// Completes the record with the answer's status, size and headers,
+    /// and queues it when the filters keep it.
+    fn submit(mut self, status: u16, size: u64, headers: Option<http::HeaderMap>) {
+        let r = &mut self.record;
+        r.duration = self.started.elapsed();
+        r.status = status;
+        r.size = size;
+        r.request_size = self.request_bytes.load(Ordering::Relaxed);
+        r.recorded = self.facts.snapshot();
+        if self.log.settings.any_header() {
+            r.downstream_headers = Some(headers.unwrap_or_default());
+        }
+        if self
+            .log
+            .settings
+            .keeps(r.status, r.recorded.retry_attempts, r.duration)
+        {
+            self.log.writer.submit(self.record);
+        }
+    }
+}
+
+/// What Traefik's proxy writes for a client that went away:
+/// "Client Closed Request".
+const CLIENT_CLOSED_BODY_LEN: u64 = 21;
+
+impl Pending {
+    /// Wraps `resp`'s body: when it is dropped (sent or abandoned) the line
+    /// is queued with the bytes it carried.
+    pub fn finish(mut self, resp: Response) -> Response {
+        let Some(open) = self.open.take() else {
+            return resp;
+        };
+        let status = resp.status().as_u16();
+        let headers = open
+            .log
+            .settings
+            .any_header()
+            .then(|| resp.headers().clone());
+        resp.map(move |body| {
+            Counted::new(
+                body,
+                Arc::default(),
+                Some(Box::new(move |size| open.submit(status, size, headers))),
+            )
+            .boxed()
+        })
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(open) = self.open.take() {
+            open.submit(499, CLIENT_CLOSED_BODY_LEN, None);
+        }
+    }
+}

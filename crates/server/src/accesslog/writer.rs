@@ -1,0 +1,282 @@
+//! The access log's writer: a bounded queue to one thread that formats and
+//! writes lines. A request only tries to queue its record: when the queue
+//! is full the line is dropped and counted, and the thread logs the count
+//! every few seconds. Traffic never waits on the disk.
+//!
+//! `SIGUSR1` reopens the file: [`Writer::reopen`] opens the path again
+//! where it is called (so the caller learns an error) and hands the new
+//! file to the thread, which switches to it before its next line.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::format::Record;
+use super::settings::Settings;
+
+/// The queue's size when `bufferingSize` is 0.
+pub const DEFAULT_QUEUE: usize = 16_384;
+/// How often the thread reports dropped lines (when there are new ones).
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
+/// How long the thread waits for a line before its periodic work.
+const IDLE_WAKE: Duration = Duration::from_millis(500);
+/// Lines written between two flushes when the queue stays busy.
+const FLUSH_EVERY: usize = 512;
+
+/// Where lines go.
+enum Out {
+    Stdout,
+    File(BufWriter<File>),
+}
+
+impl Out {
+    fn write_line(&mut self, line: &str) -> io::Result<()> {
+        match self {
+            Out::Stdout => io::stdout().lock().write_all(line.as_bytes()),
+            Out::File(f) => f.write_all(line.as_bytes()),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Out::Stdout => io::stdout().lock().flush(),
+            Out::File(f) => f.flush(),
+        }
+    }
+}
+
+/// The handle requests queue their records through; clones share it.
+#[derive(Clone)]
+pub struct Writer {
+    /// Boxed: a queue slot is a pointer, so an idle queue costs little.
+    queue: SyncSender<Box<Record>>,
+    dropped: Arc<AtomicU64>,
+    path: Option<PathBuf>,
+    /// A file [`Writer::reopen`] opened, for the thread to take.
+    reopened: Arc<Mutex<Option<File>>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("path", &self.path)
+            .field("dropped", &self.dropped.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// Opens `path` for appending, creating it and its directory.
+fn open(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+impl Writer {
+    /// Opens the output (`path`, else stdout) and starts the thread, with a
+    /// queue of `capacity` lines.
+    pub fn start(path: Option<&Path>, capacity: usize, settings: Settings) -> io::Result<Writer> {
+        let out = match path {
+            Some(p) => Out::File(BufWriter::new(open(p)?)),
+            None => Out::Stdout,
+        };
+        let (tx, rx) = sync_channel(capacity.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let reopened = Arc::new(Mutex::new(None));
+        let thread = Thread {
+            rx,
+            out,
+            settings,
+            dropped: dropped.clone(),
+            reported: 0,
+            last_report: Instant::now(),
+            reopened: reopened.clone(),
+        };
+        std::thread::Builder::new()
+            .name("access-log".into())
+            .spawn(move || thread.run())?;
+        Ok(Writer {
+            queue: tx,
+            dropped,
+            path: path.map(Path::to_path_buf),
+            reopened,
+        })
+    }
+
+    /// Queues a record, or drops and counts it when the queue is full.
+    pub fn submit(&self, record: Record) {
+        match self.queue.try_send(Box::new(record)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Lines dropped so far because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Opens the configured path again (for `SIGUSR1`); the thread writes
+    /// its next line there. Stdout has nothing to reopen.
+    pub fn reopen(&self) -> io::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let file = open(path)?;
+        *self.reopened.lock().unwrap_or_else(PoisonError::into_inner) = Some(file);
+        Ok(())
+    }
+}
+
+struct Thread {
+    rx: Receiver<Box<Record>>,
+    out: Out,
+    settings: Settings,
+    dropped: Arc<AtomicU64>,
+    reported: u64,
+    last_report: Instant,
+    reopened: Arc<Mutex<Option<File>>>,
+}
+
+impl Thread {
+    fn run(mut self) {
+        loop {
+            match self.rx.recv_timeout(IDLE_WAKE) {
+                Ok(record) => {
+                    self.take_reopened();
+                    self.write(&record);
+                    // What else is queued goes out before one flush.
+                    let mut n = 1;
+                    while let Ok(record) = self.rx.try_recv() {
+                        self.write(&record);
+                        n += 1;
+                        if n % FLUSH_EVERY == 0 {
+                            self.flush();
+                        }
+                    }
+                    self.flush();
+                }
+                Err(RecvTimeoutError::Timeout) => self.take_reopened(),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.flush();
+                    return;
+                }
+            }
+            self.report_drops();
+        }
+    }
+
+    fn take_reopened(&mut self) {
+        let file = self
+            .reopened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(file) = file {
+            self.flush();
+            self.out = Out::File(BufWriter::new(file));
+        }
+    }
+
+    fn write(&mut self, record: &Record) {
+        let line = record.line(&self.settings, SystemTime::now());
+        if let Err(e) = self.out.write_line(&line) {
+            tracing::error!("access log: cannot write: {e}");
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Err(e) = self.out.flush() {
+            tracing::error!("access log: cannot write: {e}");
+        }
+    }
+
+    fn report_drops(&mut self) {
+        if self.last_report.elapsed() < DROP_REPORT_EVERY {
+            return;
+        }
+        self.last_report = Instant::now();
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        if dropped > self.reported {
+            tracing::warn!(
+                dropped = dropped - self.reported,
+                total = dropped,
+                "access log: queue full, lines dropped"
+            );
+            self.reported = dropped;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn record(n: u64) -> Record {
+        Record {
+            start: SystemTime::now(),
+            duration: Duration::from_millis(1),
+            client_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 40000)),
+            forwarded_for: None,
+            host: Some("a.test".into()),
+            method: http::Method::GET,
+            path: format!("/{}", "x".repeat(2000)),
+            version: http::Version::HTTP_11,
+            tls: None,
+            request_size: 0,
+            request_count: n,
+            entrypoint: Arc::from("web"),
+            router: None,
+            recorded: Default::default(),
+            status: 200,
+            size: 0,
+            request_headers: None,
+            downstream_headers: None,
+        }
+    }
+
+    /// The writer stuck on a pipe nobody reads: queuing never waits, and
+    /// the lines that do not fit are counted as dropped.
+    #[test]
+    fn a_stuck_writer_drops_lines_and_never_blocks() {
+        let dir = std::env::temp_dir().join(format!("sy-alog-writer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let fifo = dir.join("pipe");
+        let _ = std::fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("mkfifo unavailable: test skipped");
+            return;
+        }
+        // Held open (read and write, which does not block on Linux) and
+        // never read: the writer's writes stop once the pipe is full.
+        let _held = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo)
+            .expect("open fifo");
+        let settings = Settings::new(&Default::default()).expect("settings");
+        let writer = Writer::start(Some(&fifo), 8, settings).expect("start");
+        let started = Instant::now();
+        for n in 0..2000 {
+            writer.submit(record(n));
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "submitting took {:?}",
+            started.elapsed()
+        );
+        let dropped = writer.dropped();
+        // 2000 lines of 2 KB cannot fit in a 64 KiB pipe and 8 queue slots.
+        assert!(dropped > 1000, "dropped {dropped}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
