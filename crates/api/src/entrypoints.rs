@@ -5,7 +5,7 @@
 //! `encodedCharacters` and redirections get theirs only when written. Zero
 //! values are left out, as Go's `omitempty` leaves them out.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use switchyard_config::static_config::EntryPoint;
 use switchyard_config::Node;
 
@@ -49,13 +49,6 @@ fn is_zero(v: &Value) -> bool {
     }
 }
 
-fn boolean(node: &Node, key: &str) -> Option<bool> {
-    match &node.get(key)?.value {
-        switchyard_config::node::Value::Scalar(s) => s.as_text().trim().parse().ok(),
-        _ => None,
-    }
-}
-
 fn text(node: &Node, key: &str) -> Option<String> {
     match &node.get(key)?.value {
         switchyard_config::node::Value::Scalar(s) => Some(s.as_text()),
@@ -77,17 +70,18 @@ fn udp(node: Option<&Node>) -> Value {
 }
 
 /// `observability`: everything on, minimal trace verbosity, unless written.
-fn observability(node: &Node) -> Value {
-    let mut out = Map::new();
-    for key in ["accessLogs", "metrics", "tracing"] {
-        out.insert(key.into(), json!(boolean(node, key).unwrap_or(true)));
-    }
-    let verbosity = text(node, "traceVerbosity").filter(|t| !t.is_empty());
-    out.insert(
-        "traceVerbosity".into(),
-        json!(verbosity.unwrap_or_else(|| "minimal".into())),
-    );
-    Value::Object(out)
+fn observability(o: &switchyard_config::static_config::EntryPointObservability) -> Value {
+    let verbosity = if o.trace_verbosity.is_empty() {
+        "minimal"
+    } else {
+        &o.trace_verbosity
+    };
+    json!({
+        "accessLogs": o.access_logs.unwrap_or(true),
+        "metrics": o.metrics.unwrap_or(true),
+        "tracing": o.tracing.unwrap_or(true),
+        "traceVerbosity": verbosity,
+    })
 }
 
 #[cfg(test)]

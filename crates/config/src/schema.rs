@@ -24,7 +24,7 @@ pub enum Support {
     /// Not yet, and any shape below it is accepted.
     NotYetFreeForm,
     /// Not yet, but kept in the tree as written so that the API can show
-    /// it (an entrypoint's `udp` and `observability`).
+    /// it (an entrypoint's `udp`).
     NotYetShown,
     /// Not yet, and refused: it asks for a security check that Switchyard
     /// would otherwise skip.
@@ -375,7 +375,7 @@ mod tests {
             ("metrics:\n  prometheus:\n    buckets: [0.1, 0.3]\n", &["metrics"]),
             (
                 "entryPoints:\n  web:\n    address: ':80'\n    observability:\n      tracing: false\n  web2:\n    address: ':81'\n    udp:\n      timeout: 5s\n",
-                &["entryPoints.web.observability", "entryPoints.web2.udp"],
+                &["entryPoints.web.observability.tracing", "entryPoints.web2.udp"],
             ),
             (
                 "providers:\n  file:\n    directory: /d\n  swarm:\n    endpoint: unix:///var/run/docker.sock\n  plugin:\n    mine:\n      any:\n        shape: [1, 2]\n",
@@ -446,7 +446,10 @@ mod tests {
         assert!(web.and_then(|w| w.get("observability")).is_some());
         assert_eq!(
             checked.not_implemented,
-            ["entryPoints.web.udp", "entryPoints.web.observability"]
+            [
+                "entryPoints.web.udp",
+                "entryPoints.web.observability.tracing"
+            ]
         );
         let typo = check_yaml("entryPoints:\n  web:\n    udp:\n      timeot: 5s\n");
         assert!(typo.is_err(), "keys below a shown section are checked");

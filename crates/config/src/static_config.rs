@@ -65,7 +65,23 @@ pub struct EntryPoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub udp: Option<Node>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub observability: Option<Node>,
+    pub observability: Option<EntryPointObservability>,
+}
+
+/// `entryPoints.<name>.observability`: the defaults of the `observability`
+/// of the routers on the entrypoint (and what its requests that no router
+/// takes get). Unset switches are on, as in Traefik.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EntryPointObservability {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_logs: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<bool>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub trace_verbosity: String,
 }
 
 /// `entryPoints.<name>.proxyProtocol`: whose PROXY protocol headers are

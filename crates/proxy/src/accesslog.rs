@@ -25,6 +25,9 @@ use crate::Body;
 #[derive(Debug, Default)]
 pub struct LogFacts {
     recorded: Mutex<Recorded>,
+    /// Whether the origin's headers can show in the line (else they are
+    /// not copied).
+    origin_headers: bool,
 }
 
 /// The service and server a request was sent to.
@@ -61,6 +64,15 @@ pub struct Recorded {
 }
 
 impl LogFacts {
+    /// Empty facts; `origin_headers`: whether the origin's headers are to
+    /// be recorded.
+    pub fn new(origin_headers: bool) -> LogFacts {
+        LogFacts {
+            recorded: Mutex::default(),
+            origin_headers,
+        }
+    }
+
     /// The facts `req` carries, when it is being logged.
     pub fn of<B>(req: &http::Request<B>) -> Option<Arc<LogFacts>> {
         req.extensions().get::<Arc<LogFacts>>().cloned()
@@ -105,7 +117,11 @@ impl LogFacts {
 /// and end are recorded too; `sent` is when the request was sent.
 pub fn note_origin(facts: Arc<LogFacts>, resp: crate::Response, sent: Instant) -> crate::Response {
     let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
+    let headers = if facts.origin_headers {
+        resp.headers().clone()
+    } else {
+        HeaderMap::new()
+    };
     facts.update(|r| {
         r.origin = Some(OriginFacts {
             status,
@@ -117,7 +133,7 @@ pub fn note_origin(facts: Arc<LogFacts>, resp: crate::Response, sent: Instant) -
     resp.map(move |b| {
         Counted::new(
             b,
-            Arc::default(),
+            None,
             Some(Box::new(move |size| {
                 facts.update(|r| {
                     if let Some(o) = &mut r.origin {
@@ -135,19 +151,22 @@ pub fn note_origin(facts: Arc<LogFacts>, resp: crate::Response, sent: Instant) -
 /// it yielded.
 pub type OnDrop = Box<dyn FnOnce(u64) + Send + Sync>;
 
-/// A body that counts the bytes it yields into a shared counter and calls
-/// its [`OnDrop`] when dropped (whether it ended or was abandoned).
+/// A body that counts the bytes it yields (also into a shared counter,
+/// when given one) and calls its [`OnDrop`] with the count when dropped
+/// (whether it ended or was abandoned).
 pub struct Counted {
     inner: Body,
-    bytes: Arc<AtomicU64>,
+    bytes: u64,
+    shared: Option<Arc<AtomicU64>>,
     on_drop: Option<OnDrop>,
 }
 
 impl Counted {
-    pub fn new(inner: Body, bytes: Arc<AtomicU64>, on_drop: Option<OnDrop>) -> Counted {
+    pub fn new(inner: Body, shared: Option<Arc<AtomicU64>>, on_drop: Option<OnDrop>) -> Counted {
         Counted {
             inner,
-            bytes,
+            bytes: 0,
+            shared,
             on_drop,
         }
     }
@@ -169,7 +188,11 @@ impl http_body::Body for Counted {
         let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled {
             if let Some(data) = frame.data_ref() {
-                self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+                let n = data.len() as u64;
+                self.bytes += n;
+                if let Some(shared) = &self.shared {
+                    shared.fetch_add(n, Ordering::Relaxed);
+                }
             }
         }
         polled
@@ -190,7 +213,7 @@ impl Drop for Counted {
         // drop (the origin's size) is known when this one reports.
         drop(std::mem::replace(&mut self.inner, body::empty()));
         if let Some(f) = self.on_drop.take() {
-            f(self.bytes.load(Ordering::Relaxed));
+            f(self.bytes);
         }
     }
 }
@@ -207,7 +230,7 @@ mod tests {
         let counter = Arc::new(AtomicU64::new(0));
         let body = Counted::new(
             body::full("hello"),
-            counter.clone(),
+            Some(counter.clone()),
             Some(Box::new(move |n| s.store(n, Ordering::Relaxed))),
         )
         .boxed();

@@ -158,6 +158,11 @@ pub fn entrypoint_settings(
             allow_acme_by_pass: ep.allow_acme_by_pass,
             http2,
             access_log: None,
+            log_unrouted: ep
+                .observability
+                .as_ref()
+                .and_then(|o| o.access_logs)
+                .unwrap_or(true),
         });
     }
     Ok(out)
@@ -205,6 +210,11 @@ pub fn static_view(config: &StaticConfiguration) -> StaticView {
             (allowed != Allowed::ALL).then(|| (n.clone(), allowed))
         })
         .collect();
+    let entrypoint_observability = config
+        .entry_points
+        .iter()
+        .filter_map(|(n, e)| e.observability.clone().map(|o| (n.clone(), o)))
+        .collect();
     let entrypoint_tls = config
         .entry_points
         .iter()
@@ -227,6 +237,7 @@ pub fn static_view(config: &StaticConfiguration) -> StaticView {
         entrypoints,
         default_entrypoints,
         entrypoint_middlewares,
+        entrypoint_observability,
         default_transport: default_transport(config),
         default_rule_syntax: default_rule_syntax(config).ok().flatten(),
     }

@@ -196,6 +196,13 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     for s in serving {
         let _ = s.await;
     }
+    if let Some(log) = access_log.clone() {
+        let timeout = std::time::Duration::from_secs(2);
+        let synced = tokio::task::spawn_blocking(move || log.sync(timeout)).await;
+        if !synced.unwrap_or(false) {
+            tracing::warn!("access log: the last lines may not have been written");
+        }
+    }
     drop(tx);
     watcher_task.abort();
     tracing::info!("stopped");

@@ -307,6 +307,37 @@ async fn router_switch_and_internals() {
     assert_eq!(v["entryPointName"], "traefik", "{v}");
 }
 
+/// `entryPoints.web.observability.accessLogs: false`: the default of the
+/// entrypoint's routers and of its requests no router takes; a router
+/// that says `accessLogs: true` is still logged.
+#[tokio::test]
+async fn entrypoint_switch_is_the_routers_default() {
+    let b = Backend::start("b").await;
+    let dynamic = format!(
+        "http:\n  routers:\n    r:\n      rule: \"Host(`a.test`)\"\n      service: svc\n\
+         \x20   loud:\n      rule: \"Host(`l.test`)\"\n      service: svc\n      observability:\n        accessLogs: true\n\
+         \x20 services:\n    svc:\n      loadBalancer:\n        servers:\n          - url: \"{}\"\n",
+        b.url()
+    );
+    let p = Proxy::start_with(
+        "alog-ep-switch",
+        &dynamic,
+        "    observability:\n      accessLogs: false\n",
+        "accessLog:\n  filePath: access.log\n  format: json\n",
+    )
+    .await;
+    p.wait_status("a.test", "/small", 200).await;
+    let path = p.dir.join("access.log");
+    get(p.web, "a.test", "/default-off").await.unwrap();
+    get(p.web, "nowhere.test", "/unrouted").await.unwrap();
+    get(p.web, "l.test", "/router-on").await.unwrap();
+    wait_line(&path, "/router-on").await;
+    let all = read(&path);
+    assert!(!all.contains("/default-off"), "{all}");
+    assert!(!all.contains("/unrouted"), "{all}");
+    assert!(!all.contains("/small"), "{all}");
+}
+
 #[tokio::test]
 async fn sigusr1_reopens_the_file_after_a_rename() {
     let b = Backend::start("b").await;

@@ -3,14 +3,13 @@
 //! (logrus's: keys sorted, plus `level`, `msg` and `time`) or the common /
 //! generic CLF line built from those same fields.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
-use serde_json::Value;
 use switchyard_proxy::accesslog::Recorded;
 
 use super::settings::{Format, HeaderMode, Settings};
@@ -51,21 +50,19 @@ pub struct TlsFacts {
 }
 
 /// Go's `net.SplitHostPort`, or the whole value and `-` when it fails.
-fn split_host_port(value: &str) -> (String, String) {
+fn split_host_port(value: &str) -> (&str, &str) {
     let parsed = if let Some(rest) = value.strip_prefix('[') {
         rest.split_once("]:").filter(|(h, _)| !h.contains(']'))
     } else {
         value.rsplit_once(':').filter(|(h, _)| !h.contains(':'))
     };
-    match parsed {
-        Some((h, p)) => (h.to_string(), p.to_string()),
-        None => (value.to_string(), "-".to_string()),
-    }
+    parsed.unwrap_or((value, "-"))
 }
 
-/// `Header-Name` as Go's `CanonicalMIMEHeaderKey` writes it.
-fn canonical(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
+/// `Header-Name` as Go's `CanonicalMIMEHeaderKey` writes it, after `prefix`.
+fn canonical(prefix: &str, name: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + name.len());
+    out.push_str(prefix);
     let mut upper = true;
     for c in name.chars() {
         out.push(if upper {
@@ -88,32 +85,94 @@ fn protocol(v: http::Version) -> &'static str {
     }
 }
 
-fn nanos(d: Duration) -> Value {
-    Value::from(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+fn nanos(d: Duration) -> Val<'static> {
+    Val::Int(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// A field's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val<'a> {
+    Str(Cow<'a, str>),
+    Int(u64),
+    Float(f64),
+}
+
+impl<'a> From<&'a str> for Val<'a> {
+    fn from(s: &'a str) -> Val<'a> {
+        Val::Str(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Val<'_> {
+    fn from(s: String) -> Self {
+        Val::Str(Cow::Owned(s))
+    }
+}
+
+impl From<u64> for Val<'_> {
+    fn from(n: u64) -> Self {
+        Val::Int(n)
+    }
+}
+
+/// One line's fields after the modes, sorted by name (byte order, as
+/// logrus sorts them).
+#[derive(Debug, Default)]
+pub struct Fields<'a> {
+    list: Vec<(Cow<'static, str>, Val<'a>)>,
+}
+
+impl<'a> Fields<'a> {
+    /// The value of field `name`.
+    pub fn get(&self, name: &str) -> Option<&Val<'a>> {
+        self.list
+            .iter()
+            .find_map(|(k, v)| (k.as_ref() == name).then_some(v))
+    }
+
+    /// The fields, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Val<'a>)> {
+        self.list.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// Adds a field; names are unique (a header map's names are).
+    fn insert(&mut self, name: String, value: Val<'a>) {
+        self.list.push((Cow::Owned(name), value));
+    }
 }
 
 /// The headers of `map` under `prefix`, as the header modes say.
-fn headers(
-    out: &mut BTreeMap<String, Value>,
+fn headers<'a>(
+    out: &mut Fields<'a>,
     settings: &Settings,
     prefix: &str,
-    map: &HeaderMap,
+    map: &'a HeaderMap,
     empty_content_type: bool,
 ) {
     for name in map.keys() {
-        let key = canonical(name.as_str());
         match settings.header_mode(name.as_str()) {
             HeaderMode::Drop => {}
             HeaderMode::Redact => {
-                out.insert(format!("{prefix}{key}"), Value::from("REDACTED"));
+                out.insert(canonical(prefix, name.as_str()), Val::from("REDACTED"));
             }
             HeaderMode::Keep => {
-                let joined: Vec<&str> = map
+                let mut values = map
                     .get_all(name)
                     .iter()
-                    .map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or(""))
-                    .collect();
-                out.insert(format!("{prefix}{key}"), Value::from(joined.join(",")));
+                    .map(|v| std::str::from_utf8(v.as_bytes()).unwrap_or(""));
+                let first = values.next().unwrap_or("");
+                let value = match values.next() {
+                    None => Val::from(first),
+                    Some(second) => {
+                        let mut joined = format!("{first},{second}");
+                        for v in values {
+                            joined.push(',');
+                            joined.push_str(v);
+                        }
+                        Val::from(joined)
+                    }
+                };
+                out.insert(canonical(prefix, name.as_str()), value);
             }
         }
     }
@@ -123,69 +182,40 @@ fn headers(
         match settings.header_mode("content-type") {
             HeaderMode::Drop => {}
             HeaderMode::Redact => {
-                out.insert(format!("{prefix}Content-Type"), Value::from("REDACTED"));
+                out.insert(canonical(prefix, "content-type"), Val::from("REDACTED"));
             }
             HeaderMode::Keep => {
-                out.insert(format!("{prefix}Content-Type"), Value::from(""));
+                out.insert(canonical(prefix, "content-type"), Val::from(""));
             }
         }
     }
 }
 
+static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
+
 impl Record {
-    /// The fields Traefik writes for this request, after the modes.
-    pub fn fields(&self, settings: &Settings) -> BTreeMap<String, Value> {
-        let mut core: Vec<(&'static str, Value)> = Vec::with_capacity(40);
-        core.push(("StartUTC", Value::from(rfc3339(self.start, true))));
-        core.push(("StartLocal", Value::from(rfc3339(self.start, true))));
-        core.push(("Duration", nanos(self.duration)));
-        let client = self.client_addr.to_string();
-        let (client_host, client_port) = split_host_port(&client);
-        core.push(("ClientAddr", Value::from(client)));
-        core.push((
-            "ClientHost",
-            Value::from(self.forwarded_for.clone().unwrap_or(client_host)),
-        ));
-        core.push(("ClientPort", Value::from(client_port)));
-        let user = self
-            .recorded
-            .client_username
-            .clone()
-            .unwrap_or_else(|| "-".to_string());
-        core.push(("ClientUsername", Value::from(user)));
-        if let Some(host) = self.host.as_deref().filter(|h| !h.is_empty()) {
-            let (h, p) = split_host_port(host);
-            core.push(("RequestAddr", Value::from(host)));
-            core.push(("RequestHost", Value::from(h)));
-            core.push(("RequestPort", Value::from(p)));
-        }
-        core.push(("RequestMethod", Value::from(self.method.as_str())));
-        core.push(("RequestPath", Value::from(self.path.as_str())));
-        core.push(("RequestProtocol", Value::from(protocol(self.version))));
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        core.push(("RequestScheme", Value::from(scheme)));
-        if let Some(tls) = &self.tls {
-            if let Some(v) = tls.version {
-                core.push(("TLSVersion", Value::from(v)));
+    /// The fields Traefik writes for this request, after the modes, in
+    /// logrus's order (byte order of the names).
+    pub fn fields<'a>(&'a self, settings: &Settings, scratch: &'a mut Scratch) -> Fields<'a> {
+        scratch.client.clear();
+        match self.client_addr {
+            SocketAddr::V4(a) => {
+                for (i, octet) in a.ip().octets().into_iter().enumerate() {
+                    if i > 0 {
+                        scratch.client.push('.');
+                    }
+                    push_u64(&mut scratch.client, u64::from(octet));
+                }
+                scratch.client.push(':');
+                push_u64(&mut scratch.client, u64::from(a.port()));
             }
-            if let Some(c) = &tls.cipher {
-                core.push(("TLSCipher", Value::from(c.as_str())));
-            }
-            if let Some(subject) = &tls.client_subject {
-                core.push(("TLSClientSubject", Value::from(subject.as_str())));
+            SocketAddr::V6(a) => {
+                let _ = write!(scratch.client, "{a}");
             }
         }
-        core.push(("RequestContentSize", Value::from(self.request_size)));
-        core.push(("RequestCount", Value::from(self.request_count)));
-        core.push(("entryPointName", Value::from(&*self.entrypoint)));
-        if let Some(r) = &self.router {
-            core.push(("RouterName", Value::from(&**r)));
-        }
-        if let Some(s) = &self.recorded.service {
-            core.push(("ServiceName", Value::from(&*s.name)));
-            core.push(("ServiceURL", Value::from(&*s.url)));
-            core.push(("ServiceAddr", Value::from(&*s.addr)));
-        }
+        scratch.start.clear();
+        push_rfc3339(&mut scratch.start, self.start, true);
+        let (client_host, client_port) = split_host_port(&scratch.client);
         // Every logged request has origin fields: zero when no server
         // answered (Traefik's InitServiceFields). A request that reached a
         // server but got no answer from it (client gone, error) has the
@@ -195,129 +225,381 @@ impl Record {
             None if self.recorded.service.is_some() => (self.status, self.size, self.duration),
             None => (0, 0, Duration::ZERO),
         };
-        core.push(("OriginStatus", Value::from(origin_status)));
-        core.push(("OriginContentSize", Value::from(origin_size)));
-        core.push(("OriginDuration", nanos(origin_duration)));
-        core.push((
-            "Overhead",
-            nanos(self.duration.saturating_sub(origin_duration)),
-        ));
-        core.push(("DownstreamStatus", Value::from(self.status)));
-        core.push(("DownstreamContentSize", Value::from(self.size)));
+        let host = self.host.as_deref().filter(|h| !h.is_empty());
+        let service = self.recorded.service.as_ref();
+        let tls = self.tls.as_ref();
+
+        let mut out = Fields {
+            list: Vec::with_capacity(40),
+        };
+        // The names below are in byte order: the line needs no sorting
+        // unless header fields join them.
+        let mut put = |name: &'static str, value: Val<'a>| {
+            if settings.keeps_field(name) {
+                out.list.push((Cow::Borrowed(name), value));
+            }
+        };
+        put("ClientAddr", Val::from(scratch.client.as_str()));
+        put(
+            "ClientHost",
+            Val::from(self.forwarded_for.as_deref().unwrap_or(client_host)),
+        );
+        put("ClientPort", Val::from(client_port));
+        let user = self.recorded.client_username.as_deref().unwrap_or("-");
+        put("ClientUsername", Val::from(user));
+        put("DownstreamContentSize", Val::from(self.size));
+        put("DownstreamStatus", Val::from(u64::from(self.status)));
+        put("Duration", nanos(self.duration));
         if self.size != origin_size && self.size != 0 {
             #[allow(clippy::cast_precision_loss)]
             let ratio = origin_size as f64 / self.size as f64;
-            core.push(("GzipRatio", go_float(ratio)));
+            put("GzipRatio", Val::Float(ratio));
         }
-        core.push(("RetryAttempts", Value::from(self.recorded.retry_attempts)));
-
-        let mut out = BTreeMap::new();
-        for (k, v) in core {
-            if settings.keeps_field(k) {
-                out.insert(k.to_string(), v);
+        put("OriginContentSize", Val::from(origin_size));
+        put("OriginDuration", nanos(origin_duration));
+        put("OriginStatus", Val::from(u64::from(origin_status)));
+        put(
+            "Overhead",
+            nanos(self.duration.saturating_sub(origin_duration)),
+        );
+        let host_port = host.map(split_host_port);
+        if let Some(host) = host {
+            put("RequestAddr", Val::from(host));
+        }
+        put("RequestContentSize", Val::from(self.request_size));
+        put("RequestCount", Val::from(self.request_count));
+        if let Some((h, _)) = host_port {
+            put("RequestHost", Val::from(h));
+        }
+        put("RequestMethod", Val::from(self.method.as_str()));
+        put("RequestPath", Val::from(self.path.as_str()));
+        if let Some((_, p)) = host_port {
+            put("RequestPort", Val::from(p));
+        }
+        put("RequestProtocol", Val::from(protocol(self.version)));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        put("RequestScheme", Val::from(scheme));
+        put(
+            "RetryAttempts",
+            Val::from(u64::from(self.recorded.retry_attempts)),
+        );
+        if let Some(r) = &self.router {
+            put("RouterName", Val::from(&**r));
+        }
+        if let Some(s) = service {
+            put("ServiceAddr", Val::from(&*s.addr));
+            put("ServiceName", Val::from(&*s.name));
+            put("ServiceURL", Val::from(&*s.url));
+        }
+        put("StartLocal", Val::from(scratch.start.as_str()));
+        put("StartUTC", Val::from(scratch.start.as_str()));
+        if let Some(tls) = tls {
+            if let Some(c) = &tls.cipher {
+                put("TLSCipher", Val::from(c.as_str()));
+            }
+            if let Some(subject) = &tls.client_subject {
+                put("TLSClientSubject", Val::from(subject.as_str()));
+            }
+            if let Some(v) = tls.version {
+                put("TLSVersion", Val::from(v));
             }
         }
-        let proxied = self.recorded.service.is_some();
+        put("entryPointName", Val::from(&*self.entrypoint));
+
+        let fields = out.list.len();
         if let Some(h) = &self.request_headers {
             headers(&mut out, settings, "request_", h, false);
         }
-        if proxied {
+        if service.is_some() {
             let origin = self
                 .recorded
                 .origin
                 .as_ref()
-                .map(|o| o.headers.clone())
-                .unwrap_or_default();
-            headers(&mut out, settings, "origin_", &origin, true);
+                .map_or(&*NO_HEADERS, |o| &o.headers);
+            headers(&mut out, settings, "origin_", origin, true);
         }
         if let Some(h) = &self.downstream_headers {
             // Traefik's entrypoints give every answer an empty Content-Type
             // until a handler sets one (to keep Go from sniffing).
             headers(&mut out, settings, "downstream_", h, true);
         }
+        if out.list.len() > fields {
+            out.list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
         out
     }
 
-    /// The line, newline included; `now` is the `time` of a JSON line.
+    /// The line, newline included.
     pub fn line(&self, settings: &Settings, now: SystemTime) -> String {
-        let fields = self.fields(settings);
+        let mut out = String::new();
+        LineWriter::default().write(self, settings, now, &mut out);
+        out
+    }
+}
+
+/// Writes lines, keeping what one line can lend the next: the buffers the
+/// fields borrow from, and the `time` text of the current second.
+#[derive(Debug, Default)]
+pub struct LineWriter {
+    scratch: Scratch,
+    time_second: Option<i64>,
+    time: String,
+}
+
+impl LineWriter {
+    /// Appends `record`'s line, newline included, to `out`; `now` is the
+    /// `time` of a JSON line.
+    pub fn write(
+        &mut self,
+        record: &Record,
+        settings: &Settings,
+        now: SystemTime,
+        out: &mut String,
+    ) {
+        let fields = record.fields(settings, &mut self.scratch);
         match settings.format {
-            Format::Json => json_line(fields, now),
-            Format::Common => clf_line(&fields, true),
-            Format::GenericClf => clf_line(&fields, false),
+            Format::Json => {
+                let second = epoch(now).0;
+                if self.time_second != Some(second) {
+                    self.time.clear();
+                    push_rfc3339(&mut self.time, now, false);
+                    self.time_second = Some(second);
+                }
+                json_line(&fields, &self.time, out);
+            }
+            Format::Common => clf_line(&fields, true, out),
+            Format::GenericClf => clf_line(&fields, false, out),
         }
     }
 }
 
-/// A float as Go's JSON writes it: integral values without `.0`.
-fn go_float(x: f64) -> Value {
-    #[allow(clippy::cast_possible_truncation)]
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        return Value::from(x as i64);
-    }
-    Value::from(x)
+/// Buffers the fields borrow from.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    client: String,
+    start: String,
 }
 
-fn json_line(mut fields: BTreeMap<String, Value>, now: SystemTime) -> String {
-    fields.insert("level".into(), Value::from("info"));
-    fields.insert("msg".into(), Value::from(""));
-    fields.insert("time".into(), Value::from(rfc3339(now, false)));
-    let mut s = serde_json::to_string(&fields).unwrap_or_else(|_| "{}".into());
-    s.push('\n');
-    s
+/// A float as Go's JSON writes it: integral values without `.0`, others
+/// in their shortest form.
+fn write_float(out: &mut String, x: f64) {
+    if !x.is_finite() {
+        out.push('0');
+    } else if x.fract() == 0.0 && x.abs() < 1e15 {
+        #[allow(clippy::cast_possible_truncation)]
+        let n = x as i64;
+        let _ = write!(out, "{n}");
+    } else {
+        let _ = write!(out, "{x}");
+    }
+}
+
+/// What a byte becomes in a JSON string as Go's encoder writes it: 0 for
+/// itself, else the letter of its short escape, `u` for `\u00XX`, and
+/// 0xE2 (which may start U+2028 or U+2029) checked further.
+const JSON_ESCAPES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b'u';
+        b += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t[b'<' as usize] = b'u';
+    t[b'>' as usize] = b'u';
+    t[b'&' as usize] = b'u';
+    t[0xe2] = 0xe2;
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `s` as a JSON string the way Go's encoder writes it: HTML characters
+/// and the line/paragraph separators escaped too.
+fn write_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut rest = s;
+    while let Some(i) = rest.bytes().position(|b| JSON_ESCAPES[usize::from(b)] != 0) {
+        let bytes = rest.as_bytes();
+        let b = bytes[i];
+        let escape = JSON_ESCAPES[usize::from(b)];
+        // `i` is at an ASCII byte or at 0xE2, a lead byte: a boundary.
+        out.push_str(rest.get(..i).unwrap_or_default());
+        let width = if escape == 0xe2 {
+            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9; any other
+            // character starting with E2 (three bytes) stays as it is.
+            let seq = bytes.get(i..i + 3).unwrap_or_default();
+            match seq {
+                [_, 0x80, 0xa8] => out.push_str("\\u2028"),
+                [_, 0x80, 0xa9] => out.push_str("\\u2029"),
+                _ => out.push_str(rest.get(i..i + 3).unwrap_or_default()),
+            }
+            3
+        } else {
+            match escape {
+                b'u' => {
+                    out.push_str("\\u00");
+                    out.push(char::from(HEX[usize::from(b >> 4)]));
+                    out.push(char::from(HEX[usize::from(b & 0xf)]));
+                }
+                letter => {
+                    out.push('\\');
+                    out.push(char::from(letter));
+                }
+            }
+            1
+        };
+        rest = rest.get(i + width..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out.push('"');
+}
+
+/// `n` in decimal.
+fn push_u64(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
+/// `n` in decimal with at least `width` digits (zeros in front).
+fn push_padded(out: &mut String, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    while n > 0 || digits.len() - at < width {
+        at -= 1;
+        #[allow(clippy::cast_possible_truncation)]
+        let d = (n % 10) as u8;
+        digits[at] = b'0' + d;
+        n /= 10;
+        if at == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(at..).unwrap_or_default() {
+        out.push(char::from(d));
+    }
+}
+
+fn write_json_val(out: &mut String, v: &Val<'_>) {
+    match v {
+        Val::Str(s) => write_json_str(out, s),
+        Val::Int(n) => push_u64(out, *n),
+        Val::Float(x) => write_float(out, *x),
+    }
+}
+
+/// The JSON object, keys sorted as logrus writes them, with its `level`,
+/// `msg` and `time`.
+fn json_line(fields: &Fields<'_>, time: &str, out: &mut String) {
+    let extra = [
+        ("level", Val::from("info")),
+        ("msg", Val::from("")),
+        ("time", Val::from(time)),
+    ];
+    // Merge the (sorted) fields with the (sorted) extras; no field has
+    // their names (the header fields have prefixes).
+    let mut extras = extra.iter().peekable();
+    let mut first = true;
+    // Names of fixed fields (borrowed) need no escaping; header names may.
+    let mut put = |out: &mut String, k: &Cow<'_, str>, v: &Val<'_>| {
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        match k {
+            Cow::Borrowed(k) => {
+                out.push('"');
+                out.push_str(k);
+                out.push('"');
+            }
+            Cow::Owned(k) => write_json_str(out, k),
+        }
+        out.push(':');
+        write_json_val(out, v);
+    };
+    for (k, v) in &fields.list {
+        while let Some((ek, ev)) = extras.peek() {
+            if *ek <= k.as_ref() {
+                put(out, &Cow::Borrowed(ek), ev);
+                extras.next();
+            } else {
+                break;
+            }
+        }
+        put(out, k, v);
+    }
+    for (ek, ev) in extras {
+        put(out, &Cow::Borrowed(ek), ev);
+    }
+    out.push_str("}\n");
 }
 
 /// A field as the common line shows it: strings quoted or not, other
 /// values as they are, `default` when absent or empty.
-fn clf_value(fields: &BTreeMap<String, Value>, key: &str, default: &str, quoted: bool) -> String {
+fn clf_value(out: &mut String, fields: &Fields<'_>, key: &str, default: &str, quoted: bool) {
     match fields.get(key) {
-        None | Some(Value::Null) => default.to_string(),
-        Some(Value::String(s)) if s.is_empty() => default.to_string(),
-        Some(Value::String(s)) if quoted => format!("\"{}\"", s.replace('"', "\\\"")),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        None => out.push_str(default),
+        Some(Val::Str(s)) if s.is_empty() => out.push_str(default),
+        Some(Val::Str(s)) if quoted => {
+            out.push('"');
+            out.push_str(&s.replace('"', "\\\""));
+            out.push('"');
+        }
+        Some(Val::Str(s)) => out.push_str(s),
+        Some(Val::Int(n)) => push_u64(out, *n),
+        Some(Val::Float(x)) => write_float(out, *x),
     }
 }
 
-fn clf_line(fields: &BTreeMap<String, Value>, traefik_extras: bool) -> String {
+fn clf_line(fields: &Fields<'_>, traefik_extras: bool, out: &mut String) {
     let timestamp = fields
         .get("StartUTC")
         .or_else(|| fields.get("StartLocal"))
-        .and_then(Value::as_str)
-        .and_then(parse_rfc3339)
+        .and_then(|v| match v {
+            Val::Str(s) => parse_rfc3339(s),
+            _ => None,
+        })
         .map_or_else(|| "-".to_string(), common_time);
-    let v = |k: &str| clf_value(fields, k, "-", false);
-    let q = |k: &str| clf_value(fields, k, "-", true);
-    let qq = |k: &str| clf_value(fields, k, "\"-\"", true);
-    let mut line = format!(
-        "{} - {} [{}] \"{} {} {}\" {} {} {} {}",
-        v("ClientHost"),
-        v("ClientUsername"),
-        timestamp,
-        v("RequestMethod"),
-        v("RequestPath"),
-        v("RequestProtocol"),
-        q("DownstreamStatus"),
-        q("DownstreamContentSize"),
-        qq("request_Referer"),
-        qq("request_User-Agent"),
-    );
+    let v = |out: &mut String, k: &str| clf_value(out, fields, k, "-", false);
+    let q = |out: &mut String, k: &str| clf_value(out, fields, k, "-", true);
+    let qq = |out: &mut String, k: &str| clf_value(out, fields, k, "\"-\"", true);
+    v(out, "ClientHost");
+    out.push_str(" - ");
+    v(out, "ClientUsername");
+    out.push_str(" [");
+    out.push_str(&timestamp);
+    out.push_str("] \"");
+    v(out, "RequestMethod");
+    out.push(' ');
+    v(out, "RequestPath");
+    out.push(' ');
+    v(out, "RequestProtocol");
+    out.push_str("\" ");
+    q(out, "DownstreamStatus");
+    out.push(' ');
+    q(out, "DownstreamContentSize");
+    out.push(' ');
+    qq(out, "request_Referer");
+    out.push(' ');
+    qq(out, "request_User-Agent");
     if traefik_extras {
-        let millis = fields
-            .get("Duration")
-            .and_then(Value::as_u64)
-            .map_or(0, |n| n / 1_000_000);
-        let _ = write!(
-            line,
-            " {} {} {} {}ms",
-            q("RequestCount"),
-            qq("RouterName"),
-            qq("ServiceURL"),
-            millis
-        );
+        let millis = match fields.get("Duration") {
+            Some(Val::Int(n)) => n / 1_000_000,
+            _ => 0,
+        };
+        out.push(' ');
+        q(out, "RequestCount");
+        out.push(' ');
+        qq(out, "RouterName");
+        out.push(' ');
+        qq(out, "ServiceURL");
+        let _ = write!(out, " {millis}ms");
     }
-    line.push('\n');
-    line
+    out.push('\n');
 }
 
 /// Days since 1970-01-01 to a civil date (proleptic Gregorian).
@@ -346,22 +628,38 @@ fn epoch(t: SystemTime) -> (i64, u32) {
 /// the fraction cut) or, without `nanos`, `2026-12-07T05:52:32Z`. Times are
 /// UTC: Switchyard writes local times in UTC (see the README).
 pub fn rfc3339(t: SystemTime, nanos: bool) -> String {
+    let mut out = String::with_capacity(32);
+    push_rfc3339(&mut out, t, nanos);
+    out
+}
+
+/// Appends [`rfc3339`]'s text.
+fn push_rfc3339(out: &mut String, t: SystemTime, nanos: bool) {
     let (secs, sub) = epoch(t);
     let (y, mo, d) = civil(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    let mut out = format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    );
+    let s = secs.rem_euclid(86_400).unsigned_abs();
+    push_padded(out, y.unsigned_abs(), 4);
+    out.push('-');
+    push_padded(out, u64::from(mo), 2);
+    out.push('-');
+    push_padded(out, u64::from(d), 2);
+    out.push('T');
+    push_padded(out, s / 3600, 2);
+    out.push(':');
+    push_padded(out, s % 3600 / 60, 2);
+    out.push(':');
+    push_padded(out, s % 60, 2);
     if nanos && sub != 0 {
-        let frac = format!("{sub:09}");
+        let mut frac = sub;
+        let mut width = 9;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
         out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
+        push_padded(out, u64::from(frac), width);
     }
     out.push('Z');
-    out
 }
 
 /// Reads back what [`rfc3339`] wrote (UTC only).

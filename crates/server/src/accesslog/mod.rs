@@ -48,10 +48,12 @@ impl AccessLog {
     pub fn start(config: &Config) -> Result<AccessLog, String> {
         let settings = Settings::new(config)?;
         let path = (!config.file_path.is_empty()).then(|| std::path::Path::new(&config.file_path));
+        // `bufferingSize` lines at least; never so few that the pause
+        // between two batches fills the queue.
         let capacity = usize::try_from(config.buffering_size)
             .ok()
             .filter(|n| *n > 0)
-            .unwrap_or(writer::DEFAULT_QUEUE);
+            .map_or(writer::DEFAULT_QUEUE, |n| n.max(writer::MIN_QUEUE));
         let writer = Writer::start(path, capacity, settings.clone()).map_err(|e| {
             format!(
                 "accessLog.filePath: cannot open {:?}: {e}",
@@ -68,6 +70,12 @@ impl AccessLog {
     /// Reopens the file (`SIGUSR1`).
     pub fn reopen(&self) -> std::io::Result<()> {
         self.writer.reopen()
+    }
+
+    /// Waits (at most `timeout`) for the lines queued so far to be
+    /// written; at shutdown.
+    pub fn sync(&self, timeout: std::time::Duration) -> bool {
+        self.writer.sync(timeout)
     }
 
     /// Lines dropped because the queue was full.
@@ -89,14 +97,10 @@ impl AccessLog {
         router: Option<Arc<str>>,
         start: (SystemTime, Instant),
     ) -> Pending {
-        let ctx = req.extensions().get::<RequestContext>().cloned();
-        let client_addr = ctx
-            .as_ref()
-            .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.client_addr);
-        let entrypoint = ctx
-            .as_ref()
-            .map_or_else(|| Arc::from(""), |c| c.entrypoint.clone());
-        let tls = ctx.as_ref().filter(|c| c.tls).map(|c| TlsFacts {
+        let ctx = req.extensions().get::<RequestContext>();
+        let client_addr = ctx.map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.client_addr);
+        let entrypoint = ctx.map_or_else(|| Arc::from(""), |c| c.entrypoint.clone());
+        let tls = ctx.filter(|c| c.tls).map(|c| TlsFacts {
             version: c.tls_session.map(|s| s.version),
             cipher: c.tls_session.map(|s| s.cipher.to_string()),
             client_subject: c
@@ -126,12 +130,15 @@ impl AccessLog {
             h.remove(http::header::HOST);
             h
         });
-        let facts = Arc::new(LogFacts::default());
+        let facts = Arc::new(LogFacts::new(self.settings.any_header()));
         req.extensions_mut().insert(facts.clone());
         let request_bytes = Arc::new(AtomicU64::new(0));
-        let counter = request_bytes.clone();
-        let body = std::mem::replace(req.body_mut(), switchyard_proxy::body::empty());
-        *req.body_mut() = Counted::new(body, counter, None).boxed();
+        // A request without a body (most) has nothing to count.
+        if !http_body::Body::is_end_stream(req.body()) {
+            let counter = request_bytes.clone();
+            let body = std::mem::replace(req.body_mut(), switchyard_proxy::body::empty());
+            *req.body_mut() = Counted::new(body, Some(counter), None).boxed();
+        }
         let record = Record {
             start: start.0,
             duration: std::time::Duration::ZERO,
@@ -221,7 +228,7 @@ impl Pending {
         resp.map(move |body| {
             Counted::new(
                 body,
-                Arc::default(),
+                None,
                 Some(Box::new(move |size| open.submit(status, size, headers))),
             )
             .boxed()

@@ -3,57 +3,71 @@
 //! is full the line is dropped and counted, and the thread logs the count
 //! every few seconds. Traffic never waits on the disk.
 //!
+//! The thread formats a batch into one buffer and writes it at once, then
+//! pauses briefly ([`BATCH_PAUSE`]) so that the next batch gathers without
+//! waking it: under load a request costs a queue slot, not a thread
+//! wake-up and a write. A quiet log wakes it per line, as it costs nothing
+//! then.
+//!
 //! `SIGUSR1` reopens the file: [`Writer::reopen`] opens the path again
 //! where it is called (so the caller learns an error) and hands the new
 //! file to the thread, which switches to it before its next line.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::format::Record;
+use super::format::{LineWriter, Record};
 use super::settings::Settings;
 
 /// The queue's size when `bufferingSize` is 0.
 pub const DEFAULT_QUEUE: usize = 16_384;
+/// The smallest queue a `bufferingSize` makes.
+pub const MIN_QUEUE: usize = 1024;
 /// How often the thread reports dropped lines (when there are new ones).
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// How long the thread waits for a line before its periodic work.
 const IDLE_WAKE: Duration = Duration::from_millis(500);
-/// Lines written between two flushes when the queue stays busy.
-const FLUSH_EVERY: usize = 512;
+/// How much of a batch is formatted before it is written.
+const WRITE_AT: usize = 64 * 1024;
+/// The pause after a batch, for the next one to gather.
+pub const BATCH_PAUSE: Duration = Duration::from_millis(10);
 
 /// Where lines go.
 enum Out {
     Stdout,
-    File(BufWriter<File>),
+    File(File),
 }
 
 impl Out {
-    fn write_line(&mut self, line: &str) -> io::Result<()> {
+    fn write(&mut self, text: &str) -> io::Result<()> {
         match self {
-            Out::Stdout => io::stdout().lock().write_all(line.as_bytes()),
-            Out::File(f) => f.write_all(line.as_bytes()),
+            Out::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(text.as_bytes())?;
+                out.flush()
+            }
+            Out::File(f) => f.write_all(text.as_bytes()),
         }
     }
+}
 
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Out::Stdout => io::stdout().lock().flush(),
-            Out::File(f) => f.flush(),
-        }
-    }
+/// What the queue carries.
+enum Item {
+    Record(Box<Record>),
+    /// Write out what came before, then say so.
+    Sync(std::sync::mpsc::Sender<()>),
 }
 
 /// The handle requests queue their records through; clones share it.
 #[derive(Clone)]
 pub struct Writer {
-    /// Boxed: a queue slot is a pointer, so an idle queue costs little.
-    queue: SyncSender<Box<Record>>,
+    /// Records boxed: a queue slot is small, so an idle queue costs little.
+    queue: SyncSender<Item>,
     dropped: Arc<AtomicU64>,
     path: Option<PathBuf>,
     /// A file [`Writer::reopen`] opened, for the thread to take.
@@ -82,7 +96,7 @@ impl Writer {
     /// queue of `capacity` lines.
     pub fn start(path: Option<&Path>, capacity: usize, settings: Settings) -> io::Result<Writer> {
         let out = match path {
-            Some(p) => Out::File(BufWriter::new(open(p)?)),
+            Some(p) => Out::File(open(p)?),
             None => Out::Stdout,
         };
         let (tx, rx) = sync_channel(capacity.max(1));
@@ -92,6 +106,9 @@ impl Writer {
             rx,
             out,
             settings,
+            pause_below: (capacity / 8).max(1),
+            buf: String::with_capacity(WRITE_AT + 4096),
+            lines: LineWriter::default(),
             dropped: dropped.clone(),
             reported: 0,
             last_report: Instant::now(),
@@ -110,12 +127,35 @@ impl Writer {
 
     /// Queues a record, or drops and counts it when the queue is full.
     pub fn submit(&self, record: Record) {
-        match self.queue.try_send(Box::new(record)) {
+        match self.queue.try_send(Item::Record(Box::new(record))) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Waits (at most `timeout`) until what was queued before is written:
+    /// at shutdown, so that the last lines are not lost.
+    pub fn sync(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut item = Item::Sync(tx);
+        loop {
+            match self.queue.try_send(item) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) => {
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    item = back;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+        rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
     }
 
     /// Lines dropped so far because the queue was full.
@@ -136,9 +176,14 @@ impl Writer {
 }
 
 struct Thread {
-    rx: Receiver<Box<Record>>,
+    rx: Receiver<Item>,
     out: Out,
     settings: Settings,
+    /// A batch smaller than this is followed by a pause.
+    pause_below: usize,
+    /// The batch being formatted.
+    buf: String,
+    lines: LineWriter,
     dropped: Arc<AtomicU64>,
     reported: u64,
     last_report: Instant,
@@ -149,27 +194,47 @@ impl Thread {
     fn run(mut self) {
         loop {
             match self.rx.recv_timeout(IDLE_WAKE) {
-                Ok(record) => {
+                Ok(item) => {
                     self.take_reopened();
-                    self.write(&record);
-                    // What else is queued goes out before one flush.
-                    let mut n = 1;
-                    while let Ok(record) = self.rx.try_recv() {
-                        self.write(&record);
+                    // What else is queued goes out in the same batch.
+                    let mut n = 0;
+                    let mut next = Some(item);
+                    while let Some(item) = next {
                         n += 1;
-                        if n % FLUSH_EVERY == 0 {
-                            self.flush();
-                        }
+                        self.take(item);
+                        next = self.rx.try_recv().ok();
                     }
-                    self.flush();
+                    self.emit();
+                    self.report_drops();
+                    if n < self.pause_below {
+                        std::thread::sleep(BATCH_PAUSE);
+                    }
                 }
-                Err(RecvTimeoutError::Timeout) => self.take_reopened(),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.take_reopened();
+                    self.report_drops();
+                }
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.flush();
+                    self.emit();
                     return;
                 }
             }
-            self.report_drops();
+        }
+    }
+
+    fn take(&mut self, item: Item) {
+        match item {
+            Item::Record(record) => {
+                self.lines
+                    .write(&record, &self.settings, SystemTime::now(), &mut self.buf);
+                if self.buf.len() >= WRITE_AT {
+                    self.emit();
+                }
+            }
+            Item::Sync(done) => {
+                self.emit();
+                let _ = done.send(());
+            }
         }
     }
 
@@ -180,22 +245,20 @@ impl Thread {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(file) = file {
-            self.flush();
-            self.out = Out::File(BufWriter::new(file));
+            self.emit();
+            self.out = Out::File(file);
         }
     }
 
-    fn write(&mut self, record: &Record) {
-        let line = record.line(&self.settings, SystemTime::now());
-        if let Err(e) = self.out.write_line(&line) {
+    /// Writes the batch formatted so far.
+    fn emit(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        if let Err(e) = self.out.write(&self.buf) {
             tracing::error!("access log: cannot write: {e}");
         }
-    }
-
-    fn flush(&mut self) {
-        if let Err(e) = self.out.flush() {
-            tracing::error!("access log: cannot write: {e}");
-        }
+        self.buf.clear();
     }
 
     fn report_drops(&mut self) {

@@ -30,6 +30,10 @@ pub struct StaticView {
     pub entrypoints: Vec<String>,
     /// Entrypoints a router without `entryPoints` attaches to.
     pub default_entrypoints: Vec<String>,
+    /// `entryPoints.<name>.observability`, where given: the defaults of
+    /// its routers' `observability`.
+    pub entrypoint_observability:
+        HashMap<String, switchyard_config::static_config::EntryPointObservability>,
     /// `entryPoints.<name>.http.middlewares`, as written.
     pub entrypoint_middlewares: HashMap<String, Vec<String>>,
     /// Entrypoints' `http.tls`: the TLS settings of their routers without

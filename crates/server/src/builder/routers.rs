@@ -85,22 +85,36 @@ fn api_view(
             "priorityStr".into(),
             serde_json::json!(priority.to_string()),
         );
-        o.entry("observability").or_insert_with(|| {
-            serde_json::json!({"accessLogs": true, "metrics": true, "tracing": true, "traceVerbosity": "minimal"})
-        });
+        // Traefik fills in what a router's `observability` leaves out.
+        let defaults = [
+            ("accessLogs", serde_json::json!(true)),
+            ("metrics", serde_json::json!(true)),
+            ("tracing", serde_json::json!(true)),
+            ("traceVerbosity", serde_json::json!("minimal")),
+        ];
+        let observability = o
+            .entry("observability")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(obs) = observability.as_object_mut() {
+            for (k, v) in defaults {
+                obs.entry(k).or_insert(v);
+            }
+        }
     }
     v
 }
 
-/// A router's `observability.accessLogs`: true unless set to false.
-fn access_logs_switch(router: &Router) -> bool {
+/// A router's `observability.accessLogs` on an entrypoint whose own
+/// `observability.accessLogs` is `default`: the router's when it says,
+/// else the entrypoint's, else true.
+fn access_logs_switch(router: &Router, default: Option<bool>) -> bool {
     use switchyard_config::node::{Scalar, Value};
     let Some(node) = router
         .observability
         .as_ref()
         .and_then(|o| o.get("accessLogs"))
     else {
-        return true;
+        return default.unwrap_or(true);
     };
     match &node.value {
         Value::Scalar(Scalar::Bool(b)) => *b,
@@ -537,7 +551,13 @@ impl Builder {
                     value: Route {
                         router: Arc::from(name),
                         handler,
-                        access_logs: access_logs_switch(router),
+                        access_logs: access_logs_switch(
+                            router,
+                            self.view
+                                .entrypoint_observability
+                                .get(ep)
+                                .and_then(|o| o.access_logs),
+                        ),
                         internal: service_name.ends_with("@internal"),
                     },
                 },

@@ -217,7 +217,7 @@ async fn route(
         // As Traefik's default handler, a request no router takes is
         // logged (without a router name).
         let resp = ProxyError::NotFound.into_response();
-        return match log {
+        return match log.filter(|_| settings.log_unrouted) {
             Some((log, start)) => log.begin(&mut req, None, start).finish(resp),
             None => resp,
         };

@@ -77,6 +77,9 @@ pub struct EntryPointSettings {
     pub http2: protocols::Http2Limits,
     /// `accessLog`, shared by every entrypoint.
     pub access_log: Option<Arc<crate::accesslog::AccessLog>>,
+    /// `observability.accessLogs`: whether requests no router takes are
+    /// logged (routers have their own switch, this one by default).
+    pub log_unrouted: bool,
 }
 
 /// A bound entrypoint, not yet serving.

@@ -12,11 +12,7 @@ fn split_host_port_table() {
         ("::1", ("::1", "-")),
     ];
     for (input, (h, p)) in cases {
-        assert_eq!(
-            split_host_port(input),
-            (h.to_string(), p.to_string()),
-            "{input}"
-        );
+        assert_eq!(split_host_port(input), (h, p), "{input}");
     }
 }
 
@@ -28,7 +24,8 @@ fn canonical_header_names() {
         ("referer", "Referer"),
         ("x-real-ip", "X-Real-Ip"),
     ] {
-        assert_eq!(canonical(input), want, "{input}");
+        assert_eq!(canonical("", input), want, "{input}");
+        assert_eq!(canonical("request_", input), format!("request_{want}"));
     }
 }
 
@@ -152,4 +149,161 @@ fn json_fields_and_modes() {
     assert!(v.get("GzipRatio").is_none(), "{line}");
     // Keys sorted as logrus writes them (ClientAddr is dropped).
     assert!(line.starts_with("{\"ClientHost\":"), "{line}");
+}
+
+#[test]
+fn json_strings_escaped_as_go_writes_them() {
+    let cases = [
+        ("plain", r#""plain""#),
+        ("a\"b\\c", r#""a\"b\\c""#),
+        ("<script>&", r#""\u003cscript\u003e\u0026""#),
+        ("tab\tnl\ncr\r", r#""tab\tnl\ncr\r""#),
+        ("\u{8}\u{c}\u{1}\u{1f}", r#""\b\f\u0001\u001f""#),
+        ("\u{2028}\u{2029}", r#""\u2028\u2029""#),
+        ("é→😀", "\"é→😀\""),
+        ("", r#""""#),
+    ];
+    for (input, want) in cases {
+        let mut out = String::new();
+        write_json_str(&mut out, input);
+        assert_eq!(out, want, "{input:?}");
+        // And it reads back as the same string.
+        let back: String = serde_json::from_str(&out).expect("valid JSON");
+        assert_eq!(back, input);
+    }
+}
+
+#[test]
+fn floats_as_go_writes_them() {
+    for (x, want) in [
+        (2.0, "2"),
+        (0.5, "0.5"),
+        (1.0 / 3.0, "0.3333333333333333"),
+        (12.25, "12.25"),
+    ] {
+        let mut out = String::new();
+        write_float(&mut out, x);
+        assert_eq!(out, want);
+    }
+}
+
+#[test]
+fn json_keys_sorted_with_logrus_keys_merged() {
+    let s = settings(|c| {
+        c.format = "json".into();
+        c.fields = Some(switchyard_config::static_config::AccessLogFields {
+            headers: Some(switchyard_config::static_config::AccessLogHeaders {
+                default_mode: "keep".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    });
+    let line = record().line(&s, SystemTime::UNIX_EPOCH);
+    assert!(line.ends_with("}\n"), "{line}");
+    let mut in_line: Vec<&str> = line
+        .trim_start_matches('{')
+        .split(",\"")
+        .map(|kv| kv.trim_start_matches('"').split('"').next().unwrap_or(""))
+        .collect();
+    in_line.dedup();
+    let mut keys = in_line.clone();
+    keys.sort_unstable();
+    assert_eq!(in_line, keys, "{line}");
+    let parsed: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&line).expect("json");
+    assert_eq!(parsed.len(), keys.len(), "{line}");
+    for k in [
+        "level",
+        "msg",
+        "time",
+        "request_User-Agent",
+        "origin_Content-Type",
+        "downstream_Content-Type",
+    ] {
+        assert!(keys.contains(&k), "{k} missing: {line}");
+    }
+}
+
+#[test]
+fn numbers_written_by_hand() {
+    for (n, want) in [
+        (0u64, "0"),
+        (7, "7"),
+        (10, "10"),
+        (4_300_000, "4300000"),
+        (u64::MAX, "18446744073709551615"),
+    ] {
+        let mut out = String::new();
+        push_u64(&mut out, n);
+        assert_eq!(out, want);
+    }
+    for (n, width, want) in [
+        (0u64, 2, "00"),
+        (5, 2, "05"),
+        (2026, 4, "2026"),
+        (12, 4, "0012"),
+        (95154842, 8, "95154842"),
+        (5, 9, "000000005"),
+        (123, 1, "123"),
+    ] {
+        let mut out = String::new();
+        push_padded(&mut out, n, width);
+        assert_eq!(out, want, "{n} {width}");
+    }
+    for (secs, nanos, want) in [
+        (0, 0, "1970-01-01T00:00:00Z"),
+        (1_796_622_767, 5, "2026-12-07T05:52:47.000000005Z"),
+        (1_796_622_767, 500_000_000, "2026-12-07T05:52:47.5Z"),
+        (1_796_622_767, 123_456_780, "2026-12-07T05:52:47.12345678Z"),
+        (
+            253_402_300_799,
+            999_999_999,
+            "9999-12-31T23:59:59.999999999Z",
+        ),
+    ] {
+        let t = SystemTime::UNIX_EPOCH + Duration::new(secs, nanos);
+        assert_eq!(rfc3339(t, true), want);
+        assert_eq!(parse_rfc3339(want), Some(t));
+    }
+}
+
+/// Every field a record can have comes out in byte order, without the
+/// sort that header fields need.
+#[test]
+fn core_fields_come_sorted() {
+    let mut r = record();
+    r.request_headers = None;
+    r.downstream_headers = None;
+    r.recorded.service = None;
+    r.size = 5;
+    r.tls = Some(TlsFacts {
+        version: Some("1.3"),
+        cipher: Some("TLS_AES_128_GCM_SHA256".into()),
+        client_subject: Some("CN=c".into()),
+    });
+    r.recorded.client_username = Some("u".into());
+    for service in [false, true] {
+        if service {
+            r.recorded.service = record().recorded.service;
+        }
+        let s = settings(|_| {});
+        let mut scratch = Scratch::default();
+        let fields = r.fields(&s, &mut scratch);
+        let names: Vec<&str> = fields.iter().map(|(k, _)| k).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        for k in [
+            "GzipRatio",
+            "TLSClientSubject",
+            "TLSVersion",
+            "TLSCipher",
+            "RequestPort",
+            "entryPointName",
+        ] {
+            assert!(names.contains(&k), "{k}: {names:?}");
+        }
+        assert_eq!(names.contains(&"ServiceURL"), service);
+    }
 }
