@@ -30,6 +30,8 @@
 //! - A `refreshSeconds` of zero (Traefik: a panic) polls every second.
 
 pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod listing;
 #[cfg(test)]
 mod tests;
@@ -111,11 +113,11 @@ pub async fn run(config: SwarmProvider, tx: Sender) {
                 }
                 if !down {
                     tracing::error!(provider = NAME, endpoint = %config.endpoint, error = %e,
-                        "Docker engine (Swarm) unreachable; keeping the last configuration and reconnecting");
+                        "cannot list the swarm's services; keeping the last configuration and retrying");
                     down = true;
                 } else {
                     tracing::debug!(provider = NAME, error = %e, retry_in = ?wait,
-                        "Docker engine (Swarm) still unreachable");
+                        "still cannot list the swarm's services");
                 }
             }
         }
