@@ -378,8 +378,8 @@ mod tests {
                 &["entryPoints.web.observability.tracing", "entryPoints.web2.udp"],
             ),
             (
-                "providers:\n  file:\n    directory: /d\n  swarm:\n    endpoint: unix:///var/run/docker.sock\n  plugin:\n    mine:\n      any:\n        shape: [1, 2]\n",
-                &["providers.swarm", "providers.plugin"],
+                "providers:\n  file:\n    directory: /d\n  nomad:\n    endpoint:\n      address: http://127.0.0.1:4646\n  plugin:\n    mine:\n      any:\n        shape: [1, 2]\n",
+                &["providers.nomad", "providers.plugin"],
             ),
             (
                 "certificatesResolvers:\n  le:\n    acme:\n      storage: a.json\n    tailscale: {}\n",
@@ -475,12 +475,12 @@ mod tests {
                 ("entryPoints.web.address", ":80"),
                 ("entryPoints.web.http.tls.domains[0].main", "a.test"),
                 ("api", "true"),
-                ("providers.swarm", "true"),
+                ("providers.nomad", "true"),
             ]
             .into_iter()
             .map(|(k, v)| (k, v, crate::Location::named("flag"))),
         );
         let checked = check_static(&tree).expect("valid flags");
-        assert_eq!(checked.not_implemented, vec!["providers.swarm".to_string()]);
+        assert_eq!(checked.not_implemented, vec!["providers.nomad".to_string()]);
     }
 }

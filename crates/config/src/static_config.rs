@@ -412,6 +412,8 @@ pub struct Providers {
     pub file: Option<FileProvider>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docker: Option<DockerProvider>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmProvider>,
     pub redis: Option<RedisProvider>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etcd: Option<EtcdProvider>,
@@ -429,6 +431,7 @@ impl Default for Providers {
             precedence: Vec::new(),
             file: None,
             docker: None,
+            swarm: None,
             redis: None,
             etcd: None,
             http: None,
@@ -474,6 +477,74 @@ impl Default for DockerProvider {
             http_client_timeout: Duration::ZERO,
             username: String::new(),
             password: String::new(),
+        }
+    }
+}
+
+/// `providers.swarm`, with Traefik's defaults: the Docker provider's
+/// settings and `refreshSeconds`, the polling interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SwarmProvider {
+    pub endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
+    pub default_rule: String,
+    pub exposed_by_default: bool,
+    pub network: String,
+    #[serde(rename = "useBindPortIP")]
+    pub use_bind_port_ip: bool,
+    pub watch: bool,
+    pub constraints: String,
+    pub allow_empty_services: bool,
+    /// Zero: no timeout.
+    pub http_client_timeout: Duration,
+    pub username: String,
+    pub password: String,
+    pub refresh_seconds: Duration,
+}
+
+impl Default for SwarmProvider {
+    fn default() -> Self {
+        SwarmProvider::from_docker(DockerProvider::default(), Duration::from_secs(15))
+    }
+}
+
+impl SwarmProvider {
+    fn from_docker(d: DockerProvider, refresh_seconds: Duration) -> SwarmProvider {
+        SwarmProvider {
+            endpoint: d.endpoint,
+            tls: d.tls,
+            default_rule: d.default_rule,
+            exposed_by_default: d.exposed_by_default,
+            network: d.network,
+            use_bind_port_ip: d.use_bind_port_ip,
+            watch: d.watch,
+            constraints: d.constraints,
+            allow_empty_services: d.allow_empty_services,
+            http_client_timeout: d.http_client_timeout,
+            username: d.username,
+            password: d.password,
+            refresh_seconds,
+        }
+    }
+
+    /// The settings it shares with `providers.docker` (Traefik's `Shared`
+    /// and `ClientConfig`), as a Docker provider's.
+    pub fn shared(&self) -> DockerProvider {
+        DockerProvider {
+            endpoint: self.endpoint.clone(),
+            tls: self.tls.clone(),
+            default_rule: self.default_rule.clone(),
+            exposed_by_default: self.exposed_by_default,
+            network: self.network.clone(),
+            use_bind_port_ip: self.use_bind_port_ip,
+            watch: self.watch,
+            constraints: self.constraints.clone(),
+            allow_empty_services: self.allow_empty_services,
+            http_client_timeout: self.http_client_timeout,
+            username: self.username.clone(),
+            password: self.password.clone(),
         }
     }
 }

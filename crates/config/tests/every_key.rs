@@ -156,7 +156,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "providers.nomad",
         "providers.plugin",
         "providers.rest",
-        "providers.swarm",
         "spiffe",
         "tcpserverstransport",
         "tracing",

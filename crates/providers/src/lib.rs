@@ -7,6 +7,7 @@ pub mod file;
 mod file_template;
 pub mod http;
 pub mod kv;
+pub mod swarm;
 
 use switchyard_config::dynamic::Configuration;
 use tokio::sync::mpsc;

@@ -99,6 +99,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let ping = config.ping.clone().unwrap_or_default();
     let file = config.providers.as_ref().and_then(|p| p.file.clone());
     let docker = config.providers.as_ref().and_then(|p| p.docker.clone());
+    let swarm = config.providers.as_ref().and_then(|p| p.swarm.clone());
     // As in Traefik, the API, dashboard and ping services exist only when
     // their feature is on; a router naming one that is off gets an error.
     let mut internal: HashMap<String, switchyard_proxy::BoxHandler> =
@@ -162,6 +163,9 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     }
     if let Some(d) = docker {
         tokio::spawn(switchyard_providers::docker::run(d, tx.clone()));
+    }
+    if let Some(s) = swarm {
+        tokio::spawn(switchyard_providers::swarm::run(s, tx.clone()));
     }
     start_kv_providers(config.providers.as_ref(), &tx);
     if let Some(h) = config.providers.as_ref().and_then(|p| p.http.clone()) {

@@ -73,6 +73,9 @@ pub struct Settings {
     pub default_rule: Arc<DefaultRule>,
     /// The address of a container in `host` network mode.
     pub host_address: String,
+    /// Whose own labels are read: `traefik.docker.*` (Docker) or
+    /// `traefik.swarm.*` and the deprecated `traefik.docker.*` (Swarm).
+    pub labels: LabelProvider,
 }
 
 /// A build's result: the configuration, and what went wrong, per
@@ -97,6 +100,7 @@ pub fn service_name(c: &ContainerData) -> String {
     let non_empty = |k: &str| c.labels.get(k).filter(|v| !v.is_empty());
     match (non_empty(COMPOSE_SERVICE), non_empty(COMPOSE_PROJECT)) {
         (Some(service), Some(project)) => normalize(&format!("{service}_{project}")),
+        _ if !c.service.is_empty() => normalize(&c.service),
         _ => normalize(&c.name),
     }
 }
@@ -111,13 +115,17 @@ pub(super) struct Extra {
 pub(super) fn extra(c: &ContainerData, settings: &Settings) -> Result<Extra, String> {
     let labels = provider_labels(
         c.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        LabelProvider::Docker,
+        settings.labels,
     )
-    .map_err(|e| format!("decoding Docker labels: {e}"))?;
+    .map_err(|e| match settings.labels {
+        LabelProvider::Swarm => format!("decoding Swarm labels: {e}"),
+        _ => format!("decoding Docker labels: {e}"),
+    })?;
     Ok(Extra {
         enable: labels.enable.unwrap_or(settings.exposed_by_default),
         network: labels.network.unwrap_or_else(|| settings.network.clone()),
-        allow_non_running: labels.allow_non_running,
+        // Only the Docker provider reads it (a Swarm task always runs).
+        allow_non_running: labels.allow_non_running && settings.labels == LabelProvider::Docker,
     })
 }
 

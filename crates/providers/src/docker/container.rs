@@ -12,6 +12,10 @@ pub struct ContainerData {
     pub id: String,
     /// As the engine spells it, with its leading `/`.
     pub name: String,
+    /// What the default service and router are named after (before the
+    /// Compose labels and normalizing): empty for a container (its
+    /// `name`), the service's name for a Swarm task.
+    pub service: String,
     /// `running`, `exited`, `created`, `paused`, ...
     pub status: String,
     /// Empty without a health check; else `starting`, `healthy`,
@@ -114,6 +118,7 @@ impl ContainerData {
         Some(ContainerData {
             id: c.id.clone().unwrap_or_default(),
             name: c.name.clone().unwrap_or_default(),
+            service: String::new(),
             status: status.to_string(),
             health: health.to_string(),
             labels,

@@ -25,7 +25,7 @@
 //! - `ssh://` endpoints are not supported.
 
 pub mod build;
-mod client;
+pub(crate) mod client;
 pub mod container;
 mod l4;
 #[cfg(test)]
@@ -40,6 +40,7 @@ use bollard::query_parameters::{EventsOptions, InspectContainerOptions, ListCont
 use bollard::Docker;
 use futures_util::StreamExt;
 use switchyard_config::dynamic::Configuration;
+use switchyard_config::labels::LabelProvider;
 pub use switchyard_config::static_config::DockerProvider;
 use switchyard_config::template::{Functions, Template, Value};
 use switchyard_rules::constraints::Constraint;
@@ -85,8 +86,19 @@ pub fn settings(
     config: &DockerProvider,
     default_rule: Arc<DefaultRule>,
 ) -> Result<Settings, String> {
+    settings_of(LabelProvider::Docker, config, default_rule)
+}
+
+/// [`settings`] of the Docker provider or of the Swarm provider (whose
+/// shared settings `config` holds).
+pub(crate) fn settings_of(
+    labels: LabelProvider,
+    config: &DockerProvider,
+    default_rule: Arc<DefaultRule>,
+) -> Result<Settings, String> {
+    let section = section(labels);
     let constraints = Constraint::parse(&config.constraints)
-        .map_err(|e| format!("providers.docker.constraints: {e}"))?;
+        .map_err(|e| format!("{section}.constraints: {e}"))?;
     Ok(Settings {
         exposed_by_default: config.exposed_by_default,
         constraints,
@@ -95,15 +107,31 @@ pub fn settings(
         use_bind_port_ip: config.use_bind_port_ip,
         default_rule,
         host_address: "127.0.0.1".into(),
+        labels,
     })
+}
+
+fn section(labels: LabelProvider) -> &'static str {
+    match labels {
+        LabelProvider::Swarm => "providers.swarm",
+        _ => "providers.docker",
+    }
 }
 
 /// Parses `defaultRule` (a Go template, with `.Name`, `.ContainerName`
 /// and `.Labels`, and the standard functions with `normalize`).
 pub fn default_rule(text: &str) -> Result<Arc<DefaultRule>, String> {
-    let template = Template::parse("defaultRule", text).map_err(|e| {
-        format!("providers.docker.defaultRule: error while parsing default rule: {e}")
-    })?;
+    default_rule_of(LabelProvider::Docker, text)
+}
+
+/// [`default_rule`] of the Docker or the Swarm provider.
+pub(crate) fn default_rule_of(
+    labels: LabelProvider,
+    text: &str,
+) -> Result<Arc<DefaultRule>, String> {
+    let section = section(labels);
+    let template = Template::parse("defaultRule", text)
+        .map_err(|e| format!("{section}.defaultRule: error while parsing default rule: {e}"))?;
     let mut functions = Functions::standard();
     functions.insert("index", labels_index);
     Ok(Arc::new(move |m: &RuleModel<'_>| {

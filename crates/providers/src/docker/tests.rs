@@ -29,6 +29,7 @@ fn container(name: &str, ip: &str, ports: &[u16], labels: &[(&str, &str)]) -> Co
     ContainerData {
         id: format!("id-{name}"),
         name: format!("/{name}"),
+        service: String::new(),
         status: "running".into(),
         health: String::new(),
         labels: labels
