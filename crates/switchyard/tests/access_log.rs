@@ -338,6 +338,30 @@ async fn entrypoint_switch_is_the_routers_default() {
     assert!(!all.contains("/small"), "{all}");
 }
 
+/// Lines still queued when the process is told to stop are written
+/// before it exits.
+#[tokio::test]
+async fn queued_lines_are_written_at_shutdown() {
+    let b = Backend::start("b").await;
+    let mut p = start(
+        "alog-shutdown",
+        &b,
+        "  filePath: access.log\n  format: common\n",
+    )
+    .await;
+    let path = p.dir.join("access.log");
+    wait_lines(&path, 1).await;
+    for i in 0..40 {
+        get(p.web, "a.test", &format!("/before-stop/{i}")).await.unwrap();
+    }
+    p.sy.signal("TERM");
+    assert!(p.sy.wait_exit(Duration::from_secs(20)).is_some(), "it stops");
+    let all = read(&path);
+    for i in 0..40 {
+        assert!(all.contains(&format!("/before-stop/{i} ")), "line {i} lost: {all}");
+    }
+}
+
 #[tokio::test]
 async fn sigusr1_reopens_the_file_after_a_rename() {
     let b = Backend::start("b").await;
