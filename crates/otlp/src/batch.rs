@@ -124,6 +124,14 @@ impl SpanExporter {
         SpanExporter { tx, stats }
     }
 
+    /// An exporter whose spans stay in memory, for tests: `capacity`
+    /// spans at most, then they are dropped (and counted).
+    pub fn in_memory(capacity: usize) -> (SpanExporter, MemorySpans) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let stats = Arc::new(Stats::default());
+        (SpanExporter { tx, stats }, MemorySpans { rx })
+    }
+
     /// Queues a finished span; never waits. A full queue drops it.
     pub fn push(&self, span: SpanRecord) {
         if self.tx.try_send(Msg::Span(Box::new(span))).is_err() {
@@ -145,6 +153,27 @@ impl SpanExporter {
     /// The exporter's counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+}
+
+/// The spans an [`SpanExporter::in_memory`] received.
+pub struct MemorySpans {
+    rx: mpsc::Receiver<Msg>,
+}
+
+impl MemorySpans {
+    /// The spans received so far, oldest first.
+    pub fn drain(&mut self) -> Vec<SpanRecord> {
+        let mut out = Vec::new();
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Span(s) => out.push(*s),
+                Msg::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+        out
     }
 }
 
@@ -247,6 +276,31 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn full_queue_drops_and_counts() {
+        let (exporter, mut spans) = SpanExporter::in_memory(2);
+        let span = || SpanRecord {
+            trace_id: crate::TraceId::random(),
+            span_id: crate::SpanId::random(),
+            parent: None,
+            parent_remote: false,
+            trace_state: None,
+            name: "GET".into(),
+            kind: crate::SpanKind::Server,
+            start: std::time::SystemTime::now(),
+            end: std::time::SystemTime::now(),
+            attributes: Vec::new(),
+            status: crate::Status::Unset,
+        };
+        for _ in 0..5 {
+            exporter.push(span());
+        }
+        assert_eq!(spans.drain().len(), 2);
+        assert_eq!(exporter.stats().dropped.load(Ordering::Relaxed), 3);
+        exporter.push(span());
+        assert_eq!(spans.drain().len(), 1, "room again once drained");
+    }
 
     #[test]
     fn settings_from_env() {

@@ -24,7 +24,7 @@ pub mod resource;
 pub mod span;
 pub mod transport;
 
-pub use batch::{BatchSettings, SpanExporter};
+pub use batch::{BatchSettings, MemorySpans, SpanExporter};
 pub use ids::{Sampler, SpanId, TraceId, TraceParent};
 pub use resource::Resource;
 pub use span::{Attribute, SpanKind, SpanRecord, Status, Value};
