@@ -385,7 +385,8 @@ mod tests {
                 "certificatesResolvers:\n  le:\n    acme:\n      storage: a.json\n    tailscale: {}\n",
                 &["certificatesResolvers.le.tailscale"],
             ),
-            ("accessLog: {}\ntracing: {}\n", &["tracing"]),
+            ("accessLog: {}\ntracing: {}\n", &[]),
+            ("tracing:\n  otlp:\n    http: {}\n  globalAttributes:\n    a: b\n", &[]),
             (
                 "accessLog:\n  format: json\n  dualOutput: true\n",
                 &["accessLog.dualOutput"],

@@ -157,11 +157,12 @@ fn warning_names_exactly_what_is_not_implemented() {
         "providers.swarm",
         "spiffe",
         "tcpserverstransport",
-        "tracing",
     ];
     assert_eq!(loaded.not_implemented, want);
     // What is implemented arrived in the typed configuration.
     let c = &loaded.config;
+    let tracing = c.tracing.as_ref().expect("tracing");
+    assert!(tracing.otlp.is_some(), "tracing.otlp decoded");
     let acme = c.certificates_resolvers["le"].acme.as_ref().expect("acme");
     assert_eq!(
         std::time::Duration::from(acme.client_timeout),

@@ -158,6 +158,7 @@ pub fn entrypoint_settings(
             allow_acme_by_pass: ep.allow_acme_by_pass,
             http2,
             access_log: None,
+            tracer: None,
         });
     }
     Ok(out)
@@ -229,6 +230,7 @@ pub fn static_view(config: &StaticConfiguration) -> StaticView {
         entrypoint_middlewares,
         default_transport: default_transport(config),
         default_rule_syntax: default_rule_syntax(config).ok().flatten(),
+        tracing: config.tracing.is_some(),
     }
 }
 

@@ -86,9 +86,11 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         (!acme.is_empty()).then(Default::default);
     let switcher = Switcher::new(Runtime::default());
     let access_log = start_access_log(config.access_log.as_ref(), &mut open_files)?;
+    let tracer = crate::otel::start_tracing(config.tracing.as_ref(), &host)?;
     let mut entrypoints = Vec::new();
     for mut settings in translate::entrypoint_settings(&config, &host, &challenges)? {
         settings.access_log.clone_from(&access_log);
+        settings.tracer.clone_from(&tracer);
         let ep = EntryPoint::bind(settings, &switcher)?;
         tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
         entrypoints.push(ep);
@@ -198,6 +200,10 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     }
     drop(tx);
     watcher_task.abort();
+    if let Some(t) = &tracer {
+        // The spans of the last requests still go out.
+        t.exporter().flush(std::time::Duration::from_secs(5)).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use switchyard_config::dynamic::{HttpConfiguration, Router};
 use switchyard_config::tls::RouterTls;
+use switchyard_proxy::trace::{Traced, Verbosity};
 use switchyard_rules::{default_priority, Entry, RouterTable, Rule, Syntax};
 
 use super::middlewares::{CompiledMiddleware, Wrap};
@@ -133,6 +134,14 @@ impl Builder {
         Ok(rule)
     }
 
+    /// `wrap` (middleware `name`'s) with its span around the handler it
+    /// makes.
+    fn traced_middleware(&self, name: &str, wrap: Wrap) -> Wrap {
+        let kind = self.middleware_kind(name).unwrap_or("").to_string();
+        let name: Arc<str> = Arc::from(name);
+        Arc::new(move |next| Traced::middleware(&name, &kind, wrap(next)))
+    }
+
     /// Expands `name` (qualified) into the wrappers it stands for, following
     /// chains; `stack` holds the chain being expanded, to report cycles.
     fn expand(
@@ -155,6 +164,9 @@ impl Builder {
         };
         used.push(name.to_string());
         match compiled {
+            CompiledMiddleware::Wrap(w) if self.view.tracing => {
+                out.push(self.traced_middleware(name, w.clone()));
+            }
             CompiledMiddleware::Wrap(w) => out.push(w.clone()),
             CompiledMiddleware::Chain(names) => {
                 stack.push(name.to_string());
@@ -504,10 +516,18 @@ impl Builder {
                 }
             }
             chain.extend(wraps.iter().cloned());
+            let service_handler = if self.view.tracing {
+                Traced::service(&service_name, service.handler.clone())
+            } else {
+                service.handler.clone()
+            };
             let mut handler = chain
                 .iter()
                 .rev()
-                .fold(service.handler.clone(), |next, wrap| wrap(next));
+                .fold(service_handler, |next, wrap| wrap(next));
+            if self.view.tracing {
+                handler = Traced::router(name, &router.rule, &service_name, handler);
+            }
             if router.default_rule {
                 handler = Arc::new(switchyard_proxy::middlewares::DenyRouterRecursion::new(
                     name, handler,
@@ -539,6 +559,7 @@ impl Builder {
                         handler,
                         access_logs: access_logs_switch(router),
                         internal: service_name.ends_with("@internal"),
+                        tracing: Verbosity::of_router(router.observability.as_ref()),
                     },
                 },
             ));

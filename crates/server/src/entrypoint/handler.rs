@@ -207,10 +207,11 @@ async fn route(
                     e.value.handler.clone(),
                     log.as_ref()
                         .filter(|(l, _)| l.wants(e.value.internal, e.value.access_logs)),
+                    (e.value.tracing, e.value.internal),
                 )
             })
     };
-    let Some((router, handler, log)) = route else {
+    let Some((router, handler, log, (tracing, internal))) = route else {
         if let Some(key_auth) = acme_answer {
             return acme_response(key_auth);
         }
@@ -222,6 +223,10 @@ async fn route(
             None => resp,
         };
     };
+    let span = settings
+        .tracer
+        .as_ref()
+        .and_then(|t| t.begin_server(&mut req, &settings.name, tracing, internal));
     // Dropped unfinished (the client went away), it logs a 499.
     let pending = log.map(|(log, start)| log.begin(&mut req, Some(router.clone()), *start));
     let mut gone = ClientGone {
@@ -235,6 +240,9 @@ async fn route(
         }
     };
     gone.router = None;
+    if let Some(span) = span {
+        span.finish(&resp);
+    }
     match pending {
         Some(p) => p.finish(resp),
         None => resp,

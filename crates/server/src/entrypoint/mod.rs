@@ -77,6 +77,8 @@ pub struct EntryPointSettings {
     pub http2: protocols::Http2Limits,
     /// `accessLog`, shared by every entrypoint.
     pub access_log: Option<Arc<crate::accesslog::AccessLog>>,
+    /// `tracing`, shared by every entrypoint.
+    pub tracer: Option<Arc<switchyard_proxy::trace::Tracer>>,
 }
 
 /// A bound entrypoint, not yet serving.
