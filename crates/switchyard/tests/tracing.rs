@@ -1,0 +1,372 @@
+//! `tracing` on the real binary, exporting to a collector double that
+//! decodes the real OTLP protobuf (HTTP and gRPC): Traefik's spans and
+//! their parent/child links and attributes, `traceparent` sent to the
+//! backend and continued from the client, `sampleRate: 0`, a router with
+//! `observability.tracing: false`, captured headers, query redaction,
+//! and a collector that fails for a while.
+
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
+mod common;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use http::Method;
+use switchyard_testkit::{OtlpReceiver, ReceivedSpan};
+
+/// Routers on one backend: `min` (Host min.test, minimal), `det` (Host
+/// det.test, detailed, through a `headers` middleware) and `off` (Host
+/// off.test, tracing off).
+fn dynamic(b: &Backend) -> String {
+    format!(
+        "http:\n  routers:\n\
+         \x20   min:\n      rule: \"Host(`min.test`)\"\n      service: svc\n      entryPoints: [web]\n\
+         \x20   det:\n      rule: \"Host(`det.test`)\"\n      service: svc\n      entryPoints: [web]\n      middlewares: [hdr]\n      observability:\n        traceVerbosity: detailed\n\
+         \x20   off:\n      rule: \"Host(`off.test`)\"\n      service: svc\n      entryPoints: [web]\n      observability:\n        tracing: false\n\
+         \x20 middlewares:\n    hdr:\n      headers:\n        customRequestHeaders:\n          X-Added: yes\n\
+         \x20 services:\n    svc:\n      loadBalancer:\n        servers:\n          - url: \"{}\"\n",
+        b.url()
+    )
+}
+
+struct Traced {
+    sy: Switchyard,
+    _dir: TestDir,
+    web: SocketAddr,
+}
+
+/// Starts the binary with `tracing` (YAML body, indented by 2) and the
+/// batch delay shortened through the standard OpenTelemetry variable.
+async fn start(name: &str, b: &Backend, tracing: &str) -> Traced {
+    let dir = TestDir::new(name);
+    let (web, admin) = (free_port(), free_port());
+    dir.write("dynamic/config.yml", &dynamic(b));
+    let static_yaml = format!(
+        "entryPoints:\n  web:\n    address: \"127.0.0.1:{web}\"\n  traefik:\n    address: \"127.0.0.1:{admin}\"\n\
+         ping: {{}}\nlog:\n  level: DEBUG\n\
+         providers:\n  providersThrottleDuration: 0s\n  file:\n    directory: \"{}\"\n\
+         tracing:\n{tracing}",
+        dir.join("dynamic").display()
+    );
+    dir.write("switchyard.yml", &static_yaml);
+    let sy = Switchyard::start_with_env(
+        Path::new(BIN),
+        dir.path(),
+        &["--configFile=switchyard.yml"],
+        &[("OTEL_BSP_SCHEDULE_DELAY", "50")],
+    );
+    let web: SocketAddr = format!("127.0.0.1:{web}").parse().unwrap();
+    sy.wait_listening(web).await;
+    wait_until("the routers", Duration::from_secs(10), || async move {
+        get(web, "min.test", "/small")
+            .await
+            .ok()
+            .filter(|r| r.status == 200)
+    })
+    .await;
+    Traced { sy, _dir: dir, web }
+}
+
+fn http_tracing(recv: &OtlpReceiver, extra: &str) -> String {
+    format!(
+        "  serviceName: edge\n  resourceAttributes:\n    deployment.environment: test\n\
+         \x20 capturedRequestHeaders: [X-Req]\n  capturedResponseHeaders: [X-Backend]\n  safeQueryParams: [keep]\n\
+         {extra}  otlp:\n    http:\n      endpoint: \"{}\"\n      headers:\n        Authorization: Bearer t0ken\n",
+        recv.http_endpoint()
+    )
+}
+
+/// The spans of the trace whose server span has `url.path` = `path`, once
+/// `n` of them arrived.
+async fn trace_of(recv: &OtlpReceiver, path: &str, n: usize) -> Vec<ReceivedSpan> {
+    wait_until(
+        &format!("{n} spans of the trace of {path}"),
+        Duration::from_secs(15),
+        || async {
+            let spans = recv.spans();
+            let server = spans
+                .iter()
+                .find(|s| s.kind == "SERVER" && s.attr("url.path") == Some(path))?;
+            let trace: Vec<ReceivedSpan> = spans
+                .iter()
+                .filter(|s| s.trace_id == server.trace_id)
+                .cloned()
+                .collect();
+            (trace.len() >= n).then_some(trace)
+        },
+    )
+    .await
+}
+
+fn by_name<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
+    spans
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no span {name} in {spans:#?}"))
+}
+
+/// The `traceparent` the backend received (its echo).
+fn backend_traceparent(reply: &Reply) -> Option<String> {
+    reply.json()["headers"]
+        .as_array()?
+        .iter()
+        .find(|h| h[0] == "traceparent")
+        .and_then(|h| h[1].as_str())
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn minimal_router_sends_server_and_client_spans() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let t = start("trace-min", &b, &http_tracing(&recv, "")).await;
+    let reply = request(
+        t.web,
+        Method::GET,
+        "min.test",
+        "/some/path?keep=1&secret=2",
+        &[("X-Req", "hello"), ("User-Agent", "agent/1")],
+        Bytes::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 200);
+    let spans = trace_of(&recv, "/some/path", 2).await;
+    assert_eq!(
+        spans.len(),
+        2,
+        "minimal: server and client only: {spans:#?}"
+    );
+    let server = by_name(&spans, "GET");
+    let client = by_name(&spans, "ReverseProxy");
+    assert_eq!(server.kind, "SERVER");
+    assert_eq!(client.kind, "CLIENT");
+    assert_eq!(server.parent, None);
+    assert_eq!(client.parent.as_deref(), Some(server.span_id.as_str()));
+    assert_eq!(server.attr("entry_point"), Some("web"));
+    assert_eq!(server.attr("http.request.method"), Some("GET"));
+    assert_eq!(server.attr("network.protocol.version"), Some("1.1"));
+    assert_eq!(server.attr("url.query"), Some("keep=1&secret=REDACTED"));
+    assert_eq!(server.attr("url.scheme"), Some("http"));
+    assert_eq!(server.attr("server.address"), Some("min.test"));
+    assert_eq!(server.attr("client.address"), Some("127.0.0.1"));
+    assert_eq!(server.attr("user_agent.original"), Some("agent/1"));
+    assert_eq!(server.attr("http.request.header.x-req"), Some("[hello]"));
+    assert_eq!(server.attr("http.response.status_code"), Some("200"));
+    assert_eq!(server.attr("http.response.header.x-backend"), Some("[b]"));
+    let backend = b.addr();
+    assert_eq!(
+        client.attr("url.full"),
+        Some(format!("http://{backend}/some/path?keep=1&secret=REDACTED").as_str())
+    );
+    assert_eq!(client.attr("server.address"), Some("127.0.0.1"));
+    assert_eq!(
+        client.attr("server.port"),
+        Some(backend.port().to_string().as_str())
+    );
+    assert_eq!(client.attr("http.response.status_code"), Some("200"));
+    assert_eq!(client.attr("http.request.header.x-req"), Some("[hello]"));
+    assert_eq!(server.status, "UNSET");
+    // The resource and the scope.
+    assert_eq!(
+        server.resource.get("service.name").map(String::as_str),
+        Some("edge")
+    );
+    assert_eq!(
+        server
+            .resource
+            .get("deployment.environment")
+            .map(String::as_str),
+        Some("test")
+    );
+    assert_eq!(server.scope, "github.com/traefik/traefik");
+    // The backend got the client span's context.
+    let sent = backend_traceparent(&reply).expect("traceparent sent to the backend");
+    assert_eq!(
+        sent,
+        format!("00-{}-{}-01", client.trace_id, client.span_id)
+    );
+    // The export: POST /v1/traces with the configured header.
+    let export = recv.exports().into_iter().next().unwrap();
+    assert_eq!(export.path, "/v1/traces");
+    assert!(export
+        .headers
+        .iter()
+        .any(|(k, v)| k == "authorization" && v == "Bearer t0ken"));
+    assert!(export
+        .headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v == "application/x-protobuf"));
+}
+
+#[tokio::test]
+async fn detailed_router_nests_router_middleware_service_spans() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let t = start("trace-det", &b, &http_tracing(&recv, "")).await;
+    let reply = get(t.web, "det.test", "/det").await.unwrap();
+    assert_eq!(reply.status, 200);
+    let spans = trace_of(&recv, "/det", 5).await;
+    let names: Vec<&str> = ["GET", "Router", "Headers", "Service", "ReverseProxy"]
+        .into_iter()
+        .collect();
+    let mut parent: Option<String> = None;
+    for name in names {
+        let s = by_name(&spans, name);
+        assert_eq!(s.parent, parent, "{name}'s parent");
+        parent = Some(s.span_id.clone());
+    }
+    let router = by_name(&spans, "Router");
+    assert_eq!(router.kind, "INTERNAL");
+    assert_eq!(router.attr("traefik.router.name"), Some("det@file"));
+    assert_eq!(router.attr("traefik.service.name"), Some("svc@file"));
+    assert_eq!(router.attr("http.route"), Some("Host(`det.test`)"));
+    let mw = by_name(&spans, "Headers");
+    assert_eq!(mw.attr("traefik.middleware.name"), Some("hdr@file"));
+    assert_eq!(
+        by_name(&spans, "Service").attr("traefik.service.name"),
+        Some("svc@file")
+    );
+    // Children end before their parents.
+    for pair in ["GET", "Router", "Headers", "Service", "ReverseProxy"].windows(2) {
+        let (outer, inner) = (by_name(&spans, pair[0]), by_name(&spans, pair[1]));
+        assert!(inner.start_ns >= outer.start_ns && inner.end_ns <= outer.end_ns);
+    }
+}
+
+#[tokio::test]
+async fn incoming_traceparent_is_continued_and_off_router_is_not_traced() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    // Not a single new trace is sampled: only the caller's decision counts.
+    let t = start("trace-cont", &b, &http_tracing(&recv, "  sampleRate: 0\n")).await;
+    // Tracing off: nothing recorded, nothing added for the backend.
+    let off = get(t.web, "off.test", "/off").await.unwrap();
+    assert_eq!(off.status, 200);
+    assert_eq!(backend_traceparent(&off), None);
+    // Not sampled (rate 0): ids sent on, flagged not sampled.
+    let unsampled = get(t.web, "min.test", "/unsampled").await.unwrap();
+    let sent = backend_traceparent(&unsampled).expect("traceparent even when not sampled");
+    assert!(sent.starts_with("00-") && sent.ends_with("-00"), "{sent}");
+    // The caller's sampled trace is continued.
+    let caller_trace = "0af7651916cd43dd8448eb211c80319c";
+    let reply = request(
+        t.web,
+        Method::GET,
+        "min.test",
+        "/continued",
+        &[
+            (
+                "traceparent",
+                &format!("00-{caller_trace}-b7ad6b7169203331-01"),
+            ),
+            ("tracestate", "vendor=1"),
+        ],
+        Bytes::new(),
+    )
+    .await
+    .unwrap();
+    let spans = trace_of(&recv, "/continued", 2).await;
+    let server = by_name(&spans, "GET");
+    let client = by_name(&spans, "ReverseProxy");
+    assert_eq!(server.trace_id, caller_trace);
+    assert_eq!(server.parent.as_deref(), Some("b7ad6b7169203331"));
+    assert_eq!(server.trace_state, "vendor=1");
+    assert_eq!(server.flags & 0x300, 0x300, "the parent is remote");
+    assert_eq!(
+        backend_traceparent(&reply),
+        Some(format!("00-{caller_trace}-{}-01", client.span_id))
+    );
+    let state = reply.json()["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h[0] == "tracestate")
+        .and_then(|h| h[1].as_str().map(str::to_string));
+    assert_eq!(state.as_deref(), Some("vendor=1"));
+    // The off router's and the unsampled requests left no span (their
+    // spans would have been in the same or an earlier batch).
+    let paths: Vec<String> = recv
+        .spans()
+        .iter()
+        .filter_map(|s| s.attr("url.path").map(str::to_string))
+        .collect();
+    assert_eq!(paths, ["/continued"], "only the continued trace");
+}
+
+#[tokio::test]
+async fn sample_rate_zero_sends_nothing() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let mut t = start(
+        "trace-zero",
+        &b,
+        &http_tracing(&recv, "  sampleRate: 0.0\n"),
+    )
+    .await;
+    for path in ["/a", "/b", "/c"] {
+        assert_eq!(get(t.web, "det.test", path).await.unwrap().status, 200);
+    }
+    // Stopping flushes what is queued: still nothing.
+    t.sy.signal("TERM");
+    assert_eq!(t.sy.wait_exit(Duration::from_secs(15)), Some(0));
+    assert!(recv.exports().is_empty(), "{:?}", recv.spans());
+}
+
+#[tokio::test]
+async fn grpc_export_is_decoded_by_the_collector() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let tracing = format!(
+        "  otlp:\n    grpc:\n      endpoint: \"{}\"\n      insecure: true\n      headers:\n        x-tenant: t1\n",
+        recv.addr()
+    );
+    let t = start("trace-grpc", &b, &tracing).await;
+    assert_eq!(get(t.web, "min.test", "/grpc").await.unwrap().status, 200);
+    let spans = trace_of(&recv, "/grpc", 2).await;
+    assert_eq!(by_name(&spans, "ReverseProxy").kind, "CLIENT");
+    assert_eq!(
+        spans[0].resource.get("service.name").map(String::as_str),
+        Some("traefik"),
+        "the default service name"
+    );
+    let export = recv.exports().into_iter().next().unwrap();
+    assert_eq!(
+        export.path,
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+    );
+    assert!(export
+        .headers
+        .iter()
+        .any(|(k, v)| k == "x-tenant" && v == "t1"));
+    assert!(export
+        .headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v == "application/grpc"));
+}
+
+#[tokio::test]
+async fn failing_collector_is_retried_and_logged_once() {
+    let recv = OtlpReceiver::start().await;
+    recv.set_failing(Some(503));
+    let b = Backend::start("b").await;
+    let t = start("trace-fail", &b, &http_tracing(&recv, "")).await;
+    assert_eq!(get(t.web, "min.test", "/first").await.unwrap().status, 200);
+    // The batch is tried again after a pause.
+    wait_until("two failed attempts", Duration::from_secs(10), || async {
+        (recv.exports().len() >= 2).then_some(())
+    })
+    .await;
+    recv.set_failing(None);
+    let spans = trace_of(&recv, "/first", 2).await;
+    assert_eq!(spans.len(), 2);
+    let warnings =
+        t.sy.log()
+            .iter()
+            .filter(|l| l.contains("OTLP trace export failed") && l.contains("WARN"))
+            .count();
+    assert_eq!(warnings, 1, "{:#?}", t.sy.log());
+}
