@@ -163,9 +163,12 @@ impl Sampler {
 mod tests {
     use super::*;
 
+    /// The trace id, span id and sampled flag a header should give.
+    type Parsed = Option<(&'static str, &'static str, bool)>;
+
     #[test]
     fn traceparent_table() {
-        let cases: &[(&str, &str, Option<(&str, &str, bool)>)] = &[
+        let cases: &[(&str, &str, Parsed)] = &[
             (
                 "sampled",
                 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",

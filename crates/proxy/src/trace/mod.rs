@@ -57,7 +57,7 @@ impl Verbosity {
         let field = |name: &str| {
             observability.and_then(|o| {
                 o.entries()
-                    .into_iter()
+                    .iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case(name))
                     .map(|(_, v)| v)
             })
