@@ -216,8 +216,19 @@ async fn route(
             return acme_response(key_auth);
         }
         // As Traefik's default handler, a request no router takes is
-        // logged (without a router name).
+        // logged (without a router name) and traced.
+        let span = settings.tracer.as_ref().and_then(|t| {
+            t.begin_server(
+                &mut req,
+                &settings.name,
+                switchyard_proxy::trace::Verbosity::Minimal,
+                false,
+            )
+        });
         let resp = ProxyError::NotFound.into_response();
+        if let Some(span) = span {
+            span.finish(&resp);
+        }
         return match log {
             Some((log, start)) => log.begin(&mut req, None, start).finish(resp),
             None => resp,
