@@ -66,6 +66,13 @@ http:
       entryPoints: [web]
       observability:
         traceVerbosity: detailed
+    flaky:
+      rule: Host(`flaky.test`)
+      service: dead
+      entryPoints: [web]
+      middlewares: [again]
+      observability:
+        traceVerbosity: detailed
     untraced:
       rule: Host(`off.test`)
       service: a
@@ -80,6 +87,9 @@ http:
     strip:
       stripPrefix:
         prefixes: [/strip]
+    again:
+      retry:
+        attempts: 2
   services:
     a:
       loadBalancer:
@@ -97,17 +107,19 @@ REQUESTS = [
     ("min.test", "/min?secret=1&keep=2&z=a+b", {"X-Req": "hello"}),
     ("det.test", "/strip/det", {}),
     ("broken.test", "/broken", {}),
+    ("flaky.test", "/flaky", {}),
     ("nowhere.test", "/nowhere", {}),
     ("off.test", "/off", {}),
     ("min.test", "/continued", {"traceparent": "00-%s-%s-01" % (CALLER_TRACE, CALLER_SPAN),
                                 "tracestate": "v=1"}),
 ]
-TRACED = ["/min", "/strip/det", "/broken", "/nowhere", "/continued"]
+TRACED = ["/min", "/strip/det", "/broken", "/flaky", "/nowhere", "/continued"]
 
 # Attributes whose values must match too.
 STABLE = {"entry_point", "http.request.method", "network.protocol.version", "url.path",
           "url.query", "url.scheme", "http.route", "traefik.router.name", "traefik.service.name",
           "traefik.middleware.name", "http.response.status_code", "http.request.header.x-req",
+          "http.request.resend_count",
           "http.request.body.size", "server.address"}
 
 
@@ -274,7 +286,8 @@ def run(binary, backend, monkeypatch):
         deadline = time.time() + 15
         while time.time() < deadline:
             got = traces_by_path(collector.spans)
-            if all(path in got for path in TRACED) and len(got["/strip/det"]) >= 6:
+            if (all(path in got for path in TRACED) and len(got["/strip/det"]) >= 6
+                    and len(got["/flaky"]) >= 8):
                 break
             time.sleep(0.05)
         time.sleep(0.5)  # anything sent that should not be

@@ -5,7 +5,9 @@
 //!   [`ServerSpan::finish`] with the response);
 //! - with `traceVerbosity: detailed` only: the `Router` span, one span
 //!   per middleware (named after its type, `Headers`, `StripPrefix`, ...)
-//!   and the `Service` span, all INTERNAL ([`Traced`]);
+//!   ([`Traced`]), the `Service` span around the call to the server a load
+//!   balancer picked ([`service_span`]) and one `Retry` span per attempt
+//!   ([`retry_span`]), all INTERNAL;
 //! - the `ReverseProxy` client span around the call to the server
 //!   ([`ClientSpan`]), which also sends W3C `traceparent` / `tracestate`
 //!   with its own id.
@@ -305,9 +307,6 @@ enum Step {
         name: Arc<str>,
         type_name: &'static str,
     },
-    Service {
-        name: Arc<str>,
-    },
 }
 
 /// A router, middleware or service whose requests get a span of their own
@@ -345,14 +344,6 @@ impl Traced {
             None => next,
         }
     }
-
-    /// The `Service` span.
-    pub fn service(name: &str, next: BoxHandler) -> BoxHandler {
-        Arc::new(Traced {
-            step: Step::Service { name: name.into() },
-            next,
-        })
-    }
 }
 
 impl Handler for Traced {
@@ -383,10 +374,6 @@ impl Handler for Traced {
                     Value::Str(name.to_string()),
                 )],
             ),
-            Step::Service { name } => (
-                "Service",
-                vec![("traefik.service.name".into(), Value::Str(name.to_string()))],
-            ),
         };
         let (span_id, record) = ctx.child(Cow::Borrowed(name), SpanKind::Internal);
         let under = ctx.under(span_id);
@@ -404,6 +391,72 @@ impl Handler for Traced {
             result
         })
     }
+}
+
+/// An INTERNAL span that ends when dropped.
+pub struct SpanGuard {
+    tracer: Arc<Tracer>,
+    record: Option<SpanRecord>,
+}
+
+impl Drop for SpanGuard {
+    fn drop(&mut self) {
+        if let Some(mut record) = self.record.take() {
+            record.end = SystemTime::now();
+            self.tracer.exporter.push(record);
+        }
+    }
+}
+
+/// Opens a child span of `req`'s current one under `detailed` verbosity,
+/// and makes it the current one.
+fn detailed_span(
+    req: &mut Request,
+    name: &'static str,
+    attributes: impl FnOnce() -> Vec<Attribute>,
+) -> Option<SpanGuard> {
+    let ctx = TraceCtx::of(req).filter(|c| c.detailed)?;
+    let (span_id, record) = ctx.child(Cow::Borrowed(name), SpanKind::Internal);
+    let under = ctx.under(span_id);
+    let tracer = ctx.tracer.clone();
+    req.extensions_mut().insert(under);
+    let record = record.map(|mut r| {
+        r.attributes = attributes();
+        r
+    });
+    Some(SpanGuard { tracer, record })
+}
+
+/// The `Service` span of load balancer `service` sending `req` to the
+/// server it picked (Traefik opens it per server, so the services inside
+/// `weighted`, `mirroring` and `failover` get theirs too). Ends when the
+/// guard is dropped.
+pub fn service_span(req: &mut Request, service: &str) -> Option<SpanGuard> {
+    detailed_span(req, "Service", || {
+        vec![(
+            "traefik.service.name".into(),
+            Value::Str(service.to_string()),
+        )]
+    })
+}
+
+/// The `Retry` span of attempt `attempt` (from 1) of middleware
+/// `middleware`; from the second attempt on it says how many were sent
+/// before (`http.request.resend_count`).
+pub fn retry_span(req: &mut Request, middleware: &str, attempt: u32) -> Option<SpanGuard> {
+    detailed_span(req, "Retry", || {
+        let mut attrs = vec![(
+            "traefik.middleware.name".into(),
+            Value::Str(middleware.to_string()),
+        )];
+        if attempt > 1 {
+            attrs.push((
+                "http.request.resend_count".into(),
+                Value::Int(i64::from(attempt - 1)),
+            ));
+        }
+        attrs
+    })
 }
 
 /// The `ReverseProxy` span of one call to a server.

@@ -29,9 +29,11 @@ fn request(uri: &str, headers: &[(&str, &str)]) -> Request {
 }
 
 /// A backend that answers 200 with `x-resp`, and echoes the
-/// `traceparent` it got in `x-got-traceparent`.
+/// `traceparent` it got in `x-got-traceparent`; with the load balancer's
+/// `Service` span.
 fn backend() -> BoxHandler {
     Arc::new(FnHandler(|mut req: Request| -> HandlerFuture {
+        let service = service_span(&mut req, "s@file");
         let span = ClientSpan::start(&mut req);
         let got = req.headers().get("traceparent").cloned();
         Box::pin(async move {
@@ -41,7 +43,9 @@ fn backend() -> BoxHandler {
             if let Some(v) = got {
                 resp.headers_mut().insert("x-got-traceparent", v);
             }
-            ClientSpan::end(span, Ok(resp))
+            let result = ClientSpan::end(span, Ok(resp));
+            drop(service);
+            result
         })
     }))
 }
@@ -134,8 +138,7 @@ async fn minimal_has_server_and_client_spans() {
 #[tokio::test]
 async fn detailed_nests_router_middleware_service() {
     let (tracer, mut spans) = tracer(1.0);
-    let service = Traced::service("s@file", backend());
-    let mw = Traced::middleware("hdr@file", "headers", service);
+    let mw = Traced::middleware("hdr@file", "headers", backend());
     let chain = Traced::router("r@file", "Path(`/`)", "s@file", mw);
     run(&tracer, Verbosity::Detailed, request("/", &[]), chain).await;
     let got = spans.drain();

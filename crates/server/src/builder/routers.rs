@@ -516,15 +516,10 @@ impl Builder {
                 }
             }
             chain.extend(wraps.iter().cloned());
-            let service_handler = if self.view.tracing {
-                Traced::service(&service_name, service.handler.clone())
-            } else {
-                service.handler.clone()
-            };
             let mut handler = chain
                 .iter()
                 .rev()
-                .fold(service_handler, |next, wrap| wrap(next));
+                .fold(service.handler.clone(), |next, wrap| wrap(next));
             if self.view.tracing {
                 handler = Traced::router(name, &router.rule, &service_name, handler);
             }
