@@ -370,3 +370,70 @@ async fn failing_collector_is_retried_and_logged_once() {
             .count();
     assert_eq!(warnings, 1, "{:#?}", t.sy.log());
 }
+
+#[tokio::test]
+async fn export_over_tls_with_the_configured_ca_and_client_certificate() {
+    let ca = switchyard_testkit::tls::ca_path();
+    let cert = switchyard_testkit::tls::fixture_path("client.pem");
+    let key = switchyard_testkit::tls::fixture_path("client.key");
+    let b = Backend::start("b").await;
+    // HTTPS, and gRPC over TLS (h2 by ALPN), each requiring the client
+    // certificate.
+    for grpc in [false, true] {
+        let recv = OtlpReceiver::start_tls(true).await;
+        let transport = if grpc {
+            format!("    grpc:\n      endpoint: \"{}\"\n", recv.addr())
+        } else {
+            format!(
+                "    http:\n      endpoint: \"https://{}/v1/traces\"\n",
+                recv.addr()
+            )
+        };
+        let tracing = format!(
+            "  otlp:\n{transport}      tls:\n        ca: \"{}\"\n        cert: \"{}\"\n        key: \"{}\"\n",
+            ca.display(),
+            cert.display(),
+            key.display()
+        );
+        let name = if grpc {
+            "trace-tls-grpc"
+        } else {
+            "trace-tls-http"
+        };
+        let t = start(name, &b, &tracing).await;
+        assert_eq!(get(t.web, "min.test", "/tls").await.unwrap().status, 200);
+        let spans = trace_of(&recv, "/tls", 2).await;
+        assert_eq!(spans.len(), 2, "grpc: {grpc}");
+    }
+}
+
+#[tokio::test]
+async fn untrusted_collector_certificate_is_refused() {
+    let recv = OtlpReceiver::start_tls(false).await;
+    let b = Backend::start("b").await;
+    // No `tls.ca`: the system's roots, which do not know the test CA.
+    let tracing = format!(
+        "  otlp:\n    http:\n      endpoint: \"https://{}/v1/traces\"\n",
+        recv.addr()
+    );
+    let t = start("trace-tls-untrusted", &b, &tracing).await;
+    assert_eq!(
+        get(t.web, "min.test", "/untrusted").await.unwrap().status,
+        200
+    );
+    wait_until(
+        "the export failure logged",
+        Duration::from_secs(10),
+        || async {
+            t.sy.log()
+                .iter()
+                .any(|l| l.contains("OTLP trace export failed"))
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        recv.exports().is_empty(),
+        "no request got through the handshake"
+    );
+}

@@ -265,6 +265,23 @@ impl OtlpReceiver {
     /// Listens on a free port of 127.0.0.1, for HTTP/1.1 and HTTP/2
     /// (prior knowledge, so gRPC without TLS too).
     pub async fn start() -> OtlpReceiver {
+        OtlpReceiver::serve(None).await
+    }
+
+    /// The same over TLS with the fixture certificate (signed by
+    /// `fixtures/ca.pem`, valid for 127.0.0.1), offering `h2` and
+    /// `http/1.1`; `client_cert`: a client certificate of the test CA is
+    /// required.
+    pub async fn start_tls(client_cert: bool) -> OtlpReceiver {
+        let options = crate::tls::TlsOptions {
+            alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            require_client_cert: client_cert,
+            ..Default::default()
+        };
+        OtlpReceiver::serve(Some(crate::tls::acceptor_with(&options))).await
+    }
+
+    async fn serve(tls: Option<tokio_rustls::TlsAcceptor>) -> OtlpReceiver {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind OTLP receiver");
@@ -280,11 +297,22 @@ impl OtlpReceiver {
                 };
                 let Ok((stream, _)) = accepted else { continue };
                 let st = st.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| answer(st.clone(), req));
                     let builder =
                         hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                    match tls {
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(stream).await else {
+                                return;
+                            };
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                    }
                 });
             }
         });
