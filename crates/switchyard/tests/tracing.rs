@@ -437,3 +437,53 @@ async fn untrusted_collector_certificate_is_refused() {
         "no request got through the handshake"
     );
 }
+
+#[tokio::test]
+async fn access_log_names_the_trace() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let dir = TestDir::new("trace-alog-file");
+    let log = dir.join("access.log");
+    // The top-level `accessLog` follows the `tracing` block.
+    let tracing = format!(
+        "{}accessLog:\n  format: json\n  filePath: \"{}\"\n",
+        http_tracing(&recv, ""),
+        log.display()
+    );
+    let t = start("trace-alog", &b, &tracing).await;
+    assert_eq!(get(t.web, "min.test", "/logged").await.unwrap().status, 200);
+    assert_eq!(
+        get(t.web, "off.test", "/not-traced").await.unwrap().status,
+        200
+    );
+    let spans = trace_of(&recv, "/logged", 2).await;
+    let server = by_name(&spans, "GET");
+    let lines = wait_until("both access log lines", Duration::from_secs(10), || {
+        let log = log.clone();
+        async move {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<serde_json::Value> = text
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .filter(|l: &serde_json::Value| {
+                    matches!(l["RequestPath"].as_str(), Some("/logged" | "/not-traced"))
+                })
+                .collect();
+            (lines.len() == 2).then_some(lines)
+        }
+    })
+    .await;
+    let traced = lines
+        .iter()
+        .find(|l| l["RequestPath"] == "/logged")
+        .unwrap();
+    assert_eq!(traced["TraceId"], server.trace_id.as_str());
+    assert_eq!(traced["SpanId"], server.span_id.as_str());
+    assert_eq!(traced["trace_id"], server.trace_id.as_str());
+    assert_eq!(traced["span_id"], server.span_id.as_str());
+    let untraced = lines
+        .iter()
+        .find(|l| l["RequestPath"] == "/not-traced")
+        .unwrap();
+    assert!(untraced.get("TraceId").is_none(), "{untraced}");
+}

@@ -231,6 +231,12 @@ impl TraceCtx {
         req.extensions().get::<TraceCtx>()
     }
 
+    /// The trace id and the current span's id, in hex (for the access
+    /// log, which reads them when the entrypoint's span is the current one).
+    pub fn ids(&self) -> (String, String) {
+        (self.trace_id.to_hex(), self.parent.to_hex())
+    }
+
     /// A span of this trace under the current one, not yet started.
     fn child(&self, name: Cow<'static, str>, kind: SpanKind) -> (SpanId, Option<SpanRecord>) {
         let span_id = SpanId::random();

@@ -210,6 +210,13 @@ impl Record {
             core.push(("GzipRatio", go_float(ratio)));
         }
         core.push(("RetryAttempts", Value::from(self.recorded.retry_attempts)));
+        if let Some((trace, span)) = &self.recorded.trace {
+            // Traefik's names, and OpenTelemetry's.
+            core.push(("TraceId", Value::from(trace.as_str())));
+            core.push(("SpanId", Value::from(span.as_str())));
+            core.push(("trace_id", Value::from(trace.as_str())));
+            core.push(("span_id", Value::from(span.as_str())));
+        }
 
         let mut out = BTreeMap::new();
         for (k, v) in core {

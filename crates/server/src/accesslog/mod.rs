@@ -127,6 +127,9 @@ impl AccessLog {
             h
         });
         let facts = Arc::new(LogFacts::default());
+        if let Some(ids) = switchyard_proxy::trace::TraceCtx::of(req).map(|t| t.ids()) {
+            facts.update(|r| r.trace = Some(ids));
+        }
         req.extensions_mut().insert(facts.clone());
         let request_bytes = Arc::new(AtomicU64::new(0));
         let counter = request_bytes.clone();
