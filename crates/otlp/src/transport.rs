@@ -1,7 +1,8 @@
 //! Sending one encoded OTLP request to the collector: over HTTP
 //! (`POST <endpoint>`, `application/x-protobuf`) or gRPC (the unary
-//! `Export` call of the signal's collector service), with the configured
-//! headers and TLS. One transport serves every signal.
+//! `Export` call of the signal's collector service), gzip-compressed as
+//! Traefik's exporter sends it, with the configured headers and TLS. One
+//! transport serves every signal.
 
 use std::time::Duration;
 
@@ -216,10 +217,14 @@ impl Transport {
                     reason: e.to_string(),
                 })?;
         let grpc = matches!(self.endpoint, Endpoint::Grpc { .. });
+        let message = gzip(&message).map_err(|e| ExportError::Request {
+            uri: uri_text.clone(),
+            reason: format!("compressing: {e}"),
+        })?;
         let (body, content_type) = if grpc {
-            // One length-prefixed, uncompressed message.
+            // One length-prefixed message, flagged compressed.
             let mut framed = BytesMut::with_capacity(message.len() + 5);
-            framed.put_u8(0);
+            framed.put_u8(1);
             framed.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
             framed.put_slice(&message);
             (framed.freeze(), "application/grpc")
@@ -238,6 +243,13 @@ impl Transport {
         if grpc {
             req.headers_mut()
                 .insert(http::header::TE, HeaderValue::from_static("trailers"));
+            req.headers_mut()
+                .insert("grpc-encoding", HeaderValue::from_static("gzip"));
+        } else {
+            req.headers_mut().insert(
+                http::header::CONTENT_ENCODING,
+                HeaderValue::from_static("gzip"),
+            );
         }
         for (k, v) in &self.headers {
             req.headers_mut().append(k, v.clone());
@@ -296,6 +308,16 @@ impl Transport {
             }),
         }
     }
+}
+
+fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(data)?;
+    encoder.finish()
 }
 
 #[cfg(test)]

@@ -200,6 +200,13 @@ async fn minimal_router_sends_server_and_client_spans() {
         .headers
         .iter()
         .any(|(k, v)| k == "content-type" && v == "application/x-protobuf"));
+    assert!(
+        export
+            .headers
+            .iter()
+            .any(|(k, v)| k == "content-encoding" && v == "gzip"),
+        "gzip, as Traefik's exporter"
+    );
 }
 
 #[tokio::test]
@@ -346,6 +353,10 @@ async fn grpc_export_is_decoded_by_the_collector() {
         .headers
         .iter()
         .any(|(k, v)| k == "content-type" && v == "application/grpc"));
+    assert!(export
+        .headers
+        .iter()
+        .any(|(k, v)| k == "grpc-encoding" && v == "gzip"));
 }
 
 #[tokio::test]

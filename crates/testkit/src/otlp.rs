@@ -211,6 +211,10 @@ async fn answer(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Answ
         .headers()
         .get(http::header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let gzipped = req
+        .headers()
+        .get(http::header::CONTENT_ENCODING)
+        .is_some_and(|v| v == "gzip");
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return Ok(plain(400, b"body".to_vec(), "text/plain")),
@@ -230,14 +234,25 @@ async fn answer(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Answ
             plain(status, b"failing on purpose".to_vec(), "text/plain")
         });
     }
-    let message = if grpc {
-        // One uncompressed, length-prefixed message.
-        if body.len() < 5 || body[0] != 0 {
-            return Ok(grpc_answer(3, "expected one uncompressed message"));
+    // One length-prefixed message (its first byte: compressed or not),
+    // or the HTTP body (gzip when its encoding says so).
+    let (message, compressed) = if grpc {
+        if body.len() < 5 || body[0] > 1 {
+            return Ok(grpc_answer(3, "expected one length-prefixed message"));
         }
-        body.slice(5..)
+        (body.slice(5..), body[0] == 1)
     } else {
-        body
+        (body, gzipped)
+    };
+    let message = if compressed {
+        let mut out = Vec::new();
+        let mut decoder = flate2::read::GzDecoder::new(&message[..]);
+        if let Err(e) = std::io::Read::read_to_end(&mut decoder, &mut out) {
+            return Ok(plain(400, e.to_string().into_bytes(), "text/plain"));
+        }
+        Bytes::from(out)
+    } else {
+        message
     };
     let decoded = match ExportTraceServiceRequest::decode(message) {
         Ok(d) => d,
