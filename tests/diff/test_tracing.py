@@ -73,6 +73,18 @@ http:
       middlewares: [again]
       observability:
         traceVerbosity: detailed
+    authed:
+      rule: Host(`authed.test`)
+      service: a
+      entryPoints: [web]
+      middlewares: [auth]
+    authed-detailed:
+      rule: Host(`authed-detailed.test`)
+      service: a
+      entryPoints: [web]
+      middlewares: [auth]
+      observability:
+        traceVerbosity: detailed
     untraced:
       rule: Host(`off.test`)
       service: a
@@ -90,6 +102,9 @@ http:
     again:
       retry:
         attempts: 2
+    auth:
+      forwardAuth:
+        address: "<<a>>/auth"
   services:
     a:
       loadBalancer:
@@ -108,12 +123,15 @@ REQUESTS = [
     ("det.test", "/strip/det", {}),
     ("broken.test", "/broken", {}),
     ("flaky.test", "/flaky", {}),
+    ("authed.test", "/authed", {}),
+    ("authed-detailed.test", "/authed-detailed", {}),
     ("nowhere.test", "/nowhere", {}),
     ("off.test", "/off", {}),
     ("min.test", "/continued", {"traceparent": "00-%s-%s-01" % (CALLER_TRACE, CALLER_SPAN),
                                 "tracestate": "v=1"}),
 ]
-TRACED = ["/min", "/strip/det", "/broken", "/flaky", "/nowhere", "/continued"]
+TRACED = ["/min", "/strip/det", "/broken", "/flaky", "/authed", "/authed-detailed", "/nowhere",
+          "/continued"]
 
 # Attributes whose values must match too.
 STABLE = {"entry_point", "http.request.method", "network.protocol.version", "url.path",
@@ -287,7 +305,8 @@ def run(binary, backend, monkeypatch):
         while time.time() < deadline:
             got = traces_by_path(collector.spans)
             if (all(path in got for path in TRACED) and len(got["/strip/det"]) >= 6
-                    and len(got["/flaky"]) >= 8):
+                    and len(got["/flaky"]) >= 8 and len(got["/authed"]) >= 3
+                    and len(got["/authed-detailed"]) >= 6):
                 break
             time.sleep(0.05)
         time.sleep(0.5)  # anything sent that should not be

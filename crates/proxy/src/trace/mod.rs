@@ -10,7 +10,7 @@
 //!   ([`retry_span`]), all INTERNAL;
 //! - the `ReverseProxy` client span around the call to the server
 //!   ([`ClientSpan`]), which also sends W3C `traceparent` / `tracestate`
-//!   with its own id.
+//!   with its own id; `forwardAuth`'s `AuthRequest` span likewise.
 //!
 //! The trace joins a caller's `traceparent`; new traces are sampled by
 //! `sampleRate`, continued ones keep the caller's decision. A request that
@@ -469,6 +469,9 @@ pub fn retry_span(req: &mut Request, middleware: &str, attempt: u32) -> Option<S
 pub struct ClientSpan {
     tracer: Arc<Tracer>,
     record: Option<SpanRecord>,
+    /// Whether the answer (status, headers) is recorded: Traefik's
+    /// `AuthRequest` span ends before it would record it.
+    answer: bool,
 }
 
 impl ClientSpan {
@@ -477,7 +480,24 @@ impl ClientSpan {
     /// `None` when the request is not traced.
     pub fn start(req: &mut Request) -> Option<ClientSpan> {
         let ctx = TraceCtx::of(req)?.clone();
-        let (span_id, record) = ctx.child(Cow::Borrowed("ReverseProxy"), SpanKind::Client);
+        ClientSpan::begin(ctx, "ReverseProxy", req, true)
+    }
+
+    /// `forwardAuth`'s `AuthRequest` span: `auth` is the request to the
+    /// authentication server, made for the client's `req`. As Traefik's,
+    /// it records the request only (not the answer's status or headers).
+    pub fn start_auth(req: &Request, auth: &mut Request) -> Option<ClientSpan> {
+        let ctx = TraceCtx::of(req)?.clone();
+        ClientSpan::begin(ctx, "AuthRequest", auth, false)
+    }
+
+    fn begin(
+        ctx: TraceCtx,
+        name: &'static str,
+        req: &mut Request,
+        answer: bool,
+    ) -> Option<ClientSpan> {
+        let (span_id, record) = ctx.child(Cow::Borrowed(name), SpanKind::Client);
         let parent = TraceParent {
             trace_id: ctx.trace_id,
             span_id,
@@ -502,6 +522,7 @@ impl ClientSpan {
         Some(ClientSpan {
             tracer: ctx.tracer,
             record,
+            answer,
         })
     }
 
@@ -513,10 +534,16 @@ impl ClientSpan {
         let Some(ClientSpan {
             tracer,
             record: Some(mut record),
+            answer,
         }) = span
         else {
             return result;
         };
+        if !answer {
+            record.end = SystemTime::now();
+            tracer.exporter.push(record);
+            return result;
+        }
         let code = match &result {
             Ok(resp) => resp.status().as_u16(),
             Err(e) => e.status().as_u16(),
