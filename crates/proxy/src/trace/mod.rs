@@ -26,6 +26,7 @@ mod attrs;
 mod tests;
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -81,6 +82,9 @@ impl Verbosity {
     }
 }
 
+/// Whether a [`Tracer`] was made in this process (tracing configured).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
 /// A header recorded on spans.
 #[derive(Debug, Clone)]
 struct Captured {
@@ -124,6 +128,7 @@ fn captured(names: &[String], prefix: &str, skip_user_agent: bool) -> Vec<Captur
 
 impl Tracer {
     pub fn new(exporter: SpanExporter, settings: &TracerSettings) -> Tracer {
+        ACTIVE.store(true, Ordering::Relaxed);
         Tracer {
             exporter,
             sampler: Sampler::ratio(settings.sample_rate),
@@ -228,6 +233,11 @@ impl std::fmt::Debug for TraceCtx {
 impl TraceCtx {
     /// The trace of `req`, when it is traced.
     pub fn of<B>(req: &http::Request<B>) -> Option<&TraceCtx> {
+        // Without a tracer in the process no request carries a trace: one
+        // load and a branch instead of a lookup in the extensions.
+        if !ACTIVE.load(Ordering::Relaxed) {
+            return None;
+        }
         req.extensions().get::<TraceCtx>()
     }
 
@@ -281,23 +291,36 @@ impl ServerSpan {
     }
 
     /// Ends the span with the response sent to the client.
-    pub fn finish(self, resp: &Response) {
-        let Some(mut record) = self.record else {
+    pub fn finish(mut self, resp: &Response) {
+        self.end(resp.status().as_u16(), Some(resp.headers()));
+    }
+
+    fn end(&mut self, code: u16, headers: Option<&http::HeaderMap>) {
+        let Some(mut record) = self.record.take() else {
             return;
         };
-        let code = resp.status().as_u16();
         record.status = attrs::server_status(code);
         record.attributes.push((
             "http.response.status_code".into(),
             Value::Int(i64::from(code)),
         ));
-        attrs::capture(
-            &mut record.attributes,
-            &self.tracer.response_headers,
-            resp.headers(),
-        );
+        if let Some(headers) = headers {
+            attrs::capture(
+                &mut record.attributes,
+                &self.tracer.response_headers,
+                headers,
+            );
+        }
         record.end = SystemTime::now();
         self.tracer.exporter.push(*record);
+    }
+}
+
+impl Drop for ServerSpan {
+    /// Dropped unfinished (the client went away before its answer was
+    /// ready): ended with 499, as Traefik records a client that left.
+    fn drop(&mut self) {
+        self.end(499, None);
     }
 }
 

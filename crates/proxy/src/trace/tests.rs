@@ -358,3 +358,19 @@ fn verbosity_table() {
         assert_eq!(Verbosity::of_router(node.as_ref()), want, "{what}");
     }
 }
+
+#[test]
+fn server_span_dropped_unfinished_is_a_499() {
+    let (tracer, mut spans) = tracer(1.0);
+    let mut req = request("/gone", &[]);
+    let span = tracer.begin_server(&mut req, "web", Verbosity::Minimal, false);
+    assert!(span.is_some());
+    drop(span);
+    let got = spans.drain();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        attr(&got[0], "http.response.status_code"),
+        Some(&Value::Int(499))
+    );
+    assert_eq!(got[0].status, Status::Unset, "4xx is not a server error");
+}
