@@ -1,10 +1,13 @@
-//! The span queue: requests hand finished spans to a bounded queue and
-//! never wait; one background task sends them in batches, as
-//! OpenTelemetry's batch span processor does (a batch leaves when it is
-//! full or when the schedule delay has passed). A full queue drops the
-//! span and counts it. A failed export is retried a few times, then
+//! The export queue: requests hand finished spans (or log records) to a
+//! bounded queue and never wait; one background task sends them in
+//! batches, as OpenTelemetry's batch processors do (a batch leaves when
+//! it is full or when the schedule delay has passed). A full queue drops
+//! the item and counts it. A failed export is retried a few times, then
 //! dropped; the first failure is logged as a warning, the next ones at
 //! debug level until an export succeeds again.
+//!
+//! One queue per signal: [`Exporter<T>`] for any [`Batchable`] item,
+//! [`SpanExporter`] for spans.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,6 +15,7 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 use prost::Message;
 use tokio::sync::{mpsc, oneshot};
@@ -19,6 +23,38 @@ use tokio::sync::{mpsc, oneshot};
 use crate::resource::Resource;
 use crate::span::SpanRecord;
 use crate::transport::{Signal, Transport};
+
+/// An item one export request carries many of.
+pub trait Batchable: Send + 'static {
+    /// The signal the items are.
+    const SIGNAL: Signal;
+    /// The encoded export request of `batch`.
+    fn encode(batch: &[Self], resource: &ProtoResource, scope: &InstrumentationScope) -> Vec<u8>
+    where
+        Self: Sized;
+}
+
+impl Batchable for SpanRecord {
+    const SIGNAL: Signal = Signal::Traces;
+
+    fn encode(batch: &[Self], resource: &ProtoResource, scope: &InstrumentationScope) -> Vec<u8> {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(resource.clone()),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(scope.clone()),
+                    spans: batch.iter().map(SpanRecord::to_proto).collect(),
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+        .encode_to_vec()
+    }
+}
+
+/// The span queue.
+pub type SpanExporter = Exporter<SpanRecord>;
 
 /// The queue's sizes and timing (OpenTelemetry's defaults; the standard
 /// `OTEL_BSP_*` variables change them).
@@ -80,33 +116,41 @@ pub struct Stats {
     pub failures: AtomicU64,
 }
 
-enum Msg {
-    Span(Box<SpanRecord>),
+enum Msg<T> {
+    Item(Box<T>),
     Flush(oneshot::Sender<()>),
 }
 
-/// The handle requests push spans into; cheap to clone.
-#[derive(Clone)]
-pub struct SpanExporter {
-    tx: mpsc::Sender<Msg>,
+/// The handle items are pushed into; cheap to clone.
+pub struct Exporter<T> {
+    tx: mpsc::Sender<Msg<T>>,
     stats: Arc<Stats>,
 }
 
-impl std::fmt::Debug for SpanExporter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpanExporter").finish_non_exhaustive()
+impl<T> Clone for Exporter<T> {
+    fn clone(&self) -> Self {
+        Exporter {
+            tx: self.tx.clone(),
+            stats: self.stats.clone(),
+        }
     }
 }
 
-impl SpanExporter {
-    /// Starts the sending task on the current Tokio runtime. Spans go out
+impl<T> std::fmt::Debug for Exporter<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter").finish_non_exhaustive()
+    }
+}
+
+impl<T: Batchable> Exporter<T> {
+    /// Starts the sending task on the current Tokio runtime. Items go out
     /// with `resource`, under the instrumentation scope `scope`.
     pub fn start(
         transport: Transport,
         resource: Resource,
         scope: &str,
         settings: BatchSettings,
-    ) -> SpanExporter {
+    ) -> Exporter<T> {
         let (tx, rx) = mpsc::channel(settings.max_queue.max(1));
         let stats = Arc::new(Stats::default());
         let sender = Sender {
@@ -121,20 +165,20 @@ impl SpanExporter {
             failing: false,
         };
         tokio::spawn(sender.run(rx));
-        SpanExporter { tx, stats }
+        Exporter { tx, stats }
     }
 
-    /// An exporter whose spans stay in memory, for tests: `capacity`
-    /// spans at most, then they are dropped (and counted).
-    pub fn in_memory(capacity: usize) -> (SpanExporter, MemorySpans) {
+    /// An exporter whose items stay in memory, for tests: `capacity`
+    /// items at most, then they are dropped (and counted).
+    pub fn in_memory(capacity: usize) -> (Exporter<T>, Memory<T>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let stats = Arc::new(Stats::default());
-        (SpanExporter { tx, stats }, MemorySpans { rx })
+        (Exporter { tx, stats }, Memory { rx })
     }
 
-    /// Queues a finished span; never waits. A full queue drops it.
-    pub fn push(&self, span: SpanRecord) {
-        if self.tx.try_send(Msg::Span(Box::new(span))).is_err() {
+    /// Queues an item; never waits. A full queue drops it.
+    pub fn push(&self, item: T) {
+        if self.tx.try_send(Msg::Item(Box::new(item))).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -156,18 +200,21 @@ impl SpanExporter {
     }
 }
 
-/// The spans an [`SpanExporter::in_memory`] received.
-pub struct MemorySpans {
-    rx: mpsc::Receiver<Msg>,
+/// The items an [`Exporter::in_memory`] received.
+pub struct Memory<T> {
+    rx: mpsc::Receiver<Msg<T>>,
 }
 
-impl MemorySpans {
-    /// The spans received so far, oldest first.
-    pub fn drain(&mut self) -> Vec<SpanRecord> {
+/// The spans an in-memory [`SpanExporter`] received.
+pub type MemorySpans = Memory<SpanRecord>;
+
+impl<T> Memory<T> {
+    /// The items received so far, oldest first.
+    pub fn drain(&mut self) -> Vec<T> {
         let mut out = Vec::new();
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
-                Msg::Span(s) => out.push(*s),
+                Msg::Item(s) => out.push(*s),
                 Msg::Flush(done) => {
                     let _ = done.send(());
                 }
@@ -179,7 +226,7 @@ impl MemorySpans {
 
 struct Sender {
     transport: Transport,
-    resource: opentelemetry_proto::tonic::resource::v1::Resource,
+    resource: ProtoResource,
     scope: InstrumentationScope,
     settings: BatchSettings,
     stats: Arc<Stats>,
@@ -187,18 +234,27 @@ struct Sender {
     failing: bool,
 }
 
+/// The signal's name in the log.
+fn signal_name(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "trace",
+        Signal::Metrics => "metric",
+        Signal::Logs => "log",
+    }
+}
+
 impl Sender {
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
-        let mut batch: Vec<SpanRecord> = Vec::new();
+    async fn run<T: Batchable>(mut self, mut rx: mpsc::Receiver<Msg<T>>) {
+        let mut batch: Vec<T> = Vec::new();
         let mut deadline = tokio::time::Instant::now() + self.settings.delay;
         loop {
             tokio::select! {
                 msg = rx.recv() => match msg {
-                    Some(Msg::Span(span)) => {
+                    Some(Msg::Item(item)) => {
                         if batch.is_empty() {
                             deadline = tokio::time::Instant::now() + self.settings.delay;
                         }
-                        batch.push(*span);
+                        batch.push(*item);
                         if batch.len() >= self.settings.max_batch {
                             self.send(std::mem::take(&mut batch)).await;
                         }
@@ -224,33 +280,19 @@ impl Sender {
         }
     }
 
-    fn encode(&self, batch: &[SpanRecord]) -> Vec<u8> {
-        let request = ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(self.resource.clone()),
-                scope_spans: vec![ScopeSpans {
-                    scope: Some(self.scope.clone()),
-                    spans: batch.iter().map(SpanRecord::to_proto).collect(),
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            }],
-        };
-        request.encode_to_vec()
-    }
-
-    async fn send(&mut self, batch: Vec<SpanRecord>) {
+    async fn send<T: Batchable>(&mut self, batch: Vec<T>) {
         let count = batch.len() as u64;
-        let message = self.encode(&batch);
+        let message = T::encode(&batch, &self.resource, &self.scope);
         drop(batch);
+        let signal = signal_name(T::SIGNAL);
         let mut pause = self.settings.backoff;
         for attempt in 1..=self.settings.attempts.max(1) {
-            match self.transport.export(Signal::Traces, message.clone()).await {
+            match self.transport.export(T::SIGNAL, message.clone()).await {
                 Ok(()) => {
                     self.stats.exported.fetch_add(count, Ordering::Relaxed);
                     if self.failing {
                         self.failing = false;
-                        tracing::info!("OTLP trace export works again");
+                        tracing::info!("OTLP {signal} export works again");
                     }
                     return;
                 }
@@ -258,9 +300,9 @@ impl Sender {
                     self.stats.failures.fetch_add(1, Ordering::Relaxed);
                     if !self.failing {
                         self.failing = true;
-                        tracing::warn!(error = %e, "OTLP trace export failed; retrying (further failures are logged at debug level until an export succeeds)");
+                        tracing::warn!(error = %e, "OTLP {signal} export failed; retrying (further failures are logged at debug level until an export succeeds)");
                     } else {
-                        tracing::debug!(error = %e, attempt, "OTLP trace export failed");
+                        tracing::debug!(error = %e, attempt, "OTLP {signal} export failed");
                     }
                 }
             }

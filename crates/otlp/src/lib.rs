@@ -7,11 +7,13 @@
 //!   for every signal.
 //! - [`ids`]: trace and span ids, W3C `traceparent`, the sampler.
 //! - [`span`]: a finished span and its OTLP message.
-//! - [`batch`]: the bounded span queue and the task that sends batches.
+//! - [`batch`]: the bounded queue and the task that sends batches, for
+//!   any [`Batchable`] item.
+//! - [`log`]: a log record (`log.otlp`) and its OTLP form.
 //!
-//! Metrics and logs (`metrics.otlp`, `log.otlp`) are meant to reuse the
-//! transport, the resource and the queue's shape: each is a [`Signal`]
-//! with its own message and collector path.
+//! Metrics (`metrics.otlp`) are meant to come the same way: a [`Signal`]
+//! with its own message and collector path, over the same transport,
+//! resource and queue.
 //!
 //! The messages are `opentelemetry-proto`'s prost types; no OpenTelemetry
 //! SDK runs here: the proxy records its few span kinds itself.
@@ -20,12 +22,14 @@
 
 pub mod batch;
 pub mod ids;
+pub mod log;
 pub mod resource;
 pub mod span;
 pub mod transport;
 
-pub use batch::{BatchSettings, MemorySpans, SpanExporter};
+pub use batch::{BatchSettings, Batchable, Exporter, Memory, MemorySpans, SpanExporter};
 pub use ids::{Sampler, SpanId, TraceId, TraceParent};
+pub use log::{LogExporter, LogRecord, Severity};
 pub use resource::Resource;
 pub use span::{Attribute, SpanKind, SpanRecord, Status, Value};
 pub use transport::{Endpoint, Signal, Transport, TransportConfig};
