@@ -370,7 +370,7 @@ mod tests {
             ("entryPoints:\n  web:\n    address: ':80'\n", &[]),
             (
                 "log:\n  level: INFO\n  otlp:\n    grpc:\n      endpoint: x:4317\n",
-                &["log.otlp"],
+                &[],
             ),
             ("metrics:\n  prometheus:\n    buckets: [0.1, 0.3]\n", &["metrics"]),
             (
@@ -456,12 +456,15 @@ mod tests {
     #[test]
     fn pruned_tree_keeps_implemented_keys() {
         let checked = check_yaml(
-            "log:\n  level: INFO\n  otlp: {}\nentryPoints:\n  web:\n    address: ':80'\n    allowACMEByPass: true\n",
+            "accessLog:\n  format: json\n  otlp: {}\nentryPoints:\n  web:\n    address: ':80'\n    allowACMEByPass: true\n",
         )
         .expect("valid");
         let tree = &checked.tree;
-        assert!(tree.get("log").and_then(|l| l.get("otlp")).is_none());
-        assert!(tree.get("log").and_then(|l| l.get("level")).is_some());
+        assert!(tree.get("accessLog").and_then(|l| l.get("otlp")).is_none());
+        assert!(tree
+            .get("accessLog")
+            .and_then(|l| l.get("format"))
+            .is_some());
         let web = tree.get("entryPoints").and_then(|e| e.get("web"));
         assert!(web.and_then(|w| w.get("address")).is_some());
     }

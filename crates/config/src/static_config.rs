@@ -693,6 +693,33 @@ pub struct Log {
     pub max_age: i64,
     pub max_backups: i64,
     pub compress: bool,
+    /// Switchyard's own log sent over OTLP too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<LogOtlp>,
+}
+
+/// `log.otlp`: the log's records sent to a collector (gRPC when `grpc`
+/// is given, else HTTP).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct LogOtlp {
+    pub service_name: String,
+    pub resource_attributes: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<OtlpHttp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<OtlpGrpc>,
+}
+
+impl Default for LogOtlp {
+    fn default() -> Self {
+        LogOtlp {
+            service_name: "traefik".into(),
+            resource_attributes: BTreeMap::new(),
+            http: None,
+            grpc: None,
+        }
+    }
 }
 
 impl Default for Log {
@@ -706,6 +733,7 @@ impl Default for Log {
             max_age: 0,
             max_backups: 0,
             compress: false,
+            otlp: None,
         }
     }
 }

@@ -141,7 +141,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "entrypoints.dns.udp",
         "experimental",
         "hostresolver",
-        "log.otlp",
         "metrics",
         "ocsp",
         "providers.consulcatalog",

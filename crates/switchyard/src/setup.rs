@@ -49,7 +49,13 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let signals = Signals::install()?;
     let config = loaded.config;
     let log = config.log.clone().unwrap_or_default();
-    let mut open_files = crate::logging::init(&log)
+    let log_export = log
+        .otlp
+        .as_ref()
+        .map(|otlp| crate::otel::start_log_export(otlp, &hostname()))
+        .transpose()?;
+    let otlp_layer = log_export.clone().map(crate::otel::OtlpLogLayer::new);
+    let mut open_files = crate::logging::init(&log, otlp_layer)
         .with_context(|| format!("log.filePath: cannot open {:?}", log.file_path))?;
     match &loaded.source {
         Source::File(p) => {
@@ -205,6 +211,10 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         t.exporter().flush(std::time::Duration::from_secs(5)).await;
     }
     tracing::info!("stopped");
+    if let Some(e) = &log_export {
+        // The log's last records, this one included.
+        e.flush(std::time::Duration::from_secs(5)).await;
+    }
     Ok(())
 }
 

@@ -304,7 +304,9 @@ async fn incoming_traceparent_is_continued_and_off_router_is_not_traced() {
     assert_eq!(paths, ["/continued"], "only the continued trace");
 }
 
-#[tokio::test]
+// Two workers: the collector double answers while the test waits for the
+// process to exit (and so would see a late export).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sample_rate_zero_sends_nothing() {
     let recv = OtlpReceiver::start().await;
     let b = Backend::start("b").await;
@@ -497,4 +499,67 @@ async fn access_log_names_the_trace() {
         .find(|l| l["RequestPath"] == "/not-traced")
         .unwrap();
     assert!(untraced.get("TraceId").is_none(), "{untraced}");
+}
+
+// Two workers: the collector double answers while the test waits for the
+// process to exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_otlp_sends_the_log_records() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let dir = TestDir::new("log-otlp");
+    let web = free_port();
+    dir.write("dynamic/config.yml", &dynamic(&b));
+    let static_yaml = format!(
+        "entryPoints:\n  web:\n    address: \"127.0.0.1:{web}\"\n\
+         log:\n  level: INFO\n  otlp:\n    serviceName: edge-logs\n    resourceAttributes:\n      team: edge\n\
+         \x20   http:\n      endpoint: \"http://{}/v1/logs\"\n\
+         providers:\n  file:\n    directory: \"{}\"\n",
+        recv.addr(),
+        dir.join("dynamic").display()
+    );
+    dir.write("switchyard.yml", &static_yaml);
+    let mut sy = Switchyard::start_with_env(
+        Path::new(BIN),
+        dir.path(),
+        &["--configFile=switchyard.yml"],
+        &[("OTEL_BSP_SCHEDULE_DELAY", "50")],
+    );
+    let web: SocketAddr = format!("127.0.0.1:{web}").parse().unwrap();
+    sy.wait_listening(web).await;
+    let listening = wait_until(
+        "the entrypoint's log record",
+        Duration::from_secs(10),
+        || async {
+            recv.logs()
+                .into_iter()
+                .find(|l| l.body == "entrypoint listening")
+        },
+    )
+    .await;
+    assert_eq!(listening.severity_text, "INFO");
+    assert_eq!(
+        listening.attributes.get("entrypoint").map(String::as_str),
+        Some("web")
+    );
+    assert_eq!(
+        listening.resource.get("service.name").map(String::as_str),
+        Some("edge-logs")
+    );
+    assert_eq!(
+        listening.resource.get("team").map(String::as_str),
+        Some("edge")
+    );
+    // The level filters what is sent: no DEBUG record at INFO.
+    assert!(recv.logs().iter().all(|l| l.severity_text != "DEBUG"));
+    // The same lines still go to stdout.
+    assert!(sy.logged("entrypoint listening"));
+    // What is logged while stopping is flushed before the exit.
+    sy.signal("TERM");
+    assert_eq!(sy.wait_exit(Duration::from_secs(15)), Some(0));
+    assert!(
+        recv.logs().iter().any(|l| l.body == "stopped"),
+        "{:#?}",
+        recv.logs()
+    );
 }

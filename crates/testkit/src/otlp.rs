@@ -1,6 +1,7 @@
-//! An OpenTelemetry collector double: receives OTLP trace exports over
-//! HTTP (`POST /v1/traces`, protobuf) or gRPC (`TraceService/Export`),
-//! decodes the real protobuf messages and keeps the spans, flattened for
+//! An OpenTelemetry collector double: receives OTLP trace and log exports
+//! over HTTP (`POST /v1/traces`, `/v1/logs`, protobuf, gzip or not) or
+//! gRPC (`TraceService/Export`, `LogsService/Export`), decodes the real
+//! protobuf messages and keeps the spans and log records, flattened for
 //! assertions.
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use prost::Message;
@@ -51,6 +53,56 @@ impl ReceivedSpan {
     }
 }
 
+/// One received log record, flattened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedLog {
+    pub severity_number: i32,
+    pub severity_text: String,
+    pub body: String,
+    /// Values as text.
+    pub attributes: BTreeMap<String, String>,
+    pub resource: BTreeMap<String, String>,
+}
+
+/// The records of one decoded logs export request.
+pub fn flatten_logs(request: &ExportLogsServiceRequest) -> Vec<ReceivedLog> {
+    let mut out = Vec::new();
+    for rl in &request.resource_logs {
+        let resource: BTreeMap<String, String> = rl
+            .resource
+            .iter()
+            .flat_map(|r| r.attributes.iter())
+            .map(|kv| {
+                (
+                    kv.key.clone(),
+                    kv.value.as_ref().map(text).unwrap_or_default(),
+                )
+            })
+            .collect();
+        for sl in &rl.scope_logs {
+            for r in &sl.log_records {
+                out.push(ReceivedLog {
+                    severity_number: r.severity_number,
+                    severity_text: r.severity_text.clone(),
+                    body: r.body.as_ref().map(text).unwrap_or_default(),
+                    attributes: r
+                        .attributes
+                        .iter()
+                        .map(|kv| {
+                            (
+                                kv.key.clone(),
+                                kv.value.as_ref().map(text).unwrap_or_default(),
+                            )
+                        })
+                        .collect(),
+                    resource: resource.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// What one export request looked like.
 #[derive(Debug, Clone)]
 pub struct ReceivedExport {
@@ -61,6 +113,7 @@ pub struct ReceivedExport {
 #[derive(Default)]
 struct State {
     spans: Vec<ReceivedSpan>,
+    logs: Vec<ReceivedLog>,
     exports: Vec<ReceivedExport>,
     /// Answer exports with this status (HTTP) instead of accepting them.
     failing: Option<u16>,
@@ -254,6 +307,24 @@ async fn answer(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Answ
     } else {
         message
     };
+    if path.ends_with("/v1/logs") || path.contains("LogsService") {
+        return Ok(match ExportLogsServiceRequest::decode(message) {
+            Ok(decoded) => {
+                state
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .logs
+                    .extend(flatten_logs(&decoded));
+                if grpc {
+                    grpc_answer(0, "")
+                } else {
+                    plain(200, Vec::new(), "application/x-protobuf")
+                }
+            }
+            Err(e) if grpc => grpc_answer(3, &e.to_string()),
+            Err(e) => plain(400, e.to_string().into_bytes(), "text/plain"),
+        });
+    }
     let decoded = match ExportTraceServiceRequest::decode(message) {
         Ok(d) => d,
         Err(e) => {
@@ -353,6 +424,15 @@ impl OtlpReceiver {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .spans
+            .clone()
+    }
+
+    /// The log records received so far.
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .logs
             .clone()
     }
 
