@@ -207,6 +207,19 @@ async fn minimal_router_sends_server_and_client_spans() {
             .any(|(k, v)| k == "content-encoding" && v == "gzip"),
         "gzip, as Traefik's exporter"
     );
+    // HTTP/2 (prior knowledge): Traefik writes Go's protocol string.
+    let h2 = switchyard_testkit::h2c_get(t.web, "min.test", "/h2")
+        .await
+        .unwrap();
+    assert_eq!(h2.status, 200);
+    let spans = trace_of(&recv, "/h2", 2).await;
+    let server = by_name(&spans, "GET");
+    assert_eq!(server.attr("network.protocol.version"), Some("HTTP/2.0"));
+    assert_eq!(server.attr("server.address"), Some("min.test"));
+    assert_eq!(
+        by_name(&spans, "ReverseProxy").attr("network.protocol.version"),
+        Some("1.1")
+    );
 }
 
 #[tokio::test]

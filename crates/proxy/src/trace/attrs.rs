@@ -20,13 +20,16 @@ fn text(key: &'static str, value: impl Into<String>) -> Attribute {
     attr(key, Value::Str(value.into()))
 }
 
-/// `1.0`, `1.1`, `2`, `3`.
+/// `network.protocol.version` as Traefik writes it: `1.0` and `1.1`, and
+/// for HTTP/2 and HTTP/3 Go's protocol strings as they are (`HTTP/2.0`,
+/// `HTTP/3.0`: Traefik's mapping expects `HTTP/2` and `HTTP/3`, which Go
+/// never gives).
 fn protocol_version(v: http::Version) -> &'static str {
     match v {
         http::Version::HTTP_09 => "0.9",
         http::Version::HTTP_10 => "1.0",
-        http::Version::HTTP_2 => "2",
-        http::Version::HTTP_3 => "3",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
         _ => "1.1",
     }
 }
