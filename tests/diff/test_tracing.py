@@ -117,9 +117,10 @@ http:
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"
 
-# (host, path, headers); each request's trace is found by its path.
+# (host, path, headers[, body]); each request's trace is found by its path.
 REQUESTS = [
     ("min.test", "/min?secret=1&keep=2&z=a+b", {"X-Req": "hello"}),
+    ("min.test", "/post", {}, b"hello"),
     ("det.test", "/strip/det", {}),
     ("broken.test", "/broken", {}),
     ("flaky.test", "/flaky", {}),
@@ -130,7 +131,7 @@ REQUESTS = [
     ("min.test", "/continued", {"traceparent": "00-%s-%s-01" % (CALLER_TRACE, CALLER_SPAN),
                                 "tracestate": "v=1"}),
 ]
-TRACED = ["/min", "/strip/det", "/broken", "/flaky", "/authed", "/authed-detailed", "/nowhere",
+TRACED = ["/min", "/post", "/strip/det", "/broken", "/flaky", "/authed", "/authed-detailed", "/nowhere",
           "/continued"]
 
 # Attributes whose values must match too.
@@ -298,8 +299,10 @@ def run(binary, backend, monkeypatch):
     try:
         p.wait_ready()
         answers = {}
-        for host, target, headers in REQUESTS:
-            status, resp_headers, body = request(p.web, "GET", target, host=host, headers=headers)
+        for host, target, headers, *body in REQUESTS:
+            method = "POST" if body else "GET"
+            status, resp_headers, body = request(p.web, method, target, host=host, headers=headers,
+                                                 body=body[0] if body else None)
             answers[target.split("?")[0]] = (status, body)
         deadline = time.time() + 15
         while time.time() < deadline:
