@@ -229,6 +229,25 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends, parsing never panics, and what it
+        /// accepts is written back the same (lower-case, version 00).
+        #[test]
+        fn traceparent_parse_is_total(s in "\\PC{0,80}") {
+            if let Some(p) = TraceParent::parse(&s) {
+                proptest::prop_assert_eq!(TraceParent::parse(&p.header_value()), Some(p));
+            }
+        }
+
+        #[test]
+        fn traceparent_of_valid_shape(t in "[0-9a-f]{32}", s in "[0-9a-f]{16}", f in "[0-9a-f]{2}") {
+            let value = format!("00-{t}-{s}-{f}");
+            let parsed = TraceParent::parse(&value);
+            let zero = t.bytes().all(|b| b == b'0') || s.bytes().all(|b| b == b'0');
+            proptest::prop_assert_eq!(parsed.is_some(), !zero);
+        }
+    }
+
     #[test]
     fn traceparent_round_trip() {
         let p = TraceParent {
