@@ -163,6 +163,7 @@ impl<T: Batchable> Exporter<T> {
             settings,
             stats: stats.clone(),
             failing: false,
+            reported: (0, None),
         };
         tokio::spawn(sender.run(rx));
         Exporter { tx, stats }
@@ -232,7 +233,12 @@ struct Sender {
     stats: Arc<Stats>,
     /// Whether the last export failed (its failure was logged).
     failing: bool,
+    /// The dropped count last logged, and when.
+    reported: (u64, Option<tokio::time::Instant>),
 }
+
+/// How often, at most, dropped items are logged.
+const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// The signal's name in the log.
 fn signal_name(signal: Signal) -> &'static str {
@@ -280,7 +286,31 @@ impl Sender {
         }
     }
 
+    /// Logs how many items were dropped since the last report, at most
+    /// every [`DROP_REPORT_EVERY`].
+    fn report_drops(&mut self, signal: &str) {
+        let dropped = self.stats.dropped.load(Ordering::Relaxed);
+        let now = tokio::time::Instant::now();
+        let due = self
+            .reported
+            .1
+            .is_none_or(|at| now.duration_since(at) >= DROP_REPORT_EVERY);
+        if dropped > self.reported.0 && due {
+            tracing::warn!(
+                dropped = dropped - self.reported.0,
+                total = dropped,
+                "OTLP {signal} export: items dropped (queue full or export failed)"
+            );
+            self.reported = (dropped, Some(now));
+        }
+    }
+
     async fn send<T: Batchable>(&mut self, batch: Vec<T>) {
+        self.send_batch(batch).await;
+        self.report_drops(signal_name(T::SIGNAL));
+    }
+
+    async fn send_batch<T: Batchable>(&mut self, batch: Vec<T>) {
         let count = batch.len() as u64;
         let message = T::encode(&batch, &self.resource, &self.scope);
         drop(batch);
@@ -342,6 +372,60 @@ mod tests {
         assert_eq!(exporter.stats().dropped.load(Ordering::Relaxed), 3);
         exporter.push(span());
         assert_eq!(spans.drain().len(), 1, "room again once drained");
+    }
+
+    #[tokio::test]
+    async fn a_batch_failing_every_attempt_is_dropped_and_counted() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        let transport = Transport::new(crate::TransportConfig {
+            endpoint: crate::Endpoint::Http {
+                url: format!("http://127.0.0.1:{port}"),
+            },
+            headers: Vec::new(),
+            tls,
+            timeout: Duration::from_secs(2),
+        })
+        .expect("transport");
+        let settings = BatchSettings {
+            attempts: 2,
+            backoff: Duration::from_millis(1),
+            ..BatchSettings::default()
+        };
+        let resource = Resource::new("t", "0", "h", &Default::default(), |_| None);
+        let exporter = SpanExporter::start(transport, resource, "s", settings);
+        for _ in 0..3 {
+            exporter.push(span());
+        }
+        exporter.flush(Duration::from_secs(10)).await;
+        let stats = exporter.stats();
+        assert_eq!(stats.dropped.load(Ordering::Relaxed), 3);
+        assert_eq!(stats.failures.load(Ordering::Relaxed), 2, "both attempts");
+        assert_eq!(stats.exported.load(Ordering::Relaxed), 0);
+    }
+
+    fn span() -> SpanRecord {
+        SpanRecord {
+            trace_id: crate::TraceId::random(),
+            span_id: crate::SpanId::random(),
+            parent: None,
+            parent_remote: false,
+            trace_state: None,
+            name: "GET".into(),
+            kind: crate::SpanKind::Server,
+            start: std::time::SystemTime::now(),
+            end: std::time::SystemTime::now(),
+            attributes: Vec::new(),
+            status: crate::Status::Unset,
+        }
     }
 
     #[test]
