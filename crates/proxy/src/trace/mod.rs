@@ -201,8 +201,6 @@ impl Tracer {
         });
         Some(ServerSpan {
             tracer: self.clone(),
-            trace_id,
-            span_id,
             record,
         })
     }
@@ -278,18 +276,11 @@ impl TraceCtx {
 /// The entrypoint's span of one request, ended with its response.
 pub struct ServerSpan {
     tracer: Arc<Tracer>,
-    trace_id: TraceId,
-    span_id: SpanId,
     /// `None` when the trace is not sampled.
     record: Option<Box<SpanRecord>>,
 }
 
 impl ServerSpan {
-    /// The trace and span ids (hex), for the access log.
-    pub fn ids(&self) -> (String, String) {
-        (self.trace_id.to_hex(), self.span_id.to_hex())
-    }
-
     /// Ends the span with the response sent to the client.
     pub fn finish(mut self, resp: &Response) {
         self.end(resp.status().as_u16(), Some(resp.headers()));
