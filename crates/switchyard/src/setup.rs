@@ -92,7 +92,11 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         (!acme.is_empty()).then(Default::default);
     let switcher = Switcher::new(Runtime::default());
     let access_log = start_access_log(config.access_log.as_ref(), &mut open_files)?;
-    let tracer = crate::otel::start_tracing(config.tracing.as_ref(), &host)?;
+    // As Traefik, a tracer that cannot be made is a warning: the rest runs.
+    let tracer = crate::otel::start_tracing(config.tracing.as_ref(), &host).unwrap_or_else(|e| {
+        tracing::warn!("unable to create the tracer, requests are not traced: {e:#}");
+        None
+    });
     let mut entrypoints = Vec::new();
     for mut settings in translate::entrypoint_settings(&config, &host, &challenges)? {
         settings.access_log.clone_from(&access_log);

@@ -576,3 +576,23 @@ async fn log_otlp_sends_the_log_records() {
         recv.logs()
     );
 }
+
+#[tokio::test]
+async fn unusable_tracing_section_is_a_warning_and_the_rest_serves() {
+    let b = Backend::start("b").await;
+    // A gRPC endpoint must be host:port.
+    let t = start(
+        "trace-bad-endpoint",
+        &b,
+        "  otlp:\n    grpc:\n      endpoint: \"http://collector/v1\"\n",
+    )
+    .await;
+    assert_eq!(get(t.web, "min.test", "/still").await.unwrap().status, 200);
+    assert!(
+        t.sy.log().iter().any(|l| l.contains("WARN")
+            && l.contains("unable to create the tracer")
+            && l.contains("tracing.otlp.grpc")),
+        "{:#?}",
+        t.sy.log()
+    );
+}
