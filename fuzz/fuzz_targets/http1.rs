@@ -184,6 +184,7 @@ fn settings(trusting: bool) -> Arc<EntryPointSettings> {
         encode_query_semicolons: !trusting,
         http2: Default::default(),
         access_log: None,
+        tracer: None,
     })
 }
 

@@ -44,8 +44,6 @@ providers:
 # What Switchyard does not act on, by element, as its API says it.
 NOT_IMPLEMENTED = sorted([
     "router every@file: observability.metrics",
-    "router every@file: observability.traceVerbosity",
-    "router every@file: observability.tracing",
     "middleware forwardAuth@file: forwardAuth.headerField",
     "middleware forwardAuth@file: forwardAuth.maxResponseBodySize",
     "middleware rateLimit@file: rateLimit.redis.maxActiveConns",

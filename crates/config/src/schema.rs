@@ -370,12 +370,12 @@ mod tests {
             ("entryPoints:\n  web:\n    address: ':80'\n", &[]),
             (
                 "log:\n  level: INFO\n  otlp:\n    grpc:\n      endpoint: x:4317\n",
-                &["log.otlp"],
+                &[],
             ),
             ("metrics:\n  prometheus:\n    buckets: [0.1, 0.3]\n", &["metrics"]),
             (
-                "entryPoints:\n  web:\n    address: ':80'\n    observability:\n      tracing: false\n  web2:\n    address: ':81'\n    udp:\n      timeout: 5s\n",
-                &["entryPoints.web.observability.tracing", "entryPoints.web2.udp"],
+                "entryPoints:\n  web:\n    address: ':80'\n    observability:\n      metrics: false\n  web2:\n    address: ':81'\n    udp:\n      timeout: 5s\n",
+                &["entryPoints.web.observability.metrics", "entryPoints.web2.udp"],
             ),
             (
                 "providers:\n  file:\n    directory: /d\n  nomad:\n    endpoint:\n      address: http://127.0.0.1:4646\n  plugin:\n    mine:\n      any:\n        shape: [1, 2]\n",
@@ -385,7 +385,8 @@ mod tests {
                 "certificatesResolvers:\n  le:\n    acme:\n      storage: a.json\n    tailscale: {}\n",
                 &["certificatesResolvers.le.tailscale"],
             ),
-            ("accessLog: {}\ntracing: {}\n", &["tracing"]),
+            ("accessLog: {}\ntracing: {}\n", &[]),
+            ("tracing:\n  otlp:\n    http: {}\n  globalAttributes:\n    a: b\n", &[]),
             (
                 "accessLog:\n  format: json\n  dualOutput: true\n",
                 &["accessLog.dualOutput"],
@@ -435,7 +436,7 @@ mod tests {
     #[test]
     fn shown_sections_stay_as_written() {
         let checked = check_yaml(
-            "entryPoints:\n  web:\n    address: ':80'\n    udp:\n      timeout: 5s\n    observability:\n      tracing: false\n",
+            "entryPoints:\n  web:\n    address: ':80'\n    udp:\n      timeout: 5s\n    observability:\n      metrics: false\n",
         )
         .expect("valid");
         let web = checked.tree.get("entryPoints").and_then(|e| e.get("web"));
@@ -448,7 +449,7 @@ mod tests {
             checked.not_implemented,
             [
                 "entryPoints.web.udp",
-                "entryPoints.web.observability.tracing"
+                "entryPoints.web.observability.metrics"
             ]
         );
         let typo = check_yaml("entryPoints:\n  web:\n    udp:\n      timeot: 5s\n");
@@ -458,12 +459,15 @@ mod tests {
     #[test]
     fn pruned_tree_keeps_implemented_keys() {
         let checked = check_yaml(
-            "log:\n  level: INFO\n  otlp: {}\nentryPoints:\n  web:\n    address: ':80'\n    allowACMEByPass: true\n",
+            "accessLog:\n  format: json\n  otlp: {}\nentryPoints:\n  web:\n    address: ':80'\n    allowACMEByPass: true\n",
         )
         .expect("valid");
         let tree = &checked.tree;
-        assert!(tree.get("log").and_then(|l| l.get("otlp")).is_none());
-        assert!(tree.get("log").and_then(|l| l.get("level")).is_some());
+        assert!(tree.get("accessLog").and_then(|l| l.get("otlp")).is_none());
+        assert!(tree
+            .get("accessLog")
+            .and_then(|l| l.get("format"))
+            .is_some());
         let web = tree.get("entryPoints").and_then(|e| e.get("web"));
         assert!(web.and_then(|w| w.get("address")).is_some());
     }

@@ -27,6 +27,8 @@ pub struct StaticConfiguration {
     pub log: Option<Log>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_log: Option<AccessLog>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Tracing>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub certificates_resolvers: BTreeMap<String, CertificatesResolver>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -778,6 +780,33 @@ pub struct Log {
     pub max_age: i64,
     pub max_backups: i64,
     pub compress: bool,
+    /// Switchyard's own log sent over OTLP too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<LogOtlp>,
+}
+
+/// `log.otlp`: the log's records sent to a collector (gRPC when `grpc`
+/// is given, else HTTP).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct LogOtlp {
+    pub service_name: String,
+    pub resource_attributes: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<OtlpHttp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<OtlpGrpc>,
+}
+
+impl Default for LogOtlp {
+    fn default() -> Self {
+        LogOtlp {
+            service_name: "traefik".into(),
+            resource_attributes: BTreeMap::new(),
+            http: None,
+            grpc: None,
+        }
+    }
 }
 
 impl Default for Log {
@@ -791,6 +820,7 @@ impl Default for Log {
             max_age: 0,
             max_backups: 0,
             compress: false,
+            otlp: None,
         }
     }
 }
@@ -865,6 +895,103 @@ pub struct AccessLogHeaders {
 #[serde(default, rename_all = "camelCase")]
 pub struct AccessLogQuery {
     pub default_mode: String,
+}
+
+/// `tracing`: OpenTelemetry spans of the requests, sent over OTLP (see
+/// `switchyard_proxy::trace`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Tracing {
+    /// The resource's `service.name`.
+    pub service_name: String,
+    /// The share of new traces recorded (0 to 1); a trace continued from
+    /// a caller keeps the caller's decision.
+    pub sample_rate: f64,
+    /// Extra resource attributes.
+    pub resource_attributes: BTreeMap<String, String>,
+    /// Request headers recorded as `http.request.header.<name>`.
+    pub captured_request_headers: Vec<String>,
+    /// Response headers recorded as `http.response.header.<name>`.
+    pub captured_response_headers: Vec<String>,
+    /// Query parameters whose values are recorded; others are `REDACTED`.
+    pub safe_query_params: Vec<String>,
+    /// Trace requests to internal services (api, dashboard, ping) too.
+    pub add_internals: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<TracingOtlp>,
+    /// Deprecated spelling of `resourceAttributes`, used when that is not
+    /// given.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub global_attributes: BTreeMap<String, String>,
+}
+
+impl Default for Tracing {
+    fn default() -> Self {
+        Tracing {
+            service_name: "traefik".into(),
+            sample_rate: 1.0,
+            resource_attributes: BTreeMap::new(),
+            captured_request_headers: Vec::new(),
+            captured_response_headers: Vec::new(),
+            safe_query_params: Vec::new(),
+            add_internals: false,
+            otlp: None,
+            global_attributes: BTreeMap::new(),
+        }
+    }
+}
+
+/// `tracing.otlp`: the collector. gRPC when `grpc` is given, else HTTP.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TracingOtlp {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<OtlpHttp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<OtlpGrpc>,
+}
+
+/// `otlp.http`: `POST` protobuf to `endpoint` (`/v1/traces` when it has
+/// no path).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct OtlpHttp {
+    pub endpoint: String,
+    pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
+}
+
+impl Default for OtlpHttp {
+    fn default() -> Self {
+        OtlpHttp {
+            endpoint: "https://localhost:4318".into(),
+            headers: BTreeMap::new(),
+            tls: None,
+        }
+    }
+}
+
+/// `otlp.grpc`: the collector's `host:port`; `insecure` for plain text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct OtlpGrpc {
+    pub endpoint: String,
+    pub insecure: bool,
+    pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
+}
+
+impl Default for OtlpGrpc {
+    fn default() -> Self {
+        OtlpGrpc {
+            endpoint: "localhost:4317".into(),
+            insecure: false,
+            headers: BTreeMap::new(),
+            tls: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -137,13 +137,10 @@ fn warning_names_exactly_what_is_not_implemented() {
         "certificatesresolvers.ts.tailscale",
         "core.stricttlsoptions",
         "entrypoints.web.observability.metrics",
-        "entrypoints.web.observability.tracing",
-        "entrypoints.web.observability.traceverbosity",
         "entrypoints.web.udp",
         "entrypoints.dns.udp",
         "experimental",
         "hostresolver",
-        "log.otlp",
         "metrics",
         "ocsp",
         "providers.consulcatalog",
@@ -158,11 +155,12 @@ fn warning_names_exactly_what_is_not_implemented() {
         "providers.rest",
         "spiffe",
         "tcpserverstransport",
-        "tracing",
     ];
     assert_eq!(loaded.not_implemented, want);
     // What is implemented arrived in the typed configuration.
     let c = &loaded.config;
+    let tracing = c.tracing.as_ref().expect("tracing");
+    assert!(tracing.otlp.is_some(), "tracing.otlp decoded");
     let acme = c.certificates_resolvers["le"].acme.as_ref().expect("acme");
     assert_eq!(
         std::time::Duration::from(acme.client_timeout),

@@ -61,6 +61,9 @@ pub struct Recorded {
     pub retry_attempts: u32,
     /// The user an authentication middleware read from the request.
     pub client_username: Option<String>,
+    /// The trace id and the entrypoint span's id (hex), when the request
+    /// is traced (sampled or not).
+    pub trace: Option<(String, String)>,
 }
 
 impl LogFacts {

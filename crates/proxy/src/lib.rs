@@ -18,6 +18,7 @@ pub mod predicate;
 pub mod redis;
 pub mod service;
 pub mod tls_names;
+pub mod trace;
 pub mod upstream;
 
 pub use body::Body;

@@ -16,6 +16,8 @@ pub struct Route {
     pub access_logs: bool,
     /// Whether its service is an internal one (`…@internal`).
     pub internal: bool,
+    /// The router's `observability.tracing` and `traceVerbosity`.
+    pub tracing: switchyard_proxy::trace::Verbosity,
 }
 
 /// A compiled configuration. Immutable once published.

@@ -163,6 +163,11 @@ pub fn entrypoint_settings(
                 .as_ref()
                 .and_then(|o| o.access_logs)
                 .unwrap_or(true),
+            tracer: None,
+            trace_unrouted: switchyard_proxy::trace::Verbosity::of_router_on(
+                None,
+                ep.observability.as_ref(),
+            ),
         });
     }
     Ok(out)
@@ -240,6 +245,7 @@ pub fn static_view(config: &StaticConfiguration) -> StaticView {
         entrypoint_observability,
         default_transport: default_transport(config),
         default_rule_syntax: default_rule_syntax(config).ok().flatten(),
+        tracing: config.tracing.is_some(),
     }
 }
 

@@ -11,9 +11,10 @@ use crate::reopen;
 
 /// Installs the global subscriber. `log.level` is Traefik's (TRACE, DEBUG,
 /// INFO, WARN, ERROR, FATAL, PANIC); `RUST_LOG` overrides it when set.
+/// With `otlp` (`log.otlp`), what passes the level is sent there too.
 /// Returns the files to reopen on `SIGUSR1` (the log file, when there is
 /// one).
-pub fn init(log: &Log) -> std::io::Result<reopen::Files> {
+pub fn init(log: &Log, otlp: Option<crate::otel::OtlpLogLayer>) -> std::io::Result<reopen::Files> {
     let level = match log.level.to_ascii_uppercase().as_str() {
         "TRACE" => "trace",
         "DEBUG" => "debug",
@@ -36,6 +37,28 @@ pub fn init(log: &Log) -> std::io::Result<reopen::Files> {
         files.add("log.filePath", move || handle.reopen());
         (BoxMakeWriter::new(file), false)
     };
+    if let Some(otlp) = otlp {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        use tracing_subscriber::Layer;
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_ansi(ansi);
+        let fmt = if log.format.eq_ignore_ascii_case("json") {
+            fmt.json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .boxed()
+        } else {
+            fmt.with_target(false).boxed()
+        };
+        tracing_subscriber::registry()
+            .with(fmt)
+            .with(otlp)
+            .with(filter)
+            .init();
+        return Ok(files);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

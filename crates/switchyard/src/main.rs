@@ -10,6 +10,7 @@ mod explain;
 mod healthcheck;
 mod logfile;
 mod logging;
+mod otel;
 mod reopen;
 mod setup;
 

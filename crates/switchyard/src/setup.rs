@@ -49,7 +49,13 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let signals = Signals::install()?;
     let config = loaded.config;
     let log = config.log.clone().unwrap_or_default();
-    let mut open_files = crate::logging::init(&log)
+    let log_export = log
+        .otlp
+        .as_ref()
+        .map(|otlp| crate::otel::start_log_export(otlp, &hostname()))
+        .transpose()?;
+    let otlp_layer = log_export.clone().map(crate::otel::OtlpLogLayer::new);
+    let mut open_files = crate::logging::init(&log, otlp_layer)
         .with_context(|| format!("log.filePath: cannot open {:?}", log.file_path))?;
     match &loaded.source {
         Source::File(p) => {
@@ -86,9 +92,15 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         (!acme.is_empty()).then(Default::default);
     let switcher = Switcher::new(Runtime::default());
     let access_log = start_access_log(config.access_log.as_ref(), &mut open_files)?;
+    // As Traefik, a tracer that cannot be made is a warning: the rest runs.
+    let tracer = crate::otel::start_tracing(config.tracing.as_ref(), &host).unwrap_or_else(|e| {
+        tracing::warn!("unable to create the tracer, requests are not traced: {e:#}");
+        None
+    });
     let mut entrypoints = Vec::new();
     for mut settings in translate::entrypoint_settings(&config, &host, &challenges)? {
         settings.access_log.clone_from(&access_log);
+        settings.tracer.clone_from(&tracer);
         let ep = EntryPoint::bind(settings, &switcher)?;
         tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
         entrypoints.push(ep);
@@ -209,7 +221,15 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     }
     drop(tx);
     watcher_task.abort();
+    if let Some(t) = &tracer {
+        // The spans of the last requests still go out.
+        t.exporter().flush(std::time::Duration::from_secs(5)).await;
+    }
     tracing::info!("stopped");
+    if let Some(e) = &log_export {
+        // The log's last records, this one included.
+        e.flush(std::time::Duration::from_secs(5)).await;
+    }
     Ok(())
 }
 

@@ -352,13 +352,21 @@ async fn queued_lines_are_written_at_shutdown() {
     let path = p.dir.join("access.log");
     wait_lines(&path, 1).await;
     for i in 0..40 {
-        get(p.web, "a.test", &format!("/before-stop/{i}")).await.unwrap();
+        get(p.web, "a.test", &format!("/before-stop/{i}"))
+            .await
+            .unwrap();
     }
     p.sy.signal("TERM");
-    assert!(p.sy.wait_exit(Duration::from_secs(20)).is_some(), "it stops");
+    assert!(
+        p.sy.wait_exit(Duration::from_secs(20)).is_some(),
+        "it stops"
+    );
     let all = read(&path);
     for i in 0..40 {
-        assert!(all.contains(&format!("/before-stop/{i} ")), "line {i} lost: {all}");
+        assert!(
+            all.contains(&format!("/before-stop/{i} ")),
+            "line {i} lost: {all}"
+        );
     }
 }
 

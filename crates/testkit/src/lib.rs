@@ -13,6 +13,7 @@ pub mod docker;
 pub mod h2raw;
 mod kv_servers;
 pub mod load;
+pub mod otlp;
 mod process;
 mod services;
 pub mod tls;
@@ -26,6 +27,7 @@ pub use config_server::ConfigServer;
 pub use consul_double::ConsulDouble;
 pub use dir::TestDir;
 pub use kv_servers::{zk_write, EtcdServer, ZooKeeperServer};
+pub use otlp::{OtlpReceiver, ReceivedLog, ReceivedSpan};
 pub use process::{free_port, Switchyard};
 pub use services::{Pebble, PebbleOptions, RedisCluster, RedisSentinel, RedisServer};
 

@@ -132,8 +132,8 @@ fn keys_not_implemented_are_noted_on_their_element() {
             ],
         ),
         (
-            "http:\n  routers:\n    r:\n      rule: Path(`/`)\n      observability:\n        accessLogs: false\n        tracing: false\n",
-            &[(Router, "r", "observability.tracing", false)],
+            "http:\n  routers:\n    r:\n      rule: Path(`/`)\n      observability:\n        accessLogs: false\n        tracing: false\n        metrics: false\n",
+            &[(Router, "r", "observability.metrics", false)],
         ),
         (
             "http:\n  routers:\n    child:\n      rule: Path(`/`)\n      parentRefs: [parent]\n",
@@ -189,6 +189,7 @@ http:
       service: s
       observability:
         accessLogs: false
+        metrics: false
   services:
     s:
       loadBalancer:
@@ -215,9 +216,14 @@ tcp:
     let c = parse_dynamic(Path::new("dynamic.yml"), text).expect("accepted");
     let http = c.http.as_ref().expect("http");
     let r = &http.routers["r"];
-    assert!(r.unsupported.not_yet.is_empty());
-    let access_logs = r.observability.as_ref().and_then(|o| o.get("accessLogs"));
-    assert!(access_logs.is_some(), "accessLogs is kept");
+    assert_eq!(r.unsupported.not_yet, ["observability.metrics"]);
+    assert!(
+        r.observability
+            .as_ref()
+            .and_then(|o| o.get("accessLogs"))
+            .is_some(),
+        "what is implemented of observability is kept"
+    );
     assert!(http.services["s"].unsupported.is_empty());
     let m = &http.middlewares["auth"];
     assert_eq!(m.1.not_yet, ["forwardAuth.maxResponseBodySize"]);
@@ -247,10 +253,10 @@ tcp:
 #[test]
 fn keys_match_case_insensitively() {
     let checked = check_yaml(
-        "HTTP:\n  Routers:\n    R:\n      Rule: Path(`/`)\n      Observability:\n        Tracing: false\n",
+        "HTTP:\n  Routers:\n    R:\n      Rule: Path(`/`)\n      Observability:\n        Metrics: false\n",
     )
     .expect("accepted");
     assert_eq!(checked.notes.len(), 1);
     assert_eq!(checked.notes[0].name, "R");
-    assert_eq!(checked.notes[0].key, "Observability.Tracing");
+    assert_eq!(checked.notes[0].key, "Observability.Metrics");
 }

@@ -192,6 +192,7 @@ fn status_only(status: http::StatusCode) -> Response {
 impl Handler for ForwardAuth {
     fn call(&self, req: Request) -> HandlerFuture {
         let mut auth_req = self.auth_request(&req);
+        let span = crate::trace::ClientSpan::start_auth(&req, &mut auth_req);
         let client = self.client.clone();
         let s = self.s.clone();
         let next = self.next.clone();
@@ -216,10 +217,10 @@ impl Handler for ForwardAuth {
                 req = crate::context::request_from_parts(&parts, body::full(bytes));
             }
             let address = s.address.to_string();
-            let auth = match client
+            let sent = client
                 .send(auth_req, &address, crate::upstream::Protocol::Auto)
-                .await
-            {
+                .await;
+            let auth = match crate::trace::ClientSpan::end(span, sent) {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::debug!(error = %e, "forwardAuth: authentication server unreachable");

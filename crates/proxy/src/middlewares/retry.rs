@@ -17,6 +17,8 @@ use crate::{body, BoxHandler, Handler, HandlerFuture, ProxyError, Request};
 
 #[derive(Debug, Clone)]
 pub struct RetrySettings {
+    /// The middleware's qualified name (its `Retry` spans carry it).
+    pub name: std::sync::Arc<str>,
     pub attempts: u32,
     pub initial_interval: Duration,
     pub timeout: Option<Duration>,
@@ -111,11 +113,13 @@ impl Handler for Retry {
                     (None, Some(b)) => b,
                     (None, None) => body::empty(),
                 };
-                let req = crate::context::request_from_parts(&parts, body);
+                let mut req = crate::context::request_from_parts(&parts, body);
+                let span = crate::trace::retry_span(&mut req, &s.name, attempt);
                 let last = attempt >= s.attempts
                     || replay.is_none()
                     || s.timeout.is_some_and(|t| started.elapsed() + wait > t);
                 let result = next.call(req).await;
+                drop(span);
                 if last {
                     return result;
                 }
@@ -151,9 +155,10 @@ impl Handler for Retry {
 /// Translates a `retry` definition.
 pub fn from_config(
     c: switchyard_config::middlewares::Retry,
-    _ctx: &mut super::TranslateCtx<'_>,
+    ctx: &mut super::TranslateCtx<'_>,
 ) -> Result<super::Factory, String> {
     let settings = RetrySettings {
+        name: ctx.name.into(),
         attempts: u32::try_from(c.attempts)
             .ok()
             .filter(|a| *a > 0)

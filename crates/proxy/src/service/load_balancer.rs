@@ -194,7 +194,7 @@ async fn forward_noted(
 }
 
 impl Handler for LoadBalancer {
-    fn call(&self, req: Request) -> HandlerFuture {
+    fn call(&self, mut req: Request) -> HandlerFuture {
         let inner = &self.inner;
         let servers = &inner.servers;
         let Some(pick) = inner
@@ -212,15 +212,17 @@ impl Handler for LoadBalancer {
         if let Some(f) = &facts {
             f.note_service(&inner.service, &server.log_url);
         }
+        let span = crate::trace::service_span(&mut req, &inner.service);
         let Some(passive) = inner.passive.clone() else {
-            let call =
-                Box::pin(
-                    async move { forward_noted(upstream, &server, pass_host, req, facts).await },
-                );
+            let call = Box::pin(async move {
+                let _span = span;
+                forward_noted(upstream, &server, pass_host, req, facts).await
+            });
             return inner.picker.serve(pick, call);
         };
         let active = inner.active;
         let call = Box::pin(async move {
+            let _span = span;
             let result = forward_noted(upstream, &server, pass_host, req, facts).await;
             let failed = match &result {
                 Ok(resp) => resp.status().is_server_error(),

@@ -224,7 +224,9 @@ pub async fn forward(
     } else {
         target.protocol()
     };
-    let mut resp = upstream.send(req, &target.url, protocol).await?;
+    let span = crate::trace::ClientSpan::start(&mut req);
+    let sent = upstream.send(req, &target.url, protocol).await;
+    let mut resp = crate::trace::ClientSpan::end(span, sent)?;
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {

@@ -291,6 +291,10 @@ impl Record {
             put("ServiceName", Val::from(&*s.name));
             put("ServiceURL", Val::from(&*s.url));
         }
+        let trace = self.recorded.trace.as_ref();
+        if let Some((_, span)) = trace {
+            put("SpanId", Val::from(span.as_str()));
+        }
         put("StartLocal", Val::from(scratch.start.as_str()));
         put("StartUTC", Val::from(scratch.start.as_str()));
         if let Some(tls) = tls {
@@ -304,7 +308,15 @@ impl Record {
                 put("TLSVersion", Val::from(v));
             }
         }
+        if let Some((trace, _)) = trace {
+            // Traefik's name; the OpenTelemetry ones come after.
+            put("TraceId", Val::from(trace.as_str()));
+        }
         put("entryPointName", Val::from(&*self.entrypoint));
+        if let Some((trace, span)) = trace {
+            put("span_id", Val::from(span.as_str()));
+            put("trace_id", Val::from(trace.as_str()));
+        }
 
         let fields = out.list.len();
         if let Some(h) = &self.request_headers {

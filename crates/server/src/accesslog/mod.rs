@@ -131,6 +131,9 @@ impl AccessLog {
             h
         });
         let facts = Arc::new(LogFacts::new(self.settings.any_header()));
+        if let Some(ids) = switchyard_proxy::trace::TraceCtx::of(req).map(|t| t.ids()) {
+            facts.update(|r| r.trace = Some(ids));
+        }
         req.extensions_mut().insert(facts.clone());
         let request_bytes = Arc::new(AtomicU64::new(0));
         // A request without a body (most) has nothing to count.

@@ -190,4 +190,9 @@ impl Builder {
     pub(super) fn middleware(&self, name: &str) -> Option<&CompiledMiddleware> {
         self.middlewares.get(name).map(|c| &c.compiled)
     }
+
+    /// A compiled middleware's kind (`headers`, `stripprefix`, ...).
+    pub(super) fn middleware_kind(&self, name: &str) -> Option<&str> {
+        self.middlewares.get(name).map(|c| c.kind.as_str())
+    }
 }

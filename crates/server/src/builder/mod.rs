@@ -51,6 +51,8 @@ pub struct StaticView {
     /// the order between routers of equal priority; Traefik's own list
     /// when not given.
     pub provider_precedence: Option<Vec<String>>,
+    /// Whether `tracing` is on: chains then get their span steps.
+    pub tracing: bool,
 }
 
 /// Builds runtimes, remembering what it built last.

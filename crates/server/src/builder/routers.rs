@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use switchyard_config::dynamic::{HttpConfiguration, Router};
 use switchyard_config::tls::RouterTls;
+use switchyard_proxy::trace::{Traced, Verbosity};
 use switchyard_rules::{default_priority, Entry, RouterTable, Rule, Syntax};
 
 use super::middlewares::{CompiledMiddleware, Wrap};
@@ -147,6 +148,14 @@ impl Builder {
         Ok(rule)
     }
 
+    /// `wrap` (middleware `name`'s) with its span around the handler it
+    /// makes.
+    fn traced_middleware(&self, name: &str, wrap: Wrap) -> Wrap {
+        let kind = self.middleware_kind(name).unwrap_or("").to_string();
+        let name: Arc<str> = Arc::from(name);
+        Arc::new(move |next| Traced::middleware(&name, &kind, wrap(next)))
+    }
+
     /// Expands `name` (qualified) into the wrappers it stands for, following
     /// chains; `stack` holds the chain being expanded, to report cycles.
     fn expand(
@@ -169,6 +178,9 @@ impl Builder {
         };
         used.push(name.to_string());
         match compiled {
+            CompiledMiddleware::Wrap(w) if self.view.tracing => {
+                out.push(self.traced_middleware(name, w.clone()));
+            }
             CompiledMiddleware::Wrap(w) => out.push(w.clone()),
             CompiledMiddleware::Chain(names) => {
                 stack.push(name.to_string());
@@ -522,6 +534,9 @@ impl Builder {
                 .iter()
                 .rev()
                 .fold(service.handler.clone(), |next, wrap| wrap(next));
+            if self.view.tracing {
+                handler = Traced::router(name, &router.rule, &service_name, handler);
+            }
             if router.default_rule {
                 handler = Arc::new(switchyard_proxy::middlewares::DenyRouterRecursion::new(
                     name, handler,
@@ -559,6 +574,10 @@ impl Builder {
                                 .and_then(|o| o.access_logs),
                         ),
                         internal: service_name.ends_with("@internal"),
+                        tracing: Verbosity::of_router_on(
+                            router.observability.as_ref(),
+                            self.view.entrypoint_observability.get(ep),
+                        ),
                     },
                 },
             ));

@@ -207,21 +207,33 @@ async fn route(
                     e.value.handler.clone(),
                     log.as_ref()
                         .filter(|(l, _)| l.wants(e.value.internal, e.value.access_logs)),
+                    (e.value.tracing, e.value.internal),
                 )
             })
     };
-    let Some((router, handler, log)) = route else {
+    let Some((router, handler, log, (tracing, internal))) = route else {
         if let Some(key_auth) = acme_answer {
             return acme_response(key_auth);
         }
         // As Traefik's default handler, a request no router takes is
-        // logged (without a router name).
+        // logged (without a router name) and traced.
+        let span = settings
+            .tracer
+            .as_ref()
+            .and_then(|t| t.begin_server(&mut req, &settings.name, settings.trace_unrouted, false));
         let resp = ProxyError::NotFound.into_response();
+        if let Some(span) = span {
+            span.finish(&resp);
+        }
         return match log.filter(|_| settings.log_unrouted) {
             Some((log, start)) => log.begin(&mut req, None, start).finish(resp),
             None => resp,
         };
     };
+    let span = settings
+        .tracer
+        .as_ref()
+        .and_then(|t| t.begin_server(&mut req, &settings.name, tracing, internal));
     // Dropped unfinished (the client went away), it logs a 499.
     let pending = log.map(|(log, start)| log.begin(&mut req, Some(router.clone()), *start));
     let mut gone = ClientGone {
@@ -235,6 +247,9 @@ async fn route(
         }
     };
     gone.router = None;
+    if let Some(span) = span {
+        span.finish(&resp);
+    }
     match pending {
         Some(p) => p.finish(resp),
         None => resp,

@@ -80,6 +80,11 @@ pub struct EntryPointSettings {
     /// `observability.accessLogs`: whether requests no router takes are
     /// logged (routers have their own switch, this one by default).
     pub log_unrouted: bool,
+    /// `tracing`, shared by every entrypoint.
+    pub tracer: Option<Arc<switchyard_proxy::trace::Tracer>>,
+    /// `observability.tracing` / `traceVerbosity`: how requests no router
+    /// takes are traced.
+    pub trace_unrouted: switchyard_proxy::trace::Verbosity,
 }
 
 /// A bound entrypoint, not yet serving.

@@ -74,6 +74,7 @@ fn record() -> Record {
             }),
             retry_attempts: 0,
             client_username: None,
+            trace: None,
         },
         status: 200,
         size: 12,
