@@ -291,12 +291,12 @@ fn config_file_search_order_and_flag() {
 fn unsupported_sections_are_named() {
     let (_, not_implemented) = static_checked(
         "t.yml",
-        "entryPoints:\n  web:\n    address: \":80\"\n    udp:\n      timeout: 3s\nmetrics:\n  prometheus: {}\nproviders:\n  swarm: {}\n  file:\n    directory: x\n",
+        "entryPoints:\n  web:\n    address: \":80\"\n    udp:\n      timeout: 3s\nmetrics:\n  prometheus: {}\n  datadog: {}\nproviders:\n  swarm: {}\n  file:\n    directory: x\n",
     )
     .unwrap();
     assert_eq!(
         not_implemented,
-        vec!["entryPoints.web.udp", "metrics", "providers.swarm"]
+        vec!["entryPoints.web.udp", "metrics.datadog", "providers.swarm"]
     );
 }
 
