@@ -16,6 +16,8 @@ pub struct Route {
     pub access_logs: bool,
     /// Whether its service is an internal one (`…@internal`).
     pub internal: bool,
+    /// Its counters, when metrics are on.
+    pub metrics: crate::metrics::RouteMetrics,
 }
 
 /// A compiled configuration. Immutable once published.

@@ -158,6 +158,7 @@ pub fn entrypoint_settings(
             allow_acme_by_pass: ep.allow_acme_by_pass,
             http2,
             access_log: None,
+            metrics: None,
         });
     }
     Ok(out)
@@ -309,6 +310,12 @@ pub fn internal_settings(config: &StaticConfiguration) -> Result<InternalSetting
         ping_entrypoint: config
             .ping
             .as_ref()
+            .filter(|p| !p.manual_routing)
+            .map(|p| p.entry_point.clone()),
+        prometheus_entrypoint: config
+            .metrics
+            .as_ref()
+            .and_then(|m| m.prometheus.as_ref())
             .filter(|p| !p.manual_routing)
             .map(|p| p.entry_point.clone()),
         redirections: Vec::new(),

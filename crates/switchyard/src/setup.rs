@@ -86,9 +86,14 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         (!acme.is_empty()).then(Default::default);
     let switcher = Switcher::new(Runtime::default());
     let access_log = start_access_log(config.access_log.as_ref(), &mut open_files)?;
+    let metrics = match &config.metrics {
+        Some(m) => switchyard_server::metrics::Metrics::new(m).map_err(anyhow::Error::msg)?,
+        None => None,
+    };
     let mut entrypoints = Vec::new();
     for mut settings in translate::entrypoint_settings(&config, &host, &challenges)? {
         settings.access_log.clone_from(&access_log);
+        settings.metrics = metrics.as_ref().map(|m| m.entrypoint(&settings.name));
         let ep = EntryPoint::bind(settings, &switcher)?;
         tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
         entrypoints.push(ep);
@@ -121,7 +126,13 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         let handler = switchyard_api::ping(terminating.clone(), ping.terminating_status_code);
         internal.insert("ping@internal".into(), handler);
     }
-    let builder = Builder::new(view, internal).context("serversTransport")?;
+    if let Some(m) = &metrics {
+        let handler = switchyard_server::metrics::handler(m.clone(), switcher.clone());
+        internal.insert("prometheus@internal".into(), handler);
+    }
+    let builder = Builder::new(view, internal)
+        .context("serversTransport")?
+        .with_metrics(metrics);
     let throttle = translate::providers_throttle(&config);
 
     let (tx, rx) = mpsc::channel(64);

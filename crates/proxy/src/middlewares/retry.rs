@@ -111,7 +111,10 @@ impl Handler for Retry {
                     (None, Some(b)) => b,
                     (None, None) => body::empty(),
                 };
-                let req = crate::context::request_from_parts(&parts, body);
+                let mut req = crate::context::request_from_parts(&parts, body);
+                if attempt > 1 {
+                    req.extensions_mut().insert(crate::metrics::Retried);
+                }
                 let last = attempt >= s.attempts
                     || replay.is_none()
                     || s.timeout.is_some_and(|t| started.elapsed() + wait > t);

@@ -92,14 +92,11 @@ fn api_view(
     v
 }
 
-/// A router's `observability.accessLogs`: true unless set to false.
-fn access_logs_switch(router: &Router) -> bool {
+/// A router's `observability.<key>` (`accessLogs`, `metrics`): true
+/// unless set to false.
+fn observability_switch(router: &Router, key: &str) -> bool {
     use switchyard_config::node::{Scalar, Value};
-    let Some(node) = router
-        .observability
-        .as_ref()
-        .and_then(|o| o.get("accessLogs"))
-    else {
+    let Some(node) = router.observability.as_ref().and_then(|o| o.get(key)) else {
         return true;
     };
     match &node.value {
@@ -114,6 +111,27 @@ fn access_logs_switch(router: &Router) -> bool {
 pub const MAX_USER_PRIORITY: i64 = i64::MAX - 1000;
 
 impl Builder {
+    /// The counters of the router `name` to `service`, and whether its
+    /// requests are counted.
+    fn route_metrics(
+        &self,
+        name: &str,
+        service: &str,
+        router: &Router,
+    ) -> crate::metrics::RouteMetrics {
+        let Some(m) = &self.metrics else {
+            return Default::default();
+        };
+        let internal = service.ends_with("@internal");
+        if !m.meters(internal, observability_switch(router, "metrics")) {
+            return Default::default();
+        }
+        crate::metrics::RouteMetrics {
+            metered: true,
+            router: m.router_scope(name, service),
+        }
+    }
+
     /// The syntax of a router's rule: its `ruleSyntax`, else the static
     /// default (see [`Syntax::for_router`]).
     fn rule_syntax(&self, router: &Router) -> Syntax {
@@ -487,6 +505,7 @@ impl Builder {
             Some(p) if p != 0 => p,
             _ => default_priority(&router.rule),
         };
+        let route_metrics = self.route_metrics(name, &service_name, router);
         let mut out = Vec::new();
         for ep in &entrypoints {
             let mut chain: Vec<Wrap> = Vec::new();
@@ -537,8 +556,9 @@ impl Builder {
                     value: Route {
                         router: Arc::from(name),
                         handler,
-                        access_logs: access_logs_switch(router),
+                        access_logs: observability_switch(router, "accessLogs"),
                         internal: service_name.ends_with("@internal"),
+                        metrics: route_metrics.clone(),
                     },
                 },
             ));

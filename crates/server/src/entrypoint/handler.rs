@@ -207,16 +207,19 @@ async fn route(
                     e.value.handler.clone(),
                     log.as_ref()
                         .filter(|(l, _)| l.wants(e.value.internal, e.value.access_logs)),
+                    &e.value.metrics,
                 )
             })
     };
-    let Some((router, handler, log)) = route else {
+    let Some((router, handler, log, route_metrics)) = route else {
         if let Some(key_auth) = acme_answer {
             return acme_response(key_auth);
         }
         // As Traefik's default handler, a request no router takes is
-        // logged (without a router name).
-        let resp = ProxyError::NotFound.into_response();
+        // logged (without a router name) and counted on the entrypoint.
+        let unrouted = crate::metrics::RouteMetrics::unrouted();
+        let observed = crate::metrics::begin(settings.metrics.as_deref(), &mut req, &unrouted);
+        let resp = crate::metrics::finish(observed, ProxyError::NotFound.into_response());
         return match log {
             Some((log, start)) => log.begin(&mut req, None, start).finish(resp),
             None => resp,
@@ -224,6 +227,7 @@ async fn route(
     };
     // Dropped unfinished (the client went away), it logs a 499.
     let pending = log.map(|(log, start)| log.begin(&mut req, Some(router.clone()), *start));
+    let observed = crate::metrics::begin(settings.metrics.as_deref(), &mut req, route_metrics);
     let mut gone = ClientGone {
         router: Some(router.clone()),
     };
@@ -235,6 +239,7 @@ async fn route(
         }
     };
     gone.router = None;
+    let resp = crate::metrics::finish(observed, resp);
     match pending {
         Some(p) => p.finish(resp),
         None => resp,

@@ -77,6 +77,8 @@ pub struct EntryPointSettings {
     pub http2: protocols::Http2Limits,
     /// `accessLog`, shared by every entrypoint.
     pub access_log: Option<Arc<crate::accesslog::AccessLog>>,
+    /// `metrics.prometheus`: this entrypoint's counters.
+    pub metrics: Option<Arc<crate::metrics::EntryPointMetrics>>,
 }
 
 /// A bound entrypoint, not yet serving.
