@@ -397,9 +397,10 @@ impl Observation {
         }
     }
 
-    /// Counts `code` now (an answer without a body to wait for).
-    pub fn record_now(self, code: u16) {
-        self.record(code, 0);
+    /// Counts `code` and `response_bytes` now (an answer without a body
+    /// to wait for).
+    pub fn record_now(self, code: u16, response_bytes: u64) {
+        self.record(code, response_bytes);
     }
 
     /// Wraps `resp`'s body so that the answer is counted when it is
@@ -507,7 +508,8 @@ impl ServiceObservation {
     }
 
     /// Counts the outcome: an answer when its body is dropped, an error
-    /// at once with its status.
+    /// at once with its status and the size of the answer it makes (as
+    /// Traefik's proxy writes its error page inside the service).
     pub fn settle(
         self,
         result: Result<Response, crate::ProxyError>,
@@ -515,7 +517,8 @@ impl ServiceObservation {
         match result {
             Ok(resp) => Ok(self.0.finish(resp)),
             Err(e) => {
-                self.0.record_now(e.status().as_u16());
+                self.0
+                    .record_now(e.status().as_u16(), e.body_text().len() as u64);
                 Err(e)
             }
         }
