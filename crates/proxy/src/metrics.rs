@@ -337,9 +337,10 @@ impl Scope {
     }
 }
 
-/// `headerLabels`: label names and the request headers they read.
+/// `headerLabels`: label names and the request headers they read (none
+/// for a header name no request can carry: its label is always empty).
 #[derive(Debug, Clone, Default)]
-pub struct HeaderLabels(pub Arc<[(String, HeaderName)]>);
+pub struct HeaderLabels(pub Arc<[(String, Option<HeaderName>)]>);
 
 impl HeaderLabels {
     /// The values `headers` gives the labels (empty when absent), or none
@@ -352,7 +353,11 @@ impl HeaderLabels {
             self.0
                 .iter()
                 .map(|(_, h)| {
-                    let v = headers.get(h).map(|v| v.as_bytes()).unwrap_or_default();
+                    let v = h
+                        .as_ref()
+                        .and_then(|h| headers.get(h))
+                        .map(|v| v.as_bytes())
+                        .unwrap_or_default();
                     Box::from(String::from_utf8_lossy(v).as_ref())
                 })
                 .collect(),

@@ -86,8 +86,18 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         (!acme.is_empty()).then(Default::default);
     let switcher = Switcher::new(Runtime::default());
     let access_log = start_access_log(config.access_log.as_ref(), &mut open_files)?;
-    let metrics = match &config.metrics {
-        Some(m) => switchyard_server::metrics::Metrics::new(m).map_err(anyhow::Error::msg)?,
+    // As in Traefik, Prometheus metrics that cannot be registered are off,
+    // and the rest runs.
+    let metrics = match config
+        .metrics
+        .as_ref()
+        .map(switchyard_server::metrics::Metrics::new)
+    {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
+            tracing::error!("unable to register Prometheus metrics, they are off: {e}");
+            None
+        }
         None => None,
     };
     let mut entrypoints = Vec::new();

@@ -154,7 +154,9 @@ impl EntryPointMetrics {
 }
 
 impl Metrics {
-    /// The registry `metrics` describes, or none without `prometheus`.
+    /// The registry `metrics` describes, or none without `prometheus`. An
+    /// invalid `headerLabels` label name is an error (Traefik then runs
+    /// without its Prometheus metrics, and says so).
     pub fn new(config: &Config) -> Result<Option<Arc<Metrics>>, String> {
         let Some(p) = &config.prometheus else {
             return Ok(None);
@@ -170,8 +172,7 @@ impl Metrics {
                     "metrics.prometheus.headerLabels: {label:?} is not a valid label name"
                 ));
             }
-            let name = http::HeaderName::from_bytes(header.as_bytes())
-                .map_err(|e| format!("metrics.prometheus.headerLabels.{label}: {header:?}: {e}"))?;
+            let name = http::HeaderName::from_bytes(header.as_bytes()).ok();
             header_labels.push((label.clone(), name));
         }
         Ok(Some(Arc::new(Metrics {

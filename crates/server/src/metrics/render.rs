@@ -154,7 +154,7 @@ fn add_scope(
     f: &mut RequestFamilies,
     names: &[&str],
     scope: &Scope,
-    header_names: &[(String, http::HeaderName)],
+    header_names: &[(String, Option<http::HeaderName>)],
 ) {
     let base: Vec<(&str, &str)> = names
         .iter()
