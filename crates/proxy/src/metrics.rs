@@ -370,8 +370,8 @@ impl HeaderLabels {
 pub struct Metered {
     pub labels: RequestLabels,
     pub tls: Option<TlsSession>,
-    /// Request body bytes read so far.
-    pub request_bytes: Arc<AtomicU64>,
+    /// Request body bytes read so far (none for a request without a body).
+    pub request_bytes: Option<Arc<AtomicU64>>,
     /// The header label names, when configured.
     pub header_labels: HeaderLabels,
 }
@@ -386,14 +386,18 @@ pub struct Observation {
     pub scopes: [Option<Arc<Scope>>; 2],
     pub labels: RequestLabels,
     pub started: Instant,
-    pub request_bytes: Arc<AtomicU64>,
+    /// Request body bytes read so far (none for a request without a body).
+    pub request_bytes: Option<Arc<AtomicU64>>,
     pub header_values: Option<HeaderValues>,
 }
 
 impl Observation {
     fn record(&self, code: u16, response_bytes: u64) {
         let duration = self.started.elapsed();
-        let request_bytes = self.request_bytes.load(Ordering::Relaxed);
+        let request_bytes = self
+            .request_bytes
+            .as_ref()
+            .map_or(0, |b| b.load(Ordering::Relaxed));
         for scope in self.scopes.iter().flatten() {
             scope.observe(self.labels, code, duration, request_bytes, response_bytes);
             if let Some(values) = &self.header_values {
@@ -633,7 +637,7 @@ mod tests {
                 protocol: 0,
             },
             started: Instant::now(),
-            request_bytes: Arc::new(AtomicU64::new(7)),
+            request_bytes: Some(Arc::new(AtomicU64::new(7))),
             header_values: None,
         };
         let mut resp = Response::new(crate::body::full("hello"));

@@ -63,6 +63,9 @@ struct Applied {
 pub struct EntryPointMetrics {
     pub name: String,
     scope: Option<Arc<Scope>>,
+    /// Whether services count (`addServicesLabels`): requests are marked
+    /// for them.
+    services_on: bool,
     open: AtomicI64,
     header_labels: HeaderLabels,
 }
@@ -131,18 +134,22 @@ impl EntryPointMetrics {
                 s.observe_tls(session);
             }
         }
-        let request_bytes = Arc::new(AtomicU64::new(0));
-        if !http_body::Body::is_end_stream(req.body()) {
+        // A request without a body (most) costs no counter.
+        let request_bytes = (!http_body::Body::is_end_stream(req.body())).then(|| {
+            let bytes = Arc::new(AtomicU64::new(0));
             let body = std::mem::replace(req.body_mut(), switchyard_proxy::body::empty());
-            *req.body_mut() = Counted::new(body, request_bytes.clone(), None).boxed();
-        }
-        let header_values = self.header_labels.values(req.headers());
-        req.extensions_mut().insert(Metered {
-            labels,
-            tls,
-            request_bytes: request_bytes.clone(),
-            header_labels: self.header_labels.clone(),
+            *req.body_mut() = Counted::new(body, bytes.clone(), None).boxed();
+            bytes
         });
+        let header_values = self.header_labels.values(req.headers());
+        if self.services_on {
+            req.extensions_mut().insert(Metered {
+                labels,
+                tls,
+                request_bytes: request_bytes.clone(),
+                header_labels: self.header_labels.clone(),
+            });
+        }
         Some(Observation {
             scopes,
             labels,
@@ -199,6 +206,7 @@ impl Metrics {
                 .entrypoints_on
                 .then(|| Arc::new(Scope::new(&[name], self.buckets.clone()))),
             open: AtomicI64::new(0),
+            services_on: self.services_on,
             header_labels: if self.any_requests() {
                 self.header_labels.clone()
             } else {
