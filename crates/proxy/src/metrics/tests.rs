@@ -121,3 +121,49 @@ async fn answer_counted_when_body_dropped() {
     assert_eq!(cell.response_bytes.load(Ordering::Relaxed), 5);
     assert_eq!(cell.request_bytes.load(Ordering::Relaxed), 7);
 }
+
+/// A gRPC answer: `data`, then trailers with `status` when given.
+fn grpc_answer(data: &'static str, status: Option<&'static str>) -> Response {
+    let mut frames: Vec<Result<Frame<Bytes>, BoxError>> = vec![Ok(Frame::data(Bytes::from(data)))];
+    if let Some(s) = status {
+        let mut t = HeaderMap::new();
+        t.insert("grpc-status", http::HeaderValue::from_static(s));
+        frames.push(Ok(Frame::trailers(t)));
+    }
+    let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+    Response::new(BodyExt::boxed(body))
+}
+
+#[tokio::test]
+async fn grpc_code_from_head_or_trailers() {
+    // (what, grpc-status in the head, in the trailers, code counted)
+    let cases: &[(&str, Option<&'static str>, Option<&'static str>, u32)] = &[
+        ("trailers say OK", None, Some("0"), 0),
+        ("trailers say NOT_FOUND", None, Some("5"), 5),
+        ("trailers-only answer", Some("12"), None, 12),
+        ("no status at all: Unknown", None, None, 2),
+    ];
+    for (what, head, trailers, want) in cases {
+        let scope = Arc::new(Scope::new(&["web"], Arc::new(Buckets::new(&[1.0]))));
+        let o = Observation {
+            scopes: [Some(scope.clone()), None],
+            labels: RequestLabels {
+                method: 2,
+                protocol: GRPC,
+            },
+            started: Instant::now(),
+            request_bytes: None,
+            header_values: None,
+        };
+        let mut resp = grpc_answer("abc", *trailers);
+        if let Some(h) = head {
+            resp.headers_mut()
+                .insert("grpc-status", http::HeaderValue::from_static(h));
+        }
+        let done = o.finish(resp).into_body().collect().await;
+        assert!(done.is_ok(), "{what}");
+        let cells = scope.cells();
+        assert_eq!(cells.len(), 1, "{what}");
+        assert_eq!(key_labels(cells[0].0), (*want, "POST", "grpc"), "{what}");
+    }
+}
