@@ -43,7 +43,6 @@ providers:
 
 # What Switchyard does not act on, by element, as its API says it.
 NOT_IMPLEMENTED = sorted([
-    "router every@file: observability.metrics",
     "middleware forwardAuth@file: forwardAuth.headerField",
     "middleware forwardAuth@file: forwardAuth.maxResponseBodySize",
     "middleware rateLimit@file: rateLimit.redis.maxActiveConns",

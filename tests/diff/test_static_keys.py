@@ -142,7 +142,7 @@ def test_every_key_starts_both_and_they_answer_alike():
         m = re.search(r"not implemented by Switchyard yet and are ignored: (.*)", log)
         assert m, log
         named = [k.strip() for k in m.group(1).split(",")]
-        for key in ["metrics", "accesslog.otlp", "accesslog.dualoutput", "providers.nomad",
+        for key in ["metrics.datadog", "accesslog.otlp", "accesslog.dualoutput", "providers.nomad",
                     "providers.plugin",
                     "entrypoints.dns.udp"]:
             assert key in named, named

@@ -7,15 +7,21 @@ use switchyard_config::static_config::{Providers, StaticConfiguration};
 use switchyard_server::runtime::{ElementInfo, Status};
 use switchyard_server::Runtime;
 
-/// `{"tracing", "metrics", "accessLog"}`: what runs. Switchyard has no
-/// tracing or metrics yet, so neither is named even when the static
-/// configuration has the section (the start-up warning names it): a
-/// dashboard must not show a feature that sends nothing. The access log
-/// is on when `accessLog` is set, as in Traefik.
+/// `{"tracing", "metrics", "accessLog"}`: what runs, named as Traefik
+/// names it (the backend's field name: `OTLP`, `Prometheus`). A metrics
+/// backend Switchyard does not implement yet is not named (the start-up
+/// warning names it): a dashboard must not show a feature that sends
+/// nothing. The access log is on when `accessLog` is set, as in Traefik.
 pub fn features(config: &StaticConfiguration) -> Value {
+    let metrics = config
+        .metrics
+        .as_ref()
+        .filter(|m| m.prometheus.is_some())
+        .map_or("", |_| "Prometheus");
+    let tracing = if config.tracing.is_some() { "OTLP" } else { "" };
     json!({
-        "tracing": "",
-        "metrics": "",
+        "tracing": tracing,
+        "metrics": metrics,
         "accessLog": config.access_log.is_some(),
     })
 }
@@ -83,20 +89,23 @@ mod tests {
 
     #[test]
     fn features_name_only_what_runs() {
-        // Configured, but not implemented yet: nothing is claimed; the
-        // access log runs when configured.
-        for (yaml, access_log) in [
-            ("log: {level: ERROR}\n", false),
+        let cases = [
+            (
+                "log: {level: ERROR}\n",
+                json!({"tracing": "", "metrics": "", "accessLog": false}),
+            ),
             (
                 "accessLog: {}\nmetrics:\n  prometheus: {}\ntracing: {}\n",
-                true,
+                json!({"tracing": "OTLP", "metrics": "Prometheus", "accessLog": true}),
             ),
-        ] {
-            assert_eq!(
-                features(&config(yaml)),
-                json!({"tracing": "", "metrics": "", "accessLog": access_log}),
-                "{yaml}"
-            );
+            // A backend not implemented yet is not claimed.
+            (
+                "metrics:\n  statsD: {}\n",
+                json!({"tracing": "", "metrics": "", "accessLog": false}),
+            ),
+        ];
+        for (yaml, want) in cases {
+            assert_eq!(features(&config(yaml)), want, "{yaml}");
         }
     }
 

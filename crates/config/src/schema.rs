@@ -372,7 +372,11 @@ mod tests {
                 "log:\n  level: INFO\n  otlp:\n    grpc:\n      endpoint: x:4317\n",
                 &[],
             ),
-            ("metrics:\n  prometheus:\n    buckets: [0.1, 0.3]\n", &["metrics"]),
+            ("metrics:\n  prometheus:\n    buckets: [0.1, 0.3]\n", &[]),
+            (
+                "metrics:\n  prometheus: {}\n  statsd:\n    address: x:8125\n",
+                &["metrics.statsd"],
+            ),
             (
                 "entryPoints:\n  web:\n    address: ':80'\n    observability:\n      metrics: false\n  web2:\n    address: ':81'\n    udp:\n      timeout: 5s\n",
                 &["entryPoints.web.observability.metrics", "entryPoints.web2.udp"],

@@ -29,6 +29,7 @@ pub struct StaticConfiguration {
     pub access_log: Option<AccessLog>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracing: Option<Tracing>,
+    pub metrics: Option<Metrics>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub certificates_resolvers: BTreeMap<String, CertificatesResolver>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -994,6 +995,49 @@ impl Default for OtlpGrpc {
     }
 }
 
+/// `metrics`: only `prometheus` is implemented (see
+/// `switchyard_server::metrics`); the other backends are named in the
+/// start-up warning.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Metrics {
+    /// Count requests to internal services (API, dashboard, ping, metrics) too.
+    pub add_internals: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<Prometheus>,
+}
+
+/// `metrics.prometheus`: Traefik's families on `/metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Prometheus {
+    /// The request duration histograms' upper bounds, in seconds.
+    pub buckets: Vec<f64>,
+    pub add_entry_points_labels: bool,
+    pub add_routers_labels: bool,
+    pub add_services_labels: bool,
+    /// The entrypoint whose `/metrics` router Switchyard creates.
+    pub entry_point: String,
+    /// No router is created: a user router names `prometheus@internal`.
+    pub manual_routing: bool,
+    /// Label name → the request header whose value it takes.
+    pub header_labels: BTreeMap<String, String>,
+}
+
+impl Default for Prometheus {
+    fn default() -> Self {
+        Prometheus {
+            buckets: vec![0.1, 0.3, 1.2, 5.0],
+            add_entry_points_labels: true,
+            add_routers_labels: false,
+            add_services_labels: true,
+            entry_point: "traefik".into(),
+            manual_routing: false,
+            header_labels: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ServersTransport {
@@ -1034,7 +1078,7 @@ impl Default for ForwardingTimeouts {
 impl StaticConfiguration {
     /// Applies Traefik's derived defaults: `http` on `:80` when no
     /// entrypoint is defined; `traefik` on `:8080` when the API is insecure
-    /// or ping uses it and it is not defined.
+    /// or ping or Prometheus use it and it is not defined.
     pub fn with_defaults(mut self) -> StaticConfiguration {
         if self.entry_points.is_empty() {
             self.entry_points.insert(
@@ -1050,7 +1094,14 @@ impl StaticConfiguration {
             .ping
             .as_ref()
             .is_some_and(|p| !p.manual_routing && p.entry_point == "traefik");
-        if (api_insecure || ping_internal) && !self.entry_points.contains_key("traefik") {
+        let metrics_internal = self
+            .metrics
+            .as_ref()
+            .and_then(|m| m.prometheus.as_ref())
+            .is_some_and(|p| !p.manual_routing && p.entry_point == "traefik");
+        if (api_insecure || ping_internal || metrics_internal)
+            && !self.entry_points.contains_key("traefik")
+        {
             self.entry_points.insert(
                 "traefik".into(),
                 EntryPoint {

@@ -291,12 +291,12 @@ fn config_file_search_order_and_flag() {
 fn unsupported_sections_are_named() {
     let (_, not_implemented) = static_checked(
         "t.yml",
-        "entryPoints:\n  web:\n    address: \":80\"\n    udp:\n      timeout: 3s\nmetrics:\n  prometheus: {}\nproviders:\n  nomad: {}\n  file:\n    directory: x\n",
+        "entryPoints:\n  web:\n    address: \":80\"\n    udp:\n      timeout: 3s\nmetrics:\n  prometheus: {}\n  datadog: {}\nproviders:\n  nomad: {}\n  file:\n    directory: x\n",
     )
     .unwrap();
     assert_eq!(
         not_implemented,
-        vec!["entryPoints.web.udp", "metrics", "providers.nomad"]
+        vec!["entryPoints.web.udp", "metrics.datadog", "providers.nomad"]
     );
 }
 

@@ -123,7 +123,6 @@ fn every_key_is_accepted_and_what_is_not_acted_on_is_recorded() {
     }
     let want = [
         "router child: parentRefs (refused)",
-        "router every: observability.metrics",
         "middleware forwardAuth: forwardAuth.headerField",
         "middleware forwardAuth: forwardAuth.maxResponseBodySize",
         "middleware plugin: plugin (refused)",

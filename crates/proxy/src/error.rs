@@ -59,15 +59,21 @@ impl ProxyError {
     }
 
     /// The response a client sees, with Traefik's bodies.
-    pub fn into_response(self) -> Response {
+    /// The body of the answer (what [`ProxyError::into_response`] sends).
+    pub fn body_text(&self) -> String {
         let status = self.status();
-        let text: String = match &self {
+        match self {
             ProxyError::NotFound => "404 page not found\n".into(),
             ProxyError::NoAvailableServer => "no available server\n".into(),
             ProxyError::Status { message, .. } => message.clone(),
             ProxyError::BadRequest(_) => format!("{} {}\n", status.as_u16(), reason(status)),
             _ => reason(status).to_string(),
-        };
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        let status = self.status();
+        let text = self.body_text();
         let mut resp = Response::new(body::full(text));
         *resp.status_mut() = status;
         // Traefik answers these through Go's http.Error (a content type and

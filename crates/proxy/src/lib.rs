@@ -13,6 +13,7 @@ pub mod context;
 pub mod error;
 pub mod forwarded;
 pub mod handler;
+pub mod metrics;
 pub mod middlewares;
 pub mod predicate;
 pub mod redis;

@@ -1,6 +1,6 @@
 //! The internal provider: the routers Traefik creates for its own features
-//! (`api@internal`, `dashboard@internal`, `ping@internal`, entrypoint
-//! redirections), as a dynamic configuration like any provider's.
+//! (`api@internal`, `dashboard@internal`, `ping@internal`,
+//! `prometheus@internal`, entrypoint redirections), as a dynamic configuration like any provider's.
 
 use std::fmt::Write;
 
@@ -17,6 +17,9 @@ pub struct InternalSettings {
     pub dashboard: bool,
     /// `ping`'s entrypoint, when ping is enabled and not manually routed.
     pub ping_entrypoint: Option<String>,
+    /// `metrics.prometheus.entryPoint`, when Prometheus is on and not
+    /// manually routed.
+    pub prometheus_entrypoint: Option<String>,
     /// `(from, to entrypoint, scheme, port of to, permanent, priority)`.
     pub redirections: Vec<Redirection>,
 }
@@ -73,6 +76,13 @@ pub fn configuration(
         let _ = write!(
             routers,
             "    ping:\n      entryPoints: [{ep:?}]\n      rule: \"PathPrefix(`/ping`)\"\n      ruleSyntax: default\n      service: ping@internal\n      priority: {}\n",
+            MAX_PRIORITY
+        );
+    }
+    if let Some(ep) = &s.prometheus_entrypoint {
+        let _ = write!(
+            routers,
+            "    prometheus:\n      entryPoints: [{ep:?}]\n      rule: \"PathPrefix(`/metrics`)\"\n      ruleSyntax: default\n      service: prometheus@internal\n      priority: {}\n",
             MAX_PRIORITY
         );
     }

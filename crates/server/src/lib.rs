@@ -15,6 +15,7 @@ pub mod builder;
 pub mod entrypoint;
 pub mod internal;
 pub mod merge;
+pub mod metrics;
 pub mod runtime;
 pub mod static_translation;
 pub mod switcher;

@@ -18,6 +18,8 @@ pub struct Route {
     pub internal: bool,
     /// The router's `observability.tracing` and `traceVerbosity`.
     pub tracing: switchyard_proxy::trace::Verbosity,
+    /// Its counters, when metrics are on.
+    pub metrics: crate::metrics::RouteMetrics,
 }
 
 /// A compiled configuration. Immutable once published.

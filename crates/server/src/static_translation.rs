@@ -168,6 +168,7 @@ pub fn entrypoint_settings(
                 None,
                 ep.observability.as_ref(),
             ),
+            metrics: None,
         });
     }
     Ok(out)
@@ -326,6 +327,12 @@ pub fn internal_settings(config: &StaticConfiguration) -> Result<InternalSetting
         ping_entrypoint: config
             .ping
             .as_ref()
+            .filter(|p| !p.manual_routing)
+            .map(|p| p.entry_point.clone()),
+        prometheus_entrypoint: config
+            .metrics
+            .as_ref()
+            .and_then(|m| m.prometheus.as_ref())
             .filter(|p| !p.manual_routing)
             .map(|p| p.entry_point.clone()),
         redirections: Vec::new(),

@@ -232,6 +232,13 @@ fn internal_services(
     if config.ping.is_some() {
         names.push("ping@internal");
     }
+    if config
+        .metrics
+        .as_ref()
+        .is_some_and(|m| m.prometheus.is_some())
+    {
+        names.push("prometheus@internal");
+    }
     names
         .into_iter()
         .map(|n| (n.to_string(), switchyard_api::noop()))

@@ -97,10 +97,25 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         tracing::warn!("unable to create the tracer, requests are not traced: {e:#}");
         None
     });
+    // As in Traefik, Prometheus metrics that cannot be registered are off,
+    // and the rest runs.
+    let metrics = match config
+        .metrics
+        .as_ref()
+        .map(switchyard_server::metrics::Metrics::new)
+    {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
+            tracing::error!("unable to register Prometheus metrics, they are off: {e}");
+            None
+        }
+        None => None,
+    };
     let mut entrypoints = Vec::new();
     for mut settings in translate::entrypoint_settings(&config, &host, &challenges)? {
         settings.access_log.clone_from(&access_log);
         settings.tracer.clone_from(&tracer);
+        settings.metrics = metrics.as_ref().map(|m| m.entrypoint(&settings.name));
         let ep = EntryPoint::bind(settings, &switcher)?;
         tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
         entrypoints.push(ep);
@@ -134,7 +149,13 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         let handler = switchyard_api::ping(terminating.clone(), ping.terminating_status_code);
         internal.insert("ping@internal".into(), handler);
     }
-    let builder = Builder::new(view, internal).context("serversTransport")?;
+    if let Some(m) = &metrics {
+        let handler = switchyard_server::metrics::handler(m.clone(), switcher.clone());
+        internal.insert("prometheus@internal".into(), handler);
+    }
+    let builder = Builder::new(view, internal)
+        .context("serversTransport")?
+        .with_metrics(metrics);
     let throttle = translate::providers_throttle(&config);
 
     let (tx, rx) = mpsc::channel(64);

@@ -79,14 +79,14 @@ async fn toml_file_found_in_the_working_directory() {
     dir.write("dynamic.toml", &format!("[http.routers.r]\nrule = \"Host(`toml.test`)\"\nservice = \"s\"\n[[http.services.s.loadBalancer.servers]]\nurl = \"{}\"\n", b.url()));
     dir.write(
         "traefik.toml",
-        &format!("[entryPoints.web]\naddress = \"127.0.0.1:{web}\"\n[providers.file]\nfilename = \"dynamic.toml\"\n[metrics.prometheus]\n"),
+        &format!("[entryPoints.web]\naddress = \"127.0.0.1:{web}\"\n[providers.file]\nfilename = \"dynamic.toml\"\n[metrics.statsD]\n"),
     );
     let sy = Switchyard::start(Path::new(BIN), dir.path(), &[]);
     wait_routed(format!("127.0.0.1:{web}").parse().unwrap(), "toml.test").await;
     assert!(
-        sy.log()
-            .iter()
-            .any(|l| l.contains("not implemented by Switchyard yet") && l.contains("metrics")),
+        sy.log().iter().any(
+            |l| l.contains("not implemented by Switchyard yet") && l.contains("metrics.statsD")
+        ),
         "one warning names the unsupported sections: {:?}",
         sy.log()
     );

@@ -115,6 +115,9 @@ impl Handler for Retry {
                 };
                 let mut req = crate::context::request_from_parts(&parts, body);
                 let span = crate::trace::retry_span(&mut req, &s.name, attempt);
+                if attempt > 1 {
+                    req.extensions_mut().insert(crate::metrics::Retried);
+                }
                 let last = attempt >= s.attempts
                     || replay.is_none()
                     || s.timeout.is_some_and(|t| started.elapsed() + wait > t);

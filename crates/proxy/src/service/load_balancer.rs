@@ -29,6 +29,18 @@ pub struct Options {
     pub sticky: Option<CookieSpec>,
     pub pass_host_header: bool,
     pub passive: Option<Passive>,
+    /// The service's metrics (`metrics.prometheus.addServicesLabels`).
+    pub metrics: Option<ServiceMetrics>,
+}
+
+/// A service's metrics scope; options compare equal whatever it is.
+#[derive(Debug, Clone)]
+pub struct ServiceMetrics(pub Arc<crate::metrics::Scope>);
+
+impl PartialEq for ServiceMetrics {
+    fn eq(&self, _: &ServiceMetrics) -> bool {
+        true
+    }
 }
 
 /// `passiveHealthCheck`: `max_failed` failures (a connection error or a 5xx
@@ -47,6 +59,7 @@ impl Default for Options {
             sticky: None,
             pass_host_header: true,
             passive: None,
+            metrics: None,
         }
     }
 }
@@ -73,6 +86,7 @@ struct Inner {
     upstream: Arc<Upstream>,
     passive: Option<Passive>,
     active: bool,
+    metrics: Option<ServiceMetrics>,
     _health: Option<HealthTask>,
 }
 
@@ -119,6 +133,7 @@ impl LoadBalancer {
                 upstream,
                 passive: options.passive,
                 active,
+                metrics: options.metrics,
                 _health: health,
             }),
         })
@@ -131,6 +146,18 @@ impl LoadBalancer {
             .iter()
             .map(|s| (s.target.url.clone(), s.up.load(Ordering::Relaxed)))
             .collect()
+    }
+
+    /// With an active health check, each server's URL as configured and
+    /// whether it is up (Traefik's `service_server_up` gauge).
+    pub fn checked_status(&self) -> Option<Vec<(Arc<str>, bool)>> {
+        self.inner.active.then(|| {
+            self.inner
+                .servers
+                .iter()
+                .map(|s| (s.log_url.clone(), s.up.load(Ordering::Relaxed)))
+                .collect()
+        })
     }
 
     /// Whether any server is up.
@@ -177,8 +204,26 @@ fn record(server: &Arc<Server>, passive: &Passive, active: bool, failed: bool) {
     });
 }
 
-/// [`forward`], and for a logged request the origin's answer recorded.
+/// [`forward`], and for a logged request the origin's answer recorded,
+/// for a counted one the service's metrics.
 async fn forward_noted(
+    upstream: Arc<Upstream>,
+    server: &Server,
+    pass_host: bool,
+    req: Request,
+    (facts, meter): (
+        Option<Arc<crate::accesslog::LogFacts>>,
+        Option<crate::metrics::ServiceObservation>,
+    ),
+) -> Result<crate::Response, ProxyError> {
+    let result = forward_logged(upstream, server, pass_host, req, facts).await;
+    match meter {
+        Some(m) => m.settle(result),
+        None => result,
+    }
+}
+
+async fn forward_logged(
     upstream: Arc<Upstream>,
     server: &Server,
     pass_host: bool,
@@ -213,6 +258,11 @@ impl Handler for LoadBalancer {
             f.note_service(&inner.service, &server.log_url);
         }
         let span = crate::trace::service_span(&mut req, &inner.service);
+        let meter = inner
+            .metrics
+            .as_ref()
+            .and_then(|m| crate::metrics::ServiceObservation::begin(&m.0, &req));
+        let facts = (facts, meter);
         let Some(passive) = inner.passive.clone() else {
             let call = Box::pin(async move {
                 let _span = span;

@@ -70,6 +70,8 @@ pub struct Builder {
     generated_cert: Arc<rustls::sign::CertifiedKey>,
     /// Certificates as last loaded, for files that break later.
     certificates: crate::tls::LastGood,
+    /// `metrics.prometheus`: hands out the routers' and services' counters.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// The TLS runtime of one build and what went wrong building it.
@@ -135,7 +137,15 @@ impl Builder {
             generation: 0,
             generated_cert,
             certificates: Default::default(),
+            metrics: None,
         })
+    }
+
+    /// Gives the routers and services it builds their counters from
+    /// `metrics`, and tells it of every configuration built.
+    pub fn with_metrics(mut self, metrics: Option<Arc<crate::metrics::Metrics>>) -> Builder {
+        self.metrics = metrics;
+        self
     }
 
     fn build_tls(
@@ -219,6 +229,9 @@ impl Builder {
             elapsed_us = started.elapsed().as_micros() as u64,
             "runtime built"
         );
+        if let Some(m) = &self.metrics {
+            m.applied(http);
+        }
         let balancers = built_services
             .into_iter()
             .filter_map(|(name, s)| s.balancer.map(|b| (name, b)))

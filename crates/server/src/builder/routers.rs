@@ -105,16 +105,12 @@ fn api_view(
     v
 }
 
-/// A router's `observability.accessLogs` on an entrypoint whose own
-/// `observability.accessLogs` is `default`: the router's when it says,
-/// else the entrypoint's, else true.
-fn access_logs_switch(router: &Router, default: Option<bool>) -> bool {
+/// A router's `observability.<key>` (`accessLogs`, `metrics`) on an
+/// entrypoint whose own `observability.<key>` is `default`: the router's
+/// when it says, else the entrypoint's, else true.
+fn observability_switch(router: &Router, key: &str, default: Option<bool>) -> bool {
     use switchyard_config::node::{Scalar, Value};
-    let Some(node) = router
-        .observability
-        .as_ref()
-        .and_then(|o| o.get("accessLogs"))
-    else {
+    let Some(node) = router.observability.as_ref().and_then(|o| o.get(key)) else {
         return default.unwrap_or(true);
     };
     match &node.value {
@@ -129,6 +125,31 @@ fn access_logs_switch(router: &Router, default: Option<bool>) -> bool {
 pub const MAX_USER_PRIORITY: i64 = i64::MAX - 1000;
 
 impl Builder {
+    /// The counters of the router `name` to `service`, and whether its
+    /// requests are counted.
+    fn route_metrics(
+        &self,
+        name: &str,
+        service: &str,
+        router: &Router,
+        entrypoint_default: Option<bool>,
+    ) -> crate::metrics::RouteMetrics {
+        let Some(m) = &self.metrics else {
+            return Default::default();
+        };
+        let internal = service.ends_with("@internal");
+        if !m.meters(
+            internal,
+            observability_switch(router, "metrics", entrypoint_default),
+        ) {
+            return Default::default();
+        }
+        crate::metrics::RouteMetrics {
+            metered: true,
+            router: m.router_scope(name, service),
+        }
+    }
+
     /// The syntax of a router's rule: its `ruleSyntax`, else the static
     /// default (see [`Syntax::for_router`]).
     fn rule_syntax(&self, router: &Router) -> Syntax {
@@ -515,6 +536,7 @@ impl Builder {
         };
         let mut out = Vec::new();
         for ep in &entrypoints {
+            let ep_observability = self.view.entrypoint_observability.get(ep);
             let mut chain: Vec<Wrap> = Vec::new();
             for m in self
                 .view
@@ -566,17 +588,21 @@ impl Builder {
                     value: Route {
                         router: Arc::from(name),
                         handler,
-                        access_logs: access_logs_switch(
+                        access_logs: observability_switch(
                             router,
-                            self.view
-                                .entrypoint_observability
-                                .get(ep)
-                                .and_then(|o| o.access_logs),
+                            "accessLogs",
+                            ep_observability.and_then(|o| o.access_logs),
                         ),
                         internal: service_name.ends_with("@internal"),
                         tracing: Verbosity::of_router_on(
                             router.observability.as_ref(),
-                            self.view.entrypoint_observability.get(ep),
+                            ep_observability,
+                        ),
+                        metrics: self.route_metrics(
+                            name,
+                            &service_name,
+                            router,
+                            ep_observability.and_then(|o| o.metrics),
                         ),
                     },
                 },

@@ -643,6 +643,11 @@ impl Builder {
             sticky: cookie_spec(&lb.sticky, name),
             pass_host_header: lb.pass_host_header.unwrap_or(true),
             passive,
+            metrics: self
+                .metrics
+                .as_ref()
+                .and_then(|m| m.service_scope(name))
+                .map(switchyard_proxy::service::load_balancer::ServiceMetrics),
         };
         let (transport, upstream) = self.upstream_for(name, lb, http)?;
         if let Some(prev) = cache.remove(name) {

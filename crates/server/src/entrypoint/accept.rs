@@ -41,7 +41,9 @@ pub(super) fn serve_connection(
         drain: drain.clone(),
         accepted: std::time::Instant::now(),
     };
+    let open = settings.metrics.as_ref().map(|m| m.connection());
     tokio::spawn(async move {
+        let _open = open;
         let limit = settings.read_timeout.unwrap_or(HANDSHAKE_TIMEOUT);
         let mut stream = stream;
         let first = match &settings.proxy_protocol {

@@ -208,20 +208,24 @@ async fn route(
                     log.as_ref()
                         .filter(|(l, _)| l.wants(e.value.internal, e.value.access_logs)),
                     (e.value.tracing, e.value.internal),
+                    &e.value.metrics,
                 )
             })
     };
-    let Some((router, handler, log, (tracing, internal))) = route else {
+    let Some((router, handler, log, (tracing, internal), route_metrics)) = route else {
         if let Some(key_auth) = acme_answer {
             return acme_response(key_auth);
         }
         // As Traefik's default handler, a request no router takes is
-        // logged (without a router name) and traced.
+        // logged (without a router name), traced and counted on the
+        // entrypoint.
         let span = settings
             .tracer
             .as_ref()
             .and_then(|t| t.begin_server(&mut req, &settings.name, settings.trace_unrouted, false));
-        let resp = ProxyError::NotFound.into_response();
+        let unrouted = crate::metrics::RouteMetrics::unrouted();
+        let observed = crate::metrics::begin(settings.metrics.as_deref(), &mut req, &unrouted);
+        let resp = crate::metrics::finish(observed, ProxyError::NotFound.into_response());
         if let Some(span) = span {
             span.finish(&resp);
         }
@@ -236,6 +240,7 @@ async fn route(
         .and_then(|t| t.begin_server(&mut req, &settings.name, tracing, internal));
     // Dropped unfinished (the client went away), it logs a 499.
     let pending = log.map(|(log, start)| log.begin(&mut req, Some(router.clone()), *start));
+    let observed = crate::metrics::begin(settings.metrics.as_deref(), &mut req, route_metrics);
     let mut gone = ClientGone {
         router: Some(router.clone()),
     };
@@ -250,6 +255,7 @@ async fn route(
     if let Some(span) = span {
         span.finish(&resp);
     }
+    let resp = crate::metrics::finish(observed, resp);
     match pending {
         Some(p) => p.finish(resp),
         None => resp,

@@ -85,6 +85,8 @@ pub struct EntryPointSettings {
     /// `observability.tracing` / `traceVerbosity`: how requests no router
     /// takes are traced.
     pub trace_unrouted: switchyard_proxy::trace::Verbosity,
+    /// `metrics.prometheus`: this entrypoint's counters.
+    pub metrics: Option<Arc<crate::metrics::EntryPointMetrics>>,
 }
 
 /// A bound entrypoint, not yet serving.

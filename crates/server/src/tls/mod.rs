@@ -91,6 +91,18 @@ impl CertStore {
     pub fn default_cert(&self) -> Option<Arc<CertifiedKey>> {
         self.default.clone()
     }
+
+    /// Every certificate stored under a name, once (the default one
+    /// aside, as Traefik's list of server certificates).
+    pub fn certificates(&self) -> Vec<Arc<CertifiedKey>> {
+        let mut out: Vec<Arc<CertifiedKey>> = Vec::new();
+        for ck in self.exact.values().chain(self.wildcard.values()) {
+            if !out.iter().any(|o| Arc::ptr_eq(o, ck)) {
+                out.push(ck.clone());
+            }
+        }
+        out
+    }
 }
 
 /// Serves from a store; with `strict`, a handshake whose SNI matches no
