@@ -1,7 +1,8 @@
 """The dashboard in a real browser: headless Chromium, driven over WebDriver
 (tests/browser/webdriver.py), against the real switchyard binary serving a
 file configuration with more than 100 routers, one router in error, a
-middleware chain and a service with a live backend, under `api.basePath` (routed by hand, as Traefik needs it).
+middleware chain and a service with a live backend, under `api.basePath` (routed by hand, as Traefik needs it),
+and 24 TLS certificates (one expired, one expiring within 30 days).
 
 Each test asserts on the page's DOM and leaves a screenshot in
 target/browser-screenshots/. Without chromium and chromedriver the tests
@@ -10,7 +11,9 @@ fail, naming the packages to install.
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -88,11 +91,57 @@ DYNAMIC_TAIL = """
 """
 
 
+# The directory of the certificates (set by the `env` fixture).
+CERTS = {}
+VALID_CERTS = 22
+
+
+def make_certs(d):
+    """cert-00.test ... cert-21.test (valid a year), expired.test (expired
+    in 2021, organisation Old Org) and soon.test (10 days left), self-signed
+    P-256, as <name>.pem and <name>.key in `d`."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    utc = datetime.timezone.utc
+    now = datetime.datetime.now(utc)
+    day = datetime.timedelta(days=1)
+    specs = [("cert-%02d.test" % i, "", now - day, now + 365 * day) for i in range(VALID_CERTS)]
+    specs += [
+        ("expired.test", "Old Org", datetime.datetime(2020, 1, 1, tzinfo=utc), datetime.datetime(2021, 1, 1, tzinfo=utc)),
+        ("soon.test", "", now - day, now + 10 * day),
+    ]
+    for cn, org, start, end in specs:
+        key = ec.generate_private_key(ec.SECP256R1())
+        attrs = ([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)] if org else []) + [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+        name = x509.Name(attrs)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn), x509.DNSName("www." + cn)]), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        with open(os.path.join(d, cn + ".pem"), "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(os.path.join(d, cn + ".key"), "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return [cn for cn, _, _, _ in specs]
+
+
 def dynamic(extra=""):
     routers = "".join(
         '    r%03d:\n      rule: "Host(`r%03d.example.com`)"\n      service: app\n' % (i, i) for i in range(MANY)
     )
-    return "http:\n  routers:\n" + routers + extra + DYNAMIC_TAIL
+    tls = ""
+    if CERTS:
+        tls = "tls:\n  certificates:\n" + "".join(
+            '    - {certFile: "%s/%s.pem", keyFile: "%s/%s.key"}\n' % (CERTS["dir"], cn, CERTS["dir"], cn) for cn in CERTS["names"]
+        )
+    return "http:\n  routers:\n" + routers + extra + DYNAMIC_TAIL + tls
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +150,8 @@ def env():
     if missing:
         pytest.fail(missing)
     backend = Backend("app")
+    cert_dir = tempfile.mkdtemp(prefix="sy-dash-certs-")
+    CERTS.update(dir=cert_dir, names=make_certs(cert_dir))
     proxy = Proxy(switchyard_bin(), STATIC, dynamic(), {"backend": backend.url})
     browser = None
     try:
@@ -112,6 +163,7 @@ def env():
             browser.close()
         proxy.close()
         backend.close()
+        shutil.rmtree(cert_dir, ignore_errors=True)
 
 
 def page(proxy, fragment=""):
@@ -362,6 +414,87 @@ def test_refreshes_without_losing_the_page(env):
     assert b.js("return document.activeElement && document.activeElement.id;") == "search"
     assert b.js("return location.hash;") == "#/http/routers?search=zz"
     shot(b, "refreshed")
+
+
+def cert_ids(proxy, query):
+    """The certificates' ids (fingerprints) the API gives for `query`."""
+    items, _ = api(proxy, "certificates?" + query)
+    return [c["name"] for c in items]
+
+
+def test_certificates_page_search_pages_and_expired(env):
+    proxy, b = env
+    total = VALID_CERTS + 2
+    # The overview's card counts them, the expired one as an error.
+    b.get(page(proxy))
+    card = "[data-testid=count-certificates] "
+    b.wait(
+        "const e = document.querySelector(arguments[0]); return e && e.textContent === arguments[1];",
+        card + "[data-count=total]", str(total), what="the certificates' count",
+    )
+    assert text(b, card + "[data-count=errors]") == "1"
+    assert text(b, card + "[data-count=warnings]") == "1"
+
+    # From the navigation: the first page of 20, by common name.
+    b.click('#nav a[data-section="certificates"]')
+    b.wait("return location.hash === '#/certificates';", what="the certificates link")
+    first = cert_ids(proxy, "per_page=20")
+    assert len(first) == 20
+    wait_rows(b, first, "the first page of certificates")
+    assert text(b, "#page-number") == "page 1"
+    assert b.js("return document.querySelector('#page-prev').disabled;") is True
+
+    # The next page holds the rest, the expired one marked.
+    b.click("#page-next")
+    second = cert_ids(proxy, "per_page=20&page=2")
+    assert len(second) == total - 20
+    wait_rows(b, second, "the second page")
+    expired = cert_ids(proxy, "status=expired")
+    soon = cert_ids(proxy, "status=warning")
+    assert len(expired) == 1 and len(soon) == 1
+    row = '#list tr[data-name="%s"]' % expired[0]
+    assert text(b, row + " [data-status]") == "Expired"
+    assert "has-error" in b.js("return document.querySelector(arguments[0]).className;", row)
+    assert text(b, '#list tr[data-name="%s"] [data-status]' % soon[0]) == "Expires soon"
+    assert "page=2" in b.js("return location.hash;")
+    shot(b, "certificates-page-2")
+
+    # Search (over names, SANs and issuers) and the status filter.
+    b.type("#search", "old org")
+    wait_rows(b, expired, "search by the issuer's organisation")
+    b.type("#search", "www.soon", clear=True)
+    wait_rows(b, soon, "search by a SAN")
+    b.type("#search", "", clear=True)
+    b.click('#status-filter option[value="expired"]')
+    wait_rows(b, expired, "status expired")
+    b.click('#status-filter option[value=""]')
+
+    # Sorting by expiry: the expired one first, then the other way.
+    b.click('th[data-sort="validUntil"]')
+    wait_rows(b, cert_ids(proxy, "per_page=20&sortBy=validUntil"), "by expiry")
+    assert rows(b)[:2] == expired + soon
+    b.click('th[data-sort="validUntil"]')
+    wait_rows(b, cert_ids(proxy, "per_page=20&sortBy=validUntil&direction=desc"), "by expiry, descending")
+    shot(b, "certificates")
+
+    # The expired one's page: every field, and the warning.
+    b.get(page(proxy, "certificates?search=expired"))
+    wait_rows(b, expired, "search expired")
+    b.click('#list tr[data-name="%s"] a' % expired[0])
+    b.wait("return document.querySelector('[data-testid=cert-notice]');", what="the expired notice")
+    assert "Expired" in text(b, "[data-testid=cert-notice]")
+    assert text(b, "#detail-name") == "expired.test"
+    assert text(b, '[data-field="certFingerprint"]') == expired[0]
+    assert text(b, '[data-field="issuerOrg"]') == "Old Org"
+    assert text(b, '[data-field="sans"]') == "expired.test, www.expired.test"
+    assert text(b, '[data-field="keyType"]') == "ECDSA 256 bits"
+    assert text(b, '[data-field="notAfter"]').startswith("2021-01-01 00:00:00 UTC")
+    shot(b, "certificate-expired")
+
+    # An unknown id: the API's message.
+    b.get(page(proxy, "certificates/nope"))
+    b.wait("return document.querySelector('#detail [data-testid=errors]');", what="the not-found box")
+    assert "certificate not found: nope" in text(b, "#detail [data-testid=errors]")
 
 
 def test_an_api_that_stops_answering_is_shown(env):

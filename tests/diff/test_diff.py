@@ -81,7 +81,8 @@ def backends():
 @pytest.fixture(scope="module")
 def certs():
     """Self-signed certificates for TLS cases, made once: <<certs>>/NAME.pem
-    and NAME.key for `site` (a.test, b.test) and `wild` (*.wild.test)."""
+    and NAME.key for `site` (a.test, b.test) and `wild` (*.wild.test),
+    both valid 30 days, and `expired` and `rsa` (see make_dated_certs)."""
     d = tempfile.mkdtemp(prefix="sy-diff-certs-")
     for name, cn, sans in (("site", "a.test", "DNS:a.test,DNS:b.test"), ("wild", "*.wild.test", "DNS:*.wild.test")):
         subprocess.run(
@@ -90,8 +91,49 @@ def certs():
              "-days", "30", "-subj", "/CN=" + cn, "-addext", "subjectAltName=" + sans],
             check=True, capture_output=True,
         )
+    make_dated_certs(d)
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+def make_dated_certs(d):
+    """<<certs>>/expired.pem (P-384, expired in 2021, with an organisation
+    and a country) and <<certs>>/rsa.pem (RSA 2048, valid 400 days), with
+    their keys, for the certificates API."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    for name, key, start, end, subject, sans, digest in (
+        ("expired", ec.generate_private_key(ec.SECP384R1()),
+         datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc),
+         datetime.datetime(2021, 1, 1, tzinfo=datetime.timezone.utc),
+         [(NameOID.COUNTRY_NAME, "DE"), (NameOID.ORGANIZATION_NAME, "Old Org"), (NameOID.COMMON_NAME, "expired.test")],
+         [x509.DNSName("expired.test"), x509.IPAddress(ipaddress.ip_address("10.1.2.3"))], hashes.SHA384()),
+        ("rsa", rsa.generate_private_key(public_exponent=65537, key_size=2048),
+         now - datetime.timedelta(days=1), now + datetime.timedelta(days=400),
+         [(NameOID.COMMON_NAME, "rsa.test")], [x509.DNSName("rsa.test")], hashes.SHA256()),
+    ):
+        name_attrs = x509.Name([x509.NameAttribute(oid, value) for oid, value in subject])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name_attrs).issuer_name(name_attrs)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .sign(key, digest)
+        )
+        with open(os.path.join(d, name + ".pem"), "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(os.path.join(d, name + ".key"), "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
 
 
 def seen(body):

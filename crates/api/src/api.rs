@@ -10,6 +10,7 @@
 //! | `{base}/api/tcp/{routers,services,middlewares}[/{name}]`  | none yet: `[]`, 404       |
 //! | `{base}/api/udp/{routers,services}[/{name}]`        | none yet: `[]`, 404             |
 //! | `{base}/api/version`                                | version and start date          |
+//! | `{base}/api/certificates[/{id}]`                    | the default store's certificates |
 //! | `{base}/api/explain?url=...`                        | how one request would be routed (Switchyard's own) |
 //! | `api.basePath`, `{base}/dashboard/...`              | the dashboard, when it is on    |
 //!
@@ -28,7 +29,7 @@ use switchyard_server::Switcher;
 use crate::dashboard::Dashboard;
 use crate::elements::{self, Kind};
 use crate::query::{self, Query};
-use crate::{entrypoints, explain, overview, respond, version};
+use crate::{certificates, entrypoints, explain, overview, respond, version};
 
 /// The API's view of the process: the live runtime, and what the static
 /// configuration says, shaped once.
@@ -106,6 +107,8 @@ enum Route<'a> {
     Version,
     EntryPoints,
     EntryPoint(&'a str),
+    Certificates,
+    Certificate(&'a str),
     List(Scheme),
     One(Scheme, &'a str),
     DashboardRedirect,
@@ -136,6 +139,8 @@ impl Api {
             ["version"] => Route::Version,
             ["entrypoints"] => Route::EntryPoints,
             ["entrypoints", name] => Route::EntryPoint(named(name)?),
+            ["certificates"] => Route::Certificates,
+            ["certificates", id] => Route::Certificate(named(id)?),
             [scheme, kind] => Route::List(scheme_of(scheme, kind)?),
             [scheme, kind, name] => Route::One(scheme_of(scheme, kind)?, named(name)?),
             _ => return None,
@@ -171,6 +176,17 @@ impl Api {
                 match self.entrypoints.get(name) {
                     Some(ep) => respond::json_ok(ep),
                     None => not_found("entry point", name),
+                }
+            }),
+            Route::Certificates => {
+                let runtime = self.switcher.load();
+                page_of(&certificates::list(&runtime, &q, SystemTime::now()), &q)
+            }
+            Route::Certificate(id) => with_name(id, "certificateID", |id| {
+                let runtime = self.switcher.load();
+                match certificates::all(&runtime, SystemTime::now()).remove(id) {
+                    Some(c) => respond::json_ok(&c.json),
+                    None => not_found("certificate", id),
                 }
             }),
             Route::List(Scheme::Http(kind)) => {

@@ -5,6 +5,8 @@
 //   #/{http,tcp,udp}/{kind}?search=&status=&sortBy=&direction=   a list
 //   #/{http,tcp,udp}/{kind}/{name}                                 one element
 //   #/entrypoints[/{name}]      entrypoints
+//   #/certificates?search=&status=&sortBy=&direction=&page=    the certificates, a page at a time
+//   #/certificates/{id}         one certificate
 //   #/explain?url=&entryPoint=&method=&header=&clientIp=           the explain form
 // Every 5 seconds the data of the page is read again; the page's own state
 // (its fragment, the form, the search box) is kept.
@@ -177,6 +179,16 @@ function overviewView() {
         }
         sections += "</div>";
       }
+      const cc = ov.certificates || {total: 0, warnings: 0, errors: 0};
+      const toCerts = status => "#/certificates" + (status ? "?status=" + status : "");
+      sections += `<h2>TLS</h2><div class="cards"><div class="card" data-testid="count-certificates">
+        <h3><a href="${toCerts("")}">Certificates</a></h3>
+        <div class="big" data-count="total">${cc.total}</div>
+        <div class="counts">
+          <a class="ok" href="${toCerts("enabled")}"><span data-count="success">${cc.total - cc.warnings - cc.errors}</span> valid</a>
+          <a class="warn" href="${toCerts("warning")}"><span data-count="warnings">${cc.warnings}</span> expiring</a>
+          <a class="err" href="${toCerts("expired")}"><span data-count="errors">${cc.errors}</span> expired</a>
+        </div></div></div>`;
       root.querySelector("#ov-sections").innerHTML = sections;
       const f = ov.features || {};
       const feature = (name, v) => `<div class="card"><h3>${esc(name)}</h3><span class="badge ${v ? "yes" : "no"}">${v ? esc(v === true ? "on" : v) : "off"}</span></div>`;
@@ -212,51 +224,63 @@ function columns(scheme, kind) {
   return [status, name, ["Type", "type", e => esc(e.type)], provider];
 }
 
-function listView(scheme, kind) {
+// A list of elements as a table: search box, status filter, sortable
+// columns, all pages followed through X-Next-Page (or, with `pageSize`,
+// one page at a time with Previous/Next). `spec`: section, title, tabs
+// (HTML), path (under the API), columns (title, sortBy field or null,
+// cell), statuses (value, label), noun (singular, plural), rowClass.
+function tableView(spec) {
   let state;
   return {
-    section: scheme,
+    section: spec.section,
     mount(root, params) {
       state = {
         search: params.get("search") || "",
         status: params.get("status") || "",
         sortBy: params.get("sortBy") || "name",
         direction: params.get("direction") || "asc",
+        page: Math.max(1, Number(params.get("page")) || 1),
       };
-      const tabs = KINDS[scheme].map(k =>
-        `<a href="${href(scheme, k)}" class="${k === kind ? "active" : ""}">${k[0].toUpperCase() + k.slice(1)}</a>`).join("");
-      root.innerHTML = `<h1>${scheme.toUpperCase()} ${esc(kind)}</h1>
-        <div class="tabs">${tabs}</div>
+      root.innerHTML = `<h1>${esc(spec.title)}</h1>
+        ${spec.tabs || ""}
         <div class="toolbar">
           <input type="search" id="search" placeholder="Search" size="30" aria-label="Search">
-          <select id="status-filter" aria-label="Status">${STATUSES.map(([v, t]) => `<option value="${v}">${t}</option>`).join("")}</select>
+          <select id="status-filter" aria-label="Status">${spec.statuses.map(([v, t]) => `<option value="${v}">${t}</option>`).join("")}</select>
           <span id="list-count" class="muted"></span>
         </div>
-        <table id="list"><thead><tr></tr></thead><tbody></tbody></table>`;
+        <table id="list"><thead><tr></tr></thead><tbody></tbody></table>
+        ${spec.pageSize ? `<div class="pager" id="pager"><button type="button" id="page-prev">&larr; Previous</button>
+          <span id="page-number" class="muted"></span><button type="button" id="page-next">Next &rarr;</button></div>` : ""}`;
       const search = root.querySelector("#search");
       const filter = root.querySelector("#status-filter");
       search.value = state.search;
       filter.value = state.status;
       let timer = null;
-      const changed = () => {
+      const changed = (keepPage) => {
+        if (!keepPage) state.page = 1;
         state.search = search.value;
         state.status = filter.value;
         const q = new URLSearchParams();
         for (const k of ["search", "status"]) if (state[k]) q.set(k, state[k]);
         if (state.sortBy !== "name" || state.direction !== "asc") { q.set("sortBy", state.sortBy); q.set("direction", state.direction); }
+        if (state.page > 1) q.set("page", String(state.page));
         setParams(q);
         refreshNow();
       };
-      search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(changed, 250); });
-      filter.addEventListener("change", changed);
+      search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => changed(false), 250); });
+      filter.addEventListener("change", () => changed(false));
+      if (spec.pageSize) {
+        root.querySelector("#page-prev").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); changed(true); });
+        root.querySelector("#page-next").addEventListener("click", () => { state.page += 1; changed(true); });
+      }
       const head = root.querySelector("thead tr");
-      for (const [title, field] of columns(scheme, kind)) {
+      for (const [title, field] of spec.columns) {
         const th = el("th", field ? {class: "sortable", "data-sort": field} : {}, esc(title));
         if (field) {
           th.addEventListener("click", () => {
             state.direction = state.sortBy === field && state.direction === "asc" ? "desc" : "asc";
             state.sortBy = field;
-            changed();
+            changed(false);
           });
         }
         head.appendChild(th);
@@ -266,21 +290,58 @@ function listView(scheme, kind) {
       const params = {sortBy: state.sortBy, direction: state.direction};
       if (state.search) params.search = state.search;
       if (state.status) params.status = state.status;
-      const items = await apiAll(`${scheme}/${kind}`, params);
+      let items;
+      let more = false;
+      if (spec.pageSize) {
+        const q = new URLSearchParams(params);
+        q.set("page", String(state.page));
+        q.set("per_page", String(spec.pageSize));
+        let answer;
+        try {
+          answer = await api(spec.path + "?" + q.toString());
+        } catch (err) {
+          // A page past the end (the list shrank): back to the first.
+          if (err.status === 400 && state.page > 1) { state.page = 1; return this.refresh(root); }
+          throw err;
+        }
+        items = Array.isArray(answer.body) ? answer.body : [];
+        more = Number(answer.next) > state.page;
+        root.querySelector("#page-prev").disabled = state.page <= 1;
+        root.querySelector("#page-next").disabled = !more;
+        root.querySelector("#page-number").textContent = `page ${state.page}`;
+      } else {
+        items = await apiAll(spec.path, params);
+      }
       for (const th of root.querySelectorAll("th[data-sort]")) {
         const on = th.dataset.sort === state.sortBy;
         th.classList.toggle("sorted", on);
         th.classList.toggle("desc", on && state.direction === "desc");
       }
-      const cols = columns(scheme, kind);
       const body = root.querySelector("tbody");
       body.innerHTML = items.map(e =>
-        `<tr data-name="${esc(e.name)}" class="${e.error && e.error.length ? "has-error" : ""}">` +
-        cols.map(([, , cell]) => `<td>${cell(e)}</td>`).join("") + "</tr>").join("") ||
-        `<tr><td colspan="${cols.length}" class="muted">Nothing to show.</td></tr>`;
-      root.querySelector("#list-count").textContent = `${items.length} ${items.length === 1 ? kind.replace(/s$/, "") : kind}`;
+        `<tr data-name="${esc(e.name)}" class="${spec.rowClass(e)}">` +
+        spec.columns.map(([, , cell]) => `<td>${cell(e)}</td>`).join("") + "</tr>").join("") ||
+        `<tr><td colspan="${spec.columns.length}" class="muted">Nothing to show.</td></tr>`;
+      const [one, many] = spec.noun;
+      root.querySelector("#list-count").textContent = `${items.length} ${items.length === 1 ? one : many}` +
+        (spec.pageSize && (more || state.page > 1) ? " on this page" : "");
     },
   };
+}
+
+function listView(scheme, kind) {
+  const tabs = KINDS[scheme].map(k =>
+    `<a href="${href(scheme, k)}" class="${k === kind ? "active" : ""}">${k[0].toUpperCase() + k.slice(1)}</a>`).join("");
+  return tableView({
+    section: scheme,
+    title: `${scheme.toUpperCase()} ${kind}`,
+    tabs: `<div class="tabs">${tabs}</div>`,
+    path: `${scheme}/${kind}`,
+    columns: columns(scheme, kind),
+    statuses: STATUSES,
+    noun: [kind.replace(/s$/, ""), kind],
+    rowClass: e => e.error && e.error.length ? "has-error" : "",
+  });
 }
 
 function routerDetail(r) {
@@ -512,6 +573,7 @@ function viewFor(segments) {
   if (!first) return overviewView();
   if (first === "explain") return explainView();
   if (first === "entrypoints") return kind ? entrypointView(kind) : entrypointsView();
+  if (first === "certificates") return kind ? certificateView([kind, ...rest].join("/")) : certificatesView();
   if (KINDS[first]) {
     const k = KINDS[first].includes(kind) ? kind : "routers";
     if (rest.length && kind === k) return detailView(first, k, rest.join("/"));

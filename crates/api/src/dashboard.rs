@@ -11,7 +11,8 @@
 //!   page, and files below it answer as above.
 //!
 //! The page finds the API at `{basePath}/api/`. It is one file, put
-//! together at start from `dashboard.html` (the frame), `dashboard.css` and
+//! together at start from `dashboard.html` (the frame), `dashboard.css`,
+//! `dashboard_certificates.js` (the certificates views) and
 //! `dashboard.js` (a small single-page application: the URL fragment names
 //! the view, so views can be linked and reloaded); it asks nothing of the
 //! network but the API.
@@ -29,6 +30,7 @@ use crate::respond;
 const PAGE: &str = include_str!("dashboard.html");
 const STYLE: &str = include_str!("dashboard.css");
 const SCRIPT: &str = include_str!("dashboard.js");
+const SCRIPT_CERTIFICATES: &str = include_str!("dashboard_certificates.js");
 
 /// The page, with the API's address in it.
 #[derive(Clone)]
@@ -47,6 +49,7 @@ impl Dashboard {
         // so nothing in it is taken for a placeholder.
         let index = PAGE
             .replace("/*{{STYLE}}*/", STYLE)
+            .replace("/*{{SCRIPT_CERTIFICATES}}*/", SCRIPT_CERTIFICATES)
             .replace("/*{{SCRIPT}}*/", SCRIPT)
             .replace("\"{{API_URL}}\"", literal.trim_end());
         Dashboard {
@@ -145,7 +148,11 @@ mod tests {
 
     #[tokio::test]
     async fn page_holds_its_script_and_style() {
-        for (part, name) in [(SCRIPT, "script"), (STYLE, "style")] {
+        for (part, name) in [
+            (SCRIPT, "script"),
+            (SCRIPT_CERTIFICATES, "certificates script"),
+            (STYLE, "style"),
+        ] {
             let lower = part.to_ascii_lowercase();
             assert!(
                 !lower.contains("</script") && !lower.contains("</style"),
@@ -155,6 +162,10 @@ mod tests {
         let page = text(Dashboard::new("/").index()).await;
         assert!(!page.contains("{{"), "every placeholder is filled");
         assert!(page.contains("function navigate()"), "the script is in");
+        assert!(
+            page.contains("function certificatesView()"),
+            "the certificates script is in"
+        );
         assert!(page.contains(".badge.disabled"), "the style is in");
         for external in ["src=", "url(", "@import", "<link"] {
             assert!(

@@ -3,6 +3,7 @@
 //! (`dashboard@internal`) and `noop@internal`.
 
 mod api;
+mod certificates;
 mod dashboard;
 mod elements;
 mod entrypoints;

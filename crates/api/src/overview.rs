@@ -67,7 +67,7 @@ pub fn overview(runtime: &Runtime, features: &Value, providers: &[String]) -> Va
         },
         "tcp": { "routers": zero, "services": zero, "middlewares": zero },
         "udp": { "routers": zero, "services": zero },
-        "certificates": zero,
+        "certificates": crate::certificates::section(runtime, std::time::SystemTime::now()),
         "features": features,
     });
     if !providers.is_empty() {

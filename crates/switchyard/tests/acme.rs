@@ -26,6 +26,7 @@ fn static_config(web: u16, secure: u16, ca_server: &str, storage: &Path, dynamic
     address: "127.0.0.1:{secure}"
 log:
   level: DEBUG
+api: {{}}
 certificatesResolvers:
   le:
     acme:
@@ -582,6 +583,56 @@ async fn default_generated_cert_comes_from_the_resolver() {
     );
     let r = TlsClient::get(secure_addr, "site.test", "/").await.unwrap();
     assert_eq!(r.reply.status, 200);
+
+    // The API lists what the resolvers obtained, the default once.
+    dir.write(
+        "dynamic/api.yml",
+        "http:\n  routers:\n    api-in:\n      entryPoints: [web]\n      rule: \"PathPrefix(`/api`)\"\n      service: api@internal\n",
+    );
+    let api = SocketAddr::from(([127, 0, 0, 1], web));
+    let list = wait_until(
+        "the three ACME certificates in the API",
+        Duration::from_secs(30),
+        || async move {
+            let r = switchyard_testkit::get(api, "localhost", "/api/certificates")
+                .await
+                .ok()?;
+            let v = (r.status.as_u16() == 200).then(|| r.json())?;
+            (v.as_array()?.len() >= 3).then_some(v)
+        },
+    )
+    .await;
+    let described: Vec<(&str, &str, i64)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["commonName"].as_str().unwrap_or(""),
+                c["keyType"].as_str().unwrap_or(""),
+                c["keySize"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("alpn.test", "ECDSA", 384),
+            ("fallback.test", "RSA", 2048),
+            ("site.test", "RSA", 2048)
+        ]
+    );
+    assert_eq!(
+        list[1]["sans"],
+        serde_json::json!(["alt.fallback.test", "fallback.test"])
+    );
+    assert!(
+        list[0]["issuerCN"]
+            .as_str()
+            .is_some_and(|i| i.contains("Pebble")),
+        "{}",
+        list[0]
+    );
 }
 
 /// Starts pebble and Switchyard with `allowACMEByPass` on the HTTP-01

@@ -560,6 +560,9 @@ async fn base_path_moves_api_and_dashboard() {
         "not at the root"
     );
     assert_eq!(admin(&p, "/edge/api/").await.status.as_u16(), 404);
+    let r = admin(&p, "/edge/api/certificates").await;
+    assert_eq!((r.status.as_u16(), r.text()), (200, "[]\n".to_string()));
+    assert_eq!(admin(&p, "/api/certificates").await.status.as_u16(), 404);
 
     let r = admin(&p, "/edge").await;
     assert_eq!(

@@ -97,6 +97,48 @@ pub fn write_cert(
     (c, k)
 }
 
+/// Writes a self-signed certificate like [`write_cert`], with subject
+/// and issuer organisation `organization` (none when empty), valid until
+/// `not_after` (from 400 days before it): an expired or soon expiring
+/// certificate for the API's status.
+pub fn write_cert_until(
+    dir: &std::path::Path,
+    stem: &str,
+    names: &[&str],
+    organization: &str,
+    not_after: std::time::SystemTime,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .expect("certificate names");
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        names.first().copied().unwrap_or("test"),
+    );
+    if !organization.is_empty() {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, organization);
+    }
+    let since_epoch = not_after
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a time after 1970");
+    params.not_after = rcgen::date_time_ymd(1970, 1, 1) + since_epoch;
+    params.not_before = params.not_after - std::time::Duration::from_secs(400 * 86_400);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-signed certificate");
+    let (c, k) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}.key")),
+    );
+    for (path, text) in [(&k, key.serialize_pem()), (&c, cert.pem())] {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text).expect("write certificate");
+        std::fs::rename(&tmp, path).expect("rename certificate");
+    }
+    (c, k)
+}
+
 /// The issuer's common name of a DER certificate ("" when unreadable).
 pub fn cert_issuer(der: &[u8]) -> String {
     use x509_parser::prelude::{FromDer, X509Certificate};

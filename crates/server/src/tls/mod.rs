@@ -56,6 +56,12 @@ pub struct CertStore {
     /// `*.example.com` certificates by `example.com`.
     wildcard: HashMap<String, Arc<CertifiedKey>>,
     default: Option<Arc<CertifiedKey>>,
+    /// Whether `default` is the generated certificate (not listed).
+    default_generated: bool,
+    /// The certificates added, one per set of names (the first added for
+    /// a set keeps it, as Traefik keeps the first per set), in order.
+    listed: Vec<Arc<CertifiedKey>>,
+    listed_names: std::collections::HashSet<String>,
 }
 
 impl CertStore {
@@ -63,7 +69,11 @@ impl CertStore {
     /// for a name keeps it.
     pub fn add(&mut self, ck: Arc<CertifiedKey>) {
         let Some(leaf) = ck.cert.first() else { return };
-        for name in certs::names(leaf) {
+        let names = certs::names(leaf);
+        if self.listed_names.insert(names.join(",")) {
+            self.listed.push(ck.clone());
+        }
+        for name in names {
             match name.strip_prefix("*.") {
                 Some(parent) => {
                     self.wildcard
@@ -102,6 +112,19 @@ impl CertStore {
             }
         }
         out
+    }
+
+    /// The leaf certificates the API lists, as Traefik lists its default
+    /// store's: every certificate added (one per set of names), then the
+    /// default certificate unless it is the generated one. A certificate
+    /// may appear twice (added, and as the default).
+    pub fn listed(&self) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+        let default = self.default.as_ref().filter(|_| !self.default_generated);
+        self.listed
+            .iter()
+            .chain(default)
+            .filter_map(|ck| ck.cert.first().cloned())
+            .collect()
     }
 }
 
@@ -491,11 +514,11 @@ pub fn build(
             "TLS store {name:?} is ignored: only the default store is used (as in Traefik)"
         ));
     }
-    store.default = Some(
-        configured_default
-            .or(from_resolver)
-            .unwrap_or_else(|| generated.clone()),
-    );
+    let default = configured_default
+        .or(from_resolver)
+        .unwrap_or_else(|| generated.clone());
+    store.default_generated = Arc::ptr_eq(&default, generated);
+    store.default = Some(default);
     let store = Arc::new(store);
     let mut configs = HashMap::new();
     let mut quic_ok = std::collections::HashSet::new();
@@ -551,6 +574,32 @@ mod tests {
             ))
             .unwrap();
         Arc::new(CertifiedKey::new(vec![cert.der().clone()], signing))
+    }
+
+    #[test]
+    fn listed_certificates() {
+        let first = cert_for(&["a.test", "b.test"]);
+        let same_names = cert_for(&["b.test", "a.test"]);
+        let other = cert_for(&["c.test"]);
+        let own_default = cert_for(&["d.test"]);
+        let leaf = |ck: &Arc<CertifiedKey>| ck.cert[0].clone();
+        let mut store = CertStore::default();
+        store.add(first.clone());
+        store.add(same_names);
+        store.add(other.clone());
+        store.default = Some(own_default.clone());
+        store.default_generated = true;
+        assert_eq!(
+            store.listed(),
+            vec![leaf(&first), leaf(&other)],
+            "one per set of names; the generated default left out"
+        );
+        store.default_generated = false;
+        assert_eq!(
+            store.listed(),
+            vec![leaf(&first), leaf(&other), leaf(&own_default)],
+            "a configured default is listed"
+        );
     }
 
     #[test]
