@@ -377,8 +377,21 @@ fn verbosity_table() {
 
 #[test]
 fn entrypoint_observability_is_the_routers_default() {
-    use switchyard_config::node::Scalar;
+    use switchyard_config::node::{Location, Scalar, Value as V};
     use switchyard_config::static_config::EntryPointObservability as Ep;
+    use switchyard_config::Node;
+    let map = |pairs: &[(&str, Scalar)]| {
+        let loc = Location::named("test");
+        Node::new(
+            V::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Node::scalar(v.clone(), loc.clone())))
+                    .collect(),
+            ),
+            loc.clone(),
+        )
+    };
     let ep = |tracing: Option<bool>, verbosity: &str| Ep {
         tracing,
         trace_verbosity: verbosity.into(),
