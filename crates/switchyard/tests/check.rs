@@ -112,7 +112,10 @@ fn each_problem_is_named_with_its_file_and_line_and_the_exit_code_is_1() {
             .iter()
             .any(|l| l.starts_with(prefix) && l.contains(words))
     };
-    assert!(has("warning: accessLog.dualOutput", "not implemented"), "{out}");
+    assert!(
+        has("warning: accessLog.dualOutput", "not implemented"),
+        "{out}"
+    );
     assert!(has(&format!("error: {typo}:5:"), "servise"), "{out}");
     assert!(
         has(&format!("error: template: {template}:2:"), "nosuchfunction"),
