@@ -81,6 +81,16 @@ http:
 HOSTS = ["one.test", "two.test", "three.test", "from-env.test", "unknown.test"]
 
 
+def write_atomically(path, text):
+    """Writes `path` by renaming a full file into place: a watcher that
+    reads a half-written (or just truncated) file would apply it, and
+    Traefik then keeps that as its last good configuration."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def settled(p, timeout=10):
     """`answers(p)` once two in a row, 0.3 s apart, are the same."""
     last = answers(p)
@@ -125,8 +135,7 @@ def test_templated_file_routes_alike_and_errors_keep_the_last_config():
             p = Proxy(binary, STATIC, "{}\n", values)
             runs[name] = p
             p.wait_ready()
-            with open(os.path.join(p.dir, "dynamic.yml"), "w") as f:
-                f.write(fill(TEMPLATE, values))
+            write_atomically(os.path.join(p.dir, "dynamic.yml"), fill(TEMPLATE, values))
         for name, p in runs.items():
             wait(name + " routing the templated routers",
                  lambda: all(request(p.web, "GET", "/", host=h)[0] == 200 for h in HOSTS[:4]))
@@ -140,8 +149,7 @@ def test_templated_file_routes_alike_and_errors_keep_the_last_config():
         assert first["traefik"]["one.test"][2]["x-seq"] == "1 3 5"
 
         for p in runs.values():
-            with open(os.path.join(p.dir, "dynamic.yml"), "w") as f:
-                f.write(BROKEN)
+            write_atomically(os.path.join(p.dir, "dynamic.yml"), BROKEN)
         for name, p in runs.items():
             wait(name + " logging the template error", lambda: "nosuchfunction" in p.read_log())
         again = {name: answers(p) for name, p in runs.items()}
