@@ -149,10 +149,21 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         let handler = switchyard_api::ping(terminating.clone(), ping.terminating_status_code);
         internal.insert("ping@internal".into(), handler);
     }
-    if let Some(m) = &metrics {
+    if let Some(m) = metrics.as_ref().filter(|m| m.prometheus_on()) {
         let handler = switchyard_server::metrics::handler(m.clone(), switcher.clone());
         internal.insert("prometheus@internal".into(), handler);
     }
+    // As in Traefik, a meter provider that cannot be made is logged and
+    // the rest runs.
+    let otlp_config = config.metrics.as_ref().and_then(|m| m.otlp.as_ref());
+    let metrics_push = match (otlp_config, &metrics) {
+        (Some(c), Some(m)) => {
+            crate::otel::start_metrics_export(c, &host, m.clone(), switcher.clone())
+                .map_err(|e| tracing::error!("unable to start the OTLP metric export: {e:#}"))
+                .ok()
+        }
+        _ => None,
+    };
     let builder = Builder::new(view, internal)
         .context("serversTransport")?
         .with_metrics(metrics);
@@ -242,6 +253,10 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     }
     drop(tx);
     watcher_task.abort();
+    if let Some(p) = metrics_push {
+        // The totals of the last requests still go out.
+        p.shutdown(std::time::Duration::from_secs(5)).await;
+    }
     if let Some(t) = &tracer {
         // The spans of the last requests still go out.
         t.exporter().flush(std::time::Duration::from_secs(5)).await;
