@@ -156,6 +156,18 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     // As in Traefik, a meter provider that cannot be made is logged and
     // the rest runs.
     let otlp_config = config.metrics.as_ref().and_then(|m| m.otlp.as_ref());
+    let prometheus_buckets = config
+        .metrics
+        .as_ref()
+        .and_then(|m| m.prometheus.as_ref())
+        .map(|p| &p.buckets);
+    if let (Some(o), Some(buckets)) = (otlp_config, prometheus_buckets) {
+        if &o.explicit_boundaries != buckets {
+            tracing::warn!(
+                "metrics.otlp.explicitBoundaries differ from metrics.prometheus.buckets: both backends read one histogram, the OTLP push uses the Prometheus buckets"
+            );
+        }
+    }
     let metrics_push = match (otlp_config, &metrics) {
         (Some(c), Some(m)) => {
             crate::otel::start_metrics_export(c, &host, m.clone(), switcher.clone())

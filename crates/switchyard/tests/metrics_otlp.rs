@@ -326,3 +326,39 @@ async fn prometheus_and_otlp_read_the_same_counters() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn unusable_otlp_section_is_an_error_and_the_rest_serves() {
+    let b = Backend::start("b").await;
+    // A gRPC endpoint must be host:port.
+    let config = otlp_static("    grpc:\n      endpoint: \"http://collector/v1\"\n");
+    let p = Proxy::start("motlp-bad", &host_route("app", "app.test", &b), &config).await;
+    p.wait_status("app.test", "/", 200).await;
+    assert!(
+        p.sy.log().iter().any(|l| l.contains("ERROR")
+            && l.contains("unable to start the OTLP metric export")
+            && l.contains("metrics.otlp.grpc")),
+        "{:#?}",
+        p.sy.log()
+    );
+}
+
+#[tokio::test]
+async fn different_bounds_with_prometheus_are_a_warning() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let config = format!(
+        "metrics:\n  prometheus:\n    buckets: [0.1, 1]\n  otlp:\n    pushInterval: 100ms\n    explicitBoundaries: [5]\n\
+         \x20   http:\n      endpoint: \"http://{}\"\n",
+        recv.addr()
+    );
+    let p = Proxy::start("motlp-bounds", &host_route("app", "app.test", &b), &config).await;
+    p.wait_status("app.test", "/", 200).await;
+    assert!(p
+        .sy
+        .logged("explicitBoundaries differ from metrics.prometheus.buckets"));
+    let ok = [("entrypoint", "web"), ("code", "200")];
+    let export = wait_metric(&recv, "traefik_entrypoint_requests_total", &ok, 1.0).await;
+    let d = find(&export, "traefik_entrypoint_request_duration_seconds");
+    assert_eq!(d.points[0].bounds, [0.1, 1.0], "the Prometheus buckets");
+}
