@@ -98,17 +98,19 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         None
     });
     // As in Traefik, Prometheus metrics that cannot be registered are off,
-    // and the rest runs.
-    let metrics = match config
-        .metrics
-        .as_ref()
-        .map(switchyard_server::metrics::Metrics::new)
-    {
-        Some(Ok(m)) => m,
-        Some(Err(e)) => {
-            tracing::error!("unable to register Prometheus metrics, they are off: {e}");
-            None
-        }
+    // and the rest (OTLP metrics included) runs.
+    let metrics = match config.metrics.as_ref() {
+        Some(m) => match switchyard_server::metrics::Metrics::new(m) {
+            Ok(registry) => registry,
+            Err(e) => {
+                tracing::error!("unable to register Prometheus metrics, they are off: {e}");
+                let without = switchyard_config::static_config::Metrics {
+                    prometheus: None,
+                    ..m.clone()
+                };
+                switchyard_server::metrics::Metrics::new(&without).unwrap_or(None)
+            }
+        },
         None => None,
     };
     let mut entrypoints = Vec::new();

@@ -362,3 +362,19 @@ async fn different_bounds_with_prometheus_are_a_warning() {
     let d = find(&export, "traefik_entrypoint_request_duration_seconds");
     assert_eq!(d.points[0].bounds, [0.1, 1.0], "the Prometheus buckets");
 }
+
+#[tokio::test]
+async fn bad_prometheus_header_label_leaves_otlp_on() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let config = format!(
+        "metrics:\n  prometheus:\n    headerLabels:\n      bad-label: X-Tenant\n\
+         \x20 otlp:\n    pushInterval: 100ms\n    http:\n      endpoint: \"http://{}\"\n",
+        recv.addr()
+    );
+    let p = Proxy::start("motlp-badprom", &host_route("app", "app.test", &b), &config).await;
+    p.wait_status("app.test", "/", 200).await;
+    assert!(p.sy.logged("unable to register Prometheus metrics"));
+    let ok = [("entrypoint", "web"), ("code", "200")];
+    wait_metric(&recv, "traefik_entrypoint_requests_total", &ok, 1.0).await;
+}
