@@ -1,8 +1,9 @@
 //! `metrics.otlp` on the real binary, pushing to a collector double that
-//! decodes the real OTLP protobuf (HTTP and gRPC): Traefik's instrument
-//! names, kinds, units, temporality and attribute names, the counts of
-//! real requests, the resource and scope, the last push at shutdown, a
-//! collector that fails for a while, and Prometheus on beside it (one set
+//! decodes the real OTLP protobuf (HTTP and gRPC, plain and TLS with a
+//! client certificate): Traefik's instrument names, kinds, units,
+//! temporality and attribute names, the counts of real requests, the
+//! resource and scope, the last push at shutdown, a collector that fails
+//! for a while, an unusable section, and Prometheus on beside it (one set
 //! of counters feeds both).
 
 #![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
@@ -377,4 +378,39 @@ async fn bad_prometheus_header_label_leaves_otlp_on() {
     assert!(p.sy.logged("unable to register Prometheus metrics"));
     let ok = [("entrypoint", "web"), ("code", "200")];
     wait_metric(&recv, "traefik_entrypoint_requests_total", &ok, 1.0).await;
+}
+
+#[tokio::test]
+async fn push_over_tls_with_the_configured_ca_and_client_certificate() {
+    let ca = switchyard_testkit::tls::ca_path();
+    let cert = switchyard_testkit::tls::fixture_path("client.pem");
+    let key = switchyard_testkit::tls::fixture_path("client.key");
+    let b = Backend::start("b").await;
+    // HTTPS, and gRPC over TLS (h2 by ALPN), each requiring the client
+    // certificate.
+    for grpc in [false, true] {
+        let recv = OtlpReceiver::start_tls(true).await;
+        let transport = if grpc {
+            format!("    grpc:\n      endpoint: \"{}\"\n", recv.addr())
+        } else {
+            format!("    http:\n      endpoint: \"https://{}\"\n", recv.addr())
+        };
+        let config = otlp_static(&format!(
+            "    pushInterval: 100ms\n{transport}      tls:\n        ca: \"{}\"\n        cert: \"{}\"\n        key: \"{}\"\n",
+            ca.display(),
+            cert.display(),
+            key.display()
+        ));
+        let name = if grpc {
+            "motlp-tls-grpc"
+        } else {
+            "motlp-tls-http"
+        };
+        let p = Proxy::start(name, &host_route("app", "app.test", &b), &config).await;
+        p.wait_status("app.test", "/", 200).await;
+        let ok = [("entrypoint", "web"), ("code", "200")];
+        wait_metric(&recv, "traefik_entrypoint_requests_total", &ok, 1.0).await;
+        let path = &recv.exports()[0].path;
+        assert_eq!(path.contains("MetricsService"), grpc, "{path}");
+    }
 }
