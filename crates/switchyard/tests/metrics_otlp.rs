@@ -213,6 +213,10 @@ async fn http_push_carries_traefik_instruments_and_counts() {
         .headers
         .iter()
         .any(|(k, v)| k == "authorization" && v == "Bearer t0ken"));
+    assert!(
+        !p.sy.logged("not implemented by Switchyard"),
+        "metrics.otlp is no longer in the start-up warning"
+    );
     // Without `metrics.prometheus` there is no `/metrics`.
     let scrape = get(p.admin, "localhost", "/metrics").await.unwrap();
     assert_eq!(scrape.status, 404);
