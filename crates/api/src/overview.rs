@@ -13,11 +13,13 @@ use switchyard_server::Runtime;
 /// warning names it): a dashboard must not show a feature that sends
 /// nothing. The access log is on when `accessLog` is set, as in Traefik.
 pub fn features(config: &StaticConfiguration) -> Value {
-    let metrics = config
-        .metrics
-        .as_ref()
-        .filter(|m| m.prometheus.is_some())
-        .map_or("", |_| "Prometheus");
+    // Traefik names the first backend set in its field order (Prometheus
+    // before OTLP).
+    let metrics = match config.metrics.as_ref() {
+        Some(m) if m.prometheus.is_some() => "Prometheus",
+        Some(m) if m.otlp.is_some() => "OTLP",
+        _ => "",
+    };
     let tracing = if config.tracing.is_some() { "OTLP" } else { "" };
     json!({
         "tracing": tracing,
@@ -97,6 +99,14 @@ mod tests {
             (
                 "accessLog: {}\nmetrics:\n  prometheus: {}\ntracing: {}\n",
                 json!({"tracing": "OTLP", "metrics": "Prometheus", "accessLog": true}),
+            ),
+            (
+                "metrics:\n  otlp: {}\n",
+                json!({"tracing": "", "metrics": "OTLP", "accessLog": false}),
+            ),
+            (
+                "metrics:\n  otlp: {}\n  prometheus: {}\n",
+                json!({"tracing": "", "metrics": "Prometheus", "accessLog": false}),
             ),
             // A backend not implemented yet is not claimed.
             (

@@ -995,7 +995,7 @@ impl Default for OtlpGrpc {
     }
 }
 
-/// `metrics`: only `prometheus` is implemented (see
+/// `metrics`: `prometheus` and `otlp` are implemented (see
 /// `switchyard_server::metrics`); the other backends are named in the
 /// start-up warning.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -1005,6 +1005,46 @@ pub struct Metrics {
     pub add_internals: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<Prometheus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<MetricsOtlp>,
+}
+
+/// `metrics.otlp`: Traefik's instruments pushed to an OpenTelemetry
+/// collector every `pushInterval` (HTTP unless `grpc` is given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MetricsOtlp {
+    pub add_entry_points_labels: bool,
+    pub add_routers_labels: bool,
+    pub add_services_labels: bool,
+    /// The request duration histograms' upper bounds, in seconds.
+    pub explicit_boundaries: Vec<f64>,
+    pub push_interval: Duration,
+    /// The resource's `service.name`.
+    pub service_name: String,
+    pub resource_attributes: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<OtlpHttp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<OtlpGrpc>,
+}
+
+impl Default for MetricsOtlp {
+    fn default() -> Self {
+        MetricsOtlp {
+            add_entry_points_labels: true,
+            add_routers_labels: false,
+            add_services_labels: true,
+            explicit_boundaries: vec![
+                0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+            ],
+            push_interval: Duration::from_secs(10),
+            service_name: "traefik".into(),
+            resource_attributes: BTreeMap::new(),
+            http: None,
+            grpc: None,
+        }
+    }
 }
 
 /// `metrics.prometheus`: Traefik's families on `/metrics`.

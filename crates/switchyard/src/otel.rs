@@ -1,5 +1,6 @@
 //! Start-up of the OpenTelemetry exports: `tracing` (the tracer every
-//! entrypoint shares) and `log.otlp` (a log layer), each with its OTLP
+//! entrypoint shares), `log.otlp` (a log layer) and `metrics.otlp` (a
+//! push task reading the metrics registry), each with its OTLP
 //! transport (gRPC when `otlp.grpc` is given, else HTTP), resource and
 //! queue.
 
@@ -8,12 +9,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use switchyard_config::static_config::{ClientTls, LogOtlp, OtlpGrpc, OtlpHttp, Tracing};
+use switchyard_config::static_config::{
+    ClientTls, LogOtlp, MetricsOtlp, OtlpGrpc, OtlpHttp, Tracing,
+};
 use switchyard_otlp::{
     Attribute, BatchSettings, Endpoint, LogExporter, LogRecord, Resource, Severity, SpanExporter,
     Transport, TransportConfig, Value,
 };
 use switchyard_proxy::trace::{Tracer, TracerSettings};
+use switchyard_server::metrics::otlp::{PushSettings, Pusher};
 
 /// The instrumentation scope of the spans and records: Traefik's, so that
 /// queries written for Traefik's telemetry keep working.
@@ -101,6 +105,24 @@ pub fn start_tracing(config: Option<&Tracing>, host: &str) -> anyhow::Result<Opt
         add_internals: c.add_internals,
     };
     Ok(Some(Arc::new(Tracer::new(exporter, &settings))))
+}
+
+/// The push task `metrics.otlp` asks for, reading `metrics`. Must run on
+/// the runtime.
+pub fn start_metrics_export(
+    config: &MetricsOtlp,
+    host: &str,
+    metrics: Arc<switchyard_server::metrics::Metrics>,
+    switcher: switchyard_server::Switcher,
+) -> anyhow::Result<Pusher> {
+    let transport = transport("metrics.otlp", config.http.clone(), config.grpc.clone())?;
+    let settings = PushSettings {
+        transport,
+        resource: resource(&config.service_name, host, &config.resource_attributes).to_proto(),
+        interval: config.push_interval.into(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    Ok(Pusher::start(metrics, switcher, settings))
 }
 
 /// The queue `log.otlp` asks for. Must run on the runtime.

@@ -98,17 +98,19 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         None
     });
     // As in Traefik, Prometheus metrics that cannot be registered are off,
-    // and the rest runs.
-    let metrics = match config
-        .metrics
-        .as_ref()
-        .map(switchyard_server::metrics::Metrics::new)
-    {
-        Some(Ok(m)) => m,
-        Some(Err(e)) => {
-            tracing::error!("unable to register Prometheus metrics, they are off: {e}");
-            None
-        }
+    // and the rest (OTLP metrics included) runs.
+    let metrics = match config.metrics.as_ref() {
+        Some(m) => match switchyard_server::metrics::Metrics::new(m) {
+            Ok(registry) => registry,
+            Err(e) => {
+                tracing::error!("unable to register Prometheus metrics, they are off: {e}");
+                let without = switchyard_config::static_config::Metrics {
+                    prometheus: None,
+                    ..m.clone()
+                };
+                switchyard_server::metrics::Metrics::new(&without).unwrap_or(None)
+            }
+        },
         None => None,
     };
     let mut entrypoints = Vec::new();
@@ -149,10 +151,33 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         let handler = switchyard_api::ping(terminating.clone(), ping.terminating_status_code);
         internal.insert("ping@internal".into(), handler);
     }
-    if let Some(m) = &metrics {
+    if let Some(m) = metrics.as_ref().filter(|m| m.prometheus_on()) {
         let handler = switchyard_server::metrics::handler(m.clone(), switcher.clone());
         internal.insert("prometheus@internal".into(), handler);
     }
+    // As in Traefik, a meter provider that cannot be made is logged and
+    // the rest runs.
+    let otlp_config = config.metrics.as_ref().and_then(|m| m.otlp.as_ref());
+    let prometheus_buckets = config
+        .metrics
+        .as_ref()
+        .and_then(|m| m.prometheus.as_ref())
+        .map(|p| &p.buckets);
+    if let (Some(o), Some(buckets)) = (otlp_config, prometheus_buckets) {
+        if &o.explicit_boundaries != buckets {
+            tracing::warn!(
+                "metrics.otlp.explicitBoundaries differ from metrics.prometheus.buckets: both backends read one histogram, the OTLP push uses the Prometheus buckets"
+            );
+        }
+    }
+    let metrics_push = match (otlp_config, &metrics) {
+        (Some(c), Some(m)) => {
+            crate::otel::start_metrics_export(c, &host, m.clone(), switcher.clone())
+                .map_err(|e| tracing::error!("unable to start the OTLP metric export: {e:#}"))
+                .ok()
+        }
+        _ => None,
+    };
     let builder = Builder::new(view, internal)
         .context("serversTransport")?
         .with_metrics(metrics);
@@ -242,6 +267,10 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     }
     drop(tx);
     watcher_task.abort();
+    if let Some(p) = metrics_push {
+        // The totals of the last requests still go out.
+        p.shutdown(std::time::Duration::from_secs(5)).await;
+    }
     if let Some(t) = &tracer {
         // The spans of the last requests still go out.
         t.exporter().flush(std::time::Duration::from_secs(5)).await;

@@ -27,7 +27,7 @@ pub use config_server::ConfigServer;
 pub use consul_double::ConsulDouble;
 pub use dir::TestDir;
 pub use kv_servers::{zk_write, EtcdServer, ZooKeeperServer};
-pub use otlp::{OtlpReceiver, ReceivedLog, ReceivedSpan};
+pub use otlp::{OtlpReceiver, ReceivedLog, ReceivedMetric, ReceivedPoint, ReceivedSpan};
 pub use process::{free_port, Switchyard};
 pub use services::{Pebble, PebbleOptions, RedisCluster, RedisSentinel, RedisServer};
 

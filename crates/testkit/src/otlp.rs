@@ -1,8 +1,9 @@
-//! An OpenTelemetry collector double: receives OTLP trace and log exports
-//! over HTTP (`POST /v1/traces`, `/v1/logs`, protobuf, gzip or not) or
-//! gRPC (`TraceService/Export`, `LogsService/Export`), decodes the real
-//! protobuf messages and keeps the spans and log records, flattened for
-//! assertions.
+//! An OpenTelemetry collector double: receives OTLP trace, log and metric
+//! exports over HTTP (`POST /v1/traces`, `/v1/logs`, `/v1/metrics`,
+//! protobuf, gzip or not) or gRPC (`TraceService/Export`,
+//! `LogsService/Export`, `MetricsService/Export`), decodes the real
+//! protobuf messages and keeps the spans, log records and metrics,
+//! flattened for assertions.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -15,8 +16,10 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use prost::Message;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -103,6 +106,148 @@ pub fn flatten_logs(request: &ExportLogsServiceRequest) -> Vec<ReceivedLog> {
     out
 }
 
+/// One received metric (instrument), flattened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedMetric {
+    pub name: String,
+    pub description: String,
+    pub unit: String,
+    /// `sum`, `gauge`, `histogram` (or another OTLP data kind's name).
+    pub kind: String,
+    /// For sums and histograms: 1 delta, 2 cumulative.
+    pub temporality: i32,
+    /// For sums.
+    pub monotonic: bool,
+    pub points: Vec<ReceivedPoint>,
+    pub resource: BTreeMap<String, String>,
+    pub scope: String,
+    pub scope_version: String,
+}
+
+/// One data point of a [`ReceivedMetric`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedPoint {
+    /// Values as text.
+    pub attributes: BTreeMap<String, String>,
+    /// A number's value; a histogram's count.
+    pub value: f64,
+    /// A histogram's sum.
+    pub sum: f64,
+    /// A histogram's per-bucket counts and bounds.
+    pub bucket_counts: Vec<u64>,
+    pub bounds: Vec<f64>,
+    pub start_ns: u64,
+    pub time_ns: u64,
+}
+
+impl ReceivedMetric {
+    /// The point whose attributes include every pair of `attrs`.
+    pub fn point(&self, attrs: &[(&str, &str)]) -> Option<&ReceivedPoint> {
+        self.points.iter().find(|p| {
+            attrs
+                .iter()
+                .all(|(k, v)| p.attributes.get(*k).map(String::as_str) == Some(*v))
+        })
+    }
+}
+
+fn attribute_map(
+    list: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                kv.value.as_ref().map(text).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The metrics of one decoded metrics export request.
+pub fn flatten_metrics(request: &ExportMetricsServiceRequest) -> Vec<ReceivedMetric> {
+    let mut out = Vec::new();
+    for rm in &request.resource_metrics {
+        let resource = rm
+            .resource
+            .as_ref()
+            .map(|r| attribute_map(&r.attributes))
+            .unwrap_or_default();
+        for sm in &rm.scope_metrics {
+            let (scope, scope_version) = sm
+                .scope
+                .as_ref()
+                .map(|s| (s.name.clone(), s.version.clone()))
+                .unwrap_or_default();
+            for m in &sm.metrics {
+                let number =
+                    |p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint| ReceivedPoint {
+                        attributes: attribute_map(&p.attributes),
+                        value: match p.value {
+                            Some(number_data_point::Value::AsDouble(d)) => d,
+                            Some(number_data_point::Value::AsInt(i)) => i as f64,
+                            None => f64::NAN,
+                        },
+                        sum: 0.0,
+                        bucket_counts: Vec::new(),
+                        bounds: Vec::new(),
+                        start_ns: p.start_time_unix_nano,
+                        time_ns: p.time_unix_nano,
+                    };
+                let (kind, temporality, monotonic, points) = match &m.data {
+                    Some(metric::Data::Sum(s)) => (
+                        "sum",
+                        s.aggregation_temporality,
+                        s.is_monotonic,
+                        s.data_points.iter().map(number).collect(),
+                    ),
+                    Some(metric::Data::Gauge(g)) => (
+                        "gauge",
+                        0,
+                        false,
+                        g.data_points.iter().map(number).collect(),
+                    ),
+                    Some(metric::Data::Histogram(h)) => (
+                        "histogram",
+                        h.aggregation_temporality,
+                        false,
+                        h.data_points
+                            .iter()
+                            .map(|p| ReceivedPoint {
+                                attributes: attribute_map(&p.attributes),
+                                value: p.count as f64,
+                                sum: p.sum.unwrap_or(f64::NAN),
+                                bucket_counts: p.bucket_counts.clone(),
+                                bounds: p.explicit_bounds.clone(),
+                                start_ns: p.start_time_unix_nano,
+                                time_ns: p.time_unix_nano,
+                            })
+                            .collect(),
+                    ),
+                    Some(metric::Data::ExponentialHistogram(_)) => {
+                        ("exponential_histogram", 0, false, Vec::new())
+                    }
+                    Some(metric::Data::Summary(_)) => ("summary", 0, false, Vec::new()),
+                    None => ("none", 0, false, Vec::new()),
+                };
+                out.push(ReceivedMetric {
+                    name: m.name.clone(),
+                    description: m.description.clone(),
+                    unit: m.unit.clone(),
+                    kind: kind.into(),
+                    temporality,
+                    monotonic,
+                    points,
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                    scope_version: scope_version.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// What one export request looked like.
 #[derive(Debug, Clone)]
 pub struct ReceivedExport {
@@ -114,6 +259,8 @@ pub struct ReceivedExport {
 struct State {
     spans: Vec<ReceivedSpan>,
     logs: Vec<ReceivedLog>,
+    /// The metrics of each metrics export, in order.
+    metric_exports: Vec<Vec<ReceivedMetric>>,
     exports: Vec<ReceivedExport>,
     /// Answer exports with this status (HTTP) instead of accepting them.
     failing: Option<u16>,
@@ -307,6 +454,24 @@ async fn answer(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Answ
     } else {
         message
     };
+    if path.ends_with("/v1/metrics") || path.contains("MetricsService") {
+        return Ok(match ExportMetricsServiceRequest::decode(message) {
+            Ok(decoded) => {
+                state
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .metric_exports
+                    .push(flatten_metrics(&decoded));
+                if grpc {
+                    grpc_answer(0, "")
+                } else {
+                    plain(200, Vec::new(), "application/x-protobuf")
+                }
+            }
+            Err(e) if grpc => grpc_answer(3, &e.to_string()),
+            Err(e) => plain(400, e.to_string().into_bytes(), "text/plain"),
+        });
+    }
     if path.ends_with("/v1/logs") || path.contains("LogsService") {
         return Ok(match ExportLogsServiceRequest::decode(message) {
             Ok(decoded) => {
@@ -433,6 +598,15 @@ impl OtlpReceiver {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .logs
+            .clone()
+    }
+
+    /// The metrics of each metrics export received so far, oldest first.
+    pub fn metric_exports(&self) -> Vec<Vec<ReceivedMetric>> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .metric_exports
             .clone()
     }
 

@@ -1,5 +1,8 @@
 //! `metrics.prometheus`: Traefik's Prometheus families, served on
-//! `/metrics` as the internal service `prometheus@internal`.
+//! `/metrics` as the internal service `prometheus@internal`; and
+//! `metrics.otlp` ([`otlp`]): the same counters pushed as Traefik's
+//! OpenTelemetry instruments. Both read one registry: a request is counted
+//! once, whichever backends are on.
 //!
 //! The counters live in [`switchyard_proxy::metrics::Scope`]s: one per
 //! entrypoint (made at start-up), per router and service pair and per
@@ -15,10 +18,11 @@
 //! configuration at once (Traefik keeps a removed server's gauge until the
 //! next scrape, and a removed certificate's for good).
 
+pub mod otlp;
 pub mod process;
 pub mod render;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime};
@@ -31,10 +35,26 @@ use switchyard_proxy::metrics::{
 };
 use switchyard_proxy::{Request, RequestContext};
 
+/// Which request families a backend shows (its `addEntryPointsLabels`,
+/// `addRoutersLabels`, `addServicesLabels`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Families {
+    pub entrypoints: bool,
+    pub routers: bool,
+    pub services: bool,
+}
+
 /// The running registry.
 pub struct Metrics {
     buckets: Arc<Buckets>,
     header_labels: HeaderLabels,
+    /// What `metrics.prometheus` shows, when on.
+    prometheus: Option<Families>,
+    /// What `metrics.otlp` pushes, when on.
+    otlp: Option<Families>,
+    /// When the registry was made: the start of the OTLP cumulative sums.
+    started: SystemTime,
+    /// Counted: the families of either backend.
     entrypoints_on: bool,
     routers_on: bool,
     services_on: bool,
@@ -161,15 +181,35 @@ impl EntryPointMetrics {
 }
 
 impl Metrics {
-    /// The registry `metrics` describes, or none without `prometheus`. An
-    /// invalid `headerLabels` label name is an error (Traefik then runs
-    /// without its Prometheus metrics, and says so).
+    /// The registry `metrics` describes, or none without `prometheus` or
+    /// `otlp`. An invalid `headerLabels` label name is an error (Traefik
+    /// then runs without its Prometheus metrics, and says so).
+    ///
+    /// The duration histograms have one set of bounds: Prometheus's
+    /// `buckets` when it is on, else OTLP's `explicitBoundaries`.
     pub fn new(config: &Config) -> Result<Option<Arc<Metrics>>, String> {
-        let Some(p) = &config.prometheus else {
-            return Ok(None);
+        let prometheus = config.prometheus.as_ref().map(|p| Families {
+            entrypoints: p.add_entry_points_labels,
+            routers: p.add_routers_labels,
+            services: p.add_services_labels,
+        });
+        let otlp = config.otlp.as_ref().map(|o| Families {
+            entrypoints: o.add_entry_points_labels,
+            routers: o.add_routers_labels,
+            services: o.add_services_labels,
+        });
+        let bounds = match (&config.prometheus, &config.otlp) {
+            (Some(p), _) => &p.buckets,
+            (None, Some(o)) => &o.explicit_boundaries,
+            (None, None) => return Ok(None),
         };
+        let empty = BTreeMap::new();
+        let header_map = config
+            .prometheus
+            .as_ref()
+            .map_or(&empty, |p| &p.header_labels);
         let mut header_labels = Vec::new();
-        for (label, header) in &p.header_labels {
+        for (label, header) in header_map {
             let valid_label = label
                 .chars()
                 .enumerate()
@@ -182,12 +222,18 @@ impl Metrics {
             let name = http::HeaderName::from_bytes(header.as_bytes()).ok();
             header_labels.push((label.clone(), name));
         }
+        let either = |f: fn(&Families) -> bool| {
+            prometheus.as_ref().is_some_and(f) || otlp.as_ref().is_some_and(f)
+        };
         Ok(Some(Arc::new(Metrics {
-            buckets: Arc::new(Buckets::new(&p.buckets)),
+            buckets: Arc::new(Buckets::new(bounds)),
             header_labels: HeaderLabels(header_labels.into()),
-            entrypoints_on: p.add_entry_points_labels,
-            routers_on: p.add_routers_labels,
-            services_on: p.add_services_labels,
+            prometheus,
+            otlp,
+            started: SystemTime::now(),
+            entrypoints_on: either(|f| f.entrypoints),
+            routers_on: either(|f| f.routers),
+            services_on: either(|f| f.services),
             add_internals: config.add_internals,
             entrypoints: Mutex::default(),
             routers: Mutex::default(),
@@ -196,6 +242,11 @@ impl Metrics {
             reloads: AtomicU64::new(0),
             last_reload: AtomicU64::new(0),
         })))
+    }
+
+    /// Whether `metrics.prometheus` is on (`prometheus@internal` exists).
+    pub fn prometheus_on(&self) -> bool {
+        self.prometheus.is_some()
     }
 
     /// The metrics of the entrypoint `name` (made once, at start-up).

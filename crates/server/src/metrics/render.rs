@@ -246,7 +246,8 @@ impl Metrics {
         families.push(open);
         families.push(self.certificates(runtime));
 
-        if self.entrypoints_on {
+        let shown = self.prometheus.unwrap_or_default();
+        if shown.entrypoints {
             let mut f = request_families("entrypoint", ENTRYPOINT_HELP);
             for ep in &entrypoints {
                 if let Some(scope) = &ep.scope {
@@ -255,7 +256,7 @@ impl Metrics {
             }
             families.extend(f.into_vec());
         }
-        if self.routers_on {
+        if shown.routers {
             let mut f = request_families("router", ROUTER_HELP);
             let scopes: Vec<Arc<Scope>> = lock(&self.routers).values().cloned().collect();
             for scope in &scopes {
@@ -263,7 +264,7 @@ impl Metrics {
             }
             families.extend(f.into_vec());
         }
-        if self.services_on {
+        if shown.services {
             let mut f = request_families("service", SERVICE_HELP);
             let scopes: Vec<Arc<Scope>> = lock(&self.services).values().cloned().collect();
             let mut retries = Family::new(
@@ -298,12 +299,36 @@ impl Metrics {
 
     /// `traefik_tls_certs_not_after`: each certificate of the store.
     fn certificates(&self, runtime: &Runtime) -> Family {
-        use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
         let mut f = Family::new(
             "traefik_tls_certs_not_after",
             "Certificate expiration timestamp",
             Kind::Gauge,
         );
+        for c in certificate_expiries(runtime) {
+            f.sample(
+                &[("cn", &c.cn), ("serial", &c.serial), ("sans", &c.sans)],
+                c.not_after as f64,
+            );
+        }
+        f
+    }
+}
+
+/// One certificate of the store, as `traefik_tls_certs_not_after` labels it.
+pub(super) struct CertificateExpiry {
+    pub cn: String,
+    pub serial: String,
+    /// The DNS names, sorted, comma-separated.
+    pub sans: String,
+    /// Unix seconds.
+    pub not_after: i64,
+}
+
+/// The certificates of the runtime's store.
+pub(super) fn certificate_expiries(runtime: &Runtime) -> Vec<CertificateExpiry> {
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+    let mut out = Vec::new();
+    {
         for ck in runtime.tls.store.certificates() {
             let Some(leaf) = ck.cert.first() else {
                 continue;
@@ -330,13 +355,15 @@ impl Metrics {
             sans.sort();
             let sans = sans.join(",");
             let not_after = cert.validity().not_after.timestamp();
-            f.sample(
-                &[("cn", &cn), ("serial", &serial), ("sans", &sans)],
-                not_after as f64,
-            );
+            out.push(CertificateExpiry {
+                cn,
+                serial,
+                sans,
+                not_after,
+            });
         }
-        f
     }
+    out
 }
 
 /// `traefik_service_server_up`: the servers of load balancers with an
@@ -347,22 +374,32 @@ fn server_up(runtime: &Runtime) -> Family {
         "service server is up, described by gauge value of 0 or 1.",
         Kind::Gauge,
     );
-    for (name, lb) in &runtime.balancers {
-        for (url, up) in lb.checked_status().unwrap_or_default() {
-            f.sample(
-                &[("service", name), ("url", &url)],
-                if up { 1.0 } else { 0.0 },
-            );
-        }
+    for (service, url, up) in server_states(runtime) {
+        f.sample(
+            &[("service", &service), ("url", &url)],
+            if up { 1.0 } else { 0.0 },
+        );
     }
     f
 }
 
+/// `(service, server url, up)` of the load balancers with an active
+/// health check.
+pub(super) fn server_states(runtime: &Runtime) -> Vec<(String, String, bool)> {
+    let mut out = Vec::new();
+    for (name, lb) in &runtime.balancers {
+        for (url, up) in lb.checked_status().unwrap_or_default() {
+            out.push((name.clone(), url.to_string(), up));
+        }
+    }
+    out
+}
+
 /// The help texts of one scope kind's families: requests, TLS requests,
 /// duration, request bytes, response bytes.
-type Helps = [&'static str; 5];
+pub(super) type Helps = [&'static str; 5];
 
-const ENTRYPOINT_HELP: Helps = [
+pub(super) const ENTRYPOINT_HELP: Helps = [
     "How many HTTP requests processed on an entrypoint, partitioned by status code, protocol, and method.",
     "How many HTTP requests with TLS processed on an entrypoint, partitioned by TLS Version and TLS cipher Used.",
     "How long it took to process the request on an entrypoint, partitioned by status code, protocol, and method.",
@@ -370,7 +407,7 @@ const ENTRYPOINT_HELP: Helps = [
     "The total size of responses in bytes handled by an entrypoint, partitioned by status code, protocol, and method.",
 ];
 
-const ROUTER_HELP: Helps = [
+pub(super) const ROUTER_HELP: Helps = [
     "How many HTTP requests are processed on a router, partitioned by service, status code, protocol, and method.",
     "How many HTTP requests with TLS are processed on a router, partitioned by service, TLS Version, and TLS cipher Used.",
     "How long it took to process the request on a router, partitioned by service, status code, protocol, and method.",
@@ -378,7 +415,7 @@ const ROUTER_HELP: Helps = [
     "The total size of responses in bytes handled by a router, partitioned by service, status code, protocol, and method.",
 ];
 
-const SERVICE_HELP: Helps = [
+pub(super) const SERVICE_HELP: Helps = [
     "How many HTTP requests processed on a service, partitioned by status code, protocol, and method.",
     "How many HTTP requests with TLS processed on a service, partitioned by TLS version and TLS cipher.",
     "How long it took to process the request on a service, partitioned by status code, protocol, and method.",

@@ -1,0 +1,420 @@
+//! `metrics.otlp` on the real binary, pushing to a collector double that
+//! decodes the real OTLP protobuf (HTTP and gRPC, plain and TLS with a
+//! client certificate): Traefik's instrument names, kinds, units,
+//! temporality and attribute names, the counts of real requests, the
+//! resource and scope, the last push at shutdown, a collector that fails
+//! for a while, an unusable section, and Prometheus on beside it (one set
+//! of counters feeds both).
+
+#![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
+
+mod common;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use http::Method;
+use switchyard_testkit::{OtlpReceiver, ReceivedMetric};
+
+/// `metrics.otlp` (YAML indented by 2) added to a static configuration.
+fn otlp_static(body: &str) -> String {
+    format!("metrics:\n  otlp:\n{body}")
+}
+
+/// The newest export's instrument `name`, once an export has one whose
+/// point with `attrs` has `value`.
+async fn wait_metric(
+    recv: &OtlpReceiver,
+    name: &str,
+    attrs: &[(&str, &str)],
+    value: f64,
+) -> Vec<ReceivedMetric> {
+    wait_until(
+        &format!("{name} {attrs:?} = {value}"),
+        Duration::from_secs(15),
+        || async move {
+            recv.metric_exports().into_iter().rev().find(|export| {
+                export
+                    .iter()
+                    .find(|m| m.name == name)
+                    .and_then(|m| m.point(attrs))
+                    .is_some_and(|p| p.value == value)
+            })
+        },
+    )
+    .await
+}
+
+fn find<'a>(export: &'a [ReceivedMetric], name: &str) -> &'a ReceivedMetric {
+    export
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("{name} not in {:#?}", names(export)))
+}
+
+fn names(export: &[ReceivedMetric]) -> Vec<&str> {
+    export.iter().map(|m| m.name.as_str()).collect()
+}
+
+fn keys(m: &ReceivedMetric) -> Vec<&str> {
+    m.points[0].attributes.keys().map(String::as_str).collect()
+}
+
+#[tokio::test]
+async fn http_push_carries_traefik_instruments_and_counts() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let config = otlp_static(&format!(
+        "    addRoutersLabels: true\n    pushInterval: 200ms\n    explicitBoundaries: [0.5, 2]\n\
+         \x20   serviceName: edge\n    resourceAttributes:\n      team: metrics\n\
+         \x20   http:\n      endpoint: \"http://{}\"\n      headers:\n        Authorization: Bearer t0ken\n",
+        recv.addr()
+    ));
+    let p = Proxy::start("motlp-http", &host_route("app", "app.test", &b), &config).await;
+    p.wait_status("app.test", "/", 200).await;
+    for _ in 0..2 {
+        assert_eq!(get(p.web, "app.test", "/x").await.unwrap().status, 200);
+    }
+    // POST: a series of its own (the wait above may have seen 404s).
+    for _ in 0..2 {
+        let r = request(
+            p.web,
+            Method::POST,
+            "nowhere.test",
+            "/",
+            &[],
+            Bytes::from("abc"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 404);
+    }
+    let posted = request(
+        p.web,
+        Method::POST,
+        "app.test",
+        "/p",
+        &[],
+        Bytes::from("abcd"),
+    );
+    assert_eq!(posted.await.unwrap().status, 200);
+    let ok = [
+        ("entrypoint", "web"),
+        ("code", "200"),
+        ("method", "GET"),
+        ("protocol", "http"),
+    ];
+    let export = wait_metric(&recv, "traefik_entrypoint_requests_total", &ok, 3.0).await;
+    let export = export.as_slice();
+
+    let requests = find(export, "traefik_entrypoint_requests_total");
+    assert_eq!(
+        (
+            requests.kind.as_str(),
+            requests.temporality,
+            requests.monotonic
+        ),
+        ("sum", 2, true),
+        "a cumulative monotonic sum"
+    );
+    assert_eq!(requests.unit, "1");
+    assert_eq!(keys(requests), ["code", "entrypoint", "method", "protocol"]);
+    let not_found = requests
+        .point(&[("entrypoint", "web"), ("code", "404"), ("method", "POST")])
+        .expect("404 series");
+    assert_eq!(not_found.value, 2.0);
+    let request_bytes = find(export, "traefik_service_requests_bytes_total");
+    let posted = request_bytes
+        .point(&[("code", "200"), ("method", "POST")])
+        .expect("request bytes series");
+    assert_eq!(posted.value, 4.0, "the body the backend read");
+    assert!(not_found.start_ns > 0 && not_found.start_ns <= not_found.time_ns);
+
+    let duration = find(export, "traefik_entrypoint_request_duration_seconds");
+    assert_eq!(
+        (duration.kind.as_str(), duration.temporality),
+        ("histogram", 2)
+    );
+    assert_eq!(duration.unit, "s");
+    let d = duration.point(&ok).expect("200 series");
+    assert_eq!(d.value, 3.0, "count");
+    assert_eq!(d.bounds, [0.5, 2.0], "explicitBoundaries");
+    assert_eq!(d.bucket_counts.iter().sum::<u64>(), 3);
+    assert_eq!(d.bucket_counts.len(), 3, "one more than the bounds");
+
+    let router = find(export, "traefik_router_requests_total");
+    assert_eq!(
+        keys(router),
+        ["code", "method", "protocol", "router", "service"]
+    );
+    let r = router
+        .point(&[
+            ("router", "app@file"),
+            ("service", "app-svc@file"),
+            ("code", "200"),
+            ("method", "GET"),
+        ])
+        .expect("router series");
+    assert_eq!(r.value, 3.0);
+    let service = find(export, "traefik_service_requests_total");
+    assert_eq!(keys(service), ["code", "method", "protocol", "service"]);
+    assert_eq!(
+        service
+            .point(&[
+                ("service", "app-svc@file"),
+                ("code", "200"),
+                ("method", "GET")
+            ])
+            .expect("service series")
+            .value,
+        3.0
+    );
+    let response_bytes = find(export, "traefik_service_responses_bytes_total");
+    assert!(response_bytes.points[0].value > 0.0);
+
+    let open = find(export, "traefik_open_connections");
+    assert_eq!((open.kind.as_str(), open.unit.as_str()), ("gauge", "1"));
+    assert!(open
+        .point(&[("entrypoint", "web"), ("protocol", "TCP")])
+        .is_some());
+    let reloads = find(export, "traefik_config_reloads_total");
+    assert_eq!(reloads.kind, "sum");
+    assert!(reloads.points[0].value >= 1.0);
+    let last = find(export, "traefik_config_last_reload_success");
+    assert_eq!((last.kind.as_str(), last.unit.as_str()), ("gauge", "ms"));
+
+    // No TLS, no retries, no health check: nothing recorded, nothing sent.
+    for absent in [
+        "traefik_entrypoint_requests_tls_total",
+        "traefik_service_retries_total",
+        "traefik_service_server_up",
+    ] {
+        assert!(
+            !names(export).contains(&absent),
+            "{absent} in {:?}",
+            names(export)
+        );
+    }
+    assert_eq!(requests.scope, "github.com/traefik/traefik");
+    assert_eq!(
+        requests.resource.get("service.name").map(String::as_str),
+        Some("edge")
+    );
+    assert_eq!(
+        requests.resource.get("team").map(String::as_str),
+        Some("metrics")
+    );
+    let exports = recv.exports();
+    assert!(
+        exports.iter().all(|e| e.path == "/v1/metrics"),
+        "{exports:?}"
+    );
+    assert!(exports[0]
+        .headers
+        .iter()
+        .any(|(k, v)| k == "authorization" && v == "Bearer t0ken"));
+    assert!(
+        !p.sy.logged("not implemented by Switchyard"),
+        "metrics.otlp is no longer in the start-up warning"
+    );
+    // Without `metrics.prometheus` there is no `/metrics`.
+    let scrape = get(p.admin, "localhost", "/metrics").await.unwrap();
+    assert_eq!(scrape.status, 404);
+}
+
+// Multi-threaded: the collector answers while the test waits for the exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_push_at_shutdown_carries_the_last_requests() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    // An interval longer than the test: the only push is the last one.
+    let config = otlp_static(&format!(
+        "    pushInterval: 1h\n    grpc:\n      endpoint: \"{}\"\n      insecure: true\n",
+        recv.addr()
+    ));
+    let mut p = Proxy::start("motlp-grpc", &host_route("app", "app.test", &b), &config).await;
+    p.wait_status("app.test", "/", 200).await;
+    assert_eq!(get(p.web, "app.test", "/y").await.unwrap().status, 200);
+    assert!(
+        recv.metric_exports().is_empty(),
+        "nothing before the interval"
+    );
+    p.sy.signal("TERM");
+    assert_eq!(p.sy.wait_exit(Duration::from_secs(15)), Some(0));
+    let exports = recv.metric_exports();
+    assert_eq!(exports.len(), 1, "one push, at shutdown");
+    let service = find(&exports[0], "traefik_service_requests_total");
+    assert_eq!(
+        service
+            .point(&[("service", "app-svc@file"), ("code", "200")])
+            .expect("service series")
+            .value,
+        2.0
+    );
+    assert!(
+        !names(&exports[0]).contains(&"traefik_router_requests_total"),
+        "addRoutersLabels is off by default"
+    );
+    let e = &recv.exports()[0];
+    assert_eq!(
+        e.path,
+        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+    );
+    assert!(e
+        .headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v == "application/grpc"));
+}
+
+#[tokio::test]
+async fn failing_collector_is_logged_once_and_the_next_push_catches_up() {
+    let recv = OtlpReceiver::start().await;
+    recv.set_failing(Some(503));
+    let b = Backend::start("b").await;
+    let config = otlp_static(&format!(
+        "    pushInterval: 100ms\n    http:\n      endpoint: \"http://{}/otlp/v1/metrics\"\n",
+        recv.addr()
+    ));
+    let p = Proxy::start("motlp-fail", &host_route("app", "app.test", &b), &config).await;
+    p.wait_status("app.test", "/", 200).await;
+    let r = &recv;
+    wait_until(
+        "three refused pushes",
+        Duration::from_secs(10),
+        || async move { (r.exports().len() >= 3).then_some(()) },
+    )
+    .await;
+    // Requests are served meanwhile.
+    assert_eq!(get(p.web, "app.test", "/z").await.unwrap().status, 200);
+    let warned =
+        p.sy.log()
+            .iter()
+            .filter(|l| l.contains("WARN") && l.contains("OTLP metric export failed"))
+            .count();
+    assert_eq!(warned, 1, "{:#?}", p.sy.log());
+    assert!(recv.metric_exports().is_empty());
+    recv.set_failing(None);
+    let ok = [("entrypoint", "web"), ("code", "200")];
+    wait_metric(&recv, "traefik_entrypoint_requests_total", &ok, 2.0).await;
+    assert!(recv.exports().iter().all(|e| e.path == "/otlp/v1/metrics"));
+    let r = &p.sy;
+    wait_until(
+        "the recovery logged",
+        Duration::from_secs(5),
+        || async move { r.logged("OTLP metric export works again").then_some(()) },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn prometheus_and_otlp_read_the_same_counters() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let config = format!(
+        "metrics:\n  prometheus: {{}}\n  otlp:\n    pushInterval: 100ms\n    http:\n      endpoint: \"http://{}\"\n",
+        recv.addr()
+    );
+    let p = Proxy::start("motlp-both", &host_route("app", "app.test", &b), &config).await;
+    p.wait_status("app.test", "/", 200).await;
+    for _ in 0..4 {
+        assert_eq!(get(p.web, "app.test", "/w").await.unwrap().status, 200);
+    }
+    let series = [("service", "app-svc@file"), ("code", "200")];
+    wait_metric(&recv, "traefik_service_requests_total", &series, 5.0).await;
+    let scrape = get(p.admin, "localhost", "/metrics").await.unwrap();
+    assert_eq!(scrape.status, 200);
+    let text = scrape.text();
+    assert!(
+        text.contains(
+            "traefik_service_requests_total{code=\"200\",method=\"GET\",protocol=\"http\",service=\"app-svc@file\"} 5\n"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn unusable_otlp_section_is_an_error_and_the_rest_serves() {
+    let b = Backend::start("b").await;
+    // A gRPC endpoint must be host:port.
+    let config = otlp_static("    grpc:\n      endpoint: \"http://collector/v1\"\n");
+    let p = Proxy::start("motlp-bad", &host_route("app", "app.test", &b), &config).await;
+    p.wait_status("app.test", "/", 200).await;
+    assert!(
+        p.sy.log().iter().any(|l| l.contains("ERROR")
+            && l.contains("unable to start the OTLP metric export")
+            && l.contains("metrics.otlp.grpc")),
+        "{:#?}",
+        p.sy.log()
+    );
+}
+
+#[tokio::test]
+async fn different_bounds_with_prometheus_are_a_warning() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let config = format!(
+        "metrics:\n  prometheus:\n    buckets: [0.1, 1]\n  otlp:\n    pushInterval: 100ms\n    explicitBoundaries: [5]\n\
+         \x20   http:\n      endpoint: \"http://{}\"\n",
+        recv.addr()
+    );
+    let p = Proxy::start("motlp-bounds", &host_route("app", "app.test", &b), &config).await;
+    p.wait_status("app.test", "/", 200).await;
+    assert!(p
+        .sy
+        .logged("explicitBoundaries differ from metrics.prometheus.buckets"));
+    let ok = [("entrypoint", "web"), ("code", "200")];
+    let export = wait_metric(&recv, "traefik_entrypoint_requests_total", &ok, 1.0).await;
+    let d = find(&export, "traefik_entrypoint_request_duration_seconds");
+    assert_eq!(d.points[0].bounds, [0.1, 1.0], "the Prometheus buckets");
+}
+
+#[tokio::test]
+async fn bad_prometheus_header_label_leaves_otlp_on() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let config = format!(
+        "metrics:\n  prometheus:\n    headerLabels:\n      bad-label: X-Tenant\n\
+         \x20 otlp:\n    pushInterval: 100ms\n    http:\n      endpoint: \"http://{}\"\n",
+        recv.addr()
+    );
+    let p = Proxy::start("motlp-badprom", &host_route("app", "app.test", &b), &config).await;
+    p.wait_status("app.test", "/", 200).await;
+    assert!(p.sy.logged("unable to register Prometheus metrics"));
+    let ok = [("entrypoint", "web"), ("code", "200")];
+    wait_metric(&recv, "traefik_entrypoint_requests_total", &ok, 1.0).await;
+}
+
+#[tokio::test]
+async fn push_over_tls_with_the_configured_ca_and_client_certificate() {
+    let ca = switchyard_testkit::tls::ca_path();
+    let cert = switchyard_testkit::tls::fixture_path("client.pem");
+    let key = switchyard_testkit::tls::fixture_path("client.key");
+    let b = Backend::start("b").await;
+    // HTTPS, and gRPC over TLS (h2 by ALPN), each requiring the client
+    // certificate.
+    for grpc in [false, true] {
+        let recv = OtlpReceiver::start_tls(true).await;
+        let transport = if grpc {
+            format!("    grpc:\n      endpoint: \"{}\"\n", recv.addr())
+        } else {
+            format!("    http:\n      endpoint: \"https://{}\"\n", recv.addr())
+        };
+        let config = otlp_static(&format!(
+            "    pushInterval: 100ms\n{transport}      tls:\n        ca: \"{}\"\n        cert: \"{}\"\n        key: \"{}\"\n",
+            ca.display(),
+            cert.display(),
+            key.display()
+        ));
+        let name = if grpc {
+            "motlp-tls-grpc"
+        } else {
+            "motlp-tls-http"
+        };
+        let p = Proxy::start(name, &host_route("app", "app.test", &b), &config).await;
+        p.wait_status("app.test", "/", 200).await;
+        let ok = [("entrypoint", "web"), ("code", "200")];
+        wait_metric(&recv, "traefik_entrypoint_requests_total", &ok, 1.0).await;
+        let path = &recv.exports()[0].path;
+        assert_eq!(path.contains("MetricsService"), grpc, "{path}");
+    }
+}
