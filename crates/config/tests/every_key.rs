@@ -142,7 +142,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "hostresolver",
         "metrics.datadog",
         "metrics.influxdb2",
-        "metrics.otlp",
         "metrics.statsd",
         "ocsp",
         "providers.consulcatalog",
