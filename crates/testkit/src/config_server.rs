@@ -11,7 +11,6 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -54,36 +53,10 @@ impl ConfigServer {
             body: body.to_string(),
             ..State::default()
         }));
-        let (stop, mut stopped) = oneshot::channel::<()>();
-        let st = state.clone();
+        let (stop, stopped) = oneshot::channel::<()>();
         let is_tls = tls.is_some();
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    _ = &mut stopped => break,
-                    a = listener.accept() => a,
-                };
-                let Ok((stream, _)) = accepted else { continue };
-                let st = st.clone();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| answer(st.clone(), req));
-                    let builder =
-                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    match tls {
-                        Some(acceptor) => {
-                            let Ok(stream) = acceptor.accept(stream).await else {
-                                return;
-                            };
-                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
-                        }
-                        None => {
-                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
-                        }
-                    }
-                });
-            }
-        });
+        let st = state.clone();
+        crate::serve::spawn_http(listener, tls, stopped, move |req| answer(st.clone(), req));
         ConfigServer {
             addr,
             tls: is_tls,

@@ -15,6 +15,7 @@ mod kv_servers;
 pub mod load;
 pub mod otlp;
 mod process;
+mod serve;
 mod services;
 pub mod tls;
 pub mod tls_client;
