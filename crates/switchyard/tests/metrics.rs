@@ -554,3 +554,49 @@ async fn manual_routing_with_header_labels() {
     )
     .is_some_and(|v| v >= 1.0));
 }
+
+/// `entryPoints.web.observability.metrics: false` is the default of the
+/// entrypoint's routers: a router without its own switch is not counted,
+/// one that says `metrics: true` is.
+#[tokio::test]
+async fn entrypoint_switch_is_the_routers_default() {
+    let b = Backend::start("b").await;
+    let dynamic = format!(
+        "http:\n  routers:\n    r:\n      rule: \"Host(`a.test`)\"\n      service: svc\n\
+         \x20   loud:\n      rule: \"Host(`l.test`)\"\n      service: svc\n      observability:\n        metrics: true\n\
+         \x20 services:\n    svc:\n      loadBalancer:\n        servers:\n          - url: \"{}\"\n",
+        b.url()
+    );
+    let p = Proxy::start_with(
+        "metrics-ep-switch",
+        &dynamic,
+        "    observability:\n      metrics: false\n",
+        ROUTERS_ON,
+    )
+    .await;
+    wait_router(&p, "loud@file").await;
+    wait_router(&p, "r@file").await;
+    get_status(p.web, "a.test", "/small", 200).await;
+    get_status(p.web, "a.test", "/small", 200).await;
+    get_status(p.web, "l.test", "/small", 200).await;
+    let loud = [
+        ("code", "200"),
+        ("method", "GET"),
+        ("protocol", "http"),
+        ("router", "loud@file"),
+        ("service", "svc@file"),
+    ];
+    let s = wait_value(p.admin, "traefik_router_requests_total", &loud, 1.0).await;
+    let quiet = [
+        ("code", "200"),
+        ("method", "GET"),
+        ("protocol", "http"),
+        ("router", "r@file"),
+        ("service", "svc@file"),
+    ];
+    assert_eq!(
+        value(&s, "traefik_router_requests_total", &quiet),
+        None,
+        "the router without a switch is not counted"
+    );
+}

@@ -41,11 +41,17 @@ struct Traced {
 /// Starts the binary with `tracing` (YAML body, indented by 2) and the
 /// batch delay shortened through the standard OpenTelemetry variable.
 async fn start(name: &str, b: &Backend, tracing: &str) -> Traced {
+    start_with(name, b, tracing, "").await
+}
+
+/// [`start`], with `web_extra` (YAML indented by 4) added to the `web`
+/// entrypoint.
+async fn start_with(name: &str, b: &Backend, tracing: &str, web_extra: &str) -> Traced {
     let dir = TestDir::new(name);
     let (web, admin) = (free_port(), free_port());
     dir.write("dynamic/config.yml", &dynamic(b));
     let static_yaml = format!(
-        "entryPoints:\n  web:\n    address: \"127.0.0.1:{web}\"\n  traefik:\n    address: \"127.0.0.1:{admin}\"\n\
+        "entryPoints:\n  web:\n    address: \"127.0.0.1:{web}\"\n{web_extra}  traefik:\n    address: \"127.0.0.1:{admin}\"\n\
          ping: {{}}\nlog:\n  level: DEBUG\n\
          providers:\n  providersThrottleDuration: 0s\n  file:\n    directory: \"{}\"\n\
          tracing:\n{tracing}",
@@ -255,6 +261,27 @@ async fn detailed_router_nests_router_middleware_service_spans() {
         let (outer, inner) = (by_name(&spans, pair[0]), by_name(&spans, pair[1]));
         assert!(inner.start_ns >= outer.start_ns && inner.end_ns <= outer.end_ns);
     }
+}
+
+/// `entryPoints.web.observability.traceVerbosity: detailed` is the default
+/// of its routers: `min`, which says nothing, gets the detailed spans.
+#[tokio::test]
+async fn entrypoint_verbosity_is_the_routers_default() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let t = start_with(
+        "trace-ep-detailed",
+        &b,
+        &http_tracing(&recv, ""),
+        "    observability:\n      traceVerbosity: detailed\n",
+    )
+    .await;
+    let reply = get(t.web, "min.test", "/ep-detailed").await.unwrap();
+    assert_eq!(reply.status, 200);
+    let spans = trace_of(&recv, "/ep-detailed", 4).await;
+    let router = by_name(&spans, "Router");
+    assert_eq!(router.attr("traefik.router.name"), Some("min@file"));
+    by_name(&spans, "Service");
 }
 
 #[tokio::test]
