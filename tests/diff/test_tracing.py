@@ -219,7 +219,11 @@ def spans_of(body):
 # --- the collector double ------------------------------------------------
 
 class Collector:
-    def __init__(self):
+    """An OTLP/HTTP receiver; `decode` turns each export request's body
+    into the items it keeps (spans by default)."""
+
+    def __init__(self, decode=None):
+        decode = decode or spans_of
         spans = self.spans = []
 
         class Handler(BaseHTTPRequestHandler):
@@ -242,7 +246,7 @@ class Collector:
                     body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
-                spans.extend(spans_of(body))
+                spans.extend(decode(body))
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")

@@ -392,8 +392,8 @@ mod tests {
             ("accessLog: {}\ntracing: {}\n", &[]),
             ("tracing:\n  otlp:\n    http: {}\n  globalAttributes:\n    a: b\n", &[]),
             (
-                "accessLog:\n  format: json\n  dualOutput: true\n",
-                &["accessLog.dualOutput"],
+                "accessLog:\n  format: json\n  dualOutput: true\nmetrics:\n  statsd:\n    address: localhost:8125\n",
+                &["metrics.statsd"],
             ),
         ];
         for (text, want) in cases {
@@ -457,11 +457,11 @@ mod tests {
     #[test]
     fn pruned_tree_keeps_implemented_keys() {
         let checked = check_yaml(
-            "accessLog:\n  format: json\n  otlp: {}\nentryPoints:\n  web:\n    address: ':80'\n    allowACMEByPass: true\n",
+            "accessLog:\n  format: json\nmetrics:\n  statsd: {}\nentryPoints:\n  web:\n    address: ':80'\n    allowACMEByPass: true\n",
         )
         .expect("valid");
         let tree = &checked.tree;
-        assert!(tree.get("accessLog").and_then(|l| l.get("otlp")).is_none());
+        assert!(tree.get("metrics").and_then(|l| l.get("statsd")).is_none());
         assert!(tree
             .get("accessLog")
             .and_then(|l| l.get("format"))

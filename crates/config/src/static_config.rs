@@ -844,6 +844,11 @@ pub struct AccessLog {
     pub filters: Option<AccessLogFilters>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fields: Option<AccessLogFields>,
+    /// Each line also sent as an OpenTelemetry log record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<LogOtlp>,
+    /// With `otlp`: lines are written to the file (or stdout) too.
+    pub dual_output: bool,
 }
 
 impl Default for AccessLog {
@@ -855,6 +860,8 @@ impl Default for AccessLog {
             add_internals: false,
             filters: None,
             fields: None,
+            otlp: None,
+            dual_output: false,
         }
     }
 }

@@ -131,8 +131,6 @@ fn spiffe_on_servers_transport_is_refused() {
 fn warning_names_exactly_what_is_not_implemented() {
     let loaded = load("all", &without_spiffe(&every_key_text())).expect("every key accepted");
     let want = [
-        "accesslog.dualoutput",
-        "accesslog.otlp",
         "api.debug",
         "certificatesresolvers.ts.tailscale",
         "core.stricttlsoptions",

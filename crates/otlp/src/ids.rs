@@ -12,6 +12,11 @@ pub struct TraceId(pub [u8; 16]);
 pub struct SpanId(pub [u8; 8]);
 
 impl TraceId {
+    /// Reads back [`TraceId::to_hex`]'s text.
+    pub fn from_hex(s: &str) -> Option<TraceId> {
+        unhex(s).map(TraceId)
+    }
+
     /// A random, valid trace id.
     pub fn random() -> TraceId {
         loop {
@@ -29,6 +34,11 @@ impl TraceId {
 }
 
 impl SpanId {
+    /// Reads back [`SpanId::to_hex`]'s text.
+    pub fn from_hex(s: &str) -> Option<SpanId> {
+        unhex(s).map(SpanId)
+    }
+
     /// A random, valid span id.
     pub fn random() -> SpanId {
         loop {

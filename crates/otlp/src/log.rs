@@ -9,6 +9,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use prost::Message;
 
 use crate::batch::{Batchable, Exporter};
+use crate::ids::{SpanId, TraceId};
 use crate::span::{key_value, Attribute};
 use crate::transport::Signal;
 
@@ -41,10 +42,15 @@ impl Severity {
 pub struct LogRecord {
     pub time: SystemTime,
     pub severity: Severity,
+    /// The severity's text, when not the severity's own name (the access
+    /// log's records say `info`, as logrus names its level).
+    pub severity_text: Option<&'static str>,
     /// The message.
     pub body: String,
     /// The event's fields.
     pub attributes: Vec<Attribute>,
+    /// The trace and span the record belongs to.
+    pub trace: Option<(TraceId, SpanId)>,
 }
 
 fn nanos(t: SystemTime) -> u64 {
@@ -61,7 +67,7 @@ impl LogRecord {
             time_unix_nano: nanos(self.time),
             observed_time_unix_nano: nanos(self.time),
             severity_number: number as i32,
-            severity_text: text.to_string(),
+            severity_text: self.severity_text.unwrap_or(text).to_string(),
             body: Some(AnyValue {
                 value: Some(any_value::Value::StringValue(self.body.clone())),
             }),
@@ -70,6 +76,14 @@ impl LogRecord {
                 .iter()
                 .map(|(k, v)| key_value(k, v))
                 .collect(),
+            trace_id: self
+                .trace
+                .as_ref()
+                .map_or_else(Vec::new, |(t, _)| t.0.to_vec()),
+            span_id: self
+                .trace
+                .as_ref()
+                .map_or_else(Vec::new, |(_, s)| s.0.to_vec()),
             ..Default::default()
         }
     }
@@ -107,8 +121,10 @@ mod tests {
         let r = LogRecord {
             time: UNIX_EPOCH + std::time::Duration::from_secs(2),
             severity: Severity::Warn,
+            severity_text: None,
             body: "entrypoint listening".into(),
             attributes: vec![("entrypoint".into(), Value::Str("web".into()))],
+            trace: None,
         };
         let bytes = LogRecord::encode(
             std::slice::from_ref(&r),
@@ -125,5 +141,26 @@ mod tests {
             Some(any_value::Value::StringValue("entrypoint listening".into()))
         );
         assert_eq!(rec.attributes[0].key, "entrypoint");
+        assert!(rec.trace_id.is_empty() && rec.span_id.is_empty());
+    }
+
+    #[test]
+    fn record_with_its_own_severity_text_and_trace() {
+        let trace = TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").expect("hex");
+        let span = SpanId::from_hex("b7ad6b7169203331").expect("hex");
+        let r = LogRecord {
+            time: UNIX_EPOCH,
+            severity: Severity::Info,
+            severity_text: Some("info"),
+            body: "line".into(),
+            attributes: Vec::new(),
+            trace: Some((trace, span)),
+        };
+        let rec = r.to_proto();
+        assert_eq!(rec.severity_number, proto::SeverityNumber::Info as i32);
+        assert_eq!(rec.severity_text, "info");
+        assert_eq!(rec.trace_id, trace.0.to_vec());
+        assert_eq!(rec.span_id, span.0.to_vec());
+        assert!(TraceId::from_hex("0af7").is_none());
     }
 }

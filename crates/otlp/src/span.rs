@@ -13,6 +13,7 @@ use crate::ids::{SpanId, TraceId};
 pub enum Value {
     Str(String),
     Int(i64),
+    Double(f64),
     Bool(bool),
     StrList(Vec<String>),
 }
@@ -69,6 +70,9 @@ pub fn key_value(key: &str, value: &Value) -> KeyValue {
         Value::Str(s) => str_value(s),
         Value::Int(i) => AnyValue {
             value: Some(any_value::Value::IntValue(*i)),
+        },
+        Value::Double(x) => AnyValue {
+            value: Some(any_value::Value::DoubleValue(*x)),
         },
         Value::Bool(b) => AnyValue {
             value: Some(any_value::Value::BoolValue(*b)),

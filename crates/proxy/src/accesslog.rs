@@ -37,8 +37,23 @@ pub struct ServiceFacts {
     pub name: Arc<str>,
     /// The server URL as configured.
     pub url: Arc<str>,
+}
+
+impl ServiceFacts {
     /// The server URL's `host:port` (as written: no port when it has none).
-    pub addr: Arc<str>,
+    pub fn addr(&self) -> &str {
+        let url = &*self.url;
+        let rest = url
+            .find(':')
+            .and_then(|i| url.get(i + 1..))
+            .and_then(|r| r.strip_prefix("//"))
+            .unwrap_or(url);
+        let addr = rest
+            .find(['/', '?', '#'])
+            .and_then(|end| rest.get(..end))
+            .unwrap_or(rest);
+        addr.rsplit_once('@').map_or(addr, |(_, a)| a)
+    }
 }
 
 /// What the origin server answered.
@@ -99,18 +114,10 @@ impl LogFacts {
 impl LogFacts {
     /// Records the service and server the request goes to.
     pub fn note_service(&self, service: &Arc<str>, url: &Arc<str>) {
-        let addr = url
-            .split_once("://")
-            .map_or(&**url, |(_, rest)| rest)
-            .split(['/', '?', '#'])
-            .next()
-            .unwrap_or("");
-        let addr = addr.rsplit_once('@').map_or(addr, |(_, a)| a);
         self.update(|r| {
             r.service = Some(ServiceFacts {
                 name: service.clone(),
                 url: url.clone(),
-                addr: Arc::from(addr),
             });
         });
     }
@@ -254,7 +261,7 @@ mod tests {
         for (url, want) in cases {
             let facts = LogFacts::default();
             facts.note_service(&Arc::from("s@file"), &Arc::from(url));
-            let got = facts.snapshot().service.map(|s| s.addr.to_string());
+            let got = facts.snapshot().service.map(|s| s.addr().to_string());
             assert_eq!(got.as_deref(), Some(want), "{url}");
         }
     }

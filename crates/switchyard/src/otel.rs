@@ -136,6 +136,18 @@ pub fn start_log_export(config: &LogOtlp, host: &str) -> anyhow::Result<LogExpor
     ))
 }
 
+/// The queue `accessLog.otlp` asks for (the records of Traefik's access
+/// log come from its logger named `traefik`). Must run on the runtime.
+pub fn start_access_log_export(config: &LogOtlp, host: &str) -> anyhow::Result<LogExporter> {
+    let transport = transport("accessLog.otlp", config.http.clone(), config.grpc.clone())?;
+    Ok(LogExporter::start(
+        transport,
+        resource(&config.service_name, host, &config.resource_attributes),
+        "traefik",
+        BatchSettings::from_env(env),
+    ))
+}
+
 /// A log layer sending each event (after the level filter) as an OTLP log
 /// record: its message as the body, its fields as attributes.
 pub struct OtlpLogLayer {
@@ -212,8 +224,10 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for OtlpLogLayer {
         self.exporter.push(LogRecord {
             time: SystemTime::now(),
             severity,
+            severity_text: None,
             body: fields.message,
             attributes: fields.attributes,
+            trace: None,
         });
     }
 }

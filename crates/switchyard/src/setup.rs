@@ -91,7 +91,17 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let challenges: Option<switchyard_server::acme::Challenges> =
         (!acme.is_empty()).then(Default::default);
     let switcher = Switcher::new(Runtime::default());
-    let access_log = start_access_log(config.access_log.as_ref(), &mut open_files)?;
+    let access_log_export = config
+        .access_log
+        .as_ref()
+        .and_then(|a| a.otlp.as_ref())
+        .map(|otlp| crate::otel::start_access_log_export(otlp, &host))
+        .transpose()?;
+    let access_log = start_access_log(
+        config.access_log.as_ref(),
+        access_log_export.clone(),
+        &mut open_files,
+    )?;
     // As Traefik, a tracer that cannot be made is a warning: the rest runs.
     let tracer = crate::otel::start_tracing(config.tracing.as_ref(), &host).unwrap_or_else(|e| {
         tracing::warn!("unable to create the tracer, requests are not traced: {e:#}");
@@ -265,6 +275,10 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             tracing::warn!("access log: the last lines may not have been written");
         }
     }
+    if let Some(e) = &access_log_export {
+        // The last requests' records still go out.
+        e.flush(std::time::Duration::from_secs(5)).await;
+    }
     drop(tx);
     watcher_task.abort();
     if let Some(p) = metrics_push {
@@ -287,13 +301,14 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
 /// `SIGUSR1`.
 fn start_access_log(
     config: Option<&switchyard_config::static_config::AccessLog>,
+    otlp: Option<switchyard_otlp::LogExporter>,
     files: &mut crate::reopen::Files,
 ) -> anyhow::Result<Option<Arc<switchyard_server::accesslog::AccessLog>>> {
     let Some(config) = config else {
         return Ok(None);
     };
     let log = Arc::new(
-        switchyard_server::accesslog::AccessLog::start(config).map_err(anyhow::Error::msg)?,
+        switchyard_server::accesslog::AccessLog::start(config, otlp).map_err(anyhow::Error::msg)?,
     );
     if !config.file_path.is_empty() {
         let handle = log.clone();

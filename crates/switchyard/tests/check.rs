@@ -73,7 +73,7 @@ fn a_good_configuration_passes_without_binding_its_port() {
 #[test]
 fn each_problem_is_named_with_its_file_and_line_and_the_exit_code_is_1() {
     let dir = TestDir::new("check-bad");
-    static_file(&dir, free_port(), "accessLog:\n  dualOutput: true\n");
+    static_file(&dir, free_port(), "metrics:\n  statsd: {}\n");
     dir.write(
         "dynamic/routers.yml",
         r#"http:
@@ -112,10 +112,7 @@ fn each_problem_is_named_with_its_file_and_line_and_the_exit_code_is_1() {
             .iter()
             .any(|l| l.starts_with(prefix) && l.contains(words))
     };
-    assert!(
-        has("warning: accessLog.dualOutput", "not implemented"),
-        "{out}"
-    );
+    assert!(has("warning: metrics.statsd", "not implemented"), "{out}");
     assert!(has(&format!("error: {typo}:5:"), "servise"), "{out}");
     assert!(
         has(&format!("error: template: {template}:2:"), "nosuchfunction"),

@@ -541,6 +541,82 @@ async fn access_log_names_the_trace() {
     assert!(untraced.get("TraceId").is_none(), "{untraced}");
 }
 
+/// `accessLog.otlp`: each line goes out as a log record (the line as its
+/// body, its fields as attributes, in the request's trace), and to the file
+/// only with `dualOutput`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_log_otlp_sends_each_line() {
+    for dual in [false, true] {
+        let recv = OtlpReceiver::start().await;
+        let b = Backend::start("b").await;
+        let dir = TestDir::new("alog-otlp-file");
+        let log = dir.join("access.log");
+        let tracing = format!(
+            "{}accessLog:\n  format: json\n  filePath: \"{}\"\n  dualOutput: {dual}\n\
+             \x20 fields:\n    names:\n      ClientUsername: drop\n\
+             \x20 otlp:\n    serviceName: edge-access\n    http:\n      endpoint: \"http://{}/v1/logs\"\n",
+            http_tracing(&recv, ""),
+            log.display(),
+            recv.addr()
+        );
+        let t = start("alog-otlp", &b, &tracing).await;
+        assert_eq!(
+            get(t.web, "min.test", "/sent?q=1").await.unwrap().status,
+            200
+        );
+        let spans = trace_of(&recv, "/sent", 2).await;
+        let server = by_name(&spans, "GET");
+        let record = wait_until("the access log record", Duration::from_secs(10), || async {
+            recv.logs()
+                .into_iter()
+                .find(|l| l.attributes.get("RequestPath").map(String::as_str) == Some("/sent?q=1"))
+        })
+        .await;
+        assert_eq!(record.severity_text, "info");
+        assert_eq!(record.severity_number, 9);
+        assert_eq!(record.scope, "traefik");
+        assert_eq!(
+            record.resource.get("service.name").map(String::as_str),
+            Some("edge-access")
+        );
+        let attr = |k: &str| record.attributes.get(k).map(String::as_str);
+        assert_eq!(attr("DownstreamStatus"), Some("200"));
+        assert_eq!(attr("RouterName"), Some("min@file"));
+        assert_eq!(attr("RequestHost"), Some("min.test"));
+        assert_eq!(attr("ClientUsername"), None, "the field modes apply");
+        // Times as nanoseconds since the epoch, as Traefik's bridge sends them.
+        let start: i64 = attr("StartUTC").unwrap().parse().unwrap();
+        assert!(start > 1_700_000_000_000_000_000, "{start}");
+        assert_eq!(record.trace_id, server.trace_id);
+        assert_eq!(record.span_id, server.span_id);
+        // The body is the line as the file would hold it.
+        let line: serde_json::Value = serde_json::from_str(record.body.trim_end()).unwrap();
+        assert_eq!(line["RequestPath"], "/sent?q=1");
+        assert_eq!(line["DownstreamStatus"], 200);
+        assert!(record.body.ends_with('\n'), "{:?}", record.body);
+        // The file: the line only with dualOutput.
+        assert_eq!(get(t.web, "min.test", "/second").await.unwrap().status, 200);
+        wait_until("the second record", Duration::from_secs(10), || async {
+            recv.logs()
+                .iter()
+                .any(|l| l.attributes.get("RequestPath").map(String::as_str) == Some("/second"))
+                .then_some(())
+        })
+        .await;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(
+            text.contains("/sent?q=1"),
+            dual,
+            "dualOutput {dual}: {text:?}"
+        );
+        assert_eq!(
+            text.contains("/second"),
+            dual,
+            "dualOutput {dual}: {text:?}"
+        );
+    }
+}
+
 // Two workers: the collector double answers while the test waits for the
 // process to exit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

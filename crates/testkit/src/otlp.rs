@@ -64,6 +64,11 @@ pub struct ReceivedLog {
     /// Values as text.
     pub attributes: BTreeMap<String, String>,
     pub resource: BTreeMap<String, String>,
+    /// The instrumentation scope's name.
+    pub scope: String,
+    /// Hex; empty when the record is in no trace.
+    pub trace_id: String,
+    pub span_id: String,
 }
 
 /// The records of one decoded logs export request.
@@ -98,6 +103,13 @@ pub fn flatten_logs(request: &ExportLogsServiceRequest) -> Vec<ReceivedLog> {
                         })
                         .collect(),
                     resource: resource.clone(),
+                    scope: sl
+                        .scope
+                        .as_ref()
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default(),
+                    trace_id: hex(&r.trace_id),
+                    span_id: hex(&r.span_id),
                 });
             }
         }

@@ -191,133 +191,38 @@ fn headers<'a>(
     }
 }
 
+/// A field's name, and its JSON key after a comma: `,"Name":`.
+type Key = (&'static str, &'static str);
+
+/// Takes the fields [`Record::fixed_fields`] gives.
+trait Sink<'a> {
+    /// Field `key` has `value`; `plain`: text that needs no JSON escaping.
+    fn field(&mut self, key: Key, value: Val<'a>, plain: bool);
+}
+
+impl<'a> Sink<'a> for Fields<'a> {
+    fn field(&mut self, (name, _): Key, value: Val<'a>, _: bool) {
+        self.list.push((Cow::Borrowed(name), value));
+    }
+}
+
+macro_rules! key {
+    ($name:literal) => {
+        ($name, concat!(",\"", $name, "\":"))
+    };
+}
+
 static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
 
 impl Record {
     /// The fields Traefik writes for this request, after the modes, in
     /// logrus's order (byte order of the names).
     pub fn fields<'a>(&'a self, settings: &Settings, scratch: &'a mut Scratch) -> Fields<'a> {
-        scratch.client.clear();
-        match self.client_addr {
-            SocketAddr::V4(a) => {
-                for (i, octet) in a.ip().octets().into_iter().enumerate() {
-                    if i > 0 {
-                        scratch.client.push('.');
-                    }
-                    push_u64(&mut scratch.client, u64::from(octet));
-                }
-                scratch.client.push(':');
-                push_u64(&mut scratch.client, u64::from(a.port()));
-            }
-            SocketAddr::V6(a) => {
-                let _ = write!(scratch.client, "{a}");
-            }
-        }
-        scratch.start.clear();
-        push_rfc3339(&mut scratch.start, self.start, true);
-        let (client_host, client_port) = split_host_port(&scratch.client);
-        // Every logged request has origin fields: zero when no server
-        // answered (Traefik's InitServiceFields). A request that reached a
-        // server but got no answer from it (client gone, error) has the
-        // status and size of what Traefik's proxy wrote in its place.
-        let (origin_status, origin_size, origin_duration) = match &self.recorded.origin {
-            Some(o) => (o.status, o.size, o.duration),
-            None if self.recorded.service.is_some() => (self.status, self.size, self.duration),
-            None => (0, 0, Duration::ZERO),
-        };
-        let host = self.host.as_deref().filter(|h| !h.is_empty());
-        let service = self.recorded.service.as_ref();
-        let tls = self.tls.as_ref();
-
         let mut out = Fields {
             list: Vec::with_capacity(40),
         };
-        // The names below are in byte order: the line needs no sorting
-        // unless header fields join them.
-        let mut put = |name: &'static str, value: Val<'a>| {
-            if settings.keeps_field(name) {
-                out.list.push((Cow::Borrowed(name), value));
-            }
-        };
-        put("ClientAddr", Val::from(scratch.client.as_str()));
-        put(
-            "ClientHost",
-            Val::from(self.forwarded_for.as_deref().unwrap_or(client_host)),
-        );
-        put("ClientPort", Val::from(client_port));
-        let user = self.recorded.client_username.as_deref().unwrap_or("-");
-        put("ClientUsername", Val::from(user));
-        put("DownstreamContentSize", Val::from(self.size));
-        put("DownstreamStatus", Val::from(u64::from(self.status)));
-        put("Duration", nanos(self.duration));
-        if self.size != origin_size && self.size != 0 {
-            #[allow(clippy::cast_precision_loss)]
-            let ratio = origin_size as f64 / self.size as f64;
-            put("GzipRatio", Val::Float(ratio));
-        }
-        put("OriginContentSize", Val::from(origin_size));
-        put("OriginDuration", nanos(origin_duration));
-        put("OriginStatus", Val::from(u64::from(origin_status)));
-        put(
-            "Overhead",
-            nanos(self.duration.saturating_sub(origin_duration)),
-        );
-        let host_port = host.map(split_host_port);
-        if let Some(host) = host {
-            put("RequestAddr", Val::from(host));
-        }
-        put("RequestContentSize", Val::from(self.request_size));
-        put("RequestCount", Val::from(self.request_count));
-        if let Some((h, _)) = host_port {
-            put("RequestHost", Val::from(h));
-        }
-        put("RequestMethod", Val::from(self.method.as_str()));
-        put("RequestPath", Val::from(self.path.as_str()));
-        if let Some((_, p)) = host_port {
-            put("RequestPort", Val::from(p));
-        }
-        put("RequestProtocol", Val::from(protocol(self.version)));
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        put("RequestScheme", Val::from(scheme));
-        put(
-            "RetryAttempts",
-            Val::from(u64::from(self.recorded.retry_attempts)),
-        );
-        if let Some(r) = &self.router {
-            put("RouterName", Val::from(&**r));
-        }
-        if let Some(s) = service {
-            put("ServiceAddr", Val::from(&*s.addr));
-            put("ServiceName", Val::from(&*s.name));
-            put("ServiceURL", Val::from(&*s.url));
-        }
-        let trace = self.recorded.trace.as_ref();
-        if let Some((_, span)) = trace {
-            put("SpanId", Val::from(span.as_str()));
-        }
-        put("StartLocal", Val::from(scratch.start.as_str()));
-        put("StartUTC", Val::from(scratch.start.as_str()));
-        if let Some(tls) = tls {
-            if let Some(c) = &tls.cipher {
-                put("TLSCipher", Val::from(c.as_str()));
-            }
-            if let Some(subject) = &tls.client_subject {
-                put("TLSClientSubject", Val::from(subject.as_str()));
-            }
-            if let Some(v) = tls.version {
-                put("TLSVersion", Val::from(v));
-            }
-        }
-        if let Some((trace, _)) = trace {
-            // Traefik's name; the OpenTelemetry ones come after.
-            put("TraceId", Val::from(trace.as_str()));
-        }
-        put("entryPointName", Val::from(&*self.entrypoint));
-        if let Some((trace, span)) = trace {
-            put("span_id", Val::from(span.as_str()));
-            put("trace_id", Val::from(trace.as_str()));
-        }
-
+        self.fixed_fields(settings, scratch, &mut out);
+        let service = self.recorded.service.as_ref();
         let fields = out.list.len();
         if let Some(h) = &self.request_headers {
             headers(&mut out, settings, "request_", h, false);
@@ -339,6 +244,163 @@ impl Record {
             out.list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         }
         out
+    }
+
+    /// Calls `sink` with each field that is not a header's, after the field
+    /// modes, in byte order of the names, and whether the value is text
+    /// Switchyard wrote itself (digits, addresses, times: nothing a JSON
+    /// string must escape).
+    fn fixed_fields<'a>(
+        &'a self,
+        settings: &Settings,
+        scratch: &'a mut Scratch,
+        sink: &mut impl Sink<'a>,
+    ) {
+        scratch.client.clear();
+        match self.client_addr {
+            SocketAddr::V4(a) => {
+                for (i, octet) in a.ip().octets().into_iter().enumerate() {
+                    if i > 0 {
+                        scratch.client.push('.');
+                    }
+                    push_u64(&mut scratch.client, u64::from(octet));
+                }
+                scratch.client.push(':');
+                push_u64(&mut scratch.client, u64::from(a.port()));
+            }
+            SocketAddr::V6(a) => {
+                let _ = write!(scratch.client, "{a}");
+            }
+        }
+        scratch.start.clear();
+        scratch.clock.push(&mut scratch.start, self.start, true);
+        let scratch: &'a Scratch = scratch;
+        let (client_host, client_port) = split_host_port(&scratch.client);
+        // Every logged request has origin fields: zero when no server
+        // answered (Traefik's InitServiceFields). A request that reached a
+        // server but got no answer from it (client gone, error) has the
+        // status and size of what Traefik's proxy wrote in its place.
+        let (origin_status, origin_size, origin_duration) = match &self.recorded.origin {
+            Some(o) => (o.status, o.size, o.duration),
+            None if self.recorded.service.is_some() => (self.status, self.size, self.duration),
+            None => (0, 0, Duration::ZERO),
+        };
+        let host = self.host.as_deref().filter(|h| !h.is_empty());
+        let service = self.recorded.service.as_ref();
+        let tls = self.tls.as_ref();
+
+        // The names below are in byte order: the line needs no sorting
+        // unless header fields join them.
+        let keep_all = settings.keeps_all_fields();
+        // Expanded in place: a call per field costs more than the field.
+        macro_rules! put {
+            (key!($name:literal), $value:expr, $plain:expr $(,)?) => {
+                if keep_all || settings.keeps_field($name) {
+                    sink.field(key!($name), $value, $plain);
+                }
+            };
+        }
+        put!(key!("ClientAddr"), Val::from(scratch.client.as_str()), true);
+        put!(
+            key!("ClientHost"),
+            Val::from(self.forwarded_for.as_deref().unwrap_or(client_host)),
+            self.forwarded_for.is_none(),
+        );
+        put!(key!("ClientPort"), Val::from(client_port), true);
+        let user = self.recorded.client_username.as_deref().unwrap_or("-");
+        put!(key!("ClientUsername"), Val::from(user), false);
+        put!(key!("DownstreamContentSize"), Val::from(self.size), false);
+        put!(
+            key!("DownstreamStatus"),
+            Val::from(u64::from(self.status)),
+            false
+        );
+        put!(key!("Duration"), nanos(self.duration), false);
+        if self.size != origin_size && self.size != 0 {
+            #[allow(clippy::cast_precision_loss)]
+            let ratio = origin_size as f64 / self.size as f64;
+            put!(key!("GzipRatio"), Val::Float(ratio), false);
+        }
+        put!(key!("OriginContentSize"), Val::from(origin_size), false);
+        put!(key!("OriginDuration"), nanos(origin_duration), false);
+        put!(
+            key!("OriginStatus"),
+            Val::from(u64::from(origin_status)),
+            false
+        );
+        put!(
+            key!("Overhead"),
+            nanos(self.duration.saturating_sub(origin_duration)),
+            false,
+        );
+        let host_port = host.map(split_host_port);
+        if let Some(host) = host {
+            put!(key!("RequestAddr"), Val::from(host), false);
+        }
+        put!(
+            key!("RequestContentSize"),
+            Val::from(self.request_size),
+            false
+        );
+        put!(key!("RequestCount"), Val::from(self.request_count), false);
+        if let Some((h, _)) = host_port {
+            put!(key!("RequestHost"), Val::from(h), false);
+        }
+        put!(
+            key!("RequestMethod"),
+            Val::from(self.method.as_str()),
+            false
+        );
+        put!(key!("RequestPath"), Val::from(self.path.as_str()), false);
+        if let Some((_, p)) = host_port {
+            put!(key!("RequestPort"), Val::from(p), false);
+        }
+        put!(
+            key!("RequestProtocol"),
+            Val::from(protocol(self.version)),
+            true
+        );
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        put!(key!("RequestScheme"), Val::from(scheme), true);
+        put!(
+            key!("RetryAttempts"),
+            Val::from(u64::from(self.recorded.retry_attempts)),
+            false,
+        );
+        if let Some(r) = &self.router {
+            put!(key!("RouterName"), Val::from(&**r), false);
+        }
+        if let Some(s) = service {
+            put!(key!("ServiceAddr"), Val::from(s.addr()), false);
+            put!(key!("ServiceName"), Val::from(&*s.name), false);
+            put!(key!("ServiceURL"), Val::from(&*s.url), false);
+        }
+        let trace = self.recorded.trace.as_ref();
+        if let Some((_, span)) = trace {
+            put!(key!("SpanId"), Val::from(span.as_str()), true);
+        }
+        put!(key!("StartLocal"), Val::from(scratch.start.as_str()), true);
+        put!(key!("StartUTC"), Val::from(scratch.start.as_str()), true);
+        if let Some(tls) = tls {
+            if let Some(c) = &tls.cipher {
+                put!(key!("TLSCipher"), Val::from(c.as_str()), true);
+            }
+            if let Some(subject) = &tls.client_subject {
+                put!(key!("TLSClientSubject"), Val::from(subject.as_str()), false);
+            }
+            if let Some(v) = tls.version {
+                put!(key!("TLSVersion"), Val::from(v), true);
+            }
+        }
+        if let Some((trace, _)) = trace {
+            // Traefik's name; the OpenTelemetry ones come after.
+            put!(key!("TraceId"), Val::from(trace.as_str()), true);
+        }
+        put!(key!("entryPointName"), Val::from(&*self.entrypoint), false);
+        if let Some((trace, span)) = trace {
+            put!(key!("span_id"), Val::from(span.as_str()), true);
+            put!(key!("trace_id"), Val::from(trace.as_str()), true);
+        }
     }
 
     /// The line, newline included.
@@ -368,17 +430,23 @@ impl LineWriter {
         now: SystemTime,
         out: &mut String,
     ) {
+        if settings.format == Format::Json {
+            let second = epoch(now).0;
+            if self.time_second != Some(second) {
+                self.time.clear();
+                push_rfc3339(&mut self.time, now, false);
+                self.time_second = Some(second);
+            }
+            if !settings.any_header() {
+                // No header field can join the fixed ones: written as
+                // they come, already in order.
+                json_direct(record, settings, &mut self.scratch, &self.time, out);
+                return;
+            }
+        }
         let fields = record.fields(settings, &mut self.scratch);
         match settings.format {
-            Format::Json => {
-                let second = epoch(now).0;
-                if self.time_second != Some(second) {
-                    self.time.clear();
-                    push_rfc3339(&mut self.time, now, false);
-                    self.time_second = Some(second);
-                }
-                json_line(&fields, &self.time, out);
-            }
+            Format::Json => json_line(&fields, &self.time, out),
             Format::Common => clf_line(&fields, true, out),
             Format::GenericClf => clf_line(&fields, false, out),
         }
@@ -390,6 +458,30 @@ impl LineWriter {
 pub struct Scratch {
     client: String,
     start: String,
+    clock: Clock,
+}
+
+/// Writes RFC 3339 times, keeping the date and time of the last second
+/// written (most lines fall in the second of the previous one).
+#[derive(Debug, Default)]
+struct Clock {
+    second: Option<i64>,
+    /// `2026-12-07T05:52:32` of `second`.
+    text: String,
+}
+
+impl Clock {
+    /// Appends [`rfc3339`]'s text of `t`.
+    fn push(&mut self, out: &mut String, t: SystemTime, nanos: bool) {
+        let (secs, sub) = epoch(t);
+        if self.second != Some(secs) {
+            self.text.clear();
+            push_date_time(&mut self.text, secs);
+            self.second = Some(secs);
+        }
+        out.push_str(&self.text);
+        push_fraction(out, if nanos { sub } else { 0 });
+    }
 }
 
 /// A float as Go's JSON writes it: integral values without `.0`, others
@@ -493,9 +585,8 @@ fn push_padded(out: &mut String, n: u64, width: usize) {
             break;
         }
     }
-    for &d in digits.get(at..).unwrap_or_default() {
-        out.push(char::from(d));
-    }
+    let text = digits.get(at..).unwrap_or_default();
+    out.push_str(std::str::from_utf8(text).unwrap_or_default());
 }
 
 fn write_json_val(out: &mut String, v: &Val<'_>) {
@@ -548,6 +639,88 @@ fn json_line(fields: &Fields<'_>, time: &str, out: &mut String) {
         put(out, &Cow::Borrowed(ek), ev);
     }
     out.push_str("}\n");
+}
+
+/// logrus's own keys, in byte order, where [`json_direct`] merges them.
+const JSON_EXTRAS: [&str; 3] = ["level", "msg", "time"];
+
+/// [`json_line`] for a record without header fields: each field is written
+/// as [`Record::fixed_fields`] gives it, with logrus's keys merged in.
+fn json_direct(
+    record: &Record,
+    settings: &Settings,
+    scratch: &mut Scratch,
+    time: &str,
+    out: &mut String,
+) {
+    out.reserve(1024);
+    let mut sink = JsonSink {
+        out,
+        time,
+        next_extra: 0,
+        first: true,
+    };
+    record.fixed_fields(settings, scratch, &mut sink);
+    while sink.next_extra < JSON_EXTRAS.len() {
+        sink.extra();
+    }
+    sink.out.push_str("}\n");
+}
+
+/// Writes a JSON line's fields as they come.
+struct JsonSink<'o> {
+    out: &'o mut String,
+    time: &'o str,
+    /// The next of [`JSON_EXTRAS`] to write.
+    next_extra: usize,
+    first: bool,
+}
+
+impl JsonSink<'_> {
+    fn extra(&mut self) {
+        let out = &mut *self.out;
+        out.push_str(if self.first { "{" } else { "," });
+        self.first = false;
+        match self.next_extra {
+            0 => out.push_str("\"level\":\"info\""),
+            1 => out.push_str("\"msg\":\"\""),
+            _ => {
+                out.push_str("\"time\":\"");
+                out.push_str(self.time);
+                out.push('"');
+            }
+        }
+        self.next_extra += 1;
+    }
+}
+
+impl<'a> Sink<'a> for JsonSink<'_> {
+    #[inline(always)]
+    fn field(&mut self, (name, json_key): Key, value: Val<'a>, plain: bool) {
+        // logrus's keys are lower-case: they come after every capitalised
+        // name.
+        if name.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
+            while JSON_EXTRAS.get(self.next_extra).is_some_and(|e| *e <= name) {
+                self.extra();
+            }
+        }
+        let out = &mut *self.out;
+        if self.first {
+            out.push('{');
+            out.push_str(json_key.get(1..).unwrap_or_default());
+            self.first = false;
+        } else {
+            out.push_str(json_key);
+        }
+        match value {
+            Val::Str(text) if plain => {
+                out.push('"');
+                out.push_str(&text);
+                out.push('"');
+            }
+            v => write_json_val(out, &v),
+        }
+    }
 }
 
 /// A field as the common line shows it: strings quoted or not, other
@@ -648,6 +821,12 @@ pub fn rfc3339(t: SystemTime, nanos: bool) -> String {
 /// Appends [`rfc3339`]'s text.
 fn push_rfc3339(out: &mut String, t: SystemTime, nanos: bool) {
     let (secs, sub) = epoch(t);
+    push_date_time(out, secs);
+    push_fraction(out, if nanos { sub } else { 0 });
+}
+
+/// `2026-12-07T05:52:32` of `secs` since the epoch.
+fn push_date_time(out: &mut String, secs: i64) {
     let (y, mo, d) = civil(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400).unsigned_abs();
     push_padded(out, y.unsigned_abs(), 4);
@@ -661,7 +840,12 @@ fn push_rfc3339(out: &mut String, t: SystemTime, nanos: bool) {
     push_padded(out, s % 3600 / 60, 2);
     out.push(':');
     push_padded(out, s % 60, 2);
-    if nanos && sub != 0 {
+}
+
+/// `.95154842Z` (the fraction of a second without its trailing zeros) or
+/// `Z` for a whole second.
+fn push_fraction(out: &mut String, sub: u32) {
+    if sub != 0 {
         let mut frac = sub;
         let mut width = 9;
         while frac % 10 == 0 {

@@ -34,6 +34,8 @@ pub use format::{Record, TlsFacts};
 pub use settings::Settings;
 pub use writer::Writer;
 
+static X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+
 /// The running access log.
 #[derive(Debug)]
 pub struct AccessLog {
@@ -44,8 +46,12 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
-    /// Compiles the settings, opens the output and starts the writer.
-    pub fn start(config: &Config) -> Result<AccessLog, String> {
+    /// Compiles the settings, opens the output and starts the writer;
+    /// `otlp`: where `accessLog.otlp` sends the lines.
+    pub fn start(
+        config: &Config,
+        otlp: Option<switchyard_otlp::log::LogExporter>,
+    ) -> Result<AccessLog, String> {
         let settings = Settings::new(config)?;
         let path = (!config.file_path.is_empty()).then(|| std::path::Path::new(&config.file_path));
         // `bufferingSize` lines at least; never so few that the pause
@@ -54,7 +60,11 @@ impl AccessLog {
             .ok()
             .filter(|n| *n > 0)
             .map_or(writer::DEFAULT_QUEUE, |n| n.max(writer::MIN_QUEUE));
-        let writer = Writer::start(path, capacity, settings.clone()).map_err(|e| {
+        let otlp = otlp.map(|exporter| writer::Otlp {
+            exporter,
+            dual_output: config.dual_output,
+        });
+        let writer = Writer::start(path, capacity, settings.clone(), otlp).map_err(|e| {
             format!(
                 "accessLog.filePath: cannot open {:?}: {e}",
                 config.file_path
@@ -112,7 +122,7 @@ impl AccessLog {
         let host = switchyard_proxy::context::request_host(req).map(str::to_string);
         let forwarded_for = req
             .headers()
-            .get("x-forwarded-for")
+            .get(&X_FORWARDED_FOR)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
             .map(str::to_string);
@@ -135,13 +145,13 @@ impl AccessLog {
             facts.update(|r| r.trace = Some(ids));
         }
         req.extensions_mut().insert(facts.clone());
-        let request_bytes = Arc::new(AtomicU64::new(0));
         // A request without a body (most) has nothing to count.
-        if !http_body::Body::is_end_stream(req.body()) {
-            let counter = request_bytes.clone();
+        let request_bytes = (!http_body::Body::is_end_stream(req.body())).then(|| {
+            let counter = Arc::new(AtomicU64::new(0));
             let body = std::mem::replace(req.body_mut(), switchyard_proxy::body::empty());
-            *req.body_mut() = Counted::new(body, Some(counter), None).boxed();
-        }
+            *req.body_mut() = Counted::new(body, Some(counter.clone()), None).boxed();
+            counter
+        });
         let record = Record {
             start: start.0,
             duration: std::time::Duration::ZERO,
@@ -184,7 +194,8 @@ struct Open {
     log: Arc<AccessLog>,
     record: Record,
     facts: Arc<LogFacts>,
-    request_bytes: Arc<AtomicU64>,
+    /// The request body's bytes, when it has a body.
+    request_bytes: Option<Arc<AtomicU64>>,
     started: Instant,
 }
 
@@ -196,7 +207,10 @@ impl Open {
         r.duration = self.started.elapsed();
         r.status = status;
         r.size = size;
-        r.request_size = self.request_bytes.load(Ordering::Relaxed);
+        r.request_size = self
+            .request_bytes
+            .as_ref()
+            .map_or(0, |n| n.load(Ordering::Relaxed));
         r.recorded = self.facts.snapshot();
         if self.log.settings.any_header() {
             r.downstream_headers = Some(headers.unwrap_or_default());

@@ -61,6 +61,8 @@ pub struct Settings {
     header_default: HeaderMode,
     /// Lower-cased header name → mode.
     header_names: HashMap<String, HeaderMode>,
+    /// Whether any header can be written.
+    any_header: bool,
     pub keep_query: bool,
 }
 
@@ -109,7 +111,7 @@ impl Settings {
         } else {
             HeaderMode::parse(&headers.default_mode).unwrap_or(HeaderMode::Keep)
         };
-        let header_names = headers
+        let header_names: HashMap<String, HeaderMode> = headers
             .names
             .iter()
             .map(|(k, v)| {
@@ -133,6 +135,8 @@ impl Settings {
             filtered,
             keep_fields,
             field_names,
+            any_header: header_default != HeaderMode::Drop
+                || header_names.values().any(|m| *m != HeaderMode::Drop),
             header_default,
             header_names,
             keep_query,
@@ -154,30 +158,30 @@ impl Settings {
 
     /// Whether field `name` is written.
     pub fn keeps_field(&self, name: &str) -> bool {
-        if self.field_names.is_empty() {
-            return self.keep_fields;
-        }
+        // A handful of names at most: compared in place, without making a
+        // lower-cased copy of `name`.
         self.field_names
-            .get(&name.to_ascii_lowercase())
-            .copied()
+            .iter()
+            .find_map(|(k, keep)| k.eq_ignore_ascii_case(name).then_some(*keep))
             .unwrap_or(self.keep_fields)
+    }
+
+    /// Whether every field is written (no field mode drops one).
+    pub fn keeps_all_fields(&self) -> bool {
+        self.keep_fields && self.field_names.values().all(|keep| *keep)
     }
 
     /// What header `name` (any case) becomes.
     pub fn header_mode(&self, name: &str) -> HeaderMode {
-        if self.header_names.is_empty() {
-            return self.header_default;
-        }
         self.header_names
-            .get(&name.to_ascii_lowercase())
-            .copied()
+            .iter()
+            .find_map(|(k, mode)| k.eq_ignore_ascii_case(name).then_some(*mode))
             .unwrap_or(self.header_default)
     }
 
     /// Whether any header can be written (else none is copied).
     pub fn any_header(&self) -> bool {
-        self.header_default != HeaderMode::Drop
-            || self.header_names.values().any(|m| *m != HeaderMode::Drop)
+        self.any_header
     }
 }
 

@@ -21,8 +21,20 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryS
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::format::{LineWriter, Record};
+use switchyard_otlp::ids::{SpanId, TraceId};
+use switchyard_otlp::log::{LogExporter, LogRecord, Severity};
+use switchyard_otlp::span::{Attribute, Value};
+
+use super::format::{LineWriter, Record, Scratch, Val};
 use super::settings::Settings;
+
+/// `accessLog.otlp`: each line also goes out as a log record.
+pub struct Otlp {
+    pub exporter: LogExporter,
+    /// `accessLog.dualOutput`: the lines are written to the file (or
+    /// stdout) too; else only sent.
+    pub dual_output: bool,
+}
 
 /// The queue's size when `bufferingSize` is 0.
 pub const DEFAULT_QUEUE: usize = 16_384;
@@ -94,7 +106,12 @@ fn open(path: &Path) -> io::Result<File> {
 impl Writer {
     /// Opens the output (`path`, else stdout) and starts the thread, with a
     /// queue of `capacity` lines.
-    pub fn start(path: Option<&Path>, capacity: usize, settings: Settings) -> io::Result<Writer> {
+    pub fn start(
+        path: Option<&Path>,
+        capacity: usize,
+        settings: Settings,
+        otlp: Option<Otlp>,
+    ) -> io::Result<Writer> {
         let out = match path {
             Some(p) => Out::File(open(p)?),
             None => Out::Stdout,
@@ -113,6 +130,8 @@ impl Writer {
             reported: 0,
             last_report: Instant::now(),
             reopened: reopened.clone(),
+            otlp,
+            scratch: Scratch::default(),
         };
         std::thread::Builder::new()
             .name("access-log".into())
@@ -188,6 +207,9 @@ struct Thread {
     reported: u64,
     last_report: Instant,
     reopened: Arc<Mutex<Option<File>>>,
+    otlp: Option<Otlp>,
+    /// What the log records' attributes borrow from.
+    scratch: Scratch,
 }
 
 impl Thread {
@@ -225,8 +247,19 @@ impl Thread {
     fn take(&mut self, item: Item) {
         match item {
             Item::Record(record) => {
+                let now = SystemTime::now();
+                let at = self.buf.len();
                 self.lines
-                    .write(&record, &self.settings, SystemTime::now(), &mut self.buf);
+                    .write(&record, &self.settings, now, &mut self.buf);
+                if let Some(otlp) = &self.otlp {
+                    // The line is the record's body, as Traefik sends it.
+                    let body = self.buf.get(at..).unwrap_or_default().to_string();
+                    let log = log_record(&record, &self.settings, &mut self.scratch, now, body);
+                    otlp.exporter.push(log);
+                    if !otlp.dual_output {
+                        self.buf.truncate(at);
+                    }
+                }
                 if self.buf.len() >= WRITE_AT {
                     self.emit();
                 }
@@ -275,6 +308,49 @@ impl Thread {
             );
             self.reported = dropped;
         }
+    }
+}
+
+/// The OpenTelemetry log record of a line: its fields (after the modes)
+/// as attributes, in the trace of its request.
+fn log_record(
+    record: &Record,
+    settings: &Settings,
+    scratch: &mut Scratch,
+    now: SystemTime,
+    body: String,
+) -> LogRecord {
+    // The start times go out as nanoseconds since the epoch, as Traefik's
+    // log bridge sends a time.
+    let start = record
+        .start
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let attributes: Vec<Attribute> = record
+        .fields(settings, scratch)
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                _ if matches!(name, "StartUTC" | "StartLocal") => Value::Int(start),
+                Val::Str(s) => Value::Str(s.to_string()),
+                Val::Int(n) => Value::Int(i64::try_from(*n).unwrap_or(i64::MAX)),
+                Val::Float(x) => Value::Double(*x),
+            };
+            (name.to_string().into(), value)
+        })
+        .collect();
+    let trace = record
+        .recorded
+        .trace
+        .as_ref()
+        .and_then(|(trace, span)| Some((TraceId::from_hex(trace)?, SpanId::from_hex(span)?)));
+    LogRecord {
+        time: now,
+        severity: Severity::Info,
+        severity_text: Some("info"),
+        body,
+        attributes,
+        trace,
     }
 }
 
@@ -327,7 +403,7 @@ mod tests {
             .open(&fifo)
             .expect("open fifo");
         let settings = Settings::new(&Default::default()).expect("settings");
-        let writer = Writer::start(Some(&fifo), 8, settings).expect("start");
+        let writer = Writer::start(Some(&fifo), 8, settings, None).expect("start");
         let started = Instant::now();
         for n in 0..2000 {
             writer.submit(record(n));

@@ -64,7 +64,6 @@ fn record() -> Record {
             service: Some(ServiceFacts {
                 name: Arc::from("s@file"),
                 url: Arc::from("http://127.0.0.1:18991"),
-                addr: Arc::from("127.0.0.1:18991"),
             }),
             origin: Some(OriginFacts {
                 status: 200,
@@ -306,5 +305,99 @@ fn core_fields_come_sorted() {
             assert!(names.contains(&k), "{k}: {names:?}");
         }
         assert_eq!(names.contains(&"ServiceURL"), service);
+    }
+}
+
+/// The line written field by field (no header fields) is the line the
+/// general path builds, sorts and writes, for every variation of record
+/// and field modes.
+#[test]
+fn direct_json_equals_general_json() {
+    use switchyard_config::static_config::AccessLogFields;
+    let field_modes: Vec<Option<AccessLogFields>> = vec![
+        None,
+        Some(AccessLogFields {
+            default_mode: "drop".into(),
+            names: [
+                ("RequestPath".to_string(), "keep".to_string()),
+                ("duration".to_string(), "keep".to_string()),
+            ]
+            .into(),
+            ..Default::default()
+        }),
+        Some(AccessLogFields {
+            names: [("StartLocal".to_string(), "drop".to_string())].into(),
+            ..Default::default()
+        }),
+        Some(AccessLogFields {
+            default_mode: "redact".into(),
+            ..Default::default()
+        }),
+    ];
+    let mut records = Vec::new();
+    for variant in 0..6 {
+        let mut r = record();
+        r.request_headers = None;
+        r.downstream_headers = None;
+        match variant {
+            1 => {
+                r.forwarded_for = Some("10.0.0.1, \"x\"<y>".into());
+                r.path = "/é/\u{2028}?a=1&b=<2>".into();
+                r.host = Some("[::1]:8443".into());
+                r.client_addr = "[::1]:41000".parse().expect("addr");
+            }
+            2 => {
+                r.router = None;
+                r.recorded.service = None;
+                r.recorded.origin = None;
+                r.status = 404;
+                r.host = None;
+            }
+            3 => {
+                r.tls = Some(TlsFacts {
+                    version: Some("1.3"),
+                    cipher: Some("TLS_AES_128_GCM_SHA256".into()),
+                    client_subject: Some("CN=a\"b".into()),
+                });
+                r.recorded.trace = Some((
+                    "0af7651916cd43dd8448eb211c80319c".into(),
+                    "b7ad6b7169203331".into(),
+                ));
+                r.recorded.client_username = Some("al\\ice".into());
+            }
+            4 => {
+                // Compressed on the way: GzipRatio, a float.
+                r.size = 5;
+                r.start = SystemTime::UNIX_EPOCH + Duration::new(1_796_622_767, 120_000_000);
+            }
+            5 => {
+                r.entrypoint = Arc::from("we\"b");
+                r.router = Some(Arc::from("time"));
+                r.start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_622_767);
+            }
+            _ => {}
+        }
+        records.push(r);
+    }
+    let now = SystemTime::UNIX_EPOCH + Duration::new(1_796_622_768, 3);
+    for fields in &field_modes {
+        let s = settings(|c| {
+            c.format = "json".into();
+            c.fields = fields.clone();
+        });
+        assert!(!s.any_header());
+        for r in &records {
+            let mut direct = String::new();
+            let mut writer = LineWriter::default();
+            writer.write(r, &s, now, &mut direct);
+            // A second line through the same writer reuses its clocks.
+            writer.write(r, &s, now, &mut direct);
+            let mut scratch = Scratch::default();
+            let fields = r.fields(&s, &mut scratch);
+            let mut general = String::new();
+            json_line(&fields, "2026-12-07T05:52:48Z", &mut general);
+            assert_eq!(direct, format!("{general}{general}"), "{fields:?}");
+            let _: serde_json::Value = serde_json::from_str(general.trim_end()).expect("json");
+        }
     }
 }
