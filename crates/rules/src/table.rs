@@ -203,9 +203,7 @@ impl<T> RouterTable<T> {
                 }
                 (None, None) => return None,
             };
-            let Some(e) = self.entries.get(next as usize) else {
-                return None;
-            };
+            let e = self.entries.get(next as usize)?;
             if e.rule.matches(req) {
                 return Some(e);
             }

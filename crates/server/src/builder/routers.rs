@@ -1,7 +1,7 @@
 //! Building routers: the rule, the entrypoints, the middleware chain (with
 //! the entrypoint's own middlewares first) and the service, per entrypoint.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use switchyard_config::dynamic::{HttpConfiguration, Router};
@@ -401,10 +401,8 @@ impl Builder {
             }
             info.routers.insert(name.clone(), el);
         }
-        info.routers = crate::runtime::packed(std::mem::take(&mut info.routers));
-        // Compiled rules no router has any more are dropped.
         let default_syntax = self.view.default_rule_syntax.unwrap_or_default();
-        let in_use: HashSet<(&str, Syntax)> = http
+        let in_use: std::collections::HashSet<(&str, Syntax)> = http
             .routers
             .values()
             .map(|r| {
@@ -431,6 +429,7 @@ impl Builder {
             }
             tables
         };
+        info.routers = crate::runtime::packed(std::mem::take(&mut info.routers));
         (tables(per_entrypoint), tables(per_tls_entrypoint))
     }
 
