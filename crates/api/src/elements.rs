@@ -81,8 +81,8 @@ fn provider_of(name: &str) -> &str {
 
 /// An element as `/api/rawdata` shows it.
 pub fn raw(e: &ElementInfo, kind: Kind, runtime: &Runtime) -> Value {
-    let mut obj = match &e.config {
-        Value::Object(m) => m.clone(),
+    let mut obj = match e.config.value() {
+        Value::Object(m) => m,
         _ => Map::new(),
     };
     // The builder keeps the list's `priorityStr` and TLS options name with

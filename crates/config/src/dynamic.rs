@@ -138,11 +138,11 @@ pub struct Router {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<crate::tls::RouterTls>,
+    pub tls: Option<Box<crate::tls::RouterTls>>,
     /// Not acted on yet (no access log, metrics or tracing): kept as
     /// written for the API.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub observability: Option<Node>,
+    pub observability: Option<Box<Node>>,
     /// Switchyard's extension: how long the service may take to begin its
     /// answer before the client gets 504. Off by default.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,13 +164,13 @@ pub struct Service {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<LoadBalancerService>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub highest_random_weight: Option<Node>,
+    pub highest_random_weight: Option<Box<Node>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub weighted: Option<Node>,
+    pub weighted: Option<Box<Node>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mirroring: Option<Node>,
+    pub mirroring: Option<Box<Node>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub failover: Option<Node>,
+    pub failover: Option<Box<Node>>,
     #[serde(skip)]
     pub unsupported: Unsupported,
 }
@@ -179,12 +179,12 @@ pub struct Service {
 #[serde(default, rename_all = "camelCase")]
 pub struct LoadBalancerService {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sticky: Option<Sticky>,
+    pub sticky: Option<Box<Sticky>>,
     pub servers: Vec<Server>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strategy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_check: Option<HealthCheck>,
+    pub health_check: Option<Box<HealthCheck>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passive_health_check: Option<PassiveHealthCheck>,
     pub pass_host_header: Option<bool>,

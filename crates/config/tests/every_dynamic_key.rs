@@ -178,11 +178,11 @@ fn every_key_is_accepted_and_what_is_not_acted_on_is_recorded() {
             .cloned()
             .unwrap_or_else(|| panic!("{s}"))
     };
-    from_node::<WeightedRoundRobin>(&node("wrr", |s| s.weighted.as_ref())).expect("weighted");
-    from_node::<HighestRandomWeight>(&node("hrw", |s| s.highest_random_weight.as_ref()))
+    from_node::<WeightedRoundRobin>(&node("wrr", |s| s.weighted.as_deref())).expect("weighted");
+    from_node::<HighestRandomWeight>(&node("hrw", |s| s.highest_random_weight.as_deref()))
         .expect("highestRandomWeight");
-    from_node::<Mirroring>(&node("mirror", |s| s.mirroring.as_ref())).expect("mirroring");
-    from_node::<FailoverService>(&node("failover", |s| s.failover.as_ref())).expect("failover");
+    from_node::<Mirroring>(&node("mirror", |s| s.mirroring.as_deref())).expect("mirroring");
+    from_node::<FailoverService>(&node("failover", |s| s.failover.as_deref())).expect("failover");
     // TCP and UDP are kept as written, for the builder to name.
     let tcp = config.tcp.as_ref().expect("tcp");
     for section in ["routers", "services", "middlewares", "serversTransports"] {

@@ -205,11 +205,11 @@ impl Matcher {
             ));
         }
         let test = build(kind, &args)?;
-        Ok(Matcher {
-            kind,
-            args: args.into_iter().map(|a| a.value).collect(),
-            test,
-        })
+        let mut args: Vec<Vec<u8>> = args.into_iter().map(|a| a.value).collect();
+        // Collected in place into the parser's larger buffer: thousands
+        // of rules keep it, so it is trimmed.
+        args.shrink_to_fit();
+        Ok(Matcher { kind, args, test })
     }
 
     pub(crate) fn kind(&self) -> Kind {

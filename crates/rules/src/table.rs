@@ -54,9 +54,32 @@ pub struct RouterTable<T> {
     /// In the order they are tried.
     entries: Vec<Entry<T>>,
     /// Exact host → positions in `entries`, ascending.
-    by_host: HashMap<String, Vec<usize>>,
+    by_host: HashMap<Box<str>, Positions>,
     /// Positions of entries whose rule can match any host, ascending.
-    any_host: Vec<usize>,
+    any_host: Vec<u32>,
+}
+
+/// Positions of the entries of one host, ascending: most hosts have one
+/// router, kept without an allocation of its own.
+enum Positions {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Positions {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Positions::One(p) => std::slice::from_ref(p),
+            Positions::Many(ps) => ps,
+        }
+    }
+
+    fn push(&mut self, p: u32) {
+        match self {
+            Positions::One(first) => *self = Positions::Many(vec![*first, p]),
+            Positions::Many(ps) => ps.push(p),
+        }
+    }
 }
 
 /// The provider part of `name@provider`, as Traefik's `providerName`
@@ -99,18 +122,28 @@ impl<T> RouterTable<T> {
                 .then_with(|| a.name.cmp(&b.name))
         });
         let entries: Vec<Entry<T>> = keyed.into_iter().map(|(_, e)| e).collect();
-        let mut by_host: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_host: HashMap<Box<str>, Positions> = HashMap::with_capacity(entries.len());
         let mut any_host = Vec::new();
         for (i, e) in entries.iter().enumerate() {
+            // More than 4 billion routers on one entrypoint do not fit in
+            // memory anyway.
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
             match e.rule.exact_hosts() {
                 Some(hosts) => {
                     for h in hosts {
-                        by_host.entry(h).or_default().push(i);
+                        match by_host.get_mut(h.as_str()) {
+                            Some(ps) => ps.push(i),
+                            None => {
+                                by_host.insert(h.into_boxed_str(), Positions::One(i));
+                            }
+                        }
                     }
                 }
                 None => any_host.push(i),
             }
         }
+        by_host.shrink_to_fit();
+        any_host.shrink_to_fit();
         RouterTable {
             entries,
             by_host,
@@ -134,7 +167,7 @@ impl<T> RouterTable<T> {
     /// How many entries the host index holds for `host`, and how many are
     /// tried for every host (for tests and diagnostics).
     pub fn candidates(&self, host: &str) -> (usize, usize) {
-        let hosted = self.by_host.get(host).map_or(0, Vec::len);
+        let hosted = self.by_host.get(host).map_or(0, |ps| ps.as_slice().len());
         (hosted, self.any_host.len())
     }
 
@@ -152,7 +185,7 @@ impl<T> RouterTable<T> {
         } else {
             req.host
         };
-        let hosted: &[usize] = self.by_host.get(host).map_or(&[], Vec::as_slice);
+        let hosted: &[u32] = self.by_host.get(host).map_or(&[], Positions::as_slice);
         let (mut i, mut j) = (0, 0);
         loop {
             let next = match (hosted.get(i), self.any_host.get(j)) {
@@ -170,7 +203,7 @@ impl<T> RouterTable<T> {
                 }
                 (None, None) => return None,
             };
-            let e = &self.entries[next];
+            let e = self.entries.get(next as usize)?;
             if e.rule.matches(req) {
                 return Some(e);
             }

@@ -46,14 +46,40 @@ pub enum Status {
     Disabled,
 }
 
+/// An element's configuration as the API shows it (a JSON object, Traefik's
+/// field names), kept as compact JSON text: a parsed `serde_json::Value`
+/// costs several times its text, and with thousands of routers the API's
+/// copy would outweigh the routing itself. Parsed when the API asks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiConfig(Box<str>);
+
+impl ApiConfig {
+    pub fn new(value: &serde_json::Value) -> ApiConfig {
+        ApiConfig(value.to_string().into_boxed_str())
+    }
+
+    /// The configuration as a JSON value.
+    pub fn value(&self) -> serde_json::Value {
+        if self.0.is_empty() {
+            return serde_json::Value::Null;
+        }
+        // The text was written by `serde_json` from a value: it parses.
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// One router, service or middleware as the API shows it: its configuration
 /// (JSON, Traefik's field names) and what the builder found.
 #[derive(Debug, Clone)]
 pub struct ElementInfo {
     pub name: String,
-    pub provider: String,
-    /// The configuration as written (a JSON object).
-    pub config: serde_json::Value,
+    /// The configuration as written.
+    pub config: ApiConfig,
     pub status: Status,
     pub errors: Vec<String>,
     /// Entrypoints (routers) or routers (services, middlewares).
@@ -63,20 +89,20 @@ pub struct ElementInfo {
 }
 
 impl ElementInfo {
-    pub fn new(name: &str, config: serde_json::Value) -> ElementInfo {
-        let provider = name
-            .rsplit_once('@')
-            .map(|(_, p)| p.to_string())
-            .unwrap_or_default();
+    pub fn new(name: &str, config: &serde_json::Value) -> ElementInfo {
         ElementInfo {
             name: name.to_string(),
-            provider,
-            config,
+            config: ApiConfig::new(config),
             status: Status::Enabled,
             errors: Vec::new(),
             links: Vec::new(),
             kind: None,
         }
+    }
+
+    /// The provider part of its name (after the last `@`).
+    pub fn provider(&self) -> &str {
+        self.name.rsplit_once('@').map_or("", |(_, p)| p)
     }
 
     /// Records an error that takes the element out.
@@ -92,6 +118,13 @@ impl ElementInfo {
         }
         self.errors.push(error.into());
     }
+}
+
+/// `map` with its nodes full: a map filled in key order keeps its nodes
+/// half empty, and with thousands of elements that is megabytes; rebuilt
+/// from its sorted entries it packs them.
+pub fn packed<V>(map: BTreeMap<String, V>) -> BTreeMap<String, V> {
+    map.into_iter().collect()
 }
 
 /// Everything the API reports about the running configuration.

@@ -95,7 +95,21 @@ struct Slot {
     name: String,
     weight: u32,
     in_flight: AtomicU64,
-    samples: Mutex<Samples>,
+    /// Only `leasttime` keeps samples (800 bytes a target).
+    samples: Option<Box<Mutex<Samples>>>,
+}
+
+impl Slot {
+    /// The mean time to first byte (0 with no samples).
+    fn mean(&self) -> f64 {
+        self.samples.as_ref().map_or(0.0, |s| lock(s).mean())
+    }
+
+    fn add_sample(&self, ms: f64) {
+        if let Some(s) = &self.samples {
+            lock(s).add(ms);
+        }
+    }
 }
 
 /// Earliest-deadline state for `leasttime`'s tie-breaking.
@@ -110,8 +124,10 @@ pub struct Picker {
     kind: Kind,
     slots: Arc<Vec<Slot>>,
     wrr: Mutex<Wrr>,
+    /// `leasttime`'s tie-breaking deadlines (empty for the others).
     deadlines: Mutex<Deadlines>,
-    sticky: Option<Sticky>,
+    /// Boxed: most balancers have none, and it is large.
+    sticky: Option<Box<Sticky>>,
 }
 
 /// A choice: the target, and the cookie to send back, if any.
@@ -130,11 +146,16 @@ impl Picker {
                 name: name.clone(),
                 weight: *weight,
                 in_flight: AtomicU64::new(0),
-                samples: Mutex::new(Samples::new()),
+                samples: (kind == Kind::LeastTime).then(|| Box::new(Mutex::new(Samples::new()))),
             })
             .collect();
         let mut deadlines = Deadlines::default();
-        for slot in &slots {
+        let timed = if kind == Kind::LeastTime {
+            slots.as_slice()
+        } else {
+            &[]
+        };
+        for slot in timed {
             let d = if slot.weight == 0 {
                 f64::INFINITY
             } else {
@@ -150,7 +171,7 @@ impl Picker {
             wrr: Mutex::new(Wrr::new(targets.iter().map(|t| t.1))),
             slots: Arc::new(slots),
             deadlines: Mutex::new(deadlines),
-            sticky,
+            sticky: sticky.map(Box::new),
         }
     }
 
@@ -225,7 +246,7 @@ impl Picker {
         let mut candidates = Vec::new();
         for &i in &healthy {
             let slot = &self.slots[i];
-            let mean = lock(&slot.samples).mean();
+            let mean = slot.mean();
             let in_flight = slot.in_flight.load(Ordering::Relaxed) as f64;
             let score = mean * (1.0 + in_flight) / f64::from(slot.weight);
             if score < best {
@@ -273,7 +294,7 @@ impl Picker {
             if timed {
                 let ms = started.elapsed().as_millis() as f64;
                 if let Some(slot) = slots.get(pick.index) {
-                    lock(&slot.samples).add(ms);
+                    slot.add_sample(ms);
                 }
             }
             let mut response = result?;
@@ -473,9 +494,9 @@ mod tests {
             counts[picker.pick(&req, |_| true).unwrap().index] += 1;
         }
         assert_eq!(counts, [10, 10, 10]);
-        lock(&picker.slots[0].samples).add(50.0);
-        lock(&picker.slots[1].samples).add(5.0);
-        lock(&picker.slots[2].samples).add(20.0);
+        picker.slots[0].add_sample(50.0);
+        picker.slots[1].add_sample(5.0);
+        picker.slots[2].add_sample(20.0);
         assert_eq!(picker.pick(&req, |_| true).unwrap().index, 1);
         // Load on the fastest makes it dearer: 5 * (1 + 4) > 20.
         picker.slots[1].in_flight.store(4, Ordering::Relaxed);

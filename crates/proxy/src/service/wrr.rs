@@ -38,6 +38,8 @@ impl Wrr {
             let last = wrr.heap.len() - 1;
             wrr.up(last);
         }
+        // Balancers live long and most have one server.
+        wrr.heap.shrink_to_fit();
         wrr
     }
 

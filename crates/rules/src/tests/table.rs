@@ -237,3 +237,183 @@ fn lookup_among_ten_thousand_host_routers() {
     assert_eq!(t.candidates("h42.test"), (1, 1));
     assert_eq!(t.candidates("nope.test"), (0, 1));
 }
+
+/// A table of routers where exact-host rules, host-less rules and rules
+/// the index cannot hold are mixed, with priorities that interleave them.
+fn mixed_table() -> RouterTable<String> {
+    let v3: &[(&str, &str, i64)] = &[
+        ("a-plain", "Host(`a.com`)", 0),
+        ("a-api", "Host(`a.com`) && PathPrefix(`/api`)", 0),
+        ("a-exact", "Host(`a.com`) && Path(`/api/v1`)", 0),
+        ("a-low", "Host(`a.com`) && Path(`/low`)", 2),
+        ("a-v2", "Host(`a.com`) && Path(`/api/v2`)", 90),
+        ("b-or-c", "Host(`b.com`) || Host(`C.com`)", 0),
+        ("both", "Host(`a.com`) && Host(`b.com`)", 0),
+        ("upper", "Host(`UPPER.com`)", 0),
+        ("dot", "Host(`dot.com.`)", 0),
+        ("regexp", "HostRegexp(`^r[0-9]+\\.com$`)", 0),
+        ("wild", "Host(`*.w.com`)", 0),
+        ("get-m", "Method(`GET`) && Host(`m.com`)", 0),
+        ("not-a", "!Host(`a.com`) && Path(`/low`)", 0),
+        ("mid", "PathPrefix(`/api`)", 25),
+        ("star", "Host(`*`) && Path(`/star`)", 0),
+        ("tie-b", "Host(`t.com`)", 7),
+        ("tie-a", "Host(`t.com`)", 7),
+        ("tie-0any", "Path(`/`)", 7),
+        ("catch-all", "PathPrefix(`/`)", 1),
+    ];
+    let mut all = entries(v3);
+    let rule = "Host(`x.com`, `Y.com`)";
+    all.push(Entry {
+        name: "v2-hosts".into(),
+        rule: Arc::new(crate::parse_with(rule, crate::Syntax::V2).unwrap()),
+        priority: default_priority(rule),
+        value: "v2-hosts".into(),
+    });
+    RouterTable::new(all)
+}
+
+#[test]
+fn host_index_picks_the_router_traefik_picks() {
+    let t = mixed_table();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "the longer rule wins, not the more precise (Traefik)",
+            "a.com/api/v1",
+            "a-api",
+        ),
+        ("the host's rule that matches", "a.com/api/x", "a-api"),
+        (
+            "an any-host router of higher priority beats the host's",
+            "upper.com/api",
+            "mid",
+        ),
+        ("host with a port", "a.com:8443/api/v1", "a-api"),
+        ("explicit priority over length", "a.com/api/v2", "a-v2"),
+        ("host in capitals", "A.COM/zzz", "a-plain"),
+        (
+            "explicit low priority under the any-host rules",
+            "a.com/low",
+            "a-plain",
+        ),
+        (
+            "a negated host does not index its router",
+            "q.com/low",
+            "not-a",
+        ),
+        ("first host of ||", "b.com/", "b-or-c"),
+        ("second host of ||, written in capitals", "c.com/", "b-or-c"),
+        ("a rule's capitals match lower-case", "upper.com/", "upper"),
+        ("trailing dot in the rule", "dot.com/", "dot"),
+        ("trailing dot in the request", "dot.com./", "dot"),
+        ("HostRegexp is tried for every host", "r12.com/", "regexp"),
+        ("wildcard host", "x.w.com/", "wild"),
+        ("wildcard does not match its base", "w.com/x", "catch-all"),
+        ("Host(`*`)", "anything.org/star", "star"),
+        (
+            "indexed host, other test fails",
+            "POST m.com/x",
+            "catch-all",
+        ),
+        ("indexed host, other test holds", "GET m.com/", "get-m"),
+        ("equal priority: host tie by name", "t.com/x", "tie-a"),
+        (
+            "equal priority: an any-host router's name sorts first",
+            "t.com/",
+            "tie-0any",
+        ),
+        ("v2 Host with two values, first", "x.com/", "v2-hosts"),
+        ("v2 Host with two values, second", "y.com:80/", "v2-hosts"),
+        ("unknown host", "nowhere.com/x", "catch-all"),
+        ("IPv6 host with port", "[::1]:8080/x", "catch-all"),
+        ("a host no request can have", "a.com/", "a-plain"),
+    ];
+    for (what, line, want) in cases {
+        let r = req(line);
+        assert_eq!(
+            t.find(&r.info()).map(String::as_str),
+            Some(*want),
+            "{what}: {line}"
+        );
+    }
+    // What the index holds: the host's own routers, and those that can
+    // match any host (HostRegexp, wildcards, negations, no Host at all).
+    assert_eq!(t.candidates("a.com"), (5, 7));
+    assert_eq!(t.candidates("c.com"), (1, 7));
+    assert_eq!(t.candidates("y.com"), (1, 7));
+    assert_eq!(t.candidates("nowhere.com"), (0, 7));
+}
+
+#[test]
+fn host_index_agrees_with_trying_every_router_in_order() {
+    let t = mixed_table();
+    let hosts = [
+        "a.com",
+        "A.com:80",
+        "b.com",
+        "C.COM",
+        "upper.com",
+        "dot.com.",
+        "r7.com",
+        "r.com",
+        "x.w.com",
+        "m.com",
+        "t.com",
+        "x.com",
+        "Y.com",
+        "zz.org",
+        "[::1]:1",
+        "",
+    ];
+    let paths = ["/", "/api", "/api/v1", "/low", "/star", "/other"];
+    for host in hosts {
+        for path in paths {
+            for method in ["GET", "POST"] {
+                let r = req(&format!("{method} {host}{path}"));
+                let info = r.info();
+                let every = t.entries().iter().find(|e| e.rule.matches(&info));
+                assert_eq!(
+                    t.find_entry(&info).map(|e| e.name.as_str()),
+                    every.map(|e| e.name.as_str()),
+                    "{method} {host}{path}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn many_routers_on_one_host_stay_in_order() {
+    let mut rules: Vec<(String, String, i64)> = (0..1000)
+        .map(|i| {
+            (
+                format!("p{i:04}"),
+                format!("Host(`same.com`) && Path(`/p{i}`)"),
+                0,
+            )
+        })
+        .collect();
+    // Same rule, same priority: the name decides.
+    rules.push(("dup-b".into(), "Host(`same.com`) && Path(`/p7`)".into(), 0));
+    rules.push(("dup-a".into(), "Host(`same.com`) && Path(`/p7`)".into(), 0));
+    rules.push(("host-only".into(), "Host(`same.com`)".into(), 0));
+    let borrowed: Vec<(&str, &str, i64)> = rules
+        .iter()
+        .map(|(n, r, p)| (n.as_str(), r.as_str(), *p))
+        .collect();
+    let t = table(&borrowed);
+    assert_eq!(t.candidates("same.com"), (1003, 0));
+    for (line, want) in [
+        ("same.com/p999", "p0999"),
+        ("same.com/p0", "p0000"),
+        ("same.com/p7", "dup-a"),
+        ("same.com/p1000", "host-only"),
+    ] {
+        assert_eq!(
+            t.find(&req(line).info()).map(String::as_str),
+            Some(want),
+            "{line}"
+        );
+    }
+    assert_eq!(t.find(&req("other.com/p1").info()), None);
+}

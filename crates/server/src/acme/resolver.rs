@@ -569,11 +569,11 @@ mod tests {
         let mut routers = BTreeMap::new();
         let router = |rule: &str, resolver: &str, domains: Vec<Domain>| Router {
             rule: rule.into(),
-            tls: Some(switchyard_config::tls::RouterTls {
+            tls: Some(Box::new(switchyard_config::tls::RouterTls {
                 cert_resolver: resolver.into(),
                 domains,
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         routers.insert(

@@ -142,7 +142,7 @@ impl Builder {
     ) {
         let mut previous = std::mem::take(&mut self.middlewares);
         for (name, m) in &http.middlewares {
-            let mut el = ElementInfo::new(name, api_json::api_json(m));
+            let mut el = ElementInfo::new(name, &api_json::api_json(m));
             for w in m.1.warnings() {
                 tracing::warn!(middleware = %name, "{w}");
                 el.warn(w);

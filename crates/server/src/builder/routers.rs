@@ -13,7 +13,7 @@ use super::middlewares::{CompiledMiddleware, Wrap};
 use super::services::BuiltService;
 use super::{Builder, TlsBuilt};
 use crate::merge::{provider_of, qualify};
-use crate::runtime::{ElementInfo, Route, RuntimeInfo};
+use crate::runtime::{ApiConfig, ElementInfo, Route, RuntimeInfo};
 
 fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
@@ -283,7 +283,8 @@ impl Builder {
     pub(super) fn effective_tls(&self, router: &Router, ep: &str) -> Option<RouterTls> {
         router
             .tls
-            .clone()
+            .as_deref()
+            .cloned()
             .or_else(|| self.view.entrypoint_tls.get(ep).cloned())
     }
 
@@ -350,7 +351,8 @@ impl Builder {
         let mut per_entrypoint: HashMap<String, Vec<Entry<Route>>> = HashMap::new();
         let mut per_tls_entrypoint: HashMap<String, Vec<Entry<Route>>> = HashMap::new();
         for (name, router) in &http.routers {
-            let mut el = ElementInfo::new(name, json(router));
+            // Its API view is written once the router is built.
+            let mut el = ElementInfo::new(name, &serde_json::Value::Null);
             let provider = provider_of(name).to_string();
             // Like Traefik, a service or middleware lists every router that
             // names it, whether that router built or not.
@@ -377,18 +379,18 @@ impl Builder {
                 }
                 None => self.build_router(name, router, services, tls, &mut el, info),
             };
-            let shown_tls = router.tls.clone().or_else(|| {
+            let shown_tls = router.tls.as_deref().cloned().or_else(|| {
                 self.router_entrypoints(router)
                     .iter()
                     .find_map(|ep| self.view.entrypoint_tls.get(ep).cloned())
             });
-            el.config = api_view(
+            el.config = ApiConfig::new(&api_view(
                 name,
                 router,
                 !el.links.is_empty(),
                 &self.view,
                 shown_tls.as_ref(),
-            );
+            ));
             for (entrypoint, is_tls, entry) in built {
                 let target = if is_tls {
                     &mut per_tls_entrypoint
@@ -400,12 +402,16 @@ impl Builder {
             info.routers.insert(name.clone(), el);
         }
         let default_syntax = self.view.default_rule_syntax.unwrap_or_default();
-        self.rules.retain(|(text, syntax), _| {
-            http.routers.values().any(|r| {
-                r.rule == *text
-                    && Syntax::for_router(r.rule_syntax.as_deref(), default_syntax) == *syntax
+        let in_use: std::collections::HashSet<(&str, Syntax)> = http
+            .routers
+            .values()
+            .map(|r| {
+                let syntax = Syntax::for_router(r.rule_syntax.as_deref(), default_syntax);
+                (r.rule.as_str(), syntax)
             })
-        });
+            .collect();
+        self.rules
+            .retain(|(text, syntax), _| in_use.contains(&(text.as_str(), *syntax)));
         let precedence = self.view.provider_precedence.as_deref();
         let table = |entries: Vec<Entry<Route>>| match precedence {
             Some(order) => RouterTable::with_precedence(entries, order),
@@ -423,6 +429,7 @@ impl Builder {
             }
             tables
         };
+        info.routers = crate::runtime::packed(std::mem::take(&mut info.routers));
         (tables(per_entrypoint), tables(per_tls_entrypoint))
     }
 
@@ -595,7 +602,7 @@ impl Builder {
                         ),
                         internal: service_name.ends_with("@internal"),
                         tracing: Verbosity::of_router_on(
-                            router.observability.as_ref(),
+                            router.observability.as_deref(),
                             ep_observability,
                         ),
                         metrics: self.route_metrics(

@@ -52,10 +52,12 @@ fn defer_middlewares(service: Option<&Service>, b: BuiltService) -> BuiltService
     }
 }
 
-/// What a rebuild compares to decide whether a load balancer can be kept.
+/// What a rebuild compares to decide whether a load balancer can be kept:
+/// its definition, and the client it was built with (one per transport, the
+/// same while the transport's settings are).
 pub struct CachedService {
-    config: LoadBalancerService,
-    transport: TransportSettings,
+    config: Box<LoadBalancerService>,
+    upstream: Arc<Upstream>,
     balancer: LoadBalancer,
 }
 
@@ -240,7 +242,7 @@ fn api_json(name: &str, service: &Service) -> serde_json::Value {
     let mut value = json(service);
     // Composite sections are kept raw; show them with their defaults.
     fn typed<T: serde::de::DeserializeOwned + serde::Serialize>(
-        node: &Option<switchyard_config::Node>,
+        node: &Option<Box<switchyard_config::Node>>,
     ) -> Option<serde_json::Value> {
         let node = node.as_ref()?;
         let config: T = switchyard_config::decode::from_node(node).ok()?;
@@ -281,8 +283,8 @@ fn api_json(name: &str, service: &Service) -> serde_json::Value {
 }
 
 /// The cookie a `sticky` section describes, for the service `service`.
-fn cookie_spec(sticky: &Option<Sticky>, service: &str) -> Option<CookieSpec> {
-    let cookie = sticky.as_ref()?.cookie.as_ref()?;
+fn cookie_spec(sticky: Option<&Sticky>, service: &str) -> Option<CookieSpec> {
+    let cookie = sticky?.cookie.as_ref()?;
     Some(CookieSpec {
         name: cookie_name(&cookie.name, service),
         secure: cookie.secure,
@@ -367,7 +369,7 @@ fn weighted(
         switchyard_config::decode::from_node(node).map_err(|e| format!("weighted: {e}"))?;
     let children = children(&config.services, name, http, built, stack)?;
     let propagate = config.health_check.is_some();
-    let sticky = cookie_spec(&config.sticky, name);
+    let sticky = cookie_spec(config.sticky.as_ref(), name);
     Ok(composite(
         Weighted::new(children, Kind::Wrr, sticky, propagate),
         propagate,
@@ -503,12 +505,9 @@ impl Builder {
         service: &str,
         lb: &LoadBalancerService,
         http: &HttpConfiguration,
-    ) -> Result<(TransportSettings, Arc<Upstream>), String> {
+    ) -> Result<Arc<Upstream>, String> {
         let Some(name) = lb.servers_transport.as_deref().filter(|n| !n.is_empty()) else {
-            return Ok((
-                self.view.default_transport.clone(),
-                self.default_upstream.clone(),
-            ));
+            return Ok(self.default_upstream.clone());
         };
         let qualified = qualify(name, provider_of(service));
         let Some(t) = http.servers_transports.get(&qualified) else {
@@ -521,16 +520,15 @@ impl Builder {
             transport_settings(t).map_err(|e| format!("serversTransport {qualified:?}: {e}"))?;
         if let Some((s, up)) = self.transports.get(&qualified) {
             if *s == settings {
-                return Ok((settings, up.clone()));
+                return Ok(up.clone());
             }
         }
         let up = Arc::new(
             Upstream::new(settings.clone())
                 .map_err(|e| format!("serversTransport {qualified:?}: {e}"))?,
         );
-        self.transports
-            .insert(qualified, (settings.clone(), up.clone()));
-        Ok((settings, up))
+        self.transports.insert(qualified, (settings, up.clone()));
+        Ok(up)
     }
 
     pub(super) fn build_services(
@@ -543,7 +541,7 @@ impl Builder {
         let mut cache = std::mem::take(&mut self.services);
         let mut composite = Vec::new();
         for (name, service) in &http.services {
-            let mut el = ElementInfo::new(name, api_json(name, service));
+            let mut el = ElementInfo::new(name, &api_json(name, service));
             for w in service.unsupported.warnings() {
                 tracing::warn!(service = %name, "{w}");
                 el.warn(w);
@@ -588,7 +586,7 @@ impl Builder {
                     },
                 );
                 info.services
-                    .insert(name.clone(), ElementInfo::new(name, serde_json::json!({})));
+                    .insert(name.clone(), ElementInfo::new(name, &serde_json::json!({})));
             }
         }
         for name in composite {
@@ -612,6 +610,7 @@ impl Builder {
         // Transports no service uses any more are dropped with their pools.
         self.transports
             .retain(|name, _| http.servers_transports.contains_key(name));
+        info.services = crate::runtime::packed(std::mem::take(&mut info.services));
         built
     }
 
@@ -640,7 +639,7 @@ impl Builder {
         });
         let options = Options {
             strategy,
-            sticky: cookie_spec(&lb.sticky, name),
+            sticky: cookie_spec(lb.sticky.as_deref(), name),
             pass_host_header: lb.pass_host_header.unwrap_or(true),
             passive,
             metrics: self
@@ -649,9 +648,9 @@ impl Builder {
                 .and_then(|m| m.service_scope(name))
                 .map(switchyard_proxy::service::load_balancer::ServiceMetrics),
         };
-        let (transport, upstream) = self.upstream_for(name, lb, http)?;
+        let upstream = self.upstream_for(name, lb, http)?;
         if let Some(prev) = cache.remove(name) {
-            if prev.config == *lb && prev.transport == transport {
+            if *prev.config == *lb && Arc::ptr_eq(&prev.upstream, &upstream) {
                 stats.reused_services += 1;
                 let balancer = prev.balancer.clone();
                 self.services.insert(name.to_string(), prev);
@@ -667,14 +666,14 @@ impl Builder {
                 preserve_path: s.preserve_path,
             })
             .collect();
-        let health = lb.health_check.as_ref().map(health_check).transpose()?;
-        let balancer = LoadBalancer::new(name, &specs, options, upstream, health)
+        let health = lb.health_check.as_deref().map(health_check).transpose()?;
+        let balancer = LoadBalancer::new(name, &specs, options, upstream.clone(), health)
             .map_err(|e| e.to_string())?;
         self.services.insert(
             name.to_string(),
             CachedService {
-                config: lb.clone(),
-                transport,
+                config: Box::new(lb.clone()),
+                upstream,
                 balancer: balancer.clone(),
             },
         );
