@@ -122,7 +122,11 @@ impl Handler for Retry {
                     || replay.is_none()
                     || s.timeout.is_some_and(|t| started.elapsed() + wait > t);
                 let result = next.call(req).await;
-                drop(span);
+                // The attempt's span ends with its answer's body.
+                let result = match span {
+                    Some(span) => span.end_with(result),
+                    None => result,
+                };
                 if last {
                     return result;
                 }

@@ -265,15 +265,21 @@ impl Handler for LoadBalancer {
         let facts = (facts, meter);
         let Some(passive) = inner.passive.clone() else {
             let call = Box::pin(async move {
-                let _span = span;
-                forward_noted(upstream, &server, pass_host, req, facts).await
+                let result = forward_noted(upstream, &server, pass_host, req, facts).await;
+                match span {
+                    Some(span) => span.end_with(result),
+                    None => result,
+                }
             });
             return inner.picker.serve(pick, call);
         };
         let active = inner.active;
         let call = Box::pin(async move {
-            let _span = span;
             let result = forward_noted(upstream, &server, pass_host, req, facts).await;
+            let result = match span {
+                Some(span) => span.end_with(result),
+                None => result,
+            };
             let failed = match &result {
                 Ok(resp) => resp.status().is_server_error(),
                 Err(e) => matches!(

@@ -296,15 +296,18 @@ pub struct ServerSpan {
 }
 
 impl ServerSpan {
-    /// Ends the span with the response sent to the client.
-    pub fn finish(mut self, resp: &Response) {
-        self.end(resp.status().as_u16(), Some(resp.headers()));
+    /// Ends the span with the response sent to the client, once its body
+    /// has gone out (or was abandoned).
+    pub fn finish(mut self, resp: Response) -> Response {
+        let Some(mut record) = self.record.take() else {
+            return resp;
+        };
+        self.complete(&mut record, resp.status().as_u16(), Some(resp.headers()));
+        push_at_body_end(self.tracer.clone(), *record, resp)
     }
 
-    fn end(&mut self, code: u16, headers: Option<&http::HeaderMap>) {
-        let Some(mut record) = self.record.take() else {
-            return;
-        };
+    /// The response's attributes and the span's status.
+    fn complete(&self, record: &mut SpanRecord, code: u16, headers: Option<&http::HeaderMap>) {
         record.status = attrs::server_status(code);
         record.attributes.push((
             "http.response.status_code".into(),
@@ -317,8 +320,6 @@ impl ServerSpan {
                 headers,
             );
         }
-        record.end = SystemTime::now();
-        self.tracer.exporter.push(*record);
     }
 }
 
@@ -326,8 +327,29 @@ impl Drop for ServerSpan {
     /// Dropped unfinished (the client went away before its answer was
     /// ready): ended with 499, as Traefik records a client that left.
     fn drop(&mut self) {
-        self.end(499, None);
+        if let Some(mut record) = self.record.take() {
+            self.complete(&mut record, 499, None);
+            record.end = SystemTime::now();
+            self.tracer.exporter.push(*record);
+        }
     }
+}
+
+/// Hands `record` to the exporter once `resp`'s body is dropped (sent to
+/// its end, or abandoned): Traefik's spans end when their handler has
+/// written the whole body, not at the answer's head.
+fn push_at_body_end(tracer: Arc<Tracer>, mut record: SpanRecord, resp: Response) -> Response {
+    resp.map(move |body| {
+        crate::accesslog::Counted::new(
+            body,
+            None,
+            Some(Box::new(move |_| {
+                record.end = SystemTime::now();
+                tracer.exporter.push(record);
+            })),
+        )
+        .boxed()
+    })
 }
 
 /// What a [`Traced`] step is.
@@ -420,10 +442,14 @@ impl Handler for Traced {
         };
         record.attributes = attributes;
         Box::pin(async move {
-            let result = next.await;
-            record.end = SystemTime::now();
-            tracer.exporter.push(record);
-            result
+            match next.await {
+                Ok(resp) => Ok(push_at_body_end(tracer, record, resp)),
+                Err(e) => {
+                    record.end = SystemTime::now();
+                    tracer.exporter.push(record);
+                    Err(e)
+                }
+            }
         })
     }
 }
@@ -432,6 +458,22 @@ impl Handler for Traced {
 pub struct SpanGuard {
     tracer: Arc<Tracer>,
     record: Option<SpanRecord>,
+}
+
+impl SpanGuard {
+    /// Ends the span when `result`'s body has gone out (an error: now).
+    pub fn end_with(
+        mut self,
+        result: Result<Response, crate::ProxyError>,
+    ) -> Result<Response, crate::ProxyError> {
+        match (result, self.record.take()) {
+            (Ok(resp), Some(record)) => Ok(push_at_body_end(self.tracer.clone(), record, resp)),
+            (result, record) => {
+                self.record = record;
+                result
+            }
+        }
+    }
 }
 
 impl Drop for SpanGuard {
@@ -582,15 +624,20 @@ impl ClientSpan {
             "http.response.status_code".into(),
             Value::Int(i64::from(code)),
         ));
-        if let Ok(resp) = &result {
-            attrs::capture(
-                &mut record.attributes,
-                &tracer.response_headers,
-                resp.headers(),
-            );
+        match result {
+            Ok(resp) => {
+                attrs::capture(
+                    &mut record.attributes,
+                    &tracer.response_headers,
+                    resp.headers(),
+                );
+                Ok(push_at_body_end(tracer, record, resp))
+            }
+            Err(e) => {
+                record.end = SystemTime::now();
+                tracer.exporter.push(record);
+                Err(e)
+            }
         }
-        record.end = SystemTime::now();
-        tracer.exporter.push(record);
-        result
     }
 }

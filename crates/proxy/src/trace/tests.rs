@@ -44,8 +44,10 @@ fn backend() -> BoxHandler {
                 resp.headers_mut().insert("x-got-traceparent", v);
             }
             let result = ClientSpan::end(span, Ok(resp));
-            drop(service);
-            result
+            match service {
+                Some(service) => service.end_with(result),
+                None => result,
+            }
         })
     }))
 }
@@ -69,10 +71,17 @@ async fn run(
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
-    if let Some(span) = span {
-        span.finish(&resp);
-    }
-    resp
+    let resp = match span {
+        Some(span) => span.finish(resp),
+        None => resp,
+    };
+    // The spans end with the body: read it to its end, as a client would.
+    let (parts, body) = resp.into_parts();
+    let bytes = http_body_util::BodyExt::collect(body)
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    Response::from_parts(parts, crate::body::full(bytes))
 }
 
 #[tokio::test]
@@ -453,4 +462,52 @@ fn server_span_dropped_unfinished_is_a_499() {
         Some(&Value::Int(499))
     );
     assert_eq!(got[0].status, Status::Unset, "4xx is not a server error");
+}
+
+/// Spans end when the body has gone out, not at the answer's head: a body
+/// whose last bytes come 50 ms after its head keeps the server, service and
+/// client spans open at least that long.
+#[tokio::test]
+async fn spans_end_with_the_body() {
+    let (tracer, mut spans) = tracer(1.0);
+    let slow = Arc::new(FnHandler(|mut req: Request| -> HandlerFuture {
+        let service = service_span(&mut req, "s@file");
+        let span = ClientSpan::start(&mut req);
+        Box::pin(async move {
+            let chunks = futures_util::stream::unfold(0u8, |i| async move {
+                match i {
+                    0 => Some((Ok(http_body::Frame::data(bytes::Bytes::from("a"))), 1)),
+                    1 => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        Some((Ok(http_body::Frame::data(bytes::Bytes::from("b"))), 2))
+                    }
+                    _ => None,
+                }
+            });
+            let body = http_body_util::BodyExt::boxed(http_body_util::StreamBody::new(chunks));
+            let result = ClientSpan::end(span, Ok(Response::new(body)));
+            match service {
+                Some(service) => service.end_with(result),
+                None => result,
+            }
+        })
+    }));
+    let resp = run(&tracer, Verbosity::Detailed, request("/", &[]), slow).await;
+    let got = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    assert_eq!(&got[..], b"ab");
+    let recorded = spans.drain();
+    for name in ["GET", "Service", "ReverseProxy"] {
+        let span = recorded
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("no {name} span in {recorded:?}"));
+        let open = span.end.duration_since(span.start).unwrap_or_default();
+        assert!(
+            open >= std::time::Duration::from_millis(50),
+            "{name} ended {open:?} after it began, before its body"
+        );
+    }
 }

@@ -225,9 +225,9 @@ async fn route(
             .and_then(|t| t.begin_server(&mut req, &settings.name, settings.trace_unrouted, false));
         let unrouted = crate::metrics::RouteMetrics::unrouted();
         let observed = crate::metrics::begin(settings.metrics.as_deref(), &mut req, &unrouted);
-        let resp = crate::metrics::finish(observed, ProxyError::NotFound.into_response());
+        let mut resp = crate::metrics::finish(observed, ProxyError::NotFound.into_response());
         if let Some(span) = span {
-            span.finish(&resp);
+            resp = span.finish(resp);
         }
         return match log.filter(|_| settings.log_unrouted) {
             Some((log, start)) => log.begin(&mut req, None, start).finish(resp),
@@ -244,7 +244,7 @@ async fn route(
     let mut gone = ClientGone {
         router: Some(router.clone()),
     };
-    let resp = match handler.call(req).await {
+    let mut resp = match handler.call(req).await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::debug!(router = %router, error = %e, status = e.status().as_u16(), "request failed");
@@ -253,7 +253,7 @@ async fn route(
     };
     gone.router = None;
     if let Some(span) = span {
-        span.finish(&resp);
+        resp = span.finish(resp);
     }
     let resp = crate::metrics::finish(observed, resp);
     match pending {
