@@ -150,6 +150,14 @@ fn upgrade_of(headers: &HeaderMap) -> Option<HeaderValue> {
 
 /// Removes hop-by-hop headers and those the Connection header names.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none of them: one pass over the names says so,
+    // for less than the removals would cost.
+    if !headers
+        .keys()
+        .any(|name| HOP_BY_HOP.contains(name) || name == header::UPGRADE)
+    {
+        return;
+    }
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -345,5 +353,36 @@ mod tests {
         names.sort();
         assert_eq!(names, ["te", "x-kept"]);
         assert_eq!(h.get("te").unwrap(), "trailers");
+    }
+
+    /// Each hop-by-hop header alone among ordinary ones is found and
+    /// removed (the quick check before the removals misses none); a
+    /// message without any keeps every header.
+    #[test]
+    fn each_hop_by_hop_header_alone_is_removed() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("connection", "close", &["x-a"]),
+            ("proxy-connection", "keep-alive", &["x-a"]),
+            ("keep-alive", "timeout=5", &["x-a"]),
+            ("proxy-authenticate", "Basic", &["x-a"]),
+            ("proxy-authorization", "Basic eA==", &["x-a"]),
+            ("te", "gzip", &["x-a"]),
+            ("te", "trailers", &["te", "x-a"]),
+            ("transfer-encoding", "chunked", &["x-a"]),
+            ("upgrade", "websocket", &["x-a"]),
+            ("x-b", "ordinary", &["x-a", "x-b"]),
+        ];
+        for (name, value, kept) in cases {
+            let mut h = HeaderMap::new();
+            h.insert("x-a", HeaderValue::from_static("1"));
+            h.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+            remove_hop_by_hop(&mut h);
+            let mut names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+            names.sort();
+            assert_eq!(names, *kept, "{name}: {value}");
+        }
     }
 }
