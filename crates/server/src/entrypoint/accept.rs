@@ -49,7 +49,8 @@ pub(super) fn serve_connection(
         let first = match &settings.proxy_protocol {
             None => Vec::new(),
             Some(pp) => {
-                match tokio::time::timeout(limit, proxy_protocol::read(&mut stream)).await {
+                match tokio::time::timeout(limit, Box::pin(proxy_protocol::read(&mut stream))).await
+                {
                     Ok(Ok(Some((header, rest)))) => {
                         if let proxy_protocol::Header::Client(client) = header {
                             if pp.trusts(ctx.client_addr.ip()) {
@@ -72,7 +73,8 @@ pub(super) fn serve_connection(
         };
         // A TLS connection opens with a handshake record; anything else is
         // plain HTTP.
-        let hello = match tokio::time::timeout(limit, tls_stream::open(stream, first)).await {
+        let opening = Box::pin(tls_stream::open(stream, first));
+        let hello = match tokio::time::timeout(limit, opening).await {
             Ok(Ok(Some(Opening::Tls(hello)))) => hello,
             Ok(Ok(Some(Opening::Plain(stream)))) => {
                 // Boxed, as the TLS path below: the task keeps only the

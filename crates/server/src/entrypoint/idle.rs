@@ -157,66 +157,98 @@ where
                 return Box::pin(protocols.serve_h1(io, service, watcher, closing)).await;
             }
         }
-        round.reusable.store(false, Ordering::Relaxed);
-        round.idle.store(false, Ordering::Relaxed);
-        let io = Watched {
-            io: Guarded::new(stream, ahead, true),
-            round: round.clone(),
-            wrote: false,
-        };
-        let mut builder = protocols.h1_single.clone();
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        builder.header_read_timeout(left.max(Duration::from_millis(1)));
-        let svc = Marking {
-            inner: service.clone(),
-            round: round.clone(),
-        };
-        // Boxed: the connection's state lives on the heap for the round
-        // only, not in the task between rounds.
-        let mut conn = Box::new(builder.serve_connection(TokioIo::new(io), svc));
-        let (mut recycling, mut stopping) = (false, false);
-        let done = {
-            let mut drain_signal = std::pin::pin!(drained(&mut drain));
-            std::future::poll_fn(|cx| loop {
-                if !stopping && drain_signal.as_mut().poll(cx).is_ready() {
-                    stopping = true;
-                    Pin::new(&mut *conn).graceful_shutdown();
-                }
-                if let Poll::Ready(r) = conn.poll_without_shutdown(cx) {
-                    return Poll::Ready(r);
-                }
-                if !recycling && !stopping && round.idle.swap(false, Ordering::AcqRel) {
-                    // Idle: closed, then polled again to finish.
-                    recycling = true;
-                    Pin::new(&mut *conn).graceful_shutdown();
-                    continue;
-                }
-                return Poll::Pending;
-            })
-            .await
-        };
-        let parts = (*conn).into_parts();
-        done.map_err(|e| e.to_string())?;
-        let Some((mut socket, unread)) = parts.io.into_inner().io.into_inner() else {
-            // A refused head: answered and shut already.
-            return Ok(());
-        };
-        if !recycling || stopping {
-            // hyper ended the connection (or the entrypoint stops): shut
-            // it as hyper would have.
-            let _ = socket.shutdown().await;
-            return Ok(());
+        // Boxed: the round's state (hyper's connection included) lives on
+        // the heap while it runs, not in the task between requests.
+        let served = Box::pin(one_request(
+            stream, ahead, protocols, &service, &round, left, &mut drain,
+        ));
+        match served.await? {
+            Some((socket, unread)) => {
+                stream = socket;
+                ahead = unread;
+            }
+            None => return Ok(()),
         }
-        ahead = match unread {
-            Some(unread) if !unread.is_empty() => [unread, parts.read_buf].concat().into(),
-            _ => parts.read_buf,
-        };
-        // The read buffer's spare room is not kept between rounds.
-        if ahead.is_empty() {
-            ahead = Bytes::new();
-        }
-        stream = socket;
     }
+}
+
+/// Serves the request that starts `ahead` or the socket (and any that
+/// hyper reads behind it) with one hyper connection; the socket and the
+/// bytes read ahead once hyper is idle, `None` once the connection is
+/// over.
+async fn one_request<S>(
+    stream: TcpStream,
+    ahead: Bytes,
+    protocols: &Protocols,
+    service: &S,
+    round: &Arc<Round>,
+    head_timeout: Duration,
+    drain: &mut watch::Receiver<bool>,
+) -> Result<Option<(TcpStream, Bytes)>, String>
+where
+    S: hyper::service::Service<http::Request<Incoming>, Response = Response, Error = Infallible>
+        + Clone
+        + Unpin
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    round.reusable.store(false, Ordering::Relaxed);
+    round.idle.store(false, Ordering::Relaxed);
+    let io = Watched {
+        io: Guarded::new(stream, ahead, true),
+        round: round.clone(),
+        wrote: false,
+    };
+    let mut builder = protocols.h1_single.clone();
+    builder.header_read_timeout(head_timeout.max(Duration::from_millis(1)));
+    let svc = Marking {
+        inner: service.clone(),
+        round: round.clone(),
+    };
+    let mut conn = builder.serve_connection(TokioIo::new(io), svc);
+    drop(builder);
+    let (mut recycling, mut stopping) = (false, false);
+    let done = {
+        let mut drain_signal = std::pin::pin!(drained(drain));
+        std::future::poll_fn(|cx| loop {
+            if !stopping && drain_signal.as_mut().poll(cx).is_ready() {
+                stopping = true;
+                Pin::new(&mut conn).graceful_shutdown();
+            }
+            if let Poll::Ready(r) = conn.poll_without_shutdown(cx) {
+                return Poll::Ready(r);
+            }
+            if !recycling && !stopping && round.idle.swap(false, Ordering::AcqRel) {
+                // Idle: closed, then polled again to finish.
+                recycling = true;
+                Pin::new(&mut conn).graceful_shutdown();
+                continue;
+            }
+            return Poll::Pending;
+        })
+        .await
+    };
+    let parts = conn.into_parts();
+    done.map_err(|e| e.to_string())?;
+    let Some((mut socket, unread)) = parts.io.into_inner().io.into_inner() else {
+        // A refused head: answered and shut already.
+        return Ok(None);
+    };
+    if !recycling || stopping {
+        // hyper ended the connection (or the entrypoint stops): shut it as
+        // hyper would have.
+        let _ = socket.shutdown().await;
+        return Ok(None);
+    }
+    let ahead = match unread {
+        Some(unread) if !unread.is_empty() => [unread, parts.read_buf].concat().into(),
+        // An empty read buffer would keep hyper's whole buffer alive.
+        _ if parts.read_buf.is_empty() => Bytes::new(),
+        _ => parts.read_buf,
+    };
+    Ok(Some((socket, ahead)))
 }
 
 /// A round's transport: notes when hyper, having answered, waits for a
