@@ -170,7 +170,9 @@ async fn serve_plain_tcp(
     let unread = stream.unread();
     let seen = unread.len().min(PREFACE.len());
     if unread[..seen] == PREFACE[..seen] {
-        serve_http(stream, builder, stop, settings, switcher, ctx).await;
+        // Boxed: HTTP/2's state would otherwise size every plain
+        // connection's future.
+        Box::pin(serve_http(stream, builder, stop, settings, switcher, ctx)).await;
         return;
     }
     let peer = ctx.client_addr;
