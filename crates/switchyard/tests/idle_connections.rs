@@ -229,12 +229,13 @@ async fn a_silent_websocket_echoes_when_it_speaks_again() {
 }
 
 /// Held keep-alive connections cost little memory each: the budget is
-/// generous (a debug build, the allocator's rounding), and three times
-/// below what a connection holding hyper's buffers costs (~36 KiB).
+/// generous (a debug build, the allocator's rounding; under 1 KiB measured
+/// here), and far below what a connection holding hyper's buffers costs
+/// (~36 KiB).
 #[tokio::test]
 async fn an_idle_keep_alive_connection_costs_little_memory() {
     const N: usize = 600;
-    const BUDGET_KIB: u64 = 12;
+    const BUDGET_KIB: u64 = 8;
     let b = Backend::start("b").await;
     let p = Proxy::start("idle-rss", &single(&b.url()), "").await;
     p.wait_status("app.test", "/", 200).await;
