@@ -7,6 +7,7 @@ pub mod mirroring;
 pub mod reverse_proxy;
 pub mod sticky;
 pub mod strategy;
+pub mod tunnel;
 pub mod weighted;
 pub mod wrr;
 

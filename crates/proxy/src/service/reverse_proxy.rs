@@ -249,7 +249,7 @@ pub async fn forward(
                 };
                 let mut client = hyper_util::rt::TokioIo::new(client);
                 let mut backend = hyper_util::rt::TokioIo::new(backend);
-                if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut backend).await {
+                if let Err(e) = super::tunnel::copy_both(&mut client, &mut backend).await {
                     tracing::debug!(error = %e, "upgraded connection ended");
                 }
             });

@@ -13,9 +13,9 @@ use switchyard_proxy::{RequestContext, Response};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::protocols::{Closing, Protocols};
-use super::{canonical, handler, proxy_protocol, EntryPointSettings, HANDSHAKE_TIMEOUT};
-use crate::tls::stream::{self as tls_stream, Opening};
+use super::protocols::{Closing, Protocols, PREFACE};
+use super::{canonical, handler, idle, proxy_protocol, EntryPointSettings, HANDSHAKE_TIMEOUT};
+use crate::tls::stream::{self as tls_stream, Opening, Prefixed};
 use crate::Switcher;
 
 /// Serves one accepted connection on a task of its own.
@@ -49,7 +49,8 @@ pub(super) fn serve_connection(
         let first = match &settings.proxy_protocol {
             None => Vec::new(),
             Some(pp) => {
-                match tokio::time::timeout(limit, proxy_protocol::read(&mut stream)).await {
+                match tokio::time::timeout(limit, Box::pin(proxy_protocol::read(&mut stream))).await
+                {
                     Ok(Ok(Some((header, rest)))) => {
                         if let proxy_protocol::Header::Client(client) = header {
                             if pp.trusts(ctx.client_addr.ip()) {
@@ -72,10 +73,16 @@ pub(super) fn serve_connection(
         };
         // A TLS connection opens with a handshake record; anything else is
         // plain HTTP.
-        let hello = match tokio::time::timeout(limit, tls_stream::open(stream, first)).await {
+        let opening = Box::pin(tls_stream::open(stream, first));
+        let hello = match tokio::time::timeout(limit, opening).await {
             Ok(Ok(Some(Opening::Tls(hello)))) => hello,
             Ok(Ok(Some(Opening::Plain(stream)))) => {
-                serve_http(stream, &builder, watcher, settings, switcher, ctx).await;
+                // Boxed, as the TLS path below: the task keeps only the
+                // state of the path taken, not the largest one.
+                Box::pin(serve_plain_tcp(
+                    stream, &builder, watcher, settings, switcher, ctx,
+                ))
+                .await;
                 return;
             }
             Ok(Ok(None)) => return,
@@ -125,7 +132,7 @@ pub(super) fn serve_connection(
             };
             hello.handshake(config).await
         };
-        let stream = match tokio::time::timeout(limit, handshake).await {
+        let stream = match tokio::time::timeout(limit, Box::pin(handshake)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, %peer, "TLS handshake failed");
@@ -142,8 +149,52 @@ pub(super) fn serve_connection(
             .connection()
             .peer_certificates()
             .map(|c| Arc::new(c.iter().map(|c| c.clone().into_owned()).collect()));
-        serve_http(stream, &builder, watcher, settings, switcher, ctx).await;
+        Box::pin(serve_http(
+            stream, &builder, watcher, settings, switcher, ctx,
+        ))
+        .await;
     });
+}
+
+/// Serves a plain connection: HTTP/2 by prior knowledge as any other, and
+/// HTTP/1 one request at a time, holding no buffer between requests
+/// ([`super::idle`]).
+async fn serve_plain_tcp(
+    stream: Prefixed,
+    builder: &Protocols,
+    stop: Stop,
+    settings: Arc<EntryPointSettings>,
+    switcher: Switcher,
+    ctx: RequestContext,
+) {
+    let unread = stream.unread();
+    let seen = unread.len().min(PREFACE.len());
+    if unread[..seen] == PREFACE[..seen] {
+        // Boxed: HTTP/2's state would otherwise size every plain
+        // connection's future.
+        Box::pin(serve_http(stream, builder, stop, settings, switcher, ctx)).await;
+        return;
+    }
+    let peer = ctx.client_addr;
+    let limits = KeepAlive::new(&settings, stop.accepted);
+    let svc = service(settings, switcher, ctx, limits.clone());
+    let closing = limits.map(|l| Closing {
+        close: l,
+        drain: stop.drain.clone(),
+    });
+    let (socket, first) = stream.into_parts();
+    let served = idle::serve(
+        socket,
+        first,
+        builder,
+        svc,
+        stop.graceful,
+        closing,
+        stop.drain,
+    );
+    if let Err(e) = served.await {
+        tracing::debug!(error = %e, %peer, tls = false, "connection ended with an error");
+    }
 }
 
 /// How a connection learns that the entrypoint stops: `graceful` for the

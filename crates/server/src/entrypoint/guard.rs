@@ -307,6 +307,12 @@ impl<I> Guarded<I> {
             refusing: None,
         }
     }
+
+    /// The transport back, with the prefix bytes not yet read; `None` once
+    /// a refusal has been written (the connection is over).
+    pub(crate) fn into_inner(self) -> Option<(I, Option<bytes::Bytes>)> {
+        self.refusing.is_none().then_some((self.io, self.prefix))
+    }
 }
 
 /// hyper's own interim answer to `Expect: 100-continue`: the body follows.

@@ -9,7 +9,8 @@
 //! mod.rs   settings, bind, the accept loop; starts both transports
 //!  ├─▶ accept.rs      per TCP connection: PROXY header (proxy_protocol.rs),
 //!  │                  TLS or plain (crate::tls), keep-alive limits,
-//!  │                  HTTP/1.1 | HTTP/2 (protocols.rs, guard.rs)
+//!  │                  HTTP/1.1 | HTTP/2 (protocols.rs, guard.rs); plain
+//!  │                  HTTP/1.1 one request at a time (idle.rs)
 //!  ├─▶ http3.rs       QUIC connections and their request streams
 //!  └─▶ handler.rs     one request, from either transport (checks.rs)
 //! ```
@@ -25,6 +26,7 @@ mod guard;
 mod handler;
 #[cfg(feature = "http3")]
 pub mod http3;
+mod idle;
 pub mod protocols;
 pub mod proxy_protocol;
 

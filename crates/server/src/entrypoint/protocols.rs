@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use super::guard::Guarded;
 
 /// The HTTP/2 client preface.
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// `entryPoints.<name>.http2`, checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +105,12 @@ pub(crate) struct Protocols {
     /// graceful watcher).
     h1: hyper_util::server::conn::auto::Builder<TokioExecutor>,
     h2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    /// HTTP/1 for one request at a time on plain connections
+    /// ([`super::idle`]), with `h1`'s limits; its head timeout is set per
+    /// request.
+    pub(crate) h1_single: hyper::server::conn::http1::Builder,
+    /// How long a connection may wait for, and then read, a request head.
+    pub(crate) header_read_timeout: Option<Duration>,
     /// How long a connection may take to show which protocol it speaks.
     first_bytes: Duration,
 }
@@ -127,6 +133,11 @@ impl Protocols {
                 b.header_read_timeout(t);
             }
         }
+        let mut h1_single = hyper::server::conn::http1::Builder::new();
+        h1_single
+            .timer(TokioTimer::new())
+            .max_buf_size(max_header_bytes.max(8192))
+            .max_headers(max_header_lines(max_header_bytes));
         let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         h2.timer(TokioTimer::new())
             .max_concurrent_streams(http2.max_concurrent_streams)
@@ -140,6 +151,8 @@ impl Protocols {
         Protocols {
             h1,
             h2,
+            h1_single,
+            header_read_timeout,
             first_bytes,
         }
     }
@@ -182,13 +195,36 @@ impl Protocols {
                 Some(c) => c.drive(conn, watcher).await.map_err(|e| e.to_string()),
             }
         } else {
-            let conn = self
-                .h1
-                .serve_connection_with_upgrades(TokioIo::new(io), service);
-            match closing {
-                None => watcher.watch(conn).await.map_err(|e| e.to_string()),
-                Some(c) => c.drive(conn, watcher).await.map_err(|e| e.to_string()),
-            }
+            self.serve_h1(io, service, watcher, closing).await
+        }
+    }
+
+    /// Serves HTTP/1 on `io` with upgrades, as [`Protocols::serve`] does
+    /// once the first bytes are known not to be HTTP/2.
+    pub(crate) async fn serve_h1<I, S>(
+        &self,
+        io: Guarded<I>,
+        service: S,
+        watcher: hyper_util::server::graceful::Watcher,
+        closing: Option<Closing>,
+    ) -> Result<(), String>
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: hyper::service::Service<
+                http::Request<Incoming>,
+                Response = switchyard_proxy::Response,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let conn = self
+            .h1
+            .serve_connection_with_upgrades(TokioIo::new(io), service);
+        match closing {
+            None => watcher.watch(conn).await.map_err(|e| e.to_string()),
+            Some(c) => c.drive(conn, watcher).await.map_err(|e| e.to_string()),
         }
     }
 }

@@ -358,6 +358,19 @@ pub(crate) struct Prefixed {
     io: TcpStream,
 }
 
+impl Prefixed {
+    /// The bytes read to classify the connection and not yet read again.
+    pub(crate) fn unread(&self) -> &[u8] {
+        &self.prefix[self.pos..]
+    }
+
+    /// The socket and [`Prefixed::unread`], taken apart.
+    pub(crate) fn into_parts(mut self) -> (TcpStream, Vec<u8>) {
+        self.prefix.drain(..self.pos);
+        (self.io, self.prefix)
+    }
+}
+
 impl AsyncRead for Prefixed {
     fn poll_read(
         self: Pin<&mut Self>,
