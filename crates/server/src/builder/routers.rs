@@ -400,12 +400,16 @@ impl Builder {
             info.routers.insert(name.clone(), el);
         }
         let default_syntax = self.view.default_rule_syntax.unwrap_or_default();
-        self.rules.retain(|(text, syntax), _| {
-            http.routers.values().any(|r| {
-                r.rule == *text
-                    && Syntax::for_router(r.rule_syntax.as_deref(), default_syntax) == *syntax
+        let in_use: std::collections::HashSet<(&str, Syntax)> = http
+            .routers
+            .values()
+            .map(|r| {
+                let syntax = Syntax::for_router(r.rule_syntax.as_deref(), default_syntax);
+                (r.rule.as_str(), syntax)
             })
-        });
+            .collect();
+        self.rules
+            .retain(|(text, syntax), _| in_use.contains(&(text.as_str(), *syntax)));
         let precedence = self.view.provider_precedence.as_deref();
         let table = |entries: Vec<Entry<Route>>| match precedence {
             Some(order) => RouterTable::with_precedence(entries, order),
