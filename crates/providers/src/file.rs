@@ -135,7 +135,7 @@ impl FileProvider {
             return;
         };
         let mut cache: BTreeMap<PathBuf, Cached> = BTreeMap::new();
-        let mut last_sent: Option<Configuration> = None;
+        let mut last_sent: Option<Sent> = None;
         self.read_and_send(&root, Scope::All, &mut cache, &mut last_sent, &tx)
             .await;
 
@@ -213,10 +213,11 @@ impl FileProvider {
         root: &Path,
         scope: Scope,
         cache: &mut BTreeMap<PathBuf, Cached>,
-        last_sent: &mut Option<Configuration>,
+        last_sent: &mut Option<Sent>,
         tx: &Sender,
     ) -> Option<Duration> {
         let mut retry = None;
+        let before = cache.len();
         let files = match scope {
             _ if self.directory.is_none() => vec![root.to_path_buf()],
             Scope::All => {
@@ -234,6 +235,8 @@ impl FileProvider {
                 present
             }
         };
+        // Whether a file's configuration changed (or a file went).
+        let mut changed = last_sent.is_none() || cache.len() < before;
         for path in &files {
             let (text, modified) = match read_stable(path).await {
                 Ok(Some(pair)) => pair,
@@ -272,6 +275,7 @@ impl FileProvider {
             );
             let config = match loaded {
                 Ok(c) => {
+                    changed = true;
                     tracing::debug!(provider = Self::NAME, file = %path.display(), elements_reused = index.reused(), parse_ms = started.elapsed().as_secs_f64() * 1000.0, "configuration file read");
                     Some(c)
                 }
@@ -289,21 +293,32 @@ impl FileProvider {
                 },
             );
         }
-        let mut merged = merge_files(cache);
-        merged.file_stamps = stamps(&merged.tls_files());
-        if last_sent.as_ref() == Some(&merged) {
+        // Certificates and keys replaced are a change too.
+        let restamped = last_sent
+            .as_ref()
+            .map(|s| stamps(&s.tls_files))
+            .filter(|now| last_sent.as_ref().is_some_and(|s| s.stamps != *now));
+        if !changed && restamped.is_none() {
             tracing::debug!(
                 provider = Self::NAME,
-                "files changed but configuration did not"
+                "files read but no configuration changed"
             );
             return retry;
         }
+        // A file whose text changed may still give the same configuration:
+        // the watcher then sees that it equals what is applied.
+        let mut merged = merge_files(cache);
+        let tls_files = merged.tls_files();
+        merged.file_stamps = stamps(&tls_files);
         tracing::info!(
             provider = Self::NAME,
             files = cache.len(),
             "configuration change detected"
         );
-        *last_sent = Some(merged.clone());
+        *last_sent = Some(Sent {
+            tls_files,
+            stamps: merged.file_stamps.clone(),
+        });
         let _ = tx
             .send(Message {
                 provider: Self::NAME.to_string(),
@@ -314,17 +329,25 @@ impl FileProvider {
     }
 }
 
-/// Watches the folders of the certificate files `config` names.
+/// What the provider last sent, as far as it needs to know: the files the
+/// configuration names (certificates, keys) and their stamps.
+#[derive(Debug)]
+struct Sent {
+    tls_files: Vec<String>,
+    stamps: Vec<(String, u64, u128)>,
+}
+
+/// Watches the folders of the certificate files last sent.
 fn watch_cert_dirs(
     watcher: &mut Option<notify::RecommendedWatcher>,
-    config: &Option<Configuration>,
+    sent: &Option<Sent>,
     watched: &mut std::collections::HashSet<PathBuf>,
 ) {
-    let (Some(w), Some(config)) = (watcher.as_mut(), config) else {
+    let (Some(w), Some(sent)) = (watcher.as_mut(), sent) else {
         return;
     };
-    for file in config.tls_files() {
-        let dir = Path::new(&file)
+    for file in &sent.tls_files {
+        let dir = Path::new(file)
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
@@ -564,5 +587,47 @@ fn merge_map<T: Clone>(
             continue;
         }
         into.insert(name.clone(), value.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_touches_its_configuration_files_or_everything() {
+        let root = std::env::temp_dir().join(format!("sy-scope-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("sub")).expect("dir");
+        std::fs::create_dir_all(root.join("..data")).expect("dir");
+        std::fs::write(root.join("a.yml"), "").expect("file");
+        std::fs::write(root.join("notes.txt"), "").expect("file");
+        let p = |rel: &str| root.join(rel);
+        let files = |rels: &[&str]| Some(rels.iter().map(|r| p(r)).collect::<BTreeSet<_>>());
+        let cases: Vec<(&str, Vec<PathBuf>, Option<BTreeSet<PathBuf>>)> = vec![
+            ("a configuration file", vec![p("a.yml")], files(&["a.yml"])),
+            ("a removed one", vec![p("gone.toml")], files(&["gone.toml"])),
+            ("a rename: both names", vec![p(".a.yml.tmp"), p("b.yaml")], files(&["b.yaml"])),
+            ("a hidden temporary file", vec![p(".a.yml.tmp")], files(&[])),
+            ("a folder", vec![p("sub")], None),
+            ("Kubernetes' ..data", vec![p("..data")], None),
+            ("another file (a certificate?)", vec![p("notes.txt")], None),
+            ("something gone that was no configuration file", vec![p("old")], None),
+            ("outside the folder", vec![PathBuf::from("/elsewhere/x.yml")], None),
+            ("no path at all", vec![], None),
+        ];
+        for (what, paths, want) in cases {
+            let got = match Scope::of_event(&root, &paths) {
+                Scope::All => None,
+                Scope::Files(f) => Some(f),
+            };
+            assert_eq!(got, want, "{what}");
+        }
+        let mut scope = Scope::Files(BTreeSet::from([p("a.yml")]));
+        scope.add(Scope::Files(BTreeSet::from([p("b.yml")])));
+        assert!(matches!(&scope, Scope::Files(f) if f.len() == 2));
+        scope.add(Scope::All);
+        scope.add(Scope::Files(BTreeSet::from([p("c.yml")])));
+        assert!(matches!(scope, Scope::All));
+        let _ = std::fs::remove_dir_all(&root);
     }
 }
