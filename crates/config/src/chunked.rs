@@ -253,14 +253,14 @@ enum Element {
     ServersTransport(crate::dynamic::ServersTransport),
 }
 
-/// A copy of element `name` of `kind` from a previous parse.
-fn previous_element(previous: &HttpConfiguration, kind: Kind, name: &str) -> Option<Element> {
+/// Takes element `name` of `kind` out of a previous parse.
+fn take_previous(previous: &mut HttpConfiguration, kind: Kind, name: &str) -> Option<Element> {
     Some(match kind {
-        Kind::Routers => Element::Router(previous.routers.get(name)?.clone()),
-        Kind::Services => Element::Service(previous.services.get(name)?.clone()),
-        Kind::Middlewares => Element::Middleware(previous.middlewares.get(name)?.clone()),
+        Kind::Routers => Element::Router(previous.routers.remove(name)?),
+        Kind::Services => Element::Service(previous.services.remove(name)?),
+        Kind::Middlewares => Element::Middleware(previous.middlewares.remove(name)?),
         Kind::ServersTransports => {
-            Element::ServersTransport(previous.servers_transports.get(name)?.clone())
+            Element::ServersTransport(previous.servers_transports.remove(name)?)
         }
     })
 }
@@ -274,14 +274,14 @@ fn has_element(http: &HttpConfiguration, kind: Kind, name: &str) -> bool {
     }
 }
 
-/// Puts `element` in `http` under `name`; false when the name is taken.
-fn put(http: &mut HttpConfiguration, name: &str, element: Element) -> bool {
+/// Puts `element` in `http` under `name` (unique: checked before).
+fn put(http: &mut HttpConfiguration, name: &str, element: Element) {
     let name = name.to_string();
     match element {
-        Element::Router(e) => http.routers.insert(name, e).is_none(),
-        Element::Service(e) => http.services.insert(name, e).is_none(),
-        Element::Middleware(e) => http.middlewares.insert(name, e).is_none(),
-        Element::ServersTransport(e) => http.servers_transports.insert(name, e).is_none(),
+        Element::Router(e) => drop(http.routers.insert(name, e)),
+        Element::Service(e) => drop(http.services.insert(name, e)),
+        Element::Middleware(e) => drop(http.middlewares.insert(name, e)),
+        Element::ServersTransport(e) => drop(http.servers_transports.insert(name, e)),
     }
 }
 
@@ -290,14 +290,15 @@ fn most_parsed_alone(blocks: usize) -> usize {
     (blocks / 8).max(16)
 }
 
-/// Parses dynamic file `path`'s `text` as [`parse_dynamic`] does, reusing
-/// the elements of `previous` (the file's last parse, which `index`
-/// describes) whose text did not change. `index` is updated on success
-/// and left as it was on error.
+/// Parses dynamic file `path`'s `text` as [`parse_dynamic`] does, taking
+/// over the elements of `previous` (the file's last parse, which `index`
+/// describes) whose text did not change. On success, `index` describes the
+/// result and `previous` may have been emptied (its elements moved into
+/// the result); on error both are left as they were.
 pub fn parse_dynamic_reusing(
     path: &Path,
     text: &str,
-    previous: Option<&Configuration>,
+    previous: &mut Option<Configuration>,
     index: &mut ElementIndex,
 ) -> Result<Configuration, ConfigError> {
     let yaml = matches!(
@@ -319,19 +320,17 @@ pub fn parse_dynamic_reusing(
         .iter()
         .map(|b| index.hasher.hash_one((b.kind, b.text)))
         .collect();
-    let previous_http = previous.and_then(|p| p.http.as_ref());
-    let reused: Vec<Option<Element>> = cut
+    let previous_http = previous.as_ref().and_then(|p| p.http.as_ref());
+    let reused: Vec<bool> = cut
         .blocks
         .iter()
         .zip(&hashes)
         .map(|(b, h)| {
-            let known = index.known.get(h).is_some_and(|n| n == b.name);
-            known
-                .then(|| previous_http.and_then(|p| previous_element(p, b.kind, b.name)))
-                .flatten()
+            index.known.get(h).is_some_and(|n| n == b.name)
+                && previous_http.is_some_and(|p| has_element(p, b.kind, b.name))
         })
         .collect();
-    let changed = reused.iter().filter(|r| r.is_none()).count();
+    let changed = reused.iter().filter(|r| !**r).count();
     let remember = |index: &mut ElementIndex, config: &Configuration, reused: usize| {
         // Only blocks whose element the configuration has are known.
         let empty = HttpConfiguration::default();
@@ -345,63 +344,100 @@ pub fn parse_dynamic_reusing(
         index.reused = reused;
     };
     if changed <= most_parsed_alone(cut.blocks.len()) {
-        let reused_count = cut.blocks.len() - changed;
-        if let Some(Ok(config)) = assemble(path, &cut, reused) {
-            remember(index, &config, reused_count);
-            return Ok(config);
+        match parse_changed(path, &cut, &reused) {
+            Some(Ok(parsed)) => {
+                let config = assemble(
+                    cut.blocks.iter().zip(parsed),
+                    parsed_rest(&cut, path),
+                    previous,
+                );
+                if let Some(Ok(config)) = config {
+                    remember(index, &config, cut.blocks.len() - changed);
+                    return Ok(config);
+                }
+            }
+            // An error, or a cut that did not hold: the whole text decides.
+            Some(Err(_)) | None => {}
         }
-        // An error, or a cut that did not hold: the whole text decides.
     }
     let config = parse_dynamic(path, text)?;
     remember(index, &config, 0);
     Ok(config)
 }
 
-/// The configuration of `cut`, with the elements of `reused` where given
-/// and the other blocks parsed alone; None when a block does not hold one
-/// element of its name (or a name comes twice), an error when a block or
-/// the rest does not parse.
-fn assemble(
+/// The blocks not `reused`, each parsed alone (None for the others); None
+/// when a block does not hold one element of its name, or a name comes
+/// twice; an error when a block does not parse.
+fn parse_changed(
     path: &Path,
     cut: &Cut<'_>,
-    reused: Vec<Option<Element>>,
-) -> Option<Result<Configuration, ConfigError>> {
-    let mut http = HttpConfiguration::default();
+    reused: &[bool],
+) -> Option<Result<Vec<Option<Element>>, ConfigError>> {
     let mut names = HashSet::with_capacity(cut.blocks.len());
     let pad = " ".repeat(cut.kinds_indent);
+    let mut out = Vec::with_capacity(cut.blocks.len());
     for (block, reused) in cut.blocks.iter().zip(reused) {
         if !names.insert((block.kind, block.name.to_ascii_lowercase())) {
             return None;
         }
-        let element = match reused {
-            Some(e) => e,
-            None => {
-                let alone = format!("http:\n{pad}{}:\n{}", block.kind.key(), block.text);
-                // Its first line is line 3 of `alone`.
-                let offset = u32::try_from(block.line.saturating_sub(2)).ok()?;
-                let parsed = crate::yaml_source::parse_at(path, &alone, offset)
-                    .and_then(|tree| crate::dynamic_schema::decode(&tree));
-                let mut config = match parsed {
-                    Ok(c) => c,
-                    Err(e) => return Some(Err(e)),
-                };
-                take_only(config.http.as_mut()?, block.kind, block.name)?
-            }
-        };
-        if !put(&mut http, block.name, element) {
-            return None;
+        if *reused {
+            out.push(None);
+            continue;
         }
-    }
-    let mut config = if cut.rest.trim().is_empty() {
-        Configuration::default()
-    } else {
-        match parse_dynamic(path, &cut.rest) {
+        let alone = format!("http:\n{pad}{}:\n{}", block.kind.key(), block.text);
+        // Its first line is line 3 of `alone`.
+        let offset = u32::try_from(block.line.saturating_sub(2)).ok()?;
+        let parsed = crate::yaml_source::parse_at(path, &alone, offset)
+            .and_then(|tree| crate::dynamic_schema::decode(&tree));
+        let mut config = match parsed {
             Ok(c) => c,
             Err(e) => return Some(Err(e)),
-        }
+        };
+        out.push(Some(take_only(
+            config.http.as_mut()?,
+            block.kind,
+            block.name,
+        )?));
+    }
+    Some(Ok(out))
+}
+
+/// The configuration of what is not an element block; None when it has an
+/// `http` section after all.
+fn parsed_rest(cut: &Cut<'_>, path: &Path) -> Option<Result<Configuration, ConfigError>> {
+    if cut.rest.trim().is_empty() {
+        return Some(Ok(Configuration::default()));
+    }
+    match parse_dynamic(path, &cut.rest) {
+        Ok(c) if c.http.is_some() => None,
+        other => Some(other),
+    }
+}
+
+/// The configuration of the rest and the blocks: the parsed ones as given,
+/// the others taken out of `previous`. Fails only before touching
+/// `previous`.
+fn assemble<'a>(
+    blocks: impl Iterator<Item = (&'a Block<'a>, Option<Element>)>,
+    rest: Option<Result<Configuration, ConfigError>>,
+    previous: &mut Option<Configuration>,
+) -> Option<Result<Configuration, ConfigError>> {
+    let mut config = match rest? {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e)),
     };
-    if config.http.is_some() {
-        return None;
+    let mut http = HttpConfiguration::default();
+    let mut from = previous.as_mut().and_then(|p| p.http.as_mut());
+    for (block, parsed) in blocks {
+        // A reused block's element is in `previous`: checked before, and
+        // names are unique.
+        let element = parsed.or_else(|| {
+            from.as_deref_mut()
+                .and_then(|p| take_previous(p, block.kind, block.name))
+        });
+        if let Some(element) = element {
+            put(&mut http, block.name, element);
+        }
     }
     config.http = Some(http);
     Some(Ok(config))

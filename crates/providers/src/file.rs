@@ -261,7 +261,7 @@ impl FileProvider {
                 retry = Some(QUIET_FALLBACK);
                 continue;
             }
-            let (previous, mut index) = cache
+            let (mut previous, mut index) = cache
                 .remove(path)
                 .map(|c| (c.config, c.index))
                 .unwrap_or_default();
@@ -270,7 +270,7 @@ impl FileProvider {
                 path,
                 &text,
                 self.debug_log_generated_template,
-                previous.as_ref(),
+                &mut previous,
                 &mut index,
             );
             let config = match loaded {
@@ -606,13 +606,25 @@ mod tests {
         let cases: Vec<(&str, Vec<PathBuf>, Option<BTreeSet<PathBuf>>)> = vec![
             ("a configuration file", vec![p("a.yml")], files(&["a.yml"])),
             ("a removed one", vec![p("gone.toml")], files(&["gone.toml"])),
-            ("a rename: both names", vec![p(".a.yml.tmp"), p("b.yaml")], files(&["b.yaml"])),
+            (
+                "a rename: both names",
+                vec![p(".a.yml.tmp"), p("b.yaml")],
+                files(&["b.yaml"]),
+            ),
             ("a hidden temporary file", vec![p(".a.yml.tmp")], files(&[])),
             ("a folder", vec![p("sub")], None),
             ("Kubernetes' ..data", vec![p("..data")], None),
             ("another file (a certificate?)", vec![p("notes.txt")], None),
-            ("something gone that was no configuration file", vec![p("old")], None),
-            ("outside the folder", vec![PathBuf::from("/elsewhere/x.yml")], None),
+            (
+                "something gone that was no configuration file",
+                vec![p("old")],
+                None,
+            ),
+            (
+                "outside the folder",
+                vec![PathBuf::from("/elsewhere/x.yml")],
+                None,
+            ),
             ("no path at all", vec![], None),
         ];
         for (what, paths, want) in cases {

@@ -21,13 +21,14 @@ pub(crate) fn load(path: &Path, text: &str, debug_log: bool) -> Result<Configura
     parse_dynamic(path, &rendered.text).map_err(|e| locate(e, &rendered))
 }
 
-/// [`load`], reusing the elements of `previous` (the file's last parse,
-/// which `index` describes) whose text did not change.
+/// [`load`], taking over the elements of `previous` (the file's last
+/// parse, which `index` describes) whose text did not change; on error,
+/// `previous` is left as it was.
 pub(crate) fn load_reusing(
     path: &Path,
     text: &str,
     debug_log: bool,
-    previous: Option<&Configuration>,
+    previous: &mut Option<Configuration>,
     index: &mut ElementIndex,
 ) -> Result<Configuration, String> {
     let rendered = render(path, text, debug_log)?;

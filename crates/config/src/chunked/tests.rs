@@ -104,14 +104,15 @@ fn reparsing_reuses_unchanged_elements_and_equals_a_whole_parse() {
     ];
     for (what, text, reused) in cases {
         let mut index = ElementIndex::default();
-        let first = parse_dynamic_reusing(path(), BASE, None, &mut index).expect("BASE parses");
+        let first =
+            parse_dynamic_reusing(path(), BASE, &mut None, &mut index).expect("BASE parses");
         assert_eq!(
             first,
             parse_dynamic(path(), BASE).expect("BASE"),
             "{what}: first parse"
         );
         assert_eq!(index.len(), 7, "{what}: blocks known");
-        let again = parse_dynamic_reusing(path(), &text, Some(&first), &mut index);
+        let again = parse_dynamic_reusing(path(), &text, &mut Some(first.clone()), &mut index);
         let whole = parse_dynamic(path(), &text);
         assert_eq!(
             again.as_ref().ok(),
@@ -150,8 +151,9 @@ fn what_the_cut_cannot_be_sure_of_is_parsed_whole() {
     ];
     for (what, text) in cases {
         let mut index = ElementIndex::default();
-        let first = parse_dynamic_reusing(path(), BASE, None, &mut index).expect("BASE parses");
-        let again = parse_dynamic_reusing(path(), &text, Some(&first), &mut index);
+        let first =
+            parse_dynamic_reusing(path(), BASE, &mut None, &mut index).expect("BASE parses");
+        let again = parse_dynamic_reusing(path(), &text, &mut Some(first.clone()), &mut index);
         let whole = parse_dynamic(path(), &text);
         assert_eq!(
             again.as_ref().map_err(ToString::to_string),
@@ -186,15 +188,19 @@ fn errors_are_those_of_a_whole_parse_and_keep_the_index() {
     ];
     for (what, text, want) in cases {
         let mut index = ElementIndex::default();
-        let first = parse_dynamic_reusing(path(), BASE, None, &mut index).expect("BASE parses");
-        let err = parse_dynamic_reusing(path(), &text, Some(&first), &mut index)
+        let first =
+            parse_dynamic_reusing(path(), BASE, &mut None, &mut index).expect("BASE parses");
+        let mut previous = Some(first.clone());
+        let err = parse_dynamic_reusing(path(), &text, &mut previous, &mut index)
             .expect_err(what)
             .to_string();
+        assert_eq!(previous.as_ref(), Some(&first), "{what}: previous kept");
         let whole = parse_dynamic(path(), &text).expect_err(what).to_string();
         assert_eq!(err, whole, "{what}");
         assert!(err.contains(want), "{what}: {err}");
         // The index still describes `first`: BASE again takes all over.
-        let back = parse_dynamic_reusing(path(), BASE, Some(&first), &mut index).expect("BASE");
+        let back = parse_dynamic_reusing(path(), BASE, &mut Some(first.clone()), &mut index)
+            .expect("BASE");
         assert_eq!(back, first, "{what}");
         assert_eq!(index.reused(), 7, "{what}: index kept");
     }
@@ -203,9 +209,10 @@ fn errors_are_those_of_a_whole_parse_and_keep_the_index() {
 #[test]
 fn a_block_parsed_alone_keeps_its_line_numbers() {
     let mut index = ElementIndex::default();
-    let first = parse_dynamic_reusing(path(), BASE, None, &mut index).expect("BASE");
+    let first = parse_dynamic_reusing(path(), BASE, &mut None, &mut index).expect("BASE");
     let text = edit("X-A: \"1\"", "X-A: \"3\"");
-    let again = parse_dynamic_reusing(path(), &text, Some(&first), &mut index).expect("parses");
+    let again =
+        parse_dynamic_reusing(path(), &text, &mut Some(first.clone()), &mut index).expect("parses");
     assert_eq!(index.reused(), 6);
     let whole = parse_dynamic(path(), &text).expect("parses");
     let line = |c: &Configuration| {
@@ -223,14 +230,16 @@ fn many_changes_are_parsed_whole_and_still_indexed() {
         text += &format!("    r{i}:\n      rule: \"Host(`h{i}`)\"\n      service: s\n");
     }
     let mut index = ElementIndex::default();
-    let first = parse_dynamic_reusing(path(), &text, None, &mut index).expect("parses");
+    let first = parse_dynamic_reusing(path(), &text, &mut None, &mut index).expect("parses");
     assert_eq!((index.len(), index.reused()), (100, 0));
     let changed = text.replace("service: s\n", "service: t\n");
-    let again = parse_dynamic_reusing(path(), &changed, Some(&first), &mut index).expect("parses");
+    let again = parse_dynamic_reusing(path(), &changed, &mut Some(first.clone()), &mut index)
+        .expect("parses");
     assert_eq!(again, parse_dynamic(path(), &changed).expect("parses"));
     assert_eq!((index.len(), index.reused()), (100, 0));
     let one_more = format!("{changed}    r100:\n      rule: \"Host(`x`)\"\n      service: t\n");
-    let third = parse_dynamic_reusing(path(), &one_more, Some(&again), &mut index).expect("parses");
+    let third = parse_dynamic_reusing(path(), &one_more, &mut Some(again.clone()), &mut index)
+        .expect("parses");
     assert_eq!(third, parse_dynamic(path(), &one_more).expect("parses"));
     assert_eq!(index.reused(), 100);
 }
