@@ -239,28 +239,31 @@ fn take_only(http: &mut HttpConfiguration, kind: Kind, name: &str) -> Option<Ele
         return None;
     }
     Some(match kind {
-        Kind::Routers => Element::Router(http.routers.remove(name)?),
-        Kind::Services => Element::Service(http.services.remove(name)?),
-        Kind::Middlewares => Element::Middleware(http.middlewares.remove(name)?),
-        Kind::ServersTransports => Element::ServersTransport(http.servers_transports.remove(name)?),
+        Kind::Routers => Element::Router(Box::new(http.routers.remove(name)?)),
+        Kind::Services => Element::Service(Box::new(http.services.remove(name)?)),
+        Kind::Middlewares => Element::Middleware(Box::new(http.middlewares.remove(name)?)),
+        Kind::ServersTransports => {
+            Element::ServersTransport(Box::new(http.servers_transports.remove(name)?))
+        }
     })
 }
 
+/// One element, boxed: a parse holds one slot per block.
 enum Element {
-    Router(crate::dynamic::Router),
-    Service(crate::dynamic::Service),
-    Middleware(crate::dynamic::Middleware),
-    ServersTransport(crate::dynamic::ServersTransport),
+    Router(Box<crate::dynamic::Router>),
+    Service(Box<crate::dynamic::Service>),
+    Middleware(Box<crate::dynamic::Middleware>),
+    ServersTransport(Box<crate::dynamic::ServersTransport>),
 }
 
 /// Takes element `name` of `kind` out of a previous parse.
 fn take_previous(previous: &mut HttpConfiguration, kind: Kind, name: &str) -> Option<Element> {
     Some(match kind {
-        Kind::Routers => Element::Router(previous.routers.remove(name)?),
-        Kind::Services => Element::Service(previous.services.remove(name)?),
-        Kind::Middlewares => Element::Middleware(previous.middlewares.remove(name)?),
+        Kind::Routers => Element::Router(Box::new(previous.routers.remove(name)?)),
+        Kind::Services => Element::Service(Box::new(previous.services.remove(name)?)),
+        Kind::Middlewares => Element::Middleware(Box::new(previous.middlewares.remove(name)?)),
         Kind::ServersTransports => {
-            Element::ServersTransport(previous.servers_transports.remove(name)?)
+            Element::ServersTransport(Box::new(previous.servers_transports.remove(name)?))
         }
     })
 }
@@ -278,10 +281,10 @@ fn has_element(http: &HttpConfiguration, kind: Kind, name: &str) -> bool {
 fn put(http: &mut HttpConfiguration, name: &str, element: Element) {
     let name = name.to_string();
     match element {
-        Element::Router(e) => drop(http.routers.insert(name, e)),
-        Element::Service(e) => drop(http.services.insert(name, e)),
-        Element::Middleware(e) => drop(http.middlewares.insert(name, e)),
-        Element::ServersTransport(e) => drop(http.servers_transports.insert(name, e)),
+        Element::Router(e) => drop(http.routers.insert(name, *e)),
+        Element::Service(e) => drop(http.services.insert(name, *e)),
+        Element::Middleware(e) => drop(http.middlewares.insert(name, *e)),
+        Element::ServersTransport(e) => drop(http.servers_transports.insert(name, *e)),
     }
 }
 
@@ -344,20 +347,13 @@ pub fn parse_dynamic_reusing(
         index.reused = reused;
     };
     if changed <= most_parsed_alone(cut.blocks.len()) {
-        match parse_changed(path, &cut, &reused) {
-            Some(Ok(parsed)) => {
-                let config = assemble(
-                    cut.blocks.iter().zip(parsed),
-                    parsed_rest(&cut, path),
-                    previous,
-                );
-                if let Some(Ok(config)) = config {
-                    remember(index, &config, cut.blocks.len() - changed);
-                    return Ok(config);
-                }
+        // An error, or a cut that did not hold: the whole text decides.
+        if let Some(Ok(parsed)) = parse_changed(path, &cut, &reused) {
+            let rest = parsed_rest(&cut, path);
+            if let Some(Ok(config)) = assemble(cut.blocks.iter().zip(parsed), rest, previous) {
+                remember(index, &config, cut.blocks.len() - changed);
+                return Ok(config);
             }
-            // An error, or a cut that did not hold: the whole text decides.
-            Some(Err(_)) | None => {}
         }
     }
     let config = parse_dynamic(path, text)?;

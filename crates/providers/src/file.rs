@@ -603,7 +603,9 @@ mod tests {
         std::fs::write(root.join("notes.txt"), "").expect("file");
         let p = |rel: &str| root.join(rel);
         let files = |rels: &[&str]| Some(rels.iter().map(|r| p(r)).collect::<BTreeSet<_>>());
-        let cases: Vec<(&str, Vec<PathBuf>, Option<BTreeSet<PathBuf>>)> = vec![
+        // (what, the event's paths, the files touched; None: everything)
+        type Case = (&'static str, Vec<PathBuf>, Option<BTreeSet<PathBuf>>);
+        let cases: Vec<Case> = vec![
             ("a configuration file", vec![p("a.yml")], files(&["a.yml"])),
             ("a removed one", vec![p("gone.toml")], files(&["gone.toml"])),
             (
