@@ -12,6 +12,7 @@
 //! `api` section with its defaults". Errors name the file, line, column and
 //! field path.
 
+pub mod chunked;
 pub mod decode;
 pub mod duration;
 pub mod dynamic;

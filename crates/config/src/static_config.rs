@@ -407,6 +407,8 @@ impl Default for RedirectEntryPoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Providers {
+    /// Traefik's default is 2s; Switchyard's is none (a change applies as
+    /// soon as the build in progress ends): a written value is honoured.
     pub providers_throttle_duration: Duration,
     /// The order between routers of equal priority, by provider.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -430,7 +432,7 @@ pub struct Providers {
 impl Default for Providers {
     fn default() -> Self {
         Providers {
-            providers_throttle_duration: Duration::from_secs(2),
+            providers_throttle_duration: Duration::ZERO,
             precedence: Vec::new(),
             file: None,
             docker: None,

@@ -2,8 +2,9 @@
 //! and aliases resolved. Plain scalars are typed as YAML 1.2's core schema
 //! types them (null, booleans, integers, floats); quoted ones are strings.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -16,6 +17,9 @@ enum Frame {
         node: Node,
         key: Option<(String, Location)>,
         anchor: usize,
+        /// The keys so far, lower-cased, once the map is long enough for a
+        /// scan of its entries to cost more than a lookup.
+        seen: Option<HashSet<String>>,
     },
     List {
         node: Node,
@@ -23,8 +27,14 @@ enum Frame {
     },
 }
 
-struct Builder<'a> {
-    file: &'a Path,
+/// Maps with more entries than this check duplicate keys by lookup.
+const SCAN_LIMIT: usize = 16;
+
+struct Builder {
+    /// The file's name, shared by every node's location.
+    file: Arc<str>,
+    /// Added to every line: the text parsed starts that far into the file.
+    line_offset: u32,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     root: Option<Node>,
@@ -67,11 +77,15 @@ fn plain_scalar(s: &str) -> Scalar {
     Scalar::Str(s.to_string())
 }
 
-impl Builder<'_> {
+impl Builder {
     fn loc(&self, mark: &Marker) -> Location {
-        let line = u32::try_from(mark.line()).unwrap_or(u32::MAX);
-        let col = u32::try_from(mark.col() + 1).unwrap_or(u32::MAX);
-        Location::in_file(self.file, line, col)
+        Location {
+            source: Some(self.file.clone()),
+            line: u32::try_from(mark.line())
+                .unwrap_or(u32::MAX)
+                .saturating_add(self.line_offset),
+            column: u32::try_from(mark.col() + 1).unwrap_or(u32::MAX),
+        }
     }
 
     fn fail(&mut self, loc: Location, msg: String) {
@@ -92,7 +106,12 @@ impl Builder<'_> {
                     items.push(node);
                 }
             }
-            Some(Frame::Map { node: map, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                node: map,
+                key,
+                seen,
+                ..
+            }) => match key.take() {
                 None => {
                     // This node is a key.
                     match &node.value {
@@ -105,7 +124,7 @@ impl Builder<'_> {
                 }
                 Some((k, kloc)) => {
                     if let Value::Map(entries) = &mut map.value {
-                        if entries.iter().any(|(e, _)| e.eq_ignore_ascii_case(&k)) {
+                        if is_duplicate(entries, seen, &k) {
                             self.fail(kloc, format!("duplicate key {k:?}"));
                             return;
                         }
@@ -117,7 +136,22 @@ impl Builder<'_> {
     }
 }
 
-impl MarkedEventReceiver for Builder<'_> {
+/// Whether `key` is already among `entries` (case-insensitively), and
+/// remembers it when not: a scan for short maps, a set for long ones.
+fn is_duplicate(entries: &[(String, Node)], seen: &mut Option<HashSet<String>>, key: &str) -> bool {
+    if entries.len() < SCAN_LIMIT {
+        return entries.iter().any(|(e, _)| e.eq_ignore_ascii_case(key));
+    }
+    let set = seen.get_or_insert_with(|| {
+        entries
+            .iter()
+            .map(|(e, _)| e.to_ascii_lowercase())
+            .collect()
+    });
+    !set.insert(key.to_ascii_lowercase())
+}
+
+impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let loc = self.loc(&mark);
         match ev {
@@ -126,6 +160,7 @@ impl MarkedEventReceiver for Builder<'_> {
                     node: Node::empty_map(loc),
                     key: None,
                     anchor,
+                    seen: None,
                 });
             }
             Event::SequenceStart(anchor, _) => {
@@ -163,8 +198,15 @@ impl MarkedEventReceiver for Builder<'_> {
 
 /// Parses YAML `text` read from `file`. An empty document is an empty map.
 pub fn parse(file: &Path, text: &str) -> Result<Node, ConfigError> {
+    parse_at(file, text, 0)
+}
+
+/// [`parse`] for a `text` whose first line is line `line_offset + 1` of
+/// `file` (part of a file, parsed alone).
+pub fn parse_at(file: &Path, text: &str, line_offset: u32) -> Result<Node, ConfigError> {
     let mut builder = Builder {
-        file,
+        line_offset,
+        file: Arc::from(file.display().to_string()),
         stack: Vec::new(),
         anchors: HashMap::new(),
         root: None,
@@ -173,7 +215,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Node, ConfigError> {
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, false) {
         let m = e.marker();
-        let line = u32::try_from(m.line()).unwrap_or(u32::MAX);
+        let line = u32::try_from(m.line())
+            .unwrap_or(u32::MAX)
+            .saturating_add(line_offset);
         let col = u32::try_from(m.col() + 1).unwrap_or(u32::MAX);
         return Err(ConfigError::at(
             Location::in_file(file, line, col),
@@ -193,5 +237,55 @@ pub fn parse(file: &Path, text: &str) -> Result<Node, ConfigError> {
             root.location,
             "the document must be a map of sections",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_keys_are_found_in_short_and_long_maps() {
+        let map = |n: usize, extra: &str| {
+            let mut t = String::from("m:\n");
+            for i in 0..n {
+                t += &format!("  k{i}: {i}\n");
+            }
+            t + extra
+        };
+        let cases = [
+            ("short map, no duplicate", map(3, ""), None),
+            (
+                "short map, same key",
+                map(3, "  k1: x\n"),
+                Some("duplicate key \"k1\""),
+            ),
+            ("long map, no duplicate", map(100, "  other: x\n"), None),
+            (
+                "long map, same key",
+                map(100, "  k7: x\n"),
+                Some("duplicate key \"k7\""),
+            ),
+            (
+                "long map, other case",
+                map(100, "  K99: x\n"),
+                Some("duplicate key \"K99\""),
+            ),
+            (
+                "at the limit",
+                map(SCAN_LIMIT, "  K0: x\n"),
+                Some("duplicate key \"K0\""),
+            ),
+        ];
+        for (what, text, want) in cases {
+            let got = parse(Path::new("d.yml"), &text)
+                .err()
+                .map(|e| e.to_string());
+            match (want, &got) {
+                (None, None) => {}
+                (Some(w), Some(g)) if g.contains(w) => {}
+                _ => panic!("{what}: want {want:?}, got {got:?}"),
+            }
+        }
     }
 }

@@ -7,10 +7,12 @@
 //! swaps); a bare "modified" event with no close that follows is read only
 //! after the file has been quiet for [`QUIET_FALLBACK`]. A file that does not
 //! parse keeps its last good content serving, and the error names the file,
-//! line and field. In a directory, each file is judged on its own. Each
-//! file is a Go template first ([`crate::file_template`]).
+//! line and field. In a directory, each file is judged on its own, and a
+//! change reads again only the files the events name (the others' parsed
+//! results are kept), unless a folder changed. Each file is a Go template
+//! first ([`crate::file_template`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -38,10 +40,12 @@ pub struct FileProvider {
 }
 
 /// A file's last good parse.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Cached {
     text: String,
     config: Option<Configuration>,
+    /// The element blocks `config` was parsed from.
+    index: switchyard_config::chunked::ElementIndex,
 }
 
 /// What [`FileProvider::read_once`] found.
@@ -103,7 +107,14 @@ impl FileProvider {
             if let Ok(rendered) = file_template::render(&path, &text, false) {
                 out.files.push((path.clone(), rendered));
             }
-            cache.insert(path, Cached { text, config });
+            cache.insert(
+                path,
+                Cached {
+                    text,
+                    config,
+                    index: Default::default(),
+                },
+            );
         }
         out.config = merge_files(&cache);
         out
@@ -124,11 +135,11 @@ impl FileProvider {
             return;
         };
         let mut cache: BTreeMap<PathBuf, Cached> = BTreeMap::new();
-        let mut last_sent: Option<Configuration> = None;
-        self.read_and_send(&root, &mut cache, &mut last_sent, &tx)
+        let mut last_sent: Option<Sent> = None;
+        self.read_and_send(&root, Scope::All, &mut cache, &mut last_sent, &tx)
             .await;
 
-        let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Trigger>();
+        let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<(Trigger, Scope)>();
         let mut watcher = if self.watch {
             match start_watcher(&root, self.directory.is_some(), ev_tx) {
                 Ok(w) => Some(w),
@@ -145,6 +156,8 @@ impl FileProvider {
         let mut cert_dirs: std::collections::HashSet<PathBuf> = Default::default();
         watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs);
         let mut deadline: Option<tokio::time::Instant> = None;
+        // What the events since the last read touched.
+        let mut scope = Scope::Files(BTreeSet::new());
         loop {
             let sleep = async {
                 match deadline {
@@ -154,7 +167,8 @@ impl FileProvider {
             };
             tokio::select! {
                 ev = ev_rx.recv() => {
-                    let Some(trigger) = ev else { break };
+                    let Some((trigger, touched)) = ev else { break };
+                    scope.add(touched);
                     let now = tokio::time::Instant::now();
                     let wait = match trigger { Trigger::Settled => SETTLE, Trigger::Writing => QUIET_FALLBACK };
                     let candidate = now + wait;
@@ -169,13 +183,16 @@ impl FileProvider {
                 changed = reload.changed() => {
                     if changed.is_err() { break }
                     tracing::info!(provider = Self::NAME, "re-reading on request (SIGHUP)");
-                    self.read_and_send(&root, &mut cache, &mut last_sent, &tx).await;
+                    self.read_and_send(&root, Scope::All, &mut cache, &mut last_sent, &tx).await;
                     watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs);
                 }
                 _ = sleep => {
                     deadline = None;
-                    if let Some(again) = self.read_and_send(&root, &mut cache, &mut last_sent, &tx).await {
+                    let touched = std::mem::replace(&mut scope, Scope::Files(BTreeSet::new()));
+                    if let Some(again) = self.read_and_send(&root, touched, &mut cache, &mut last_sent, &tx).await {
                         deadline = Some(tokio::time::Instant::now() + again);
+                        // What was put off is read again, with the rest.
+                        scope = Scope::All;
                     }
                     watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs);
                     // Events that arrived while reading mean a writer was
@@ -188,20 +205,38 @@ impl FileProvider {
         }
     }
 
+    /// Reads the files `scope` names (in a directory; a single file is
+    /// always read), and sends the configuration when it changed. Returns
+    /// when to read again, when a file was caught being written.
     async fn read_and_send(
         &self,
         root: &Path,
+        scope: Scope,
         cache: &mut BTreeMap<PathBuf, Cached>,
-        last_sent: &mut Option<Configuration>,
+        last_sent: &mut Option<Sent>,
         tx: &Sender,
     ) -> Option<Duration> {
         let mut retry = None;
-        let files = if self.directory.is_some() {
-            list_files(root)
-        } else {
-            vec![root.to_path_buf()]
+        let before = cache.len();
+        let files = match scope {
+            _ if self.directory.is_none() => vec![root.to_path_buf()],
+            Scope::All => {
+                let files = list_files(root);
+                let listed: std::collections::HashSet<&PathBuf> = files.iter().collect();
+                cache.retain(|p, _| listed.contains(p));
+                files
+            }
+            Scope::Files(touched) => {
+                let (present, gone): (Vec<PathBuf>, Vec<PathBuf>) =
+                    touched.into_iter().partition(|p| p.is_file());
+                for p in gone {
+                    cache.remove(&p);
+                }
+                present
+            }
         };
-        cache.retain(|p, _| files.contains(p));
+        // Whether a file's configuration changed (or a file went).
+        let mut changed = last_sent.is_none() || cache.len() < before;
         for path in &files {
             let (text, modified) = match read_stable(path).await {
                 Ok(Some(pair)) => pair,
@@ -226,31 +261,64 @@ impl FileProvider {
                 retry = Some(QUIET_FALLBACK);
                 continue;
             }
-            let previous = cache.get(path).and_then(|c| c.config.clone());
-            let config = match file_template::load(path, &text, self.debug_log_generated_template) {
-                Ok(c) => Some(c),
+            let (mut previous, mut index) = cache
+                .remove(path)
+                .map(|c| (c.config, c.index))
+                .unwrap_or_default();
+            let started = std::time::Instant::now();
+            let loaded = file_template::load_reusing(
+                path,
+                &text,
+                self.debug_log_generated_template,
+                &mut previous,
+                &mut index,
+            );
+            let config = match loaded {
+                Ok(c) => {
+                    changed = true;
+                    tracing::debug!(provider = Self::NAME, file = %path.display(), elements_reused = index.reused(), parse_ms = started.elapsed().as_secs_f64() * 1000.0, "configuration file read");
+                    Some(c)
+                }
                 Err(e) => {
                     tracing::error!(provider = Self::NAME, file = %path.display(), error = %e, "configuration file is invalid; keeping its last good content");
                     previous
                 }
             };
-            cache.insert(path.clone(), Cached { text, config });
+            cache.insert(
+                path.clone(),
+                Cached {
+                    text,
+                    config,
+                    index,
+                },
+            );
         }
-        let mut merged = merge_files(cache);
-        merged.file_stamps = stamps(&merged.tls_files());
-        if last_sent.as_ref() == Some(&merged) {
+        // Certificates and keys replaced are a change too.
+        let restamped = last_sent
+            .as_ref()
+            .map(|s| stamps(&s.tls_files))
+            .filter(|now| last_sent.as_ref().is_some_and(|s| s.stamps != *now));
+        if !changed && restamped.is_none() {
             tracing::debug!(
                 provider = Self::NAME,
-                "files changed but configuration did not"
+                "files read but no configuration changed"
             );
             return retry;
         }
+        // A file whose text changed may still give the same configuration:
+        // the watcher then sees that it equals what is applied.
+        let mut merged = merge_files(cache);
+        let tls_files = merged.tls_files();
+        merged.file_stamps = stamps(&tls_files);
         tracing::info!(
             provider = Self::NAME,
             files = cache.len(),
             "configuration change detected"
         );
-        *last_sent = Some(merged.clone());
+        *last_sent = Some(Sent {
+            tls_files,
+            stamps: merged.file_stamps.clone(),
+        });
         let _ = tx
             .send(Message {
                 provider: Self::NAME.to_string(),
@@ -261,17 +329,25 @@ impl FileProvider {
     }
 }
 
-/// Watches the folders of the certificate files `config` names.
+/// What the provider last sent, as far as it needs to know: the files the
+/// configuration names (certificates, keys) and their stamps.
+#[derive(Debug)]
+struct Sent {
+    tls_files: Vec<String>,
+    stamps: Vec<(String, u64, u128)>,
+}
+
+/// Watches the folders of the certificate files last sent.
 fn watch_cert_dirs(
     watcher: &mut Option<notify::RecommendedWatcher>,
-    config: &Option<Configuration>,
+    sent: &Option<Sent>,
     watched: &mut std::collections::HashSet<PathBuf>,
 ) {
-    let (Some(w), Some(config)) = (watcher.as_mut(), config) else {
+    let (Some(w), Some(sent)) = (watcher.as_mut(), sent) else {
         return;
     };
-    for file in config.tls_files() {
-        let dir = Path::new(&file)
+    for file in &sent.tls_files {
+        let dir = Path::new(file)
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
@@ -303,6 +379,57 @@ async fn read_stable(path: &Path) -> std::io::Result<Option<(String, std::time::
     Ok(Some((text, after.1.unwrap_or(std::time::UNIX_EPOCH))))
 }
 
+/// Which files a read must look at again.
+#[derive(Debug)]
+enum Scope {
+    /// List the folder and read what changed.
+    All,
+    /// These configuration files (written, created, renamed or removed).
+    Files(BTreeSet<PathBuf>),
+}
+
+impl Scope {
+    fn add(&mut self, other: Scope) {
+        match (&mut *self, other) {
+            (Scope::All, _) => {}
+            (_, Scope::All) => *self = Scope::All,
+            (Scope::Files(mine), Scope::Files(theirs)) => mine.extend(theirs),
+        }
+    }
+
+    /// What the paths of an event below `root` touch: a configuration file
+    /// is itself; a hidden file (an editor's, a writer's before its rename)
+    /// nothing; a folder, a hidden folder (Kubernetes' `..data`), another
+    /// file (a certificate) or anything unclear, everything.
+    fn of_event(root: &Path, paths: &[PathBuf]) -> Scope {
+        let mut files = BTreeSet::new();
+        if paths.is_empty() {
+            return Scope::All;
+        }
+        for path in paths {
+            let Ok(relative) = path.strip_prefix(root) else {
+                return Scope::All;
+            };
+            let hidden = relative
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+            let config_ext = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yml" | "yaml" | "toml")
+            );
+            match (path.is_dir(), hidden, config_ext) {
+                (true, _, _) => return Scope::All,
+                (false, true, _) => {}
+                (false, false, true) => {
+                    files.insert(path.clone());
+                }
+                (false, false, false) => return Scope::All,
+            }
+        }
+        Scope::Files(files)
+    }
+}
+
 /// What an event means for when to read.
 #[derive(Debug, Clone, Copy)]
 enum Trigger {
@@ -315,10 +442,14 @@ enum Trigger {
 fn start_watcher(
     root: &Path,
     is_dir: bool,
-    tx: mpsc::UnboundedSender<Trigger>,
+    tx: mpsc::UnboundedSender<(Trigger, Scope)>,
 ) -> notify::Result<notify::RecommendedWatcher> {
+    let watched_root = root.to_path_buf();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        let Ok(event) = res else { return };
+        let Ok(event) = res else {
+            let _ = tx.send((Trigger::Writing, Scope::All));
+            return;
+        };
         let trigger = match event.kind {
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => Trigger::Settled,
             EventKind::Access(_) => return,
@@ -327,7 +458,12 @@ fn start_watcher(
             EventKind::Modify(ModifyKind::Metadata(_)) => return,
             _ => Trigger::Writing,
         };
-        let _ = tx.send(trigger);
+        let scope = if is_dir {
+            Scope::of_event(&watched_root, &event.paths)
+        } else {
+            Scope::All
+        };
+        let _ = tx.send((trigger, scope));
     })?;
     // A single file is watched through its directory so that atomic renames
     // and symlink swaps over it are seen.
@@ -451,5 +587,61 @@ fn merge_map<T: Clone>(
             continue;
         }
         into.insert(name.clone(), value.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_touches_its_configuration_files_or_everything() {
+        let root = std::env::temp_dir().join(format!("sy-scope-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("sub")).expect("dir");
+        std::fs::create_dir_all(root.join("..data")).expect("dir");
+        std::fs::write(root.join("a.yml"), "").expect("file");
+        std::fs::write(root.join("notes.txt"), "").expect("file");
+        let p = |rel: &str| root.join(rel);
+        let files = |rels: &[&str]| Some(rels.iter().map(|r| p(r)).collect::<BTreeSet<_>>());
+        // (what, the event's paths, the files touched; None: everything)
+        type Case = (&'static str, Vec<PathBuf>, Option<BTreeSet<PathBuf>>);
+        let cases: Vec<Case> = vec![
+            ("a configuration file", vec![p("a.yml")], files(&["a.yml"])),
+            ("a removed one", vec![p("gone.toml")], files(&["gone.toml"])),
+            (
+                "a rename: both names",
+                vec![p(".a.yml.tmp"), p("b.yaml")],
+                files(&["b.yaml"]),
+            ),
+            ("a hidden temporary file", vec![p(".a.yml.tmp")], files(&[])),
+            ("a folder", vec![p("sub")], None),
+            ("Kubernetes' ..data", vec![p("..data")], None),
+            ("another file (a certificate?)", vec![p("notes.txt")], None),
+            (
+                "something gone that was no configuration file",
+                vec![p("old")],
+                None,
+            ),
+            (
+                "outside the folder",
+                vec![PathBuf::from("/elsewhere/x.yml")],
+                None,
+            ),
+            ("no path at all", vec![], None),
+        ];
+        for (what, paths, want) in cases {
+            let got = match Scope::of_event(&root, &paths) {
+                Scope::All => None,
+                Scope::Files(f) => Some(f),
+            };
+            assert_eq!(got, want, "{what}");
+        }
+        let mut scope = Scope::Files(BTreeSet::from([p("a.yml")]));
+        scope.add(Scope::Files(BTreeSet::from([p("b.yml")])));
+        assert!(matches!(&scope, Scope::Files(f) if f.len() == 2));
+        scope.add(Scope::All);
+        scope.add(Scope::Files(BTreeSet::from([p("c.yml")])));
+        assert!(matches!(scope, Scope::All));
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use switchyard_config::chunked::{parse_dynamic_reusing, ElementIndex};
 use switchyard_config::dynamic::Configuration;
 use switchyard_config::loader::parse_dynamic;
 use switchyard_config::template::{Functions, Rendered, Template, Value};
@@ -17,22 +18,39 @@ use switchyard_config::template::{Functions, Rendered, Template, Value};
 /// (and, when that differs, the line of the rendered text too).
 pub(crate) fn load(path: &Path, text: &str, debug_log: bool) -> Result<Configuration, String> {
     let rendered = render(path, text, debug_log)?;
-    parse_dynamic(path, &rendered.text).map_err(|mut e| {
-        let Some(loc) = e.location.as_mut() else {
-            return e.to_string();
-        };
-        let line = loc.line as usize;
-        match rendered.source_line(line) {
-            Some(source) if source != line => {
-                loc.line = u32::try_from(source).unwrap_or(u32::MAX);
-                format!(
-                    "{e} (at line {line} of the text the template rendered: \
-                     providers.file.debugLogGeneratedTemplate logs it)"
-                )
-            }
-            _ => e.to_string(),
+    parse_dynamic(path, &rendered.text).map_err(|e| locate(e, &rendered))
+}
+
+/// [`load`], taking over the elements of `previous` (the file's last
+/// parse, which `index` describes) whose text did not change; on error,
+/// `previous` is left as it was.
+pub(crate) fn load_reusing(
+    path: &Path,
+    text: &str,
+    debug_log: bool,
+    previous: &mut Option<Configuration>,
+    index: &mut ElementIndex,
+) -> Result<Configuration, String> {
+    let rendered = render(path, text, debug_log)?;
+    parse_dynamic_reusing(path, &rendered.text, previous, index).map_err(|e| locate(e, &rendered))
+}
+
+/// The error `e` (in the rendered text) as [`load`] words it.
+fn locate(mut e: switchyard_config::ConfigError, rendered: &Rendered) -> String {
+    let Some(loc) = e.location.as_mut() else {
+        return e.to_string();
+    };
+    let line = loc.line as usize;
+    match rendered.source_line(line) {
+        Some(source) if source != line => {
+            loc.line = u32::try_from(source).unwrap_or(u32::MAX);
+            format!(
+                "{e} (at line {line} of the text the template rendered: \
+                 providers.file.debugLogGeneratedTemplate logs it)"
+            )
         }
-    })
+        _ => e.to_string(),
+    }
 }
 
 /// The text of `path` after its template is run.

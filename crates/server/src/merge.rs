@@ -30,16 +30,20 @@ pub fn merge(configs: &BTreeMap<String, Configuration>) -> Configuration {
     let mut tls = TlsConfiguration::default();
     let mut default_store_from = Vec::new();
     let mut default_options_from = Vec::new();
+    // Collected first and built in one go (a sort, then a bulk build), which
+    // at 10,000 elements costs a fraction of inserting them one by one. A
+    // name given twice keeps the last provider's element, as inserting did.
+    let mut routers = Vec::new();
+    let mut services = Vec::new();
+    let mut middlewares = Vec::new();
+    let mut transports = Vec::new();
     for (provider, config) in configs {
         if let Some(h) = &config.http {
             let rename = |name: &String| qualify(name, provider);
-            http.routers
-                .extend(h.routers.iter().map(|(k, v)| (rename(k), v.clone())));
-            http.services
-                .extend(h.services.iter().map(|(k, v)| (rename(k), v.clone())));
-            http.middlewares
-                .extend(h.middlewares.iter().map(|(k, v)| (rename(k), v.clone())));
-            http.servers_transports.extend(
+            routers.extend(h.routers.iter().map(|(k, v)| (rename(k), v.clone())));
+            services.extend(h.services.iter().map(|(k, v)| (rename(k), v.clone())));
+            middlewares.extend(h.middlewares.iter().map(|(k, v)| (rename(k), v.clone())));
+            transports.extend(
                 h.servers_transports
                     .iter()
                     .map(|(k, v)| (rename(k), v.clone())),
@@ -86,6 +90,10 @@ pub fn merge(configs: &BTreeMap<String, Configuration>) -> Configuration {
         tracing::error!(providers = ?default_options_from, "Default TLS Options defined in multiple providers");
         tls.options.remove("default");
     }
+    http.routers = routers.into_iter().collect();
+    http.services = services.into_iter().collect();
+    http.middlewares = middlewares.into_iter().collect();
+    http.servers_transports = transports.into_iter().collect();
     merged.http = Some(http);
     merged.tls = Some(tls);
     merged
@@ -107,5 +115,53 @@ mod tests {
         }
         assert_eq!(provider_of("a@file"), "file");
         assert_eq!(provider_of("a"), "");
+    }
+
+    #[test]
+    fn merge_qualifies_names_and_a_name_given_twice_keeps_the_last_provider() {
+        use switchyard_config::dynamic::Router;
+        let router = |rule: &str| Router {
+            rule: rule.to_string(),
+            ..Default::default()
+        };
+        let provider = |routers: &[(&str, &str)]| Configuration {
+            http: Some(HttpConfiguration {
+                routers: routers
+                    .iter()
+                    .map(|(n, r)| (n.to_string(), router(r)))
+                    .collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let configs = BTreeMap::from([
+            (
+                "docker".to_string(),
+                provider(&[("a", "Host(`d`)"), ("x@file", "Host(`from-docker`)")]),
+            ),
+            (
+                "file".to_string(),
+                provider(&[
+                    ("a1", "Host(`f1`)"),
+                    ("a", "Host(`f`)"),
+                    ("x", "Host(`from-file`)"),
+                ]),
+            ),
+        ]);
+        let merged = merge(&configs);
+        let routers = &merged.http.as_ref().expect("http").routers;
+        let got: Vec<(&str, &str)> = routers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.rule.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a1@file", "Host(`f1`)"),
+                ("a@docker", "Host(`d`)"),
+                ("a@file", "Host(`f`)"),
+                ("x@file", "Host(`from-file`)"),
+            ]
+        );
     }
 }

@@ -308,13 +308,14 @@ pub fn check_precedence(config: &StaticConfiguration) -> Result<(), StaticError>
     Ok(())
 }
 
-/// `providers.providersThrottleDuration` (2s when there is no `providers`).
+/// `providers.providersThrottleDuration` when written; else none (Traefik's
+/// default is 2s: Switchyard differs on purpose).
 pub fn providers_throttle(config: &StaticConfiguration) -> Duration {
     config
         .providers
         .as_ref()
         .map(|p| p.providers_throttle_duration.into())
-        .unwrap_or(Duration::from_secs(2))
+        .unwrap_or(Duration::ZERO)
 }
 
 /// What the internal provider serves: API, dashboard, ping and the

@@ -1,10 +1,18 @@
-//! The watcher: keeps the latest configuration of every provider, throttles
-//! each provider's bursts (`providersThrottleDuration`: a change after a quiet
-//! spell applies at once, further changes within the window are coalesced
-//! into one), merges, skips a result equal to what is applied, and hands the
-//! rest to the builder and the switcher.
+//! The watcher: keeps the latest configuration of every provider, merges,
+//! skips a result equal to what is applied, and hands the rest to the
+//! builder and the switcher.
+//!
+//! A change is applied as soon as the build in progress (if any) ends: the
+//! build runs on a blocking thread, so messages keep arriving meanwhile, and
+//! those that do are coalesced (latest wins per provider) into the next
+//! build. When `providersThrottleDuration` is written in the static
+//! configuration, each provider is throttled as Traefik does it: a change
+//! after a quiet spell is taken at once, and the provider's next one is taken
+//! no sooner than that duration after it (the latest of those that came in
+//! between wins).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchyard_config::dynamic::Configuration;
@@ -18,40 +26,62 @@ use crate::{Builder, Switcher};
 /// Providers whose changes are never throttled.
 const UNTHROTTLED: &[&str] = &["internal"];
 
-pub struct Watcher {
-    throttle: Duration,
+/// What a build needs and gives back: it moves to the build's thread and
+/// returns when the build is done.
+struct Core {
     builder: Builder,
     switcher: Switcher,
+    /// The configuration each provider last had applied.
     latest: BTreeMap<String, Configuration>,
+    applied: Option<Arc<Configuration>>,
+}
+
+pub struct Watcher {
+    throttle: Duration,
+    /// None while a build holds it.
+    core: Option<Core>,
+    /// Received and not yet handed to a build, latest per provider.
     pending: HashMap<String, (Configuration, Instant)>,
     quiet_until: HashMap<String, TokioInstant>,
-    applied: Option<Configuration>,
     /// Told of every applied configuration (certificate resolvers).
-    observers: Vec<mpsc::UnboundedSender<std::sync::Arc<Configuration>>>,
+    observers: Vec<mpsc::UnboundedSender<Arc<Configuration>>>,
+}
+
+/// What one build did.
+struct Outcome {
+    core: Core,
+    applied: Option<Arc<Configuration>>,
 }
 
 impl Watcher {
+    /// `throttle`: the `providersThrottleDuration` written in the static
+    /// configuration, zero when none is (changes then apply at once).
     pub fn new(throttle: Duration, builder: Builder, switcher: Switcher) -> Watcher {
         Watcher {
             throttle,
-            builder,
-            switcher,
-            latest: BTreeMap::new(),
+            core: Some(Core {
+                builder,
+                switcher,
+                latest: BTreeMap::new(),
+                applied: None,
+            }),
             pending: HashMap::new(),
             quiet_until: HashMap::new(),
-            applied: None,
             observers: Vec::new(),
         }
     }
 
     /// Sends every configuration applied from now on to `observer`.
-    pub fn observe(&mut self, observer: mpsc::UnboundedSender<std::sync::Arc<Configuration>>) {
+    pub fn observe(&mut self, observer: mpsc::UnboundedSender<Arc<Configuration>>) {
         self.observers.push(observer);
     }
 
-    /// Runs until every sender of `rx` is gone.
+    /// Runs until every sender of `rx` is gone (and the build in progress,
+    /// if any, has ended).
     pub async fn run(mut self, mut rx: mpsc::Receiver<Message>) {
-        loop {
+        let mut building: Option<tokio::task::JoinHandle<Outcome>> = None;
+        let mut open = true;
+        while open || building.is_some() {
             let next_due = self
                 .quiet_until
                 .iter()
@@ -64,26 +94,57 @@ impl Watcher {
                     None => std::future::pending().await,
                 }
             };
+            let done = async {
+                match building.as_mut() {
+                    Some(task) => task.await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                msg = rx.recv() => {
-                    let Some(msg) = msg else { break };
-                    self.receive(msg);
+                msg = rx.recv(), if open => match msg {
+                    Some(msg) => self.receive(msg),
+                    None => open = false,
+                },
+                outcome = done => {
+                    building = None;
+                    match outcome {
+                        Ok(outcome) => self.finished(outcome),
+                        Err(e) => {
+                            // The builder went with the panicking build:
+                            // nothing can be applied any more.
+                            tracing::error!(error = %e, "configuration build failed; no further change can be applied");
+                            return;
+                        }
+                    }
                 }
                 _ = wake => {}
             }
-            self.release_due();
+            if building.is_none() {
+                building = self.start_due();
+            }
         }
     }
 
     fn receive(&mut self, msg: Message) {
         tracing::debug!(provider = %msg.provider, "configuration received");
+        if let Some((_, received)) = self.pending.get(&msg.provider) {
+            tracing::debug!(provider = %msg.provider, waited_ms = received.elapsed().as_secs_f64() * 1000.0, "configuration replaces one not applied yet");
+        }
         self.pending
             .insert(msg.provider, (msg.config, Instant::now()));
     }
 
-    /// Applies every pending configuration whose provider is out of its
-    /// throttle window, in one build.
-    fn release_due(&mut self) {
+    fn finished(&mut self, outcome: Outcome) {
+        self.core = Some(outcome.core);
+        if let Some(applied) = outcome.applied {
+            self.observers.retain(|o| o.send(applied.clone()).is_ok());
+        }
+    }
+
+    /// Hands every pending configuration whose provider is out of its
+    /// throttle window to one build on a blocking thread; None when there
+    /// is nothing to do (or a build holds the core).
+    fn start_due(&mut self) -> Option<tokio::task::JoinHandle<Outcome>> {
         let now = TokioInstant::now();
         let due: Vec<String> = self
             .pending
@@ -92,45 +153,72 @@ impl Watcher {
             .cloned()
             .collect();
         if due.is_empty() {
-            return;
+            return None;
         }
+        let mut core = self.core.take()?;
         let mut oldest = Instant::now();
+        let mut replaced = Vec::new();
         for p in due {
             if let Some((config, received)) = self.pending.remove(&p) {
                 oldest = oldest.min(received);
-                self.latest.insert(p.clone(), config);
+                replaced.extend(core.latest.insert(p.clone(), config));
             }
             if !UNTHROTTLED.contains(&p.as_str()) && !self.throttle.is_zero() {
                 self.quiet_until.insert(p, now + self.throttle);
             }
         }
-        self.apply(oldest);
+        Some(tokio::task::spawn_blocking(move || {
+            free_later(replaced);
+            let applied = core.apply(oldest);
+            Outcome { core, applied }
+        }))
     }
+}
 
-    fn apply(&mut self, received: Instant) {
-        let merged = merge(&self.latest);
-        if self.applied.as_ref() == Some(&merged) {
-            tracing::debug!("configuration unchanged, nothing to apply");
-            return;
-        }
+/// Frees what a build replaced (the previous runtime, configurations) on a
+/// thread of its own: at 10,000 routers that takes tens of milliseconds,
+/// which the next build need not wait for. (A runtime still used by a
+/// request is freed by that request, when it ends.)
+fn free_later<T: Send + 'static>(garbage: T) {
+    let spawned = std::thread::Builder::new()
+        .name("switchyard-free".into())
+        .spawn(move || drop(garbage));
+    // When no thread can start, the closure, and what it holds, is freed
+    // here instead.
+    if let Err(e) = spawned {
+        tracing::debug!(error = %e, "freeing in place");
+    }
+}
+
+impl Core {
+    /// Merges, builds and switches; the configuration applied, or None when
+    /// it equals the one already applied.
+    fn apply(&mut self, received: Instant) -> Option<Arc<Configuration>> {
         let started = Instant::now();
-        let (runtime, stats) = self.builder.build(&merged);
-        let build = started.elapsed();
-        self.switcher.store(runtime);
-        if !self.observers.is_empty() {
-            let shared = std::sync::Arc::new(merged.clone());
-            self.observers.retain(|o| o.send(shared.clone()).is_ok());
+        let merged = merge(&self.latest);
+        if self.applied.as_deref() == Some(&merged) {
+            tracing::debug!("configuration unchanged, nothing to apply");
+            return None;
         }
-        self.applied = Some(merged);
+        let merge_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let (runtime, stats) = self.builder.build(&merged);
+        let build_ms = started.elapsed().as_secs_f64() * 1000.0 - merge_ms;
+        let previous = self.switcher.load();
+        self.switcher.store(runtime);
+        let since_received_ms = received.elapsed().as_secs_f64() * 1000.0;
+        let merged = Arc::new(merged);
+        free_later((previous, self.applied.replace(merged.clone())));
         tracing::info!(
             routers = stats.routers,
             services = stats.services,
             middlewares = stats.middlewares,
             elements_with_errors = stats.errors,
             reused_services = stats.reused_services,
-            build_ms = build.as_secs_f64() * 1000.0,
-            since_received_ms = received.elapsed().as_secs_f64() * 1000.0,
+            merge_ms,
+            build_ms,
+            since_received_ms,
             "configuration applied"
         );
+        Some(merged)
     }
 }

@@ -378,5 +378,9 @@ fn throttle() {
     let c = config("entryPoints:\n  web:\n    address: \":8000\"\nproviders:\n  providersThrottleDuration: 500ms\n");
     assert_eq!(providers_throttle(&c), Duration::from_millis(500));
     let c = config("entryPoints:\n  web:\n    address: \":8000\"\n");
-    assert_eq!(providers_throttle(&c), Duration::from_secs(2));
+    assert_eq!(providers_throttle(&c), Duration::ZERO);
+    let c = config(
+        "entryPoints:\n  web:\n    address: \":8000\"\nproviders:\n  file:\n    filename: x.yml\n",
+    );
+    assert_eq!(providers_throttle(&c), Duration::ZERO);
 }

@@ -1,0 +1,443 @@
+//! Reading a large dynamic YAML file again, element by element: its text is
+//! cut into the blocks of its HTTP elements (`http.routers.<name>`, ...),
+//! each known by a hash of its text. A block seen in the file's last parse
+//! takes its element from that parse; only new or changed blocks are parsed
+//! (each alone, its lines numbered as in the file). Whatever the cut cannot
+//! be sure of (flow style around the elements, anchors and aliases, several
+//! documents, an `http` key other than the four element kinds, a name that
+//! is quoted or given twice, an error in a block, many changed blocks) is
+//! parsed whole, exactly as [`crate::loader::parse_dynamic`] does.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
+use std::path::Path;
+
+use crate::dynamic::{Configuration, HttpConfiguration};
+use crate::loader::parse_dynamic;
+use crate::ConfigError;
+
+/// What a file's last parse was made of: the hash of each element block
+/// and the element's name. Kept beside that parse's [`Configuration`].
+#[derive(Debug, Default)]
+pub struct ElementIndex {
+    hasher: RandomState,
+    known: HashMap<u64, String>,
+    reused: usize,
+}
+
+impl ElementIndex {
+    /// How many blocks the last parse was cut into (none when it was
+    /// parsed whole without a cut).
+    pub fn len(&self) -> usize {
+        self.known.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty()
+    }
+
+    /// How many elements the last parse took over from the one before.
+    pub fn reused(&self) -> usize {
+        self.reused
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Routers,
+    Services,
+    Middlewares,
+    ServersTransports,
+}
+
+impl Kind {
+    fn of(key: &str) -> Option<Kind> {
+        [
+            Kind::Routers,
+            Kind::Services,
+            Kind::Middlewares,
+            Kind::ServersTransports,
+        ]
+        .into_iter()
+        .find(|k| k.key().eq_ignore_ascii_case(key))
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Kind::Routers => "routers",
+            Kind::Services => "services",
+            Kind::Middlewares => "middlewares",
+            Kind::ServersTransports => "serversTransports",
+        }
+    }
+}
+
+/// One element's lines.
+#[derive(Debug)]
+struct Block<'a> {
+    kind: Kind,
+    name: &'a str,
+    /// 0-based line of its first line in the file.
+    line: usize,
+    text: &'a str,
+}
+
+/// A file cut into its element blocks and the rest (the text with the
+/// `http` section's lines emptied, so that its lines keep their numbers).
+#[derive(Debug)]
+struct Cut<'a> {
+    /// The indentation of the element kinds (`routers:`).
+    kinds_indent: usize,
+    blocks: Vec<Block<'a>>,
+    rest: String,
+}
+
+/// `key:` and what follows the colon, for a line that starts with a plain
+/// key (no quotes, no flow, no complex key).
+fn plain_key(line: &str) -> Option<(&str, &str)> {
+    let (key, after) = line.split_once(':')?;
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
+    let separated = after.is_empty() || after.starts_with(' ');
+    (plain && separated).then_some((key, after.trim()))
+}
+
+fn nothing_after(after: &str) -> bool {
+    after.is_empty() || after.starts_with('#')
+}
+
+/// Marks of anchors, aliases and merge keys, which tie blocks together.
+const TIES: &[&str] = &[
+    ": &", ": *", "- &", "- *", "<<", "[&", "[*", ", &", ", *", "{&", "{*",
+];
+
+/// A block being read: kind, name, first line, start offset.
+type Open<'a> = (Kind, &'a str, usize, usize);
+
+fn cut<'a>(text: &'a str) -> Option<Cut<'a>> {
+    if TIES.iter().any(|t| text.contains(t)) {
+        return None;
+    }
+    #[derive(PartialEq)]
+    enum Section {
+        Start,
+        Http,
+        Other,
+    }
+    let mut section = Section::Start;
+    let mut http_seen = false;
+    let mut kinds_indent = None;
+    let mut kind: Option<(Kind, Option<usize>)> = None;
+    let mut kinds_seen = HashSet::new();
+    // The block being read: kind, name, first line, start offset.
+    let mut open: Option<Open<'a>> = None;
+    let mut blocks = Vec::new();
+    let mut rest = String::new();
+    let mut close = |open: &mut Option<Open<'a>>, end: usize| {
+        if let Some((kind, name, line, start)) = open.take() {
+            blocks.push(Block {
+                kind,
+                name,
+                line,
+                text: &text[start..end],
+            });
+        }
+    };
+    let mut offset = 0;
+    for (number, line) in text.split_inclusive('\n').enumerate() {
+        let start = offset;
+        offset += line.len();
+        let content = line.trim_end_matches(['\n', '\r']);
+        let trimmed = content.trim_start_matches(' ');
+        let indent = content.len() - trimmed.len();
+        if trimmed.starts_with('\t') {
+            return None;
+        }
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            match section {
+                Section::Http => rest.push('\n'),
+                _ => rest.push_str(line),
+            }
+            continue;
+        }
+        if indent == 0 {
+            close(&mut open, start);
+            if trimmed.starts_with("---") || trimmed.starts_with("...") || trimmed.starts_with('%')
+            {
+                return None;
+            }
+            match plain_key(trimmed) {
+                Some((key, after)) if key.eq_ignore_ascii_case("http") => {
+                    if !nothing_after(after) || http_seen {
+                        return None;
+                    }
+                    http_seen = true;
+                    section = Section::Http;
+                    rest.push('\n');
+                }
+                _ => {
+                    // Another section (or a second `http`, caught by the
+                    // parse of the rest as a duplicate key).
+                    section = Section::Other;
+                    rest.push_str(line);
+                }
+            }
+            continue;
+        }
+        match section {
+            Section::Start => return None,
+            Section::Other => {
+                rest.push_str(line);
+                continue;
+            }
+            Section::Http => rest.push('\n'),
+        }
+        let kinds = *kinds_indent.get_or_insert(indent);
+        if indent < kinds {
+            return None;
+        }
+        if indent == kinds {
+            close(&mut open, start);
+            let (key, after) = plain_key(trimmed)?;
+            let k = Kind::of(key)?;
+            if !nothing_after(after) || !kinds_seen.insert(k) {
+                return None;
+            }
+            kind = Some((k, None));
+            continue;
+        }
+        let (k, elements) = kind.as_mut()?;
+        let elements = *elements.get_or_insert(indent);
+        if indent < elements {
+            return None;
+        }
+        if indent == elements {
+            close(&mut open, start);
+            let (name, _) = plain_key(trimmed)?;
+            open = Some((*k, name, number, start));
+        } else if open.is_none() {
+            return None;
+        }
+    }
+    close(&mut open, text.len());
+    Some(Cut {
+        kinds_indent: kinds_indent?,
+        blocks,
+        rest,
+    })
+}
+
+/// Takes element `name` of `kind` out of `http`, when it is the only one.
+fn take_only(http: &mut HttpConfiguration, kind: Kind, name: &str) -> Option<Element> {
+    let counts = http.routers.len()
+        + http.services.len()
+        + http.middlewares.len()
+        + http.servers_transports.len();
+    if counts != 1 || http.models.is_some() {
+        return None;
+    }
+    Some(match kind {
+        Kind::Routers => Element::Router(Box::new(http.routers.remove(name)?)),
+        Kind::Services => Element::Service(Box::new(http.services.remove(name)?)),
+        Kind::Middlewares => Element::Middleware(Box::new(http.middlewares.remove(name)?)),
+        Kind::ServersTransports => {
+            Element::ServersTransport(Box::new(http.servers_transports.remove(name)?))
+        }
+    })
+}
+
+/// One element, boxed: a parse holds one slot per block.
+enum Element {
+    Router(Box<crate::dynamic::Router>),
+    Service(Box<crate::dynamic::Service>),
+    Middleware(Box<crate::dynamic::Middleware>),
+    ServersTransport(Box<crate::dynamic::ServersTransport>),
+}
+
+/// Takes element `name` of `kind` out of a previous parse.
+fn take_previous(previous: &mut HttpConfiguration, kind: Kind, name: &str) -> Option<Element> {
+    Some(match kind {
+        Kind::Routers => Element::Router(Box::new(previous.routers.remove(name)?)),
+        Kind::Services => Element::Service(Box::new(previous.services.remove(name)?)),
+        Kind::Middlewares => Element::Middleware(Box::new(previous.middlewares.remove(name)?)),
+        Kind::ServersTransports => {
+            Element::ServersTransport(Box::new(previous.servers_transports.remove(name)?))
+        }
+    })
+}
+
+fn has_element(http: &HttpConfiguration, kind: Kind, name: &str) -> bool {
+    match kind {
+        Kind::Routers => http.routers.contains_key(name),
+        Kind::Services => http.services.contains_key(name),
+        Kind::Middlewares => http.middlewares.contains_key(name),
+        Kind::ServersTransports => http.servers_transports.contains_key(name),
+    }
+}
+
+/// Puts `element` in `http` under `name` (unique: checked before).
+fn put(http: &mut HttpConfiguration, name: &str, element: Element) {
+    let name = name.to_string();
+    match element {
+        Element::Router(e) => drop(http.routers.insert(name, *e)),
+        Element::Service(e) => drop(http.services.insert(name, *e)),
+        Element::Middleware(e) => drop(http.middlewares.insert(name, *e)),
+        Element::ServersTransport(e) => drop(http.servers_transports.insert(name, *e)),
+    }
+}
+
+/// The most blocks parsed one by one; more changed ones are parsed whole.
+fn most_parsed_alone(blocks: usize) -> usize {
+    (blocks / 8).max(16)
+}
+
+/// Parses dynamic file `path`'s `text` as [`parse_dynamic`] does, taking
+/// over the elements of `previous` (the file's last parse, which `index`
+/// describes) whose text did not change. On success, `index` describes the
+/// result and `previous` may have been emptied (its elements moved into
+/// the result); on error both are left as they were.
+pub fn parse_dynamic_reusing(
+    path: &Path,
+    text: &str,
+    previous: &mut Option<Configuration>,
+    index: &mut ElementIndex,
+) -> Result<Configuration, ConfigError> {
+    let yaml = matches!(
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("yml" | "yaml")
+    );
+    let cut = if yaml { cut(text) } else { None };
+    let Some(cut) = cut.filter(|c| !c.blocks.is_empty()) else {
+        let config = parse_dynamic(path, text)?;
+        index.known.clear();
+        index.reused = 0;
+        return Ok(config);
+    };
+    let hashes: Vec<u64> = cut
+        .blocks
+        .iter()
+        .map(|b| index.hasher.hash_one((b.kind, b.text)))
+        .collect();
+    let previous_http = previous.as_ref().and_then(|p| p.http.as_ref());
+    let reused: Vec<bool> = cut
+        .blocks
+        .iter()
+        .zip(&hashes)
+        .map(|(b, h)| {
+            index.known.get(h).is_some_and(|n| n == b.name)
+                && previous_http.is_some_and(|p| has_element(p, b.kind, b.name))
+        })
+        .collect();
+    let changed = reused.iter().filter(|r| !**r).count();
+    let remember = |index: &mut ElementIndex, config: &Configuration, reused: usize| {
+        // Only blocks whose element the configuration has are known.
+        let empty = HttpConfiguration::default();
+        let http = config.http.as_ref().unwrap_or(&empty);
+        index.known = hashes
+            .iter()
+            .zip(&cut.blocks)
+            .filter(|(_, b)| has_element(http, b.kind, b.name))
+            .map(|(h, b)| (*h, b.name.to_string()))
+            .collect();
+        index.reused = reused;
+    };
+    if changed <= most_parsed_alone(cut.blocks.len()) {
+        // An error, or a cut that did not hold: the whole text decides.
+        if let Some(Ok(parsed)) = parse_changed(path, &cut, &reused) {
+            let rest = parsed_rest(&cut, path);
+            if let Some(Ok(config)) = assemble(cut.blocks.iter().zip(parsed), rest, previous) {
+                remember(index, &config, cut.blocks.len() - changed);
+                return Ok(config);
+            }
+        }
+    }
+    let config = parse_dynamic(path, text)?;
+    remember(index, &config, 0);
+    Ok(config)
+}
+
+/// The blocks not `reused`, each parsed alone (None for the others); None
+/// when a block does not hold one element of its name, or a name comes
+/// twice; an error when a block does not parse.
+fn parse_changed(
+    path: &Path,
+    cut: &Cut<'_>,
+    reused: &[bool],
+) -> Option<Result<Vec<Option<Element>>, ConfigError>> {
+    let mut names = HashSet::with_capacity(cut.blocks.len());
+    let pad = " ".repeat(cut.kinds_indent);
+    let mut out = Vec::with_capacity(cut.blocks.len());
+    for (block, reused) in cut.blocks.iter().zip(reused) {
+        if !names.insert((block.kind, block.name.to_ascii_lowercase())) {
+            return None;
+        }
+        if *reused {
+            out.push(None);
+            continue;
+        }
+        let alone = format!("http:\n{pad}{}:\n{}", block.kind.key(), block.text);
+        // Its first line is line 3 of `alone`.
+        let offset = u32::try_from(block.line.saturating_sub(2)).ok()?;
+        let parsed = crate::yaml_source::parse_at(path, &alone, offset)
+            .and_then(|tree| crate::dynamic_schema::decode(&tree));
+        let mut config = match parsed {
+            Ok(c) => c,
+            Err(e) => return Some(Err(e)),
+        };
+        out.push(Some(take_only(
+            config.http.as_mut()?,
+            block.kind,
+            block.name,
+        )?));
+    }
+    Some(Ok(out))
+}
+
+/// The configuration of what is not an element block; None when it has an
+/// `http` section after all.
+fn parsed_rest(cut: &Cut<'_>, path: &Path) -> Option<Result<Configuration, ConfigError>> {
+    if cut.rest.trim().is_empty() {
+        return Some(Ok(Configuration::default()));
+    }
+    match parse_dynamic(path, &cut.rest) {
+        Ok(c) if c.http.is_some() => None,
+        other => Some(other),
+    }
+}
+
+/// The configuration of the rest and the blocks: the parsed ones as given,
+/// the others taken out of `previous`. Fails only before touching
+/// `previous`.
+fn assemble<'a>(
+    blocks: impl Iterator<Item = (&'a Block<'a>, Option<Element>)>,
+    rest: Option<Result<Configuration, ConfigError>>,
+    previous: &mut Option<Configuration>,
+) -> Option<Result<Configuration, ConfigError>> {
+    let mut config = match rest? {
+        Ok(c) => c,
+        Err(e) => return Some(Err(e)),
+    };
+    let mut http = HttpConfiguration::default();
+    let mut from = previous.as_mut().and_then(|p| p.http.as_mut());
+    for (block, parsed) in blocks {
+        // A reused block's element is in `previous`: checked before, and
+        // names are unique.
+        let element = parsed.or_else(|| {
+            from.as_deref_mut()
+                .and_then(|p| take_previous(p, block.kind, block.name))
+        });
+        if let Some(element) = element {
+            put(&mut http, block.name, element);
+        }
+    }
+    config.http = Some(http);
+    Some(Ok(config))
+}
+
+#[cfg(test)]
+mod tests;
