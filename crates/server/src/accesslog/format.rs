@@ -848,7 +848,7 @@ fn push_fraction(out: &mut String, sub: u32) {
     if sub != 0 {
         let mut frac = sub;
         let mut width = 9;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
         }
