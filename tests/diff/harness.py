@@ -22,7 +22,25 @@ import yaml
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+_next_port = [10000 + (os.getpid() * 7919) % 22000]
+_given_ports = set()
+
+
 def free_port():
+    """A port free a moment ago, below Linux's ephemeral range (32768 and
+    up) so that no outgoing connection takes it before a server binds it."""
+    for _ in range(22000):
+        port = _next_port[0]
+        _next_port[0] = 10000 if port + 1 >= 32000 else port + 1
+        if port in _given_ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given_ports.add(port)
+        return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -6,24 +6,44 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Where [`free_port`] looks: below Linux's ephemeral range (32768 and
+/// up), which the kernel hands out as the source port of every outgoing
+/// connection, so that no connection made meanwhile (by any process) can
+/// take the port before the test's server binds it.
+const PORTS: std::ops::Range<u16> = 10_000..32_000;
+
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    // The kernel may hand the same free port out twice in a row; a port is
-    // given to one caller of this process only (a test that asked for two
-    // got one twice, and its second entrypoint could not listen).
-    static GIVEN: Mutex<std::collections::BTreeSet<u16>> =
-        Mutex::new(std::collections::BTreeSet::new());
-    loop {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-        let port = l.local_addr().expect("local addr").port();
-        if GIVEN
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(port)
-        {
+    // A port is given to one caller of this process only (a test that
+    // asked for two must not get one twice); processes start at different
+    // places of the range.
+    static GIVEN: Mutex<Option<(u16, std::collections::BTreeSet<u16>)>> = Mutex::new(None);
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (next, seen) = given.get_or_insert_with(|| {
+        let span = u32::from(PORTS.end - PORTS.start);
+        let seed = std::process::id().wrapping_mul(7919)
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+        let start = PORTS.start + u16::try_from(seed % span).unwrap_or(0);
+        (start, std::collections::BTreeSet::new())
+    });
+    for _ in PORTS {
+        let port = *next;
+        *next = if port + 1 >= PORTS.end {
+            PORTS.start
+        } else {
+            port + 1
+        };
+        if seen.insert(port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
+    // The whole range taken: what the kernel gives.
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    l.local_addr().expect("local addr").port()
 }
 
 /// A running switchyard; killed when dropped. Its log lines are kept.
