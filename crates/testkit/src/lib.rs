@@ -29,7 +29,7 @@ pub use consul_double::ConsulDouble;
 pub use dir::TestDir;
 pub use kv_servers::{zk_write, EtcdServer, ZooKeeperServer};
 pub use otlp::{OtlpReceiver, ReceivedLog, ReceivedMetric, ReceivedPoint, ReceivedSpan};
-pub use process::{free_port, Switchyard};
+pub use process::{free_port, free_port_with, Switchyard};
 pub use services::{Pebble, PebbleOptions, RedisCluster, RedisSentinel, RedisServer};
 
 use std::future::Future;

@@ -14,6 +14,16 @@ const PORTS: std::ops::Range<u16> = 10_000..32_000;
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
+    take_port(0)
+}
+
+/// A free port whose neighbour `offset` above is free too (and given to no
+/// one else): a Redis cluster node listens on its port and on port + 10000.
+pub fn free_port_with(offset: u16) -> u16 {
+    take_port(offset)
+}
+
+fn take_port(offset: u16) -> u16 {
     // A port is given to one caller of this process only (a test that
     // asked for two must not get one twice); processes start at different
     // places of the range.
@@ -37,7 +47,16 @@ pub fn free_port() -> u16 {
         } else {
             port + 1
         };
-        if seen.insert(port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let Some(other) = port.checked_add(offset) else {
+            continue;
+        };
+        if seen.contains(&port) || seen.contains(&other) {
+            continue;
+        }
+        let bindable = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if bindable(port) && (offset == 0 || bindable(other)) {
+            seen.insert(port);
+            seen.insert(other);
             return port;
         }
     }

@@ -127,7 +127,8 @@ impl RedisCluster {
     /// create`, and waits until the cluster says `cluster_state:ok`.
     pub fn start() -> RedisCluster {
         let dir = crate::TestDir::new("redis-cluster");
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        // Each node also listens on its port + 10000 (the cluster bus).
+        let ports: Vec<u16> = (0..3).map(|_| crate::free_port_with(10_000)).collect();
         let mut children = Vec::new();
         for port in &ports {
             let nodes = dir.join(&format!("nodes-{port}.conf"));
