@@ -12,6 +12,10 @@ use common::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+/// Every plain connection served one request at a time (by default only
+/// those beyond the first 128 open ones are).
+const IDLE_MODE: &[(&str, &str)] = &[("SWITCHYARD_IDLE_MODE_ABOVE", "0")];
+
 fn single(backend_url: &str) -> String {
     format!(
         "http:\n  routers:\n    r:\n      rule: \"PathPrefix(`/`)\"\n      service: s\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"{backend_url}\"\n"
@@ -112,7 +116,7 @@ fn rss_kib(pid: u32) -> u64 {
 #[tokio::test]
 async fn many_idle_keep_alive_connections_are_all_answered_again() {
     let b = Backend::start("b").await;
-    let p = Proxy::start("idle-many", &single(&b.url()), "").await;
+    let p = Proxy::start_with_env("idle-many", &single(&b.url()), "", "", IDLE_MODE).await;
     p.wait_status("app.test", "/", 200).await;
     let mut conns = open_idle(p.web, "first", 500).await;
     // All idle at once; then each speaks again, several at a time.
@@ -135,7 +139,7 @@ async fn many_idle_keep_alive_connections_are_all_answered_again() {
 #[tokio::test]
 async fn pipelined_requests_after_an_idle_spell_are_answered_in_order() {
     let b = Backend::start("b").await;
-    let p = Proxy::start("idle-pipeline", &single(&b.url()), "").await;
+    let p = Proxy::start_with_env("idle-pipeline", &single(&b.url()), "", "", IDLE_MODE).await;
     p.wait_status("app.test", "/", 200).await;
     let mut c = BufReader::new(TcpStream::connect(p.web).await.unwrap());
     c.get_mut()
@@ -184,7 +188,7 @@ async fn a_silent_websocket_echoes_when_it_speaks_again() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let b = Backend::start("b").await;
-    let p = Proxy::start("idle-ws", &single(&b.url()), "").await;
+    let p = Proxy::start_with_env("idle-ws", &single(&b.url()), "", "", IDLE_MODE).await;
     p.wait_status("app.test", "/", 200).await;
     // A plain request first on the same connection, then the upgrade.
     let mut c = BufReader::new(TcpStream::connect(p.web).await.unwrap());
@@ -237,7 +241,7 @@ async fn an_idle_keep_alive_connection_costs_little_memory() {
     const N: usize = 600;
     const BUDGET_KIB: u64 = 8;
     let b = Backend::start("b").await;
-    let p = Proxy::start("idle-rss", &single(&b.url()), "").await;
+    let p = Proxy::start_with_env("idle-rss", &single(&b.url()), "", "", IDLE_MODE).await;
     p.wait_status("app.test", "/", 200).await;
     // Warm-up: the code and the allocator's first pages for connections.
     let warm = open_idle(p.web, "warm", 100).await;

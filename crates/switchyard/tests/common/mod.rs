@@ -38,6 +38,17 @@ impl Proxy {
         web_extra: &str,
         extra_static: &str,
     ) -> Proxy {
+        Proxy::start_with_env(name, dynamic, web_extra, extra_static, &[]).await
+    }
+
+    /// Like [`Proxy::start_with`], with `env` set for the process.
+    pub async fn start_with_env(
+        name: &str,
+        dynamic: &str,
+        web_extra: &str,
+        extra_static: &str,
+        env: &[(&str, &str)],
+    ) -> Proxy {
         let dir = TestDir::new(name);
         let (web, admin) = (free_port(), free_port());
         dir.write("dynamic/config.yml", dynamic);
@@ -48,7 +59,12 @@ impl Proxy {
             dir.join("dynamic").display()
         );
         dir.write("switchyard.yml", &static_yaml);
-        let sy = Switchyard::start(Path::new(BIN), dir.path(), &["--configFile=switchyard.yml"]);
+        let sy = Switchyard::start_with_env(
+            Path::new(BIN),
+            dir.path(),
+            &["--configFile=switchyard.yml"],
+            env,
+        );
         let web: SocketAddr = format!("127.0.0.1:{web}").parse().expect("addr");
         let admin: SocketAddr = format!("127.0.0.1:{admin}").parse().expect("addr");
         sy.wait_listening(admin).await;
