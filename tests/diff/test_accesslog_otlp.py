@@ -8,7 +8,7 @@ import struct
 import time
 
 from harness import Backend, Proxy, request, switchyard_bin, traefik_bin
-from test_tracing import Collector, fields, varint  # noqa: F401  (protobuf helpers)
+from otlp_wire import Collector, fields
 
 STATIC = """
 entryPoints:
@@ -102,7 +102,7 @@ def logs_of(body):
 
 
 def run(binary, backend):
-    collector = Collector(logs_of)
+    collector = Collector(lambda path, body: logs_of(body))
     p = Proxy(binary, STATIC, DYNAMIC, {"a": backend.url, "collector": collector.port})
     try:
         p.wait_ready()
@@ -113,10 +113,10 @@ def run(binary, backend):
 
         def paths():
             return {(r["attrs"].get("RequestPath") or ("", ""))[1].split("?")[0]
-                    for r in collector.spans}
+                    for r in collector.items}
         while time.time() < deadline and not want <= paths():
             time.sleep(0.1)
-        return {(r["attrs"].get("RequestPath") or ("", ""))[1]: r for r in collector.spans}
+        return {(r["attrs"].get("RequestPath") or ("", ""))[1]: r for r in collector.items}
     finally:
         p.close()
         collector.close()

@@ -12,19 +12,16 @@ each is compared:
   histograms their counts and bounds (not the times).
 
 The double decodes the protobuf with the wire-format reader of
-`test_tracing.py`, after undoing gzip and chunked encoding.
+`otlp_wire.py`, after undoing gzip and chunked encoding.
 """
 
-import gzip
 import struct
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from harness import Backend, Proxy, free_port, request, switchyard_bin, traefik_bin
-from test_tracing import any_value, fields
+from otlp_wire import Collector, any_value, fields
 
 pytestmark = pytest.mark.skipif(
     traefik_bin() is None or switchyard_bin() is None,
@@ -140,46 +137,6 @@ def metrics_of(body):
     return out
 
 
-class Collector:
-    def __init__(self):
-        exports = self.exports = []
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    body = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0], 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            break
-                        body += self.rfile.read(size)
-                        self.rfile.readline()
-                else:
-                    body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                exports.append((self.path, metrics_of(body)))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 # --- running and comparing -----------------------------------------------
 
 def total(export, name):
@@ -195,7 +152,7 @@ def backend():
 
 
 def run(binary, backend):
-    collector = Collector()
+    collector = Collector(lambda path, body: [(path, metrics_of(body))])
     dead = "http://127.0.0.1:%d" % free_port()
     p = Proxy(binary, STATIC, DYNAMIC, {"a": backend.url, "dead": dead, "collector": collector.port})
     try:
@@ -207,12 +164,12 @@ def run(binary, backend):
         want = len(REQUESTS)
         deadline = time.time() + 15
         while time.time() < deadline:
-            if collector.exports and total(collector.exports[-1][1], "traefik_entrypoint_requests_total") >= want:
+            if collector.items and total(collector.items[-1][1], "traefik_entrypoint_requests_total") >= want:
                 break
             time.sleep(0.05)
         time.sleep(0.5)  # one more push: nothing moves any more
-        assert collector.exports, "%s pushed nothing" % binary
-        return collector.exports
+        assert collector.items, "%s pushed nothing" % binary
+        return collector.items
     finally:
         p.close()
         collector.close()

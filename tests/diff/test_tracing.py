@@ -5,19 +5,17 @@ too, for the attributes that do not depend on the process: method, path,
 redacted query, route, router/service/middleware names, status code,
 captured headers).
 
-The double decodes the protobuf itself (a small wire-format reader below:
+The double decodes the protobuf itself (the wire-format reader of `otlp_wire.py`:
 no protobuf package needed), after undoing the gzip and chunked encoding
 Traefik's exporter uses."""
 
-import gzip
 import os
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from harness import Backend, Proxy, free_port, request, switchyard_bin, traefik_bin
+from otlp_wire import Collector, any_value, fields
 
 pytestmark = pytest.mark.skipif(
     traefik_bin() is None or switchyard_bin() is None,
@@ -142,53 +140,6 @@ STABLE = {"entry_point", "http.request.method", "network.protocol.version", "url
           "http.request.body.size", "server.address"}
 
 
-# --- protobuf wire format ------------------------------------------------
-
-def fields(buf):
-    """A message's fields: number -> list of values (ints or bytes)."""
-    out, i = {}, 0
-    while i < len(buf):
-        key, i = varint(buf, i)
-        num, wire = key >> 3, key & 7
-        if wire == 0:
-            val, i = varint(buf, i)
-        elif wire == 1:
-            val, i = int.from_bytes(buf[i:i + 8], "little"), i + 8
-        elif wire == 2:
-            n, i = varint(buf, i)
-            val, i = buf[i:i + n], i + n
-        elif wire == 5:
-            val, i = int.from_bytes(buf[i:i + 4], "little"), i + 4
-        else:
-            raise ValueError("wire type %d" % wire)
-        out.setdefault(num, []).append(val)
-    return out
-
-
-def varint(buf, i):
-    shift = result = 0
-    while True:
-        b = buf[i]
-        i += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, i
-        shift += 7
-
-
-def any_value(buf):
-    f = fields(buf)
-    if 1 in f:
-        return f[1][0].decode()
-    if 2 in f:
-        return str(f[2][0])
-    if 3 in f:
-        return str(f[3][0])
-    if 5 in f:  # array
-        return [any_value(v) for v in fields(f[5][0]).get(1, [])]
-    return repr(f)
-
-
 KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT"}
 
 
@@ -214,52 +165,6 @@ def spans_of(body):
                     "attrs": attrs,
                 })
     return out
-
-
-# --- the collector double ------------------------------------------------
-
-class Collector:
-    """An OTLP/HTTP receiver; `decode` turns each export request's body
-    into the items it keeps (spans by default)."""
-
-    def __init__(self, decode=None):
-        decode = decode or spans_of
-        spans = self.spans = []
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    body = b""
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0], 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            break
-                        body += self.rfile.read(size)
-                        self.rfile.readline()
-                else:
-                    body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                spans.extend(decode(body))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # --- comparing -----------------------------------------------------------
@@ -297,7 +202,7 @@ def backend():
 def run(binary, backend, monkeypatch):
     # The standard variable, honoured by both exporters.
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
-    collector = Collector()
+    collector = Collector(lambda path, body: spans_of(body))
     dead = "http://127.0.0.1:%d" % free_port()
     p = Proxy(binary, STATIC, DYNAMIC, {"a": backend.url, "dead": dead, "collector": collector.port})
     try:
@@ -310,14 +215,14 @@ def run(binary, backend, monkeypatch):
             answers[target.split("?")[0]] = (status, body)
         deadline = time.time() + 15
         while time.time() < deadline:
-            got = traces_by_path(collector.spans)
+            got = traces_by_path(collector.items)
             if (all(path in got for path in TRACED) and len(got["/strip/det"]) >= 6
                     and len(got["/flaky"]) >= 8 and len(got["/authed"]) >= 3
                     and len(got["/authed-detailed"]) >= 6):
                 break
             time.sleep(0.05)
         time.sleep(0.5)  # anything sent that should not be
-        return traces_by_path(collector.spans), answers
+        return traces_by_path(collector.items), answers
     finally:
         p.close()
         collector.close()
