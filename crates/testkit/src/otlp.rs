@@ -465,62 +465,37 @@ async fn answer(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Answ
     } else {
         message
     };
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
     if path.ends_with("/v1/metrics") || path.contains("MetricsService") {
-        return Ok(match ExportMetricsServiceRequest::decode(message) {
-            Ok(decoded) => {
-                state
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .metric_exports
-                    .push(flatten_metrics(&decoded));
-                if grpc {
-                    grpc_answer(0, "")
-                } else {
-                    plain(200, Vec::new(), "application/x-protobuf")
-                }
-            }
-            Err(e) if grpc => grpc_answer(3, &e.to_string()),
-            Err(e) => plain(400, e.to_string().into_bytes(), "text/plain"),
-        });
+        return Ok(store(message, grpc, |d: ExportMetricsServiceRequest| {
+            state.metric_exports.push(flatten_metrics(&d));
+        }));
     }
     if path.ends_with("/v1/logs") || path.contains("LogsService") {
-        return Ok(match ExportLogsServiceRequest::decode(message) {
-            Ok(decoded) => {
-                state
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .logs
-                    .extend(flatten_logs(&decoded));
-                if grpc {
-                    grpc_answer(0, "")
-                } else {
-                    plain(200, Vec::new(), "application/x-protobuf")
-                }
-            }
-            Err(e) if grpc => grpc_answer(3, &e.to_string()),
-            Err(e) => plain(400, e.to_string().into_bytes(), "text/plain"),
-        });
+        return Ok(store(message, grpc, |d: ExportLogsServiceRequest| {
+            state.logs.extend(flatten_logs(&d));
+        }));
     }
-    let decoded = match ExportTraceServiceRequest::decode(message) {
-        Ok(d) => d,
-        Err(e) => {
-            return Ok(if grpc {
-                grpc_answer(3, &e.to_string())
+    Ok(store(message, grpc, |d: ExportTraceServiceRequest| {
+        state.spans.extend(flatten(&d));
+    }))
+}
+
+/// Decodes `message` as a `T` and hands it to `keep`; the answer says
+/// whether it decoded, in gRPC's terms or HTTP's.
+fn store<T: Message + Default>(message: Bytes, grpc: bool, keep: impl FnOnce(T)) -> Answer {
+    match T::decode(message) {
+        Ok(decoded) => {
+            keep(decoded);
+            if grpc {
+                grpc_answer(0, "")
             } else {
-                plain(400, e.to_string().into_bytes(), "text/plain")
-            })
+                plain(200, Vec::new(), "application/x-protobuf")
+            }
         }
-    };
-    state
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .spans
-        .extend(flatten(&decoded));
-    Ok(if grpc {
-        grpc_answer(0, "")
-    } else {
-        plain(200, Vec::new(), "application/x-protobuf")
-    })
+        Err(e) if grpc => grpc_answer(3, &e.to_string()),
+        Err(e) => plain(400, e.to_string().into_bytes(), "text/plain"),
+    }
 }
 
 impl OtlpReceiver {
