@@ -416,7 +416,8 @@ impl Record {
 #[derive(Debug, Default)]
 pub struct LineWriter {
     scratch: Scratch,
-    time_second: Option<i64>,
+    /// The `time` of JSON lines.
+    clock: Clock,
     time: String,
 }
 
@@ -431,12 +432,8 @@ impl LineWriter {
         out: &mut String,
     ) {
         if settings.format == Format::Json {
-            let second = epoch(now).0;
-            if self.time_second != Some(second) {
-                self.time.clear();
-                push_rfc3339(&mut self.time, now, false);
-                self.time_second = Some(second);
-            }
+            self.time.clear();
+            self.clock.push(&mut self.time, now, false);
             if !settings.any_header() {
                 // No header field can join the fixed ones: written as
                 // they come, already in order.
