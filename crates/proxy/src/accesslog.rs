@@ -37,23 +37,23 @@ pub struct ServiceFacts {
     pub name: Arc<str>,
     /// The server URL as configured.
     pub url: Arc<str>,
+    /// Its `host:port` ([`server_addr`]).
+    pub addr: Arc<str>,
 }
 
-impl ServiceFacts {
-    /// The server URL's `host:port` (as written: no port when it has none).
-    pub fn addr(&self) -> &str {
-        let url = &*self.url;
-        let rest = url
-            .find(':')
-            .and_then(|i| url.get(i + 1..))
-            .and_then(|r| r.strip_prefix("//"))
-            .unwrap_or(url);
-        let addr = rest
-            .find(['/', '?', '#'])
-            .and_then(|end| rest.get(..end))
-            .unwrap_or(rest);
-        addr.rsplit_once('@').map_or(addr, |(_, a)| a)
-    }
+/// A server URL's `host:port` (as written: no port when it has none), for
+/// the access log's `ServiceAddr`.
+pub fn server_addr(url: &str) -> &str {
+    let rest = url
+        .find(':')
+        .and_then(|i| url.get(i + 1..))
+        .and_then(|r| r.strip_prefix("//"))
+        .unwrap_or(url);
+    let addr = rest
+        .find(['/', '?', '#'])
+        .and_then(|end| rest.get(..end))
+        .unwrap_or(rest);
+    addr.rsplit_once('@').map_or(addr, |(_, a)| a)
 }
 
 /// What the origin server answered.
@@ -102,6 +102,12 @@ impl LogFacts {
         f(&mut r);
     }
 
+    /// The record as it is now, leaving an empty one: for the access log
+    /// once the answer is complete.
+    pub fn take(&self) -> Recorded {
+        std::mem::take(&mut *self.recorded.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// A copy of the record as it is now.
     pub fn snapshot(&self) -> Recorded {
         self.recorded
@@ -113,11 +119,12 @@ impl LogFacts {
 
 impl LogFacts {
     /// Records the service and server the request goes to.
-    pub fn note_service(&self, service: &Arc<str>, url: &Arc<str>) {
+    pub fn note_service(&self, service: &Arc<str>, url: &Arc<str>, addr: &Arc<str>) {
         self.update(|r| {
             r.service = Some(ServiceFacts {
                 name: service.clone(),
                 url: url.clone(),
+                addr: addr.clone(),
             });
         });
     }
@@ -140,21 +147,62 @@ pub fn note_origin(facts: Arc<LogFacts>, resp: crate::Response, sent: Instant) -
             duration: sent.elapsed(),
         });
     });
-    resp.map(move |b| {
-        Counted::new(
-            b,
-            None,
-            Some(Box::new(move |size| {
-                facts.update(|r| {
-                    if let Some(o) = &mut r.origin {
-                        o.size = size;
-                        o.duration = sent.elapsed();
-                    }
-                });
-            })),
-        )
-        .boxed()
+    resp.map(move |inner| {
+        crate::body::boxed(OriginBody {
+            inner,
+            bytes: 0,
+            facts,
+            sent,
+        })
     })
+}
+
+/// The origin's body, counted: when it is dropped, its size and the time
+/// to its end are recorded. One allocation with the boxed body.
+struct OriginBody {
+    inner: Body,
+    bytes: u64,
+    facts: Arc<LogFacts>,
+    sent: Instant,
+}
+
+impl http_body::Body for OriginBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.bytes += data.len() as u64;
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for OriginBody {
+    fn drop(&mut self) {
+        drop(std::mem::replace(&mut self.inner, body::empty()));
+        let (size, duration) = (self.bytes, self.sent.elapsed());
+        self.facts.update(|r| {
+            if let Some(o) = &mut r.origin {
+                o.size = size;
+                o.duration = duration;
+            }
+        });
+    }
 }
 
 /// What a [`Counted`] body calls once, when it is dropped, with the bytes
@@ -259,10 +307,7 @@ mod tests {
             ("h2c://[::1]:81/", "[::1]:81"),
         ];
         for (url, want) in cases {
-            let facts = LogFacts::default();
-            facts.note_service(&Arc::from("s@file"), &Arc::from(url));
-            let got = facts.snapshot().service.map(|s| s.addr().to_string());
-            assert_eq!(got.as_deref(), Some(want), "{url}");
+            assert_eq!(server_addr(url), want, "{url}");
         }
     }
 }

@@ -68,8 +68,10 @@ impl Default for Options {
 #[derive(Debug)]
 pub struct Server {
     pub target: Target,
-    /// The URL once more, shared with the access log's records.
+    /// The URL once more, and its `host:port`, shared with the access
+    /// log's records.
     log_url: Arc<str>,
+    log_addr: Arc<str>,
     pub up: AtomicBool,
     /// Recent failures, for the passive check.
     failures: Mutex<VecDeque<Instant>>,
@@ -112,6 +114,7 @@ impl LoadBalancer {
                 Ok(Arc::new(Server {
                     target: Target::parse(&s.url, s.preserve_path)?,
                     log_url: Arc::from(s.url.as_str()),
+                    log_addr: Arc::from(crate::accesslog::server_addr(&s.url)),
                     up: AtomicBool::new(true),
                     failures: Mutex::new(VecDeque::new()),
                     benched: AtomicBool::new(false),
@@ -255,7 +258,7 @@ impl Handler for LoadBalancer {
         let pass_host = inner.pass_host_header;
         let facts = crate::accesslog::LogFacts::of(&req);
         if let Some(f) = &facts {
-            f.note_service(&inner.service, &server.log_url);
+            f.note_service(&inner.service, &server.log_url, &server.log_addr);
         }
         let span = crate::trace::service_span(&mut req, &inner.service);
         let meter = inner

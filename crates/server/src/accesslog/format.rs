@@ -45,7 +45,7 @@ pub struct Record {
 #[derive(Debug, Clone, Default)]
 pub struct TlsFacts {
     pub version: Option<&'static str>,
-    pub cipher: Option<String>,
+    pub cipher: Option<&'static str>,
     pub client_subject: Option<String>,
 }
 
@@ -371,7 +371,7 @@ impl Record {
             put!(key!("RouterName"), Val::from(&**r), false);
         }
         if let Some(s) = service {
-            put!(key!("ServiceAddr"), Val::from(s.addr()), false);
+            put!(key!("ServiceAddr"), Val::from(&*s.addr), false);
             put!(key!("ServiceName"), Val::from(&*s.name), false);
             put!(key!("ServiceURL"), Val::from(&*s.url), false);
         }
@@ -383,7 +383,7 @@ impl Record {
         put!(key!("StartUTC"), Val::from(scratch.start.as_str()), true);
         if let Some(tls) = tls {
             if let Some(c) = &tls.cipher {
-                put!(key!("TLSCipher"), Val::from(c.as_str()), true);
+                put!(key!("TLSCipher"), Val::from(*c), true);
             }
             if let Some(subject) = &tls.client_subject {
                 put!(key!("TLSClientSubject"), Val::from(subject.as_str()), false);

@@ -112,7 +112,7 @@ impl AccessLog {
         let entrypoint = ctx.map_or_else(|| Arc::from(""), |c| c.entrypoint.clone());
         let tls = ctx.filter(|c| c.tls).map(|c| TlsFacts {
             version: c.tls_session.map(|s| s.version),
-            cipher: c.tls_session.map(|s| s.cipher.to_string()),
+            cipher: c.tls_session.map(|s| s.cipher),
             client_subject: c
                 .peer_certificates
                 .as_ref()
@@ -152,7 +152,9 @@ impl AccessLog {
             *req.body_mut() = Counted::new(body, Some(counter.clone()), None).boxed();
             counter
         });
-        let record = Record {
+        // Boxed once here: the record then moves as a pointer, from the
+        // request to its answer's body to the writer's queue.
+        let record = Box::new(Record {
             start: start.0,
             duration: std::time::Duration::ZERO,
             client_addr,
@@ -171,7 +173,7 @@ impl AccessLog {
             size: 0,
             request_headers,
             downstream_headers: None,
-        };
+        });
         Pending {
             open: Some(Open {
                 log: self.clone(),
@@ -192,7 +194,7 @@ pub struct Pending {
 
 struct Open {
     log: Arc<AccessLog>,
-    record: Record,
+    record: Box<Record>,
     facts: Arc<LogFacts>,
     /// The request body's bytes, when it has a body.
     request_bytes: Option<Arc<AtomicU64>>,
@@ -211,7 +213,8 @@ impl Open {
             .request_bytes
             .as_ref()
             .map_or(0, |n| n.load(Ordering::Relaxed));
-        r.recorded = self.facts.snapshot();
+        // The chain is done with the facts: taken, not copied.
+        r.recorded = self.facts.take();
         if self.log.settings.any_header() {
             r.downstream_headers = Some(headers.unwrap_or_default());
         }
@@ -242,14 +245,61 @@ impl Pending {
             .settings
             .any_header()
             .then(|| resp.headers().clone());
-        resp.map(move |body| {
-            Counted::new(
-                body,
-                None,
-                Some(Box::new(move |size| open.submit(status, size, headers))),
-            )
-            .boxed()
+        resp.map(move |inner| {
+            http_body_util::BodyExt::boxed(Logged {
+                inner,
+                bytes: 0,
+                end: Some((open, status, headers)),
+            })
         })
+    }
+}
+
+/// The answer's body, counted; when it is dropped (sent or abandoned) the
+/// record is completed and queued. One allocation with the boxed body.
+struct Logged {
+    inner: switchyard_proxy::Body,
+    bytes: u64,
+    end: Option<(Open, u16, Option<http::HeaderMap>)>,
+}
+
+impl http_body::Body for Logged {
+    type Data = bytes::Bytes;
+    type Error = switchyard_proxy::body::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.bytes += data.len() as u64;
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        // The inner body goes first: what it reports when dropped (the
+        // origin's size) belongs in this record.
+        drop(std::mem::replace(
+            &mut self.inner,
+            switchyard_proxy::body::empty(),
+        ));
+        if let Some((open, status, headers)) = self.end.take() {
+            open.submit(status, self.bytes, headers);
+        }
     }
 }
 

@@ -145,8 +145,8 @@ impl Writer {
     }
 
     /// Queues a record, or drops and counts it when the queue is full.
-    pub fn submit(&self, record: Record) {
-        match self.queue.try_send(Item::Record(Box::new(record))) {
+    pub fn submit(&self, record: Box<Record>) {
+        match self.queue.try_send(Item::Record(record)) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -221,9 +221,12 @@ impl Thread {
                     // What else is queued goes out in the same batch.
                     let mut n = 0;
                     let mut next = Some(item);
+                    // A batch is formatted within microseconds: one clock
+                    // read gives every line its time (to the second).
+                    let now = SystemTime::now();
                     while let Some(item) = next {
                         n += 1;
-                        self.take(item);
+                        self.take(item, now);
                         next = self.rx.try_recv().ok();
                     }
                     self.emit();
@@ -244,10 +247,9 @@ impl Thread {
         }
     }
 
-    fn take(&mut self, item: Item) {
+    fn take(&mut self, item: Item, now: SystemTime) {
         match item {
             Item::Record(record) => {
-                let now = SystemTime::now();
                 let at = self.buf.len();
                 self.lines
                     .write(&record, &self.settings, now, &mut self.buf);
@@ -406,7 +408,7 @@ mod tests {
         let writer = Writer::start(Some(&fifo), 8, settings, None).expect("start");
         let started = Instant::now();
         for n in 0..2000 {
-            writer.submit(record(n));
+            writer.submit(Box::new(record(n)));
         }
         assert!(
             started.elapsed() < Duration::from_secs(2),

@@ -64,6 +64,7 @@ fn record() -> Record {
             service: Some(ServiceFacts {
                 name: Arc::from("s@file"),
                 url: Arc::from("http://127.0.0.1:18991"),
+                addr: Arc::from("127.0.0.1:18991"),
             }),
             origin: Some(OriginFacts {
                 status: 200,
@@ -279,7 +280,7 @@ fn core_fields_come_sorted() {
     r.size = 5;
     r.tls = Some(TlsFacts {
         version: Some("1.3"),
-        cipher: Some("TLS_AES_128_GCM_SHA256".into()),
+        cipher: Some("TLS_AES_128_GCM_SHA256"),
         client_subject: Some("CN=c".into()),
     });
     r.recorded.client_username = Some("u".into());
@@ -356,7 +357,7 @@ fn direct_json_equals_general_json() {
             3 => {
                 r.tls = Some(TlsFacts {
                     version: Some("1.3"),
-                    cipher: Some("TLS_AES_128_GCM_SHA256".into()),
+                    cipher: Some("TLS_AES_128_GCM_SHA256"),
                     client_subject: Some("CN=a\"b".into()),
                 });
                 r.recorded.trace = Some((
