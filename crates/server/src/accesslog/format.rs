@@ -257,6 +257,8 @@ impl Record {
         sink: &mut impl Sink<'a>,
     ) {
         scratch.client.clear();
+        // Where the host ends in `ip:port`, when written here.
+        let mut host_end = None;
         match self.client_addr {
             SocketAddr::V4(a) => {
                 for (i, octet) in a.ip().octets().into_iter().enumerate() {
@@ -265,6 +267,7 @@ impl Record {
                     }
                     push_u64(&mut scratch.client, u64::from(octet));
                 }
+                host_end = Some(scratch.client.len());
                 scratch.client.push(':');
                 push_u64(&mut scratch.client, u64::from(a.port()));
             }
@@ -275,7 +278,14 @@ impl Record {
         scratch.start.clear();
         scratch.clock.push(&mut scratch.start, self.start, true);
         let scratch: &'a Scratch = scratch;
-        let (client_host, client_port) = split_host_port(&scratch.client);
+        let client = scratch.client.as_str();
+        let (client_host, client_port) = match host_end {
+            Some(end) => (
+                client.get(..end).unwrap_or_default(),
+                client.get(end + 1..).unwrap_or_default(),
+            ),
+            None => split_host_port(client),
+        };
         // Every logged request has origin fields: zero when no server
         // answered (Traefik's InitServiceFields). A request that reached a
         // server but got no answer from it (client gone, error) has the
@@ -521,12 +531,57 @@ const JSON_ESCAPES: [u8; 256] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Eight copies of byte `b`.
+const fn splat(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+
+/// Whether any byte of `w` is zero (the classic word-at-a-time test).
+const fn any_zero_byte(w: u64) -> bool {
+    w.wrapping_sub(splat(0x01)) & !w & splat(0x80) != 0
+}
+
+/// Whether a byte of `w` may need [`JSON_ESCAPES`]: a control byte, one of
+/// `"` `\` `<` `>` `&`, or any non-ASCII byte (then the bytes are looked
+/// up one by one). False positives are fine, false negatives are not.
+const fn word_may_escape(w: u64) -> bool {
+    let non_ascii = w & splat(0x80) != 0;
+    // A byte below 0x20 borrows when 0x20 is subtracted from it.
+    let control = w.wrapping_sub(splat(0x20)) & !w & splat(0x80) != 0;
+    non_ascii
+        || control
+        || any_zero_byte(w ^ splat(b'"'))
+        || any_zero_byte(w ^ splat(b'\\'))
+        || any_zero_byte(w ^ splat(b'<'))
+        || any_zero_byte(w ^ splat(b'>'))
+        || any_zero_byte(w ^ splat(b'&'))
+}
+
+/// The index of the first byte of `s` that [`JSON_ESCAPES`] marks: eight
+/// bytes at a time past the ones that need nothing (most text).
+fn first_to_escape(s: &[u8]) -> Option<usize> {
+    let mut start = 0;
+    let mut words = s.chunks_exact(8);
+    for chunk in words.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if word_may_escape(u64::from_ne_bytes(word)) {
+            break;
+        }
+        start += 8;
+    }
+    s.get(start..)?
+        .iter()
+        .position(|&b| JSON_ESCAPES[usize::from(b)] != 0)
+        .map(|i| start + i)
+}
+
 /// `s` as a JSON string the way Go's encoder writes it: HTML characters
 /// and the line/paragraph separators escaped too.
 fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
     let mut rest = s;
-    while let Some(i) = rest.bytes().position(|b| JSON_ESCAPES[usize::from(b)] != 0) {
+    while let Some(i) = first_to_escape(rest.as_bytes()) {
         let bytes = rest.as_bytes();
         let b = bytes[i];
         let escape = JSON_ESCAPES[usize::from(b)];

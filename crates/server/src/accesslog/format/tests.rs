@@ -175,6 +175,32 @@ fn json_strings_escaped_as_go_writes_them() {
 }
 
 #[test]
+fn word_at_a_time_scan_finds_the_first_byte_to_escape() {
+    // Every byte value at every position of strings long enough to span
+    // whole words and a tail, on a background of plain text: the scan
+    // must agree with the byte-by-byte lookup.
+    let naive = |s: &[u8]| s.iter().position(|&b| JSON_ESCAPES[usize::from(b)] != 0);
+    for len in [1usize, 7, 8, 9, 16, 23, 40] {
+        for at in 0..len {
+            for b in 0..=255u8 {
+                let mut s = vec![b'a'; len];
+                s[at] = b;
+                assert_eq!(
+                    first_to_escape(&s),
+                    naive(&s),
+                    "byte {b:#x} at {at} of {len}"
+                );
+            }
+        }
+    }
+    // Two marked bytes: the first one is found.
+    let s = b"0123456789<abcdef\\";
+    assert_eq!(first_to_escape(s), Some(10));
+    assert_eq!(first_to_escape(b""), None);
+    assert_eq!(first_to_escape(b"plain-router-name@file"), None);
+}
+
+#[test]
 fn floats_as_go_writes_them() {
     for (x, want) in [
         (2.0, "2"),
