@@ -277,14 +277,37 @@ fn has_element(http: &HttpConfiguration, kind: Kind, name: &str) -> bool {
     }
 }
 
-/// Puts `element` in `http` under `name` (unique: checked before).
-fn put(http: &mut HttpConfiguration, name: &str, element: Element) {
-    let name = name.to_string();
-    match element {
-        Element::Router(e) => drop(http.routers.insert(name, *e)),
-        Element::Service(e) => drop(http.services.insert(name, *e)),
-        Element::Middleware(e) => drop(http.middlewares.insert(name, *e)),
-        Element::ServersTransport(e) => drop(http.servers_transports.insert(name, *e)),
+/// The elements of an HTTP section, gathered in file order and sorted into
+/// its maps in one go (a bulk build costs a fraction of inserting 10,000
+/// elements one by one).
+#[derive(Default)]
+struct Elements {
+    routers: Vec<(String, crate::dynamic::Router)>,
+    services: Vec<(String, crate::dynamic::Service)>,
+    middlewares: Vec<(String, crate::dynamic::Middleware)>,
+    servers_transports: Vec<(String, crate::dynamic::ServersTransport)>,
+}
+
+impl Elements {
+    /// Adds `element` under `name` (unique: checked before).
+    fn put(&mut self, name: &str, element: Element) {
+        let name = name.to_string();
+        match element {
+            Element::Router(e) => self.routers.push((name, *e)),
+            Element::Service(e) => self.services.push((name, *e)),
+            Element::Middleware(e) => self.middlewares.push((name, *e)),
+            Element::ServersTransport(e) => self.servers_transports.push((name, *e)),
+        }
+    }
+
+    fn into_http(self) -> HttpConfiguration {
+        HttpConfiguration {
+            routers: self.routers.into_iter().collect(),
+            services: self.services.into_iter().collect(),
+            middlewares: self.middlewares.into_iter().collect(),
+            servers_transports: self.servers_transports.into_iter().collect(),
+            models: None,
+        }
     }
 }
 
@@ -334,14 +357,18 @@ pub fn parse_dynamic_reusing(
         })
         .collect();
     let changed = reused.iter().filter(|r| !**r).count();
-    let remember = |index: &mut ElementIndex, config: &Configuration, reused: usize| {
-        // Only blocks whose element the configuration has are known.
-        let empty = HttpConfiguration::default();
-        let http = config.http.as_ref().unwrap_or(&empty);
+    // Only blocks whose element the configuration has are known: all of
+    // them when it was assembled from the blocks, else those it has.
+    let remember = |index: &mut ElementIndex, config: Option<&Configuration>, reused: usize| {
+        let http = config.map(|c| c.http.as_ref());
         index.known = hashes
             .iter()
             .zip(&cut.blocks)
-            .filter(|(_, b)| has_element(http, b.kind, b.name))
+            .filter(|(_, b)| match http {
+                None => true,
+                Some(Some(h)) => has_element(h, b.kind, b.name),
+                Some(None) => false,
+            })
             .map(|(h, b)| (*h, b.name.to_string()))
             .collect();
         index.reused = reused;
@@ -351,13 +378,13 @@ pub fn parse_dynamic_reusing(
         if let Some(Ok(parsed)) = parse_changed(path, &cut, &reused) {
             let rest = parsed_rest(&cut, path);
             if let Some(Ok(config)) = assemble(cut.blocks.iter().zip(parsed), rest, previous) {
-                remember(index, &config, cut.blocks.len() - changed);
+                remember(index, None, cut.blocks.len() - changed);
                 return Ok(config);
             }
         }
     }
     let config = parse_dynamic(path, text)?;
-    remember(index, &config, 0);
+    remember(index, Some(&config), 0);
     Ok(config)
 }
 
@@ -422,7 +449,7 @@ fn assemble<'a>(
         Ok(c) => c,
         Err(e) => return Some(Err(e)),
     };
-    let mut http = HttpConfiguration::default();
+    let mut elements = Elements::default();
     let mut from = previous.as_mut().and_then(|p| p.http.as_mut());
     for (block, parsed) in blocks {
         // A reused block's element is in `previous`: checked before, and
@@ -432,10 +459,10 @@ fn assemble<'a>(
                 .and_then(|p| take_previous(p, block.kind, block.name))
         });
         if let Some(element) = element {
-            put(&mut http, block.name, element);
+            elements.put(block.name, element);
         }
     }
-    config.http = Some(http);
+    config.http = Some(elements.into_http());
     Some(Ok(config))
 }
 

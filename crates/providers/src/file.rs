@@ -581,6 +581,12 @@ fn merge_map<T: Clone>(
     kind: &str,
     path: &Path,
 ) {
+    if into.is_empty() {
+        // The first file's elements: a copy of its map, node for node,
+        // without a search per element.
+        into.clone_from(from);
+        return;
+    }
     for (name, value) in from {
         if into.contains_key(name) {
             tracing::warn!(provider = FileProvider::NAME, file = %path.display(), "HTTP {kind} {name} already configured, skipping");

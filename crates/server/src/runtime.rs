@@ -9,6 +9,7 @@ use switchyard_proxy::BoxHandler;
 use switchyard_rules::RouterTable;
 
 /// A matched router: its name (for logs) and its chain.
+#[derive(Clone)]
 pub struct Route {
     pub router: Arc<str>,
     pub handler: BoxHandler,

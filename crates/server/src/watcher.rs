@@ -201,12 +201,12 @@ impl Core {
             return None;
         }
         let merge_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (runtime, stats) = self.builder.build(&merged);
+        let merged = Arc::new(merged);
+        let (runtime, stats) = self.builder.build(merged.clone());
         let build_ms = started.elapsed().as_secs_f64() * 1000.0 - merge_ms;
         let previous = self.switcher.load();
         self.switcher.store(runtime);
         let since_received_ms = received.elapsed().as_secs_f64() * 1000.0;
-        let merged = Arc::new(merged);
         free_later((previous, self.applied.replace(merged.clone())));
         tracing::info!(
             routers = stats.routers,

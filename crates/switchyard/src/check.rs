@@ -168,7 +168,7 @@ async fn check(loaded: Loaded, report: &mut Report) {
             return;
         }
     };
-    let (runtime, _) = builder.build(&merged);
+    let (runtime, _) = builder.build(std::sync::Arc::new(merged));
     let info = &runtime.info;
     let trees: Vec<(&Rendered, Node)> = files
         .iter()

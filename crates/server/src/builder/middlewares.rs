@@ -131,6 +131,9 @@ pub struct Cached {
     kind: String,
     compiled: CompiledMiddleware,
     warnings: Vec<String>,
+    /// The build that compiled it: a router built over it is kept only
+    /// while the same instance is.
+    generation: u64,
 }
 
 impl Builder {
@@ -141,6 +144,7 @@ impl Builder {
         info: &mut RuntimeInfo,
     ) {
         let mut previous = std::mem::take(&mut self.middlewares);
+        let generation = self.generation;
         for (name, m) in &http.middlewares {
             let mut el = ElementInfo::new(name, &api_json::api_json(m));
             for w in m.1.warnings() {
@@ -168,6 +172,7 @@ impl Builder {
                         kind,
                         compiled,
                         warnings,
+                        generation,
                     },
                 ),
             };
@@ -189,6 +194,11 @@ impl Builder {
     /// The compiled middleware `name` (qualified), if it built.
     pub(super) fn middleware(&self, name: &str) -> Option<&CompiledMiddleware> {
         self.middlewares.get(name).map(|c| &c.compiled)
+    }
+
+    /// The build that compiled middleware `name` (qualified), if it built.
+    pub(super) fn middleware_generation(&self, name: &str) -> Option<u64> {
+        self.middlewares.get(name).map(|c| c.generation)
     }
 
     /// A compiled middleware's kind (`headers`, `stripprefix`, ...).

@@ -21,6 +21,7 @@ use switchyard_rules::{Rule, Syntax};
 use crate::runtime::{Runtime, RuntimeInfo};
 
 pub use middlewares::CompiledMiddleware;
+use routers::CachedRouter;
 use services::CachedService;
 
 /// What the builder needs from the static configuration.
@@ -63,6 +64,11 @@ pub struct Builder {
     transports: HashMap<String, (TransportSettings, Arc<Upstream>)>,
     default_upstream: Arc<Upstream>,
     middlewares: HashMap<String, middlewares::Cached>,
+    /// The routers of the last build that built cleanly.
+    routers: HashMap<String, CachedRouter>,
+    /// The configuration built last: each element is compared with its
+    /// definition there to know whether what was built from it still holds.
+    last: Option<Arc<Configuration>>,
     /// Compiled rules by text and syntax, kept while a router has them.
     rules: HashMap<(String, Syntax), Arc<Rule>>,
     generation: u64,
@@ -133,6 +139,8 @@ impl Builder {
             transports: HashMap::new(),
             default_upstream,
             middlewares: HashMap::new(),
+            routers: HashMap::new(),
+            last: None,
             rules: HashMap::new(),
             generation: 0,
             generated_cert,
@@ -182,10 +190,14 @@ impl Builder {
         }
     }
 
-    /// Compiles `config` (already merged, names qualified).
-    pub fn build(&mut self, config: &Configuration) -> (Runtime, BuildStats) {
+    /// Compiles `config` (already merged, names qualified). What did not
+    /// change since the last build is taken over from it; the builder keeps
+    /// `config` to compare the next one with.
+    pub fn build(&mut self, config: Arc<Configuration>) -> (Runtime, BuildStats) {
         let started = Instant::now();
         self.generation += 1;
+        let last = self.last.take();
+        let last_http = last.as_deref().and_then(|c| c.http.as_ref());
         let empty = Default::default();
         let http = config.http.as_ref().unwrap_or(&empty);
         let mut info = RuntimeInfo {
@@ -193,19 +205,19 @@ impl Builder {
             ..RuntimeInfo::default()
         };
         let mut stats = BuildStats::default();
-        info.not_routed = not_routed(config);
+        info.not_routed = not_routed(&config);
         for element in &info.not_routed {
             tracing::warn!(
                 "{element} is accepted but not routed: Switchyard does not route TCP or UDP yet"
             );
         }
 
-        let mut built_services = self.build_services(http, &mut info, &mut stats);
+        let mut built_services = self.build_services(http, last_http, &mut info, &mut stats);
         self.compile_middlewares(http, &built_services, &mut info);
         let failed_balancers = self.apply_service_middlewares(http, &mut built_services, &mut info);
-        let tls = self.build_tls(config, http, &mut info);
+        let tls = self.build_tls(&config, http, &mut info);
         let (entrypoints, tls_entrypoints) =
-            self.build_routers(http, &built_services, &tls, &mut info);
+            self.build_routers(http, last_http, &built_services, &tls, &mut info);
         for el in info
             .services
             .values_mut()
@@ -237,6 +249,8 @@ impl Builder {
             .filter_map(|(name, s)| s.balancer.map(|b| (name, b)))
             .chain(failed_balancers)
             .collect();
+        drop(last);
+        self.last = Some(config);
         (
             Runtime {
                 entrypoints,
@@ -249,3 +263,6 @@ impl Builder {
         )
     }
 }
+
+#[cfg(test)]
+mod tests;

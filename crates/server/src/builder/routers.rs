@@ -7,6 +7,7 @@ use std::sync::Arc;
 use switchyard_config::dynamic::{HttpConfiguration, Router};
 use switchyard_config::tls::RouterTls;
 use switchyard_proxy::trace::{Traced, Verbosity};
+use switchyard_proxy::BoxHandler;
 use switchyard_rules::{default_priority, Entry, RouterTable, Rule, Syntax};
 
 use super::middlewares::{CompiledMiddleware, Wrap};
@@ -118,6 +119,30 @@ fn observability_switch(router: &Router, key: &str, default: Option<bool>) -> bo
         Value::Scalar(Scalar::Str(s)) => !s.trim().eq_ignore_ascii_case("false"),
         _ => true,
     }
+}
+
+/// A router built without error or warning, taken over by the next build
+/// while nothing it was built from changed: its definition, its service's
+/// handler, the instances of the middlewares in its chains, its TLS options.
+pub struct CachedRouter {
+    info: ElementInfo,
+    /// Its table entries: entrypoint, whether on TLS connections, entry.
+    entries: Vec<(String, bool, Entry<Route>)>,
+    /// The handler of its service when it was built.
+    service: BoxHandler,
+    /// Every middleware its chains expanded to (entrypoints' included),
+    /// with the build that compiled it.
+    middlewares: Vec<(String, u64)>,
+}
+
+fn copy_entry((ep, tls, e): &(String, bool, Entry<Route>)) -> (String, bool, Entry<Route>) {
+    let entry = Entry {
+        name: e.name.clone(),
+        rule: e.rule.clone(),
+        priority: e.priority,
+        value: e.value.clone(),
+    };
+    (ep.clone(), *tls, entry)
 }
 
 /// The highest priority a router from a provider other than the internal
@@ -289,12 +314,56 @@ impl Builder {
     }
 
     /// The routers' entrypoints (theirs or the defaults).
-    pub(super) fn router_entrypoints(&self, router: &Router) -> Vec<String> {
+    pub(super) fn router_entrypoints<'a>(&'a self, router: &'a Router) -> &'a [String] {
         if router.entry_points.is_empty() {
-            self.view.default_entrypoints.clone()
+            &self.view.default_entrypoints
         } else {
-            router.entry_points.clone()
+            &router.entry_points
         }
+    }
+
+    /// Router `name` as the last build made it, when nothing it was built
+    /// from changed since (`last`: the configuration built last;
+    /// `names_stable`: whether entrypoints' middleware names still resolve
+    /// as they did).
+    #[allow(clippy::too_many_arguments)]
+    fn reusable<'c>(
+        &self,
+        cached: Option<&'c CachedRouter>,
+        name: &str,
+        router: &Router,
+        service_name: &str,
+        last: Option<&HttpConfiguration>,
+        names_stable: bool,
+        services: &HashMap<String, BuiltService>,
+        tls: &TlsBuilt,
+    ) -> Option<&'c CachedRouter> {
+        let c = cached?;
+        let unchanged = names_stable
+            && last.and_then(|l| l.routers.get(name)) == Some(router)
+            && services
+                .get(service_name)
+                .is_some_and(|s| Arc::ptr_eq(&s.handler, &c.service))
+            && c.middlewares
+                .iter()
+                .all(|(m, g)| self.middleware_generation(m) == Some(*g))
+            && tls
+                .conflicted
+                .binary_search_by(|n| n.as_str().cmp(name))
+                .is_err();
+        if !unchanged {
+            return None;
+        }
+        let provider = provider_of(name);
+        for ep in &c.info.links {
+            if let Some(t) = self.effective_tls(router, ep) {
+                let option = option_name(&t, provider);
+                if tls.option_errors.contains_key(&option) || !tls.runtime.has_option(&option) {
+                    return None;
+                }
+            }
+        }
+        Some(c)
     }
 
     /// Which TLS options each host gets, from the `Host` values of the TLS
@@ -338,9 +407,12 @@ impl Builder {
         (by_host, conflicted)
     }
 
+    /// Builds the routers of `http` into tables per entrypoint; `last` is
+    /// the configuration built last, whose unchanged routers are taken over.
     pub(super) fn build_routers(
         &mut self,
         http: &HttpConfiguration,
+        last: Option<&HttpConfiguration>,
         services: &HashMap<String, BuiltService>,
         tls: &TlsBuilt,
         info: &mut RuntimeInfo,
@@ -350,13 +422,18 @@ impl Builder {
     ) {
         let mut per_entrypoint: HashMap<String, Vec<Entry<Route>>> = HashMap::new();
         let mut per_tls_entrypoint: HashMap<String, Vec<Entry<Route>>> = HashMap::new();
+        let mut previous = std::mem::take(&mut self.routers);
+        let mut infos = Vec::with_capacity(http.routers.len());
+        // An unqualified entrypoint middleware names the one provider that
+        // has it: the names decide.
+        let names_stable = self.view.entrypoint_middlewares.values().all(Vec::is_empty)
+            || last.is_some_and(|l| l.middlewares.keys().eq(http.middlewares.keys()));
         for (name, router) in &http.routers {
-            // Its API view is written once the router is built.
-            let mut el = ElementInfo::new(name, &serde_json::Value::Null);
             let provider = provider_of(name).to_string();
+            let service_name = qualify(&router.service, &provider);
             // Like Traefik, a service or middleware lists every router that
             // names it, whether that router built or not.
-            if let Some(s) = info.services.get_mut(&qualify(&router.service, &provider)) {
+            if let Some(s) = info.services.get_mut(&service_name) {
                 s.links.push(name.clone());
             }
             for m in &router.middlewares {
@@ -364,6 +441,40 @@ impl Builder {
                     mi.links.push(name.clone());
                 }
             }
+            let cached = previous.remove(name);
+            let reused = self.reusable(
+                cached.as_ref(),
+                name,
+                router,
+                &service_name,
+                last,
+                names_stable,
+                services,
+                tls,
+            );
+            if let Some(c) = reused {
+                self.link_chain_middlewares(
+                    name,
+                    router,
+                    c.middlewares.iter().map(|(m, _)| m),
+                    info,
+                );
+                for (entrypoint, is_tls, entry) in c.entries.iter().map(copy_entry) {
+                    let target = if is_tls {
+                        &mut per_tls_entrypoint
+                    } else {
+                        &mut per_entrypoint
+                    };
+                    target.entry(entrypoint).or_default().push(entry);
+                }
+                infos.push((name.clone(), c.info.clone()));
+                if let Some(c) = cached {
+                    self.routers.insert(name.clone(), c);
+                }
+                continue;
+            }
+            // Its API view is written once the router is built.
+            let mut el = ElementInfo::new(name, &serde_json::Value::Null);
             if tls.conflicted.contains(name) {
                 el.warn("router's TLSOptions configuration is conflicting with other routers on the same entrypoint and host, default TLS options will be used instead");
             }
@@ -371,13 +482,16 @@ impl Builder {
                 tracing::warn!(router = %name, "{w}");
                 el.warn(w);
             }
+            let mut expanded = Vec::new();
             let built = match router.unsupported.error() {
                 Some(e) => {
                     tracing::error!(router = %name, "{e}");
                     el.fail(e);
                     Vec::new()
                 }
-                None => self.build_router(name, router, services, tls, &mut el, info),
+                None => {
+                    self.build_router(name, router, services, tls, &mut el, info, &mut expanded)
+                }
             };
             let shown_tls = router.tls.as_deref().cloned().or_else(|| {
                 self.router_entrypoints(router)
@@ -391,6 +505,23 @@ impl Builder {
                 &self.view,
                 shown_tls.as_ref(),
             ));
+            let service = services.get(&service_name).map(|s| s.handler.clone());
+            if let Some(service) = service.filter(|_| el.errors.is_empty() && !built.is_empty()) {
+                let middlewares = expanded
+                    .into_iter()
+                    .map(|m| {
+                        let generation = self.middleware_generation(&m).unwrap_or(u64::MAX);
+                        (m, generation)
+                    })
+                    .collect();
+                let cache = CachedRouter {
+                    info: el.clone(),
+                    entries: built.iter().map(copy_entry).collect(),
+                    service,
+                    middlewares,
+                };
+                self.routers.insert(name.clone(), cache);
+            }
             for (entrypoint, is_tls, entry) in built {
                 let target = if is_tls {
                     &mut per_tls_entrypoint
@@ -399,8 +530,11 @@ impl Builder {
                 };
                 target.entry(entrypoint).or_default().push(entry);
             }
-            info.routers.insert(name.clone(), el);
+            infos.push((name.clone(), el));
         }
+        // What `previous` still holds are routers gone or failing now: freed
+        // with it. The map is built in one go from sorted entries.
+        info.routers = infos.into_iter().collect();
         let default_syntax = self.view.default_rule_syntax.unwrap_or_default();
         let in_use: std::collections::HashSet<(&str, Syntax)> = http
             .routers
@@ -429,10 +563,35 @@ impl Builder {
             }
             tables
         };
-        info.routers = crate::runtime::packed(std::mem::take(&mut info.routers));
         (tables(per_entrypoint), tables(per_tls_entrypoint))
     }
 
+    /// Adds router `name` to the `usedBy` of the middlewares its chains
+    /// reach other than those it names itself (`expanded`: all of them).
+    fn link_chain_middlewares<'a>(
+        &self,
+        name: &str,
+        router: &Router,
+        expanded: impl Iterator<Item = &'a String>,
+        info: &mut RuntimeInfo,
+    ) {
+        let provider = provider_of(name);
+        for m in expanded {
+            let named = router
+                .middlewares
+                .iter()
+                .any(|d| qualify(d, provider) == *m);
+            if !named {
+                if let Some(mi) = info.middlewares.get_mut(m) {
+                    mi.links.push(name.to_string());
+                }
+            }
+        }
+    }
+
+    /// Builds one router's entries; `expanded` receives every middleware
+    /// its chains expanded to (sorted, once each).
+    #[allow(clippy::too_many_arguments)]
     fn build_router(
         &mut self,
         name: &str,
@@ -441,6 +600,7 @@ impl Builder {
         tls: &TlsBuilt,
         el: &mut ElementInfo,
         info: &mut RuntimeInfo,
+        expanded: &mut Vec<String>,
     ) -> Vec<(String, bool, Entry<Route>)> {
         let provider = provider_of(name).to_string();
         let wanted = if router.entry_points.is_empty() {
@@ -615,19 +775,10 @@ impl Builder {
                 },
             ));
         }
-        used.retain(|m| {
-            !router
-                .middlewares
-                .iter()
-                .any(|d| qualify(d, &provider) == *m)
-        });
         used.sort();
         used.dedup();
-        for m in used {
-            if let Some(mi) = info.middlewares.get_mut(&m) {
-                mi.links.push(name.to_string());
-            }
-        }
+        *expanded = used;
+        self.link_chain_middlewares(name, router, expanded.iter(), info);
         out
     }
 }

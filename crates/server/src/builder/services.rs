@@ -58,7 +58,13 @@ fn defer_middlewares(service: Option<&Service>, b: BuiltService) -> BuiltService
 pub struct CachedService {
     config: Box<LoadBalancerService>,
     upstream: Arc<Upstream>,
-    balancer: LoadBalancer,
+    /// The service as routers saw it: the same handler while it is kept,
+    /// so that their chains can be kept too.
+    built: BuiltService,
+    /// Its API view, when it built without error or warning and has no
+    /// middlewares of its own: taken over as it is while the service's
+    /// definition and the transports are unchanged.
+    info: Option<ElementInfo>,
 }
 
 fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
@@ -531,16 +537,34 @@ impl Builder {
         Ok(up)
     }
 
+    /// Builds the services of `http`; `last` is the configuration built
+    /// last, whose unchanged services are taken over whole.
     pub(super) fn build_services(
         &mut self,
         http: &HttpConfiguration,
+        last: Option<&HttpConfiguration>,
         info: &mut RuntimeInfo,
         stats: &mut BuildStats,
     ) -> HashMap<String, BuiltService> {
-        let mut built = HashMap::new();
+        let mut built = HashMap::with_capacity(http.services.len());
         let mut cache = std::mem::take(&mut self.services);
         let mut composite = Vec::new();
+        let mut infos = Vec::with_capacity(http.services.len());
+        // A transport change may change any service's client or warnings.
+        let last = last.filter(|l| l.servers_transports == http.servers_transports);
         for (name, service) in &http.services {
+            if last.and_then(|l| l.services.get(name)) == Some(service) {
+                if let Some(prev) = cache.remove(name) {
+                    if let Some(el) = &prev.info {
+                        stats.reused_services += 1;
+                        infos.push((name.clone(), el.clone()));
+                        built.insert(name.clone(), prev.built.clone());
+                        self.services.insert(name.clone(), prev);
+                        continue;
+                    }
+                    cache.insert(name.clone(), prev);
+                }
+            }
             let mut el = ElementInfo::new(name, &api_json(name, service));
             for w in service.unsupported.warnings() {
                 tracing::warn!(service = %name, "{w}");
@@ -549,14 +573,14 @@ impl Builder {
             if let Some(e) = service.unsupported.error() {
                 tracing::error!(service = %name, "{e}");
                 el.fail(e);
-                info.services.insert(name.clone(), el);
+                infos.push((name.clone(), el));
                 continue;
             }
             if is_composite(service) {
                 // Built once the services it names are.
                 el.kind = Some(kind_name(service).into());
                 composite.push(name.clone());
-                info.services.insert(name.clone(), el);
+                infos.push((name.clone(), el));
                 continue;
             }
             if kind_count(service) > 0 {
@@ -568,11 +592,15 @@ impl Builder {
             }
             match self.build_service(name, service, http, &mut cache, stats) {
                 Ok(b) => {
+                    let clean = el.errors.is_empty() && service.middlewares.is_empty();
+                    if let Some(c) = self.services.get_mut(name).filter(|_| clean) {
+                        c.info = Some(el.clone());
+                    }
                     built.insert(name.clone(), defer_middlewares(Some(service), b));
                 }
                 Err(e) => el.fail(e),
             }
-            info.services.insert(name.clone(), el);
+            infos.push((name.clone(), el));
         }
         for (name, handler) in &self.internal {
             if !built.contains_key(name) {
@@ -585,10 +613,12 @@ impl Builder {
                         pending: None,
                     },
                 );
-                info.services
-                    .insert(name.clone(), ElementInfo::new(name, &serde_json::json!({})));
+                infos.push((name.clone(), ElementInfo::new(name, &serde_json::json!({}))));
             }
         }
+        // Built in one go from sorted entries (a later one of the same name
+        // wins, as inserting did): packed nodes, no search per element.
+        info.services = infos.into_iter().collect();
         for name in composite {
             if let Err(e) = build_composite(&name, http, &mut built, &mut Vec::new()) {
                 if let Some(el) = info.services.get_mut(&name) {
@@ -610,7 +640,6 @@ impl Builder {
         // Transports no service uses any more are dropped with their pools.
         self.transports
             .retain(|name, _| http.servers_transports.contains_key(name));
-        info.services = crate::runtime::packed(std::mem::take(&mut info.services));
         built
     }
 
@@ -652,9 +681,10 @@ impl Builder {
         if let Some(prev) = cache.remove(name) {
             if *prev.config == *lb && Arc::ptr_eq(&prev.upstream, &upstream) {
                 stats.reused_services += 1;
-                let balancer = prev.balancer.clone();
-                self.services.insert(name.to_string(), prev);
-                return Ok(lb_service(balancer, lb.health_check.is_some()));
+                let built = prev.built.clone();
+                self.services
+                    .insert(name.to_string(), CachedService { info: None, ..prev });
+                return Ok(built);
             }
         }
         let specs: Vec<ServerSpec> = lb
@@ -669,14 +699,16 @@ impl Builder {
         let health = lb.health_check.as_deref().map(health_check).transpose()?;
         let balancer = LoadBalancer::new(name, &specs, options, upstream.clone(), health)
             .map_err(|e| e.to_string())?;
+        let built = lb_service(balancer, lb.health_check.is_some());
         self.services.insert(
             name.to_string(),
             CachedService {
                 config: Box::new(lb.clone()),
                 upstream,
-                balancer: balancer.clone(),
+                built: built.clone(),
+                info: None,
             },
         );
-        Ok(lb_service(balancer, lb.health_check.is_some()))
+        Ok(built)
     }
 }

@@ -13,6 +13,7 @@
 //! `tls_names`), which the upstream client shares.
 
 pub(crate) mod stream;
+mod ticketer;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -417,9 +418,7 @@ pub fn server_config(
     } else {
         // One ticket per handshake, as Go sends.
         config.send_tls13_tickets = 1;
-        if let Ok(t) = rustls::crypto::aws_lc_rs::Ticketer::new() {
-            config.ticketer = t;
-        }
+        config.ticketer = ticketer::LazyTicketer::shared();
     }
     Ok(config)
 }
