@@ -239,8 +239,8 @@ fn take_only(http: &mut HttpConfiguration, kind: Kind, name: &str) -> Option<Ele
         return None;
     }
     Some(match kind {
-        Kind::Routers => Element::Router(Box::new(http.routers.remove(name)?)),
-        Kind::Services => Element::Service(Box::new(http.services.remove(name)?)),
+        Kind::Routers => Element::Router(http.routers.remove(name)?),
+        Kind::Services => Element::Service(http.services.remove(name)?),
         Kind::Middlewares => Element::Middleware(Box::new(http.middlewares.remove(name)?)),
         Kind::ServersTransports => {
             Element::ServersTransport(Box::new(http.servers_transports.remove(name)?))
@@ -248,10 +248,11 @@ fn take_only(http: &mut HttpConfiguration, kind: Kind, name: &str) -> Option<Ele
     })
 }
 
-/// One element, boxed: a parse holds one slot per block.
+/// One element, boxed (routers and services shared, as the configuration
+/// holds them): a parse holds one slot per block.
 enum Element {
-    Router(Box<crate::dynamic::Router>),
-    Service(Box<crate::dynamic::Service>),
+    Router(std::sync::Arc<crate::dynamic::Router>),
+    Service(std::sync::Arc<crate::dynamic::Service>),
     Middleware(Box<crate::dynamic::Middleware>),
     ServersTransport(Box<crate::dynamic::ServersTransport>),
 }
@@ -259,8 +260,8 @@ enum Element {
 /// Takes element `name` of `kind` out of a previous parse.
 fn take_previous(previous: &mut HttpConfiguration, kind: Kind, name: &str) -> Option<Element> {
     Some(match kind {
-        Kind::Routers => Element::Router(Box::new(previous.routers.remove(name)?)),
-        Kind::Services => Element::Service(Box::new(previous.services.remove(name)?)),
+        Kind::Routers => Element::Router(previous.routers.remove(name)?),
+        Kind::Services => Element::Service(previous.services.remove(name)?),
         Kind::Middlewares => Element::Middleware(Box::new(previous.middlewares.remove(name)?)),
         Kind::ServersTransports => {
             Element::ServersTransport(Box::new(previous.servers_transports.remove(name)?))
@@ -282,8 +283,8 @@ fn has_element(http: &HttpConfiguration, kind: Kind, name: &str) -> bool {
 /// elements one by one).
 #[derive(Default)]
 struct Elements {
-    routers: Vec<(String, crate::dynamic::Router)>,
-    services: Vec<(String, crate::dynamic::Service)>,
+    routers: Vec<(String, std::sync::Arc<crate::dynamic::Router>)>,
+    services: Vec<(String, std::sync::Arc<crate::dynamic::Service>)>,
     middlewares: Vec<(String, crate::dynamic::Middleware)>,
     servers_transports: Vec<(String, crate::dynamic::ServersTransport)>,
 }
@@ -293,8 +294,8 @@ impl Elements {
     fn put(&mut self, name: &str, element: Element) {
         let name = name.to_string();
         match element {
-            Element::Router(e) => self.routers.push((name, *e)),
-            Element::Service(e) => self.services.push((name, *e)),
+            Element::Router(e) => self.routers.push((name, e)),
+            Element::Service(e) => self.services.push((name, e)),
             Element::Middleware(e) => self.middlewares.push((name, *e)),
             Element::ServersTransport(e) => self.servers_transports.push((name, *e)),
         }

@@ -12,7 +12,7 @@
 //! applies. `tcp` and `udp` are checked and kept whole: the builder names
 //! each of their elements as not routed yet.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::decode::from_node;
 use crate::dynamic::{Configuration, Unsupported};
@@ -136,8 +136,14 @@ fn unsupported_of<'a>(
 ) -> Option<&'a mut Unsupported> {
     let http = config.http.as_mut()?;
     match kind {
-        ElementKind::Router => http.routers.get_mut(name).map(|r| &mut r.unsupported),
-        ElementKind::Service => http.services.get_mut(name).map(|s| &mut s.unsupported),
+        ElementKind::Router => http
+            .routers
+            .get_mut(name)
+            .map(|r| &mut Arc::make_mut(r).unsupported),
+        ElementKind::Service => http
+            .services
+            .get_mut(name)
+            .map(|s| &mut Arc::make_mut(s).unsupported),
         ElementKind::Middleware => http.middlewares.get_mut(name).map(|m| &mut m.1),
         ElementKind::ServersTransport => http
             .servers_transports

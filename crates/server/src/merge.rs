@@ -128,7 +128,7 @@ mod tests {
             http: Some(HttpConfiguration {
                 routers: routers
                     .iter()
-                    .map(|(n, r)| (n.to_string(), router(r)))
+                    .map(|(n, r)| (n.to_string(), std::sync::Arc::new(router(r))))
                     .collect(),
                 ..Default::default()
             }),

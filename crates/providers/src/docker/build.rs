@@ -211,16 +211,16 @@ fn build_one(
     if http.services.is_empty() {
         http.services.insert(
             name.to_string(),
-            Service {
+            Arc::new(Service {
                 load_balancer: Some(LoadBalancerService::default()),
                 ..Service::default()
-            },
+            }),
         );
     }
     if running(c) && healthy(c) {
         for (service_name, service) in &mut http.services {
             let label = decoded.servers.http.get(service_name);
-            add_server(c, &extra, settings, service, label)
+            add_server(c, &extra, settings, Arc::make_mut(service), label)
                 .map_err(|e| format!("service {service_name:?} error: {e}"))?;
         }
     }
@@ -370,13 +370,14 @@ fn build_routers(
 ) {
     if http.routers.is_empty() && http.services.len() <= 1 {
         http.routers
-            .insert(default_name.to_string(), Router::default());
+            .insert(default_name.to_string(), Arc::new(Router::default()));
     }
     let only_service = (http.services.len() == 1)
         .then(|| http.services.keys().next().cloned())
         .flatten();
     let services: Vec<String> = http.services.keys().cloned().collect();
     http.routers.retain(|router_name, router| {
+        let router = Arc::make_mut(router);
         if router.rule.is_empty() {
             match (settings.default_rule)(model) {
                 Ok(rule) if !rule.is_empty() => {
@@ -446,7 +447,7 @@ fn merge(
                 h.services,
                 "HTTP service",
                 &mut conflicts,
-                merge_service,
+                |a, b| merge_service(Arc::make_mut(a), Arc::unwrap_or_clone(b)),
             );
         }
         if let Some(t) = conf.tcp {

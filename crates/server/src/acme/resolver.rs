@@ -31,7 +31,7 @@ use super::storage::{
 /// The domains routers want from `resolver`: their `tls.domains`, else the
 /// `Host` values of their rule (wildcards need DNS-01 and are skipped).
 pub fn wanted_domains(
-    routers: &BTreeMap<String, Router>,
+    routers: &BTreeMap<String, Arc<Router>>,
     resolver: &str,
     wildcards: bool,
 ) -> Vec<Vec<String>> {
@@ -567,14 +567,16 @@ mod tests {
     #[test]
     fn domains_from_routers() {
         let mut routers = BTreeMap::new();
-        let router = |rule: &str, resolver: &str, domains: Vec<Domain>| Router {
-            rule: rule.into(),
-            tls: Some(Box::new(switchyard_config::tls::RouterTls {
-                cert_resolver: resolver.into(),
-                domains,
+        let router = |rule: &str, resolver: &str, domains: Vec<Domain>| {
+            Arc::new(Router {
+                rule: rule.into(),
+                tls: Some(Box::new(switchyard_config::tls::RouterTls {
+                    cert_resolver: resolver.into(),
+                    domains,
+                    ..Default::default()
+                })),
                 ..Default::default()
-            })),
-            ..Default::default()
+            })
         };
         routers.insert(
             "a".into(),

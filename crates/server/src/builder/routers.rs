@@ -340,7 +340,9 @@ impl Builder {
     ) -> Option<&'c CachedRouter> {
         let c = cached?;
         let unchanged = names_stable
-            && last.and_then(|l| l.routers.get(name)) == Some(router)
+            && last
+                .and_then(|l| l.routers.get(name))
+                .is_some_and(|r| std::ptr::eq(&**r, router) || **r == *router)
             && services
                 .get(service_name)
                 .is_some_and(|s| Arc::ptr_eq(&s.handler, &c.service))

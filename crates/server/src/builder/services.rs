@@ -56,7 +56,9 @@ fn defer_middlewares(service: Option<&Service>, b: BuiltService) -> BuiltService
 /// its definition, and the client it was built with (one per transport, the
 /// same while the transport's settings are).
 pub struct CachedService {
-    config: Box<LoadBalancerService>,
+    /// The service's definition, shared with the configuration it came
+    /// from (not a copy): an unchanged one is recognised by it.
+    config: Arc<Service>,
     upstream: Arc<Upstream>,
     /// The service as routers saw it: the same handler while it is kept,
     /// so that their chains can be kept too.
@@ -313,7 +315,7 @@ fn child(
     stack: &mut Vec<String>,
 ) -> Result<(BoxHandler, Option<UpFn>), String> {
     let name = qualify(reference, provider_of(parent));
-    if http.services.get(&name).is_some_and(is_composite) {
+    if http.services.get(&name).is_some_and(|s| is_composite(s)) {
         build_composite(&name, http, built, stack)?;
     }
     let b = built
@@ -359,7 +361,7 @@ fn build_composite(
     stack.pop();
     built.insert(
         name.to_string(),
-        defer_middlewares(http.services.get(name), result?),
+        defer_middlewares(http.services.get(name).map(|s| &**s), result?),
     );
     Ok(())
 }
@@ -553,7 +555,10 @@ impl Builder {
         // A transport change may change any service's client or warnings.
         let last = last.filter(|l| l.servers_transports == http.servers_transports);
         for (name, service) in &http.services {
-            if last.and_then(|l| l.services.get(name)) == Some(service) {
+            if last
+                .and_then(|l| l.services.get(name))
+                .is_some_and(|s| Arc::ptr_eq(s, service) || s == service)
+            {
                 if let Some(prev) = cache.remove(name) {
                     if let Some(el) = &prev.info {
                         stats.reused_services += 1;
@@ -678,8 +683,16 @@ impl Builder {
                 .map(switchyard_proxy::service::load_balancer::ServiceMetrics),
         };
         let upstream = self.upstream_for(name, lb, http)?;
+        let definition = http
+            .services
+            .get(name)
+            .filter(|s| std::ptr::eq(Arc::as_ptr(s), service))
+            .cloned()
+            .unwrap_or_else(|| Arc::new(service.clone()));
         if let Some(prev) = cache.remove(name) {
-            if *prev.config == *lb && Arc::ptr_eq(&prev.upstream, &upstream) {
+            let same = Arc::ptr_eq(&prev.config, &definition)
+                || prev.config.load_balancer.as_ref() == Some(lb);
+            if same && Arc::ptr_eq(&prev.upstream, &upstream) {
                 stats.reused_services += 1;
                 let built = prev.built.clone();
                 self.services
@@ -703,7 +716,7 @@ impl Builder {
         self.services.insert(
             name.to_string(),
             CachedService {
-                config: Box::new(lb.clone()),
+                config: definition,
                 upstream,
                 built: built.clone(),
                 info: None,
