@@ -597,3 +597,49 @@ async fn semconv_histograms_record_server_and_client_calls() {
         assert!(!names(export).contains(&absent), "{absent}");
     }
 }
+
+#[tokio::test]
+async fn semconv_follows_the_router_switch_and_records_each_attempt() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let dead = format!("127.0.0.1:{}", free_port());
+    let config = otlp_static(&format!(
+        "    pushInterval: 200ms\n    http:\n      endpoint: \"http://{}\"\n",
+        recv.addr()
+    ));
+    // As checked against Traefik 3.7: each attempt of `retry` is a call to
+    // a server of its own; a router with `observability.metrics: false`
+    // records nothing.
+    let dynamic = format!(
+        "http:\n  routers:\n    retried:\n      rule: \"Host(`retry.test`)\"\n      service: dead\n\
+         \x20     middlewares: [retry]\n\
+         \x20   quiet:\n      rule: \"Host(`quiet.test`)\"\n      service: app\n\
+         \x20     observability:\n        metrics: false\n\
+         \x20 middlewares:\n    retry:\n      retry:\n        attempts: 3\n\
+         \x20 services:\n    app:\n      loadBalancer:\n        servers:\n          - url: \"{}\"\n\
+         \x20   dead:\n      loadBalancer:\n        servers:\n          - url: \"http://{dead}\"\n",
+        b.url()
+    );
+    let p = Proxy::start("motlp-semconv-switch", &dynamic, &config).await;
+    p.wait_status("quiet.test", "/", 200).await;
+    for _ in 0..3 {
+        assert_eq!(get(p.web, "quiet.test", "/q").await.unwrap().status, 200);
+    }
+    let r = get(p.web, "retry.test", "/r").await.unwrap();
+    assert_eq!(r.status, 502);
+    let retried = [("server.address", "retry.test")];
+    let export = wait_metric(&recv, "http.server.request.duration", &retried, 1.0).await;
+    let client = find(&export, "http.client.request.duration");
+    let attempts = client
+        .point(&[("server.address", dead.as_str()), ("error.type", "502")])
+        .unwrap_or_else(|| panic!("{:#?}", described(client)));
+    assert_eq!(attempts.value, 3.0, "one per attempt");
+    assert_eq!(client.points.len(), 1, "{:#?}", described(client));
+    // (The wait may have seen 404s before the router was there.)
+    let server = find(&export, "http.server.request.duration");
+    let quiet = [
+        ("server.address", "quiet.test"),
+        ("http.response.status_code", "200"),
+    ];
+    assert!(server.point(&quiet).is_none(), "{:#?}", described(server));
+}
