@@ -400,9 +400,9 @@ pub struct Observation {
 impl Observation {
     /// Counts the answer: `code` (gRPC's own for gRPC) on the scopes,
     /// the HTTP `status` on the server histogram.
-    fn record(&self, code: u16, status: u16, response_bytes: u64) {
+    fn record(&mut self, code: u16, status: u16, response_bytes: u64) {
         let duration = self.started.elapsed();
-        if let Some(server) = &self.server {
+        if let Some(server) = &mut self.server {
             server.record(status, duration);
         }
         let request_bytes = self
@@ -419,7 +419,7 @@ impl Observation {
 
     /// Counts `code` and `response_bytes` now (an answer without a body
     /// to wait for).
-    pub fn record_now(self, code: u16, response_bytes: u64) {
+    pub fn record_now(mut self, code: u16, response_bytes: u64) {
         self.record(code, code, response_bytes);
     }
 
@@ -502,7 +502,7 @@ impl http_body::Body for MeteredBody {
 
 impl Drop for MeteredBody {
     fn drop(&mut self) {
-        if let Some(o) = self.observation.take() {
+        if let Some(mut o) = self.observation.take() {
             o.record(self.code, self.status, self.bytes);
         }
     }

@@ -330,7 +330,9 @@ fn forwarded_proto<B>(req: &http::Request<B>) -> Option<HeaderValue> {
     req.headers().get("x-forwarded-proto").cloned()
 }
 
-/// An entrypoint's request being timed for the server histogram.
+/// An entrypoint's request being timed for the server histogram; dropped
+/// unrecorded (the client went away before the answer), it records
+/// Traefik's 499.
 #[derive(Debug)]
 pub struct ServerCall {
     semconv: Arc<SemConv>,
@@ -338,6 +340,8 @@ pub struct ServerCall {
     version: Version,
     host: Host,
     scheme: Option<HeaderValue>,
+    started: Instant,
+    done: bool,
 }
 
 impl ServerCall {
@@ -350,11 +354,18 @@ impl ServerCall {
             version: req.version(),
             host: Host::of(req),
             scheme: forwarded_proto(req),
+            started: Instant::now(),
+            done: false,
         }
     }
 
     /// Records the answer's `status`, `duration` after the request came.
-    pub fn record(&self, status: u16, duration: Duration) {
+    pub fn record(&mut self, status: u16, duration: Duration) {
+        self.done = true;
+        self.observe(status, duration);
+    }
+
+    fn observe(&self, status: u16, duration: Duration) {
         let host = self.host.text();
         let scheme = self.scheme.as_ref().map(|s| text(s.as_bytes()));
         self.semconv.server.record(
@@ -368,6 +379,14 @@ impl ServerCall {
             },
             duration,
         );
+    }
+}
+
+impl Drop for ServerCall {
+    fn drop(&mut self) {
+        if !self.done {
+            self.observe(CLIENT_CLOSED, self.started.elapsed());
+        }
     }
 }
 

@@ -596,6 +596,21 @@ async fn semconv_histograms_record_server_and_client_calls() {
     ] {
         assert!(!names(export).contains(&absent), "{absent}");
     }
+
+    // A client that gives up before the answer: Traefik's 499, on both.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        get(p.web, "app.test", "/sleep/1500"),
+    );
+    assert!(gave_up.await.is_err(), "the client went away first");
+    let gone = [("http.response.status_code", "499"), ("error.type", "499")];
+    // (The call to the server is dropped, so recorded, first.)
+    let export = wait_metric(&recv, "http.server.request.duration", &gone, 1.0).await;
+    let client = find(&export, "http.client.request.duration");
+    let p499 = client
+        .point(&gone)
+        .unwrap_or_else(|| panic!("{:#?}", described(client)));
+    assert_eq!(p499.value, 1.0);
 }
 
 #[tokio::test]

@@ -162,9 +162,17 @@ fn server_call_reads_host_scheme_method_and_version() {
     for (what, req, address, scheme, method, proto) in cases {
         let s = Arc::new(SemConv::new(&[1.0]));
         ServerCall::begin(&s, &req).record(503, Duration::ZERO);
-        let got = s.server.snapshot();
-        assert_eq!(got.len(), 1, "{what}");
-        let a = got[0].0.clone().expect(what);
+        // Dropped unrecorded: the client went away.
+        drop(ServerCall::begin(&s, &req));
+        let mut got = s.server.snapshot();
+        got.sort_by_key(|(a, _)| a.as_ref().map(|a| a.get().status));
+        assert_eq!(got.len(), 2, "{what}");
+        assert_eq!(
+            got[0].0.as_ref().map(|a| a.get().status),
+            Some(499),
+            "{what}: gone"
+        );
+        let a = got[1].0.clone().expect(what);
         let a = a.get();
         assert_eq!(
             (
