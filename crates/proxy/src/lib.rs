@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod middlewares;
 pub mod predicate;
 pub mod redis;
+pub mod semconv;
 pub mod service;
 pub mod tls_names;
 pub mod trace;

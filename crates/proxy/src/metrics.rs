@@ -148,6 +148,15 @@ impl Buckets {
             nanos,
         }
     }
+
+    /// The index of the bucket a duration of `nanos` falls in (the
+    /// first whose bound is not below it; the last, `+Inf`, when none).
+    pub fn index(&self, nanos: u64) -> usize {
+        self.nanos
+            .iter()
+            .position(|b| nanos <= *b)
+            .unwrap_or(self.nanos.len())
+    }
 }
 
 /// The counters of one series key of a scope.
@@ -272,12 +281,7 @@ impl Scope {
         c.response_bytes
             .fetch_add(response_bytes, Ordering::Relaxed);
         c.duration_nanos.fetch_add(nanos, Ordering::Relaxed);
-        let bucket = self
-            .buckets
-            .nanos
-            .iter()
-            .position(|b| nanos <= *b)
-            .unwrap_or(self.buckets.nanos.len());
+        let bucket = self.buckets.index(nanos);
         if let Some(b) = c.buckets.get(bucket) {
             b.fetch_add(1, Ordering::Relaxed);
         }
@@ -389,11 +393,18 @@ pub struct Observation {
     /// Request body bytes read so far (none for a request without a body).
     pub request_bytes: Option<Arc<AtomicU64>>,
     pub header_values: Option<HeaderValues>,
+    /// The entrypoint's request, for `http.server.request.duration`.
+    pub server: Option<crate::semconv::ServerCall>,
 }
 
 impl Observation {
-    fn record(&self, code: u16, response_bytes: u64) {
+    /// Counts the answer: `code` (gRPC's own for gRPC) on the scopes,
+    /// the HTTP `status` on the server histogram.
+    fn record(&mut self, code: u16, status: u16, response_bytes: u64) {
         let duration = self.started.elapsed();
+        if let Some(server) = &mut self.server {
+            server.record(status, duration);
+        }
         let request_bytes = self
             .request_bytes
             .as_ref()
@@ -408,8 +419,8 @@ impl Observation {
 
     /// Counts `code` and `response_bytes` now (an answer without a body
     /// to wait for).
-    pub fn record_now(self, code: u16, response_bytes: u64) {
-        self.record(code, response_bytes);
+    pub fn record_now(mut self, code: u16, response_bytes: u64) {
+        self.record(code, code, response_bytes);
     }
 
     /// Wraps `resp`'s body so that the answer is counted when it is
@@ -417,16 +428,18 @@ impl Observation {
     /// trailers give).
     pub fn finish(self, resp: Response) -> Response {
         let grpc = self.labels.is_grpc();
+        let status = resp.status().as_u16();
         let code = if grpc {
             grpc_code(resp.headers()).unwrap_or(GRPC_UNKNOWN)
         } else {
-            resp.status().as_u16()
+            status
         };
         resp.map(|inner| {
             http_body_util::BodyExt::boxed(MeteredBody {
                 inner,
                 bytes: 0,
                 code,
+                status,
                 grpc,
                 observation: Some(self),
             })
@@ -449,6 +462,8 @@ struct MeteredBody {
     inner: Body,
     bytes: u64,
     code: u16,
+    /// The HTTP status (`code` is gRPC's for gRPC).
+    status: u16,
     grpc: bool,
     observation: Option<Observation>,
 }
@@ -487,8 +502,8 @@ impl http_body::Body for MeteredBody {
 
 impl Drop for MeteredBody {
     fn drop(&mut self) {
-        if let Some(o) = self.observation.take() {
-            o.record(self.code, self.bytes);
+        if let Some(mut o) = self.observation.take() {
+            o.record(self.code, self.status, self.bytes);
         }
     }
 }
@@ -513,6 +528,7 @@ impl ServiceObservation {
             started: Instant::now(),
             request_bytes: metered.request_bytes.clone(),
             header_values: metered.header_labels.values(req.headers()),
+            server: None,
         }))
     }
 

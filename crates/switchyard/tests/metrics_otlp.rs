@@ -418,3 +418,243 @@ async fn push_over_tls_with_the_configured_ca_and_client_certificate() {
         assert_eq!(path.contains("MetricsService"), grpc, "{path}");
     }
 }
+
+/// The points of `m` with their attributes as text, sorted, for a
+/// message that shows everything.
+fn described(m: &ReceivedMetric) -> Vec<String> {
+    let mut out: Vec<String> = m
+        .points
+        .iter()
+        .map(|p| format!("{:?} count={}", p.attributes, p.value))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn semconv_histograms_record_server_and_client_calls() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    // No request family at all: the semantic-convention histograms record
+    // anyway, as Traefik's.
+    let config = otlp_static(&format!(
+        "    addEntryPointsLabels: false\n    addServicesLabels: false\n    pushInterval: 200ms\n\
+         \x20   explicitBoundaries: [0.5, 2]\n    http:\n      endpoint: \"http://{}\"\n",
+        recv.addr()
+    ));
+    let dynamic = format!(
+        "http:\n  routers:\n    app:\n      rule: \"Host(`app.test`)\"\n      service: app-svc\n\
+         \x20   broken:\n      rule: \"Host(`broken.test`)\"\n      service: dead\n\
+         \x20 services:\n    app-svc:\n      loadBalancer:\n        servers:\n          - url: \"{}\"\n\
+         \x20   dead:\n      loadBalancer:\n        servers:\n          - url: \"{dead}\"\n",
+        b.url()
+    );
+    let p = Proxy::start("motlp-semconv", &dynamic, &config).await;
+    p.wait_status("app.test", "/", 200).await;
+    // POST only: the waits above are GETs.
+    let post = |host: &'static str, path: &'static str| {
+        request(p.web, Method::POST, host, path, &[], Bytes::new())
+    };
+    for (host, path, status) in [
+        ("app.test", "/a", 200),
+        ("app.test", "/b", 200),
+        ("app.test", "/sleep/600", 200),
+        ("app.test", "/status/500", 500),
+        ("nowhere.test", "/", 404),
+        ("broken.test", "/", 502),
+    ] {
+        let r = post(host, path).await.unwrap();
+        assert_eq!(r.status.as_u16(), status, "POST {host}{path}");
+    }
+    let h2 = h2c_get(p.web, "app.test", "/h2").await.unwrap();
+    assert_eq!(h2.status.as_u16(), 200);
+    // The API (internal, without addInternals) is not recorded.
+    assert!(p.api("/api/rawdata").await["routers"].is_object());
+
+    let ok = [
+        ("http.request.method", "POST"),
+        ("http.response.status_code", "200"),
+    ];
+    let export = wait_metric(&recv, "http.server.request.duration", &ok, 3.0).await;
+    let export = export.as_slice();
+    let server = find(export, "http.server.request.duration");
+    assert_eq!(
+        (
+            server.kind.as_str(),
+            server.temporality,
+            server.unit.as_str()
+        ),
+        ("histogram", 2, "s")
+    );
+    assert_eq!(server.description, "Duration of HTTP server requests.");
+    assert_eq!(server.scope, "github.com/traefik/traefik");
+    let s = server.point(&ok).unwrap();
+    assert_eq!(
+        s.attributes.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "http.request.method",
+            "http.response.status_code",
+            "network.protocol.name",
+            "network.protocol.version",
+            "server.address",
+            "url.scheme"
+        ]
+    );
+    let want = [
+        ("network.protocol.name", "http/1.1"),
+        ("network.protocol.version", "1.1"),
+        ("server.address", "app.test"),
+        ("url.scheme", "http"),
+    ];
+    assert!(server.point(&want).is_some(), "{:#?}", described(server));
+    assert_eq!(s.bounds, [0.5, 2.0]);
+    assert_eq!(
+        s.bucket_counts,
+        [2, 1, 0],
+        "the 600 ms answer in the second"
+    );
+    assert!(s.sum >= 0.6, "{}", s.sum);
+    // (status, host, count) of the failures, with their error.type.
+    for (status, host) in [
+        ("500", "app.test"),
+        ("404", "nowhere.test"),
+        ("502", "broken.test"),
+    ] {
+        let p = server
+            .point(&[
+                ("http.request.method", "POST"),
+                ("http.response.status_code", status),
+                ("error.type", status),
+                ("server.address", host),
+            ])
+            .unwrap_or_else(|| panic!("{status} {host}: {:#?}", described(server)));
+        assert_eq!(p.value, 1.0, "{status}");
+    }
+    let h2 = server
+        .point(&[
+            ("network.protocol.name", "http/2.0"),
+            ("network.protocol.version", "HTTP/2.0"),
+        ])
+        .unwrap_or_else(|| panic!("h2c: {:#?}", described(server)));
+    assert_eq!(h2.value, 1.0);
+    assert!(
+        server
+            .points
+            .iter()
+            .all(|p| p.attributes.get("server.address").map(String::as_str) != Some("localhost")),
+        "internal routers are not recorded: {:#?}",
+        described(server)
+    );
+
+    let client = find(export, "http.client.request.duration");
+    assert_eq!(client.description, "Duration of HTTP client requests.");
+    let backend = b.addr().to_string();
+    let c = client
+        .point(&[
+            ("http.request.method", "POST"),
+            ("http.response.status_code", "200"),
+            ("server.address", &backend),
+        ])
+        .unwrap_or_else(|| panic!("{:#?}", described(client)));
+    assert_eq!(c.value, 3.0);
+    assert_eq!(c.bucket_counts, [2, 1, 0]);
+    assert_eq!(
+        c.attributes.get("server.port").map(String::as_str),
+        Some("0"),
+        "Traefik's: the URL names a port"
+    );
+    assert_eq!(
+        (
+            c.attributes["network.protocol.name"].as_str(),
+            c.attributes["network.protocol.version"].as_str(),
+            c.attributes["url.scheme"].as_str()
+        ),
+        ("http/1.1", "1.1", "http")
+    );
+    let failed = client
+        .point(&[("http.response.status_code", "500"), ("error.type", "500")])
+        .unwrap_or_else(|| panic!("{:#?}", described(client)));
+    assert_eq!(failed.value, 1.0);
+    let unreachable = client
+        .point(&[
+            ("http.response.status_code", "502"),
+            ("error.type", "502"),
+            ("server.address", dead.trim_start_matches("http://")),
+        ])
+        .unwrap_or_else(|| panic!("{:#?}", described(client)));
+    assert_eq!(unreachable.value, 1.0);
+    assert!(
+        client
+            .point(&[("http.response.status_code", "404")])
+            .is_none(),
+        "no server call for a request no router takes"
+    );
+    for absent in [
+        "traefik_entrypoint_requests_total",
+        "traefik_service_requests_total",
+    ] {
+        assert!(!names(export).contains(&absent), "{absent}");
+    }
+
+    // A client that gives up before the answer: Traefik's 499, on both.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        get(p.web, "app.test", "/sleep/1500"),
+    );
+    assert!(gave_up.await.is_err(), "the client went away first");
+    let gone = [("http.response.status_code", "499"), ("error.type", "499")];
+    // (The call to the server is dropped, so recorded, first.)
+    let export = wait_metric(&recv, "http.server.request.duration", &gone, 1.0).await;
+    let client = find(&export, "http.client.request.duration");
+    let p499 = client
+        .point(&gone)
+        .unwrap_or_else(|| panic!("{:#?}", described(client)));
+    assert_eq!(p499.value, 1.0);
+}
+
+#[tokio::test]
+async fn semconv_follows_the_router_switch_and_records_each_attempt() {
+    let recv = OtlpReceiver::start().await;
+    let b = Backend::start("b").await;
+    let dead = format!("127.0.0.1:{}", free_port());
+    let config = otlp_static(&format!(
+        "    pushInterval: 200ms\n    http:\n      endpoint: \"http://{}\"\n",
+        recv.addr()
+    ));
+    // As checked against Traefik 3.7: each attempt of `retry` is a call to
+    // a server of its own; a router with `observability.metrics: false`
+    // records nothing.
+    let dynamic = format!(
+        "http:\n  routers:\n    retried:\n      rule: \"Host(`retry.test`)\"\n      service: dead\n\
+         \x20     middlewares: [retry]\n\
+         \x20   quiet:\n      rule: \"Host(`quiet.test`)\"\n      service: app\n\
+         \x20     observability:\n        metrics: false\n\
+         \x20 middlewares:\n    retry:\n      retry:\n        attempts: 3\n\
+         \x20 services:\n    app:\n      loadBalancer:\n        servers:\n          - url: \"{}\"\n\
+         \x20   dead:\n      loadBalancer:\n        servers:\n          - url: \"http://{dead}\"\n",
+        b.url()
+    );
+    let p = Proxy::start("motlp-semconv-switch", &dynamic, &config).await;
+    p.wait_status("quiet.test", "/", 200).await;
+    for _ in 0..3 {
+        assert_eq!(get(p.web, "quiet.test", "/q").await.unwrap().status, 200);
+    }
+    let r = get(p.web, "retry.test", "/r").await.unwrap();
+    assert_eq!(r.status, 502);
+    let retried = [("server.address", "retry.test")];
+    let export = wait_metric(&recv, "http.server.request.duration", &retried, 1.0).await;
+    let client = find(&export, "http.client.request.duration");
+    let attempts = client
+        .point(&[("server.address", dead.as_str()), ("error.type", "502")])
+        .unwrap_or_else(|| panic!("{:#?}", described(client)));
+    assert_eq!(attempts.value, 3.0, "one per attempt");
+    assert_eq!(client.points.len(), 1, "{:#?}", described(client));
+    // (The wait may have seen 404s before the router was there.)
+    let server = find(&export, "http.server.request.duration");
+    let quiet = [
+        ("server.address", "quiet.test"),
+        ("http.response.status_code", "200"),
+    ];
+    assert!(server.point(&quiet).is_none(), "{:#?}", described(server));
+}

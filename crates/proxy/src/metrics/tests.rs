@@ -95,6 +95,11 @@ fn buckets_are_sorted_and_bounded() {
 #[tokio::test]
 async fn answer_counted_when_body_dropped() {
     let scope = Arc::new(Scope::new(&["web"], Arc::new(Buckets::new(&[1.0]))));
+    let semconv = Arc::new(crate::semconv::SemConv::new(&[1.0]));
+    let req = http::Request::post("/")
+        .header("host", "app.test")
+        .body(())
+        .unwrap_or_default();
     let o = Observation {
         scopes: [Some(scope.clone()), None],
         labels: RequestLabels {
@@ -104,6 +109,7 @@ async fn answer_counted_when_body_dropped() {
         started: Instant::now(),
         request_bytes: Some(Arc::new(AtomicU64::new(7))),
         header_values: None,
+        server: Some(crate::semconv::ServerCall::begin(&semconv, &req)),
     };
     let mut resp = Response::new(crate::body::full("hello"));
     *resp.status_mut() = http::StatusCode::CREATED;
@@ -120,6 +126,14 @@ async fn answer_counted_when_body_dropped() {
     assert_eq!(key_labels(*key), (201, "POST", "http"));
     assert_eq!(cell.response_bytes.load(Ordering::Relaxed), 5);
     assert_eq!(cell.request_bytes.load(Ordering::Relaxed), 7);
+    let server = semconv.server.snapshot();
+    assert_eq!(server.len(), 1, "{server:?}");
+    let (attributes, counts) = &server[0];
+    let a = attributes
+        .as_ref()
+        .map(|a| (a.get().method, a.get().status));
+    assert_eq!(a, Some(("POST", 201)));
+    assert_eq!(counts.count, 1);
 }
 
 /// A gRPC answer: `data`, then trailers with `status` when given.
@@ -154,6 +168,7 @@ async fn grpc_code_from_head_or_trailers() {
             started: Instant::now(),
             request_bytes: None,
             header_values: None,
+            server: None,
         };
         let mut resp = grpc_answer("abc", *trailers);
         if let Some(h) = head {

@@ -233,7 +233,16 @@ pub async fn forward(
         target.protocol()
     };
     let span = crate::trace::ClientSpan::start(&mut req);
+    let port = crate::semconv::server_port(
+        target.authority.port().is_some(),
+        target.scheme == Scheme::HTTPS,
+        target.h2c,
+    );
+    let call = crate::semconv::ClientCall::start(&req, &target.authority, port);
     let sent = upstream.send(req, &target.url, protocol).await;
+    if let Some(call) = call {
+        call.finish(&sent);
+    }
     let mut resp = crate::trace::ClientSpan::end(span, sent)?;
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {

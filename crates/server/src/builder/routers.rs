@@ -163,15 +163,12 @@ impl Builder {
             return Default::default();
         };
         let internal = service.ends_with("@internal");
-        if !m.meters(
-            internal,
-            observability_switch(router, "metrics", entrypoint_default),
-        ) {
-            return Default::default();
-        }
+        let switch = observability_switch(router, "metrics", entrypoint_default);
+        let metered = m.meters(internal, switch);
         crate::metrics::RouteMetrics {
-            metered: true,
-            router: m.router_scope(name, service),
+            metered,
+            router: metered.then(|| m.router_scope(name, service)).flatten(),
+            semconv: m.records_semconv(internal, switch),
         }
     }
 

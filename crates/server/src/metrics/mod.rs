@@ -21,6 +21,7 @@
 pub mod otlp;
 pub mod process;
 pub mod render;
+mod semconv;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -33,6 +34,7 @@ use switchyard_proxy::accesslog::Counted;
 use switchyard_proxy::metrics::{
     Buckets, HeaderLabels, Metered, Observation, RequestLabels, Scope,
 };
+use switchyard_proxy::semconv::{ClientMetrics, SemConv, ServerCall};
 use switchyard_proxy::{Request, RequestContext};
 
 /// Which request families a backend shows (its `addEntryPointsLabels`,
@@ -52,6 +54,8 @@ pub struct Metrics {
     prometheus: Option<Families>,
     /// What `metrics.otlp` pushes, when on.
     otlp: Option<Families>,
+    /// The semantic-convention histograms, recorded with `metrics.otlp`.
+    semconv: Option<Arc<SemConv>>,
     /// When the registry was made: the start of the OTLP cumulative sums.
     started: SystemTime,
     /// Counted: the families of either backend.
@@ -88,6 +92,7 @@ pub struct EntryPointMetrics {
     services_on: bool,
     open: AtomicI64,
     header_labels: HeaderLabels,
+    semconv: Option<Arc<SemConv>>,
 }
 
 impl std::fmt::Debug for EntryPointMetrics {
@@ -106,6 +111,9 @@ pub struct RouteMetrics {
     pub metered: bool,
     /// Its router's counters (with `addRoutersLabels`).
     pub router: Option<Arc<Scope>>,
+    /// Whether the semantic-convention histograms record its requests
+    /// (with `metrics.otlp`, whatever families are on).
+    pub semconv: bool,
 }
 
 impl RouteMetrics {
@@ -115,6 +123,7 @@ impl RouteMetrics {
         RouteMetrics {
             metered: true,
             router: None,
+            semconv: true,
         }
     }
 }
@@ -137,13 +146,26 @@ impl EntryPointMetrics {
 
     /// Starts counting `req` as routed by `route`: its TLS use at once, its
     /// answer when the [`Observation`] finishes. Marks the request for the
-    /// service's counters and counts its body's bytes. None when the route
-    /// is not metered.
+    /// service's counters and counts its body's bytes; marks it for the
+    /// client histogram. None when the route is neither metered nor
+    /// recorded by the semantic-convention histograms.
     pub fn begin(&self, req: &mut Request, route: &RouteMetrics) -> Option<Observation> {
-        if !route.metered {
-            return None;
-        }
+        let semconv = self.semconv.as_ref().filter(|_| route.semconv);
+        let server = semconv.map(|s| {
+            req.extensions_mut().insert(ClientMetrics(s.clone()));
+            ServerCall::begin(s, req)
+        });
         let labels = RequestLabels::of(req);
+        if !route.metered {
+            return server.map(|server| Observation {
+                scopes: [None, None],
+                labels,
+                started: Instant::now(),
+                request_bytes: None,
+                header_values: None,
+                server: Some(server),
+            });
+        }
         let tls = req
             .extensions()
             .get::<RequestContext>()
@@ -176,6 +198,7 @@ impl EntryPointMetrics {
             started: Instant::now(),
             request_bytes,
             header_values,
+            server,
         })
     }
 }
@@ -230,6 +253,10 @@ impl Metrics {
             header_labels: HeaderLabels(header_labels.into()),
             prometheus,
             otlp,
+            semconv: config
+                .otlp
+                .as_ref()
+                .map(|o| Arc::new(SemConv::new(&o.explicit_boundaries))),
             started: SystemTime::now(),
             entrypoints_on: either(|f| f.entrypoints),
             routers_on: either(|f| f.routers),
@@ -263,6 +290,7 @@ impl Metrics {
             } else {
                 HeaderLabels::default()
             },
+            semconv: self.semconv.clone(),
         });
         lock(&self.entrypoints).push(ep.clone());
         ep
@@ -278,6 +306,13 @@ impl Metrics {
     /// whose `observability.metrics` is `switch` are counted.
     pub fn meters(&self, internal: bool, switch: bool) -> bool {
         self.any_requests() && switch && (!internal || self.add_internals)
+    }
+
+    /// Whether the semantic-convention histograms record requests through
+    /// such a router: with `metrics.otlp` on, even without any request
+    /// family (as Traefik's).
+    pub fn records_semconv(&self, internal: bool, switch: bool) -> bool {
+        self.semconv.is_some() && switch && (!internal || self.add_internals)
     }
 
     /// The counters of `router` sending to `service` (with

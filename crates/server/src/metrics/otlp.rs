@@ -6,6 +6,10 @@
 //! names. Nothing is counted twice: each push reads the atomics the
 //! request path already updates.
 //!
+//! Beside them go the semantic-convention histograms
+//! `http.server.request.duration` and `http.client.request.duration`
+//! ([`super::semconv`]), as Traefik's meter records them too.
+//!
 //! Only instruments with data are sent (an SDK exports no stream that was
 //! never recorded). A failed push is logged once (then at debug level
 //! until one succeeds) and not retried: the next push carries the
@@ -351,9 +355,14 @@ impl Metrics {
             }
             all.push(up);
         }
-        all.into_iter()
+        let mut out: Vec<Metric> = all
+            .into_iter()
             .filter_map(Instrument::into_metric)
-            .collect()
+            .collect();
+        if let Some(semconv) = &self.semconv {
+            out.extend(super::semconv::metrics(semconv, t.start, t.now));
+        }
+        out
     }
 
     /// One export request: `resource`'s instruments under Traefik's scope.
