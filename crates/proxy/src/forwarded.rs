@@ -163,7 +163,7 @@ impl ForwardedHeaders {
         headers: &mut HeaderMap,
         peer: IpAddr,
         tls: bool,
-        port: u16,
+        _local_port: u16,
         host: Option<&str>,
     ) -> Result<(), AliasRejected> {
         self.aliases.apply(headers)?;
@@ -174,39 +174,57 @@ impl ForwardedHeaders {
             .get(http::header::UPGRADE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-        if !headers.contains_key(&X_FORWARDED_PROTO) {
-            let proto = match (websocket, tls) {
-                (true, true) => "wss",
-                (true, false) => "ws",
-                (false, true) => "https",
-                (false, false) => "http",
-            };
-            headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-        }
+        // One lookup per header: `entry` finds the slot or the place for it.
+        let secure_proto = match headers.entry(X_FORWARDED_PROTO) {
+            header::Entry::Vacant(slot) => {
+                let proto = match (websocket, tls) {
+                    (true, true) => "wss",
+                    (true, false) => "ws",
+                    (false, true) => "https",
+                    (false, false) => "http",
+                };
+                slot.insert(HeaderValue::from_static(proto));
+                tls
+            }
+            header::Entry::Occupied(slot) => is_secure_proto(slot.get().as_bytes()),
+        };
         if !headers.contains_key(&X_FORWARDED_HOST) {
-            if let Some(h) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
-                headers.insert(X_FORWARDED_HOST, h);
+            if let Some(h) = host {
+                // The Host header's own value when that is where the host
+                // came from (no copy), else the host as given.
+                let value = match headers.get(header::HOST) {
+                    Some(v) if v.as_bytes() == h.as_bytes() => Some(v.clone()),
+                    _ => HeaderValue::from_str(h).ok(),
+                };
+                if let Some(value) = value {
+                    headers.insert(X_FORWARDED_HOST, value);
+                }
             }
         }
-        if !headers.contains_key(&X_FORWARDED_PORT) {
-            let port = forwarded_port(headers, host, tls, port);
-            headers.insert(X_FORWARDED_PORT, HeaderValue::from(port));
+        if let header::Entry::Vacant(slot) = headers.entry(X_FORWARDED_PORT) {
+            let port = match host.and_then(port_of_host) {
+                Some(p) => p,
+                None if secure_proto || tls => 443,
+                None => 80,
+            };
+            slot.insert(HeaderValue::from(port));
         }
-        let xff: Vec<&str> = headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        if xff.len() > 1 {
-            if let Ok(joined) = HeaderValue::from_str(&xff.join(", ")) {
-                headers.insert(X_FORWARDED_FOR, joined);
+        let mut xff = headers.get_all(&X_FORWARDED_FOR).iter();
+        if xff.next().is_some() && xff.next().is_some() {
+            let joined: Vec<&str> = headers
+                .get_all(&X_FORWARDED_FOR)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            if joined.len() > 1 {
+                if let Ok(joined) = HeaderValue::from_str(&joined.join(", ")) {
+                    headers.insert(X_FORWARDED_FOR, joined);
+                }
             }
         }
         headers.insert(X_FORWARDED_SERVER, self.hostname.clone());
-        if !headers.contains_key(&X_REAL_IP) {
-            if let Ok(v) = HeaderValue::from_str(&peer.to_string()) {
-                headers.insert(X_REAL_IP, v);
-            }
+        if let header::Entry::Vacant(slot) = headers.entry(X_REAL_IP) {
+            slot.insert(ip_value(peer));
         }
         apply_connection(headers, &self.connection);
         Ok(())
@@ -275,38 +293,111 @@ fn canonical_name(name: &str) -> String {
 /// when the (possibly trusted) `X-Forwarded-Proto` says https/wss or the
 /// connection is TLS, else 80.
 pub fn forwarded_port(headers: &HeaderMap, host: Option<&str>, tls: bool, _local: u16) -> u16 {
-    let from_host = |h: &str| -> Option<u16> {
-        let h = h.trim();
-        let port = if let Some(rest) = h.strip_prefix('[') {
-            rest.split_once(']')?.1.strip_prefix(':')?
-        } else {
-            h.rsplit_once(':')?.1
-        };
-        port.parse().ok()
-    };
-    if let Some(p) = host.and_then(from_host) {
+    if let Some(p) = host.and_then(port_of_host) {
         return p;
     }
-    let proto = headers
+    let secure = headers
         .get(&X_FORWARDED_PROTO)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if proto == "https" || proto == "wss" || tls {
+        .is_some_and(|v| is_secure_proto(v.as_bytes()));
+    if secure || tls {
         443
     } else {
         80
     }
 }
 
+/// The port written in a Host (`h:8080`, `[::1]:8080`).
+fn port_of_host(h: &str) -> Option<u16> {
+    let h = h.trim();
+    let port = if let Some(rest) = h.strip_prefix('[') {
+        rest.split_once(']')?.1.strip_prefix(':')?
+    } else {
+        h.rsplit_once(':')?.1
+    };
+    port.parse().ok()
+}
+
+/// `X-Forwarded-Proto: https` or `wss` (as written, case included).
+fn is_secure_proto(proto: &[u8]) -> bool {
+    proto == b"https" || proto == b"wss"
+}
+
 /// Appends the peer to `X-Forwarded-For` (the reverse proxy's last step).
 pub fn append_forwarded_for(headers: &mut HeaderMap, peer: IpAddr) {
-    let peer = peer.to_string();
-    let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.is_empty() => format!("{prior}, {peer}"),
-        _ => peer,
-    };
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        headers.insert(X_FORWARDED_FOR, v);
+    match headers.entry(X_FORWARDED_FOR) {
+        header::Entry::Vacant(slot) => {
+            slot.insert(ip_value(peer));
+        }
+        header::Entry::Occupied(mut slot) => {
+            let value = match slot.get().to_str() {
+                Ok(prior) if !prior.is_empty() => {
+                    let mut joined = String::with_capacity(prior.len() + 2 + 39);
+                    joined.push_str(prior);
+                    joined.push_str(", ");
+                    write_ip(&mut joined, peer);
+                    HeaderValue::from_str(&joined).ok()
+                }
+                _ => Some(ip_value(peer)),
+            };
+            if let Some(v) = value {
+                slot.insert(v);
+            }
+        }
+    }
+}
+
+/// `ip` as a header value, written as `Display` writes it (dotted quad;
+/// IPv6 in its short form) without going through the formatter for IPv4.
+pub fn ip_value(ip: IpAddr) -> HeaderValue {
+    if let IpAddr::V4(v4) = ip {
+        let mut buf = [0u8; 15];
+        let mut n = 0;
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                buf[n] = b'.';
+                n += 1;
+            }
+            if octet >= 100 {
+                buf[n] = b'0' + octet / 100;
+                n += 1;
+            }
+            if octet >= 10 {
+                buf[n] = b'0' + octet / 10 % 10;
+                n += 1;
+            }
+            buf[n] = b'0' + octet % 10;
+            n += 1;
+        }
+        if let Ok(v) = HeaderValue::from_bytes(&buf[..n]) {
+            return v;
+        }
+    }
+    let mut text = String::with_capacity(39);
+    write_ip(&mut text, ip);
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Appends `ip` to `out` as `Display` writes it.
+fn write_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(_) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{ip}");
+        }
     }
 }
 

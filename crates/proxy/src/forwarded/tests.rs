@@ -426,3 +426,31 @@ fn connection_list_keeps_named_headers_for_the_middlewares() {
         .with_connection(&["bad name".into()])
         .is_err());
 }
+
+/// The hand-written IPv4 digits read as `Display` writes them, for every
+/// octet width; IPv6 (mapped IPv4 too) as `Display` writes it.
+#[test]
+fn ip_values_are_written_as_display_writes_them() {
+    let mut ips: Vec<IpAddr> = [
+        "0.0.0.0",
+        "127.0.0.1",
+        "255.255.255.255",
+        "10.9.99.100",
+        "1.20.199.250",
+        "::1",
+        "::ffff:10.0.0.1",
+        "2001:db8::8a2e:370:7334",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    for octet in 0..=255u8 {
+        ips.push(IpAddr::from([octet, 255 - octet, octet / 3, 7]));
+    }
+    for ip in ips {
+        assert_eq!(ip_value(ip).to_str().unwrap(), ip.to_string(), "{ip}");
+        let mut h = hdrs(&[("x-forwarded-for", "1.1.1.1")]);
+        append_forwarded_for(&mut h, ip);
+        assert_eq!(h["x-forwarded-for"], format!("1.1.1.1, {ip}"), "{ip}");
+    }
+}
