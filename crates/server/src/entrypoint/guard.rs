@@ -252,7 +252,14 @@ impl HeadScan {
                             f.name_len = None;
                             i += 1;
                         }
-                        Some(n) if n < NAME_MAX && b != b'\n' && !f.only_cr => {
+                        // Only names opening with `c` or `t` can be of
+                        // interest: any other line is skipped whole.
+                        Some(n)
+                            if n < NAME_MAX
+                                && b != b'\n'
+                                && !f.only_cr
+                                && (n > 0 || matches!(b | 0x20, b'c' | b't')) =>
+                        {
                             f.name[n] = b;
                             f.name_len = Some(n + 1);
                             i += 1;
