@@ -140,8 +140,11 @@ impl FileProvider {
             .await;
 
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<(Trigger, Scope)>();
+        // The names of the certificate files last sent: their events matter
+        // to a single file's watcher too.
+        let cert_names: CertNames = CertNames::default();
         let mut watcher = if self.watch {
-            match start_watcher(&root, self.directory.is_some(), ev_tx) {
+            match start_watcher(&root, self.directory.is_some(), ev_tx, cert_names.clone()) {
                 Ok(w) => Some(w),
                 Err(e) => {
                     tracing::error!(provider = Self::NAME, path = %root.display(), error = %e, "cannot watch for changes");
@@ -154,7 +157,7 @@ impl FileProvider {
 
         // Certificate files live anywhere: their folders are watched too.
         let mut cert_dirs: std::collections::HashSet<PathBuf> = Default::default();
-        watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs);
+        watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs, &cert_names);
         let mut deadline: Option<tokio::time::Instant> = None;
         // What the events since the last read touched.
         let mut scope = Scope::Files(BTreeSet::new());
@@ -184,7 +187,7 @@ impl FileProvider {
                     if changed.is_err() { break }
                     tracing::info!(provider = Self::NAME, "re-reading on request (SIGHUP)");
                     self.read_and_send(&root, Scope::All, &mut cache, &mut last_sent, &tx).await;
-                    watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs);
+                    watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs, &cert_names);
                 }
                 _ = sleep => {
                     deadline = None;
@@ -194,7 +197,7 @@ impl FileProvider {
                         // What was put off is read again, with the rest.
                         scope = Scope::All;
                     }
-                    watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs);
+                    watch_cert_dirs(&mut watcher, &last_sent, &mut cert_dirs, &cert_names);
                     // Events that arrived while reading mean a writer was
                     // busy: the loop sees them and reads again.
                 }
@@ -235,6 +238,11 @@ impl FileProvider {
                 present
             }
         };
+        tracing::trace!(
+            provider = Self::NAME,
+            files = files.len(),
+            "reading configuration files"
+        );
         // Whether a file's configuration changed (or a file went).
         let mut changed = last_sent.is_none() || cache.len() < before;
         for path in &files {
@@ -337,15 +345,30 @@ struct Sent {
     stamps: Vec<(String, u64, u128)>,
 }
 
+/// The file names of the certificate files last sent.
+type CertNames = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<std::ffi::OsString>>>;
+
 /// Watches the folders of the certificate files last sent.
 fn watch_cert_dirs(
     watcher: &mut Option<notify::RecommendedWatcher>,
     sent: &Option<Sent>,
     watched: &mut std::collections::HashSet<PathBuf>,
+    names: &CertNames,
 ) {
     let (Some(w), Some(sent)) = (watcher.as_mut(), sent) else {
         return;
     };
+    {
+        let mut names = names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        names.clear();
+        names.extend(
+            sent.tls_files
+                .iter()
+                .filter_map(|f| Path::new(f).file_name().map(ToOwned::to_owned)),
+        );
+    }
     for file in &sent.tls_files {
         let dir = Path::new(file)
             .parent()
@@ -430,6 +453,33 @@ impl Scope {
     }
 }
 
+/// Whether an event may have changed the single watched `file` or what
+/// it refers to: an event naming the file (written, renamed into place or
+/// away), a hidden entry (a symlink swap such as Kubernetes' `..data`,
+/// which changes what the file's name points to), a certificate file
+/// (`certs`: the names of those last sent), anything outside the file's
+/// folder (a certificate's folder), or an event that names nothing. The
+/// folder's other files do not.
+fn touches_single_file(
+    file: &Path,
+    paths: &[PathBuf],
+    certs: &std::collections::HashSet<std::ffi::OsString>,
+) -> bool {
+    if paths.is_empty() {
+        return true;
+    }
+    let (name, folder) = (file.file_name(), file.parent());
+    paths.iter().any(|p| {
+        let Some(own) = p.file_name() else {
+            return true;
+        };
+        Some(own) == name
+            || own.to_string_lossy().starts_with('.')
+            || certs.contains(own)
+            || p.parent() != folder
+    })
+}
+
 /// What an event means for when to read.
 #[derive(Debug, Clone, Copy)]
 enum Trigger {
@@ -443,6 +493,7 @@ fn start_watcher(
     root: &Path,
     is_dir: bool,
     tx: mpsc::UnboundedSender<(Trigger, Scope)>,
+    cert_names: CertNames,
 ) -> notify::Result<notify::RecommendedWatcher> {
     let watched_root = root.to_path_buf();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
@@ -461,6 +512,14 @@ fn start_watcher(
         let scope = if is_dir {
             Scope::of_event(&watched_root, &event.paths)
         } else {
+            let certs = cert_names
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !touches_single_file(&watched_root, &event.paths, &certs) {
+                // Another file in the same folder (a busy log file, say):
+                // nothing to read again.
+                return;
+            }
             Scope::All
         };
         let _ = tx.send((trigger, scope));
@@ -599,6 +658,54 @@ fn merge_map<T: Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_single_file_is_read_again_only_for_events_that_may_change_it() {
+        let file = Path::new("/etc/sy/dynamic.yml");
+        let p = |s: &str| PathBuf::from(s);
+        let certs: std::collections::HashSet<std::ffi::OsString> =
+            [std::ffi::OsString::from("site.pem")].into_iter().collect();
+        // (what, the event's paths, whether the file is read again)
+        let cases = [
+            ("written", vec![p("/etc/sy/dynamic.yml")], true),
+            (
+                "renamed into place",
+                vec![p("/etc/sy/.dynamic.yml.tmp"), p("/etc/sy/dynamic.yml")],
+                true,
+            ),
+            (
+                "an editor's file renamed over it",
+                vec![p("/etc/sy/dynamic.yml~"), p("/etc/sy/dynamic.yml")],
+                true,
+            ),
+            (
+                "a symlink swap",
+                vec![p("/etc/sy/..data_tmp"), p("/etc/sy/..data")],
+                true,
+            ),
+            ("a certificate beside it", vec![p("/etc/sy/site.pem")], true),
+            (
+                "a certificate's folder",
+                vec![p("/etc/certs/other.pem")],
+                true,
+            ),
+            ("an event naming nothing", vec![], true),
+            ("a log file beside it", vec![p("/etc/sy/access.log")], false),
+            (
+                "another configuration file",
+                vec![p("/etc/sy/other.yml")],
+                false,
+            ),
+            (
+                "a name ending like it",
+                vec![p("/etc/sy/old-dynamic.yml")],
+                false,
+            ),
+        ];
+        for (what, paths, want) in cases {
+            assert_eq!(touches_single_file(file, &paths, &certs), want, "{what}");
+        }
+    }
 
     #[test]
     fn an_event_touches_its_configuration_files_or_everything() {

@@ -200,6 +200,66 @@ async fn sighup_rereads_the_files() {
     .await;
 }
 
+/// A single watched file is read again for its own changes, not for those
+/// of the other files in its folder (a busy log file beside it).
+#[tokio::test]
+async fn a_single_file_ignores_its_neighbours() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let dir = TestDir::new("single-neighbours");
+    let web = free_port();
+    dir.write("dyn.yml", &host_route("one", "one.test", &a));
+    dir.write(
+        "switchyard.yml",
+        &format!(
+            "entryPoints:\n  web:\n    address: \"127.0.0.1:{web}\"\nlog:\n  level: TRACE\nproviders:\n  providersThrottleDuration: 0s\n  file:\n    filename: \"{}\"\n    watch: true\n",
+            dir.join("dyn.yml").display()
+        ),
+    );
+    let sy = Switchyard::start(
+        std::path::Path::new(BIN),
+        dir.path(),
+        &["--configFile=switchyard.yml"],
+    );
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{web}").parse().unwrap();
+    wait_until("first config", Duration::from_secs(10), || async {
+        get(addr, "one.test", "/")
+            .await
+            .ok()
+            .filter(|r| r.status.as_u16() == 200)
+    })
+    .await;
+    let reads = || {
+        sy.log()
+            .iter()
+            .filter(|l| l.contains("reading configuration files"))
+            .count()
+    };
+    // Let the start-up's events settle.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at_start = reads();
+    assert!(at_start >= 1, "no read logged at start");
+    for i in 0..10 {
+        dir.write("access.log", &format!("line {i}\n"));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        reads(),
+        at_start,
+        "a neighbour's writes made the file be read again"
+    );
+    // Its own change is read (and the log line above does show reads).
+    dir.write("dyn.yml", &host_route("one", "one.test", &b));
+    wait_until("own change applied", Duration::from_secs(5), || async {
+        get(addr, "one.test", "/")
+            .await
+            .ok()
+            .filter(|r| r.header("x-backend") == Some("b"))
+    })
+    .await;
+    assert!(reads() > at_start);
+}
+
 /// 200+ rewrites, half in place and half by rename, while clients keep
 /// requesting: no request may fail, and every change shows within a second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
