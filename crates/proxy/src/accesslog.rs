@@ -147,62 +147,23 @@ pub fn note_origin(facts: Arc<LogFacts>, resp: crate::Response, sent: Instant) -
             duration: sent.elapsed(),
         });
     });
+    // Typed, not boxed: the counted body is the one allocation.
     resp.map(move |inner| {
-        crate::body::boxed(OriginBody {
+        Counted::with_drop(
             inner,
-            bytes: 0,
-            facts,
-            sent,
-        })
+            None,
+            Some(move |size| {
+                let duration = sent.elapsed();
+                facts.update(|r| {
+                    if let Some(o) = &mut r.origin {
+                        o.size = size;
+                        o.duration = duration;
+                    }
+                });
+            }),
+        )
+        .boxed()
     })
-}
-
-/// The origin's body, counted: when it is dropped, its size and the time
-/// to its end are recorded. One allocation with the boxed body.
-struct OriginBody {
-    inner: Body,
-    bytes: u64,
-    facts: Arc<LogFacts>,
-    sent: Instant,
-}
-
-impl http_body::Body for OriginBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.bytes += data.len() as u64;
-            }
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for OriginBody {
-    fn drop(&mut self) {
-        drop(std::mem::replace(&mut self.inner, body::empty()));
-        let (size, duration) = (self.bytes, self.sent.elapsed());
-        self.facts.update(|r| {
-            if let Some(o) = &mut r.origin {
-                o.size = size;
-                o.duration = duration;
-            }
-        });
-    }
 }
 
 /// What a [`Counted`] body calls once, when it is dropped, with the bytes
@@ -210,17 +171,26 @@ impl Drop for OriginBody {
 pub type OnDrop = Box<dyn FnOnce(u64) + Send + Sync>;
 
 /// A body that counts the bytes it yields (also into a shared counter,
-/// when given one) and calls its [`OnDrop`] with the count when dropped
-/// (whether it ended or was abandoned).
-pub struct Counted {
+/// when given one) and calls its drop action (`F`, an [`OnDrop`] unless
+/// given as a type) with the count when dropped (whether it ended or was
+/// abandoned).
+pub struct Counted<F: FnOnce(u64) = OnDrop> {
     inner: Body,
     bytes: u64,
     shared: Option<Arc<AtomicU64>>,
-    on_drop: Option<OnDrop>,
+    on_drop: Option<F>,
 }
 
 impl Counted {
     pub fn new(inner: Body, shared: Option<Arc<AtomicU64>>, on_drop: Option<OnDrop>) -> Counted {
+        Counted::with_drop(inner, shared, on_drop)
+    }
+}
+
+impl<F: FnOnce(u64) + Send + Sync + Unpin + 'static> Counted<F> {
+    /// With a drop action of its own type: the boxed body is then the
+    /// only allocation.
+    pub fn with_drop(inner: Body, shared: Option<Arc<AtomicU64>>, on_drop: Option<F>) -> Self {
         Counted {
             inner,
             bytes: 0,
@@ -235,7 +205,7 @@ impl Counted {
     }
 }
 
-impl http_body::Body for Counted {
+impl<F: FnOnce(u64) + Unpin> http_body::Body for Counted<F> {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -265,7 +235,7 @@ impl http_body::Body for Counted {
     }
 }
 
-impl Drop for Counted {
+impl<F: FnOnce(u64)> Drop for Counted<F> {
     fn drop(&mut self) {
         // The inner body goes first, so that what it reports on its own
         // drop (the origin's size) is known when this one reports.

@@ -153,17 +153,21 @@ async fn unchanged_services_keep_their_state_across_reloads() {
     );
 }
 
-#[cfg(unix)]
-#[tokio::test]
-async fn sighup_rereads_the_files() {
-    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
-    let dir = TestDir::new("sighup");
+/// Starts Switchyard on the single file `dyn.yml` of `dir` (written with
+/// `dynamic`), `static_extra` appended to the static configuration, and
+/// waits until `one.test` is routed.
+async fn single_file_proxy(
+    dir: &TestDir,
+    dynamic: &str,
+    watch: bool,
+    static_extra: &str,
+) -> (Switchyard, std::net::SocketAddr) {
     let web = free_port();
-    dir.write("dyn.yml", &host_route("one", "one.test", &a));
+    dir.write("dyn.yml", dynamic);
     dir.write(
         "switchyard.yml",
         &format!(
-            "entryPoints:\n  web:\n    address: \"127.0.0.1:{web}\"\nproviders:\n  file:\n    filename: \"{}\"\n    watch: false\n",
+            "entryPoints:\n  web:\n    address: \"127.0.0.1:{web}\"\nproviders:\n  file:\n    filename: \"{}\"\n    watch: {watch}\n{static_extra}",
             dir.join("dyn.yml").display()
         ),
     );
@@ -180,6 +184,15 @@ async fn sighup_rereads_the_files() {
             .filter(|r| r.status.as_u16() == 200)
     })
     .await;
+    (sy, addr)
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_rereads_the_files() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let dir = TestDir::new("sighup");
+    let (sy, addr) = single_file_proxy(&dir, &host_route("one", "one.test", &a), false, "").await;
     dir.write("dyn.yml", &host_route("one", "one.test", &b));
     // Not watched: nothing changes until SIGHUP.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -206,27 +219,12 @@ async fn sighup_rereads_the_files() {
 async fn a_single_file_ignores_its_neighbours() {
     let (a, b) = (Backend::start("a").await, Backend::start("b").await);
     let dir = TestDir::new("single-neighbours");
-    let web = free_port();
-    dir.write("dyn.yml", &host_route("one", "one.test", &a));
-    dir.write(
-        "switchyard.yml",
-        &format!(
-            "entryPoints:\n  web:\n    address: \"127.0.0.1:{web}\"\nlog:\n  level: TRACE\nproviders:\n  providersThrottleDuration: 0s\n  file:\n    filename: \"{}\"\n    watch: true\n",
-            dir.join("dyn.yml").display()
-        ),
-    );
-    let sy = Switchyard::start(
-        std::path::Path::new(BIN),
-        dir.path(),
-        &["--configFile=switchyard.yml"],
-    );
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{web}").parse().unwrap();
-    wait_until("first config", Duration::from_secs(10), || async {
-        get(addr, "one.test", "/")
-            .await
-            .ok()
-            .filter(|r| r.status.as_u16() == 200)
-    })
+    let (sy, addr) = single_file_proxy(
+        &dir,
+        &host_route("one", "one.test", &a),
+        true,
+        "log:\n  level: TRACE\n",
+    )
     .await;
     let reads = || {
         sy.log()

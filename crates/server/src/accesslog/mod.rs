@@ -245,61 +245,15 @@ impl Pending {
             .settings
             .any_header()
             .then(|| resp.headers().clone());
-        resp.map(move |inner| {
-            http_body_util::BodyExt::boxed(Logged {
-                inner,
-                bytes: 0,
-                end: Some((open, status, headers)),
-            })
+        // Typed, not boxed: the counted body is the one allocation.
+        resp.map(move |body| {
+            Counted::with_drop(
+                body,
+                None,
+                Some(move |size| open.submit(status, size, headers)),
+            )
+            .boxed()
         })
-    }
-}
-
-/// The answer's body, counted; when it is dropped (sent or abandoned) the
-/// record is completed and queued. One allocation with the boxed body.
-struct Logged {
-    inner: switchyard_proxy::Body,
-    bytes: u64,
-    end: Option<(Open, u16, Option<http::HeaderMap>)>,
-}
-
-impl http_body::Body for Logged {
-    type Data = bytes::Bytes;
-    type Error = switchyard_proxy::body::BoxError;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
-        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.bytes += data.len() as u64;
-            }
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for Logged {
-    fn drop(&mut self) {
-        // The inner body goes first: what it reports when dropped (the
-        // origin's size) belongs in this record.
-        drop(std::mem::replace(
-            &mut self.inner,
-            switchyard_proxy::body::empty(),
-        ));
-        if let Some((open, status, headers)) = self.end.take() {
-            open.submit(status, self.bytes, headers);
-        }
     }
 }
 
