@@ -106,11 +106,13 @@ http:
     )
 }
 
-async fn start(name: &str) -> (Backend, Proxy) {
+/// The backend, the proxy, and the folder of the users file (kept until the
+/// test ends, then removed).
+async fn start(name: &str) -> (Backend, Proxy, TestDir) {
     start_with(name, "").await
 }
 
-async fn start_with(name: &str, web_extra: &str) -> (Backend, Proxy) {
+async fn start_with(name: &str, web_extra: &str) -> (Backend, Proxy, TestDir) {
     let b = Backend::start("b").await;
     let dir = TestDir::new(&format!("{name}-users"));
     let users = dir.write(
@@ -124,9 +126,8 @@ async fn start_with(name: &str, web_extra: &str) -> (Backend, Proxy) {
         "",
     )
     .await;
-    std::mem::forget(dir);
     p.wait_status("allowed.test", "/", 200).await;
-    (b, p)
+    (b, p, dir)
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -139,7 +140,7 @@ fn basic(user: &str, password: &str) -> String {
 
 #[tokio::test]
 async fn redirects() {
-    let (_b, p) = start("redirects").await;
+    let (_b, p, _users) = start("redirects").await;
     let r = get(p.web, "redirect.test:8000", "/a?b=1").await.unwrap();
     assert_eq!(r.status.as_u16(), 301);
     assert_eq!(
@@ -167,7 +168,8 @@ async fn redirects() {
 async fn ip_allow_lists() {
     // X-Forwarded-For from an untrusted peer is dropped at the entrypoint
     // (as in Traefik), so the depth strategy needs a trusted one.
-    let (_b, p) = start_with("ipallow", "    forwardedHeaders:\n      insecure: true\n").await;
+    let (_b, p, _users) =
+        start_with("ipallow", "    forwardedHeaders:\n      insecure: true\n").await;
     assert_eq!(
         get(p.web, "allowed.test", "/")
             .await
@@ -227,7 +229,7 @@ async fn ip_allow_lists() {
 
 #[tokio::test]
 async fn basic_auth() {
-    let (_b, p) = start("basicauth").await;
+    let (_b, p, _users) = start("basicauth").await;
     let r = get(p.web, "auth.test", "/").await.unwrap();
     assert_eq!(r.status.as_u16(), 401);
     assert_eq!(
@@ -285,7 +287,7 @@ async fn basic_auth() {
 
 #[tokio::test]
 async fn in_flight_requests_are_limited() {
-    let (b, p) = start("inflight").await;
+    let (b, p, _users) = start("inflight").await;
     let web = p.web;
     let slow = tokio::spawn(async move { get(web, "limited.test", "/sleep/800").await });
     wait_until("slow request in flight", Duration::from_secs(5), || async {
