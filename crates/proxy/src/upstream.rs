@@ -18,6 +18,8 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::{Body, ProxyError, Request, Response};
 
+mod pool;
+
 /// The settings of a `serversTransport` that the client uses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransportSettings {
@@ -106,6 +108,8 @@ pub enum Protocol {
 
 /// Pooled clients for `http://`, `https://` and `h2c://` backends.
 pub struct Upstream {
+    /// `http://` servers in HTTP/1.1 (the other pools serve the rest).
+    plain: pool::Http1Pool,
     /// ALPN offers `http/1.1` only.
     http1: Pool,
     /// ALPN offers `h2` and `http/1.1` (absent with `disableHTTP2`).
@@ -242,7 +246,13 @@ impl Upstream {
             ))
         };
         let h2c = pool(&settings, connector(&settings, tls, false)?, true);
+        let plain = pool::Http1Pool::new(
+            settings.max_idle_conns_per_host,
+            settings.idle_conn_timeout,
+            settings.dial_timeout,
+        );
         Ok(Upstream {
+            plain,
             http1,
             auto,
             h2c,
@@ -262,6 +272,30 @@ impl Upstream {
         upstream: &str,
         protocol: Protocol,
     ) -> Result<Response, ProxyError> {
+        if protocol != Protocol::H2c && pool::Http1Pool::carries(&req) {
+            let fut = self.plain.send(req);
+            let result = match self.settings.response_header_timeout {
+                Some(limit) => match tokio::time::timeout(limit, fut).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        return Err(ProxyError::UpstreamTimeout {
+                            upstream: upstream.to_string(),
+                        })
+                    }
+                },
+                None => fut.await,
+            };
+            return result.map_err(|failure| match failure {
+                pool::Failure::Connect(source) => ProxyError::Connect {
+                    upstream: upstream.to_string(),
+                    source,
+                },
+                pool::Failure::Exchange(e) => ProxyError::Upstream {
+                    upstream: upstream.to_string(),
+                    source: Box::new(e),
+                },
+            });
+        }
         let client = match protocol {
             Protocol::Http1 => &self.http1,
             Protocol::H2c => &self.h2c,
