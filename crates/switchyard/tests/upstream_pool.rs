@@ -2,8 +2,8 @@
 //! counts its connections: sequential requests share one connection, a
 //! body read to its end gives the connection back (a chunked one too),
 //! `idleConnTimeout` closes an idle connection, `maxIdleConnsPerHost`
-//! bounds what is kept, and a connection the server closed while idle is
-//! never a failed request.
+//! bounds what is kept, a connection the server closed while idle is
+//! never a failed request, and no request waits behind another's upload.
 
 #![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
 
@@ -25,7 +25,8 @@ struct Seen {
 }
 
 /// A raw HTTP/1.1 backend: `/chunked` answers in chunks, `/slow` after
-/// 300 ms, anything else at once with a length; with `close_after` it closes each connection (without
+/// 300 ms, `/early` at once and then holds the connection without reading
+/// (a request body stays unread), anything else at once with a length; with `close_after` it closes each connection (without
 /// saying so) after that many answers.
 async fn counting_backend(close_after: Option<usize>) -> (String, Arc<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -80,6 +81,10 @@ async fn counting_backend(close_after: Option<usize>) -> (String, Arc<Seen>) {
                         return;
                     }
                     answered += 1;
+                    if target == "/early" {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        return;
+                    }
                     if close_after.is_some_and(|limit| answered >= limit) {
                         // No `Connection: close`: the connection just ends.
                         return;
@@ -181,4 +186,37 @@ async fn a_connection_the_server_closed_is_never_a_failed_request() {
         }
     }
     assert!(seen.accepted.load(Ordering::SeqCst) >= 20);
+}
+
+#[tokio::test]
+async fn no_request_waits_behind_an_upload_its_server_answered_early() {
+    let (url, _seen) = counting_backend(None).await;
+    let p = Proxy::start(
+        "pool-busy",
+        &config(&url, "      maxIdleConnsPerHost: 4\n"),
+        "",
+    )
+    .await;
+    p.wait_status("a.test", "/", 200).await;
+    // An upload that stalls; its server answers before reading it.
+    let mut upload = tokio::net::TcpStream::connect(p.web).await.unwrap();
+    upload
+        .write_all(
+            b"POST /early HTTP/1.1\r\nHost: a.test\r\nContent-Length: 100000\r\n\r\n0123456789",
+        )
+        .await
+        .unwrap();
+    let mut upload = BufReader::new(upload);
+    let mut status = String::new();
+    upload.read_line(&mut status).await.unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    // The connection of that exchange is still sending; others go ahead.
+    for i in 0..3 {
+        let r = tokio::time::timeout(Duration::from_secs(5), get(p.web, "a.test", "/"))
+            .await
+            .unwrap_or_else(|_| panic!("request {i} waited behind the upload"))
+            .unwrap();
+        assert_eq!(r.status.as_u16(), 200);
+    }
+    drop(upload);
 }

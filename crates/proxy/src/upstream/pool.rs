@@ -154,12 +154,16 @@ impl Http1Pool {
     }
 
     /// The most recently used idle connection to `authority` that is still
-    /// open, once it is ready for a request.
+    /// open and ready now. One not ready yet (still sending the body of a
+    /// request its server answered early) goes back to the oldest end of
+    /// the list: a request never waits behind another's upload.
     async fn checkout(&self, authority: &Authority) -> Option<SendRequest<Body>> {
         for _ in 0..MAX_STALE_TRIES {
             let mut tx = self.shared.take_idle(authority)?;
-            if std::future::poll_fn(|cx| tx.poll_ready(cx)).await.is_ok() {
-                return Some(tx);
+            match std::future::poll_fn(|cx| Poll::Ready(tx.poll_ready(cx))).await {
+                Poll::Ready(Ok(())) => return Some(tx),
+                Poll::Ready(Err(_)) => {}
+                Poll::Pending => self.shared.put_busy(authority, tx),
             }
         }
         None
@@ -267,6 +271,24 @@ impl Shared {
         if let Some(every) = self.idle_timeout {
             if !self.reaping.swap(true, Ordering::AcqRel) {
                 tokio::spawn(reap(Arc::downgrade(self), every));
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Keeps `tx`, busy for now, at the oldest end of the idle list.
+    fn put_busy(&self, authority: &Authority, tx: SendRequest<Body>) {
+        let mut lists = self.lists();
+        if let Some(list) = lists.get_mut(authority) {
+            if list.len() < self.max_idle {
+                list.insert(
+                    0,
+                    Idle {
+                        tx,
+                        since: Instant::now(),
+                    },
+                );
             }
         }
     }
