@@ -18,8 +18,10 @@
 //! merge patches (lists replaced whole).
 
 pub mod control;
+mod defaults;
 mod error;
 mod patch;
+mod proto;
 mod resources;
 mod selector;
 mod server;

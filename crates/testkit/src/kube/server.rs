@@ -27,6 +27,8 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 /// The longest a watch stays open, whatever it asks (the API server's
 /// default request timeout is 30 to 60 minutes).
 const MAX_WATCH: Duration = Duration::from_secs(3600);
+/// What client-go's clients for built-in kinds write in.
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 /// Requests remembered for `GET /_double/requests`.
 const MAX_LOGGED: usize = 10_000;
 
@@ -281,7 +283,10 @@ async fn body_json(req: Request<Incoming>) -> Result<(Value, String), ApiError> 
         .await
         .map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?
         .to_bytes();
-    let value = if content_type.contains("yaml") {
+    let value = if content_type == PROTOBUF {
+        super::proto::decode(&bytes)
+            .map_err(|e| ApiError::unsupported_media(&format!("{content_type}: {e}")))?
+    } else if content_type.contains("yaml") {
         let text = String::from_utf8_lossy(&bytes);
         yaml::objects(&text)
             .map_err(ApiError::bad_request)?
@@ -352,7 +357,10 @@ async fn serve(
             Ok(ok_json(&at_version(&object, t.resource, &t.version)))
         }
         (&Method::POST, None) => {
-            let (mut object, _) = body_json(req).await?;
+            let (mut object, content_type) = body_json(req).await?;
+            if content_type == PROTOBUF {
+                return Err(ApiError::unsupported_media(&content_type));
+            }
             if r.namespaced && !namespace.is_empty() {
                 object["metadata"]["namespace"] = json!(namespace);
             }
@@ -361,7 +369,11 @@ async fn serve(
             Ok(created_json(&at_version(&created, t.resource, &t.version)))
         }
         (&Method::PUT, Some(name)) => {
-            let (mut object, _) = body_json(req).await?;
+            let (mut object, content_type) = body_json(req).await?;
+            if content_type == PROTOBUF && !t.status {
+                // Only a status survives the double's protobuf decoding.
+                return Err(ApiError::unsupported_media(&content_type));
+            }
             if object.pointer("/metadata/name").and_then(Value::as_str) != Some(name.as_str()) {
                 return Err(ApiError::bad_request(
                     "the name of the object does not match the name on the URL".to_string(),

@@ -115,62 +115,6 @@ fn name_of(object: &Value) -> Option<&str> {
     object.pointer("/metadata/name").and_then(Value::as_str)
 }
 
-/// The defaults the API server fills in for the fields Traefik reads.
-fn apply_defaults(kind: &str, object: &mut Value) {
-    match kind {
-        "Service" => {
-            let spec = &mut object["spec"];
-            if spec.get("type").is_none() {
-                spec["type"] = json!("ClusterIP");
-            }
-            if spec.get("sessionAffinity").is_none() {
-                spec["sessionAffinity"] = json!("None");
-            }
-            if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
-                for port in ports {
-                    if port.get("protocol").is_none() {
-                        port["protocol"] = json!("TCP");
-                    }
-                    if port.get("targetPort").is_none() {
-                        port["targetPort"] = port["port"].clone();
-                    }
-                }
-            }
-        }
-        "EndpointSlice" => {
-            if let Some(ports) = object.get_mut("ports").and_then(Value::as_array_mut) {
-                for port in ports {
-                    if port.get("protocol").is_none() {
-                        port["protocol"] = json!("TCP");
-                    }
-                }
-            }
-        }
-        "Secret" => {
-            if object.get("type").is_none() {
-                object["type"] = json!("Opaque");
-            }
-            // `stringData` is write-only: it lands base64-encoded in `data`.
-            if let Some(Value::Object(strings)) =
-                object.as_object_mut().and_then(|o| o.remove("stringData"))
-            {
-                for (k, v) in strings {
-                    let text = v.as_str().unwrap_or_default().as_bytes().to_vec();
-                    object["data"][k] = json!(crate::kv_servers::base64_bytes(&text));
-                }
-            }
-        }
-        "Namespace" => {
-            let name = name_of(object).unwrap_or_default().to_string();
-            object["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
-            if object.get("status").is_none() {
-                object["status"] = json!({"phase": "Active"});
-            }
-        }
-        _ => {}
-    }
-}
-
 /// The object without what the store manages, to tell real changes apart.
 fn content(object: &Value) -> Value {
     let mut c = object.clone();
@@ -374,7 +318,7 @@ impl Store {
         } else if let Some(meta) = object["metadata"].as_object_mut() {
             meta.remove("namespace");
         }
-        apply_defaults(resource.kind, &mut object);
+        super::defaults::apply(resource.kind, &mut object);
         if let Some(old) = &old {
             if resource.status && (strict || object.get("status").is_none()) {
                 match old.get("status") {
