@@ -2,10 +2,13 @@
 //!
 //! - `POST /_double/apply` with a YAML manifest: creates or replaces each
 //!   object; answers `[{kind, namespace, name, resourceVersion}]`.
+//!   With `?expire=true`, every watch ends first and the history is
+//!   forgotten after: clients must list again to see the change.
 //! - `POST /_double/delete` with a YAML manifest: deletes each object named.
 //! - `POST /_double/ready?namespace=&name=&address=&ready=true|false`:
 //!   marks an endpoint of an EndpointSlice (un)ready.
 //! - `POST /_double/compact`: forgets the event history (older watches get 410).
+//! - `POST /_double/close-watches`: ends every open watch.
 //! - `GET /_double/requests`: every request seen, as `METHOD path?query accept=...`.
 
 use http::{Method, Request, Response};
@@ -34,6 +37,17 @@ pub fn apply(store: &mut Store, text: &str) -> Result<Vec<Value>, ApiError> {
         .into_iter()
         .map(|o| store.apply(o).map(|s| summary(&s)))
         .collect()
+}
+
+/// Ends every watch, applies `text` and forgets the history, at once: as
+/// after an API server restart that lost its watch cache, every client
+/// resuming from the version it had gets `410` and must list again.
+pub fn apply_expired(shared: &Shared, text: &str) -> Result<Vec<Value>, ApiError> {
+    let mut store = shared.store();
+    shared.close_watches.send_modify(|n| *n += 1);
+    let applied = apply(&mut store, text);
+    store.compact();
+    applied
 }
 
 /// Deletes every object `text` names.
@@ -96,6 +110,9 @@ pub async fn handle(path: &str, req: Request<Incoming>, shared: &Shared) -> Resp
         Err(e) => return error_response(&ApiError::bad_request(format!("reading the body: {e}"))),
     };
     let result = match (method, path) {
+        (Method::POST, "apply") if query.get("expire").is_some_and(|v| v == "true") => {
+            apply_expired(shared, &body).map(Value::from)
+        }
         (Method::POST, "apply") => apply(&mut shared.store(), &body).map(Value::from),
         (Method::POST, "delete") => delete(&mut shared.store(), &body).map(Value::from),
         (Method::POST, "compact") => {
@@ -112,6 +129,10 @@ pub async fn handle(path: &str, req: Request<Incoming>, shared: &Shared) -> Resp
                 get("ready") != "false",
             )
             .map(|()| json!({}))
+        }
+        (Method::POST, "close-watches") => {
+            shared.close_watches.send_modify(|n| *n += 1);
+            Ok(json!({}))
         }
         (Method::GET, "requests") => {
             let log = shared

@@ -88,6 +88,7 @@ impl KubeDouble {
                 token: options.token,
                 bookmark_every: options.bookmark_every.max(Duration::from_millis(10)),
                 requests: Mutex::new(Vec::new()),
+                close_watches: tokio::sync::watch::channel(0).0,
                 log: std::env::var_os("KUBE_DOUBLE_LOG").is_some(),
             }),
             running: None,
@@ -161,6 +162,12 @@ impl KubeDouble {
         control::apply(&mut self.shared.store(), manifest).map(|_| ())
     }
 
+    /// Applies a manifest as the API server's history is lost: every
+    /// watch ends, and resuming from an earlier version gets `410 Gone`.
+    pub fn apply_expired(&self, manifest: &str) -> Result<(), ApiError> {
+        control::apply_expired(&self.shared, manifest).map(|_| ())
+    }
+
     /// Deletes the object of `kind` (e.g. `Service`, `IngressRoute`).
     pub fn delete(&self, kind: &str, namespace: &str, name: &str) -> Result<(), ApiError> {
         let index = resources::RESOURCES
@@ -209,6 +216,12 @@ impl KubeDouble {
     /// Forgets the event history: watches from any earlier version get `410`.
     pub fn compact(&self) {
         self.shared.store().compact();
+    }
+
+    /// Ends every open watch now, as an API server restart or a load
+    /// balancer in between does; clients watch again from their version.
+    pub fn close_watches(&self) {
+        self.shared.close_watches.send_modify(|n| *n += 1);
     }
 
     /// Every request seen so far, as `METHOD path?query accept=...`.

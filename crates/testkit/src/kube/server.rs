@@ -38,6 +38,8 @@ pub struct Shared {
     pub token: Option<String>,
     pub bookmark_every: Duration,
     pub requests: Mutex<Vec<String>>,
+    /// Moved to end every open watch (clients resume from their version).
+    pub close_watches: tokio::sync::watch::Sender<u64>,
     /// Print each request on stderr (`KUBE_DOUBLE_LOG` set).
     pub log: bool,
 }
@@ -456,7 +458,8 @@ fn watch_response(
     };
     let start = watch::start(&shared.store(), &request)?;
     let (tx, rx) = mpsc::channel::<Bytes>(256);
-    tokio::spawn(watch::run(request, start, tx));
+    let closed = shared.close_watches.subscribe();
+    tokio::spawn(watch::run(request, start, tx, closed));
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await

@@ -137,7 +137,12 @@ pub fn start(store: &Store, req: &WatchRequest) -> Result<Start, ApiError> {
 }
 
 /// Streams the watch into `tx` until it ends.
-pub async fn run(req: WatchRequest, start: Start, tx: mpsc::Sender<Bytes>) {
+pub async fn run(
+    req: WatchRequest,
+    start: Start,
+    tx: mpsc::Sender<Bytes>,
+    mut closed: tokio::sync::watch::Receiver<u64>,
+) {
     let (first, mut rv, mut events) = match start {
         Start::Gone(error) => {
             let _ = tx.send(error).await;
@@ -157,6 +162,9 @@ pub async fn run(req: WatchRequest, start: Start, tx: mpsc::Sender<Bytes>) {
     );
     loop {
         let out = tokio::select! {
+            // A close goes before any event sent after it.
+            biased;
+            _ = closed.changed() => return,
             _ = tokio::time::sleep_until(deadline) => return,
             _ = tx.closed() => return,
             _ = ticks.tick(), if req.bookmarks => bookmark(&req, rv, false),

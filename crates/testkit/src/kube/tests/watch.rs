@@ -222,3 +222,45 @@ async fn selection_changes_show_as_added_and_deleted() {
         "at the version of the change"
     );
 }
+
+#[tokio::test]
+async fn closed_watches_end_and_resume() {
+    let double = loaded();
+    let rv = double.resource_version();
+    let path = format!("/api/v1/services?watch=true&resourceVersion={rv}");
+    let (_, mut watch) = Watch::open(&double, &path).await;
+    double.close_watches();
+    assert!(
+        watch.next_within(Duration::from_secs(2)).await.is_none(),
+        "the watch ended"
+    );
+    double.delete("Service", "apps", "db").expect("delete");
+    // Watching again from the same version replays what was missed.
+    let (_, mut again) = Watch::open(&double, &path).await;
+    assert_eq!(summary(&again.next().await).0, "DELETED");
+}
+
+#[tokio::test]
+async fn expired_apply_forces_a_relist() {
+    let double = loaded();
+    let rv = double.resource_version();
+    let path = format!("/api/v1/services?watch=true&resourceVersion={rv}");
+    let (_, mut watch) = Watch::open(&double, &path).await;
+    double
+        .apply_expired(
+            "{apiVersion: v1, kind: Service, metadata: {name: late}, spec: {ports: [{port: 1}]}}",
+        )
+        .expect("apply");
+    assert!(
+        watch.next_within(Duration::from_secs(2)).await.is_none(),
+        "the watch ended without the event"
+    );
+    let (_, mut again) = Watch::open(&double, &path).await;
+    assert_eq!(again.next().await["object"]["code"], 410);
+    let (_, list) = get(
+        &double,
+        "/api/v1/services?fieldSelector=metadata.name%3Dlate",
+    )
+    .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+}
