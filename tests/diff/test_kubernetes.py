@@ -61,6 +61,8 @@ from harness import REPO, Backend, EchoHandler, Proxy, fill, free_port, request,
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "sydiff-token"
+# The fixture CA, which signed the certificate `kube-double --tls` serves.
+CA = os.path.join(REPO, "crates", "testkit", "fixtures", "ca.pem")
 
 
 def kube_double_bin():
@@ -97,7 +99,8 @@ class KubeDouble:
     """The double as a process, loaded with manifests, changed live
     through its `/_double/...` control paths."""
 
-    def __init__(self, manifest):
+    def __init__(self, manifest, tls=False):
+        self.tls = tls
         self.dir = tempfile.mkdtemp(prefix="sy-kube-")
         path = os.path.join(self.dir, "manifest.yml")
         with open(path, "w") as f:
@@ -105,7 +108,7 @@ class KubeDouble:
         self.port = free_port()
         self.log = open(os.path.join(self.dir, "double.log"), "w")
         self.proc = subprocess.Popen(
-            [kube_double_bin(), str(self.port), "--token", TOKEN, path],
+            [kube_double_bin(), str(self.port), "--token", TOKEN, path] + (["--tls"] if tls else []),
             stdout=self.log, stderr=subprocess.STDOUT,
         )
         wait("kube double", self._listening)
@@ -121,14 +124,16 @@ class KubeDouble:
 
     @property
     def endpoint(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
 
     def _call(self, method, path, body=None, token=False):
+        import ssl
+        context = ssl.create_default_context(cafile=CA) if self.tls else None
         req = urllib.request.Request(self.endpoint + path, data=body.encode() if body else None, method=method)
         if token:
             req.add_header("Authorization", "Bearer " + TOKEN)
         try:
-            with urllib.request.urlopen(req, timeout=5) as r:
+            with urllib.request.urlopen(req, timeout=5, context=context) as r:
                 return json.loads(r.read() or b"null")
         except urllib.error.HTTPError as e:
             raise AssertionError("%s %s: %s %s" % (method, path, e.code, e.read()[:500]))
@@ -246,14 +251,14 @@ class Setup:
     """The double, two echo backends on 127.0.0.1 (a, b) and a spare one
     on [::1] (c), and Traefik on the double with one provider."""
 
-    def __init__(self, provider, manifests, extra=""):
+    def __init__(self, provider, manifests, extra="", tls=False):
         self.backends = {"a": Backend("a"), "b": Backend("b"), "c": Backend6("c")}
         self.ports = {n + "_port": b.server.server_address[1] for n, b in self.backends.items()}
         # The Services and EndpointSlices are loaded at start; the
         # provider's objects once Traefik runs (a Gateway listener names the
         # web entry point's port).
         self.proxy = None
-        self.double = KubeDouble(manifest("backends", **self.ports))
+        self.double = KubeDouble(manifest("backends", **self.ports), tls=tls)
         values = dict(provider=provider, endpoint=self.double.endpoint, token=TOKEN, extra=extra)
         self.proxy = Proxy(traefik_bin(), STATIC, "", values)
         self.double.apply(manifest(*manifests, web=self.proxy.web, **self.ports))
@@ -422,3 +427,13 @@ spec:
     expect(s.proxy, "HTTPRoute changed", {("gw.test", "/a"): 404, ("gw2.test", "/a"): (200, "b")})
     s.double.delete("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: site, namespace: default}\n")
     expect(s.proxy, "HTTPRoute deleted", {("gw2.test", "/a"): 404})
+
+
+def test_traefik_kubernetes_crd_over_tls_on_the_double(setups):
+    """HTTPS (HTTP/2 by ALPN, as a real API server) with `certAuthFilePath`."""
+    s = setups("kubernetesCRD", ["crd"], extra="    certAuthFilePath: \"%s\"" % CA, tls=True)
+    expect(s.proxy, "IngressRoutes served over TLS", {("crd.test", "/"): (200, "a"), ("crd.test", "/strip/x"): (200, "b")})
+    watches = [r for r in s.double.requests() if "watch=true" in r]
+    assert watches and all(r.endswith("HTTP/2.0") for r in watches), watches[:3]
+    s.double.delete("apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: app, namespace: default}\n")
+    expect(s.proxy, "route deleted", {("crd.test", "/"): 404})

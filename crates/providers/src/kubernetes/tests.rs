@@ -246,3 +246,38 @@ async fn bookmarks_move_the_version_on() {
     .await;
     assert_eq!(lists(&double), 1, "no list needed");
 }
+
+#[tokio::test]
+async fn over_tls_with_the_ca_file() {
+    let double = KubeDouble::start_with(
+        switchyard_testkit::free_port(),
+        KubeOptions {
+            tls: true,
+            ..KubeOptions::default()
+        },
+    );
+    double.apply(MANIFEST).expect("manifest");
+    let connect = |ca: String| {
+        let settings = ConnectionSettings {
+            endpoint: double.endpoint(),
+            token: String::new(),
+            cert_auth_file_path: ca,
+        };
+        let connection =
+            Connection::resolve_with(&settings, |_| None, std::path::Path::new("/nonexistent"))
+                .expect("resolves");
+        Arc::new(ApiClient::new(connection).expect("client"))
+    };
+    // Without the CA the certificate is not trusted.
+    let untrusted = connect(String::new()).list("/api/v1/services", &[]).await;
+    assert!(
+        matches!(untrusted, Err(KubeError::Connect(_))),
+        "{untrusted:?}"
+    );
+    let ca = switchyard_testkit::tls::ca_path().display().to_string();
+    let reflector = Reflector::start(connect(ca), services("", ""));
+    let store = reflector.store().clone();
+    until_names(&store, &["apps/db", "apps/web", "default/other"]).await;
+    double.delete("Service", "apps", "db").expect("delete");
+    until_names(&store, &["apps/web", "default/other"]).await;
+}

@@ -1,6 +1,7 @@
-//! `kube-double PORT [--token TOKEN] [--history N] [--bookmark-ms N] [MANIFEST...]`
+//! `kube-double PORT [--token TOKEN] [--history N] [--bookmark-ms N] [--tls] [MANIFEST...]`
 //! — serves the testkit's stand-in for the Kubernetes API server on
-//! http://127.0.0.1:PORT, loaded with the manifests, until killed. The
+//! http://127.0.0.1:PORT (with `--tls`, https:// with the fixture
+//! certificate, signed by `crates/testkit/fixtures/ca.pem`), loaded with the manifests, until killed. The
 //! differential suite changes objects through `/_double/...` (see
 //! `switchyard_testkit::kube::control`). `KUBE_DOUBLE_LOG=1` prints every
 //! request on stderr.
@@ -11,7 +12,7 @@ use switchyard_testkit::{KubeDouble, KubeOptions};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: kube-double PORT [--token TOKEN] [--history N] [--bookmark-ms N] [MANIFEST...]"
+        "usage: kube-double PORT [--token TOKEN] [--history N] [--bookmark-ms N] [--tls] [MANIFEST...]"
     );
     std::process::exit(2);
 }
@@ -33,6 +34,7 @@ fn main() {
             "--token" => options.token = Some(args.next().unwrap_or_else(|| usage())),
             "--history" => options.history = usize::try_from(number()).unwrap_or(usize::MAX),
             "--bookmark-ms" => options.bookmark_every = Duration::from_millis(number()),
+            "--tls" => options.tls = true,
             _ => manifests.push(arg),
         }
     }

@@ -9,7 +9,7 @@
 //!   marks an endpoint of an EndpointSlice (un)ready.
 //! - `POST /_double/compact`: forgets the event history (older watches get 410).
 //! - `POST /_double/close-watches`: ends every open watch.
-//! - `GET /_double/requests`: every request seen, as `METHOD path?query accept=...`.
+//! - `GET /_double/requests`: every request seen, as `METHOD path?query accept=... HTTP/x`.
 
 use http::{Method, Request, Response};
 use http_body_util::BodyExt;

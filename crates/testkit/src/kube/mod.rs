@@ -8,8 +8,8 @@
 //! Objects come from YAML manifests and change through [`KubeDouble`]'s
 //! methods (or `/_double/...`, see [`control`]); every change moves one
 //! global resource version and emits a watch event. It serves plain HTTP
-//! on 127.0.0.1 (client-go takes an `http://` endpoint) and, when given a
-//! token, answers `401` to requests without `Authorization: Bearer <token>`.
+//! on 127.0.0.1 (client-go takes an `http://` endpoint), or HTTPS with the
+//! fixture certificate, and, when given a token, answers `401` to requests without `Authorization: Bearer <token>`.
 //!
 //! Deliberate simplifications: no admission or validation beyond names and
 //! kinds; namespaces are created on first use; lists ignore `limit` (one
@@ -53,6 +53,10 @@ pub struct KubeOptions {
     /// How often a watch that allows bookmarks gets one (the API server
     /// sends one about every minute; tests want them sooner).
     pub bookmark_every: Duration,
+    /// Serve HTTPS (HTTP/2 or HTTP/1.1 by ALPN, as the API server) with the
+    /// fixture certificate, which the fixture CA (`tls::ca_path()`) signed
+    /// for 127.0.0.1.
+    pub tls: bool,
 }
 
 impl Default for KubeOptions {
@@ -61,6 +65,7 @@ impl Default for KubeOptions {
             token: None,
             history: 1000,
             bookmark_every: Duration::from_secs(1),
+            tls: false,
         }
     }
 }
@@ -69,6 +74,7 @@ impl Default for KubeOptions {
 /// started again, it keeps its objects and versions.
 pub struct KubeDouble {
     pub port: u16,
+    tls: bool,
     shared: Arc<Shared>,
     running: Option<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
 }
@@ -83,6 +89,7 @@ impl KubeDouble {
     pub fn start_with(port: u16, options: KubeOptions) -> KubeDouble {
         let mut double = KubeDouble {
             port,
+            tls: options.tls,
             shared: Arc::new(Shared {
                 store: Mutex::new(Store::new(options.history)),
                 token: options.token,
@@ -104,6 +111,12 @@ impl KubeDouble {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let shared = self.shared.clone();
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let tls = self.tls.then(|| {
+            crate::tls::acceptor_with(&crate::tls::TlsOptions {
+                alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+                ..crate::tls::TlsOptions::default()
+            })
+        });
         let thread = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -127,7 +140,7 @@ impl KubeDouble {
                     return;
                 };
                 let (_keep, never) = oneshot::channel::<()>();
-                crate::serve::spawn_http(listener, None, never, move |req| {
+                crate::serve::spawn_http(listener, tls, never, move |req| {
                     server::handle(req, shared.clone())
                 });
                 let _ = ready_tx.send(true);
@@ -151,9 +164,11 @@ impl KubeDouble {
         }
     }
 
-    /// `http://127.0.0.1:PORT`, the `endpoint` a provider is given.
+    /// `http://127.0.0.1:PORT` (`https://` with TLS), the `endpoint` a
+    /// provider is given.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Creates or replaces every object of a (multi-document) manifest;
@@ -224,7 +239,7 @@ impl KubeDouble {
         self.shared.close_watches.send_modify(|n| *n += 1);
     }
 
-    /// Every request seen so far, as `METHOD path?query accept=...`.
+    /// Every request seen so far, as `METHOD path?query accept=... HTTP/x`.
     pub fn requests(&self) -> Vec<String> {
         self.shared
             .requests

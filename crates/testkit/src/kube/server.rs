@@ -202,7 +202,7 @@ pub async fn handle(
     shared: Arc<Shared>,
 ) -> Result<Response<Body>, Infallible> {
     let line = format!(
-        "{} {}{} accept={}",
+        "{} {}{} accept={} {:?}",
         req.method(),
         req.uri().path(),
         req.uri()
@@ -213,6 +213,7 @@ pub async fn handle(
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-"),
+        req.version(),
     );
     if shared.log {
         eprintln!("kube-double: {line}");
