@@ -281,3 +281,27 @@ async fn over_tls_with_the_ca_file() {
     double.delete("Service", "apps", "db").expect("delete");
     until_names(&store, &["apps/web", "default/other"]).await;
 }
+
+#[tokio::test]
+async fn lists_every_page() {
+    let double = KubeDouble::start();
+    let mut manifest = String::new();
+    for i in 0..1200 {
+        manifest.push_str(&format!(
+            "---\n{{apiVersion: v1, kind: Service, metadata: {{name: s{i:04}, namespace: many}}, spec: {{ports: [{{port: 80}}]}}}}\n"
+        ));
+    }
+    double.apply(&manifest).expect("manifest");
+    let list = client(&double, "")
+        .list("/api/v1/namespaces/many/services", &[])
+        .await
+        .expect("list");
+    assert_eq!(list.items.len(), 1200);
+    assert_eq!(list.items[1199]["metadata"]["name"], "s1199");
+    let pages = double
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /api/v1/namespaces/many/services?limit=500"))
+        .count();
+    assert_eq!(pages, 3, "500 + 500 + 200");
+}

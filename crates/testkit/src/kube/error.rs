@@ -88,6 +88,16 @@ impl ApiError {
         )
     }
 
+    /// A `continue` token from before the history kept.
+    pub fn expired_continue() -> ApiError {
+        ApiError::new(
+            410,
+            "Expired",
+            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".to_string(),
+            json!({}),
+        )
+    }
+
     pub fn bad_request(message: String) -> ApiError {
         ApiError::new(400, "BadRequest", message, json!({}))
     }

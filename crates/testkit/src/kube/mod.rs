@@ -12,9 +12,8 @@
 //! fixture certificate, and, when given a token, answers `401` to requests without `Authorization: Bearer <token>`.
 //!
 //! Deliberate simplifications: no admission or validation beyond names and
-//! kinds; namespaces are created on first use; lists ignore `limit` (one
-//! page, no `continue`, as the watch cache answers `resourceVersion=0`) and
-//! always show the current state; strategic merge patches merge like JSON
+//! kinds; namespaces are created on first use; lists always show the
+//! current state (pages after the first too: no snapshot per version); strategic merge patches merge like JSON
 //! merge patches (lists replaced whole).
 
 pub mod control;

@@ -329,3 +329,43 @@ async fn lists_by_namespace_and_selectors() {
         (200, Some("apps"))
     );
 }
+
+#[tokio::test]
+async fn paged_lists() {
+    let double = loaded();
+    double
+        .apply("{apiVersion: v1, kind: Service, metadata: {name: x, namespace: zz}, spec: {ports: [{port: 1}]}}")
+        .expect("fourth");
+    let mut seen = Vec::new();
+    let mut remaining = Vec::new();
+    let mut path = "/api/v1/services?limit=3".to_string();
+    for _ in 0..5 {
+        let (status, page) = get(&double, &path).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(names(&page));
+        remaining.push(page["metadata"]["remainingItemCount"].as_u64());
+        match page["metadata"]["continue"].as_str() {
+            Some(token) => path = format!("/api/v1/services?limit=3&continue={token}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["apps/db", "apps/web", "default/other", "zz/x"]);
+    assert_eq!(remaining, [Some(1), None]);
+    // resourceVersion=0 is served from the cache: one page, whatever the limit.
+    let (_, all) = get(&double, "/api/v1/services?limit=1&resourceVersion=0").await;
+    assert_eq!(names(&all).len(), 4);
+    let (_, first) = get(&double, "/api/v1/services?limit=1").await;
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    double
+        .apply_expired("{apiVersion: v1, kind: ConfigMap, metadata: {name: c}}")
+        .expect("expire");
+    let (status, gone) = get(
+        &double,
+        &format!("/api/v1/services?limit=1&continue={token}"),
+    )
+    .await;
+    assert_eq!((status, gone["reason"].as_str()), (410, Some("Expired")));
+}
