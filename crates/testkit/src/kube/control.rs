@@ -97,14 +97,7 @@ pub fn set_ready(
 
 pub async fn handle(path: &str, req: Request<Incoming>, shared: &Shared) -> Response<Body> {
     let method = req.method().clone();
-    let query: std::collections::HashMap<String, String> = req
-        .uri()
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let query = super::server::query_map(req.uri().query());
     let body = match req.into_body().collect().await {
         Ok(b) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
         Err(e) => return error_response(&ApiError::bad_request(format!("reading the body: {e}"))),

@@ -19,6 +19,7 @@
 pub mod control;
 mod defaults;
 mod error;
+mod page;
 mod patch;
 mod proto;
 mod resources;

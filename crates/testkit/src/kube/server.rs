@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::error::ApiError;
+use super::page::{self, Page};
 use super::resources::{self, RESOURCES};
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{Filter, Store};
@@ -111,7 +112,7 @@ fn unescape(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn query_map(query: Option<&str>) -> HashMap<String, String> {
+pub(super) fn query_map(query: Option<&str>) -> HashMap<String, String> {
     query
         .unwrap_or("")
         .split('&')
@@ -269,58 +270,6 @@ pub async fn handle(
     Ok(response)
 }
 
-/// `(namespace, name)` of a stored object.
-fn object_key(object: &Value) -> (String, String) {
-    let meta = &object["metadata"];
-    (
-        meta["namespace"].as_str().unwrap_or("").to_string(),
-        meta["name"].as_str().unwrap_or("").to_string(),
-    )
-}
-
-/// A paged list (`limit`, `continue`). The API server pages from etcd
-/// unless `resourceVersion=0` (the watch cache, which ignores `limit`).
-/// A continue token is `<rv>/<namespace>/<name>` of the page's last
-/// object; later pages show the objects after it as they are now (the real
-/// server shows them as of `rv`), and a token older than the history
-/// answers `410` as an expired one does.
-struct Page {
-    limit: usize,
-    after: Option<(u64, (String, String))>,
-}
-
-impl Page {
-    fn asked(query: &HashMap<String, String>, compacted: u64) -> Result<Option<Page>, ApiError> {
-        let Some(limit) = query
-            .get("limit")
-            .and_then(|l| l.parse::<usize>().ok())
-            .filter(|l| *l > 0)
-        else {
-            return Ok(None);
-        };
-        if query.get("resourceVersion").map(String::as_str) == Some("0") {
-            return Ok(None);
-        }
-        let after = match query.get("continue").filter(|c| !c.is_empty()) {
-            None => None,
-            Some(token) => {
-                let mut parts = token.splitn(3, '/');
-                let rv = parts.next().and_then(|r| r.parse::<u64>().ok());
-                let (Some(rv), Some(ns), Some(name)) = (rv, parts.next(), parts.next()) else {
-                    return Err(ApiError::bad_request(format!(
-                        "invalid continue token {token:?}"
-                    )));
-                };
-                if rv < compacted {
-                    return Err(ApiError::expired_continue());
-                }
-                Some((rv, (ns.to_string(), name.to_string())))
-            }
-        };
-        Ok(Some(Page { limit, after }))
-    }
-}
-
 async fn body_json(req: Request<Incoming>) -> Result<(Value, String), ApiError> {
     let content_type = req
         .headers()
@@ -394,35 +343,11 @@ async fn serve(
             let (mut rv, items) = store.list(t.resource, &filter);
             let page = Page::asked(&query, store.compacted())?;
             drop(store);
-            let mut metadata = json!({});
-            let items: Vec<Value> = match page {
-                None => items
-                    .iter()
-                    .map(|o| at_version(o, t.resource, &t.version))
-                    .collect(),
-                Some(page) => {
-                    if let Some((at, _)) = &page.after {
-                        rv = *at;
-                    }
-                    let rest: Vec<&Arc<Value>> = items
-                        .iter()
-                        .filter(|o| {
-                            page.after
-                                .as_ref()
-                                .is_none_or(|(_, key)| object_key(o) > *key)
-                        })
-                        .collect();
-                    if rest.len() > page.limit {
-                        let last = object_key(rest[page.limit - 1]);
-                        metadata["continue"] = json!(format!("{rv}/{}/{}", last.0, last.1));
-                        metadata["remainingItemCount"] = json!(rest.len() - page.limit);
-                    }
-                    rest.iter()
-                        .take(page.limit)
-                        .map(|o| at_version(o, t.resource, &t.version))
-                        .collect()
-                }
-            };
+            let (items, mut metadata) = page::serve(page, &items, &mut rv);
+            let items: Vec<Value> = items
+                .iter()
+                .map(|o| at_version(o, t.resource, &t.version))
+                .collect();
             metadata["resourceVersion"] = json!(rv.to_string());
             Ok(ok_json(&json!({
                 "kind": format!("{}List", r.kind),
