@@ -437,3 +437,47 @@ def test_traefik_kubernetes_crd_over_tls_on_the_double(setups):
     assert watches and all(r.endswith("HTTP/2.0") for r in watches), watches[:3]
     s.double.delete("apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: app, namespace: default}\n")
     expect(s.proxy, "route deleted", {("crd.test", "/"): 404})
+
+
+def test_traefik_kubernetes_crd_namespaces_and_label_selector_on_the_double(setups):
+    """`namespaces` makes Traefik watch per-namespace paths; `labelSelector`
+    goes to the API server with the CRD watches (not with services)."""
+    extra = "    namespaces: [default]\n    labelSelector: \"team=a\""
+    s = setups("kubernetesCRD", [], extra=extra)
+    route = """
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: %(name)s, namespace: %(ns)s, labels: {team: %(team)s}}
+spec:
+  entryPoints: [web]
+  routes:
+  - match: Host(`%(name)s.test`)
+    kind: Rule
+    services: [{name: whoami-a, port: web}]
+"""
+    s.double.apply(route % dict(name="mine", ns="default", team="a"))
+    s.double.apply(route % dict(name="theirs", ns="default", team="b"))
+    s.double.apply(route % dict(name="elsewhere", ns="other", team="a"))
+    expect(s.proxy, "selected routes", {
+        ("mine.test", "/"): (200, "a"),
+        ("theirs.test", "/"): 404,
+        ("elsewhere.test", "/"): 404,
+    })
+    s.double.apply(route % dict(name="theirs", ns="default", team="a"))
+    expect(s.proxy, "relabelled into the selection", {("theirs.test", "/"): (200, "a")})
+    s.double.apply(route % dict(name="mine", ns="default", team="b"))
+    expect(s.proxy, "relabelled out of it", {("mine.test", "/"): 404})
+    asked = s.double.requests()
+    assert any(r.startswith("GET /apis/traefik.io/v1alpha1/namespaces/default/ingressroutes?") and "labelSelector=team=a" in r for r in asked), asked
+    assert not any(r.startswith("GET /apis/traefik.io/v1alpha1/ingressroutes?") for r in asked)
+    assert any(r.startswith("GET /api/v1/namespaces/default/services?") and "labelSelector" not in r for r in asked)
+
+
+def test_traefik_kubernetes_gateway_experimental_on_the_double(setups):
+    """With `experimentalChannel`, Traefik watches TCPRoutes and TLSRoutes
+    too (v1alpha2 and v1), and still routes HTTP."""
+    s = setups("kubernetesGateway", ["gateway"], extra="    experimentalChannel: true")
+    expect(s.proxy, "HTTPRoute served", {("gw.test", "/a"): (200, "a")}, timeout=20)
+    asked = s.double.requests()
+    for kind in ("tcproutes", "tlsroutes"):
+        assert any("/%s?" % kind in r and "watch=true" in r for r in asked), (kind, asked)
