@@ -481,3 +481,28 @@ def test_traefik_kubernetes_gateway_experimental_on_the_double(setups):
     asked = s.double.requests()
     for kind in ("tcproutes", "tlsroutes"):
         assert any("/%s?" % kind in r and "watch=true" in r for r in asked), (kind, asked)
+
+
+def test_traefik_kubernetes_ingress_class_annotation_on_the_double(setups):
+    """The `kubernetes.io/ingress.class` annotation form, and `ingressClass`
+    set on the provider: only Ingresses of that class are served."""
+    s = setups("kubernetesIngress", [], extra="    ingressClass: edge")
+    ingress = """
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: %(name)s
+  namespace: default
+  annotations: {kubernetes.io/ingress.class: %(cls)s}
+spec:
+  rules:
+  - host: %(name)s.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: whoami-a, port: {number: 80}}}}
+"""
+    s.double.apply(ingress % dict(name="edge", cls="edge"))
+    s.double.apply(ingress % dict(name="plain", cls="traefik"))
+    expect(s.proxy, "the provider's class only", {("edge.test", "/"): (200, "a"), ("plain.test", "/"): 404})
+    s.double.apply(ingress % dict(name="plain", cls="edge"))
+    expect(s.proxy, "annotation changed", {("plain.test", "/"): (200, "a")})

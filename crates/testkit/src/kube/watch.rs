@@ -160,6 +160,8 @@ pub async fn run(
         tokio::time::Instant::now() + req.bookmark_every,
         req.bookmark_every,
     );
+    // After a stall, one bookmark, not a burst.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let out = tokio::select! {
             // A close goes before any event sent after it.
