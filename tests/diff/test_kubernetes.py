@@ -172,6 +172,8 @@ STATIC = """
 entryPoints:
   web:
     address: "127.0.0.1:<<web>>"
+  websecure:
+    address: "127.0.0.1:<<other>>"
   traefik:
     address: "127.0.0.1:<<admin>>"
 api:
@@ -506,3 +508,77 @@ spec:
     expect(s.proxy, "the provider's class only", {("edge.test", "/"): (200, "a"), ("plain.test", "/"): 404})
     s.double.apply(ingress % dict(name="plain", cls="edge"))
     expect(s.proxy, "annotation changed", {("plain.test", "/"): (200, "a")})
+
+
+def test_traefik_kubernetes_crd_tls_from_a_secret_on_the_double(setups):
+    """An IngressRoute's `tls.secretName`: the certificate comes from a
+    Secret (written with `stringData`, stored base64 in `data` as the API
+    server does), chosen by SNI among its names (the fixture certificate is
+    for `backend.test`), and follows the Secret's deletion."""
+    s = setups("kubernetesCRD", [])
+    with open(os.path.join(REPO, "crates", "testkit", "fixtures", "server.pem")) as f:
+        cert = f.read()
+    with open(os.path.join(REPO, "crates", "testkit", "fixtures", "server.key")) as f:
+        key = f.read()
+    indent = lambda text: "\n".join("      " + line for line in text.strip().splitlines())
+    s.double.apply("""
+apiVersion: v1
+kind: Secret
+metadata: {name: site-cert, namespace: default}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+%s
+  tls.key: |
+%s
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: secure, namespace: default}
+spec:
+  entryPoints: [websecure]
+  routes:
+  - match: Host(`backend.test`)
+    kind: Rule
+    services: [{name: whoami-a, port: web}]
+  tls:
+    secretName: site-cert
+""" % (indent(cert), indent(key)))
+    assert "tls.crt" in s.double.get("/api/v1/namespaces/default/secrets/site-cert")["data"]
+
+    def tls_answer():
+        try:
+            status, headers, _ = request(s.proxy.other, "GET", "/", host="backend.test", tls={"sni": "backend.test"})
+        except OSError as e:
+            return str(e)
+        return status, headers.get("x-test-cert-cn")
+
+    wait("the Secret's certificate served", lambda: tls_answer() == (200, "localhost") or tls_answer())
+    s.double.delete("apiVersion: v1\nkind: Secret\nmetadata: {name: site-cert, namespace: default}\n")
+
+    wait("the default certificate once the Secret is gone",
+         lambda: tls_answer() == (200, "TRAEFIK DEFAULT CERT") or tls_answer())
+
+
+def test_traefik_kubernetes_ingress_published_service_on_the_double(setups):
+    """`ingressEndpoint.publishedService`: Traefik copies the Service's
+    load-balancer status into the Ingress status, and follows it."""
+    extra = "    ingressEndpoint:\n      publishedService: default/edge"
+    s = setups("kubernetesIngress", ["ingress"], extra=extra)
+    service = """
+apiVersion: v1
+kind: Service
+metadata: {name: edge, namespace: default}
+spec:
+  type: LoadBalancer
+  ports: [{name: web, port: 80}]
+status:
+  loadBalancer:
+    ingress: [{ip: %s}]
+"""
+    s.double.apply(service % "192.0.2.10")
+    path = "/apis/networking.k8s.io/v1/namespaces/default/ingresses/site"
+    lb = lambda: s.double.get(path).get("status", {}).get("loadBalancer", {}).get("ingress")
+    wait("published status", lambda: lb() == [{"ip": "192.0.2.10"}] or lb())
+    s.double.apply(service % "192.0.2.11")
+    wait("published status followed", lambda: lb() == [{"ip": "192.0.2.11"}] or lb())
