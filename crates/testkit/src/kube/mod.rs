@@ -12,7 +12,8 @@
 //! fixture certificate, and, when given a token, answers `401` to requests without `Authorization: Bearer <token>`.
 //!
 //! Deliberate simplifications: no admission or validation beyond names and
-//! kinds; namespaces are created on first use; lists always show the
+//! kinds; namespaces are created on first use (and deleting one leaves its
+//! objects); lists always show the
 //! current state (pages after the first too: no snapshot per version); strategic merge patches merge like JSON
 //! merge patches (lists replaced whole).
 
