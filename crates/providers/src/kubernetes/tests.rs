@@ -305,3 +305,44 @@ async fn lists_every_page() {
         .count();
     assert_eq!(pages, 3, "500 + 500 + 200");
 }
+
+/// The client's share of the 100 ms from watch event to routed:
+/// from the change in the API server to the local copy.
+#[tokio::test]
+async fn a_change_reaches_the_copy_quickly() {
+    let double = KubeDouble::start();
+    double.apply(MANIFEST).expect("manifest");
+    let reflector = Reflector::start(client(&double, ""), services("", ""));
+    let store = reflector.store().clone();
+    until_names(&store, &["apps/db", "apps/web", "default/other"]).await;
+    let mut took = Vec::new();
+    for i in 0..20 {
+        let start = std::time::Instant::now();
+        double
+            .apply(&format!("{{apiVersion: v1, kind: Service, metadata: {{name: web, namespace: apps, labels: {{round: r{i}}}}}, spec: {{ports: [{{port: 80}}]}}}}"))
+            .expect("change");
+        let want = format!("r{i}");
+        let mut changes = store.subscribe();
+        while store
+            .get("apps", "web")
+            .map(|w| w["metadata"]["labels"]["round"].clone())
+            != Some(serde_json::json!(want))
+        {
+            tokio::time::timeout(Duration::from_secs(5), changes.changed())
+                .await
+                .expect("a change within 5 s")
+                .expect("store alive");
+        }
+        took.push(start.elapsed());
+    }
+    took.sort();
+    eprintln!(
+        "change to local copy: median {:?}, max {:?}",
+        took[10], took[19]
+    );
+    assert!(
+        took[10] < Duration::from_millis(100),
+        "median {:?}",
+        took[10]
+    );
+}
