@@ -6,6 +6,7 @@ pub mod docker;
 pub mod file;
 mod file_template;
 pub mod http;
+pub mod kubernetes;
 pub mod kv;
 pub mod swarm;
 
