@@ -31,6 +31,9 @@ pub struct TlsClient {
     /// Key exchange groups offered, in this order (empty: rustls's
     /// defaults, the post-quantum hybrid first).
     pub key_shares: Vec<rustls::NamedGroup>,
+    /// Cipher suites offered, in this order (empty: rustls's defaults).
+    /// Over QUIC, the Initial packets keep AES-128-GCM whatever these are.
+    pub cipher_suites: Vec<rustls::CipherSuite>,
 }
 
 /// An answer over TLS and what the handshake showed.
@@ -113,6 +116,14 @@ impl TlsClient {
                 .filter_map(|name| all.iter().find(|g| g.name() == *name).copied())
                 .collect();
         }
+        if !self.cipher_suites.is_empty() {
+            let all = std::mem::take(&mut provider.cipher_suites);
+            provider.cipher_suites = self
+                .cipher_suites
+                .iter()
+                .filter_map(|name| all.iter().find(|s| s.suite() == *name).copied())
+                .collect();
+        }
         let provider = Arc::new(provider);
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone());
         let builder = if self.versions.is_empty() {
@@ -151,8 +162,15 @@ impl TlsClient {
         h3.versions = vec![&rustls::version::TLS13];
         let mut config = h3.client_config()?;
         config.alpn_protocols = vec![b"h3".to_vec()];
+        // QUIC's Initial packets are protected with AES-128-GCM, offered
+        // or not.
+        let initial = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256
+            .tls13()
+            .and_then(|s| s.quic_suite())
+            .ok_or("no QUIC initial suite")?;
         let crypto =
-            quinn::crypto::rustls::QuicClientConfig::try_from(config).map_err(|e| e.to_string())?;
+            quinn::crypto::rustls::QuicClientConfig::with_initial(Arc::new(config), initial)
+                .map_err(|e| e.to_string())?;
         let local: std::net::SocketAddr = if addr.is_ipv6() {
             (std::net::Ipv6Addr::LOCALHOST, 0).into()
         } else {
