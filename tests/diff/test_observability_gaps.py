@@ -4,7 +4,8 @@ the access log (JSON), Prometheus and OTLP metrics on:
 - an HTTP/3 request: its access log line's `TLSVersion` and `TLSCipher`,
   and the entrypoint's `requests_tls_total` that counts it;
 - a client that goes away before the answer: the `traefik_*` series each
-  family records for it (Traefik's proxy answers it 499), with their
+  family records for it (Traefik's proxy answers it 499 over TCP, 502 over
+  HTTP/3, where quic-go cancels with the connection's error), with their
   request counts and response bytes;
 - the OTLP `traefik_*_request_duration_seconds` points: which fields they
   carry (`min` and `max` besides count, sum and buckets), with
@@ -26,7 +27,7 @@ import time
 
 import pytest
 
-from harness import Backend, Proxy, request, request_h3, switchyard_bin, traefik_bin
+from harness import Backend, Proxy, h3_request_bin, request, request_h3, switchyard_bin, traefik_bin
 from otlp_wire import Collector, any_value, fields
 
 pytestmark = pytest.mark.skipif(
@@ -143,12 +144,15 @@ def run(binary, backend, certs):
         s.sendall(b"GET /sleep/1500 HTTP/1.1\r\nHost: app.test\r\n\r\n")
         time.sleep(0.3)
         s.close()
+        # And one over HTTP/3 that closes its connection after 300 ms.
+        subprocess.run([h3_request_bin(), "127.0.0.1:%d" % p.other, "a.test", "/sleep/1500?h3", "GET", "300"],
+                       capture_output=True, timeout=20, check=True)
         deadline = time.time() + 10
         samples = {}
         while time.time() < deadline:
             samples = prometheus(request(p.admin, "GET", "/metrics", host="localhost")[2].decode())
-            gone = [k for k in samples if ("code", '"499"') in k[1]]
-            if len(gone) >= 3 * 5:  # three families, five series each
+            gone = [k for k in samples if ("code", '"499"') in k[1] or ("code", '"502"') in k[1]]
+            if len(gone) >= 2 * 3 * 5:  # two codes, three families, five series each
                 break
             time.sleep(0.1)
         time.sleep(0.5)  # one more push carries everything
@@ -195,17 +199,18 @@ def test_http3_tls_facts(runs):
     assert tls(s_samples) == tls(t_samples)
 
 
-def test_client_gone_is_499(runs):
+def test_client_gone(runs):
     (_, t_samples, _), (_, s_samples, _) = runs
 
-    def gone(samples):
+    def gone(samples, code):
         # Counts and bytes (not the durations' sums, which are times).
         return {k: v for k, v in samples.items()
-                if ("code", '"499"') in k[1] and not k[0].endswith("_sum")}
+                if ("code", '"%d"' % code) in k[1] and not k[0].endswith("_sum")}
 
-    want = gone(t_samples)
-    assert want, "Traefik counts the answer it makes for a client gone"
-    assert gone(s_samples) == want
+    for code in (499, 502):
+        want = gone(t_samples, code)
+        assert want, "Traefik counts the answer it makes for a client gone (%d)" % code
+        assert gone(s_samples, code) == want
 
 
 def test_otlp_duration_points_carry_min_and_max(runs):

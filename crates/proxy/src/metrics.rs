@@ -64,11 +64,13 @@ pub const PROTOCOLS: [&str; 5] = ["http", "websocket", "sse", "grpc-web", "grpc"
 const GRPC_WEB: u8 = 3;
 const GRPC: u8 = 4;
 
-/// The labels a request has before its answer: method and protocol.
+/// The labels a request has before its answer: method and protocol;
+/// and whether it came over HTTP/3 (for the status of a client gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestLabels {
     method: u8,
     protocol: u8,
+    h3: bool,
 }
 
 /// Whether the comma-separated header `name` has an item equal (after
@@ -107,7 +109,11 @@ impl RequestLabels {
         } else {
             0
         };
-        RequestLabels { method, protocol }
+        RequestLabels {
+            method,
+            protocol,
+            h3: req.version() == http::Version::HTTP_3,
+        }
     }
 
     fn is_grpc(self) -> bool {
@@ -492,8 +498,11 @@ pub struct Observation {
 
 /// Traefik's status for a request whose client went away before the
 /// answer, and the body its proxy writes (and counts) then.
-const CLIENT_CLOSED: u16 = 499;
-const CLIENT_CLOSED_TEXT: &str = "Client Closed Request";
+const CLIENT_CLOSED: (u16, &str) = (499, "Client Closed Request");
+/// The same over HTTP/3, as Traefik 3.7 answers it: quic-go cancels the
+/// request with the connection's error, which Traefik's proxy reads as a
+/// network error (502), not as a cancellation.
+const CLIENT_CLOSED_H3: (u16, &str) = (502, "Bad Gateway");
 
 impl Observation {
     /// Counts the answer, once: `code` (gRPC's own for gRPC) on the
@@ -551,14 +560,18 @@ impl Drop for Observation {
     /// request 499 (its handler runs on), and its metrics count that.
     fn drop(&mut self) {
         if self.scopes.iter().any(Option::is_some) || self.server.is_some() {
+            let (status, text) = if self.labels.h3 {
+                CLIENT_CLOSED_H3
+            } else {
+                CLIENT_CLOSED
+            };
             // gRPC's code comes from an answer's header: none, `Unknown`.
             let code = if self.labels.is_grpc() {
                 GRPC_UNKNOWN
             } else {
-                CLIENT_CLOSED
+                status
             };
-            let bytes = CLIENT_CLOSED_TEXT.len() as u64;
-            self.record(code, CLIENT_CLOSED, bytes);
+            self.record(code, status, text.len() as u64);
         }
     }
 }

@@ -259,6 +259,44 @@ impl TlsClient {
         })
     }
 
+    /// Sends `GET path` over a new QUIC connection by HTTP/3, then, after
+    /// `after`, closes the connection without waiting for the answer (a
+    /// client that goes away). An error when the request could not be
+    /// sent.
+    pub async fn give_up_h3(
+        &self,
+        addr: std::net::SocketAddr,
+        host: &str,
+        path: &str,
+        after: std::time::Duration,
+    ) -> Result<(), String> {
+        let endpoint = self.quic_endpoint(addr)?;
+        let name = self.sni.clone().unwrap_or_else(|| addr.ip().to_string());
+        let conn = endpoint
+            .connect(addr, &name)
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| format!("QUIC handshake: {e}"))?;
+        let (mut driver, mut sender) = h3::client::new(h3_quinn::Connection::new(conn.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let driving = tokio::spawn(async move {
+            let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+        });
+        let req = Request::get(format!("https://{host}{path}"))
+            .body(())
+            .map_err(|e| e.to_string())?;
+        let mut stream = sender.send_request(req).await.map_err(|e| e.to_string())?;
+        stream.finish().await.map_err(|e| e.to_string())?;
+        tokio::time::sleep(after).await;
+        conn.close(0u32.into(), b"gone");
+        drop(stream);
+        drop(sender);
+        driving.abort();
+        endpoint.wait_idle().await;
+        Ok(())
+    }
+
     /// Connects and handshakes only (for tests about refusals).
     pub async fn handshake(
         &self,

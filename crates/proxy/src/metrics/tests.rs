@@ -74,6 +74,7 @@ fn buckets_are_sorted_and_bounded() {
     let l = RequestLabels {
         method: 0,
         protocol: 0,
+        h3: false,
     };
     for ms in [50, 100, 150, 6000] {
         scope.observe(l, 200, Duration::from_millis(ms), 1, 2);
@@ -105,6 +106,7 @@ async fn answer_counted_when_body_dropped() {
         labels: RequestLabels {
             method: 2,
             protocol: 0,
+            h3: false,
         },
         started: Instant::now(),
         request_bytes: Some(Arc::new(AtomicU64::new(7))),
@@ -164,6 +166,7 @@ async fn grpc_code_from_head_or_trailers() {
             labels: RequestLabels {
                 method: 2,
                 protocol: GRPC,
+                h3: false,
             },
             started: Instant::now(),
             request_bytes: None,
@@ -189,6 +192,7 @@ fn durations_keep_their_extremes() {
     let l = RequestLabels {
         method: 0,
         protocol: 0,
+        h3: false,
     };
     for ms in [300, 20, 900, 40] {
         scope.observe(l, 200, Duration::from_millis(ms), 0, 0);
@@ -203,7 +207,7 @@ fn durations_keep_their_extremes() {
 /// call, as the entrypoint begins one.
 fn pending(
     scope: &Arc<Scope>,
-    protocol: u8,
+    (protocol, h3): (u8, bool),
     semconv: &Arc<crate::semconv::SemConv>,
 ) -> Observation {
     let req = http::Request::get("/")
@@ -215,6 +219,7 @@ fn pending(
         labels: RequestLabels {
             method: 0,
             protocol,
+            h3,
         },
         started: Instant::now(),
         request_bytes: Some(Arc::new(AtomicU64::new(3))),
@@ -225,13 +230,20 @@ fn pending(
 
 #[test]
 fn client_gone_before_the_answer_is_traefiks_499() {
-    // (what, protocol, code counted): gRPC's code is `Unknown`, as
-    // Traefik reads it from an answer that has no grpc-status.
-    let cases: &[(&str, u8, u32)] = &[("http", 0, 499), ("grpc", GRPC, 2)];
-    for (what, protocol, want) in cases {
+    // (what, protocol, over HTTP/3, code counted, the status and body
+    // Traefik's proxy writes): gRPC's code is `Unknown`, as Traefik reads
+    // it from an answer that has no grpc-status; over HTTP/3 Traefik 3.7
+    // answers 502 (quic-go cancels with the connection's error).
+    type Case<'a> = (&'a str, u8, bool, u32, u16, &'a str);
+    let cases: &[Case] = &[
+        ("http", 0, false, 499, 499, "Client Closed Request"),
+        ("grpc", GRPC, false, 2, 499, "Client Closed Request"),
+        ("http/3", 0, true, 502, 502, "Bad Gateway"),
+    ];
+    for (what, protocol, h3, want, status, text) in cases {
         let scope = Arc::new(Scope::new(&["web"], Arc::new(Buckets::new(&[1.0]))));
         let semconv = Arc::new(crate::semconv::SemConv::new(&[1.0]));
-        drop(pending(&scope, *protocol, &semconv));
+        drop(pending(&scope, (*protocol, *h3), &semconv));
         let cells = scope.cells();
         assert_eq!(cells.len(), 1, "{what}");
         let (key, cell) = &cells[0];
@@ -239,21 +251,21 @@ fn client_gone_before_the_answer_is_traefiks_499() {
         assert_eq!(cell.requests.load(Ordering::Relaxed), 1, "{what}");
         assert_eq!(
             cell.response_bytes.load(Ordering::Relaxed),
-            "Client Closed Request".len() as u64,
+            text.len() as u64,
             "{what}: the bytes of Traefik's answer"
         );
         assert_eq!(cell.request_bytes.load(Ordering::Relaxed), 3, "{what}");
         let server = semconv.server.snapshot();
         assert_eq!(server.len(), 1, "{what}: once on the server histogram");
-        let status = server[0].0.as_ref().map(|a| a.get().status);
-        assert_eq!(status, Some(499), "{what}");
+        let status_seen = server[0].0.as_ref().map(|a| a.get().status);
+        assert_eq!(status_seen, Some(*status), "{what}");
     }
 
     // Counted once: an answer, or an answer's body, is not also a 499.
     let scope = Arc::new(Scope::new(&["web"], Arc::new(Buckets::new(&[1.0]))));
     let semconv = Arc::new(crate::semconv::SemConv::new(&[1.0]));
-    pending(&scope, 0, &semconv).record_now(502, 11);
-    drop(pending(&scope, 0, &semconv).finish(Response::new(crate::body::full("ok"))));
+    pending(&scope, (0, false), &semconv).record_now(502, 11);
+    drop(pending(&scope, (0, false), &semconv).finish(Response::new(crate::body::full("ok"))));
     let mut codes: Vec<(u32, u64)> = scope
         .cells()
         .iter()
@@ -274,6 +286,7 @@ fn attribute_sets_beyond_the_limit_overflow_across_scopes() {
     let l = RequestLabels {
         method: 0,
         protocol: 0,
+        h3: false,
     };
     // 1,500 sets on `a`, then 600 on `b`: the limit's 1,999 own sets are
     // the first seen, whichever scope has them.

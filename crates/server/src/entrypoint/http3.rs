@@ -147,6 +147,7 @@ async fn connection(
         // QUIC is TLS 1.3, with the suite its handshake chose.
         tls_session: QuicHandshake::tls_session(&conn),
     };
+    let quic = conn.clone();
     let mut h3: h3::server::Connection<_, Bytes> = h3::server::builder()
         .max_field_section_size(settings.max_header_bytes as u64)
         .build(h3_quinn::Connection::new(conn))
@@ -165,6 +166,7 @@ async fn connection(
         match next {
             Ok(Some(resolver)) => {
                 let (settings, switcher, ctx) = (settings.clone(), switcher.clone(), ctx.clone());
+                let quic = quic.clone();
                 tokio::spawn(async move {
                     let (req, stream) = match resolver.resolve_request().await {
                         Ok(r) => r,
@@ -173,8 +175,18 @@ async fn connection(
                             return;
                         }
                     };
-                    if let Err(e) = request(req, stream, &settings, &switcher, ctx).await {
-                        tracing::debug!(error = %e, "HTTP/3 response not sent");
+                    // A client that closes its connection before the answer
+                    // is gone: its request's handling is dropped (Traefik's
+                    // 499 in the access log and the metrics), as over TCP.
+                    tokio::select! {
+                        sent = request(req, stream, &settings, &switcher, ctx) => {
+                            if let Err(e) = sent {
+                                tracing::debug!(error = %e, "HTTP/3 response not sent");
+                            }
+                        }
+                        _ = quic.closed() => {
+                            tracing::debug!("HTTP/3 connection closed before the answer was sent");
+                        }
                     }
                 });
             }
