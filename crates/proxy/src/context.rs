@@ -39,19 +39,28 @@ impl TlsSession {
             rustls::ProtocolVersion::TLSv1_0 => "1.0",
             _ => "unknown",
         };
-        let suite = conn.negotiated_cipher_suite()?.suite().as_str()?;
-        // rustls names the TLS 1.3 suites `TLS13_…`, Go `TLS_…`.
-        let cipher = match suite.strip_prefix("TLS13_") {
-            Some(_) => match suite {
-                "TLS13_AES_128_GCM_SHA256" => "TLS_AES_128_GCM_SHA256",
-                "TLS13_AES_256_GCM_SHA384" => "TLS_AES_256_GCM_SHA384",
-                "TLS13_CHACHA20_POLY1305_SHA256" => "TLS_CHACHA20_POLY1305_SHA256",
-                other => other,
-            },
-            None => suite,
-        };
+        let cipher = go_cipher_name(conn.negotiated_cipher_suite()?.suite())?;
         Some(TlsSession { version, cipher })
     }
+
+    /// A TLS 1.3 connection's (QUIC's) with the suite `suite`.
+    pub fn tls13(suite: rustls::CipherSuite) -> Option<TlsSession> {
+        Some(TlsSession {
+            version: "1.3",
+            cipher: go_cipher_name(suite)?,
+        })
+    }
+}
+
+/// A suite's name as Go has it: rustls names the TLS 1.3 suites
+/// `TLS13_…`, Go `TLS_…`.
+fn go_cipher_name(suite: rustls::CipherSuite) -> Option<&'static str> {
+    Some(match suite.as_str()? {
+        "TLS13_AES_128_GCM_SHA256" => "TLS_AES_128_GCM_SHA256",
+        "TLS13_AES_256_GCM_SHA384" => "TLS_AES_256_GCM_SHA384",
+        "TLS13_CHACHA20_POLY1305_SHA256" => "TLS_CHACHA20_POLY1305_SHA256",
+        other => other,
+    })
 }
 
 impl RequestContext {

@@ -13,10 +13,20 @@
 //! with `addInternals`); the load balancer counts its service only for
 //! such requests. Answers are counted when their body is dropped (sent or
 //! abandoned), with the bytes it carried, as Traefik's capture counts what
-//! was written.
+//! was written. A counted request whose client goes away before its
+//! answer (its handler is dropped) is counted as Traefik's proxy counts
+//! it: status 499, with the 21 bytes of `Client Closed Request`.
+//!
+//! For `metrics.otlp`, each cell knows whether its attribute set has a
+//! stream of its own: as the OpenTelemetry SDK, an instrument keeps at most
+//! [`CARDINALITY_LIMIT`] attribute sets, the last being the overflow set
+//! that takes every set first seen once the others are taken. The sets of
+//! one kind of scope (entrypoints, routers, services) are counted in one
+//! [`SetBudget`], when a cell is made (off the request path's common case:
+//! a cell is made once per label combination). Prometheus has no limit.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -28,6 +38,7 @@ use http_body::{Frame, SizeHint};
 
 use crate::body::BoxError;
 use crate::context::TlsSession;
+pub use crate::semconv::CARDINALITY_LIMIT;
 use crate::{Body, Request, Response};
 
 /// Method label values: Traefik keeps the standard methods and folds the
@@ -53,11 +64,13 @@ pub const PROTOCOLS: [&str; 5] = ["http", "websocket", "sse", "grpc-web", "grpc"
 const GRPC_WEB: u8 = 3;
 const GRPC: u8 = 4;
 
-/// The labels a request has before its answer: method and protocol.
+/// The labels a request has before its answer: method and protocol;
+/// and whether it came over HTTP/3 (for the status of a client gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestLabels {
     method: u8,
     protocol: u8,
+    h3: bool,
 }
 
 /// Whether the comma-separated header `name` has an item equal (after
@@ -96,7 +109,11 @@ impl RequestLabels {
         } else {
             0
         };
-        RequestLabels { method, protocol }
+        RequestLabels {
+            method,
+            protocol,
+            h3: req.version() == http::Version::HTTP_3,
+        }
     }
 
     fn is_grpc(self) -> bool {
@@ -159,6 +176,29 @@ impl Buckets {
     }
 }
 
+/// The attribute sets the OTLP instruments of one kind of scope have
+/// taken, shared by the scopes of that kind: the request instruments
+/// (requests, duration, bytes: one set per cell), the TLS requests, the
+/// retries. Never given back (the SDK keeps a cumulative set for good).
+#[derive(Debug, Default)]
+pub struct SetBudget {
+    requests: AtomicUsize,
+    tls: AtomicUsize,
+    retries: AtomicUsize,
+}
+
+impl SetBudget {
+    /// Takes one attribute set from `taken`: whether it gets a stream of
+    /// its own (false: it goes to the overflow set, the limit's last).
+    fn take(taken: &AtomicUsize) -> bool {
+        taken
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n + 1 < CARDINALITY_LIMIT).then_some(n + 1)
+            })
+            .is_ok()
+    }
+}
+
 /// The counters of one series key of a scope.
 #[derive(Debug)]
 pub struct Cell {
@@ -167,20 +207,38 @@ pub struct Cell {
     pub response_bytes: AtomicU64,
     /// The sum of durations, in nanoseconds.
     pub duration_nanos: AtomicU64,
+    /// The shortest and longest duration, in nanoseconds (OTLP's
+    /// histogram `min` and `max`; `u64::MAX` and 0 before the first).
+    pub min_nanos: AtomicU64,
+    pub max_nanos: AtomicU64,
     /// Observations per bucket (not cumulative; the last is `+Inf`).
     pub buckets: Box<[AtomicU64]>,
+    /// Whether its attribute set has an OTLP stream of its own (else it
+    /// is counted in the overflow set).
+    pub own_set: bool,
 }
 
 impl Cell {
-    fn new(buckets: usize) -> Cell {
+    fn new(buckets: usize, own_set: bool) -> Cell {
         Cell {
             requests: AtomicU64::new(0),
             request_bytes: AtomicU64::new(0),
             response_bytes: AtomicU64::new(0),
             duration_nanos: AtomicU64::new(0),
+            min_nanos: AtomicU64::new(u64::MAX),
+            max_nanos: AtomicU64::new(0),
             buckets: (0..=buckets).map(|_| AtomicU64::new(0)).collect(),
+            own_set,
         }
     }
+}
+
+/// Requests over TLS with one version and cipher.
+#[derive(Debug)]
+struct TlsCell {
+    count: AtomicU64,
+    /// As [`Cell::own_set`].
+    own_set: bool,
 }
 
 /// Header label values of one request (with `headerLabels`).
@@ -191,7 +249,7 @@ pub struct Scope {
     labels: Box<[Arc<str>]>,
     buckets: Arc<Buckets>,
     cells: ArcSwap<HashMap<u32, Arc<Cell>>>,
-    tls: ArcSwap<HashMap<(&'static str, &'static str), Arc<AtomicU64>>>,
+    tls: ArcSwap<HashMap<(&'static str, &'static str), Arc<TlsCell>>>,
     /// `requests_total` by key and header values, with `headerLabels`.
     headers: ArcSwap<HashMap<(u32, HeaderValues), Arc<AtomicU64>>>,
     /// Serialises the copies of the maps above when a series is new.
@@ -199,7 +257,11 @@ pub struct Scope {
     /// Attempts after the first, sent by the `retry` middleware.
     pub retries: AtomicU64,
     /// Whether a retry was ever counted (the series exists).
-    pub retried: std::sync::atomic::AtomicBool,
+    pub retried: AtomicBool,
+    /// Whether the retries' OTLP attribute set is the overflow set.
+    pub retries_overflow: AtomicBool,
+    /// The OTLP attribute sets of this kind of scope.
+    budget: Arc<SetBudget>,
 }
 
 impl std::fmt::Debug for Scope {
@@ -237,8 +299,15 @@ where
 
 impl Scope {
     /// A scope whose series carry the label values `labels` (an
-    /// entrypoint's name; a router's and its service's; a service's).
+    /// entrypoint's name; a router's and its service's; a service's),
+    /// the only one of its kind.
     pub fn new(labels: &[&str], buckets: Arc<Buckets>) -> Scope {
+        Scope::sharing(labels, buckets, Arc::default())
+    }
+
+    /// A scope whose OTLP attribute sets are counted in `budget`, with
+    /// the other scopes of its kind.
+    pub fn sharing(labels: &[&str], buckets: Arc<Buckets>, budget: Arc<SetBudget>) -> Scope {
         Scope {
             labels: labels.iter().map(|l| Arc::from(*l)).collect(),
             buckets,
@@ -247,7 +316,9 @@ impl Scope {
             headers: Default::default(),
             grow: Mutex::new(()),
             retries: AtomicU64::new(0),
-            retried: Default::default(),
+            retried: AtomicBool::new(false),
+            retries_overflow: AtomicBool::new(false),
+            budget,
         }
     }
 
@@ -271,7 +342,9 @@ impl Scope {
             Some(c) => c,
             None => {
                 let n = self.buckets.nanos.len();
-                cell = bump(&self.cells, &self.grow, &key, || Cell::new(n));
+                cell = bump(&self.cells, &self.grow, &key, || {
+                    Cell::new(n, SetBudget::take(&self.budget.requests))
+                });
                 &cell
             }
         };
@@ -281,6 +354,14 @@ impl Scope {
         c.response_bytes
             .fetch_add(response_bytes, Ordering::Relaxed);
         c.duration_nanos.fetch_add(nanos, Ordering::Relaxed);
+        // A read first: the extremes seldom move, and a read is cheaper
+        // than a read-modify-write.
+        if nanos < c.min_nanos.load(Ordering::Relaxed) {
+            c.min_nanos.fetch_min(nanos, Ordering::Relaxed);
+        }
+        if nanos > c.max_nanos.load(Ordering::Relaxed) {
+            c.max_nanos.fetch_max(nanos, Ordering::Relaxed);
+        }
         let bucket = self.buckets.index(nanos);
         if let Some(b) = c.buckets.get(bucket) {
             b.fetch_add(1, Ordering::Relaxed);
@@ -297,15 +378,23 @@ impl Scope {
     pub fn observe_tls(&self, session: TlsSession) {
         let key = (session.version, session.cipher);
         if let Some(c) = self.tls.load().get(&key) {
-            c.fetch_add(1, Ordering::Relaxed);
+            c.count.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        bump(&self.tls, &self.grow, &key, || AtomicU64::new(0)).fetch_add(1, Ordering::Relaxed);
+        bump(&self.tls, &self.grow, &key, || TlsCell {
+            count: AtomicU64::new(0),
+            own_set: SetBudget::take(&self.budget.tls),
+        })
+        .count
+        .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a retry (an attempt after the first).
     pub fn retry(&self) {
-        self.retried.store(true, Ordering::Relaxed);
+        if !self.retried.load(Ordering::Relaxed) && !self.retried.swap(true, Ordering::Relaxed) {
+            let own = SetBudget::take(&self.budget.retries);
+            self.retries_overflow.store(!own, Ordering::Relaxed);
+        }
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -323,7 +412,17 @@ impl Scope {
         self.tls
             .load()
             .iter()
-            .map(|(k, c)| (*k, c.load(Ordering::Relaxed)))
+            .map(|(k, c)| (*k, c.count.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// As [`Scope::tls_counts`], each with whether its OTLP attribute set
+    /// is its own (else it is counted in the overflow set).
+    pub fn tls_sets(&self) -> Vec<((&'static str, &'static str), u64, bool)> {
+        self.tls
+            .load()
+            .iter()
+            .map(|(k, c)| (*k, c.count.load(Ordering::Relaxed), c.own_set))
             .collect()
     }
 
@@ -397,19 +496,27 @@ pub struct Observation {
     pub server: Option<crate::semconv::ServerCall>,
 }
 
+/// Traefik's status for a request whose client went away before the
+/// answer, and the body its proxy writes (and counts) then.
+const CLIENT_CLOSED: (u16, &str) = (499, "Client Closed Request");
+/// The same over HTTP/3, as Traefik 3.7 answers it: quic-go cancels the
+/// request with the connection's error, which Traefik's proxy reads as a
+/// network error (502), not as a cancellation.
+const CLIENT_CLOSED_H3: (u16, &str) = (502, "Bad Gateway");
+
 impl Observation {
-    /// Counts the answer: `code` (gRPC's own for gRPC) on the scopes,
-    /// the HTTP `status` on the server histogram.
+    /// Counts the answer, once: `code` (gRPC's own for gRPC) on the
+    /// scopes, the HTTP `status` on the server histogram.
     fn record(&mut self, code: u16, status: u16, response_bytes: u64) {
         let duration = self.started.elapsed();
-        if let Some(server) = &mut self.server {
+        if let Some(mut server) = self.server.take() {
             server.record(status, duration);
         }
         let request_bytes = self
             .request_bytes
             .as_ref()
             .map_or(0, |b| b.load(Ordering::Relaxed));
-        for scope in self.scopes.iter().flatten() {
+        for scope in std::mem::take(&mut self.scopes).iter().flatten() {
             scope.observe(self.labels, code, duration, request_bytes, response_bytes);
             if let Some(values) = &self.header_values {
                 scope.observe_headers(self.labels, code, values);
@@ -444,6 +551,28 @@ impl Observation {
                 observation: Some(self),
             })
         })
+    }
+}
+
+impl Drop for Observation {
+    /// Dropped before its answer was counted: the client went away and
+    /// its request's handling was dropped. Traefik's proxy answers such a
+    /// request 499 (its handler runs on), and its metrics count that.
+    fn drop(&mut self) {
+        if self.scopes.iter().any(Option::is_some) || self.server.is_some() {
+            let (status, text) = if self.labels.h3 {
+                CLIENT_CLOSED_H3
+            } else {
+                CLIENT_CLOSED
+            };
+            // gRPC's code comes from an answer's header: none, `Unknown`.
+            let code = if self.labels.is_grpc() {
+                GRPC_UNKNOWN
+            } else {
+                status
+            };
+            self.record(code, status, text.len() as u64);
+        }
     }
 }
 

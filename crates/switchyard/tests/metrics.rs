@@ -3,7 +3,8 @@
 //! TLS-free scrapes not counted (internal), the series of a removed router
 //! gone after the next scrape, config reloads, retries, `server_up`
 //! following the health check, certificates' not-after, `manualRouting`
-//! with `headerLabels`, and `promtool check metrics` on the output.
+//! with `headerLabels`, a client gone before its answer counted as
+//! Traefik's 499, and `promtool check metrics` on the output.
 
 #![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
 
@@ -438,6 +439,58 @@ async fn retries_are_counted_on_the_service() {
         !s.iter().any(|x| x.name.starts_with("traefik_router_")),
         "addRoutersLabels is off by default"
     );
+}
+
+#[tokio::test]
+async fn client_gone_before_the_answer_is_a_499() {
+    let b = Backend::start("b").await;
+    let p = Proxy::start(
+        "metrics-client-gone",
+        &host_route("app", "app.test", &b),
+        "metrics:\n  prometheus:\n    addRoutersLabels: true\n",
+    )
+    .await;
+    wait_router(&p, "app@file").await;
+    // As Traefik 3.7 counts it: its proxy answers `499 Client Closed
+    // Request` to a request whose client went away, and every family
+    // counts that answer, its 21 bytes included.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        get(p.web, "app.test", "/sleep/1500"),
+    );
+    assert!(gave_up.await.is_err(), "the client went away first");
+    let gone = [("code", "499"), ("method", "GET"), ("protocol", "http")];
+    let with = |label: (&'static str, &'static str)| {
+        let mut l = gone.to_vec();
+        l.push(label);
+        l
+    };
+    let entrypoint = with(("entrypoint", "web"));
+    let s = wait_value(
+        p.admin,
+        "traefik_entrypoint_requests_total",
+        &entrypoint,
+        1.0,
+    )
+    .await;
+    let router = [
+        with(("router", "app@file")),
+        vec![("service", "app-svc@file")],
+    ]
+    .concat();
+    let service = with(("service", "app-svc@file"));
+    for (family, labels) in [
+        ("entrypoint", &entrypoint),
+        ("router", &router),
+        ("service", &service),
+    ] {
+        let v = |name: &str| value(&s, &format!("traefik_{family}_{name}"), labels);
+        assert_eq!(v("requests_total"), Some(1.0), "{family}");
+        assert_eq!(v("responses_bytes_total"), Some(21.0), "{family}");
+        assert_eq!(v("request_duration_seconds_count"), Some(1.0), "{family}");
+        let waited = v("request_duration_seconds_sum").unwrap_or_default();
+        assert!((0.3..1.5).contains(&waited), "{family}: {waited}");
+    }
 }
 
 #[tokio::test]

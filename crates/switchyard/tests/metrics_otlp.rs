@@ -141,6 +141,12 @@ async fn http_push_carries_traefik_instruments_and_counts() {
     assert_eq!(d.bounds, [0.5, 2.0], "explicitBoundaries");
     assert_eq!(d.bucket_counts.iter().sum::<u64>(), 3);
     assert_eq!(d.bucket_counts.len(), 3, "one more than the bounds");
+    // As Traefik's SDK: the smallest and largest duration too.
+    let (min, max) = (d.min.unwrap_or(-1.0), d.max.unwrap_or(-1.0));
+    assert!(
+        0.0 < min && min <= max && max <= d.sum && min * 3.0 <= d.sum,
+        "{d:?}"
+    );
 
     let router = find(export, "traefik_router_requests_total");
     assert_eq!(
@@ -220,6 +226,38 @@ async fn http_push_carries_traefik_instruments_and_counts() {
     // Without `metrics.prometheus` there is no `/metrics`.
     let scrape = get(p.admin, "localhost", "/metrics").await.unwrap();
     assert_eq!(scrape.status, 404);
+
+    // A client that gives up before the answer: Traefik's proxy answers
+    // 499 `Client Closed Request` (21 bytes), and every family counts it.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        get(p.web, "app.test", "/sleep/1500"),
+    );
+    assert!(gave_up.await.is_err(), "the client went away first");
+    let gone = [("code", "499"), ("method", "GET")];
+    let export = wait_metric(&recv, "traefik_entrypoint_requests_total", &gone, 1.0).await;
+    for name in [
+        "traefik_router_requests_total",
+        "traefik_service_requests_total",
+        "traefik_entrypoint_request_duration_seconds",
+    ] {
+        let point = find(&export, name).point(&gone);
+        assert_eq!(point.map(|p| p.value), Some(1.0), "{name}");
+    }
+    for name in [
+        "traefik_entrypoint_responses_bytes_total",
+        "traefik_router_responses_bytes_total",
+        "traefik_service_responses_bytes_total",
+    ] {
+        let point = find(&export, name).point(&gone);
+        assert_eq!(point.map(|p| p.value), Some(21.0), "{name}");
+    }
+    let d = find(&export, "traefik_entrypoint_request_duration_seconds");
+    let waited = d.point(&gone).and_then(|p| p.min).unwrap_or_default();
+    assert!(
+        (0.3..1.5).contains(&waited),
+        "until the client went: {waited}"
+    );
 }
 
 // Multi-threaded: the collector answers while the test waits for the exit.

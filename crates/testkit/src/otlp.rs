@@ -144,6 +144,9 @@ pub struct ReceivedPoint {
     pub value: f64,
     /// A histogram's sum.
     pub sum: f64,
+    /// A histogram's smallest and largest observation, when sent.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
     /// A histogram's per-bucket counts and bounds.
     pub bucket_counts: Vec<u64>,
     pub bounds: Vec<f64>,
@@ -200,6 +203,8 @@ pub fn flatten_metrics(request: &ExportMetricsServiceRequest) -> Vec<ReceivedMet
                             None => f64::NAN,
                         },
                         sum: 0.0,
+                        min: None,
+                        max: None,
                         bucket_counts: Vec::new(),
                         bounds: Vec::new(),
                         start_ns: p.start_time_unix_nano,
@@ -228,6 +233,8 @@ pub fn flatten_metrics(request: &ExportMetricsServiceRequest) -> Vec<ReceivedMet
                                 attributes: attribute_map(&p.attributes),
                                 value: p.count as f64,
                                 sum: p.sum.unwrap_or(f64::NAN),
+                                min: p.min,
+                                max: p.max,
                                 bucket_counts: p.bucket_counts.clone(),
                                 bounds: p.explicit_bounds.clone(),
                                 start_ns: p.start_time_unix_nano,

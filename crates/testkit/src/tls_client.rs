@@ -31,6 +31,9 @@ pub struct TlsClient {
     /// Key exchange groups offered, in this order (empty: rustls's
     /// defaults, the post-quantum hybrid first).
     pub key_shares: Vec<rustls::NamedGroup>,
+    /// Cipher suites offered, in this order (empty: rustls's defaults).
+    /// Over QUIC, the Initial packets keep AES-128-GCM whatever these are.
+    pub cipher_suites: Vec<rustls::CipherSuite>,
 }
 
 /// An answer over TLS and what the handshake showed.
@@ -113,6 +116,14 @@ impl TlsClient {
                 .filter_map(|name| all.iter().find(|g| g.name() == *name).copied())
                 .collect();
         }
+        if !self.cipher_suites.is_empty() {
+            let all = std::mem::take(&mut provider.cipher_suites);
+            provider.cipher_suites = self
+                .cipher_suites
+                .iter()
+                .filter_map(|name| all.iter().find(|s| s.suite() == *name).copied())
+                .collect();
+        }
         let provider = Arc::new(provider);
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone());
         let builder = if self.versions.is_empty() {
@@ -151,8 +162,15 @@ impl TlsClient {
         h3.versions = vec![&rustls::version::TLS13];
         let mut config = h3.client_config()?;
         config.alpn_protocols = vec![b"h3".to_vec()];
+        // QUIC's Initial packets are protected with AES-128-GCM, offered
+        // or not.
+        let initial = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256
+            .tls13()
+            .and_then(|s| s.quic_suite())
+            .ok_or("no QUIC initial suite")?;
         let crypto =
-            quinn::crypto::rustls::QuicClientConfig::try_from(config).map_err(|e| e.to_string())?;
+            quinn::crypto::rustls::QuicClientConfig::with_initial(Arc::new(config), initial)
+                .map_err(|e| e.to_string())?;
         let local: std::net::SocketAddr = if addr.is_ipv6() {
             (std::net::Ipv6Addr::LOCALHOST, 0).into()
         } else {
@@ -239,6 +257,44 @@ impl TlsClient {
             version: Some(rustls::ProtocolVersion::TLSv1_3),
             kx_group: None,
         })
+    }
+
+    /// Sends `GET path` over a new QUIC connection by HTTP/3, then, after
+    /// `after`, closes the connection without waiting for the answer (a
+    /// client that goes away). An error when the request could not be
+    /// sent.
+    pub async fn give_up_h3(
+        &self,
+        addr: std::net::SocketAddr,
+        host: &str,
+        path: &str,
+        after: std::time::Duration,
+    ) -> Result<(), String> {
+        let endpoint = self.quic_endpoint(addr)?;
+        let name = self.sni.clone().unwrap_or_else(|| addr.ip().to_string());
+        let conn = endpoint
+            .connect(addr, &name)
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| format!("QUIC handshake: {e}"))?;
+        let (mut driver, mut sender) = h3::client::new(h3_quinn::Connection::new(conn.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let driving = tokio::spawn(async move {
+            let _ = std::future::poll_fn(|cx| driver.poll_close(cx)).await;
+        });
+        let req = Request::get(format!("https://{host}{path}"))
+            .body(())
+            .map_err(|e| e.to_string())?;
+        let mut stream = sender.send_request(req).await.map_err(|e| e.to_string())?;
+        stream.finish().await.map_err(|e| e.to_string())?;
+        tokio::time::sleep(after).await;
+        conn.close(0u32.into(), b"gone");
+        drop(stream);
+        drop(sender);
+        driving.abort();
+        endpoint.wait_idle().await;
+        Ok(())
     }
 
     /// Connects and handshakes only (for tests about refusals).

@@ -16,6 +16,7 @@ use http_body::{Body as _, Frame, SizeHint};
 use switchyard_proxy::RequestContext;
 use tokio::sync::watch;
 
+use super::quic_tls::{FactsConfig, QuicHandshake};
 use super::{canonical, handler, socket_for, EntryPointSettings, HANDSHAKE_TIMEOUT};
 use crate::Switcher;
 
@@ -60,8 +61,7 @@ pub fn bind(
         }));
     tls.alpn_protocols = vec![b"h3".to_vec()];
     tls.ignore_client_order = true;
-    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let crypto = FactsConfig::new(tls).map_err(std::io::Error::other)?;
     let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
 
     let socket = socket_for(addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
@@ -144,8 +144,10 @@ async fn connection(
         entrypoint: Arc::from(settings.name.as_str()),
         tls: true,
         peer_certificates: None,
-        tls_session: None,
+        // QUIC is TLS 1.3, with the suite its handshake chose.
+        tls_session: QuicHandshake::tls_session(&conn),
     };
+    let quic = conn.clone();
     let mut h3: h3::server::Connection<_, Bytes> = h3::server::builder()
         .max_field_section_size(settings.max_header_bytes as u64)
         .build(h3_quinn::Connection::new(conn))
@@ -164,6 +166,7 @@ async fn connection(
         match next {
             Ok(Some(resolver)) => {
                 let (settings, switcher, ctx) = (settings.clone(), switcher.clone(), ctx.clone());
+                let quic = quic.clone();
                 tokio::spawn(async move {
                     let (req, stream) = match resolver.resolve_request().await {
                         Ok(r) => r,
@@ -172,8 +175,18 @@ async fn connection(
                             return;
                         }
                     };
-                    if let Err(e) = request(req, stream, &settings, &switcher, ctx).await {
-                        tracing::debug!(error = %e, "HTTP/3 response not sent");
+                    // A client that closes its connection before the answer
+                    // is gone: its request's handling is dropped (Traefik's
+                    // 499 in the access log and the metrics), as over TCP.
+                    tokio::select! {
+                        sent = request(req, stream, &settings, &switcher, ctx) => {
+                            if let Err(e) = sent {
+                                tracing::debug!(error = %e, "HTTP/3 response not sent");
+                            }
+                        }
+                        _ = quic.closed() => {
+                            tracing::debug!("HTTP/3 connection closed before the answer was sent");
+                        }
                     }
                 });
             }

@@ -12,6 +12,7 @@
 //!  │                  HTTP/1.1 | HTTP/2 (protocols.rs, guard.rs); plain
 //!  │                  HTTP/1.1 one request at a time (idle.rs)
 //!  ├─▶ http3.rs       QUIC connections and their request streams
+//!  │    └─▶ quic_tls.rs  their TLS version and cipher suite
 //!  └─▶ handler.rs     one request, from either transport (checks.rs)
 //! ```
 //!
@@ -29,6 +30,8 @@ pub mod http3;
 mod idle;
 pub mod protocols;
 pub mod proxy_protocol;
+#[cfg(feature = "http3")]
+mod quic_tls;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;

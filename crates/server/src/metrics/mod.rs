@@ -32,7 +32,7 @@ use switchyard_config::dynamic::HttpConfiguration;
 use switchyard_config::static_config::Metrics as Config;
 use switchyard_proxy::accesslog::Counted;
 use switchyard_proxy::metrics::{
-    Buckets, HeaderLabels, Metered, Observation, RequestLabels, Scope,
+    Buckets, HeaderLabels, Metered, Observation, RequestLabels, Scope, SetBudget,
 };
 use switchyard_proxy::semconv::{ClientMetrics, SemConv, ServerCall};
 use switchyard_proxy::{Request, RequestContext};
@@ -49,6 +49,9 @@ pub struct Families {
 /// The running registry.
 pub struct Metrics {
     buckets: Arc<Buckets>,
+    /// The OTLP attribute sets of the entrypoint, router and service
+    /// instruments (each kind has its cardinality limit).
+    budgets: [Arc<SetBudget>; 3],
     header_labels: HeaderLabels,
     /// What `metrics.prometheus` shows, when on.
     prometheus: Option<Families>,
@@ -250,6 +253,7 @@ impl Metrics {
         };
         Ok(Some(Arc::new(Metrics {
             buckets: Arc::new(Buckets::new(bounds)),
+            budgets: Default::default(),
             header_labels: HeaderLabels(header_labels.into()),
             prometheus,
             otlp,
@@ -271,6 +275,12 @@ impl Metrics {
         })))
     }
 
+    /// A new scope of the kind `kind` (entrypoint, router, service).
+    fn scope(&self, kind: usize, labels: &[&str]) -> Scope {
+        let budget = self.budgets[kind].clone();
+        Scope::sharing(labels, self.buckets.clone(), budget)
+    }
+
     /// Whether `metrics.prometheus` is on (`prometheus@internal` exists).
     pub fn prometheus_on(&self) -> bool {
         self.prometheus.is_some()
@@ -282,7 +292,7 @@ impl Metrics {
             name: name.to_string(),
             scope: self
                 .entrypoints_on
-                .then(|| Arc::new(Scope::new(&[name], self.buckets.clone()))),
+                .then(|| Arc::new(self.scope(0, &[name]))),
             open: AtomicI64::new(0),
             services_on: self.services_on,
             header_labels: if self.any_requests() {
@@ -325,7 +335,7 @@ impl Metrics {
         Some(
             lock(&self.routers)
                 .entry(key)
-                .or_insert_with(|| Arc::new(Scope::new(&[router, service], self.buckets.clone())))
+                .or_insert_with(|| Arc::new(self.scope(1, &[router, service])))
                 .clone(),
         )
     }
@@ -339,7 +349,7 @@ impl Metrics {
         Some(
             lock(&self.services)
                 .entry(name.to_string())
-                .or_insert_with(|| Arc::new(Scope::new(&[name], self.buckets.clone())))
+                .or_insert_with(|| Arc::new(self.scope(2, &[name])))
                 .clone(),
         )
     }

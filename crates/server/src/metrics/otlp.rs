@@ -4,7 +4,15 @@
 //! doubles (unit `1`), durations as cumulative explicit-bucket histograms
 //! (unit `s`), gauges as gauges; attribute names as Prometheus's label
 //! names. Nothing is counted twice: each push reads the atomics the
-//! request path already updates.
+//! request path already updates. The duration histograms carry `min` and
+//! `max`, as the SDK's explicit-bucket aggregation does.
+//!
+//! As the SDK, an instrument has at most
+//! [`CARDINALITY_LIMIT`](switchyard_proxy::metrics::CARDINALITY_LIMIT)
+//! attribute sets: the sets first seen after the others were taken add up
+//! in one overflow point (`otel.metric.overflow=true`). Which sets those
+//! are was decided when they were first counted
+//! ([`switchyard_proxy::metrics::SetBudget`]).
 //!
 //! Beside them go the semantic-convention histograms
 //! `http.server.request.duration` and `http.client.request.duration`
@@ -15,7 +23,7 @@
 //! until one succeeds) and not retried: the next push carries the
 //! cumulative totals anyway. The last push happens at shutdown.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -28,7 +36,7 @@ use switchyard_otlp::proto::metrics::v1::{
 };
 use switchyard_otlp::proto::resource::v1::Resource as ProtoResource;
 use switchyard_otlp::{Signal, Transport};
-use switchyard_proxy::metrics::{key_labels, Scope};
+use switchyard_proxy::metrics::{key_labels, Cell, Scope};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -49,6 +57,17 @@ const SDK_DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 fn unix_nanos(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// The overflow set's attributes.
+fn overflow_attributes() -> Vec<KeyValue> {
+    vec![KeyValue {
+        key: "otel.metric.overflow".to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::BoolValue(true)),
+        }),
+        ..Default::default()
+    }]
 }
 
 /// String attributes sorted by key, as the SDK's attribute sets are.
@@ -119,8 +138,13 @@ impl Instrument {
 
     /// A value of a counter or gauge.
     fn number(&mut self, t: Times, labels: &[(&str, &str)], value: f64) {
+        self.number_with(t, attributes(labels), value);
+    }
+
+    /// A value of a counter or gauge with `attributes`.
+    fn number_with(&mut self, t: Times, attributes: Vec<KeyValue>, value: f64) {
         let point = NumberDataPoint {
-            attributes: attributes(labels),
+            attributes,
             start_time_unix_nano: t.start,
             time_unix_nano: t.now,
             value: Some(number_data_point::Value::AsDouble(value)),
@@ -132,25 +156,29 @@ impl Instrument {
         }
     }
 
-    /// A histogram's per-bucket (not cumulative) counts, the last for
-    /// `+Inf`, its bounds and sum.
+    /// A histogram's observations with `attributes`.
     fn observations(
         &mut self,
         t: Times,
-        labels: &[(&str, &str)],
-        counts: Vec<u64>,
+        attributes: Vec<KeyValue>,
+        d: Distribution,
         bounds: &[f64],
-        sum: f64,
     ) {
         if let Points::Histogram(p) = &mut self.points {
+            let count = d.counts.iter().sum();
+            // (A cell is counted right after it is made: a push between
+            // the two sees it empty, without extremes.)
+            let seen = count > 0;
             p.push(HistogramDataPoint {
-                attributes: attributes(labels),
+                attributes,
                 start_time_unix_nano: t.start,
                 time_unix_nano: t.now,
-                count: counts.iter().sum(),
-                sum: Some(sum),
-                bucket_counts: counts,
+                count,
+                sum: Some(d.sum),
+                bucket_counts: d.counts,
                 explicit_bounds: bounds.to_vec(),
+                min: seen.then_some(d.min),
+                max: seen.then_some(d.max),
                 ..Default::default()
             });
         }
@@ -218,16 +246,98 @@ const SERVICE_NAMES: [&str; 5] = [
     "traefik_service_responses_bytes_total",
 ];
 
+/// A duration histogram's data: per-bucket (not cumulative) counts, the
+/// last for `+Inf`; sum, min and max in seconds.
+struct Distribution {
+    counts: Vec<u64>,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Distribution {
+    fn of(cell: &Cell) -> Distribution {
+        let seconds = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e9;
+        Distribution {
+            counts: cell
+                .buckets
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect(),
+            sum: seconds(&cell.duration_nanos),
+            min: seconds(&cell.min_nanos),
+            max: seconds(&cell.max_nanos),
+        }
+    }
+
+    /// Adds `other` (with as many buckets) in.
+    fn merge(&mut self, other: Distribution) {
+        let empty = self.counts.iter().all(|c| *c == 0);
+        for (c, o) in self.counts.iter_mut().zip(&other.counts) {
+            *c += o;
+        }
+        self.sum += other.sum;
+        if other.counts.iter().any(|c| *c > 0) {
+            self.min = if empty {
+                other.min
+            } else {
+                self.min.min(other.min)
+            };
+            self.max = if empty {
+                other.max
+            } else {
+                self.max.max(other.max)
+            };
+        }
+    }
+}
+
+/// What the attribute sets beyond the cardinality limit add up to, in
+/// the instruments of one kind of scope.
+#[derive(Default)]
+struct Overflow {
+    /// Requests, request bytes, response bytes, durations (none while no
+    /// set overflowed).
+    requests: Option<([f64; 3], Distribution)>,
+    tls: Option<f64>,
+    retries: Option<f64>,
+}
+
 /// Adds one scope's series, labelled `names` (its label values are the
-/// scope's own).
-fn add_scope(f: &mut [Instrument; 5], t: Times, names: &[&str], scope: &Scope) {
+/// scope's own), the sets beyond the limit to `overflow`.
+fn add_scope(
+    f: &mut [Instrument; 5],
+    t: Times,
+    names: &[&str],
+    scope: &Scope,
+    overflow: &mut Overflow,
+) {
     let base: Vec<(&str, &str)> = names
         .iter()
         .zip(scope.labels().iter())
         .map(|(n, v)| (*n, &**v))
         .collect();
     let bounds = &scope.buckets().seconds;
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
     for (key, cell) in scope.cells() {
+        let counters = [
+            load(&cell.requests),
+            load(&cell.request_bytes),
+            load(&cell.response_bytes),
+        ];
+        let distribution = Distribution::of(&cell);
+        if !cell.own_set {
+            match &mut overflow.requests {
+                Some((sums, d)) => {
+                    for (s, c) in sums.iter_mut().zip(counters) {
+                        *s += c;
+                    }
+                    d.merge(distribution);
+                }
+                None => overflow.requests = Some((counters, distribution)),
+            }
+            continue;
+        }
         let (code, method, protocol) = key_labels(key);
         let code = code.to_string();
         let mut labels = base.clone();
@@ -236,22 +346,32 @@ fn add_scope(f: &mut [Instrument; 5], t: Times, names: &[&str], scope: &Scope) {
             ("method", method),
             ("protocol", protocol),
         ]);
-        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
-        f[0].number(t, &labels, load(&cell.requests));
-        let counts = cell
-            .buckets
-            .iter()
-            .map(|b| b.load(Ordering::Relaxed))
-            .collect();
-        let sum = load(&cell.duration_nanos) / 1e9;
-        f[2].observations(t, &labels, counts, bounds, sum);
-        f[3].number(t, &labels, load(&cell.request_bytes));
-        f[4].number(t, &labels, load(&cell.response_bytes));
+        f[0].number(t, &labels, counters[0]);
+        f[2].observations(t, attributes(&labels), distribution, bounds);
+        f[3].number(t, &labels, counters[1]);
+        f[4].number(t, &labels, counters[2]);
     }
-    for ((version, cipher), n) in scope.tls_counts() {
+    for ((version, cipher), n, own_set) in scope.tls_sets() {
+        if !own_set {
+            *overflow.tls.get_or_insert(0.0) += n as f64;
+            continue;
+        }
         let mut labels = base.clone();
         labels.extend([("tls_version", version), ("tls_cipher", cipher)]);
         f[1].number(t, &labels, n as f64);
+    }
+}
+
+/// Adds the overflow points of one kind of scope's instruments.
+fn add_overflow(f: &mut [Instrument; 5], t: Times, overflow: Overflow, bounds: &[f64]) {
+    if let Some((sums, d)) = overflow.requests {
+        f[0].number_with(t, overflow_attributes(), sums[0]);
+        f[2].observations(t, overflow_attributes(), d, bounds);
+        f[3].number_with(t, overflow_attributes(), sums[1]);
+        f[4].number_with(t, overflow_attributes(), sums[2]);
+    }
+    if let Some(n) = overflow.tls {
+        f[1].number_with(t, overflow_attributes(), n);
     }
 }
 
@@ -306,19 +426,23 @@ impl Metrics {
 
         if shown.entrypoints {
             let mut f = request_instruments(ENTRYPOINT_NAMES, ENTRYPOINT_HELP);
+            let mut overflow = Overflow::default();
             for ep in &entrypoints {
                 if let Some(scope) = &ep.scope {
-                    add_scope(&mut f, t, &["entrypoint"], scope);
+                    add_scope(&mut f, t, &["entrypoint"], scope, &mut overflow);
                 }
             }
+            add_overflow(&mut f, t, overflow, &self.buckets.seconds);
             all.extend(f);
         }
         if shown.routers {
             let mut f = request_instruments(ROUTER_NAMES, ROUTER_HELP);
             let scopes: Vec<Arc<Scope>> = lock(&self.routers).values().cloned().collect();
+            let mut overflow = Overflow::default();
             for scope in &scopes {
-                add_scope(&mut f, t, &["router", "service"], scope);
+                add_scope(&mut f, t, &["router", "service"], scope, &mut overflow);
             }
+            add_overflow(&mut f, t, overflow, &self.buckets.seconds);
             all.extend(f);
         }
         if shown.services {
@@ -328,17 +452,23 @@ impl Metrics {
                 "How many request retries happened on a service.",
             );
             let scopes: Vec<Arc<Scope>> = lock(&self.services).values().cloned().collect();
+            let mut overflow = Overflow::default();
             for scope in &scopes {
-                add_scope(&mut f, t, &["service"], scope);
+                add_scope(&mut f, t, &["service"], scope, &mut overflow);
                 if scope.retried.load(Ordering::Relaxed) {
+                    let n = scope.retries.load(Ordering::Relaxed) as f64;
+                    if scope.retries_overflow.load(Ordering::Relaxed) {
+                        *overflow.retries.get_or_insert(0.0) += n;
+                        continue;
+                    }
                     let name = scope.labels().first().map_or("", |s| &**s);
-                    retries.number(
-                        t,
-                        &[("service", name)],
-                        scope.retries.load(Ordering::Relaxed) as f64,
-                    );
+                    retries.number(t, &[("service", name)], n);
                 }
             }
+            if let Some(n) = overflow.retries.take() {
+                retries.number_with(t, overflow_attributes(), n);
+            }
+            add_overflow(&mut f, t, overflow, &self.buckets.seconds);
             all.extend(f);
             all.push(retries);
             let mut up = Instrument::gauge(
@@ -495,7 +625,7 @@ impl Pusher {
 mod tests {
     use super::*;
     use switchyard_config::static_config::{Metrics as Config, MetricsOtlp, Prometheus};
-    use switchyard_proxy::metrics::RequestLabels;
+    use switchyard_proxy::metrics::{RequestLabels, CARDINALITY_LIMIT};
 
     fn registry(config: &Config) -> Arc<Metrics> {
         Metrics::new(config)
@@ -624,6 +754,8 @@ mod tests {
         assert_eq!(p.bucket_counts, [1, 1, 0], "per bucket, +Inf last");
         assert_eq!(p.count, 2);
         assert!((p.sum.unwrap_or_default() - 0.8).abs() < 1e-9);
+        assert!((p.min.unwrap_or_default() - 0.1).abs() < 1e-9, "{p:?}");
+        assert!((p.max.unwrap_or_default() - 0.7).abs() < 1e-9, "{p:?}");
 
         let open = get(&got, "traefik_open_connections").expect("gauge");
         assert!(matches!(open.data, Some(metric::Data::Gauge(_))));
@@ -671,5 +803,102 @@ mod tests {
         let text = m.render(&Runtime::default());
         assert!(text.contains("traefik_entrypoint_requests_total{"));
         assert!(text.contains("traefik_router_requests_total{"));
+    }
+
+    #[test]
+    fn sets_beyond_the_cardinality_limit_share_the_overflow_point() {
+        let config = Config {
+            prometheus: Some(Prometheus::default()),
+            otlp: Some(MetricsOtlp {
+                ..MetricsOtlp::default()
+            }),
+            ..Config::default()
+        };
+        let m = registry(&config);
+        let ep = m.entrypoint("web");
+        let other = m.entrypoint("other");
+        let scope = ep.scope.as_ref().expect("entrypoints on");
+        let req = http::Request::get("/").body(()).expect("request");
+        let l = RequestLabels::of(&req);
+        // 2,100 sets (a status code each) on one entrypoint, then one on
+        // another: 1,999 keep their own point, the rest overflow.
+        let extra = 101;
+        let sets = (CARDINALITY_LIMIT - 1 + extra) as u16;
+        for i in 0..sets {
+            let ms = if i < 1999 { 10 } else { 100 + u64::from(i) };
+            scope.observe(l, 1000 + i, Duration::from_millis(ms), 1, 2);
+        }
+        let late = other.scope.as_ref().expect("entrypoints on");
+        late.observe(l, 200, Duration::from_millis(5), 0, 0);
+        late.observe_tls(switchyard_proxy::context::TlsSession {
+            version: "1.3",
+            cipher: "TLS_AES_128_GCM_SHA256",
+        });
+        let got = m.otlp_metrics(&Runtime::default());
+        let overflowed = |a: &[KeyValue]| {
+            a.len() == 1
+                && a[0].key == "otel.metric.overflow"
+                && a[0].value.as_ref().and_then(|v| v.value.as_ref())
+                    == Some(&any_value::Value::BoolValue(true))
+        };
+        for (name, want) in [
+            ("traefik_entrypoint_requests_total", extra as f64 + 1.0),
+            ("traefik_entrypoint_requests_bytes_total", extra as f64),
+            (
+                "traefik_entrypoint_responses_bytes_total",
+                2.0 * extra as f64,
+            ),
+        ] {
+            let Some(metric::Data::Sum(sum)) = get(&got, name).and_then(|m| m.data) else {
+                panic!("{name}: not a sum");
+            };
+            assert_eq!(sum.data_points.len(), CARDINALITY_LIMIT, "{name}");
+            let over: Vec<_> = sum
+                .data_points
+                .iter()
+                .filter(|p| overflowed(&p.attributes))
+                .collect();
+            assert_eq!(over.len(), 1, "{name}");
+            assert_eq!(
+                over[0].value,
+                Some(number_data_point::Value::AsDouble(want)),
+                "{name}"
+            );
+        }
+        let Some(metric::Data::Histogram(h)) =
+            get(&got, "traefik_entrypoint_request_duration_seconds").and_then(|m| m.data)
+        else {
+            panic!("not a histogram");
+        };
+        assert_eq!(h.data_points.len(), CARDINALITY_LIMIT);
+        let p = h
+            .data_points
+            .iter()
+            .find(|p| overflowed(&p.attributes))
+            .expect("an overflow point");
+        assert_eq!(p.count, extra as u64 + 1);
+        // (Prometheus's default buckets: 0.1, 0.3, 1.2, 5.)
+        assert_eq!(
+            p.bucket_counts,
+            [1, 0, 0, extra as u64, 0],
+            "the late 5ms and the rest"
+        );
+        assert_eq!(p.min, Some(0.005));
+        assert_eq!(p.max, Some(2.199));
+        // The TLS instrument has a limit of its own: its first set is its own.
+        let Some(metric::Data::Sum(tls)) =
+            get(&got, "traefik_entrypoint_requests_tls_total").and_then(|m| m.data)
+        else {
+            panic!("not a sum");
+        };
+        assert_eq!(tls.data_points.len(), 1);
+        assert!(!overflowed(&tls.data_points[0].attributes));
+        // Prometheus has no limit.
+        let text = m.render(&Runtime::default());
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("traefik_entrypoint_requests_total{"))
+            .count();
+        assert_eq!(series, usize::from(sets) + 1);
     }
 }
