@@ -68,6 +68,16 @@ fn non_zero(d: Duration) -> Option<Duration> {
     (!d.is_zero()).then_some(d)
 }
 
+/// Idle connections kept per server for a `maxIdleConnsPerHost` as Go's
+/// HTTP transport reads it (Traefik hands the value to it unchanged): 0
+/// is Go's default of 2, a negative value keeps none.
+pub(crate) fn idle_per_host(max_idle_conns_per_host: i64) -> usize {
+    match max_idle_conns_per_host {
+        0 => 2,
+        n => usize::try_from(n).unwrap_or(0),
+    }
+}
+
 /// The checks that stop a start before anything is bound:
 /// `core.defaultRuleSyntax` and `providers.precedence`.
 pub fn check(config: &StaticConfiguration) -> Result<(), StaticError> {
@@ -255,7 +265,7 @@ pub fn default_transport(config: &StaticConfiguration) -> TransportSettings {
     let st = config.servers_transport.clone().unwrap_or_default();
     let ft = st.forwarding_timeouts.clone().unwrap_or_default();
     TransportSettings {
-        max_idle_conns_per_host: usize::try_from(st.max_idle()).unwrap_or(200),
+        max_idle_conns_per_host: idle_per_host(st.max_idle()),
         dial_timeout: non_zero(ft.dial_timeout.into()),
         response_header_timeout: non_zero(ft.response_header_timeout.into()),
         idle_conn_timeout: non_zero(ft.idle_conn_timeout.into()),

@@ -91,7 +91,9 @@ pub fn transport_settings(t: &ServersTransport) -> Result<TransportSettings, Str
         peer_cert_sans.push(PeerSan::Uri(uri.to_string()));
     }
     Ok(TransportSettings {
-        max_idle_conns_per_host: usize::try_from(t.max_idle_conns_per_host).unwrap_or(200),
+        max_idle_conns_per_host: crate::static_translation::idle_per_host(
+            t.max_idle_conns_per_host,
+        ),
         dial_timeout: non_zero(ft.dial_timeout.into()),
         response_header_timeout: non_zero(ft.response_header_timeout.into()),
         idle_conn_timeout: non_zero(ft.idle_conn_timeout.into()),

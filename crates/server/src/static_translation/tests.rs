@@ -384,3 +384,28 @@ fn throttle() {
     );
     assert_eq!(providers_throttle(&c), Duration::ZERO);
 }
+
+#[test]
+fn max_idle_conns_per_host_as_go_reads_it() {
+    // (written, kept per server): Traefik's default, Go's meaning of 0
+    // (its default of 2), a negative value (none kept), any other as is.
+    for (written, kept) in [
+        (None, 200),
+        (Some(0), 2),
+        (Some(-1), 0),
+        (Some(-5), 0),
+        (Some(1), 1),
+        (Some(7), 7),
+    ] {
+        let extra = written.map_or(String::new(), |n| {
+            format!("serversTransport:\n  maxIdleConnsPerHost: {n}\n")
+        });
+        let t = default_transport(&config(&format!(
+            "entryPoints:\n  web:\n    address: \":8000\"\n{extra}"
+        )));
+        assert_eq!(
+            t.max_idle_conns_per_host, kept,
+            "maxIdleConnsPerHost {written:?}"
+        );
+    }
+}
