@@ -1,0 +1,503 @@
+//! The translation against what the real Traefik 3.7 made of the same
+//! objects. `fixtures/objects.yml` was served by the testkit's kube-double
+//! to Traefik's kubernetesCRD provider; `fixtures/objects.json` is the
+//! objects as the double served them, and `fixtures/rawdata-*.json` what
+//! Traefik's `/api/rawdata` showed (trimmed of its runtime state: status,
+//! usedBy, errors, observability), with the provider options below.
+
+use serde_json::{json, Value};
+
+use super::*;
+
+fn objects() -> Objects {
+    let all: Value = serde_json::from_str(include_str!("fixtures/objects.json"))
+        .expect("fixtures/objects.json is JSON");
+    let items = all
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(Value::as_array)
+        .flatten()
+        .cloned();
+    let (objects, unknown) = Objects::from_list(items);
+    assert!(unknown.is_empty(), "{unknown:?}");
+    objects
+}
+
+/// Traefik's rawdata, `@kubernetescrd` taken off every name and reference.
+fn traefik(fixture: &str) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::String(s) => {
+                if let Some(t) = s.strip_suffix("@kubernetescrd") {
+                    *s = t.to_string();
+                }
+            }
+            Value::Array(l) => l.iter_mut().for_each(strip),
+            Value::Object(m) => {
+                let old = std::mem::take(m);
+                for (k, mut x) in old {
+                    strip(&mut x);
+                    let k = k.strip_suffix("@kubernetescrd").unwrap_or(&k).to_string();
+                    m.insert(k, x);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut v: Value = serde_json::from_str(fixture).expect("rawdata fixture is JSON");
+    strip(&mut v);
+    v
+}
+
+/// The options of the three captures (the class one ran with `open`'s and
+/// `ingressClass: other`).
+fn strict() -> CrdOptions {
+    CrdOptions {
+        allow_external_name_services: true,
+        ..CrdOptions::default()
+    }
+}
+
+fn open() -> CrdOptions {
+    CrdOptions {
+        allow_cross_namespace: true,
+        allow_empty_services: true,
+        native_lb_by_default: true,
+        ..CrdOptions::default()
+    }
+}
+
+fn classed() -> CrdOptions {
+    CrdOptions {
+        ingress_class: "other".into(),
+        ..open()
+    }
+}
+
+fn captures() -> Vec<(&'static str, CrdOptions, Value)> {
+    vec![
+        (
+            "strict",
+            strict(),
+            traefik(include_str!("fixtures/rawdata-strict.json")),
+        ),
+        (
+            "open",
+            open(),
+            traefik(include_str!("fixtures/rawdata-open.json")),
+        ),
+        (
+            "class",
+            classed(),
+            traefik(include_str!("fixtures/rawdata-class.json")),
+        ),
+    ]
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+/// Servers in URL order (Traefik's order follows its informer's).
+fn sort_servers(v: &mut Value) {
+    if let Some(l) = v
+        .pointer_mut("/loadBalancer/servers")
+        .and_then(Value::as_array_mut)
+    {
+        l.sort_by_key(|s| s["url"].as_str().unwrap_or_default().to_string());
+    }
+}
+
+#[test]
+fn routers_as_traefik_names_and_values_them() {
+    let objects = objects();
+    for (capture, options, want) in captures() {
+        let got = translate(&objects, &options).configuration;
+        let http = got.http.expect("an http section");
+        let names: Vec<String> = http.routers.keys().cloned().collect();
+        assert_eq!(names, keys(&want["routers"]), "{capture}: router names");
+        for (name, router) in &http.routers {
+            let w = &want["routers"][name];
+            let ctx = format!("{capture}: router {name}");
+            assert_eq!(router.rule, w["rule"].as_str().unwrap_or_default(), "{ctx}");
+            assert_eq!(
+                router.service,
+                w["service"].as_str().unwrap_or_default(),
+                "{ctx}"
+            );
+            assert_eq!(
+                json!(router.middlewares),
+                w.get("middlewares").cloned().unwrap_or(json!([])),
+                "{ctx}"
+            );
+            // Traefik shows an unset priority as the rule's length, and no
+            // entry points as all of them (but its API's).
+            match router.priority {
+                Some(p) => assert_eq!(json!(p), w["priority"], "{ctx}"),
+                None => assert_eq!(json!(router.rule.len()), w["priority"], "{ctx}"),
+            }
+            if router.entry_points.is_empty() {
+                assert_eq!(w["entryPoints"], json!(["web", "websecure"]), "{ctx}");
+            } else {
+                assert_eq!(json!(router.entry_points), w["entryPoints"], "{ctx}");
+            }
+            let tls = router.tls.as_ref().map(|t| json!(t)).unwrap_or(Value::Null);
+            assert_eq!(tls, w.get("tls").cloned().unwrap_or(Value::Null), "{ctx}");
+        }
+    }
+}
+
+#[test]
+fn services_as_traefik_names_and_values_them() {
+    let objects = objects();
+    for (capture, options, want) in captures() {
+        let http = translate(&objects, &options)
+            .configuration
+            .http
+            .expect("an http section");
+        let names: Vec<String> = http.services.keys().cloned().collect();
+        assert_eq!(names, keys(&want["services"]), "{capture}: service names");
+        for (name, service) in &http.services {
+            let mut got = json!(&**service);
+            let mut w = want["services"][name].clone();
+            sort_servers(&mut got);
+            sort_servers(&mut w);
+            assert_eq!(got, w, "{capture}: service {name}");
+        }
+    }
+}
+
+/// Keys Traefik's defaults add to a middleware that the translation leaves
+/// to the configuration's decoding (which applies the same defaults).
+const DEFAULTS: &[(&str, &str)] = &[
+    ("forwardAuth", "maxBodySize"),
+    ("compress", "encodings"),
+    ("retry", "maxRequestBodyBytes"),
+];
+
+#[test]
+fn middlewares_as_traefik_names_and_values_them() {
+    let objects = objects();
+    for (capture, options, want) in captures() {
+        let http = translate(&objects, &options)
+            .configuration
+            .http
+            .expect("an http section");
+        let names: Vec<String> = http.middlewares.keys().cloned().collect();
+        assert_eq!(
+            names,
+            keys(&want["middlewares"]),
+            "{capture}: middleware names"
+        );
+        for (name, m) in &http.middlewares {
+            let got = m.to_json();
+            let w = &want["middlewares"][name];
+            assert_eq!(keys(&got), keys(w), "{capture}: middleware {name} types");
+            for (kind, settings) in got.as_object().into_iter().flatten() {
+                let mut expected = w[kind].clone();
+                for (k, key) in DEFAULTS {
+                    if k == kind {
+                        expected.as_object_mut().map(|o| o.remove(*key));
+                    }
+                }
+                assert_eq!(settings, &expected, "{capture}: middleware {name}.{kind}");
+            }
+        }
+    }
+}
+
+#[test]
+fn what_traefik_leaves_out_is_reported() {
+    let objects = objects();
+    for (capture, options, want) in [
+        (
+            "strict",
+            strict(),
+            vec![
+                (
+                    "IngressRoute",
+                    "broken",
+                    "kubernetes service not found: default/missing",
+                ),
+                (
+                    "IngressRoute",
+                    "broken",
+                    "no servers found for default/empty",
+                ),
+                ("IngressRoute", "broken", "service port not found: 81"),
+                (
+                    "IngressRoute",
+                    "broken",
+                    "not in the parent resource namespace",
+                ),
+                (
+                    "IngressRoute",
+                    "broken",
+                    "invalid reference to middleware shared",
+                ),
+                (
+                    "Middleware",
+                    "auth-missing",
+                    "secret 'default/nope' not found",
+                ),
+                ("Middleware", "chain", "cross-namespace are disallowed"),
+            ],
+        ),
+        (
+            "open",
+            open(),
+            vec![
+                (
+                    "IngressRoute",
+                    "broken",
+                    "kubernetes service not found: default/missing",
+                ),
+                (
+                    "IngressRoute",
+                    "broken",
+                    "no clusterIP found for service: default/empty",
+                ),
+                ("IngressRoute", "broken", "service port not found: 81"),
+                (
+                    "IngressRoute",
+                    "mws",
+                    "externalName services not allowed: default/ext",
+                ),
+                (
+                    "Middleware",
+                    "auth-missing",
+                    "secret 'default/nope' not found",
+                ),
+                (
+                    "TraefikService",
+                    "mirror",
+                    "externalName services not allowed: default/ext",
+                ),
+            ],
+        ),
+    ] {
+        let errors = translate(&objects, &options).errors;
+        let got: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), want.len(), "{capture}: {got:#?}");
+        for (kind, name, message) in want {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.kind == kind && e.name == name && e.message.contains(message)),
+                "{capture}: no {kind} {name} error with {message:?} in {got:#?}"
+            );
+        }
+    }
+}
+
+const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+const CA: &str = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
+
+/// Not in Traefik's rawdata: from its source (tls options and stores keyed
+/// `<namespace>-<name>` but `default`, certificates inline from Secrets).
+#[test]
+fn tls_options_stores_and_certificates() {
+    let tls = translate(&objects(), &strict())
+        .configuration
+        .tls
+        .expect("a tls section");
+    assert_eq!(tls.certificates.len(), 1);
+    assert_eq!(tls.certificates[0].cert_file, CERT);
+    assert_eq!(tls.certificates[0].key_file, KEY);
+    assert!(tls.certificates[0].stores.is_empty());
+    let store = &tls.stores["default"];
+    let default = store
+        .default_certificate
+        .as_ref()
+        .expect("default certificate");
+    assert_eq!(
+        (default.cert_file.as_str(), default.key_file.as_str()),
+        (CERT, KEY)
+    );
+    assert_eq!(tls.stores.len(), 1);
+    let modern = &tls.options["default-modern"];
+    assert_eq!(modern.min_version, "VersionTLS13");
+    assert!(modern.sni_strict);
+    assert_eq!(modern.alpn_protocols, ["h2", "http/1.1", "acme-tls/1"]);
+    assert_eq!(tls.options.len(), 1);
+}
+
+#[test]
+fn servers_transport_from_its_object_and_secrets() {
+    let http = translate(&objects(), &strict())
+        .configuration
+        .http
+        .expect("an http section");
+    let t = &http.servers_transports["default-transport"];
+    assert_eq!(t.server_name.as_deref(), Some("backend.internal"));
+    assert!(t.insecure_skip_verify);
+    assert_eq!(t.max_idle_conns_per_host, 7);
+    assert_eq!(t.root_cas, [CA]);
+    let timeouts = t.forwarding_timeouts.as_ref().expect("timeouts");
+    assert_eq!(timeouts.dial_timeout.to_string(), "5s");
+    assert_eq!(timeouts.response_header_timeout.to_string(), "10s");
+    assert_eq!(timeouts.idle_conn_timeout.to_string(), "1m30s");
+    assert_eq!(http.servers_transports.len(), 1);
+}
+
+/// Small objects for what the captured ones do not show.
+fn with(extra: Value) -> Objects {
+    let mut o = objects();
+    let (more, _) = Objects::from_list(extra.as_array().cloned().unwrap_or_default());
+    o.ingress_routes.extend(more.ingress_routes);
+    o.traefik_services.extend(more.traefik_services);
+    o.services.extend(more.services);
+    o.endpoint_slices.extend(more.endpoint_slices);
+    o.middlewares.extend(more.middlewares);
+    o.nodes.extend(more.nodes);
+    o
+}
+
+fn route(name: &str, rule: &str, services: Value) -> Value {
+    json!({"kind": "IngressRoute", "metadata": {"name": name, "namespace": "default"},
+        "spec": {"routes": [{"match": rule, "services": services}]}})
+}
+
+#[test]
+fn servers_by_endpoint_conditions_and_modes() {
+    let terminating = json!([
+        {"kind": "Service", "metadata": {"name": "np", "namespace": "default"},
+         "spec": {"type": "NodePort", "clusterIP": "None", "ports": [{"name": "https", "port": 8443, "nodePort": 30443}]}},
+        {"kind": "EndpointSlice", "metadata": {"name": "np-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "np"}},
+         "ports": [{"name": "https", "port": 9443}],
+         "endpoints": [
+            {"addresses": ["fd00::1"], "conditions": {"ready": true}},
+            {"addresses": ["10.2.0.2"], "conditions": {"ready": false, "serving": true, "terminating": true}}]},
+        {"kind": "Node", "metadata": {"name": "n1"}, "status": {"addresses": [
+            {"type": "InternalIP", "address": "192.168.0.5"}, {"type": "Hostname", "address": "n1"}]}},
+        route("eps", "Host(`eps.test`)", json!([{"name": "np", "port": "https"}])),
+        route("nodes", "Host(`nodes.test`)", json!([{"name": "np", "port": 8443, "nodePortLB": true}])),
+        route("headless", "Host(`headless.test`)", json!([{"name": "np", "port": 8443, "nativeLB": true}])),
+        route("scheme", "Host(`scheme.test`)", json!([{"name": "np", "port": 8443, "scheme": "ftp"}])),
+    ]);
+    let t = translate(&with(terminating), &strict());
+    let http = t.configuration.http.expect("http");
+    let urls = |name: &str, rule: &str| -> Vec<String> {
+        let s = &http.services[&router_key("default", name, rule)];
+        s.load_balancer
+            .as_ref()
+            .expect("lb")
+            .servers
+            .iter()
+            .map(|s| s.url.clone())
+            .collect()
+    };
+    // Port name `https...` gives https; IPv6 in brackets; the terminating
+    // endpoint left out.
+    assert_eq!(urls("eps", "Host(`eps.test`)"), ["https://[fd00::1]:9443"]);
+    assert_eq!(
+        urls("nodes", "Host(`nodes.test`)"),
+        ["https://192.168.0.5:30443"]
+    );
+    let messages: Vec<&str> = t.errors.iter().map(|e| e.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("no clusterIP on headless service: default/np")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("invalid scheme \"ftp\" specified")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn traefik_service_kinds_and_route_fields() {
+    let extra = json!([
+        {"kind": "TraefikService", "metadata": {"name": "hrw", "namespace": "default"},
+         "spec": {"highestRandomWeight": {"services": [{"name": "web", "port": 80, "weight": 2}, {"name": "x@file", "kind": "TraefikService"}]}}},
+        {"kind": "TraefikService", "metadata": {"name": "fo", "namespace": "default"},
+         "spec": {"failover": {"service": {"name": "hrw", "kind": "TraefikService"}, "fallback": {"name": "web", "port": "http"},
+                               "errors": {"status": ["500-599"]}}}},
+        {"kind": "TraefikService", "metadata": {"name": "none", "namespace": "default"}, "spec": {}},
+        {"kind": "IngressRoute", "metadata": {"name": "fields", "namespace": "default"},
+         "spec": {"routes": [
+            {"match": "Host(`a.test`)", "syntax": "v2", "priority": 7, "services": [{"name": "fo", "kind": "TraefikService"}]},
+            {"match": "Host(`b.test`)", "kind": "Other", "services": [{"name": "web", "port": 80}]},
+            {"match": "", "services": [{"name": "web", "port": 80}]},
+            {"match": "Host(`c.test`)", "services": [{"name": "web", "port": 80, "strategy": "random"}]},
+            {"match": "Host(`d.test`)", "services": [{"name": "web", "port": 80, "middlewares": [{"name": "strip"}]}]}]}},
+    ]);
+    let t = translate(&with(extra), &strict());
+    let http = t.configuration.http.expect("http");
+    assert_eq!(
+        http.services["default-hrw"]
+            .highest_random_weight
+            .as_ref()
+            .map(|n| n.to_json()),
+        Some(
+            json!({"services": [{"name": "default-web-80", "weight": 2}, {"name": "x@file", "weight": 1}]})
+        )
+    );
+    assert_eq!(
+        http.services["default-fo"]
+            .failover
+            .as_ref()
+            .map(|n| n.to_json()),
+        Some(
+            json!({"service": "default-hrw", "fallback": "default-web-http", "errors": {"status": ["500-599"]}})
+        )
+    );
+    let a = &http.routers[&router_key("default", "fields", "Host(`a.test`)")];
+    assert_eq!(
+        (a.service.as_str(), a.priority, a.rule_syntax.as_deref()),
+        ("default-fo", Some(7), Some("v2"))
+    );
+    let d = &http.services[&router_key("default", "fields", "Host(`d.test`)")];
+    assert_eq!(d.middlewares, ["default-strip"]);
+    let messages: Vec<String> = t.errors.iter().map(ToString::to_string).collect();
+    for want in [
+        "TraefikService default/none: unspecified service type",
+        "unsupported match kind \"Other\"",
+        "empty match rule",
+        "load-balancer strategy random is not supported",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(want)),
+            "{want}: {messages:#?}"
+        );
+    }
+    assert_eq!(
+        http.routers
+            .keys()
+            .filter(|k| k.starts_with("default-fields-"))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn protocols() {
+    for (scheme, name, port, want) in [
+        ("", "http", 80, Ok("http")),
+        ("", "web", 443, Ok("https")),
+        ("", "https-alt", 8443, Ok("https")),
+        ("", "httpsx", 80, Ok("https")),
+        ("", "web-https", 80, Ok("http")),
+        ("http", "https", 443, Ok("http")),
+        ("h2c", "", 80, Ok("h2c")),
+        ("https", "", 80, Ok("https")),
+        ("HTTP", "", 80, Err(())),
+    ] {
+        assert_eq!(
+            services::protocol(scheme, name, port).map_err(|_| ()),
+            want,
+            "{scheme} {name} {port}"
+        );
+    }
+}
