@@ -209,7 +209,11 @@ fn rate_limit(objects: &Objects, namespace: &str, spec: &Value) -> Result<Value,
 }
 
 /// Plugin values `urn:k8s:secret:<name>:<key>` replaced by the Secret's.
-fn plugin_secrets(objects: &Objects, namespace: &str, v: &mut Value) -> Result<(), String> {
+pub(super) fn plugin_secrets(
+    objects: &Objects,
+    namespace: &str,
+    v: &mut Value,
+) -> Result<(), String> {
     match v {
         Value::String(s) if s.starts_with("urn:k8s:secret:") => {
             let parts: Vec<&str> = s.split(':').collect();
@@ -316,6 +320,18 @@ fn middleware(
     Ok(Middleware(out, Default::default()))
 }
 
+/// The middleware checked against Traefik's keys as a file's would be:
+/// those Switchyard does not act on recorded on it, unknown ones refused.
+fn checked(id: &str, m: Middleware) -> Result<Middleware, String> {
+    let tree: Node = serde_json::from_value(json!({"http": {"middlewares": {id: m.to_json()}}}))
+        .map_err(|e| e.to_string())?;
+    let decoded = switchyard_config::dynamic_schema::decode(&tree).map_err(|e| e.to_string())?;
+    decoded
+        .http
+        .and_then(|mut h| h.middlewares.remove(id))
+        .ok_or_else(|| "middleware lost in decoding".to_string())
+}
+
 /// Every Middleware object into `http`.
 pub(crate) fn all(
     objects: &Objects,
@@ -329,7 +345,8 @@ pub(crate) fn all(
             &text(object, "/metadata/namespace"),
             &text(object, "/metadata/name"),
         ));
-        match middleware(objects, options, builder, &id, object, http) {
+        match middleware(objects, options, builder, &id, object, http).and_then(|m| checked(&id, m))
+        {
             Ok(m) => {
                 http.middlewares.insert(id, m);
             }

@@ -9,9 +9,8 @@ use serde_json::{json, Value};
 
 use super::*;
 
-fn objects() -> Objects {
-    let all: Value = serde_json::from_str(include_str!("fixtures/objects.json"))
-        .expect("fixtures/objects.json is JSON");
+fn load(fixture: &str) -> Objects {
+    let all: Value = serde_json::from_str(fixture).expect("objects fixture is JSON");
     let items = all
         .as_object()
         .into_iter()
@@ -22,6 +21,14 @@ fn objects() -> Objects {
     let (objects, unknown) = Objects::from_list(items);
     assert!(unknown.is_empty(), "{unknown:?}");
     objects
+}
+
+fn objects() -> Objects {
+    load(include_str!("fixtures/objects.json"))
+}
+
+fn more() -> Objects {
+    load(include_str!("fixtures/more.json"))
 }
 
 /// Traefik's rawdata, `@kubernetescrd` taken off every name and reference.
@@ -75,22 +82,32 @@ fn classed() -> CrdOptions {
     }
 }
 
-fn captures() -> Vec<(&'static str, CrdOptions, Value)> {
+/// Each capture: the objects, the provider options, Traefik's rawdata.
+fn captures() -> Vec<(&'static str, Objects, CrdOptions, Value)> {
     vec![
         (
             "strict",
+            objects(),
             strict(),
             traefik(include_str!("fixtures/rawdata-strict.json")),
         ),
         (
             "open",
+            objects(),
             open(),
             traefik(include_str!("fixtures/rawdata-open.json")),
         ),
         (
             "class",
+            objects(),
             classed(),
             traefik(include_str!("fixtures/rawdata-class.json")),
+        ),
+        (
+            "more",
+            more(),
+            strict(),
+            traefik(include_str!("fixtures/rawdata-more.json")),
         ),
     ]
 }
@@ -104,20 +121,22 @@ fn keys(v: &Value) -> Vec<String> {
     k
 }
 
-/// Servers in URL order (Traefik's order follows its informer's).
+/// Servers in URL order (Traefik's order follows its informer's), without
+/// the fenced ones (terminating endpoints, which Traefik keeps for sticky
+/// sessions only and Switchyard leaves out).
 fn sort_servers(v: &mut Value) {
     if let Some(l) = v
         .pointer_mut("/loadBalancer/servers")
         .and_then(Value::as_array_mut)
     {
+        l.retain(|s| s.get("fenced") != Some(&json!(true)));
         l.sort_by_key(|s| s["url"].as_str().unwrap_or_default().to_string());
     }
 }
 
 #[test]
 fn routers_as_traefik_names_and_values_them() {
-    let objects = objects();
-    for (capture, options, want) in captures() {
+    for (capture, objects, options, want) in captures() {
         let got = translate(&objects, &options).configuration;
         let http = got.http.expect("an http section");
         let names: Vec<String> = http.routers.keys().cloned().collect();
@@ -138,6 +157,17 @@ fn routers_as_traefik_names_and_values_them() {
             );
             // Traefik shows an unset priority as the rule's length, and no
             // entry points as all of them (but its API's).
+            let child = router.unsupported.refused.iter().any(|k| k == "parentRefs");
+            assert_eq!(child, w.get("parentRefs").is_some(), "{ctx}: parentRefs");
+            if child {
+                // A child router has neither entry points nor priority.
+                assert_eq!(
+                    (w.get("entryPoints"), w.get("priority")),
+                    (None, None),
+                    "{ctx}"
+                );
+                continue;
+            }
             match router.priority {
                 Some(p) => assert_eq!(json!(p), w["priority"], "{ctx}"),
                 None => assert_eq!(json!(router.rule.len()), w["priority"], "{ctx}"),
@@ -155,8 +185,7 @@ fn routers_as_traefik_names_and_values_them() {
 
 #[test]
 fn services_as_traefik_names_and_values_them() {
-    let objects = objects();
-    for (capture, options, want) in captures() {
+    for (capture, objects, options, want) in captures() {
         let http = translate(&objects, &options)
             .configuration
             .http
@@ -168,23 +197,46 @@ fn services_as_traefik_names_and_values_them() {
             let mut w = want["services"][name].clone();
             sort_servers(&mut got);
             sort_servers(&mut w);
+            // Switchyard's health check spells its default method out.
+            if w.pointer("/loadBalancer/healthCheck/method").is_none() {
+                if let Some(hc) = got.pointer_mut("/loadBalancer/healthCheck") {
+                    assert_eq!(hc["method"], "GET", "{capture}: service {name}");
+                    hc.as_object_mut().map(|o| o.remove("method"));
+                }
+            }
             assert_eq!(got, w, "{capture}: service {name}");
         }
     }
 }
 
 /// Keys Traefik's defaults add to a middleware that the translation leaves
-/// to the configuration's decoding (which applies the same defaults).
+/// to the configuration's decoding (which applies the same defaults), as
+/// JSON pointers within the middleware's settings.
 const DEFAULTS: &[(&str, &str)] = &[
-    ("forwardAuth", "maxBodySize"),
-    ("compress", "encodings"),
-    ("retry", "maxRequestBodyBytes"),
+    ("forwardAuth", "/maxBodySize"),
+    ("compress", "/encodings"),
+    ("retry", "/maxRequestBodyBytes"),
+    ("circuitBreaker", "/fallbackDuration"),
+    ("circuitBreaker", "/recoveryDuration"),
+    ("circuitBreaker", "/responseCode"),
+    ("rateLimit", "/burst"),
+    ("rateLimit", "/period"),
+    ("rateLimit", "/redis/dialTimeout"),
+    ("rateLimit", "/redis/readTimeout"),
+    ("rateLimit", "/redis/writeTimeout"),
 ];
+
+/// Removes what `pointer` names.
+fn remove(v: &mut Value, pointer: &str) {
+    let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+    if let Some(o) = v.pointer_mut(parent).and_then(Value::as_object_mut) {
+        o.remove(key);
+    }
+}
 
 #[test]
 fn middlewares_as_traefik_names_and_values_them() {
-    let objects = objects();
-    for (capture, options, want) in captures() {
+    for (capture, objects, options, want) in captures() {
         let http = translate(&objects, &options)
             .configuration
             .http
@@ -198,12 +250,19 @@ fn middlewares_as_traefik_names_and_values_them() {
         for (name, m) in &http.middlewares {
             let got = m.to_json();
             let w = &want["middlewares"][name];
+            if !m.1.refused.is_empty() {
+                // Refused by Switchyard (plugins): the type is taken out
+                // and the middleware disabled, as for a file's.
+                assert_eq!(m.1.refused, keys(w), "{capture}: middleware {name}");
+                assert_eq!(got, json!({}), "{capture}: middleware {name}");
+                continue;
+            }
             assert_eq!(keys(&got), keys(w), "{capture}: middleware {name} types");
             for (kind, settings) in got.as_object().into_iter().flatten() {
                 let mut expected = w[kind].clone();
-                for (k, key) in DEFAULTS {
-                    if k == kind {
-                        expected.as_object_mut().map(|o| o.remove(*key));
+                for (k, pointer) in DEFAULTS {
+                    if k == kind && settings.pointer(pointer).is_none() {
+                        remove(&mut expected, pointer);
                     }
                 }
                 assert_eq!(settings, &expected, "{capture}: middleware {name}.{kind}");
@@ -214,33 +273,22 @@ fn middlewares_as_traefik_names_and_values_them() {
 
 #[test]
 fn what_traefik_leaves_out_is_reported() {
-    let objects = objects();
-    for (capture, options, want) in [
+    let broken = "IngressRoute";
+    for (capture, objects, options, want) in [
         (
             "strict",
+            objects(),
             strict(),
             vec![
                 (
-                    "IngressRoute",
+                    broken,
                     "broken",
                     "kubernetes service not found: default/missing",
                 ),
-                (
-                    "IngressRoute",
-                    "broken",
-                    "no servers found for default/empty",
-                ),
-                ("IngressRoute", "broken", "service port not found: 81"),
-                (
-                    "IngressRoute",
-                    "broken",
-                    "not in the parent resource namespace",
-                ),
-                (
-                    "IngressRoute",
-                    "broken",
-                    "invalid reference to middleware shared",
-                ),
+                (broken, "broken", "no servers found for default/empty"),
+                (broken, "broken", "service port not found: 81"),
+                (broken, "broken", "not in the parent resource namespace"),
+                (broken, "broken", "invalid reference to middleware shared"),
                 (
                     "Middleware",
                     "auth-missing",
@@ -251,21 +299,22 @@ fn what_traefik_leaves_out_is_reported() {
         ),
         (
             "open",
+            objects(),
             open(),
             vec![
                 (
-                    "IngressRoute",
+                    broken,
                     "broken",
                     "kubernetes service not found: default/missing",
                 ),
                 (
-                    "IngressRoute",
+                    broken,
                     "broken",
                     "no clusterIP found for service: default/empty",
                 ),
-                ("IngressRoute", "broken", "service port not found: 81"),
+                (broken, "broken", "service port not found: 81"),
                 (
-                    "IngressRoute",
+                    broken,
                     "mws",
                     "externalName services not allowed: default/ext",
                 ),
@@ -278,6 +327,28 @@ fn what_traefik_leaves_out_is_reported() {
                     "TraefikService",
                     "mirror",
                     "externalName services not allowed: default/ext",
+                ),
+            ],
+        ),
+        (
+            "more",
+            more(),
+            strict(),
+            vec![
+                (
+                    broken,
+                    "more",
+                    "kubernetes service not found: default/nothere",
+                ),
+                (
+                    broken,
+                    "more",
+                    "healthCheck allowed only for ExternalName services",
+                ),
+                (
+                    "TraefikService",
+                    "partial",
+                    "kubernetes service not found: default/nothere",
                 ),
             ],
         ),
@@ -479,6 +550,48 @@ fn traefik_service_kinds_and_route_fields() {
             .count(),
         2
     );
+}
+
+#[test]
+fn parent_routers_as_traefik_lists_them() {
+    let objects = more();
+    let child = Objects::find(&objects.ingress_routes, "default", "child").expect("child");
+    let want = traefik(include_str!("fixtures/rawdata-more.json"));
+    let want = &want["routers"]["default-child-f97b5a26fa6894ee2825"]["parentRefs"];
+    let parents = parent_routers(&objects, child, false).expect("parents");
+    assert_eq!(json!(parents), *want);
+    let elsewhere = json!({"metadata": {"name": "c", "namespace": "other"},
+        "spec": {"parentRefs": [{"name": "more", "namespace": "default"}]}});
+    assert!(parent_routers(&objects, &elsewhere, false).is_err());
+    assert!(parent_routers(&objects, &elsewhere, true).is_ok());
+    let missing = json!({"metadata": {"name": "c", "namespace": "default"},
+        "spec": {"parentRefs": [{"name": "nope"}]}});
+    assert!(parent_routers(&objects, &missing, false).is_err());
+}
+
+#[test]
+fn plugin_values_from_secrets() {
+    let objects = more();
+    let mut v = json!({"demo": {"token": "urn:k8s:secret:plugin:token",
+        "list": ["a", "urn:k8s:secret:plugin:token"], "n": 1}});
+    middlewares::plugin_secrets(&objects, "default", &mut v).expect("resolved");
+    // As Traefik showed it (rawdata-more.json, default-plugin).
+    let want = traefik(include_str!("fixtures/rawdata-more.json"));
+    let mut want = want["middlewares"]["default-plugin"]["plugin"].clone();
+    want["demo"]["n"] = json!(1);
+    assert_eq!(v, want);
+    for (urn, error) in [
+        ("urn:k8s:secret:plugin", "malformed secret URN"),
+        (
+            "urn:k8s:secret:nope:token",
+            "secret default/nope is not found",
+        ),
+        ("urn:k8s:secret:plugin:other", "key \"other\" not found"),
+    ] {
+        let mut v = json!({"x": [urn]});
+        let e = middlewares::plugin_secrets(&objects, "default", &mut v).expect_err(urn);
+        assert!(e.contains(error), "{e}");
+    }
 }
 
 #[test]
