@@ -4,6 +4,8 @@
 //! objects as the double served them, and `fixtures/rawdata-*.json` what
 //! Traefik's `/api/rawdata` showed (trimmed of its runtime state: status,
 //! usedBy, errors, observability), with the provider options below.
+//! `fixtures/capture.py` makes both from a manifest; `more.yml` gave
+//! `more.json` and `rawdata-more.json` likewise.
 
 use serde_json::{json, Value};
 
@@ -612,5 +614,43 @@ fn protocols() {
             want,
             "{scheme} {name} {port}"
         );
+    }
+}
+
+/// The translation is a configuration Switchyard reads as it reads a
+/// file's: the whole of it passes Traefik's keys and decodes back to the
+/// same elements, and every middleware decodes to its type.
+#[test]
+fn the_configuration_reads_back_as_a_files_would() {
+    for (capture, objects, options, _) in captures() {
+        let configuration = translate(&objects, &options).configuration;
+        let tree: switchyard_config::Node =
+            serde_json::from_value(json!(&configuration)).expect("a tree");
+        let back = switchyard_config::dynamic_schema::decode(&tree)
+            .unwrap_or_else(|e| panic!("{capture}: {e}"));
+        let (http, back_http) = (
+            configuration.http.expect("http"),
+            back.http.expect("http back"),
+        );
+        // All but the parentRefs refusal, which is kept out of the tree.
+        for (name, router) in &http.routers {
+            let mut r = (**router).clone();
+            r.unsupported = Default::default();
+            assert_eq!(
+                Some(&r),
+                back_http.routers.get(name).map(|b| &**b),
+                "{capture}"
+            );
+        }
+        assert_eq!(http.routers.len(), back_http.routers.len(), "{capture}");
+        assert_eq!(http.services, back_http.services, "{capture}: services");
+        assert_eq!(configuration.tls, back.tls, "{capture}: tls");
+        for (name, m) in &http.middlewares {
+            if m.1.refused.is_empty() {
+                switchyard_config::middlewares::decode_middleware(m)
+                    .unwrap_or_else(|e| panic!("{capture}: middleware {name}: {e}"));
+            }
+        }
+        assert!(!http.middlewares.is_empty(), "{capture}");
     }
 }
