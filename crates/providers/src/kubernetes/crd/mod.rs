@@ -43,6 +43,8 @@ pub struct CrdOptions {
     /// Namespaces allowed to refer to other providers' objects (`x@file`);
     /// `None`: all.
     pub cross_provider_namespaces: Option<Vec<String>>,
+    /// No Node lookup: `nodePortLB` services are refused.
+    pub disable_cluster_scope_resources: bool,
 }
 
 /// The objects the provider watches, each as the API server sent it.

@@ -332,6 +332,9 @@ impl Builder<'_> {
 
         let node_port_lb = spec.get("nodePortLB").and_then(Value::as_bool) == Some(true);
         if kind == "NodePort" && node_port_lb {
+            if self.options.disable_cluster_scope_resources {
+                return Err("nodes lookup is disabled".into());
+            }
             if self.objects.nodes.is_empty() {
                 return Err(format!(
                     "nodes not found for NodePort service {namespace}/{name}"

@@ -654,3 +654,154 @@ fn the_configuration_reads_back_as_a_files_would() {
         assert!(!http.middlewares.is_empty(), "{capture}");
     }
 }
+
+fn secret(name: &str, namespace: &str, data: Value) -> Value {
+    json!({"kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "data": data})
+}
+
+/// TLS from objects Traefik's rawdata does not show: by its source.
+#[test]
+fn tls_from_objects() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let items = json!([
+        secret("pair", "a", json!({"tls.crt": b64("CRT"), "tls.key": b64("KEY")})),
+        secret("half", "a", json!({"tls.crt": b64("CRT")})),
+        secret("empty", "a", json!({"tls.crt": b64(""), "tls.key": b64("KEY")})),
+        secret("cas", "a", json!({"tls.ca": b64("CA1")})),
+        secret("cas2", "a", json!({"ca.crt": b64("CA2"), "other": b64("x")})),
+        {"kind": "TLSOption", "metadata": {"name": "mtls", "namespace": "a"},
+         "spec": {"clientAuth": {"secretNames": ["cas", "cas2", "nope"], "clientAuthType": "RequireAndVerifyClientCert"},
+                  "cipherSuites": ["TLS_AES_128_GCM_SHA256"], "alpnProtocols": ["h2"], "maxVersion": "VersionTLS12"}},
+        {"kind": "TLSOption", "metadata": {"name": "default", "namespace": "a"}, "spec": {}},
+        {"kind": "TLSOption", "metadata": {"name": "default", "namespace": "b"}, "spec": {}},
+        {"kind": "TLSStore", "metadata": {"name": "default", "namespace": "a"},
+         "spec": {"certificates": [{"secretName": "pair"}, {"secretName": "half"}],
+                  "defaultGeneratedCert": {"resolver": "le", "domain": {"main": "a.test"}}}},
+        {"kind": "TLSStore", "metadata": {"name": "broken", "namespace": "a"},
+         "spec": {"defaultCertificate": {"secretName": "empty"}}},
+        {"kind": "IngressRoute", "metadata": {"name": "r", "namespace": "a"},
+         "spec": {"tls": {"secretName": "pair", "options": {"name": "mtls"}},
+                  "routes": [{"match": "Host(`r.test`)"}]}},
+        {"kind": "IngressRoute", "metadata": {"name": "s", "namespace": "a"},
+         "spec": {"tls": {"secretName": "missing"}, "routes": [{"match": "Host(`s.test`)"}]}},
+        {"kind": "IngressRoute", "metadata": {"name": "t", "namespace": "a"},
+         "spec": {"tls": {"options": {"name": "mtls", "namespace": "b"}}, "routes": [{"match": "Host(`t.test`)"}]}},
+    ]);
+    let (objects, _) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
+    let t = translate(&objects, &CrdOptions::default());
+    let tls = t.configuration.tls.expect("tls");
+    // The store's certificate, once, in its store; the route's is the same
+    // Secret so the store's wins.
+    assert_eq!(tls.certificates.len(), 1);
+    assert_eq!(
+        (
+            tls.certificates[0].cert_file.as_str(),
+            tls.certificates[0].stores.clone()
+        ),
+        ("CRT", vec!["default".to_string()])
+    );
+    let store = &tls.stores["default"];
+    assert_eq!(
+        store
+            .default_generated_cert
+            .as_ref()
+            .map(|g| g.resolver.as_str()),
+        Some("le")
+    );
+    assert!(!tls.stores.contains_key("a-broken"));
+    let o = &tls.options["a-mtls"];
+    assert_eq!(o.client_auth.ca_files, ["CA1", "CA2"]);
+    assert_eq!(o.client_auth.client_auth_type, "RequireAndVerifyClientCert");
+    assert_eq!(
+        (o.cipher_suites.len(), o.alpn_protocols.clone()),
+        (1, vec!["h2".to_string()])
+    );
+    assert_eq!(o.max_version, "VersionTLS12");
+    // `default` in two namespaces: neither.
+    assert!(!tls.options.contains_key("default"));
+    let http = t.configuration.http.expect("http");
+    let r = &http.routers[&router_key("a", "r", "Host(`r.test`)")];
+    assert_eq!(r.tls.as_ref().map(|t| t.options.as_str()), Some("a-mtls"));
+    // A missing Secret is reported, the route kept.
+    assert!(http
+        .routers
+        .contains_key(&router_key("a", "s", "Host(`s.test`)")));
+    // A TLSOption in another namespace: the route is left out.
+    assert!(!http
+        .routers
+        .contains_key(&router_key("a", "t", "Host(`t.test`)")));
+    let messages: Vec<String> = t.errors.iter().map(ToString::to_string).collect();
+    for want in [
+        "TLSStore a/default: certificate half: secret a/half is missing the following TLS data entries: tls.key",
+        "TLSStore a/broken: default certificate: secret a/empty contains the following empty TLS data entries: tls.crt",
+        "TLSOption a/mtls: secret a/nope does not exist",
+        "TLSOption a,b/default: default TLS options defined in multiple namespaces",
+        "IngressRoute a/s: TLS: secret a/missing does not exist",
+        "IngressRoute a/t: route \"Host(`t.test`)\": invalid reference to TLSOption \"mtls\"",
+    ] {
+        assert!(messages.iter().any(|m| m.contains(want)), "{want}: {messages:#?}");
+    }
+    assert_eq!(messages.len(), 6, "{messages:#?}");
+}
+
+#[test]
+fn servers_transport_versions_and_certificates() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    for (min, max, want_min, want_max, errors) in [
+        (
+            "VersionTLS12",
+            "VersionTLS13",
+            Some("VersionTLS12"),
+            Some("VersionTLS13"),
+            0,
+        ),
+        (
+            "VersionTLS13",
+            "VersionTLS12",
+            Some("VersionTLS12"),
+            None,
+            1,
+        ),
+        ("TLS9", "", None, None, 1),
+        ("", "VersionTLS11", None, Some("VersionTLS11"), 0),
+    ] {
+        let items = json!([
+            secret("client", "a", json!({"tls.crt": b64("CRT"), "tls.key": b64("KEY")})),
+            {"kind": "ConfigMap", "metadata": {"name": "ca", "namespace": "a"}, "data": {"ca.crt": "CA"}},
+            {"kind": "ServersTransport", "metadata": {"name": "st", "namespace": "a"},
+             "spec": {"minVersion": min, "maxVersion": max, "certificatesSecrets": ["client"],
+                      "rootCAs": [{"configMap": "ca"}], "disableHTTP2": true, "spiffe": {"ids": ["x"]}}},
+        ]);
+        let (objects, _) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
+        let t = translate(&objects, &CrdOptions::default());
+        let http = t.configuration.http.expect("http");
+        let st = &http.servers_transports["a-st"];
+        assert_eq!(st.min_version.as_deref(), want_min, "{min} {max}");
+        assert_eq!(st.max_version.as_deref(), want_max, "{min} {max}");
+        assert_eq!(t.errors.len(), errors, "{min} {max}: {:?}", t.errors);
+        assert_eq!(st.certificates.len(), 1);
+        assert_eq!(st.root_cas, ["CA"]);
+        assert!(st.disable_http2);
+        assert_eq!(st.unsupported.refused, ["spiffe"]);
+        assert_eq!(st.max_idle_conns_per_host, 0);
+    }
+}
+
+#[test]
+fn node_port_lookup_can_be_disabled() {
+    let options = CrdOptions {
+        disable_cluster_scope_resources: true,
+        ..strict()
+    };
+    let t = translate(&more(), &options);
+    let http = t.configuration.http.expect("http");
+    assert!(!http
+        .routers
+        .contains_key(&router_key("default", "more", "Host(`np.test`)")));
+    assert!(t
+        .errors
+        .iter()
+        .any(|e| e.message.contains("nodes lookup is disabled")));
+}
