@@ -14,11 +14,11 @@ use switchyard_config::Node;
 
 use super::names::{make_id, middleware_refs, normalize};
 use super::services::Builder;
-use super::{report, text, CrdOptions, ObjectError, Objects};
+use super::{report, text, CrdOptions, Index, ObjectError};
 
 /// The decoded `data` of the Secret `namespace/name`.
 pub(crate) fn secret_data(
-    objects: &Objects,
+    objects: &Index<'_>,
     namespace: &str,
     name: &str,
 ) -> Result<BTreeMap<String, Vec<u8>>, String> {
@@ -47,7 +47,7 @@ fn string(bytes: &[u8]) -> String {
 
 /// The non-empty lines of a Secret's only entry (`users` of basicAuth and
 /// digestAuth).
-fn credentials(objects: &Objects, namespace: &str, name: &str) -> Result<Vec<String>, String> {
+fn credentials(objects: &Index<'_>, namespace: &str, name: &str) -> Result<Vec<String>, String> {
     let data = secret_data(objects, namespace, name)?;
     if data.len() != 1 {
         return Err(format!(
@@ -69,7 +69,11 @@ fn credentials(objects: &Objects, namespace: &str, name: &str) -> Result<Vec<Str
 }
 
 /// A CA from a Secret: `tls.ca`, else `ca.crt`, else its only entry.
-pub(crate) fn ca_secret(objects: &Objects, namespace: &str, name: &str) -> Result<String, String> {
+pub(crate) fn ca_secret(
+    objects: &Index<'_>,
+    namespace: &str,
+    name: &str,
+) -> Result<String, String> {
     let data = secret_data(objects, namespace, name)?;
     if let Some(v) = data.get("tls.ca").or_else(|| data.get("ca.crt")) {
         return Ok(string(v));
@@ -86,7 +90,7 @@ pub(crate) fn ca_secret(objects: &Objects, namespace: &str, name: &str) -> Resul
 
 /// `tls.crt` and `tls.key` of a Secret, both present and non-empty.
 pub(crate) fn cert_and_key(
-    objects: &Objects,
+    objects: &Index<'_>,
     namespace: &str,
     name: &str,
 ) -> Result<(String, String), String> {
@@ -117,7 +121,7 @@ pub(crate) fn cert_and_key(
     Ok((cert, key))
 }
 
-fn basic_auth(objects: &Objects, namespace: &str, spec: &Value) -> Result<Value, String> {
+fn basic_auth(objects: &Index<'_>, namespace: &str, spec: &Value) -> Result<Value, String> {
     let secret_name = text(spec, "/secret");
     if secret_name.is_empty() {
         return Err("auth secret must be set".into());
@@ -143,7 +147,7 @@ fn basic_auth(objects: &Objects, namespace: &str, spec: &Value) -> Result<Value,
     Ok(Value::Object(out))
 }
 
-fn digest_auth(objects: &Objects, namespace: &str, spec: &Value) -> Result<Value, String> {
+fn digest_auth(objects: &Index<'_>, namespace: &str, spec: &Value) -> Result<Value, String> {
     let secret_name = text(spec, "/secret");
     if secret_name.is_empty() {
         return Err("auth secret must be set".into());
@@ -156,7 +160,7 @@ fn digest_auth(objects: &Objects, namespace: &str, spec: &Value) -> Result<Value
 }
 
 /// A `tls` client section with `caSecret` and `certSecret` read.
-fn client_tls(objects: &Objects, namespace: &str, tls: &Value) -> Result<Value, String> {
+fn client_tls(objects: &Index<'_>, namespace: &str, tls: &Value) -> Result<Value, String> {
     let mut out = copy_except(tls, &["caSecret", "certSecret"]);
     let ca = text(tls, "/caSecret");
     if !ca.is_empty() {
@@ -174,7 +178,7 @@ fn client_tls(objects: &Objects, namespace: &str, tls: &Value) -> Result<Value, 
     Ok(Value::Object(out))
 }
 
-fn forward_auth(objects: &Objects, namespace: &str, spec: &Value) -> Result<Value, String> {
+fn forward_auth(objects: &Index<'_>, namespace: &str, spec: &Value) -> Result<Value, String> {
     if text(spec, "/address").is_empty() {
         return Err("forward authentication requires an address".into());
     }
@@ -185,7 +189,7 @@ fn forward_auth(objects: &Objects, namespace: &str, spec: &Value) -> Result<Valu
     Ok(Value::Object(out))
 }
 
-fn rate_limit(objects: &Objects, namespace: &str, spec: &Value) -> Result<Value, String> {
+fn rate_limit(objects: &Index<'_>, namespace: &str, spec: &Value) -> Result<Value, String> {
     let mut out = copy_except(spec, &["redis"]);
     if let Some(redis) = spec.get("redis").filter(|r| !r.is_null()) {
         let mut r = copy_except(redis, &["secret", "tls"]);
@@ -210,7 +214,7 @@ fn rate_limit(objects: &Objects, namespace: &str, spec: &Value) -> Result<Value,
 
 /// Plugin values `urn:k8s:secret:<name>:<key>` replaced by the Secret's.
 pub(super) fn plugin_secrets(
-    objects: &Objects,
+    objects: &Index<'_>,
     namespace: &str,
     v: &mut Value,
 ) -> Result<(), String> {
@@ -257,7 +261,7 @@ fn copy_except(spec: &Value, skip: &[&str]) -> Map<String, Value> {
 /// One Middleware object's configuration, and the error page service it
 /// brings.
 fn middleware(
-    objects: &Objects,
+    objects: &Index<'_>,
     options: &CrdOptions,
     builder: &Builder<'_>,
     id: &str,
@@ -334,7 +338,7 @@ fn checked(id: &str, m: Middleware) -> Result<Middleware, String> {
 
 /// Every Middleware object into `http`.
 pub(crate) fn all(
-    objects: &Objects,
+    objects: &Index<'_>,
     options: &CrdOptions,
     builder: &Builder<'_>,
     http: &mut HttpConfiguration,

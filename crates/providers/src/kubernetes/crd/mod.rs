@@ -19,7 +19,7 @@ mod services;
 mod tests;
 mod tls;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -92,40 +92,91 @@ impl Objects {
         }
         (o, unknown)
     }
+}
 
-    fn find<'a>(list: &'a [Value], namespace: &str, name: &str) -> Option<&'a Value> {
-        list.iter().find(|o| {
-            text(o, "/metadata/namespace") == namespace && text(o, "/metadata/name") == name
-        })
-    }
-
-    fn service(&self, namespace: &str, name: &str) -> Option<&Value> {
-        Objects::find(&self.services, namespace, name)
-    }
-
-    fn secret(&self, namespace: &str, name: &str) -> Option<&Value> {
-        Objects::find(&self.secrets, namespace, name)
-    }
-
-    fn config_map(&self, namespace: &str, name: &str) -> Option<&Value> {
-        Objects::find(&self.config_maps, namespace, name)
-    }
-
+/// The objects with their lookups by namespace and name (the first of a
+/// name wins, as a linear search would find it).
+pub(crate) struct Index<'a> {
+    objects: &'a Objects,
+    services_by_name: HashMap<String, &'a Value>,
+    secrets_by_name: HashMap<String, &'a Value>,
+    config_maps_by_name: HashMap<String, &'a Value>,
+    ingress_routes_by_name: HashMap<String, &'a Value>,
     /// A service's EndpointSlices (by the `kubernetes.io/service-name`
-    /// label), by name.
-    fn slices_of(&self, namespace: &str, service: &str) -> Vec<&Value> {
-        let mut out: Vec<&Value> = self
-            .endpoint_slices
-            .iter()
-            .filter(|s| {
-                text(s, "/metadata/namespace") == namespace
-                    && s.pointer("/metadata/labels/kubernetes.io~1service-name")
-                        .and_then(Value::as_str)
-                        == Some(service)
-            })
-            .collect();
-        out.sort_by_key(|s| text(s, "/metadata/name"));
-        out
+    /// label), by slice name.
+    slices_by_service: HashMap<String, Vec<&'a Value>>,
+}
+
+/// `<namespace>/<name>`, the lookup key (neither may contain `/`).
+fn key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+fn by_name(list: &[Value]) -> HashMap<String, &Value> {
+    let mut out = HashMap::with_capacity(list.len());
+    for o in list {
+        let k = key(&text(o, "/metadata/namespace"), &text(o, "/metadata/name"));
+        out.entry(k).or_insert(o);
+    }
+    out
+}
+
+impl<'a> Index<'a> {
+    pub(crate) fn new(objects: &'a Objects) -> Index<'a> {
+        let mut slices: HashMap<String, Vec<&Value>> = HashMap::new();
+        for s in &objects.endpoint_slices {
+            if let Some(service) = s
+                .pointer("/metadata/labels/kubernetes.io~1service-name")
+                .and_then(Value::as_str)
+            {
+                let k = key(&text(s, "/metadata/namespace"), service);
+                slices.entry(k).or_default().push(s);
+            }
+        }
+        for list in slices.values_mut() {
+            list.sort_by_key(|s| text(s, "/metadata/name"));
+        }
+        Index {
+            objects,
+            services_by_name: by_name(&objects.services),
+            secrets_by_name: by_name(&objects.secrets),
+            config_maps_by_name: by_name(&objects.config_maps),
+            ingress_routes_by_name: by_name(&objects.ingress_routes),
+            slices_by_service: slices,
+        }
+    }
+
+    fn service(&self, namespace: &str, name: &str) -> Option<&'a Value> {
+        self.services_by_name.get(&key(namespace, name)).copied()
+    }
+
+    fn secret(&self, namespace: &str, name: &str) -> Option<&'a Value> {
+        self.secrets_by_name.get(&key(namespace, name)).copied()
+    }
+
+    fn config_map(&self, namespace: &str, name: &str) -> Option<&'a Value> {
+        self.config_maps_by_name.get(&key(namespace, name)).copied()
+    }
+
+    fn ingress_route(&self, namespace: &str, name: &str) -> Option<&'a Value> {
+        self.ingress_routes_by_name
+            .get(&key(namespace, name))
+            .copied()
+    }
+
+    fn slices_of(&self, namespace: &str, service: &str) -> &[&'a Value] {
+        self.slices_by_service
+            .get(&key(namespace, service))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for Index<'_> {
+    type Target = Objects;
+
+    fn deref(&self) -> &Objects {
+        self.objects
     }
 }
 
@@ -207,6 +258,8 @@ pub(crate) fn texts(v: &Value, pointer: &str) -> Vec<String> {
 
 /// Translates the objects as Traefik's CRD provider does.
 pub fn translate(objects: &Objects, options: &CrdOptions) -> Translation {
+    let index = Index::new(objects);
+    let objects = &index;
     let mut errors = Vec::new();
     let mut http = HttpConfiguration::default();
 
@@ -270,7 +323,7 @@ fn ingress_class(ir: &Value) -> String {
 }
 
 fn ingress_routes(
-    objects: &Objects,
+    objects: &Index<'_>,
     options: &CrdOptions,
     builder: &services::Builder<'_>,
     certificates: &mut BTreeMap<String, switchyard_config::tls::CertificateEntry>,
@@ -427,7 +480,7 @@ fn ingress_route_rule(
 
 /// The router names of the IngressRoutes named in `spec.parentRefs`.
 fn parent_routers(
-    objects: &Objects,
+    objects: &Index<'_>,
     ir: &Value,
     allow_cross_namespace: bool,
 ) -> Result<Vec<String>, String> {
@@ -449,7 +502,7 @@ fn parent_routers(
                 "cross-namespace reference to parent IngressRoute {ns}/{name} not allowed"
             ));
         }
-        let Some(p) = Objects::find(&objects.ingress_routes, &ns, &name) else {
+        let Some(p) = objects.ingress_route(&ns, &name) else {
             return Err(format!("parent IngressRoute {ns}/{name} does not exist"));
         };
         for route in p

@@ -12,13 +12,13 @@ use switchyard_config::dynamic::{
 use switchyard_config::{Duration, Node};
 
 use super::names::{full_service_name, make_id, middleware_refs, normalize, Port};
-use super::{text, CrdOptions, Objects, PROVIDER_NAME};
+use super::{text, CrdOptions, Index, PROVIDER_NAME};
 
 /// The services a translation adds, by name.
 pub(crate) type Services = BTreeMap<String, Arc<Service>>;
 
 pub(crate) struct Builder<'a> {
-    pub objects: &'a Objects,
+    pub objects: &'a Index<'a>,
     pub options: &'a CrdOptions,
     /// `nativeLBByDefault` as this builder applies it: Traefik applies it
     /// to IngressRoutes only, not to TraefikServices nor error pages.

@@ -557,18 +557,19 @@ fn traefik_service_kinds_and_route_fields() {
 #[test]
 fn parent_routers_as_traefik_lists_them() {
     let objects = more();
-    let child = Objects::find(&objects.ingress_routes, "default", "child").expect("child");
+    let index = Index::new(&objects);
+    let child = index.ingress_route("default", "child").expect("child");
     let want = traefik(include_str!("fixtures/rawdata-more.json"));
     let want = &want["routers"]["default-child-f97b5a26fa6894ee2825"]["parentRefs"];
-    let parents = parent_routers(&objects, child, false).expect("parents");
+    let parents = parent_routers(&index, child, false).expect("parents");
     assert_eq!(json!(parents), *want);
     let elsewhere = json!({"metadata": {"name": "c", "namespace": "other"},
         "spec": {"parentRefs": [{"name": "more", "namespace": "default"}]}});
-    assert!(parent_routers(&objects, &elsewhere, false).is_err());
-    assert!(parent_routers(&objects, &elsewhere, true).is_ok());
+    assert!(parent_routers(&Index::new(&objects), &elsewhere, false).is_err());
+    assert!(parent_routers(&Index::new(&objects), &elsewhere, true).is_ok());
     let missing = json!({"metadata": {"name": "c", "namespace": "default"},
         "spec": {"parentRefs": [{"name": "nope"}]}});
-    assert!(parent_routers(&objects, &missing, false).is_err());
+    assert!(parent_routers(&Index::new(&objects), &missing, false).is_err());
 }
 
 #[test]
@@ -576,7 +577,7 @@ fn plugin_values_from_secrets() {
     let objects = more();
     let mut v = json!({"demo": {"token": "urn:k8s:secret:plugin:token",
         "list": ["a", "urn:k8s:secret:plugin:token"], "n": 1}});
-    middlewares::plugin_secrets(&objects, "default", &mut v).expect("resolved");
+    middlewares::plugin_secrets(&Index::new(&objects), "default", &mut v).expect("resolved");
     // As Traefik showed it (rawdata-more.json, default-plugin).
     let want = traefik(include_str!("fixtures/rawdata-more.json"));
     let mut want = want["middlewares"]["default-plugin"]["plugin"].clone();
@@ -591,7 +592,8 @@ fn plugin_values_from_secrets() {
         ("urn:k8s:secret:plugin:other", "key \"other\" not found"),
     ] {
         let mut v = json!({"x": [urn]});
-        let e = middlewares::plugin_secrets(&objects, "default", &mut v).expect_err(urn);
+        let e =
+            middlewares::plugin_secrets(&Index::new(&objects), "default", &mut v).expect_err(urn);
         assert!(e.contains(error), "{e}");
     }
 }
@@ -804,4 +806,63 @@ fn node_port_lookup_can_be_disabled() {
         .errors
         .iter()
         .any(|e| e.message.contains("nodes lookup is disabled")));
+}
+
+/// `n` IngressRoutes, each to its own Service with one EndpointSlice, and
+/// a Middleware each.
+fn many(n: usize) -> Objects {
+    let mut items = Vec::new();
+    for i in 0..n {
+        let name = format!("app-{i}");
+        items.push(
+            json!({"kind": "Service", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"ports": [{"name": "web", "port": 80}]}}),
+        );
+        items.push(json!({"kind": "EndpointSlice",
+            "metadata": {"name": format!("{name}-1"), "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": name}},
+            "ports": [{"name": "web", "port": 8080}],
+            "endpoints": [{"addresses": [format!("10.{}.{}.1", i / 256, i % 256)]}]}));
+        items.push(
+            json!({"kind": "Middleware", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"headers": {"customRequestHeaders": {"X-App": name}}}}),
+        );
+        items.push(
+            json!({"kind": "IngressRoute", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"entryPoints": ["web"], "routes": [{"match": format!("Host(`{name}.test`)"),
+                "middlewares": [{"name": name}], "services": [{"name": name, "port": 80}]}]}}),
+        );
+    }
+    Objects::from_list(items).0
+}
+
+/// Run by hand for figures:
+/// `cargo test -p switchyard-providers --lib crd::tests::translation_time -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn translation_time() {
+    for n in [1_000, 4_000, 10_000] {
+        let objects = many(n);
+        let start = std::time::Instant::now();
+        let t = translate(&objects, &CrdOptions::default());
+        let took = start.elapsed();
+        let http = t.configuration.http.expect("http");
+        assert_eq!(
+            (http.routers.len(), http.services.len(), t.errors.len()),
+            (n, n, 0)
+        );
+        println!("{n} IngressRoutes: {took:?}");
+    }
+}
+
+#[test]
+fn many_routes_each_to_its_own_service() {
+    let t = translate(&many(50), &CrdOptions::default());
+    let http = t.configuration.http.expect("http");
+    assert!(t.errors.is_empty(), "{:?}", t.errors);
+    let key = router_key("default", "app-42", "Host(`app-42.test`)");
+    let lb = http.services[&key].load_balancer.as_ref().expect("lb");
+    assert_eq!(lb.servers[0].url, "http://10.0.42.1:8080");
+    assert_eq!(http.routers[&key].middlewares, ["default-app-42"]);
+    assert_eq!(http.middlewares.len(), 50);
 }

@@ -10,11 +10,11 @@ use switchyard_config::Duration;
 
 use super::middlewares::{ca_secret, cert_and_key, secret_data};
 use super::names::{make_id, normalize};
-use super::{report, text, texts, ObjectError, Objects, Report};
+use super::{report, text, texts, Index, ObjectError, Report};
 
 /// The certificate of a `kubernetes.io/tls`-shaped Secret, inline PEM.
 pub(crate) fn certificate(
-    objects: &Objects,
+    objects: &Index<'_>,
     namespace: &str,
     secret: &str,
 ) -> Result<CertificateEntry, String> {
@@ -33,7 +33,7 @@ pub(crate) fn certificate(
 /// `<namespace>-<name>`) and the certificates they list, by
 /// `<namespace>/<secret>`.
 pub(crate) fn stores(
-    objects: &Objects,
+    objects: &Index<'_>,
     errors: &mut Vec<ObjectError>,
 ) -> (BTreeMap<String, Store>, BTreeMap<String, CertificateEntry>) {
     let mut stores = BTreeMap::new();
@@ -113,7 +113,7 @@ pub(crate) fn stores(
 /// The TLS options (`default` for one named so in exactly one namespace,
 /// else `<namespace>-<name>`).
 pub(crate) fn options(
-    objects: &Objects,
+    objects: &Index<'_>,
     errors: &mut Vec<ObjectError>,
 ) -> BTreeMap<String, TlsOptions> {
     let mut out = BTreeMap::new();
@@ -191,7 +191,7 @@ fn tls_version(v: &str) -> Option<u8> {
 /// and leaves out (a missing CA, an invalid version) is reported and left
 /// out likewise.
 pub(crate) fn servers_transport(
-    objects: &Objects,
+    objects: &Index<'_>,
     object: &Value,
     r: &mut Report<'_>,
 ) -> (String, ServersTransport) {
