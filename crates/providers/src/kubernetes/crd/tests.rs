@@ -792,6 +792,36 @@ fn servers_transport_versions_and_certificates() {
 }
 
 #[test]
+fn servers_transport_cipher_suites() {
+    for (suites, want, errors) in [
+        (
+            json!(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]),
+            vec!["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"],
+            0,
+        ),
+        // Known to Go though not to rustls: kept (the builder refuses it).
+        (
+            json!(["TLS_RSA_WITH_AES_128_CBC_SHA"]),
+            vec!["TLS_RSA_WITH_AES_128_CBC_SHA"],
+            0,
+        ),
+        (
+            json!(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_MADE_UP"]),
+            vec![],
+            1,
+        ),
+    ] {
+        let items = json!([{"kind": "ServersTransport", "metadata": {"name": "st", "namespace": "a"},
+            "spec": {"cipherSuites": suites}}]);
+        let (objects, _) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
+        let t = translate(&objects, &CrdOptions::default());
+        let http = t.configuration.http.expect("http");
+        assert_eq!(http.servers_transports["a-st"].cipher_suites, want);
+        assert_eq!(t.errors.len(), errors, "{:?}", t.errors);
+    }
+}
+
+#[test]
 fn node_port_lookup_can_be_disabled() {
     let options = CrdOptions {
         disable_cluster_scope_resources: true,

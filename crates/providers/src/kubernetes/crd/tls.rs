@@ -247,6 +247,20 @@ pub(crate) fn servers_transport(
         }
     }
 
+    // A name Go does not know drops the whole list (Traefik's default
+    // suites then), as Traefik does.
+    let mut cipher_suites = texts(&spec, "/cipherSuites");
+    let unknown = cipher_suites.iter().find(|name| {
+        switchyard_proxy::tls_names::cipher_suites(std::slice::from_ref(*name))
+            .is_err_and(|e| e.contains("unknown cipher suite"))
+    });
+    if let Some(name) = unknown {
+        r.error(format!(
+            "cipher suite not supported: {name}, falling back to default CipherSuite"
+        ));
+        cipher_suites.clear();
+    }
+
     let mut min_version = text(&spec, "/minVersion");
     let mut max_version = text(&spec, "/maxVersion");
     let min_id = tls_version(&min_version);
@@ -299,7 +313,7 @@ pub(crate) fn servers_transport(
         insecure_skip_verify: spec.get("insecureSkipVerify").and_then(Value::as_bool) == Some(true),
         root_cas,
         certificates,
-        cipher_suites: texts(&spec, "/cipherSuites"),
+        cipher_suites,
         min_version: Some(min_version).filter(|s| !s.is_empty()),
         max_version: Some(max_version).filter(|s| !s.is_empty()),
         // As the object says: 0 when it says nothing (not the file
