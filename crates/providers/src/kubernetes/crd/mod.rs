@@ -61,6 +61,10 @@ pub struct Objects {
     pub secrets: Vec<Value>,
     pub config_maps: Vec<Value>,
     pub nodes: Vec<Value>,
+    /// IngressRouteTCP, IngressRouteUDP, MiddlewareTCP and
+    /// ServersTransportTCP: kept for the TCP/UDP work, warned about until
+    /// then.
+    pub tcp_udp: Vec<Value>,
 }
 
 impl Objects {
@@ -83,6 +87,9 @@ impl Objects {
                 "Secret" => &mut o.secrets,
                 "ConfigMap" => &mut o.config_maps,
                 "Node" => &mut o.nodes,
+                "IngressRouteTCP" | "IngressRouteUDP" | "MiddlewareTCP" | "ServersTransportTCP" => {
+                    &mut o.tcp_udp
+                }
                 _ => {
                     unknown.push(kind);
                     continue;
@@ -200,11 +207,13 @@ impl std::fmt::Display for ObjectError {
     }
 }
 
-/// The translation's result: the configuration and what was left out.
+/// The translation's result: the configuration, what was left out, and
+/// what Switchyard does not translate yet.
 #[derive(Debug, Clone, Default)]
 pub struct Translation {
     pub configuration: Configuration,
     pub errors: Vec<ObjectError>,
+    pub warnings: Vec<ObjectError>,
 }
 
 /// Collects the per-object errors while translating.
@@ -307,9 +316,20 @@ pub fn translate(objects: &Objects, options: &CrdOptions) -> Translation {
         }),
         ..Configuration::default()
     };
+    let warnings = objects
+        .tcp_udp
+        .iter()
+        .map(|o| ObjectError {
+            kind: text(o, "/kind"),
+            namespace: text(o, "/metadata/namespace"),
+            name: text(o, "/metadata/name"),
+            message: "not translated by Switchyard yet (TCP and UDP come later): ignored".into(),
+        })
+        .collect();
     Translation {
         configuration,
         errors,
+        warnings,
     }
 }
 

@@ -896,3 +896,23 @@ fn many_routes_each_to_its_own_service() {
     assert_eq!(http.routers[&key].middlewares, ["default-app-42"]);
     assert_eq!(http.middlewares.len(), 50);
 }
+
+#[test]
+fn tcp_and_udp_kinds_are_kept_and_warned_about() {
+    let items = json!([
+        {"kind": "IngressRouteTCP", "metadata": {"name": "db", "namespace": "a"}, "spec": {}},
+        {"kind": "MiddlewareTCP", "metadata": {"name": "ips", "namespace": "a"}, "spec": {}},
+        {"kind": "Ingress", "metadata": {"name": "i", "namespace": "a"}},
+    ]);
+    let (objects, unknown) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
+    assert_eq!(unknown, ["Ingress"]);
+    assert_eq!(objects.tcp_udp.len(), 2);
+    let t = translate(&objects, &CrdOptions::default());
+    let warnings: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("IngressRouteTCP a/db: not translated"),
+        "{warnings:?}"
+    );
+    assert!(t.errors.is_empty());
+}
