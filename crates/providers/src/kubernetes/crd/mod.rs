@@ -10,7 +10,17 @@
 //! logs and skips.
 //!
 //! Not translated here: IngressRouteTCP/UDP, MiddlewareTCP and
-//! ServersTransportTCP (the TCP/UDP work), and the watching itself.
+//! ServersTransportTCP (the TCP/UDP work; kept in [`Objects::tcp_udp`] and
+//! warned about), and the watching itself.
+//!
+//! Where Switchyard differs, knowingly:
+//! - a terminating but still serving endpoint, which Traefik keeps as a
+//!   "fenced" server (sticky sessions only), is left out: Switchyard has no
+//!   fenced servers;
+//! - a router with `parentRefs` is refused (the element's `unsupported`),
+//!   as the file provider refuses one: Switchyard has no child routers;
+//! - middlewares are checked against Traefik's keys as a file's are, so a
+//!   plugin middleware is refused there.
 
 mod middlewares;
 mod names;
