@@ -916,3 +916,43 @@ fn tcp_and_udp_kinds_are_kept_and_warned_about() {
     );
     assert!(t.errors.is_empty());
 }
+
+#[test]
+fn ingress_class_selection() {
+    // (provider's ingressClass, spec.ingressClassName, annotation, kept)
+    for (provider, spec, annotation, kept) in [
+        ("", None, None, true),
+        ("", Some("traefik"), None, true),
+        ("", None, Some("traefik"), true),
+        ("", Some("other"), None, false),
+        ("", None, Some("other"), false),
+        ("other", None, None, false),
+        ("other", Some("other"), None, true),
+        ("other", None, Some("other"), true),
+        // The spec field wins over the annotation.
+        ("other", Some("traefik"), Some("other"), false),
+        ("", Some(""), Some("other"), true),
+    ] {
+        let mut ir = route("c", "Host(`c.test`)", json!([]));
+        if let Some(c) = spec {
+            ir["spec"]["ingressClassName"] = json!(c);
+        }
+        if let Some(a) = annotation {
+            ir["metadata"]["annotations"] = json!({"kubernetes.io/ingress.class": a});
+        }
+        let (objects, _) = Objects::from_list([ir]);
+        let options = CrdOptions {
+            ingress_class: provider.into(),
+            ..CrdOptions::default()
+        };
+        let http = translate(&objects, &options)
+            .configuration
+            .http
+            .expect("http");
+        assert_eq!(
+            http.routers.len(),
+            usize::from(kept),
+            "{provider:?} {spec:?} {annotation:?}"
+        );
+    }
+}
