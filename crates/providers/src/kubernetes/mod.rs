@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod connection;
+pub mod crd;
 pub mod reflector;
 #[cfg(test)]
 mod tests;

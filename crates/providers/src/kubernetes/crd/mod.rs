@@ -1,0 +1,548 @@
+//! The `kubernetesCRD` provider's translation: the objects it watches
+//! (IngressRoute, Middleware, TraefikService, TLSOption, TLSStore,
+//! ServersTransport in `traefik.io/v1alpha1`; Services, EndpointSlices,
+//! Secrets, ConfigMaps and Nodes) to a dynamic [`Configuration`], named and
+//! valued as Traefik 3.7 names and values them.
+//!
+//! Pure: no I/O, the objects are the JSON the API server sent. An object
+//! (or one route of an IngressRoute) that cannot be translated is left out
+//! and reported in [`Translation::errors`]; the rest is kept, as Traefik
+//! logs and skips.
+//!
+//! Not translated here: IngressRouteTCP/UDP, MiddlewareTCP and
+//! ServersTransportTCP (the TCP/UDP work; kept in [`Objects::tcp_udp`] and
+//! warned about), and the watching itself.
+//!
+//! Where Switchyard differs, knowingly:
+//! - a terminating but still serving endpoint, which Traefik keeps as a
+//!   "fenced" server (sticky sessions only), is left out: Switchyard has no
+//!   fenced servers;
+//! - a router with `parentRefs` is refused (the element's `unsupported`),
+//!   as the file provider refuses one: Switchyard has no child routers;
+//! - middlewares are checked against Traefik's keys as a file's are, so a
+//!   plugin middleware is refused there.
+
+mod middlewares;
+mod names;
+mod services;
+#[cfg(test)]
+mod tests;
+mod tls;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+use switchyard_config::dynamic::{Configuration, HttpConfiguration, Router};
+use switchyard_config::tls::{RouterTls, TlsConfiguration};
+
+pub use names::{make_id, normalize, router_key};
+
+/// The provider's name, the suffix of what it configures.
+pub const PROVIDER_NAME: &str = "kubernetescrd";
+
+/// The provider options that shape the translation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrdOptions {
+    pub allow_cross_namespace: bool,
+    pub allow_external_name_services: bool,
+    pub allow_empty_services: bool,
+    pub native_lb_by_default: bool,
+    /// Only objects of this class (empty: objects of no class or `traefik`).
+    pub ingress_class: String,
+    /// Namespaces allowed to refer to other providers' objects (`x@file`);
+    /// `None`: all.
+    pub cross_provider_namespaces: Option<Vec<String>>,
+    /// No Node lookup: `nodePortLB` services are refused.
+    pub disable_cluster_scope_resources: bool,
+}
+
+/// The objects the provider watches, each as the API server sent it.
+#[derive(Debug, Clone, Default)]
+pub struct Objects {
+    pub ingress_routes: Vec<Value>,
+    pub middlewares: Vec<Value>,
+    pub traefik_services: Vec<Value>,
+    pub tls_options: Vec<Value>,
+    pub tls_stores: Vec<Value>,
+    pub servers_transports: Vec<Value>,
+    pub services: Vec<Value>,
+    pub endpoint_slices: Vec<Value>,
+    pub secrets: Vec<Value>,
+    pub config_maps: Vec<Value>,
+    pub nodes: Vec<Value>,
+    /// IngressRouteTCP, IngressRouteUDP, MiddlewareTCP and
+    /// ServersTransportTCP: kept for the TCP/UDP work, warned about until
+    /// then.
+    pub tcp_udp: Vec<Value>,
+}
+
+impl Objects {
+    /// Sorts a list of objects of any of the kinds above by `kind`.
+    /// Returns the kinds it does not know (`IngressRouteTCP` ...).
+    pub fn from_list(items: impl IntoIterator<Item = Value>) -> (Objects, Vec<String>) {
+        let mut o = Objects::default();
+        let mut unknown = Vec::new();
+        for item in items {
+            let kind = text(&item, "/kind");
+            let list = match kind.as_str() {
+                "IngressRoute" => &mut o.ingress_routes,
+                "Middleware" => &mut o.middlewares,
+                "TraefikService" => &mut o.traefik_services,
+                "TLSOption" => &mut o.tls_options,
+                "TLSStore" => &mut o.tls_stores,
+                "ServersTransport" => &mut o.servers_transports,
+                "Service" => &mut o.services,
+                "EndpointSlice" => &mut o.endpoint_slices,
+                "Secret" => &mut o.secrets,
+                "ConfigMap" => &mut o.config_maps,
+                "Node" => &mut o.nodes,
+                "IngressRouteTCP" | "IngressRouteUDP" | "MiddlewareTCP" | "ServersTransportTCP" => {
+                    &mut o.tcp_udp
+                }
+                _ => {
+                    unknown.push(kind);
+                    continue;
+                }
+            };
+            list.push(item);
+        }
+        (o, unknown)
+    }
+}
+
+/// The objects with their lookups by namespace and name (the first of a
+/// name wins, as a linear search would find it).
+pub(crate) struct Index<'a> {
+    objects: &'a Objects,
+    services_by_name: HashMap<String, &'a Value>,
+    secrets_by_name: HashMap<String, &'a Value>,
+    config_maps_by_name: HashMap<String, &'a Value>,
+    ingress_routes_by_name: HashMap<String, &'a Value>,
+    /// A service's EndpointSlices (by the `kubernetes.io/service-name`
+    /// label), by slice name.
+    slices_by_service: HashMap<String, Vec<&'a Value>>,
+}
+
+/// `<namespace>/<name>`, the lookup key (neither may contain `/`).
+fn key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+fn by_name(list: &[Value]) -> HashMap<String, &Value> {
+    let mut out = HashMap::with_capacity(list.len());
+    for o in list {
+        let k = key(&text(o, "/metadata/namespace"), &text(o, "/metadata/name"));
+        out.entry(k).or_insert(o);
+    }
+    out
+}
+
+impl<'a> Index<'a> {
+    pub(crate) fn new(objects: &'a Objects) -> Index<'a> {
+        let mut slices: HashMap<String, Vec<&Value>> = HashMap::new();
+        for s in &objects.endpoint_slices {
+            if let Some(service) = s
+                .pointer("/metadata/labels/kubernetes.io~1service-name")
+                .and_then(Value::as_str)
+            {
+                let k = key(&text(s, "/metadata/namespace"), service);
+                slices.entry(k).or_default().push(s);
+            }
+        }
+        for list in slices.values_mut() {
+            list.sort_by_key(|s| text(s, "/metadata/name"));
+        }
+        Index {
+            objects,
+            services_by_name: by_name(&objects.services),
+            secrets_by_name: by_name(&objects.secrets),
+            config_maps_by_name: by_name(&objects.config_maps),
+            ingress_routes_by_name: by_name(&objects.ingress_routes),
+            slices_by_service: slices,
+        }
+    }
+
+    fn service(&self, namespace: &str, name: &str) -> Option<&'a Value> {
+        self.services_by_name.get(&key(namespace, name)).copied()
+    }
+
+    fn secret(&self, namespace: &str, name: &str) -> Option<&'a Value> {
+        self.secrets_by_name.get(&key(namespace, name)).copied()
+    }
+
+    fn config_map(&self, namespace: &str, name: &str) -> Option<&'a Value> {
+        self.config_maps_by_name.get(&key(namespace, name)).copied()
+    }
+
+    fn ingress_route(&self, namespace: &str, name: &str) -> Option<&'a Value> {
+        self.ingress_routes_by_name
+            .get(&key(namespace, name))
+            .copied()
+    }
+
+    fn slices_of(&self, namespace: &str, service: &str) -> &[&'a Value] {
+        self.slices_by_service
+            .get(&key(namespace, service))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for Index<'_> {
+    type Target = Objects;
+
+    fn deref(&self) -> &Objects {
+        self.objects
+    }
+}
+
+/// What could not be translated, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectError {
+    /// `IngressRoute`, `Middleware`, ...
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ObjectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}/{}: {}",
+            self.kind, self.namespace, self.name, self.message
+        )
+    }
+}
+
+/// The translation's result: the configuration, what was left out, and
+/// what Switchyard does not translate yet.
+#[derive(Debug, Clone, Default)]
+pub struct Translation {
+    pub configuration: Configuration,
+    pub errors: Vec<ObjectError>,
+    pub warnings: Vec<ObjectError>,
+}
+
+/// Collects the per-object errors while translating.
+pub(crate) struct Report<'a> {
+    errors: &'a mut Vec<ObjectError>,
+    kind: &'static str,
+    namespace: String,
+    name: String,
+}
+
+impl Report<'_> {
+    fn error(&mut self, message: impl Into<String>) {
+        self.errors.push(ObjectError {
+            kind: self.kind.to_string(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            message: message.into(),
+        });
+    }
+}
+
+fn report<'a>(errors: &'a mut Vec<ObjectError>, kind: &'static str, object: &Value) -> Report<'a> {
+    Report {
+        errors,
+        kind,
+        namespace: text(object, "/metadata/namespace"),
+        name: text(object, "/metadata/name"),
+    }
+}
+
+/// The string at `pointer` (empty when absent or not a string).
+pub(crate) fn text(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The strings of the list at `pointer`.
+pub(crate) fn texts(v: &Value, pointer: &str) -> Vec<String> {
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Translates the objects as Traefik's CRD provider does.
+pub fn translate(objects: &Objects, options: &CrdOptions) -> Translation {
+    let index = Index::new(objects);
+    let objects = &index;
+    let mut errors = Vec::new();
+    let mut http = HttpConfiguration::default();
+
+    // Stores first: their certificates win over an IngressRoute's for the
+    // same Secret.
+    let (stores, mut certificates) = tls::stores(objects, &mut errors);
+    let routes_builder = services::Builder {
+        objects,
+        options,
+        native_lb_by_default: options.native_lb_by_default,
+    };
+    ingress_routes(
+        objects,
+        options,
+        &routes_builder,
+        &mut certificates,
+        &mut http,
+        &mut errors,
+    );
+    // Traefik's other builders leave `nativeLBByDefault` out.
+    let builder = services::Builder {
+        native_lb_by_default: false,
+        ..routes_builder
+    };
+    middlewares::all(objects, options, &builder, &mut http, &mut errors);
+    for ts in &objects.traefik_services {
+        // As Traefik, what was built before an error stays.
+        if let Err(e) = builder.traefik_service(ts, &mut http.services) {
+            report(&mut errors, "TraefikService", ts).error(e);
+        }
+    }
+    for st in &objects.servers_transports {
+        let mut r = report(&mut errors, "ServersTransport", st);
+        let (id, transport) = tls::servers_transport(objects, st, &mut r);
+        http.servers_transports.insert(id, transport);
+    }
+
+    let tls_options = tls::options(objects, &mut errors);
+    let configuration = Configuration {
+        http: Some(http),
+        tls: Some(TlsConfiguration {
+            certificates: certificates.into_values().collect(),
+            options: tls_options,
+            stores,
+        }),
+        ..Configuration::default()
+    };
+    let warnings = objects
+        .tcp_udp
+        .iter()
+        .map(|o| ObjectError {
+            kind: text(o, "/kind"),
+            namespace: text(o, "/metadata/namespace"),
+            name: text(o, "/metadata/name"),
+            message: "not translated by Switchyard yet (TCP and UDP come later): ignored".into(),
+        })
+        .collect();
+    Translation {
+        configuration,
+        errors,
+        warnings,
+    }
+}
+
+/// The class an IngressRoute asks for: `spec.ingressClassName`, else the
+/// deprecated annotation.
+fn ingress_class(ir: &Value) -> String {
+    if let Some(c) = ir.pointer("/spec/ingressClassName").and_then(Value::as_str) {
+        return c.to_string();
+    }
+    text(ir, "/metadata/annotations/kubernetes.io~1ingress.class")
+}
+
+fn ingress_routes(
+    objects: &Index<'_>,
+    options: &CrdOptions,
+    builder: &services::Builder<'_>,
+    certificates: &mut BTreeMap<String, switchyard_config::tls::CertificateEntry>,
+    http: &mut HttpConfiguration,
+    errors: &mut Vec<ObjectError>,
+) {
+    for ir in &objects.ingress_routes {
+        let class = ingress_class(ir);
+        let wanted = class == options.ingress_class
+            || (options.ingress_class.is_empty() && class == "traefik");
+        if !wanted {
+            continue;
+        }
+        let mut r = report(errors, "IngressRoute", ir);
+        let namespace = text(ir, "/metadata/namespace");
+        let mut name = text(ir, "/metadata/name");
+        if name.is_empty() {
+            name = text(ir, "/metadata/generateName");
+        }
+
+        if let Some(secret) = ir.pointer("/spec/tls/secretName").and_then(Value::as_str) {
+            if !secret.is_empty() {
+                let key = format!("{namespace}/{secret}");
+                if let std::collections::btree_map::Entry::Vacant(slot) = certificates.entry(key) {
+                    match tls::certificate(objects, &namespace, secret) {
+                        Ok(c) => {
+                            slot.insert(c);
+                        }
+                        Err(e) => r.error(format!("TLS: {e}")),
+                    }
+                }
+            }
+        }
+
+        let parents = match parent_routers(objects, ir, options.allow_cross_namespace) {
+            Ok(p) => p,
+            Err(e) => {
+                r.error(format!("parent routers: {e}"));
+                continue;
+            }
+        };
+
+        let routes = ir
+            .pointer("/spec/routes")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for route in &routes {
+            match ingress_route_rule(ir, route, &namespace, &name, options, builder, http) {
+                Ok((key, mut router)) => {
+                    if !parents.is_empty() {
+                        router.unsupported.refused.push("parentRefs".into());
+                    }
+                    http.routers.insert(key, Arc::new(router));
+                }
+                Err(e) => r.error(format!("route {:?}: {e}", text(route, "/match"))),
+            }
+        }
+    }
+}
+
+/// One route of an IngressRoute: its router (and its services into `http`).
+fn ingress_route_rule(
+    ir: &Value,
+    route: &Value,
+    namespace: &str,
+    name: &str,
+    options: &CrdOptions,
+    builder: &services::Builder<'_>,
+    http: &mut HttpConfiguration,
+) -> Result<(String, Router), String> {
+    let kind = text(route, "/kind");
+    if !kind.is_empty() && kind != "Rule" {
+        return Err(format!(
+            "unsupported match kind {kind:?}: only \"Rule\" is supported"
+        ));
+    }
+    let rule = text(route, "/match");
+    if rule.is_empty() {
+        return Err("empty match rule".into());
+    }
+    let key = router_key(namespace, name, &rule);
+    let middlewares = names::middleware_refs(route.get("middlewares"), namespace, options)?;
+
+    let refs = route
+        .get("services")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let service = match refs.len() {
+        0 => String::new(),
+        1 => {
+            let (full, lb) = builder.name_and_service(namespace, &refs[0])?;
+            match lb {
+                Some(s) => {
+                    http.services.insert(key.clone(), Arc::new(s));
+                    key.clone()
+                }
+                None => full,
+            }
+        }
+        // As Traefik, the services built before an error stay.
+        _ => {
+            builder.weighted(namespace, &refs, None, &key, &mut http.services)?;
+            key.clone()
+        }
+    };
+
+    let mut router = Router {
+        entry_points: texts(ir, "/spec/entryPoints"),
+        middlewares,
+        service,
+        rule,
+        rule_syntax: route
+            .get("syntax")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
+        priority: route
+            .get("priority")
+            .and_then(Value::as_i64)
+            .filter(|p| *p != 0),
+        ..Router::default()
+    };
+    if let Some(o) = route.get("observability").filter(|o| !o.is_null()) {
+        router.observability = serde_json::from_value(o.clone()).ok().map(Box::new);
+    }
+    if let Some(t) = ir.pointer("/spec/tls").filter(|t| !t.is_null()) {
+        let mut tls = RouterTls {
+            cert_resolver: text(t, "/certResolver"),
+            domains: t
+                .get("domains")
+                .cloned()
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| format!("tls.domains: {e}"))?
+                .unwrap_or_default(),
+            ..RouterTls::default()
+        };
+        let option = text(t, "/options/name");
+        if !option.is_empty() {
+            tls.options = names::resolve_reference(
+                namespace,
+                &text(t, "/options/namespace"),
+                &option,
+                options,
+            )
+            .map_err(|e| format!("invalid reference to TLSOption {option:?}: {e}"))?;
+        }
+        router.tls = Some(Box::new(tls));
+    }
+    Ok((key, router))
+}
+
+/// The router names of the IngressRoutes named in `spec.parentRefs`.
+fn parent_routers(
+    objects: &Index<'_>,
+    ir: &Value,
+    allow_cross_namespace: bool,
+) -> Result<Vec<String>, String> {
+    let namespace = text(ir, "/metadata/namespace");
+    let mut out = Vec::new();
+    let refs = ir
+        .pointer("/spec/parentRefs")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for parent in &refs {
+        let mut ns = text(parent, "/namespace");
+        if ns.is_empty() {
+            ns = namespace.clone();
+        }
+        let name = text(parent, "/name");
+        if !allow_cross_namespace && ns != namespace {
+            return Err(format!(
+                "cross-namespace reference to parent IngressRoute {ns}/{name} not allowed"
+            ));
+        }
+        let Some(p) = objects.ingress_route(&ns, &name) else {
+            return Err(format!("parent IngressRoute {ns}/{name} does not exist"));
+        };
+        for route in p
+            .pointer("/spec/routes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.push(router_key(&ns, &name, &text(route, "/match")));
+        }
+    }
+    Ok(out)
+}

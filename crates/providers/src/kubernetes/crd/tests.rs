@@ -1,0 +1,958 @@
+//! The translation against what the real Traefik 3.7 made of the same
+//! objects. `fixtures/objects.yml` was served by the testkit's kube-double
+//! to Traefik's kubernetesCRD provider; `fixtures/objects.json` is the
+//! objects as the double served them, and `fixtures/rawdata-*.json` what
+//! Traefik's `/api/rawdata` showed (trimmed of its runtime state: status,
+//! usedBy, errors, observability), with the provider options below.
+//! `fixtures/capture.py` makes both from a manifest; `more.yml` gave
+//! `more.json` and `rawdata-more.json` likewise.
+
+use serde_json::{json, Value};
+
+use super::*;
+
+fn load(fixture: &str) -> Objects {
+    let all: Value = serde_json::from_str(fixture).expect("objects fixture is JSON");
+    let items = all
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(Value::as_array)
+        .flatten()
+        .cloned();
+    let (objects, unknown) = Objects::from_list(items);
+    assert!(unknown.is_empty(), "{unknown:?}");
+    objects
+}
+
+fn objects() -> Objects {
+    load(include_str!("fixtures/objects.json"))
+}
+
+fn more() -> Objects {
+    load(include_str!("fixtures/more.json"))
+}
+
+/// Traefik's rawdata, `@kubernetescrd` taken off every name and reference.
+fn traefik(fixture: &str) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::String(s) => {
+                if let Some(t) = s.strip_suffix("@kubernetescrd") {
+                    *s = t.to_string();
+                }
+            }
+            Value::Array(l) => l.iter_mut().for_each(strip),
+            Value::Object(m) => {
+                let old = std::mem::take(m);
+                for (k, mut x) in old {
+                    strip(&mut x);
+                    let k = k.strip_suffix("@kubernetescrd").unwrap_or(&k).to_string();
+                    m.insert(k, x);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut v: Value = serde_json::from_str(fixture).expect("rawdata fixture is JSON");
+    strip(&mut v);
+    v
+}
+
+/// The options of the three captures (the class one ran with `open`'s and
+/// `ingressClass: other`).
+fn strict() -> CrdOptions {
+    CrdOptions {
+        allow_external_name_services: true,
+        ..CrdOptions::default()
+    }
+}
+
+fn open() -> CrdOptions {
+    CrdOptions {
+        allow_cross_namespace: true,
+        allow_empty_services: true,
+        native_lb_by_default: true,
+        ..CrdOptions::default()
+    }
+}
+
+fn classed() -> CrdOptions {
+    CrdOptions {
+        ingress_class: "other".into(),
+        ..open()
+    }
+}
+
+/// Each capture: the objects, the provider options, Traefik's rawdata.
+fn captures() -> Vec<(&'static str, Objects, CrdOptions, Value)> {
+    vec![
+        (
+            "strict",
+            objects(),
+            strict(),
+            traefik(include_str!("fixtures/rawdata-strict.json")),
+        ),
+        (
+            "open",
+            objects(),
+            open(),
+            traefik(include_str!("fixtures/rawdata-open.json")),
+        ),
+        (
+            "class",
+            objects(),
+            classed(),
+            traefik(include_str!("fixtures/rawdata-class.json")),
+        ),
+        (
+            "more",
+            more(),
+            strict(),
+            traefik(include_str!("fixtures/rawdata-more.json")),
+        ),
+    ]
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+/// Servers in URL order (Traefik's order follows its informer's), without
+/// the fenced ones (terminating endpoints, which Traefik keeps for sticky
+/// sessions only and Switchyard leaves out).
+fn sort_servers(v: &mut Value) {
+    if let Some(l) = v
+        .pointer_mut("/loadBalancer/servers")
+        .and_then(Value::as_array_mut)
+    {
+        l.retain(|s| s.get("fenced") != Some(&json!(true)));
+        l.sort_by_key(|s| s["url"].as_str().unwrap_or_default().to_string());
+    }
+}
+
+#[test]
+fn routers_as_traefik_names_and_values_them() {
+    for (capture, objects, options, want) in captures() {
+        let got = translate(&objects, &options).configuration;
+        let http = got.http.expect("an http section");
+        let names: Vec<String> = http.routers.keys().cloned().collect();
+        assert_eq!(names, keys(&want["routers"]), "{capture}: router names");
+        for (name, router) in &http.routers {
+            let w = &want["routers"][name];
+            let ctx = format!("{capture}: router {name}");
+            assert_eq!(router.rule, w["rule"].as_str().unwrap_or_default(), "{ctx}");
+            assert_eq!(
+                router.service,
+                w["service"].as_str().unwrap_or_default(),
+                "{ctx}"
+            );
+            assert_eq!(
+                json!(router.middlewares),
+                w.get("middlewares").cloned().unwrap_or(json!([])),
+                "{ctx}"
+            );
+            // Traefik shows an unset priority as the rule's length, and no
+            // entry points as all of them (but its API's).
+            let child = router.unsupported.refused.iter().any(|k| k == "parentRefs");
+            assert_eq!(child, w.get("parentRefs").is_some(), "{ctx}: parentRefs");
+            if child {
+                // A child router has neither entry points nor priority.
+                assert_eq!(
+                    (w.get("entryPoints"), w.get("priority")),
+                    (None, None),
+                    "{ctx}"
+                );
+                continue;
+            }
+            match router.priority {
+                Some(p) => assert_eq!(json!(p), w["priority"], "{ctx}"),
+                None => assert_eq!(json!(router.rule.len()), w["priority"], "{ctx}"),
+            }
+            if router.entry_points.is_empty() {
+                assert_eq!(w["entryPoints"], json!(["web", "websecure"]), "{ctx}");
+            } else {
+                assert_eq!(json!(router.entry_points), w["entryPoints"], "{ctx}");
+            }
+            let tls = router.tls.as_ref().map(|t| json!(t)).unwrap_or(Value::Null);
+            assert_eq!(tls, w.get("tls").cloned().unwrap_or(Value::Null), "{ctx}");
+        }
+    }
+}
+
+#[test]
+fn services_as_traefik_names_and_values_them() {
+    for (capture, objects, options, want) in captures() {
+        let http = translate(&objects, &options)
+            .configuration
+            .http
+            .expect("an http section");
+        let names: Vec<String> = http.services.keys().cloned().collect();
+        assert_eq!(names, keys(&want["services"]), "{capture}: service names");
+        for (name, service) in &http.services {
+            let mut got = json!(&**service);
+            let mut w = want["services"][name].clone();
+            sort_servers(&mut got);
+            sort_servers(&mut w);
+            // Switchyard's health check spells its default method out.
+            if w.pointer("/loadBalancer/healthCheck/method").is_none() {
+                if let Some(hc) = got.pointer_mut("/loadBalancer/healthCheck") {
+                    assert_eq!(hc["method"], "GET", "{capture}: service {name}");
+                    hc.as_object_mut().map(|o| o.remove("method"));
+                }
+            }
+            assert_eq!(got, w, "{capture}: service {name}");
+        }
+    }
+}
+
+/// Keys Traefik's defaults add to a middleware that the translation leaves
+/// to the configuration's decoding (which applies the same defaults), as
+/// JSON pointers within the middleware's settings.
+const DEFAULTS: &[(&str, &str)] = &[
+    ("forwardAuth", "/maxBodySize"),
+    ("compress", "/encodings"),
+    ("retry", "/maxRequestBodyBytes"),
+    ("circuitBreaker", "/fallbackDuration"),
+    ("circuitBreaker", "/recoveryDuration"),
+    ("circuitBreaker", "/responseCode"),
+    ("rateLimit", "/burst"),
+    ("rateLimit", "/period"),
+    ("rateLimit", "/redis/dialTimeout"),
+    ("rateLimit", "/redis/readTimeout"),
+    ("rateLimit", "/redis/writeTimeout"),
+];
+
+/// Removes what `pointer` names.
+fn remove(v: &mut Value, pointer: &str) {
+    let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+    if let Some(o) = v.pointer_mut(parent).and_then(Value::as_object_mut) {
+        o.remove(key);
+    }
+}
+
+#[test]
+fn middlewares_as_traefik_names_and_values_them() {
+    for (capture, objects, options, want) in captures() {
+        let http = translate(&objects, &options)
+            .configuration
+            .http
+            .expect("an http section");
+        let names: Vec<String> = http.middlewares.keys().cloned().collect();
+        assert_eq!(
+            names,
+            keys(&want["middlewares"]),
+            "{capture}: middleware names"
+        );
+        for (name, m) in &http.middlewares {
+            let got = m.to_json();
+            let w = &want["middlewares"][name];
+            if !m.1.refused.is_empty() {
+                // Refused by Switchyard (plugins): the type is taken out
+                // and the middleware disabled, as for a file's.
+                assert_eq!(m.1.refused, keys(w), "{capture}: middleware {name}");
+                assert_eq!(got, json!({}), "{capture}: middleware {name}");
+                continue;
+            }
+            assert_eq!(keys(&got), keys(w), "{capture}: middleware {name} types");
+            for (kind, settings) in got.as_object().into_iter().flatten() {
+                let mut expected = w[kind].clone();
+                for (k, pointer) in DEFAULTS {
+                    if k == kind && settings.pointer(pointer).is_none() {
+                        remove(&mut expected, pointer);
+                    }
+                }
+                assert_eq!(settings, &expected, "{capture}: middleware {name}.{kind}");
+            }
+        }
+    }
+}
+
+#[test]
+fn what_traefik_leaves_out_is_reported() {
+    let broken = "IngressRoute";
+    for (capture, objects, options, want) in [
+        (
+            "strict",
+            objects(),
+            strict(),
+            vec![
+                (
+                    broken,
+                    "broken",
+                    "kubernetes service not found: default/missing",
+                ),
+                (broken, "broken", "no servers found for default/empty"),
+                (broken, "broken", "service port not found: 81"),
+                (broken, "broken", "not in the parent resource namespace"),
+                (broken, "broken", "invalid reference to middleware shared"),
+                (
+                    "Middleware",
+                    "auth-missing",
+                    "secret 'default/nope' not found",
+                ),
+                ("Middleware", "chain", "cross-namespace are disallowed"),
+            ],
+        ),
+        (
+            "open",
+            objects(),
+            open(),
+            vec![
+                (
+                    broken,
+                    "broken",
+                    "kubernetes service not found: default/missing",
+                ),
+                (
+                    broken,
+                    "broken",
+                    "no clusterIP found for service: default/empty",
+                ),
+                (broken, "broken", "service port not found: 81"),
+                (
+                    broken,
+                    "mws",
+                    "externalName services not allowed: default/ext",
+                ),
+                (
+                    "Middleware",
+                    "auth-missing",
+                    "secret 'default/nope' not found",
+                ),
+                (
+                    "TraefikService",
+                    "mirror",
+                    "externalName services not allowed: default/ext",
+                ),
+            ],
+        ),
+        (
+            "more",
+            more(),
+            strict(),
+            vec![
+                (
+                    broken,
+                    "more",
+                    "kubernetes service not found: default/nothere",
+                ),
+                (
+                    broken,
+                    "more",
+                    "healthCheck allowed only for ExternalName services",
+                ),
+                (
+                    "TraefikService",
+                    "partial",
+                    "kubernetes service not found: default/nothere",
+                ),
+            ],
+        ),
+    ] {
+        let errors = translate(&objects, &options).errors;
+        let got: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), want.len(), "{capture}: {got:#?}");
+        for (kind, name, message) in want {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.kind == kind && e.name == name && e.message.contains(message)),
+                "{capture}: no {kind} {name} error with {message:?} in {got:#?}"
+            );
+        }
+    }
+}
+
+const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+const CA: &str = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
+
+/// Not in Traefik's rawdata: from its source (tls options and stores keyed
+/// `<namespace>-<name>` but `default`, certificates inline from Secrets).
+#[test]
+fn tls_options_stores_and_certificates() {
+    let tls = translate(&objects(), &strict())
+        .configuration
+        .tls
+        .expect("a tls section");
+    assert_eq!(tls.certificates.len(), 1);
+    assert_eq!(tls.certificates[0].cert_file, CERT);
+    assert_eq!(tls.certificates[0].key_file, KEY);
+    assert!(tls.certificates[0].stores.is_empty());
+    let store = &tls.stores["default"];
+    let default = store
+        .default_certificate
+        .as_ref()
+        .expect("default certificate");
+    assert_eq!(
+        (default.cert_file.as_str(), default.key_file.as_str()),
+        (CERT, KEY)
+    );
+    assert_eq!(tls.stores.len(), 1);
+    let modern = &tls.options["default-modern"];
+    assert_eq!(modern.min_version, "VersionTLS13");
+    assert!(modern.sni_strict);
+    assert_eq!(modern.alpn_protocols, ["h2", "http/1.1", "acme-tls/1"]);
+    assert_eq!(tls.options.len(), 1);
+}
+
+#[test]
+fn servers_transport_from_its_object_and_secrets() {
+    let http = translate(&objects(), &strict())
+        .configuration
+        .http
+        .expect("an http section");
+    let t = &http.servers_transports["default-transport"];
+    assert_eq!(t.server_name.as_deref(), Some("backend.internal"));
+    assert!(t.insecure_skip_verify);
+    assert_eq!(t.max_idle_conns_per_host, 7);
+    assert_eq!(t.root_cas, [CA]);
+    let timeouts = t.forwarding_timeouts.as_ref().expect("timeouts");
+    assert_eq!(timeouts.dial_timeout.to_string(), "5s");
+    assert_eq!(timeouts.response_header_timeout.to_string(), "10s");
+    assert_eq!(timeouts.idle_conn_timeout.to_string(), "1m30s");
+    assert_eq!(http.servers_transports.len(), 1);
+}
+
+/// Small objects for what the captured ones do not show.
+fn with(extra: Value) -> Objects {
+    let mut o = objects();
+    let (more, _) = Objects::from_list(extra.as_array().cloned().unwrap_or_default());
+    o.ingress_routes.extend(more.ingress_routes);
+    o.traefik_services.extend(more.traefik_services);
+    o.services.extend(more.services);
+    o.endpoint_slices.extend(more.endpoint_slices);
+    o.middlewares.extend(more.middlewares);
+    o.nodes.extend(more.nodes);
+    o
+}
+
+fn route(name: &str, rule: &str, services: Value) -> Value {
+    json!({"kind": "IngressRoute", "metadata": {"name": name, "namespace": "default"},
+        "spec": {"routes": [{"match": rule, "services": services}]}})
+}
+
+#[test]
+fn servers_by_endpoint_conditions_and_modes() {
+    let terminating = json!([
+        {"kind": "Service", "metadata": {"name": "np", "namespace": "default"},
+         "spec": {"type": "NodePort", "clusterIP": "None", "ports": [{"name": "https", "port": 8443, "nodePort": 30443}]}},
+        {"kind": "EndpointSlice", "metadata": {"name": "np-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "np"}},
+         "ports": [{"name": "https", "port": 9443}],
+         "endpoints": [
+            {"addresses": ["fd00::1"], "conditions": {"ready": true}},
+            {"addresses": ["10.2.0.2"], "conditions": {"ready": false, "serving": true, "terminating": true}}]},
+        {"kind": "Node", "metadata": {"name": "n1"}, "status": {"addresses": [
+            {"type": "InternalIP", "address": "192.168.0.5"}, {"type": "Hostname", "address": "n1"}]}},
+        route("eps", "Host(`eps.test`)", json!([{"name": "np", "port": "https"}])),
+        route("nodes", "Host(`nodes.test`)", json!([{"name": "np", "port": 8443, "nodePortLB": true}])),
+        route("headless", "Host(`headless.test`)", json!([{"name": "np", "port": 8443, "nativeLB": true}])),
+        route("scheme", "Host(`scheme.test`)", json!([{"name": "np", "port": 8443, "scheme": "ftp"}])),
+    ]);
+    let t = translate(&with(terminating), &strict());
+    let http = t.configuration.http.expect("http");
+    let urls = |name: &str, rule: &str| -> Vec<String> {
+        let s = &http.services[&router_key("default", name, rule)];
+        s.load_balancer
+            .as_ref()
+            .expect("lb")
+            .servers
+            .iter()
+            .map(|s| s.url.clone())
+            .collect()
+    };
+    // Port name `https...` gives https; IPv6 in brackets; the terminating
+    // endpoint left out.
+    assert_eq!(urls("eps", "Host(`eps.test`)"), ["https://[fd00::1]:9443"]);
+    assert_eq!(
+        urls("nodes", "Host(`nodes.test`)"),
+        ["https://192.168.0.5:30443"]
+    );
+    let messages: Vec<&str> = t.errors.iter().map(|e| e.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("no clusterIP on headless service: default/np")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("invalid scheme \"ftp\" specified")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn traefik_service_kinds_and_route_fields() {
+    let extra = json!([
+        {"kind": "TraefikService", "metadata": {"name": "hrw", "namespace": "default"},
+         "spec": {"highestRandomWeight": {"services": [{"name": "web", "port": 80, "weight": 2}, {"name": "x@file", "kind": "TraefikService"}]}}},
+        {"kind": "TraefikService", "metadata": {"name": "fo", "namespace": "default"},
+         "spec": {"failover": {"service": {"name": "hrw", "kind": "TraefikService"}, "fallback": {"name": "web", "port": "http"},
+                               "errors": {"status": ["500-599"]}}}},
+        {"kind": "TraefikService", "metadata": {"name": "none", "namespace": "default"}, "spec": {}},
+        {"kind": "IngressRoute", "metadata": {"name": "fields", "namespace": "default"},
+         "spec": {"routes": [
+            {"match": "Host(`a.test`)", "syntax": "v2", "priority": 7, "services": [{"name": "fo", "kind": "TraefikService"}]},
+            {"match": "Host(`b.test`)", "kind": "Other", "services": [{"name": "web", "port": 80}]},
+            {"match": "", "services": [{"name": "web", "port": 80}]},
+            {"match": "Host(`c.test`)", "services": [{"name": "web", "port": 80, "strategy": "random"}]},
+            {"match": "Host(`d.test`)", "services": [{"name": "web", "port": 80, "middlewares": [{"name": "strip"}]}]}]}},
+    ]);
+    let t = translate(&with(extra), &strict());
+    let http = t.configuration.http.expect("http");
+    assert_eq!(
+        http.services["default-hrw"]
+            .highest_random_weight
+            .as_ref()
+            .map(|n| n.to_json()),
+        Some(
+            json!({"services": [{"name": "default-web-80", "weight": 2}, {"name": "x@file", "weight": 1}]})
+        )
+    );
+    assert_eq!(
+        http.services["default-fo"]
+            .failover
+            .as_ref()
+            .map(|n| n.to_json()),
+        Some(
+            json!({"service": "default-hrw", "fallback": "default-web-http", "errors": {"status": ["500-599"]}})
+        )
+    );
+    let a = &http.routers[&router_key("default", "fields", "Host(`a.test`)")];
+    assert_eq!(
+        (a.service.as_str(), a.priority, a.rule_syntax.as_deref()),
+        ("default-fo", Some(7), Some("v2"))
+    );
+    let d = &http.services[&router_key("default", "fields", "Host(`d.test`)")];
+    assert_eq!(d.middlewares, ["default-strip"]);
+    let messages: Vec<String> = t.errors.iter().map(ToString::to_string).collect();
+    for want in [
+        "TraefikService default/none: unspecified service type",
+        "unsupported match kind \"Other\"",
+        "empty match rule",
+        "load-balancer strategy random is not supported",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(want)),
+            "{want}: {messages:#?}"
+        );
+    }
+    assert_eq!(
+        http.routers
+            .keys()
+            .filter(|k| k.starts_with("default-fields-"))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn parent_routers_as_traefik_lists_them() {
+    let objects = more();
+    let index = Index::new(&objects);
+    let child = index.ingress_route("default", "child").expect("child");
+    let want = traefik(include_str!("fixtures/rawdata-more.json"));
+    let want = &want["routers"]["default-child-f97b5a26fa6894ee2825"]["parentRefs"];
+    let parents = parent_routers(&index, child, false).expect("parents");
+    assert_eq!(json!(parents), *want);
+    let elsewhere = json!({"metadata": {"name": "c", "namespace": "other"},
+        "spec": {"parentRefs": [{"name": "more", "namespace": "default"}]}});
+    assert!(parent_routers(&Index::new(&objects), &elsewhere, false).is_err());
+    assert!(parent_routers(&Index::new(&objects), &elsewhere, true).is_ok());
+    let missing = json!({"metadata": {"name": "c", "namespace": "default"},
+        "spec": {"parentRefs": [{"name": "nope"}]}});
+    assert!(parent_routers(&Index::new(&objects), &missing, false).is_err());
+}
+
+#[test]
+fn plugin_values_from_secrets() {
+    let objects = more();
+    let mut v = json!({"demo": {"token": "urn:k8s:secret:plugin:token",
+        "list": ["a", "urn:k8s:secret:plugin:token"], "n": 1}});
+    middlewares::plugin_secrets(&Index::new(&objects), "default", &mut v).expect("resolved");
+    // As Traefik showed it (rawdata-more.json, default-plugin).
+    let want = traefik(include_str!("fixtures/rawdata-more.json"));
+    let mut want = want["middlewares"]["default-plugin"]["plugin"].clone();
+    want["demo"]["n"] = json!(1);
+    assert_eq!(v, want);
+    for (urn, error) in [
+        ("urn:k8s:secret:plugin", "malformed secret URN"),
+        (
+            "urn:k8s:secret:nope:token",
+            "secret default/nope is not found",
+        ),
+        ("urn:k8s:secret:plugin:other", "key \"other\" not found"),
+    ] {
+        let mut v = json!({"x": [urn]});
+        let e =
+            middlewares::plugin_secrets(&Index::new(&objects), "default", &mut v).expect_err(urn);
+        assert!(e.contains(error), "{e}");
+    }
+}
+
+#[test]
+fn protocols() {
+    for (scheme, name, port, want) in [
+        ("", "http", 80, Ok("http")),
+        ("", "web", 443, Ok("https")),
+        ("", "https-alt", 8443, Ok("https")),
+        ("", "httpsx", 80, Ok("https")),
+        ("", "web-https", 80, Ok("http")),
+        ("http", "https", 443, Ok("http")),
+        ("h2c", "", 80, Ok("h2c")),
+        ("https", "", 80, Ok("https")),
+        ("HTTP", "", 80, Err(())),
+    ] {
+        assert_eq!(
+            services::protocol(scheme, name, port).map_err(|_| ()),
+            want,
+            "{scheme} {name} {port}"
+        );
+    }
+}
+
+/// The translation is a configuration Switchyard reads as it reads a
+/// file's: the whole of it passes Traefik's keys and decodes back to the
+/// same elements, and every middleware decodes to its type.
+#[test]
+fn the_configuration_reads_back_as_a_files_would() {
+    for (capture, objects, options, _) in captures() {
+        let configuration = translate(&objects, &options).configuration;
+        let tree: switchyard_config::Node =
+            serde_json::from_value(json!(&configuration)).expect("a tree");
+        let back = switchyard_config::dynamic_schema::decode(&tree)
+            .unwrap_or_else(|e| panic!("{capture}: {e}"));
+        let (http, back_http) = (
+            configuration.http.expect("http"),
+            back.http.expect("http back"),
+        );
+        // All but the parentRefs refusal, which is kept out of the tree.
+        for (name, router) in &http.routers {
+            let mut r = (**router).clone();
+            r.unsupported = Default::default();
+            assert_eq!(
+                Some(&r),
+                back_http.routers.get(name).map(|b| &**b),
+                "{capture}"
+            );
+        }
+        assert_eq!(http.routers.len(), back_http.routers.len(), "{capture}");
+        assert_eq!(http.services, back_http.services, "{capture}: services");
+        assert_eq!(configuration.tls, back.tls, "{capture}: tls");
+        for (name, m) in &http.middlewares {
+            if m.1.refused.is_empty() {
+                switchyard_config::middlewares::decode_middleware(m)
+                    .unwrap_or_else(|e| panic!("{capture}: middleware {name}: {e}"));
+            }
+        }
+        assert!(!http.middlewares.is_empty(), "{capture}");
+    }
+}
+
+fn secret(name: &str, namespace: &str, data: Value) -> Value {
+    json!({"kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "data": data})
+}
+
+/// TLS from objects Traefik's rawdata does not show: by its source.
+#[test]
+fn tls_from_objects() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let items = json!([
+        secret("pair", "a", json!({"tls.crt": b64("CRT"), "tls.key": b64("KEY")})),
+        secret("half", "a", json!({"tls.crt": b64("CRT")})),
+        secret("empty", "a", json!({"tls.crt": b64(""), "tls.key": b64("KEY")})),
+        secret("cas", "a", json!({"tls.ca": b64("CA1")})),
+        secret("cas2", "a", json!({"ca.crt": b64("CA2"), "other": b64("x")})),
+        {"kind": "TLSOption", "metadata": {"name": "mtls", "namespace": "a"},
+         "spec": {"clientAuth": {"secretNames": ["cas", "cas2", "nope"], "clientAuthType": "RequireAndVerifyClientCert"},
+                  "cipherSuites": ["TLS_AES_128_GCM_SHA256"], "alpnProtocols": ["h2"], "maxVersion": "VersionTLS12"}},
+        {"kind": "TLSOption", "metadata": {"name": "default", "namespace": "a"}, "spec": {}},
+        {"kind": "TLSOption", "metadata": {"name": "default", "namespace": "b"}, "spec": {}},
+        {"kind": "TLSStore", "metadata": {"name": "default", "namespace": "a"},
+         "spec": {"certificates": [{"secretName": "pair"}, {"secretName": "half"}],
+                  "defaultGeneratedCert": {"resolver": "le", "domain": {"main": "a.test"}}}},
+        {"kind": "TLSStore", "metadata": {"name": "broken", "namespace": "a"},
+         "spec": {"defaultCertificate": {"secretName": "empty"}}},
+        {"kind": "IngressRoute", "metadata": {"name": "r", "namespace": "a"},
+         "spec": {"tls": {"secretName": "pair", "options": {"name": "mtls"}},
+                  "routes": [{"match": "Host(`r.test`)"}]}},
+        {"kind": "IngressRoute", "metadata": {"name": "s", "namespace": "a"},
+         "spec": {"tls": {"secretName": "missing"}, "routes": [{"match": "Host(`s.test`)"}]}},
+        {"kind": "IngressRoute", "metadata": {"name": "t", "namespace": "a"},
+         "spec": {"tls": {"options": {"name": "mtls", "namespace": "b"}}, "routes": [{"match": "Host(`t.test`)"}]}},
+    ]);
+    let (objects, _) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
+    let t = translate(&objects, &CrdOptions::default());
+    let tls = t.configuration.tls.expect("tls");
+    // The store's certificate, once, in its store; the route's is the same
+    // Secret so the store's wins.
+    assert_eq!(tls.certificates.len(), 1);
+    assert_eq!(
+        (
+            tls.certificates[0].cert_file.as_str(),
+            tls.certificates[0].stores.clone()
+        ),
+        ("CRT", vec!["default".to_string()])
+    );
+    let store = &tls.stores["default"];
+    assert_eq!(
+        store
+            .default_generated_cert
+            .as_ref()
+            .map(|g| g.resolver.as_str()),
+        Some("le")
+    );
+    assert!(!tls.stores.contains_key("a-broken"));
+    let o = &tls.options["a-mtls"];
+    assert_eq!(o.client_auth.ca_files, ["CA1", "CA2"]);
+    assert_eq!(o.client_auth.client_auth_type, "RequireAndVerifyClientCert");
+    assert_eq!(
+        (o.cipher_suites.len(), o.alpn_protocols.clone()),
+        (1, vec!["h2".to_string()])
+    );
+    assert_eq!(o.max_version, "VersionTLS12");
+    // `default` in two namespaces: neither.
+    assert!(!tls.options.contains_key("default"));
+    let http = t.configuration.http.expect("http");
+    let r = &http.routers[&router_key("a", "r", "Host(`r.test`)")];
+    assert_eq!(r.tls.as_ref().map(|t| t.options.as_str()), Some("a-mtls"));
+    // A missing Secret is reported, the route kept.
+    assert!(http
+        .routers
+        .contains_key(&router_key("a", "s", "Host(`s.test`)")));
+    // A TLSOption in another namespace: the route is left out.
+    assert!(!http
+        .routers
+        .contains_key(&router_key("a", "t", "Host(`t.test`)")));
+    let messages: Vec<String> = t.errors.iter().map(ToString::to_string).collect();
+    for want in [
+        "TLSStore a/default: certificate half: secret a/half is missing the following TLS data entries: tls.key",
+        "TLSStore a/broken: default certificate: secret a/empty contains the following empty TLS data entries: tls.crt",
+        "TLSOption a/mtls: secret a/nope does not exist",
+        "TLSOption a,b/default: default TLS options defined in multiple namespaces",
+        "IngressRoute a/s: TLS: secret a/missing does not exist",
+        "IngressRoute a/t: route \"Host(`t.test`)\": invalid reference to TLSOption \"mtls\"",
+    ] {
+        assert!(messages.iter().any(|m| m.contains(want)), "{want}: {messages:#?}");
+    }
+    assert_eq!(messages.len(), 6, "{messages:#?}");
+}
+
+#[test]
+fn servers_transport_versions_and_certificates() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    for (min, max, want_min, want_max, errors) in [
+        (
+            "VersionTLS12",
+            "VersionTLS13",
+            Some("VersionTLS12"),
+            Some("VersionTLS13"),
+            0,
+        ),
+        (
+            "VersionTLS13",
+            "VersionTLS12",
+            Some("VersionTLS12"),
+            None,
+            1,
+        ),
+        ("TLS9", "", None, None, 1),
+        ("", "VersionTLS11", None, Some("VersionTLS11"), 0),
+    ] {
+        let items = json!([
+            secret("client", "a", json!({"tls.crt": b64("CRT"), "tls.key": b64("KEY")})),
+            {"kind": "ConfigMap", "metadata": {"name": "ca", "namespace": "a"}, "data": {"ca.crt": "CA"}},
+            {"kind": "ServersTransport", "metadata": {"name": "st", "namespace": "a"},
+             "spec": {"minVersion": min, "maxVersion": max, "certificatesSecrets": ["client"],
+                      "rootCAs": [{"configMap": "ca"}], "disableHTTP2": true, "spiffe": {"ids": ["x"]}}},
+        ]);
+        let (objects, _) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
+        let t = translate(&objects, &CrdOptions::default());
+        let http = t.configuration.http.expect("http");
+        let st = &http.servers_transports["a-st"];
+        assert_eq!(st.min_version.as_deref(), want_min, "{min} {max}");
+        assert_eq!(st.max_version.as_deref(), want_max, "{min} {max}");
+        assert_eq!(t.errors.len(), errors, "{min} {max}: {:?}", t.errors);
+        assert_eq!(st.certificates.len(), 1);
+        assert_eq!(st.root_cas, ["CA"]);
+        assert!(st.disable_http2);
+        assert_eq!(st.unsupported.refused, ["spiffe"]);
+        assert_eq!(st.max_idle_conns_per_host, 0);
+    }
+}
+
+#[test]
+fn servers_transport_cipher_suites() {
+    for (suites, want, errors) in [
+        (
+            json!(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]),
+            vec!["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"],
+            0,
+        ),
+        // Known to Go though not to rustls: kept (the builder refuses it).
+        (
+            json!(["TLS_RSA_WITH_AES_128_CBC_SHA"]),
+            vec!["TLS_RSA_WITH_AES_128_CBC_SHA"],
+            0,
+        ),
+        (
+            json!(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_MADE_UP"]),
+            vec![],
+            1,
+        ),
+    ] {
+        let items = json!([{"kind": "ServersTransport", "metadata": {"name": "st", "namespace": "a"},
+            "spec": {"cipherSuites": suites}}]);
+        let (objects, _) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
+        let t = translate(&objects, &CrdOptions::default());
+        let http = t.configuration.http.expect("http");
+        assert_eq!(http.servers_transports["a-st"].cipher_suites, want);
+        assert_eq!(t.errors.len(), errors, "{:?}", t.errors);
+    }
+}
+
+#[test]
+fn node_port_lookup_can_be_disabled() {
+    let options = CrdOptions {
+        disable_cluster_scope_resources: true,
+        ..strict()
+    };
+    let t = translate(&more(), &options);
+    let http = t.configuration.http.expect("http");
+    assert!(!http
+        .routers
+        .contains_key(&router_key("default", "more", "Host(`np.test`)")));
+    assert!(t
+        .errors
+        .iter()
+        .any(|e| e.message.contains("nodes lookup is disabled")));
+}
+
+/// `n` IngressRoutes, each to its own Service with one EndpointSlice, and
+/// a Middleware each.
+fn many(n: usize) -> Objects {
+    let mut items = Vec::new();
+    for i in 0..n {
+        let name = format!("app-{i}");
+        items.push(
+            json!({"kind": "Service", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"ports": [{"name": "web", "port": 80}]}}),
+        );
+        items.push(json!({"kind": "EndpointSlice",
+            "metadata": {"name": format!("{name}-1"), "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": name}},
+            "ports": [{"name": "web", "port": 8080}],
+            "endpoints": [{"addresses": [format!("10.{}.{}.1", i / 256, i % 256)]}]}));
+        items.push(
+            json!({"kind": "Middleware", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"headers": {"customRequestHeaders": {"X-App": name}}}}),
+        );
+        items.push(
+            json!({"kind": "IngressRoute", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"entryPoints": ["web"], "routes": [{"match": format!("Host(`{name}.test`)"),
+                "middlewares": [{"name": name}], "services": [{"name": name, "port": 80}]}]}}),
+        );
+    }
+    Objects::from_list(items).0
+}
+
+/// Run by hand for figures:
+/// `cargo test -p switchyard-providers --lib crd::tests::translation_time -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn translation_time() {
+    for n in [1_000, 4_000, 10_000] {
+        let objects = many(n);
+        let start = std::time::Instant::now();
+        let t = translate(&objects, &CrdOptions::default());
+        let took = start.elapsed();
+        let http = t.configuration.http.expect("http");
+        assert_eq!(
+            (http.routers.len(), http.services.len(), t.errors.len()),
+            (n, n, 0)
+        );
+        println!("{n} IngressRoutes: {took:?}");
+    }
+}
+
+#[test]
+fn many_routes_each_to_its_own_service() {
+    let t = translate(&many(50), &CrdOptions::default());
+    let http = t.configuration.http.expect("http");
+    assert!(t.errors.is_empty(), "{:?}", t.errors);
+    let key = router_key("default", "app-42", "Host(`app-42.test`)");
+    let lb = http.services[&key].load_balancer.as_ref().expect("lb");
+    assert_eq!(lb.servers[0].url, "http://10.0.42.1:8080");
+    assert_eq!(http.routers[&key].middlewares, ["default-app-42"]);
+    assert_eq!(http.middlewares.len(), 50);
+}
+
+#[test]
+fn tcp_and_udp_kinds_are_kept_and_warned_about() {
+    let items = json!([
+        {"kind": "IngressRouteTCP", "metadata": {"name": "db", "namespace": "a"}, "spec": {}},
+        {"kind": "MiddlewareTCP", "metadata": {"name": "ips", "namespace": "a"}, "spec": {}},
+        {"kind": "Ingress", "metadata": {"name": "i", "namespace": "a"}},
+    ]);
+    let (objects, unknown) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
+    assert_eq!(unknown, ["Ingress"]);
+    assert_eq!(objects.tcp_udp.len(), 2);
+    let t = translate(&objects, &CrdOptions::default());
+    let warnings: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("IngressRouteTCP a/db: not translated"),
+        "{warnings:?}"
+    );
+    assert!(t.errors.is_empty());
+}
+
+#[test]
+fn ingress_class_selection() {
+    // (provider's ingressClass, spec.ingressClassName, annotation, kept)
+    for (provider, spec, annotation, kept) in [
+        ("", None, None, true),
+        ("", Some("traefik"), None, true),
+        ("", None, Some("traefik"), true),
+        ("", Some("other"), None, false),
+        ("", None, Some("other"), false),
+        ("other", None, None, false),
+        ("other", Some("other"), None, true),
+        ("other", None, Some("other"), true),
+        // The spec field wins over the annotation.
+        ("other", Some("traefik"), Some("other"), false),
+        ("", Some(""), Some("other"), true),
+    ] {
+        let mut ir = route("c", "Host(`c.test`)", json!([]));
+        if let Some(c) = spec {
+            ir["spec"]["ingressClassName"] = json!(c);
+        }
+        if let Some(a) = annotation {
+            ir["metadata"]["annotations"] = json!({"kubernetes.io/ingress.class": a});
+        }
+        let (objects, _) = Objects::from_list([ir]);
+        let options = CrdOptions {
+            ingress_class: provider.into(),
+            ..CrdOptions::default()
+        };
+        let http = translate(&objects, &options)
+            .configuration
+            .http
+            .expect("http");
+        assert_eq!(
+            http.routers.len(),
+            usize::from(kept),
+            "{provider:?} {spec:?} {annotation:?}"
+        );
+    }
+}
