@@ -20,7 +20,7 @@ use switchyard_providers::Message;
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
-use crate::merge::merge;
+use crate::merge::{merge, same};
 use crate::{Builder, Switcher};
 
 /// Providers whose changes are never throttled.
@@ -196,7 +196,7 @@ impl Core {
     fn apply(&mut self, received: Instant) -> Option<Arc<Configuration>> {
         let started = Instant::now();
         let merged = merge(&self.latest);
-        if self.applied.as_deref() == Some(&merged) {
+        if self.applied.as_deref().is_some_and(|a| same(a, &merged)) {
             tracing::debug!("configuration unchanged, nothing to apply");
             return None;
         }
@@ -214,6 +214,7 @@ impl Core {
             middlewares = stats.middlewares,
             elements_with_errors = stats.errors,
             reused_services = stats.reused_services,
+            patched = stats.patched,
             merge_ms,
             build_ms,
             since_received_ms,
