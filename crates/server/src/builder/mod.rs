@@ -282,6 +282,7 @@ impl Builder {
                 info: runtime.info.clone(),
                 services: built_services,
                 balancers: runtime.balancers.clone(),
+                errors: stats.errors,
             });
         }
         drop(last);

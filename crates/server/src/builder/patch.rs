@@ -18,7 +18,7 @@ use super::routers::{link_router, Tables};
 use super::services::BuiltService;
 use super::{BuildStats, Builder, TlsBuilt};
 use crate::merge::{provider_of, qualify};
-use crate::runtime::{Route, Runtime, RuntimeInfo};
+use crate::runtime::{ElementInfo, Route, Runtime, RuntimeInfo};
 
 /// The most elements a patch builds; beyond, a whole build costs about
 /// the same.
@@ -33,6 +33,8 @@ pub(super) struct Patchable {
     /// Every service routers can use (the internal ones too).
     pub services: HashMap<String, BuiltService>,
     pub balancers: HashMap<String, LoadBalancer>,
+    /// How many elements have errors.
+    pub errors: usize,
 }
 
 /// Whether a whole build of `http` leaves what a patch can start from: no
@@ -181,7 +183,9 @@ impl Builder {
             info,
             mut services,
             mut balancers,
+            mut errors,
         } = prev;
+        let failed = |el: &ElementInfo| usize::from(!el.errors.is_empty());
         let mut info = (*info).clone();
         info.generation = self.generation;
         let mut stats = BuildStats {
@@ -197,6 +201,7 @@ impl Builder {
             // A router is on the tables of the entrypoints it links to (not
             // TLS ones: a patch builds no TLS router).
             if let Some(el) = info.routers.remove(*name) {
+                errors -= failed(&el);
                 for ep in &el.links {
                     eps.insert((false, ep.clone()));
                 }
@@ -225,7 +230,9 @@ impl Builder {
         for name in changed_services {
             services.remove(*name);
             balancers.remove(*name);
-            info.services.remove(*name);
+            if let Some(el) = info.services.remove(*name) {
+                errors -= failed(&el);
+            }
             let Some(service) = new.services.get(*name) else {
                 self.services.remove(*name);
                 continue;
@@ -248,6 +255,7 @@ impl Builder {
             if !links.is_empty() {
                 Arc::make_mut(&mut el).links = links;
             }
+            errors += failed(&el);
             info.services.insert(name.to_string(), el);
         }
 
@@ -264,6 +272,7 @@ impl Builder {
                 eps.insert((is_tls, ep.clone()));
                 added.entry((is_tls, ep)).or_default().push(entry);
             }
+            errors += failed(&el);
             info.routers.insert(name.to_string(), el);
             // What its chains reach was pushed unsorted.
             if let Some(c) = self.routers.get(*name) {
@@ -300,13 +309,8 @@ impl Builder {
         stats.routers = info.routers.len();
         stats.services = info.services.len();
         stats.middlewares = info.middlewares.len();
-        stats.errors = info
-            .routers
-            .values()
-            .chain(info.services.values())
-            .chain(info.middlewares.values())
-            .filter(|e| !e.errors.is_empty())
-            .count();
+        // Middlewares keep theirs (only their `usedBy` changes).
+        stats.errors = errors;
         if let Some(m) = &self.metrics {
             m.applied(new);
         }
@@ -325,6 +329,7 @@ impl Builder {
             info,
             services,
             balancers,
+            errors,
         });
         drop(last);
         self.last = Some(config.clone());
