@@ -321,6 +321,17 @@ struct Elements {
 }
 
 impl Elements {
+    /// Room for the elements of `blocks`.
+    fn for_blocks(blocks: &[Block<'_>]) -> Elements {
+        let count = |kind: Kind| blocks.iter().filter(|b| b.kind == kind).count();
+        Elements {
+            routers: Vec::with_capacity(count(Kind::Routers)),
+            services: Vec::with_capacity(count(Kind::Services)),
+            middlewares: Vec::with_capacity(count(Kind::Middlewares)),
+            servers_transports: Vec::with_capacity(count(Kind::ServersTransports)),
+        }
+    }
+
     /// Adds `element` under `name` (unique: checked before).
     fn put(&mut self, name: &str, element: Element) {
         let name = name.to_string();
@@ -432,7 +443,8 @@ pub fn parse_dynamic_reusing(
         // An error, or a cut that did not hold: the whole text decides.
         if let Some(Ok(parsed)) = parse_changed(path, &cut, &reused) {
             let rest = parsed_rest(&cut, path);
-            if let Some(Ok(config)) = assemble(cut.blocks.iter().zip(parsed), rest, previous) {
+            let blocks = cut.blocks.iter().zip(parsed);
+            if let Some(Ok(config)) = assemble(blocks, &cut.blocks, rest, previous) {
                 remember(index, None, cut.blocks.len() - changed);
                 return Ok(config);
             }
@@ -498,6 +510,7 @@ fn parsed_rest(cut: &Cut<'_>, path: &Path) -> Option<Result<Configuration, Confi
 /// when one of those is not there after all.
 fn assemble<'a>(
     blocks: impl Iterator<Item = (&'a Block<'a>, Option<Element>)>,
+    all: &[Block<'_>],
     rest: Option<Result<Configuration, ConfigError>>,
     previous: &mut Option<Configuration>,
 ) -> Option<Result<Configuration, ConfigError>> {
@@ -505,7 +518,7 @@ fn assemble<'a>(
         Ok(c) => c,
         Err(e) => return Some(Err(e)),
     };
-    let mut elements = Elements::default();
+    let mut elements = Elements::for_blocks(all);
     let mut taken = Vec::new();
     let mut from = previous.as_mut().and_then(|p| p.http.as_mut());
     for (block, parsed) in blocks {

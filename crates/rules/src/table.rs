@@ -54,14 +54,16 @@ pub const DEFAULT_PROVIDER_PRECEDENCE: [&str; 17] = [
 pub struct RouterTable<T> {
     /// In the order they are tried.
     entries: Vec<Entry<T>>,
-    /// Exact host → positions in `entries`, ascending.
-    by_host: HashMap<Box<str>, Positions>,
+    /// Exact host → positions in `entries`, ascending (hosts shared, so
+    /// that a patched copy of the index costs no copy of each).
+    by_host: HashMap<Arc<str>, Positions>,
     /// Positions of entries whose rule can match any host, ascending.
     any_host: Vec<u32>,
 }
 
 /// Positions of the entries of one host, ascending: most hosts have one
 /// router, kept without an allocation of its own.
+#[derive(Clone)]
 enum Positions {
     One(u32),
     Many(Vec<u32>),
@@ -79,6 +81,46 @@ impl Positions {
         match self {
             Positions::One(first) => *self = Positions::Many(vec![*first, p]),
             Positions::Many(ps) => ps.push(p),
+        }
+    }
+
+    /// Adds `p` in order.
+    fn insert(&mut self, p: u32) {
+        match self {
+            Positions::One(first) => {
+                let (a, b) = if p < *first { (p, *first) } else { (*first, p) };
+                *self = Positions::Many(vec![a, b]);
+            }
+            Positions::Many(ps) => {
+                let at = ps.partition_point(|q| *q <= p);
+                ps.insert(at, p);
+            }
+        }
+    }
+
+    /// Moves each position to `moved[position]`, dropping those moved
+    /// to `u32::MAX`; false when none is left.
+    fn remap(&mut self, moved: &[u32]) -> bool {
+        let to = |p: u32| moved.get(p as usize).copied().unwrap_or(u32::MAX);
+        match self {
+            Positions::One(p) => {
+                *p = to(*p);
+                *p != u32::MAX
+            }
+            Positions::Many(ps) => {
+                ps.retain_mut(|p| {
+                    *p = to(*p);
+                    *p != u32::MAX
+                });
+                match ps.as_slice() {
+                    [] => false,
+                    [one] => {
+                        *self = Positions::One(*one);
+                        true
+                    }
+                    _ => true,
+                }
+            }
         }
     }
 }
@@ -120,23 +162,30 @@ fn position(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
 
-/// Adds entry `e`, at position `i`, to the host index.
+/// Adds entry `e`, at position `i`, to the host index: after the others
+/// (a table made in order), or `in_order` among them (a patch).
 fn index<T>(
-    by_host: &mut HashMap<Box<str>, Positions>,
+    by_host: &mut HashMap<Arc<str>, Positions>,
     any_host: &mut Vec<u32>,
     i: u32,
     e: &Entry<T>,
+    in_order: bool,
 ) {
     match e.rule.exact_hosts() {
         Some(hosts) => {
             for h in hosts {
                 match by_host.get_mut(h.as_str()) {
+                    Some(ps) if in_order => ps.insert(i),
                     Some(ps) => ps.push(i),
                     None => {
-                        by_host.insert(h.into_boxed_str(), Positions::One(i));
+                        by_host.insert(Arc::from(h), Positions::One(i));
                     }
                 }
             }
+        }
+        None if in_order => {
+            let at = any_host.partition_point(|q| *q <= i);
+            any_host.insert(at, i);
         }
         None => any_host.push(i),
     }
@@ -163,10 +212,10 @@ impl<T> RouterTable<T> {
             .collect();
         keyed.sort_by(|a, b| order(a, b));
         let entries: Vec<Entry<T>> = keyed.into_iter().map(|(_, e)| e).collect();
-        let mut by_host: HashMap<Box<str>, Positions> = HashMap::with_capacity(entries.len());
+        let mut by_host: HashMap<Arc<str>, Positions> = HashMap::with_capacity(entries.len());
         let mut any_host = Vec::new();
         for (i, e) in entries.iter().enumerate() {
-            index(&mut by_host, &mut any_host, position(i), e);
+            index(&mut by_host, &mut any_host, position(i), e, false);
         }
         by_host.shrink_to_fit();
         any_host.shrink_to_fit();
@@ -220,23 +269,10 @@ impl<T> RouterTable<T> {
             fresh.push(position(entries.len()));
             entries.push(a.1);
         }
-        let mut by_host: HashMap<Box<str>, Positions> = HashMap::with_capacity(self.by_host.len());
-        for (host, ps) in &self.by_host {
-            let kept: Vec<u32> = ps
-                .as_slice()
-                .iter()
-                .filter_map(|p| moved.get(*p as usize).copied().filter(|m| *m != u32::MAX))
-                .collect();
-            match kept.as_slice() {
-                [] => {}
-                [one] => {
-                    by_host.insert(host.clone(), Positions::One(*one));
-                }
-                _ => {
-                    by_host.insert(host.clone(), Positions::Many(kept));
-                }
-            }
-        }
+        // The index copied (hosts shared), its positions moved in place;
+        // only the added entries' hosts are looked up.
+        let mut by_host = self.by_host.clone();
+        by_host.retain(|_, ps| ps.remap(&moved));
         let mut any_host: Vec<u32> = self
             .any_host
             .iter()
@@ -244,16 +280,9 @@ impl<T> RouterTable<T> {
             .collect();
         for p in fresh {
             if let Some(e) = entries.get(p as usize) {
-                index(&mut by_host, &mut any_host, p, e);
+                index(&mut by_host, &mut any_host, p, e, true);
             }
         }
-        // The added positions went in last: back in order.
-        for ps in by_host.values_mut() {
-            if let Positions::Many(v) = ps {
-                v.sort_unstable();
-            }
-        }
-        any_host.sort_unstable();
         RouterTable {
             entries,
             by_host,
