@@ -3,8 +3,6 @@
 //! `using`/`usedBy`, a load balancer's `serverStatus`); in the lists and
 //! single answers also `name`, `provider`, `type` and `priorityStr`.
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Map, Value};
 use switchyard_server::runtime::{ElementInfo, Status};
 use switchyard_server::Runtime;
@@ -49,7 +47,7 @@ impl Kind {
     }
 
     /// This kind's elements in the runtime, by name.
-    pub fn elements(self, runtime: &Runtime) -> &BTreeMap<String, ElementInfo> {
+    pub fn elements(self, runtime: &Runtime) -> &switchyard_server::runtime::Elements {
         match self {
             Kind::Router => &runtime.info.routers,
             Kind::Service => &runtime.info.services,

@@ -63,9 +63,9 @@ pub fn overview(runtime: &Runtime, features: &Value, providers: &[String]) -> Va
     let zero = json!({ "total": 0, "warnings": 0, "errors": 0 });
     let mut v = json!({
         "http": {
-            "routers": section(info.routers.values()),
-            "services": section(info.services.values()),
-            "middlewares": section(info.middlewares.values()),
+            "routers": section(info.routers.values().map(|e| &**e)),
+            "services": section(info.services.values().map(|e| &**e)),
+            "middlewares": section(info.middlewares.values().map(|e| &**e)),
         },
         "tcp": { "routers": zero, "services": zero, "middlewares": zero },
         "udp": { "routers": zero, "services": zero },

@@ -8,8 +8,8 @@
 //! is quoted or given twice, an error in a block, many changed blocks) is
 //! parsed whole, exactly as [`crate::loader::parse_dynamic`] does.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, RandomState};
+use std::collections::HashSet;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::path::Path;
 
 use crate::dynamic::{Configuration, HttpConfiguration};
@@ -17,12 +17,43 @@ use crate::loader::parse_dynamic;
 use crate::ConfigError;
 
 /// What a file's last parse was made of: the hash of each element block
-/// and the element's name. Kept beside that parse's [`Configuration`].
+/// (its kind and text, whose first line is the element's name). Kept
+/// beside that parse's [`Configuration`].
 #[derive(Debug, Default)]
 pub struct ElementIndex {
     hasher: RandomState,
-    known: HashMap<u64, String>,
+    known: HashSet<u64, BuildHasherDefault<Hashed>>,
     reused: usize,
+}
+
+/// A set of hashes needs no hashing of its own: the hash is the key.
+#[derive(Debug, Default)]
+struct Hashed(u64);
+
+impl Hasher for Hashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed with it; anything else is folded in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A hash of `name` lower-cased (FNV-1a), to find a name given twice
+/// without a copy of each: two names that hash alike only send the file
+/// to the whole parse.
+fn folded(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 impl ElementIndex {
@@ -290,6 +321,17 @@ struct Elements {
 }
 
 impl Elements {
+    /// Room for the elements of `blocks`.
+    fn for_blocks(blocks: &[Block<'_>]) -> Elements {
+        let count = |kind: Kind| blocks.iter().filter(|b| b.kind == kind).count();
+        Elements {
+            routers: Vec::with_capacity(count(Kind::Routers)),
+            services: Vec::with_capacity(count(Kind::Services)),
+            middlewares: Vec::with_capacity(count(Kind::Middlewares)),
+            servers_transports: Vec::with_capacity(count(Kind::ServersTransports)),
+        }
+    }
+
     /// Adds `element` under `name` (unique: checked before).
     fn put(&mut self, name: &str, element: Element) {
         let name = name.to_string();
@@ -298,6 +340,32 @@ impl Elements {
             Element::Service(e) => self.services.push((name, e)),
             Element::Middleware(e) => self.middlewares.push((name, *e)),
             Element::ServersTransport(e) => self.servers_transports.push((name, *e)),
+        }
+    }
+
+    /// Moves the elements `taken` (kind, name) back into `previous`.
+    fn put_back(self, previous: &mut HttpConfiguration, taken: &[(Kind, &str)]) {
+        let taken: HashSet<(Kind, &str)> = taken.iter().copied().collect();
+        let back = |kind: Kind, name: &String| taken.contains(&(kind, name.as_str()));
+        for (name, e) in self.routers {
+            if back(Kind::Routers, &name) {
+                previous.routers.insert(name, e);
+            }
+        }
+        for (name, e) in self.services {
+            if back(Kind::Services, &name) {
+                previous.services.insert(name, e);
+            }
+        }
+        for (name, e) in self.middlewares {
+            if back(Kind::Middlewares, &name) {
+                previous.middlewares.insert(name, e);
+            }
+        }
+        for (name, e) in self.servers_transports {
+            if back(Kind::ServersTransports, &name) {
+                previous.servers_transports.insert(name, e);
+            }
         }
     }
 
@@ -352,10 +420,7 @@ pub fn parse_dynamic_reusing(
         .blocks
         .iter()
         .zip(&hashes)
-        .map(|(b, h)| {
-            index.known.get(h).is_some_and(|n| n == b.name)
-                && previous_http.is_some_and(|p| has_element(p, b.kind, b.name))
-        })
+        .map(|(_, h)| previous_http.is_some() && index.known.contains(h))
         .collect();
     let changed = reused.iter().filter(|r| !**r).count();
     // Only blocks whose element the configuration has are known: all of
@@ -370,7 +435,7 @@ pub fn parse_dynamic_reusing(
                 Some(Some(h)) => has_element(h, b.kind, b.name),
                 Some(None) => false,
             })
-            .map(|(h, b)| (*h, b.name.to_string()))
+            .map(|(h, _)| *h)
             .collect();
         index.reused = reused;
     };
@@ -378,7 +443,8 @@ pub fn parse_dynamic_reusing(
         // An error, or a cut that did not hold: the whole text decides.
         if let Some(Ok(parsed)) = parse_changed(path, &cut, &reused) {
             let rest = parsed_rest(&cut, path);
-            if let Some(Ok(config)) = assemble(cut.blocks.iter().zip(parsed), rest, previous) {
+            let blocks = cut.blocks.iter().zip(parsed);
+            if let Some(Ok(config)) = assemble(blocks, &cut.blocks, rest, previous) {
                 remember(index, None, cut.blocks.len() - changed);
                 return Ok(config);
             }
@@ -397,11 +463,12 @@ fn parse_changed(
     cut: &Cut<'_>,
     reused: &[bool],
 ) -> Option<Result<Vec<Option<Element>>, ConfigError>> {
-    let mut names = HashSet::with_capacity(cut.blocks.len());
+    let mut names: HashSet<(Kind, u64), BuildHasherDefault<Hashed>> =
+        HashSet::with_capacity_and_hasher(cut.blocks.len(), Default::default());
     let pad = " ".repeat(cut.kinds_indent);
     let mut out = Vec::with_capacity(cut.blocks.len());
     for (block, reused) in cut.blocks.iter().zip(reused) {
-        if !names.insert((block.kind, block.name.to_ascii_lowercase())) {
+        if !names.insert((block.kind, folded(block.name))) {
             return None;
         }
         if *reused {
@@ -439,10 +506,11 @@ fn parsed_rest(cut: &Cut<'_>, path: &Path) -> Option<Result<Configuration, Confi
 }
 
 /// The configuration of the rest and the blocks: the parsed ones as given,
-/// the others taken out of `previous`. Fails only before touching
-/// `previous`.
+/// the others taken out of `previous`; None, with `previous` as it was,
+/// when one of those is not there after all.
 fn assemble<'a>(
     blocks: impl Iterator<Item = (&'a Block<'a>, Option<Element>)>,
+    all: &[Block<'_>],
     rest: Option<Result<Configuration, ConfigError>>,
     previous: &mut Option<Configuration>,
 ) -> Option<Result<Configuration, ConfigError>> {
@@ -450,18 +518,32 @@ fn assemble<'a>(
         Ok(c) => c,
         Err(e) => return Some(Err(e)),
     };
-    let mut elements = Elements::default();
+    let mut elements = Elements::for_blocks(all);
+    let mut taken = Vec::new();
     let mut from = previous.as_mut().and_then(|p| p.http.as_mut());
     for (block, parsed) in blocks {
-        // A reused block's element is in `previous`: checked before, and
-        // names are unique.
-        let element = parsed.or_else(|| {
-            from.as_deref_mut()
-                .and_then(|p| take_previous(p, block.kind, block.name))
-        });
-        if let Some(element) = element {
-            elements.put(block.name, element);
-        }
+        let element = match parsed {
+            Some(e) => e,
+            None => {
+                let found = from
+                    .as_deref_mut()
+                    .and_then(|p| take_previous(p, block.kind, block.name));
+                match found {
+                    Some(e) => {
+                        taken.push((block.kind, block.name));
+                        e
+                    }
+                    None => {
+                        // Put back what was taken: the caller parses whole.
+                        if let Some(p) = from {
+                            elements.put_back(p, &taken);
+                        }
+                        return None;
+                    }
+                }
+            }
+        };
+        elements.put(block.name, element);
     }
     config.http = Some(elements.into_http());
     Some(Ok(config))

@@ -24,8 +24,9 @@ use tokio::sync::{mpsc, watch};
 use crate::{file_template, Message, Sender};
 
 /// How long to wait after a settled change (close-write, rename, create,
-/// remove) so that a burst of events becomes one read.
-const SETTLE: Duration = Duration::from_millis(5);
+/// remove) so that the events of one save become one read: short, as it
+/// delays every change.
+const SETTLE: Duration = Duration::from_millis(1);
 /// How long a file must be quiet after a modification without close-write.
 pub const QUIET_FALLBACK: Duration = Duration::from_millis(500);
 

@@ -31,6 +31,10 @@ pub(crate) fn load_reusing(
     previous: &mut Option<Configuration>,
     index: &mut ElementIndex,
 ) -> Result<Configuration, String> {
+    if !debug_log && !text.contains("{{") {
+        // It renders to itself: no copy of a text that may be megabytes.
+        return parse_dynamic_reusing(path, text, previous, index).map_err(|e| e.to_string());
+    }
     let rendered = render(path, text, debug_log)?;
     parse_dynamic_reusing(path, &rendered.text, previous, index).map_err(|e| locate(e, &rendered))
 }

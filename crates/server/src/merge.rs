@@ -4,6 +4,7 @@
 //! referring element's provider by [`qualify`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use switchyard_config::dynamic::{Configuration, HttpConfiguration};
 use switchyard_config::tls::TlsConfiguration;
@@ -14,7 +15,13 @@ pub fn qualify(name: &str, provider: &str) -> String {
     if name.contains('@') {
         name.to_string()
     } else {
-        format!("{name}@{provider}")
+        // Written out: `format!` costs several times this, and a merge of
+        // 10,000 elements qualifies each.
+        let mut q = String::with_capacity(name.len() + 1 + provider.len());
+        q.push_str(name);
+        q.push('@');
+        q.push_str(provider);
+        q
     }
 }
 
@@ -23,13 +30,51 @@ pub fn provider_of(qualified: &str) -> &str {
     qualified.rsplit_once('@').map(|(_, p)| p).unwrap_or("")
 }
 
+/// Whether two merged configurations are equal; routers and services
+/// shared between them (one `Arc`) are equal without a look inside, so
+/// comparing a configuration with the one it was made from costs a walk
+/// of the names.
+pub fn same(a: &Configuration, b: &Configuration) -> bool {
+    // Destructured so that a field added later is not forgotten here.
+    let Configuration {
+        http,
+        tcp,
+        udp,
+        tls,
+        file_stamps,
+    } = a;
+    let same_http = match (http, &b.http) {
+        (Some(x), Some(y)) => same_http(x, y),
+        (x, y) => x.is_none() && y.is_none(),
+    };
+    same_http && *tcp == b.tcp && *udp == b.udp && *tls == b.tls && *file_stamps == b.file_stamps
+}
+
+fn same_http(a: &HttpConfiguration, b: &HttpConfiguration) -> bool {
+    let HttpConfiguration {
+        routers,
+        services,
+        middlewares,
+        servers_transports,
+        models,
+    } = a;
+    same_shared(routers, &b.routers)
+        && same_shared(services, &b.services)
+        && *middlewares == b.middlewares
+        && *servers_transports == b.servers_transports
+        && *models == b.models
+}
+
+fn same_shared<T: PartialEq>(a: &BTreeMap<String, Arc<T>>, b: &BTreeMap<String, Arc<T>>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, va), (kb, vb))| ka == kb && (Arc::ptr_eq(va, vb) || va == vb))
+}
+
 /// Merges the latest configuration of each provider.
 pub fn merge(configs: &BTreeMap<String, Configuration>) -> Configuration {
     let mut http = HttpConfiguration::default();
-    let mut merged = Configuration::default();
-    let mut tls = TlsConfiguration::default();
-    let mut default_store_from = Vec::new();
-    let mut default_options_from = Vec::new();
     // Collected first and built in one go (a sort, then a bulk build), which
     // at 10,000 elements costs a fraction of inserting them one by one. A
     // name given twice keeps the last provider's element, as inserting did.
@@ -49,12 +94,135 @@ pub fn merge(configs: &BTreeMap<String, Configuration>) -> Configuration {
                     .map(|(k, v)| (rename(k), v.clone())),
             );
         }
+    }
+    http.routers = routers.into_iter().collect();
+    http.services = services.into_iter().collect();
+    http.middlewares = middlewares.into_iter().collect();
+    http.servers_transports = transports.into_iter().collect();
+    let mut merged = merge_others(configs);
+    merged.http = Some(http);
+    merged
+}
+
+/// What changed in one provider: its name and its configuration before.
+pub type Change = (String, Option<Configuration>);
+
+/// [`merge`] of `configs`, made from `base` (the merge of the same
+/// providers before `changes`) by applying what changed in each provider's
+/// HTTP elements: those that did not change are not qualified, sorted or
+/// copied again (the maps are, with their keys). None when the shortcut
+/// cannot be sure: a provider new to the merge, or a name that holds `@`
+/// already (it could meet another provider's).
+pub fn merge_changed(
+    base: &Configuration,
+    configs: &BTreeMap<String, Configuration>,
+    changes: &[Change],
+) -> Option<Configuration> {
+    let base_http = base.http.as_ref()?;
+    let qualified = |c: &Configuration| c.http.as_ref().is_some_and(names_qualified);
+    if configs.values().any(qualified) {
+        return None;
+    }
+    let empty = HttpConfiguration::default();
+    let mut http = base_http.clone();
+    for (provider, old) in changes {
+        let old = old.as_ref()?;
+        if qualified(old) {
+            return None;
+        }
+        let new = configs.get(provider)?;
+        let (o, n) = (
+            old.http.as_ref().unwrap_or(&empty),
+            new.http.as_ref().unwrap_or(&empty),
+        );
+        let shared = |a: &Arc<_>, b: &Arc<_>| Arc::ptr_eq(a, b) || a == b;
+        patch_map(&mut http.routers, &o.routers, &n.routers, provider, shared);
+        let shared = |a: &Arc<_>, b: &Arc<_>| Arc::ptr_eq(a, b) || a == b;
+        patch_map(
+            &mut http.services,
+            &o.services,
+            &n.services,
+            provider,
+            shared,
+        );
+        patch_map(
+            &mut http.middlewares,
+            &o.middlewares,
+            &n.middlewares,
+            provider,
+            PartialEq::eq,
+        );
+        patch_map(
+            &mut http.servers_transports,
+            &o.servers_transports,
+            &n.servers_transports,
+            provider,
+            PartialEq::eq,
+        );
+    }
+    let mut merged = merge_others(configs);
+    merged.http = Some(http);
+    Some(merged)
+}
+
+/// Whether an element name of `http` holds `@`.
+fn names_qualified(http: &HttpConfiguration) -> bool {
+    let at = |k: &String| k.contains('@');
+    http.routers.keys().any(at)
+        || http.services.keys().any(at)
+        || http.middlewares.keys().any(at)
+        || http.servers_transports.keys().any(at)
+}
+
+/// Makes `into` (merged, names qualified) hold `new`'s elements of
+/// `provider` instead of `old`'s: a walk of both in name order.
+fn patch_map<T: Clone>(
+    into: &mut BTreeMap<String, T>,
+    old: &BTreeMap<String, T>,
+    new: &BTreeMap<String, T>,
+    provider: &str,
+    same: impl Fn(&T, &T) -> bool,
+) {
+    let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => return,
+            (Some((ka, va)), Some((kb, vb))) if ka == kb => {
+                if !same(va, vb) {
+                    into.insert(qualify(kb, provider), (*vb).clone());
+                }
+                a.next();
+                b.next();
+            }
+            (Some((ka, _)), Some((kb, _))) if ka < kb => {
+                into.remove(&qualify(ka, provider));
+                a.next();
+            }
+            (Some((ka, _)), None) => {
+                into.remove(&qualify(ka, provider));
+                a.next();
+            }
+            (_, Some((kb, vb))) => {
+                into.insert(qualify(kb, provider), (*vb).clone());
+                b.next();
+            }
+        }
+    }
+}
+
+/// Everything but the HTTP elements: TLS, as Traefik aggregates it (every
+/// certificate; option names qualified except `default`; stores other than
+/// `default` ignored; a `default` defined by two providers dropped, with an
+/// error), the first TCP and UDP sections, the files' stamps.
+fn merge_others(configs: &BTreeMap<String, Configuration>) -> Configuration {
+    let mut merged = Configuration::default();
+    let mut tls = TlsConfiguration::default();
+    let mut default_store_from = Vec::new();
+    let mut default_options_from = Vec::new();
+    for (provider, config) in configs {
         merged
             .file_stamps
             .extend(config.file_stamps.iter().cloned());
-        // TLS, as Traefik aggregates it: every certificate; option names
-        // qualified except `default`; stores other than `default` ignored;
-        // a `default` defined by two providers is dropped (with an error).
         if let Some(t) = &config.tls {
             tls.certificates.extend(t.certificates.iter().cloned());
             for (name, store) in &t.stores {
@@ -90,11 +258,6 @@ pub fn merge(configs: &BTreeMap<String, Configuration>) -> Configuration {
         tracing::error!(providers = ?default_options_from, "Default TLS Options defined in multiple providers");
         tls.options.remove("default");
     }
-    http.routers = routers.into_iter().collect();
-    http.services = services.into_iter().collect();
-    http.middlewares = middlewares.into_iter().collect();
-    http.servers_transports = transports.into_iter().collect();
-    merged.http = Some(http);
     merged.tls = Some(tls);
     merged
 }
@@ -163,5 +326,82 @@ mod tests {
                 ("x@file", "Host(`from-file`)"),
             ]
         );
+    }
+
+    #[test]
+    fn a_merge_of_what_changed_equals_a_whole_merge() {
+        use switchyard_config::dynamic::{Router, Service};
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut below = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let providers = ["docker", "file", "internal"];
+        let mut configs: BTreeMap<String, Configuration> = providers
+            .iter()
+            .map(|p| (p.to_string(), Configuration::default()))
+            .collect();
+        let mut base = merge(&configs);
+        for step in 0..300 {
+            let mut changes = Vec::new();
+            for p in providers {
+                if below(2) == 0 {
+                    continue;
+                }
+                let config = configs.get(p).cloned().unwrap_or_default();
+                let mut next = config.clone();
+                let http = next.http.get_or_insert_with(Default::default);
+                for _ in 0..below(4) {
+                    let name = format!("e{}", below(8));
+                    match below(5) {
+                        0 => {
+                            http.routers.remove(&name);
+                        }
+                        1 => {
+                            http.services.remove(&name);
+                        }
+                        2 => {
+                            let service = Service {
+                                middlewares: vec![format!("m{}", below(3))],
+                                ..Default::default()
+                            };
+                            http.services.insert(name, Arc::new(service));
+                        }
+                        _ => {
+                            let router = Router {
+                                rule: format!("Host(`h{}`)", below(4)),
+                                ..Default::default()
+                            };
+                            http.routers.insert(name, Arc::new(router));
+                        }
+                    }
+                }
+                // Now and then a name holding `@`: merged whole.
+                if below(40) == 0 {
+                    http.routers
+                        .insert("x@docker".into(), Arc::new(Router::default()));
+                } else if below(10) == 0 {
+                    http.routers.remove("x@docker");
+                }
+                configs.insert(p.to_string(), next);
+                changes.push((p.to_string(), Some(config)));
+            }
+            let whole = merge(&configs);
+            let before = changes.iter().filter_map(|(_, c)| c.as_ref());
+            let qualified = configs
+                .values()
+                .chain(before)
+                .any(|c| c.http.as_ref().is_some_and(names_qualified));
+            match merge_changed(&base, &configs, &changes) {
+                Some(patched) => {
+                    assert!(!qualified, "step {step}: merged despite a qualified name");
+                    assert_eq!(patched, whole, "step {step}");
+                }
+                None => assert!(qualified, "step {step}: not merged"),
+            }
+            base = whole;
+        }
     }
 }

@@ -26,10 +26,11 @@ pub struct Route {
 /// A compiled configuration. Immutable once published.
 #[derive(Default)]
 pub struct Runtime {
-    /// Router tables by entrypoint name, for plain connections.
-    pub entrypoints: HashMap<String, RouterTable<Route>>,
+    /// Router tables by entrypoint name, for plain connections (shared
+    /// with the builder, which patches a copy when a few routers change).
+    pub entrypoints: HashMap<String, Arc<RouterTable<Route>>>,
     /// Router tables by entrypoint name, for TLS connections.
-    pub tls_entrypoints: HashMap<String, RouterTable<Route>>,
+    pub tls_entrypoints: HashMap<String, Arc<RouterTable<Route>>>,
     /// Certificates and TLS configurations for new handshakes.
     pub tls: std::sync::Arc<crate::tls::TlsRuntime>,
     /// Built load balancers by qualified service name, for live server status.
@@ -128,12 +129,16 @@ pub fn packed<V>(map: BTreeMap<String, V>) -> BTreeMap<String, V> {
     map.into_iter().collect()
 }
 
+/// Elements by qualified name, each shared: the next build takes over
+/// those that did not change without copying them.
+pub type Elements = BTreeMap<String, Arc<ElementInfo>>;
+
 /// Everything the API reports about the running configuration.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RuntimeInfo {
-    pub routers: BTreeMap<String, ElementInfo>,
-    pub services: BTreeMap<String, ElementInfo>,
-    pub middlewares: BTreeMap<String, ElementInfo>,
+    pub routers: Elements,
+    pub services: Elements,
+    pub middlewares: Elements,
     /// Entrypoint name → address, as configured.
     pub entrypoints: BTreeMap<String, serde_json::Value>,
     /// The merged dynamic configuration, for `/api/rawdata`.

@@ -20,7 +20,7 @@ use switchyard_providers::Message;
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
-use crate::merge::merge;
+use crate::merge::{merge, merge_changed, same, Change};
 use crate::{Builder, Switcher};
 
 /// Providers whose changes are never throttled.
@@ -157,19 +157,20 @@ impl Watcher {
         }
         let mut core = self.core.take()?;
         let mut oldest = Instant::now();
-        let mut replaced = Vec::new();
+        let mut changes: Vec<Change> = Vec::new();
         for p in due {
             if let Some((config, received)) = self.pending.remove(&p) {
                 oldest = oldest.min(received);
-                replaced.extend(core.latest.insert(p.clone(), config));
+                let before = core.latest.insert(p.clone(), config);
+                changes.push((p.clone(), before));
             }
             if !UNTHROTTLED.contains(&p.as_str()) && !self.throttle.is_zero() {
                 self.quiet_until.insert(p, now + self.throttle);
             }
         }
         Some(tokio::task::spawn_blocking(move || {
-            free_later(replaced);
-            let applied = core.apply(oldest);
+            let applied = core.apply(oldest, &changes);
+            free_later(changes);
             Outcome { core, applied }
         }))
     }
@@ -192,11 +193,19 @@ fn free_later<T: Send + 'static>(garbage: T) {
 
 impl Core {
     /// Merges, builds and switches; the configuration applied, or None when
-    /// it equals the one already applied.
-    fn apply(&mut self, received: Instant) -> Option<Arc<Configuration>> {
+    /// it equals the one already applied. `changes`: the providers whose
+    /// configuration changed since the last merge, and what they had.
+    fn apply(&mut self, received: Instant, changes: &[Change]) -> Option<Arc<Configuration>> {
         let started = Instant::now();
-        let merged = merge(&self.latest);
-        if self.applied.as_deref() == Some(&merged) {
+        // The applied configuration is the merge of the providers' previous
+        // ones (a merge equal to it was not applied, being the same): only
+        // what changed is merged into it.
+        let merged = self
+            .applied
+            .as_deref()
+            .and_then(|base| merge_changed(base, &self.latest, changes))
+            .unwrap_or_else(|| merge(&self.latest));
+        if self.applied.as_deref().is_some_and(|a| same(a, &merged)) {
             tracing::debug!("configuration unchanged, nothing to apply");
             return None;
         }
@@ -214,6 +223,7 @@ impl Core {
             middlewares = stats.middlewares,
             elements_with_errors = stats.errors,
             reused_services = stats.reused_services,
+            patched = stats.patched,
             merge_ms,
             build_ms,
             since_received_ms,

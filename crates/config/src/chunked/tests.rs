@@ -243,3 +243,21 @@ fn many_changes_are_parsed_whole_and_still_indexed() {
     assert_eq!(third, parse_dynamic(path(), &one_more).expect("parses"));
     assert_eq!(index.reused(), 100);
 }
+
+#[test]
+fn a_known_block_whose_element_is_missing_sends_the_file_to_the_whole_parse() {
+    let mut index = ElementIndex::default();
+    let first = parse_dynamic_reusing(path(), BASE, &mut None, &mut index).expect("BASE");
+    // A previous parse that lost r2 (the index still knows its block).
+    let mut lacking = first.clone();
+    if let Some(http) = lacking.http.as_mut() {
+        http.routers.remove("r2");
+    }
+    let mut previous = Some(lacking.clone());
+    let text = edit("X-A: \"1\"", "X-A: \"3\"");
+    let again = parse_dynamic_reusing(path(), &text, &mut previous, &mut index).expect("parses");
+    assert_eq!(again, parse_dynamic(path(), &text).expect("whole"));
+    assert_eq!(index.reused(), 0, "nothing taken over");
+    // Everything taken before r2 was found missing was put back.
+    assert_eq!(previous, Some(lacking));
+}

@@ -417,3 +417,91 @@ fn many_routers_on_one_host_stay_in_order() {
     }
     assert_eq!(t.find(&req("other.com/p1").info()), None);
 }
+
+/// What a table does: its order, and for each host its candidates and the
+/// router a request picks.
+fn behaviour(t: &RouterTable<String>, hosts: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = t
+        .entries()
+        .iter()
+        .map(|e| format!("{} {}", e.name, e.priority))
+        .collect();
+    for host in hosts {
+        for path in ["/", "/api/x"] {
+            let r = req(&format!("{host}{path}"));
+            out.push(format!(
+                "{host}{path}: {:?} -> {:?}",
+                t.candidates(host),
+                t.find(&r.info())
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_patched_table_equals_one_made_from_scratch() {
+    // Rules sharing hosts, rules for any host, rules of two hosts; names
+    // from several providers; priorities that tie.
+    let rules = [
+        "Host(`a.com`)",
+        "Host(`b.com`)",
+        "Host(`a.com`) && PathPrefix(`/api`)",
+        "PathPrefix(`/api`)",
+        "Host(`a.com`) || Host(`c.com`)",
+        "Host(`c.com`) || Host(`c.com`)",
+        "!Host(`d.com`)",
+        "Host(`d.com`)",
+    ];
+    let providers = ["file", "docker", "kubernetes", "internal"];
+    let hosts = ["a.com", "b.com", "c.com", "d.com", "e.com"];
+    let precedence = ["docker", "file", "kubernetes"];
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut below = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        usize::try_from(seed % n as u64).unwrap_or(0)
+    };
+    for round in 0..30 {
+        let mut live: std::collections::BTreeMap<String, (usize, i64)> = Default::default();
+        let mut table = RouterTable::with_precedence(Vec::new(), &precedence);
+        for step in 0..25 {
+            // Some routers go, some come (a changed router is both).
+            let mut gone = std::collections::HashSet::new();
+            for _ in 0..below(3) {
+                if let Some(name) = live.keys().nth(below(live.len().max(1))).cloned() {
+                    live.remove(&name);
+                    gone.insert(name);
+                }
+            }
+            let mut added = std::collections::BTreeMap::new();
+            for _ in 0..below(4) {
+                let name = format!("r{}@{}", below(12), providers[below(providers.len())]);
+                let (rule, priority) = (below(rules.len()), [0, 0, 5, 40][below(4)]);
+                if live.insert(name.clone(), (rule, priority)).is_some() {
+                    gone.insert(name.clone());
+                }
+                added.insert(name, (rule, priority));
+            }
+            let make = |(name, rule, priority): (&str, usize, i64)| {
+                entries(&[(name, rules[rule], priority)]).remove(0)
+            };
+            let patched = table.patched(
+                |e| gone.contains(&e.name),
+                added.iter().map(|(n, (r, p))| make((n, *r, *p))).collect(),
+                &precedence,
+            );
+            let scratch = RouterTable::with_precedence(
+                live.iter().map(|(n, (r, p))| make((n, *r, *p))).collect(),
+                &precedence,
+            );
+            assert_eq!(
+                behaviour(&patched, &hosts),
+                behaviour(&scratch, &hosts),
+                "round {round}, step {step}"
+            );
+            table = patched;
+        }
+    }
+}

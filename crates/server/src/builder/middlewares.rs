@@ -23,6 +23,7 @@ use switchyard_proxy::middlewares::{self as mw, Factory, TranslateCtx};
 use super::services::BuiltService;
 use super::Builder;
 use crate::runtime::{ElementInfo, RuntimeInfo};
+pub(super) use errors::service_name as errors_service;
 
 /// Wraps the next handler of a chain.
 pub type Wrap = Factory;
@@ -155,7 +156,7 @@ impl Builder {
                 tracing::error!(middleware = %name, "{e}");
                 el.fail(e);
                 previous.remove(name);
-                info.middlewares.insert(name.clone(), el);
+                info.middlewares.insert(name.clone(), Arc::new(el));
                 continue;
             }
             let service = errors::service_identity(m, name, services);
@@ -187,7 +188,7 @@ impl Builder {
                 }
                 Err(e) => el.fail(e),
             }
-            info.middlewares.insert(name.clone(), el);
+            info.middlewares.insert(name.clone(), Arc::new(el));
         }
     }
 

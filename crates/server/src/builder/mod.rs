@@ -6,6 +6,7 @@
 //! balancer position, connection pools) lives on.
 
 mod middlewares;
+mod patch;
 mod routers;
 mod services;
 
@@ -64,6 +65,8 @@ pub struct Builder {
     transports: HashMap<String, (TransportSettings, Arc<Upstream>)>,
     default_upstream: Arc<Upstream>,
     middlewares: HashMap<String, middlewares::Cached>,
+    /// What the last build left for a patch, when it can be patched.
+    patchable: Option<patch::Patchable>,
     /// The routers of the last build that built cleanly.
     routers: HashMap<String, CachedRouter>,
     /// The configuration built last: each element is compared with its
@@ -96,6 +99,8 @@ pub struct BuildStats {
     pub middlewares: usize,
     pub errors: usize,
     pub reused_services: usize,
+    /// Whether the last build was patched (only what changed was built).
+    pub patched: bool,
 }
 
 /// The TCP and UDP elements of `config` (`TCP router "x"`), which
@@ -140,6 +145,7 @@ impl Builder {
             default_upstream,
             middlewares: HashMap::new(),
             routers: HashMap::new(),
+            patchable: None,
             last: None,
             rules: HashMap::new(),
             generation: 0,
@@ -195,6 +201,14 @@ impl Builder {
     /// `config` to compare the next one with.
     pub fn build(&mut self, config: Arc<Configuration>) -> (Runtime, BuildStats) {
         let started = Instant::now();
+        if let Some(patched) = self.patch(&config) {
+            tracing::debug!(
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "runtime patched"
+            );
+            return patched;
+        }
+        self.patchable = None;
         self.generation += 1;
         let last = self.last.take();
         let last_http = last.as_deref().and_then(|c| c.http.as_ref());
@@ -223,8 +237,11 @@ impl Builder {
             .values_mut()
             .chain(info.middlewares.values_mut())
         {
-            el.links.sort();
-            el.links.dedup();
+            if !el.links.is_empty() {
+                let links = &mut Arc::make_mut(el).links;
+                links.sort();
+                links.dedup();
+            }
         }
 
         stats.routers = info.routers.len();
@@ -244,23 +261,33 @@ impl Builder {
         if let Some(m) = &self.metrics {
             m.applied(http);
         }
-        let balancers = built_services
-            .into_iter()
-            .filter_map(|(name, s)| s.balancer.map(|b| (name, b)))
+        let balancers: HashMap<_, _> = built_services
+            .iter()
+            .filter_map(|(name, s)| s.balancer.clone().map(|b| (name.clone(), b)))
             .chain(failed_balancers)
             .collect();
+        let info = Arc::new(info);
+        let runtime = Runtime {
+            entrypoints,
+            tls_entrypoints,
+            tls: tls.runtime.clone(),
+            balancers,
+            info,
+        };
+        if patch::patchable(http) {
+            self.patchable = Some(patch::Patchable {
+                entrypoints: runtime.entrypoints.clone(),
+                tls_entrypoints: runtime.tls_entrypoints.clone(),
+                tls,
+                info: runtime.info.clone(),
+                services: built_services,
+                balancers: runtime.balancers.clone(),
+                errors: stats.errors,
+            });
+        }
         drop(last);
         self.last = Some(config);
-        (
-            Runtime {
-                entrypoints,
-                tls_entrypoints,
-                tls: tls.runtime,
-                balancers,
-                info: Arc::new(info),
-            },
-            stats,
-        )
+        (runtime, stats)
     }
 }
 

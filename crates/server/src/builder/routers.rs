@@ -125,14 +125,14 @@ fn observability_switch(router: &Router, key: &str, default: Option<bool>) -> bo
 /// while nothing it was built from changed: its definition, its service's
 /// handler, the instances of the middlewares in its chains, its TLS options.
 pub struct CachedRouter {
-    info: ElementInfo,
+    info: Arc<ElementInfo>,
     /// Its table entries: entrypoint, whether on TLS connections, entry.
-    entries: Vec<(String, bool, Entry<Route>)>,
+    pub(super) entries: Vec<(String, bool, Entry<Route>)>,
     /// The handler of its service when it was built.
     service: BoxHandler,
     /// Every middleware its chains expanded to (entrypoints' included),
     /// with the build that compiled it.
-    middlewares: Vec<(String, u64)>,
+    pub(super) middlewares: Vec<(String, u64)>,
 }
 
 fn copy_entry((ep, tls, e): &(String, bool, Entry<Route>)) -> (String, bool, Entry<Route>) {
@@ -149,7 +149,52 @@ fn copy_entry((ep, tls, e): &(String, bool, Entry<Route>)) -> (String, bool, Ent
 /// one may have (Traefik's `maxUserPriority`).
 pub const MAX_USER_PRIORITY: i64 = i64::MAX - 1000;
 
+/// A router's table entries: entrypoint, whether on TLS connections, entry.
+pub(super) type Placed = Vec<(String, bool, Entry<Route>)>;
+
+/// Router tables by entrypoint.
+pub(super) type Tables = HashMap<String, Arc<RouterTable<Route>>>;
+
 impl Builder {
+    /// The table of `entries`, in Traefik's order with the static
+    /// `providers.precedence`.
+    pub(super) fn table(&self, entries: Vec<Entry<Route>>) -> RouterTable<Route> {
+        match self.view.provider_precedence.as_deref() {
+            Some(order) => RouterTable::with_precedence(entries, order),
+            None => RouterTable::new(entries),
+        }
+    }
+
+    /// Forgets the compiled rules no router of `http` has.
+    pub(super) fn forget_rules(&mut self, http: &HttpConfiguration) {
+        let default_syntax = self.view.default_rule_syntax.unwrap_or_default();
+        let in_use: std::collections::HashSet<(&str, Syntax)> = http
+            .routers
+            .values()
+            .map(|r| {
+                let syntax = Syntax::for_router(r.rule_syntax.as_deref(), default_syntax);
+                (r.rule.as_str(), syntax)
+            })
+            .collect();
+        self.rules
+            .retain(|(text, syntax), _| in_use.contains(&(text.as_str(), *syntax)));
+    }
+
+    /// `table` without the entries of the routers `gone` names, with
+    /// `added`: what [`Builder::table`] makes of those entries.
+    pub(super) fn patched_table(
+        &self,
+        table: &RouterTable<Route>,
+        gone: impl Fn(&str) -> bool,
+        added: Vec<Entry<Route>>,
+    ) -> RouterTable<Route> {
+        let gone = |e: &Entry<Route>| gone(&e.name);
+        match self.view.provider_precedence.as_deref() {
+            Some(order) => table.patched(gone, added, order),
+            None => table.patched(gone, added, &switchyard_rules::DEFAULT_PROVIDER_PRECEDENCE),
+        }
+    }
+
     /// The counters of the router `name` to `service`, and whether its
     /// requests are counted.
     fn route_metrics(
@@ -269,7 +314,7 @@ impl Builder {
             }
             if let Some(e) = failed {
                 if let Some(el) = info.services.get_mut(&name) {
-                    el.fail(e);
+                    Arc::make_mut(el).fail(e);
                 }
                 // Its servers still show in the API, as in Traefik.
                 if let Some(b) = built.remove(&name).and_then(|b| b.balancer) {
@@ -415,10 +460,7 @@ impl Builder {
         services: &HashMap<String, BuiltService>,
         tls: &TlsBuilt,
         info: &mut RuntimeInfo,
-    ) -> (
-        HashMap<String, RouterTable<crate::runtime::Route>>,
-        HashMap<String, RouterTable<crate::runtime::Route>>,
-    ) {
+    ) -> (Tables, Tables) {
         let mut per_entrypoint: HashMap<String, Vec<Entry<Route>>> = HashMap::new();
         let mut per_tls_entrypoint: HashMap<String, Vec<Entry<Route>>> = HashMap::new();
         let mut previous = std::mem::take(&mut self.routers);
@@ -430,16 +472,7 @@ impl Builder {
         for (name, router) in &http.routers {
             let provider = provider_of(name).to_string();
             let service_name = qualify(&router.service, &provider);
-            // Like Traefik, a service or middleware lists every router that
-            // names it, whether that router built or not.
-            if let Some(s) = info.services.get_mut(&service_name) {
-                s.links.push(name.clone());
-            }
-            for m in &router.middlewares {
-                if let Some(mi) = info.middlewares.get_mut(&qualify(m, &provider)) {
-                    mi.links.push(name.clone());
-                }
-            }
+            link_router(name, router, &service_name, info, |links, n| links.push(n));
             let cached = previous.remove(name);
             let reused = self.reusable(
                 cached.as_ref(),
@@ -472,55 +505,7 @@ impl Builder {
                 }
                 continue;
             }
-            // Its API view is written once the router is built.
-            let mut el = ElementInfo::new(name, &serde_json::Value::Null);
-            if tls.conflicted.contains(name) {
-                el.warn("router's TLSOptions configuration is conflicting with other routers on the same entrypoint and host, default TLS options will be used instead");
-            }
-            for w in router.unsupported.warnings() {
-                tracing::warn!(router = %name, "{w}");
-                el.warn(w);
-            }
-            let mut expanded = Vec::new();
-            let built = match router.unsupported.error() {
-                Some(e) => {
-                    tracing::error!(router = %name, "{e}");
-                    el.fail(e);
-                    Vec::new()
-                }
-                None => {
-                    self.build_router(name, router, services, tls, &mut el, info, &mut expanded)
-                }
-            };
-            let shown_tls = router.tls.as_deref().cloned().or_else(|| {
-                self.router_entrypoints(router)
-                    .iter()
-                    .find_map(|ep| self.view.entrypoint_tls.get(ep).cloned())
-            });
-            el.config = ApiConfig::new(&api_view(
-                name,
-                router,
-                !el.links.is_empty(),
-                &self.view,
-                shown_tls.as_ref(),
-            ));
-            let service = services.get(&service_name).map(|s| s.handler.clone());
-            if let Some(service) = service.filter(|_| el.errors.is_empty() && !built.is_empty()) {
-                let middlewares = expanded
-                    .into_iter()
-                    .map(|m| {
-                        let generation = self.middleware_generation(&m).unwrap_or(u64::MAX);
-                        (m, generation)
-                    })
-                    .collect();
-                let cache = CachedRouter {
-                    info: el.clone(),
-                    entries: built.iter().map(copy_entry).collect(),
-                    service,
-                    middlewares,
-                };
-                self.routers.insert(name.clone(), cache);
-            }
+            let (el, built) = self.fresh_router(name, router, &service_name, services, tls, info);
             for (entrypoint, is_tls, entry) in built {
                 let target = if is_tls {
                     &mut per_tls_entrypoint
@@ -534,35 +519,83 @@ impl Builder {
         // What `previous` still holds are routers gone or failing now: freed
         // with it. The map is built in one go from sorted entries.
         info.routers = infos.into_iter().collect();
-        let default_syntax = self.view.default_rule_syntax.unwrap_or_default();
-        let in_use: std::collections::HashSet<(&str, Syntax)> = http
-            .routers
-            .values()
-            .map(|r| {
-                let syntax = Syntax::for_router(r.rule_syntax.as_deref(), default_syntax);
-                (r.rule.as_str(), syntax)
-            })
-            .collect();
-        self.rules
-            .retain(|(text, syntax), _| in_use.contains(&(text.as_str(), *syntax)));
-        let precedence = self.view.provider_precedence.as_deref();
-        let table = |entries: Vec<Entry<Route>>| match precedence {
-            Some(order) => RouterTable::with_precedence(entries, order),
-            None => RouterTable::new(entries),
-        };
+        self.forget_rules(http);
         let tables = |per: HashMap<String, Vec<Entry<Route>>>| {
-            let mut tables: HashMap<String, RouterTable<Route>> = per
+            let mut tables: Tables = per
                 .into_iter()
-                .map(|(ep, entries)| (ep, table(entries)))
+                .map(|(ep, entries)| (ep, Arc::new(self.table(entries))))
                 .collect();
             for ep in &self.view.entrypoints {
                 tables
                     .entry(ep.clone())
-                    .or_insert_with(|| RouterTable::new(Vec::new()));
+                    .or_insert_with(|| Arc::new(RouterTable::new(Vec::new())));
             }
             tables
         };
         (tables(per_entrypoint), tables(per_tls_entrypoint))
+    }
+
+    /// Builds router `name` anew: its API view and its table entries
+    /// (entrypoint, whether on TLS connections, entry); remembered for the
+    /// next build when it built cleanly.
+    pub(super) fn fresh_router(
+        &mut self,
+        name: &str,
+        router: &Router,
+        service_name: &str,
+        services: &HashMap<String, BuiltService>,
+        tls: &TlsBuilt,
+        info: &mut RuntimeInfo,
+    ) -> (Arc<ElementInfo>, Placed) {
+        // Its API view is written once the router is built.
+        let mut el = ElementInfo::new(name, &serde_json::Value::Null);
+        if tls.conflicted.iter().any(|c| c == name) {
+            el.warn("router's TLSOptions configuration is conflicting with other routers on the same entrypoint and host, default TLS options will be used instead");
+        }
+        for w in router.unsupported.warnings() {
+            tracing::warn!(router = %name, "{w}");
+            el.warn(w);
+        }
+        let mut expanded = Vec::new();
+        let built = match router.unsupported.error() {
+            Some(e) => {
+                tracing::error!(router = %name, "{e}");
+                el.fail(e);
+                Vec::new()
+            }
+            None => self.build_router(name, router, services, tls, &mut el, info, &mut expanded),
+        };
+        let shown_tls = router.tls.as_deref().cloned().or_else(|| {
+            self.router_entrypoints(router)
+                .iter()
+                .find_map(|ep| self.view.entrypoint_tls.get(ep).cloned())
+        });
+        el.config = ApiConfig::new(&api_view(
+            name,
+            router,
+            !el.links.is_empty(),
+            &self.view,
+            shown_tls.as_ref(),
+        ));
+        let el = Arc::new(el);
+        let service = services.get(service_name).map(|s| s.handler.clone());
+        if let Some(service) = service.filter(|_| el.errors.is_empty() && !built.is_empty()) {
+            let middlewares = expanded
+                .into_iter()
+                .map(|m| {
+                    let generation = self.middleware_generation(&m).unwrap_or(u64::MAX);
+                    (m, generation)
+                })
+                .collect();
+            let cache = CachedRouter {
+                info: el.clone(),
+                entries: built.iter().map(copy_entry).collect(),
+                service,
+                middlewares,
+            };
+            self.routers.insert(name.to_string(), cache);
+        }
+        (el, built)
     }
 
     /// Adds router `name` to the `usedBy` of the middlewares its chains
@@ -582,7 +615,7 @@ impl Builder {
                 .any(|d| qualify(d, provider) == *m);
             if !named {
                 if let Some(mi) = info.middlewares.get_mut(m) {
-                    mi.links.push(name.to_string());
+                    Arc::make_mut(mi).links.push(name.to_string());
                 }
             }
         }
@@ -779,5 +812,26 @@ impl Builder {
         *expanded = used;
         self.link_chain_middlewares(name, router, expanded.iter(), info);
         out
+    }
+}
+
+/// Like Traefik, a service or middleware lists every router that names
+/// it, whether that router built or not: `edit` adds router `name` to (or
+/// takes it from) the `usedBy` of the service and middlewares it names.
+pub(super) fn link_router(
+    name: &str,
+    router: &Router,
+    service_name: &str,
+    info: &mut RuntimeInfo,
+    edit: impl Fn(&mut Vec<String>, String),
+) {
+    let provider = provider_of(name);
+    if let Some(s) = info.services.get_mut(service_name) {
+        edit(&mut Arc::make_mut(s).links, name.to_string());
+    }
+    for m in &router.middlewares {
+        if let Some(mi) = info.middlewares.get_mut(&qualify(m, provider)) {
+            edit(&mut Arc::make_mut(mi).links, name.to_string());
+        }
     }
 }

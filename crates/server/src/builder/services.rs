@@ -66,7 +66,7 @@ pub struct CachedService {
     /// Its API view, when it built without error or warning and has no
     /// middlewares of its own: taken over as it is while the service's
     /// definition and the transports are unchanged.
-    info: Option<ElementInfo>,
+    info: Option<Arc<ElementInfo>>,
 }
 
 fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
@@ -214,7 +214,7 @@ fn lb_service(balancer: LoadBalancer, checks_health: bool) -> BuiltService {
     }
 }
 
-fn kind_count(service: &Service) -> usize {
+pub(super) fn kind_count(service: &Service) -> usize {
     [
         service.load_balancer.is_some(),
         service.weighted.is_some(),
@@ -572,40 +572,10 @@ impl Builder {
                     cache.insert(name.clone(), prev);
                 }
             }
-            let mut el = ElementInfo::new(name, &api_json(name, service));
-            for w in service.unsupported.warnings() {
-                tracing::warn!(service = %name, "{w}");
-                el.warn(w);
-            }
-            if let Some(e) = service.unsupported.error() {
-                tracing::error!(service = %name, "{e}");
-                el.fail(e);
-                infos.push((name.clone(), el));
-                continue;
-            }
-            if is_composite(service) {
-                // Built once the services it names are.
-                el.kind = Some(kind_name(service).into());
-                composite.push(name.clone());
-                infos.push((name.clone(), el));
-                continue;
-            }
-            if kind_count(service) > 0 {
-                el.kind = Some(kind_name(service).into());
-            }
-            for w in transport_warnings(name, service, http) {
-                tracing::warn!(service = %name, "{w}");
-                el.warn(w);
-            }
-            match self.build_service(name, service, http, &mut cache, stats) {
-                Ok(b) => {
-                    let clean = el.errors.is_empty() && service.middlewares.is_empty();
-                    if let Some(c) = self.services.get_mut(name).filter(|_| clean) {
-                        c.info = Some(el.clone());
-                    }
-                    built.insert(name.clone(), defer_middlewares(Some(service), b));
-                }
-                Err(e) => el.fail(e),
+            let (el, b) =
+                self.fresh_service(name, service, http, &mut cache, stats, &mut composite);
+            if let Some(b) = b {
+                built.insert(name.clone(), b);
             }
             infos.push((name.clone(), el));
         }
@@ -620,7 +590,8 @@ impl Builder {
                         pending: None,
                     },
                 );
-                infos.push((name.clone(), ElementInfo::new(name, &serde_json::json!({}))));
+                let el = ElementInfo::new(name, &serde_json::json!({}));
+                infos.push((name.clone(), Arc::new(el)));
             }
         }
         // Built in one go from sorted entries (a later one of the same name
@@ -629,7 +600,7 @@ impl Builder {
         for name in composite {
             if let Err(e) = build_composite(&name, http, &mut built, &mut Vec::new()) {
                 if let Some(el) = info.services.get_mut(&name) {
-                    el.fail(e);
+                    Arc::make_mut(el).fail(e);
                 }
             }
         }
@@ -648,6 +619,57 @@ impl Builder {
         self.transports
             .retain(|name, _| http.servers_transports.contains_key(name));
         built
+    }
+
+    /// Builds service `name` anew (a composite one is only named in
+    /// `composite`, to be built once the others are): its API view, and
+    /// what routers use when it built.
+    pub(super) fn fresh_service(
+        &mut self,
+        name: &str,
+        service: &Service,
+        http: &HttpConfiguration,
+        cache: &mut HashMap<String, CachedService>,
+        stats: &mut BuildStats,
+        composite: &mut Vec<String>,
+    ) -> (Arc<ElementInfo>, Option<BuiltService>) {
+        let mut el = ElementInfo::new(name, &api_json(name, service));
+        for w in service.unsupported.warnings() {
+            tracing::warn!(service = %name, "{w}");
+            el.warn(w);
+        }
+        if let Some(e) = service.unsupported.error() {
+            tracing::error!(service = %name, "{e}");
+            el.fail(e);
+            return (Arc::new(el), None);
+        }
+        if is_composite(service) {
+            // Built once the services it names are.
+            el.kind = Some(kind_name(service).into());
+            composite.push(name.to_string());
+            return (Arc::new(el), None);
+        }
+        if kind_count(service) > 0 {
+            el.kind = Some(kind_name(service).into());
+        }
+        for w in transport_warnings(name, service, http) {
+            tracing::warn!(service = %name, "{w}");
+            el.warn(w);
+        }
+        match self.build_service(name, service, http, cache, stats) {
+            Ok(b) => {
+                let el = Arc::new(el);
+                let clean = el.errors.is_empty() && service.middlewares.is_empty();
+                if let Some(c) = self.services.get_mut(name).filter(|_| clean) {
+                    c.info = Some(el.clone());
+                }
+                (el, Some(defer_middlewares(Some(service), b)))
+            }
+            Err(e) => {
+                el.fail(e);
+                (Arc::new(el), None)
+            }
+        }
     }
 
     fn build_service(

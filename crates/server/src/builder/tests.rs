@@ -153,3 +153,193 @@ fn a_router_that_fails_is_not_taken_over_once_fixed_elsewhere() {
     assert!(rt.info.routers["r2@file"].errors.is_empty());
     route(&rt, "r2@file");
 }
+
+/// A small deterministic generator (xorshift), so that a failing sequence
+/// can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// A random router's definition (YAML lines under its name): hosts and
+/// services from small sets, so that routers share them and some name
+/// what does not exist; now and then a TLS router, a bad entrypoint, a
+/// missing middleware, a bad rule.
+fn random_router(rng: &mut Rng) -> String {
+    let rule = match rng.below(10) {
+        0 => "PathPrefix(`/p`)".to_string(),
+        1 => "Host(`h1.test`) && Path(`/x`)".to_string(),
+        2 => "Host(`bad".to_string(),
+        n => format!("Host(`h{n}.test`)"),
+    };
+    let mut r = format!("      rule: \"{rule}\"\n      service: s{}\n", rng.below(7));
+    match rng.below(12) {
+        0 => r.push_str("      middlewares: [m0]\n"),
+        1 => r.push_str("      middlewares: [chain]\n"),
+        2 => r.push_str("      middlewares: [missing]\n"),
+        3 => r.push_str("      entryPoints: [other]\n"),
+        4 => r.push_str("      entryPoints: [nope, web]\n"),
+        5 => r.push_str("      tls: {}\n"),
+        6 => r.push_str("      priority: 5\n"),
+        _ => {}
+    }
+    r
+}
+
+/// A random service's definition: a load balancer, now and then a broken
+/// one, and with `composite` now and then a weighted one.
+fn random_service(rng: &mut Rng, composite: bool) -> String {
+    match rng.below(8) {
+        1 if !composite => "      loadBalancer: {}\n".into(),
+        0 => "      loadBalancer:\n        strategy: bogus\n        servers: [{url: \"http://127.0.0.1:1\"}]\n".into(),
+        1 => "      weighted:\n        services: [{name: s1, weight: 1}]\n".into(),
+        n => format!(
+            "      loadBalancer:\n        servers: [{{url: \"http://127.0.0.1:{}\"}}]\n",
+            n + 100
+        ),
+    }
+}
+
+fn yaml_of(
+    routers: &BTreeMap<u64, String>,
+    services: &BTreeMap<u64, String>,
+    header: u64,
+) -> String {
+    let mut y = String::from("http:\n  routers:\n");
+    for (i, r) in routers {
+        y.push_str(&format!("    r{i}:\n{r}"));
+    }
+    y.push_str("  services:\n");
+    for (i, s) in services {
+        y.push_str(&format!("    s{i}:\n{s}"));
+    }
+    y.push_str(&format!(
+        "  middlewares:\n    m0:\n      headers:\n        customRequestHeaders:\n          X-N: \"{header}\"\n    chain:\n      chain:\n        middlewares: [m0]\n"
+    ));
+    y
+}
+
+/// What a runtime routes and shows, to compare two of them.
+fn observable(rt: &Runtime) -> Vec<String> {
+    let mut out = Vec::new();
+    for (kind, tables) in [("plain", &rt.entrypoints), ("tls", &rt.tls_entrypoints)] {
+        let mut eps: Vec<_> = tables.iter().collect();
+        eps.sort_by_key(|(ep, _)| ep.as_str());
+        for (ep, table) in eps {
+            for e in table.entries() {
+                out.push(format!(
+                    "{kind} {ep}: {} {} {}",
+                    e.name, e.priority, e.value.router
+                ));
+            }
+            for h in 0..10 {
+                let host = format!("h{h}.test");
+                out.push(format!("{kind} {ep} {host}: {:?}", table.candidates(&host)));
+            }
+        }
+    }
+    for (kind, elements) in [
+        ("router", &rt.info.routers),
+        ("service", &rt.info.services),
+        ("middleware", &rt.info.middlewares),
+    ] {
+        for (name, e) in elements {
+            out.push(format!(
+                "{kind} {name}: {} {:?} {:?} {:?} {:?} {}",
+                e.name,
+                e.status,
+                e.errors,
+                e.links,
+                e.kind,
+                e.config.as_str()
+            ));
+        }
+    }
+    let mut balancers: Vec<&String> = rt.balancers.keys().collect();
+    balancers.sort();
+    out.push(format!("balancers {balancers:?}"));
+    out
+}
+
+fn two_entrypoints() -> Builder {
+    let view = StaticView {
+        entrypoints: vec!["web".into(), "other".into()],
+        default_entrypoints: vec!["web".into()],
+        ..Default::default()
+    };
+    Builder::new(view, HashMap::new()).unwrap_or_else(|e| panic!("builder: {e}"))
+}
+
+#[test]
+fn a_patched_runtime_equals_one_built_from_scratch() {
+    for seed in 1..=12u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut routers = BTreeMap::new();
+        let mut services = BTreeMap::new();
+        for i in 0..12 {
+            routers.insert(i, random_router(&mut rng));
+        }
+        for i in 0..6 {
+            services.insert(i, random_service(&mut rng, seed % 4 == 0));
+        }
+        let mut header = 0;
+        let mut patched_builder = two_entrypoints();
+        let mut patched = 0;
+        for step in 0..40 {
+            match rng.below(10) {
+                0 | 1 => {
+                    routers.insert(rng.below(20), random_router(&mut rng));
+                }
+                2 => {
+                    routers.remove(&rng.below(20));
+                }
+                3 => {
+                    let i = rng.below(20);
+                    routers.insert(i, random_router(&mut rng));
+                    routers.insert(i + 1, random_router(&mut rng));
+                }
+                4 | 5 => {
+                    services.insert(rng.below(8), random_service(&mut rng, seed % 4 == 0));
+                }
+                6 => {
+                    services.remove(&rng.below(8));
+                }
+                7 => header += 1,
+                _ => {
+                    // Nothing changed but the text: the same elements.
+                }
+            }
+            let config = merged(&yaml_of(&routers, &services, header));
+            let (rt, stats) = patched_builder.build(config.clone());
+            let (want, want_stats) = two_entrypoints().build(config);
+            patched += usize::from(stats.patched);
+            let (got, want) = (observable(&rt), observable(&want));
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g, w, "seed {seed}, step {step}");
+            }
+            assert_eq!(got.len(), want.len(), "seed {seed}, step {step}");
+            assert_eq!(
+                (
+                    stats.routers,
+                    stats.services,
+                    stats.middlewares,
+                    stats.errors
+                ),
+                (
+                    want_stats.routers,
+                    want_stats.services,
+                    want_stats.middlewares,
+                    want_stats.errors
+                ),
+                "seed {seed}, step {step}"
+            );
+        }
+        assert!(patched > 0, "seed {seed}: nothing was patched");
+    }
+}

@@ -65,17 +65,22 @@ pub(super) fn from_config(
 
 /// The identity of the service an `errors` middleware calls, if any: a new
 /// instance of that service means the middleware is built anew.
-pub(super) fn service_identity(
-    m: &Middleware,
-    name: &str,
-    services: &HashMap<String, BuiltService>,
-) -> Option<usize> {
+/// The qualified name of the service an `errors` middleware calls.
+pub(in crate::builder) fn service_name(m: &Middleware, name: &str) -> Option<String> {
     let node =
         m.0.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("errors"))
             .map(|(_, n)| n)?;
     let target = node.get("service")?.to_json();
-    let target = qualify(target.as_str()?, provider_of(name));
+    Some(qualify(target.as_str()?, provider_of(name)))
+}
+
+pub(super) fn service_identity(
+    m: &Middleware,
+    name: &str,
+    services: &HashMap<String, BuiltService>,
+) -> Option<usize> {
+    let target = service_name(m, name)?;
     services
         .get(&target)
         .map(|s| Arc::as_ptr(&s.handler) as *const () as usize)
