@@ -415,4 +415,100 @@ mod tests {
         }
         std::fs::remove_file(&path).ok();
     }
+
+    const OBJECTS: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+"#;
+
+    fn route(host: &str) -> String {
+        format!(
+            "apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {{name: app, namespace: default}}\n\
+             spec:\n  routes:\n  - match: Host(`{host}`)\n    kind: Rule\n    services: [{{name: web, port: 80}}]\n"
+        )
+    }
+
+    /// The rules of the configuration's routers.
+    fn rules(config: &Configuration) -> Vec<String> {
+        config
+            .http
+            .as_ref()
+            .map(|h| h.routers.values().map(|r| r.rule.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    async fn next(rx: &mut mpsc::Receiver<Message>, within: Duration) -> Option<Message> {
+        tokio::time::timeout(within, rx.recv()).await.ok().flatten()
+    }
+
+    fn start(
+        double: &switchyard_testkit::KubeDouble,
+        throttle: Duration,
+    ) -> mpsc::Receiver<Message> {
+        let config = KubernetesCrdProvider {
+            endpoint: double.endpoint(),
+            throttle_duration: switchyard_config::Duration(throttle),
+            ..KubernetesCrdProvider::default()
+        };
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(run(config, tx));
+        rx
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sends_changes_and_skips_unchanged_configurations() {
+        let double = switchyard_testkit::KubeDouble::start();
+        double.apply(OBJECTS).expect("objects");
+        double.apply(&route("one.test")).expect("route");
+        let mut rx = start(&double, Duration::ZERO);
+        let first = next(&mut rx, Duration::from_secs(10)).await.expect("first");
+        assert_eq!(first.provider, "kubernetescrd");
+        assert_eq!(rules(&first.config), ["Host(`one.test`)"]);
+        // A change the translation does not read: nothing sent.
+        double
+            .apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: unrelated, namespace: default}\ndata: {a: b}\n")
+            .expect("configmap");
+        assert!(next(&mut rx, Duration::from_millis(500)).await.is_none());
+        // A rule changed: sent.
+        double.apply(&route("two.test")).expect("rule");
+        let changed = next(&mut rx, Duration::from_secs(10))
+            .await
+            .expect("changed");
+        assert_eq!(rules(&changed.config), ["Host(`two.test`)"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn throttle_takes_changes_together() {
+        let double = switchyard_testkit::KubeDouble::start();
+        double.apply(OBJECTS).expect("objects");
+        double.apply(&route("one.test")).expect("route");
+        let mut rx = start(&double, Duration::from_millis(800));
+        let first = next(&mut rx, Duration::from_secs(10)).await.expect("first");
+        let sent_at = std::time::Instant::now();
+        assert_eq!(rules(&first.config), ["Host(`one.test`)"]);
+        for host in ["two.test", "three.test", "four.test"] {
+            double.apply(&route(host)).expect("rule");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let next_one = next(&mut rx, Duration::from_secs(10))
+            .await
+            .expect("after the throttle");
+        assert!(
+            sent_at.elapsed() >= Duration::from_millis(700),
+            "{:?}",
+            sent_at.elapsed()
+        );
+        // The changes made during the period come as one: the last.
+        assert_eq!(rules(&next_one.config), ["Host(`four.test`)"]);
+        assert!(next(&mut rx, Duration::from_millis(300)).await.is_none());
+    }
 }
