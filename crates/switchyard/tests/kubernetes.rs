@@ -113,6 +113,38 @@ async fn ingress_route_with_a_middleware_follows_live_changes() {
         .expect("ready");
     assert_eq!(routed_to(&p, "moved.test").await.json()["name"], "b");
 
+    // An IngressRoute naming a Service that does not exist: left out,
+    // logged with its kind, namespace and name; the rest keeps serving.
+    double
+        .apply(&ingress_route("broken", "Host(`broken.test`)", "nope"))
+        .expect("broken route");
+    let sy = &p.sy;
+    wait_until(
+        "the broken route logged",
+        Duration::from_secs(10),
+        || async move {
+            sy.log()
+                .iter()
+                .any(|l| {
+                    l.contains("object left out")
+                        && l.contains("kind=IngressRoute")
+                        && l.contains("namespace=default")
+                        && l.contains("name=broken")
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        get(p.web, "broken.test", "/")
+            .await
+            .expect("request")
+            .status
+            .as_u16(),
+        404
+    );
+    assert_eq!(routed_to(&p, "moved.test").await.json()["name"], "b");
+
     // Deleted: gone.
     double
         .delete("IngressRoute", "default", "app")
