@@ -2,13 +2,15 @@
 (`kube-double`, crates/testkit/src/kube; no real API server can be
 installed here).
 
-These tests run the real Traefik only: they prove the double faithful (the
-manifests in `kubernetes/`, served by it, make Traefik route as its
-documentation says, and Traefik follows live changes: an endpoint not
-ready and ready again, a slice added, a rule or class changed, objects
-deleted) and they pin the answers Switchyard's Kubernetes providers must
-give. When those providers exist, the same steps run against Switchyard
-and compare with Traefik's answers.
+These tests prove the double faithful (the manifests in `kubernetes/`,
+served by it, make the real Traefik route as its documentation says, and
+Traefik follows live changes: an endpoint not ready and ready again, a
+slice added, a rule or class changed, objects deleted) and pin the answers
+Switchyard's Kubernetes providers must give. For the providers Switchyard
+has (kubernetesCRD), Switchyard runs beside Traefik, each on a double of
+its own loaded and changed alike, every step must hold for both, and their
+answers are compared; the Ingress and Gateway cases run Traefik only until
+those providers exist.
 
 What Traefik 3.7 does here, which the providers must match:
 - client-go lists and watches in one request (watch-list): `watch=true`
@@ -249,30 +251,78 @@ class Backend6(Backend):
         self.thread.start()
 
 
+class Doubles:
+    """One double per proxy, changed together: each proxy has its own
+    API server (and request log), loaded with the same manifests."""
+
+    def __init__(self, doubles):
+        self.doubles = doubles
+
+    def apply(self, manifest, expire=False):
+        return [d.apply(manifest, expire=expire) for d in self.doubles.values()][0]
+
+    def delete(self, manifest):
+        return [d.delete(manifest) for d in self.doubles.values()][0]
+
+    def ready(self, namespace, name, address, ready):
+        return [d.ready(namespace, name, address, ready) for d in self.doubles.values()][0]
+
+    def get(self, path):
+        """From Traefik's double (the status Traefik wrote)."""
+        return self.doubles["traefik"].get(path)
+
+    def requests(self, of="traefik"):
+        return self.doubles[of].requests()
+
+    def close(self):
+        for d in self.doubles.values():
+            d.close()
+
+
 class Setup:
-    """The double, two echo backends on 127.0.0.1 (a, b) and a spare one
-    on [::1] (c), and Traefik on the double with one provider."""
+    """Two echo backends on 127.0.0.1 (a, b) and a spare one on [::1] (c);
+    Traefik with one provider on a double, and, for the providers
+    Switchyard has (kubernetesCRD), Switchyard on a double of its own with
+    the same manifests, every change made to both."""
+
+    COMPARED = ("kubernetesCRD",)
 
     def __init__(self, provider, manifests, extra="", tls=False):
         self.backends = {"a": Backend("a"), "b": Backend("b"), "c": Backend6("c")}
         self.ports = {n + "_port": b.server.server_address[1] for n, b in self.backends.items()}
+        binaries = {"traefik": traefik_bin()}
+        if provider in self.COMPARED:
+            binaries["switchyard"] = switchyard_bin()
         # The Services and EndpointSlices are loaded at start; the
-        # provider's objects once Traefik runs (a Gateway listener names the
-        # web entry point's port).
-        self.proxy = None
-        self.double = KubeDouble(manifest("backends", **self.ports), tls=tls)
-        values = dict(provider=provider, endpoint=self.double.endpoint, token=TOKEN, extra=extra)
-        self.proxy = Proxy(traefik_bin(), STATIC, "", values)
+        # provider's objects once the proxies run (a Gateway listener names
+        # the web entry point's port).
+        self.proxies = {}
+        self.double = Doubles({})
+        for name, binary in binaries.items():
+            double = KubeDouble(manifest("backends", **self.ports), tls=tls)
+            self.double.doubles[name] = double
+            values = dict(provider=provider, endpoint=double.endpoint, token=TOKEN, extra=extra)
+            self.proxies[name] = Proxy(binary, STATIC, "", values)
+        self.proxy = self.proxies["traefik"]
         self.double.apply(manifest(*manifests, web=self.proxy.web, **self.ports))
 
-    def routers(self):
-        status, _, body = request(self.proxy.admin, "GET", "/api/http/routers", host="localhost")
+    def expect(self, what, wants, timeout=15):
+        """`expect` on every proxy, then their answers compared: the same
+        (status, backend) for every (host, path). Returns Traefik's delay."""
+        took = {name: expect(p, "%s: %s" % (name, what), wants, timeout) for name, p in self.proxies.items()}
+        got = {name: {k: answer(p, *k) for k in wants} for name, p in self.proxies.items()}
+        for name, answers in got.items():
+            assert answers == got["traefik"], "%s: %s answered %r, traefik %r" % (what, name, answers, got["traefik"])
+        return took["traefik"]
+
+    def routers(self, of="traefik"):
+        status, _, body = request(self.proxies[of].admin, "GET", "/api/http/routers", host="localhost")
         names = (r["name"] for r in json.loads(body)) if status == 200 else ()
         return sorted(n for n in names if not n.endswith("@internal"))
 
     def close(self):
-        if self.proxy:
-            self.proxy.close()
+        for p in self.proxies.values():
+            p.close()
         self.double.close()
         for b in self.backends.values():
             b.close()
@@ -288,33 +338,35 @@ def setups():
 
 def test_traefik_kubernetes_crd_on_the_double(setups):
     s = setups("kubernetesCRD", ["crd"])
-    expect(s.proxy, "IngressRoutes served", {
+    s.expect("IngressRoutes served", {
         ("crd.test", "/"): (200, "a"),
         ("crd.test", "/strip/x"): (200, "b"),
         ("nothing.test", "/"): 404,
     })
-    # The middleware is applied (the echo shows the header it added).
-    _, _, body = request(s.proxy.web, "GET", "/", host="crd.test")
-    headers = {k.lower(): v for k, v in json.loads(body)["headers"]}
-    assert headers.get("x-kube") == "crd"
-    _, _, body = request(s.proxy.web, "GET", "/strip/x", host="crd.test")
-    assert json.loads(body)["uri"] == "/x"
-    expect(s.proxy, "weighted TraefikService", {("weighted.test", "/"): 200})
-    assert spread(s.proxy, "weighted.test", "/", 8) == Counter({"a": 6, "b": 2})
-    # `<namespace>-<IngressRoute>-<hash of the route's match and priority>`.
-    assert s.routers() == [
-        "default-app-38849c696549faaa092f@kubernetescrd",
-        "default-app-a3924233c91f26292e34@kubernetescrd",
-        "default-weighted-d224c0616138fdd2c9fe@kubernetescrd",
-    ]
+    for name, p in s.proxies.items():
+        # The middleware is applied (the echo shows the header it added).
+        _, _, body = request(p.web, "GET", "/", host="crd.test")
+        headers = {k.lower(): v for k, v in json.loads(body)["headers"]}
+        assert headers.get("x-kube") == "crd", name
+        _, _, body = request(p.web, "GET", "/strip/x", host="crd.test")
+        assert json.loads(body)["uri"] == "/x", name
+    s.expect("weighted TraefikService", {("weighted.test", "/"): 200})
+    for name, p in s.proxies.items():
+        assert spread(p, "weighted.test", "/", 8) == Counter({"a": 6, "b": 2}), name
+        # `<namespace>-<IngressRoute>-<hash of the route's match and priority>`.
+        assert s.routers(name) == [
+            "default-app-38849c696549faaa092f@kubernetescrd",
+            "default-app-a3924233c91f26292e34@kubernetescrd",
+            "default-weighted-d224c0616138fdd2c9fe@kubernetescrd",
+        ], name
 
     # The endpoint goes not ready: no server left, so (without
     # allowEmptyServices) the route is dropped with its service: 404.
     s.double.ready("default", "whoami-a-1", "127.0.0.1", False)
-    expect(s.proxy, "endpoint not ready", {("crd.test", "/"): 404, ("crd.test", "/strip/x"): (200, "b")})
+    s.expect("endpoint not ready", {("crd.test", "/"): 404, ("crd.test", "/strip/x"): (200, "b")})
     # Back, and scaled: a second (IPv6) slice with backend c.
     s.double.ready("default", "whoami-a-1", "127.0.0.1", True)
-    expect(s.proxy, "endpoint ready again", {("crd.test", "/"): (200, "a")})
+    s.expect("endpoint ready again", {("crd.test", "/"): (200, "a")})
     s.double.apply("""
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -323,7 +375,8 @@ addressType: IPv6
 ports: [{name: web, port: %d}]
 endpoints: [{addresses: ["::1"], conditions: {ready: true}}]
 """ % s.ports["c_port"])
-    wait("both slices served", lambda: set(spread(s.proxy, "crd.test", "/", 6)) == {"a", "c"} or None)
+    for name, p in s.proxies.items():
+        wait("%s: both slices served" % name, lambda: set(spread(p, "crd.test", "/", 6)) == {"a", "c"} or None)
     # A rule changed.
     s.double.apply("""
 apiVersion: traefik.io/v1alpha1
@@ -336,17 +389,19 @@ spec:
     kind: Rule
     services: [{name: whoami-b, port: web}]
 """)
-    expect(s.proxy, "rule changed", {("weighted.test", "/"): 404, ("moved.test", "/"): (200, "b")})
+    s.expect("rule changed", {("weighted.test", "/"): 404, ("moved.test", "/"): (200, "b")})
     # Objects deleted: the route, and the service the other route uses.
     s.double.delete("apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: weighted, namespace: default}\n")
-    expect(s.proxy, "route deleted", {("moved.test", "/"): 404})
+    s.expect("route deleted", {("moved.test", "/"): 404})
     # Its service gone, the /strip route is dropped: the Host route answers.
     s.double.delete("apiVersion: v1\nkind: Service\nmetadata: {name: whoami-b, namespace: default}\n")
-    expect(s.proxy, "service deleted", {("crd.test", "/strip/x"): (200, "a")})
+    s.expect("service deleted", {("crd.test", "/strip/x"): (200, "a")})
     # The API server loses its history with every watch: client-go's
-    # resumed watch gets 410 Expired, and Traefik lists again.
+    # resumed watch gets 410 Expired, and Traefik lists again (Switchyard
+    # too: a list is a GET without `watch=true`).
     initial = lambda: sum("ingressroutes?" in r and "sendInitialEvents=true" in r for r in s.double.requests())
-    before = initial()
+    lists = lambda: sum("ingressroutes?" in r and "watch=true" not in r for r in s.double.requests("switchyard"))
+    before, lists_before = initial(), lists()
     s.double.apply("""
 apiVersion: traefik.io/v1alpha1
 kind: IngressRoute
@@ -358,8 +413,9 @@ spec:
     kind: Rule
     services: [{name: whoami-a, port: web}]
 """, expire=True)
-    expect(s.proxy, "relisted after 410", {("late.test", "/"): (200, "a")}, timeout=30)
+    s.expect("relisted after 410", {("late.test", "/"): (200, "a")}, timeout=30)
     assert initial() > before, "Traefik listed again"
+    assert lists() > lists_before, "Switchyard listed again"
 
 
 def test_traefik_kubernetes_ingress_on_the_double(setups):
@@ -434,11 +490,11 @@ spec:
 def test_traefik_kubernetes_crd_over_tls_on_the_double(setups):
     """HTTPS (HTTP/2 by ALPN, as a real API server) with `certAuthFilePath`."""
     s = setups("kubernetesCRD", ["crd"], extra="    certAuthFilePath: \"%s\"" % CA, tls=True)
-    expect(s.proxy, "IngressRoutes served over TLS", {("crd.test", "/"): (200, "a"), ("crd.test", "/strip/x"): (200, "b")})
+    s.expect("IngressRoutes served over TLS", {("crd.test", "/"): (200, "a"), ("crd.test", "/strip/x"): (200, "b")})
     watches = [r for r in s.double.requests() if "watch=true" in r]
     assert watches and all(r.endswith("HTTP/2.0") for r in watches), watches[:3]
     s.double.delete("apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: app, namespace: default}\n")
-    expect(s.proxy, "route deleted", {("crd.test", "/"): 404})
+    s.expect("route deleted", {("crd.test", "/"): 404})
 
 
 def test_traefik_kubernetes_crd_namespaces_and_label_selector_on_the_double(setups):
@@ -460,19 +516,20 @@ spec:
     s.double.apply(route % dict(name="mine", ns="default", team="a"))
     s.double.apply(route % dict(name="theirs", ns="default", team="b"))
     s.double.apply(route % dict(name="elsewhere", ns="other", team="a"))
-    expect(s.proxy, "selected routes", {
+    s.expect("selected routes", {
         ("mine.test", "/"): (200, "a"),
         ("theirs.test", "/"): 404,
         ("elsewhere.test", "/"): 404,
     })
     s.double.apply(route % dict(name="theirs", ns="default", team="a"))
-    expect(s.proxy, "relabelled into the selection", {("theirs.test", "/"): (200, "a")})
+    s.expect("relabelled into the selection", {("theirs.test", "/"): (200, "a")})
     s.double.apply(route % dict(name="mine", ns="default", team="b"))
-    expect(s.proxy, "relabelled out of it", {("mine.test", "/"): 404})
-    asked = s.double.requests()
-    assert any(r.startswith("GET /apis/traefik.io/v1alpha1/namespaces/default/ingressroutes?") and "labelSelector=team=a" in r for r in asked), asked
-    assert not any(r.startswith("GET /apis/traefik.io/v1alpha1/ingressroutes?") for r in asked)
-    assert any(r.startswith("GET /api/v1/namespaces/default/services?") and "labelSelector" not in r for r in asked)
+    s.expect("relabelled out of it", {("mine.test", "/"): 404})
+    for name in s.proxies:
+        asked = s.double.requests(name)
+        assert any(r.startswith("GET /apis/traefik.io/v1alpha1/namespaces/default/ingressroutes?") and "labelSelector=team=a" in r for r in asked), (name, asked)
+        assert not any(r.startswith("GET /apis/traefik.io/v1alpha1/ingressroutes?") for r in asked), name
+        assert any(r.startswith("GET /api/v1/namespaces/default/services?") and "labelSelector" not in r for r in asked), name
 
 
 def test_traefik_kubernetes_gateway_experimental_on_the_double(setups):
@@ -546,18 +603,22 @@ spec:
 """ % (indent(cert), indent(key)))
     assert "tls.crt" in s.double.get("/api/v1/namespaces/default/secrets/site-cert")["data"]
 
-    def tls_answer():
+    def tls_answer(p):
         try:
-            status, headers, _ = request(s.proxy.other, "GET", "/", host="backend.test", tls={"sni": "backend.test"})
+            status, headers, _ = request(p.other, "GET", "/", host="backend.test", tls={"sni": "backend.test"})
         except OSError as e:
             return str(e)
         return status, headers.get("x-test-cert-cn")
 
-    wait("the Secret's certificate served", lambda: tls_answer() == (200, "localhost") or tls_answer())
+    for name, p in s.proxies.items():
+        wait("%s: the Secret's certificate served" % name, lambda: tls_answer(p) == (200, "localhost") or tls_answer(p))
     s.double.delete("apiVersion: v1\nkind: Secret\nmetadata: {name: site-cert, namespace: default}\n")
-
-    wait("the default certificate once the Secret is gone",
-         lambda: tls_answer() == (200, "TRAEFIK DEFAULT CERT") or tls_answer())
+    # Each serves its generated default certificate: the one difference,
+    # its name (Switchyard's is `SWITCHYARD DEFAULT CERT`, crates/server/src/tls).
+    default_cn = {"traefik": "TRAEFIK DEFAULT CERT", "switchyard": "SWITCHYARD DEFAULT CERT"}
+    for name, p in s.proxies.items():
+        wait("%s: the default certificate once the Secret is gone" % name,
+             lambda: tls_answer(p) == (200, default_cn[name]) or tls_answer(p))
 
 
 def test_traefik_kubernetes_ingress_published_service_on_the_double(setups):

@@ -427,6 +427,8 @@ pub struct Providers {
     pub zoo_keeper: Option<ZooKeeperProvider>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consul: Option<ConsulProvider>,
+    #[serde(rename = "kubernetesCRD", skip_serializing_if = "Option::is_none")]
+    pub kubernetes_crd: Option<KubernetesCrdProvider>,
 }
 
 impl Default for Providers {
@@ -442,8 +444,37 @@ impl Default for Providers {
             http: None,
             zoo_keeper: None,
             consul: None,
+            kubernetes_crd: None,
         }
     }
+}
+
+/// `providers.kubernetesCRD`, with Traefik's defaults (all empty or off;
+/// `throttleDuration` zero: every change is sent as soon as it is
+/// translated).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct KubernetesCrdProvider {
+    pub endpoint: String,
+    /// The bearer token, or the path of a file holding it.
+    pub token: String,
+    pub cert_auth_file_path: String,
+    /// Empty: every namespace.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    pub label_selector: String,
+    pub ingress_class: String,
+    pub throttle_duration: Duration,
+    pub allow_cross_namespace: bool,
+    pub allow_external_name_services: bool,
+    pub allow_empty_services: bool,
+    #[serde(rename = "nativeLBByDefault")]
+    pub native_lb_by_default: bool,
+    pub disable_cluster_scope_resources: bool,
+    /// Namespaces whose objects may name other providers' (`x@file`);
+    /// empty: all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cross_provider_namespaces: Vec<String>,
 }
 
 /// `providers.docker`, with Traefik's defaults.

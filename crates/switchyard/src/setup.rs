@@ -236,6 +236,16 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         tokio::spawn(switchyard_providers::swarm::run(s, tx.clone()));
     }
     start_kv_providers(config.providers.as_ref(), &tx);
+    if let Some(k) = config
+        .providers
+        .as_ref()
+        .and_then(|p| p.kubernetes_crd.clone())
+    {
+        tokio::spawn(switchyard_providers::kubernetes::crd_provider::run(
+            k,
+            tx.clone(),
+        ));
+    }
     if let Some(h) = config.providers.as_ref().and_then(|p| p.http.clone()) {
         let provider = switchyard_providers::http::HttpProvider {
             endpoint: h.endpoint,

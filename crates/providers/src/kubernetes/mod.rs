@@ -1,6 +1,6 @@
 //! The Kubernetes API client the `kubernetesCRD`, `kubernetesIngress` and
-//! `kubernetesGateway` providers stand on (the providers themselves come
-//! next; nothing registers this yet): connection settings as Traefik
+//! `kubernetesGateway` providers stand on ([`crd_provider`] is the
+//! `kubernetesCRD` one): connection settings as Traefik
 //! resolves them ([`connection`]), a JSON client of the API server
 //! ([`client`]), and one [`Reflector`] per kind keeping a local [`Store`]
 //! by list-then-watch ([`reflector`]).
@@ -12,6 +12,7 @@
 pub mod client;
 pub mod connection;
 pub mod crd;
+pub mod crd_provider;
 pub mod reflector;
 #[cfg(test)]
 mod tests;
