@@ -35,7 +35,19 @@ pub fn providers(p: Option<&Providers>) -> Vec<String> {
     let Some(p) = p else {
         return Vec::new();
     };
-    let running = [("File", p.file.is_some()), ("HTTP", p.http.is_some())];
+    // Traefik lists every provider configured, in its static
+    // configuration's field order.
+    let running = [
+        ("Docker", p.docker.is_some()),
+        ("Swarm", p.swarm.is_some()),
+        ("File", p.file.is_some()),
+        ("KubernetesCRD", p.kubernetes_crd.is_some()),
+        ("Consul", p.consul.is_some()),
+        ("Etcd", p.etcd.is_some()),
+        ("ZooKeeper", p.zoo_keeper.is_some()),
+        ("Redis", p.redis.is_some()),
+        ("HTTP", p.http.is_some()),
+    ];
     running
         .iter()
         .filter(|(_, on)| *on)
@@ -125,9 +137,19 @@ mod tests {
             ("none", "log: {level: ERROR}\n", &[]),
             ("file", "providers:\n  file:\n    directory: /x\n", &["File"]),
             (
-                "only what runs",
+                "in Traefik's order",
                 "providers:\n  http:\n    endpoint: http://127.0.0.1:1\n  file:\n    directory: /x\n  docker: {}\n",
-                &["File", "HTTP"],
+                &["Docker", "File", "HTTP"],
+            ),
+            (
+                "every one that runs",
+                "providers:\n  redis:\n    endpoints: [\"127.0.0.1:6379\"]\n  zooKeeper:\n    endpoints: [\"127.0.0.1:2181\"]\n  etcd:\n    endpoints: [\"127.0.0.1:2379\"]\n  consul:\n    endpoints: [\"127.0.0.1:8500\"]\n  kubernetesCRD: {}\n  swarm: {}\n  docker: {}\n",
+                &["Docker", "Swarm", "KubernetesCRD", "Consul", "Etcd", "ZooKeeper", "Redis"],
+            ),
+            (
+                "not yet running: not listed",
+                "providers:\n  kubernetesIngress: {}\n  file:\n    directory: /x\n",
+                &["File"],
             ),
         ];
         for (desc, yaml, want) in cases {
