@@ -199,18 +199,45 @@ def test_http3_tls_facts(runs):
     assert tls(s_samples) == tls(t_samples)
 
 
+def h3_gone_code(t_samples):
+    """How Traefik counted the HTTP/3 client that left: 502 in most runs,
+    499 in some (a race in Traefik 3.7 between the request's cancellation
+    and quic-go's connection error; both seen on the same binary)."""
+    for (name, labels) in t_samples:
+        if name == "traefik_entrypoint_requests_total" and ("entrypoint", '"websecure"') in labels:
+            if ("code", '"502"') in labels:
+                return 502
+    return 499
+
+
+def counted_as(samples, code_h3):
+    """Switchyard's series (it counts the HTTP/3 client gone as 502) as
+    Traefik's run counted them: with 499 instead, the 502 series join the
+    499 ones, with the 21 bytes of `Client Closed Request`."""
+    if code_h3 == 502:
+        return dict(samples)
+    out = {}
+    for (name, labels), v in samples.items():
+        if ("code", '"502"') in labels:
+            labels = tuple(("code", '"499"') if kv == ("code", '"502"') else kv for kv in labels)
+            if name.endswith("responses_bytes_total"):
+                v = 21.0 * (v / 11.0)
+        out[(name, labels)] = out.get((name, labels), 0.0) + v
+    return out
+
+
 def test_client_gone(runs):
     (_, t_samples, _), (_, s_samples, _) = runs
+    s_samples = counted_as(s_samples, h3_gone_code(t_samples))
 
     def gone(samples, code):
         # Counts and bytes (not the durations' sums, which are times).
         return {k: v for k, v in samples.items()
                 if ("code", '"%d"' % code) in k[1] and not k[0].endswith("_sum")}
 
+    assert gone(t_samples, 499), "Traefik counts the answer it makes for a client gone"
     for code in (499, 502):
-        want = gone(t_samples, code)
-        assert want, "Traefik counts the answer it makes for a client gone (%d)" % code
-        assert gone(s_samples, code) == want
+        assert gone(s_samples, code) == gone(t_samples, code)
 
 
 def test_otlp_duration_points_carry_min_and_max(runs):
@@ -229,4 +256,13 @@ def test_otlp_duration_points_carry_min_and_max(runs):
 
     t, s = shape(t_export), shape(s_export)
     assert t and all("min" in fields_ and "max" in fields_ for _, fields_ in t.values()), t
+    if h3_gone_code(runs[0][1]) == 499:
+        # Traefik counted the HTTP/3 client gone as 499 this run (see
+        # h3_gone_code): Switchyard's 502 points join its 499 ones.
+        merged = {}
+        for (name, attrs), (count, keys) in s.items():
+            attrs = tuple(("code", "499") if kv in (("code", "502"), ("code", 502)) else kv for kv in attrs)
+            before = merged.get((name, attrs), (0, keys))[0]
+            merged[(name, attrs)] = (before + count, keys)
+        s = merged
     assert s == t
