@@ -24,10 +24,10 @@ pub struct Record {
     /// forwarded-headers step (Traefik's `ClientHost` then).
     pub forwarded_for: Option<String>,
     /// The Host header (HTTP/2: the authority).
-    pub host: Option<String>,
+    pub host: Option<ReqText>,
     pub method: http::Method,
     /// Path and query as routed.
-    pub path: String,
+    pub path: ReqText,
     pub version: http::Version,
     pub tls: Option<TlsFacts>,
     pub request_size: u64,
@@ -39,6 +39,44 @@ pub struct Record {
     pub size: u64,
     pub request_headers: Option<HeaderMap>,
     pub downstream_headers: Option<HeaderMap>,
+}
+
+/// Text of the request kept for its line without copying it: the handles
+/// share the request's bytes (a reference count, no allocation).
+#[derive(Debug, Clone)]
+pub enum ReqText {
+    Header(http::HeaderValue),
+    Authority(http::uri::Authority),
+    /// The path of a path and query.
+    Path(http::uri::PathAndQuery),
+    /// A whole path and query.
+    PathAndQuery(http::uri::PathAndQuery),
+    Owned(Box<str>),
+}
+
+impl ReqText {
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Kept only when it is text (see `AccessLog::begin`).
+            ReqText::Header(v) => v.to_str().unwrap_or_default(),
+            ReqText::Authority(a) => a.as_str(),
+            ReqText::Path(pq) => pq.path(),
+            ReqText::PathAndQuery(pq) => pq.as_str(),
+            ReqText::Owned(s) => s,
+        }
+    }
+}
+
+impl From<&str> for ReqText {
+    fn from(s: &str) -> ReqText {
+        ReqText::Owned(s.into())
+    }
+}
+
+impl From<String> for ReqText {
+    fn from(s: String) -> ReqText {
+        ReqText::Owned(s.into())
+    }
 }
 
 /// The TLS connection's facts (each written when known).
@@ -191,24 +229,46 @@ fn headers<'a>(
     }
 }
 
-/// A field's name, and its JSON key after a comma: `,"Name":`.
-type Key = (&'static str, &'static str);
+/// A field's name, its JSON key after a comma (`,"Name":`), and that key
+/// with the opening quote of a string value (`,"Name":"`).
+type Key = (&'static str, &'static str, &'static str);
+
+/// The fields whose text repeats from line to line (the same `Arc` in
+/// every request of a router, service or entrypoint): a sink may keep what
+/// it made of the last few.
+#[derive(Debug, Clone, Copy)]
+enum Repeated {
+    Router,
+    ServiceAddr,
+    ServiceName,
+    ServiceUrl,
+    EntryPoint,
+}
 
 /// Takes the fields [`Record::fixed_fields`] gives.
 trait Sink<'a> {
     /// Field `key` has `value`; `plain`: text that needs no JSON escaping.
     fn field(&mut self, key: Key, value: Val<'a>, plain: bool);
+
+    /// Field `key` has `value`, one of the [`Repeated`] texts.
+    fn repeated(&mut self, key: Key, value: &'a Arc<str>, _: Repeated) {
+        self.field(key, Val::from(&**value), false);
+    }
 }
 
 impl<'a> Sink<'a> for Fields<'a> {
-    fn field(&mut self, (name, _): Key, value: Val<'a>, _: bool) {
+    fn field(&mut self, (name, _, _): Key, value: Val<'a>, _: bool) {
         self.list.push((Cow::Borrowed(name), value));
     }
 }
 
 macro_rules! key {
     ($name:literal) => {
-        ($name, concat!(",\"", $name, "\":"))
+        (
+            $name,
+            concat!(",\"", $name, "\":"),
+            concat!(",\"", $name, "\":\""),
+        )
     };
 }
 
@@ -256,22 +316,30 @@ impl Record {
         scratch: &'a mut Scratch,
         sink: &mut impl Sink<'a>,
     ) {
-        scratch.client.clear();
         // Where the host ends in `ip:port`, when written here.
         let mut host_end = None;
         match self.client_addr {
             SocketAddr::V4(a) => {
-                for (i, octet) in a.ip().octets().into_iter().enumerate() {
-                    if i > 0 {
-                        scratch.client.push('.');
+                // The address of the line before is often this one's.
+                if scratch.client_v4 != Some(*a.ip()) {
+                    scratch.client.clear();
+                    for (i, octet) in a.ip().octets().into_iter().enumerate() {
+                        if i > 0 {
+                            scratch.client.push('.');
+                        }
+                        push_u64(&mut scratch.client, u64::from(octet));
                     }
-                    push_u64(&mut scratch.client, u64::from(octet));
+                    scratch.client_v4 = Some(*a.ip());
+                    scratch.client_v4_len = scratch.client.len();
                 }
+                scratch.client.truncate(scratch.client_v4_len);
                 host_end = Some(scratch.client.len());
                 scratch.client.push(':');
                 push_u64(&mut scratch.client, u64::from(a.port()));
             }
             SocketAddr::V6(a) => {
+                scratch.client_v4 = None;
+                scratch.client.clear();
                 let _ = write!(scratch.client, "{a}");
             }
         }
@@ -295,7 +363,11 @@ impl Record {
             None if self.recorded.service.is_some() => (self.status, self.size, self.duration),
             None => (0, 0, Duration::ZERO),
         };
-        let host = self.host.as_deref().filter(|h| !h.is_empty());
+        let host = self
+            .host
+            .as_ref()
+            .map(ReqText::as_str)
+            .filter(|h| !h.is_empty());
         let service = self.recorded.service.as_ref();
         let tls = self.tls.as_ref();
 
@@ -310,6 +382,13 @@ impl Record {
                 }
             };
         }
+        macro_rules! put_repeated {
+            (key!($name:literal), $value:expr, $which:expr $(,)?) => {
+                if keep_all || settings.keeps_field($name) {
+                    sink.repeated(key!($name), $value, $which);
+                }
+            };
+        }
         put!(key!("ClientAddr"), Val::from(scratch.client.as_str()), true);
         put!(
             key!("ClientHost"),
@@ -317,8 +396,12 @@ impl Record {
             self.forwarded_for.is_none(),
         );
         put!(key!("ClientPort"), Val::from(client_port), true);
-        let user = self.recorded.client_username.as_deref().unwrap_or("-");
-        put!(key!("ClientUsername"), Val::from(user), false);
+        let user = self.recorded.client_username.as_deref();
+        put!(
+            key!("ClientUsername"),
+            Val::from(user.unwrap_or("-")),
+            user.is_none(),
+        );
         put!(key!("DownstreamContentSize"), Val::from(self.size), false);
         put!(
             key!("DownstreamStatus"),
@@ -356,11 +439,10 @@ impl Record {
         if let Some((h, _)) = host_port {
             put!(key!("RequestHost"), Val::from(h), false);
         }
-        put!(
-            key!("RequestMethod"),
-            Val::from(self.method.as_str()),
-            false
-        );
+        let method = self.method.as_str();
+        // The usual methods (capitals only) need no escaping.
+        let method_plain = method.bytes().all(|b| b.is_ascii_uppercase());
+        put!(key!("RequestMethod"), Val::from(method), method_plain);
         put!(key!("RequestPath"), Val::from(self.path.as_str()), false);
         if let Some((_, p)) = host_port {
             put!(key!("RequestPort"), Val::from(p), false);
@@ -378,12 +460,12 @@ impl Record {
             false,
         );
         if let Some(r) = &self.router {
-            put!(key!("RouterName"), Val::from(&**r), false);
+            put_repeated!(key!("RouterName"), r, Repeated::Router);
         }
         if let Some(s) = service {
-            put!(key!("ServiceAddr"), Val::from(&*s.addr), false);
-            put!(key!("ServiceName"), Val::from(&*s.name), false);
-            put!(key!("ServiceURL"), Val::from(&*s.url), false);
+            put_repeated!(key!("ServiceAddr"), &s.addr, Repeated::ServiceAddr);
+            put_repeated!(key!("ServiceName"), &s.name, Repeated::ServiceName);
+            put_repeated!(key!("ServiceURL"), &s.url, Repeated::ServiceUrl);
         }
         let trace = self.recorded.trace.as_ref();
         if let Some((_, span)) = trace {
@@ -406,7 +488,11 @@ impl Record {
             // Traefik's name; the OpenTelemetry ones come after.
             put!(key!("TraceId"), Val::from(trace.as_str()), true);
         }
-        put!(key!("entryPointName"), Val::from(&*self.entrypoint), false);
+        put_repeated!(
+            key!("entryPointName"),
+            &self.entrypoint,
+            Repeated::EntryPoint
+        );
         if let Some((trace, span)) = trace {
             put!(key!("span_id"), Val::from(span.as_str()), true);
             put!(key!("trace_id"), Val::from(trace.as_str()), true);
@@ -422,13 +508,20 @@ impl Record {
 }
 
 /// Writes lines, keeping what one line can lend the next: the buffers the
-/// fields borrow from, and the `time` text of the current second.
+/// fields borrow from, the `time` text of the current batch, and the JSON
+/// text of the [`Repeated`] fields.
 #[derive(Debug, Default)]
 pub struct LineWriter {
     scratch: Scratch,
     /// The `time` of JSON lines.
     clock: Clock,
+    /// The `now` that `time` and `tail` were written for.
+    time_at: Option<SystemTime>,
     time: String,
+    /// The end of a JSON line whose last field comes before logrus's keys:
+    /// `,"level":"info","msg":"","time":"…"}` and the newline.
+    tail: String,
+    segments: Segments,
 }
 
 impl LineWriter {
@@ -442,12 +535,28 @@ impl LineWriter {
         out: &mut String,
     ) {
         if settings.format == Format::Json {
-            self.time.clear();
-            self.clock.push(&mut self.time, now, false);
+            // A batch of lines shares one `now`.
+            if self.time_at != Some(now) {
+                self.time.clear();
+                self.clock.push(&mut self.time, now, false);
+                self.tail.clear();
+                self.tail
+                    .push_str(",\"level\":\"info\",\"msg\":\"\",\"time\":\"");
+                self.tail.push_str(&self.time);
+                self.tail.push_str("\"}\n");
+                self.time_at = Some(now);
+            }
             if !settings.any_header() {
                 // No header field can join the fixed ones: written as
                 // they come, already in order.
-                json_direct(record, settings, &mut self.scratch, &self.time, out);
+                let sink = JsonSink {
+                    out,
+                    time: &self.time,
+                    segments: &mut self.segments,
+                    next_extra: 0,
+                    first: true,
+                };
+                json_direct(record, settings, &mut self.scratch, sink, &self.tail);
                 return;
             }
         }
@@ -464,8 +573,52 @@ impl LineWriter {
 #[derive(Debug, Default)]
 pub struct Scratch {
     client: String,
+    /// The IPv4 address `client` starts with, and its length there.
+    client_v4: Option<std::net::Ipv4Addr>,
+    client_v4_len: usize,
     start: String,
     clock: Clock,
+}
+
+/// What JSON lines keep of their [`Repeated`] fields: per field, the last
+/// few values (found again by their `Arc`, which is kept so that its
+/// address cannot be reused) with their `,"Key":"value"` text.
+#[derive(Debug, Default)]
+struct Segments {
+    kept: [Vec<(Arc<str>, String)>; 5],
+    /// Per field, the entry a new value replaces once all are taken.
+    next: [usize; 5],
+}
+
+/// Values kept per [`Repeated`] field (a line's router, service and
+/// entrypoint; several routers' lines interleave).
+const SEGMENTS_PER_FIELD: usize = 8;
+
+impl Segments {
+    /// `,"Key":"value"` for `value` of field `which`, whose key with its
+    /// opening quote is `key_quoted`.
+    fn get(&mut self, which: Repeated, key_quoted: &str, value: &Arc<str>) -> &str {
+        let i = which as usize;
+        let kept = &mut self.kept[i];
+        if let Some(at) = kept.iter().position(|(v, _)| Arc::ptr_eq(v, value)) {
+            return &kept[at].1;
+        }
+        let mut text = String::with_capacity(key_quoted.len() + value.len() + 1);
+        text.push_str(key_quoted);
+        write_json_body(&mut text, value);
+        text.push('"');
+        let entry = (value.clone(), text);
+        let at = if kept.len() < SEGMENTS_PER_FIELD {
+            kept.push(entry);
+            kept.len() - 1
+        } else {
+            let at = self.next[i];
+            kept[at] = entry;
+            self.next[i] = (at + 1) % SEGMENTS_PER_FIELD;
+            at
+        };
+        &kept[at].1
+    }
 }
 
 /// Writes RFC 3339 times, keeping the date and time of the last second
@@ -580,6 +733,12 @@ fn first_to_escape(s: &[u8]) -> Option<usize> {
 /// and the line/paragraph separators escaped too.
 fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
+    write_json_body(out, s);
+    out.push('"');
+}
+
+/// [`write_json_str`] without the quotes.
+fn write_json_body(out: &mut String, s: &str) {
     let mut rest = s;
     while let Some(i) = first_to_escape(rest.as_bytes()) {
         let bytes = rest.as_bytes();
@@ -614,7 +773,6 @@ fn write_json_str(out: &mut String, s: &str) {
         rest = rest.get(i + width..).unwrap_or_default();
     }
     out.push_str(rest);
-    out.push('"');
 }
 
 /// `n` in decimal.
@@ -698,21 +856,21 @@ const JSON_EXTRAS: [&str; 3] = ["level", "msg", "time"];
 
 /// [`json_line`] for a record without header fields: each field is written
 /// as [`Record::fixed_fields`] gives it, with logrus's keys merged in.
+/// `tail`: logrus's keys and the end of the line, written at once when no
+/// field came after the first of them (most lines).
 fn json_direct(
     record: &Record,
     settings: &Settings,
     scratch: &mut Scratch,
-    time: &str,
-    out: &mut String,
+    mut sink: JsonSink<'_>,
+    tail: &str,
 ) {
-    out.reserve(1024);
-    let mut sink = JsonSink {
-        out,
-        time,
-        next_extra: 0,
-        first: true,
-    };
+    sink.out.reserve(1024);
     record.fixed_fields(settings, scratch, &mut sink);
+    if sink.next_extra == 0 && !sink.first {
+        sink.out.push_str(tail);
+        return;
+    }
     while sink.next_extra < JSON_EXTRAS.len() {
         sink.extra();
     }
@@ -723,12 +881,38 @@ fn json_direct(
 struct JsonSink<'o> {
     out: &'o mut String,
     time: &'o str,
+    segments: &'o mut Segments,
     /// The next of [`JSON_EXTRAS`] to write.
     next_extra: usize,
     first: bool,
 }
 
 impl JsonSink<'_> {
+    /// Writes logrus's keys that come before field `name`.
+    #[inline(always)]
+    fn before(&mut self, name: &str) {
+        // logrus's keys are lower-case: they come after every capitalised
+        // name.
+        if name.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
+            while JSON_EXTRAS.get(self.next_extra).is_some_and(|e| *e <= name) {
+                self.extra();
+            }
+        }
+    }
+
+    /// Writes `text`, which starts with the comma before a field; the
+    /// line's first field opens the object instead.
+    #[inline(always)]
+    fn after_comma(&mut self, text: &str) {
+        if self.first {
+            self.out.push('{');
+            self.out.push_str(text.get(1..).unwrap_or_default());
+            self.first = false;
+        } else {
+            self.out.push_str(text);
+        }
+    }
+
     fn extra(&mut self) {
         let out = &mut *self.out;
         out.push_str(if self.first { "{" } else { "," });
@@ -748,29 +932,39 @@ impl JsonSink<'_> {
 
 impl<'a> Sink<'a> for JsonSink<'_> {
     #[inline(always)]
-    fn field(&mut self, (name, json_key): Key, value: Val<'a>, plain: bool) {
-        // logrus's keys are lower-case: they come after every capitalised
-        // name.
-        if name.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
-            while JSON_EXTRAS.get(self.next_extra).is_some_and(|e| *e <= name) {
-                self.extra();
+    fn field(&mut self, (name, json_key, key_quoted): Key, value: Val<'a>, plain: bool) {
+        self.before(name);
+        match value {
+            Val::Str(text) => {
+                self.after_comma(key_quoted);
+                if plain {
+                    self.out.push_str(&text);
+                } else {
+                    write_json_body(self.out, &text);
+                }
+                self.out.push('"');
+            }
+            Val::Int(n) => {
+                self.after_comma(json_key);
+                push_u64(self.out, n);
+            }
+            Val::Float(x) => {
+                self.after_comma(json_key);
+                write_float(self.out, x);
             }
         }
-        let out = &mut *self.out;
+    }
+
+    #[inline(always)]
+    fn repeated(&mut self, (name, _, key_quoted): Key, value: &'a Arc<str>, which: Repeated) {
+        self.before(name);
+        let text = self.segments.get(which, key_quoted, value);
         if self.first {
-            out.push('{');
-            out.push_str(json_key.get(1..).unwrap_or_default());
+            self.out.push('{');
+            self.out.push_str(text.get(1..).unwrap_or_default());
             self.first = false;
         } else {
-            out.push_str(json_key);
-        }
-        match value {
-            Val::Str(text) if plain => {
-                out.push('"');
-                out.push_str(&text);
-                out.push('"');
-            }
-            v => write_json_val(out, &v),
+            self.out.push_str(text);
         }
     }
 }
@@ -898,14 +1092,12 @@ fn push_date_time(out: &mut String, secs: i64) {
 /// `Z` for a whole second.
 fn push_fraction(out: &mut String, sub: u32) {
     if sub != 0 {
-        let mut frac = sub;
-        let mut width = 9;
-        while frac.is_multiple_of(10) {
-            frac /= 10;
-            width -= 1;
-        }
+        // A 1 in front keeps the zeros a fraction starts with: nine
+        // digits after it (`sub` is below a second).
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(u64::from(sub) + 1_000_000_000);
         out.push('.');
-        push_padded(out, u64::from(frac), width);
+        out.push_str(digits.get(1..).unwrap_or_default().trim_end_matches('0'));
     }
     out.push('Z');
 }

@@ -30,7 +30,7 @@ use switchyard_config::static_config::AccessLog as Config;
 use switchyard_proxy::accesslog::{Counted, LogFacts};
 use switchyard_proxy::{Request, RequestContext, Response};
 
-pub use format::{Record, TlsFacts};
+pub use format::{Record, ReqText, TlsFacts};
 pub use settings::Settings;
 pub use writer::Writer;
 
@@ -119,21 +119,14 @@ impl AccessLog {
                 .and_then(|chain| chain.first())
                 .and_then(|leaf| subject::subject(leaf.as_ref())),
         });
-        let host = switchyard_proxy::context::request_host(req).map(str::to_string);
+        let host = host_text(req);
         let forwarded_for = req
             .headers()
             .get(&X_FORWARDED_FOR)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
             .map(str::to_string);
-        let path = if self.settings.keep_query {
-            req.uri().path_and_query().map_or_else(
-                || req.uri().path().to_string(),
-                |pq| pq.as_str().to_string(),
-            )
-        } else {
-            req.uri().path().to_string()
-        };
+        let path = path_text(req, self.settings.keep_query);
         // Go keeps the Host header out of the request's header map.
         let request_headers = self.settings.any_header().then(|| {
             let mut h = req.headers().clone();
@@ -183,6 +176,30 @@ impl AccessLog {
                 started: start.1,
             }),
         }
+    }
+}
+
+/// The request's host as [`switchyard_proxy::context::request_host`] reads
+/// it, sharing the request's bytes.
+fn host_text(req: &Request) -> Option<ReqText> {
+    match req.headers().get(http::header::HOST) {
+        Some(v) if v.to_str().is_ok() => Some(ReqText::Header(v.clone())),
+        _ => req.uri().authority().cloned().map(ReqText::Authority),
+    }
+}
+
+/// The path (and query, with `keep_query`) as routed, sharing the
+/// request's bytes when the URI has them as they are written.
+fn path_text(req: &Request, keep_query: bool) -> ReqText {
+    let uri = req.uri();
+    let text = match (keep_query, uri.path_and_query()) {
+        (true, Some(pq)) => pq.as_str(),
+        _ => uri.path(),
+    };
+    match uri.path_and_query() {
+        Some(pq) if std::ptr::eq(text, pq.as_str()) => ReqText::PathAndQuery(pq.clone()),
+        Some(pq) if std::ptr::eq(text, pq.path()) => ReqText::Path(pq.clone()),
+        _ => ReqText::from(text),
     }
 }
 
@@ -261,6 +278,105 @@ impl Drop for Pending {
     fn drop(&mut self) {
         if let Some(open) = self.open.take() {
             open.submit(499, CLIENT_CLOSED_BODY_LEN, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The host and path kept for a line are the text the request gives,
+    /// whichever handle shares it.
+    #[test]
+    fn host_and_path_texts_table() {
+        // (what, URI, Host header, keep_query, host, path)
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            Option<&'a [u8]>,
+            bool,
+            Option<&'a str>,
+            &'a str,
+        );
+        let cases: &[Case] = &[
+            (
+                "origin form",
+                "/a/b?x=1",
+                Some(b"a.test:81"),
+                true,
+                Some("a.test:81"),
+                "/a/b?x=1",
+            ),
+            (
+                "query dropped",
+                "/a/b?x=1",
+                Some(b"a.test"),
+                false,
+                Some("a.test"),
+                "/a/b",
+            ),
+            (
+                "absolute form, no Host",
+                "http://h.test:8080/p?q",
+                None,
+                true,
+                Some("h.test:8080"),
+                "/p?q",
+            ),
+            (
+                "empty path",
+                "http://h.test",
+                None,
+                true,
+                Some("h.test"),
+                "/",
+            ),
+            (
+                "Host not text: the authority",
+                "http://h.test/p",
+                Some(b"b\xffd"),
+                false,
+                Some("h.test"),
+                "/p",
+            ),
+            (
+                "Host not text, no authority",
+                "/p",
+                Some(b"b\xffd"),
+                false,
+                None,
+                "/p",
+            ),
+            ("asterisk", "*", Some(b"a.test"), true, Some("a.test"), "*"),
+        ];
+        for (what, uri, host, keep_query, want_host, want_path) in cases {
+            let mut builder = http::Request::builder().uri(*uri);
+            if let Some(h) = host {
+                builder = builder.header(
+                    http::header::HOST,
+                    http::HeaderValue::from_bytes(h).expect("header value"),
+                );
+            }
+            let req: Request = builder
+                .body(switchyard_proxy::body::empty())
+                .expect("request");
+            let got_host = host_text(&req);
+            assert_eq!(
+                got_host.as_ref().map(ReqText::as_str),
+                *want_host,
+                "{what}: host"
+            );
+            assert_eq!(
+                got_host.as_ref().map(ReqText::as_str),
+                switchyard_proxy::context::request_host(&req),
+                "{what}: as the router reads it"
+            );
+            assert_eq!(
+                path_text(&req, *keep_query).as_str(),
+                *want_path,
+                "{what}: path"
+            );
         }
     }
 }
