@@ -45,7 +45,7 @@ pub struct Record {
 /// share the request's bytes (a reference count, no allocation).
 #[derive(Debug, Clone)]
 pub enum ReqText {
-    Header(http::HeaderValue),
+    Header(TextValue),
     Authority(http::uri::Authority),
     /// The path of a path and query.
     Path(http::uri::PathAndQuery),
@@ -57,13 +57,34 @@ pub enum ReqText {
 impl ReqText {
     pub fn as_str(&self) -> &str {
         match self {
-            // Kept only when it is text (see `AccessLog::begin`).
-            ReqText::Header(v) => v.to_str().unwrap_or_default(),
+            ReqText::Header(v) => v.as_str(),
             ReqText::Authority(a) => a.as_str(),
             ReqText::Path(pq) => pq.path(),
             ReqText::PathAndQuery(pq) => pq.as_str(),
             ReqText::Owned(s) => s,
         }
+    }
+
+    /// [`ReqText::as_str`]'s bytes, without checking them again.
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            ReqText::Header(v) => v.0.as_bytes(),
+            other => other.as_str().as_bytes(),
+        }
+    }
+}
+
+/// A header value that is text (visible ASCII), checked when made.
+#[derive(Debug, Clone)]
+pub struct TextValue(http::HeaderValue);
+
+impl TextValue {
+    pub fn new(v: &http::HeaderValue) -> Option<TextValue> {
+        v.to_str().is_ok().then(|| TextValue(v.clone()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.0.as_bytes()).unwrap_or_default()
     }
 }
 
@@ -254,6 +275,32 @@ trait Sink<'a> {
     fn repeated(&mut self, key: Key, value: &'a Arc<str>, _: Repeated) {
         self.field(key, Val::from(&**value), false);
     }
+
+    /// Field `key` is `part` of the request's `host` (not empty).
+    fn host(&mut self, key: Key, host: &'a ReqText, part: HostPart) {
+        self.field(key, Val::from(part.of(host.as_str())), false);
+    }
+}
+
+/// The fields made of the request's host.
+#[derive(Debug, Clone, Copy)]
+enum HostPart {
+    /// `RequestAddr`: all of it.
+    Addr,
+    /// `RequestHost`: the host of `host:port`.
+    Host,
+    /// `RequestPort`: its port, or `-`.
+    Port,
+}
+
+impl HostPart {
+    fn of(self, host: &str) -> &str {
+        match self {
+            HostPart::Addr => host,
+            HostPart::Host => split_host_port(host).0,
+            HostPart::Port => split_host_port(host).1,
+        }
+    }
 }
 
 impl<'a> Sink<'a> for Fields<'a> {
@@ -363,11 +410,7 @@ impl Record {
             None if self.recorded.service.is_some() => (self.status, self.size, self.duration),
             None => (0, 0, Duration::ZERO),
         };
-        let host = self
-            .host
-            .as_ref()
-            .map(ReqText::as_str)
-            .filter(|h| !h.is_empty());
+        let host = self.host.as_ref().filter(|h| !h.as_bytes().is_empty());
         let service = self.recorded.service.as_ref();
         let tls = self.tls.as_ref();
 
@@ -379,6 +422,15 @@ impl Record {
             (key!($name:literal), $value:expr, $plain:expr $(,)?) => {
                 if keep_all || settings.keeps_field($name) {
                     sink.field(key!($name), $value, $plain);
+                }
+            };
+        }
+        macro_rules! put_host {
+            (key!($name:literal), $part:expr) => {
+                if let Some(host) = host {
+                    if keep_all || settings.keeps_field($name) {
+                        sink.host(key!($name), host, $part);
+                    }
                 }
             };
         }
@@ -426,27 +478,20 @@ impl Record {
             nanos(self.duration.saturating_sub(origin_duration)),
             false,
         );
-        let host_port = host.map(split_host_port);
-        if let Some(host) = host {
-            put!(key!("RequestAddr"), Val::from(host), false);
-        }
+        put_host!(key!("RequestAddr"), HostPart::Addr);
         put!(
             key!("RequestContentSize"),
             Val::from(self.request_size),
             false
         );
         put!(key!("RequestCount"), Val::from(self.request_count), false);
-        if let Some((h, _)) = host_port {
-            put!(key!("RequestHost"), Val::from(h), false);
-        }
+        put_host!(key!("RequestHost"), HostPart::Host);
         let method = self.method.as_str();
         // The usual methods (capitals only) need no escaping.
         let method_plain = method.bytes().all(|b| b.is_ascii_uppercase());
         put!(key!("RequestMethod"), Val::from(method), method_plain);
         put!(key!("RequestPath"), Val::from(self.path.as_str()), false);
-        if let Some((_, p)) = host_port {
-            put!(key!("RequestPort"), Val::from(p), false);
-        }
+        put_host!(key!("RequestPort"), HostPart::Port);
         put!(
             key!("RequestProtocol"),
             Val::from(protocol(self.version)),
@@ -588,6 +633,10 @@ struct Segments {
     kept: [Vec<(Arc<str>, String)>; 5],
     /// Per field, the entry a new value replaces once all are taken.
     next: [usize; 5],
+    /// The host fields of the last few hosts (by their text): its bytes
+    /// and the `,"Key":"value"` of each [`HostPart`].
+    hosts: Vec<(Box<[u8]>, [String; 3])>,
+    next_host: usize,
 }
 
 /// Values kept per [`Repeated`] field (a line's router, service and
@@ -618,6 +667,33 @@ impl Segments {
             at
         };
         &kept[at].1
+    }
+
+    /// `,"Key":"value"` for `part` of `host`.
+    fn host(&mut self, host: &ReqText, part: HostPart, key_quoted: &str) -> &str {
+        let bytes = host.as_bytes();
+        let at = match self.hosts.iter().position(|(h, _)| **h == *bytes) {
+            Some(at) => at,
+            None => {
+                let entry = (Box::from(bytes), Default::default());
+                if self.hosts.len() < SEGMENTS_PER_FIELD {
+                    self.hosts.push(entry);
+                    self.hosts.len() - 1
+                } else {
+                    let at = self.next_host;
+                    self.hosts[at] = entry;
+                    self.next_host = (at + 1) % SEGMENTS_PER_FIELD;
+                    at
+                }
+            }
+        };
+        let text = &mut self.hosts[at].1[part as usize];
+        if text.is_empty() {
+            text.push_str(key_quoted);
+            write_json_body(text, part.of(host.as_str()));
+            text.push('"');
+        }
+        text
     }
 }
 
@@ -967,6 +1043,19 @@ impl<'a> Sink<'a> for JsonSink<'_> {
             self.out.push_str(text);
         }
     }
+
+    #[inline(always)]
+    fn host(&mut self, (_, _, key_quoted): Key, host: &'a ReqText, part: HostPart) {
+        // Capitalised names: no logrus key comes before them.
+        let text = self.segments.host(host, part, key_quoted);
+        if self.first {
+            self.out.push('{');
+            self.out.push_str(text.get(1..).unwrap_or_default());
+            self.first = false;
+        } else {
+            self.out.push_str(text);
+        }
+    }
 }
 
 /// A field as the common line shows it: strings quoted or not, other
@@ -1096,8 +1185,10 @@ fn push_fraction(out: &mut String, sub: u32) {
         // digits after it (`sub` is below a second).
         let mut digits = itoa::Buffer::new();
         let digits = digits.format(u64::from(sub) + 1_000_000_000);
+        // Not all zeros: `sub` is not.
+        let end = digits.bytes().rposition(|b| b != b'0').map_or(1, |i| i + 1);
         out.push('.');
-        out.push_str(digits.get(1..).unwrap_or_default().trim_end_matches('0'));
+        out.push_str(digits.get(1..end).unwrap_or_default());
     }
     out.push('Z');
 }

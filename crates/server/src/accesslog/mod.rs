@@ -182,10 +182,11 @@ impl AccessLog {
 /// The request's host as [`switchyard_proxy::context::request_host`] reads
 /// it, sharing the request's bytes.
 fn host_text(req: &Request) -> Option<ReqText> {
-    match req.headers().get(http::header::HOST) {
-        Some(v) if v.to_str().is_ok() => Some(ReqText::Header(v.clone())),
-        _ => req.uri().authority().cloned().map(ReqText::Authority),
-    }
+    req.headers()
+        .get(http::header::HOST)
+        .and_then(format::TextValue::new)
+        .map(ReqText::Header)
+        .or_else(|| req.uri().authority().cloned().map(ReqText::Authority))
 }
 
 /// The path (and query, with `keep_query`) as routed, sharing the
