@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
-use switchyard_proxy::accesslog::Recorded;
+use switchyard_proxy::accesslog::{Recorded, ServiceFacts};
 
 use super::settings::{Format, HeaderMode, Settings};
 
@@ -254,6 +254,16 @@ fn headers<'a>(
 /// with the opening quote of a string value (`,"Name":"`).
 type Key = (&'static str, &'static str, &'static str);
 
+macro_rules! key {
+    ($name:literal) => {
+        (
+            $name,
+            concat!(",\"", $name, "\":"),
+            concat!(",\"", $name, "\":\""),
+        )
+    };
+}
+
 /// The fields whose text repeats from line to line (the same `Arc` in
 /// every request of a router, service or entrypoint): a sink may keep what
 /// it made of the last few.
@@ -279,6 +289,14 @@ trait Sink<'a> {
     /// Field `key` is `part` of the request's `host` (not empty).
     fn host(&mut self, key: Key, host: &'a ReqText, part: HostPart) {
         self.field(key, Val::from(part.of(host.as_str())), false);
+    }
+
+    /// `RouterName` and the service's fields (which follow it), all kept.
+    fn route(&mut self, router: &'a Arc<str>, service: &'a ServiceFacts) {
+        self.repeated(key!("RouterName"), router, Repeated::Router);
+        self.repeated(key!("ServiceAddr"), &service.addr, Repeated::ServiceAddr);
+        self.repeated(key!("ServiceName"), &service.name, Repeated::ServiceName);
+        self.repeated(key!("ServiceURL"), &service.url, Repeated::ServiceUrl);
     }
 }
 
@@ -307,16 +325,6 @@ impl<'a> Sink<'a> for Fields<'a> {
     fn field(&mut self, (name, _, _): Key, value: Val<'a>, _: bool) {
         self.list.push((Cow::Borrowed(name), value));
     }
-}
-
-macro_rules! key {
-    ($name:literal) => {
-        (
-            $name,
-            concat!(",\"", $name, "\":"),
-            concat!(",\"", $name, "\":\""),
-        )
-    };
 }
 
 static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
@@ -504,13 +512,20 @@ impl Record {
             Val::from(u64::from(self.recorded.retry_attempts)),
             false,
         );
-        if let Some(r) = &self.router {
-            put_repeated!(key!("RouterName"), r, Repeated::Router);
-        }
-        if let Some(s) = service {
-            put_repeated!(key!("ServiceAddr"), &s.addr, Repeated::ServiceAddr);
-            put_repeated!(key!("ServiceName"), &s.name, Repeated::ServiceName);
-            put_repeated!(key!("ServiceURL"), &s.url, Repeated::ServiceUrl);
+        match (&self.router, service) {
+            // Side by side in the line and the same for every request of
+            // a route: given at once.
+            (Some(r), Some(s)) if keep_all => sink.route(r, s),
+            _ => {
+                if let Some(r) = &self.router {
+                    put_repeated!(key!("RouterName"), r, Repeated::Router);
+                }
+                if let Some(s) = service {
+                    put_repeated!(key!("ServiceAddr"), &s.addr, Repeated::ServiceAddr);
+                    put_repeated!(key!("ServiceName"), &s.name, Repeated::ServiceName);
+                    put_repeated!(key!("ServiceURL"), &s.url, Repeated::ServiceUrl);
+                }
+            }
         }
         let trace = self.recorded.trace.as_ref();
         if let Some((_, span)) = trace {
@@ -598,6 +613,7 @@ impl LineWriter {
                     out,
                     time: &self.time,
                     segments: &mut self.segments,
+                    line_host: None,
                     next_extra: 0,
                     first: true,
                 };
@@ -637,6 +653,10 @@ struct Segments {
     /// and the `,"Key":"value"` of each [`HostPart`].
     hosts: Vec<(Box<[u8]>, [String; 3])>,
     next_host: usize,
+    /// The route fields ([`Sink::route`]) of the last few routes, by the
+    /// `Arc`s of the router and of the service's address, name and URL.
+    routes: Vec<([Arc<str>; 4], String)>,
+    next_route: usize,
 }
 
 /// Values kept per [`Repeated`] field (a line's router, service and
@@ -669,10 +689,58 @@ impl Segments {
         &kept[at].1
     }
 
-    /// `,"Key":"value"` for `part` of `host`.
-    fn host(&mut self, host: &ReqText, part: HostPart, key_quoted: &str) -> &str {
+    /// The route fields' text: `,"RouterName":"…","ServiceAddr":"…",…`.
+    fn route(&mut self, router: &Arc<str>, service: &ServiceFacts) -> &str {
+        let values = [router, &service.addr, &service.name, &service.url];
+        let found = self
+            .routes
+            .iter()
+            .position(|(kept, _)| kept.iter().zip(values).all(|(k, v)| Arc::ptr_eq(k, v)));
+        let at = match found {
+            Some(at) => at,
+            None => {
+                let keys = [
+                    key!("RouterName").2,
+                    key!("ServiceAddr").2,
+                    key!("ServiceName").2,
+                    key!("ServiceURL").2,
+                ];
+                let mut text = String::new();
+                for (key_quoted, value) in keys.into_iter().zip(values) {
+                    text.push_str(key_quoted);
+                    write_json_body(&mut text, value);
+                    text.push('"');
+                }
+                let entry = (values.map(Arc::clone), text);
+                if self.routes.len() < SEGMENTS_PER_FIELD {
+                    self.routes.push(entry);
+                    self.routes.len() - 1
+                } else {
+                    let at = self.next_route;
+                    self.routes[at] = entry;
+                    self.next_route = (at + 1) % SEGMENTS_PER_FIELD;
+                    at
+                }
+            }
+        };
+        &self.routes[at].1
+    }
+
+    /// `,"Key":"value"` for `part` of `host`; `line_host`: where this
+    /// line's host is kept, once one of its parts found it.
+    fn host(
+        &mut self,
+        host: &ReqText,
+        part: HostPart,
+        key_quoted: &str,
+        line_host: &mut Option<usize>,
+    ) -> &str {
         let bytes = host.as_bytes();
-        let at = match self.hosts.iter().position(|(h, _)| **h == *bytes) {
+        let found = match *line_host {
+            Some(at) => Some(at),
+            None => self.hosts.iter().position(|(h, _)| **h == *bytes),
+        };
+        let at = match found {
             Some(at) => at,
             None => {
                 let entry = (Box::from(bytes), Default::default());
@@ -687,6 +755,7 @@ impl Segments {
                 }
             }
         };
+        *line_host = Some(at);
         let text = &mut self.hosts[at].1[part as usize];
         if text.is_empty() {
             text.push_str(key_quoted);
@@ -958,6 +1027,8 @@ struct JsonSink<'o> {
     out: &'o mut String,
     time: &'o str,
     segments: &'o mut Segments,
+    /// Where [`Segments::host`] keeps this line's host.
+    line_host: Option<usize>,
     /// The next of [`JSON_EXTRAS`] to write.
     next_extra: usize,
     first: bool,
@@ -1045,9 +1116,24 @@ impl<'a> Sink<'a> for JsonSink<'_> {
     }
 
     #[inline(always)]
+    fn route(&mut self, router: &'a Arc<str>, service: &'a ServiceFacts) {
+        // Capitalised names: no logrus key comes before them.
+        let text = self.segments.route(router, service);
+        if self.first {
+            self.out.push('{');
+            self.out.push_str(text.get(1..).unwrap_or_default());
+            self.first = false;
+        } else {
+            self.out.push_str(text);
+        }
+    }
+
+    #[inline(always)]
     fn host(&mut self, (_, _, key_quoted): Key, host: &'a ReqText, part: HostPart) {
         // Capitalised names: no logrus key comes before them.
-        let text = self.segments.host(host, part, key_quoted);
+        let text = self
+            .segments
+            .host(host, part, key_quoted, &mut self.line_host);
         if self.first {
             self.out.push('{');
             self.out.push_str(text.get(1..).unwrap_or_default());

@@ -461,6 +461,13 @@ fn repeated_fields_follow_their_arc() {
             _ => None,
         })
         .collect();
+    let services: Vec<ServiceFacts> = (0..2)
+        .map(|i| ServiceFacts {
+            name: Arc::from(format!("s{i}@file").as_str()),
+            url: Arc::from(format!("http://10.0.0.{i}:80/<b>").as_str()),
+            addr: Arc::from(format!("10.0.0.{i}:80").as_str()),
+        })
+        .collect();
     let mut writer = LineWriter::default();
     for round in 0..3 {
         for (i, name) in names.iter().enumerate() {
@@ -469,6 +476,12 @@ fn repeated_fields_follow_their_arc() {
             r.downstream_headers = None;
             r.router = Some(name.clone());
             r.host = hosts[(i * 7 + round) % hosts.len()].clone();
+            // Services shared by many lines, or none, or a new one.
+            match (i + round) % 5 {
+                0 => r.recorded.service = None,
+                1 => {}
+                n => r.recorded.service = Some(services[n % services.len()].clone()),
+            }
             // A new Arc with an earlier router's text, every other line.
             if (i + round) % 2 == 0 {
                 r.entrypoint = Arc::from(format!("ep{}", i % 3).as_str());
