@@ -24,10 +24,10 @@ pub struct Record {
     /// forwarded-headers step (Traefik's `ClientHost` then).
     pub forwarded_for: Option<String>,
     /// The Host header (HTTP/2: the authority).
-    pub host: Option<ReqText>,
+    pub host: Option<Box<str>>,
     pub method: http::Method,
     /// Path and query as routed.
-    pub path: ReqText,
+    pub path: Box<str>,
     pub version: http::Version,
     pub tls: Option<TlsFacts>,
     pub request_size: u64,
@@ -39,65 +39,6 @@ pub struct Record {
     pub size: u64,
     pub request_headers: Option<HeaderMap>,
     pub downstream_headers: Option<HeaderMap>,
-}
-
-/// Text of the request kept for its line without copying it: the handles
-/// share the request's bytes (a reference count, no allocation).
-#[derive(Debug, Clone)]
-pub enum ReqText {
-    Header(TextValue),
-    Authority(http::uri::Authority),
-    /// The path of a path and query.
-    Path(http::uri::PathAndQuery),
-    /// A whole path and query.
-    PathAndQuery(http::uri::PathAndQuery),
-    Owned(Box<str>),
-}
-
-impl ReqText {
-    pub fn as_str(&self) -> &str {
-        match self {
-            ReqText::Header(v) => v.as_str(),
-            ReqText::Authority(a) => a.as_str(),
-            ReqText::Path(pq) => pq.path(),
-            ReqText::PathAndQuery(pq) => pq.as_str(),
-            ReqText::Owned(s) => s,
-        }
-    }
-
-    /// [`ReqText::as_str`]'s bytes, without checking them again.
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            ReqText::Header(v) => v.0.as_bytes(),
-            other => other.as_str().as_bytes(),
-        }
-    }
-}
-
-/// A header value that is text (visible ASCII), checked when made.
-#[derive(Debug, Clone)]
-pub struct TextValue(http::HeaderValue);
-
-impl TextValue {
-    pub fn new(v: &http::HeaderValue) -> Option<TextValue> {
-        v.to_str().is_ok().then(|| TextValue(v.clone()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(self.0.as_bytes()).unwrap_or_default()
-    }
-}
-
-impl From<&str> for ReqText {
-    fn from(s: &str) -> ReqText {
-        ReqText::Owned(s.into())
-    }
-}
-
-impl From<String> for ReqText {
-    fn from(s: String) -> ReqText {
-        ReqText::Owned(s.into())
-    }
 }
 
 /// The TLS connection's facts (each written when known).
@@ -287,8 +228,8 @@ trait Sink<'a> {
     }
 
     /// Field `key` is `part` of the request's `host` (not empty).
-    fn host(&mut self, key: Key, host: &'a ReqText, part: HostPart) {
-        self.field(key, Val::from(part.of(host.as_str())), false);
+    fn host(&mut self, key: Key, host: &'a str, part: HostPart) {
+        self.field(key, Val::from(part.of(host)), false);
     }
 
     /// `RouterName` and the service's fields (which follow it), all kept.
@@ -418,7 +359,7 @@ impl Record {
             None if self.recorded.service.is_some() => (self.status, self.size, self.duration),
             None => (0, 0, Duration::ZERO),
         };
-        let host = self.host.as_ref().filter(|h| !h.as_bytes().is_empty());
+        let host = self.host.as_deref().filter(|h| !h.is_empty());
         let service = self.recorded.service.as_ref();
         let tls = self.tls.as_ref();
 
@@ -498,7 +439,7 @@ impl Record {
         // The usual methods (capitals only) need no escaping.
         let method_plain = method.bytes().all(|b| b.is_ascii_uppercase());
         put!(key!("RequestMethod"), Val::from(method), method_plain);
-        put!(key!("RequestPath"), Val::from(self.path.as_str()), false);
+        put!(key!("RequestPath"), Val::from(&*self.path), false);
         put_host!(key!("RequestPort"), HostPart::Port);
         put!(
             key!("RequestProtocol"),
@@ -651,7 +592,7 @@ struct Segments {
     next: [usize; 5],
     /// The host fields of the last few hosts (by their text): its bytes
     /// and the `,"Key":"value"` of each [`HostPart`].
-    hosts: Vec<(Box<[u8]>, [String; 3])>,
+    hosts: Vec<(Box<str>, [String; 3])>,
     next_host: usize,
     /// The route fields ([`Sink::route`]) of the last few routes, by the
     /// `Arc`s of the router and of the service's address, name and URL.
@@ -730,20 +671,19 @@ impl Segments {
     /// line's host is kept, once one of its parts found it.
     fn host(
         &mut self,
-        host: &ReqText,
+        host: &str,
         part: HostPart,
         key_quoted: &str,
         line_host: &mut Option<usize>,
     ) -> &str {
-        let bytes = host.as_bytes();
         let found = match *line_host {
             Some(at) => Some(at),
-            None => self.hosts.iter().position(|(h, _)| **h == *bytes),
+            None => self.hosts.iter().position(|(h, _)| **h == *host),
         };
         let at = match found {
             Some(at) => at,
             None => {
-                let entry = (Box::from(bytes), Default::default());
+                let entry = (Box::from(host), Default::default());
                 if self.hosts.len() < SEGMENTS_PER_FIELD {
                     self.hosts.push(entry);
                     self.hosts.len() - 1
@@ -759,7 +699,7 @@ impl Segments {
         let text = &mut self.hosts[at].1[part as usize];
         if text.is_empty() {
             text.push_str(key_quoted);
-            write_json_body(text, part.of(host.as_str()));
+            write_json_body(text, part.of(host));
             text.push('"');
         }
         text
@@ -1129,7 +1069,7 @@ impl<'a> Sink<'a> for JsonSink<'_> {
     }
 
     #[inline(always)]
-    fn host(&mut self, (_, _, key_quoted): Key, host: &'a ReqText, part: HostPart) {
+    fn host(&mut self, (_, _, key_quoted): Key, host: &'a str, part: HostPart) {
         // Capitalised names: no logrus key comes before them.
         let text = self
             .segments
