@@ -17,7 +17,11 @@
 //!
 //! Each histogram keeps a copy-on-write map from an attribute set to its
 //! atomic [`Cell`]: a request costs a hash, a lock-free map read and a few
-//! atomic adds, and allocates nothing unless its attribute set is new. As
+//! atomic adds, and allocates nothing unless its attribute set is new. The
+//! hash is foldhash's, seeded at random once per process: attribute values
+//! come from requests (method, host), and a client must not be able to aim
+//! many of them at one map slot (HashDoS), but SipHash costs more than the
+//! rest of the recording. As
 //! the OpenTelemetry Go SDK, a histogram holds at most
 //! [`CARDINALITY_LIMIT`] attribute sets, the last being the overflow set
 //! (`otel.metric.overflow`) that takes every new one once the others are
@@ -25,9 +29,9 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -196,12 +200,52 @@ struct Series {
 }
 
 /// Series by the hash of their attributes (colliding sets share a slot).
-type SeriesMap = HashMap<u64, Box<[Arc<Series>]>>;
+type SeriesMap = HashMap<u64, Box<[Arc<Series>]>, BuildHasherDefault<KeyIsHash>>;
+
+/// The series map's hasher: its keys are already (seeded) hashes, taken as
+/// they are instead of being hashed again.
+#[derive(Default)]
+struct KeyIsHash(u64);
+
+impl Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the keys are `u64`); any other input
+        // still hashes, byte by byte.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A random number, different in each process: the standard library keys
+/// each `RandomState` with randomness from the operating system.
+fn random_u64() -> u64 {
+    RandomState::new().hash_one(0x5eed_u64)
+}
+
+/// The seed the attribute hashers share, drawn once per process.
+static SHARED_SEED: LazyLock<foldhash::SharedSeed> =
+    LazyLock::new(|| foldhash::SharedSeed::from_u64(random_u64()));
+
+/// A hasher for attribute sets: foldhash with the process's random seed and
+/// a random seed of its own.
+fn attribute_hasher() -> foldhash::fast::SeedableRandomState {
+    let shared: &'static foldhash::SharedSeed = &SHARED_SEED;
+    foldhash::fast::SeedableRandomState::with_seed(random_u64(), shared)
+}
 
 /// One duration histogram.
 pub struct Histogram {
     buckets: Arc<Buckets>,
-    hasher: RandomState,
+    hasher: foldhash::fast::SeedableRandomState,
     series: ArcSwap<SeriesMap>,
     /// How many series there are; held while the map is copied.
     grow: Mutex<usize>,
@@ -221,7 +265,7 @@ impl Histogram {
         let n = buckets.seconds.len();
         Histogram {
             buckets,
-            hasher: RandomState::new(),
+            hasher: attribute_hasher(),
             series: Default::default(),
             grow: Mutex::new(0),
             overflow: Cell::new(n),

@@ -242,3 +242,17 @@ fn client_call_records_status_error_or_client_gone() {
     };
     assert_eq!(got, [row(200), row(499), row(503)]);
 }
+
+#[test]
+fn attribute_hashers_are_seeded_at_random() {
+    // Each histogram's hasher has a random seed: the same set hashes
+    // differently in each, so a client cannot precompute colliding sets.
+    let a = attrs("app.test", 200);
+    let hashes: std::collections::HashSet<u64> =
+        (0..8).map(|_| attribute_hasher().hash_one(a)).collect();
+    assert_eq!(hashes.len(), 8, "{hashes:?}");
+    // One hasher is stable: a set finds its series again.
+    let h = attribute_hasher();
+    assert_eq!(h.hash_one(a), h.hash_one(a));
+    assert_ne!(h.hash_one(a), h.hash_one(attrs("app.test", 404)));
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
-use switchyard_proxy::accesslog::Recorded;
+use switchyard_proxy::accesslog::{Recorded, ServiceFacts};
 
 use super::settings::{Format, HeaderMode, Settings};
 
@@ -24,10 +24,10 @@ pub struct Record {
     /// forwarded-headers step (Traefik's `ClientHost` then).
     pub forwarded_for: Option<String>,
     /// The Host header (HTTP/2: the authority).
-    pub host: Option<String>,
+    pub host: Option<Box<str>>,
     pub method: http::Method,
     /// Path and query as routed.
-    pub path: String,
+    pub path: Box<str>,
     pub version: http::Version,
     pub tls: Option<TlsFacts>,
     pub request_size: u64,
@@ -191,25 +191,81 @@ fn headers<'a>(
     }
 }
 
-/// A field's name, and its JSON key after a comma: `,"Name":`.
-type Key = (&'static str, &'static str);
+/// A field's name, its JSON key after a comma (`,"Name":`), and that key
+/// with the opening quote of a string value (`,"Name":"`).
+type Key = (&'static str, &'static str, &'static str);
+
+macro_rules! key {
+    ($name:literal) => {
+        (
+            $name,
+            concat!(",\"", $name, "\":"),
+            concat!(",\"", $name, "\":\""),
+        )
+    };
+}
+
+/// The fields whose text repeats from line to line (the same `Arc` in
+/// every request of a router, service or entrypoint): a sink may keep what
+/// it made of the last few.
+#[derive(Debug, Clone, Copy)]
+enum Repeated {
+    Router,
+    ServiceAddr,
+    ServiceName,
+    ServiceUrl,
+    EntryPoint,
+}
 
 /// Takes the fields [`Record::fixed_fields`] gives.
 trait Sink<'a> {
     /// Field `key` has `value`; `plain`: text that needs no JSON escaping.
     fn field(&mut self, key: Key, value: Val<'a>, plain: bool);
-}
 
-impl<'a> Sink<'a> for Fields<'a> {
-    fn field(&mut self, (name, _): Key, value: Val<'a>, _: bool) {
-        self.list.push((Cow::Borrowed(name), value));
+    /// Field `key` has `value`, one of the [`Repeated`] texts.
+    fn repeated(&mut self, key: Key, value: &'a Arc<str>, _: Repeated) {
+        self.field(key, Val::from(&**value), false);
+    }
+
+    /// Field `key` is `part` of the request's `host` (not empty).
+    fn host(&mut self, key: Key, host: &'a str, part: HostPart) {
+        self.field(key, Val::from(part.of(host)), false);
+    }
+
+    /// `RouterName` and the service's fields (which follow it), all kept.
+    fn route(&mut self, router: &'a Arc<str>, service: &'a ServiceFacts) {
+        self.repeated(key!("RouterName"), router, Repeated::Router);
+        self.repeated(key!("ServiceAddr"), &service.addr, Repeated::ServiceAddr);
+        self.repeated(key!("ServiceName"), &service.name, Repeated::ServiceName);
+        self.repeated(key!("ServiceURL"), &service.url, Repeated::ServiceUrl);
     }
 }
 
-macro_rules! key {
-    ($name:literal) => {
-        ($name, concat!(",\"", $name, "\":"))
-    };
+/// The fields made of the request's host.
+#[derive(Debug, Clone, Copy)]
+enum HostPart {
+    /// `RequestAddr`: all of it.
+    Addr,
+    /// `RequestHost`: the host of `host:port`.
+    Host,
+    /// `RequestPort`: its port, or `-`.
+    Port,
+}
+
+impl HostPart {
+    fn of(self, host: &str) -> &str {
+        match self {
+            HostPart::Addr => host,
+            HostPart::Host => split_host_port(host).0,
+            HostPart::Port => split_host_port(host).1,
+        }
+    }
+}
+
+impl<'a> Sink<'a> for Fields<'a> {
+    fn field(&mut self, (name, _, _): Key, value: Val<'a>, _: bool) {
+        self.list.push((Cow::Borrowed(name), value));
+    }
 }
 
 static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
@@ -256,22 +312,30 @@ impl Record {
         scratch: &'a mut Scratch,
         sink: &mut impl Sink<'a>,
     ) {
-        scratch.client.clear();
         // Where the host ends in `ip:port`, when written here.
         let mut host_end = None;
         match self.client_addr {
             SocketAddr::V4(a) => {
-                for (i, octet) in a.ip().octets().into_iter().enumerate() {
-                    if i > 0 {
-                        scratch.client.push('.');
+                // The address of the line before is often this one's.
+                if scratch.client_v4 != Some(*a.ip()) {
+                    scratch.client.clear();
+                    for (i, octet) in a.ip().octets().into_iter().enumerate() {
+                        if i > 0 {
+                            scratch.client.push('.');
+                        }
+                        push_u64(&mut scratch.client, u64::from(octet));
                     }
-                    push_u64(&mut scratch.client, u64::from(octet));
+                    scratch.client_v4 = Some(*a.ip());
+                    scratch.client_v4_len = scratch.client.len();
                 }
+                scratch.client.truncate(scratch.client_v4_len);
                 host_end = Some(scratch.client.len());
                 scratch.client.push(':');
                 push_u64(&mut scratch.client, u64::from(a.port()));
             }
             SocketAddr::V6(a) => {
+                scratch.client_v4 = None;
+                scratch.client.clear();
                 let _ = write!(scratch.client, "{a}");
             }
         }
@@ -310,6 +374,22 @@ impl Record {
                 }
             };
         }
+        macro_rules! put_host {
+            (key!($name:literal), $part:expr) => {
+                if let Some(host) = host {
+                    if keep_all || settings.keeps_field($name) {
+                        sink.host(key!($name), host, $part);
+                    }
+                }
+            };
+        }
+        macro_rules! put_repeated {
+            (key!($name:literal), $value:expr, $which:expr $(,)?) => {
+                if keep_all || settings.keeps_field($name) {
+                    sink.repeated(key!($name), $value, $which);
+                }
+            };
+        }
         put!(key!("ClientAddr"), Val::from(scratch.client.as_str()), true);
         put!(
             key!("ClientHost"),
@@ -317,8 +397,12 @@ impl Record {
             self.forwarded_for.is_none(),
         );
         put!(key!("ClientPort"), Val::from(client_port), true);
-        let user = self.recorded.client_username.as_deref().unwrap_or("-");
-        put!(key!("ClientUsername"), Val::from(user), false);
+        let user = self.recorded.client_username.as_deref();
+        put!(
+            key!("ClientUsername"),
+            Val::from(user.unwrap_or("-")),
+            user.is_none(),
+        );
         put!(key!("DownstreamContentSize"), Val::from(self.size), false);
         put!(
             key!("DownstreamStatus"),
@@ -343,28 +427,20 @@ impl Record {
             nanos(self.duration.saturating_sub(origin_duration)),
             false,
         );
-        let host_port = host.map(split_host_port);
-        if let Some(host) = host {
-            put!(key!("RequestAddr"), Val::from(host), false);
-        }
+        put_host!(key!("RequestAddr"), HostPart::Addr);
         put!(
             key!("RequestContentSize"),
             Val::from(self.request_size),
             false
         );
         put!(key!("RequestCount"), Val::from(self.request_count), false);
-        if let Some((h, _)) = host_port {
-            put!(key!("RequestHost"), Val::from(h), false);
-        }
-        put!(
-            key!("RequestMethod"),
-            Val::from(self.method.as_str()),
-            false
-        );
-        put!(key!("RequestPath"), Val::from(self.path.as_str()), false);
-        if let Some((_, p)) = host_port {
-            put!(key!("RequestPort"), Val::from(p), false);
-        }
+        put_host!(key!("RequestHost"), HostPart::Host);
+        let method = self.method.as_str();
+        // The usual methods (capitals only) need no escaping.
+        let method_plain = method.bytes().all(|b| b.is_ascii_uppercase());
+        put!(key!("RequestMethod"), Val::from(method), method_plain);
+        put!(key!("RequestPath"), Val::from(&*self.path), false);
+        put_host!(key!("RequestPort"), HostPart::Port);
         put!(
             key!("RequestProtocol"),
             Val::from(protocol(self.version)),
@@ -377,13 +453,20 @@ impl Record {
             Val::from(u64::from(self.recorded.retry_attempts)),
             false,
         );
-        if let Some(r) = &self.router {
-            put!(key!("RouterName"), Val::from(&**r), false);
-        }
-        if let Some(s) = service {
-            put!(key!("ServiceAddr"), Val::from(&*s.addr), false);
-            put!(key!("ServiceName"), Val::from(&*s.name), false);
-            put!(key!("ServiceURL"), Val::from(&*s.url), false);
+        match (&self.router, service) {
+            // Side by side in the line and the same for every request of
+            // a route: given at once.
+            (Some(r), Some(s)) if keep_all => sink.route(r, s),
+            _ => {
+                if let Some(r) = &self.router {
+                    put_repeated!(key!("RouterName"), r, Repeated::Router);
+                }
+                if let Some(s) = service {
+                    put_repeated!(key!("ServiceAddr"), &s.addr, Repeated::ServiceAddr);
+                    put_repeated!(key!("ServiceName"), &s.name, Repeated::ServiceName);
+                    put_repeated!(key!("ServiceURL"), &s.url, Repeated::ServiceUrl);
+                }
+            }
         }
         let trace = self.recorded.trace.as_ref();
         if let Some((_, span)) = trace {
@@ -406,7 +489,11 @@ impl Record {
             // Traefik's name; the OpenTelemetry ones come after.
             put!(key!("TraceId"), Val::from(trace.as_str()), true);
         }
-        put!(key!("entryPointName"), Val::from(&*self.entrypoint), false);
+        put_repeated!(
+            key!("entryPointName"),
+            &self.entrypoint,
+            Repeated::EntryPoint
+        );
         if let Some((trace, span)) = trace {
             put!(key!("span_id"), Val::from(span.as_str()), true);
             put!(key!("trace_id"), Val::from(trace.as_str()), true);
@@ -422,13 +509,20 @@ impl Record {
 }
 
 /// Writes lines, keeping what one line can lend the next: the buffers the
-/// fields borrow from, and the `time` text of the current second.
+/// fields borrow from, the `time` text of the current batch, and the JSON
+/// text of the [`Repeated`] fields.
 #[derive(Debug, Default)]
 pub struct LineWriter {
     scratch: Scratch,
     /// The `time` of JSON lines.
     clock: Clock,
+    /// The `now` that `time` and `tail` were written for.
+    time_at: Option<SystemTime>,
     time: String,
+    /// The end of a JSON line whose last field comes before logrus's keys:
+    /// `,"level":"info","msg":"","time":"…"}` and the newline.
+    tail: String,
+    segments: Segments,
 }
 
 impl LineWriter {
@@ -442,12 +536,29 @@ impl LineWriter {
         out: &mut String,
     ) {
         if settings.format == Format::Json {
-            self.time.clear();
-            self.clock.push(&mut self.time, now, false);
+            // A batch of lines shares one `now`.
+            if self.time_at != Some(now) {
+                self.time.clear();
+                self.clock.push(&mut self.time, now, false);
+                self.tail.clear();
+                self.tail
+                    .push_str(",\"level\":\"info\",\"msg\":\"\",\"time\":\"");
+                self.tail.push_str(&self.time);
+                self.tail.push_str("\"}\n");
+                self.time_at = Some(now);
+            }
             if !settings.any_header() {
                 // No header field can join the fixed ones: written as
                 // they come, already in order.
-                json_direct(record, settings, &mut self.scratch, &self.time, out);
+                let sink = JsonSink {
+                    out,
+                    time: &self.time,
+                    segments: &mut self.segments,
+                    line_host: None,
+                    next_extra: 0,
+                    first: true,
+                };
+                json_direct(record, settings, &mut self.scratch, sink, &self.tail);
                 return;
             }
         }
@@ -464,8 +575,135 @@ impl LineWriter {
 #[derive(Debug, Default)]
 pub struct Scratch {
     client: String,
+    /// The IPv4 address `client` starts with, and its length there.
+    client_v4: Option<std::net::Ipv4Addr>,
+    client_v4_len: usize,
     start: String,
     clock: Clock,
+}
+
+/// What JSON lines keep of their [`Repeated`] fields: per field, the last
+/// few values (found again by their `Arc`, which is kept so that its
+/// address cannot be reused) with their `,"Key":"value"` text.
+#[derive(Debug, Default)]
+struct Segments {
+    kept: [Vec<(Arc<str>, String)>; 5],
+    /// Per field, the entry a new value replaces once all are taken.
+    next: [usize; 5],
+    /// The host fields of the last few hosts (by their text): its bytes
+    /// and the `,"Key":"value"` of each [`HostPart`].
+    hosts: Vec<(Box<str>, [String; 3])>,
+    next_host: usize,
+    /// The route fields ([`Sink::route`]) of the last few routes, by the
+    /// `Arc`s of the router and of the service's address, name and URL.
+    routes: Vec<([Arc<str>; 4], String)>,
+    next_route: usize,
+}
+
+/// Values kept per [`Repeated`] field (a line's router, service and
+/// entrypoint; several routers' lines interleave).
+const SEGMENTS_PER_FIELD: usize = 8;
+
+impl Segments {
+    /// `,"Key":"value"` for `value` of field `which`, whose key with its
+    /// opening quote is `key_quoted`.
+    fn get(&mut self, which: Repeated, key_quoted: &str, value: &Arc<str>) -> &str {
+        let i = which as usize;
+        let kept = &mut self.kept[i];
+        if let Some(at) = kept.iter().position(|(v, _)| Arc::ptr_eq(v, value)) {
+            return &kept[at].1;
+        }
+        let mut text = String::with_capacity(key_quoted.len() + value.len() + 1);
+        text.push_str(key_quoted);
+        write_json_body(&mut text, value);
+        text.push('"');
+        let entry = (value.clone(), text);
+        let at = if kept.len() < SEGMENTS_PER_FIELD {
+            kept.push(entry);
+            kept.len() - 1
+        } else {
+            let at = self.next[i];
+            kept[at] = entry;
+            self.next[i] = (at + 1) % SEGMENTS_PER_FIELD;
+            at
+        };
+        &kept[at].1
+    }
+
+    /// The route fields' text: `,"RouterName":"…","ServiceAddr":"…",…`.
+    fn route(&mut self, router: &Arc<str>, service: &ServiceFacts) -> &str {
+        let values = [router, &service.addr, &service.name, &service.url];
+        let found = self
+            .routes
+            .iter()
+            .position(|(kept, _)| kept.iter().zip(values).all(|(k, v)| Arc::ptr_eq(k, v)));
+        let at = match found {
+            Some(at) => at,
+            None => {
+                let keys = [
+                    key!("RouterName").2,
+                    key!("ServiceAddr").2,
+                    key!("ServiceName").2,
+                    key!("ServiceURL").2,
+                ];
+                let mut text = String::new();
+                for (key_quoted, value) in keys.into_iter().zip(values) {
+                    text.push_str(key_quoted);
+                    write_json_body(&mut text, value);
+                    text.push('"');
+                }
+                let entry = (values.map(Arc::clone), text);
+                if self.routes.len() < SEGMENTS_PER_FIELD {
+                    self.routes.push(entry);
+                    self.routes.len() - 1
+                } else {
+                    let at = self.next_route;
+                    self.routes[at] = entry;
+                    self.next_route = (at + 1) % SEGMENTS_PER_FIELD;
+                    at
+                }
+            }
+        };
+        &self.routes[at].1
+    }
+
+    /// `,"Key":"value"` for `part` of `host`; `line_host`: where this
+    /// line's host is kept, once one of its parts found it.
+    fn host(
+        &mut self,
+        host: &str,
+        part: HostPart,
+        key_quoted: &str,
+        line_host: &mut Option<usize>,
+    ) -> &str {
+        let found = match *line_host {
+            Some(at) => Some(at),
+            None => self.hosts.iter().position(|(h, _)| **h == *host),
+        };
+        let at = match found {
+            Some(at) => at,
+            None => {
+                let entry = (Box::from(host), Default::default());
+                if self.hosts.len() < SEGMENTS_PER_FIELD {
+                    self.hosts.push(entry);
+                    self.hosts.len() - 1
+                } else {
+                    let at = self.next_host;
+                    self.hosts[at] = entry;
+                    self.next_host = (at + 1) % SEGMENTS_PER_FIELD;
+                    at
+                }
+            }
+        };
+        *line_host = Some(at);
+        let text = &mut self.hosts[at].1[part as usize];
+        if text.is_empty() {
+            text.push_str(key_quoted);
+            write_json_body(text, part.of(host));
+            text.push('"');
+        }
+        text
+    }
 }
 
 /// Writes RFC 3339 times, keeping the date and time of the last second
@@ -580,6 +818,12 @@ fn first_to_escape(s: &[u8]) -> Option<usize> {
 /// and the line/paragraph separators escaped too.
 fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
+    write_json_body(out, s);
+    out.push('"');
+}
+
+/// [`write_json_str`] without the quotes.
+fn write_json_body(out: &mut String, s: &str) {
     let mut rest = s;
     while let Some(i) = first_to_escape(rest.as_bytes()) {
         let bytes = rest.as_bytes();
@@ -614,7 +858,6 @@ fn write_json_str(out: &mut String, s: &str) {
         rest = rest.get(i + width..).unwrap_or_default();
     }
     out.push_str(rest);
-    out.push('"');
 }
 
 /// `n` in decimal.
@@ -698,21 +941,21 @@ const JSON_EXTRAS: [&str; 3] = ["level", "msg", "time"];
 
 /// [`json_line`] for a record without header fields: each field is written
 /// as [`Record::fixed_fields`] gives it, with logrus's keys merged in.
+/// `tail`: logrus's keys and the end of the line, written at once when no
+/// field came after the first of them (most lines).
 fn json_direct(
     record: &Record,
     settings: &Settings,
     scratch: &mut Scratch,
-    time: &str,
-    out: &mut String,
+    mut sink: JsonSink<'_>,
+    tail: &str,
 ) {
-    out.reserve(1024);
-    let mut sink = JsonSink {
-        out,
-        time,
-        next_extra: 0,
-        first: true,
-    };
+    sink.out.reserve(1024);
     record.fixed_fields(settings, scratch, &mut sink);
+    if sink.next_extra == 0 && !sink.first {
+        sink.out.push_str(tail);
+        return;
+    }
     while sink.next_extra < JSON_EXTRAS.len() {
         sink.extra();
     }
@@ -723,12 +966,40 @@ fn json_direct(
 struct JsonSink<'o> {
     out: &'o mut String,
     time: &'o str,
+    segments: &'o mut Segments,
+    /// Where [`Segments::host`] keeps this line's host.
+    line_host: Option<usize>,
     /// The next of [`JSON_EXTRAS`] to write.
     next_extra: usize,
     first: bool,
 }
 
 impl JsonSink<'_> {
+    /// Writes logrus's keys that come before field `name`.
+    #[inline(always)]
+    fn before(&mut self, name: &str) {
+        // logrus's keys are lower-case: they come after every capitalised
+        // name.
+        if name.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
+            while JSON_EXTRAS.get(self.next_extra).is_some_and(|e| *e <= name) {
+                self.extra();
+            }
+        }
+    }
+
+    /// Writes `text`, which starts with the comma before a field; the
+    /// line's first field opens the object instead.
+    #[inline(always)]
+    fn after_comma(&mut self, text: &str) {
+        if self.first {
+            self.out.push('{');
+            self.out.push_str(text.get(1..).unwrap_or_default());
+            self.first = false;
+        } else {
+            self.out.push_str(text);
+        }
+    }
+
     fn extra(&mut self) {
         let out = &mut *self.out;
         out.push_str(if self.first { "{" } else { "," });
@@ -748,29 +1019,67 @@ impl JsonSink<'_> {
 
 impl<'a> Sink<'a> for JsonSink<'_> {
     #[inline(always)]
-    fn field(&mut self, (name, json_key): Key, value: Val<'a>, plain: bool) {
-        // logrus's keys are lower-case: they come after every capitalised
-        // name.
-        if name.as_bytes().first().is_some_and(u8::is_ascii_lowercase) {
-            while JSON_EXTRAS.get(self.next_extra).is_some_and(|e| *e <= name) {
-                self.extra();
+    fn field(&mut self, (name, json_key, key_quoted): Key, value: Val<'a>, plain: bool) {
+        self.before(name);
+        match value {
+            Val::Str(text) => {
+                self.after_comma(key_quoted);
+                if plain {
+                    self.out.push_str(&text);
+                } else {
+                    write_json_body(self.out, &text);
+                }
+                self.out.push('"');
+            }
+            Val::Int(n) => {
+                self.after_comma(json_key);
+                push_u64(self.out, n);
+            }
+            Val::Float(x) => {
+                self.after_comma(json_key);
+                write_float(self.out, x);
             }
         }
-        let out = &mut *self.out;
+    }
+
+    #[inline(always)]
+    fn repeated(&mut self, (name, _, key_quoted): Key, value: &'a Arc<str>, which: Repeated) {
+        self.before(name);
+        let text = self.segments.get(which, key_quoted, value);
         if self.first {
-            out.push('{');
-            out.push_str(json_key.get(1..).unwrap_or_default());
+            self.out.push('{');
+            self.out.push_str(text.get(1..).unwrap_or_default());
             self.first = false;
         } else {
-            out.push_str(json_key);
+            self.out.push_str(text);
         }
-        match value {
-            Val::Str(text) if plain => {
-                out.push('"');
-                out.push_str(&text);
-                out.push('"');
-            }
-            v => write_json_val(out, &v),
+    }
+
+    #[inline(always)]
+    fn route(&mut self, router: &'a Arc<str>, service: &'a ServiceFacts) {
+        // Capitalised names: no logrus key comes before them.
+        let text = self.segments.route(router, service);
+        if self.first {
+            self.out.push('{');
+            self.out.push_str(text.get(1..).unwrap_or_default());
+            self.first = false;
+        } else {
+            self.out.push_str(text);
+        }
+    }
+
+    #[inline(always)]
+    fn host(&mut self, (_, _, key_quoted): Key, host: &'a str, part: HostPart) {
+        // Capitalised names: no logrus key comes before them.
+        let text = self
+            .segments
+            .host(host, part, key_quoted, &mut self.line_host);
+        if self.first {
+            self.out.push('{');
+            self.out.push_str(text.get(1..).unwrap_or_default());
+            self.first = false;
+        } else {
+            self.out.push_str(text);
         }
     }
 }
@@ -898,14 +1207,14 @@ fn push_date_time(out: &mut String, secs: i64) {
 /// `Z` for a whole second.
 fn push_fraction(out: &mut String, sub: u32) {
     if sub != 0 {
-        let mut frac = sub;
-        let mut width = 9;
-        while frac.is_multiple_of(10) {
-            frac /= 10;
-            width -= 1;
-        }
+        // A 1 in front keeps the zeros a fraction starts with: nine
+        // digits after it (`sub` is below a second).
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(u64::from(sub) + 1_000_000_000);
+        // Not all zeros: `sub` is not.
+        let end = digits.bytes().rposition(|b| b != b'0').map_or(1, |i| i + 1);
         out.push('.');
-        push_padded(out, u64::from(frac), width);
+        out.push_str(digits.get(1..end).unwrap_or_default());
     }
     out.push('Z');
 }

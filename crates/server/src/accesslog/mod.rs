@@ -119,21 +119,16 @@ impl AccessLog {
                 .and_then(|chain| chain.first())
                 .and_then(|leaf| subject::subject(leaf.as_ref())),
         });
-        let host = switchyard_proxy::context::request_host(req).map(str::to_string);
+        // Copied, not shared: a reference to the request's bytes would keep
+        // its connection's whole read buffer while the line waits.
+        let host = switchyard_proxy::context::request_host(req).map(Box::from);
         let forwarded_for = req
             .headers()
             .get(&X_FORWARDED_FOR)
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
             .map(str::to_string);
-        let path = if self.settings.keep_query {
-            req.uri().path_and_query().map_or_else(
-                || req.uri().path().to_string(),
-                |pq| pq.as_str().to_string(),
-            )
-        } else {
-            req.uri().path().to_string()
-        };
+        let path = path_text(req, self.settings.keep_query);
         // Go keeps the Host header out of the request's header map.
         let request_headers = self.settings.any_header().then(|| {
             let mut h = req.headers().clone();
@@ -183,6 +178,15 @@ impl AccessLog {
                 started: start.1,
             }),
         }
+    }
+}
+
+/// The path (and query, with `keep_query`) as routed.
+fn path_text(req: &Request, keep_query: bool) -> Box<str> {
+    let uri = req.uri();
+    match (keep_query, uri.path_and_query()) {
+        (true, Some(pq)) => pq.as_str().into(),
+        _ => uri.path().into(),
     }
 }
 
@@ -261,6 +265,30 @@ impl Drop for Pending {
     fn drop(&mut self) {
         if let Some(open) = self.open.take() {
             open.submit(499, CLIENT_CLOSED_BODY_LEN, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_text_table() {
+        // (what, URI, keep_query, path)
+        let cases = [
+            ("query kept", "/a/b?x=1", true, "/a/b?x=1"),
+            ("query dropped", "/a/b?x=1", false, "/a/b"),
+            ("absolute form", "http://h.test:8080/p?q", true, "/p?q"),
+            ("empty path", "http://h.test", true, "/"),
+            ("asterisk", "*", true, "*"),
+        ];
+        for (what, uri, keep_query, want) in cases {
+            let req: Request = http::Request::builder()
+                .uri(uri)
+                .body(switchyard_proxy::body::empty())
+                .expect("request");
+            assert_eq!(&*path_text(&req, keep_query), want, "{what}");
         }
     }
 }

@@ -369,7 +369,7 @@ mod tests {
             forwarded_for: None,
             host: Some("a.test".into()),
             method: http::Method::GET,
-            path: format!("/{}", "x".repeat(2000)),
+            path: format!("/{}", "x".repeat(2000)).into(),
             version: http::Version::HTTP_11,
             tls: None,
             request_size: 0,

@@ -407,6 +407,10 @@ fn direct_json_equals_general_json() {
         records.push(r);
     }
     let now = SystemTime::UNIX_EPOCH + Duration::new(1_796_622_768, 3);
+    // One writer for every line, as the writer thread has: what it keeps
+    // from line to line (client address, repeated fields) must never leak
+    // into the next line.
+    let mut shared = LineWriter::default();
     for fields in &field_modes {
         let s = settings(|c| {
             c.format = "json".into();
@@ -424,7 +428,75 @@ fn direct_json_equals_general_json() {
             let mut general = String::new();
             json_line(&fields, "2026-12-07T05:52:48Z", &mut general);
             assert_eq!(direct, format!("{general}{general}"), "{fields:?}");
+            let mut again = String::new();
+            shared.write(r, &s, now, &mut again);
+            assert_eq!(again, general, "shared writer: {fields:?}");
             let _: serde_json::Value = serde_json::from_str(general.trim_end()).expect("json");
+        }
+    }
+}
+
+/// The router, service and entrypoint texts a writer keeps are found again
+/// by their `Arc`, never by an address or text alone: lines of many
+/// routers interleaved, more than it keeps, some with equal names, each
+/// come out as the general path writes them.
+#[test]
+fn repeated_fields_follow_their_arc() {
+    let s = settings(|c| c.format = "json".into());
+    let now = SystemTime::UNIX_EPOCH + Duration::new(1_796_622_768, 0);
+    let names: Vec<Arc<str>> = (0..SEGMENTS_PER_FIELD * 2 + 3)
+        .map(|i| Arc::from(format!("r{}<{}>@file", i % 5, i).as_str()))
+        .collect();
+    // Hosts, found again by their text: more than the writer keeps, with
+    // ports and without, some to escape.
+    let hosts: Vec<Option<Box<str>>> = (0..SEGMENTS_PER_FIELD + 3)
+        .map(|i| match i % 4 {
+            0 => Some(format!("h{i}.test:{}", 80 + i).into()),
+            1 => Some(format!("[::{i}]:8443").into()),
+            2 => Some(format!("a<{i}>&b").into()),
+            _ => None,
+        })
+        .collect();
+    let services: Vec<ServiceFacts> = (0..2)
+        .map(|i| ServiceFacts {
+            name: Arc::from(format!("s{i}@file").as_str()),
+            url: Arc::from(format!("http://10.0.0.{i}:80/<b>").as_str()),
+            addr: Arc::from(format!("10.0.0.{i}:80").as_str()),
+        })
+        .collect();
+    let mut writer = LineWriter::default();
+    for round in 0..3 {
+        for (i, name) in names.iter().enumerate() {
+            let mut r = record();
+            r.request_headers = None;
+            r.downstream_headers = None;
+            r.router = Some(name.clone());
+            r.host = hosts[(i * 7 + round) % hosts.len()].clone();
+            // Services shared by many lines, or none, or a new one.
+            match (i + round) % 5 {
+                0 => r.recorded.service = None,
+                1 => {}
+                n => r.recorded.service = Some(services[n % services.len()].clone()),
+            }
+            // A new Arc with an earlier router's text, every other line.
+            if (i + round) % 2 == 0 {
+                r.entrypoint = Arc::from(format!("ep{}", i % 3).as_str());
+            }
+            if i % 4 == 0 {
+                r.client_addr = format!("10.0.{round}.{i}:{}", 1000 + i)
+                    .parse()
+                    .expect("addr");
+            }
+            let mut direct = String::new();
+            writer.write(&r, &s, now, &mut direct);
+            let mut scratch = Scratch::default();
+            let mut general = String::new();
+            json_line(
+                &r.fields(&s, &mut scratch),
+                "2026-12-07T05:52:48Z",
+                &mut general,
+            );
+            assert_eq!(direct, general, "round {round}, router {name}");
         }
     }
 }
