@@ -991,13 +991,7 @@ impl JsonSink<'_> {
     /// line's first field opens the object instead.
     #[inline(always)]
     fn after_comma(&mut self, text: &str) {
-        if self.first {
-            self.out.push('{');
-            self.out.push_str(text.get(1..).unwrap_or_default());
-            self.first = false;
-        } else {
-            self.out.push_str(text);
-        }
+        push_after_comma(self.out, &mut self.first, text);
     }
 
     fn extra(&mut self) {
@@ -1046,26 +1040,14 @@ impl<'a> Sink<'a> for JsonSink<'_> {
     fn repeated(&mut self, (name, _, key_quoted): Key, value: &'a Arc<str>, which: Repeated) {
         self.before(name);
         let text = self.segments.get(which, key_quoted, value);
-        if self.first {
-            self.out.push('{');
-            self.out.push_str(text.get(1..).unwrap_or_default());
-            self.first = false;
-        } else {
-            self.out.push_str(text);
-        }
+        push_after_comma(self.out, &mut self.first, text);
     }
 
     #[inline(always)]
     fn route(&mut self, router: &'a Arc<str>, service: &'a ServiceFacts) {
         // Capitalised names: no logrus key comes before them.
         let text = self.segments.route(router, service);
-        if self.first {
-            self.out.push('{');
-            self.out.push_str(text.get(1..).unwrap_or_default());
-            self.first = false;
-        } else {
-            self.out.push_str(text);
-        }
+        push_after_comma(self.out, &mut self.first, text);
     }
 
     #[inline(always)]
@@ -1074,13 +1056,21 @@ impl<'a> Sink<'a> for JsonSink<'_> {
         let text = self
             .segments
             .host(host, part, key_quoted, &mut self.line_host);
-        if self.first {
-            self.out.push('{');
-            self.out.push_str(text.get(1..).unwrap_or_default());
-            self.first = false;
-        } else {
-            self.out.push_str(text);
-        }
+        push_after_comma(self.out, &mut self.first, text);
+    }
+}
+
+/// Writes `text`, which starts with the comma before a field, to `out`;
+/// the line's first field (`first`) opens the object instead. Apart from
+/// the writer so that `text` may borrow the writer's kept segments.
+#[inline(always)]
+fn push_after_comma(out: &mut String, first: &mut bool, text: &str) {
+    if *first {
+        out.push('{');
+        out.push_str(text.get(1..).unwrap_or_default());
+        *first = false;
+    } else {
+        out.push_str(text);
     }
 }
 
