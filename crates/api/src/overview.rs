@@ -41,6 +41,7 @@ pub fn providers(p: Option<&Providers>) -> Vec<String> {
         ("Docker", p.docker.is_some()),
         ("Swarm", p.swarm.is_some()),
         ("File", p.file.is_some()),
+        ("KubernetesIngress", p.kubernetes_ingress.is_some()),
         ("KubernetesCRD", p.kubernetes_crd.is_some()),
         ("Consul", p.consul.is_some()),
         ("Etcd", p.etcd.is_some()),
@@ -147,8 +148,13 @@ mod tests {
                 &["Docker", "Swarm", "KubernetesCRD", "Consul", "Etcd", "ZooKeeper", "Redis"],
             ),
             (
+                "the Ingress provider before the CRD one",
+                "providers:\n  kubernetesCRD: {}\n  kubernetesIngress: {}\n  file:\n    directory: /x\n",
+                &["File", "KubernetesIngress", "KubernetesCRD"],
+            ),
+            (
                 "not yet running: not listed",
-                "providers:\n  kubernetesIngress: {}\n  file:\n    directory: /x\n",
+                "providers:\n  kubernetesGateway: {}\n  file:\n    directory: /x\n",
                 &["File"],
             ),
         ];

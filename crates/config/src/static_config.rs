@@ -429,6 +429,8 @@ pub struct Providers {
     pub consul: Option<ConsulProvider>,
     #[serde(rename = "kubernetesCRD", skip_serializing_if = "Option::is_none")]
     pub kubernetes_crd: Option<KubernetesCrdProvider>,
+    #[serde(rename = "kubernetesIngress", skip_serializing_if = "Option::is_none")]
+    pub kubernetes_ingress: Option<KubernetesIngressProvider>,
 }
 
 impl Default for Providers {
@@ -445,6 +447,7 @@ impl Default for Providers {
             zoo_keeper: None,
             consul: None,
             kubernetes_crd: None,
+            kubernetes_ingress: None,
         }
     }
 }
@@ -475,6 +478,53 @@ pub struct KubernetesCrdProvider {
     /// empty: all.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cross_provider_namespaces: Vec<String>,
+}
+
+/// `providers.kubernetesIngress`, with Traefik's defaults (all empty or
+/// off; `throttleDuration` zero, as the CRD provider's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct KubernetesIngressProvider {
+    pub endpoint: String,
+    /// The bearer token, or the path of a file holding it.
+    pub token: String,
+    pub cert_auth_file_path: String,
+    /// Empty: every namespace.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Narrows the Ingresses only.
+    pub label_selector: String,
+    /// The `kubernetes.io/ingress.class` annotation or IngressClass name
+    /// followed (empty: no annotation, `traefik`, or any class of
+    /// Traefik's controller).
+    pub ingress_class: String,
+    /// Where the Ingresses' status says they are served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress_endpoint: Option<IngressEndpoint>,
+    pub throttle_duration: Duration,
+    pub allow_empty_services: bool,
+    pub allow_external_name_services: bool,
+    /// Namespaces whose Ingresses may name other providers' middlewares,
+    /// TLS options and servers transports; empty: all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cross_provider_namespaces: Vec<String>,
+    /// Deprecated in Traefik for `disableClusterScopeResources`.
+    pub disable_ingress_class_lookup: bool,
+    pub disable_cluster_scope_resources: bool,
+    #[serde(rename = "nativeLBByDefault")]
+    pub native_lb_by_default: bool,
+    /// `Prefix` paths match whole path elements (`/v1` not `/v12`).
+    pub strict_prefix_matching: bool,
+}
+
+/// `providers.kubernetesIngress.ingressEndpoint`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct IngressEndpoint {
+    pub ip: String,
+    pub hostname: String,
+    /// `namespace/name` of the Service whose load-balancer status is copied.
+    pub published_service: String,
 }
 
 /// `providers.docker`, with Traefik's defaults.

@@ -148,7 +148,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "providers.kubernetescrd.defaulttlsresourcesnamespace",
         "providers.kubernetescrd.safenaming",
         "providers.kubernetesgateway",
-        "providers.kubernetesingress",
         "providers.kubernetesingressnginx",
         "providers.nomad",
         "providers.plugin",
