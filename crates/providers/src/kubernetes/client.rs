@@ -208,6 +208,41 @@ impl ApiClient {
     }
 }
 
+impl ApiClient {
+    /// Replaces an object (or, at `.../status`, its status) with `body`,
+    /// as JSON; returns the object the server kept.
+    pub async fn put_json(&self, path: &str, body: &Value) -> Result<Value, KubeError> {
+        let uri = format!("{}{path}", self.connection.base);
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| KubeError::Decode(format!("PUT {path}: encoding the body: {e}")))?;
+        let mut req = http::Request::put(&uri)
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if let Some(token) = self.connection.token.current()? {
+            req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let req = req
+            .body(switchyard_proxy::body::full(bytes))
+            .map_err(|e| KubeError::Config(format!("request {uri}: {e}")))?;
+        let response = self
+            .upstream
+            .send(req, &self.connection.base, Protocol::Auto)
+            .await
+            .map_err(|e| KubeError::Connect(format!("PUT {uri}: {e}")))?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| KubeError::Connect(format!("reading PUT {path}: {e}")))?
+            .to_bytes();
+        if !(200..300).contains(&status) {
+            return Err(status_error(status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| KubeError::Decode(format!("PUT {path}: {e}")))
+    }
+}
+
 impl WatchStream {
     /// The next event; None when the server ended the watch.
     pub async fn next(&mut self) -> Option<Result<WatchEvent, KubeError>> {

@@ -13,6 +13,8 @@ pub mod client;
 pub mod connection;
 pub mod crd;
 pub mod crd_provider;
+pub mod ingress;
+pub mod ingress_provider;
 pub mod reflector;
 #[cfg(test)]
 mod tests;
