@@ -246,6 +246,16 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             tx.clone(),
         ));
     }
+    if let Some(k) = config
+        .providers
+        .as_ref()
+        .and_then(|p| p.kubernetes_ingress.clone())
+    {
+        tokio::spawn(switchyard_providers::kubernetes::ingress_provider::run(
+            k,
+            tx.clone(),
+        ));
+    }
     if let Some(h) = config.providers.as_ref().and_then(|p| p.http.clone()) {
         let provider = switchyard_providers::http::HttpProvider {
             endpoint: h.endpoint,
