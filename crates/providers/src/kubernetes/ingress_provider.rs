@@ -22,10 +22,9 @@ use std::time::Duration;
 use serde_json::Value;
 use switchyard_config::dynamic::Configuration;
 use switchyard_config::static_config::KubernetesIngressProvider;
-use tokio::sync::mpsc;
 
-use super::ingress::{self, status, Index, IngressOptions, Objects, Translation, PROVIDER_NAME};
-use super::{ApiClient, Connection, ConnectionSettings, Reflector, Resource, Selection, Store};
+use super::ingress::{self, status, Index, IngressOptions, Objects, PROVIDER_NAME};
+use super::{shared, ApiClient, Reflector, Resource, Selection, Store};
 use crate::{Message, Sender};
 
 /// What a kind's copies are for.
@@ -74,20 +73,6 @@ pub fn options(config: &KubernetesIngressProvider) -> IngressOptions {
         disable_cluster_scope_resources: config.disable_cluster_scope_resources,
         cross_provider_namespaces: (!config.cross_provider_namespaces.is_empty())
             .then(|| config.cross_provider_namespaces.clone()),
-    }
-}
-
-/// The connection settings: `token` is the token itself or, as Traefik's
-/// `FileOrContent`, the path of a file holding it.
-fn connection_settings(config: &KubernetesIngressProvider) -> ConnectionSettings {
-    let token = match std::fs::read_to_string(&config.token) {
-        Ok(content) if !config.token.is_empty() => content.trim().to_string(),
-        _ => config.token.clone(),
-    };
-    ConnectionSettings {
-        endpoint: config.endpoint.clone(),
-        token,
-        cert_auth_file_path: config.cert_auth_file_path.clone(),
     }
 }
 
@@ -152,20 +137,6 @@ impl Copies {
     }
 }
 
-/// Logs the translation's errors not logged the last time.
-fn log_problems(translation: &Translation, logged: &mut BTreeSet<String>) {
-    let mut now = BTreeSet::new();
-    for e in &translation.errors {
-        let line = e.to_string();
-        if !logged.contains(&line) {
-            tracing::error!(provider = PROVIDER_NAME, kind = %e.kind, namespace = %e.namespace,
-                name = %e.name, error = %e.message, "left out of the configuration");
-        }
-        now.insert(line);
-    }
-    *logged = now;
-}
-
 /// Writes the wanted status on every served Ingress that lacks it.
 async fn write_statuses(
     client: &ApiClient,
@@ -213,14 +184,11 @@ async fn write_statuses(
 
 /// Runs the provider until the watcher goes away.
 pub async fn run(config: KubernetesIngressProvider, tx: Sender) {
-    let client = match Connection::resolve(&connection_settings(&config)).and_then(ApiClient::new) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            tracing::error!(provider = PROVIDER_NAME, error = %e, "cannot start the provider");
-            return;
-        }
+    let settings =
+        shared::connection_settings(&config.endpoint, &config.token, &config.cert_auth_file_path);
+    let Some(client) = shared::connect(&settings, PROVIDER_NAME) else {
+        return;
     };
-    tracing::info!(provider = PROVIDER_NAME, endpoint = %client.base(), "watching the Kubernetes API");
     if config.allow_external_name_services {
         tracing::info!(
             provider = PROVIDER_NAME,
@@ -231,23 +199,8 @@ pub async fn run(config: KubernetesIngressProvider, tx: Sender) {
     let throttle: Duration = config.throttle_duration.into();
     let copies = Copies::start(&client, &config);
 
-    // Every store's changes land in one channel of one slot: changes made
-    // while a translation runs are taken together by the next one.
-    let (changed_tx, mut changed_rx) = mpsc::channel::<()>(1);
-    let mut forwarders = tokio::task::JoinSet::new();
-    for store in copies.stores() {
-        let mut changes = store.subscribe();
-        let changed_tx = changed_tx.clone();
-        forwarders.spawn(async move {
-            while changes.changed().await.is_ok() {
-                if let Err(mpsc::error::TrySendError::Closed(())) = changed_tx.try_send(()) {
-                    return;
-                }
-            }
-        });
-    }
-    let _ = changed_tx.try_send(());
-    drop(changed_tx);
+    // Changes made while a translation runs are taken together by the next.
+    let (mut changed_rx, _forwarders) = shared::coalesced_changes(copies.stores());
 
     let mut last_sent: Option<Configuration> = None;
     let mut logged = BTreeSet::new();
@@ -258,7 +211,7 @@ pub async fn run(config: KubernetesIngressProvider, tx: Sender) {
         }
         let objects = copies.objects();
         let translation = ingress::translate(&objects, &options);
-        log_problems(&translation, &mut logged);
+        shared::log_new_errors(PROVIDER_NAME, &translation.errors, &mut logged);
         let changed = last_sent.as_ref() != Some(&translation.configuration);
         if changed {
             let message = Message {
@@ -281,6 +234,7 @@ pub async fn run(config: KubernetesIngressProvider, tx: Sender) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::sync::mpsc;
 
     #[test]
     fn options_follow_the_settings() {

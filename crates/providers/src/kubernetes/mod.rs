@@ -16,6 +16,7 @@ pub mod crd_provider;
 pub mod ingress;
 pub mod ingress_provider;
 pub mod reflector;
+pub mod shared;
 #[cfg(test)]
 mod tests;
 
