@@ -10,8 +10,16 @@ use serde_json::{json, Value};
 use super::*;
 
 fn objects() -> Objects {
-    let all: Value =
-        serde_json::from_str(include_str!("fixtures/objects.json")).expect("objects fixture");
+    load(include_str!("fixtures/objects.json"))
+}
+
+/// The "more" capture's objects: annotation edge cases, default backends.
+fn more() -> Objects {
+    load(include_str!("fixtures/more-objects.json"))
+}
+
+fn load(fixture: &str) -> Objects {
+    let all: Value = serde_json::from_str(fixture).expect("objects fixture");
     let items = all
         .as_object()
         .into_iter()
@@ -39,15 +47,23 @@ fn traefik(fixture: &str) -> Value {
     out
 }
 
-fn captures() -> Vec<(&'static str, IngressOptions, Value)> {
+fn captures() -> Vec<(&'static str, Objects, IngressOptions, Value)> {
     vec![
         (
+            "more",
+            more(),
+            IngressOptions::default(),
+            traefik(include_str!("fixtures/more-rawdata.json")),
+        ),
+        (
             "strict",
+            objects(),
             IngressOptions::default(),
             traefik(include_str!("fixtures/strict-rawdata.json")),
         ),
         (
             "open",
+            objects(),
             IngressOptions {
                 allow_empty_services: true,
                 allow_external_name_services: true,
@@ -59,6 +75,7 @@ fn captures() -> Vec<(&'static str, IngressOptions, Value)> {
         ),
         (
             "class",
+            objects(),
             IngressOptions {
                 ingress_class: "nginx".into(),
                 disable_ingress_class_lookup: true,
@@ -80,8 +97,8 @@ fn keys(v: &Value) -> Vec<String> {
 
 #[test]
 fn routers_as_traefik_names_and_values_them() {
-    for (capture, options, want) in captures() {
-        let http = translate(&objects(), &options)
+    for (capture, objects, options, want) in captures() {
+        let http = translate(&objects, &options)
             .configuration
             .http
             .expect("an http section");
@@ -125,8 +142,8 @@ fn routers_as_traefik_names_and_values_them() {
 
 #[test]
 fn services_as_traefik_names_and_values_them() {
-    for (capture, options, want) in captures() {
-        let http = translate(&objects(), &options)
+    for (capture, objects, options, want) in captures() {
+        let http = translate(&objects, &options)
             .configuration
             .http
             .expect("an http section");
@@ -135,6 +152,17 @@ fn services_as_traefik_names_and_values_them() {
         for (name, service) in &http.services {
             let mut got = json!(&**service);
             let mut w = want["services"][name].clone();
+            // Traefik's runtime names a cookie left unnamed (`_<hash>`), as
+            // Switchyard's builder does: the translation leaves it empty.
+            if got.pointer("/loadBalancer/sticky/cookie/name").is_none() {
+                if let Some(c) = w
+                    .pointer_mut("/loadBalancer/sticky/cookie")
+                    .and_then(Value::as_object_mut)
+                {
+                    assert!(c["name"].as_str().is_some_and(|n| n.starts_with('_')));
+                    c.remove("name");
+                }
+            }
             for v in [&mut got, &mut w] {
                 if let Some(l) = v
                     .pointer_mut("/loadBalancer/servers")
@@ -164,6 +192,15 @@ fn errors_name_the_ingress_and_why() {
         assert!(lines.iter().any(|l| l == e), "{e} not in {lines:#?}");
     }
     assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+    let more = translate(&more(), &IngressOptions::default());
+    let lines: Vec<String> = more.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "Ingress default/fallback-b: the default backend already exists",
+            "Ingress default/unknown: failed to parse annotations: router.foo: unknown annotation",
+        ]
+    );
     // The certificate of the Secret that exists.
     let tls = t.configuration.tls.expect("tls");
     assert_eq!(tls.certificates.len(), 1);
