@@ -112,7 +112,8 @@ def test_kubernetes_ingress_class_annotation_compared(setups):
 
 def test_kubernetes_ingress_annotations_and_default_backend_compared(setups):
     """Router annotations (priority, path matcher, entry points), the
-    `strictPrefixMatching` option, and an Ingress's default backend."""
+    `strictPrefixMatching` option, a wildcard host, and an Ingress's
+    default backend."""
     s = setups("kubernetesIngress", [], extra="    strictPrefixMatching: true")
     # No class: served, as the provider has no `ingressClass`.
     s.double.apply(ingress("prefix", "ann.test", path="/v1", cls=None))
@@ -120,6 +121,8 @@ def test_kubernetes_ingress_annotations_and_default_backend_compared(setups):
         "traefik.ingress.kubernetes.io/router.pathmatcher": "PathRegexp",
         "traefik.ingress.kubernetes.io/router.priority": "1000",
     }).replace("pathType: Prefix", "pathType: ImplementationSpecific"))
+    # A wildcard host: one label under it.
+    s.double.apply(ingress("wild", "'*.wild.test'", cls=None))
     s.double.apply(ingress("elsewhere", "ep.test", cls=None, annotations={
         "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
     }))
@@ -141,6 +144,8 @@ spec:
         # Only on websecure: the default backend answers on web.
         ("ep.test", "/"): (200, "b"),
         ("any.test", "/"): (200, "b"),
+        ("a.wild.test", "/"): (200, "a"),
+        ("x.y.wild.test", "/"): (200, "b"),
     })
     for name in s.proxies:
         assert "default-router@kubernetes" in s.routers(name), name
