@@ -10,9 +10,11 @@ the status of the Ingresses it serves (Traefik as protobuf, Switchyard as
 JSON; both `PUT .../ingresses/<name>/status`).
 """
 
+import os
+
 import pytest
 
-from harness import traefik_bin
+from harness import REPO, request, traefik_bin
 from test_kubernetes import Setup, kube_double_bin, spread, wait
 
 pytestmark = pytest.mark.skipif(
@@ -173,3 +175,94 @@ status:
     for name in s.proxies:
         wait("%s: published status followed" % name,
              lambda: s.status(name, "site") == [{"ip": "192.0.2.11"}] or s.status(name, "site"))
+
+
+def test_kubernetes_ingress_tls_from_a_secret_compared(setups):
+    """`spec.tls` Secrets give the certificates, `router.tls` makes the
+    routers TLS ones (on websecure by `router.entrypoints`): the Secret's
+    certificate is served by SNI, and the default one once it is gone."""
+    s = setups("kubernetesIngress", [])
+    with open(os.path.join(REPO, "crates", "testkit", "fixtures", "server.pem")) as f:
+        cert = f.read()
+    with open(os.path.join(REPO, "crates", "testkit", "fixtures", "server.key")) as f:
+        key = f.read()
+    indent = lambda text: "\n".join("      " + line for line in text.strip().splitlines())
+    s.double.apply("""
+apiVersion: v1
+kind: Secret
+metadata: {name: site-cert, namespace: default}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+%s
+  tls.key: |
+%s
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: secure
+  namespace: default
+  annotations:
+    traefik.ingress.kubernetes.io/router.entrypoints: websecure
+    traefik.ingress.kubernetes.io/router.tls: "true"
+spec:
+  tls: [{hosts: [backend.test], secretName: site-cert}]
+  rules:
+  - host: backend.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: whoami-a, port: {number: 80}}}}
+""" % (indent(cert), indent(key)))
+
+    def tls_answer(p):
+        try:
+            status, headers, _ = request(p.other, "GET", "/", host="backend.test", tls={"sni": "backend.test"})
+        except OSError as e:
+            return str(e)
+        return status, headers.get("x-test-cert-cn")
+
+    for name, p in s.proxies.items():
+        wait("%s: the Secret's certificate served" % name, lambda: tls_answer(p) == (200, "localhost") or tls_answer(p))
+    s.expect("not on web", {("backend.test", "/"): 404})
+    s.double.delete("apiVersion: v1\nkind: Secret\nmetadata: {name: site-cert, namespace: default}\n")
+    default_cn = {"traefik": "TRAEFIK DEFAULT CERT", "switchyard": "SWITCHYARD DEFAULT CERT"}
+    for name, p in s.proxies.items():
+        wait("%s: the default certificate once the Secret is gone" % name,
+             lambda: tls_answer(p) == (200, default_cn[name]) or tls_answer(p))
+
+
+def test_kubernetes_ingress_namespaces_and_label_selector_compared(setups):
+    """`namespaces` makes both watch per-namespace paths; `labelSelector`
+    goes to the API server with the Ingress watches only."""
+    extra = "    namespaces: [default]\n    labelSelector: \"team=a\""
+    s = setups("kubernetesIngress", [], extra=extra)
+    one = """
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: %(name)s, namespace: %(ns)s, labels: {team: %(team)s}}
+spec:
+  rules:
+  - host: %(name)s.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: whoami-a, port: {number: 80}}}}
+"""
+    s.double.apply(one % dict(name="mine", ns="default", team="a"))
+    s.double.apply(one % dict(name="theirs", ns="default", team="b"))
+    s.double.apply(one % dict(name="elsewhere", ns="other", team="a"))
+    s.expect("selected Ingresses", {
+        ("mine.test", "/"): (200, "a"),
+        ("theirs.test", "/"): 404,
+        ("elsewhere.test", "/"): 404,
+    })
+    s.double.apply(one % dict(name="theirs", ns="default", team="a"))
+    s.expect("relabelled into the selection", {("theirs.test", "/"): (200, "a")})
+    s.double.apply(one % dict(name="mine", ns="default", team="b"))
+    s.expect("relabelled out of it", {("mine.test", "/"): 404})
+    for name in s.proxies:
+        asked = s.double.requests(name)
+        assert any(r.startswith("GET /apis/networking.k8s.io/v1/namespaces/default/ingresses?") and "labelSelector=team=a" in r for r in asked), (name, asked)
+        assert not any(r.startswith("GET /apis/networking.k8s.io/v1/ingresses?") for r in asked), name
+        assert any(r.startswith("GET /api/v1/namespaces/default/services?") and "labelSelector" not in r for r in asked), name
+        assert any(r.startswith("GET /apis/networking.k8s.io/v1/ingressclasses?") for r in asked), name
