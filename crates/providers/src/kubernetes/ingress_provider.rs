@@ -147,8 +147,14 @@ async fn write_statuses(
 ) {
     let index = Index::new(objects);
     let wanted = match status::wanted(config.ingress_endpoint.as_ref(), &index, options) {
-        Ok(Some(w)) => w,
-        Ok(None) => return,
+        Ok(Some(w)) => {
+            logged.clear();
+            w
+        }
+        Ok(None) => {
+            logged.clear();
+            return;
+        }
         Err(e) => {
             let line = format!("status {e}");
             if logged.insert(line) {

@@ -1,6 +1,7 @@
 //! The Kubernetes API client the `kubernetesCRD`, `kubernetesIngress` and
 //! `kubernetesGateway` providers stand on ([`crd_provider`] is the
-//! `kubernetesCRD` one): connection settings as Traefik
+//! `kubernetesCRD` one, [`ingress_provider`] the `kubernetesIngress` one,
+//! with [`shared`] pieces): connection settings as Traefik
 //! resolves them ([`connection`]), a JSON client of the API server
 //! ([`client`]), and one [`Reflector`] per kind keeping a local [`Store`]
 //! by list-then-watch ([`reflector`]).
