@@ -20,12 +20,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use switchyard_config::dynamic::Configuration;
 use switchyard_config::static_config::KubernetesIngressProvider;
 
+use super::follow::{self, Changes, Sending};
 use super::ingress::{self, status, Index, IngressOptions, Objects, PROVIDER_NAME};
-use super::{shared, ApiClient, Reflector, Resource, Selection, Store};
-use crate::{Message, Sender};
+use super::{ApiClient, Reflector, Resource, Selection, Store};
+use crate::Sender;
 
 /// What a kind's copies are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,9 +190,8 @@ async fn write_statuses(
 
 /// Runs the provider until the watcher goes away.
 pub async fn run(config: KubernetesIngressProvider, tx: Sender) {
-    let settings =
-        shared::connection_settings(&config.endpoint, &config.token, &config.cert_auth_file_path);
-    let Some(client) = shared::connect(&settings, PROVIDER_NAME) else {
+    let settings = follow::settings(&config.endpoint, &config.token, &config.cert_auth_file_path);
+    let Some(client) = follow::client(&settings, PROVIDER_NAME) else {
         return;
     };
     if config.allow_external_name_services {
@@ -206,40 +205,36 @@ pub async fn run(config: KubernetesIngressProvider, tx: Sender) {
     let copies = Copies::start(&client, &config);
 
     // Changes made while a translation runs are taken together by the next.
-    let (mut changed_rx, _forwarders) = shared::coalesced_changes(copies.stores());
-
-    let mut last_sent: Option<Configuration> = None;
+    let mut changes = Changes::follow(copies.stores());
+    let mut sending = Sending::new(PROVIDER_NAME, throttle);
     let mut logged = BTreeSet::new();
     let mut status_logged = BTreeSet::new();
-    while changed_rx.recv().await.is_some() {
+    while changes.next().await {
         if !copies.synced() {
             continue;
         }
         let objects = copies.objects();
         let translation = ingress::translate(&objects, &options);
-        shared::log_new_errors(PROVIDER_NAME, &translation.errors, &mut logged);
-        let changed = last_sent.as_ref() != Some(&translation.configuration);
-        if changed {
-            let message = Message {
-                provider: PROVIDER_NAME.to_string(),
-                config: translation.configuration.clone(),
-            };
-            if tx.send(message).await.is_err() {
-                return;
-            }
-            last_sent = Some(translation.configuration);
+        follow::log_problems(
+            PROVIDER_NAME,
+            &translation.errors,
+            &translation.warnings,
+            &mut logged,
+        );
+        // Routing first (then `throttleDuration`, when written): a status
+        // write never delays a configuration.
+        if !sending.send(translation.configuration, &tx).await {
+            return;
         }
-        // After the configuration: a status write never delays routing.
         write_statuses(&client, &config, &objects, &options, &mut status_logged).await;
-        if changed && !throttle.is_zero() {
-            tokio::time::sleep(throttle).await;
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Message;
+    use switchyard_config::dynamic::Configuration;
     use tokio::sync::mpsc;
 
     #[test]

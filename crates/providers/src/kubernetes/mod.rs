@@ -1,7 +1,6 @@
 //! The Kubernetes API client the `kubernetesCRD`, `kubernetesIngress` and
 //! `kubernetesGateway` providers stand on ([`crd_provider`] is the
-//! `kubernetesCRD` one, [`ingress_provider`] the `kubernetesIngress` one,
-//! with [`shared`] pieces): connection settings as Traefik
+//! `kubernetesCRD` one): connection settings as Traefik
 //! resolves them ([`connection`]), a JSON client of the API server
 //! ([`client`]), and one [`Reflector`] per kind keeping a local [`Store`]
 //! by list-then-watch ([`reflector`]).
@@ -14,10 +13,10 @@ pub mod client;
 pub mod connection;
 pub mod crd;
 pub mod crd_provider;
+pub mod follow;
 pub mod ingress;
 pub mod ingress_provider;
 pub mod reflector;
-pub mod shared;
 #[cfg(test)]
 mod tests;
 
