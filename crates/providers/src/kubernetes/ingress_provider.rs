@@ -353,4 +353,42 @@ endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
             ["Host(\"two.test\") && PathPrefix(\"/\")"]
         );
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn throttle_takes_changes_together() {
+        let double = switchyard_testkit::KubeDouble::start();
+        double.apply(OBJECTS).expect("objects");
+        double.apply(&ingress("one.test")).expect("ingress");
+        let config = KubernetesIngressProvider {
+            endpoint: double.endpoint(),
+            throttle_duration: switchyard_config::Duration(Duration::from_millis(800)),
+            ..KubernetesIngressProvider::default()
+        };
+        let (tx, mut rx) = mpsc::channel(16);
+        tokio::spawn(run(config, tx));
+        let first = next(&mut rx, Duration::from_secs(10)).await.expect("first");
+        let sent_at = std::time::Instant::now();
+        assert_eq!(
+            rules(&first.config),
+            ["Host(\"one.test\") && PathPrefix(\"/\")"]
+        );
+        for host in ["two.test", "three.test", "four.test"] {
+            double.apply(&ingress(host)).expect("host changed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let after = next(&mut rx, Duration::from_secs(10))
+            .await
+            .expect("after the throttle");
+        assert!(
+            sent_at.elapsed() >= Duration::from_millis(700),
+            "{:?}",
+            sent_at.elapsed()
+        );
+        // The changes made during the period come as one: the last.
+        assert_eq!(
+            rules(&after.config),
+            ["Host(\"four.test\") && PathPrefix(\"/\")"]
+        );
+        assert!(next(&mut rx, Duration::from_millis(300)).await.is_none());
+    }
 }
