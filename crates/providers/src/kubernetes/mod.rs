@@ -13,6 +13,7 @@ pub mod client;
 pub mod connection;
 pub mod crd;
 pub mod crd_provider;
+pub mod gateway;
 pub mod reflector;
 #[cfg(test)]
 mod tests;
