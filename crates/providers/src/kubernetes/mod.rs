@@ -13,7 +13,9 @@ pub mod client;
 pub mod connection;
 pub mod crd;
 pub mod crd_provider;
+pub mod follow;
 pub mod gateway;
+pub mod gateway_provider;
 pub mod reflector;
 #[cfg(test)]
 mod tests;
