@@ -204,3 +204,58 @@ def test_kubernetes_gateway_matches_and_filters_compared(setups):
         assert headers.get("x-answer") == "r", (name, headers)
     assert s.routers("switchyard") == s.routers("traefik")
     statuses_alike(s, [GATEWAY_API + "/namespaces/default/httproutes/matches"])
+
+
+REDIRECTS = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: redirects, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [r.test]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /secure}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {scheme: https, statusCode: 301}
+  - matches: [{path: {type: PathPrefix, value: /old}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect:
+        hostname: moved.test
+        port: 8443
+        path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}
+  - matches: [{path: {type: Exact, value: /full}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect:
+        path: {type: ReplaceFullPath, replaceFullPath: /elsewhere}
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs: [{name: whoami-a, port: 80}]
+"""
+
+
+def test_kubernetes_gateway_redirects_compared(setups):
+    """RequestRedirect filters (Switchyard builds them as redirectRegex
+    middlewares): the same status and Location for GET requests."""
+    s = setups(["gateway"])
+    s.apply(REDIRECTS)
+    s.expect("redirect routes", {("r.test", "/"): (200, "a"), ("r.test", "/secure"): 301})
+    paths = ["/secure", "/secure/x?q=1", "/old", "/old/", "/old/a/b?z", "/full", "/full?k=v", "/oldish"]
+    got = {}
+    for name, p in s.proxies.items():
+        got[name] = []
+        for path in paths:
+            status, headers, _ = request(p.web, "GET", path, host="r.test")
+            got[name].append((path, status, headers.get("location")))
+    assert got["switchyard"] == got["traefik"], json.dumps(got, indent=1)
+    assert got["traefik"] == [
+        ("/secure", 301, "https://r.test/secure"),
+        ("/secure/x?q=1", 301, "https://r.test/secure/x?q=1"),
+        ("/old", 302, "http://moved.test:8443/new"),
+        ("/old/", 302, "http://moved.test:8443/new/"),
+        ("/old/a/b?z", 302, "http://moved.test:8443/new/a/b?z"),
+        ("/full", 302, "http://r.test/elsewhere"),
+        ("/full?k=v", 302, "http://r.test/elsewhere?k=v"),
+        ("/oldish", 200, None),
+    ], got["traefik"]

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use switchyard_config::dynamic::{LoadBalancerService, Server, Service};
 
-use super::routes::{filters, RouteKind};
+use super::filters::filters;
+use super::routes::RouteKind;
 use super::{condition, generation, text, GatewayOptions, Objects, GROUP};
 
 /// What a backend is resolved for.
@@ -18,6 +19,8 @@ pub(crate) struct Context<'a> {
     pub options: &'a GatewayOptions,
     pub kind: RouteKind,
     pub route: &'a Value,
+    /// The path match of the router (redirects replace its prefix).
+    pub path_match: Option<&'a Value>,
 }
 
 /// `""` is the core group.
@@ -273,6 +276,7 @@ fn backend(
         &route_ns,
         &service_name,
         r.get("filters"),
+        ctx.path_match,
         http,
     )
     .map_err(|e| {

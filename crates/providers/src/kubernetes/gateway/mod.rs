@@ -16,6 +16,7 @@
 //! in a warning until then.
 
 mod backends;
+mod filters;
 mod listeners;
 mod routes;
 mod rules;

@@ -3,112 +3,20 @@
 //! Traefik does, with middlewares from the filters and a weighted service
 //! over the backends.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use switchyard_config::dynamic::{HttpConfiguration, Middleware, Router};
+use switchyard_config::dynamic::{HttpConfiguration, Router};
 use switchyard_config::tls::RouterTls;
-use switchyard_config::Node;
 
 use super::backends;
+use super::filters::filters;
 use super::rules::{grpc_match_rule, http_match_rule, matching_hostnames, router_name};
 use super::{
     condition, generation, object_error, text, texts, Gateway, GatewayOptions, Listener, Objects,
     StatusUpdate, Translation, CONTROLLER_NAME, GROUP,
 };
 use crate::kubernetes::crd::normalize;
-
-fn node(v: Value) -> Result<Node, String> {
-    serde_json::from_value(v).map_err(|e| e.to_string())
-}
-
-/// A header modifier filter as a `headers` middleware: `set` and `add`
-/// set the header, `remove` removes it.
-fn header_modifier(filter: &Value, field: &str) -> Result<Middleware, String> {
-    let mut headers = serde_json::Map::new();
-    for list in ["add", "set"] {
-        for h in filter
-            .get(list)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            headers.insert(text(h, "/name"), Value::from(text(h, "/value")));
-        }
-    }
-    for name in texts(filter, "/remove") {
-        headers.insert(name, Value::from(""));
-    }
-    let mut map = BTreeMap::new();
-    map.insert("headers".to_string(), node(json!({ field: headers }))?);
-    Ok(Middleware(map, Default::default()))
-}
-
-/// The middlewares of `filters`, named `<parent>-<type>-<index>`, added to
-/// `http`; their names in order.
-pub(crate) fn filters(
-    options: &GatewayOptions,
-    namespace: &str,
-    parent: &str,
-    list: Option<&Value>,
-    http: &mut HttpConfiguration,
-) -> Result<Vec<String>, String> {
-    let mut names = Vec::new();
-    let mut made = Vec::new();
-    for (i, f) in list
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let kind = text(f, "/type");
-        let name = format!("{parent}-{}-{i}", kind.to_lowercase());
-        match kind.as_str() {
-            "RequestHeaderModifier" => {
-                let m = header_modifier(
-                    f.get("requestHeaderModifier").unwrap_or(&Value::Null),
-                    "customRequestHeaders",
-                )?;
-                made.push((name.clone(), m));
-                names.push(name);
-            }
-            "ResponseHeaderModifier" => {
-                let m = header_modifier(
-                    f.get("responseHeaderModifier").unwrap_or(&Value::Null),
-                    "customResponseHeaders",
-                )?;
-                made.push((name.clone(), m));
-                names.push(name);
-            }
-            "ExtensionRef" => {
-                let r = f.get("extensionRef").unwrap_or(&Value::Null);
-                let (group, kind, ext) = (text(r, "/group"), text(r, "/kind"), text(r, "/name"));
-                match &options.crd_namespaces {
-                    Some(allowed) if group == "traefik.io" && kind == "Middleware" => {
-                        if !allowed.is_empty() && !allowed.iter().any(|n| n == namespace) {
-                            return Err(format!("loading ExtensionRef filter ExtensionRef: namespace {namespace:?} is not allowed"));
-                        }
-                        names.push(format!("{namespace}-{ext}@kubernetescrd"));
-                    }
-                    _ => {
-                        return Err(format!(
-                            "loading ExtensionRef filter ExtensionRef: unsupported filter extension ref {group}/{kind}/{ext}"
-                        ))
-                    }
-                }
-            }
-            "RequestRedirect" | "URLRewrite" | "RequestMirror" | "CORS" => {
-                return Err(format!("filter {kind} is not translated by Switchyard yet"));
-            }
-            other => return Err(format!("unsupported filter {other}")),
-        }
-    }
-    for (name, m) in made {
-        http.middlewares.insert(name, m);
-    }
-    Ok(names)
-}
 
 /// Which route kind is being translated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,7 +111,15 @@ fn route_on_listener(
             if listener.protocol == "HTTPS" {
                 router.tls = Some(Box::new(RouterTls::default()));
             }
-            match filters(options, &namespace, &router_name, rule.get("filters"), http) {
+            let path_match = m.get("path").filter(|p| !p.is_null());
+            match filters(
+                options,
+                &namespace,
+                &router_name,
+                rule.get("filters"),
+                path_match,
+                http,
+            ) {
                 Err(e) => {
                     problems.push(format!("rule {ri}: {e}: router {router_name} left out"));
                     continue;
@@ -220,6 +136,7 @@ fn route_on_listener(
                 options,
                 kind,
                 route,
+                path_match,
             };
             let (service, error) = backends::rule_service(&ctx, &router_name, &refs, http);
             if let Some(e) = error {

@@ -30,7 +30,7 @@ pub(crate) fn go_quote(s: &str) -> String {
 }
 
 /// Go's `regexp.QuoteMeta`.
-fn quote_meta(s: &str) -> String {
+pub(crate) fn quote_meta(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if "\\.+*?()|[]{}^$".contains(c) {

@@ -450,3 +450,41 @@ fn extension_refs_and_traefik_services_need_the_crd_provider() {
         "{name}"
     );
 }
+
+#[test]
+fn request_redirects_as_url_rewriting_regexes() {
+    let prefix = json!({"type": "PathPrefix", "value": "/old/"});
+    let cases = [
+        (
+            json!({"scheme": "https", "statusCode": 301}),
+            None,
+            Ok(("([^?]*)", "https://${2}${4}${5}", true)),
+        ),
+        (
+            json!({"hostname": "o.test", "port": 8080, "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/new/"}}),
+            Some(&prefix),
+            Ok(("/old(/[^?]*)?", "${1}://o.test:8080/new${4}${5}", false)),
+        ),
+        (
+            json!({"path": {"type": "ReplaceFullPath", "replaceFullPath": "/a$b"}}),
+            None,
+            Ok(("([^?]*)", "${1}://${2}${3}/a$$b${5}", false)),
+        ),
+        (json!({"statusCode": 307}), None, Err(())),
+    ];
+    for (filter, path, want) in cases {
+        let got = super::filters::request_redirect(&filter, path)
+            .map(|m| serde_json::to_value(m).expect("json")["redirectRegex"].clone());
+        match (got, want) {
+            (Ok(m), Ok((path_regex, replacement, permanent))) => {
+                let regex =
+                    format!(r"^(https?)://(\[[^\]]*\]|[^:/?]*)(:[0-9]+)?{path_regex}(\?.*)?$");
+                assert_eq!(m["regex"], regex, "{filter}");
+                assert_eq!(m["replacement"], replacement, "{filter}");
+                assert_eq!(m["permanent"], permanent, "{filter}");
+            }
+            (Err(_), Err(())) => {}
+            (got, _) => panic!("{filter}: {got:?}"),
+        }
+    }
+}
