@@ -6,8 +6,9 @@
 //! written back (`PUT .../status`) where they differ from what the objects
 //! say.
 //!
-//! As in Traefik, `labelSelector` narrows the GatewayClasses only, and
-//! TCPRoutes are watched with `experimentalChannel` only.
+//! As in Traefik, `labelSelector` narrows the GatewayClasses only, Secrets
+//! are listed with `owner!=helm`, and TCPRoutes are watched with
+//! `experimentalChannel` only.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -126,10 +127,10 @@ impl Copies {
         }
         let mut followed = Vec::new();
         for (group, version, plural, slot, cluster) in kinds {
-            let selector = if slot == Slot::GatewayClasses {
-                config.label_selector.as_str()
-            } else {
-                ""
+            let selector = match slot {
+                Slot::GatewayClasses => config.label_selector.as_str(),
+                Slot::Secrets => "owner!=helm",
+                _ => "",
             };
             let in_namespaces: &[String] = if cluster {
                 &[String::new()]

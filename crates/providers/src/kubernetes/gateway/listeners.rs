@@ -92,9 +92,7 @@ fn secret_certificate(
 ) -> Result<CertificateEntry, String> {
     use base64::Engine;
     let Some(secret) = objects.secret(namespace, name) else {
-        return Err(format!(
-            "getting secret: secret {namespace}/{name} not found"
-        ));
+        return Err(format!("getting secret: secret {name:?} not found"));
     };
     let decode = |key: &str| -> Result<Option<String>, String> {
         match secret.pointer(&format!("/data/{}", key.replace('/', "~1"))) {
