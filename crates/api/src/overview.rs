@@ -42,6 +42,7 @@ pub fn providers(p: Option<&Providers>) -> Vec<String> {
         ("Swarm", p.swarm.is_some()),
         ("File", p.file.is_some()),
         ("KubernetesCRD", p.kubernetes_crd.is_some()),
+        ("KubernetesGateway", p.kubernetes_gateway.is_some()),
         ("Consul", p.consul.is_some()),
         ("Etcd", p.etcd.is_some()),
         ("ZooKeeper", p.zoo_keeper.is_some()),
@@ -143,8 +144,8 @@ mod tests {
             ),
             (
                 "every one that runs",
-                "providers:\n  redis:\n    endpoints: [\"127.0.0.1:6379\"]\n  zooKeeper:\n    endpoints: [\"127.0.0.1:2181\"]\n  etcd:\n    endpoints: [\"127.0.0.1:2379\"]\n  consul:\n    endpoints: [\"127.0.0.1:8500\"]\n  kubernetesCRD: {}\n  swarm: {}\n  docker: {}\n",
-                &["Docker", "Swarm", "KubernetesCRD", "Consul", "Etcd", "ZooKeeper", "Redis"],
+                "providers:\n  redis:\n    endpoints: [\"127.0.0.1:6379\"]\n  zooKeeper:\n    endpoints: [\"127.0.0.1:2181\"]\n  etcd:\n    endpoints: [\"127.0.0.1:2379\"]\n  consul:\n    endpoints: [\"127.0.0.1:8500\"]\n  kubernetesCRD: {}\n  kubernetesGateway: {}\n  swarm: {}\n  docker: {}\n",
+                &["Docker", "Swarm", "KubernetesCRD", "KubernetesGateway", "Consul", "Etcd", "ZooKeeper", "Redis"],
             ),
             (
                 "not yet running: not listed",
