@@ -331,3 +331,79 @@ spec:
         wait("%s: the default certificate, no route" % name,
              lambda: tls_answer(p) == (404, None, default_cn[name]) or tls_answer(p))
     statuses_alike(s, [GATEWAY_API + "/namespaces/default/gateways/gw", GATEWAY_API + "/namespaces/default/httproutes/secure"])
+
+
+def test_kubernetes_gateway_namespaces_and_label_selector_compared(setups):
+    """`namespaces` makes both watch per-namespace paths (a route elsewhere
+    is not seen); `labelSelector` goes with the GatewayClass watch only (a
+    class without the label is not Traefik's)."""
+    s = setups([], extra="    namespaces: [default]\n    labelSelector: \"team=a\"")
+    s.apply("""
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: mine, labels: {team: a}}
+spec: {controllerName: traefik.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: unlabelled}
+spec: {controllerName: traefik.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: mine
+  listeners:
+  - {name: web, port: <<web>>, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ignored, namespace: default}
+spec:
+  gatewayClassName: unlabelled
+  listeners:
+  - {name: web, port: <<web>>, protocol: HTTP}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: here, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [here.test]
+  rules:
+  - backendRefs: [{name: whoami-a, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: there, namespace: other}
+spec:
+  parentRefs: [{name: gw, namespace: default}]
+  hostnames: [there.test]
+  rules:
+  - backendRefs: [{name: whoami-a, namespace: default, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: unclassed, namespace: default}
+spec:
+  parentRefs: [{name: ignored}]
+  hostnames: [unclassed.test]
+  rules:
+  - backendRefs: [{name: whoami-a, port: 80}]
+""")
+    s.expect("selected objects only", {
+        ("here.test", "/"): (200, "a"),
+        ("there.test", "/"): 404,
+        ("unclassed.test", "/"): 404,
+    })
+    for name in s.proxies:
+        asked = s.double.requests(name)
+        assert any(r.startswith("GET /apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes?") for r in asked), (name, asked)
+        assert not any(r.startswith("GET /apis/gateway.networking.k8s.io/v1/httproutes?") for r in asked), name
+        assert any(r.startswith("GET /apis/gateway.networking.k8s.io/v1/gatewayclasses?") and "labelSelector=team" in r for r in asked), (name, asked)
+    assert s.routers("switchyard") == s.routers("traefik")
+    statuses_alike(s, [GATEWAY_API + "/gatewayclasses/mine", GATEWAY_API + "/namespaces/default/gateways/gw"])
+    # Only Traefik's own class gets a status.
+    for name in s.proxies:
+        assert s.status(name, GATEWAY_API + "/gatewayclasses/unlabelled") is None, name
