@@ -293,6 +293,20 @@ fn check_listener(
         )]);
     }
     allocated.push(key);
+    listener_tls(objects, namespace, spec, l, certificates, cond)
+}
+
+/// The TLS part of a listener: none for HTTP and TCP, certificates from
+/// Secrets (where a ReferenceGrant allows another namespace's) for HTTPS
+/// and terminated TLS, into `certificates` when every one loads.
+fn listener_tls(
+    objects: &Objects,
+    namespace: &str,
+    spec: &Value,
+    l: &Listener,
+    certificates: &mut BTreeMap<String, CertificateEntry>,
+    cond: &dyn Fn(&str, bool, &str, &str) -> Value,
+) -> Result<(), Vec<Value>> {
     let tls = spec.get("tls").filter(|t| !t.is_null());
     if (l.protocol == "HTTP" || l.protocol == "TCP") && tls.is_some() {
         return Err(vec![cond(

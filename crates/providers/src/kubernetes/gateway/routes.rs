@@ -167,6 +167,93 @@ fn allowed(listener: &Listener, namespace: &str, kind: &str) -> bool {
             .any(|n| n.is_empty() || n == namespace)
 }
 
+/// A route and what it is translated with.
+struct RouteOnGateway<'a> {
+    objects: &'a Objects,
+    options: &'a GatewayOptions,
+    kind: RouteKind,
+    route: &'a Value,
+    hostnames: &'a [String],
+}
+
+/// A route on the listeners of the Gateway one of its parentRefs names:
+/// attached where the listener is the one the parentRef targets, takes
+/// the route's kind and namespace and shares a hostname with it (its
+/// routers, services and middlewares then join `http`); the parent's
+/// `Accepted` and `ResolvedRefs` conditions.
+fn on_gateway(
+    at: &RouteOnGateway<'_>,
+    gateway: &mut Gateway,
+    parent_ref: &Value,
+    http: &mut HttpConfiguration,
+    problems: &mut Vec<String>,
+) -> Vec<Value> {
+    let RouteOnGateway {
+        objects,
+        options,
+        kind,
+        route,
+        hostnames,
+    } = *at;
+    let namespace = text(route, "/metadata/namespace");
+    let gen = generation(route);
+    let mut accepted = condition("Accepted", false, gen, "NoMatchingParent", "");
+    let mut resolved: Option<Value> = None;
+    let section = text(parent_ref, "/sectionName");
+    let port = parent_ref.get("port").and_then(Value::as_i64);
+    let snapshot = gateway.clone();
+    for (li, listener) in snapshot.listeners.iter().enumerate() {
+        let mut ok = (section.is_empty() || section == listener.name)
+            && port.is_none_or(|p| p == listener.port);
+        let still_refused = |c: &Value| text(c, "/status") == "False";
+        if ok && !allowed(listener, &namespace, kind.name()) {
+            if still_refused(&accepted) {
+                accepted["reason"] = Value::from("NotAllowedByListeners");
+            }
+            ok = false;
+        }
+        let names = matching_hostnames(listener.hostname.as_deref(), hostnames);
+        if ok && names.is_none() {
+            if still_refused(&accepted) {
+                accepted["reason"] = Value::from("NoMatchingListenerHostname");
+            }
+            ok = false;
+        }
+        if ok {
+            gateway.listeners[li].attached_routes += 1;
+        }
+        let mut part = HttpConfiguration::default();
+        let mut listener_problems = Vec::new();
+        let at = Attachment {
+            objects,
+            options,
+            kind,
+            gateway: &snapshot,
+            listener,
+            route,
+            hostnames: names.as_deref().unwrap_or(&[]),
+        };
+        let c = route_on_listener(&at, &mut part, &mut listener_problems);
+        if resolved
+            .as_ref()
+            .is_none_or(|r| text(r, "/status") == "True")
+        {
+            resolved = Some(c);
+        }
+        if ok && listener.attached {
+            problems.extend(listener_problems);
+            http.routers.extend(part.routers);
+            http.services.extend(part.services);
+            http.middlewares.extend(part.middlewares);
+            accepted["reason"] = Value::from("Accepted");
+            accepted["status"] = Value::from("True");
+        }
+    }
+    let mut conditions = vec![accepted];
+    conditions.extend(resolved);
+    conditions
+}
+
 /// Every route of `kind`, attached to our Gateways' listeners.
 fn routes_of(
     objects: &Objects,
@@ -182,7 +269,6 @@ fn routes_of(
     };
     for route in list {
         let namespace = text(route, "/metadata/namespace");
-        let gen = generation(route);
         let hostnames = texts(route, "/spec/hostnames");
         let mut parents = Vec::new();
         let mut problems = Vec::new();
@@ -213,60 +299,14 @@ fn routes_of(
             else {
                 continue;
             };
-            let mut accepted = condition("Accepted", false, gen, "NoMatchingParent", "");
-            let mut resolved: Option<Value> = None;
-            let section = text(parent_ref, "/sectionName");
-            let port = parent_ref.get("port").and_then(Value::as_i64);
-            let snapshot = gateway.clone();
-            for (li, listener) in snapshot.listeners.iter().enumerate() {
-                let mut ok = (section.is_empty() || section == listener.name)
-                    && port.is_none_or(|p| p == listener.port);
-                let still_refused = |c: &Value| text(c, "/status") == "False";
-                if ok && !allowed(listener, &namespace, kind.name()) {
-                    if still_refused(&accepted) {
-                        accepted["reason"] = Value::from("NotAllowedByListeners");
-                    }
-                    ok = false;
-                }
-                let names = matching_hostnames(listener.hostname.as_deref(), &hostnames);
-                if ok && names.is_none() {
-                    if still_refused(&accepted) {
-                        accepted["reason"] = Value::from("NoMatchingListenerHostname");
-                    }
-                    ok = false;
-                }
-                if ok {
-                    gateway.listeners[li].attached_routes += 1;
-                }
-                let mut part = HttpConfiguration::default();
-                let mut listener_problems = Vec::new();
-                let at = Attachment {
-                    objects,
-                    options,
-                    kind,
-                    gateway: &snapshot,
-                    listener,
-                    route,
-                    hostnames: names.as_deref().unwrap_or(&[]),
-                };
-                let c = route_on_listener(&at, &mut part, &mut listener_problems);
-                if resolved
-                    .as_ref()
-                    .is_none_or(|r| text(r, "/status") == "True")
-                {
-                    resolved = Some(c);
-                }
-                if ok && listener.attached {
-                    problems.extend(listener_problems);
-                    http.routers.extend(part.routers);
-                    http.services.extend(part.services);
-                    http.middlewares.extend(part.middlewares);
-                    accepted["reason"] = Value::from("Accepted");
-                    accepted["status"] = Value::from("True");
-                }
-            }
-            let mut conditions = vec![accepted];
-            conditions.extend(resolved);
+            let place = RouteOnGateway {
+                objects,
+                options,
+                kind,
+                route,
+                hostnames: &hostnames,
+            };
+            let conditions = on_gateway(&place, gateway, parent_ref, http, &mut problems);
             parents.push(json!({
                 "parentRef": parent_ref,
                 "controllerName": CONTROLLER_NAME,
