@@ -161,15 +161,7 @@ fn servers(
         return Ok(vec![url(&ip, port)]);
     }
     let port_name = text(svc_port, "/name");
-    let slices: Vec<&Value> = ctx
-        .objects
-        .endpoint_slices
-        .iter()
-        .filter(|s| {
-            text(s, "/metadata/namespace") == namespace
-                && text(s, "/metadata/labels/kubernetes.io~1service-name") == name
-        })
-        .collect();
+    let slices = ctx.objects.slices_of(namespace, name);
     if slices.is_empty() {
         return Err("endpointslices not found".into());
     }

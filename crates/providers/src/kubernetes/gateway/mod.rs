@@ -23,7 +23,7 @@ mod rules;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 use switchyard_config::dynamic::{Configuration, HttpConfiguration};
@@ -124,6 +124,28 @@ pub struct Objects {
     pub secrets: Vec<Value>,
     /// TLSRoutes and TCPRoutes: kept for the TCP work, warned about.
     pub tcp_tls: Vec<Value>,
+    /// Lookups by namespace and name, made at the first lookup (fill the
+    /// lists before translating).
+    lookups: std::sync::OnceLock<Lookups>,
+}
+
+/// Positions in the lists, by `(namespace, name)`; the first of a name
+/// wins, as a search would find it.
+#[derive(Debug, Clone, Default)]
+struct Lookups {
+    services: HashMap<(String, String), usize>,
+    secrets: HashMap<(String, String), usize>,
+    /// EndpointSlices by `(namespace, kubernetes.io/service-name)`.
+    slices: HashMap<(String, String), Vec<usize>>,
+}
+
+fn by_name(list: &[Value]) -> HashMap<(String, String), usize> {
+    let mut out = HashMap::new();
+    for (i, o) in list.iter().enumerate() {
+        out.entry((text(o, "/metadata/namespace"), text(o, "/metadata/name")))
+            .or_insert(i);
+    }
+    out
 }
 
 impl Objects {
@@ -155,18 +177,50 @@ impl Objects {
         (o, unknown)
     }
 
-    fn find<'a>(list: &'a [Value], namespace: &str, name: &str) -> Option<&'a Value> {
-        list.iter().find(|o| {
-            text(o, "/metadata/name") == name && text(o, "/metadata/namespace") == namespace
+    fn lookups(&self) -> &Lookups {
+        self.lookups.get_or_init(|| {
+            let mut slices: HashMap<(String, String), Vec<usize>> = HashMap::new();
+            for (i, s) in self.endpoint_slices.iter().enumerate() {
+                let service = text(s, "/metadata/labels/kubernetes.io~1service-name");
+                slices
+                    .entry((text(s, "/metadata/namespace"), service))
+                    .or_default()
+                    .push(i);
+            }
+            Lookups {
+                services: by_name(&self.services),
+                secrets: by_name(&self.secrets),
+                slices,
+            }
         })
     }
 
+    fn key(namespace: &str, name: &str) -> (String, String) {
+        (namespace.to_string(), name.to_string())
+    }
+
     pub(crate) fn service(&self, namespace: &str, name: &str) -> Option<&Value> {
-        Objects::find(&self.services, namespace, name)
+        let i = *self
+            .lookups()
+            .services
+            .get(&Objects::key(namespace, name))?;
+        self.services.get(i)
     }
 
     pub(crate) fn secret(&self, namespace: &str, name: &str) -> Option<&Value> {
-        Objects::find(&self.secrets, namespace, name)
+        let i = *self.lookups().secrets.get(&Objects::key(namespace, name))?;
+        self.secrets.get(i)
+    }
+
+    /// The EndpointSlices of the Service `namespace/name`, in list order.
+    pub(crate) fn slices_of(&self, namespace: &str, name: &str) -> Vec<&Value> {
+        self.lookups()
+            .slices
+            .get(&Objects::key(namespace, name))
+            .into_iter()
+            .flatten()
+            .filter_map(|i| self.endpoint_slices.get(*i))
+            .collect()
     }
 }
 

@@ -65,11 +65,10 @@ fn route_on_listener(
     let name = text(route, "/metadata/name");
     let gen = generation(route);
     let mut resolved = condition("ResolvedRefs", true, gen, "ResolvedRefs", "");
-    let rules = route
+    let rules: &[Value] = route
         .pointer("/spec/rules")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[], Vec::as_slice);
     for (ri, rule) in rules.iter().enumerate() {
         let key = normalize(&format!(
             "{}-{namespace}-{name}-gw-{}-{}-ep-{}-{ri}",
@@ -78,12 +77,13 @@ fn route_on_listener(
             gateway.name,
             listener.entry_point
         ));
-        let matches: Vec<Value> = match (kind, rule.get("matches").and_then(Value::as_array)) {
-            (_, Some(m)) if !m.is_empty() => m.clone(),
-            (RouteKind::Grpc, _) => vec![json!({})],
-            (RouteKind::Http, _) => Vec::new(),
+        let any_match = [json!({})];
+        let matches: &[Value] = match (kind, rule.get("matches").and_then(Value::as_array)) {
+            (_, Some(m)) if !m.is_empty() => m,
+            (RouteKind::Grpc, _) => &any_match,
+            (RouteKind::Http, _) => &[],
         };
-        for m in &matches {
+        for m in matches {
             let (rule_text, priority) = match kind {
                 RouteKind::Http => {
                     let (r, p) = http_match_rule(hostnames, m);
@@ -126,11 +126,10 @@ fn route_on_listener(
                 }
                 Ok(names) => router.middlewares = names,
             }
-            let refs = rule
+            let refs: &[Value] = rule
                 .get("backendRefs")
                 .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+                .map_or(&[], Vec::as_slice);
             let ctx = backends::Context {
                 objects,
                 options,
@@ -138,7 +137,7 @@ fn route_on_listener(
                 route,
                 path_match,
             };
-            let (service, error) = backends::rule_service(&ctx, &router_name, &refs, http);
+            let (service, error) = backends::rule_service(&ctx, &router_name, refs, http);
             if let Some(e) = error {
                 problems.push(format!("rule {ri}: {}", text(&e, "/message")));
                 resolved = e;

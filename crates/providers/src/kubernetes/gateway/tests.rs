@@ -488,3 +488,20 @@ fn request_redirects_as_url_rewriting_regexes() {
         }
     }
 }
+
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn measure_translation_of_many_routes() {
+    let mut o = objects();
+    for i in 0..2000 {
+        o.services.push(json!({"kind": "Service", "metadata": {"name": format!("s{i}"), "namespace": "default"}, "spec": {"ports": [{"name": "web", "port": 80}]}}));
+        o.endpoint_slices.push(json!({"kind": "EndpointSlice", "metadata": {"name": format!("s{i}-1"), "namespace": "default", "labels": {"kubernetes.io/service-name": format!("s{i}")}}, "ports": [{"name": "web", "port": 8080}], "endpoints": [{"addresses": [format!("10.1.{}.{}", i / 250, i % 250)], "conditions": {"ready": true}}]}));
+        o.http_routes.push(json!({"kind": "HTTPRoute", "metadata": {"name": format!("r{i}"), "namespace": "default", "generation": 1}, "spec": {"parentRefs": [{"name": "gw", "sectionName": "web"}], "hostnames": [format!("h{i}.test")], "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "backendRefs": [{"name": format!("s{i}"), "port": 80}]}]}}));
+    }
+    let start = std::time::Instant::now();
+    let t = translate(&o, &options());
+    let took = start.elapsed();
+    let routers = t.configuration.http.map_or(0, |h| h.routers.len());
+    eprintln!("2000 routes, services and slices: {routers} routers in {took:?}");
+    assert!(routers > 2000);
+}
