@@ -269,6 +269,7 @@ fn backend(
         &service_name,
         r.get("filters"),
         ctx.path_match,
+        ctx.kind == RouteKind::Grpc,
         http,
     )
     .map_err(|e| {

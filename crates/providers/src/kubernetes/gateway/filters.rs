@@ -50,6 +50,7 @@ pub(crate) fn filters(
     parent: &str,
     list: Option<&Value>,
     path_match: Option<&Value>,
+    grpc: bool,
     http: &mut HttpConfiguration,
 ) -> Result<Vec<String>, String> {
     let mut names = Vec::new();
@@ -95,6 +96,10 @@ pub(crate) fn filters(
                         ))
                     }
                 }
+            }
+            // A GRPCRoute takes the header modifiers and ExtensionRefs only.
+            "RequestRedirect" | "URLRewrite" | "RequestMirror" | "CORS" if grpc => {
+                return Err(format!("unsupported filter {kind}"));
             }
             "RequestRedirect" => {
                 let m =

@@ -118,6 +118,7 @@ fn route_on_listener(
                 &router_name,
                 rule.get("filters"),
                 path_match,
+                kind == RouteKind::Grpc,
                 http,
             ) {
                 Err(e) => {

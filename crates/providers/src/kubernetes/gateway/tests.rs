@@ -490,6 +490,43 @@ fn request_redirects_as_url_rewriting_regexes() {
 }
 
 #[test]
+fn grpc_routes_take_header_filters_only() {
+    let mut o = objects();
+    let route = |name: &str, filter: Value| {
+        json!({
+            "kind": "GRPCRoute",
+            "metadata": {"name": name, "namespace": "default", "generation": 1},
+            "spec": {
+                "parentRefs": [{"name": "gw", "sectionName": "web"}],
+                "hostnames": [format!("{name}.test")],
+                "rules": [{"filters": [filter], "backendRefs": [{"name": "grpc", "port": 50051}]}]
+            }
+        })
+    };
+    o.grpc_routes.push(route(
+        "headers",
+        json!({"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "a", "value": "b"}]}}),
+    ));
+    o.grpc_routes.push(route(
+        "redirect",
+        json!({"type": "RequestRedirect", "requestRedirect": {"scheme": "https"}}),
+    ));
+    let t = translate(&o, &options());
+    let routers = t.configuration.http.expect("http").routers;
+    let has = |name: &str| {
+        routers
+            .keys()
+            .any(|k| k.starts_with(&format!("grpcroute-default-{name}-")))
+    };
+    assert!(has("headers"));
+    assert!(!has("redirect"));
+    assert!(t
+        .errors
+        .iter()
+        .any(|e| e.name == "redirect" && e.message.contains("unsupported filter RequestRedirect")));
+}
+
+#[test]
 #[ignore = "a measurement, run by hand"]
 fn measure_translation_of_many_routes() {
     let mut o = objects();
