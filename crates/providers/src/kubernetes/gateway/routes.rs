@@ -222,6 +222,12 @@ fn on_gateway(
         if ok {
             gateway.listeners[li].attached_routes += 1;
         }
+        let configured = ok && listener.attached;
+        // The ResolvedRefs condition does not depend on the listener: once
+        // known, only the listeners that take the route are translated.
+        if !configured && resolved.is_some() {
+            continue;
+        }
         let mut part = HttpConfiguration::default();
         let mut listener_problems = Vec::new();
         let at = Attachment {
@@ -240,7 +246,7 @@ fn on_gateway(
         {
             resolved = Some(c);
         }
-        if ok && listener.attached {
+        if configured {
             problems.extend(listener_problems);
             http.routers.extend(part.routers);
             http.services.extend(part.services);
