@@ -117,6 +117,27 @@ fn scheme(kind: RouteKind, port: &Value) -> Result<&'static str, String> {
     }
 }
 
+/// The Service's `traefik.io/service.nativeLB` annotation (its name in
+/// any case, its value as Go reads a bool), if written.
+fn native_lb_annotation(service: &Value) -> Result<Option<bool>, String> {
+    let written = service
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .find(|(k, _)| k.eq_ignore_ascii_case("traefik.io/service.nativelb"));
+    let Some((_, value)) = written else {
+        return Ok(None);
+    };
+    match value.as_str().unwrap_or_default() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(Some(true)),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(Some(false)),
+        other => Err(format!(
+            "parsing service annotations config: invalid nativeLB value {other:?}"
+        )),
+    }
+}
+
 /// The servers of the Service `namespace/name` on its port `port`.
 fn servers(
     ctx: &Context<'_>,
@@ -140,11 +161,8 @@ fn servers(
         return Err(format!("service port {port} not found"));
     };
     let scheme = scheme(ctx.kind, svc_port)?;
-    let native = match service
-        .pointer("/metadata/annotations/traefik.io~1service.nativelb")
-        .and_then(Value::as_str)
-    {
-        Some(v) => v.eq_ignore_ascii_case("true"),
+    let native = match native_lb_annotation(service)? {
+        Some(v) => v,
         None => ctx.options.native_lb_by_default,
     };
     let url = |host: &str, port: i64| Server {

@@ -527,6 +527,59 @@ fn grpc_routes_take_header_filters_only() {
 }
 
 #[test]
+fn native_lb_by_annotation_or_default() {
+    let service = |annotation: Option<&str>| {
+        let mut s = json!({
+            "kind": "Service",
+            "metadata": {"name": "native", "namespace": "default"},
+            "spec": {"clusterIP": "10.96.0.9", "ports": [{"name": "web", "port": 80}]}
+        });
+        if let Some(v) = annotation {
+            s["metadata"]["annotations"] = json!({"traefik.io/service.nativeLB": v});
+        }
+        s
+    };
+    let slice = json!({"kind": "EndpointSlice", "metadata": {"name": "native-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "native"}}, "ports": [{"name": "web", "port": 8080}], "endpoints": [{"addresses": ["10.0.9.1"], "conditions": {"ready": true}}]});
+    let route = json!({"kind": "HTTPRoute", "metadata": {"name": "native", "namespace": "default", "generation": 1}, "spec": {"parentRefs": [{"name": "gw", "sectionName": "web"}], "hostnames": ["native.test"], "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "backendRefs": [{"name": "native", "port": 80}]}]}});
+    let cases = [
+        (None, false, Some("http://10.0.9.1:8080")),
+        (None, true, Some("http://10.96.0.9:80")),
+        (Some("true"), false, Some("http://10.96.0.9:80")),
+        (Some("False"), true, Some("http://10.0.9.1:8080")),
+        (Some("maybe"), false, None),
+    ];
+    for (annotation, by_default, want) in cases {
+        let mut o = objects();
+        o.services.push(service(annotation));
+        o.endpoint_slices.push(slice.clone());
+        o.http_routes.push(route.clone());
+        let t = translate(
+            &o,
+            &GatewayOptions {
+                native_lb_by_default: by_default,
+                ..options()
+            },
+        );
+        let http = t.configuration.http.expect("http");
+        let servers: Vec<String> = http
+            .services
+            .iter()
+            .filter(|(k, _)| k.contains("-native-") && k.ends_with("-svc-default-native-0"))
+            .flat_map(|(_, s)| {
+                s.load_balancer
+                    .iter()
+                    .flat_map(|lb| lb.servers.iter().map(|s| s.url.clone()))
+            })
+            .collect();
+        assert_eq!(
+            servers.first().map(String::as_str),
+            want,
+            "{annotation:?} {by_default}"
+        );
+    }
+}
+
+#[test]
 #[ignore = "a measurement, run by hand"]
 fn measure_translation_of_many_routes() {
     let mut o = objects();
