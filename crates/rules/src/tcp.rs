@@ -403,6 +403,30 @@ fn compile(canon: &str, args: Vec<(Vec<u8>, usize)>, syntax: Syntax) -> Result<L
     }
 }
 
+/// The addresses and networks of an `ipAllowList.sourceRange`, read as
+/// `ClientIP` reads its value.
+#[derive(Debug, Clone)]
+pub struct SourceRange(Vec<IpMatcher>);
+
+impl SourceRange {
+    /// Parses every entry; the error names the first that does not parse.
+    pub fn parse<S: AsRef<str>>(ranges: &[S]) -> Result<SourceRange, String> {
+        ranges
+            .iter()
+            .map(|r| {
+                let r = r.as_ref();
+                IpMatcher::parse(r)
+                    .ok_or_else(|| format!("parsing CIDR trusted IPs {r:?}: invalid CIDR address"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(SourceRange)
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|m| m.contains(ip))
+    }
+}
+
 /// Traefik's `^(\*\.)?[[:word:]\.\-\:]+$`.
 fn valid_host(host: &str) -> bool {
     let rest = host.strip_prefix("*.").unwrap_or(host);
