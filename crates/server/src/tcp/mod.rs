@@ -313,3 +313,6 @@ async fn serve(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
