@@ -211,6 +211,7 @@ impl Builder {
             default_rule_syntax: self.view.default_rule_syntax.unwrap_or_default(),
             https_tables,
             tls: &tls.runtime,
+            provider_precedence: self.view.provider_precedence.as_deref(),
         };
         let (tables, built) =
             crate::tcp::build::build(config.tcp.as_ref(), &inputs, &mut self.tcp_cache);

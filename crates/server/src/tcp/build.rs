@@ -42,6 +42,22 @@ pub struct Inputs<'a> {
     /// The HTTP router tables for TLS connections, by entrypoint.
     pub https_tables: &'a HashMap<String, Arc<RouterTable<Route>>>,
     pub tls: &'a TlsRuntime,
+    /// `providers.precedence`, lower-cased (Traefik's list when None).
+    pub provider_precedence: Option<&'a [String]>,
+}
+
+/// Where a router's provider comes in the precedence: routers of equal
+/// priority from a provider earlier in the list are tried first; one not
+/// listed comes after all listed ones.
+fn rank(inputs: &Inputs<'_>, router: &str) -> usize {
+    let provider = provider_of(router).to_ascii_lowercase();
+    let found = match inputs.provider_precedence {
+        Some(list) => list.iter().position(|p| *p == provider),
+        None => switchyard_rules::DEFAULT_PROVIDER_PRECEDENCE
+            .iter()
+            .position(|p| *p == provider),
+    };
+    found.unwrap_or(usize::MAX)
 }
 
 /// The TCP elements as the API shows them.
@@ -116,7 +132,12 @@ pub fn build(
         .into_iter()
         .map(|(ep, mut entry)| {
             for routes in [&mut entry.plain, &mut entry.tls] {
-                routes.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.name.cmp(&b.name)));
+                routes.sort_by(|a, b| {
+                    b.priority
+                        .cmp(&a.priority)
+                        .then(rank(inputs, &a.name).cmp(&rank(inputs, &b.name)))
+                        .then(a.name.cmp(&b.name))
+                });
             }
             if let Some(table) = inputs.https_tables.get(&ep) {
                 let mut hosts = HashSet::new();

@@ -144,11 +144,13 @@ fn each_bad_element_carries_its_error_and_the_rest_builds() {
 
 #[test]
 fn providers_are_merged_with_qualified_names() {
-    let a = "tcp:\n  routers:\n    r:\n      entryPoints: [db]\n      rule: HostSNI(`*`)\n      service: s\n  services:\n    s:\n      loadBalancer:\n        servers: [{address: '127.0.0.1:1'}]\n";
-    let b = "tcp:\n  routers:\n    r:\n      entryPoints: [db]\n      rule: ClientIP(`::1`)\n      service: s@file\n";
+    let a = "tcp:\n  routers:\n    r:\n      entryPoints: [db]\n      rule: HostSNI(`*`)\n      priority: 5\n      service: s\n  services:\n    s:\n      loadBalancer:\n        servers: [{address: '127.0.0.1:1'}]\n";
+    let b = "tcp:\n  routers:\n    r:\n      entryPoints: [db]\n      rule: ClientIP(`::2`)\n      priority: 5\n      service: s@file\n";
     let rt = build(&[("file", a), ("http", b)]);
     let names: Vec<&str> = rt.tcp["db"].plain.iter().map(|r| &*r.name).collect();
-    assert_eq!(names, ["r@http", "r@file"]);
+    // Equal priorities: `file` comes before `http`
+    // in Traefik's provider precedence.
+    assert_eq!(names, ["r@file", "r@http"]);
     assert_eq!(rt.info.tcp_routers["r@http"].status, Status::Enabled);
 }
 
