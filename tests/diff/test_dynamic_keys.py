@@ -157,12 +157,12 @@ def test_every_dynamic_key_is_accepted_by_both():
         assert ours.api("/api/http/services/viaspiffe@file")[1]["status"] == "disabled"
         assert ours.api("/api/http/middlewares/forwardAuth@file")[1]["status"] == "warning"
         # UDP elements are named once each in the log; TCP ones are built,
-        # and the TCP service asking for TLS to its server is refused.
+        # and the TCP service whose transport asks for SPIFFE is refused.
         ours.wait("TCP/UDP named", lambda: "UDP service \"wrr\" is accepted but not routed" in ours.read_log())
         log = ours.read_log()
         for element in ['UDP router "every"', 'UDP service "lb"']:
             assert element + " is accepted but not routed" in log, element
-        assert 'TCP service "lb@file": servers[].tls is not supported by Switchyard yet' in log
+        assert 'TCP service "lb@file": serversTransport tls.spiffe is not supported by Switchyard yet' in log
         assert 'TCP router "every@file": the service "lb@file" does not work' in log
     finally:
         traefik.close()

@@ -13,7 +13,7 @@
 //! Keys Traefik knows that Switchyard does not act on yet are kept as
 //! written in the `Option<Node>` fields below; the builder warns about
 //! them on their element, or refuses the element when ignoring the key
-//! would weaken it (`servers[].tls`, a transport's `tls`).
+//! would weaken it (a transport's `tls.spiffe`).
 
 use std::collections::BTreeMap;
 
@@ -162,8 +162,7 @@ pub struct TcpServer {
     /// Not acted on yet (Traefik fills it from labels only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<Node>,
-    /// TLS to this server: not implemented yet, so a service asking for
-    /// it is refused rather than sending the bytes in clear.
+    /// TLS to this server, with the transport's `tls` settings.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls: bool,
 }
@@ -230,7 +229,9 @@ pub struct TcpServersTransport {
     /// Not acted on yet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dial_keep_alive: Option<Node>,
-    /// TLS to the servers: not implemented yet.
+    /// TLS to the servers with `tls` (read by the builder as an HTTP
+    /// serversTransport's TLS keys: `serverName`, `insecureSkipVerify`,
+    /// `rootCAs`, `certificates`, `peerCertURI`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Node>,
 }

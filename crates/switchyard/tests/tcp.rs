@@ -362,6 +362,36 @@ async fn services_round_robin_weighted_and_proxy_protocol() {
 }
 
 #[tokio::test]
+async fn tls_to_servers_with_the_transport_settings() {
+    let backend = TcpBackend::start(Behaviour::TlsEcho("tls:")).await;
+    let (ep_ok, ok) = entrypoint("trusted");
+    let (ep_bad, bad) = entrypoint("untrusted");
+    let dynamic = format!(
+        "tcp:\n  routers:\n\
+         \x20   trusted:\n      entryPoints: [trusted]\n      rule: HostSNI(`*`)\n      service: trusted\n\
+         \x20   untrusted:\n      entryPoints: [untrusted]\n      rule: HostSNI(`*`)\n      service: untrusted\n\
+         \x20 services:\n\
+         \x20   trusted:\n      loadBalancer:\n        serversTransport: ca\n        servers:\n          - address: \"{addr}\"\n            tls: true\n\
+         \x20   untrusted:\n      loadBalancer:\n        servers:\n          - address: \"{addr}\"\n            tls: true\n\
+         \x20 serversTransports:\n    ca:\n      tls:\n        serverName: backend.test\n        rootCAs: [\"{ca}\"]\n",
+        addr = backend.addr,
+        ca = switchyard_testkit::tls::ca_path().display()
+    );
+    let _proxy =
+        Proxy::start_with("tcp-tls-servers", &dynamic, &format!("{ep_ok}{ep_bad}"), "").await;
+    // The client speaks in clear; the server gets it over TLS, verified
+    // with the transport's CA and server name.
+    let got = wait_until("the TLS server", WAIT, || once(ok, "secret")).await;
+    assert_eq!(got, "tls:secret");
+    assert_eq!(
+        backend.firsts().last().map(Vec::as_slice),
+        Some(&b"secret"[..])
+    );
+    // Without the CA the server's certificate is not trusted: closed.
+    assert!(closed_without_answer(bad).await);
+}
+
+#[tokio::test]
 async fn middlewares_ip_allow_list_and_in_flight_conn() {
     let backend = TcpBackend::start(Behaviour::Echo("ok:")).await;
     let (ep_deny, deny) = entrypoint("deny");

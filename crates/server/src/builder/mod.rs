@@ -23,6 +23,7 @@ use crate::runtime::{Runtime, RuntimeInfo};
 
 pub use middlewares::CompiledMiddleware;
 use routers::CachedRouter;
+pub(crate) use services::transport_settings;
 use services::CachedService;
 
 /// What the builder needs from the static configuration.

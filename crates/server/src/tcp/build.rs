@@ -17,7 +17,7 @@ use switchyard_config::{ConfigError, Node};
 use switchyard_rules::tcp::{parse_tcp, tcp_default_priority, SourceRange};
 use switchyard_rules::{RouterTable, Syntax};
 
-use super::service::{Balancer, TcpService, Weighted};
+use super::service::{Balancer, ClientTls, Server, TcpService, Weighted};
 use super::{Chain, Middleware, Target, TcpEntry, TcpRoute};
 use crate::merge::{provider_of, qualify};
 use crate::runtime::{ElementInfo, Elements, Route};
@@ -336,6 +336,26 @@ fn middleware(
     Ok((kind, built))
 }
 
+/// The TLS client of a serversTransport's `tls` (none: the system's roots,
+/// the server's host as name).
+fn client_tls(tls: Option<&Node>) -> Result<ClientTls, String> {
+    if tls.is_some_and(|t| t.get("spiffe").is_some()) {
+        return Err("serversTransport tls.spiffe is not supported by Switchyard yet: it asks for SPIFFE verification of the servers, which would be skipped, so the service is refused".into());
+    }
+    let transport: switchyard_config::dynamic::ServersTransport = match tls {
+        Some(node) => switchyard_config::decode::from_node(node)
+            .map_err(|e| format!("serversTransport tls: {e}"))?,
+        None => Default::default(),
+    };
+    let settings = crate::builder::transport_settings(&transport)?;
+    let config = switchyard_proxy::upstream::tls_config(&settings)
+        .map_err(|e| format!("serversTransport tls: {e}"))?;
+    Ok(ClientTls {
+        config: Arc::new(config),
+        server_name: settings.server_name,
+    })
+}
+
 struct State<'a> {
     config: &'a TcpConfiguration,
     services: HashMap<String, Result<Arc<TcpService>, String>>,
@@ -384,9 +404,6 @@ impl State<'_> {
                 if lb.health_check.is_some() {
                     el.warn("loadBalancer.healthCheck is not implemented by Switchyard yet and is ignored");
                 }
-                if lb.servers.iter().any(|s| s.tls) {
-                    return Err("servers[].tls is not supported by Switchyard yet: the bytes would go to the server in clear, so the service is refused".into());
-                }
                 let transport = match &lb.servers_transport {
                     None => TcpServersTransport::default(),
                     Some(t) => {
@@ -401,11 +418,11 @@ impl State<'_> {
                 if transport.dial_keep_alive.is_some() {
                     el.warn("serversTransport.dialKeepAlive is not implemented by Switchyard yet and is ignored");
                 }
-                if transport.tls.is_some() {
-                    el.warn(
-                        "serversTransport.tls is not implemented by Switchyard yet and is ignored",
-                    );
-                }
+                let tls = if lb.servers.iter().any(|s| s.tls) {
+                    Some(client_tls(transport.tls.as_ref())?)
+                } else {
+                    None
+                };
                 let termination_delay = match lb.termination_delay {
                     Some(ms) if ms < 0 => None,
                     Some(ms) => Some(Duration::from_millis(ms.unsigned_abs())),
@@ -420,8 +437,19 @@ impl State<'_> {
                     Some(p) if p.version == 1 || p.version == 2 => Some(p.version as u8),
                     Some(p) => return Err(format!("unknown proxyProtocol version: {}", p.version)),
                 };
-                let servers: Vec<String> = lb.servers.iter().map(|s| s.address.clone()).collect();
-                if let Some(bad) = servers.iter().find(|a| !a.contains(':')) {
+                let servers: Vec<Server> = lb
+                    .servers
+                    .iter()
+                    .map(|s| Server {
+                        address: s.address.clone(),
+                        tls: s.tls,
+                    })
+                    .collect();
+                if let Some(bad) = servers
+                    .iter()
+                    .map(|s| &s.address)
+                    .find(|a| !a.contains(':'))
+                {
                     return Err(format!("invalid server address {bad:?}: missing port"));
                 }
                 let dial_timeout = match Duration::from(transport.dial_timeout) {
@@ -429,7 +457,8 @@ impl State<'_> {
                     d => d,
                 };
                 let key = format!(
-                    "{servers:?} {dial_timeout:?} {termination_delay:?} {proxy_protocol:?}"
+                    "{servers:?} {dial_timeout:?} {termination_delay:?} {proxy_protocol:?} {:?}",
+                    transport.tls
                 );
                 if let Some((k, built)) = self.old.balancers.get(name) {
                     if *k == key {
@@ -439,12 +468,10 @@ impl State<'_> {
                         return Ok(built.clone());
                     }
                 }
-                let built = Arc::new(TcpService::Balancer(Balancer::new(
-                    servers,
-                    dial_timeout,
-                    termination_delay,
-                    proxy_protocol,
-                )));
+                let mut balancer =
+                    Balancer::new(servers, dial_timeout, termination_delay, proxy_protocol);
+                balancer.tls = tls;
+                let built = Arc::new(TcpService::Balancer(balancer));
                 self.cache
                     .balancers
                     .insert(name.to_string(), (key, built.clone()));

@@ -20,9 +20,27 @@ pub enum TcpService {
     Weighted(Weighted),
 }
 
+/// One server of a balancer.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub address: String,
+    /// Whether the connection to it is TLS (with the balancer's client).
+    pub tls: bool,
+}
+
+/// How a balancer speaks TLS to its servers with `tls`.
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    pub config: Arc<rustls::ClientConfig>,
+    /// `serverName`; else the server's host.
+    pub server_name: Option<String>,
+}
+
 #[derive(Debug)]
 pub struct Balancer {
-    pub servers: Vec<String>,
+    pub servers: Vec<Server>,
+    /// The TLS client for servers with `tls`.
+    pub tls: Option<ClientTls>,
     next: AtomicUsize,
     pub dial_timeout: Duration,
     /// How long the other direction may go on once one has ended; None:
@@ -34,13 +52,14 @@ pub struct Balancer {
 
 impl Balancer {
     pub fn new(
-        servers: Vec<String>,
+        servers: Vec<Server>,
         dial_timeout: Duration,
         termination_delay: Option<Duration>,
         proxy_protocol: Option<u8>,
     ) -> Balancer {
         Balancer {
             servers,
+            tls: None,
             next: AtomicUsize::new(0),
             dial_timeout,
             termination_delay,
@@ -48,7 +67,7 @@ impl Balancer {
         }
     }
 
-    fn pick(&self) -> Option<&str> {
+    fn pick(&self) -> Option<&Server> {
         if self.servers.is_empty() {
             return None;
         }
@@ -122,10 +141,11 @@ impl TcpService {
             tracing::debug!(client = %ends.client, "TCP service without a server");
             return;
         };
-        let Some(address) = balancer.pick() else {
+        let Some(server) = balancer.pick() else {
             tracing::debug!(client = %ends.client, "TCP service without a server");
             return;
         };
+        let address = server.address.as_str();
         let dial = TcpStream::connect(address);
         let backend = match tokio::time::timeout(balancer.dial_timeout, dial).await {
             Ok(Ok(b)) => b,
@@ -144,15 +164,55 @@ impl TcpService {
             Some(version) => proxy_header::encode(version, ends.client, ends.local),
             None => Vec::new(),
         };
-        head.extend_from_slice(first);
+        let tls = balancer.tls.as_ref().filter(|_| server.tls);
+        if tls.is_none() {
+            head.extend_from_slice(first);
+        }
         if !head.is_empty() {
             if let Err(e) = backend.write_all(&head).await {
                 tracing::debug!(error = %e, %address, "Error while writing to backend");
                 return;
             }
         }
+        let Some(tls) = tls else {
+            copy_both(client, backend, balancer.termination_delay).await;
+            return;
+        };
+        // TLS to the server, after the PROXY header (which is in clear).
+        let host = tls
+            .server_name
+            .clone()
+            .unwrap_or_else(|| host_of(address).to_string());
+        let Ok(name) = rustls::pki_types::ServerName::try_from(host) else {
+            tracing::error!(%address, "Error while dialing backend: invalid TLS server name");
+            return;
+        };
+        let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+        let handshake = connector.connect(name, backend);
+        let mut backend = match tokio::time::timeout(balancer.dial_timeout, handshake).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, %address, "Error while dialing backend: TLS handshake");
+                return;
+            }
+            Err(_) => {
+                tracing::error!(%address, "Error while dialing backend: TLS handshake timeout");
+                return;
+            }
+        };
+        if !first.is_empty()
+            && (backend.write_all(first).await.is_err() || backend.flush().await.is_err())
+        {
+            return;
+        }
         copy_both(client, backend, balancer.termination_delay).await;
     }
+}
+
+/// The host of `host:port` (brackets of an IPv6 address taken off).
+fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
 }
 
 /// Copies `a` to `b` and `b` to `a`; when one direction ends, the write
@@ -233,7 +293,10 @@ mod tests {
 
     fn leaf(name: &str) -> Arc<TcpService> {
         Arc::new(TcpService::Balancer(Balancer::new(
-            vec![name.to_string()],
+            vec![Server {
+                address: name.to_string(),
+                tls: false,
+            }],
             Duration::from_secs(1),
             None,
             None,
@@ -242,17 +305,18 @@ mod tests {
 
     #[test]
     fn round_robin_and_weighted_order() {
-        let b = Balancer::new(
-            vec!["a".into(), "b".into(), "c".into()],
-            Duration::from_secs(1),
-            None,
-            None,
-        );
-        let got: Vec<&str> = (0..6).filter_map(|_| b.pick()).collect();
+        let servers = ["a", "b", "c"].map(|a| Server {
+            address: a.into(),
+            tls: false,
+        });
+        let b = Balancer::new(servers.to_vec(), Duration::from_secs(1), None, None);
+        let got: Vec<&str> = (0..6)
+            .filter_map(|_| b.pick().map(|s| s.address.as_str()))
+            .collect();
         assert_eq!(got, ["a", "b", "c", "a", "b", "c"]);
         let w = TcpService::Weighted(Weighted::new(vec![(leaf("a"), 3), (leaf("b"), 1)]));
         let got: Vec<String> = (0..8)
-            .filter_map(|_| w.balancer().map(|b| b.servers[0].clone()))
+            .filter_map(|_| w.balancer().map(|b| b.servers[0].address.clone()))
             .collect();
         assert_eq!(got, ["a", "a", "b", "a", "a", "a", "b", "a"]);
         let none = TcpService::Weighted(Weighted::new(vec![(leaf("a"), 0)]));

@@ -112,7 +112,7 @@ fn each_bad_element_carries_its_error_and_the_rest_builds() {
         ("router", "rule: HostSNI(`*`)\n      service: pool\n      middlewares: [nothere]", "middleware \"nothere@file\" does not exist"),
         ("router", "rule: HostSNI(`*`)\n      service: pool\n      entryPoints: [nowhere]", "entryPoint \"nowhere\" doesn't exist"),
         ("router", "rule: HostSNI(`a.test`)\n      service: pool\n      tls:\n        options: nothere", "unknown TLS options: nothere@file"),
-        ("service", "loadBalancer:\n        servers: [{address: 'a:1', tls: true}]", "servers[].tls is not supported"),
+        ("service", "loadBalancer:\n        serversTransport: t\n        servers: [{address: 'a:1', tls: true}]", "tls.spiffe is not supported"),
         ("service", "loadBalancer:\n        serversTransport: nothere\n        servers: [{address: 'a:1'}]", "serversTransport \"nothere@file\" not found"),
         ("service", "loadBalancer:\n        proxyProtocol: {version: 3}\n        servers: [{address: 'a:1'}]", "unknown proxyProtocol version: 3"),
         ("service", "weighted:\n        services: [{name: bad}]", "cycle of weighted services"),
@@ -123,7 +123,7 @@ fn each_bad_element_carries_its_error_and_the_rest_builds() {
             "router" => format!(
                 "tcp:\n  routers:\n    bad:\n      {def}\n  services:\n    pool:\n      loadBalancer:\n        servers: [{{address: '127.0.0.1:1'}}]\n"
             ),
-            _ => format!("tcp:\n  services:\n    bad:\n      {def}\n"),
+            _ => format!("tcp:\n  services:\n    bad:\n      {def}\n  serversTransports:\n    t:\n      tls:\n        spiffe: {{}}\n"),
         };
         let rt = build(&[("file", &yaml)]);
         let elements = match *kind {
