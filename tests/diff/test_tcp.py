@@ -281,3 +281,57 @@ def test_tcp_routing_matches(setup):
     assert theirs["pp header"] == b"PROXY TCP4 127.0.0.1 127.0.0.1"
     assert theirs["plain http"] == 200
     assert theirs["ipAllowList"] == "closed"
+
+
+def api_answers(binary, setup):
+    """The TCP parts of the API of a proxy on DYNAMIC plus a router in
+    error."""
+    from harness import free_port
+    import json
+
+    servers, http_backend = setup
+    values = {
+        "echo": servers["echo"].port,
+        "banner": servers["banner"].port,
+        "tlsecho": servers["tls"].port,
+        "http_backend": http_backend.url,
+        "echo_ep": free_port(),
+        "smtp_ep": free_port(),
+        "deny_ep": free_port(),
+    }
+    broken = "    broken:\n      entryPoints: [echo]\n      rule: HostSNI(`x.test`)\n      service: nothere\n"
+    dynamic = DYNAMIC.replace("  middlewares:\n    others:", broken + "  middlewares:\n    others:")
+    p = Proxy(binary, STATIC, dynamic, values)
+    try:
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                status, _, body = request(p.admin, "GET", "/api/tcp/routers", host="localhost")
+                if status == 200 and len(json.loads(body)) == 6:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        out = {}
+        for path in ("/api/tcp/routers", "/api/tcp/services", "/api/tcp/middlewares",
+                     "/api/tcp/routers/pass@file", "/api/tcp/services/nothere@file",
+                     "/api/tcp/routers?search=pass", "/api/tcp/services?sortBy=name&direction=desc"):
+            status, _, body = request(p.admin, "GET", path, host="localhost")
+            out[path] = (status, json.loads(body))
+        status, _, body = request(p.admin, "GET", "/api/overview", host="localhost")
+        out["overview"] = json.loads(body)["tcp"]
+        status, _, body = request(p.admin, "GET", "/api/rawdata", host="localhost")
+        raw = json.loads(body)
+        out["rawdata"] = {k: raw.get(k) for k in ("tcpRouters", "tcpServices", "tcpMiddlewares")}
+        return out
+    finally:
+        p.close()
+
+
+def test_tcp_api_matches(setup):
+    theirs = api_answers(traefik_bin(), setup)
+    ours = api_answers(switchyard_bin(), setup)
+    for key in theirs:
+        assert ours[key] == theirs[key], "%s:\nswitchyard %r\ntraefik    %r" % (key, ours[key], theirs[key])
+    assert len(theirs["/api/tcp/routers"][1]) == 6
+    assert theirs["overview"]["routers"] == {"total": 6, "warnings": 0, "errors": 1}

@@ -110,17 +110,19 @@ pub fn build(
     }
     let mut tables: HashMap<String, TcpEntry> = HashMap::new();
     for (name, r) in &config.routers {
-        let mut el = ElementInfo::new(name, &json_of(r));
+        let mut el = ElementInfo::new(name, &router_view(name, r, inputs));
+        if let Ok(r) = r {
+            el.links = wanted_entrypoints(r, inputs);
+        }
         match router(name, r, inputs, &services, &middlewares, &mut el) {
             Ok((eps, route)) => {
                 for ep in eps {
-                    let entry = tables.entry(ep.clone()).or_default();
+                    let entry = tables.entry(ep).or_default();
                     if r.as_ref().is_ok_and(|r| r.tls.is_some()) {
                         entry.tls.push(route.clone());
                     } else {
                         entry.plain.push(route.clone());
                     }
-                    el.links.push(ep);
                 }
                 link(&mut info, name, r, &el);
             }
@@ -156,22 +158,48 @@ pub fn build(
     (entries, info)
 }
 
-/// Records a router's name on the services and middlewares it uses.
+/// Records a router's name on the service it uses (Traefik's API names
+/// no users of TCP middlewares).
 fn link(info: &mut TcpInfo, name: &str, r: &Result<TcpRouter, ConfigError>, el: &ElementInfo) {
     let Ok(r) = r else { return };
     if el.status == crate::runtime::Status::Disabled {
         return;
     }
-    let provider = provider_of(name);
-    let service = qualify(&r.service, provider);
+    let service = qualify(&r.service, provider_of(name));
     if let Some(s) = info.services.get_mut(&service) {
         Arc::make_mut(s).links.push(name.to_string());
     }
-    for m in &r.middlewares {
-        if let Some(m) = info.middlewares.get_mut(&qualify(m, provider)) {
-            Arc::make_mut(m).links.push(name.to_string());
-        }
+}
+
+/// The entrypoints a router asks for (the default ones when it names
+/// none).
+fn wanted_entrypoints(r: &TcpRouter, inputs: &Inputs<'_>) -> Vec<String> {
+    if r.entry_points.is_empty() {
+        inputs.default_entrypoints.to_vec()
+    } else {
+        r.entry_points.clone()
     }
+}
+
+/// A router as Traefik's API shows it: its entrypoints and priority as
+/// used, its middlewares qualified.
+fn router_view(
+    name: &str,
+    r: &Result<TcpRouter, ConfigError>,
+    inputs: &Inputs<'_>,
+) -> serde_json::Value {
+    let Ok(r) = r else {
+        return serde_json::Value::Object(Default::default());
+    };
+    let provider = provider_of(name);
+    let mut shown = r.clone();
+    shown.entry_points = wanted_entrypoints(r, inputs);
+    shown.middlewares = r.middlewares.iter().map(|m| qualify(m, provider)).collect();
+    shown.priority = Some(match r.priority.unwrap_or(0) {
+        0 => tcp_default_priority(&r.rule),
+        p => p,
+    });
+    serde_json::to_value(&shown).unwrap_or_default()
 }
 
 fn json_of<T: serde::Serialize>(r: &Result<T, ConfigError>) -> serde_json::Value {
@@ -257,13 +285,8 @@ fn router(
             }
         }
     };
-    let wanted = if r.entry_points.is_empty() {
-        inputs.default_entrypoints.to_vec()
-    } else {
-        r.entry_points.clone()
-    };
     let mut eps = Vec::new();
-    for ep in wanted {
+    for ep in wanted_entrypoints(r, inputs) {
         if inputs.entrypoints.contains(&ep) {
             eps.push(ep);
         } else {
@@ -306,6 +329,8 @@ fn middleware(
     }
     let kind = if m.in_flight_conn.is_some() {
         "inflightconn"
+    } else if m.ip_white_list.is_some() {
+        "ipwhitelist"
     } else {
         "ipallowlist"
     };
