@@ -335,3 +335,111 @@ def test_tcp_api_matches(setup):
         assert ours[key] == theirs[key], "%s:\nswitchyard %r\ntraefik    %r" % (key, ours[key], theirs[key])
     assert len(theirs["/api/tcp/routers"][1]) == 6
     assert theirs["overview"]["routers"] == {"total": 6, "warnings": 0, "errors": 1}
+
+
+DYNAMIC_PRECEDENCE = """
+http:
+  routers:
+    secure:
+      entryPoints: [web]
+      rule: Host(`backend.test`)
+      service: web
+      tls: {}
+  services:
+    web:
+      loadBalancer:
+        servers:
+          - url: "<<http_backend>>"
+tcp:
+  routers:
+    same-host:
+      entryPoints: [web]
+      rule: HostSNI(`backend.test`)
+      service: tlsecho
+      tls:
+        passthrough: true
+    catch-all:
+      entryPoints: [web]
+      rule: HostSNI(`*`)
+      service: tlsecho
+      tls:
+        passthrough: true
+    plain:
+      entryPoints: [web]
+      rule: HostSNI(`*`)
+      service: banner
+  services:
+    tlsecho:
+      loadBalancer:
+        servers:
+          - address: "127.0.0.1:<<tlsecho>>"
+    banner:
+      loadBalancer:
+        servers:
+          - address: "127.0.0.1:<<banner>>"
+tls:
+  certificates:
+    - certFile: "<<fixtures>>/server.pem"
+      keyFile: "<<fixtures>>/server.key"
+"""
+
+
+def precedence_answers(binary, setup):
+    from harness import free_port
+
+    servers, http_backend = setup
+    values = {
+        "banner": servers["banner"].port,
+        "tlsecho": servers["tls"].port,
+        "http_backend": http_backend.url,
+        "echo_ep": free_port(),
+        "smtp_ep": free_port(),
+        "deny_ep": free_port(),
+    }
+    p = Proxy(binary, STATIC, DYNAMIC_PRECEDENCE, values)
+    try:
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            got = exchange(p.web, tls=tls_context(), sni="other.test")
+            if isinstance(got, tuple) and got[0] == "switchyard-client":
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("TCP routers not ready: " + p.read_log())
+        out = {}
+        # An HTTP TLS router's host goes to HTTP before a TCP router of the
+        # same name; another name to the TCP catch-all.
+        secure = exchange(p.web, b"GET / HTTP/1.1\r\nHost: backend.test\r\n\r\n", tls=tls_context(["http/1.1"]), sni="backend.test")
+        out["backend.test"] = (secure[0], secure[1].split(b"\r\n")[0]) if isinstance(secure, tuple) else secure
+        out["other.test"] = exchange(p.web, b"hi", tls=tls_context(), sni="other.test")
+        # With an HTTP TLS router on the entrypoint, a plain TCP router
+        # waits for the client's first bytes: the server's banner comes
+        # only after them.
+        out["banner before a byte"] = _silent_read(p.web)
+        out["banner after a byte"] = exchange(p.web, b"EHLO x\r\n", until=b"EHLO")
+        return out
+    finally:
+        p.close()
+
+
+def _silent_read(port):
+    """What comes within a second without sending anything."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    try:
+        s.settimeout(1)
+        try:
+            return s.recv(4096)
+        except socket.timeout:
+            return "nothing"
+    finally:
+        s.close()
+
+
+def test_tls_precedence_between_http_and_tcp_matches(setup):
+    theirs = precedence_answers(traefik_bin(), setup)
+    ours = precedence_answers(switchyard_bin(), setup)
+    for key in theirs:
+        assert ours[key] == theirs[key], "%s: switchyard %r, traefik %r" % (key, ours[key], theirs[key])
+    assert theirs["backend.test"] == ("localhost", b"HTTP/1.1 200 OK")
+    assert theirs["other.test"] == ("switchyard-client", b"echo:hi")
+    assert theirs["banner before a byte"] == "nothing"

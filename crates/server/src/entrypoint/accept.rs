@@ -75,9 +75,10 @@ pub(super) fn serve_connection(
         // (see `crate::tcp`); what they leave goes on to HTTP.
         let tcp = {
             let runtime = switcher.load();
-            runtime
-                .tcp
-                .get(&settings.name)
+            // Most configurations have no TCP router: no lookup then.
+            (!runtime.tcp.is_empty())
+                .then(|| runtime.tcp.get(&settings.name))
+                .flatten()
                 .map(|entry| (entry.clone(), runtime.tls.clone()))
         };
         let (stream, first) = match tcp {
