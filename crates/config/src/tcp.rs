@@ -226,7 +226,9 @@ pub struct TcpServersTransport {
     pub termination_delay: Duration,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy_protocol: Option<ProxyProtocolVersion>,
-    /// Not acted on yet.
+    /// The interval of TCP keep-alive probes (15 s when not given or
+    /// zero; negative: none), kept as written because Go's durations may
+    /// be negative here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dial_keep_alive: Option<Node>,
     /// TLS to the servers with `tls` (read by the builder as an HTTP

@@ -361,6 +361,28 @@ fn middleware(
     Ok((kind, built))
 }
 
+/// The interval of TCP keep-alive probes to the servers: `dialKeepAlive`,
+/// 15 s when not given or zero, none when negative (Go's dialer).
+fn keep_alive(written: Option<&Node>) -> Result<Option<Duration>, String> {
+    let Some(node) = written else {
+        return Ok(Some(Duration::from_secs(15)));
+    };
+    let text = match &node.value {
+        switchyard_config::node::Value::Scalar(s) => s.as_text(),
+        _ => return Err("expected a duration".into()),
+    };
+    let text = text.trim();
+    if text.starts_with('-') {
+        return Ok(None);
+    }
+    let d: Duration = switchyard_config::duration::parse(text)?.into();
+    Ok(Some(if d.is_zero() {
+        Duration::from_secs(15)
+    } else {
+        d
+    }))
+}
+
 /// The TLS client of a serversTransport's `tls` (none: the system's roots,
 /// the server's host as name).
 fn client_tls(tls: Option<&Node>) -> Result<ClientTls, String> {
@@ -440,9 +462,10 @@ impl State<'_> {
                         }
                     }
                 };
-                if transport.dial_keep_alive.is_some() {
-                    el.warn("serversTransport.dialKeepAlive is not implemented by Switchyard yet and is ignored");
-                }
+                let keep_alive = match keep_alive(transport.dial_keep_alive.as_ref()) {
+                    Ok(k) => k,
+                    Err(e) => return Err(format!("serversTransport dialKeepAlive: {e}")),
+                };
                 let tls = if lb.servers.iter().any(|s| s.tls) {
                     Some(client_tls(transport.tls.as_ref())?)
                 } else {
@@ -482,7 +505,7 @@ impl State<'_> {
                     d => d,
                 };
                 let key = format!(
-                    "{servers:?} {dial_timeout:?} {termination_delay:?} {proxy_protocol:?} {:?}",
+                    "{servers:?} {dial_timeout:?} {termination_delay:?} {proxy_protocol:?} {keep_alive:?} {:?}",
                     transport.tls
                 );
                 if let Some((k, built)) = self.old.balancers.get(name) {
@@ -496,6 +519,7 @@ impl State<'_> {
                 let mut balancer =
                     Balancer::new(servers, dial_timeout, termination_delay, proxy_protocol);
                 balancer.tls = tls;
+                balancer.keep_alive = keep_alive;
                 let built = Arc::new(TcpService::Balancer(balancer));
                 self.cache
                     .balancers

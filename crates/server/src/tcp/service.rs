@@ -41,6 +41,8 @@ pub struct Balancer {
     pub servers: Vec<Server>,
     /// The TLS client for servers with `tls`.
     pub tls: Option<ClientTls>,
+    /// TCP keep-alive probes to the servers, this often.
+    pub keep_alive: Option<Duration>,
     next: AtomicUsize,
     pub dial_timeout: Duration,
     /// How long the other direction may go on once one has ended; None:
@@ -60,6 +62,7 @@ impl Balancer {
         Balancer {
             servers,
             tls: None,
+            keep_alive: None,
             next: AtomicUsize::new(0),
             dial_timeout,
             termination_delay,
@@ -159,6 +162,12 @@ impl TcpService {
             }
         };
         let _ = backend.set_nodelay(true);
+        if let Some(interval) = balancer.keep_alive {
+            let probes = socket2::TcpKeepalive::new()
+                .with_time(interval)
+                .with_interval(interval);
+            let _ = socket2::SockRef::from(&backend).set_tcp_keepalive(&probes);
+        }
         let mut backend = backend;
         let mut head = match balancer.proxy_protocol {
             Some(version) => proxy_header::encode(version, ends.client, ends.local),

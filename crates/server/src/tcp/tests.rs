@@ -123,13 +123,14 @@ fn each_bad_element_carries_its_error_and_the_rest_builds() {
         ("service", "loadBalancer:\n        proxyProtocol: {version: 3}\n        servers: [{address: 'a:1'}]", "unknown proxyProtocol version: 3"),
         ("service", "weighted:\n        services: [{name: bad}]", "cycle of weighted services"),
         ("service", "{}", "the service has no type"),
+        ("service", "loadBalancer:\n        serversTransport: slow\n        servers: [{address: 'a:1'}]", "dialKeepAlive: "),
     ];
     for (kind, def, want) in cases {
         let yaml = match *kind {
             "router" => format!(
                 "tcp:\n  routers:\n    bad:\n      {def}\n  services:\n    pool:\n      loadBalancer:\n        servers: [{{address: '127.0.0.1:1'}}]\n"
             ),
-            _ => format!("tcp:\n  services:\n    bad:\n      {def}\n  serversTransports:\n    t:\n      tls:\n        spiffe: {{}}\n"),
+            _ => format!("tcp:\n  services:\n    bad:\n      {def}\n  serversTransports:\n    t:\n      tls:\n        spiffe: {{}}\n    slow:\n      dialKeepAlive: soon\n"),
         };
         let rt = build(&[("file", &yaml)]);
         let elements = match *kind {
