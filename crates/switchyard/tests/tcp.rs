@@ -29,7 +29,13 @@ enum Behaviour {
     /// Echoes over TLS with the fixture certificate (CN localhost,
     /// DNS backend.test).
     TlsEcho(&'static str),
+    /// A PostgreSQL server that accepts TLS: reads the SSLRequest, says
+    /// `S`, then echoes over TLS.
+    PostgresTls(&'static str),
 }
+
+/// PostgreSQL's SSLRequest.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 4, 210, 22, 47];
 
 /// A backend on 127.0.0.1 that records the first bytes of each
 /// connection.
@@ -57,6 +63,20 @@ impl TcpBackend {
                             }
                         }
                         Behaviour::TlsEcho(prefix) => {
+                            let acceptor = acceptor_with(&TlsOptions::default());
+                            if let Ok(tls) = acceptor.accept(stream).await {
+                                echo(tls, prefix, seen).await;
+                            }
+                        }
+                        Behaviour::PostgresTls(prefix) => {
+                            let mut stream = stream;
+                            let mut request = [0u8; 8];
+                            if stream.read_exact(&mut request).await.is_err()
+                                || request != SSL_REQUEST
+                                || stream.write_all(b"S").await.is_err()
+                            {
+                                return;
+                            }
                             let acceptor = acceptor_with(&TlsOptions::default());
                             if let Ok(tls) = acceptor.accept(stream).await {
                                 echo(tls, prefix, seen).await;
@@ -389,6 +409,79 @@ async fn tls_to_servers_with_the_transport_settings() {
     );
     // Without the CA the server's certificate is not trusted: closed.
     assert!(closed_without_answer(bad).await);
+}
+
+/// A PostgreSQL client asking for TLS on `addr`: the `S`, then a TLS
+/// connection with `sni`, and one exchange in it.
+async fn postgres_client(addr: SocketAddr, sni: &str, msg: &str) -> Option<(Vec<String>, String)> {
+    let mut tcp = TcpStream::connect(addr).await.ok()?;
+    tcp.write_all(&SSL_REQUEST).await.ok()?;
+    let mut yes = [0u8; 1];
+    tokio::time::timeout(Duration::from_secs(2), tcp.read_exact(&mut yes))
+        .await
+        .ok()?
+        .ok()?;
+    if yes[0] != b'S' {
+        return None;
+    }
+    let config = TlsClient::default().client_config().ok()?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from(sni.to_string()).ok()?;
+    let mut tls = tokio::time::timeout(Duration::from_secs(2), connector.connect(name, tcp))
+        .await
+        .ok()?
+        .ok()?;
+    let names = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| cert_names(c))
+        .unwrap_or_default();
+    let answer = exchange(&mut tls, msg).await?;
+    Some((names, answer))
+}
+
+#[tokio::test]
+async fn postgres_starttls_terminated_and_passed_through() {
+    let clear = TcpBackend::start(Behaviour::Echo("clear:")).await;
+    let pg = TcpBackend::start(Behaviour::PostgresTls("pg:")).await;
+    let (ep, addr) = entrypoint("pg");
+    let dir = TestDir::new("tcp-pg-certs");
+    let (cert, key) = switchyard_testkit::tls::write_cert(dir.path(), "db", &["db.test"]);
+    let dynamic = format!(
+        "tcp:\n  routers:\n\
+         \x20   term:\n      entryPoints: [pg]\n      rule: HostSNI(`db.test`)\n      service: clear\n      tls: {{}}\n\
+         \x20   pass:\n      entryPoints: [pg]\n      rule: HostSNI(`backend.test`)\n      service: pg\n      tls:\n        passthrough: true\n\
+         \x20 services:\n\
+         \x20   clear:\n      loadBalancer:\n        servers:\n          - address: \"{}\"\n\
+         \x20   pg:\n      loadBalancer:\n        servers:\n          - address: \"{}\"\n\
+         tls:\n  certificates:\n    - certFile: \"{}\"\n      keyFile: \"{}\"\n",
+        clear.addr,
+        pg.addr,
+        cert.display(),
+        key.display()
+    );
+    let _proxy = Proxy::start_with("tcp-postgres", &dynamic, &ep, "").await;
+    // Terminated: our certificate, and the server gets the clear bytes
+    // without the SSLRequest.
+    let (names, answer) = wait_until("the terminating router", WAIT, || {
+        postgres_client(addr, "db.test", "startup")
+    })
+    .await;
+    assert!(names.iter().any(|n| n == "db.test"), "{names:?}");
+    assert_eq!(answer, "clear:startup");
+    assert_eq!(
+        clear.firsts().last().map(Vec::as_slice),
+        Some(&b"startup"[..])
+    );
+    // Passed through: the server is asked for TLS too, and its own
+    // certificate reaches the client.
+    let (names, answer) = postgres_client(addr, "backend.test", "startup")
+        .await
+        .expect("passthrough");
+    assert!(names.iter().any(|n| n == "backend.test"), "{names:?}");
+    assert_eq!(answer, "pg:startup");
 }
 
 #[tokio::test]

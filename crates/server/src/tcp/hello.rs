@@ -7,6 +7,10 @@
 const HANDSHAKE: u8 = 0x16;
 /// The handshake message type of a ClientHello.
 const CLIENT_HELLO: u8 = 1;
+/// PostgreSQL's SSLRequest (length 8, code 80877103): a client that wants
+/// TLS sends it first and waits for `S` before its ClientHello.
+pub(crate) const POSTGRES_SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 4, 210, 22, 47];
+
 /// The most of a connection read to find its ClientHello.
 pub(crate) const MAX_HELLO: usize = 64 * 1024;
 
@@ -19,6 +23,8 @@ pub(crate) enum Peeked {
     NotTls,
     /// A whole ClientHello.
     Hello(Hello),
+    /// PostgreSQL's SSLRequest (the first 8 bytes).
+    Postgres,
     /// A TLS handshake that is not a valid ClientHello.
     Malformed(&'static str),
     /// The connection ended within the ClientHello.
@@ -37,6 +43,14 @@ pub(crate) fn peek(buf: &[u8]) -> Peeked {
     let Some(&first) = buf.first() else {
         return Peeked::NeedMore;
     };
+    let seen = buf.len().min(POSTGRES_SSL_REQUEST.len());
+    if buf[..seen] == POSTGRES_SSL_REQUEST[..seen] {
+        return if seen == POSTGRES_SSL_REQUEST.len() {
+            Peeked::Postgres
+        } else {
+            Peeked::NeedMore
+        };
+    }
     if first != HANDSHAKE {
         return Peeked::NotTls;
     }
@@ -219,6 +233,9 @@ mod tests {
         split.extend(&msg[10..]);
         let cases: Vec<(&str, Vec<u8>, Peeked)> = vec![
             ("nothing yet", vec![], Peeked::NeedMore),
+            ("postgres, begun", vec![0, 0, 0, 8], Peeked::NeedMore),
+            ("postgres", POSTGRES_SSL_REQUEST.to_vec(), Peeked::Postgres),
+            ("zeros, not postgres", vec![0, 0, 0, 9], Peeked::NotTls),
             ("plain text", b"GET / HTTP/1.1\r\n".to_vec(), Peeked::NotTls),
             (
                 "server name and alpn",

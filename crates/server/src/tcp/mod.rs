@@ -119,6 +119,15 @@ impl Chain {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        self.serve_with(client, first, ends, false).await;
+    }
+
+    /// [`Chain::serve`]; `postgres`: the server is asked for TLS the
+    /// PostgreSQL way first.
+    async fn serve_with<S>(&self, client: S, first: &[u8], ends: Ends, postgres: bool)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let ip = ends.client.ip().to_canonical();
         let mut guards = Vec::new();
         for m in &self.middlewares {
@@ -143,7 +152,7 @@ impl Chain {
                 }
             }
         }
-        self.service.serve(client, first, ends).await;
+        self.service.serve(client, first, ends, postgres).await;
         drop(guards);
     }
 }
@@ -200,19 +209,14 @@ pub(crate) async fn dispatch(
         }
     }
     let mut stream = stream;
-    let peeked = match tokio::time::timeout(limit, read_hello(&mut stream, &mut first)).await {
-        Ok(Ok(Some(p))) => p,
-        Ok(Ok(None)) => return Dispatch::Done,
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, %client, "Error while peeking first bytes");
-            return Dispatch::Done;
-        }
-        Err(_) => {
-            tracing::debug!(%client, "timed out waiting for the first bytes");
-            return Dispatch::Done;
-        }
+    let Some(peeked) = peek_within(limit, &mut stream, &mut first, client).await else {
+        return Dispatch::Done;
     };
     let hello = match peeked {
+        Peeked::Postgres => {
+            postgres(stream, first, ends, entry, &tls, limit).await;
+            return Dispatch::Done;
+        }
         Peeked::Hello(h) => h,
         Peeked::NotTls => {
             let Some(route) = entry.plain_route(ip) else {
@@ -254,6 +258,65 @@ pub(crate) async fn dispatch(
     drop(entry);
     serve(target, stream, first, ends, &tls, limit).await;
     Dispatch::Done
+}
+
+/// [`read_hello`] within `limit`; None (logged) when the connection is to
+/// be closed.
+async fn peek_within(
+    limit: Duration,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    client: SocketAddr,
+) -> Option<Peeked> {
+    match tokio::time::timeout(limit, read_hello(stream, buf)).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, %client, "Error while peeking first bytes");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%client, "timed out waiting for the first bytes");
+            None
+        }
+    }
+}
+
+/// A PostgreSQL client asking for TLS (Traefik's `servePostgres`): it is
+/// told yes (`S`), its ClientHello picks a TLS TCP router, and with
+/// passthrough the server is asked the same first
+/// ([`service::TcpService::serve`] with `postgres`).
+async fn postgres(
+    mut stream: TcpStream,
+    mut first: Vec<u8>,
+    ends: Ends,
+    entry: Arc<TcpEntry>,
+    tls: &TlsRuntime,
+    limit: Duration,
+) {
+    use tokio::io::AsyncWriteExt;
+    if stream.write_all(b"S").await.is_err() {
+        return;
+    }
+    first.drain(..hello::POSTGRES_SSL_REQUEST.len());
+    let Some(Peeked::Hello(hello)) = peek_within(limit, &mut stream, &mut first, ends.client).await
+    else {
+        return;
+    };
+    let sni = canonical_server_name(&hello.server_name);
+    let conn = ConnInfo {
+        server_name: &sni,
+        client_ip: ends.client.ip().to_canonical(),
+        alpn: &hello.alpn,
+    };
+    let Some(route) = entry.tls.iter().find(|r| r.rule.matches(&conn)) else {
+        return;
+    };
+    let target = route.target.clone();
+    drop(entry);
+    match target {
+        Target::Forward(chain) => chain.serve_with(stream, &first, ends, true).await,
+        other => serve(other, stream, first, ends, tls, limit).await,
+    }
 }
 
 /// Reads until the first bytes say what the connection is. `Ok(None)`:

@@ -136,7 +136,7 @@ impl TcpService {
     /// Connects the client to a server of this service and copies bytes
     /// both ways until both directions end. `first`: bytes already read
     /// from the client, sent first.
-    pub async fn serve<S>(&self, client: S, first: &[u8], ends: Ends)
+    pub async fn serve<S>(&self, client: S, first: &[u8], ends: Ends, postgres: bool)
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -173,6 +173,23 @@ impl TcpService {
             Some(version) => proxy_header::encode(version, ends.client, ends.local),
             None => Vec::new(),
         };
+        if postgres {
+            // The client was told yes already; the server must say it too,
+            // and its answer is not passed on.
+            let mut reply = [0u8; 1];
+            let proxy_header = std::mem::take(&mut head);
+            let asked = async {
+                backend.write_all(&proxy_header).await?;
+                backend
+                    .write_all(&super::hello::POSTGRES_SSL_REQUEST)
+                    .await?;
+                backend.read_exact(&mut reply).await
+            };
+            if asked.await.is_err() || reply[0] != b'S' {
+                tracing::error!(%address, "invalid response from Postgres server");
+                return;
+            }
+        }
         let tls = balancer.tls.as_ref().filter(|_| server.tls);
         if tls.is_none() {
             head.extend_from_slice(first);
