@@ -199,6 +199,26 @@ def exchange(port, payload=b"ping", wait_first=False, tls=None, sni=None, until=
         s.close()
 
 
+def postgres_exchange(port, sni, alpn):
+    """A PostgreSQL client asking for TLS: the proxy's answer, then a TLS
+    exchange (certificate CN, bytes back)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    try:
+        s.settimeout(2)
+        s.sendall(bytes([0, 0, 0, 8, 4, 210, 22, 47]))
+        yes = s.recv(1)
+        if yes != b"S":
+            return ("no S", yes)
+        try:
+            t = tls_context(alpn).wrap_socket(s, server_hostname=sni)
+        except (ssl.SSLError, OSError):
+            return "handshake failed"
+        t.sendall(b"startup")
+        return (cert_cn(t.getpeercert(binary_form=True)), t.recv(4096))
+    finally:
+        s.close()
+
+
 def cert_cn(der):
     """The subject CN (the last CN in the certificate: the issuer comes
     first), found by the OID's bytes, enough for the fixtures."""
@@ -261,6 +281,7 @@ def run(binary, setup):
         out["no matching ALPN: HTTP answers"] = no_alpn[1].split(b"\r\n")[0] if isinstance(no_alpn, tuple) else no_alpn
         other = exchange(p.web, b"GET / HTTP/1.1\r\nHost: web.test\r\n\r\n", tls=tls_context(), sni="other.test")
         out["other name: HTTP answers"] = other[1].split(b"\r\n")[0] if isinstance(other, tuple) else other
+        out["postgres starttls, terminated"] = postgres_exchange(p.web, "backend.test", ["pg", "http/1.1"])
         status, _, _ = request(p.web, "GET", "/", host="web.test")
         out["plain http"] = status
         out["ipAllowList"] = exchange(values["deny_ep"])
@@ -281,6 +302,7 @@ def test_tcp_routing_matches(setup):
     assert theirs["pp header"] == b"PROXY TCP4 127.0.0.1 127.0.0.1"
     assert theirs["plain http"] == 200
     assert theirs["ipAllowList"] == "closed"
+    assert theirs["postgres starttls, terminated"] == ("localhost", b"echo:startup")
 
 
 def api_answers(binary, setup):
