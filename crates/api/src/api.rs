@@ -201,7 +201,7 @@ impl Api {
             Route::One(Scheme::Tcp(kind), id) => with_name(id, id_param(kind), |name| {
                 let runtime = self.switcher.load();
                 match elements::tcp_elements(kind, &runtime).get(name) {
-                    Some(e) => respond::json_ok(&elements::tcp_representation(e, kind)),
+                    Some(e) => respond::json_ok(&elements::tcp_representation(e, kind, &runtime)),
                     None => not_found(kind.singular(), name),
                 }
             }),
@@ -255,7 +255,7 @@ impl Api {
             }
             let by_name: Map<String, Value> = all
                 .iter()
-                .map(|(name, e)| (name.clone(), elements::tcp_raw(e, kind)))
+                .map(|(name, e)| (name.clone(), elements::tcp_raw(e, kind, &runtime)))
                 .collect();
             out.insert(key.into(), Value::Object(by_name));
         }

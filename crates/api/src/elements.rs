@@ -167,9 +167,8 @@ pub fn tcp_elements(kind: Kind, runtime: &Runtime) -> &switchyard_server::runtim
 }
 
 /// A TCP element as `/api/rawdata` shows it (`tcpRouters`, ...): as an
-/// HTTP one, a used load balancer's servers all `UP` (TCP health checks
-/// are not run yet).
-pub fn tcp_raw(e: &ElementInfo, kind: Kind) -> Value {
+/// HTTP one, with a used load balancer's servers `UP` or `DOWN`.
+pub fn tcp_raw(e: &ElementInfo, kind: Kind, runtime: &Runtime) -> Value {
     let mut obj = match e.config.value() {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -182,26 +181,24 @@ pub fn tcp_raw(e: &ElementInfo, kind: Kind) -> Value {
         obj.insert(kind.links_key().into(), json!(e.links));
     }
     if kind == Kind::Service && e.kind.as_deref() == Some("loadbalancer") && !e.links.is_empty() {
-        let servers: Map<String, Value> = obj
-            .get("loadBalancer")
-            .and_then(|lb| lb.get("servers"))
-            .and_then(Value::as_array)
-            .map(|servers| {
-                servers
-                    .iter()
-                    .filter_map(|s| s.get("address").and_then(Value::as_str))
-                    .map(|a| (a.to_string(), json!("UP")))
-                    .collect()
-            })
-            .unwrap_or_default();
-        obj.insert("serverStatus".into(), Value::Object(servers));
+        if let Some(status) = runtime
+            .tcp_services
+            .get(&e.name)
+            .and_then(|s| s.server_status())
+        {
+            let servers: Map<String, Value> = status
+                .into_iter()
+                .map(|(address, up)| (address, json!(if up { "UP" } else { "DOWN" })))
+                .collect();
+            obj.insert("serverStatus".into(), Value::Object(servers));
+        }
     }
     Value::Object(obj)
 }
 
 /// A TCP element as the lists and `/api/tcp/{kind}/{name}` show it.
-pub fn tcp_representation(e: &ElementInfo, kind: Kind) -> Value {
-    let mut v = tcp_raw(e, kind);
+pub fn tcp_representation(e: &ElementInfo, kind: Kind, runtime: &Runtime) -> Value {
+    let mut v = tcp_raw(e, kind, runtime);
     if let Some(obj) = v.as_object_mut() {
         obj.insert("name".into(), json!(e.name));
         obj.insert("provider".into(), json!(provider_of(&e.name)));
@@ -226,7 +223,7 @@ pub fn tcp_list(kind: Kind, runtime: &Runtime, q: &Query) -> Vec<Value> {
     let criterion = Criterion::from_query(q);
     let mut items: Vec<Value> = tcp_elements(kind, runtime)
         .values()
-        .map(|e| tcp_representation(e, kind))
+        .map(|e| tcp_representation(e, kind, runtime))
         .filter(|v| {
             criterion
                 .as_ref()

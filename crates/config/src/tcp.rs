@@ -150,9 +150,41 @@ pub struct TcpLoadBalancer {
     /// `terminationDelay`); negative: wait for the other side forever.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub termination_delay: Option<i64>,
-    /// Not acted on yet.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_check: Option<Node>,
+    pub health_check: Option<TcpHealthCheck>,
+}
+
+/// `loadBalancer.healthCheck`: Traefik 3.7's TCP health check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TcpHealthCheck {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub port: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub send: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub expect: String,
+    pub interval: Duration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unhealthy_interval: Option<Duration>,
+    pub timeout: Duration,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+impl Default for TcpHealthCheck {
+    fn default() -> Self {
+        TcpHealthCheck {
+            port: 0,
+            send: String::new(),
+            expect: String::new(),
+            interval: Duration::from_secs(30),
+            unhealthy_interval: None,
+            timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -36,6 +36,8 @@ pub struct Runtime {
     /// TCP router tables by entrypoint name (only entrypoints with TCP
     /// routers have one): a connection loads them once, when accepted.
     pub tcp: HashMap<String, Arc<crate::tcp::TcpEntry>>,
+    /// TCP services by name, for their servers' status.
+    pub tcp_services: HashMap<String, Arc<crate::tcp::service::TcpService>>,
     /// Built load balancers by qualified service name, for live server status.
     pub balancers: HashMap<String, LoadBalancer>,
     /// The state of every element, as the API shows it.

@@ -485,6 +485,42 @@ async fn postgres_starttls_terminated_and_passed_through() {
 }
 
 #[tokio::test]
+async fn health_checks_take_a_dead_server_out_of_rotation() {
+    let alive = TcpBackend::start(Behaviour::Echo("alive:")).await;
+    let dead: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let (ep, addr) = entrypoint("checked");
+    let dynamic = format!(
+        "tcp:\n  routers:\n    checked:\n      entryPoints: [checked]\n      rule: HostSNI(`*`)\n      service: pool\n\
+         \x20 services:\n    pool:\n      loadBalancer:\n        healthCheck:\n          interval: 100ms\n          timeout: 500ms\n\
+         \x20       servers:\n          - address: \"{}\"\n          - address: \"{dead}\"\n",
+        alive.addr
+    );
+    let proxy = Proxy::start_with("tcp-health", &dynamic, &ep, "").await;
+    let status = wait_until("the dead server to be marked down", WAIT, || async {
+        let r = get(proxy.admin, "localhost", "/api/tcp/services/pool@file")
+            .await
+            .ok()
+            .filter(|r| r.status.as_u16() == 200)?;
+        let v = r.json();
+        (v["serverStatus"][dead.to_string()] == "DOWN").then_some(v)
+    })
+    .await;
+    assert_eq!(
+        status["serverStatus"][alive.addr.to_string()],
+        "UP",
+        "{status}"
+    );
+    // Every new connection now reaches the live server.
+    for i in 0..6 {
+        assert_eq!(
+            once(addr, "x").await.as_deref(),
+            Some("alive:x"),
+            "connection {i}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn middlewares_ip_allow_list_and_in_flight_conn() {
     let backend = TcpBackend::start(Behaviour::Echo("ok:")).await;
     let (ep_deny, deny) = entrypoint("deny");

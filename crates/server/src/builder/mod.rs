@@ -84,8 +84,10 @@ pub struct Builder {
     metrics: Option<Arc<crate::metrics::Metrics>>,
     /// What the last TCP build keeps for the next (balancers, counters).
     tcp_cache: crate::tcp::build::TcpCache,
-    /// The TCP tables of the last whole build, which a patch keeps.
+    /// The TCP tables and services of the last whole build, which a
+    /// patch keeps.
     tcp_tables: HashMap<String, Arc<crate::tcp::TcpEntry>>,
+    tcp_services: HashMap<String, Arc<crate::tcp::service::TcpService>>,
 }
 
 /// The TLS runtime of one build and what went wrong building it.
@@ -153,6 +155,7 @@ impl Builder {
             metrics: None,
             tcp_cache: Default::default(),
             tcp_tables: HashMap::new(),
+            tcp_services: HashMap::new(),
         })
     }
 
@@ -234,6 +237,7 @@ impl Builder {
         info.tcp_routers = built.routers;
         info.tcp_services = built.services;
         info.tcp_middlewares = built.middlewares;
+        self.tcp_services = built.built;
         self.tcp_tables = tables.clone();
         tables
     }
@@ -315,6 +319,7 @@ impl Builder {
             tls_entrypoints,
             tls: tls.runtime.clone(),
             tcp,
+            tcp_services: self.tcp_services.clone(),
             balancers,
             info,
         };

@@ -320,6 +320,7 @@ impl Builder {
             tls_entrypoints: tls_tables.clone(),
             tls: tls.runtime.clone(),
             tcp: self.tcp_tables.clone(),
+            tcp_services: self.tcp_services.clone(),
             balancers: balancers.clone(),
             info: info.clone(),
         };

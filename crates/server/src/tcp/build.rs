@@ -17,6 +17,7 @@ use switchyard_config::{ConfigError, Node};
 use switchyard_rules::tcp::{parse_tcp, tcp_default_priority, SourceRange};
 use switchyard_rules::{RouterTable, Syntax};
 
+use super::health::TcpHealthCheck;
 use super::service::{Balancer, ClientTls, Server, TcpService, Weighted};
 use super::{Chain, Middleware, Target, TcpEntry, TcpRoute};
 use crate::merge::{provider_of, qualify};
@@ -66,6 +67,8 @@ pub struct TcpInfo {
     pub routers: Elements,
     pub services: Elements,
     pub middlewares: Elements,
+    /// The services built, by name (for their servers' status).
+    pub built: HashMap<String, Arc<TcpService>>,
 }
 
 /// Builds the TCP tables of `tcp` (the merged section, names qualified).
@@ -96,6 +99,10 @@ pub fn build(
         .map(|(k, v)| (k, Arc::new(v)))
         .collect();
     let services = state.services;
+    info.built = services
+        .iter()
+        .filter_map(|(name, s)| Some((name.clone(), s.clone().ok()?)))
+        .collect();
     let mut middlewares = HashMap::new();
     for (name, m) in &config.middlewares {
         let mut el = ElementInfo::new(name, &json_of(m));
@@ -361,6 +368,32 @@ fn middleware(
     Ok((kind, built))
 }
 
+/// A `healthCheck` section compiled; non-positive durations take
+/// Traefik's defaults (30 s interval, 5 s timeout).
+fn health_check(h: &switchyard_config::tcp::TcpHealthCheck) -> Result<TcpHealthCheck, String> {
+    let or = |d: switchyard_config::Duration, default: u64| {
+        let d: Duration = d.into();
+        if d.is_zero() {
+            Duration::from_secs(default)
+        } else {
+            d
+        }
+    };
+    let interval = or(h.interval, 30);
+    let port = match h.port {
+        0 => None,
+        p => Some(u16::try_from(p).map_err(|_| format!("healthCheck.port {p} is not a port"))?),
+    };
+    Ok(TcpHealthCheck {
+        port,
+        send: h.send.as_bytes().to_vec(),
+        expect: h.expect.as_bytes().to_vec(),
+        interval,
+        unhealthy_interval: h.unhealthy_interval.map_or(interval, |d| or(d, 30)),
+        timeout: or(h.timeout, 5),
+    })
+}
+
 /// The interval of TCP keep-alive probes to the servers: `dialKeepAlive`,
 /// 15 s when not given or zero, none when negative (Go's dialer).
 fn keep_alive(written: Option<&Node>) -> Result<Option<Duration>, String> {
@@ -448,9 +481,7 @@ impl State<'_> {
         match (&conf.load_balancer, &conf.weighted) {
             (Some(lb), None) => {
                 el.kind = Some("loadbalancer".into());
-                if lb.health_check.is_some() {
-                    el.warn("loadBalancer.healthCheck is not implemented by Switchyard yet and is ignored");
-                }
+                let health = lb.health_check.as_ref().map(health_check).transpose()?;
                 let transport = match &lb.servers_transport {
                     None => TcpServersTransport::default(),
                     Some(t) => {
@@ -505,7 +536,7 @@ impl State<'_> {
                     d => d,
                 };
                 let key = format!(
-                    "{servers:?} {dial_timeout:?} {termination_delay:?} {proxy_protocol:?} {keep_alive:?} {:?}",
+                    "{servers:?} {dial_timeout:?} {termination_delay:?} {proxy_protocol:?} {keep_alive:?} {health:?} {:?}",
                     transport.tls
                 );
                 if let Some((k, built)) = self.old.balancers.get(name) {
@@ -520,6 +551,11 @@ impl State<'_> {
                     Balancer::new(servers, dial_timeout, termination_delay, proxy_protocol);
                 balancer.tls = tls;
                 balancer.keep_alive = keep_alive;
+                if let Some(check) = &health {
+                    let addresses: Vec<String> =
+                        balancer.servers.iter().map(|s| s.address.clone()).collect();
+                    balancer.health = check.spawn(name, &addresses, &balancer.up);
+                }
                 let built = Arc::new(TcpService::Balancer(balancer));
                 self.cache
                     .balancers

@@ -27,6 +27,7 @@
 //! connection already established keeps its backend to its end.
 
 pub mod build;
+pub mod health;
 mod hello;
 pub mod proxy_header;
 pub mod service;

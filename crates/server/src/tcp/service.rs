@@ -43,6 +43,11 @@ pub struct Balancer {
     pub tls: Option<ClientTls>,
     /// TCP keep-alive probes to the servers, this often.
     pub keep_alive: Option<Duration>,
+    /// Whether each server (same index) is in rotation; health checks
+    /// change it.
+    pub up: Arc<[std::sync::atomic::AtomicBool]>,
+    /// The health checks, stopped when the balancer goes.
+    pub health: Option<super::health::HealthTask>,
     next: AtomicUsize,
     pub dial_timeout: Duration,
     /// How long the other direction may go on once one has ended; None:
@@ -59,10 +64,16 @@ impl Balancer {
         termination_delay: Option<Duration>,
         proxy_protocol: Option<u8>,
     ) -> Balancer {
+        let up = servers
+            .iter()
+            .map(|_| std::sync::atomic::AtomicBool::new(true))
+            .collect();
         Balancer {
             servers,
             tls: None,
             keep_alive: None,
+            up,
+            health: None,
             next: AtomicUsize::new(0),
             dial_timeout,
             termination_delay,
@@ -70,12 +81,25 @@ impl Balancer {
         }
     }
 
+    /// The next server in rotation (round robin over those up).
     fn pick(&self) -> Option<&Server> {
-        if self.servers.is_empty() {
-            return None;
+        let n = self.servers.len();
+        for _ in 0..n {
+            let i = self.next.fetch_add(1, Ordering::Relaxed) % n;
+            if self.up[i].load(Ordering::Relaxed) {
+                return Some(&self.servers[i]);
+            }
         }
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.servers.len();
-        Some(&self.servers[i])
+        None
+    }
+
+    /// Each server's address and whether it is in rotation.
+    pub fn server_status(&self) -> Vec<(String, bool)> {
+        self.servers
+            .iter()
+            .zip(self.up.iter())
+            .map(|(s, up)| (s.address.clone(), up.load(Ordering::Relaxed)))
+            .collect()
     }
 }
 
@@ -119,6 +143,15 @@ pub struct Ends {
 }
 
 impl TcpService {
+    /// A load balancer's servers and whether each is in rotation; None
+    /// for a weighted service.
+    pub fn server_status(&self) -> Option<Vec<(String, bool)>> {
+        match self {
+            TcpService::Balancer(b) => Some(b.server_status()),
+            TcpService::Weighted(_) => None,
+        }
+    }
+
     /// The balancer a new connection goes to, through weighted services.
     fn balancer(&self) -> Option<&Balancer> {
         let mut service = self;
