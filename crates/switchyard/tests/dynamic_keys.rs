@@ -79,8 +79,11 @@ tcp:
   services:
     raw:
       loadBalancer:
-        healthCheck: {{}}
         servers: [{{address: "{app_addr}"}}]
+    rawsplit:
+      weighted:
+        healthCheck: {{}}
+        services: [{{name: raw}}]
 udp:
   services:
     dns:
@@ -144,7 +147,7 @@ udp:
     for needle in [
         "forwardAuth.maxResponseBodySize is not implemented",
         "spiffe is not supported by Switchyard yet",
-        "TCP service \"raw@file\": loadBalancer.healthCheck is not implemented",
+        "TCP service \"rawsplit@file\": weighted.healthCheck is not implemented",
         "UDP service \"dns\" is accepted but not routed",
     ] {
         wait_until(needle, Duration::from_secs(5), || async {
