@@ -7,7 +7,7 @@
 //! | `{base}/api/overview`                               | counts, features, providers     |
 //! | `{base}/api/entrypoints[/{name}]`                   | entrypoints' static settings    |
 //! | `{base}/api/http/{routers,services,middlewares}[/{name}]` | elements, listed as asked |
-//! | `{base}/api/tcp/{routers,services,middlewares}[/{name}]`  | none yet: `[]`, 404       |
+//! | `{base}/api/tcp/{routers,services,middlewares}[/{name}]`  | TCP elements, as HTTP ones |
 //! | `{base}/api/udp/{routers,services}[/{name}]`        | none yet: `[]`, 404             |
 //! | `{base}/api/version`                                | version and start date          |
 //! | `{base}/api/certificates[/{id}]`                    | the default store's certificates |
@@ -94,7 +94,8 @@ impl Api {
 #[derive(Debug, Clone, Copy)]
 enum Scheme {
     Http(Kind),
-    /// TCP or UDP: none exist yet, so lists are empty and names unknown.
+    Tcp(Kind),
+    /// UDP: none exist yet, so lists are empty and names unknown.
     Empty(Kind),
 }
 
@@ -193,6 +194,17 @@ impl Api {
                 let runtime = self.switcher.load();
                 page_of(&elements::list(kind, &runtime, &q), &q)
             }
+            Route::List(Scheme::Tcp(kind)) => {
+                let runtime = self.switcher.load();
+                page_of(&elements::tcp_list(kind, &runtime, &q), &q)
+            }
+            Route::One(Scheme::Tcp(kind), id) => with_name(id, id_param(kind), |name| {
+                let runtime = self.switcher.load();
+                match elements::tcp_elements(kind, &runtime).get(name) {
+                    Some(e) => respond::json_ok(&elements::tcp_representation(e, kind, &runtime)),
+                    None => not_found(kind.singular(), name),
+                }
+            }),
             Route::List(Scheme::Empty(_)) => page_of(&[], &q),
             Route::One(Scheme::Http(kind), id) => with_name(id, id_param(kind), |name| {
                 let runtime = self.switcher.load();
@@ -232,6 +244,21 @@ impl Api {
                 .collect();
             out.insert(kind.raw_key().into(), Value::Object(by_name));
         }
+        for (kind, key) in [
+            (Kind::Router, "tcpRouters"),
+            (Kind::Middleware, "tcpMiddlewares"),
+            (Kind::Service, "tcpServices"),
+        ] {
+            let all = elements::tcp_elements(kind, &runtime);
+            if all.is_empty() {
+                continue;
+            }
+            let by_name: Map<String, Value> = all
+                .iter()
+                .map(|(name, e)| (name.clone(), elements::tcp_raw(e, kind, &runtime)))
+                .collect();
+            out.insert(key.into(), Value::Object(by_name));
+        }
         respond::json_ok(&Value::Object(out))
     }
 }
@@ -241,7 +268,7 @@ fn scheme_of(scheme: &str, kind: &str) -> Option<Scheme> {
     let kind = Kind::from_segment(kind)?;
     match scheme {
         "http" => Some(Scheme::Http(kind)),
-        "tcp" => Some(Scheme::Empty(kind)),
+        "tcp" => Some(Scheme::Tcp(kind)),
         "udp" if kind != Kind::Middleware => Some(Scheme::Empty(kind)),
         _ => None,
     }

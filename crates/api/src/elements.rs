@@ -157,6 +157,89 @@ fn count(v: &Value, key: &str) -> i64 {
         .map_or(0, |a| i64::try_from(a.len()).unwrap_or(i64::MAX))
 }
 
+/// TCP routers, services and middlewares: the elements of `kind`.
+pub fn tcp_elements(kind: Kind, runtime: &Runtime) -> &switchyard_server::runtime::Elements {
+    match kind {
+        Kind::Router => &runtime.info.tcp_routers,
+        Kind::Service => &runtime.info.tcp_services,
+        Kind::Middleware => &runtime.info.tcp_middlewares,
+    }
+}
+
+/// A TCP element as `/api/rawdata` shows it (`tcpRouters`, ...): as an
+/// HTTP one, with a used load balancer's servers `UP` or `DOWN`.
+pub fn tcp_raw(e: &ElementInfo, kind: Kind, runtime: &Runtime) -> Value {
+    let mut obj = match e.config.value() {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    if !e.errors.is_empty() {
+        obj.insert("error".into(), json!(e.errors));
+    }
+    obj.insert("status".into(), json!(status_text(e.status)));
+    if !e.links.is_empty() {
+        obj.insert(kind.links_key().into(), json!(e.links));
+    }
+    if kind == Kind::Service && e.kind.as_deref() == Some("loadbalancer") && !e.links.is_empty() {
+        if let Some(status) = runtime
+            .tcp_services
+            .get(&e.name)
+            .and_then(|s| s.server_status())
+        {
+            let servers: Map<String, Value> = status
+                .into_iter()
+                .map(|(address, up)| (address, json!(if up { "UP" } else { "DOWN" })))
+                .collect();
+            obj.insert("serverStatus".into(), Value::Object(servers));
+        }
+    }
+    Value::Object(obj)
+}
+
+/// A TCP element as the lists and `/api/tcp/{kind}/{name}` show it.
+pub fn tcp_representation(e: &ElementInfo, kind: Kind, runtime: &Runtime) -> Value {
+    let mut v = tcp_raw(e, kind, runtime);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("name".into(), json!(e.name));
+        obj.insert("provider".into(), json!(provider_of(&e.name)));
+        match kind {
+            Kind::Router => {
+                let priority = obj.get("priority").and_then(Value::as_i64).unwrap_or(0);
+                obj.insert("priorityStr".into(), json!(priority.to_string()));
+            }
+            Kind::Service | Kind::Middleware => {
+                if let Some(t) = e.kind.as_deref().filter(|t| !t.is_empty()) {
+                    obj.insert("type".into(), json!(t));
+                }
+            }
+        }
+    }
+    v
+}
+
+/// The TCP elements of `kind` a list request asks for, filtered and
+/// ordered as the HTTP ones.
+pub fn tcp_list(kind: Kind, runtime: &Runtime, q: &Query) -> Vec<Value> {
+    let criterion = Criterion::from_query(q);
+    let mut items: Vec<Value> = tcp_elements(kind, runtime)
+        .values()
+        .map(|e| tcp_representation(e, kind, runtime))
+        .filter(|v| {
+            criterion
+                .as_ref()
+                .is_none_or(|c| keep(kind, text(v, "name"), v, c))
+        })
+        .collect();
+    let key = sort_key(kind, q.get("sortBy"));
+    query::sort(
+        &mut items,
+        q.get("direction"),
+        |v| text(v, "name"),
+        key.as_ref().map(|f| f as &dyn Fn(&Value) -> SortKey),
+    );
+    items
+}
+
 /// Whether a listed element passes the request's criterion.
 fn keep(kind: Kind, name: &str, v: &Value, c: &Criterion) -> bool {
     let status = text(v, "status");

@@ -81,7 +81,11 @@ pub fn overview(runtime: &Runtime, features: &Value, providers: &[String]) -> Va
             "services": section(info.services.values().map(|e| &**e)),
             "middlewares": section(info.middlewares.values().map(|e| &**e)),
         },
-        "tcp": { "routers": zero, "services": zero, "middlewares": zero },
+        "tcp": {
+            "routers": section(info.tcp_routers.values().map(|e| &**e)),
+            "services": section(info.tcp_services.values().map(|e| &**e)),
+            "middlewares": section(info.tcp_middlewares.values().map(|e| &**e)),
+        },
         "udp": { "routers": zero, "services": zero },
         "certificates": crate::certificates::section(runtime, std::time::SystemTime::now()),
         "features": features,

@@ -9,8 +9,9 @@
 //! service, middleware or serversTransport that has it
 //! ([`crate::dynamic::Unsupported`]), so the builder warns about it there
 //! (or, for a refused key, disables that element) while the rest of the file
-//! applies. `tcp` and `udp` are checked and kept whole: the builder names
-//! each of their elements as not routed yet.
+//! applies. `udp` is checked and kept whole: the builder names each of its
+//! elements as not routed yet. `tcp` is kept as written too, after a check
+//! that each of its elements decodes ([`crate::tcp::check`]).
 
 use std::sync::{Arc, OnceLock};
 
@@ -117,6 +118,9 @@ fn note(path: &[String], refused: bool) -> Option<Note> {
 pub fn decode(tree: &Node) -> Result<Configuration, ConfigError> {
     let checked = check_dynamic(tree)?;
     let mut config: Configuration = from_node(&checked.tree)?;
+    if let Some(tcp) = &config.tcp {
+        crate::tcp::check(tcp)?;
+    }
     for n in checked.notes {
         if let Some(u) = unsupported_of(&mut config, n.kind, &n.name) {
             if n.refused {

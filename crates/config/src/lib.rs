@@ -27,6 +27,7 @@ pub mod middlewares;
 pub mod node;
 pub mod schema;
 pub mod static_config;
+pub mod tcp;
 pub mod template;
 pub mod tls;
 mod toml_source;

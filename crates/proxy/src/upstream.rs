@@ -178,7 +178,9 @@ fn root_store(settings: &TransportSettings) -> Result<Arc<RootCertStore>, Transp
     Ok(Arc::new(roots))
 }
 
-fn tls_config(settings: &TransportSettings) -> Result<rustls::ClientConfig, TransportError> {
+/// The TLS client configuration of `settings` (also used by TCP services
+/// whose servers have `tls`).
+pub fn tls_config(settings: &TransportSettings) -> Result<rustls::ClientConfig, TransportError> {
     let provider = Arc::new(
         crate::tls_names::provider(&settings.cipher_suites).map_err(TransportError::Settings)?,
     );

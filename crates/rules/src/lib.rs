@@ -87,6 +87,7 @@ mod parser;
 mod path;
 mod request;
 mod table;
+pub mod tcp;
 mod v2;
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod runtime;
 pub mod static_translation;
 pub mod switcher;
+pub mod tcp;
 pub mod tls;
 pub mod watcher;
 

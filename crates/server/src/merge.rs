@@ -210,10 +210,32 @@ fn patch_map<T: Clone>(
     }
 }
 
+/// Adds the TCP elements of `provider` to `into`, their names qualified
+/// (references inside them are resolved by the builder, as for HTTP).
+fn merge_tcp(
+    into: &mut Option<switchyard_config::Node>,
+    provider: &str,
+    tcp: &switchyard_config::Node,
+) {
+    use switchyard_config::Node;
+    let merged = into.get_or_insert_with(|| Node::empty_map(tcp.location.clone()));
+    for (section, elements) in tcp.entries() {
+        let mut target = merged
+            .get(section)
+            .cloned()
+            .unwrap_or_else(|| Node::empty_map(elements.location.clone()));
+        for (name, element) in elements.entries() {
+            target.insert(&qualify(name, provider), element.clone());
+        }
+        merged.insert(section, target);
+    }
+}
+
 /// Everything but the HTTP elements: TLS, as Traefik aggregates it (every
 /// certificate; option names qualified except `default`; stores other than
 /// `default` ignored; a `default` defined by two providers dropped, with an
-/// error), the first TCP and UDP sections, the files' stamps.
+/// error), every provider's TCP elements (names qualified), the first UDP
+/// section, the files' stamps.
 fn merge_others(configs: &BTreeMap<String, Configuration>) -> Configuration {
     let mut merged = Configuration::default();
     let mut tls = TlsConfiguration::default();
@@ -243,8 +265,8 @@ fn merge_others(configs: &BTreeMap<String, Configuration>) -> Configuration {
                 tls.options.insert(key, options.clone());
             }
         }
-        if merged.tcp.is_none() {
-            merged.tcp.clone_from(&config.tcp);
+        if let Some(tcp) = &config.tcp {
+            merge_tcp(&mut merged.tcp, provider, tcp);
         }
         if merged.udp.is_none() {
             merged.udp.clone_from(&config.udp);

@@ -33,6 +33,11 @@ pub struct Runtime {
     pub tls_entrypoints: HashMap<String, Arc<RouterTable<Route>>>,
     /// Certificates and TLS configurations for new handshakes.
     pub tls: std::sync::Arc<crate::tls::TlsRuntime>,
+    /// TCP router tables by entrypoint name (only entrypoints with TCP
+    /// routers have one): a connection loads them once, when accepted.
+    pub tcp: HashMap<String, Arc<crate::tcp::TcpEntry>>,
+    /// TCP services by name, for their servers' status.
+    pub tcp_services: HashMap<String, Arc<crate::tcp::service::TcpService>>,
     /// Built load balancers by qualified service name, for live server status.
     pub balancers: HashMap<String, LoadBalancer>,
     /// The state of every element, as the API shows it.
@@ -145,7 +150,9 @@ pub struct RuntimeInfo {
     pub generation: u64,
     /// Certificates and TLS options that could not be used.
     pub tls_errors: Vec<String>,
-    /// TCP and UDP elements, accepted but not routed yet
-    /// (`TCP router "x"`).
+    /// UDP elements, accepted but not routed yet (`UDP router "x"`).
     pub not_routed: Vec<String>,
+    pub tcp_routers: Elements,
+    pub tcp_services: Elements,
+    pub tcp_middlewares: Elements,
 }

@@ -201,10 +201,23 @@ async fn check(loaded: Loaded, report: &mut Report) {
     for e in &info.tls_errors {
         report.error(format!("tls: {e}"));
     }
+    for (kind, elements) in [
+        ("TCP router", &info.tcp_routers),
+        ("TCP service", &info.tcp_services),
+        ("TCP middleware", &info.tcp_middlewares),
+    ] {
+        for el in elements.values() {
+            for e in &el.errors {
+                let text = format!("{kind} {:?}: {e}", el.name);
+                match el.status {
+                    switchyard_server::runtime::Status::Disabled => report.error(text),
+                    _ => report.warning(text),
+                }
+            }
+        }
+    }
     for e in &info.not_routed {
-        report.warning(format!(
-            "{e}: accepted, not routed (TCP and UDP are not routed yet)"
-        ));
+        report.warning(format!("{e}: accepted, not routed (UDP is not routed yet)"));
     }
 }
 

@@ -1,7 +1,8 @@
 //! Dynamic keys Traefik knows and Switchyard does not act on, through the
 //! real binary: the file applies; a key not implemented yet is a warning on
 //! its element (API and log), which keeps working; a refused key disables
-//! its element only; TCP/UDP elements are named as not routed; a key
+//! its element only; UDP elements are named as not routed, a TCP key not
+//! implemented is a warning on its element; a key
 //! Traefik does not know refuses the file, which keeps its last good
 //! content.
 
@@ -73,12 +74,16 @@ http:
 tcp:
   routers:
     raw:
-      rule: "HostSNI(`*`)"
+      rule: "ClientIP(`192.0.2.1`)"
       service: raw
   services:
     raw:
       loadBalancer:
         servers: [{{address: "{app_addr}"}}]
+    rawsplit:
+      weighted:
+        healthCheck: {{}}
+        services: [{{name: raw}}]
 udp:
   services:
     dns:
@@ -138,12 +143,11 @@ udp:
         "a child router is never reachable without its parent"
     );
 
-    // The log names each of these, and each TCP/UDP element once.
+    // The log names each of these, and each UDP element once.
     for needle in [
         "forwardAuth.maxResponseBodySize is not implemented",
         "spiffe is not supported by Switchyard yet",
-        "TCP router \"raw\" is accepted but not routed",
-        "TCP service \"raw\" is accepted but not routed",
+        "TCP service \"rawsplit@file\": weighted.healthCheck is not implemented",
         "UDP service \"dns\" is accepted but not routed",
     ] {
         wait_until(needle, Duration::from_secs(5), || async {

@@ -7,8 +7,9 @@
 //! router without a rule is dropped; a router without a service gets the
 //! only service, or is dropped when there are several.
 //!
-//! The sections stay the raw trees the labels gave (keys as written):
-//! Switchyard does not route TCP or UDP yet.
+//! The sections stay the raw trees the labels gave (keys as written); the
+//! builder decodes the TCP one (`crates/config/src/tcp.rs`, keys matched
+//! without regard to case). Switchyard does not route UDP yet.
 
 use std::collections::BTreeMap;
 

@@ -23,6 +23,7 @@ use crate::runtime::{Runtime, RuntimeInfo};
 
 pub use middlewares::CompiledMiddleware;
 use routers::CachedRouter;
+pub(crate) use services::transport_settings;
 use services::CachedService;
 
 /// What the builder needs from the static configuration.
@@ -81,6 +82,12 @@ pub struct Builder {
     certificates: crate::tls::LastGood,
     /// `metrics.prometheus`: hands out the routers' and services' counters.
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// What the last TCP build keeps for the next (balancers, counters).
+    tcp_cache: crate::tcp::build::TcpCache,
+    /// The TCP tables and services of the last whole build, which a
+    /// patch keeps.
+    tcp_tables: HashMap<String, Arc<crate::tcp::TcpEntry>>,
+    tcp_services: HashMap<String, Arc<crate::tcp::service::TcpService>>,
 }
 
 /// The TLS runtime of one build and what went wrong building it.
@@ -103,20 +110,14 @@ pub struct BuildStats {
     pub patched: bool,
 }
 
-/// The TCP and UDP elements of `config` (`TCP router "x"`), which
-/// Switchyard accepts and does not route yet.
+/// The UDP elements of `config` (`UDP router "x"`), which Switchyard
+/// accepts and does not route yet.
 fn not_routed(config: &Configuration) -> Vec<String> {
     /// A section's key and the name of one of its elements.
     type Kinds = &'static [(&'static str, &'static str)];
-    const TCP: Kinds = &[
-        ("routers", "router"),
-        ("services", "service"),
-        ("middlewares", "middleware"),
-        ("serversTransports", "serversTransport"),
-    ];
     const UDP: Kinds = &[("routers", "router"), ("services", "service")];
     let mut out = Vec::new();
-    for (protocol, node, kinds) in [("TCP", &config.tcp, TCP), ("UDP", &config.udp, UDP)] {
+    for (protocol, node, kinds) in [("UDP", &config.udp, UDP)] {
         let Some(node) = node else { continue };
         for (section, kind) in kinds {
             for (name, _) in node.get(section).map(|n| n.entries()).unwrap_or_default() {
@@ -152,6 +153,9 @@ impl Builder {
             generated_cert,
             certificates: Default::default(),
             metrics: None,
+            tcp_cache: Default::default(),
+            tcp_tables: HashMap::new(),
+            tcp_services: HashMap::new(),
         })
     }
 
@@ -196,6 +200,48 @@ impl Builder {
         }
     }
 
+    /// Builds the TCP tables (see [`crate::tcp::build`]), logs their
+    /// elements' errors, and keeps them for patches.
+    fn build_tcp(
+        &mut self,
+        config: &Configuration,
+        https_tables: &HashMap<String, Arc<switchyard_rules::RouterTable<crate::runtime::Route>>>,
+        tls: &TlsBuilt,
+        info: &mut RuntimeInfo,
+    ) -> HashMap<String, Arc<crate::tcp::TcpEntry>> {
+        let inputs = crate::tcp::build::Inputs {
+            entrypoints: &self.view.entrypoints,
+            default_entrypoints: &self.view.default_entrypoints,
+            default_rule_syntax: self.view.default_rule_syntax.unwrap_or_default(),
+            https_tables,
+            tls: &tls.runtime,
+            provider_precedence: self.view.provider_precedence.as_deref(),
+        };
+        let (tables, built) =
+            crate::tcp::build::build(config.tcp.as_ref(), &inputs, &mut self.tcp_cache);
+        for (kind, elements) in [
+            ("TCP router", &built.routers),
+            ("TCP service", &built.services),
+            ("TCP middleware", &built.middlewares),
+        ] {
+            for (name, el) in elements {
+                for e in &el.errors {
+                    if el.status == crate::runtime::Status::Disabled {
+                        tracing::error!("{kind} {name:?}: {e}");
+                    } else {
+                        tracing::warn!("{kind} {name:?}: {e}");
+                    }
+                }
+            }
+        }
+        info.tcp_routers = built.routers;
+        info.tcp_services = built.services;
+        info.tcp_middlewares = built.middlewares;
+        self.tcp_services = built.built;
+        self.tcp_tables = tables.clone();
+        tables
+    }
+
     /// Compiles `config` (already merged, names qualified). What did not
     /// change since the last build is taken over from it; the builder keeps
     /// `config` to compare the next one with.
@@ -222,7 +268,7 @@ impl Builder {
         info.not_routed = not_routed(&config);
         for element in &info.not_routed {
             tracing::warn!(
-                "{element} is accepted but not routed: Switchyard does not route TCP or UDP yet"
+                "{element} is accepted but not routed: Switchyard does not route UDP yet"
             );
         }
 
@@ -232,6 +278,7 @@ impl Builder {
         let tls = self.build_tls(&config, http, &mut info);
         let (entrypoints, tls_entrypoints) =
             self.build_routers(http, last_http, &built_services, &tls, &mut info);
+        let tcp = self.build_tcp(&config, &tls_entrypoints, &tls, &mut info);
         for el in info
             .services
             .values_mut()
@@ -271,6 +318,8 @@ impl Builder {
             entrypoints,
             tls_entrypoints,
             tls: tls.runtime.clone(),
+            tcp,
+            tcp_services: self.tcp_services.clone(),
             balancers,
             info,
         };

@@ -319,6 +319,8 @@ impl Builder {
             entrypoints: plain_tables.clone(),
             tls_entrypoints: tls_tables.clone(),
             tls: tls.runtime.clone(),
+            tcp: self.tcp_tables.clone(),
+            tcp_services: self.tcp_services.clone(),
             balancers: balancers.clone(),
             info: info.clone(),
         };

@@ -71,6 +71,27 @@ pub(super) fn serve_connection(
                 }
             }
         };
+        // An entrypoint with TCP routers: they may take the connection
+        // (see `crate::tcp`); what they leave goes on to HTTP.
+        let tcp = {
+            let runtime = switcher.load();
+            // Most configurations have no TCP router: no lookup then.
+            (!runtime.tcp.is_empty())
+                .then(|| runtime.tcp.get(&settings.name))
+                .flatten()
+                .map(|entry| (entry.clone(), runtime.tls.clone()))
+        };
+        let (stream, first) = match tcp {
+            None => (stream, first),
+            Some((entry, tls)) => {
+                let routed =
+                    crate::tcp::dispatch(stream, first, ctx.client_addr, entry, tls, limit);
+                match Box::pin(routed).await {
+                    crate::tcp::Dispatch::Done => return,
+                    crate::tcp::Dispatch::Http(stream, first) => (stream, first),
+                }
+            }
+        };
         // A TLS connection opens with a handshake record; anything else is
         // plain HTTP.
         let opening = Box::pin(tls_stream::open(stream, first));

@@ -222,6 +222,13 @@ impl TlsRuntime {
         })
     }
 
+    /// The server configuration of the TLS options `name` (a TCP router
+    /// that ends TLS names its options itself); None when they do not
+    /// exist or do not build.
+    pub fn config_named(&self, name: &str) -> Option<Arc<ServerConfig>> {
+        self.configs.get(name).map(|v| v.aes.clone())
+    }
+
     pub fn has_option(&self, name: &str) -> bool {
         self.configs.contains_key(name)
     }
