@@ -10,7 +10,8 @@
 //! ([`crate::dynamic::Unsupported`]), so the builder warns about it there
 //! (or, for a refused key, disables that element) while the rest of the file
 //! applies. `tcp` and `udp` are checked and kept whole: the builder names
-//! each of their elements as not routed yet.
+//! each `tcp` element as not routed yet; `udp` is decoded here once to
+//! refuse a file whose section does not read ([`crate::udp`]).
 
 use std::sync::{Arc, OnceLock};
 
@@ -117,6 +118,11 @@ fn note(path: &[String], refused: bool) -> Option<Note> {
 pub fn decode(tree: &Node) -> Result<Configuration, ConfigError> {
     let checked = check_dynamic(tree)?;
     let mut config: Configuration = from_node(&checked.tree)?;
+    // The `udp` section travels as written; a file whose section does not
+    // read is refused here, with its location, as Traefik refuses it.
+    if let Some(udp) = &config.udp {
+        crate::udp::decode(udp)?;
+    }
     for n in checked.notes {
         if let Some(u) = unsupported_of(&mut config, n.kind, &n.name) {
             if n.refused {

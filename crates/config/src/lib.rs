@@ -30,6 +30,7 @@ pub mod static_config;
 pub mod template;
 pub mod tls;
 mod toml_source;
+pub mod udp;
 mod yaml_source;
 
 pub use duration::Duration;
