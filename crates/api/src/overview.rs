@@ -80,7 +80,10 @@ pub fn overview(runtime: &Runtime, features: &Value, providers: &[String]) -> Va
             "middlewares": section(info.middlewares.values().map(|e| &**e)),
         },
         "tcp": { "routers": zero, "services": zero, "middlewares": zero },
-        "udp": { "routers": zero, "services": zero },
+        "udp": {
+            "routers": section(runtime.udp.routers.values().map(|e| &**e)),
+            "services": section(runtime.udp.services.values().map(|e| &**e)),
+        },
         "certificates": crate::certificates::section(runtime, std::time::SystemTime::now()),
         "features": features,
     });

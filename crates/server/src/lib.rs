@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod static_translation;
 pub mod switcher;
 pub mod tls;
+pub mod udp;
 pub mod watcher;
 
 // The entrypoint's parts at their former paths.

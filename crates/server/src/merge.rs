@@ -213,7 +213,8 @@ fn patch_map<T: Clone>(
 /// Everything but the HTTP elements: TLS, as Traefik aggregates it (every
 /// certificate; option names qualified except `default`; stores other than
 /// `default` ignored; a `default` defined by two providers dropped, with an
-/// error), the first TCP and UDP sections, the files' stamps.
+/// error), the first TCP section, every UDP section (names qualified,
+/// [`crate::udp::merge`]), the files' stamps.
 fn merge_others(configs: &BTreeMap<String, Configuration>) -> Configuration {
     let mut merged = Configuration::default();
     let mut tls = TlsConfiguration::default();
@@ -246,9 +247,6 @@ fn merge_others(configs: &BTreeMap<String, Configuration>) -> Configuration {
         if merged.tcp.is_none() {
             merged.tcp.clone_from(&config.tcp);
         }
-        if merged.udp.is_none() {
-            merged.udp.clone_from(&config.udp);
-        }
     }
     if default_store_from.len() > 1 {
         tracing::error!(providers = ?default_store_from, "Default TLS Store defined in multiple providers");
@@ -259,6 +257,7 @@ fn merge_others(configs: &BTreeMap<String, Configuration>) -> Configuration {
         tls.options.remove("default");
     }
     merged.tls = Some(tls);
+    merged.udp = crate::udp::merge(configs);
     merged
 }
 

@@ -37,6 +37,8 @@ pub struct Runtime {
     pub balancers: HashMap<String, LoadBalancer>,
     /// The state of every element, as the API shows it.
     pub info: Arc<RuntimeInfo>,
+    /// What the UDP entrypoints serve.
+    pub udp: Arc<crate::udp::UdpRuntime>,
 }
 
 /// An element's status, as Traefik names them.
@@ -145,7 +147,6 @@ pub struct RuntimeInfo {
     pub generation: u64,
     /// Certificates and TLS options that could not be used.
     pub tls_errors: Vec<String>,
-    /// TCP and UDP elements, accepted but not routed yet
-    /// (`TCP router "x"`).
+    /// TCP elements, accepted but not routed yet (`TCP router "x"`).
     pub not_routed: Vec<String>,
 }

@@ -117,6 +117,9 @@ async fn check(loaded: Loaded, report: &mut Report) {
     if let Err(e) = translate::entrypoint_settings(&config, "check", &challenges) {
         report.error(e);
     }
+    if let Err(e) = translate::udp_entrypoint_settings(&config) {
+        report.error(e);
+    }
     let internal = match translate::internal_settings(&config)
         .map_err(|e| e.to_string())
         .and_then(|s| switchyard_server::internal::configuration(&s).map_err(|e| e.to_string()))
@@ -202,9 +205,7 @@ async fn check(loaded: Loaded, report: &mut Report) {
         report.error(format!("tls: {e}"));
     }
     for e in &info.not_routed {
-        report.warning(format!(
-            "{e}: accepted, not routed (TCP and UDP are not routed yet)"
-        ));
+        report.warning(format!("{e}: accepted, not routed (TCP is not routed yet)"));
     }
 }
 

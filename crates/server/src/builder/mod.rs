@@ -30,6 +30,8 @@ use services::CachedService;
 pub struct StaticView {
     /// Every HTTP entrypoint's name.
     pub entrypoints: Vec<String>,
+    /// Every UDP entrypoint's name.
+    pub udp_entrypoints: Vec<String>,
     /// Entrypoints a router without `entryPoints` attaches to.
     pub default_entrypoints: Vec<String>,
     /// `entryPoints.<name>.observability`, where given: the defaults of
@@ -81,6 +83,9 @@ pub struct Builder {
     certificates: crate::tls::LastGood,
     /// `metrics.prometheus`: hands out the routers' and services' counters.
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The UDP runtime of the last build, taken over while `udp` does not
+    /// change (its balancers keep their turn).
+    udp: Arc<crate::udp::UdpRuntime>,
 }
 
 /// The TLS runtime of one build and what went wrong building it.
@@ -103,8 +108,8 @@ pub struct BuildStats {
     pub patched: bool,
 }
 
-/// The TCP and UDP elements of `config` (`TCP router "x"`), which
-/// Switchyard accepts and does not route yet.
+/// The TCP elements of `config` (`TCP router "x"`), which Switchyard
+/// accepts and does not route yet.
 fn not_routed(config: &Configuration) -> Vec<String> {
     /// A section's key and the name of one of its elements.
     type Kinds = &'static [(&'static str, &'static str)];
@@ -114,9 +119,8 @@ fn not_routed(config: &Configuration) -> Vec<String> {
         ("middlewares", "middleware"),
         ("serversTransports", "serversTransport"),
     ];
-    const UDP: Kinds = &[("routers", "router"), ("services", "service")];
     let mut out = Vec::new();
-    for (protocol, node, kinds) in [("TCP", &config.tcp, TCP), ("UDP", &config.udp, UDP)] {
+    for (protocol, node, kinds) in [("TCP", &config.tcp, TCP)] {
         let Some(node) = node else { continue };
         for (section, kind) in kinds {
             for (name, _) in node.get(section).map(|n| n.entries()).unwrap_or_default() {
@@ -152,6 +156,7 @@ impl Builder {
             generated_cert,
             certificates: Default::default(),
             metrics: None,
+            udp: Default::default(),
         })
     }
 
@@ -222,10 +227,13 @@ impl Builder {
         info.not_routed = not_routed(&config);
         for element in &info.not_routed {
             tracing::warn!(
-                "{element} is accepted but not routed: Switchyard does not route TCP or UDP yet"
+                "{element} is accepted but not routed: Switchyard does not route TCP yet"
             );
         }
 
+        if last.as_deref().is_none_or(|l| l.udp != config.udp) {
+            self.udp = Arc::new(crate::udp::runtime(&config, &self.view.udp_entrypoints));
+        }
         let mut built_services = self.build_services(http, last_http, &mut info, &mut stats);
         self.compile_middlewares(http, &built_services, &mut info);
         let failed_balancers = self.apply_service_middlewares(http, &mut built_services, &mut info);
@@ -273,6 +281,7 @@ impl Builder {
             tls: tls.runtime.clone(),
             balancers,
             info,
+            udp: self.udp.clone(),
         };
         if patch::patchable(http) {
             self.patchable = Some(patch::Patchable {

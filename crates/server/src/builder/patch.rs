@@ -321,6 +321,7 @@ impl Builder {
             tls: tls.runtime.clone(),
             balancers: balancers.clone(),
             info: info.clone(),
+            udp: self.udp.clone(),
         };
         self.patchable = Some(Patchable {
             entrypoints: plain_tables,
