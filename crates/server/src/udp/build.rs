@@ -79,9 +79,6 @@ pub fn build(config: &UdpConfiguration, entrypoints: &[String]) -> UdpRuntime {
             }
             let service = qualify(&router.service, provider_of(name));
             let result = service_of(&service, config, &mut built, &mut services, &mut Vec::new());
-            if let Some(s) = services.get_mut(&service) {
-                s.links.push(name.to_string());
-            }
             match result {
                 Ok(balancer) => {
                     handlers.entry(ep.to_string()).or_insert(balancer);
@@ -94,6 +91,14 @@ pub fn build(config: &UdpConfiguration, entrypoints: &[String]) -> UdpRuntime {
         }
     }
 
+    // As Traefik, a service is used by every router naming it, whatever
+    // became of the router.
+    for (name, router) in &config.routers {
+        let service = qualify(&router.service, provider_of(name));
+        if let Some(s) = services.get_mut(&service) {
+            s.links.push(name.clone());
+        }
+    }
     for s in services.values_mut() {
         s.links.sort();
         s.links.dedup();
