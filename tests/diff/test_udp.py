@@ -361,3 +361,34 @@ udp:
     t, s = both(dynamic, scenario)
     for key in t:
         assert t[key] == s[key], key
+
+
+def test_a_backend_that_refuses_ends_the_session(echoes):
+    # Nothing listens on the dead port: the ICMP "port unreachable" ends
+    # the session, and the client's next datagram opens a new one on the
+    # next server.
+    dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dead.bind(("127.0.0.1", 0))
+    dead_addr = "127.0.0.1:%d" % dead.getsockname()[1]
+    dead.close()
+    dynamic = pool(echoes, "a").replace(
+        "        servers:\n", '        servers:\n          - address: "%s"\n' % dead_addr
+    )
+
+    def scenario(p, port):
+        c, _ = first_answer(port)
+        c.close()
+        # Whichever server a new client starts on, it is answered by A
+        # within two datagrams, and stays there.
+        out = []
+        for _ in range(4):
+            c = Client(port)
+            answers = [c.backend() for _ in range(4)]
+            c.close()
+            first = answers.index("A") if "A" in answers else None
+            out.append((first is not None and first <= 1, answers[first:] if first is not None else answers))
+        return out
+
+    t, s = both(dynamic, scenario)
+    assert t == s
+    assert all(ok for ok, _ in s), s

@@ -233,7 +233,11 @@ async fn the_api_lists_udp_routers_and_services() {
     let services = proxy.api("/api/udp/services").await;
     let pool = by_name(&services, "pool@file");
     assert_eq!(pool["type"], "loadbalancer");
-    assert_eq!(pool["usedBy"], serde_json::json!(["dns@file"]));
+    // Every router naming it, the disabled one too (as Traefik).
+    assert_eq!(
+        pool["usedBy"],
+        serde_json::json!(["dns@file", "other@file"])
+    );
     assert_eq!(
         pool["loadBalancer"]["servers"][0]["address"],
         a.addr.to_string()
@@ -245,4 +249,34 @@ async fn the_api_lists_udp_routers_and_services() {
     assert_eq!(overview["udp"]["routers"]["errors"], 1);
     let entrypoints = proxy.api("/api/entrypoints/dns").await;
     assert_eq!(entrypoints["udp"]["timeout"], "3s");
+}
+
+#[tokio::test]
+async fn a_backend_that_refuses_ends_the_session() {
+    let a = Echo::start(b'A').await;
+    // A port nothing listens on: its ICMP "port unreachable" ends the
+    // session, and the client's next datagram opens one on the next server.
+    let dead = {
+        let s = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        s.local_addr().expect("addr")
+    };
+    let dynamic = format!(
+        "udp:\n  routers:\n    dns:\n      service: pool\n  services:\n    pool:\n      loadBalancer:\n        servers:\n          - address: \"{dead}\"\n          - address: \"{}\"\n",
+        a.addr
+    );
+    let (_proxy, dns) = start("udp_refused", &dynamic, "3s").await;
+    first_answer(dns).await;
+    for _ in 0..4 {
+        let c = Client::new(dns).await;
+        let answers = [c.backend().await, c.backend().await, c.backend().await];
+        let first = answers
+            .iter()
+            .position(|a| a.is_some())
+            .unwrap_or_else(|| panic!("never answered: {answers:?}"));
+        assert!(first <= 1, "{answers:?}");
+        assert!(
+            answers[first..].iter().all(|a| *a == Some(b'A')),
+            "{answers:?}"
+        );
+    }
 }

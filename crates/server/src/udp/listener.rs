@@ -162,12 +162,15 @@ impl UdpEntryPoint {
                     let Ok((n, client)) = received else { continue };
                     let datagram = &buf[..n];
                     if let Some(s) = sessions.get(&client) {
-                        if !s.ended.load(Ordering::Acquire) {
+                        if !s.ended.load(Ordering::Acquire) && forward(&s.backend, datagram) {
                             s.last.store(shared.now_ms(), Ordering::Relaxed);
-                            forward(&s.backend, datagram);
                             continue;
                         }
-                        sessions.remove(&client);
+                        // Ended, or its backend refused: this datagram
+                        // opens a new session.
+                        if let Some(old) = sessions.remove(&client) {
+                            old.task.abort();
+                        }
                     }
                     if !accepting || sessions.len() >= MAX_SESSIONS {
                         tracing::debug!(entrypoint = %settings.name, %client, "UDP datagram dropped: no new session accepted now");
@@ -177,7 +180,7 @@ impl UdpEntryPoint {
                         continue;
                     };
                     next_id += 1;
-                    forward(&session.backend, datagram);
+                    let _ = forward(&session.backend, datagram);
                     sessions.insert(client, session);
                 }
                 Some((client, id)) = ended_rx.recv() => {
@@ -205,9 +208,15 @@ impl UdpEntryPoint {
 /// Sends `datagram` to a session's backend with one system call, never
 /// waiting: a full socket buffer drops it, as the network would. (Straight
 /// to the socket: tokio's own `try_send` reports a socket not yet seen
-/// writable by its reactor, a new session's, as full.)
-fn forward(backend: &UdpSocket, datagram: &[u8]) {
-    let _ = socket2::SockRef::from(backend).send(datagram);
+/// writable by its reactor, a new session's, as full.) False when the
+/// backend refused an earlier datagram (an ICMP port unreachable came
+/// back): the session is over, as in Traefik, whose session ends on that
+/// error.
+fn forward(backend: &UdpSocket, datagram: &[u8]) -> bool {
+    match socket2::SockRef::from(backend).send(datagram) {
+        Err(e) => e.kind() != std::io::ErrorKind::ConnectionRefused,
+        Ok(_) => true,
+    }
 }
 
 /// Opens a session for `client`: the live runtime's service for the
