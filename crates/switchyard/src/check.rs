@@ -201,6 +201,20 @@ async fn check(loaded: Loaded, report: &mut Report) {
             }
         }
     }
+    for (kind, elements) in [
+        ("UDP router", &runtime.udp.routers),
+        ("UDP service", &runtime.udp.services),
+    ] {
+        for el in elements.values() {
+            for e in &el.errors {
+                let text = format!("{kind} {:?}: {e}", el.name);
+                match el.status {
+                    switchyard_server::runtime::Status::Disabled => report.error(text),
+                    _ => report.warning(text),
+                }
+            }
+        }
+    }
     for e in &info.tls_errors {
         report.error(format!("tls: {e}"));
     }
