@@ -309,14 +309,16 @@ async fn relay_back(
                 if ready.is_err() {
                     break;
                 }
-                // Borrowed only while datagrams are there to read: an idle
-                // session holds no buffer.
-                let mut buf = vec![0u8; MAX_DATAGRAM];
+                // Held only while datagrams are there to read (an idle
+                // session holds no buffer), and never zeroed: the datagram
+                // is received into its spare capacity.
+                let mut buf = Vec::with_capacity(MAX_DATAGRAM);
                 loop {
-                    match backend.try_recv(&mut buf) {
-                        Ok(n) => {
+                    buf.clear();
+                    match backend.try_recv_buf(&mut buf) {
+                        Ok(_) => {
                             last.store(shared.now_ms(), Ordering::Relaxed);
-                            let _ = shared.front.send_to(&buf[..n], client).await;
+                            let _ = shared.front.send_to(&buf, client).await;
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                         Err(e) => {
