@@ -156,12 +156,17 @@ def test_every_dynamic_key_is_accepted_by_both():
         assert ours.api("/api/http/routers/child@file")[1]["status"] == "disabled"
         assert ours.api("/api/http/services/viaspiffe@file")[1]["status"] == "disabled"
         assert ours.api("/api/http/middlewares/forwardAuth@file")[1]["status"] == "warning"
-        # TCP and UDP elements are named once each in the log.
-        ours.wait("TCP/UDP named", lambda: "UDP service \"wrr\" is accepted but not routed" in ours.read_log())
+        # TCP elements are named once each in the log; UDP ones are routed,
+        # and listed by the API as Traefik lists them.
+        ours.wait("TCP named", lambda: "TCP serversTransport \"every\" is accepted but not routed" in ours.read_log())
         log = ours.read_log()
         for element in ['TCP router "every"', 'TCP service "lb"', 'TCP middleware "inFlightConn"',
-                        'TCP serversTransport "every"', 'UDP router "every"', 'UDP service "lb"']:
+                        'TCP serversTransport "every"']:
             assert element + " is accepted but not routed" in log, element
+        assert 'UDP router "every" is accepted but not routed' not in log
+        for kind in ("routers", "services"):
+            theirs = sorted(e["name"] for e in traefik.api("/api/udp/" + kind)[1])
+            assert sorted(e["name"] for e in ours.api("/api/udp/" + kind)[1]) == theirs, kind
     finally:
         traefik.close()
         ours.close()
