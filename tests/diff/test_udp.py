@@ -90,7 +90,7 @@ class Client:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.connect(("127.0.0.1", port))
 
-    def ask(self, payload=b"?hello", wait=0.5):
+    def ask(self, payload=b"?hello", wait=1.0):
         """The answer to `payload`, or None."""
         self.sock.settimeout(wait)
         try:

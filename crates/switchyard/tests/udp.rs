@@ -64,9 +64,10 @@ impl Client {
         Some(buf)
     }
 
-    /// The id of the backend that answers a small datagram.
+    /// The id of the backend that answers a small datagram (a loaded
+    /// machine may take a while: a wait too short would lose a session).
     async fn backend(&self) -> Option<u8> {
-        self.ask(b"?hello", Duration::from_millis(500))
+        self.ask(b"?hello", Duration::from_secs(1))
             .await
             .map(|a| a[0])
     }
