@@ -450,6 +450,7 @@ pub fn udp_entrypoint_settings(
             reuse_port: ep.reuse_port,
             request_accept_grace_timeout: life.request_accept_grace_timeout.into(),
             grace_timeout: life.grace_time_out.into(),
+            max_sessions: crate::udp::MAX_SESSIONS,
         });
     }
     Ok(out)

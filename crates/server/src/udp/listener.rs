@@ -54,6 +54,8 @@ pub struct UdpSettings {
     /// `transport.lifeCycle.graceTimeOut`: how long open sessions may run
     /// on after that.
     pub grace_timeout: Duration,
+    /// The most sessions at once ([`MAX_SESSIONS`]).
+    pub max_sessions: usize,
 }
 
 /// A bound UDP entrypoint, not yet serving.
@@ -172,7 +174,7 @@ impl UdpEntryPoint {
                             old.task.abort();
                         }
                     }
-                    if !accepting || sessions.len() >= MAX_SESSIONS {
+                    if !accepting || sessions.len() >= settings.max_sessions {
                         tracing::debug!(entrypoint = %settings.name, %client, "UDP datagram dropped: no new session accepted now");
                         continue;
                     }
@@ -339,3 +341,6 @@ async fn relay_back(
     ended.store(true, Ordering::Release);
     let _ = shared.ended.send((client, id));
 }
+
+#[cfg(test)]
+mod tests;
