@@ -41,7 +41,9 @@ pub fn providers(p: Option<&Providers>) -> Vec<String> {
         ("Docker", p.docker.is_some()),
         ("Swarm", p.swarm.is_some()),
         ("File", p.file.is_some()),
+        ("KubernetesIngress", p.kubernetes_ingress.is_some()),
         ("KubernetesCRD", p.kubernetes_crd.is_some()),
+        ("KubernetesGateway", p.kubernetes_gateway.is_some()),
         ("Consul", p.consul.is_some()),
         ("Etcd", p.etcd.is_some()),
         ("ZooKeeper", p.zoo_keeper.is_some()),
@@ -146,12 +148,17 @@ mod tests {
             ),
             (
                 "every one that runs",
-                "providers:\n  redis:\n    endpoints: [\"127.0.0.1:6379\"]\n  zooKeeper:\n    endpoints: [\"127.0.0.1:2181\"]\n  etcd:\n    endpoints: [\"127.0.0.1:2379\"]\n  consul:\n    endpoints: [\"127.0.0.1:8500\"]\n  kubernetesCRD: {}\n  swarm: {}\n  docker: {}\n",
-                &["Docker", "Swarm", "KubernetesCRD", "Consul", "Etcd", "ZooKeeper", "Redis"],
+                "providers:\n  redis:\n    endpoints: [\"127.0.0.1:6379\"]\n  zooKeeper:\n    endpoints: [\"127.0.0.1:2181\"]\n  etcd:\n    endpoints: [\"127.0.0.1:2379\"]\n  consul:\n    endpoints: [\"127.0.0.1:8500\"]\n  kubernetesCRD: {}\n  kubernetesGateway: {}\n  swarm: {}\n  docker: {}\n",
+                &["Docker", "Swarm", "KubernetesCRD", "KubernetesGateway", "Consul", "Etcd", "ZooKeeper", "Redis"],
+            ),
+            (
+                "the Ingress provider before the CRD one",
+                "providers:\n  kubernetesCRD: {}\n  kubernetesIngress: {}\n  file:\n    directory: /x\n",
+                &["File", "KubernetesIngress", "KubernetesCRD"],
             ),
             (
                 "not yet running: not listed",
-                "providers:\n  kubernetesIngress: {}\n  file:\n    directory: /x\n",
+                "providers:\n  kubernetesGateway: {}\n  file:\n    directory: /x\n",
                 &["File"],
             ),
         ];

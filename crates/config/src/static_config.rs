@@ -446,6 +446,10 @@ pub struct Providers {
     pub consul: Option<ConsulProvider>,
     #[serde(rename = "kubernetesCRD", skip_serializing_if = "Option::is_none")]
     pub kubernetes_crd: Option<KubernetesCrdProvider>,
+    #[serde(rename = "kubernetesIngress", skip_serializing_if = "Option::is_none")]
+    pub kubernetes_ingress: Option<KubernetesIngressProvider>,
+    #[serde(rename = "kubernetesGateway", skip_serializing_if = "Option::is_none")]
+    pub kubernetes_gateway: Option<KubernetesGatewayProvider>,
 }
 
 impl Default for Providers {
@@ -462,6 +466,8 @@ impl Default for Providers {
             zoo_keeper: None,
             consul: None,
             kubernetes_crd: None,
+            kubernetes_ingress: None,
+            kubernetes_gateway: None,
         }
     }
 }
@@ -492,6 +498,100 @@ pub struct KubernetesCrdProvider {
     /// empty: all.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cross_provider_namespaces: Vec<String>,
+}
+
+/// `providers.kubernetesIngress`, with Traefik's defaults (all empty or
+/// off; `throttleDuration` zero, as the CRD provider's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct KubernetesIngressProvider {
+    pub endpoint: String,
+    /// The bearer token, or the path of a file holding it.
+    pub token: String,
+    pub cert_auth_file_path: String,
+    /// Empty: every namespace.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Narrows the Ingresses only.
+    pub label_selector: String,
+    /// The `kubernetes.io/ingress.class` annotation or IngressClass name
+    /// followed (empty: no annotation, `traefik`, or any class of
+    /// Traefik's controller).
+    pub ingress_class: String,
+    /// Where the Ingresses' status says they are served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress_endpoint: Option<IngressEndpoint>,
+    pub throttle_duration: Duration,
+    pub allow_empty_services: bool,
+    pub allow_external_name_services: bool,
+    /// Namespaces whose Ingresses may name other providers' middlewares,
+    /// TLS options and servers transports; empty: all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cross_provider_namespaces: Vec<String>,
+    /// Deprecated in Traefik for `disableClusterScopeResources`.
+    pub disable_ingress_class_lookup: bool,
+    pub disable_cluster_scope_resources: bool,
+    #[serde(rename = "nativeLBByDefault")]
+    pub native_lb_by_default: bool,
+    /// `Prefix` paths match whole path elements (`/v1` not `/v12`).
+    pub strict_prefix_matching: bool,
+}
+
+/// `providers.kubernetesIngress.ingressEndpoint`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct IngressEndpoint {
+    pub ip: String,
+    pub hostname: String,
+    /// `namespace/name` of the Service whose load-balancer status is copied.
+    pub published_service: String,
+}
+
+/// `providers.kubernetesGateway`, with Traefik's defaults (all empty or
+/// off). `qps`, `burst` and `gateways` are accepted and named in the
+/// start-up warning: the client does not limit its own rate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct KubernetesGatewayProvider {
+    pub endpoint: String,
+    /// The bearer token, or the path of a file holding it.
+    pub token: String,
+    pub cert_auth_file_path: String,
+    /// Empty: every namespace.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Narrows the GatewayClasses read (as in Traefik).
+    pub label_selector: String,
+    pub throttle_duration: Duration,
+    /// TCPRoutes and TLSRoutes are watched too.
+    pub experimental_channel: bool,
+    #[serde(rename = "nativeLBByDefault")]
+    pub native_lb_by_default: bool,
+    /// What the Gateways' `status.addresses` say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_address: Option<GatewayStatusAddress>,
+    /// Namespaces whose routes may name `TraefikService` backends of other
+    /// providers (`x@file`); empty: all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cross_provider_namespaces: Vec<String>,
+}
+
+/// `providers.kubernetesGateway.statusAddress`: the first set of `ip`,
+/// `hostname`, `service` wins, as in Traefik.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GatewayStatusAddress {
+    pub ip: String,
+    pub hostname: String,
+    pub service: GatewayStatusService,
+}
+
+/// The published Service whose load-balancer addresses are copied.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GatewayStatusService {
+    pub name: String,
+    pub namespace: String,
 }
 
 /// `providers.docker`, with Traefik's defaults.

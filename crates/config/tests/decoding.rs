@@ -399,3 +399,102 @@ fn dynamic_edge_cases() {
         "{err}"
     );
 }
+
+#[test]
+fn kubernetes_ingress_provider_from_file_flags_and_env() {
+    use switchyard_config::static_config::{IngressEndpoint, KubernetesIngressProvider};
+    let want = KubernetesIngressProvider {
+        endpoint: "http://127.0.0.1:6443".into(),
+        namespaces: vec!["a".into(), "b".into()],
+        label_selector: "team=x".into(),
+        ingress_class: "edge".into(),
+        ingress_endpoint: Some(IngressEndpoint {
+            ip: "10.0.0.1".into(),
+            hostname: String::new(),
+            published_service: "kube-system/traefik".into(),
+        }),
+        throttle_duration: Duration(std::time::Duration::from_secs(2)),
+        allow_empty_services: true,
+        native_lb_by_default: true,
+        strict_prefix_matching: true,
+        disable_ingress_class_lookup: true,
+        ..KubernetesIngressProvider::default()
+    };
+    let yaml = static_from(
+        "s.yml",
+        "providers:\n  kubernetesIngress:\n    endpoint: http://127.0.0.1:6443\n    namespaces: [a, b]\n\
+         \x20   labelSelector: team=x\n    ingressClass: edge\n    ingressEndpoint:\n      ip: 10.0.0.1\n\
+         \x20     publishedService: kube-system/traefik\n    throttleDuration: 2s\n    allowEmptyServices: true\n\
+         \x20   nativeLBByDefault: true\n    strictPrefixMatching: true\n    disableIngressClassLookup: true\n",
+    )
+    .expect("yaml");
+    let flags = static_from_flags(&[
+        "--providers.kubernetesingress.endpoint=http://127.0.0.1:6443",
+        "--providers.kubernetesingress.namespaces=a,b",
+        "--providers.kubernetesingress.labelselector=team=x",
+        "--providers.kubernetesingress.ingressclass=edge",
+        "--providers.kubernetesingress.ingressendpoint.ip=10.0.0.1",
+        "--providers.kubernetesingress.ingressendpoint.publishedservice=kube-system/traefik",
+        "--providers.kubernetesingress.throttleduration=2s",
+        "--providers.kubernetesingress.allowemptyservices=true",
+        "--providers.kubernetesingress.nativelbbydefault=true",
+        "--providers.kubernetesingress.strictprefixmatching=true",
+        "--providers.kubernetesingress.disableingressclasslookup=true",
+    ]);
+    let env = static_from_env(&[
+        (
+            "TRAEFIK_PROVIDERS_KUBERNETESINGRESS_ENDPOINT",
+            "http://127.0.0.1:6443",
+        ),
+        ("TRAEFIK_PROVIDERS_KUBERNETESINGRESS_NAMESPACES", "a,b"),
+        (
+            "TRAEFIK_PROVIDERS_KUBERNETESINGRESS_LABELSELECTOR",
+            "team=x",
+        ),
+        ("TRAEFIK_PROVIDERS_KUBERNETESINGRESS_INGRESSCLASS", "edge"),
+        (
+            "TRAEFIK_PROVIDERS_KUBERNETESINGRESS_INGRESSENDPOINT_IP",
+            "10.0.0.1",
+        ),
+        (
+            "TRAEFIK_PROVIDERS_KUBERNETESINGRESS_INGRESSENDPOINT_PUBLISHEDSERVICE",
+            "kube-system/traefik",
+        ),
+        ("TRAEFIK_PROVIDERS_KUBERNETESINGRESS_THROTTLEDURATION", "2s"),
+        (
+            "TRAEFIK_PROVIDERS_KUBERNETESINGRESS_ALLOWEMPTYSERVICES",
+            "true",
+        ),
+        (
+            "TRAEFIK_PROVIDERS_KUBERNETESINGRESS_NATIVELBBYDEFAULT",
+            "true",
+        ),
+        (
+            "TRAEFIK_PROVIDERS_KUBERNETESINGRESS_STRICTPREFIXMATCHING",
+            "true",
+        ),
+        (
+            "TRAEFIK_PROVIDERS_KUBERNETESINGRESS_DISABLEINGRESSCLASSLOOKUP",
+            "true",
+        ),
+    ]);
+    for (what, c) in [("yaml", yaml), ("flags", flags), ("env", env)] {
+        let got = c.providers.and_then(|p| p.kubernetes_ingress);
+        assert_eq!(got.as_ref(), Some(&want), "{what}");
+    }
+    // An empty section turns the provider on with Traefik's defaults.
+    let on = static_from("s.yml", "providers:\n  kubernetesIngress: {}\n").expect("empty");
+    assert_eq!(
+        on.providers.and_then(|p| p.kubernetes_ingress),
+        Some(KubernetesIngressProvider::default())
+    );
+    // A wrong value is located.
+    let err = static_from(
+        "s.yml",
+        "providers:\n  kubernetesIngress:\n    strictPrefixMatching: maybe\n",
+    )
+    .expect_err("a bad bool");
+    for part in ["s.yml:3", "strictPrefixMatching", "true or false"] {
+        assert!(err.contains(part), "{part} not in {err}");
+    }
+}

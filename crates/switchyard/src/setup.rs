@@ -252,6 +252,44 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
             tx.clone(),
         ));
     }
+    if let Some(k) = config
+        .providers
+        .as_ref()
+        .and_then(|p| p.kubernetes_ingress.clone())
+    {
+        tokio::spawn(switchyard_providers::kubernetes::ingress_provider::run(
+            k,
+            tx.clone(),
+        ));
+    }
+    if let Some(g) = config
+        .providers
+        .as_ref()
+        .and_then(|p| p.kubernetes_gateway.clone())
+    {
+        let entry_points: Vec<_> = config
+            .entry_points
+            .iter()
+            .map(|(n, e)| (n.clone(), e.clone()))
+            .collect();
+        // ExtensionRef filters and TraefikService backends name the
+        // kubernetesCRD provider's objects, when it runs.
+        let crd_namespaces = config
+            .providers
+            .as_ref()
+            .and_then(|p| p.kubernetes_crd.as_ref())
+            .map(|c| c.namespaces.clone());
+        let options = switchyard_providers::kubernetes::gateway_provider::options(
+            &g,
+            &entry_points,
+            crd_namespaces,
+        );
+        tokio::spawn(switchyard_providers::kubernetes::gateway_provider::run(
+            g,
+            options,
+            tx.clone(),
+        ));
+    }
     if let Some(h) = config.providers.as_ref().and_then(|p| p.http.clone()) {
         let provider = switchyard_providers::http::HttpProvider {
             endpoint: h.endpoint,

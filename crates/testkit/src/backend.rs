@@ -10,6 +10,7 @@
 //! | `/small`          | `ok` as text/plain (the benchmark's tiny response)        |
 //! | `/bytes/N`        | N bytes of `a` (benchmarks, large responses)              |
 //! | `/chunked/N`      | N bytes of `a` without a length (sent chunked)            |
+//! | `/body`           | the body given to [`set_body`] (`demo-backend --body FILE`) |
 //! | `/echo`           | streams the request body back unchanged                   |
 //! | `/stream/N`       | N chunks of `chunk i\n`, each flushed, 10 ms apart        |
 //! | `/trailers`       | a body followed by the trailer `x-checksum: abc`          |
@@ -32,6 +33,15 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// What `/body` answers, with its content type (set once per process).
+static BODY: std::sync::OnceLock<(Bytes, &'static str)> = std::sync::OnceLock::new();
+
+/// Makes every backend of this process answer `/body` with `body`, typed
+/// `content_type` (the benchmark's real bodies). False if already set.
+pub fn set_body(body: Bytes, content_type: &'static str) -> bool {
+    BODY.set((body, content_type)).is_ok()
+}
 
 /// Shared state of one backend.
 #[derive(Debug)]
@@ -253,6 +263,12 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
     }
     if path == "/small" {
         return Ok(text(StatusCode::OK, "ok"));
+    }
+    if let Some((body, content_type)) = BODY.get().filter(|_| path == "/body") {
+        let mut resp = Response::new(full(body.clone()));
+        resp.headers_mut()
+            .insert("content-type", HeaderValue::from_static(content_type));
+        return Ok(resp);
     }
     if let Some(n) = path.strip_prefix("/bytes/") {
         let n: usize = n.parse().unwrap_or(0);

@@ -23,7 +23,7 @@ pub mod tls_client;
 /// The TLS library the fixtures use, for tests that configure handshakes.
 pub use rustls;
 
-pub use backend::Backend;
+pub use backend::{set_body, Backend};
 pub use client::{get, h2c_get, request, Reply};
 pub use config_server::ConfigServer;
 pub use consul_double::ConsulDouble;

@@ -135,6 +135,44 @@ impl ApiClient {
             .map_err(|e| KubeError::Decode(format!("{path_and_query}: {e}")))
     }
 
+    /// `GET` of one object (`/apis/<group>/<version>/.../<name>`).
+    pub async fn get_object(&self, path: &str) -> Result<Value, KubeError> {
+        self.get_json(path).await
+    }
+
+    /// `PUT` of `object` at `path` (an object, or its `/status`
+    /// subresource); the object the server stored.
+    pub async fn put_json(&self, path: &str, object: &Value) -> Result<Value, KubeError> {
+        let uri = format!("{}{path}", self.connection.base);
+        let body = serde_json::to_vec(object)
+            .map_err(|e| KubeError::Decode(format!("encoding the body of PUT {uri}: {e}")))?;
+        let mut req = http::Request::put(&uri)
+            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::CONTENT_TYPE, "application/json");
+        if let Some(token) = self.connection.token.current()? {
+            req = req.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let req = req
+            .body(switchyard_proxy::body::full(body))
+            .map_err(|e| KubeError::Config(format!("request {uri}: {e}")))?;
+        let response = self
+            .upstream
+            .send(req, &self.connection.base, Protocol::Auto)
+            .await
+            .map_err(|e| KubeError::Connect(format!("PUT {uri}: {e}")))?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| KubeError::Connect(format!("reading the answer to PUT {uri}: {e}")))?
+            .to_bytes();
+        if status != 200 && status != 201 {
+            return Err(status_error(status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| KubeError::Decode(format!("PUT {path}: {e}")))
+    }
+
     /// Lists a collection (`/api/v1/services`, with selectors in `params`),
     /// every page of it, at the latest version.
     pub async fn list(

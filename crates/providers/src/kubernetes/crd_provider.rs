@@ -16,16 +16,14 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
-use switchyard_config::dynamic::Configuration;
 use switchyard_config::static_config::KubernetesCrdProvider;
-use tokio::sync::mpsc;
 
-use super::crd::{self, CrdOptions, Objects, Translation, PROVIDER_NAME};
-use super::{ApiClient, Connection, ConnectionSettings, Reflector, Resource, Selection, Store};
-use crate::{Message, Sender};
+use super::crd::{self, CrdOptions, Objects, PROVIDER_NAME};
+use super::follow::{self, Changes, Sending};
+use super::{ApiClient, ConnectionSettings, Reflector, Resource, Selection, Store};
+use crate::Sender;
 
 /// What a kind's copies are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,18 +165,9 @@ pub fn options(config: &KubernetesCrdProvider) -> CrdOptions {
     }
 }
 
-/// The connection settings: `token` is the token itself or, as Traefik's
-/// `FileOrContent`, the path of a file holding it.
+/// The connection settings (`token` inline or a file's path).
 fn connection_settings(config: &KubernetesCrdProvider) -> ConnectionSettings {
-    let token = match std::fs::read_to_string(&config.token) {
-        Ok(content) if !config.token.is_empty() => content.trim().to_string(),
-        _ => config.token.clone(),
-    };
-    ConnectionSettings {
-        endpoint: config.endpoint.clone(),
-        token,
-        cert_auth_file_path: config.cert_auth_file_path.clone(),
-    }
+    follow::settings(&config.endpoint, &config.token, &config.cert_auth_file_path)
 }
 
 /// The reflectors, each with the slot its objects go to.
@@ -258,74 +247,18 @@ impl Copies {
     }
 }
 
-/// Logs the translation's errors and warnings not logged the last time
-/// (the same broken object is not reported on every change).
-fn log_problems(translation: &Translation, logged: &mut BTreeSet<String>) {
-    let mut now = BTreeSet::new();
-    for e in &translation.errors {
-        let line = e.to_string();
-        if !logged.contains(&line) {
-            tracing::error!(provider = PROVIDER_NAME, kind = %e.kind, namespace = %e.namespace,
-                name = %e.name, error = %e.message, "object left out of the configuration");
-        }
-        now.insert(line);
-    }
-    for w in &translation.warnings {
-        let line = format!("warning {w}");
-        if !logged.contains(&line) {
-            tracing::warn!(provider = PROVIDER_NAME, kind = %w.kind, namespace = %w.namespace,
-                name = %w.name, "{}", w.message);
-        }
-        now.insert(line);
-    }
-    *logged = now;
-}
-
 /// Runs the provider until the watcher goes away.
 pub async fn run(config: KubernetesCrdProvider, tx: Sender) {
-    let connection = match Connection::resolve(&connection_settings(&config)) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(provider = PROVIDER_NAME, error = %e, "cannot start the provider");
-            return;
-        }
+    let Some(client) = follow::client(&connection_settings(&config), PROVIDER_NAME) else {
+        return;
     };
-    let client = match ApiClient::new(connection) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            tracing::error!(provider = PROVIDER_NAME, error = %e, "cannot start the provider");
-            return;
-        }
-    };
-    tracing::info!(provider = PROVIDER_NAME, endpoint = %client.base(), "watching the Kubernetes API");
     let options = options(&config);
-    let throttle: Duration = config.throttle_duration.into();
     let copies = Copies::start(&client, &config);
-
-    // Every store's changes land in one channel of one slot: changes made
-    // while a translation runs are taken together by the next one.
-    let (changed_tx, mut changed_rx) = mpsc::channel::<()>(1);
-    let mut forwarders = tokio::task::JoinSet::new();
-    for store in copies.stores() {
-        let mut changes = store.subscribe();
-        let changed_tx = changed_tx.clone();
-        forwarders.spawn(async move {
-            while changes.changed().await.is_ok() {
-                // Full: a change is already waiting to be taken.
-                if let Err(mpsc::error::TrySendError::Closed(())) = changed_tx.try_send(()) {
-                    return;
-                }
-            }
-        });
-    }
-    // Copies listed before their forwarder subscribed moved no counter it saw.
-    let _ = changed_tx.try_send(());
-    drop(changed_tx);
-
-    let mut last_sent: Option<Configuration> = None;
+    let mut changes = Changes::follow(copies.stores());
+    let mut sending = Sending::new(PROVIDER_NAME, config.throttle_duration.into());
     let mut logged = BTreeSet::new();
     let mut waiting_logged = false;
-    while changed_rx.recv().await.is_some() {
+    while changes.next().await {
         if !copies.synced() {
             if !waiting_logged {
                 tracing::debug!(
@@ -337,31 +270,27 @@ pub async fn run(config: KubernetesCrdProvider, tx: Sender) {
             continue;
         }
         let translation = crd::translate(&copies.objects(), &options);
-        log_problems(&translation, &mut logged);
-        if last_sent.as_ref() == Some(&translation.configuration) {
-            tracing::debug!(
-                provider = PROVIDER_NAME,
-                "configuration unchanged; not sent"
-            );
-            continue;
-        }
-        let message = Message {
-            provider: PROVIDER_NAME.to_string(),
-            config: translation.configuration.clone(),
-        };
-        if tx.send(message).await.is_err() {
+        follow::log_problems(
+            PROVIDER_NAME,
+            &translation.errors,
+            &translation.warnings,
+            &mut logged,
+        );
+        if !sending.send(translation.configuration, &tx).await {
             return;
-        }
-        last_sent = Some(translation.configuration);
-        if !throttle.is_zero() {
-            tokio::time::sleep(throttle).await;
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use switchyard_config::dynamic::Configuration;
+    use tokio::sync::mpsc;
+
     use super::*;
+    use crate::Message;
 
     #[test]
     fn options_follow_the_settings() {

@@ -13,6 +13,11 @@ pub mod client;
 pub mod connection;
 pub mod crd;
 pub mod crd_provider;
+pub mod follow;
+pub mod gateway;
+pub mod gateway_provider;
+pub mod ingress;
+pub mod ingress_provider;
 pub mod reflector;
 #[cfg(test)]
 mod tests;

@@ -7,10 +7,12 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-/// zlib level 3: sizes within 2 % of Traefik's gzip on text, JSON and HTML
-/// (level 4 is a little smaller still, at a third more CPU; level 2 is 12 %
-/// larger on JSON), a third of level 6's CPU.
-const GZIP_LEVEL: u32 = 3;
+/// zlib level 4: at most 0.4 % larger than Traefik's gzip on three JSON and
+/// three HTML bodies of 64 KiB (level 3, a quarter cheaper, was 4.6 to 14 %
+/// larger on the JSON ones; libdeflate's level 4 is a tenth cheaper on those
+/// bodies but ten times dearer on long runs of one byte), half of level 6's
+/// CPU. `bench/README.md` has the table.
+const GZIP_LEVEL: u32 = 4;
 /// Brotli quality 5: within 2.5 % of Traefik's quality 6; quality 4 is 14 %
 /// larger on JSON.
 const BROTLI_QUALITY: u32 = 5;

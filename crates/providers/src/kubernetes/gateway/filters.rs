@@ -1,0 +1,189 @@
+//! A route rule's (or backendRef's) filters as middlewares, named
+//! `<router or service>-<type>-<index>` as Traefik names them. Traefik has
+//! middlewares of its own for them; Switchyard builds each from one it has:
+//! header modifiers are `headers` middlewares (`add` sets, as `set` does),
+//! a RequestRedirect is a `redirectRegex` rewriting the request's URL as
+//! Traefik's `requestRedirect` does (status 301 or 302 only), an
+//! ExtensionRef names a `kubernetesCRD` Middleware. URLRewrite,
+//! RequestMirror and CORS are not translated yet: the router is left out.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use switchyard_config::dynamic::{HttpConfiguration, Middleware};
+use switchyard_config::Node;
+
+use super::rules::quote_meta;
+use super::{text, texts, GatewayOptions};
+
+fn node(v: Value) -> Result<Node, String> {
+    serde_json::from_value(v).map_err(|e| e.to_string())
+}
+
+/// A header modifier filter as a `headers` middleware: `set` and `add`
+/// set the header, `remove` removes it.
+fn header_modifier(filter: &Value, field: &str) -> Result<Middleware, String> {
+    let mut headers = serde_json::Map::new();
+    for list in ["add", "set"] {
+        for h in filter
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            headers.insert(text(h, "/name"), Value::from(text(h, "/value")));
+        }
+    }
+    for name in texts(filter, "/remove") {
+        headers.insert(name, Value::from(""));
+    }
+    let mut map = BTreeMap::new();
+    map.insert("headers".to_string(), node(json!({ field: headers }))?);
+    Ok(Middleware(map, Default::default()))
+}
+
+/// The middlewares of `filters`, named `<parent>-<type>-<index>`, added to
+/// `http`; their names in order.
+pub(crate) fn filters(
+    options: &GatewayOptions,
+    namespace: &str,
+    parent: &str,
+    list: Option<&Value>,
+    path_match: Option<&Value>,
+    grpc: bool,
+    http: &mut HttpConfiguration,
+) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    let mut made = Vec::new();
+    for (i, f) in list
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let kind = text(f, "/type");
+        let name = format!("{parent}-{}-{i}", kind.to_lowercase());
+        match kind.as_str() {
+            "RequestHeaderModifier" => {
+                let m = header_modifier(
+                    f.get("requestHeaderModifier").unwrap_or(&Value::Null),
+                    "customRequestHeaders",
+                )?;
+                made.push((name.clone(), m));
+                names.push(name);
+            }
+            "ResponseHeaderModifier" => {
+                let m = header_modifier(
+                    f.get("responseHeaderModifier").unwrap_or(&Value::Null),
+                    "customResponseHeaders",
+                )?;
+                made.push((name.clone(), m));
+                names.push(name);
+            }
+            "ExtensionRef" => {
+                let r = f.get("extensionRef").unwrap_or(&Value::Null);
+                let (group, kind, ext) = (text(r, "/group"), text(r, "/kind"), text(r, "/name"));
+                match &options.crd_namespaces {
+                    Some(allowed) if group == "traefik.io" && kind == "Middleware" => {
+                        if !allowed.is_empty() && !allowed.iter().any(|n| n == namespace) {
+                            return Err(format!("loading ExtensionRef filter ExtensionRef: namespace {namespace:?} is not allowed"));
+                        }
+                        names.push(format!("{namespace}-{ext}@kubernetescrd"));
+                    }
+                    _ => {
+                        return Err(format!(
+                            "loading ExtensionRef filter ExtensionRef: unsupported filter extension ref {group}/{kind}/{ext}"
+                        ))
+                    }
+                }
+            }
+            // A GRPCRoute takes the header modifiers and ExtensionRefs only.
+            "RequestRedirect" | "URLRewrite" | "RequestMirror" | "CORS" if grpc => {
+                return Err(format!("unsupported filter {kind}"));
+            }
+            "RequestRedirect" => {
+                let m =
+                    request_redirect(f.get("requestRedirect").unwrap_or(&Value::Null), path_match)?;
+                made.push((name.clone(), m));
+                names.push(name);
+            }
+            "URLRewrite" | "RequestMirror" | "CORS" => {
+                return Err(format!("filter {kind} is not translated by Switchyard yet"));
+            }
+            other => return Err(format!("unsupported filter {other}")),
+        }
+    }
+    for (name, m) in made {
+        http.middlewares.insert(name, m);
+    }
+    Ok(names)
+}
+
+/// `$` written literally in a regex replacement.
+fn literal(s: &str) -> String {
+    s.replace('$', "$$")
+}
+
+/// A RequestRedirect filter as a `redirectRegex` middleware over the
+/// request's URL (`scheme://host[:port]path[?query]`): the scheme, host,
+/// port and path the filter gives replace the request's; a prefix
+/// replacement takes the part of the path after the match's prefix.
+pub(crate) fn request_redirect(
+    filter: &Value,
+    path_match: Option<&Value>,
+) -> Result<Middleware, String> {
+    let status = filter
+        .get("statusCode")
+        .and_then(Value::as_i64)
+        .unwrap_or(302);
+    let permanent = match status {
+        301 => true,
+        302 => false,
+        other => {
+            return Err(format!(
+                "RequestRedirect with statusCode {other} is not translated by Switchyard yet (301 and 302 are)"
+            ))
+        }
+    };
+    let scheme = filter.get("scheme").and_then(Value::as_str);
+    let hostname = filter.get("hostname").and_then(Value::as_str);
+    let port = filter.get("port").and_then(Value::as_i64);
+    let mut path_regex = "([^?]*)".to_string();
+    let mut path = "${4}".to_string();
+    if let Some(modifier) = filter.get("path").filter(|p| !p.is_null()) {
+        match text(modifier, "/type").as_str() {
+            "ReplaceFullPath" => path = literal(&text(modifier, "/replaceFullPath")),
+            "ReplacePrefixMatch" => {
+                let prefix = path_match
+                    .and_then(|p| p.get("value"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("/");
+                let replacement = text(modifier, "/replacePrefixMatch");
+                path_regex = format!("{}(/[^?]*)?", quote_meta(prefix.trim_end_matches('/')));
+                path = format!("{}${{4}}", literal(replacement.trim_end_matches('/')));
+            }
+            other => {
+                return Err(format!(
+                    "RequestRedirect: unsupported path modifier {other:?}"
+                ))
+            }
+        }
+    }
+    let regex = format!(r"^(https?)://(\[[^\]]*\]|[^:/?]*)(:[0-9]+)?{path_regex}(\?.*)?$");
+    let port = match (port, scheme) {
+        (Some(p), _) => format!(":{p}"),
+        (None, Some("http" | "https")) => String::new(),
+        (None, _) => "${3}".to_string(),
+    };
+    let replacement = format!(
+        "{}://{}{port}{path}${{5}}",
+        scheme.map_or_else(|| "${1}".to_string(), literal),
+        hostname.map_or_else(|| "${2}".to_string(), literal),
+    );
+    let mut map = BTreeMap::new();
+    map.insert(
+        "redirectRegex".to_string(),
+        node(json!({"regex": regex, "replacement": replacement, "permanent": permanent}))?,
+    );
+    Ok(Middleware(map, Default::default()))
+}

@@ -1,0 +1,409 @@
+"""The kubernetesGateway provider, Traefik and Switchyard side by side on
+the testkit's API server double (`kube-double`; no real API server can be
+installed here): each proxy has a double of its own loaded and changed
+alike (the Gateway's listener names each proxy's own `web` port), every
+step must hold for both, and their answers, router names and the statuses
+they write back are compared.
+
+The machinery (doubles, backends, `expect`) is test_kubernetes.py's, whose
+Traefik-only Gateway cases stay as they are.
+"""
+
+import json
+import os
+from collections import Counter
+
+import pytest
+
+from harness import REPO, request, switchyard_bin, traefik_bin
+from test_kubernetes import TOKEN, Backend, Backend6, Doubles, KubeDouble, Proxy, STATIC, answer, expect, kube_double_bin, manifest, spread, wait
+
+pytestmark = pytest.mark.skipif(
+    traefik_bin() is None or kube_double_bin() is None or switchyard_bin() is None,
+    reason="needs `traefik`, switchyard and kube-double (cargo build -p switchyard -p switchyard-testkit --bin kube-double)",
+)
+
+GATEWAY_API = "/apis/gateway.networking.k8s.io/v1"
+
+
+def untimed(v):
+    if isinstance(v, dict):
+        return {k: untimed(x) for k, x in v.items() if k != "lastTransitionTime"}
+    if isinstance(v, list):
+        return [untimed(x) for x in v]
+    return v
+
+
+class GatewaySetup:
+    """Backends a, b (127.0.0.1) and c ([::1]); Traefik and Switchyard,
+    each with providers.kubernetesGateway on its own double holding the
+    Services and EndpointSlices, then `manifests` with `<<web>>` its own
+    web port."""
+
+    def __init__(self, manifests, extra=""):
+        self.backends = {"a": Backend("a"), "b": Backend("b"), "c": Backend6("c")}
+        self.ports = {n + "_port": b.server.server_address[1] for n, b in self.backends.items()}
+        self.proxies = {}
+        self.double = Doubles({})
+        for name, binary in (("traefik", traefik_bin()), ("switchyard", switchyard_bin())):
+            double = KubeDouble(manifest("backends", **self.ports))
+            self.double.doubles[name] = double
+            values = dict(provider="kubernetesGateway", endpoint=double.endpoint, token=TOKEN, extra=extra)
+            self.proxies[name] = Proxy(binary, STATIC, "", values)
+            double.apply(manifest(*manifests, web=self.proxies[name].web, **self.ports))
+
+    def apply(self, text):
+        """`text` with `<<web>>` and `<<other>>` each proxy's web and
+        websecure ports, on each double."""
+        for name, d in self.double.doubles.items():
+            p = self.proxies[name]
+            d.apply(text.replace("<<web>>", str(p.web)).replace("<<other>>", str(p.other)))
+
+    def expect(self, what, wants, timeout=20):
+        took = {name: expect(p, "%s: %s" % (name, what), wants, timeout) for name, p in self.proxies.items()}
+        got = {name: {k: answer(p, *k) for k in wants} for name, p in self.proxies.items()}
+        for name, answers in got.items():
+            assert answers == got["traefik"], "%s: %s answered %r, traefik %r" % (what, name, answers, got["traefik"])
+        return took["traefik"]
+
+    def routers(self, of):
+        status, _, body = request(self.proxies[of].admin, "GET", "/api/http/routers", host="localhost")
+        names = (r["name"] for r in json.loads(body)) if status == 200 else ()
+        return sorted(n for n in names if not n.endswith("@internal"))
+
+    def status(self, of, path):
+        return untimed(self.double.doubles[of].get(path).get("status"))
+
+    def close(self):
+        for p in self.proxies.values():
+            p.close()
+        self.double.close()
+        for b in self.backends.values():
+            b.close()
+
+
+@pytest.fixture
+def setups():
+    made = []
+    yield lambda *a, **k: made.append(GatewaySetup(*a, **k)) or made[-1]
+    for s in made:
+        s.close()
+
+
+def statuses_alike(s, paths):
+    """Waits until both doubles hold the same statuses (times aside) at
+    every path, each written."""
+    def check():
+        got = {name: [s.status(name, p) for p in paths] for name in s.proxies}
+        if all(v is not None for v in got["traefik"]) and got["traefik"] == got["switchyard"]:
+            return True
+        return got
+    wait("the same statuses written", check, timeout=20)
+
+
+def test_kubernetes_gateway_compared(setups):
+    s = setups(["gateway"])
+    s.expect("HTTPRoute served", {
+        ("gw.test", "/a"): (200, "a"),
+        ("gw.test", "/a/b"): (200, "a"),
+        ("other.test", "/a"): 404,
+    })
+    # `/ab` is not under the `/a` prefix: the weighted rule takes it (which
+    # backend answers depends on the balancer's turn).
+    for name, p in s.proxies.items():
+        assert answer(p, "gw.test", "/ab")[0] == 200, name
+    # Weighted 1:1, the same turns.
+    spreads = {name: spread(p, "gw.test", "/", 8) for name, p in s.proxies.items()}
+    assert spreads["switchyard"] == spreads["traefik"] == Counter({"a": 4, "b": 4}), spreads
+    # Named alike: `httproute-<ns>-<route>-gw-<ns>-<gateway>-ep-<entry point>-<rule>-<hash>`.
+    assert s.routers("switchyard") == s.routers("traefik"), (s.routers("switchyard"), s.routers("traefik"))
+    assert len(s.routers("traefik")) == 2
+    statuses_alike(s, [
+        GATEWAY_API + "/gatewayclasses/traefik",
+        GATEWAY_API + "/namespaces/default/gateways/gw",
+        GATEWAY_API + "/namespaces/default/httproutes/site",
+    ])
+
+    # whoami-a's only endpoint not ready: its load balancers have no server.
+    s.double.ready("default", "whoami-a-1", "127.0.0.1", False)
+    s.expect("endpoint not ready", {("gw.test", "/a"): 503})
+    s.double.ready("default", "whoami-a-1", "127.0.0.1", True)
+    s.expect("endpoint ready again", {("gw.test", "/a"): (200, "a")})
+    # A second slice for whoami-b, on [::1]: both served.
+    s.apply("""
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: whoami-b-2, namespace: default, labels: {kubernetes.io/service-name: whoami-b}}
+addressType: IPv6
+ports: [{name: web, port: %d}]
+endpoints: [{addresses: ["::1"], conditions: {ready: true}}]
+""" % s.ports["c_port"])
+    for name, p in s.proxies.items():
+        wait("%s: the second slice served" % name, lambda: set(spread(p, "gw.test", "/", 8)) == {"a", "b", "c"} or None)
+    # The route changed.
+    s.apply("""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: site, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [gw2.test]
+  rules:
+  - backendRefs: [{name: whoami-a, port: 80}]
+""")
+    s.expect("HTTPRoute changed", {("gw.test", "/a"): 404, ("gw2.test", "/a"): (200, "a")})
+    assert s.routers("switchyard") == s.routers("traefik")
+    # Deleted.
+    s.double.delete("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: site, namespace: default}\n")
+    s.expect("HTTPRoute deleted", {("gw2.test", "/a"): 404})
+
+
+MATCHES = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: matches, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [m.test, "*.wild.test"]
+  rules:
+  - matches:
+    - path: {type: Exact, value: /exact}
+    - path: {type: PathPrefix, value: /h}
+      headers: [{name: X-Env, value: prod}]
+    - path: {type: RegularExpression, value: "^/re/[0-9]+$"}
+    - path: {type: PathPrefix, value: /q}
+      queryParams: [{name: v, value: "2"}]
+      method: GET
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set: [{name: X-Set, value: s}]
+        remove: [X-Drop]
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        set: [{name: X-Answer, value: r}]
+    backendRefs: [{name: whoami-b, port: 80}]
+"""
+
+
+def test_kubernetes_gateway_matches_and_filters_compared(setups):
+    s = setups(["gateway"])
+    s.apply(MATCHES)
+    s.expect("matches", {
+        ("m.test", "/exact"): (200, "b"),
+        ("m.test", "/exact/more"): 404,
+        ("x.wild.test", "/exact"): (200, "b"),
+        ("wild.test", "/exact"): 404,
+        ("m.test", "/re/42"): (200, "b"),
+        ("m.test", "/re/x"): 404,
+        ("m.test", "/q?v=2"): (200, "b"),
+        ("m.test", "/q?v=3"): 404,
+        # The original route still takes gw.test; /h without the header is not matched.
+        ("m.test", "/h"): 404,
+    })
+    for name, p in s.proxies.items():
+        status, headers, body = request(p.web, "GET", "/h", host="m.test", headers={"X-Env": "prod", "X-Drop": "x"})
+        assert status == 200, name
+        seen = {k.lower(): v for k, v in json.loads(body)["headers"]}
+        assert seen.get("x-set") == "s", (name, seen)
+        assert "x-drop" not in seen, (name, seen)
+        assert headers.get("x-answer") == "r", (name, headers)
+    assert s.routers("switchyard") == s.routers("traefik")
+    statuses_alike(s, [GATEWAY_API + "/namespaces/default/httproutes/matches"])
+
+
+REDIRECTS = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: redirects, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [r.test]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /secure}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {scheme: https, statusCode: 301}
+  - matches: [{path: {type: PathPrefix, value: /old}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect:
+        hostname: moved.test
+        port: 8443
+        path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}
+  - matches: [{path: {type: Exact, value: /full}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect:
+        path: {type: ReplaceFullPath, replaceFullPath: /elsewhere}
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs: [{name: whoami-a, port: 80}]
+"""
+
+
+def test_kubernetes_gateway_redirects_compared(setups):
+    """RequestRedirect filters (Switchyard builds them as redirectRegex
+    middlewares): the same status and Location for GET requests."""
+    s = setups(["gateway"])
+    s.apply(REDIRECTS)
+    s.expect("redirect routes", {("r.test", "/"): (200, "a"), ("r.test", "/secure"): 301})
+    paths = ["/secure", "/secure/x?q=1", "/old", "/old/", "/old/a/b?z", "/full", "/full?k=v", "/oldish"]
+    got = {}
+    for name, p in s.proxies.items():
+        got[name] = []
+        for path in paths:
+            status, headers, _ = request(p.web, "GET", path, host="r.test")
+            got[name].append((path, status, headers.get("location")))
+    assert got["switchyard"] == got["traefik"], json.dumps(got, indent=1)
+    assert got["traefik"] == [
+        ("/secure", 301, "https://r.test/secure"),
+        ("/secure/x?q=1", 301, "https://r.test/secure/x?q=1"),
+        ("/old", 302, "http://moved.test:8443/new"),
+        ("/old/", 302, "http://moved.test:8443/new/"),
+        ("/old/a/b?z", 302, "http://moved.test:8443/new/a/b?z"),
+        ("/full", 302, "http://r.test/elsewhere"),
+        ("/full?k=v", 302, "http://r.test/elsewhere?k=v"),
+        ("/oldish", 200, None),
+    ], got["traefik"]
+
+
+def test_kubernetes_gateway_https_listener_compared(setups):
+    """An HTTPS listener on the websecure entry point's port, its
+    certificate from a Secret (the fixture certificate, for
+    `backend.test`): served over TLS by the route attached to it only, and
+    the certificate follows the Secret's deletion (each proxy then serves
+    its generated default certificate, and the listener is invalid)."""
+    s = setups(["gateway"])
+    fixtures = os.path.join(REPO, "crates", "testkit", "fixtures")
+    indent = lambda path: "\n".join("      " + line for line in open(os.path.join(fixtures, path)).read().strip().splitlines())
+    s.apply("""
+apiVersion: v1
+kind: Secret
+metadata: {name: site-cert, namespace: default}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+%s
+  tls.key: |
+%s
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: traefik
+  listeners:
+  - {name: web, port: <<web>>, protocol: HTTP}
+  - name: secure
+    port: <<other>>
+    protocol: HTTPS
+    hostname: backend.test
+    tls: {certificateRefs: [{name: site-cert}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: secure, namespace: default}
+spec:
+  parentRefs: [{name: gw, sectionName: secure}]
+  rules:
+  - backendRefs: [{name: whoami-b, port: 80}]
+""" % (indent("server.pem"), indent("server.key")))
+
+    def tls_answer(p):
+        try:
+            status, headers, body = request(p.other, "GET", "/", host="backend.test", tls={"sni": "backend.test"})
+        except OSError as e:
+            return str(e)
+        name = json.loads(body)["name"] if status == 200 and body.startswith(b"{") else None
+        return status, name, headers.get("x-test-cert-cn")
+
+    for name, p in s.proxies.items():
+        wait("%s: served over TLS with the Secret's certificate" % name,
+             lambda: tls_answer(p) == (200, "b", "localhost") or tls_answer(p))
+    # The plain listener does not take the route.
+    s.expect("not on the plain listener", {("backend.test", "/"): 404})
+    assert s.routers("switchyard") == s.routers("traefik")
+    statuses_alike(s, [GATEWAY_API + "/namespaces/default/gateways/gw", GATEWAY_API + "/namespaces/default/httproutes/secure"])
+    # The Secret deleted: the listener is invalid, its route detached.
+    s.double.delete("apiVersion: v1\nkind: Secret\nmetadata: {name: site-cert, namespace: default}\n")
+    default_cn = {"traefik": "TRAEFIK DEFAULT CERT", "switchyard": "SWITCHYARD DEFAULT CERT"}
+    for name, p in s.proxies.items():
+        wait("%s: the default certificate, no route" % name,
+             lambda: tls_answer(p) == (404, None, default_cn[name]) or tls_answer(p))
+    statuses_alike(s, [GATEWAY_API + "/namespaces/default/gateways/gw", GATEWAY_API + "/namespaces/default/httproutes/secure"])
+
+
+def test_kubernetes_gateway_namespaces_and_label_selector_compared(setups):
+    """`namespaces` makes both watch per-namespace paths (a route elsewhere
+    is not seen); `labelSelector` goes with the GatewayClass watch only (a
+    class without the label is not Traefik's)."""
+    s = setups([], extra="    namespaces: [default]\n    labelSelector: \"team=a\"")
+    s.apply("""
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: mine, labels: {team: a}}
+spec: {controllerName: traefik.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: unlabelled}
+spec: {controllerName: traefik.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: mine
+  listeners:
+  - {name: web, port: <<web>>, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ignored, namespace: default}
+spec:
+  gatewayClassName: unlabelled
+  listeners:
+  - {name: web, port: <<web>>, protocol: HTTP}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: here, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [here.test]
+  rules:
+  - backendRefs: [{name: whoami-a, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: there, namespace: other}
+spec:
+  parentRefs: [{name: gw, namespace: default}]
+  hostnames: [there.test]
+  rules:
+  - backendRefs: [{name: whoami-a, namespace: default, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: unclassed, namespace: default}
+spec:
+  parentRefs: [{name: ignored}]
+  hostnames: [unclassed.test]
+  rules:
+  - backendRefs: [{name: whoami-a, port: 80}]
+""")
+    s.expect("selected objects only", {
+        ("here.test", "/"): (200, "a"),
+        ("there.test", "/"): 404,
+        ("unclassed.test", "/"): 404,
+    })
+    for name in s.proxies:
+        asked = s.double.requests(name)
+        assert any(r.startswith("GET /apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes?") for r in asked), (name, asked)
+        assert not any(r.startswith("GET /apis/gateway.networking.k8s.io/v1/httproutes?") for r in asked), name
+        assert any(r.startswith("GET /apis/gateway.networking.k8s.io/v1/gatewayclasses?") and "labelSelector=team" in r for r in asked), (name, asked)
+    assert s.routers("switchyard") == s.routers("traefik")
+    statuses_alike(s, [GATEWAY_API + "/gatewayclasses/mine", GATEWAY_API + "/namespaces/default/gateways/gw"])
+    # Only Traefik's own class gets a status.
+    for name in s.proxies:
+        assert s.status(name, GATEWAY_API + "/gatewayclasses/unlabelled") is None, name
