@@ -8,7 +8,7 @@
 //! | `{base}/api/entrypoints[/{name}]`                   | entrypoints' static settings    |
 //! | `{base}/api/http/{routers,services,middlewares}[/{name}]` | elements, listed as asked |
 //! | `{base}/api/tcp/{routers,services,middlewares}[/{name}]`  | TCP elements, as HTTP ones |
-//! | `{base}/api/udp/{routers,services}[/{name}]`        | none yet: `[]`, 404             |
+//! | `{base}/api/udp/{routers,services}[/{name}]`        | UDP elements (`udp.rs`)         |
 //! | `{base}/api/version`                                | version and start date          |
 //! | `{base}/api/certificates[/{id}]`                    | the default store's certificates |
 //! | `{base}/api/explain?url=...`                        | how one request would be routed (Switchyard's own) |
@@ -95,8 +95,7 @@ impl Api {
 enum Scheme {
     Http(Kind),
     Tcp(Kind),
-    /// UDP: none exist yet, so lists are empty and names unknown.
-    Empty(Kind),
+    Udp(Kind),
 }
 
 /// What a path asks for.
@@ -205,7 +204,17 @@ impl Api {
                     None => not_found(kind.singular(), name),
                 }
             }),
-            Route::List(Scheme::Empty(_)) => page_of(&[], &q),
+            Route::List(Scheme::Udp(kind)) => {
+                let runtime = self.switcher.load();
+                page_of(&crate::udp::list(kind, &runtime, &q), &q)
+            }
+            Route::One(Scheme::Udp(kind), id) => with_name(id, id_param(kind), |name| {
+                let runtime = self.switcher.load();
+                match crate::udp::elements(kind, &runtime).get(name) {
+                    Some(e) => respond::json_ok(&crate::udp::representation(e, kind)),
+                    None => not_found(kind.singular(), name),
+                }
+            }),
             Route::One(Scheme::Http(kind), id) => with_name(id, id_param(kind), |name| {
                 let runtime = self.switcher.load();
                 match kind.elements(&runtime).get(name) {
@@ -213,9 +222,6 @@ impl Api {
                     None => not_found(kind.singular(), name),
                 }
             }),
-            Route::One(Scheme::Empty(kind), id) => {
-                with_name(id, id_param(kind), |name| not_found(kind.singular(), name))
-            }
             Route::DashboardRedirect => Dashboard::redirect(
                 &self.base_path,
                 req.headers()
@@ -259,6 +265,25 @@ impl Api {
                 .collect();
             out.insert(key.into(), Value::Object(by_name));
         }
+        for (kind, key) in [(Kind::Router, "udpRouters"), (Kind::Service, "udpServices")] {
+            let all = crate::udp::elements(kind, &runtime);
+            if all.is_empty() {
+                continue;
+            }
+            let by_name: Map<String, Value> = all
+                .iter()
+                .map(|(name, e)| {
+                    let mut v = crate::udp::representation(e, kind);
+                    if let Some(obj) = v.as_object_mut() {
+                        for k in ["name", "provider", "type"] {
+                            obj.remove(k);
+                        }
+                    }
+                    (name.clone(), v)
+                })
+                .collect();
+            out.insert(key.into(), Value::Object(by_name));
+        }
         respond::json_ok(&Value::Object(out))
     }
 }
@@ -269,7 +294,7 @@ fn scheme_of(scheme: &str, kind: &str) -> Option<Scheme> {
     match scheme {
         "http" => Some(Scheme::Http(kind)),
         "tcp" => Some(Scheme::Tcp(kind)),
-        "udp" if kind != Kind::Middleware => Some(Scheme::Empty(kind)),
+        "udp" if kind != Kind::Middleware => Some(Scheme::Udp(kind)),
         _ => None,
     }
 }

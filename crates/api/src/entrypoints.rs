@@ -7,7 +7,6 @@
 
 use serde_json::{json, Value};
 use switchyard_config::static_config::EntryPoint;
-use switchyard_config::Node;
 
 /// `name`'s entrypoint as the API shows it.
 pub fn entrypoint_json(name: &str, ep: &EntryPoint) -> Value {
@@ -49,19 +48,9 @@ fn is_zero(v: &Value) -> bool {
     }
 }
 
-fn text(node: &Node, key: &str) -> Option<String> {
-    match &node.get(key)?.value {
-        switchyard_config::node::Value::Scalar(s) => Some(s.as_text()),
-        _ => None,
-    }
-}
-
 /// `udp`: the idle session timeout, 3s unless written.
-fn udp(node: Option<&Node>) -> Value {
-    let timeout = match node.and_then(|n| text(n, "timeout")) {
-        Some(t) => switchyard_config::duration::parse(&t).unwrap_or_default(),
-        None => switchyard_config::Duration::from_secs(3),
-    };
+fn udp(udp: Option<&switchyard_config::static_config::EntryPointUdp>) -> Value {
+    let timeout = udp.map_or(switchyard_config::Duration::from_secs(3), |u| u.timeout);
     if timeout.is_zero() {
         json!({})
     } else {

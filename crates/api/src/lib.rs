@@ -12,6 +12,7 @@ mod overview;
 mod pages;
 mod query;
 mod respond;
+mod udp;
 mod version;
 
 pub use api::Api;

@@ -74,7 +74,6 @@ fn section<'a>(items: impl Iterator<Item = &'a ElementInfo>) -> Value {
 /// static configuration, computed once.
 pub fn overview(runtime: &Runtime, features: &Value, providers: &[String]) -> Value {
     let info = &runtime.info;
-    let zero = json!({ "total": 0, "warnings": 0, "errors": 0 });
     let mut v = json!({
         "http": {
             "routers": section(info.routers.values().map(|e| &**e)),
@@ -86,7 +85,10 @@ pub fn overview(runtime: &Runtime, features: &Value, providers: &[String]) -> Va
             "services": section(info.tcp_services.values().map(|e| &**e)),
             "middlewares": section(info.tcp_middlewares.values().map(|e| &**e)),
         },
-        "udp": { "routers": zero, "services": zero },
+        "udp": {
+            "routers": section(runtime.udp.routers.values().map(|e| &**e)),
+            "services": section(runtime.udp.services.values().map(|e| &**e)),
+        },
         "certificates": crate::certificates::section(runtime, std::time::SystemTime::now()),
         "features": features,
     });

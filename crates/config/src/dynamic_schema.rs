@@ -9,9 +9,9 @@
 //! service, middleware or serversTransport that has it
 //! ([`crate::dynamic::Unsupported`]), so the builder warns about it there
 //! (or, for a refused key, disables that element) while the rest of the file
-//! applies. `udp` is checked and kept whole: the builder names each of its
-//! elements as not routed yet. `tcp` is kept as written too, after a check
-//! that each of its elements decodes ([`crate::tcp::check`]).
+//! applies. `tcp` and `udp` are kept as written, after a check that each
+//! of their elements decodes ([`crate::tcp::check`], [`crate::udp`]), so a
+//! file whose section does not read is refused with its location.
 
 use std::sync::{Arc, OnceLock};
 
@@ -120,6 +120,11 @@ pub fn decode(tree: &Node) -> Result<Configuration, ConfigError> {
     let mut config: Configuration = from_node(&checked.tree)?;
     if let Some(tcp) = &config.tcp {
         crate::tcp::check(tcp)?;
+    }
+    // The `udp` section travels as written; a file whose section does not
+    // read is refused here, with its location, as Traefik refuses it.
+    if let Some(udp) = &config.udp {
+        crate::udp::decode(udp)?;
     }
     for n in checked.notes {
         if let Some(u) = unsupported_of(&mut config, n.kind, &n.name) {

@@ -31,6 +31,7 @@ pub mod tcp;
 pub mod template;
 pub mod tls;
 mod toml_source;
+pub mod udp;
 mod yaml_source;
 
 pub use duration::Duration;

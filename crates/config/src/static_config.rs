@@ -66,9 +66,26 @@ pub struct EntryPoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http3: Option<Http3>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub udp: Option<Node>,
+    pub udp: Option<EntryPointUdp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observability: Option<EntryPointObservability>,
+}
+
+/// `entryPoints.<name>.udp`, read on a UDP entrypoint (`address: ":53/udp"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct EntryPointUdp {
+    /// How long a session may stay idle (no datagram either way) before it
+    /// ends; Traefik's default is 3 s, and 0 is refused at start.
+    pub timeout: Duration,
+}
+
+impl Default for EntryPointUdp {
+    fn default() -> EntryPointUdp {
+        EntryPointUdp {
+            timeout: Duration::from_secs(3),
+        }
+    }
 }
 
 /// `entryPoints.<name>.observability`: the defaults of the `observability`

@@ -183,14 +183,12 @@ fn every_key_is_accepted_and_what_is_not_acted_on_is_recorded() {
         .expect("highestRandomWeight");
     from_node::<Mirroring>(&node("mirror", |s| s.mirroring.as_deref())).expect("mirroring");
     from_node::<FailoverService>(&node("failover", |s| s.failover.as_deref())).expect("failover");
-    // TCP and UDP are kept as written, for the builder to name.
+    // TCP is kept as written, for the builder to name; UDP decodes.
     let tcp = config.tcp.as_ref().expect("tcp");
     for section in ["routers", "services", "middlewares", "serversTransports"] {
         assert!(tcp.get(section).is_some(), "tcp.{section}");
     }
-    assert!(config
-        .udp
-        .as_ref()
-        .and_then(|u| u.get("services"))
-        .is_some());
+    let udp = config.udp.as_ref().expect("udp");
+    let udp = switchyard_config::udp::decode(udp).expect("udp decodes");
+    assert!(!udp.routers.is_empty() && !udp.services.is_empty());
 }

@@ -134,8 +134,6 @@ fn warning_names_exactly_what_is_not_implemented() {
         "api.debug",
         "certificatesresolvers.ts.tailscale",
         "core.stricttlsoptions",
-        "entrypoints.web.udp",
-        "entrypoints.dns.udp",
         "experimental",
         "hostresolver",
         "metrics.datadog",

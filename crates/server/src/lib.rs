@@ -21,6 +21,7 @@ pub mod static_translation;
 pub mod switcher;
 pub mod tcp;
 pub mod tls;
+pub mod udp;
 pub mod watcher;
 
 // The entrypoint's parts at their former paths.

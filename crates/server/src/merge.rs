@@ -234,8 +234,8 @@ fn merge_tcp(
 /// Everything but the HTTP elements: TLS, as Traefik aggregates it (every
 /// certificate; option names qualified except `default`; stores other than
 /// `default` ignored; a `default` defined by two providers dropped, with an
-/// error), every provider's TCP elements (names qualified), the first UDP
-/// section, the files' stamps.
+/// error), every provider's TCP elements (names qualified), every UDP
+/// section (names qualified, [`crate::udp::merge`]), the files' stamps.
 fn merge_others(configs: &BTreeMap<String, Configuration>) -> Configuration {
     let mut merged = Configuration::default();
     let mut tls = TlsConfiguration::default();
@@ -268,9 +268,6 @@ fn merge_others(configs: &BTreeMap<String, Configuration>) -> Configuration {
         if let Some(tcp) = &config.tcp {
             merge_tcp(&mut merged.tcp, provider, tcp);
         }
-        if merged.udp.is_none() {
-            merged.udp.clone_from(&config.udp);
-        }
     }
     if default_store_from.len() > 1 {
         tracing::error!(providers = ?default_store_from, "Default TLS Store defined in multiple providers");
@@ -281,6 +278,7 @@ fn merge_others(configs: &BTreeMap<String, Configuration>) -> Configuration {
         tls.options.remove("default");
     }
     merged.tls = Some(tls);
+    merged.udp = crate::udp::merge(configs);
     merged
 }
 

@@ -42,6 +42,8 @@ pub struct Runtime {
     pub balancers: HashMap<String, LoadBalancer>,
     /// The state of every element, as the API shows it.
     pub info: Arc<RuntimeInfo>,
+    /// What the UDP entrypoints serve.
+    pub udp: Arc<crate::udp::UdpRuntime>,
 }
 
 /// An element's status, as Traefik names them.
@@ -150,8 +152,6 @@ pub struct RuntimeInfo {
     pub generation: u64,
     /// Certificates and TLS options that could not be used.
     pub tls_errors: Vec<String>,
-    /// UDP elements, accepted but not routed yet (`UDP router "x"`).
-    pub not_routed: Vec<String>,
     pub tcp_routers: Elements,
     pub tcp_services: Elements,
     pub tcp_middlewares: Elements,

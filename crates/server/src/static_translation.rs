@@ -85,8 +85,8 @@ pub fn check(config: &StaticConfiguration) -> Result<(), StaticError> {
     check_precedence(config)
 }
 
-/// The settings of every entrypoint of `config` (UDP ones taken out before,
-/// by [`not_implemented`]). `host` is this machine's name (the
+/// The settings of every TCP entrypoint of `config` (the UDP ones are
+/// [`udp_entrypoint_settings`]). `host` is this machine's name (the
 /// `X-Forwarded-Server` value); `challenges` the ACME HTTP-01 answers the
 /// entrypoints serve, when a resolver exists.
 pub fn entrypoint_settings(
@@ -99,7 +99,7 @@ pub fn entrypoint_settings(
         .as_ref()
         .is_some_and(|g| g.not_append_x_forwarded_for);
     let mut out = Vec::with_capacity(config.entry_points.len());
-    for (name, ep) in &config.entry_points {
+    for (name, ep) in config.entry_points.iter().filter(|(_, ep)| !is_udp(ep)) {
         let key = |sub: &str| format!("entryPoints.{name}.{sub}");
         let fh = &ep.forwarded_headers;
         let aliases = AliasHeaders::from_config(
@@ -186,12 +186,13 @@ pub fn entrypoint_settings(
 
 /// What the builder needs of the static configuration.
 pub fn static_view(config: &StaticConfiguration) -> StaticView {
-    let entrypoints: Vec<String> = config.entry_points.keys().cloned().collect();
-    let as_default: Vec<String> = config
-        .entry_points
+    let (udp, tcp): (Vec<_>, Vec<_>) = config.entry_points.iter().partition(|(_, e)| is_udp(e));
+    let entrypoints: Vec<String> = tcp.iter().map(|(n, _)| (*n).clone()).collect();
+    let udp_entrypoints = udp.iter().map(|(n, _)| (*n).clone()).collect();
+    let as_default: Vec<String> = tcp
         .iter()
         .filter(|(_, e)| e.as_default)
-        .map(|(n, _)| n.clone())
+        .map(|(n, _)| (*n).clone())
         .collect();
     // Without asDefault, routers that name no entrypoint attach to all of
     // them but the internal `traefik` one, as in Traefik.
@@ -251,6 +252,7 @@ pub fn static_view(config: &StaticConfiguration) -> StaticView {
         entrypoint_tls,
         entrypoint_encoded,
         entrypoints,
+        udp_entrypoints,
         default_entrypoints,
         entrypoint_middlewares,
         entrypoint_observability,
@@ -399,24 +401,11 @@ fn redirect_port(config: &StaticConfiguration, to: &str) -> Result<u16, Cause> {
 
 /// Completes the list of what the configuration asks for and Switchyard
 /// does not do yet (the keys the schema check took out) with what depends
-/// on values, and takes those parts out: UDP entrypoints are not opened.
+/// on values.
 pub fn not_implemented(
-    mut config: StaticConfiguration,
-    mut keys: Vec<String>,
+    config: StaticConfiguration,
+    #[cfg_attr(feature = "http3", allow(unused_mut))] mut keys: Vec<String>,
 ) -> (StaticConfiguration, Vec<String>) {
-    config.entry_points.retain(|name, ep| {
-        let udp = ep
-            .address
-            .rsplit_once('/')
-            .is_some_and(|(_, proto)| proto.eq_ignore_ascii_case("udp"));
-        if udp {
-            keys.push(format!(
-                "entryPoints.{name}.address ({}: UDP entrypoints)",
-                ep.address
-            ));
-        }
-        !udp
-    });
     #[cfg(not(feature = "http3"))]
     for (name, ep) in &config.entry_points {
         if ep.http3.is_some() {
@@ -426,4 +415,43 @@ pub fn not_implemented(
         }
     }
     (config, keys)
+}
+
+/// Whether `ep` is a UDP entrypoint (`address: ":53/udp"`, any case).
+pub fn is_udp(ep: &switchyard_config::static_config::EntryPoint) -> bool {
+    ep.address
+        .rsplit_once('/')
+        .is_some_and(|(_, proto)| proto.eq_ignore_ascii_case("udp"))
+}
+
+/// The settings of every UDP entrypoint of `config`; a `udp.timeout` of 0
+/// stops the start, as in Traefik.
+pub fn udp_entrypoint_settings(
+    config: &StaticConfiguration,
+) -> Result<Vec<crate::udp::UdpSettings>, StaticError> {
+    let mut out = Vec::new();
+    for (name, ep) in config.entry_points.iter().filter(|(_, ep)| is_udp(ep)) {
+        let timeout: Duration = ep.udp.clone().unwrap_or_default().timeout.into();
+        if timeout.is_zero() {
+            return Err(StaticError::new(
+                format!("entryPoints.{name}.udp.timeout"),
+                "timeout should be greater than zero",
+            ));
+        }
+        let address = ep
+            .address
+            .rsplit_once('/')
+            .map_or(ep.address.as_str(), |(a, _)| a);
+        let life = &ep.transport.life_cycle;
+        out.push(crate::udp::UdpSettings {
+            name: name.clone(),
+            address: address.to_string(),
+            timeout,
+            reuse_port: ep.reuse_port,
+            request_accept_grace_timeout: life.request_accept_grace_timeout.into(),
+            grace_timeout: life.grace_time_out.into(),
+            max_sessions: crate::udp::MAX_SESSIONS,
+        });
+    }
+    Ok(out)
 }

@@ -117,6 +117,9 @@ async fn check(loaded: Loaded, report: &mut Report) {
     if let Err(e) = translate::entrypoint_settings(&config, "check", &challenges) {
         report.error(e);
     }
+    if let Err(e) = translate::udp_entrypoint_settings(&config) {
+        report.error(e);
+    }
     let internal = match translate::internal_settings(&config)
         .map_err(|e| e.to_string())
         .and_then(|s| switchyard_server::internal::configuration(&s).map_err(|e| e.to_string()))
@@ -198,6 +201,20 @@ async fn check(loaded: Loaded, report: &mut Report) {
             }
         }
     }
+    for (kind, elements) in [
+        ("UDP router", &runtime.udp.routers),
+        ("UDP service", &runtime.udp.services),
+    ] {
+        for el in elements.values() {
+            for e in &el.errors {
+                let text = format!("{kind} {:?}: {e}", el.name);
+                match el.status {
+                    switchyard_server::runtime::Status::Disabled => report.error(text),
+                    _ => report.warning(text),
+                }
+            }
+        }
+    }
     for e in &info.tls_errors {
         report.error(format!("tls: {e}"));
     }
@@ -215,9 +232,6 @@ async fn check(loaded: Loaded, report: &mut Report) {
                 }
             }
         }
-    }
-    for e in &info.not_routed {
-        report.warning(format!("{e}: accepted, not routed (UDP is not routed yet)"));
     }
 }
 

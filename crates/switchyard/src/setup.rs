@@ -132,6 +132,12 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
         entrypoints.push(ep);
     }
+    let mut udp_entrypoints = Vec::new();
+    for settings in translate::udp_entrypoint_settings(&config)? {
+        let ep = switchyard_server::udp::UdpEntryPoint::bind(settings)?;
+        tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "UDP entrypoint listening");
+        udp_entrypoints.push(ep);
+    }
 
     let view = translate::static_view(&config);
     let terminating = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -304,6 +310,11 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut serving = Vec::new();
     for ep in entrypoints {
+        serving.push(tokio::spawn(
+            ep.serve(switcher.clone(), shutdown_rx.clone()),
+        ));
+    }
+    for ep in udp_entrypoints {
         serving.push(tokio::spawn(
             ep.serve(switcher.clone(), shutdown_rx.clone()),
         ));

@@ -156,3 +156,38 @@ fn a_bad_static_file_and_live_providers() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("note: providers.redis: not checked"), "{out}");
 }
+
+#[test]
+fn udp_entrypoints_and_routers_are_checked() {
+    let dir = TestDir::new("check-udp");
+    static_file(&dir, free_port(), "");
+    // A UDP entrypoint added after the `web` one.
+    let text = std::fs::read_to_string(dir.join("traefik.yml"))
+        .unwrap()
+        .replace(
+            "providers:",
+            "  dns:\n    address: \"127.0.0.1:5353/udp\"\n    udp:\n      timeout: 0s\nproviders:",
+        );
+    dir.write("traefik.yml", &text);
+    dir.write(
+        "dynamic/udp.yml",
+        "udp:\n  routers:\n    ok:\n      service: pool\n    lost:\n      entryPoints: [dns, web]\n      service: nowhere\n  services:\n    pool:\n      loadBalancer:\n        servers: [{address: \"127.0.0.1:9\"}]\n",
+    );
+    let (code, out) = check(dir.path(), &["--configFile=traefik.yml"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("entryPoints.dns.udp.timeout: timeout should be greater than zero"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "error: UDP router \"lost@file\": the UDP service \"nowhere@file\" does not exist"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("UDP router \"lost@file\": entryPoint \"web\" doesn't exist"),
+        "{out}"
+    );
+    assert!(!out.contains("\"ok@file\""), "{out}");
+}

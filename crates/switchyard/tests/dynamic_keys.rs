@@ -1,8 +1,8 @@
 //! Dynamic keys Traefik knows and Switchyard does not act on, through the
 //! real binary: the file applies; a key not implemented yet is a warning on
 //! its element (API and log), which keeps working; a refused key disables
-//! its element only; UDP elements are named as not routed, a TCP key not
-//! implemented is a warning on its element; a key
+//! its element only; a TCP key not implemented is a warning on its
+//! element; a key
 //! Traefik does not know refuses the file, which keeps its last good
 //! content.
 
@@ -143,12 +143,11 @@ udp:
         "a child router is never reachable without its parent"
     );
 
-    // The log names each of these, and each UDP element once.
+    // The log names each of these (UDP is routed: `udp.rs`).
     for needle in [
         "forwardAuth.maxResponseBodySize is not implemented",
         "spiffe is not supported by Switchyard yet",
         "TCP service \"rawsplit@file\": weighted.healthCheck is not implemented",
-        "UDP service \"dns\" is accepted but not routed",
     ] {
         wait_until(needle, Duration::from_secs(5), || async {
             p.sy.logged(needle).then_some(())

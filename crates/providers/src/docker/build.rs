@@ -27,9 +27,9 @@
 //! A container's name is its Compose `<service>_<project>` when it has both
 //! Compose labels, else its container name, normalized ([`normalize`]).
 //!
-//! TCP and UDP labels are decoded and kept as written (Switchyard does not
-//! route them yet), with their services' server addresses filled in the
-//! same way (`ip:port`) and their routers' services linked (`l4.rs`).
+//! TCP and UDP labels are decoded and kept as written, with their services'
+//! server addresses filled in the same way (`ip:port`) and their routers'
+//! services linked (`l4.rs`); the builder routes them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -8,8 +8,8 @@
 //! only service, or is dropped when there are several.
 //!
 //! The sections stay the raw trees the labels gave (keys as written); the
-//! builder decodes the TCP one (`crates/config/src/tcp.rs`, keys matched
-//! without regard to case). Switchyard does not route UDP yet.
+//! builder decodes them (`crates/config/src/tcp.rs` and `udp.rs`, keys
+//! matched without regard to case).
 
 use std::collections::BTreeMap;
 

@@ -31,6 +31,8 @@ use services::CachedService;
 pub struct StaticView {
     /// Every HTTP entrypoint's name.
     pub entrypoints: Vec<String>,
+    /// Every UDP entrypoint's name.
+    pub udp_entrypoints: Vec<String>,
     /// Entrypoints a router without `entryPoints` attaches to.
     pub default_entrypoints: Vec<String>,
     /// `entryPoints.<name>.observability`, where given: the defaults of
@@ -88,6 +90,9 @@ pub struct Builder {
     /// patch keeps.
     tcp_tables: HashMap<String, Arc<crate::tcp::TcpEntry>>,
     tcp_services: HashMap<String, Arc<crate::tcp::service::TcpService>>,
+    /// The UDP runtime of the last build, taken over while `udp` does not
+    /// change (its balancers keep their turn).
+    udp: Arc<crate::udp::UdpRuntime>,
 }
 
 /// The TLS runtime of one build and what went wrong building it.
@@ -108,24 +113,6 @@ pub struct BuildStats {
     pub reused_services: usize,
     /// Whether the last build was patched (only what changed was built).
     pub patched: bool,
-}
-
-/// The UDP elements of `config` (`UDP router "x"`), which Switchyard
-/// accepts and does not route yet.
-fn not_routed(config: &Configuration) -> Vec<String> {
-    /// A section's key and the name of one of its elements.
-    type Kinds = &'static [(&'static str, &'static str)];
-    const UDP: Kinds = &[("routers", "router"), ("services", "service")];
-    let mut out = Vec::new();
-    for (protocol, node, kinds) in [("UDP", &config.udp, UDP)] {
-        let Some(node) = node else { continue };
-        for (section, kind) in kinds {
-            for (name, _) in node.get(section).map(|n| n.entries()).unwrap_or_default() {
-                out.push(format!("{protocol} {kind} \"{name}\""));
-            }
-        }
-    }
-    out
 }
 
 impl Builder {
@@ -156,6 +143,7 @@ impl Builder {
             tcp_cache: Default::default(),
             tcp_tables: HashMap::new(),
             tcp_services: HashMap::new(),
+            udp: Default::default(),
         })
     }
 
@@ -265,13 +253,9 @@ impl Builder {
             ..RuntimeInfo::default()
         };
         let mut stats = BuildStats::default();
-        info.not_routed = not_routed(&config);
-        for element in &info.not_routed {
-            tracing::warn!(
-                "{element} is accepted but not routed: Switchyard does not route UDP yet"
-            );
+        if last.as_deref().is_none_or(|l| l.udp != config.udp) {
+            self.udp = Arc::new(crate::udp::runtime(&config, &self.view.udp_entrypoints));
         }
-
         let mut built_services = self.build_services(http, last_http, &mut info, &mut stats);
         self.compile_middlewares(http, &built_services, &mut info);
         let failed_balancers = self.apply_service_middlewares(http, &mut built_services, &mut info);
@@ -322,6 +306,7 @@ impl Builder {
             tcp_services: self.tcp_services.clone(),
             balancers,
             info,
+            udp: self.udp.clone(),
         };
         if patch::patchable(http) {
             self.patchable = Some(patch::Patchable {

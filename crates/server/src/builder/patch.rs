@@ -323,6 +323,7 @@ impl Builder {
             tcp_services: self.tcp_services.clone(),
             balancers: balancers.clone(),
             info: info.clone(),
+            udp: self.udp.clone(),
         };
         self.patchable = Some(Patchable {
             entrypoints: plain_tables,

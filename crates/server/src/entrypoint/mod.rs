@@ -130,7 +130,7 @@ pub fn parse_address(name: &str, address: &str) -> Result<SocketAddr, AddressErr
     };
     let addr = match address.rsplit_once('/') {
         Some((a, "tcp")) => a,
-        Some((_, "udp")) => return Err(invalid("UDP entrypoints are not supported yet")),
+        Some((_, "udp")) => return Err(invalid("a UDP entrypoint, not a TCP one")),
         Some((_, other)) => return Err(invalid(&format!("unknown protocol {other:?}"))),
         None => address,
     };

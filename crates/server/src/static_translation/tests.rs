@@ -342,21 +342,41 @@ fn default_entrypoints() {
 }
 
 #[test]
-fn udp_entrypoints_are_left_out_and_named() {
+fn udp_entrypoints_are_apart_from_tcp_ones() {
     let loaded = load(
-        "entryPoints:\n  web:\n    address: \":8000/tcp\"\n  dns:\n    address: \":5353/udp\"\n  syslog:\n    address: \":5514/UDP\"\n",
+        "entryPoints:\n  web:\n    address: \":8000/tcp\"\n  dns:\n    address: \"127.0.0.1:5353/udp\"\n    udp:\n      timeout: 10s\n  syslog:\n    address: \":5514/UDP\"\n",
     );
     let (c, keys) = not_implemented(loaded.config, vec!["earlier.key".into()]);
-    assert_eq!(c.entry_points.keys().collect::<Vec<_>>(), ["web"]);
+    assert_eq!(keys, ["earlier.key"], "UDP entrypoints are served");
+    let view = static_view(&c);
+    assert_eq!(view.entrypoints, ["web"]);
     assert_eq!(
-        keys,
+        view.default_entrypoints,
+        ["web"],
+        "HTTP routers stay off UDP"
+    );
+    assert_eq!(view.udp_entrypoints, ["dns", "syslog"]);
+    let tcp = entrypoint_settings(&c, "h", &None).expect("tcp settings");
+    assert_eq!(
+        tcp.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["web"]
+    );
+    let udp = udp_entrypoint_settings(&c).expect("udp settings");
+    let got: Vec<(&str, &str, Duration)> = udp
+        .iter()
+        .map(|s| (s.name.as_str(), s.address.as_str(), s.timeout))
+        .collect();
+    assert_eq!(
+        got,
         [
-            "earlier.key",
-            "entryPoints.dns.address (:5353/udp: UDP entrypoints)",
-            "entryPoints.syslog.address (:5514/UDP: UDP entrypoints)",
+            ("dns", "127.0.0.1:5353", Duration::from_secs(10)),
+            ("syslog", ":5514", Duration::from_secs(3)),
         ]
     );
-    assert_eq!(static_view(&c).entrypoints, ["web"]);
+    let zero =
+        load("entryPoints:\n  dns:\n    address: \":53/udp\"\n    udp:\n      timeout: 0s\n");
+    let e = udp_entrypoint_settings(&zero.config).expect_err("0 refused");
+    assert_eq!(e.key, "entryPoints.dns.udp.timeout");
 }
 
 #[test]
