@@ -161,7 +161,7 @@ mod tests {
             ),
             (
                 "not yet running: not listed",
-                "providers:\n  kubernetesGateway: {}\n  file:\n    directory: /x\n",
+                "providers:\n  nomad: {}\n  file:\n    directory: /x\n",
                 &["File"],
             ),
         ];
