@@ -1,8 +1,10 @@
 //! The `kubernetesCRD` provider: one [`Reflector`] per kind (and per
 //! namespace when `namespaces` is given) keeps a local copy of what the
 //! translation reads, as Traefik's informers do; each time any copy
-//! changes, the whole set is translated and, when the result differs from
-//! what was last sent, sent as `kubernetescrd`.
+//! changes, the set is translated (an IngressRoute that did not change,
+//! nor anything it reads, is taken from the last translation: see
+//! [`crd::Cache`]) and, when the result differs from what was last sent,
+//! sent as `kubernetescrd`.
 //!
 //! Changes that arrive while a translation runs are taken together by the
 //! next one; nothing waits a fixed delay unless `throttleDuration` is
@@ -23,7 +25,7 @@ use switchyard_config::dynamic::Configuration;
 use switchyard_config::static_config::KubernetesCrdProvider;
 use tokio::sync::mpsc;
 
-use super::crd::{self, CrdOptions, Objects, Translation, PROVIDER_NAME};
+use super::crd::{self, Cache, CrdOptions, Objects, Translation, PROVIDER_NAME};
 use super::{ApiClient, Connection, ConnectionSettings, Reflector, Resource, Selection, Store};
 use crate::{Message, Sender};
 
@@ -245,13 +247,15 @@ impl Copies {
                 Slot::Nodes => &mut o.nodes,
             };
             for item in items {
-                let mut item = Value::clone(&item);
                 if *slot == Slot::TcpUdp && item.get("kind").is_none() {
+                    let mut item = Value::clone(&item);
                     if let Some(map) = item.as_object_mut() {
                         map.insert("kind".into(), Value::from(tcp_udp_kind(plural)));
                     }
+                    list.push(Arc::new(item));
+                } else {
+                    list.push(item);
                 }
-                list.push(item);
             }
         }
         o
@@ -323,6 +327,7 @@ pub async fn run(config: KubernetesCrdProvider, tx: Sender) {
     drop(changed_tx);
 
     let mut last_sent: Option<Configuration> = None;
+    let mut cache = Cache::default();
     let mut logged = BTreeSet::new();
     let mut waiting_logged = false;
     while changed_rx.recv().await.is_some() {
@@ -336,7 +341,16 @@ pub async fn run(config: KubernetesCrdProvider, tx: Sender) {
             }
             continue;
         }
-        let translation = crd::translate(&copies.objects(), &options);
+        let started = std::time::Instant::now();
+        let objects = copies.objects();
+        let translation = crd::translate_with(&objects, &options, &mut cache);
+        tracing::debug!(
+            provider = PROVIDER_NAME,
+            ingress_routes = objects.ingress_routes.len(),
+            translated = cache.translated,
+            took = ?started.elapsed(),
+            "translated"
+        );
         log_problems(&translation, &mut logged);
         if last_sent.as_ref() == Some(&translation.configuration) {
             tracing::debug!(

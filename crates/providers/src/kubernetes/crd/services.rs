@@ -335,14 +335,15 @@ impl Builder<'_> {
             if self.options.disable_cluster_scope_resources {
                 return Err("nodes lookup is disabled".into());
             }
-            if self.objects.nodes.is_empty() {
+            let nodes = self.objects.nodes();
+            if nodes.is_empty() {
                 return Err(format!(
                     "nodes not found for NodePort service {namespace}/{name}"
                 ));
             }
             let protocol = protocol(&scheme, &port.name, port.port)?;
             let mut out = Vec::new();
-            for n in &self.objects.nodes {
+            for n in nodes {
                 for a in n
                     .pointer("/status/addresses")
                     .and_then(Value::as_array)
