@@ -147,7 +147,7 @@ pub(crate) enum Read {
 /// The resource version of `o`; None when it has none (a cache cannot
 /// tell whether it changed).
 fn version(o: &Value) -> Option<&str> {
-    o.pointer("/metadata/resourceVersion")
+    o.at("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .filter(|v| !v.is_empty())
 }
@@ -181,7 +181,7 @@ impl<'a> Index<'a> {
         let mut slices: HashMap<String, Vec<&Value>> = HashMap::new();
         for s in &objects.endpoint_slices {
             if let Some(service) = s
-                .pointer("/metadata/labels/kubernetes.io~1service-name")
+                .at("/metadata/labels/kubernetes.io~1service-name")
                 .and_then(Value::as_str)
             {
                 let k = key(&text(s, "/metadata/namespace"), service);
@@ -353,9 +353,45 @@ fn report<'a>(errors: &'a mut Vec<ObjectError>, kind: &'static str, object: &Val
     }
 }
 
+/// `Value::pointer` without its copy of every token (it allocates two
+/// strings per token; the translation walks pointers for every object on
+/// every change).
+pub(crate) trait Walk {
+    fn at(&self, pointer: &str) -> Option<&Value>;
+}
+
+impl Walk for Value {
+    fn at(&self, pointer: &str) -> Option<&Value> {
+        let Some(rest) = pointer.strip_prefix('/') else {
+            return pointer.is_empty().then_some(self);
+        };
+        let mut here = self;
+        for token in rest.split('/') {
+            let unescaped;
+            let token = if token.contains('~') {
+                unescaped = token.replace("~1", "/").replace("~0", "~");
+                unescaped.as_str()
+            } else {
+                token
+            };
+            here = match here {
+                Value::Object(map) => map.get(token)?,
+                Value::Array(list) => {
+                    if token.starts_with('+') || (token.starts_with('0') && token.len() > 1) {
+                        return None;
+                    }
+                    list.get(token.parse::<usize>().ok()?)?
+                }
+                _ => return None,
+            };
+        }
+        Some(here)
+    }
+}
+
 /// The string at `pointer` (empty when absent or not a string).
 pub(crate) fn text(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer)
+    v.at(pointer)
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
@@ -363,7 +399,7 @@ pub(crate) fn text(v: &Value, pointer: &str) -> String {
 
 /// The strings of the list at `pointer`.
 pub(crate) fn texts(v: &Value, pointer: &str) -> Vec<String> {
-    v.pointer(pointer)
+    v.at(pointer)
         .and_then(Value::as_array)
         .map(|l| {
             l.iter()
@@ -578,7 +614,7 @@ pub fn translate_with(objects: &Objects, options: &CrdOptions, cache: &mut Cache
 /// The class an IngressRoute asks for: `spec.ingressClassName`, else the
 /// deprecated annotation.
 fn ingress_class(ir: &Value) -> String {
-    if let Some(c) = ir.pointer("/spec/ingressClassName").and_then(Value::as_str) {
+    if let Some(c) = ir.at("/spec/ingressClassName").and_then(Value::as_str) {
         return c.to_string();
     }
     text(ir, "/metadata/annotations/kubernetes.io~1ingress.class")
@@ -603,7 +639,7 @@ fn ingress_routes(
         let namespace = text(ir, "/metadata/namespace");
 
         // Not cached: which IngressRoute's certificate wins depends on all.
-        if let Some(secret) = ir.pointer("/spec/tls/secretName").and_then(Value::as_str) {
+        if let Some(secret) = ir.at("/spec/tls/secretName").and_then(Value::as_str) {
             if !secret.is_empty() {
                 let key = format!("{namespace}/{secret}");
                 if let std::collections::btree_map::Entry::Vacant(slot) = certificates.entry(key) {
@@ -652,7 +688,7 @@ fn ingress_route(
         }
     };
     let routes = ir
-        .pointer("/spec/routes")
+        .at("/spec/routes")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
@@ -735,7 +771,7 @@ fn ingress_route_rule(
     if let Some(o) = route.get("observability").filter(|o| !o.is_null()) {
         router.observability = serde_json::from_value(o.clone()).ok().map(Box::new);
     }
-    if let Some(t) = ir.pointer("/spec/tls").filter(|t| !t.is_null()) {
+    if let Some(t) = ir.at("/spec/tls").filter(|t| !t.is_null()) {
         let mut tls = RouterTls {
             cert_resolver: text(t, "/certResolver"),
             domains: t
@@ -771,7 +807,7 @@ fn parent_routers(
     let namespace = text(ir, "/metadata/namespace");
     let mut out = Vec::new();
     let refs = ir
-        .pointer("/spec/parentRefs")
+        .at("/spec/parentRefs")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -790,7 +826,7 @@ fn parent_routers(
             return Err(format!("parent IngressRoute {ns}/{name} does not exist"));
         };
         for route in p
-            .pointer("/spec/routes")
+            .at("/spec/routes")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()

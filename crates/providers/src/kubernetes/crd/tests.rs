@@ -1096,3 +1096,29 @@ fn ingress_class_selection() {
         );
     }
 }
+
+#[test]
+fn walking_a_pointer_is_what_serde_json_finds() {
+    let v = json!({"metadata": {"name": "n", "labels": {"kubernetes.io/service-name": "s", "a~b": 1}},
+        "spec": {"routes": [{"match": "m"}, {"match": "n"}]}, "": {"": 2}});
+    for pointer in [
+        "",
+        "/",
+        "/metadata",
+        "/metadata/name",
+        "/metadata/labels/kubernetes.io~1service-name",
+        "/metadata/labels/a~0b",
+        "/spec/routes/0/match",
+        "/spec/routes/1",
+        "/spec/routes/2",
+        "/spec/routes/01",
+        "/spec/routes/+1",
+        "/spec/routes/x",
+        "/metadata/name/x",
+        "metadata",
+        "//",
+        "/nothing/here",
+    ] {
+        assert_eq!(v.at(pointer), v.pointer(pointer), "{pointer:?}");
+    }
+}
