@@ -198,3 +198,160 @@ async fn last_configuration_serves_while_the_api_server_is_away() {
     assert_eq!(reply.json()["name"], "b");
     assert_eq!(routed_to(&p, "crd.test").await.json()["name"], "a");
 }
+
+/// An IngressRoute `name` routing `host` to `whoami-a`, no middleware.
+fn plain_route(name: &str, host: &str) -> String {
+    format!(
+        "apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {{name: {name}, namespace: default}}\n\
+         spec:\n  entryPoints: [web]\n  routes:\n  - match: Host(`{host}`)\n    kind: Rule\n\
+         \x20   services: [{{name: whoami-a, port: web}}]\n"
+    )
+}
+
+/// Waits until a line of the log has every one of `parts`.
+async fn logged(p: &Proxy, what: &str, parts: &[&str]) {
+    let sy = &p.sy;
+    wait_until(what, Duration::from_secs(15), || async move {
+        sy.log()
+            .iter()
+            .any(|l| parts.iter().all(|part| l.contains(part)))
+            .then_some(())
+    })
+    .await;
+}
+
+/// In a pod: no `endpoint`, the API server from `KUBERNETES_SERVICE_HOST`
+/// and `_PORT` over HTTPS, the token and CA from the service account
+/// directory (here a temp dir standing for
+/// /var/run/secrets/kubernetes.io/serviceaccount, through the tests-only
+/// variable). The token rotates: the file is read again, so the watches
+/// started after the rotation are accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_cluster_with_a_rotating_service_account_token() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let double = KubeDouble::start_with(
+        free_port(),
+        KubeOptions {
+            token: Some("first-token".into()),
+            tls: true,
+            ..KubeOptions::default()
+        },
+    );
+    double.apply(&services(&a, &b)).expect("services");
+    double
+        .apply(&plain_route("app", "pod.test"))
+        .expect("route");
+    let account = TestDir::new("kube-service-account");
+    account.write("token", "first-token\n");
+    let ca = std::fs::read_to_string(switchyard_testkit::tls::ca_path()).expect("fixture CA");
+    account.write("ca.crt", &ca);
+    let port = double.port.to_string();
+    let dir = account.path().display().to_string();
+    let p = Proxy::start_with_env(
+        "kube-in-cluster",
+        "",
+        "",
+        "  kubernetesCRD: {}\n",
+        &[
+            ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
+            ("KUBERNETES_SERVICE_PORT", &port),
+            ("SWITCHYARD_TEST_SERVICE_ACCOUNT_DIR", &dir),
+        ],
+    )
+    .await;
+    assert_eq!(routed_to(&p, "pod.test").await.json()["name"], "a");
+    logged(
+        &p,
+        "the in-cluster endpoint logged",
+        &[
+            "watching the Kubernetes API",
+            &format!("https://127.0.0.1:{port}"),
+        ],
+    )
+    .await;
+
+    // The kubelet rotates the token: the API server takes only the new
+    // one, and every watch ends (so each must be opened again with it).
+    account.write_atomic("token", "second-token\n");
+    double.set_token(Some("second-token"));
+    double.close_watches();
+    double
+        .apply(&plain_route("late", "rotated.test"))
+        .expect("route after the rotation");
+    assert_eq!(routed_to(&p, "rotated.test").await.json()["name"], "a");
+    assert_eq!(routed_to(&p, "pod.test").await.json()["name"], "a");
+}
+
+/// A kind the API server does not serve (a CRD not installed: 404) or the
+/// service account may not list (RBAC: 403) is named in an error that says
+/// what to do; the other kinds keep working, and the kind joins in when
+/// it can be listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_kind_is_explained_and_the_others_keep_working() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let double = double();
+    double.refuse("middlewares", Some(404));
+    double.refuse("traefikservices", Some(403));
+    double.apply(&services(&a, &b)).expect("services");
+    double
+        .apply(&format!(
+            "{MIDDLEWARE}---\n{}---\n{}",
+            ingress_route("app", "Host(`crd.test`)", "whoami-b"),
+            plain_route("plain", "plain.test")
+        ))
+        .expect("routes");
+    let p = proxy("kube-refused", &double).await;
+
+    // Routed without the refused kinds.
+    assert_eq!(routed_to(&p, "plain.test").await.json()["name"], "a");
+    logged(
+        &p,
+        "the 404 explained",
+        &[
+            "middlewares",
+            "the Traefik CRDs are not installed",
+            "kubectl apply -f",
+        ],
+    )
+    .await;
+    logged(
+        &p,
+        "the 403 explained",
+        &[
+            "RBAC refused to list traefikservices",
+            "get, list and watch",
+            "traefik.io",
+        ],
+    )
+    .await;
+    // The route using the Middleware nobody could read is not served.
+    assert_eq!(
+        get(p.web, "crd.test", "/")
+            .await
+            .expect("request")
+            .status
+            .as_u16(),
+        404
+    );
+
+    // The CRD installed: Middlewares are listed (after the backoff), and
+    // the route using one is served through it.
+    double.refuse("middlewares", None);
+    let reply = wait_until(
+        "crd.test routed once Middlewares can be listed",
+        Duration::from_secs(40),
+        || {
+            let web = p.web;
+            async move {
+                get(web, "crd.test", "/")
+                    .await
+                    .ok()
+                    .filter(|r| r.status.as_u16() == 200)
+            }
+        },
+    )
+    .await;
+    assert_eq!(reply.json()["name"], "b");
+    assert_eq!(reply.seen_header("x-kube").as_deref(), Some("crd"));
+    assert_eq!(routed_to(&p, "plain.test").await.json()["name"], "a");
+}

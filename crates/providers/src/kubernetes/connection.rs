@@ -11,6 +11,11 @@ use super::KubeError;
 /// The service account files a pod has.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
+/// For tests only: a directory standing for [`SERVICE_ACCOUNT_DIR`], which
+/// a test cannot write. Not a setting: Traefik has no such thing, and a
+/// deployment never needs it (the kubelet mounts the standard path).
+pub const TEST_SERVICE_ACCOUNT_DIR_ENV: &str = "SWITCHYARD_TEST_SERVICE_ACCOUNT_DIR";
+
 /// The provider's connection options (Traefik's spelling in comments).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnectionSettings {
@@ -28,7 +33,9 @@ pub struct ConnectionSettings {
 pub enum Token {
     None,
     Inline(String),
-    /// Read again at each connection: projected tokens rotate.
+    /// Read again for every request (client-go re-reads it at most a
+    /// minute apart): projected service account tokens rotate, and a list
+    /// or watch after the rotation carries the new one.
     File(PathBuf),
 }
 
@@ -59,11 +66,10 @@ pub struct Connection {
 impl Connection {
     /// Resolves `settings` against the process environment.
     pub fn resolve(settings: &ConnectionSettings) -> Result<Connection, KubeError> {
-        Connection::resolve_with(
-            settings,
-            |k| std::env::var(k).ok(),
-            Path::new(SERVICE_ACCOUNT_DIR),
-        )
+        let account = std::env::var_os(TEST_SERVICE_ACCOUNT_DIR_ENV)
+            .filter(|d| !d.is_empty())
+            .map_or_else(|| PathBuf::from(SERVICE_ACCOUNT_DIR), PathBuf::from);
+        Connection::resolve_with(settings, |k| std::env::var(k).ok(), &account)
     }
 
     /// Resolves with `env` for the environment and `account` for the

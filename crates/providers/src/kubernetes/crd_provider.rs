@@ -1,8 +1,10 @@
 //! The `kubernetesCRD` provider: one [`Reflector`] per kind (and per
 //! namespace when `namespaces` is given) keeps a local copy of what the
 //! translation reads, as Traefik's informers do; each time any copy
-//! changes, the whole set is translated and, when the result differs from
-//! what was last sent, sent as `kubernetescrd`.
+//! changes, the set is translated (an IngressRoute that did not change,
+//! nor anything it reads, is taken from the last translation: see
+//! [`crd::Cache`]) and, when the result differs from what was last sent,
+//! sent as `kubernetescrd`.
 //!
 //! Changes that arrive while a translation runs are taken together by the
 //! next one; nothing waits a fixed delay unless `throttleDuration` is
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use switchyard_config::static_config::KubernetesCrdProvider;
 
-use super::crd::{self, CrdOptions, Objects, PROVIDER_NAME};
+use super::crd::{self, Cache, CrdOptions, Objects, PROVIDER_NAME};
 use super::follow::{self, Changes, Sending};
 use super::{ApiClient, ConnectionSettings, Reflector, Resource, Selection, Store};
 use crate::Sender;
@@ -234,13 +236,15 @@ impl Copies {
                 Slot::Nodes => &mut o.nodes,
             };
             for item in items {
-                let mut item = Value::clone(&item);
                 if *slot == Slot::TcpUdp && item.get("kind").is_none() {
+                    let mut item = Value::clone(&item);
                     if let Some(map) = item.as_object_mut() {
                         map.insert("kind".into(), Value::from(tcp_udp_kind(plural)));
                     }
+                    list.push(Arc::new(item));
+                } else {
+                    list.push(item);
                 }
-                list.push(item);
             }
         }
         o
@@ -256,6 +260,10 @@ pub async fn run(config: KubernetesCrdProvider, tx: Sender) {
     let copies = Copies::start(&client, &config);
     let mut changes = Changes::follow(copies.stores());
     let mut sending = Sending::new(PROVIDER_NAME, config.throttle_duration.into());
+    // What each IngressRoute and Middleware translated to, kept by the
+    // resource versions of what it read: one changed object is translated
+    // again, not the whole set.
+    let mut cache = Cache::default();
     let mut logged = BTreeSet::new();
     let mut waiting_logged = false;
     while changes.next().await {
@@ -269,7 +277,16 @@ pub async fn run(config: KubernetesCrdProvider, tx: Sender) {
             }
             continue;
         }
-        let translation = crd::translate(&copies.objects(), &options);
+        let started = std::time::Instant::now();
+        let objects = copies.objects();
+        let translation = crd::translate_with(&objects, &options, &mut cache);
+        tracing::debug!(
+            provider = PROVIDER_NAME,
+            ingress_routes = objects.ingress_routes.len(),
+            translated = cache.translated,
+            took = ?started.elapsed(),
+            "translated"
+        );
         follow::log_problems(
             PROVIDER_NAME,
             &translation.errors,

@@ -156,7 +156,16 @@ impl Store {
             .clone()
     }
 
-    /// Whether a first list has been read.
+    /// Counts the copy as listed though the list was refused for good
+    /// (the kind is not served, or not allowed): its readers go on with
+    /// what it holds (nothing, the first time) while it keeps trying.
+    fn give_up_first_list(&self) {
+        if !self.synced.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            self.changed();
+        }
+    }
+
+    /// Whether a first list has been read (or refused for good).
     pub fn has_synced(&self) -> bool {
         self.synced.load(std::sync::atomic::Ordering::Acquire)
     }
@@ -201,6 +210,58 @@ impl Reflector {
     }
 }
 
+/// Why `collection` cannot be read, in words a cluster operator can act
+/// on: a 404 means the kind is not served (a CRD not installed), a 403
+/// names the RBAC rule missing, a 401 the token. Others as they are.
+pub fn explain(selection: &Selection, verb: &str, error: &KubeError) -> String {
+    let r = &selection.resource;
+    let group = if r.group.is_empty() {
+        "\"\" (core)".to_string()
+    } else {
+        r.group.clone()
+    };
+    match error {
+        KubeError::Status { code: 404, .. } if r.group == "traefik.io" => format!(
+            "{}.{} is not served by the API server: the Traefik CRDs are not installed; apply them: kubectl apply -f https://raw.githubusercontent.com/traefik/traefik/v3.7/docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml",
+            r.plural, r.group
+        ),
+        KubeError::Status { code: 404, .. } => format!(
+            "{} ({}/{}) is not served by the API server (a Kubernetes older than this kind?)",
+            r.plural, group, r.version
+        ),
+        KubeError::Status { code: 403, message, .. } => {
+            let scope = if selection.namespace.is_empty() {
+                "a ClusterRole bound with a ClusterRoleBinding".to_string()
+            } else {
+                format!("a Role in namespace {:?} (or a ClusterRole)", selection.namespace)
+            };
+            format!(
+                "RBAC refused to {verb} {}: grant the verbs get, list and watch on resource {:?} of API group {group} to the service account, in {scope} (deploy/kubernetes/rbac.yaml has every rule needed); the API server said: {message}",
+                r.plural, r.plural
+            )
+        }
+        KubeError::Status { code: 401, .. } => format!(
+            "the API server refused the token (401) to {verb} {}: check the service account token (or `token`)",
+            r.plural
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Whether a failure is this kind's alone and will not go away by itself
+/// (a CRD not installed, an RBAC rule missing): the other kinds go on
+/// without it. A refused token (401) is not: every kind fails with it, and
+/// going on would replace the configuration with an empty one.
+fn is_refusal(error: &KubeError) -> bool {
+    matches!(
+        error,
+        KubeError::Status {
+            code: 403 | 404,
+            ..
+        }
+    )
+}
+
 /// A pseudo-random watch length in the range, so watches do not all end together.
 fn watch_seconds() -> u64 {
     let nanos = std::time::SystemTime::now()
@@ -223,18 +284,37 @@ async fn run(client: Arc<ApiClient>, selection: Selection, store: Arc<Store>) {
     let params = [("labelSelector", selection.label_selector.as_str())];
     let mut backoff = FIRST_BACKOFF;
     let mut version: Option<String> = None;
+    // The refusal last logged, so a kind refused for good is not logged
+    // at every retry.
+    let mut refused: Option<String> = None;
     loop {
         let rv = match &version {
             Some(rv) => rv.clone(),
             None => match client.list(&collection, &params).await {
                 Ok(list) => {
+                    if refused.take().is_some() {
+                        tracing::info!(collection = %collection, "listed after being refused");
+                    }
                     tracing::debug!(collection = %collection, objects = list.items.len(), resource_version = %list.resource_version, "listed");
                     store.replace(list.items);
                     store.set_version(&list.resource_version);
                     version = Some(list.resource_version.clone());
                     list.resource_version
                 }
+                Err(e) if is_refusal(&e) => {
+                    // Said once per kind and kind of refusal, not every retry.
+                    let said = explain(&selection, "list", &e);
+                    if refused.as_deref() != Some(said.as_str()) {
+                        tracing::error!(collection = %collection, retry_in = ?backoff, "cannot list: {said}; the other kinds go on without it");
+                        refused = Some(said);
+                    }
+                    store.give_up_first_list();
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
                 Err(e) => {
+                    let e = explain(&selection, "list", &e);
                     tracing::warn!(collection = %collection, error = %e, retry_in = ?backoff, "cannot list; keeping the last objects seen");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -312,10 +392,93 @@ async fn run(client: Arc<ApiClient>, selection: Selection, store: Arc<Store>) {
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
             Ended::Failed(e) => {
+                let e = explain(&selection, "watch", &e);
                 tracing::warn!(collection = %collection, error = %e, retry_in = ?backoff, "watch failed; keeping the last objects seen");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: u16) -> KubeError {
+        KubeError::Status {
+            code,
+            reason: String::new(),
+            message: "said by the server".into(),
+        }
+    }
+
+    #[test]
+    fn refusals_are_explained() {
+        let crd = Selection {
+            resource: Resource::new("traefik.io", "v1alpha1", "middlewares"),
+            namespace: String::new(),
+            label_selector: String::new(),
+        };
+        let core_in_ns = Selection {
+            resource: Resource::new("", "v1", "secrets"),
+            namespace: "apps".into(),
+            label_selector: String::new(),
+        };
+        // (selection, error, parts the explanation has)
+        let cases: [(&Selection, KubeError, &[&str]); 5] = [
+            (
+                &crd,
+                refused(404),
+                &[
+                    "middlewares.traefik.io",
+                    "the Traefik CRDs are not installed",
+                    "kubectl apply -f https://",
+                ],
+            ),
+            (
+                &crd,
+                refused(403),
+                &[
+                    "RBAC refused to list middlewares",
+                    "get, list and watch",
+                    "API group traefik.io",
+                    "ClusterRoleBinding",
+                    "said by the server",
+                ],
+            ),
+            (
+                &core_in_ns,
+                refused(403),
+                &[
+                    "resource \"secrets\"",
+                    "(core)",
+                    "Role in namespace \"apps\"",
+                ],
+            ),
+            (&core_in_ns, refused(401), &["refused the token", "secrets"]),
+            (
+                &core_in_ns,
+                KubeError::Connect("refused".into()),
+                &["unreachable: refused"],
+            ),
+        ];
+        for (selection, error, parts) in cases {
+            let said = explain(selection, "list", &error);
+            for part in parts {
+                assert!(said.contains(part), "{part:?} not in {said:?}");
+            }
+            assert_eq!(
+                is_refusal(&error),
+                matches!(
+                    error,
+                    KubeError::Status {
+                        code: 403 | 404,
+                        ..
+                    }
+                ),
+                "{said}"
+            );
         }
     }
 }

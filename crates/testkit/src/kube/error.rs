@@ -110,6 +110,28 @@ impl ApiError {
         ApiError::new(401, "Unauthorized", "Unauthorized".to_string(), json!({}))
     }
 
+    /// RBAC's refusal of `verb` on a collection, worded as the API server
+    /// words it for a service account.
+    pub fn forbidden(verb: &str, plural: &str, group: &str, namespace: Option<&str>) -> ApiError {
+        let what = if group.is_empty() {
+            plural.to_string()
+        } else {
+            format!("{plural}.{group}")
+        };
+        let scope = match namespace {
+            Some(ns) => format!("in the namespace \"{ns}\""),
+            None => "at the cluster scope".to_string(),
+        };
+        ApiError::new(
+            403,
+            "Forbidden",
+            format!(
+                "{what} is forbidden: User \"system:serviceaccount:default:switchyard\" cannot {verb} resource \"{plural}\" in API group \"{group}\" {scope}"
+            ),
+            json!({"group": group, "kind": plural}),
+        )
+    }
+
     pub fn method_not_allowed() -> ApiError {
         ApiError::new(
             405,

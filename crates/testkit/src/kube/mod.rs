@@ -93,7 +93,8 @@ impl KubeDouble {
             tls: options.tls,
             shared: Arc::new(Shared {
                 store: Mutex::new(Store::new(options.history)),
-                token: options.token,
+                token: Mutex::new(options.token),
+                refused: Mutex::new(std::collections::HashMap::new()),
                 bookmark_every: options.bookmark_every.max(Duration::from_millis(10)),
                 requests: Mutex::new(Vec::new()),
                 close_watches: tokio::sync::watch::channel(0).0,
@@ -238,6 +239,32 @@ impl KubeDouble {
     /// balancer in between does; clients watch again from their version.
     pub fn close_watches(&self) {
         self.shared.close_watches.send_modify(|n| *n += 1);
+    }
+
+    /// Requires `token` from now on (None: no token), as a rotated service
+    /// account token is; open watches go on.
+    pub fn set_token(&self, token: Option<&str>) {
+        *self
+            .shared
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = token.map(str::to_string);
+    }
+
+    /// Answers every request for the collection `plural` (`middlewares`,
+    /// `ingressroutes` ...) with `code`: 404 as a cluster where the CRD is
+    /// not installed, 403 as RBAC refusing the verb. None serves it again.
+    /// Open watches go on.
+    pub fn refuse(&self, plural: &str, code: Option<u16>) {
+        let mut refused = self
+            .shared
+            .refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match code {
+            Some(code) => refused.insert(plural.to_string(), code),
+            None => refused.remove(plural),
+        };
     }
 
     /// Every request seen so far, as `METHOD path?query accept=... HTTP/x`.

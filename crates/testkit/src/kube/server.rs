@@ -36,7 +36,11 @@ const MAX_LOGGED: usize = 10_000;
 /// What the connections share.
 pub struct Shared {
     pub store: Mutex<Store>,
-    pub token: Option<String>,
+    /// The bearer token required (changed by tests to rotate it).
+    pub token: Mutex<Option<String>>,
+    /// Collections answered with a failure instead (plural → 403 or 404),
+    /// as a cluster without the CRDs or without an RBAC grant answers.
+    pub refused: Mutex<HashMap<String, u16>>,
     pub bookmark_every: Duration,
     pub requests: Mutex<Vec<String>>,
     /// Moved to end every open watch (clients resume from their version).
@@ -232,7 +236,12 @@ pub async fn handle(
     if let Some(control) = path.strip_prefix("/_double/") {
         return Ok(super::control::handle(control, req, &shared).await);
     }
-    if let Some(token) = &shared.token {
+    let token = shared
+        .token
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if let Some(token) = token {
         let given = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -263,6 +272,29 @@ pub async fn handle(
         ["apis", group, version, rest @ ..] => target(group, version, rest),
         _ => Err(ApiError::no_resource()),
     };
+    let refused = routed.as_ref().ok().and_then(|t| {
+        let r = &RESOURCES[t.resource];
+        let code = *shared
+            .refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(r.plural)?;
+        let verb = if t.name.is_some() {
+            "get"
+        } else if t.watch_path || flag(&query_map(req.uri().query()), "watch") {
+            "watch"
+        } else {
+            "list"
+        };
+        Some(if code == 403 {
+            ApiError::forbidden(verb, r.plural, r.group, t.namespace.as_deref())
+        } else {
+            ApiError::no_resource()
+        })
+    });
+    if let Some(e) = refused {
+        return Ok(failure(&e));
+    }
     let response = match routed {
         Ok(t) => serve(req, t, &shared).await.unwrap_or_else(|e| failure(&e)),
         Err(e) => failure(&e),

@@ -336,25 +336,23 @@ fn checked(id: &str, m: Middleware) -> Result<Middleware, String> {
         .ok_or_else(|| "middleware lost in decoding".to_string())
 }
 
-/// Every Middleware object into `http`.
-pub(crate) fn all(
+/// One Middleware object into `http` (its error into `errors`).
+pub(crate) fn one(
     objects: &Index<'_>,
     options: &CrdOptions,
     builder: &Builder<'_>,
+    object: &Value,
     http: &mut HttpConfiguration,
     errors: &mut Vec<ObjectError>,
 ) {
-    for object in &objects.middlewares {
-        let id = normalize(&make_id(
-            &text(object, "/metadata/namespace"),
-            &text(object, "/metadata/name"),
-        ));
-        match middleware(objects, options, builder, &id, object, http).and_then(|m| checked(&id, m))
-        {
-            Ok(m) => {
-                http.middlewares.insert(id, m);
-            }
-            Err(e) => report(errors, "Middleware", object).error(e),
+    let id = normalize(&make_id(
+        &text(object, "/metadata/namespace"),
+        &text(object, "/metadata/name"),
+    ));
+    match middleware(objects, options, builder, &id, object, http).and_then(|m| checked(&id, m)) {
+        Ok(m) => {
+            http.middlewares.insert(id, m);
         }
+        Err(e) => report(errors, "Middleware", object).error(e),
     }
 }

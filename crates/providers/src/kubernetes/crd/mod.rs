@@ -29,11 +29,12 @@ mod services;
 mod tests;
 mod tls;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
-use switchyard_config::dynamic::{Configuration, HttpConfiguration, Router};
+use switchyard_config::dynamic::{Configuration, HttpConfiguration, Router, Service};
 use switchyard_config::tls::{RouterTls, TlsConfiguration};
 
 pub use names::{make_id, normalize, router_key};
@@ -57,24 +58,28 @@ pub struct CrdOptions {
     pub disable_cluster_scope_resources: bool,
 }
 
-/// The objects the provider watches, each as the API server sent it.
+/// One object as the API server sent it, shared with the local copies
+/// (a translation copies no object).
+pub type Object = Arc<Value>;
+
+/// The objects the provider watches.
 #[derive(Debug, Clone, Default)]
 pub struct Objects {
-    pub ingress_routes: Vec<Value>,
-    pub middlewares: Vec<Value>,
-    pub traefik_services: Vec<Value>,
-    pub tls_options: Vec<Value>,
-    pub tls_stores: Vec<Value>,
-    pub servers_transports: Vec<Value>,
-    pub services: Vec<Value>,
-    pub endpoint_slices: Vec<Value>,
-    pub secrets: Vec<Value>,
-    pub config_maps: Vec<Value>,
-    pub nodes: Vec<Value>,
+    pub ingress_routes: Vec<Object>,
+    pub middlewares: Vec<Object>,
+    pub traefik_services: Vec<Object>,
+    pub tls_options: Vec<Object>,
+    pub tls_stores: Vec<Object>,
+    pub servers_transports: Vec<Object>,
+    pub services: Vec<Object>,
+    pub endpoint_slices: Vec<Object>,
+    pub secrets: Vec<Object>,
+    pub config_maps: Vec<Object>,
+    pub nodes: Vec<Object>,
     /// IngressRouteTCP, IngressRouteUDP, MiddlewareTCP and
     /// ServersTransportTCP: kept for the TCP/UDP work, warned about until
     /// then.
-    pub tcp_udp: Vec<Value>,
+    pub tcp_udp: Vec<Object>,
 }
 
 impl Objects {
@@ -105,7 +110,7 @@ impl Objects {
                     continue;
                 }
             };
-            list.push(item);
+            list.push(Arc::new(item));
         }
         (o, unknown)
     }
@@ -122,6 +127,39 @@ pub(crate) struct Index<'a> {
     /// A service's EndpointSlices (by the `kubernetes.io/service-name`
     /// label), by slice name.
     slices_by_service: HashMap<String, Vec<&'a Value>>,
+    /// While recording ([`Index::record`]), every lookup made.
+    reads: RefCell<Option<Vec<Read>>>,
+}
+
+/// A lookup a translation made, by its `<namespace>/<name>` key: what an
+/// object's translation depends on besides the object itself.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Read {
+    Service(String),
+    /// The EndpointSlices of a service.
+    Slices(String),
+    Secret(String),
+    ConfigMap(String),
+    IngressRoute(String),
+    Nodes,
+}
+
+/// The resource version of `o`; None when it has none (a cache cannot
+/// tell whether it changed).
+fn version(o: &Value) -> Option<&str> {
+    o.at("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+/// The versions of a list of objects, in order, as one string.
+fn versions<'v>(list: impl IntoIterator<Item = &'v Value>) -> Option<String> {
+    let mut out = String::from("+");
+    for o in list {
+        out.push_str(version(o)?);
+        out.push(',');
+    }
+    Some(out)
 }
 
 /// `<namespace>/<name>`, the lookup key (neither may contain `/`).
@@ -129,11 +167,11 @@ fn key(namespace: &str, name: &str) -> String {
     format!("{namespace}/{name}")
 }
 
-fn by_name(list: &[Value]) -> HashMap<String, &Value> {
+fn by_name(list: &[Object]) -> HashMap<String, &Value> {
     let mut out = HashMap::with_capacity(list.len());
     for o in list {
         let k = key(&text(o, "/metadata/namespace"), &text(o, "/metadata/name"));
-        out.entry(k).or_insert(o);
+        out.entry(k).or_insert(&**o);
     }
     out
 }
@@ -143,11 +181,11 @@ impl<'a> Index<'a> {
         let mut slices: HashMap<String, Vec<&Value>> = HashMap::new();
         for s in &objects.endpoint_slices {
             if let Some(service) = s
-                .pointer("/metadata/labels/kubernetes.io~1service-name")
+                .at("/metadata/labels/kubernetes.io~1service-name")
                 .and_then(Value::as_str)
             {
                 let k = key(&text(s, "/metadata/namespace"), service);
-                slices.entry(k).or_default().push(s);
+                slices.entry(k).or_default().push(&**s);
             }
         }
         for list in slices.values_mut() {
@@ -160,32 +198,93 @@ impl<'a> Index<'a> {
             config_maps_by_name: by_name(&objects.config_maps),
             ingress_routes_by_name: by_name(&objects.ingress_routes),
             slices_by_service: slices,
+            reads: RefCell::new(None),
+        }
+    }
+
+    /// Notes `read` when recording.
+    fn note(&self, read: impl FnOnce() -> Read) {
+        if let Some(reads) = self.reads.borrow_mut().as_mut() {
+            reads.push(read());
+        }
+    }
+
+    /// Starts recording the lookups made.
+    fn record(&self) {
+        *self.reads.borrow_mut() = Some(Vec::new());
+    }
+
+    /// Stops recording: the lookups made since [`Index::record`], each once.
+    fn recorded(&self) -> Vec<Read> {
+        let mut reads = self.reads.borrow_mut().take().unwrap_or_default();
+        reads.sort();
+        reads.dedup();
+        reads
+    }
+
+    /// What `read` finds now, as versions: equal before and after only if
+    /// nothing it found changed. None: an object without a version.
+    fn version_of(&self, read: &Read) -> Option<String> {
+        fn one(o: Option<&&Value>) -> Option<String> {
+            match o {
+                None => Some("-".to_string()),
+                Some(o) => version(o).map(|v| format!("+{v}")),
+            }
+        }
+        match read {
+            Read::Service(k) => one(self.services_by_name.get(k)),
+            Read::Secret(k) => one(self.secrets_by_name.get(k)),
+            Read::ConfigMap(k) => one(self.config_maps_by_name.get(k)),
+            Read::IngressRoute(k) => one(self.ingress_routes_by_name.get(k)),
+            Read::Slices(k) => match self.slices_by_service.get(k) {
+                None => Some("-".to_string()),
+                Some(list) => versions(list.iter().copied()),
+            },
+            Read::Nodes => versions(self.objects.nodes.iter().map(|n| &**n)),
         }
     }
 
     fn service(&self, namespace: &str, name: &str) -> Option<&'a Value> {
-        self.services_by_name.get(&key(namespace, name)).copied()
+        let k = key(namespace, name);
+        let found = self.services_by_name.get(&k).copied();
+        self.note(|| Read::Service(k));
+        found
     }
 
     fn secret(&self, namespace: &str, name: &str) -> Option<&'a Value> {
-        self.secrets_by_name.get(&key(namespace, name)).copied()
+        let k = key(namespace, name);
+        let found = self.secrets_by_name.get(&k).copied();
+        self.note(|| Read::Secret(k));
+        found
     }
 
     fn config_map(&self, namespace: &str, name: &str) -> Option<&'a Value> {
-        self.config_maps_by_name.get(&key(namespace, name)).copied()
+        let k = key(namespace, name);
+        let found = self.config_maps_by_name.get(&k).copied();
+        self.note(|| Read::ConfigMap(k));
+        found
     }
 
     fn ingress_route(&self, namespace: &str, name: &str) -> Option<&'a Value> {
-        self.ingress_routes_by_name
-            .get(&key(namespace, name))
-            .copied()
+        let k = key(namespace, name);
+        let found = self.ingress_routes_by_name.get(&k).copied();
+        self.note(|| Read::IngressRoute(k));
+        found
     }
 
     fn slices_of(&self, namespace: &str, service: &str) -> &[&'a Value] {
+        let k = key(namespace, service);
+        self.note(|| Read::Slices(k.clone()));
         self.slices_by_service
-            .get(&key(namespace, service))
+            .get(&k)
             .map(Vec::as_slice)
             .unwrap_or_default()
+    }
+
+    /// Every Node.
+    fn nodes(&self) -> &'a [Object] {
+        self.note(|| Read::Nodes);
+        &self.objects.nodes
     }
 }
 
@@ -254,9 +353,45 @@ fn report<'a>(errors: &'a mut Vec<ObjectError>, kind: &'static str, object: &Val
     }
 }
 
+/// `Value::pointer` without its copy of every token (it allocates two
+/// strings per token; the translation walks pointers for every object on
+/// every change).
+pub(crate) trait Walk {
+    fn at(&self, pointer: &str) -> Option<&Value>;
+}
+
+impl Walk for Value {
+    fn at(&self, pointer: &str) -> Option<&Value> {
+        let Some(rest) = pointer.strip_prefix('/') else {
+            return pointer.is_empty().then_some(self);
+        };
+        let mut here = self;
+        for token in rest.split('/') {
+            let unescaped;
+            let token = if token.contains('~') {
+                unescaped = token.replace("~1", "/").replace("~0", "~");
+                unescaped.as_str()
+            } else {
+                token
+            };
+            here = match here {
+                Value::Object(map) => map.get(token)?,
+                Value::Array(list) => {
+                    if token.starts_with('+') || (token.starts_with('0') && token.len() > 1) {
+                        return None;
+                    }
+                    list.get(token.parse::<usize>().ok()?)?
+                }
+                _ => return None,
+            };
+        }
+        Some(here)
+    }
+}
+
 /// The string at `pointer` (empty when absent or not a string).
 pub(crate) fn text(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer)
+    v.at(pointer)
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
@@ -264,7 +399,7 @@ pub(crate) fn text(v: &Value, pointer: &str) -> String {
 
 /// The strings of the list at `pointer`.
 pub(crate) fn texts(v: &Value, pointer: &str) -> Vec<String> {
-    v.pointer(pointer)
+    v.at(pointer)
         .and_then(Value::as_array)
         .map(|l| {
             l.iter()
@@ -275,8 +410,126 @@ pub(crate) fn texts(v: &Value, pointer: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// What each IngressRoute and Middleware translated to, kept from one
+/// translation to the next: an object whose resource version is the same,
+/// and whose every lookup (Services, their EndpointSlices, Nodes, Secrets,
+/// ConfigMaps, parent IngressRoutes) finds the same versions, is not
+/// translated again. So one changed object re-translates only itself and
+/// the objects that read it.
+#[derive(Debug, Default)]
+pub struct Cache {
+    options: Option<CrdOptions>,
+    routes: Pieces,
+    middlewares: Pieces,
+    /// How many IngressRoutes the last translation translated (the others
+    /// came from the cache).
+    pub translated: usize,
+    /// Likewise for Middlewares.
+    pub translated_middlewares: usize,
+}
+
+/// The pieces of one kind by `(namespace, name)`.
+type Pieces = HashMap<(String, String), Piece>;
+
+/// What one object translated to, with what it was made from.
+#[derive(Debug, Default)]
+struct Piece {
+    version: String,
+    reads: Vec<(Read, String)>,
+    routers: Vec<(String, Arc<Router>)>,
+    services: Vec<(String, Arc<Service>)>,
+    middlewares: Vec<(String, switchyard_config::dynamic::Middleware)>,
+    errors: Vec<ObjectError>,
+}
+
+impl Piece {
+    /// Into the configuration being made.
+    fn add_to(&self, http: &mut HttpConfiguration, errors: &mut Vec<ObjectError>) {
+        for (k, r) in &self.routers {
+            http.routers.insert(k.clone(), r.clone());
+        }
+        for (k, s) in &self.services {
+            http.services.insert(k.clone(), s.clone());
+        }
+        for (k, m) in &self.middlewares {
+            http.middlewares.insert(k.clone(), m.clone());
+        }
+        errors.extend(self.errors.iter().cloned());
+    }
+}
+
+/// `object`'s piece: from `previous` when neither it nor what it read
+/// changed, else made by `build` (counted in `translated`). Kept in `next`
+/// when it has a version.
+fn piece(
+    objects: &Index<'_>,
+    object: &Value,
+    (previous, next): (&mut Pieces, &mut Pieces),
+    translated: &mut usize,
+    build: impl FnOnce(&mut HttpConfiguration, &mut Vec<ObjectError>),
+    http: &mut HttpConfiguration,
+    errors: &mut Vec<ObjectError>,
+) {
+    let id = (
+        text(object, "/metadata/namespace"),
+        text(object, "/metadata/name"),
+    );
+    let version = version(object).unwrap_or_default();
+    let kept = previous.remove(&id).filter(|c| {
+        !version.is_empty()
+            && c.version == version
+            && c.reads
+                .iter()
+                .all(|(read, was)| objects.version_of(read).as_deref() == Some(was.as_str()))
+    });
+    let done = match kept {
+        Some(c) => c,
+        None => {
+            *translated += 1;
+            objects.record();
+            let mut scratch = HttpConfiguration::default();
+            let mut own_errors = Vec::new();
+            build(&mut scratch, &mut own_errors);
+            let reads: Option<Vec<(Read, String)>> = objects
+                .recorded()
+                .into_iter()
+                .map(|r| objects.version_of(&r).map(|v| (r, v)))
+                .collect();
+            Piece {
+                // Without every version, it cannot be reused.
+                version: if reads.is_some() {
+                    version.to_string()
+                } else {
+                    String::new()
+                },
+                reads: reads.unwrap_or_default(),
+                routers: scratch.routers.into_iter().collect(),
+                services: scratch.services.into_iter().collect(),
+                middlewares: scratch.middlewares.into_iter().collect(),
+                errors: own_errors,
+            }
+        }
+    };
+    done.add_to(http, errors);
+    if !done.version.is_empty() {
+        next.insert(id, done);
+    }
+}
+
 /// Translates the objects as Traefik's CRD provider does.
 pub fn translate(objects: &Objects, options: &CrdOptions) -> Translation {
+    translate_with(objects, options, &mut Cache::default())
+}
+
+/// [`translate`], reusing what `cache` kept of the last translation of an
+/// IngressRoute that did not change (and whose lookups find what they
+/// found), and keeping this one's for the next. The result is the same as
+/// [`translate`]'s.
+pub fn translate_with(objects: &Objects, options: &CrdOptions, cache: &mut Cache) -> Translation {
+    if cache.options.as_ref() != Some(options) {
+        cache.routes.clear();
+        cache.options = Some(options.clone());
+    }
     let index = Index::new(objects);
     let objects = &index;
     let mut errors = Vec::new();
@@ -290,6 +543,8 @@ pub fn translate(objects: &Objects, options: &CrdOptions) -> Translation {
         options,
         native_lb_by_default: options.native_lb_by_default,
     };
+    let mut previous = std::mem::take(&mut cache.routes);
+    cache.translated = 0;
     ingress_routes(
         objects,
         options,
@@ -297,13 +552,26 @@ pub fn translate(objects: &Objects, options: &CrdOptions) -> Translation {
         &mut certificates,
         &mut http,
         &mut errors,
+        (&mut previous, cache),
     );
     // Traefik's other builders leave `nativeLBByDefault` out.
     let builder = services::Builder {
         native_lb_by_default: false,
         ..routes_builder
     };
-    middlewares::all(objects, options, &builder, &mut http, &mut errors);
+    let mut previous = std::mem::take(&mut cache.middlewares);
+    cache.translated_middlewares = 0;
+    for object in &objects.middlewares {
+        piece(
+            objects,
+            object,
+            (&mut previous, &mut cache.middlewares),
+            &mut cache.translated_middlewares,
+            |http, errors| middlewares::one(objects, options, &builder, object, http, errors),
+            &mut http,
+            &mut errors,
+        );
+    }
     for ts in &objects.traefik_services {
         // As Traefik, what was built before an error stays.
         if let Err(e) = builder.traefik_service(ts, &mut http.services) {
@@ -346,7 +614,7 @@ pub fn translate(objects: &Objects, options: &CrdOptions) -> Translation {
 /// The class an IngressRoute asks for: `spec.ingressClassName`, else the
 /// deprecated annotation.
 fn ingress_class(ir: &Value) -> String {
-    if let Some(c) = ir.pointer("/spec/ingressClassName").and_then(Value::as_str) {
+    if let Some(c) = ir.at("/spec/ingressClassName").and_then(Value::as_str) {
         return c.to_string();
     }
     text(ir, "/metadata/annotations/kubernetes.io~1ingress.class")
@@ -359,6 +627,7 @@ fn ingress_routes(
     certificates: &mut BTreeMap<String, switchyard_config::tls::CertificateEntry>,
     http: &mut HttpConfiguration,
     errors: &mut Vec<ObjectError>,
+    (previous, cache): (&mut Pieces, &mut Cache),
 ) {
     for ir in &objects.ingress_routes {
         let class = ingress_class(ir);
@@ -367,14 +636,10 @@ fn ingress_routes(
         if !wanted {
             continue;
         }
-        let mut r = report(errors, "IngressRoute", ir);
         let namespace = text(ir, "/metadata/namespace");
-        let mut name = text(ir, "/metadata/name");
-        if name.is_empty() {
-            name = text(ir, "/metadata/generateName");
-        }
 
-        if let Some(secret) = ir.pointer("/spec/tls/secretName").and_then(Value::as_str) {
+        // Not cached: which IngressRoute's certificate wins depends on all.
+        if let Some(secret) = ir.at("/spec/tls/secretName").and_then(Value::as_str) {
             if !secret.is_empty() {
                 let key = format!("{namespace}/{secret}");
                 if let std::collections::btree_map::Entry::Vacant(slot) = certificates.entry(key) {
@@ -382,35 +647,60 @@ fn ingress_routes(
                         Ok(c) => {
                             slot.insert(c);
                         }
-                        Err(e) => r.error(format!("TLS: {e}")),
+                        Err(e) => report(errors, "IngressRoute", ir).error(format!("TLS: {e}")),
                     }
                 }
             }
         }
 
-        let parents = match parent_routers(objects, ir, options.allow_cross_namespace) {
-            Ok(p) => p,
-            Err(e) => {
-                r.error(format!("parent routers: {e}"));
-                continue;
-            }
-        };
+        piece(
+            objects,
+            ir,
+            (&mut *previous, &mut cache.routes),
+            &mut cache.translated,
+            |http, errors| ingress_route(objects, options, builder, ir, &namespace, http, errors),
+            http,
+            errors,
+        );
+    }
+}
 
-        let routes = ir
-            .pointer("/spec/routes")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        for route in &routes {
-            match ingress_route_rule(ir, route, &namespace, &name, options, builder, http) {
-                Ok((key, mut router)) => {
-                    if !parents.is_empty() {
-                        router.unsupported.refused.push("parentRefs".into());
-                    }
-                    http.routers.insert(key, Arc::new(router));
+/// One IngressRoute's routers (and their services) into `http`.
+fn ingress_route(
+    objects: &Index<'_>,
+    options: &CrdOptions,
+    builder: &services::Builder<'_>,
+    ir: &Value,
+    namespace: &str,
+    http: &mut HttpConfiguration,
+    errors: &mut Vec<ObjectError>,
+) {
+    let mut r = report(errors, "IngressRoute", ir);
+    let mut name = text(ir, "/metadata/name");
+    if name.is_empty() {
+        name = text(ir, "/metadata/generateName");
+    }
+    let parents = match parent_routers(objects, ir, options.allow_cross_namespace) {
+        Ok(p) => p,
+        Err(e) => {
+            r.error(format!("parent routers: {e}"));
+            return;
+        }
+    };
+    let routes = ir
+        .at("/spec/routes")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for route in routes {
+        match ingress_route_rule(ir, route, namespace, &name, options, builder, http) {
+            Ok((key, mut router)) => {
+                if !parents.is_empty() {
+                    router.unsupported.refused.push("parentRefs".into());
                 }
-                Err(e) => r.error(format!("route {:?}: {e}", text(route, "/match"))),
+                http.routers.insert(key, Arc::new(router));
             }
+            Err(e) => r.error(format!("route {:?}: {e}", text(route, "/match"))),
         }
     }
 }
@@ -481,7 +771,7 @@ fn ingress_route_rule(
     if let Some(o) = route.get("observability").filter(|o| !o.is_null()) {
         router.observability = serde_json::from_value(o.clone()).ok().map(Box::new);
     }
-    if let Some(t) = ir.pointer("/spec/tls").filter(|t| !t.is_null()) {
+    if let Some(t) = ir.at("/spec/tls").filter(|t| !t.is_null()) {
         let mut tls = RouterTls {
             cert_resolver: text(t, "/certResolver"),
             domains: t
@@ -517,7 +807,7 @@ fn parent_routers(
     let namespace = text(ir, "/metadata/namespace");
     let mut out = Vec::new();
     let refs = ir
-        .pointer("/spec/parentRefs")
+        .at("/spec/parentRefs")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -536,7 +826,7 @@ fn parent_routers(
             return Err(format!("parent IngressRoute {ns}/{name} does not exist"));
         };
         for route in p
-            .pointer("/spec/routes")
+            .at("/spec/routes")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()

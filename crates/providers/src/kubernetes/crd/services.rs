@@ -12,7 +12,7 @@ use switchyard_config::dynamic::{
 use switchyard_config::{Duration, Node};
 
 use super::names::{full_service_name, make_id, middleware_refs, normalize, Port};
-use super::{text, CrdOptions, Index, PROVIDER_NAME};
+use super::{text, CrdOptions, Index, Walk, PROVIDER_NAME};
 
 /// The services a translation adds, by name.
 pub(crate) type Services = BTreeMap<String, Arc<Service>>;
@@ -57,7 +57,7 @@ fn join_host_port(host: &str, port: i64) -> String {
 
 /// The cookie of a `sticky` section, with Traefik's default path.
 fn sticky(spec: &Value) -> Result<Option<Sticky>, String> {
-    let Some(c) = spec.pointer("/cookie").filter(|c| !c.is_null()) else {
+    let Some(c) = spec.at("/cookie").filter(|c| !c.is_null()) else {
         return Ok(None);
     };
     let mut cookie = Cookie {
@@ -90,7 +90,7 @@ fn service_port(service: &Value, port: &Port) -> Result<ServicePort, String> {
     }
     let external = text(service, "/spec/type") == "ExternalName";
     for p in service
-        .pointer("/spec/ports")
+        .at("/spec/ports")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -335,16 +335,17 @@ impl Builder<'_> {
             if self.options.disable_cluster_scope_resources {
                 return Err("nodes lookup is disabled".into());
             }
-            if self.objects.nodes.is_empty() {
+            let nodes = self.objects.nodes();
+            if nodes.is_empty() {
                 return Err(format!(
                     "nodes not found for NodePort service {namespace}/{name}"
                 ));
             }
             let protocol = protocol(&scheme, &port.name, port.port)?;
             let mut out = Vec::new();
-            for n in &self.objects.nodes {
+            for n in nodes {
                 for a in n
-                    .pointer("/status/addresses")
+                    .at("/status/addresses")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
@@ -389,7 +390,7 @@ impl Builder<'_> {
             {
                 // Serving (absent: true) is what Traefik reads, not ready.
                 let serving = endpoint
-                    .pointer("/conditions/serving")
+                    .at("/conditions/serving")
                     .and_then(Value::as_bool)
                     .unwrap_or(true);
                 if !serving {
@@ -399,7 +400,7 @@ impl Builder<'_> {
                 // server (sticky sessions only); Switchyard has no such
                 // server yet, so it leaves it out.
                 let terminating = endpoint
-                    .pointer("/conditions/terminating")
+                    .at("/conditions/terminating")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
                 for address in endpoint
@@ -466,11 +467,11 @@ impl Builder<'_> {
         let present = |k: &str| spec.get(k).is_some_and(|v| !v.is_null());
         if present("weighted") {
             let refs = spec
-                .pointer("/weighted/services")
+                .at("/weighted/services")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let sticky_spec = spec.pointer("/weighted/sticky").filter(|s| !s.is_null());
+            let sticky_spec = spec.at("/weighted/sticky").filter(|s| !s.is_null());
             return self.weighted(&namespace, &refs, sticky_spec, &id, out);
         }
         if present("mirroring") {
@@ -515,7 +516,7 @@ impl Builder<'_> {
         if present("highestRandomWeight") {
             let mut services = Vec::new();
             for r in spec
-                .pointer("/highestRandomWeight/services")
+                .at("/highestRandomWeight/services")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -547,13 +548,10 @@ impl Builder<'_> {
                 .name_and_service(&namespace, &fallback_spec)
                 .map_err(|e| format!("getting fallback service: {e}"))?;
             let mut errors = json!({});
-            if let Some(s) = f.pointer("/errors/status").filter(|v| !v.is_null()) {
+            if let Some(s) = f.at("/errors/status").filter(|v| !v.is_null()) {
                 errors["status"] = s.clone();
             }
-            if let Some(n) = f
-                .pointer("/errors/maxRequestBodyBytes")
-                .and_then(Value::as_i64)
-            {
+            if let Some(n) = f.at("/errors/maxRequestBodyBytes").and_then(Value::as_i64) {
                 errors["maxRequestBodyBytes"] = Value::from(n);
             }
             let failover = json!({"service": main, "fallback": fallback, "errors": errors});

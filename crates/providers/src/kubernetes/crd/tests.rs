@@ -841,6 +841,10 @@ fn node_port_lookup_can_be_disabled() {
 /// `n` IngressRoutes, each to its own Service with one EndpointSlice, and
 /// a Middleware each.
 fn many(n: usize) -> Objects {
+    Objects::from_list(many_items(n)).0
+}
+
+fn many_items(n: usize) -> Vec<Value> {
     let mut items = Vec::new();
     for i in 0..n {
         let name = format!("app-{i}");
@@ -863,7 +867,117 @@ fn many(n: usize) -> Objects {
                 "middlewares": [{"name": name}], "services": [{"name": name, "port": 80}]}]}}),
         );
     }
-    Objects::from_list(items).0
+    items
+}
+
+/// The item of `kind` named `name` in `items`.
+fn item<'a>(items: &'a mut [Value], kind: &str, name: &str) -> &'a mut Value {
+    items
+        .iter_mut()
+        .find(|i| i["kind"] == kind && i["metadata"]["name"] == name)
+        .expect("item")
+}
+
+/// Changes an item as the API server would: a new resource version.
+fn change(items: &mut [Value], kind: &str, name: &str, f: impl FnOnce(&mut Value)) {
+    let i = item(items, kind, name);
+    f(i);
+    let rv: u64 = i["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    i["metadata"]["resourceVersion"] = json!((rv + 1).to_string());
+}
+
+#[test]
+fn cached_translation_is_a_fresh_one_and_translates_only_what_changed() {
+    let mut items = many_items(20);
+    items.push(json!({"kind": "Node", "metadata": {"name": "n1"},
+        "status": {"addresses": [{"type": "InternalIP", "address": "10.9.0.1"}]}}));
+    items.push(
+        json!({"kind": "Service", "metadata": {"name": "np", "namespace": "default"},
+        "spec": {"type": "NodePort", "ports": [{"name": "web", "port": 80, "nodePort": 30080}]}}),
+    );
+    items.push(
+        json!({"kind": "IngressRoute", "metadata": {"name": "np", "namespace": "default"},
+        "spec": {"routes": [{"match": "Host(`np.test`)",
+            "services": [{"name": "np", "port": 80, "nodePortLB": true}]}]}}),
+    );
+    for i in &mut items {
+        i["metadata"]["resourceVersion"] = json!("1");
+    }
+    let options = CrdOptions::default();
+    let mut cache = Cache::default();
+    // (IngressRoutes, Middlewares) translated.
+    let mut check = |items: &[Value], translated: (usize, usize), what: &str| {
+        let (objects, _) = Objects::from_list(items.to_vec());
+        let warm = translate_with(&objects, &options, &mut cache);
+        let fresh = translate(&objects, &options);
+        assert!(
+            warm.configuration == fresh.configuration,
+            "{what}: configurations differ"
+        );
+        assert_eq!(warm.errors, fresh.errors, "{what}");
+        assert_eq!(
+            (cache.translated, cache.translated_middlewares),
+            translated,
+            "{what}: translated"
+        );
+        fresh.configuration.http.expect("http")
+    };
+    let servers = |http: &HttpConfiguration, key: &str| -> Vec<String> {
+        http.services
+            .get(key)
+            .and_then(|s| s.load_balancer.as_ref())
+            .map(|lb| lb.servers.iter().map(|s| s.url.clone()).collect())
+            .unwrap_or_default()
+    };
+    let app3 = router_key("default", "app-3", "Host(`app-3.test`)");
+    let app7 = router_key("default", "app-7", "Host(`app-7.test`)");
+    let np = router_key("default", "np", "Host(`np.test`)");
+
+    check(&items, (21, 20), "first");
+    check(&items, (0, 0), "nothing changed");
+    change(&mut items, "EndpointSlice", "app-3-1", |s| {
+        s["endpoints"][0]["addresses"][0] = json!("10.3.3.3");
+    });
+    let http = check(&items, (1, 0), "a slice changed");
+    assert_eq!(servers(&http, &app3), ["http://10.3.3.3:8080"]);
+    change(&mut items, "IngressRoute", "app-5", |r| {
+        r["spec"]["routes"][0]["match"] = json!("Host(`five.test`)");
+    });
+    let http = check(&items, (1, 0), "a rule changed");
+    assert!(http
+        .routers
+        .contains_key(&router_key("default", "app-5", "Host(`five.test`)")));
+    items.retain(|i| !(i["kind"] == "Service" && i["metadata"]["name"] == "app-7"));
+    let http = check(&items, (1, 0), "a service deleted");
+    assert!(!http.routers.contains_key(&app7));
+    change(&mut items, "Node", "n1", |n| {
+        n["status"]["addresses"][0]["address"] = json!("10.9.0.2");
+    });
+    let http = check(&items, (1, 0), "a node changed");
+    assert_eq!(servers(&http, &np), ["http://10.9.0.2:30080"]);
+    items.push(
+        json!({"kind": "Service", "metadata": {"name": "app-7", "namespace": "default",
+        "resourceVersion": "9"}, "spec": {"ports": [{"name": "web", "port": 80}]}}),
+    );
+    let http = check(&items, (1, 0), "the service back");
+    assert!(http.routers.contains_key(&app7));
+    change(&mut items, "Middleware", "app-9", |m| {
+        m["spec"]["headers"]["customRequestHeaders"]["X-App"] = json!("nine");
+    });
+    check(&items, (0, 1), "a middleware changed (translated apart)");
+    let mut unversioned = items.clone();
+    item(&mut unversioned, "IngressRoute", "app-1")["metadata"]
+        .as_object_mut()
+        .map(|m| m.remove("resourceVersion"));
+    check(
+        &unversioned,
+        (1, 0),
+        "an object without a version is not cached",
+    );
+    check(&unversioned, (1, 0), "nor the next time");
 }
 
 /// Run by hand for figures:
@@ -872,16 +986,32 @@ fn many(n: usize) -> Objects {
 #[ignore]
 fn translation_time() {
     for n in [1_000, 4_000, 10_000] {
-        let objects = many(n);
+        let mut items = many_items(n);
+        for i in &mut items {
+            i["metadata"]["resourceVersion"] = json!("1");
+        }
+        let objects = Objects::from_list(items.clone()).0;
+        let mut cache = Cache::default();
         let start = std::time::Instant::now();
-        let t = translate(&objects, &CrdOptions::default());
+        let t = translate_with(&objects, &CrdOptions::default(), &mut cache);
         let took = start.elapsed();
         let http = t.configuration.http.expect("http");
         assert_eq!(
             (http.routers.len(), http.services.len(), t.errors.len()),
             (n, n, 0)
         );
-        println!("{n} IngressRoutes: {took:?}");
+        // One more IngressRoute: the others come from the cache.
+        items.push(json!({"kind": "IngressRoute",
+            "metadata": {"name": "extra", "namespace": "default", "resourceVersion": "2"},
+            "spec": {"routes": [{"match": "Host(`extra.test`)",
+                "services": [{"name": "app-0", "port": 80}]}]}}));
+        let objects = Objects::from_list(items).0;
+        let start = std::time::Instant::now();
+        let t = translate_with(&objects, &CrdOptions::default(), &mut cache);
+        let again = start.elapsed();
+        assert_eq!(cache.translated, 1);
+        assert_eq!(t.configuration.http.expect("http").routers.len(), n + 1);
+        println!("{n} IngressRoutes: {took:?}; one added, with the cache: {again:?}");
     }
 }
 
@@ -902,14 +1032,24 @@ fn tcp_and_udp_kinds_are_kept_and_warned_about() {
     let items = json!([
         {"kind": "IngressRouteTCP", "metadata": {"name": "db", "namespace": "a"}, "spec": {}},
         {"kind": "MiddlewareTCP", "metadata": {"name": "ips", "namespace": "a"}, "spec": {}},
+        {"kind": "IngressRouteUDP", "metadata": {"name": "dns", "namespace": "a"}, "spec": {}},
+        {"kind": "ServersTransportTCP", "metadata": {"name": "st", "namespace": "a"}, "spec": {}},
         {"kind": "Ingress", "metadata": {"name": "i", "namespace": "a"}},
     ]);
     let (objects, unknown) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
     assert_eq!(unknown, ["Ingress"]);
-    assert_eq!(objects.tcp_udp.len(), 2);
+    assert_eq!(objects.tcp_udp.len(), 4);
     let t = translate(&objects, &CrdOptions::default());
     let warnings: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    assert!(
+        warnings[2].starts_with("IngressRouteUDP a/dns: not translated"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[3].starts_with("ServersTransportTCP a/st: not translated"),
+        "{warnings:?}"
+    );
     assert!(
         warnings[0].starts_with("IngressRouteTCP a/db: not translated"),
         "{warnings:?}"
@@ -954,5 +1094,31 @@ fn ingress_class_selection() {
             usize::from(kept),
             "{provider:?} {spec:?} {annotation:?}"
         );
+    }
+}
+
+#[test]
+fn walking_a_pointer_is_what_serde_json_finds() {
+    let v = json!({"metadata": {"name": "n", "labels": {"kubernetes.io/service-name": "s", "a~b": 1}},
+        "spec": {"routes": [{"match": "m"}, {"match": "n"}]}, "": {"": 2}});
+    for pointer in [
+        "",
+        "/",
+        "/metadata",
+        "/metadata/name",
+        "/metadata/labels/kubernetes.io~1service-name",
+        "/metadata/labels/a~0b",
+        "/spec/routes/0/match",
+        "/spec/routes/1",
+        "/spec/routes/2",
+        "/spec/routes/01",
+        "/spec/routes/+1",
+        "/spec/routes/x",
+        "/metadata/name/x",
+        "metadata",
+        "//",
+        "/nothing/here",
+    ] {
+        assert_eq!(v.at(pointer), v.pointer(pointer), "{pointer:?}");
     }
 }

@@ -10,7 +10,7 @@ use switchyard_config::Duration;
 
 use super::middlewares::{ca_secret, cert_and_key, secret_data};
 use super::names::{make_id, normalize};
-use super::{report, text, texts, Index, ObjectError, Report};
+use super::{report, text, texts, Index, ObjectError, Report, Walk};
 
 /// The certificate of a `kubernetes.io/tls`-shaped Secret, inline PEM.
 pub(crate) fn certificate(
@@ -52,7 +52,7 @@ pub(crate) fn stores(
         let mut store = Store::default();
         let secret = text(object, "/spec/defaultCertificate/secretName");
         if object
-            .pointer("/spec/defaultCertificate")
+            .at("/spec/defaultCertificate")
             .is_some_and(|d| !d.is_null())
         {
             match certificate(objects, &namespace, &secret) {
@@ -64,7 +64,7 @@ pub(crate) fn stores(
             }
         }
         if let Some(g) = object
-            .pointer("/spec/defaultGeneratedCert")
+            .at("/spec/defaultGeneratedCert")
             .filter(|g| !g.is_null())
         {
             store.default_generated_cert = Some(GeneratedCert {
@@ -76,7 +76,7 @@ pub(crate) fn stores(
             });
         }
         for c in object
-            .pointer("/spec/certificates")
+            .at("/spec/certificates")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
