@@ -48,6 +48,9 @@ impl ProxyError {
         match self {
             ProxyError::NotFound => StatusCode::NOT_FOUND,
             ProxyError::NoAvailableServer => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Upstream { source, .. } if malformed_response(source.as_ref()) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ProxyError::Connect { .. } | ProxyError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::ClientClosed => {
@@ -94,6 +97,29 @@ impl ProxyError {
         }
         resp
     }
+}
+
+/// Whether `e`, or an error under it, is hyper's refusal of a backend's
+/// response head it could not parse (a status that is not three digits of
+/// 100 to 999, a header line without a colon, a bad Content-Length, ...).
+/// Go's client fails those with a plain protocol error, neither a network
+/// error nor an EOF, which Traefik's proxy answers 500.
+fn malformed_response(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    // Bounded: wrappers are a few levels deep.
+    for _ in 0..8 {
+        let Some(err) = next else {
+            return false;
+        };
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse)
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 fn reason(status: StatusCode) -> &'static str {

@@ -3,7 +3,8 @@
 //! and `TLSCipher` (the suite the QUIC handshake chose, by Go's name), and
 //! the `requests_tls_total` counters. A client that closes its QUIC
 //! connection before the answer has its request dropped then; the
-//! metrics count it as Traefik 3.7 does over HTTP/3: 502 (`Bad Gateway`).
+//! metrics and the access log count it as Traefik 3.7 does over HTTP/3:
+//! 502 (`Bad Gateway`).
 
 #![cfg(feature = "http3")]
 #![allow(clippy::unwrap_used)] // tests and their helpers unwrap freely
@@ -162,9 +163,11 @@ async fn http3_client_gone_before_the_answer_is_dropped_then() {
         .give_up_h3(p.web, "a.test", "/sleep/1500", Duration::from_millis(300))
         .await
         .unwrap();
-    // (The access log, written when the request is dropped too, says 499
-    // where Traefik's says 502: not compared here.)
+    // The access log, written when the request is dropped, says what the
+    // metrics count: 502 and the 11 bytes of `Bad Gateway`, as Traefik's.
     let line = logged(&p, "/sleep/1500").await;
+    assert_eq!(line["DownstreamStatus"], 502, "{line}");
+    assert_eq!(line["DownstreamContentSize"], 11, "{line}");
     let text = get(p.admin, "localhost", "/metrics").await.unwrap().text();
     for family in ["entrypoint", "router", "service"] {
         let count = |name: &str| {

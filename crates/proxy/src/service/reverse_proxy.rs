@@ -266,7 +266,99 @@ pub async fn forward(
         }
     }
     remove_hop_by_hop(resp.headers_mut());
+    set_reason_phrase(&mut resp);
     Ok(resp)
+}
+
+/// Gives `resp` the reason phrase Traefik's clients see: Go's server writes
+/// its own text for the status ([`go_status_text`]), or `status code N` for
+/// one it has no text for, never the backend's.
+fn set_reason_phrase(resp: &mut Response) {
+    // hyper's client keeps a backend's phrase only when it is not the
+    // canonical one: most answers have none to remove.
+    resp.extensions_mut().remove::<hyper::ext::ReasonPhrase>();
+    let status = resp.status();
+    let go = go_status_text(status.as_u16());
+    if go.is_some() && go == status.canonical_reason() {
+        return;
+    }
+    let phrase = match go {
+        Some(text) => hyper::ext::ReasonPhrase::try_from(text.as_bytes()),
+        None => hyper::ext::ReasonPhrase::try_from(format!("status code {}", status.as_u16())),
+    };
+    if let Ok(phrase) = phrase {
+        resp.extensions_mut().insert(phrase);
+    }
+}
+
+/// The status texts Go's `net/http` knows (what its server writes after
+/// the code); checked against Traefik 3.7 for every code from 200 to 599.
+fn go_status_text(code: u16) -> Option<&'static str> {
+    Some(match code {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        102 => "Processing",
+        103 => "Early Hints",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi-Status",
+        208 => "Already Reported",
+        226 => "IM Used",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Request Entity Too Large",
+        414 => "Request URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Requested Range Not Satisfiable",
+        417 => "Expectation Failed",
+        418 => "I'm a teapot",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Entity",
+        423 => "Locked",
+        424 => "Failed Dependency",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        506 => "Variant Also Negotiates",
+        507 => "Insufficient Storage",
+        508 => "Loop Detected",
+        510 => "Not Extended",
+        511 => "Network Authentication Required",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -340,6 +432,42 @@ mod tests {
                 Target::parse(url, false).is_err(),
                 "{url:?} should be rejected"
             );
+        }
+    }
+
+    #[test]
+    fn reason_phrases_are_gos() {
+        // (status, the backend's phrase, the phrase written: none for hyper's
+        // canonical one)
+        let cases: [(u16, Option<&str>, Option<&str>); 7] = [
+            (200, None, None),
+            (200, Some(""), None),
+            (418, Some("Odd"), None),
+            (413, None, Some("Request Entity Too Large")),
+            (299, Some("Odd"), Some("status code 299")),
+            (306, None, Some("status code 306")),
+            (999, Some("Odd"), Some("status code 999")),
+        ];
+        for (code, backend, want) in cases {
+            let mut resp = Response::new(crate::body::empty());
+            *resp.status_mut() = StatusCode::from_u16(code).expect("status");
+            if let Some(p) = backend {
+                let p = hyper::ext::ReasonPhrase::try_from(p.as_bytes()).expect("phrase");
+                resp.extensions_mut().insert(p);
+            }
+            set_reason_phrase(&mut resp);
+            let got = resp
+                .extensions()
+                .get::<hyper::ext::ReasonPhrase>()
+                .map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned());
+            assert_eq!(got.as_deref(), want, "{code} {backend:?}");
+            if want.is_none() {
+                assert_eq!(
+                    resp.status().canonical_reason(),
+                    go_status_text(code),
+                    "{code}: hyper's own phrase is Go's"
+                );
+            }
         }
     }
 

@@ -176,8 +176,9 @@ async fn connection(
                         }
                     };
                     // A client that closes its connection before the answer
-                    // is gone: its request's handling is dropped (Traefik's
-                    // 499 in the access log and the metrics), as over TCP.
+                    // is gone: its request's handling is dropped, as over
+                    // TCP (logged and counted 502, as Traefik does over
+                    // HTTP/3).
                     tokio::select! {
                         sent = request(req, stream, &settings, &switcher, ctx) => {
                             if let Err(e) = sent {

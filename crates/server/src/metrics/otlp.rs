@@ -12,7 +12,9 @@
 //! attribute sets: the sets first seen after the others were taken add up
 //! in one overflow point (`otel.metric.overflow=true`). Which sets those
 //! are was decided when they were first counted
-//! ([`switchyard_proxy::metrics::SetBudget`]).
+//! ([`switchyard_proxy::metrics::SetBudget`]). The gauges have the same
+//! limit, counted afresh at each push as the SDK does for Traefik's
+//! observable gauges, their overflow point holding the last value beyond it.
 //!
 //! Beside them go the semantic-convention histograms
 //! `http.server.request.duration` and `http.client.request.duration`
@@ -36,7 +38,7 @@ use switchyard_otlp::proto::metrics::v1::{
 };
 use switchyard_otlp::proto::resource::v1::Resource as ProtoResource;
 use switchyard_otlp::{Signal, Transport};
-use switchyard_proxy::metrics::{key_labels, Cell, Scope};
+use switchyard_proxy::metrics::{key_labels, Cell, Scope, CARDINALITY_LIMIT};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -68,6 +70,25 @@ fn overflow_attributes() -> Vec<KeyValue> {
         }),
         ..Default::default()
     }]
+}
+
+/// Applies the SDK's limit to one gauge's points. Traefik's gauges are
+/// observable gauges, whose last-value aggregation starts afresh at each
+/// collection: the first `CARDINALITY_LIMIT - 1` sets observed keep their
+/// point and every later one lands in the overflow set, which keeps the
+/// last value observed (not a sum, as for the counters). Traefik observes
+/// its sets in a Go map's order, so which ones overflow varies from push to
+/// push there; here it is the order the points were added in.
+fn limit_gauge(points: &mut Vec<NumberDataPoint>) {
+    if points.len() < CARDINALITY_LIMIT {
+        return;
+    }
+    let Some(mut last) = points.pop() else {
+        return;
+    };
+    points.truncate(CARDINALITY_LIMIT - 1);
+    last.attributes = overflow_attributes();
+    points.push(last);
 }
 
 /// String attributes sorted by key, as the SDK's attribute sets are.
@@ -193,7 +214,10 @@ impl Instrument {
                 aggregation_temporality: cumulative,
                 is_monotonic: true,
             }),
-            Points::Gauge(p) if !p.is_empty() => metric::Data::Gauge(Gauge { data_points: p }),
+            Points::Gauge(mut p) if !p.is_empty() => {
+                limit_gauge(&mut p);
+                metric::Data::Gauge(Gauge { data_points: p })
+            }
             Points::Histogram(p) if !p.is_empty() => metric::Data::Histogram(Histogram {
                 data_points: p,
                 aggregation_temporality: cumulative,
@@ -625,7 +649,7 @@ impl Pusher {
 mod tests {
     use super::*;
     use switchyard_config::static_config::{Metrics as Config, MetricsOtlp, Prometheus};
-    use switchyard_proxy::metrics::{RequestLabels, CARDINALITY_LIMIT};
+    use switchyard_proxy::metrics::RequestLabels;
 
     fn registry(config: &Config) -> Arc<Metrics> {
         Metrics::new(config)
@@ -900,5 +924,91 @@ mod tests {
             .filter(|l| l.starts_with("traefik_entrypoint_requests_total{"))
             .count();
         assert_eq!(series, usize::from(sets) + 1);
+    }
+
+    fn is_overflow(a: &[KeyValue]) -> bool {
+        a.len() == 1
+            && a[0].key == "otel.metric.overflow"
+            && a[0].value.as_ref().and_then(|v| v.value.as_ref())
+                == Some(&any_value::Value::BoolValue(true))
+    }
+
+    #[test]
+    fn gauges_keep_the_sdk_limit_with_the_last_value_overflowing() {
+        // (points observed, own points kept, overflow value)
+        let cases: [(usize, usize, Option<f64>); 4] = [
+            (1, 1, None),
+            (CARDINALITY_LIMIT - 1, CARDINALITY_LIMIT - 1, None),
+            (
+                CARDINALITY_LIMIT,
+                CARDINALITY_LIMIT - 1,
+                Some(CARDINALITY_LIMIT as f64 - 1.0),
+            ),
+            (
+                CARDINALITY_LIMIT + 100,
+                CARDINALITY_LIMIT - 1,
+                Some(CARDINALITY_LIMIT as f64 + 99.0),
+            ),
+        ];
+        let t = Times { start: 1, now: 2 };
+        for (observed, own, overflow) in cases {
+            let mut g = Instrument::gauge("g", "a gauge", "1");
+            for i in 0..observed {
+                let name = format!("ep{i}");
+                g.number(t, &[("entrypoint", &name)], i as f64);
+            }
+            let Some(metric::Data::Gauge(got)) = g.into_metric().and_then(|m| m.data) else {
+                panic!("{observed}: not a gauge");
+            };
+            let (over, kept): (Vec<_>, Vec<_>) = got
+                .data_points
+                .iter()
+                .partition(|p| is_overflow(&p.attributes));
+            assert_eq!(kept.len(), own, "{observed}: own points");
+            // The first sets are the ones kept, with their own values.
+            for (i, p) in kept.iter().enumerate() {
+                assert_eq!(
+                    p.value,
+                    Some(number_data_point::Value::AsDouble(i as f64)),
+                    "{observed}: point {i}"
+                );
+            }
+            let over: Vec<_> = over.iter().map(|p| p.value).collect();
+            assert_eq!(
+                over,
+                overflow
+                    .map(number_data_point::Value::AsDouble)
+                    .map(Some)
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+                "{observed}: overflow point"
+            );
+        }
+    }
+
+    #[test]
+    fn open_connections_gauge_is_limited() {
+        let config = Config {
+            otlp: Some(MetricsOtlp::default()),
+            ..Config::default()
+        };
+        let m = registry(&config);
+        let eps: Vec<_> = (0..CARDINALITY_LIMIT + 5)
+            .map(|i| m.entrypoint(&format!("ep{i}")))
+            .collect();
+        assert_eq!(eps.len(), CARDINALITY_LIMIT + 5);
+        let got = m.otlp_metrics(&Runtime::default());
+        let Some(metric::Data::Gauge(open)) =
+            get(&got, "traefik_open_connections").and_then(|m| m.data)
+        else {
+            panic!("not a gauge");
+        };
+        assert_eq!(open.data_points.len(), CARDINALITY_LIMIT);
+        let over = open
+            .data_points
+            .iter()
+            .filter(|p| is_overflow(&p.attributes))
+            .count();
+        assert_eq!(over, 1);
     }
 }
