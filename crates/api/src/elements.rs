@@ -79,7 +79,7 @@ fn provider_of(name: &str) -> &str {
 
 /// An element as `/api/rawdata` shows it.
 pub fn raw(e: &ElementInfo, kind: Kind, runtime: &Runtime) -> Value {
-    let mut obj = match e.config.value() {
+    let mut obj = match e.config_value() {
         Value::Object(m) => m,
         _ => Map::new(),
     };
