@@ -79,7 +79,7 @@ fn provider_of(name: &str) -> &str {
 
 /// An element as `/api/rawdata` shows it.
 pub fn raw(e: &ElementInfo, kind: Kind, runtime: &Runtime) -> Value {
-    let mut obj = match e.config.value() {
+    let mut obj = match e.config_value() {
         Value::Object(m) => m,
         _ => Map::new(),
     };
@@ -169,7 +169,7 @@ pub fn tcp_elements(kind: Kind, runtime: &Runtime) -> &switchyard_server::runtim
 /// A TCP element as `/api/rawdata` shows it (`tcpRouters`, ...): as an
 /// HTTP one, with a used load balancer's servers `UP` or `DOWN`.
 pub fn tcp_raw(e: &ElementInfo, kind: Kind, runtime: &Runtime) -> Value {
-    let mut obj = match e.config.value() {
+    let mut obj = match e.config_value() {
         Value::Object(m) => m,
         _ => Map::new(),
     };

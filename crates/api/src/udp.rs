@@ -22,7 +22,7 @@ pub fn elements(kind: Kind, runtime: &Runtime) -> &Elements {
 
 /// One element as the list and the single answer show it.
 pub fn representation(e: &ElementInfo, kind: Kind) -> Value {
-    let mut obj = match e.config.value() {
+    let mut obj = match e.config_value() {
         Value::Object(m) => m,
         _ => Map::new(),
     };

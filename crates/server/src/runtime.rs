@@ -4,9 +4,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use switchyard_config::dynamic::{Router, Service};
 use switchyard_proxy::service::LoadBalancer;
 use switchyard_proxy::BoxHandler;
 use switchyard_rules::RouterTable;
+
+use crate::StaticView;
 
 /// A matched router: its name (for logs) and its chain.
 #[derive(Clone)]
@@ -56,29 +59,72 @@ pub enum Status {
 }
 
 /// An element's configuration as the API shows it (a JSON object, Traefik's
-/// field names), kept as compact JSON text: a parsed `serde_json::Value`
-/// costs several times its text, and with thousands of routers the API's
-/// copy would outweigh the routing itself. Parsed when the API asks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ApiConfig(Box<str>);
+/// field names). Routers and services keep no copy of it: it is written
+/// when the API asks, from the configuration's own shared element (with
+/// thousands of routers, the API's copies would weigh megabytes); other
+/// elements keep it as compact JSON text, parsed when the API asks.
+#[derive(Clone, Default)]
+pub struct ApiConfig(Repr);
+
+#[derive(Clone, Default)]
+enum Repr {
+    #[default]
+    Empty,
+    Text(Box<str>),
+    /// A router: `attached` when it was attached to an entrypoint (its
+    /// computed priority is then shown).
+    Router {
+        router: Arc<Router>,
+        view: Arc<StaticView>,
+        attached: bool,
+    },
+    Service(Arc<Service>),
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Repr::Empty => f.write_str("ApiConfig(empty)"),
+            Repr::Text(t) => write!(f, "ApiConfig({t})"),
+            Repr::Router { router, .. } => write!(f, "ApiConfig(router {:?})", router.rule),
+            Repr::Service(_) => f.write_str("ApiConfig(service)"),
+        }
+    }
+}
 
 impl ApiConfig {
     pub fn new(value: &serde_json::Value) -> ApiConfig {
-        ApiConfig(value.to_string().into_boxed_str())
+        ApiConfig(Repr::Text(value.to_string().into_boxed_str()))
     }
 
-    /// The configuration as a JSON value.
-    pub fn value(&self) -> serde_json::Value {
-        if self.0.is_empty() {
-            return serde_json::Value::Null;
+    /// Router `router`'s view, written when asked (see
+    /// [`crate::builder::router_api_view`]).
+    pub fn router(router: Arc<Router>, view: Arc<StaticView>, attached: bool) -> ApiConfig {
+        ApiConfig(Repr::Router {
+            router,
+            view,
+            attached,
+        })
+    }
+
+    /// Service `service`'s view, written when asked.
+    pub fn service(service: Arc<Service>) -> ApiConfig {
+        ApiConfig(Repr::Service(service))
+    }
+
+    /// The configuration of the element `name` as a JSON value.
+    pub fn value(&self, name: &str) -> serde_json::Value {
+        match &self.0 {
+            Repr::Empty => serde_json::Value::Null,
+            // The text was written by `serde_json` from a value: it parses.
+            Repr::Text(t) => serde_json::from_str(t).unwrap_or(serde_json::Value::Null),
+            Repr::Router {
+                router,
+                view,
+                attached,
+            } => crate::builder::router_api_view(name, router, *attached, view),
+            Repr::Service(service) => crate::builder::service_api_view(name, service),
         }
-        // The text was written by `serde_json` from a value: it parses.
-        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
-    }
-
-    /// The JSON text.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -107,6 +153,16 @@ impl ElementInfo {
             links: Vec::new(),
             kind: None,
         }
+    }
+
+    /// Its configuration as the API shows it.
+    pub fn config_value(&self) -> serde_json::Value {
+        self.config.value(&self.name)
+    }
+
+    /// Its configuration as the API shows it, as compact JSON text.
+    pub fn config_text(&self) -> String {
+        self.config_value().to_string()
     }
 
     /// The provider part of its name (after the last `@`).

@@ -34,6 +34,8 @@ struct Core {
     /// The configuration each provider last had applied.
     latest: BTreeMap<String, Configuration>,
     applied: Option<Arc<Configuration>>,
+    /// As [`Watcher::release`], for the thread freeing a replaced runtime.
+    release: Option<fn()>,
 }
 
 pub struct Watcher {
@@ -45,6 +47,9 @@ pub struct Watcher {
     quiet_until: HashMap<String, TokioInstant>,
     /// Told of every applied configuration (certificate resolvers).
     observers: Vec<mpsc::UnboundedSender<Arc<Configuration>>>,
+    /// Gives memory the allocator keeps after frees back to the system; run
+    /// after a build by each thread that held its garbage.
+    release: Option<fn()>,
 }
 
 /// What one build did.
@@ -64,10 +69,23 @@ impl Watcher {
                 switcher,
                 latest: BTreeMap::new(),
                 applied: None,
+                release: None,
             }),
             pending: HashMap::new(),
             quiet_until: HashMap::new(),
             observers: Vec::new(),
+            release: None,
+        }
+    }
+
+    /// After every build, and on each thread that allocated or freed much
+    /// for it (the build's, the one freeing the configuration it replaced,
+    /// the one that received it), `release` is run: the binary gives the
+    /// allocator's freed pages back there (the library knows no allocator).
+    pub fn release_memory_with(&mut self, release: fn()) {
+        self.release = Some(release);
+        if let Some(core) = self.core.as_mut() {
+            core.release = Some(release);
         }
     }
 
@@ -138,6 +156,11 @@ impl Watcher {
         self.core = Some(outcome.core);
         if let Some(applied) = outcome.applied {
             self.observers.retain(|o| o.send(applied.clone()).is_ok());
+            // This thread (one of the runtime's) may be the one on which a
+            // provider parsed what was built, its garbage freed here.
+            if let Some(release) = self.release {
+                release();
+            }
         }
     }
 
@@ -168,9 +191,13 @@ impl Watcher {
                 self.quiet_until.insert(p, now + self.throttle);
             }
         }
+        let release = self.release;
         Some(tokio::task::spawn_blocking(move || {
             let applied = core.apply(oldest, &changes);
-            free_later(changes);
+            free_later(changes, None);
+            if let (Some(release), Some(_)) = (release, &applied) {
+                release();
+            }
             Outcome { core, applied }
         }))
     }
@@ -179,11 +206,17 @@ impl Watcher {
 /// Frees what a build replaced (the previous runtime, configurations) on a
 /// thread of its own: at 10,000 routers that takes tens of milliseconds,
 /// which the next build need not wait for. (A runtime still used by a
-/// request is freed by that request, when it ends.)
-fn free_later<T: Send + 'static>(garbage: T) {
+/// request is freed by that request, when it ends.) `release`, when given,
+/// runs once it is freed.
+fn free_later<T: Send + 'static>(garbage: T, release: Option<fn()>) {
     let spawned = std::thread::Builder::new()
         .name("switchyard-free".into())
-        .spawn(move || drop(garbage));
+        .spawn(move || {
+            drop(garbage);
+            if let Some(release) = release {
+                release();
+            }
+        });
     // When no thread can start, the closure, and what it holds, is freed
     // here instead.
     if let Err(e) = spawned {
@@ -216,7 +249,10 @@ impl Core {
         let previous = self.switcher.load();
         self.switcher.store(runtime);
         let since_received_ms = received.elapsed().as_secs_f64() * 1000.0;
-        free_later((previous, self.applied.replace(merged.clone())));
+        free_later(
+            (previous, self.applied.replace(merged.clone())),
+            self.release,
+        );
         tracing::info!(
             routers = stats.routers,
             services = stats.services,

@@ -25,6 +25,37 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[cfg(not(feature = "system-allocator"))]
+extern "C" {
+    /// mimalloc's `mi_collect` (in the library the `mimalloc` crate links):
+    /// frees the calling thread's empty pages, collects abandoned segments
+    /// and returns ("purges") freed memory to the system now rather than
+    /// when the thread next allocates, which an idle process never does.
+    fn mi_collect(force: bool);
+}
+
+/// Gives the memory the allocator keeps after frees back to the system, for
+/// the calling thread (and what no thread owns any more). Run after a
+/// configuration build, by the threads that held its garbage: at 10,000
+/// routers the parse and the build free tens of MiB.
+#[cfg(not(feature = "system-allocator"))]
+#[allow(unsafe_code)]
+pub(crate) fn release_freed_memory() {
+    let started = std::time::Instant::now();
+    // SAFETY: `mi_collect` has no preconditions: it may be called from any
+    // thread at any time (mimalloc documents it as safe to call at will), it
+    // frees no block still in use and takes no pointer.
+    unsafe { mi_collect(true) };
+    tracing::trace!(
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "allocator's freed memory released"
+    );
+}
+
+/// With the system allocator, nothing to do (glibc trims on its own).
+#[cfg(feature = "system-allocator")]
+pub(crate) fn release_freed_memory() {}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("healthcheck") {

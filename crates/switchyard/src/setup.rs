@@ -201,6 +201,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
 
     let (tx, rx) = mpsc::channel(64);
     let mut watcher = Watcher::new(throttle, builder, switcher.clone());
+    watcher.release_memory_with(crate::release_freed_memory);
     for (name, settings) in acme {
         if settings.http_challenge.is_none()
             && settings.tls_challenge.is_none()

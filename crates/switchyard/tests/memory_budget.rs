@@ -25,8 +25,11 @@ const LARGE: usize = 5_000;
 /// services were shared between the file provider, the watcher and the
 /// builder instead of copied, and about 6.3 KiB since the builder keeps
 /// each router's built parts for reuse by the next build (6,261 bytes
-/// measured); 7 KiB leaves about 12 % for the allocator's moods.
-const BUDGET_PER_ROUTER: u64 = 7 * 1024;
+/// measured); 4.3-4.8 KiB (three runs: 4,381-4,811 bytes) once the API's
+/// JSON of routers and services was written on demand, decoded lists took
+/// their exact length and the allocator gave freed memory back after a
+/// build; 5.5 KiB leaves about 15 % for the allocator's moods.
+const BUDGET_PER_ROUTER: u64 = 5 * 1024 + 512;
 
 /// Routers `rN` with rule `Host(`hN.example`)`, each to its own service
 /// `sN`, whose server is `backend/sN` with its path kept, so that the

@@ -22,7 +22,9 @@ use switchyard_rules::{Rule, Syntax};
 use crate::runtime::{Runtime, RuntimeInfo};
 
 pub use middlewares::CompiledMiddleware;
+pub(crate) use routers::router_api_view;
 use routers::CachedRouter;
+pub(crate) use services::service_api_view;
 pub(crate) use services::transport_settings;
 use services::CachedService;
 
@@ -62,7 +64,7 @@ pub struct StaticView {
 
 /// Builds runtimes, remembering what it built last.
 pub struct Builder {
-    view: StaticView,
+    view: Arc<StaticView>,
     internal: HashMap<String, BoxHandler>,
     services: HashMap<String, CachedService>,
     transports: HashMap<String, (TransportSettings, Arc<Upstream>)>,
@@ -126,7 +128,7 @@ impl Builder {
         let default_upstream = Arc::new(Upstream::new(view.default_transport.clone())?);
         let generated_cert = crate::tls::generated_default().map_err(TransportError::Settings)?;
         Ok(Builder {
-            view,
+            view: Arc::new(view),
             internal,
             services: HashMap::new(),
             transports: HashMap::new(),

@@ -31,6 +31,28 @@ pub(super) fn option_name(tls: &RouterTls, provider: &str) -> String {
     }
 }
 
+/// Router `name` as the API shows it (`attached`: whether it was attached
+/// to an entrypoint), with the TLS section it gets: its own or its first
+/// entrypoint's.
+pub(crate) fn router_api_view(
+    name: &str,
+    router: &Router,
+    attached: bool,
+    view: &super::StaticView,
+) -> serde_json::Value {
+    let entrypoints = if router.entry_points.is_empty() {
+        &view.default_entrypoints
+    } else {
+        &router.entry_points
+    };
+    let shown_tls = router.tls.as_deref().cloned().or_else(|| {
+        entrypoints
+            .iter()
+            .find_map(|ep| view.entrypoint_tls.get(ep).cloned())
+    });
+    api_view(name, router, attached, view, shown_tls.as_ref())
+}
+
 fn api_view(
     name: &str,
     router: &Router,
@@ -541,7 +563,7 @@ impl Builder {
     pub(super) fn fresh_router(
         &mut self,
         name: &str,
-        router: &Router,
+        router: &Arc<Router>,
         service_name: &str,
         services: &HashMap<String, BuiltService>,
         tls: &TlsBuilt,
@@ -565,18 +587,7 @@ impl Builder {
             }
             None => self.build_router(name, router, services, tls, &mut el, info, &mut expanded),
         };
-        let shown_tls = router.tls.as_deref().cloned().or_else(|| {
-            self.router_entrypoints(router)
-                .iter()
-                .find_map(|ep| self.view.entrypoint_tls.get(ep).cloned())
-        });
-        el.config = ApiConfig::new(&api_view(
-            name,
-            router,
-            !el.links.is_empty(),
-            &self.view,
-            shown_tls.as_ref(),
-        ));
+        el.config = ApiConfig::router(router.clone(), self.view.clone(), !el.links.is_empty());
         let el = Arc::new(el);
         let service = services.get(service_name).map(|s| s.handler.clone());
         if let Some(service) = service.filter(|_| el.errors.is_empty() && !built.is_empty()) {

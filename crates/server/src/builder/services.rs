@@ -23,7 +23,7 @@ use switchyard_proxy::{BoxHandler, Late};
 
 use super::{BuildStats, Builder};
 use crate::merge::{provider_of, qualify};
-use crate::runtime::{ElementInfo, RuntimeInfo};
+use crate::runtime::{ApiConfig, ElementInfo, RuntimeInfo};
 
 /// A service as the routers see it.
 #[derive(Clone)]
@@ -248,7 +248,7 @@ fn kind_name(service: &Service) -> &'static str {
 
 /// The service as the API shows it: like Traefik, with the sticky cookie's
 /// name filled in when it is generated, and the cookie's default path.
-fn api_json(name: &str, service: &Service) -> serde_json::Value {
+pub(crate) fn service_api_view(name: &str, service: &Service) -> serde_json::Value {
     let mut value = json(service);
     // Composite sections are kept raw; show them with their defaults.
     fn typed<T: serde::de::DeserializeOwned + serde::Serialize>(
@@ -627,13 +627,14 @@ impl Builder {
     pub(super) fn fresh_service(
         &mut self,
         name: &str,
-        service: &Service,
+        service: &Arc<Service>,
         http: &HttpConfiguration,
         cache: &mut HashMap<String, CachedService>,
         stats: &mut BuildStats,
         composite: &mut Vec<String>,
     ) -> (Arc<ElementInfo>, Option<BuiltService>) {
-        let mut el = ElementInfo::new(name, &api_json(name, service));
+        let mut el = ElementInfo::new(name, &serde_json::Value::Null);
+        el.config = ApiConfig::service(service.clone());
         for w in service.unsupported.warnings() {
             tracing::warn!(service = %name, "{w}");
             el.warn(w);

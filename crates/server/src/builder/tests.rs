@@ -115,7 +115,7 @@ fn unchanged_routers_keep_their_chain_and_changed_ones_are_rebuilt() {
         );
         let r1 = &rt.info.routers["r1@file"];
         assert_eq!(r1.links, ["web"], "{what}");
-        assert!(r1.config.as_str().contains("Host(`a.test`)"), "{what}");
+        assert!(r1.config_text().contains("Host(`a.test`)"), "{what}");
         let has_r3 = text.contains("r3:");
         assert_eq!(rt.info.routers.contains_key("r3@file"), has_r3, "{what}");
         let r3_routed = rt.entrypoints["web"]
@@ -136,8 +136,7 @@ fn unchanged_services_are_taken_over_whole() {
     assert_eq!(second.reused_services, 1, "s2 kept, s1 rebuilt");
     assert_eq!(rt.info.services["s1@file"].links, ["r1@file"]);
     assert!(rt.info.services["s1@file"]
-        .config
-        .as_str()
+        .config_text()
         .contains("127.0.0.1:5"));
 }
 
@@ -257,7 +256,7 @@ fn observable(rt: &Runtime) -> Vec<String> {
                 e.errors,
                 e.links,
                 e.kind,
-                e.config.as_str()
+                e.config_text()
             ));
         }
     }

@@ -96,9 +96,9 @@ fn tables_split_plain_and_tls_in_priority_order() {
     assert_eq!(rt.info.tcp_services["split@file"].links, ["pass@file"]);
     let any = &rt.info.tcp_routers["any@file"];
     assert_eq!(any.links, ["db"]);
-    let shown = any.config.value();
+    let shown = any.config_value();
     assert_eq!(shown["priority"], -1, "{shown}");
-    let pass = rt.info.tcp_routers["pass@file"].config.value();
+    let pass = rt.info.tcp_routers["pass@file"].config_value();
     assert_eq!(pass["middlewares"][0], "local@file", "{pass}");
     assert_eq!(
         rt.info.tcp_middlewares["local@file"].kind.as_deref(),
