@@ -9,9 +9,9 @@
 //! and reported in [`Translation::errors`]; the rest is kept, as Traefik
 //! logs and skips.
 //!
-//! Not translated here: IngressRouteTCP/UDP, MiddlewareTCP and
-//! ServersTransportTCP (the TCP/UDP work; kept in [`Objects::tcp_udp`] and
-//! warned about), and the watching itself.
+//! IngressRouteTCP, IngressRouteUDP, MiddlewareTCP and ServersTransportTCP
+//! (kept together in [`Objects::tcp_udp`]) become the `tcp` and `udp`
+//! sections (see `tcp_udp`). Not here: the watching itself.
 //!
 //! Where Switchyard differs, knowingly:
 //! - a terminating but still serving endpoint, which Traefik keeps as a
@@ -25,6 +25,7 @@
 mod middlewares;
 mod names;
 mod services;
+mod tcp_udp;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -77,8 +78,7 @@ pub struct Objects {
     pub config_maps: Vec<Object>,
     pub nodes: Vec<Object>,
     /// IngressRouteTCP, IngressRouteUDP, MiddlewareTCP and
-    /// ServersTransportTCP: kept for the TCP/UDP work, warned about until
-    /// then.
+    /// ServersTransportTCP (each with its `kind`).
     pub tcp_udp: Vec<Object>,
 }
 
@@ -584,9 +584,34 @@ pub fn translate_with(objects: &Objects, options: &CrdOptions, cache: &mut Cache
         http.servers_transports.insert(id, transport);
     }
 
+    // After the IngressRoutes, as in Traefik: their certificates win.
+    let mut sections = tcp_udp::Sections::default();
+    tcp_udp::translate(
+        objects,
+        options,
+        &mut certificates,
+        &mut sections,
+        &mut errors,
+    );
+    let mut section = |made: Result<Option<switchyard_config::Node>, String>| {
+        made.unwrap_or_else(|e| {
+            errors.push(ObjectError {
+                kind: "IngressRouteTCP".into(),
+                namespace: String::new(),
+                name: String::new(),
+                message: e,
+            });
+            None
+        })
+    };
+    let tcp = section(sections.tcp());
+    let udp = section(sections.udp());
+
     let tls_options = tls::options(objects, &mut errors);
     let configuration = Configuration {
         http: Some(http),
+        tcp,
+        udp,
         tls: Some(TlsConfiguration {
             certificates: certificates.into_values().collect(),
             options: tls_options,
@@ -594,16 +619,7 @@ pub fn translate_with(objects: &Objects, options: &CrdOptions, cache: &mut Cache
         }),
         ..Configuration::default()
     };
-    let warnings = objects
-        .tcp_udp
-        .iter()
-        .map(|o| ObjectError {
-            kind: text(o, "/kind"),
-            namespace: text(o, "/metadata/namespace"),
-            name: text(o, "/metadata/name"),
-            message: "not translated by Switchyard yet (TCP and UDP come later): ignored".into(),
-        })
-        .collect();
+    let warnings = Vec::new();
     Translation {
         configuration,
         errors,

@@ -78,13 +78,13 @@ fn sticky(spec: &Value) -> Result<Option<Sticky>, String> {
 }
 
 /// A service port of `service` matching `port`.
-struct ServicePort {
-    name: String,
-    port: i64,
-    node_port: i64,
+pub(crate) struct ServicePort {
+    pub(crate) name: String,
+    pub(crate) port: i64,
+    pub(crate) node_port: i64,
 }
 
-fn service_port(service: &Value, port: &Port) -> Result<ServicePort, String> {
+pub(crate) fn service_port(service: &Value, port: &Port) -> Result<ServicePort, String> {
     if !port.is_set() {
         return Err("ingressRoute service port not defined".into());
     }

@@ -1027,34 +1027,235 @@ fn many_routes_each_to_its_own_service() {
     assert_eq!(http.middlewares.len(), 50);
 }
 
+/// What the translation made of `fixtures/tcp.yml` (with
+/// `allowExternalNameServices`), and what Traefik made of it.
+fn tcp_capture() -> (Translation, Value) {
+    let objects = load(include_str!("fixtures/tcp-objects.json"));
+    let t = translate(&objects, &strict());
+    (t, traefik(include_str!("fixtures/tcp-rawdata.json")))
+}
+
+/// A section's elements as JSON, checked to decode as a file's would.
+fn section_json(node: Option<&switchyard_config::Node>, part: &str) -> Value {
+    node.and_then(|n| n.get(part))
+        .map(switchyard_config::Node::to_json)
+        .unwrap_or(json!({}))
+}
+
+/// TCP or UDP servers in address order (Traefik's follows its informer's).
+fn sort_addresses(v: &mut Value) {
+    if let Some(l) = v
+        .pointer_mut("/loadBalancer/servers")
+        .and_then(Value::as_array_mut)
+    {
+        l.sort_by_key(|s| s["address"].as_str().unwrap_or_default().to_string());
+    }
+}
+
 #[test]
-fn tcp_and_udp_kinds_are_kept_and_warned_about() {
-    let items = json!([
-        {"kind": "IngressRouteTCP", "metadata": {"name": "db", "namespace": "a"}, "spec": {}},
-        {"kind": "MiddlewareTCP", "metadata": {"name": "ips", "namespace": "a"}, "spec": {}},
-        {"kind": "IngressRouteUDP", "metadata": {"name": "dns", "namespace": "a"}, "spec": {}},
-        {"kind": "ServersTransportTCP", "metadata": {"name": "st", "namespace": "a"}, "spec": {}},
-        {"kind": "Ingress", "metadata": {"name": "i", "namespace": "a"}},
-    ]);
-    let (objects, unknown) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
-    assert_eq!(unknown, ["Ingress"]);
-    assert_eq!(objects.tcp_udp.len(), 4);
+fn tcp_section_decodes_element_by_element() {
+    let (t, _) = tcp_capture();
+    let tcp = t.configuration.tcp.as_ref().expect("a tcp section");
+    let decoded = switchyard_config::tcp::decode(tcp);
+    let bad: Vec<String> = decoded
+        .routers
+        .iter()
+        .filter_map(|(k, r)| r.as_ref().err().map(|e| format!("router {k}: {e}")))
+        .chain(
+            decoded
+                .services
+                .iter()
+                .filter_map(|(k, r)| r.as_ref().err().map(|e| format!("service {k}: {e}"))),
+        )
+        .chain(
+            decoded
+                .middlewares
+                .iter()
+                .filter_map(|(k, r)| r.as_ref().err().map(|e| format!("middleware {k}: {e}"))),
+        )
+        .chain(
+            decoded
+                .servers_transports
+                .iter()
+                .filter_map(|(k, r)| r.as_ref().err().map(|e| format!("transport {k}: {e}"))),
+        )
+        .collect();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(decoded.routers.len(), 5);
+    let udp = t.configuration.udp.as_ref().expect("a udp section");
+    let decoded = switchyard_config::udp::decode(udp).expect("the udp section decodes");
+    assert_eq!(decoded.routers.len(), 2);
+    assert_eq!(decoded.services.len(), 4);
+}
+
+#[test]
+fn tcp_routers_as_traefik_names_and_values_them() {
+    let (t, want) = tcp_capture();
+    let got = section_json(t.configuration.tcp.as_ref(), "routers");
+    assert_eq!(keys(&got), keys(&want["tcpRouters"]), "router names");
+    for (name, router) in got.as_object().into_iter().flatten() {
+        let mut router = router.clone();
+        let w = &want["tcpRouters"][name];
+        // Traefik shows an unset priority as the rule's length, no entry
+        // points as every TCP one, and passthrough false when TLS is set.
+        if router.get("priority").is_none() {
+            let len = router["rule"].as_str().unwrap_or_default().len();
+            router["priority"] = json!(len);
+        }
+        if router.get("entryPoints").is_none() {
+            router["entryPoints"] = json!(["tcp", "web", "websecure"]);
+        }
+        if let Some(tls) = router.get_mut("tls").and_then(Value::as_object_mut) {
+            tls.entry("passthrough").or_insert(json!(false));
+        }
+        assert_eq!(&router, w, "router {name}");
+    }
+}
+
+#[test]
+fn tcp_services_and_middlewares_as_traefik_makes_them() {
+    let (t, want) = tcp_capture();
+    let tcp = t.configuration.tcp.as_ref();
+    let got = section_json(tcp, "services");
+    assert_eq!(keys(&got), keys(&want["tcpServices"]), "service names");
+    for (name, service) in got.as_object().into_iter().flatten() {
+        let mut service = service.clone();
+        let mut w = want["tcpServices"][name].clone();
+        sort_addresses(&mut service);
+        sort_addresses(&mut w);
+        assert_eq!(service, w, "service {name}");
+    }
+    let got = section_json(tcp, "middlewares");
+    assert_eq!(got, want["tcpMiddlewares"]);
+}
+
+#[test]
+fn udp_routers_and_services_as_traefik_makes_them() {
+    let (t, want) = tcp_capture();
+    let udp = t.configuration.udp.as_ref();
+    assert_eq!(section_json(udp, "routers"), want["udpRouters"]);
+    let got = section_json(udp, "services");
+    assert_eq!(keys(&got), keys(&want["udpServices"]), "service names");
+    for (name, service) in got.as_object().into_iter().flatten() {
+        let mut service = service.clone();
+        let mut w = want["udpServices"][name].clone();
+        sort_addresses(&mut service);
+        sort_addresses(&mut w);
+        assert_eq!(service, w, "service {name}");
+    }
+}
+
+#[test]
+fn tcp_routes_that_fail_are_reported_and_their_certificate_kept() {
+    let (t, _) = tcp_capture();
+    let errors: Vec<String> = t.errors.iter().map(ToString::to_string).collect();
+    let expected = [
+        "IngressRouteTCP default/db: route \"HostSNI(`a.test`)\": service missing:1: service not found",
+        "IngressRouteTCP default/ext: route \"HostSNI(`x.test`)\": service echo:9000: tcp service other/echo is not in the parent resource namespace default",
+        "IngressRouteTCP default/ext: route \"HostSNI(`m.test`)\": invalid reference to middleware ips: allowCrossNamespace is disabled, cross-namespace are disallowed",
+        "IngressRouteTCP default/ext: empty match rule",
+    ];
+    assert_eq!(errors, expected);
+    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+    // The db route's `tls.secretName` (the passthrough one reads none).
+    let tls = t.configuration.tls.as_ref().expect("tls");
+    assert_eq!(tls.certificates.len(), 1);
+}
+
+#[test]
+fn servers_transport_tcp_with_traefik_defaults() {
+    let (t, _) = tcp_capture();
+    let got = section_json(t.configuration.tcp.as_ref(), "serversTransports");
+    assert_eq!(
+        got,
+        json!({
+            "default-st": {
+                "dialTimeout": "5s", "dialKeepAlive": "15s", "terminationDelay": "100ms",
+                "tls": {"serverName": "backend.test", "insecureSkipVerify": true}
+            },
+            "default-plain": {
+                "dialTimeout": "30s", "dialKeepAlive": "15s", "terminationDelay": "50ms",
+                "proxyProtocol": {"version": 1}
+            },
+        })
+    );
+    // CA or client certificates are not translated yet: the transport is
+    // left out, with an error, rather than built without them.
+    let items = json!([{
+        "kind": "ServersTransportTCP",
+        "metadata": {"name": "ca", "namespace": "a"},
+        "spec": {"tls": {"rootCAsSecrets": ["x"]}},
+    }]);
+    let (objects, _) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
     let t = translate(&objects, &CrdOptions::default());
-    let warnings: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
-    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    assert!(t.configuration.tcp.is_none());
+    assert_eq!(t.errors.len(), 1, "{:?}", t.errors);
     assert!(
-        warnings[2].starts_with("IngressRouteUDP a/dns: not translated"),
-        "{warnings:?}"
+        t.errors[0].message.contains("rootCAsSecrets"),
+        "{:?}",
+        t.errors
     );
-    assert!(
-        warnings[3].starts_with("ServersTransportTCP a/st: not translated"),
-        "{warnings:?}"
+}
+
+#[test]
+fn tcp_options_change_what_is_made() {
+    let objects = load(include_str!("fixtures/tcp-objects.json"));
+    // Cross namespace allowed: the x.test route reaches other/echo, and
+    // the m.test route is made.
+    let t = translate(
+        &objects,
+        &CrdOptions {
+            allow_cross_namespace: true,
+            allow_external_name_services: true,
+            ..CrdOptions::default()
+        },
     );
-    assert!(
-        warnings[0].starts_with("IngressRouteTCP a/db: not translated"),
-        "{warnings:?}"
+    let tcp = t.configuration.tcp.as_ref();
+    let x = tcp_udp::tcp_router_key("default", "ext", "HostSNI(`x.test`)");
+    let services = section_json(tcp, "services");
+    assert_eq!(
+        services[&x],
+        json!({"loadBalancer": {"servers": [{"address": "10.0.3.1:7100"}]}})
     );
-    assert!(t.errors.is_empty());
+    assert_eq!(keys(&section_json(tcp, "routers")).len(), 6);
+    // nativeLBByDefault: the cluster IP at the service port.
+    let t = translate(
+        &objects,
+        &CrdOptions {
+            native_lb_by_default: true,
+            allow_external_name_services: true,
+            ..CrdOptions::default()
+        },
+    );
+    let star = tcp_udp::tcp_router_key("default", "db", "HostSNI(`*`)");
+    let services = section_json(t.configuration.tcp.as_ref(), "services");
+    assert_eq!(
+        services[&star]["loadBalancer"]["servers"],
+        json!([{"address": "10.96.0.5:9000"}])
+    );
+    // ExternalName refused by default: the e.test route has no service.
+    let t = translate(&objects, &CrdOptions::default());
+    let e = tcp_udp::tcp_router_key("default", "ext", "HostSNI(`e.test`)");
+    let services = section_json(t.configuration.tcp.as_ref(), "services");
+    assert!(services.get(&e).is_none(), "{services}");
+    // Another class: only the classed route.
+    let t = translate(
+        &objects,
+        &CrdOptions {
+            ingress_class: "other".into(),
+            ..CrdOptions::default()
+        },
+    );
+    let routers = section_json(t.configuration.tcp.as_ref(), "routers");
+    assert_eq!(
+        keys(&routers),
+        [tcp_udp::tcp_router_key(
+            "default",
+            "classed",
+            "HostSNI(`c.test`)"
+        )]
+    );
+    assert!(t.configuration.udp.is_none());
 }
 
 #[test]
