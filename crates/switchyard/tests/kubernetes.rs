@@ -2,7 +2,8 @@
 //! Kubernetes API server double (no real API server can be installed
 //! here): IngressRoutes with Middlewares routed to testkit backends through
 //! their Services' EndpointSlices, live changes followed, and the last
-//! configuration kept while the API server is away.
+//! configuration kept while the API server is away; an IngressRouteTCP on
+//! its own entry point to a TCP echo backend.
 
 mod common;
 
@@ -354,4 +355,115 @@ async fn a_refused_kind_is_explained_and_the_others_keep_working() {
     assert_eq!(reply.json()["name"], "b");
     assert_eq!(reply.seen_header("x-kube").as_deref(), Some("crd"));
     assert_eq!(routed_to(&p, "plain.test").await.json()["name"], "a");
+}
+
+/// A TCP backend on 127.0.0.1 answering each read with `echo:` and the
+/// bytes read.
+async fn tcp_echo() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 1024];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut out = b"echo:".to_vec();
+                    out.extend_from_slice(&buf[..n]);
+                    if stream.write_all(&out).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// What `addr` answers to `ping` within a second; None when the
+/// connection is refused, closed or silent.
+async fn tcp_answer(addr: std::net::SocketAddr) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(b"ping").await.ok()?;
+        let mut buf = vec![0u8; 64];
+        let n = s.read(&mut buf).await.ok()?;
+        (n > 0).then(|| String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    tokio::time::timeout(Duration::from_secs(1), exchange)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// An IngressRouteTCP `HostSNI(`*`)` on its own entry point, to a Service
+/// whose EndpointSlice holds a TCP echo backend, with a MiddlewareTCP.
+fn tcp_objects(backend: std::net::SocketAddr, allowed: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: echo, namespace: default}}\n\
+         spec:\n  ports: [{{name: tcp, port: 9000}}]\n\
+         ---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: echo-1\n  namespace: default\n\
+         \x20 labels: {{kubernetes.io/service-name: echo}}\naddressType: IPv4\n\
+         ports: [{{name: tcp, port: {}}}]\nendpoints:\n- addresses: [127.0.0.1]\n  conditions: {{ready: true}}\n\
+         ---\napiVersion: traefik.io/v1alpha1\nkind: MiddlewareTCP\nmetadata: {{name: only, namespace: default}}\n\
+         spec:\n  ipAllowList: {{sourceRange: [\"{allowed}\"]}}\n\
+         ---\napiVersion: traefik.io/v1alpha1\nkind: IngressRouteTCP\nmetadata: {{name: echo, namespace: default}}\n\
+         spec:\n  entryPoints: [raw]\n  routes:\n  - match: HostSNI(`*`)\n    middlewares: [{{name: only}}]\n\
+         \x20   services: [{{name: echo, port: 9000}}]\n",
+        backend.port()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingress_route_tcp_reaches_an_echo_backend_on_its_entry_point() {
+    let backend = tcp_echo().await;
+    let double = double();
+    double
+        .apply(&tcp_objects(backend, "127.0.0.1/32"))
+        .expect("tcp objects");
+    let raw: std::net::SocketAddr = format!("127.0.0.1:{}", free_port())
+        .parse()
+        .expect("address");
+    let provider = format!(
+        "  kubernetesCRD:\n    endpoint: \"{}\"\n    token: \"{TOKEN}\"\n",
+        double.endpoint()
+    );
+    let raw_entry = format!("  raw:\n    address: \"{raw}\"\n");
+    let p = Proxy::start_with("kube-tcp", "", &raw_entry, &provider).await;
+
+    // Routed through the MiddlewareTCP to the EndpointSlice's address.
+    let answer = wait_until("the TCP route", Duration::from_secs(15), || async {
+        tcp_answer(raw).await
+    })
+    .await;
+    assert_eq!(answer, "echo:ping");
+    let routers = p.api("/api/tcp/routers").await;
+    let names: Vec<&str> = routers
+        .as_array()
+        .map(|l| l.iter().filter_map(|r| r["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("default-echo-") && n.ends_with("@kubernetescrd")),
+        "{names:?}"
+    );
+
+    // The MiddlewareTCP changed to leave 127.0.0.1 out: refused.
+    double
+        .apply(&tcp_objects(backend, "10.0.0.0/8"))
+        .expect("allow list change");
+    wait_until(
+        "the connection refused",
+        Duration::from_secs(15),
+        || async { tcp_answer(raw).await.is_none().then_some(()) },
+    )
+    .await;
+    assert_eq!(tcp_answer(raw).await, None);
 }
