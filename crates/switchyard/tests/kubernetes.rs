@@ -467,3 +467,73 @@ async fn ingress_route_tcp_reaches_an_echo_backend_on_its_entry_point() {
     .await;
     assert_eq!(tcp_answer(raw).await, None);
 }
+
+/// Over TLS to `addr` with `sni`: the names of the certificate presented
+/// and what the other end answers to `ping`; None when refused.
+async fn tls_answer(addr: std::net::SocketAddr, sni: &str) -> Option<(Vec<String>, String)> {
+    use switchyard_testkit::tls_client::{cert_names, TlsClient};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let client = TlsClient {
+            sni: Some(sni.to_string()),
+            ..Default::default()
+        };
+        let config = client.client_config().ok()?;
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let name = rustls::pki_types::ServerName::try_from(sni.to_string()).ok()?;
+        let mut tls = connector.connect(name, tcp).await.ok()?;
+        let names = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| cert_names(c))
+            .unwrap_or_default();
+        tls.write_all(b"ping").await.ok()?;
+        let mut buf = vec![0u8; 64];
+        let n = tls.read(&mut buf).await.ok()?;
+        (n > 0).then(|| (names, String::from_utf8_lossy(&buf[..n]).into_owned()))
+    };
+    tokio::time::timeout(Duration::from_secs(2), exchange)
+        .await
+        .ok()
+        .flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingress_route_tcp_terminates_tls_with_its_secret() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let backend = tcp_echo().await;
+    let double = double();
+    let objects = format!(
+        "{}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: cert, namespace: default}}\n\
+         type: kubernetes.io/tls\ndata:\n  tls.crt: {}\n  tls.key: {}\n\
+         ---\napiVersion: traefik.io/v1alpha1\nkind: IngressRouteTCP\nmetadata: {{name: secure, namespace: default}}\n\
+         spec:\n  entryPoints: [raw]\n  routes:\n  - match: HostSNI(`backend.test`)\n\
+         \x20   services: [{{name: echo, port: 9000}}]\n  tls: {{secretName: cert}}\n",
+        tcp_objects(backend, "127.0.0.1/32"),
+        b64(include_str!("../../testkit/fixtures/server.pem")),
+        b64(include_str!("../../testkit/fixtures/server.key")),
+    );
+    double.apply(&objects).expect("objects");
+    let raw: std::net::SocketAddr = format!("127.0.0.1:{}", free_port())
+        .parse()
+        .expect("address");
+    let provider = format!(
+        "  kubernetesCRD:\n    endpoint: \"{}\"\n    token: \"{TOKEN}\"\n",
+        double.endpoint()
+    );
+    let raw_entry = format!("  raw:\n    address: \"{raw}\"\n");
+    let _p = Proxy::start_with("kube-tcp-tls", "", &raw_entry, &provider).await;
+
+    // Terminated with the Secret's certificate, the bytes in clear to the
+    // backend (which echoes them).
+    let (names, answer) = wait_until("the TLS route", Duration::from_secs(15), || async {
+        tls_answer(raw, "backend.test").await
+    })
+    .await;
+    assert_eq!(answer, "echo:ping");
+    assert!(names.iter().any(|n| n == "backend.test"), "{names:?}");
+}

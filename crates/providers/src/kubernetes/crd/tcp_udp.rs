@@ -489,10 +489,11 @@ fn ingress_route_tcp(
             router.insert("priority".into(), json!(p));
         }
         if let Some(t) = tls {
+            // `passthrough` always written, so that `tls` is never an
+            // empty map, and as Traefik shows it.
             let mut rt = Map::new();
-            if t.get("passthrough").and_then(Value::as_bool) == Some(true) {
-                rt.insert("passthrough".into(), Value::Bool(true));
-            }
+            let passthrough = t.get("passthrough").and_then(Value::as_bool) == Some(true);
+            rt.insert("passthrough".into(), Value::Bool(passthrough));
             let resolver = text(t, "/certResolver");
             if !resolver.is_empty() {
                 rt.insert("certResolver".into(), Value::String(resolver));

@@ -1096,17 +1096,14 @@ fn tcp_routers_as_traefik_names_and_values_them() {
     for (name, router) in got.as_object().into_iter().flatten() {
         let mut router = router.clone();
         let w = &want["tcpRouters"][name];
-        // Traefik shows an unset priority as the rule's length, no entry
-        // points as every TCP one, and passthrough false when TLS is set.
+        // Traefik shows an unset priority as the rule's length, and no
+        // entry points as every TCP one.
         if router.get("priority").is_none() {
             let len = router["rule"].as_str().unwrap_or_default().len();
             router["priority"] = json!(len);
         }
         if router.get("entryPoints").is_none() {
             router["entryPoints"] = json!(["tcp", "web", "websecure"]);
-        }
-        if let Some(tls) = router.get_mut("tls").and_then(Value::as_object_mut) {
-            tls.entry("passthrough").or_insert(json!(false));
         }
         assert_eq!(&router, w, "router {name}");
     }
