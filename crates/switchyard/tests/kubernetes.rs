@@ -3,7 +3,8 @@
 //! here): IngressRoutes with Middlewares routed to testkit backends through
 //! their Services' EndpointSlices, live changes followed, and the last
 //! configuration kept while the API server is away; an IngressRouteTCP on
-//! its own entry point to a TCP echo backend.
+//! its own entry point to a TCP echo backend (plain and TLS-terminated), and
+//! an IngressRouteUDP to a UDP one.
 
 mod common;
 
@@ -536,4 +537,72 @@ async fn ingress_route_tcp_terminates_tls_with_its_secret() {
     .await;
     assert_eq!(answer, "echo:ping");
     assert!(names.iter().any(|n| n == "backend.test"), "{names:?}");
+}
+
+/// A UDP backend on 127.0.0.1 answering each datagram with `udp:` and
+/// its bytes.
+async fn udp_echo() -> std::net::SocketAddr {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 1500];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let mut out = b"udp:".to_vec();
+            out.extend_from_slice(&buf[..n]);
+            if socket.send_to(&out, from).await.is_err() {
+                break;
+            }
+        }
+    });
+    addr
+}
+
+/// What `addr` answers to one datagram within 500 ms.
+async fn udp_answer(addr: std::net::SocketAddr) -> Option<String> {
+    let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.ok()?;
+    s.send_to(b"ping", addr).await.ok()?;
+    let mut buf = vec![0u8; 1500];
+    let (n, _) = tokio::time::timeout(Duration::from_millis(500), s.recv_from(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingress_route_udp_reaches_a_udp_backend() {
+    let backend = udp_echo().await;
+    let double = double();
+    let objects = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: dns, namespace: default}}\n\
+         spec:\n  ports: [{{name: dns, port: 53, protocol: UDP}}]\n\
+         ---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: dns-1\n  namespace: default\n\
+         \x20 labels: {{kubernetes.io/service-name: dns}}\naddressType: IPv4\n\
+         ports: [{{name: dns, port: {}, protocol: UDP}}]\nendpoints:\n- addresses: [127.0.0.1]\n  conditions: {{ready: true}}\n\
+         ---\napiVersion: traefik.io/v1alpha1\nkind: IngressRouteUDP\nmetadata: {{name: dns, namespace: default}}\n\
+         spec:\n  entryPoints: [dns]\n  routes:\n  - services: [{{name: dns, port: 53}}]\n",
+        backend.port()
+    );
+    double.apply(&objects).expect("objects");
+    let port = free_port();
+    let provider = format!(
+        "  kubernetesCRD:\n    endpoint: \"{}\"\n    token: \"{TOKEN}\"\n",
+        double.endpoint()
+    );
+    let dns_entry = format!("  dns:\n    address: \"127.0.0.1:{port}/udp\"\n");
+    let p = Proxy::start_with("kube-udp", "", &dns_entry, &provider).await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+    let answer = wait_until("the UDP route", Duration::from_secs(15), || async {
+        udp_answer(addr).await
+    })
+    .await;
+    assert_eq!(answer, "udp:ping");
+    let routers = p.api("/api/udp/routers").await;
+    let names: Vec<&str> = routers
+        .as_array()
+        .map(|l| l.iter().filter_map(|r| r["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["default-dns-0@kubernetescrd"]);
 }
