@@ -5,7 +5,10 @@
 //! Traefik's `/api/rawdata` showed (trimmed of its runtime state: status,
 //! usedBy, errors, observability), with the provider options below.
 //! `fixtures/capture.py` makes both from a manifest; `more.yml` gave
-//! `more.json` and `rawdata-more.json` likewise.
+//! `more.json` and `rawdata-more.json` likewise, and `tcp.yml` (the TCP and
+//! UDP kinds, Traefik's `tcpRouters`, `tcpServices`, `tcpMiddlewares`,
+//! `udpRouters` and `udpServices`) `tcp-objects.json`, `tcp-rawdata.json`
+//! and `tcp-open-rawdata.json`.
 
 use serde_json::{json, Value};
 
@@ -1035,6 +1038,28 @@ fn tcp_capture() -> (Translation, Value) {
     (t, traefik(include_str!("fixtures/tcp-rawdata.json")))
 }
 
+/// Both captures of `fixtures/tcp.yml`: the strict one above, and one
+/// with `allowCrossNamespace`, `nativeLBByDefault` and
+/// `allowEmptyServices` (`tcp-open-rawdata.json`).
+fn tcp_captures() -> Vec<(&'static str, Translation, Value)> {
+    let (t, want) = tcp_capture();
+    let objects = load(include_str!("fixtures/tcp-objects.json"));
+    let open = CrdOptions {
+        allow_cross_namespace: true,
+        native_lb_by_default: true,
+        allow_empty_services: true,
+        ..CrdOptions::default()
+    };
+    vec![
+        ("strict", t, want),
+        (
+            "open",
+            translate(&objects, &open),
+            traefik(include_str!("fixtures/tcp-open-rawdata.json")),
+        ),
+    ]
+}
+
 /// A section's elements as JSON, checked to decode as a file's would.
 fn section_json(node: Option<&switchyard_config::Node>, part: &str) -> Value {
     node.and_then(|n| n.get(part))
@@ -1090,55 +1115,74 @@ fn tcp_section_decodes_element_by_element() {
 
 #[test]
 fn tcp_routers_as_traefik_names_and_values_them() {
-    let (t, want) = tcp_capture();
-    let got = section_json(t.configuration.tcp.as_ref(), "routers");
-    assert_eq!(keys(&got), keys(&want["tcpRouters"]), "router names");
-    for (name, router) in got.as_object().into_iter().flatten() {
-        let mut router = router.clone();
-        let w = &want["tcpRouters"][name];
-        // Traefik shows an unset priority as the rule's length, and no
-        // entry points as every TCP one.
-        if router.get("priority").is_none() {
-            let len = router["rule"].as_str().unwrap_or_default().len();
-            router["priority"] = json!(len);
+    for (capture, t, want) in tcp_captures() {
+        let got = section_json(t.configuration.tcp.as_ref(), "routers");
+        assert_eq!(
+            keys(&got),
+            keys(&want["tcpRouters"]),
+            "{capture}: router names"
+        );
+        for (name, router) in got.as_object().into_iter().flatten() {
+            let mut router = router.clone();
+            let w = &want["tcpRouters"][name];
+            // Traefik shows an unset priority as the rule's length, and no
+            // entry points as every TCP one.
+            if router.get("priority").is_none() {
+                let len = router["rule"].as_str().unwrap_or_default().len();
+                router["priority"] = json!(len);
+            }
+            if router.get("entryPoints").is_none() {
+                router["entryPoints"] = json!(["tcp", "web", "websecure"]);
+            }
+            assert_eq!(&router, w, "{capture}: router {name}");
         }
-        if router.get("entryPoints").is_none() {
-            router["entryPoints"] = json!(["tcp", "web", "websecure"]);
-        }
-        assert_eq!(&router, w, "router {name}");
     }
 }
 
 #[test]
 fn tcp_services_and_middlewares_as_traefik_makes_them() {
-    let (t, want) = tcp_capture();
-    let tcp = t.configuration.tcp.as_ref();
-    let got = section_json(tcp, "services");
-    assert_eq!(keys(&got), keys(&want["tcpServices"]), "service names");
-    for (name, service) in got.as_object().into_iter().flatten() {
-        let mut service = service.clone();
-        let mut w = want["tcpServices"][name].clone();
-        sort_addresses(&mut service);
-        sort_addresses(&mut w);
-        assert_eq!(service, w, "service {name}");
+    for (capture, t, want) in tcp_captures() {
+        let tcp = t.configuration.tcp.as_ref();
+        let got = section_json(tcp, "services");
+        assert_eq!(
+            keys(&got),
+            keys(&want["tcpServices"]),
+            "{capture}: service names"
+        );
+        for (name, service) in got.as_object().into_iter().flatten() {
+            let mut service = service.clone();
+            let mut w = want["tcpServices"][name].clone();
+            sort_addresses(&mut service);
+            sort_addresses(&mut w);
+            assert_eq!(service, w, "{capture}: service {name}");
+        }
+        let got = section_json(tcp, "middlewares");
+        assert_eq!(got, want["tcpMiddlewares"], "{capture}");
     }
-    let got = section_json(tcp, "middlewares");
-    assert_eq!(got, want["tcpMiddlewares"]);
 }
 
 #[test]
 fn udp_routers_and_services_as_traefik_makes_them() {
-    let (t, want) = tcp_capture();
-    let udp = t.configuration.udp.as_ref();
-    assert_eq!(section_json(udp, "routers"), want["udpRouters"]);
-    let got = section_json(udp, "services");
-    assert_eq!(keys(&got), keys(&want["udpServices"]), "service names");
-    for (name, service) in got.as_object().into_iter().flatten() {
-        let mut service = service.clone();
-        let mut w = want["udpServices"][name].clone();
-        sort_addresses(&mut service);
-        sort_addresses(&mut w);
-        assert_eq!(service, w, "service {name}");
+    for (capture, t, want) in tcp_captures() {
+        let udp = t.configuration.udp.as_ref();
+        assert_eq!(
+            section_json(udp, "routers"),
+            want["udpRouters"],
+            "{capture}"
+        );
+        let got = section_json(udp, "services");
+        assert_eq!(
+            keys(&got),
+            keys(&want["udpServices"]),
+            "{capture}: service names"
+        );
+        for (name, service) in got.as_object().into_iter().flatten() {
+            let mut service = service.clone();
+            let mut w = want["udpServices"][name].clone();
+            sort_addresses(&mut service);
+            sort_addresses(&mut w);
+            assert_eq!(service, w, "{capture}: service {name}");
+        }
     }
 }
 
