@@ -1364,3 +1364,52 @@ fn walking_a_pointer_is_what_serde_json_finds() {
         assert_eq!(v.at(pointer), v.pointer(pointer), "{pointer:?}");
     }
 }
+
+#[test]
+fn tcp_and_udp_node_port_services_go_to_the_nodes_internal_ips() {
+    let items = json!([
+        {"kind": "Service", "metadata": {"name": "np", "namespace": "a"},
+         "spec": {"type": "NodePort", "ports": [{"name": "p", "port": 80, "nodePort": 30080}]}},
+        {"kind": "Node", "metadata": {"name": "n1"},
+         "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.1"},
+                                  {"type": "ExternalIP", "address": "1.2.3.4"},
+                                  {"type": "InternalIP", "address": "fd00::1"}]}},
+        {"kind": "IngressRouteTCP", "metadata": {"name": "t", "namespace": "a"},
+         "spec": {"routes": [{"match": "HostSNI(`*`)",
+                              "services": [{"name": "np", "port": 80, "nodePortLB": true}]}]}},
+        {"kind": "IngressRouteUDP", "metadata": {"name": "u", "namespace": "a"},
+         "spec": {"routes": [{"services": [{"name": "np", "port": "p", "nodePortLB": true}]}]}},
+    ]);
+    let (objects, unknown) = Objects::from_list(items.as_array().cloned().unwrap_or_default());
+    assert!(unknown.is_empty(), "{unknown:?}");
+    let t = translate(&objects, &CrdOptions::default());
+    assert!(t.errors.is_empty(), "{:?}", t.errors);
+    let servers = json!({"loadBalancer": {"servers": [
+        {"address": "192.168.0.1:30080"}, {"address": "[fd00::1]:30080"}
+    ]}});
+    let key = tcp_udp::tcp_router_key("a", "t", "HostSNI(`*`)");
+    assert_eq!(
+        section_json(t.configuration.tcp.as_ref(), "services")[&key],
+        servers
+    );
+    assert_eq!(
+        section_json(t.configuration.udp.as_ref(), "services")["a-u-0"],
+        servers
+    );
+    // Without the Node lookup: refused, reported for both.
+    let t = translate(
+        &objects,
+        &CrdOptions {
+            disable_cluster_scope_resources: true,
+            ..CrdOptions::default()
+        },
+    );
+    let errors: Vec<String> = t.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.ends_with("nodes lookup is disabled")),
+        "{errors:?}"
+    );
+}
