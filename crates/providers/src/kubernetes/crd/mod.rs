@@ -593,10 +593,12 @@ pub fn translate_with(objects: &Objects, options: &CrdOptions, cache: &mut Cache
         &mut sections,
         &mut errors,
     );
+    // The sections are JSON maps made here: they always convert; if one
+    // did not, it is left out and said.
     let mut section = |made: Result<Option<switchyard_config::Node>, String>| {
         made.unwrap_or_else(|e| {
             errors.push(ObjectError {
-                kind: "IngressRouteTCP".into(),
+                kind: "section".into(),
                 namespace: String::new(),
                 name: String::new(),
                 message: e,
