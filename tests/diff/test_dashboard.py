@@ -401,7 +401,7 @@ def test_detail_pages_link_router_middlewares_and_service(env):
     assert text(b, "#detail-name") == "web"
 
 
-def cells(browser, css):
+def table_cells(browser, css):
     """The text of each cell of each row matched by `css`."""
     return browser.js("return [...document.querySelectorAll(arguments[0])].map(r => [...r.cells].map(c => c.textContent.trim()));", css)
 
@@ -429,7 +429,7 @@ def test_tcp_pages(env):
     wait_rows(b, ["db@file", "secure@file", "tcpbroken@file"], "the TCP routers")
     heads = b.js("return [...document.querySelectorAll('#list thead th')].map(th => th.textContent);")
     assert heads == ["Status", "Name", "Rule", "Entrypoints", "TLS", "Service", "Priority", "Provider"], heads
-    row = cells(b, '#list tr[data-name="db@file"]')[0]
+    row = table_cells(b, '#list tr[data-name="db@file"]')[0]
     assert row[:4] == ["Success", "db@file", "HostSNI(`*`)", "tcp"] and row[5] == "db@file", row
     assert b.js("return document.querySelector('#list tr[data-name=\"db@file\"] a[href^=\"#/tcp/services/\"]').getAttribute('href');") == "#/tcp/services/db%40file"
     assert text(b, '#list tr[data-name="secure@file"] [data-tls]') == "TLS passthrough"
@@ -469,7 +469,7 @@ def test_tcp_pages(env):
     b.wait("return document.querySelector('#servers tbody tr');", what="the TCP servers")
     assert b.js("return location.hash;") == "#/tcp/services/db%40file"
     assert b.js("return [...document.querySelectorAll('#servers th')].map(th => th.textContent);") == ["Address", "Status"]
-    assert cells(b, "#servers tbody tr") == [["127.0.0.1:15432", "UP"]]
+    assert table_cells(b, "#servers tbody tr") == [["127.0.0.1:15432", "UP"]]
     used = b.js("return [...document.querySelectorAll('#detail-props a[href^=\"#/tcp/routers/\"]')].map(a => a.textContent);")
     assert used == ["db@file", "secure@file"], used
     shot(b, "tcp-service-detail")
@@ -479,14 +479,14 @@ def test_tcp_pages(env):
     wait_rows(b, ["db@file", "secure@file", "tcpbroken@file"], "the TCP routers")
     b.click('.tabs a[href="#/tcp/services"]')
     wait_rows(b, ["db@file", "dbsplit@file"], "the TCP services")
-    assert cells(b, '#list tr[data-name="db@file"]')[0][2:4] == ["loadbalancer", "1"]
+    assert table_cells(b, '#list tr[data-name="db@file"]')[0][2:4] == ["loadbalancer", "1"]
     b.get(page(proxy, "tcp/services/dbsplit%40file"))
     b.wait("return document.querySelector('#children tbody tr');", what="the weighted TCP service")
     children = b.js("return [...document.querySelectorAll('#children tbody tr')].map(r => [r.querySelector('a').getAttribute('href'), r.cells[1].textContent]);")
     assert children == [["#/tcp/services/db%40file", "weight 2"]], children
     b.get(page(proxy, "tcp/middlewares"))
     wait_rows(b, ["local@file"], "the TCP middlewares")
-    assert cells(b, "#list tbody tr[data-name]")[0][2] == "ipallowlist"
+    assert table_cells(b, "#list tbody tr[data-name]")[0][2] == "ipallowlist"
     tabs = b.js("return [...document.querySelectorAll('.tabs a')].map(a => a.textContent);")
     assert tabs == ["Routers", "Services", "Middlewares"]
 
@@ -500,7 +500,7 @@ def test_udp_pages(env):
     # No rule, TLS or priority: a UDP entrypoint has one router.
     heads = b.js("return [...document.querySelectorAll('#list thead th')].map(th => th.textContent);")
     assert heads == ["Status", "Name", "Entrypoints", "Service", "Provider"], heads
-    assert cells(b, '#list tr[data-name="dns@file"]')[0] == ["Success", "dns@file", "dns", "dns@file", "file"]
+    assert table_cells(b, '#list tr[data-name="dns@file"]')[0] == ["Success", "dns@file", "dns", "dns@file", "file"]
     want = 'the UDP service "gone@file" does not exist'
     assert want in text(b, '#list tr[data-name="udpbroken@file"] [data-testid=errors]')
     tabs = b.js("return [...document.querySelectorAll('.tabs a')].map(a => a.textContent);")
@@ -519,7 +519,7 @@ def test_udp_pages(env):
     b.wait("return document.querySelector('#servers tbody tr');", what="the UDP servers")
     assert b.js("return location.hash;") == "#/udp/services/dns%40file"
     assert b.js("return [...document.querySelectorAll('#servers th')].map(th => th.textContent);") == ["Address"]
-    assert cells(b, "#servers tbody tr") == [["127.0.0.1:15353"]]
+    assert table_cells(b, "#servers tbody tr") == [["127.0.0.1:15353"]]
     assert b.js("return [...document.querySelectorAll('#detail-props a')].map(a => a.getAttribute('href'));") == ["#/udp/routers/dns%40file"]
     shot(b, "udp-service-detail")
     b.get(page(proxy, "udp/services"))
