@@ -2,7 +2,9 @@
 (tests/browser/webdriver.py), against the real switchyard binary serving a
 file configuration with more than 100 routers, one router in error, a
 middleware chain and a service with a live backend, under `api.basePath` (routed by hand, as Traefik needs it),
-and 24 TLS certificates (one expired, one expiring within 30 days).
+24 TLS certificates (one expired, one expiring within 30 days), and TCP
+and UDP routers, services and a TCP ipAllowList middleware (one TCP and one
+UDP router in error).
 
 Each test asserts on the page's DOM and leaves a screenshot in
 target/browser-screenshots/. Without chromium and chromedriver the tests
@@ -19,7 +21,7 @@ import urllib.request
 
 import pytest
 
-from harness import REPO, Backend, Proxy, switchyard_bin
+from harness import REPO, Backend, Proxy, free_port, switchyard_bin
 
 sys.path.insert(0, os.path.join(REPO, "tests", "browser"))
 from webdriver import Browser, find_browser  # noqa: E402
@@ -36,6 +38,10 @@ entryPoints:
     address: "127.0.0.1:<<web>>"
   traefik:
     address: "127.0.0.1:<<admin>>"
+  tcp:
+    address: "127.0.0.1:<<tcp>>"
+  dns:
+    address: "127.0.0.1:<<other>>/udp"
 api:
   dashboard: true
   basePath: /sy
@@ -91,6 +97,56 @@ DYNAMIC_TAIL = """
 """
 
 
+# TCP and UDP elements; their servers are never dialled (no health checks,
+# no traffic), so fixed addresses do.
+TCP_UDP = """
+tcp:
+  routers:
+    db:
+      entryPoints: [tcp]
+      rule: "HostSNI(`*`)"
+      service: db
+      middlewares: [local]
+    secure:
+      entryPoints: [tcp]
+      rule: "HostSNI(`db.test`)"
+      service: db
+      tls:
+        passthrough: true
+    tcpbroken:
+      entryPoints: [tcp]
+      rule: "HostSNI(`*`)"
+      service: nothere
+  middlewares:
+    local:
+      ipAllowList:
+        sourceRange: ["127.0.0.1/32"]
+  services:
+    db:
+      loadBalancer:
+        servers:
+          - address: "127.0.0.1:15432"
+    dbsplit:
+      weighted:
+        services:
+          - name: db
+            weight: 2
+udp:
+  routers:
+    dns:
+      entryPoints: [dns]
+      service: dns
+    udpbroken:
+      entryPoints: [dns]
+      service: gone
+  services:
+    dns:
+      loadBalancer:
+        servers:
+          - address: "127.0.0.1:15353"
+"""
+
+
 # The directory of the certificates (set by the `env` fixture).
 CERTS = {}
 VALID_CERTS = 22
@@ -141,7 +197,7 @@ def dynamic(extra=""):
         tls = "tls:\n  certificates:\n" + "".join(
             '    - {certFile: "%s/%s.pem", keyFile: "%s/%s.key"}\n' % (CERTS["dir"], cn, CERTS["dir"], cn) for cn in CERTS["names"]
         )
-    return "http:\n  routers:\n" + routers + extra + DYNAMIC_TAIL + tls
+    return "http:\n  routers:\n" + routers + extra + DYNAMIC_TAIL + TCP_UDP + tls
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +208,7 @@ def env():
     backend = Backend("app")
     cert_dir = tempfile.mkdtemp(prefix="sy-dash-certs-")
     CERTS.update(dir=cert_dir, names=make_certs(cert_dir))
-    proxy = Proxy(switchyard_bin(), STATIC, dynamic(), {"backend": backend.url})
+    proxy = Proxy(switchyard_bin(), STATIC, dynamic(), {"backend": backend.url, "tcp": free_port()})
     browser = None
     try:
         proxy.wait_ready(path=BASE + "/api/rawdata")
@@ -221,7 +277,7 @@ def test_overview_counts_entrypoints_and_providers(env):
     assert "version" in text(b, "#version")
     # The elements in error are listed first, with their errors.
     b.wait("return document.querySelector('#problems tbody tr');", what="the problems table")
-    assert rows(b, "#problems tbody tr") == ["broken@file"]
+    assert rows(b, "#problems tbody tr") == ["broken@file", "tcpbroken@file", "udpbroken@file"]
     assert 'the service "missing@file" does not exist' in text(b, "#problems [data-testid=errors]")
     shot(b, "overview")
 
@@ -345,22 +401,137 @@ def test_detail_pages_link_router_middlewares_and_service(env):
     assert text(b, "#detail-name") == "web"
 
 
-def test_tcp_and_udp_lists_are_empty_pages(env):
+def table_cells(browser, css):
+    """The text of each cell of each row matched by `css`."""
+    return browser.js("return [...document.querySelectorAll(arguments[0])].map(r => [...r.cells].map(c => c.textContent.trim()));", css)
+
+
+def test_tcp_and_udp_overview_cards(env):
+    proxy, b = env
+    b.get(page(proxy))
+    b.wait("return document.querySelector('[data-testid=count-tcp-routers] [data-count=total]')?.textContent === '3';", what="the TCP routers' card")
+    for card, total, errors in [("tcp-routers", 3, 1), ("tcp-services", 2, 0), ("tcp-middlewares", 1, 0), ("udp-routers", 2, 1), ("udp-services", 1, 0)]:
+        c = "[data-testid=count-%s] " % card
+        got = [text(b, c + "[data-count=%s]" % k) for k in ("total", "success", "errors")]
+        assert got == [str(total), str(total - errors), str(errors)], (card, got)
+    assert text(b, "[data-testid=count-udp-middlewares]") is None, "UDP has no middlewares"
+    assert "the UDP service" in text(b, '#problems tr[data-name="udpbroken@file"] [data-testid=errors]')
+    b.click("[data-testid=count-tcp-routers] a.err")
+    b.wait("return location.hash === '#/tcp/routers?status=disabled';", what="the TCP errors link")
+    wait_rows(b, ["tcpbroken@file"], "TCP routers in error")
+
+
+def test_tcp_pages(env):
     proxy, b = env
     b.get(page(proxy))
     b.click('#nav a[data-section="tcp"]')
-    b.wait("return location.hash === '#/tcp/routers' && document.querySelector('#list-count')?.textContent === '0 routers';", what="the TCP routers")
-    assert "Nothing to show" in text(b, "#list tbody")
-    b.get(page(proxy, "udp/services"))
-    b.wait("return document.querySelector('#list-count')?.textContent === '0 services';", what="the UDP services")
+    b.wait("return location.hash === '#/tcp/routers';", what="the TCP routers")
+    wait_rows(b, ["db@file", "secure@file", "tcpbroken@file"], "the TCP routers")
+    heads = b.js("return [...document.querySelectorAll('#list thead th')].map(th => th.textContent);")
+    assert heads == ["Status", "Name", "Rule", "Entrypoints", "TLS", "Service", "Priority", "Provider"], heads
+    row = table_cells(b, '#list tr[data-name="db@file"]')[0]
+    assert row[:4] == ["Success", "db@file", "HostSNI(`*`)", "tcp"] and row[5] == "db@file", row
+    assert b.js("return document.querySelector('#list tr[data-name=\"db@file\"] a[href^=\"#/tcp/services/\"]').getAttribute('href');") == "#/tcp/services/db%40file"
+    assert text(b, '#list tr[data-name="secure@file"] [data-tls]') == "TLS passthrough"
+    assert text(b, '#list tr[data-name="db@file"] [data-tls]') is None
+    # The router in error shows its error, in the list and on its page.
+    want = api(proxy, "tcp/routers/tcpbroken%40file")[0]["error"][0]
+    assert "nothere" in want, want
+    assert want in text(b, '#list tr[data-name="tcpbroken@file"] [data-testid=errors]')
+    shot(b, "tcp-routers")
+    b.click('#list tr[data-name="tcpbroken@file"] a[href^="#/tcp/routers/"]')
+    b.wait("return document.querySelector('#detail [data-testid=errors]');", what="tcpbroken's error")
+    assert want in text(b, "#detail [data-testid=errors]")
+    assert text(b, "#detail-props [data-status]") == "Error"
+
+    # A router's page: rule, entrypoints, middleware and service, linked.
+    b.get(page(proxy, "tcp/routers/db%40file"))
+    b.wait("return document.querySelector('[data-testid=chain-service] a');", what="db's page")
+    assert text(b, "[data-testid=rule]") == "HostSNI(`*`)"
+    assert text(b, "[data-testid=entrypoints]") == "tcp"
+    assert text(b, "[data-testid=tls]") == "no"
+    chain = b.js("return [...document.querySelectorAll('[data-testid=chain-middleware] a')].map(a => a.getAttribute('href'));")
+    assert chain == ["#/tcp/middlewares/local%40file"], chain
+    shot(b, "tcp-router-detail")
+    b.click("[data-testid=chain-middleware] a")
+    b.wait("return document.querySelector('#middleware-config');", what="the TCP middleware's page")
+    config = text(b, "#middleware-config")
+    assert "ipAllowList" in config and "sourceRange" in config and "127.0.0.1/32" in config, config
+    assert text(b, "#detail-name") == "local@file"
+
+    b.get(page(proxy, "tcp/routers/secure%40file"))
+    b.wait("return document.querySelector('[data-testid=tls]')?.textContent.includes('passthrough');", what="secure's TLS")
+
+    # A service's page: its servers by address, with their status.
+    b.get(page(proxy, "tcp/routers/db%40file"))
+    b.wait("return document.querySelector('[data-testid=chain-service] a');", what="db's page")
+    b.click("[data-testid=chain-service] a")
+    b.wait("return document.querySelector('#servers tbody tr');", what="the TCP servers")
+    assert b.js("return location.hash;") == "#/tcp/services/db%40file"
+    assert b.js("return [...document.querySelectorAll('#servers th')].map(th => th.textContent);") == ["Address", "Status"]
+    assert table_cells(b, "#servers tbody tr") == [["127.0.0.1:15432", "UP"]]
+    used = b.js("return [...document.querySelectorAll('#detail-props a[href^=\"#/tcp/routers/\"]')].map(a => a.textContent);")
+    assert used == ["db@file", "secure@file"], used
+    shot(b, "tcp-service-detail")
+
+    # The services and middlewares tabs; a weighted service links its services.
+    b.get(page(proxy, "tcp/routers"))
+    wait_rows(b, ["db@file", "secure@file", "tcpbroken@file"], "the TCP routers")
+    b.click('.tabs a[href="#/tcp/services"]')
+    wait_rows(b, ["db@file", "dbsplit@file"], "the TCP services")
+    assert table_cells(b, '#list tr[data-name="db@file"]')[0][2:4] == ["loadbalancer", "1"]
+    b.get(page(proxy, "tcp/services/dbsplit%40file"))
+    b.wait("return document.querySelector('#children tbody tr');", what="the weighted TCP service")
+    children = b.js("return [...document.querySelectorAll('#children tbody tr')].map(r => [r.querySelector('a').getAttribute('href'), r.cells[1].textContent]);")
+    assert children == [["#/tcp/services/db%40file", "weight 2"]], children
+    b.get(page(proxy, "tcp/middlewares"))
+    wait_rows(b, ["local@file"], "the TCP middlewares")
+    assert table_cells(b, "#list tbody tr[data-name]")[0][2] == "ipallowlist"
+    tabs = b.js("return [...document.querySelectorAll('.tabs a')].map(a => a.textContent);")
+    assert tabs == ["Routers", "Services", "Middlewares"]
+
+
+def test_udp_pages(env):
+    proxy, b = env
+    b.get(page(proxy))
+    b.click('#nav a[data-section="udp"]')
+    b.wait("return location.hash === '#/udp/routers';", what="the UDP routers")
+    wait_rows(b, ["dns@file", "udpbroken@file"], "the UDP routers")
+    # No rule, TLS or priority: a UDP entrypoint has one router.
+    heads = b.js("return [...document.querySelectorAll('#list thead th')].map(th => th.textContent);")
+    assert heads == ["Status", "Name", "Entrypoints", "Service", "Provider"], heads
+    assert table_cells(b, '#list tr[data-name="dns@file"]')[0] == ["Success", "dns@file", "dns", "dns@file", "file"]
+    want = 'the UDP service "gone@file" does not exist'
+    assert want in text(b, '#list tr[data-name="udpbroken@file"] [data-testid=errors]')
     tabs = b.js("return [...document.querySelectorAll('.tabs a')].map(a => a.textContent);")
     assert tabs == ["Routers", "Services"]
+    shot(b, "udp-routers")
+
+    b.get(page(proxy, "udp/routers/udpbroken%40file"))
+    b.wait("return document.querySelector('#detail [data-testid=errors]');", what="udpbroken's error")
+    assert want in text(b, "#detail [data-testid=errors]")
+
+    b.get(page(proxy, "udp/routers/dns%40file"))
+    b.wait("return document.querySelector('[data-testid=chain-service] a');", what="dns's page")
+    assert text(b, "[data-testid=rule]") is None and text(b, "[data-testid=tls]") is None
+    assert text(b, "[data-testid=entrypoints]") == "dns"
+    b.click("[data-testid=chain-service] a")
+    b.wait("return document.querySelector('#servers tbody tr');", what="the UDP servers")
+    assert b.js("return location.hash;") == "#/udp/services/dns%40file"
+    assert b.js("return [...document.querySelectorAll('#servers th')].map(th => th.textContent);") == ["Address"]
+    assert table_cells(b, "#servers tbody tr") == [["127.0.0.1:15353"]]
+    assert b.js("return [...document.querySelectorAll('#detail-props a')].map(a => a.getAttribute('href'));") == ["#/udp/routers/dns%40file"]
+    shot(b, "udp-service-detail")
+    b.get(page(proxy, "udp/services"))
+    wait_rows(b, ["dns@file"], "the UDP services")
 
 
 def test_explain_form(env):
     proxy, b = env
     b.get(page(proxy, "explain"))
-    b.wait("return document.querySelectorAll('#ex-ep option').length === 3;", what="the entrypoints in the select")
+    # The TCP entrypoints, not the UDP one (dns).
+    b.wait("return document.querySelectorAll('#ex-ep option').length === 4;", what="the entrypoints in the select")
+    assert b.js("return [...document.querySelectorAll('#ex-ep option')].map(o => o.value);") == ["", "tcp", "traefik", "web"]
     b.type("#ex-url", "http://a.test/api/users")
     b.click('#ex-ep option[value="web"]')
     b.click("#ex-submit")

@@ -109,6 +109,18 @@ function link(scheme, kind, name) {
   return `<a href="${href(scheme, kind, name)}">${esc(name)}</a>`;
 }
 
+// A router's entrypoints (those it is in use on, else those it names), linked.
+function entryPointLinks(r) {
+  return (r.using || r.entryPoints || []).map(n => `<a href="${href("entrypoints", n)}">${esc(n)}</a>`).join(", ");
+}
+
+// A router's TLS in a list: terminated, or passed through (TCP).
+function tlsBadge(tls) {
+  if (!tls) return "";
+  return tls.passthrough ? `<span class="badge yes" data-tls="passthrough">TLS passthrough</span>` :
+    `<span class="badge yes" data-tls="terminated">TLS</span>`;
+}
+
 // A configuration value as nested definition lists.
 function props(value) {
   if (value === null || value === undefined) return `<span class="muted">none</span>`;
@@ -206,11 +218,16 @@ function columns(scheme, kind) {
   const name = ["Name", "name", e => link(scheme, kind, e.name)];
   const provider = ["Provider", "provider", e => esc(e.provider)];
   if (kind === "routers") {
+    const entryPoints = ["Entrypoints", "entryPoints", e => entryPointLinks(e)];
+    const service = ["Service", "service", e => e.service ? link(scheme, "services", qualify(e.service, e.provider)) : ""];
+    // UDP routers have no rule, TLS or priority: a UDP entrypoint's
+    // datagrams all go to its one router.
+    if (scheme === "udp") return [status, name, entryPoints, service, provider];
     return [status, name,
       ["Rule", "rule", e => `<code>${esc(e.rule)}</code>`],
-      ["Entrypoints", "entryPoints", e => (e.using || e.entryPoints || []).map(n => `<a href="${href("entrypoints", n)}">${esc(n)}</a>`).join(", ")],
-      ["TLS", null, e => e.tls ? `<span class="badge yes">TLS</span>` : ""],
-      ["Service", "service", e => e.service ? link(scheme, "services", qualify(e.service, e.provider)) : ""],
+      entryPoints,
+      ["TLS", null, e => tlsBadge(e.tls)],
+      service,
       ["Priority", "priority", e => esc(e.priorityStr ?? e.priority)],
       provider];
   }
@@ -344,22 +361,26 @@ function listView(scheme, kind) {
   });
 }
 
-function routerDetail(r) {
-  const scheme = "http";
-  const eps = (r.using || r.entryPoints || []).map(n => `<a href="${href("entrypoints", n)}">${esc(n)}</a>`).join(", ");
+// The details of a router of `scheme`: UDP routers have only entrypoints
+// and a service; TCP and HTTP routers a rule, a priority, TLS and
+// middlewares too.
+function routerDetail(scheme, r) {
+  const eps = entryPointLinks(r);
   const mws = (r.middlewares || []).map(m => qualify(m, r.provider));
   const service = qualify(r.service, r.provider);
   const chain = [`<span class="step">entrypoints: ${eps || "none"}</span>`]
     .concat(mws.map(m => `<span class="step" data-testid="chain-middleware">${link(scheme, "middlewares", m)}</span>`))
     .concat(service ? [`<span class="step" data-testid="chain-service">${link(scheme, "services", service)}</span>`] : [])
     .join(`<span class="arrow">&rarr;</span>`);
+  const routed = scheme !== "udp";
   return `<dl class="props" id="detail-props">
       <dt>Status</dt><dd>${badge(r.status)}</dd>
-      <dt>Rule</dt><dd><code data-testid="rule">${esc(r.rule)}</code></dd>
-      <dt>Entrypoints</dt><dd>${eps}</dd>
-      <dt>Priority</dt><dd>${esc(r.priorityStr ?? r.priority)}</dd>
-      <dt>TLS</dt><dd>${r.tls ? props(r.tls) : `<span class="muted">no</span>`}</dd>
-      <dt>Middlewares</dt><dd>${mws.map(m => link(scheme, "middlewares", m)).join(", ") || `<span class="muted">none</span>`}</dd>
+      ${routed ? `<dt>Rule</dt><dd><code data-testid="rule">${esc(r.rule)}</code></dd>` : ""}
+      ${routed && r.ruleSyntax ? `<dt>Rule syntax</dt><dd>${esc(r.ruleSyntax)}</dd>` : ""}
+      <dt>Entrypoints</dt><dd data-testid="entrypoints">${eps}</dd>
+      ${routed ? `<dt>Priority</dt><dd>${esc(r.priorityStr ?? r.priority)}</dd>` : ""}
+      ${routed ? `<dt>TLS</dt><dd data-testid="tls">${r.tls ? props(r.tls) : `<span class="muted">no</span>`}</dd>` : ""}
+      ${routed ? `<dt>Middlewares</dt><dd>${mws.map(m => link(scheme, "middlewares", m)).join(", ") || `<span class="muted">none</span>`}</dd>` : ""}
       <dt>Service</dt><dd data-testid="service">${service ? link(scheme, "services", service) : ""}</dd>
       <dt>Provider</dt><dd>${esc(r.provider)}</dd>
       ${r.observability ? `<dt>Observability</dt><dd>${props(r.observability)}</dd>` : ""}
@@ -367,8 +388,9 @@ function routerDetail(r) {
     <h2>Chain</h2><div class="chain">${chain}</div>`;
 }
 
-function serviceDetail(s) {
-  const scheme = "http";
+// The details of a service of `scheme`: HTTP servers have a URL, TCP and
+// UDP servers an address.
+function serviceDetail(scheme, s) {
   let out = `<dl class="props" id="detail-props">
       <dt>Status</dt><dd>${badge(s.status)}</dd>
       <dt>Type</dt><dd>${esc(s.type)}</dd>
@@ -376,17 +398,23 @@ function serviceDetail(s) {
       <dt>Used by</dt><dd>${(s.usedBy || []).map(n => link(scheme, "routers", n)).join(", ") || `<span class="muted">no router</span>`}</dd>`;
   const lb = s.loadBalancer;
   if (lb) {
-    for (const key of ["passHostHeader", "strategy", "sticky", "healthCheck", "serversTransport", "responseForwarding"]) {
+    for (const key of ["passHostHeader", "strategy", "sticky", "healthCheck", "serversTransport", "responseForwarding", "proxyProtocol", "terminationDelay"]) {
       if (lb[key] !== undefined) out += `<dt>${esc(key)}</dt><dd data-testid="lb-${esc(key)}">${props(lb[key])}</dd>`;
     }
   }
   out += "</dl>";
   if (lb) {
     const st = s.serverStatus || {};
-    out += `<h2>Servers</h2><table id="servers"><thead><tr><th>URL</th><th>Weight</th><th>Status</th></tr></thead><tbody>` +
+    // Only HTTP servers have a weight; UDP servers have no health status.
+    const weighted = scheme === "http";
+    const health = scheme !== "udp";
+    out += `<h2>Servers</h2><table id="servers"><thead><tr><th>${scheme === "http" ? "URL" : "Address"}</th>` +
+      `${weighted ? "<th>Weight</th>" : ""}${health ? "<th>Status</th>" : ""}</tr></thead><tbody>` +
       (lb.servers || []).map(sv => {
         const target = sv.url || sv.address || "";
-        return `<tr><td><code>${esc(target)}</code></td><td>${esc(sv.weight ?? 1)}</td><td>${st[target] ? badge(st[target]) : `<span class="muted">unknown</span>`}</td></tr>`;
+        const status = st[target] ? badge(st[target]) : `<span class="muted">unknown</span>`;
+        return `<tr><td><code>${esc(target)}</code>${sv.tls ? ` <span class="badge yes">TLS</span>` : ""}</td>` +
+          `${weighted ? `<td>${esc(sv.weight ?? 1)}</td>` : ""}${health ? `<td>${status}</td>` : ""}</tr>`;
       }).join("") + "</tbody></table>";
   }
   const children = [];
@@ -410,8 +438,7 @@ function serviceDetail(s) {
   return out;
 }
 
-function middlewareDetail(m) {
-  const scheme = "http";
+function middlewareDetail(scheme, m) {
   const config = {};
   for (const [k, v] of Object.entries(m)) {
     if (!["name", "provider", "status", "error", "usedBy", "type"].includes(k)) config[k] = v;
@@ -441,7 +468,8 @@ function detailView(scheme, kind, name) {
         if (err.status === 404) { target.innerHTML = errorsBox([err.message]); return; }
         throw err;
       }
-      const body = kind === "routers" ? routerDetail(e) : kind === "services" ? serviceDetail(e) : middlewareDetail(e);
+      const show = {routers: routerDetail, services: serviceDetail, middlewares: middlewareDetail}[kind];
+      const body = show(scheme, e);
       target.innerHTML = errorsBox(e.error) + body + `<h2>As the API shows it</h2><pre>${esc(JSON.stringify(e, null, 2))}</pre>`;
     },
   };
@@ -520,7 +548,8 @@ function explainView() {
     },
     async refresh(root) {
       const select = root.querySelector("#ex-ep");
-      const eps = await apiAll("entrypoints", {});
+      // HTTP requests arrive on TCP entrypoints only.
+      const eps = (await apiAll("entrypoints", {})).filter(e => !/\/udp$/i.test(e.address || ""));
       const wanted = select.value || select.dataset.wanted;
       const names = eps.map(e => e.name);
       if (select.options.length - 1 !== names.length || names.some((n, i) => select.options[i + 1].value !== n)) {
