@@ -4,8 +4,12 @@
 //! header modifiers are `headers` middlewares (`add` sets, as `set` does),
 //! a RequestRedirect is a `redirectRegex` rewriting the request's URL as
 //! Traefik's `requestRedirect` does (status 301 or 302 only), an
-//! ExtensionRef names a `kubernetesCRD` Middleware. URLRewrite,
-//! RequestMirror and CORS are not translated yet: the router is left out.
+//! ExtensionRef names a `kubernetesCRD` Middleware, a URLRewrite is a
+//! `replacePath` (full path) or `replacePathRegex` (prefix) middleware and,
+//! for its hostname, a `headers` middleware setting `Host`; the backend gets
+//! the path and Host Traefik's `urlRewrite` gives it, and in addition an
+//! `X-Replaced-Path` header with the old path. RequestMirror and CORS are
+//! not translated yet: the router is left out.
 
 use std::collections::BTreeMap;
 
@@ -107,7 +111,20 @@ pub(crate) fn filters(
                 made.push((name.clone(), m));
                 names.push(name);
             }
-            "URLRewrite" | "RequestMirror" | "CORS" => {
+            "URLRewrite" => {
+                let parts = url_rewrite(f.get("urlRewrite").unwrap_or(&Value::Null), path_match)
+                    .map_err(|e| format!("invalid filter URLRewrite: {e}"))?;
+                for (j, m) in parts.into_iter().enumerate() {
+                    let part = if j == 0 {
+                        name.clone()
+                    } else {
+                        format!("{name}-host")
+                    };
+                    made.push((part.clone(), m));
+                    names.push(part);
+                }
+            }
+            "RequestMirror" | "CORS" => {
                 return Err(format!("filter {kind} is not translated by Switchyard yet"));
             }
             other => return Err(format!("unsupported filter {other}")),
@@ -117,6 +134,103 @@ pub(crate) fn filters(
         http.middlewares.insert(name, m);
     }
     Ok(names)
+}
+
+/// `path` cleaned as Go's `path.Clean` cleans it: no empty or `.`
+/// segments, `..` taking the segment before it, no trailing `/` (but `/`).
+pub(crate) fn clean_path(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+/// A URLRewrite filter as Switchyard middlewares that give the backend the
+/// path and Host Traefik's `urlRewrite` middleware gives it: the path one
+/// first (if the filter has a path), then the hostname one (if it has a
+/// hostname). Traefik's prefix rewrite joins the replacement and what
+/// follows the match's value (Go's `path.Join`, so cleaned), keeping a
+/// trailing `/`; the `replacePathRegex` here does the same for requests
+/// the prefix matched (it does not clean `.`/`..`/`//` inside the rest).
+pub(crate) fn url_rewrite(
+    filter: &Value,
+    path_match: Option<&Value>,
+) -> Result<Vec<Middleware>, String> {
+    let hostname = filter
+        .get("hostname")
+        .and_then(Value::as_str)
+        .filter(|h| !h.is_empty());
+    let modifier = filter.get("path").filter(|p| !p.is_null());
+    if hostname.is_none() && modifier.is_none() {
+        return Err("empty configuration".into());
+    }
+    let mut out = Vec::new();
+    if let Some(modifier) = modifier {
+        let mut map = BTreeMap::new();
+        match text(modifier, "/type").as_str() {
+            "ReplaceFullPath" => {
+                let path = text(modifier, "/replaceFullPath");
+                map.insert("replacePath".to_string(), node(json!({ "path": path }))?);
+            }
+            "ReplacePrefixMatch" => {
+                let prefix = path_match
+                    .and_then(|p| p.get("value"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("/");
+                let replacement = clean_path(&text(modifier, "/replacePrefixMatch"));
+                let (regex, replacement) = prefix_rewrite(prefix, &replacement);
+                map.insert(
+                    "replacePathRegex".to_string(),
+                    node(json!({ "regex": regex, "replacement": replacement }))?,
+                );
+            }
+            // Traefik leaves the path as it is for another type.
+            _ => {}
+        }
+        if !map.is_empty() {
+            out.push(Middleware(map, Default::default()));
+        }
+    }
+    if let Some(host) = hostname {
+        let mut map = BTreeMap::new();
+        map.insert(
+            "headers".to_string(),
+            node(json!({ "customRequestHeaders": { "Host": host } }))?,
+        );
+        out.push(Middleware(map, Default::default()));
+    }
+    Ok(out)
+}
+
+/// The regex and replacement of a prefix rewrite of `prefix` (the match's
+/// value) by `cleaned` (the cleaned replacement): the rest after the
+/// prefix, its leading `/`s dropped, follows the replacement after a `/`;
+/// a request that is exactly the prefix (without a trailing `/`) becomes
+/// the replacement alone; one not under the prefix keeps its whole path as
+/// the rest, as Go's `strings.TrimPrefix` leaves it.
+pub(crate) fn prefix_rewrite(prefix: &str, cleaned: &str) -> (String, String) {
+    let base = cleaned.trim_end_matches('/');
+    if base.is_empty() {
+        let regex = format!("^(?:{})?/*(.*)$", quote_meta(prefix));
+        return (regex, "/${1}".to_string());
+    }
+    let trimmed = prefix.trim_end_matches('/');
+    // `(/)` is the slash after the prefix: left out only when the request
+    // is the prefix itself; a prefix written with a trailing `/` needs it.
+    let slash = if trimmed.len() == prefix.len() {
+        "(/)?"
+    } else {
+        "(/)"
+    };
+    let regex = format!("^(?:{}{slash}/*|(/)/*)(.*)$", quote_meta(trimmed));
+    (regex, format!("{}${{1}}${{2}}${{3}}", literal(base)))
 }
 
 /// `$` written literally in a regex replacement.

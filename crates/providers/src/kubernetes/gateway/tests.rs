@@ -595,3 +595,91 @@ fn measure_translation_of_many_routes() {
     eprintln!("2000 routes, services and slices: {routers} routers in {took:?}");
     assert!(routers > 2000);
 }
+
+/// What Traefik's `urlRewrite` makes of `path` for a prefix rewrite, as its
+/// source says: `path.Join(replacement, TrimPrefix(path, prefix))`, with
+/// the request's trailing `/` kept. The cases below are worked by hand.
+#[test]
+fn url_rewrite_prefixes_give_the_path_traefik_gives() {
+    // (match value, replacePrefixMatch, request path, path Traefik sends)
+    let cases = [
+        ("/api", "/new", "/api", "/new"),
+        ("/api", "/new", "/api/", "/new/"),
+        ("/api", "/new", "/api/x", "/new/x"),
+        ("/api", "/new", "/api/x/", "/new/x/"),
+        ("/api", "/new", "/api//x", "/new/x"),
+        ("/api", "/new/", "/api/x", "/new/x"),
+        ("/api", "/new/", "/api", "/new"),
+        ("/api/", "/new", "/api/x", "/new/x"),
+        ("/api/", "/new", "/api/", "/new/"),
+        ("/api/", "/new", "/api", "/new/api"),
+        ("/api", "/", "/api", "/"),
+        ("/api", "/", "/api/", "/"),
+        ("/api", "/", "/api/x/y", "/x/y"),
+        ("/", "/new", "/", "/new/"),
+        ("/", "/new", "/x", "/new/x"),
+        ("/", "/", "/x/", "/x/"),
+        ("/a.b", "/c$1", "/a.b/d", "/c$1/d"),
+        ("/a.b", "/c", "/aXb/d", "/c/aXb/d"),
+    ];
+    for (prefix, replacement, request, want) in cases {
+        let filter =
+            json!({"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": replacement}});
+        let path_match = json!({"type": "PathPrefix", "value": prefix});
+        let made = super::filters::url_rewrite(&filter, Some(&path_match)).expect("translates");
+        assert_eq!(made.len(), 1, "{prefix} {replacement}");
+        let m = serde_json::to_value(&made[0]).expect("json")["replacePathRegex"].clone();
+        let regex = regex::Regex::new(m["regex"].as_str().expect("regex")).expect("compiles");
+        let got = regex.replace(request, m["replacement"].as_str().expect("replacement"));
+        assert_eq!(got, want, "{prefix} -> {replacement} on {request}");
+    }
+}
+
+#[test]
+fn url_rewrite_full_paths_hostnames_and_errors() {
+    let full = json!({"path": {"type": "ReplaceFullPath", "replaceFullPath": "/full"}});
+    let made = super::filters::url_rewrite(&full, None).expect("translates");
+    let m = serde_json::to_value(&made).expect("json");
+    assert_eq!(m, json!([{"replacePath": {"path": "/full"}}]));
+
+    let host = json!({"hostname": "rewritten.test"});
+    let made = super::filters::url_rewrite(&host, None).expect("translates");
+    let m = serde_json::to_value(&made).expect("json");
+    assert_eq!(
+        m,
+        json!([{"headers": {"customRequestHeaders": {"Host": "rewritten.test"}}}])
+    );
+
+    let both =
+        json!({"hostname": "h.test", "path": {"type": "ReplaceFullPath", "replaceFullPath": "/p"}});
+    let made = super::filters::url_rewrite(&both, None).expect("translates");
+    let m = serde_json::to_value(&made).expect("json");
+    assert_eq!(m[0]["replacePath"]["path"], "/p");
+    assert_eq!(m[1]["headers"]["customRequestHeaders"]["Host"], "h.test");
+
+    assert!(super::filters::url_rewrite(&json!({}), None).is_err());
+
+    // In a route: named as Traefik names the filter, the host part after it.
+    let mut http = switchyard_config::dynamic::HttpConfiguration::default();
+    let list = json!([{"type": "URLRewrite", "urlRewrite": both}]);
+    let names = super::filters::filters(&options(), "ns", "r", Some(&list), None, false, &mut http)
+        .expect("translates");
+    assert_eq!(names, ["r-urlrewrite-0", "r-urlrewrite-0-host"]);
+    assert!(http.middlewares.contains_key("r-urlrewrite-0-host"));
+    let grpc = super::filters::filters(&options(), "ns", "r", Some(&list), None, true, &mut http);
+    assert!(grpc.is_err());
+}
+
+#[test]
+fn clean_path_as_go_cleans() {
+    for (raw, want) in [
+        ("/a/b", "/a/b"),
+        ("/a//b/", "/a/b"),
+        ("/a/./b/../c", "/a/c"),
+        ("/../a", "/a"),
+        ("", "/"),
+        ("/", "/"),
+    ] {
+        assert_eq!(super::filters::clean_path(raw), want, "{raw}");
+    }
+}
