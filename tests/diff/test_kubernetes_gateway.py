@@ -267,6 +267,76 @@ def test_kubernetes_gateway_redirects_compared(setups):
     ], got["traefik"]
 
 
+REWRITES = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: rewrites, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [u.test]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /api}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        hostname: rewritten.test
+        path: {type: ReplacePrefixMatch, replacePrefixMatch: /v2}
+    backendRefs: [{name: whoami-a, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /root/}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path: {type: ReplacePrefixMatch, replacePrefixMatch: /}
+    backendRefs: [{name: whoami-a, port: 80}]
+  - matches: [{path: {type: Exact, value: /full}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path: {type: ReplaceFullPath, replaceFullPath: /replaced/whole}
+    backendRefs: [{name: whoami-b, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /host}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {hostname: only-host.test}
+    backendRefs: [{name: whoami-b, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /ver/}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path: {type: ReplacePrefixMatch, replacePrefixMatch: /new/}
+    backendRefs: [{name: whoami-b, port: 80}]
+"""
+
+
+def test_kubernetes_gateway_url_rewrites_compared(setups):
+    """URLRewrite filters (Switchyard builds them as replacePath,
+    replacePathRegex and headers middlewares): the backend receives the
+    same path, query and Host from both proxies."""
+    s = setups(["gateway"])
+    s.apply(REWRITES)
+    s.expect("rewrite routes", {("u.test", "/api"): (200, "a"), ("u.test", "/full"): (200, "b")})
+    paths = [
+        "/api", "/api/", "/api/x", "/api/x/y/?q=1", "/api//x", "/apix",
+        "/root", "/root/", "/root/a/b", "/full", "/full?k=v", "/host/p?z",
+        "/ver", "/ver/", "/ver/x/", "/api/a/../b",
+    ]
+    got = {}
+    for name, p in s.proxies.items():
+        got[name] = []
+        for path in paths:
+            status, _, body = request(p.web, "GET", path, host="u.test")
+            seen = json.loads(body) if status == 200 else {}
+            host = dict(seen.get("headers", [])).get("host")
+            got[name].append((path, status, seen.get("uri"), host))
+    assert got["switchyard"] == got["traefik"], json.dumps(got, indent=1)
+    assert got["traefik"][:3] == [
+        ("/api", 200, "/v2", "rewritten.test"),
+        ("/api/", 200, "/v2/", "rewritten.test"),
+        ("/api/x", 200, "/v2/x", "rewritten.test"),
+    ], got["traefik"]
+    assert s.routers("switchyard") == s.routers("traefik")
+
+
 def test_kubernetes_gateway_https_listener_compared(setups):
     """An HTTPS listener on the websecure entry point's port, its
     certificate from a Secret (the fixture certificate, for

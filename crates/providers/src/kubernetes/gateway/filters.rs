@@ -211,25 +211,21 @@ pub(crate) fn url_rewrite(
 
 /// The regex and replacement of a prefix rewrite of `prefix` (the match's
 /// value) by `cleaned` (the cleaned replacement): the rest after the
-/// prefix, its leading `/`s dropped, follows the replacement after a `/`;
-/// a request that is exactly the prefix (without a trailing `/`) becomes
-/// the replacement alone; one not under the prefix keeps its whole path as
-/// the rest, as Go's `strings.TrimPrefix` leaves it.
+/// prefix (written without its trailing `/`, as Traefik 3.7 behaves: a
+/// request `/p` under the prefix `/p/` rewrites as one under `/p`), its
+/// leading `/`s dropped, follows the replacement after a `/`; a request
+/// that is exactly the prefix becomes the replacement alone; one not under
+/// the prefix keeps its whole path as the rest, as Go's
+/// `strings.TrimPrefix` leaves it.
 pub(crate) fn prefix_rewrite(prefix: &str, cleaned: &str) -> (String, String) {
     let base = cleaned.trim_end_matches('/');
+    let prefix = quote_meta(prefix.trim_end_matches('/'));
     if base.is_empty() {
-        let regex = format!("^(?:{})?/*(.*)$", quote_meta(prefix));
-        return (regex, "/${1}".to_string());
+        return (format!("^(?:{prefix})?/*(.*)$"), "/${1}".to_string());
     }
-    let trimmed = prefix.trim_end_matches('/');
-    // `(/)` is the slash after the prefix: left out only when the request
-    // is the prefix itself; a prefix written with a trailing `/` needs it.
-    let slash = if trimmed.len() == prefix.len() {
-        "(/)?"
-    } else {
-        "(/)"
-    };
-    let regex = format!("^(?:{}{slash}/*|(/)/*)(.*)$", quote_meta(trimmed));
+    // `(/)` is the slash after the prefix, left out only when the request
+    // is the prefix itself.
+    let regex = format!("^(?:{prefix}(/)?/*|(/)/*)(.*)$");
     (regex, format!("{}${{1}}${{2}}${{3}}", literal(base)))
 }
 

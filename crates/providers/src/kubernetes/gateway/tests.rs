@@ -598,7 +598,8 @@ fn measure_translation_of_many_routes() {
 
 /// What Traefik's `urlRewrite` makes of `path` for a prefix rewrite, as its
 /// source says: `path.Join(replacement, TrimPrefix(path, prefix))`, with
-/// the request's trailing `/` kept. The cases below are worked by hand.
+/// the request's trailing `/` kept, but a match value's trailing `/` not
+/// taken (as the real binary does). The cases below are worked by hand.
 #[test]
 fn url_rewrite_prefixes_give_the_path_traefik_gives() {
     // (match value, replacePrefixMatch, request path, path Traefik sends)
@@ -612,7 +613,10 @@ fn url_rewrite_prefixes_give_the_path_traefik_gives() {
         ("/api", "/new/", "/api", "/new"),
         ("/api/", "/new", "/api/x", "/new/x"),
         ("/api/", "/new", "/api/", "/new/"),
-        ("/api/", "/new", "/api", "/new/api"),
+        // Traefik 3.7 answers so (by experiment: its source would give
+        // `/new/api`).
+        ("/api/", "/new", "/api", "/new"),
+        ("/api/", "/", "/api", "/"),
         ("/api", "/", "/api", "/"),
         ("/api", "/", "/api/", "/"),
         ("/api", "/", "/api/x/y", "/x/y"),
