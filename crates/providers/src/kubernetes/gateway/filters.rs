@@ -9,7 +9,8 @@
 //! for its hostname, a `headers` middleware setting `Host`; the backend gets
 //! the path and Host Traefik's `urlRewrite` gives it, and in addition an
 //! `X-Replaced-Path` header with the old path. RequestMirror and CORS are
-//! not translated yet: the router is left out.
+//! not translated: Traefik 3.7 does not translate them either (it keeps
+//! the rule and answers 500); here the router is left out (404).
 
 use std::collections::BTreeMap;
 
@@ -125,7 +126,9 @@ pub(crate) fn filters(
                 }
             }
             "RequestMirror" | "CORS" => {
-                return Err(format!("filter {kind} is not translated by Switchyard yet"));
+                return Err(format!(
+                    "unsupported filter {kind} (Traefik 3.7 answers 500 for the rule)"
+                ));
             }
             other => return Err(format!("unsupported filter {other}")),
         }
