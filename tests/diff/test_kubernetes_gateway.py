@@ -305,6 +305,15 @@ spec:
       urlRewrite:
         path: {type: ReplacePrefixMatch, replacePrefixMatch: /new/}
     backendRefs: [{name: whoami-b, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /svc}}]
+    backendRefs:
+    - name: whoami-a
+      port: 80
+      filters:
+      - type: URLRewrite
+        urlRewrite:
+          hostname: svc.test
+          path: {type: ReplacePrefixMatch, replacePrefixMatch: /backend}
 """
 
 
@@ -319,6 +328,8 @@ def test_kubernetes_gateway_url_rewrites_compared(setups):
         "/api", "/api/", "/api/x", "/api/x/y/?q=1", "/api//x", "/apix",
         "/root", "/root/", "/root/a/b", "/full", "/full?k=v", "/host/p?z",
         "/ver", "/ver/", "/ver/x/", "/api/a/../b",
+        # On a backendRef: the service's middlewares rewrite alike.
+        "/svc", "/svc/x?y=1",
     ]
     got = {}
     for name, p in s.proxies.items():
@@ -334,6 +345,7 @@ def test_kubernetes_gateway_url_rewrites_compared(setups):
         ("/api/", 200, "/v2/", "rewritten.test"),
         ("/api/x", 200, "/v2/x", "rewritten.test"),
     ], got["traefik"]
+    assert got["traefik"][-1] == ("/svc/x?y=1", 200, "/backend/x?y=1", "svc.test"), got["traefik"]
     assert s.routers("switchyard") == s.routers("traefik")
 
 
