@@ -6,9 +6,10 @@
 //! Traefik's `requestRedirect` does (status 301 or 302 only), an
 //! ExtensionRef names a `kubernetesCRD` Middleware, a URLRewrite is a
 //! `replacePath` (full path) or `replacePathRegex` (prefix) middleware and,
-//! for its hostname, a `headers` middleware setting `Host`; the backend gets
-//! the path and Host Traefik's `urlRewrite` gives it, and in addition an
-//! `X-Replaced-Path` header with the old path. RequestMirror and CORS are
+//! a `headers` middleware setting `Host` (the hostname) and removing the
+//! `X-Replaced-Path` header those two add (Traefik's `urlRewrite` adds
+//! none): the backend gets the path and Host Traefik's gives it (but an
+//! `X-Replaced-Path` the client sent is dropped too). RequestMirror and CORS are
 //! not translated: Traefik 3.7 does not translate them either (it keeps
 //! the rule and answers 500); here the router is left out (404).
 
@@ -119,7 +120,7 @@ pub(crate) fn filters(
                     let part = if j == 0 {
                         name.clone()
                     } else {
-                        format!("{name}-host")
+                        format!("{name}-headers")
                     };
                     made.push((part.clone(), m));
                     names.push(part);
@@ -157,8 +158,9 @@ pub(crate) fn clean_path(path: &str) -> String {
 
 /// A URLRewrite filter as Switchyard middlewares that give the backend the
 /// path and Host Traefik's `urlRewrite` middleware gives it: the path one
-/// first (if the filter has a path), then the hostname one (if it has a
-/// hostname). Traefik's prefix rewrite joins the replacement and what
+/// first (if the filter has a path), then a `headers` one setting `Host`
+/// (if it has a hostname) and removing the `X-Replaced-Path` the path one
+/// added. Traefik's prefix rewrite joins the replacement and what
 /// follows the match's value (Go's `path.Join`, so cleaned), keeping a
 /// trailing `/`; the `replacePathRegex` here does the same for requests
 /// the prefix matched (it does not clean `.`/`..`/`//` inside the rest).
@@ -175,6 +177,7 @@ pub(crate) fn url_rewrite(
         return Err("empty configuration".into());
     }
     let mut out = Vec::new();
+    let mut headers = serde_json::Map::new();
     if let Some(modifier) = modifier {
         let mut map = BTreeMap::new();
         match text(modifier, "/type").as_str() {
@@ -199,13 +202,17 @@ pub(crate) fn url_rewrite(
         }
         if !map.is_empty() {
             out.push(Middleware(map, Default::default()));
+            headers.insert("X-Replaced-Path".into(), Value::from(""));
         }
     }
     if let Some(host) = hostname {
+        headers.insert("Host".into(), Value::from(host));
+    }
+    if !headers.is_empty() {
         let mut map = BTreeMap::new();
         map.insert(
             "headers".to_string(),
-            node(json!({ "customRequestHeaders": { "Host": host } }))?,
+            node(json!({ "customRequestHeaders": headers }))?,
         );
         out.push(Middleware(map, Default::default()));
     }

@@ -631,7 +631,7 @@ fn url_rewrite_prefixes_give_the_path_traefik_gives() {
             json!({"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": replacement}});
         let path_match = json!({"type": "PathPrefix", "value": prefix});
         let made = super::filters::url_rewrite(&filter, Some(&path_match)).expect("translates");
-        assert_eq!(made.len(), 1, "{prefix} {replacement}");
+        assert_eq!(made.len(), 2, "{prefix} {replacement}");
         let m = serde_json::to_value(&made[0]).expect("json")["replacePathRegex"].clone();
         let regex = regex::Regex::new(m["regex"].as_str().expect("regex")).expect("compiles");
         let got = regex.replace(request, m["replacement"].as_str().expect("replacement"));
@@ -644,7 +644,13 @@ fn url_rewrite_full_paths_hostnames_and_errors() {
     let full = json!({"path": {"type": "ReplaceFullPath", "replaceFullPath": "/full"}});
     let made = super::filters::url_rewrite(&full, None).expect("translates");
     let m = serde_json::to_value(&made).expect("json");
-    assert_eq!(m, json!([{"replacePath": {"path": "/full"}}]));
+    assert_eq!(
+        m,
+        json!([
+            {"replacePath": {"path": "/full"}},
+            {"headers": {"customRequestHeaders": {"X-Replaced-Path": ""}}}
+        ])
+    );
 
     let host = json!({"hostname": "rewritten.test"});
     let made = super::filters::url_rewrite(&host, None).expect("translates");
@@ -659,17 +665,20 @@ fn url_rewrite_full_paths_hostnames_and_errors() {
     let made = super::filters::url_rewrite(&both, None).expect("translates");
     let m = serde_json::to_value(&made).expect("json");
     assert_eq!(m[0]["replacePath"]["path"], "/p");
-    assert_eq!(m[1]["headers"]["customRequestHeaders"]["Host"], "h.test");
+    assert_eq!(
+        m[1]["headers"]["customRequestHeaders"],
+        json!({"Host": "h.test", "X-Replaced-Path": ""})
+    );
 
     assert!(super::filters::url_rewrite(&json!({}), None).is_err());
 
-    // In a route: named as Traefik names the filter, the host part after it.
+    // In a route: named as Traefik names the filter, the headers after it.
     let mut http = switchyard_config::dynamic::HttpConfiguration::default();
     let list = json!([{"type": "URLRewrite", "urlRewrite": both}]);
     let names = super::filters::filters(&options(), "ns", "r", Some(&list), None, false, &mut http)
         .expect("translates");
-    assert_eq!(names, ["r-urlrewrite-0", "r-urlrewrite-0-host"]);
-    assert!(http.middlewares.contains_key("r-urlrewrite-0-host"));
+    assert_eq!(names, ["r-urlrewrite-0", "r-urlrewrite-0-headers"]);
+    assert!(http.middlewares.contains_key("r-urlrewrite-0-headers"));
     let grpc = super::filters::filters(&options(), "ns", "r", Some(&list), None, true, &mut http);
     assert!(grpc.is_err());
 }
