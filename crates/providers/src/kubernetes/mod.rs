@@ -13,6 +13,7 @@ pub mod client;
 pub mod connection;
 pub mod crd;
 pub mod crd_provider;
+mod endpoints;
 pub mod follow;
 pub mod gateway;
 pub mod gateway_provider;

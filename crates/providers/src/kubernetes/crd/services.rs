@@ -2,7 +2,7 @@
 //! a load balancer over its endpoints; TraefikServices become weighted,
 //! mirroring, highest-random-weight or failover services over others.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -13,6 +13,7 @@ use switchyard_config::{Duration, Node};
 
 use super::names::{full_service_name, make_id, middleware_refs, normalize, Port};
 use super::{text, CrdOptions, Index, Walk, PROVIDER_NAME};
+use crate::kubernetes::endpoints::serving_endpoints;
 
 /// The services a translation adds, by name.
 pub(crate) type Services = BTreeMap<String, Arc<Service>>;
@@ -366,58 +367,15 @@ impl Builder<'_> {
             return Ok(out);
         }
 
-        let mut seen = HashSet::new();
         let mut out = Vec::new();
-        for slice in self.objects.slices_of(namespace, name) {
-            // The slice's port of the same name as the service port.
-            let target = slice
-                .get("ports")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find(|p| p.get("name").and_then(Value::as_str) == Some(port.name.as_str()))
-                .and_then(|p| p.get("port").and_then(Value::as_i64))
-                .unwrap_or(0);
-            if target == 0 {
-                continue;
-            }
+        let found = serving_endpoints(self.objects.slices_of(namespace, name), &port.name);
+        if found.port_found {
             let protocol = protocol(&scheme, &port.name, port.port)?;
-            for endpoint in slice
-                .get("endpoints")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                // Serving (absent: true) is what Traefik reads, not ready.
-                let serving = endpoint
-                    .at("/conditions/serving")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(true);
-                if !serving {
-                    continue;
-                }
-                // Traefik keeps a terminating endpoint as a "fenced"
-                // server (sticky sessions only); Switchyard has no such
-                // server yet, so it leaves it out.
-                let terminating = endpoint
-                    .at("/conditions/terminating")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                for address in endpoint
-                    .get("addresses")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
-                    if !seen.insert(address.to_string()) || terminating {
-                        continue;
-                    }
-                    out.push(server(format!(
-                        "{protocol}://{}",
-                        join_host_port(address, target)
-                    )));
-                }
+            for (address, target) in found.addresses {
+                out.push(server(format!(
+                    "{protocol}://{}",
+                    join_host_port(address, target)
+                )));
             }
         }
         if out.is_empty() && !self.options.allow_empty_services {

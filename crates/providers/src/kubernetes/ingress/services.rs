@@ -4,13 +4,12 @@
 //! `nodePortLB`, else one server per serving endpoint address of the
 //! Service's EndpointSlices.
 
-use std::collections::HashSet;
-
 use serde_json::Value;
 use switchyard_config::dynamic::{LoadBalancerService, Server, Service};
 
 use super::annotations::{self, ServiceAnnotations};
 use super::{text, Index, IngressOptions};
+use crate::kubernetes::endpoints::serving_endpoints;
 
 /// A backend's port: `{number: 80}` or `{name: web}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,55 +191,12 @@ pub fn load(
         return Ok(out);
     }
 
-    let mut seen = HashSet::new();
-    for slice in objects.slices_of(namespace, &name) {
-        let target = slice
-            .get("ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .find(|p| p.get("name").and_then(Value::as_str) == Some(port_name.as_str()))
-            .and_then(|p| p.get("port").and_then(Value::as_i64))
-            .unwrap_or(0);
-        if target == 0 {
-            continue;
-        }
-        for endpoint in slice
-            .get("endpoints")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            // Serving (absent: true) is what Traefik reads, not ready.
-            let serving = endpoint
-                .pointer("/conditions/serving")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
-            if !serving {
-                continue;
-            }
-            // Traefik keeps a terminating endpoint as a "fenced" server
-            // (sticky sessions only); Switchyard has none, so leaves it out.
-            let terminating = endpoint
-                .pointer("/conditions/terminating")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            for address in endpoint
-                .get("addresses")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                if !seen.insert(address.to_string()) || terminating {
-                    continue;
-                }
-                lb.servers.push(server(format!(
-                    "{scheme}://{}",
-                    join_host_port(address, target)
-                )));
-            }
-        }
+    let found = serving_endpoints(objects.slices_of(namespace, &name), &port_name);
+    for (address, target) in found.addresses {
+        lb.servers.push(server(format!(
+            "{scheme}://{}",
+            join_host_port(address, target)
+        )));
     }
     out.load_balancer = Some(lb);
     Ok(out)
