@@ -6,7 +6,10 @@
 //! or upgraded (101) takes its connection with it. Idle connections are
 //! closed after `idleConnTimeout`, at most `maxIdleConnsPerHost` are kept
 //! per server, and a request that a reused connection refused before
-//! sending a byte (the server had closed it) is sent again on another.
+//! sending a byte (the server had closed it) is sent again on another, as
+//! is one the server closed the connection on without answering, when Go's
+//! transport would send it again (no body, an idempotent method or an
+//! idempotency key).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -138,13 +141,23 @@ impl Http1Pool {
                 // request's future (moved into a box per request) larger.
                 None => Box::pin(self.connect(&authority)).await?,
             };
+            // On a reused connection, a request that can be sent again
+            // keeps a copy, for when the server closed the connection as
+            // the request reached it (the race of every idle timeout).
+            let replay = if is_reused { replica(&req) } else { None };
             match tx.try_send_request(req).await {
                 Ok(resp) => return Ok(self.returning(resp, authority, tx)),
-                Err(mut e) => match e.take_message() {
+                Err(mut e) => match (e.take_message(), replay) {
                     // Refused before a byte was written: the server had
                     // closed this connection; another one is tried.
-                    Some(back) if is_reused => {
+                    (Some(back), _) if is_reused => {
                         req = back;
+                        stale_tries += 1;
+                    }
+                    // Written, and the connection ended before a byte of
+                    // an answer: sent again as Go's transport does.
+                    (None, Some(copy)) if closed_unanswered(e.error()) => {
+                        req = copy;
                         stale_tries += 1;
                     }
                     _ => return Err(Failure::Exchange(e.into_error())),
@@ -224,6 +237,49 @@ impl Http1Pool {
         };
         resp.map(|inner| crate::body::boxed(Returning { inner, back }))
     }
+}
+
+/// A copy of `req` when it may be sent twice, as Go's transport decides
+/// (`isReplayable`): no body, and an idempotent method (GET, HEAD, OPTIONS,
+/// TRACE) or an `Idempotency-Key` / `X-Idempotency-Key` header.
+fn replica(req: &Request) -> Option<Request> {
+    let idempotent = matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) || req.headers().contains_key("idempotency-key")
+        || req.headers().contains_key("x-idempotency-key");
+    if !idempotent || !req.body().is_end_stream() {
+        return None;
+    }
+    let mut copy = http::Request::new(crate::body::empty());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    *copy.extensions_mut() = req.extensions().clone();
+    Some(copy)
+}
+
+/// Whether `error` says the server ended the connection (closed or reset
+/// it) before answering a request written on it.
+fn closed_unanswered(error: &hyper::Error) -> bool {
+    if error.is_incomplete_message() {
+        return true;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        source = cause.source();
+    }
+    false
 }
 
 impl Shared {
