@@ -369,3 +369,42 @@ async fn a_new_process_that_fails_leaves_the_old_one_serving() {
         .expect("request to the new process");
     assert_eq!(reply.status.as_u16(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_the_new_configuration_does_not_use_is_closed() {
+    let backend = Backend::start("app").await;
+    let extra_port = free_port();
+    let extra: SocketAddr = format!("127.0.0.1:{extra_port}").parse().expect("addr");
+    let entrypoint = format!("  extra:\n    address: \"127.0.0.1:{extra_port}\"\n");
+    let mut proxy = Proxy::start_with(
+        "upgrade-unused",
+        &host_route("app", "app.test", &backend),
+        &entrypoint,
+        "",
+    )
+    .await;
+    proxy.wait_status("app.test", "/", 200).await;
+    assert!(TcpStream::connect(extra).await.is_ok());
+    // The new process's static configuration has no `extra` entrypoint.
+    let good = std::fs::read_to_string(proxy.dir.join("switchyard.yml")).expect("static file");
+    proxy
+        .dir
+        .write("switchyard.yml", &good.replace(&entrypoint, ""));
+    proxy.sy.signal("USR2");
+    assert!(
+        proxy.sy.wait_exit(Duration::from_secs(30)).is_some(),
+        "the old process exits"
+    );
+    let _new = NewProcess::from_log(&proxy.sy.log()).expect("the new process's pid");
+    let closed =
+        proxy.sy.log().iter().any(|l| {
+            l.contains("not in this configuration: closed") && l.contains("socket=extra tcp")
+        });
+    assert!(closed, "the unused socket is closed and named");
+    let refused = TcpStream::connect(extra).await.err().map(|e| e.kind());
+    assert_eq!(refused, Some(std::io::ErrorKind::ConnectionRefused));
+    let reply = get(proxy.web, "app.test", "/")
+        .await
+        .expect("request to the new process");
+    assert_eq!(reply.status.as_u16(), 200);
+}
