@@ -408,3 +408,43 @@ async fn a_socket_the_new_configuration_does_not_use_is_closed() {
         .expect("request to the new process");
     assert_eq!(reply.status.as_u16(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_old_process_accepted_gets_its_answer_after_the_switch() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let backend = Backend::start("app").await;
+    let mut proxy = Proxy::start(
+        "upgrade-first-request",
+        &host_route("app", "app.test", &backend),
+        "",
+    )
+    .await;
+    proxy.wait_status("app.test", "/", 200).await;
+    // Accepted by the old process (the only one yet); nothing sent.
+    let mut stream = TcpStream::connect(proxy.web).await.expect("connect");
+    proxy.sy.signal("USR2");
+    wait_until(
+        "the old process to drain",
+        Duration::from_secs(30),
+        || async { proxy.sy.logged("stops accepting and drains").then_some(()) },
+    )
+    .await;
+    let _new = NewProcess::from_log(&proxy.sy.log()).expect("the new process's pid");
+    // Its first request comes after the switch: still answered.
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("send");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    assert!(matches!(read, Ok(Ok(_))), "read: {read:?}");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "answer: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(
+        proxy.sy.wait_exit(Duration::from_secs(30)).is_some(),
+        "the old process exits"
+    );
+}

@@ -325,6 +325,13 @@ impl EntryPoint {
         // taking connections that no one accepts.
         drop(listener);
         drop(registration);
+        if sockets::handed_over() {
+            // A graceful stop closes a connection still waiting for its
+            // first request; those accepted just before a hand-over get
+            // this long to send it (Go's server gives new connections 5 s
+            // when it shuts down).
+            tokio::time::sleep(FIRST_REQUEST_GRACE).await;
+        }
         tracing::info!(entrypoint = %settings.name, "stopped accepting, waiting for in-flight requests");
         let _ = drain_tx.send(true);
         if tokio::time::timeout(settings.grace_timeout, graceful.shutdown())
@@ -339,6 +346,10 @@ impl EntryPoint {
         }
     }
 }
+
+/// After a hand-over to a new process, how long connections accepted
+/// before it have to send their first request before the graceful stop.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 
 /// How long a new connection may take to send its first byte and, for
 /// TLS, to finish the handshake; how long a QUIC handshake may take (the
