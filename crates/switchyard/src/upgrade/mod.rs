@@ -16,7 +16,9 @@
 //!                                                router of the old one, accepts
 //!                                                too (one kernel queue) and
 //! 7. on Ready: stops accepting and drains  ◀──── says Ready
-//!    as on SIGTERM, then exits
+//!    as on SIGTERM (connections accepted
+//!    just before get 1 s to send their
+//!    first request), then exits
 //! ```
 //!
 //! If the new process exits, does not connect, or is not ready within
