@@ -1,7 +1,8 @@
 //! `switchyard`: the binary. Reads the static configuration the Traefik way,
 //! binds the entrypoints, starts the providers, the watcher and the internal
 //! services, and runs until SIGTERM/SIGINT, re-reading files on SIGHUP and
-//! reopening its log files on SIGUSR1. `switchyard healthcheck` asks a
+//! reopening its log files on SIGUSR1 and upgrading to a new binary on
+//! SIGUSR2 (`switchyard upgrade PID`). `switchyard healthcheck` asks a
 //! running instance's ping endpoint instead, as `traefik healthcheck` does;
 //! `switchyard check` checks a configuration offline.
 
@@ -13,6 +14,7 @@ mod logging;
 mod otel;
 mod reopen;
 mod setup;
+mod upgrade;
 
 use std::process::ExitCode;
 
@@ -60,6 +62,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("healthcheck") {
         return healthcheck_command(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("upgrade") {
+        return upgrade::command(&args[1..]);
     }
     // One crypto provider for every TLS use (entrypoints, backends, Redis),
     // chosen here rather than by whichever library asks first.

@@ -22,6 +22,9 @@ switchyard — an edge router that reads Traefik v3 configuration
 Usage:
   switchyard [--configFile=PATH] [--<static.option>=VALUE ...]
   switchyard version
+  switchyard upgrade PID                       (the process PID hands its sockets to
+                                               a new start of its binary, drains, exits;
+                                               the same as SIGUSR2)
   switchyard healthcheck [--ping] [the same static options]
   switchyard check [the same static options]   (checks the configuration offline)
   switchyard explain [the same static options] URL [-X METHOD] [-H 'Name: value']
@@ -123,6 +126,8 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         },
         None => None,
     };
+    // Started by an upgrade: the previous process's sockets, before binding.
+    let successor = crate::upgrade::take_over();
     let mut entrypoints = Vec::new();
     for mut settings in translate::entrypoint_settings(&config, &host, &challenges)? {
         settings.access_log.clone_from(&access_log);
@@ -138,6 +143,7 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "UDP entrypoint listening");
         udp_entrypoints.push(ep);
     }
+    crate::upgrade::close_unused_sockets();
 
     let view = translate::static_view(&config);
     let terminating = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -308,6 +314,11 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         tokio::spawn(provider.run(tx.clone()));
     }
 
+    // Taking over: no connection is accepted before every router the old
+    // process serves is served here.
+    if let Some(successor) = &successor {
+        successor.routed(&switcher).await?;
+    }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut serving = Vec::new();
     for ep in entrypoints {
@@ -321,7 +332,11 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         ));
     }
 
-    wait_for_stop(signals, &reload_tx, &open_files).await?;
+    if let Some(successor) = successor {
+        tokio::spawn(successor.report_ready());
+    }
+    let upgrader = crate::upgrade::Upgrader::new(switcher.clone());
+    wait_for_stop(signals, upgrader, &reload_tx, &open_files).await?;
     tracing::info!("stopping: draining entrypoints");
     terminating.store(true, Ordering::Relaxed);
     let _ = shutdown_tx.send(true);
@@ -384,6 +399,7 @@ struct Signals {
     int: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
     usr1: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -394,24 +410,29 @@ impl Signals {
             int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
             hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
             usr1: signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?,
+            usr2: signal(SignalKind::user_defined2()).context("installing the SIGUSR2 handler")?,
         })
     }
 }
 
-/// Waits for SIGTERM or SIGINT; SIGHUP bumps `reload` and SIGUSR1 reopens
-/// the log files meanwhile.
+/// Waits for SIGTERM or SIGINT, or for a new process to have taken over
+/// (SIGUSR2 starts it); SIGHUP bumps `reload` and SIGUSR1 reopens the log
+/// files meanwhile.
 async fn wait_for_stop(
     mut signals: Signals,
+    mut upgrader: crate::upgrade::Upgrader,
     reload: &watch::Sender<u64>,
     files: &crate::reopen::Files,
 ) -> anyhow::Result<()> {
     tracing::info!(
-        "waiting for signals: SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1 reopens log files"
+        "waiting for signals: SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1 reopens log files, SIGUSR2 upgrades"
     );
     loop {
         tokio::select! {
             _ = signals.term.recv() => return Ok(()),
             _ = signals.int.recv() => return Ok(()),
+            _ = upgrader.succeeded() => return Ok(()),
+            _ = signals.usr2.recv() => upgrader.start(),
             _ = signals.hup.recv() => {
                 tracing::info!("SIGHUP: re-reading the file provider");
                 reload.send_modify(|n| *n += 1);

@@ -43,12 +43,15 @@ impl rustls::server::ResolvesServerCert for LiveCertificates {
     }
 }
 
-/// The QUIC endpoint of an entrypoint, bound to `addr` (UDP).
+/// The QUIC endpoint of the entrypoint `name`, bound to `addr` (UDP), on
+/// the socket taken over from the process this one upgrades if there is
+/// one; with the socket's entry in [`super::sockets`].
 pub fn bind(
+    name: &str,
     addr: SocketAddr,
     reuse_port: bool,
     switcher: &Switcher,
-) -> std::io::Result<quinn::Endpoint> {
+) -> std::io::Result<(quinn::Endpoint, super::sockets::Registration)> {
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     switchyard_proxy::tls_names::server_order(&mut provider.cipher_suites, false);
     let provider = Arc::new(provider);
@@ -64,17 +67,22 @@ pub fn bind(
     let crypto = FactsConfig::new(tls).map_err(std::io::Error::other)?;
     let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
 
-    let socket = socket_for(addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    socket.bind(&addr.into())?;
-    quinn::Endpoint::new(
+    let key = super::sockets::Key::new(name, "quic", addr);
+    let (socket, registration) = super::sockets::inherited_or(key, socket2::Type::DGRAM, || {
+        let socket = socket_for(addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
+        if reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.bind(&addr.into())?;
+        Ok(socket)
+    })?;
+    let endpoint = quinn::Endpoint::new(
         quinn::EndpointConfig::default(),
         Some(config),
         socket.into(),
         Arc::new(quinn::TokioRuntime),
-    )
+    )?;
+    Ok((endpoint, registration))
 }
 
 /// Serves HTTP/3 until `shutdown`; then, after `requestAcceptGraceTimeout`,

@@ -14,6 +14,7 @@
 //!  ├─▶ http3.rs       QUIC connections and their request streams
 //!  │    └─▶ quic_tls.rs  their TLS version and cipher suite
 //!  └─▶ handler.rs     one request, from either transport (checks.rs)
+//! sockets.rs  the process's listening sockets (binary upgrade)
 //! ```
 //!
 //! The dependencies run one way: `mod.rs` starts `accept` and `http3`, both
@@ -32,6 +33,7 @@ pub mod protocols;
 pub mod proxy_protocol;
 #[cfg(feature = "http3")]
 mod quic_tls;
+pub mod sockets;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -98,8 +100,10 @@ pub struct EntryPointSettings {
 pub struct EntryPoint {
     settings: Arc<EntryPointSettings>,
     listener: TcpListener,
+    /// The listener's entry in [`sockets`], dropped with it.
+    registration: sockets::Registration,
     #[cfg(feature = "http3")]
-    quic: Option<quinn::Endpoint>,
+    quic: Option<(quinn::Endpoint, sockets::Registration)>,
 }
 
 /// An address that cannot be listened on.
@@ -166,18 +170,28 @@ pub(crate) fn socket_for(
     Ok(socket)
 }
 
-fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
-    let socket = socket_for(addr, socket2::Type::STREAM, socket2::Protocol::TCP)?;
-    socket.set_reuse_address(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    // Accepted connections inherit it on Linux (one system call less each).
-    socket.set_tcp_nodelay(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    TcpListener::from_std(socket.into())
+/// The entrypoint `name`'s listener: the one taken over from the process
+/// this one upgrades, else a new one.
+fn bind(
+    name: &str,
+    addr: SocketAddr,
+    reuse_port: bool,
+) -> std::io::Result<(TcpListener, sockets::Registration)> {
+    let key = sockets::Key::new(name, "tcp", addr);
+    let (socket, registration) = sockets::inherited_or(key, socket2::Type::STREAM, || {
+        let socket = socket_for(addr, socket2::Type::STREAM, socket2::Protocol::TCP)?;
+        socket.set_reuse_address(true)?;
+        if reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        // Accepted connections inherit it on Linux (one system call less each).
+        socket.set_tcp_nodelay(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        Ok(socket)
+    })?;
+    Ok((TcpListener::from_std(socket.into())?, registration))
 }
 
 impl EntryPoint {
@@ -188,24 +202,25 @@ impl EntryPoint {
         switcher: &Switcher,
     ) -> Result<EntryPoint, AddressError> {
         let addr = parse_address(&settings.name, &settings.address)?;
-        let listener = bind(addr, settings.reuse_port).map_err(|source| AddressError::Bind {
-            name: settings.name.clone(),
-            address: addr,
-            source,
-        })?;
+        let (listener, registration) =
+            bind(&settings.name, addr, settings.reuse_port).map_err(|source| {
+                AddressError::Bind {
+                    name: settings.name.clone(),
+                    address: addr,
+                    source,
+                }
+            })?;
         #[cfg(feature = "http3")]
         let quic = match settings.http3 {
             Some(advertised) => {
                 // `:0` gets the port the TCP listener was given.
                 let port = listener.local_addr().map_or(addr.port(), |a| a.port());
                 let udp = SocketAddr::new(addr.ip(), port);
-                let endpoint =
-                    http3::bind(udp, settings.reuse_port, switcher).map_err(|source| {
-                        AddressError::Bind {
-                            name: settings.name.clone(),
-                            address: udp,
-                            source,
-                        }
+                let endpoint = http3::bind(&settings.name, udp, settings.reuse_port, switcher)
+                    .map_err(|source| AddressError::Bind {
+                        name: settings.name.clone(),
+                        address: udp,
+                        source,
                     })?;
                 let port = if advertised == 0 { port } else { advertised };
                 settings.alt_svc =
@@ -219,6 +234,7 @@ impl EntryPoint {
         Ok(EntryPoint {
             settings: Arc::new(settings),
             listener,
+            registration,
             #[cfg(feature = "http3")]
             quic,
         })
@@ -237,16 +253,23 @@ impl EntryPoint {
     /// `graceTimeOut` for in-flight requests before returning.
     pub async fn serve(self, switcher: Switcher, mut shutdown: watch::Receiver<bool>) {
         #[cfg(feature = "http3")]
-        let quic = self.quic.map(|endpoint| {
-            tokio::spawn(http3::serve(
+        let quic = self.quic.map(|(endpoint, registration)| {
+            let serve = http3::serve(
                 endpoint,
                 self.settings.clone(),
                 switcher.clone(),
                 shutdown.clone(),
-            ))
+            );
+            tokio::spawn(async move {
+                serve.await;
+                drop(registration);
+            })
         });
         let EntryPoint {
-            settings, listener, ..
+            settings,
+            listener,
+            registration,
+            ..
         } = self;
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         // Told when the graceful stop begins, for the connections that are
@@ -298,7 +321,17 @@ impl EntryPoint {
                 _ = deadline => break,
             }
         }
+        // Both at once: a duplicate left registered would keep the port
+        // taking connections that no one accepts.
         drop(listener);
+        drop(registration);
+        if sockets::handed_over() {
+            // A graceful stop closes a connection still waiting for its
+            // first request; those accepted just before a hand-over get
+            // this long to send it (Go's server gives new connections 5 s
+            // when it shuts down).
+            tokio::time::sleep(FIRST_REQUEST_GRACE).await;
+        }
         tracing::info!(entrypoint = %settings.name, "stopped accepting, waiting for in-flight requests");
         let _ = drain_tx.send(true);
         if tokio::time::timeout(settings.grace_timeout, graceful.shutdown())
@@ -313,6 +346,10 @@ impl EntryPoint {
         }
     }
 }
+
+/// After a hand-over to a new process, how long connections accepted
+/// before it have to send their first request before the graceful stop.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 
 /// How long a new connection may take to send its first byte and, for
 /// TLS, to finish the handshake; how long a QUIC handshake may take (the

@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::balancer::Backend;
+use crate::entrypoint::sockets::{self, Key, Registration};
 use crate::entrypoint::{socket_for, AddressError};
 use crate::Switcher;
 
@@ -62,6 +63,8 @@ pub struct UdpSettings {
 pub struct UdpEntryPoint {
     settings: UdpSettings,
     socket: Arc<UdpSocket>,
+    /// The socket's entry in [`sockets`], dropped when serving ends.
+    registration: Registration,
 }
 
 /// One client's session.
@@ -90,28 +93,42 @@ impl Shared {
     }
 }
 
-fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<UdpSocket> {
-    let socket = socket_for(addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
+/// The entrypoint `name`'s socket: the one taken over from the process
+/// this one upgrades, else a new one.
+fn bind(
+    name: &str,
+    addr: SocketAddr,
+    reuse_port: bool,
+) -> std::io::Result<(UdpSocket, Registration)> {
+    let key = Key::new(name, "udp", addr);
+    let (socket, registration) = sockets::inherited_or(key, socket2::Type::DGRAM, || {
+        let socket = socket_for(addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
+        if reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        Ok(socket)
+    })?;
+    Ok((UdpSocket::from_std(socket.into())?, registration))
 }
 
 impl UdpEntryPoint {
     /// Binds the entrypoint's socket.
     pub fn bind(settings: UdpSettings) -> Result<UdpEntryPoint, AddressError> {
         let addr = crate::entrypoint::parse_address(&settings.name, &settings.address)?;
-        let socket = bind(addr, settings.reuse_port).map_err(|source| AddressError::Bind {
-            name: settings.name.clone(),
-            address: addr,
-            source,
-        })?;
+        let (socket, registration) =
+            bind(&settings.name, addr, settings.reuse_port).map_err(|source| {
+                AddressError::Bind {
+                    name: settings.name.clone(),
+                    address: addr,
+                    source,
+                }
+            })?;
         Ok(UdpEntryPoint {
             settings,
             socket: Arc::new(socket),
+            registration,
         })
     }
 
@@ -127,7 +144,11 @@ impl UdpEntryPoint {
     /// `requestAcceptGraceTimeout` more, and lets open ones run until they
     /// end or `graceTimeOut` passes.
     pub async fn serve(self, switcher: Switcher, mut shutdown: watch::Receiver<bool>) {
-        let UdpEntryPoint { settings, socket } = self;
+        let UdpEntryPoint {
+            settings,
+            socket,
+            registration,
+        } = self;
         let (ended_tx, mut ended_rx) = mpsc::unbounded_channel();
         let shared = Shared {
             front: socket.clone(),
@@ -145,6 +166,9 @@ impl UdpEntryPoint {
         loop {
             let now = Instant::now();
             let accepting = stop_at.is_none_or(|(accept_until, _)| now < accept_until);
+            // Handed over to a new process: what arrives is its to read
+            // (open sessions still relay their backends' answers).
+            let reading = accepting || !sockets::handed_over();
             if let Some((accept_until, end)) = stop_at {
                 if now >= end || (now >= accept_until && sessions.is_empty()) {
                     break;
@@ -160,7 +184,7 @@ impl UdpEntryPoint {
                 }
             };
             tokio::select! {
-                received = socket.recv_from(&mut buf) => {
+                received = socket.recv_from(&mut buf), if reading => {
                     let Ok((n, client)) = received else { continue };
                     let datagram = &buf[..n];
                     if let Some(s) = sessions.get(&client) {
@@ -200,6 +224,7 @@ impl UdpEntryPoint {
                 _ = wake => {}
             }
         }
+        drop(registration);
         for s in sessions.values() {
             s.task.abort();
         }
