@@ -8,11 +8,6 @@
 mod check;
 mod explain;
 mod healthcheck;
-mod logfile;
-mod logging;
-mod otel;
-mod reopen;
-mod setup;
 
 use std::process::ExitCode;
 
@@ -40,7 +35,7 @@ extern "C" {
 /// routers the parse and the build free tens of MiB.
 #[cfg(not(feature = "system-allocator"))]
 #[allow(unsafe_code)]
-pub(crate) fn release_freed_memory() {
+fn release_freed_memory() {
     let started = std::time::Instant::now();
     // SAFETY: `mi_collect` has no preconditions: it may be called from any
     // thread at any time (mimalloc documents it as safe to call at will), it
@@ -54,7 +49,7 @@ pub(crate) fn release_freed_memory() {
 
 /// With the system allocator, nothing to do (glibc trims on its own).
 #[cfg(feature = "system-allocator")]
-pub(crate) fn release_freed_memory() {}
+fn release_freed_memory() {}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -71,7 +66,7 @@ fn main() -> ExitCode {
         return explain::run(&args[1..]);
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{}", setup::USAGE);
+        println!("{}", switchyard::binary::USAGE);
         return ExitCode::SUCCESS;
     }
     if args.first().map(String::as_str) == Some("version") || args.iter().any(|a| a == "--version")
@@ -101,7 +96,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(setup::run(loaded)) {
+    match runtime.block_on(switchyard::binary::run(loaded, release_freed_memory)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
