@@ -151,6 +151,23 @@ impl Gateway {
     ///
     /// Fails when `name` is empty, holds `@`, or is the name of a provider
     /// Switchyard has (`internal`, `file`, `docker`, `kubernetescrd`, ...).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), switchyard::Error> {
+    /// let gateway = switchyard::Gateway::builder()
+    ///     .static_yaml("entryPoints:\n  web:\n    address: 127.0.0.1:0\n")
+    ///     .start()
+    ///     .await?;
+    /// let inventory = gateway.provider("inventory")?;
+    /// let routes = "http:\n  routers:\n    shop:\n      rule: Host(`shop.test`)\n      service: noop@internal\n";
+    /// inventory.send(switchyard::dynamic_yaml(routes)?).await?;
+    /// assert_eq!(gateway.routers()[0]["name"], "shop@inventory");
+    /// assert!(gateway.provider("file").is_err(), "the file provider's name");
+    /// gateway.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn provider(&self, name: &str) -> Result<ConfigSender, Error> {
         check_provider_name(name)?;
         if name == self.own.name() {
