@@ -17,4 +17,12 @@ mod version;
 
 pub use api::Api;
 pub use dashboard::dashboard;
+pub use elements::Kind;
 pub use pages::{noop, ping, Terminating};
+
+/// The HTTP routers, services or middlewares of `runtime` as
+/// `/api/http/routers` (`services`, `middlewares`) lists them: every one,
+/// ordered by name, each a JSON object with Traefik's field names.
+pub fn http_elements(kind: Kind, runtime: &switchyard_server::Runtime) -> Vec<serde_json::Value> {
+    elements::list(kind, runtime, &query::Query::parse(None))
+}

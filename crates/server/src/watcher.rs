@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use switchyard_config::dynamic::Configuration;
 use switchyard_providers::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant as TokioInstant;
 
 use crate::merge::{merge, merge_changed, same, Change};
@@ -50,7 +50,20 @@ pub struct Watcher {
     /// Gives memory the allocator keeps after frees back to the system; run
     /// after a build by each thread that held its garbage.
     release: Option<fn()>,
+    /// Configurations received so far, per provider.
+    received: HashMap<String, u64>,
+    /// Per provider, how many of its configurations the build in progress
+    /// (if any) covers.
+    in_build: Vec<(String, u64)>,
+    /// Per provider, how many of its configurations were dealt with.
+    settled: watch::Sender<Settled>,
 }
+
+/// Per provider, how many of the configurations it sent the watcher has
+/// dealt with: built and published, or found equal to what was applied.
+/// A program that sent its n-th configuration and sees n here reads the
+/// published runtime and finds that configuration's result in it.
+pub type Settled = BTreeMap<String, u64>;
 
 /// What one build did.
 struct Outcome {
@@ -75,7 +88,17 @@ impl Watcher {
             quiet_until: HashMap::new(),
             observers: Vec::new(),
             release: None,
+            received: HashMap::new(),
+            in_build: Vec::new(),
+            settled: watch::channel(Settled::new()).0,
         }
+    }
+
+    /// Follows [`Settled`]: the count of each provider's configurations
+    /// dealt with, updated after each build. The sender goes with the
+    /// watcher: when it stops, the receiver's `changed` fails.
+    pub fn settled(&self) -> watch::Receiver<Settled> {
+        self.settled.subscribe()
     }
 
     /// After every build, and on each thread that allocated or freed much
@@ -145,6 +168,7 @@ impl Watcher {
 
     fn receive(&mut self, msg: Message) {
         tracing::debug!(provider = %msg.provider, "configuration received");
+        *self.received.entry(msg.provider.clone()).or_default() += 1;
         if let Some((_, received)) = self.pending.get(&msg.provider) {
             tracing::debug!(provider = %msg.provider, waited_ms = received.elapsed().as_secs_f64() * 1000.0, "configuration replaces one not applied yet");
         }
@@ -154,6 +178,8 @@ impl Watcher {
 
     fn finished(&mut self, outcome: Outcome) {
         self.core = Some(outcome.core);
+        let built = std::mem::take(&mut self.in_build);
+        self.settled.send_modify(|settled| settled.extend(built));
         if let Some(applied) = outcome.applied {
             self.observers.retain(|o| o.send(applied.clone()).is_ok());
             // This thread (one of the runtime's) may be the one on which a
@@ -184,6 +210,8 @@ impl Watcher {
         for p in due {
             if let Some((config, received)) = self.pending.remove(&p) {
                 oldest = oldest.min(received);
+                let count = self.received.get(&p).copied().unwrap_or_default();
+                self.in_build.push((p.clone(), count));
                 let before = core.latest.insert(p.clone(), config);
                 changes.push((p.clone(), before));
             }

@@ -9,12 +9,6 @@
 mod check;
 mod explain;
 mod healthcheck;
-mod logfile;
-mod logging;
-mod otel;
-mod reopen;
-mod setup;
-mod upgrade;
 
 use std::process::ExitCode;
 
@@ -42,7 +36,7 @@ extern "C" {
 /// routers the parse and the build free tens of MiB.
 #[cfg(not(feature = "system-allocator"))]
 #[allow(unsafe_code)]
-pub(crate) fn release_freed_memory() {
+fn release_freed_memory() {
     let started = std::time::Instant::now();
     // SAFETY: `mi_collect` has no preconditions: it may be called from any
     // thread at any time (mimalloc documents it as safe to call at will), it
@@ -56,7 +50,7 @@ pub(crate) fn release_freed_memory() {
 
 /// With the system allocator, nothing to do (glibc trims on its own).
 #[cfg(feature = "system-allocator")]
-pub(crate) fn release_freed_memory() {}
+fn release_freed_memory() {}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -64,7 +58,7 @@ fn main() -> ExitCode {
         return healthcheck_command(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("upgrade") {
-        return upgrade::command(&args[1..]);
+        return switchyard::binary::upgrade(&args[1..]);
     }
     // One crypto provider for every TLS use (entrypoints, backends, Redis),
     // chosen here rather than by whichever library asks first.
@@ -76,7 +70,7 @@ fn main() -> ExitCode {
         return explain::run(&args[1..]);
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{}", setup::USAGE);
+        println!("{}", switchyard::binary::USAGE);
         return ExitCode::SUCCESS;
     }
     if args.first().map(String::as_str) == Some("version") || args.iter().any(|a| a == "--version")
@@ -106,7 +100,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(setup::run(loaded)) {
+    match runtime.block_on(switchyard::binary::run(loaded, release_freed_memory)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

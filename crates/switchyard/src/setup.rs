@@ -16,6 +16,7 @@ use switchyard_server::watcher::Watcher;
 use switchyard_server::{Builder, Runtime, Switcher};
 use tokio::sync::{mpsc, watch};
 
+/// The binary's `--help` text.
 pub const USAGE: &str = "\
 switchyard — an edge router that reads Traefik v3 configuration
 
@@ -48,17 +49,20 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
+/// The binary's life: signal handlers, the global log subscriber the `log`
+/// section asks for, [`start`], then signals until SIGTERM/SIGINT, and the
+/// graceful stop. `release_memory` gives the allocator's freed pages back
+/// (see [`Watcher::release_memory_with`]).
+pub async fn run(loaded: Loaded, release_memory: fn()) -> anyhow::Result<()> {
     let signals = Signals::install()?;
-    let config = loaded.config;
-    let log = config.log.clone().unwrap_or_default();
+    let log = loaded.config.log.clone().unwrap_or_default();
     let log_export = log
         .otlp
         .as_ref()
         .map(|otlp| crate::otel::start_log_export(otlp, &hostname()))
         .transpose()?;
     let otlp_layer = log_export.clone().map(crate::otel::OtlpLogLayer::new);
-    let mut open_files = crate::logging::init(&log, otlp_layer)
+    let open_files = crate::logging::init(&log, otlp_layer)
         .with_context(|| format!("log.filePath: cannot open {:?}", log.file_path))?;
     match &loaded.source {
         Source::File(p) => {
@@ -68,6 +72,60 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         Source::Env => tracing::info!("static configuration loaded from environment variables"),
         Source::Defaults => tracing::info!("no static configuration found, using defaults"),
     }
+    let mut running = start(loaded, open_files, Some(release_memory)).await?;
+    if let Some(successor) = running.successor.take() {
+        tokio::spawn(successor.report_ready());
+    }
+    let upgrader = crate::upgrade::Upgrader::new(running.switcher.clone());
+    wait_for_stop(signals, upgrader, &running.reload, &running.files).await?;
+    stop(running).await;
+    if let Some(e) = &log_export {
+        // The log's last records, this one included.
+        e.flush(std::time::Duration::from_secs(5)).await;
+    }
+    Ok(())
+}
+
+/// What [`start`] leaves running: the handles the binary and the library
+/// (`Gateway`) use, and what a graceful stop needs.
+pub(crate) struct Running {
+    /// The live runtime (the API's view of it).
+    pub(crate) switcher: Switcher,
+    /// The watcher's inbox: a provider's configurations go here.
+    pub(crate) providers: switchyard_providers::Sender,
+    /// Per provider, how many of its configurations were dealt with.
+    pub(crate) settled: watch::Receiver<switchyard_server::watcher::Settled>,
+    /// Each TCP entrypoint's name and bound address.
+    pub(crate) addresses: Vec<(String, std::net::SocketAddr)>,
+    /// Each UDP entrypoint's name and bound address.
+    pub(crate) udp_addresses: Vec<(String, std::net::SocketAddr)>,
+    /// Bumped to have the file provider read its files again.
+    pub(crate) reload: watch::Sender<u64>,
+    /// The files to reopen when asked (SIGUSR1).
+    pub(crate) files: crate::reopen::Files,
+    terminating: Arc<std::sync::atomic::AtomicBool>,
+    shutdown: watch::Sender<bool>,
+    serving: Vec<tokio::task::JoinHandle<()>>,
+    access_log: Option<Arc<switchyard_server::accesslog::AccessLog>>,
+    access_log_export: Option<switchyard_otlp::LogExporter>,
+    watcher_task: tokio::task::JoinHandle<()>,
+    metrics_push: Option<switchyard_server::metrics::otlp::Pusher>,
+    tracer: Option<Arc<switchyard_proxy::trace::Tracer>>,
+    /// Started by a binary upgrade: tells the old process when this one
+    /// serves (the binary does; see `crate::upgrade`).
+    pub(crate) successor: Option<crate::upgrade::Successor>,
+}
+
+/// Starts everything the static configuration asks for but logging and
+/// signals: entrypoints, providers, watcher, internal services, access log,
+/// metrics and tracing exports. `files`: the files already open to reopen
+/// on request (the access log's is added).
+pub(crate) async fn start(
+    loaded: Loaded,
+    mut open_files: crate::reopen::Files,
+    release_memory: Option<fn()>,
+) -> anyhow::Result<Running> {
+    let config = loaded.config;
     translate::check(&config)?;
     let (config, unsupported) = translate::not_implemented(config, loaded.not_implemented);
     if !unsupported.is_empty() {
@@ -129,18 +187,22 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
     // Started by an upgrade: the previous process's sockets, before binding.
     let successor = crate::upgrade::take_over();
     let mut entrypoints = Vec::new();
+    let mut addresses = Vec::new();
     for mut settings in translate::entrypoint_settings(&config, &host, &challenges)? {
         settings.access_log.clone_from(&access_log);
         settings.tracer.clone_from(&tracer);
         settings.metrics = metrics.as_ref().map(|m| m.entrypoint(&settings.name));
         let ep = EntryPoint::bind(settings, &switcher)?;
         tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
+        addresses.push((ep.name().to_string(), ep.local_addr()?));
         entrypoints.push(ep);
     }
     let mut udp_entrypoints = Vec::new();
+    let mut udp_addresses = Vec::new();
     for settings in translate::udp_entrypoint_settings(&config)? {
         let ep = switchyard_server::udp::UdpEntryPoint::bind(settings)?;
         tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "UDP entrypoint listening");
+        udp_addresses.push((ep.name().to_string(), ep.local_addr()?));
         udp_entrypoints.push(ep);
     }
     crate::upgrade::close_unused_sockets();
@@ -207,7 +269,10 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
 
     let (tx, rx) = mpsc::channel(64);
     let mut watcher = Watcher::new(throttle, builder, switcher.clone());
-    watcher.release_memory_with(crate::release_freed_memory);
+    if let Some(release) = release_memory {
+        watcher.release_memory_with(release);
+    }
+    let settled = watcher.settled();
     for (name, settings) in acme {
         if settings.http_challenge.is_none()
             && settings.tls_challenge.is_none()
@@ -332,11 +397,43 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         ));
     }
 
-    if let Some(successor) = successor {
-        tokio::spawn(successor.report_ready());
-    }
-    let upgrader = crate::upgrade::Upgrader::new(switcher.clone());
-    wait_for_stop(signals, upgrader, &reload_tx, &open_files).await?;
+    Ok(Running {
+        switcher,
+        providers: tx,
+        settled,
+        addresses,
+        udp_addresses,
+        reload: reload_tx,
+        files: open_files,
+        terminating,
+        shutdown: shutdown_tx,
+        serving,
+        access_log,
+        access_log_export,
+        watcher_task,
+        metrics_push,
+        tracer,
+        successor,
+    })
+}
+
+/// Stops as SIGTERM does: ping answers "terminating", the entrypoints stop
+/// accepting (after `requestAcceptGraceTimeout`) and wait up to
+/// `graceTimeOut` for requests in flight; then the logs, metrics and traces
+/// still buffered go out.
+pub(crate) async fn stop(running: Running) {
+    let Running {
+        providers: tx,
+        terminating,
+        shutdown: shutdown_tx,
+        serving,
+        access_log,
+        access_log_export,
+        watcher_task,
+        metrics_push,
+        tracer,
+        ..
+    } = running;
     tracing::info!("stopping: draining entrypoints");
     terminating.store(true, Ordering::Relaxed);
     let _ = shutdown_tx.send(true);
@@ -365,11 +462,6 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         t.exporter().flush(std::time::Duration::from_secs(5)).await;
     }
     tracing::info!("stopped");
-    if let Some(e) = &log_export {
-        // The log's last records, this one included.
-        e.flush(std::time::Duration::from_secs(5)).await;
-    }
-    Ok(())
 }
 
 /// Starts the access log when `accessLog` is set, its file reopened on

@@ -45,7 +45,7 @@ use switchyard_server::entrypoint::sockets;
 use switchyard_server::{Runtime, Switcher};
 use tokio::sync::mpsc;
 
-pub use successor::{close_unused_sockets, take_over};
+pub use successor::{close_unused_sockets, take_over, Successor};
 
 /// The variable that tells a process it was started by an upgrade: the
 /// path of the hand-over socket.
