@@ -633,31 +633,30 @@ tcp:
 
 
 def health_answers(binary, setup):
+    """Where connections go through a weighted service with healthCheck
+    whose heavier child has no server up and whose other child's server
+    answers its check only over TLS; and a weighted service refused for
+    a child without healthCheck. (The children's server status is not
+    compared: Switchyard's API shows it only for services a router names,
+    and giving them routers makes Traefik build them twice, the weighted
+    service's copies then never checked.)"""
     from harness import free_port
 
     servers, _ = setup
     values = {"tlsecho": servers["tls"].port, "dead": free_port(), "mixed_ep": free_port(),
               "refused_ep": free_port()}
     p = Proxy(binary, HEALTH_STATIC, HEALTH_DYNAMIC, values)
-
-    def service(name):
-        status, _, body = request(p.admin, "GET", "/api/tcp/services/%s@file" % name, host="localhost")
-        return json.loads(body) if status == 200 else {}
-
     try:
         p.wait_ready()
+        # A few check intervals: `bad` found down, `good` up.
         deadline = time.time() + 15
         while time.time() < deadline:
-            good, bad = service("good"), service("bad")
-            if "UP" in good.get("serverStatus", {}).values() and "DOWN" in bad.get("serverStatus", {}).values():
+            if [exchange(values["mixed_ep"], until=b"ping") for _ in range(4)] == [b"echo:ping"] * 4:
                 break
-            time.sleep(0.1)
-        refused = service("refused")
+            time.sleep(0.2)
+        status, _, body = request(p.admin, "GET", "/api/tcp/services/refused@file", host="localhost")
+        refused = json.loads(body) if status == 200 else {}
         return {
-            # The TLS server answers `echo:ping` to a check made over TLS.
-            "good": list(service("good").get("serverStatus", {}).values()),
-            "bad": list(service("bad").get("serverStatus", {}).values()),
-            # `bad` (weight 3) is down: every connection goes to `good`.
             "through the weighted service": [exchange(values["mixed_ep"], until=b"ping") for _ in range(8)],
             "child without healthCheck": (refused.get("status"), refused.get("error")),
         }
@@ -669,5 +668,4 @@ def test_tls_health_checks_and_weighted_health_match(setup):
     theirs = health_answers(traefik_bin(), setup)
     ours = health_answers(switchyard_bin(), setup)
     assert ours == theirs
-    assert theirs["good"] == ["UP"] and theirs["bad"] == ["DOWN"]
     assert theirs["through the weighted service"] == [b"echo:ping"] * 8

@@ -558,9 +558,13 @@ async fn tls_health_checks_and_a_health_checked_weighted_service() {
     let tls_server = TcpBackend::start(Behaviour::TlsEcho("tls:")).await;
     let dead: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
     let (ep, addr) = entrypoint("mixed");
+    // `good` and `bad` also have routers that never match: the API shows
+    // the server status of the services routers use.
     let check = "        healthCheck:\n          interval: 100ms\n          timeout: 500ms\n          send: ping\n          expect: \"tls:ping\"\n";
     let dynamic = format!(
         "tcp:\n  routers:\n    mixed:\n      entryPoints: [mixed]\n      rule: HostSNI(`*`)\n      service: mix\n\
+         \x20   good:\n      entryPoints: [mixed]\n      rule: ClientIP(`192.0.2.1`)\n      service: good\n\
+         \x20   bad:\n      entryPoints: [mixed]\n      rule: ClientIP(`192.0.2.1`)\n      service: bad\n\
          \x20 services:\n\
          \x20   mix:\n      weighted:\n        healthCheck: {{}}\n        services:\n          - {{name: good, weight: 1}}\n          - {{name: bad, weight: 3}}\n\
          \x20   good:\n      loadBalancer:\n        serversTransport: ca\n{check}        servers:\n          - address: \"{tls}\"\n            tls: true\n\
