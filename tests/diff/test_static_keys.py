@@ -5,8 +5,9 @@ Traefik runs the file without three parts that cannot work on this machine:
 `providers.ecs` and `experimental.plugins`/`providers.plugin` would call
 AWS and the plugin catalogue (no traffic may leave 127.0.0.1 here), and
 `spiffe` makes Traefik wait for a SPIFFE workload API before it serves.
-Switchyard runs all of it but `serversTransport.spiffe`, which it refuses
-(a security setting it cannot honour yet): that refusal is tested too.
+Switchyard runs all of it but `serversTransport.spiffe` and
+`tcpServersTransport.tls.spiffe`, which it refuses (security settings it
+cannot honour yet): that refusal is tested too.
 """
 
 import os
@@ -128,7 +129,7 @@ def answers(run):
 def test_every_key_starts_both_and_they_answer_alike():
     traefik = Run(traefik_bin(), ["providers.ecs", "experimental.plugins", "providers.plugin", "spiffe",
                                   "serverstransport.spiffe", "tcpserverstransport.tls.spiffe"])
-    ours = Run(switchyard_bin(), ["serverstransport.spiffe"])
+    ours = Run(switchyard_bin(), ["serverstransport.spiffe", "tcpserverstransport.tls.spiffe"])
     try:
         traefik.wait_ping()
         ours.wait_ping()

@@ -5,6 +5,7 @@ HTTP and by TLS for other names, ipAllowList, and the PROXY protocol header
 a service sends its server. Each connection's outcome (bytes received, the
 certificate presented, what the backend saw) must be the same."""
 
+import json
 import os
 import socket
 import ssl
@@ -465,3 +466,206 @@ def test_tls_precedence_between_http_and_tcp_matches(setup):
     assert theirs["backend.test"] == ("localhost", b"HTTP/1.1 200 OK")
     assert theirs["other.test"] == ("switchyard-client", b"echo:hi")
     assert theirs["banner before a byte"] == "nothing"
+
+
+TRANSPORT_STATIC = """
+entryPoints:
+  web:
+    address: "127.0.0.1:<<web>>"
+  defaulted:
+    address: "127.0.0.1:<<defaulted_ep>>"
+  named:
+    address: "127.0.0.1:<<named_ep>>"
+  pp:
+    address: "127.0.0.1:<<pp_ep>>"
+  traefik:
+    address: "127.0.0.1:<<admin>>"
+api:
+  insecure: true
+log:
+  level: ERROR
+tcpServersTransport:
+  dialTimeout: 5s
+  dialKeepAlive: 20s
+  tls:
+    insecureSkipVerify: true
+providers:
+  file:
+    filename: "<<dynamic>>"
+"""
+
+TRANSPORT_DYNAMIC = """
+tcp:
+  routers:
+    defaulted:
+      entryPoints: [defaulted]
+      rule: HostSNI(`*`)
+      service: defaulted
+    named:
+      entryPoints: [named]
+      rule: HostSNI(`*`)
+      service: named
+    pp:
+      entryPoints: [pp]
+      rule: HostSNI(`*`)
+      service: pp
+  services:
+    defaulted:
+      loadBalancer:
+        servers:
+          - address: "127.0.0.1:<<tlsecho>>"
+            tls: true
+    named:
+      loadBalancer:
+        serversTransport: own
+        servers:
+          - address: "127.0.0.1:<<tlsecho>>"
+            tls: true
+    pp:
+      loadBalancer:
+        proxyProtocol: {version: 1}
+        serversTransport: own
+        servers:
+          - address: "127.0.0.1:<<echo>>"
+  serversTransports:
+    own:
+      dialTimeout: 5s
+"""
+
+
+def transport_answers(binary, setup):
+    from harness import free_port
+
+    servers, _ = setup
+    values = {"tlsecho": servers["tls"].port, "echo": servers["echo"].port, "defaulted_ep": free_port(),
+              "named_ep": free_port(), "pp_ep": free_port()}
+    p = Proxy(binary, TRANSPORT_STATIC, TRANSPORT_DYNAMIC, values)
+    try:
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if exchange(values["defaulted_ep"], until=b"ping") == b"echo:ping":
+                break
+            time.sleep(0.1)
+        return {
+            # The static transport's TLS (insecureSkipVerify) for the
+            # service that names no transport...
+            "no serversTransport": exchange(values["defaulted_ep"], until=b"ping"),
+            # ...and not for one that names its own.
+            "own serversTransport": exchange(values["named_ep"], until=b"ping"),
+            # A named transport's settings replace the load balancer's
+            # deprecated `proxyProtocol` (the transport has none).
+            "proxyProtocol beside a transport": exchange(values["pp_ep"], until=b"ping"),
+        }
+    finally:
+        p.close()
+
+
+def test_static_tcp_servers_transport_matches(setup):
+    theirs = transport_answers(traefik_bin(), setup)
+    ours = transport_answers(switchyard_bin(), setup)
+    assert ours == theirs
+    assert theirs == {"no serversTransport": b"echo:ping", "own serversTransport": "closed",
+                      "proxyProtocol beside a transport": b"echo:ping"}
+
+
+HEALTH_STATIC = """
+entryPoints:
+  web:
+    address: "127.0.0.1:<<web>>"
+  mixed:
+    address: "127.0.0.1:<<mixed_ep>>"
+  refused:
+    address: "127.0.0.1:<<refused_ep>>"
+  traefik:
+    address: "127.0.0.1:<<admin>>"
+api:
+  insecure: true
+log:
+  level: ERROR
+providers:
+  file:
+    filename: "<<dynamic>>"
+"""
+
+HEALTH_DYNAMIC = """
+tcp:
+  routers:
+    mixed:
+      entryPoints: [mixed]
+      rule: HostSNI(`*`)
+      service: mix
+    refused:
+      entryPoints: [refused]
+      rule: HostSNI(`*`)
+      service: refused
+  services:
+    mix:
+      weighted:
+        healthCheck: {}
+        services:
+          - {name: good, weight: 1}
+          - {name: bad, weight: 3}
+    good:
+      loadBalancer:
+        serversTransport: insecure
+        healthCheck: {interval: 100ms, timeout: 500ms, send: ping, expect: "echo:ping"}
+        servers:
+          - address: "127.0.0.1:<<tlsecho>>"
+            tls: true
+    bad:
+      loadBalancer:
+        healthCheck: {interval: 100ms, timeout: 500ms}
+        servers:
+          - address: "127.0.0.1:<<dead>>"
+    unchecked:
+      loadBalancer:
+        servers:
+          - address: "127.0.0.1:<<dead>>"
+    refused:
+      weighted:
+        healthCheck: {}
+        services:
+          - {name: unchecked}
+  serversTransports:
+    insecure:
+      tls: {insecureSkipVerify: true}
+"""
+
+
+def health_answers(binary, setup):
+    """Where connections go through a weighted service with healthCheck
+    whose heavier child has no server up and whose other child's server
+    answers its check only over TLS; and a weighted service refused for
+    a child without healthCheck. (The children's server status is not
+    compared: Switchyard's API shows it only for services a router names,
+    and giving them routers makes Traefik build them twice, the weighted
+    service's copies then never checked.)"""
+    from harness import free_port
+
+    servers, _ = setup
+    values = {"tlsecho": servers["tls"].port, "dead": free_port(), "mixed_ep": free_port(),
+              "refused_ep": free_port()}
+    p = Proxy(binary, HEALTH_STATIC, HEALTH_DYNAMIC, values)
+    try:
+        p.wait_ready()
+        # A few check intervals: `bad` found down, `good` up.
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if [exchange(values["mixed_ep"], until=b"ping") for _ in range(4)] == [b"echo:ping"] * 4:
+                break
+            time.sleep(0.2)
+        status, _, body = request(p.admin, "GET", "/api/tcp/services/refused@file", host="localhost")
+        refused = json.loads(body) if status == 200 else {}
+        return {
+            "through the weighted service": [exchange(values["mixed_ep"], until=b"ping") for _ in range(8)],
+            "child without healthCheck": (refused.get("status"), refused.get("error")),
+        }
+    finally:
+        p.close()
+
+
+def test_tls_health_checks_and_weighted_health_match(setup):
+    theirs = health_answers(traefik_bin(), setup)
+    ours = health_answers(switchyard_bin(), setup)
+    assert ours == theirs
+    assert theirs["through the weighted service"] == [b"echo:ping"] * 8

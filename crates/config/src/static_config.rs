@@ -16,6 +16,11 @@ pub struct StaticConfiguration {
     pub global: Option<Global>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub servers_transport: Option<ServersTransport>,
+    /// `tcpServersTransport`: the transport of TCP services that name
+    /// none (Traefik's `default@internal`): `dialTimeout`,
+    /// `dialKeepAlive`, `tls` (`insecureSkipVerify`, `rootCAs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_servers_transport: Option<crate::tcp::TcpServersTransport>,
     pub entry_points: BTreeMap<String, EntryPoint>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub providers: Option<Providers>,

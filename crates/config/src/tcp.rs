@@ -219,7 +219,8 @@ impl Default for ProxyProtocolVersion {
 pub struct TcpWeighted {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<WeightedService>,
-    /// Not acted on yet.
+    /// Traefik's empty `healthCheck: {}`: when given, children with no
+    /// server up are left out (each child must have a `healthCheck`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check: Option<Node>,
 }

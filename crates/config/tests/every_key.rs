@@ -40,23 +40,30 @@ fn load(name: &str, text: &str) -> Result<switchyard_config::loader::Loaded, Str
     loaded
 }
 
-/// The file without `serversTransport.spiffe`, which Switchyard refuses.
+/// The file without `serversTransport.spiffe` and
+/// `tcpServersTransport.tls.spiffe`, which Switchyard refuses.
 fn without_spiffe(text: &str) -> String {
     let mut out = String::new();
-    let mut skipping = false;
-    let mut in_servers_transport = false;
+    // The indentation of the `spiffe:` line being skipped.
+    let mut skipping: Option<usize> = None;
+    let mut section = "";
     for line in text.lines() {
         if !line.starts_with(' ') {
-            in_servers_transport = line.starts_with("serverstransport:");
+            section = line;
         }
-        if in_servers_transport && line.starts_with("  spiffe:") {
-            skipping = true;
+        let indent = line.len() - line.trim_start().len();
+        if let Some(at) = skipping {
+            if indent > at {
+                continue;
+            }
+            skipping = None;
+        }
+        let refused = (section.starts_with("serverstransport:") && indent == 2)
+            || (section.starts_with("tcpserverstransport:") && indent == 4);
+        if refused && line.trim_start().starts_with("spiffe:") {
+            skipping = Some(indent);
             continue;
         }
-        if skipping && line.starts_with("    ") {
-            continue;
-        }
-        skipping = false;
         out.push_str(line);
         out.push('\n');
     }
@@ -153,7 +160,7 @@ fn warning_names_exactly_what_is_not_implemented() {
         "providers.plugin",
         "providers.rest",
         "spiffe",
-        "tcpserverstransport",
+        "tcpserverstransport.terminationdelay",
     ];
     assert_eq!(loaded.not_implemented, want);
     // What is implemented arrived in the typed configuration.

@@ -257,6 +257,7 @@ pub fn static_view(config: &StaticConfiguration) -> StaticView {
         entrypoint_middlewares,
         entrypoint_observability,
         default_transport: default_transport(config),
+        default_tcp_transport: config.tcp_servers_transport.clone().unwrap_or_default(),
         default_rule_syntax: default_rule_syntax(config).ok().flatten(),
         tracing: config.tracing.is_some(),
     }

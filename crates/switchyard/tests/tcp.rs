@@ -411,6 +411,39 @@ async fn tls_to_servers_with_the_transport_settings() {
     assert!(closed_without_answer(bad).await);
 }
 
+#[tokio::test]
+async fn static_tcp_servers_transport_is_the_transport_of_services_naming_none() {
+    let backend = TcpBackend::start(Behaviour::TlsEcho("tls:")).await;
+    let (ep_default, defaulted) = entrypoint("defaulted");
+    let (ep_named, named) = entrypoint("named");
+    let dynamic = format!(
+        "tcp:\n  routers:\n\
+         \x20   defaulted:\n      entryPoints: [defaulted]\n      rule: HostSNI(`*`)\n      service: defaulted\n\
+         \x20   named:\n      entryPoints: [named]\n      rule: HostSNI(`*`)\n      service: named\n\
+         \x20 services:\n\
+         \x20   defaulted:\n      loadBalancer:\n        servers:\n          - address: \"{addr}\"\n            tls: true\n\
+         \x20   named:\n      loadBalancer:\n        serversTransport: own\n        servers:\n          - address: \"{addr}\"\n            tls: true\n\
+         \x20 serversTransports:\n    own:\n      dialTimeout: 5s\n",
+        addr = backend.addr,
+    );
+    let static_transport =
+        "tcpServersTransport:\n  dialTimeout: 5s\n  dialKeepAlive: 20s\n  tls:\n    insecureSkipVerify: true\n";
+    let _proxy = Proxy::start_with(
+        "tcp-static-transport",
+        &dynamic,
+        &format!("{ep_default}{ep_named}"),
+        static_transport,
+    )
+    .await;
+    // The static transport's `insecureSkipVerify` lets the service that
+    // names no transport reach the server by its IP address...
+    let got = wait_until("the TLS server", WAIT, || once(defaulted, "secret")).await;
+    assert_eq!(got, "tls:secret");
+    // ...but not the one that names its own transport (the certificate
+    // names no IP address): closed, as in Traefik.
+    assert!(closed_without_answer(named).await);
+}
+
 /// A PostgreSQL client asking for TLS on `addr`: the `S`, then a TLS
 /// connection with `sni`, and one exchange in it.
 async fn postgres_client(addr: SocketAddr, sni: &str, msg: &str) -> Option<(Vec<String>, String)> {
@@ -518,6 +551,81 @@ async fn health_checks_take_a_dead_server_out_of_rotation() {
             "connection {i}"
         );
     }
+}
+
+#[tokio::test]
+async fn tls_health_checks_and_a_health_checked_weighted_service() {
+    let tls_server = TcpBackend::start(Behaviour::TlsEcho("tls:")).await;
+    let dead: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let (ep, addr) = entrypoint("mixed");
+    // `good` and `bad` also have routers that never match: the API shows
+    // the server status of the services routers use.
+    let check = "        healthCheck:\n          interval: 100ms\n          timeout: 500ms\n          send: ping\n          expect: \"tls:ping\"\n";
+    let dynamic = format!(
+        "tcp:\n  routers:\n    mixed:\n      entryPoints: [mixed]\n      rule: HostSNI(`*`)\n      service: mix\n\
+         \x20   good:\n      entryPoints: [mixed]\n      rule: ClientIP(`192.0.2.1`)\n      service: good\n\
+         \x20   bad:\n      entryPoints: [mixed]\n      rule: ClientIP(`192.0.2.1`)\n      service: bad\n\
+         \x20 services:\n\
+         \x20   mix:\n      weighted:\n        healthCheck: {{}}\n        services:\n          - {{name: good, weight: 1}}\n          - {{name: bad, weight: 3}}\n\
+         \x20   good:\n      loadBalancer:\n        serversTransport: ca\n{check}        servers:\n          - address: \"{tls}\"\n            tls: true\n\
+         \x20   bad:\n      loadBalancer:\n{check}        servers:\n          - address: \"{dead}\"\n\
+         \x20   unchecked:\n      loadBalancer:\n        servers:\n          - address: \"{dead}\"\n\
+         \x20   refused:\n      weighted:\n        healthCheck: {{}}\n        services:\n          - {{name: unchecked}}\n\
+         \x20 serversTransports:\n    ca:\n      tls:\n        serverName: backend.test\n        rootCAs: [\"{ca}\"]\n",
+        tls = tls_server.addr,
+        ca = switchyard_testkit::tls::ca_path().display()
+    );
+    let proxy = Proxy::start_with("tcp-health-tls", &dynamic, &ep, "").await;
+    let service = |name: &'static str| {
+        let admin = proxy.admin;
+        async move {
+            let r = get(
+                admin,
+                "localhost",
+                &format!("/api/tcp/services/{name}@file"),
+            )
+            .await
+            .ok()
+            .filter(|r| r.status.as_u16() == 200)?;
+            Some(r.json())
+        }
+    };
+    // The TLS server answers the check only over TLS: UP proves the
+    // check spoke TLS, with the transport's CA and server name.
+    wait_until("the dead server marked down", WAIT, || async {
+        let v = service("bad").await?;
+        (v["serverStatus"][dead.to_string()] == "DOWN").then_some(())
+    })
+    .await;
+    let good = service("good").await.expect("the good service");
+    assert_eq!(
+        good["serverStatus"][tls_server.addr.to_string()],
+        "UP",
+        "{good}"
+    );
+    assert!(
+        tls_server.firsts().iter().any(|f| f == b"ping"),
+        "the check's `send` reached the server inside TLS"
+    );
+    // `bad` (weight 3) has no server up: the weighted service with
+    // healthCheck sends every connection to `good`.
+    for i in 0..8 {
+        assert_eq!(
+            once(addr, "x").await.as_deref(),
+            Some("tls:x"),
+            "connection {i}"
+        );
+    }
+    // A child without healthCheck cannot tell its status: refused, as
+    // in Traefik.
+    let refused = service("refused").await.expect("the refused service");
+    assert_eq!(refused["status"], "disabled", "{refused}");
+    assert!(
+        refused["error"]
+            .to_string()
+            .contains("healthCheck not enabled"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]

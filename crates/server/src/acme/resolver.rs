@@ -1,6 +1,7 @@
 //! The resolver task: follows every merged configuration for the domains
-//! its routers want (their `tls.domains`, else their `Host` values, and the
-//! default store's `defaultGeneratedCert`), serves what `acme.json` holds,
+//! its routers want (their `tls.domains`, else their `Host` values, or for
+//! TCP routers their `HostSNI` values, and the default store's
+//! `defaultGeneratedCert`), serves what `acme.json` holds,
 //! orders what is missing or due for renewal, retries failures with
 //! backoff, saves the storage and sends its certificates to the watcher as
 //! the dynamic configuration of the provider `<resolver>.acme`.
@@ -15,7 +16,10 @@ use base64::Engine;
 use switchyard_config::dynamic::{Configuration, Router};
 use switchyard_config::static_config::Acme;
 use switchyard_config::tls::{CertificateEntry, Domain, TlsConfiguration};
+use switchyard_config::Node;
 use switchyard_providers::Message;
+use switchyard_rules::tcp::parse_tcp;
+use switchyard_rules::Syntax;
 use tokio::sync::mpsc;
 
 use super::challenges::{ChallengeKind, Challenges};
@@ -48,25 +52,65 @@ pub fn wanted_domains(
                 Err(_) => Vec::new(),
             }
         } else {
-            tls.domains
-                .iter()
-                .map(|d: &Domain| domain_set(&d.main, &d.sans))
-                .collect()
+            domain_sets(&tls.domains)
         };
-        for set in sets {
-            if set.iter().any(String::is_empty) {
-                continue;
-            }
-            if !wildcards && set.iter().any(|d| d.starts_with("*.")) {
-                tracing::warn!(resolver, domains = ?set, "wildcard domains need the DNS-01 challenge");
-                continue;
-            }
-            if !out.contains(&set) {
-                out.push(set);
-            }
-        }
+        add_sets(&mut out, sets, resolver, wildcards);
     }
     out
+}
+
+/// The domains the TCP routers of `tcp` (the merged `tcp` section) want
+/// from `resolver`, as Traefik reads them: their `tls.domains`, else one
+/// certificate for all the `HostSNI` values of their rule (the first is
+/// its main name; `HostSNI(`*`)` names none). Passthrough routers end no
+/// TLS and want none.
+pub fn wanted_tcp_domains(tcp: &Node, resolver: &str, wildcards: bool) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for router in switchyard_config::tcp::decode(tcp).routers.values() {
+        let Ok(router) = router else { continue };
+        let Some(tls) = &router.tls else { continue };
+        if tls.cert_resolver != resolver || tls.passthrough {
+            continue;
+        }
+        let sets = if tls.domains.is_empty() {
+            // Either syntax, as Traefik's `ParseHostSNI` reads rules.
+            let rule = parse_tcp(&router.rule, Syntax::V3)
+                .or_else(|_| parse_tcp(&router.rule, Syntax::V2));
+            match rule.map(|r| r.host_sni_values()) {
+                Ok(hosts) if !hosts.is_empty() => vec![hosts],
+                _ => Vec::new(),
+            }
+        } else {
+            domain_sets(&tls.domains)
+        };
+        add_sets(&mut out, sets, resolver, wildcards);
+    }
+    out
+}
+
+/// One set (main name first, then the SANs) per `tls.domains` entry.
+fn domain_sets(domains: &[Domain]) -> Vec<Vec<String>> {
+    domains
+        .iter()
+        .map(|d| domain_set(&d.main, &d.sans))
+        .collect()
+}
+
+/// Adds the sets not in `out` yet, leaving out those with an empty name
+/// and, without DNS-01 (`wildcards`), those with a wildcard (said).
+fn add_sets(out: &mut Vec<Vec<String>>, sets: Vec<Vec<String>>, resolver: &str, wildcards: bool) {
+    for set in sets {
+        if set.iter().any(String::is_empty) {
+            continue;
+        }
+        if !wildcards && set.iter().any(|d| d.starts_with("*.")) {
+            tracing::warn!(resolver, domains = ?set, "wildcard domains need the DNS-01 challenge");
+            continue;
+        }
+        if !out.contains(&set) {
+            out.push(set);
+        }
+    }
 }
 
 /// The domains of the default store's `defaultGeneratedCert` when it names
@@ -187,7 +231,15 @@ impl Resolver {
                 c = configs.recv() => {
                     let Some(c) = c else { return };
                     let routers = c.http.as_ref().map(|h| h.routers.clone()).unwrap_or_default();
-                    let mut w = wanted_domains(&routers, &self.name, self.settings.dns_challenge.is_some());
+                    let wildcards = self.settings.dns_challenge.is_some();
+                    let mut w = wanted_domains(&routers, &self.name, wildcards);
+                    if let Some(tcp) = &c.tcp {
+                        for set in wanted_tcp_domains(tcp, &self.name, wildcards) {
+                            if !w.contains(&set) {
+                                w.push(set);
+                            }
+                        }
+                    }
                     if let Some(set) = c.tls.as_ref().and_then(|t| default_generated(t, &self.name)) {
                         if !w.contains(&set) {
                             w.push(set);
@@ -613,6 +665,67 @@ mod tests {
                 vec!["v2a.test".to_string()],
                 vec!["v2b.test".to_string()],
             ]
+        );
+    }
+
+    #[test]
+    fn domains_from_tcp_routers() {
+        let yaml = r#"
+tcp:
+  routers:
+    both:
+      rule: "HostSNI(`db.test`) || HostSNI(`DB2.test`)"
+      service: s
+      tls: {certResolver: le}
+    listed:
+      rule: "HostSNI(`*`)"
+      service: s
+      tls:
+        certResolver: le
+        domains: [{main: mq.test, sans: [mqtt.test]}]
+    v2:
+      rule: "HostSNI(`v2a.test`, `v2b.test`)"
+      ruleSyntax: v2
+      service: s
+      tls: {certResolver: le}
+    any:
+      rule: "HostSNI(`*`)"
+      service: s
+      tls: {certResolver: le}
+    passthrough:
+      rule: "HostSNI(`pass.test`)"
+      service: s
+      tls: {certResolver: le, passthrough: true}
+    wild:
+      rule: "HostSNI(`*.wild.test`)"
+      service: s
+      tls: {certResolver: le}
+    other:
+      rule: "HostSNI(`other.test`)"
+      service: s
+      tls: {certResolver: other}
+    plain:
+      rule: "HostSNI(`*`)"
+      service: s
+"#;
+        let config = switchyard_config::loader::parse_dynamic(std::path::Path::new("d.yml"), yaml)
+            .unwrap_or_else(|e| panic!("fixture: {e}"));
+        let tcp = config.tcp.unwrap_or_else(|| panic!("no tcp section"));
+        let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        // One certificate per router (Traefik's `resolveDomains`), in the
+        // routers' name order.
+        assert_eq!(
+            wanted_tcp_domains(&tcp, "le", false),
+            vec![
+                set(&["db.test", "db2.test"]),
+                set(&["mq.test", "mqtt.test"]),
+                set(&["v2a.test", "v2b.test"]),
+            ]
+        );
+        assert!(wanted_tcp_domains(&tcp, "le", true).contains(&set(&["*.wild.test"])));
+        assert_eq!(
+            wanted_tcp_domains(&tcp, "other", false),
+            vec![set(&["other.test"])]
         );
     }
 }

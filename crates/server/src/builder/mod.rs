@@ -51,6 +51,9 @@ pub struct StaticView {
         HashMap<String, switchyard_proxy::middlewares::encoded_characters::Allowed>,
     /// The static `serversTransport`, used by services that name none.
     pub default_transport: TransportSettings,
+    /// The static `tcpServersTransport`, used by TCP services that name
+    /// none.
+    pub default_tcp_transport: switchyard_config::tcp::TcpServersTransport,
     /// The static `core.defaultRuleSyntax`, when given: the syntax of the
     /// rules of routers without a `ruleSyntax` (v3 when not given).
     pub default_rule_syntax: Option<Syntax>,
@@ -206,6 +209,7 @@ impl Builder {
             https_tables,
             tls: &tls.runtime,
             provider_precedence: self.view.provider_precedence.as_deref(),
+            default_transport: &self.view.default_tcp_transport,
         };
         let (tables, built) =
             crate::tcp::build::build(config.tcp.as_ref(), &inputs, &mut self.tcp_cache);

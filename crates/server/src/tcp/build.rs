@@ -45,6 +45,9 @@ pub struct Inputs<'a> {
     pub tls: &'a TlsRuntime,
     /// `providers.precedence`, lower-cased (Traefik's list when None).
     pub provider_precedence: Option<&'a [String]>,
+    /// The static `tcpServersTransport`: the transport of services that
+    /// name none.
+    pub default_transport: &'a TcpServersTransport,
 }
 
 /// Where a router's provider comes in the precedence: routers of equal
@@ -89,6 +92,7 @@ pub fn build(
         info: BTreeMap::new(),
         old: std::mem::take(cache),
         cache,
+        default_transport: inputs.default_transport,
     };
     for name in config.services.keys() {
         let _ = state.service(name, &mut Vec::new());
@@ -277,9 +281,6 @@ fn router(
         None => Target::Forward(chain),
         Some(t) if t.passthrough => Target::Forward(chain),
         Some(t) => {
-            if !t.cert_resolver.is_empty() || !t.domains.is_empty() {
-                el.warn("tls.certResolver and tls.domains of TCP routers are not implemented by Switchyard yet and are ignored");
-            }
             let options = match t.options.as_str() {
                 "" | "default" => "default".to_string(),
                 o => qualify(o, provider),
@@ -442,6 +443,7 @@ struct State<'a> {
     info: BTreeMap<String, ElementInfo>,
     old: TcpCache,
     cache: &'a mut TcpCache,
+    default_transport: &'a TcpServersTransport,
 }
 
 impl State<'_> {
@@ -483,7 +485,7 @@ impl State<'_> {
                 el.kind = Some("loadbalancer".into());
                 let health = lb.health_check.as_ref().map(health_check).transpose()?;
                 let transport = match &lb.servers_transport {
-                    None => TcpServersTransport::default(),
+                    None => self.default_transport.clone(),
                     Some(t) => {
                         let q = qualify(t, &provider);
                         match self.config.servers_transports.get(&q) {
@@ -502,16 +504,21 @@ impl State<'_> {
                 } else {
                     None
                 };
-                let termination_delay = match lb.termination_delay {
+                // As Traefik: a transport the service names replaces the
+                // load balancer's deprecated `terminationDelay` and
+                // `proxyProtocol`, which apply otherwise.
+                let named = lb.servers_transport.is_some();
+                let termination_delay = match lb.termination_delay.filter(|_| !named) {
                     Some(ms) if ms < 0 => None,
                     Some(ms) => Some(Duration::from_millis(ms.unsigned_abs())),
                     None => Some(transport.termination_delay.into()),
                 };
-                let proxy_protocol = match lb
-                    .proxy_protocol
-                    .as_ref()
-                    .or(transport.proxy_protocol.as_ref())
-                {
+                let proxy_protocol = if named {
+                    transport.proxy_protocol.as_ref()
+                } else {
+                    lb.proxy_protocol.as_ref()
+                };
+                let proxy_protocol = match proxy_protocol {
                     None => None,
                     Some(p) if p.version == 1 || p.version == 2 => Some(p.version as u8),
                     Some(p) => return Err(format!("unknown proxyProtocol version: {}", p.version)),
@@ -552,9 +559,9 @@ impl State<'_> {
                 balancer.tls = tls;
                 balancer.keep_alive = keep_alive;
                 if let Some(check) = &health {
-                    let addresses: Vec<String> =
-                        balancer.servers.iter().map(|s| s.address.clone()).collect();
-                    balancer.health = check.spawn(name, &addresses, &balancer.up);
+                    balancer.health_checked = true;
+                    balancer.health =
+                        check.spawn(name, &balancer.servers, balancer.tls.as_ref(), &balancer.up);
                 }
                 let built = Arc::new(TcpService::Balancer(balancer));
                 self.cache
@@ -564,18 +571,23 @@ impl State<'_> {
             }
             (None, Some(w)) => {
                 el.kind = Some("weighted".into());
-                if w.health_check.is_some() {
-                    el.warn(
-                        "weighted.healthCheck is not implemented by Switchyard yet and is ignored",
-                    );
-                }
+                let health_checked = w.health_check.is_some();
                 let mut children = Vec::new();
                 for child in &w.services {
                     let q = qualify(&child.name, &provider);
                     let built = self.service(&q, path)?;
+                    if health_checked && !built.health_checked() {
+                        // Traefik's words (names as written) when a child
+                        // cannot tell its status.
+                        let own = name.rsplit_once('@').map_or(name, |(n, _)| n);
+                        return Err(format!("cannot register {} as updater for {own}: healthCheck not enabled in config for this weighted service", child.name));
+                    }
                     children.push((built, i64::from(child.weight.unwrap_or(1))));
                 }
-                Ok(Arc::new(TcpService::Weighted(Weighted::new(children))))
+                Ok(Arc::new(TcpService::Weighted(Weighted::new(
+                    children,
+                    health_checked,
+                ))))
             }
             (None, None) => Err("the service has no type (loadBalancer or weighted)".into()),
             (Some(_), Some(_)) => {

@@ -31,6 +31,7 @@ pub mod health;
 mod hello;
 pub mod proxy_header;
 pub mod service;
+mod splice;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -38,13 +39,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use switchyard_rules::tcp::{canonical_server_name, sni_matches, ConnInfo, SourceRange, TcpRule};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 use crate::tls::stream::{self as tls_stream, Opening};
 use crate::tls::TlsRuntime;
 use hello::Peeked;
-use service::{Ends, TcpService};
+use service::{ClientStream, Ends, TcpService};
 
 /// The TCP routers of one entrypoint, in the order they are tried.
 #[derive(Default)]
@@ -116,19 +117,19 @@ impl Drop for InFlightGuard<'_> {
 
 impl Chain {
     /// Runs the middlewares, then the service, until the connection ends.
-    pub async fn serve<S>(&self, client: S, first: &[u8], ends: Ends)
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
+    pub async fn serve<S: ClientStream>(&self, client: S, first: &[u8], ends: Ends) {
         self.serve_with(client, first, ends, false).await;
     }
 
     /// [`Chain::serve`]; `postgres`: the server is asked for TLS the
     /// PostgreSQL way first.
-    async fn serve_with<S>(&self, client: S, first: &[u8], ends: Ends, postgres: bool)
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
+    async fn serve_with<S: ClientStream>(
+        &self,
+        client: S,
+        first: &[u8],
+        ends: Ends,
+        postgres: bool,
+    ) {
         let ip = ends.client.ip().to_canonical();
         let mut guards = Vec::new();
         for m in &self.middlewares {

@@ -36,6 +36,27 @@ pub struct ClientTls {
     pub server_name: Option<String>,
 }
 
+impl ClientTls {
+    /// The TLS handshake with the server at `address` over `stream`
+    /// (verified for `serverName`, else the address's host).
+    pub async fn connect(
+        &self,
+        address: &str,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+        let host = self
+            .server_name
+            .clone()
+            .unwrap_or_else(|| host_of(address).to_string());
+        let name = rustls::pki_types::ServerName::try_from(host)
+            .map_err(|_| "invalid TLS server name".to_string())?;
+        tokio_rustls::TlsConnector::from(self.config.clone())
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("TLS handshake failed: {e}"))
+    }
+}
+
 #[derive(Debug)]
 pub struct Balancer {
     pub servers: Vec<Server>,
@@ -48,6 +69,9 @@ pub struct Balancer {
     pub up: Arc<[std::sync::atomic::AtomicBool]>,
     /// The health checks, stopped when the balancer goes.
     pub health: Option<super::health::HealthTask>,
+    /// Whether it has a `healthCheck` (a weighted service with one takes
+    /// it out of rotation while no server is up).
+    pub health_checked: bool,
     next: AtomicUsize,
     pub dial_timeout: Duration,
     /// How long the other direction may go on once one has ended; None:
@@ -74,6 +98,7 @@ impl Balancer {
             keep_alive: None,
             up,
             health: None,
+            health_checked: false,
             next: AtomicUsize::new(0),
             dial_timeout,
             termination_delay,
@@ -105,33 +130,75 @@ impl Balancer {
 
 /// A smooth weighted round robin over services (the order nginx and
 /// Traefik's `wrr` give: with weights 3 and 1, `a a b a`, spread out).
+/// With `healthCheck` (`health_checked`), a child none of whose servers
+/// is up is left out of the rotation, as Traefik 3.7 propagates its
+/// children's status; without it every child takes its turn.
 #[derive(Debug)]
 pub struct Weighted {
     pub children: Vec<(Arc<TcpService>, i64)>,
+    pub health_checked: bool,
     current: Mutex<Vec<i64>>,
 }
 
 impl Weighted {
-    pub fn new(children: Vec<(Arc<TcpService>, i64)>) -> Weighted {
+    pub fn new(children: Vec<(Arc<TcpService>, i64)>, health_checked: bool) -> Weighted {
         let current = Mutex::new(vec![0; children.len()]);
-        Weighted { children, current }
+        Weighted {
+            children,
+            health_checked,
+            current,
+        }
+    }
+
+    /// Whether the child takes its turn now.
+    fn in_rotation(&self, child: &TcpService) -> bool {
+        !self.health_checked || child.is_up()
     }
 
     fn pick(&self) -> Option<&Arc<TcpService>> {
-        let total: i64 = self.children.iter().map(|(_, w)| *w).sum();
+        let total: i64 = self
+            .children
+            .iter()
+            .filter(|(c, _)| self.in_rotation(c))
+            .map(|(_, w)| *w)
+            .sum();
         if total <= 0 {
             return None;
         }
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        let mut best = 0;
-        for (i, (_, w)) in self.children.iter().enumerate() {
+        let mut best = None;
+        for (i, (child, w)) in self.children.iter().enumerate() {
+            if !self.in_rotation(child) {
+                continue;
+            }
             current[i] += w;
-            if current[i] > current[best] {
-                best = i;
+            if best.is_none_or(|b: usize| current[i] > current[b]) {
+                best = Some(i);
             }
         }
+        let best = best?;
         current[best] -= total;
         Some(&self.children[best].0)
+    }
+}
+
+/// A client connection a service copies: a plain TCP one can be copied
+/// without our buffers ([`super::splice`]), others (TLS ended here) are
+/// copied through them.
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Sized {
+    /// The plain TCP connection, when that is what this is.
+    fn into_plain(self) -> Result<TcpStream, Self>;
+}
+
+impl ClientStream for TcpStream {
+    fn into_plain(self) -> Result<TcpStream, Self> {
+        Ok(self)
+    }
+}
+
+impl ClientStream for crate::tls::stream::TlsStream {
+    fn into_plain(self) -> Result<TcpStream, Self> {
+        Err(self)
     }
 }
 
@@ -152,6 +219,34 @@ impl TcpService {
         }
     }
 
+    /// Whether a health-checked parent sends connections here: a balancer
+    /// with a server up, a weighted service with a child in rotation (the
+    /// depth bounded as in [`TcpService::balancer`]).
+    pub fn is_up(&self) -> bool {
+        self.up_within(32)
+    }
+
+    fn up_within(&self, depth: usize) -> bool {
+        match self {
+            TcpService::Balancer(b) => b.up.iter().any(|u| u.load(Ordering::Relaxed)),
+            TcpService::Weighted(w) => {
+                depth > 0
+                    && w.children.iter().any(|(c, weight)| {
+                        *weight > 0 && (!w.health_checked || c.up_within(depth - 1))
+                    })
+            }
+        }
+    }
+
+    /// Whether it has a `healthCheck`, so that a weighted parent with one
+    /// can follow its status (Traefik refuses the parent otherwise).
+    pub fn health_checked(&self) -> bool {
+        match self {
+            TcpService::Balancer(b) => b.health_checked,
+            TcpService::Weighted(w) => w.health_checked,
+        }
+    }
+
     /// The balancer a new connection goes to, through weighted services.
     fn balancer(&self) -> Option<&Balancer> {
         let mut service = self;
@@ -169,10 +264,13 @@ impl TcpService {
     /// Connects the client to a server of this service and copies bytes
     /// both ways until both directions end. `first`: bytes already read
     /// from the client, sent first.
-    pub async fn serve<S>(&self, client: S, first: &[u8], ends: Ends, postgres: bool)
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
+    pub async fn serve<S: ClientStream>(
+        &self,
+        client: S,
+        first: &[u8],
+        ends: Ends,
+        postgres: bool,
+    ) {
         let Some(balancer) = self.balancer() else {
             tracing::debug!(client = %ends.client, "TCP service without a server");
             return;
@@ -234,24 +332,20 @@ impl TcpService {
             }
         }
         let Some(tls) = tls else {
-            copy_both(client, backend, balancer.termination_delay).await;
+            match client.into_plain() {
+                Ok(client) => {
+                    super::splice::copy_both(client, backend, balancer.termination_delay).await
+                }
+                Err(client) => copy_both(client, backend, balancer.termination_delay).await,
+            }
             return;
         };
         // TLS to the server, after the PROXY header (which is in clear).
-        let host = tls
-            .server_name
-            .clone()
-            .unwrap_or_else(|| host_of(address).to_string());
-        let Ok(name) = rustls::pki_types::ServerName::try_from(host) else {
-            tracing::error!(%address, "Error while dialing backend: invalid TLS server name");
-            return;
-        };
-        let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-        let handshake = connector.connect(name, backend);
+        let handshake = tls.connect(address, backend);
         let mut backend = match tokio::time::timeout(balancer.dial_timeout, handshake).await {
             Ok(Ok(b)) => b,
             Ok(Err(e)) => {
-                tracing::error!(error = %e, %address, "Error while dialing backend: TLS handshake");
+                tracing::error!(error = %e, %address, "Error while dialing backend");
                 return;
             }
             Err(_) => {
@@ -294,6 +388,17 @@ where
         let _ = aw.shutdown().await;
         r
     };
+    both_ways(forward, backward, delay).await;
+}
+
+/// Runs the two directions of a copy (each shuts the side it wrote once
+/// its source ends); once one has ended, the other may go on for `delay`
+/// (None: until it ends too).
+pub(super) async fn both_ways<F, B>(forward: F, backward: B, delay: Option<Duration>)
+where
+    F: std::future::Future<Output = std::io::Result<u64>>,
+    B: std::future::Future<Output = std::io::Result<u64>>,
+{
     tokio::pin!(forward, backward);
     let other = tokio::select! {
         r = &mut forward => { log_end(r); Either::Backward }
@@ -373,13 +478,43 @@ mod tests {
             .filter_map(|_| b.pick().map(|s| s.address.as_str()))
             .collect();
         assert_eq!(got, ["a", "b", "c", "a", "b", "c"]);
-        let w = TcpService::Weighted(Weighted::new(vec![(leaf("a"), 3), (leaf("b"), 1)]));
+        let w = TcpService::Weighted(Weighted::new(vec![(leaf("a"), 3), (leaf("b"), 1)], false));
         let got: Vec<String> = (0..8)
             .filter_map(|_| w.balancer().map(|b| b.servers[0].address.clone()))
             .collect();
         assert_eq!(got, ["a", "a", "b", "a", "a", "a", "b", "a"]);
-        let none = TcpService::Weighted(Weighted::new(vec![(leaf("a"), 0)]));
+        let none = TcpService::Weighted(Weighted::new(vec![(leaf("a"), 0)], false));
         assert!(none.balancer().is_none(), "zero weights: no server");
+    }
+
+    #[test]
+    fn a_health_checked_weighted_service_skips_children_without_a_server_up() {
+        let (a, b) = (leaf("a"), leaf("b"));
+        let down = |s: &Arc<TcpService>| match &**s {
+            TcpService::Balancer(b) => b.up[0].store(false, Ordering::Relaxed),
+            TcpService::Weighted(_) => unreachable!("a leaf is a balancer"),
+        };
+        down(&b);
+        let order = |w: &TcpService| -> Vec<String> {
+            (0..4)
+                .filter_map(|_| w.balancer().map(|b| b.servers[0].address.clone()))
+                .collect()
+        };
+        // With healthCheck: only `a`, and the parent is up while `a` is.
+        let checked =
+            TcpService::Weighted(Weighted::new(vec![(a.clone(), 1), (b.clone(), 3)], true));
+        assert_eq!(order(&checked), ["a", "a", "a", "a"]);
+        assert!(checked.is_up());
+        // Without: `b` keeps its turns (its connections find no server).
+        let unchecked =
+            TcpService::Weighted(Weighted::new(vec![(a.clone(), 1), (b.clone(), 3)], false));
+        assert_eq!(order(&unchecked), ["b", "a", "b", "b"]);
+        // Both down: the checked parent is down too, and picks none.
+        down(&a);
+        assert!(!checked.is_up());
+        assert!(checked.balancer().is_none());
+        let nested = TcpService::Weighted(Weighted::new(vec![(Arc::new(checked), 1)], true));
+        assert!(!nested.is_up(), "the status goes up through nesting");
     }
 
     #[tokio::test]
