@@ -37,7 +37,9 @@ pub async fn copy_both(a: TcpStream, b: TcpStream, delay: Option<Duration>) {
 #[cfg(target_os = "linux")]
 mod linux {
     use std::io;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+    use rustix::pipe::{PipeFlags, SpliceFlags};
 
     use tokio::io::Interest;
     use tokio::net::TcpStream;
@@ -56,9 +58,9 @@ mod linux {
 
     impl Pipe {
         pub fn new() -> io::Result<Pipe> {
-            let (read, write) = pipe()?;
+            let (read, write) = rustix::pipe::pipe_with(PipeFlags::NONBLOCK | PipeFlags::CLOEXEC)?;
             // Best effort: a smaller pipe works too.
-            let _ = set_pipe_size(write.as_raw_fd(), CHUNK);
+            let _ = rustix::pipe::fcntl_setpipe_size(&write, CHUNK);
             Ok(Pipe { read, write })
         }
     }
@@ -72,7 +74,7 @@ mod linux {
             // socket has nothing to read, and waits for it.
             let n = from
                 .async_io(Interest::READABLE, || {
-                    splice(from.as_raw_fd(), pipe.write.as_raw_fd(), CHUNK)
+                    splice(from.as_fd(), pipe.write.as_fd(), CHUNK)
                 })
                 .await?;
             if n == 0 {
@@ -84,7 +86,7 @@ mod linux {
             while left > 0 {
                 let m = to
                     .async_io(Interest::WRITABLE, || {
-                        splice(pipe.read.as_raw_fd(), to.as_raw_fd(), left)
+                        splice(pipe.read.as_fd(), to.as_fd(), left)
                     })
                     .await?;
                 if m == 0 {
@@ -104,52 +106,9 @@ mod linux {
     /// splice(2) of up to `len` bytes from `from` to `to`, neither
     /// blocking (the sockets are non-blocking, and SPLICE_F_NONBLOCK
     /// makes the pipe side so).
-    #[allow(unsafe_code)]
-    fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
-        // SAFETY: splice(2) reads and writes no memory of ours: it takes
-        // two descriptors, which the callers keep open for the call (they
-        // borrow the sockets and the pipe), and null offsets, as sockets
-        // and pipes require.
-        let n = unsafe {
-            libc::splice(
-                from,
-                std::ptr::null_mut(),
-                to,
-                std::ptr::null_mut(),
-                len,
-                libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
-    }
-
-    /// A new pipe, non-blocking and closed on exec: (read end, write end).
-    #[allow(unsafe_code)]
-    fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-        let mut fds: [libc::c_int; 2] = [-1, -1];
-        // SAFETY: pipe2(2) writes two descriptors into the array of two
-        // it is given, and nothing else.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: on success both are new open descriptors that nothing
-        // else owns; each OwnedFd closes its own once.
-        Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-    }
-
-    /// fcntl(F_SETPIPE_SZ): asks for a pipe of `size` bytes.
-    #[allow(unsafe_code)]
-    fn set_pipe_size(fd: RawFd, size: usize) -> io::Result<()> {
-        let size = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
-        // SAFETY: F_SETPIPE_SZ takes an integer argument and touches no
-        // memory of ours; `fd` is an open pipe its caller owns.
-        if unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, size) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+    fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize) -> io::Result<usize> {
+        let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
+        Ok(rustix::pipe::splice(from, None, to, None, len, flags)?)
     }
 }
 
