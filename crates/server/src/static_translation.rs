@@ -259,6 +259,7 @@ pub fn static_view(config: &StaticConfiguration) -> StaticView {
         default_transport: default_transport(config),
         default_rule_syntax: default_rule_syntax(config).ok().flatten(),
         tracing: config.tracing.is_some(),
+        entrypoint_configs: std::sync::Arc::new(config.entry_points.clone()),
     }
 }
 

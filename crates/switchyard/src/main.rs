@@ -8,11 +8,13 @@
 mod check;
 mod explain;
 mod healthcheck;
+mod listeners;
 mod logfile;
 mod logging;
 mod otel;
 mod reopen;
 mod setup;
+mod static_reload;
 
 use std::process::ExitCode;
 

@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use switchyard_config::loader::{Loaded, Source};
-use switchyard_server::entrypoint::EntryPoint;
 use switchyard_server::static_translation as translate;
 use switchyard_server::watcher::Watcher;
 use switchyard_server::{Builder, Runtime, Switcher};
 use tokio::sync::{mpsc, watch};
+
+use crate::listeners::Listeners;
+use crate::static_reload::StaticReload;
 
 pub const USAGE: &str = "\
 switchyard — an edge router that reads Traefik v3 configuration
@@ -123,21 +125,17 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         },
         None => None,
     };
-    let mut entrypoints = Vec::new();
-    for mut settings in translate::entrypoint_settings(&config, &host, &challenges)? {
-        settings.access_log.clone_from(&access_log);
-        settings.tracer.clone_from(&tracer);
-        settings.metrics = metrics.as_ref().map(|m| m.entrypoint(&settings.name));
-        let ep = EntryPoint::bind(settings, &switcher)?;
-        tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
-        entrypoints.push(ep);
-    }
-    let mut udp_entrypoints = Vec::new();
-    for settings in translate::udp_entrypoint_settings(&config)? {
-        let ep = switchyard_server::udp::UdpEntryPoint::bind(settings)?;
-        tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "UDP entrypoint listening");
-        udp_entrypoints.push(ep);
-    }
+    let mut listeners = Listeners::new(
+        switcher.clone(),
+        crate::listeners::Shared {
+            host: host.clone(),
+            challenges: challenges.clone(),
+            access_log: access_log.clone(),
+            tracer: tracer.clone(),
+            metrics: metrics.clone(),
+        },
+    );
+    let bound = listeners.bind_all(&config)?;
 
     let view = translate::static_view(&config);
     let terminating = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -219,6 +217,8 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         };
         tokio::spawn(resolver.run(obs_rx));
     }
+    let (views_tx, views_rx) = mpsc::unbounded_channel();
+    watcher.views_from(views_rx);
     let watcher_task = tokio::spawn(watcher.run(rx));
 
     let internal_config =
@@ -308,26 +308,19 @@ pub async fn run(loaded: Loaded) -> anyhow::Result<()> {
         tokio::spawn(provider.run(tx.clone()));
     }
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut serving = Vec::new();
-    for ep in entrypoints {
-        serving.push(tokio::spawn(
-            ep.serve(switcher.clone(), shutdown_rx.clone()),
-        ));
-    }
-    for ep in udp_entrypoints {
-        serving.push(tokio::spawn(
-            ep.serve(switcher.clone(), shutdown_rx.clone()),
-        ));
-    }
+    listeners.serve(bound);
+    let mut static_reload = StaticReload::new(config, listeners, views_tx, tx.clone());
+    let static_file = crate::static_reload::watch_file(&loaded.source);
 
-    wait_for_stop(signals, &reload_tx, &open_files).await?;
+    let reloads = Reloads {
+        providers: &reload_tx,
+        static_config: &mut static_reload,
+        static_file,
+    };
+    wait_for_stop(signals, reloads, &open_files).await?;
     tracing::info!("stopping: draining entrypoints");
     terminating.store(true, Ordering::Relaxed);
-    let _ = shutdown_tx.send(true);
-    for s in serving {
-        let _ = s.await;
-    }
+    static_reload.listeners.stop_all().await;
     if let Some(log) = access_log.clone() {
         let timeout = std::time::Duration::from_secs(2);
         let synced = tokio::task::spawn_blocking(move || log.sync(timeout)).await;
@@ -398,11 +391,33 @@ impl Signals {
     }
 }
 
-/// Waits for SIGTERM or SIGINT; SIGHUP bumps `reload` and SIGUSR1 reopens
-/// the log files meanwhile.
+/// What a SIGHUP reloads.
+struct Reloads<'a> {
+    /// Bumped: the file provider reads its files again.
+    providers: &'a watch::Sender<u64>,
+    /// The static configuration's entrypoints, read again on SIGHUP and
+    /// when the file changes.
+    static_config: &'a mut StaticReload,
+    /// The static file's watch (kept alive here) and its changes.
+    static_file: Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
+}
+
+/// The next change of the static file; never without a watch.
+async fn static_file_changed(
+    watch: &mut Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
+) -> Option<()> {
+    match watch {
+        Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for SIGTERM or SIGINT; SIGHUP reloads (the file provider and the
+/// static entrypoints), a change of the static file reloads its
+/// entrypoints, and SIGUSR1 reopens the log files meanwhile.
 async fn wait_for_stop(
     mut signals: Signals,
-    reload: &watch::Sender<u64>,
+    mut reloads: Reloads<'_>,
     files: &crate::reopen::Files,
 ) -> anyhow::Result<()> {
     tracing::info!(
@@ -413,9 +428,14 @@ async fn wait_for_stop(
             _ = signals.term.recv() => return Ok(()),
             _ = signals.int.recv() => return Ok(()),
             _ = signals.hup.recv() => {
-                tracing::info!("SIGHUP: re-reading the file provider");
-                reload.send_modify(|n| *n += 1);
+                tracing::info!("SIGHUP: re-reading the file provider and the static configuration");
+                reloads.providers.send_modify(|n| *n += 1);
+                reloads.static_config.reload("SIGHUP").await;
             }
+            changed = static_file_changed(&mut reloads.static_file) => match changed {
+                Some(()) => reloads.static_config.reload("static configuration file changed").await,
+                None => reloads.static_file = None,
+            },
             _ = signals.usr1.recv() => {
                 // Reopened before the line is logged, so the line is the
                 // first one in the new file.
