@@ -47,6 +47,9 @@ impl Setup {
         let dir = TestDir::new(name);
         dir.write("dynamic/config.yml", dynamic);
         let admin = local(free_port());
+        if let Some(folder) = dir.join(static_file).parent() {
+            std::fs::create_dir_all(folder).expect("static file's folder");
+        }
         dir.write_atomic(static_file, &static_yaml(&dir, admin, eps, ""));
         if static_file != "switchyard.yml" {
             std::os::unix::fs::symlink(dir.join(static_file), dir.join("switchyard.yml"))
