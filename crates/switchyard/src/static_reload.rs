@@ -185,9 +185,7 @@ pub fn watch_file(source: &Source) -> Option<(notify::RecommendedWatcher, mpsc::
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    let Some(name) = file.file_name().map(ToOwned::to_owned) else {
-        return None;
-    };
+    let name = file.file_name().map(ToOwned::to_owned)?;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let watched = move |res: notify::Result<notify::Event>| {
         let ours = match res {
