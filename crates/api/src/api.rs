@@ -16,7 +16,6 @@
 //!
 //! Anything else is Traefik's plain `404 page not found`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -39,8 +38,6 @@ pub struct Api {
     base_path: String,
     /// The page, when `api.dashboard` is on.
     dashboard: Option<Dashboard>,
-    /// By name, as the list orders them.
-    entrypoints: BTreeMap<String, Value>,
     features: Value,
     providers: Vec<String>,
     version: Value,
@@ -77,11 +74,6 @@ impl Api {
         Ok(Arc::new(Api {
             switcher,
             dashboard: api.dashboard.then(|| Dashboard::new(&api.base_path)),
-            entrypoints: config
-                .entry_points
-                .iter()
-                .map(|(name, ep)| (name.clone(), entrypoints::entrypoint_json(name, ep)))
-                .collect(),
             features: overview::features(config),
             providers: overview::providers(config.providers.as_ref()),
             version: version::version_json(version, started, config.api.as_ref()),
@@ -168,13 +160,21 @@ impl Api {
             }
             Route::RawData => self.raw_data(),
             Route::Explain => explain::response(&self.switcher.load(), &q),
+            // From the runtime: entrypoints may change while running.
             Route::EntryPoints => {
-                let all: Vec<Value> = self.entrypoints.values().cloned().collect();
+                let runtime = self.switcher.load();
+                let all: Vec<Value> = runtime
+                    .info
+                    .entrypoint_configs
+                    .iter()
+                    .map(|(name, ep)| entrypoints::entrypoint_json(name, ep))
+                    .collect();
                 page_of(&all, &q)
             }
             Route::EntryPoint(id) => with_name(id, "entryPointID", |name| {
-                match self.entrypoints.get(name) {
-                    Some(ep) => respond::json_ok(ep),
+                let runtime = self.switcher.load();
+                match runtime.info.entrypoint_configs.get(name) {
+                    Some(ep) => respond::json_ok(&entrypoints::entrypoint_json(name, ep)),
                     None => not_found("entry point", name),
                 }
             }),

@@ -211,4 +211,7 @@ pub struct RuntimeInfo {
     pub tcp_routers: Elements,
     pub tcp_services: Elements,
     pub tcp_middlewares: Elements,
+    /// Every entrypoint's static configuration when this runtime was built
+    /// (entrypoints may change while running).
+    pub entrypoint_configs: Arc<BTreeMap<String, switchyard_config::static_config::EntryPoint>>,
 }

@@ -260,6 +260,7 @@ pub fn static_view(config: &StaticConfiguration) -> StaticView {
         default_tcp_transport: config.tcp_servers_transport.clone().unwrap_or_default(),
         default_rule_syntax: default_rule_syntax(config).ok().flatten(),
         tracing: config.tracing.is_some(),
+        entrypoint_configs: std::sync::Arc::new(config.entry_points.clone()),
     }
 }
 

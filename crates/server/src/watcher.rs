@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant as TokioInstant;
 
 use crate::merge::{merge, merge_changed, same, Change};
-use crate::{Builder, Switcher};
+use crate::{Builder, StaticView, Switcher};
 
 /// Providers whose changes are never throttled.
 const UNTHROTTLED: &[&str] = &["internal"];
@@ -57,6 +57,11 @@ pub struct Watcher {
     in_build: Vec<(String, u64)>,
     /// Per provider, how many of its configurations were dealt with.
     settled: watch::Sender<Settled>,
+    /// New static views (entrypoints changed while running), when the
+    /// binary can send them.
+    views: Option<mpsc::UnboundedReceiver<StaticView>>,
+    /// A view received and not yet handed to a build.
+    pending_view: Option<StaticView>,
 }
 
 /// Per provider, how many of the configurations it sent the watcher has
@@ -91,6 +96,8 @@ impl Watcher {
             received: HashMap::new(),
             in_build: Vec::new(),
             settled: watch::channel(Settled::new()).0,
+            views: None,
+            pending_view: None,
         }
     }
 
@@ -99,6 +106,12 @@ impl Watcher {
     /// watcher: when it stops, the receiver's `changed` fails.
     pub fn settled(&self) -> watch::Receiver<Settled> {
         self.settled.subscribe()
+    }
+
+    /// Takes new static views from `views`: each is handed to the builder
+    /// and the configuration is built again with it, even unchanged.
+    pub fn views_from(&mut self, views: mpsc::UnboundedReceiver<StaticView>) {
+        self.views = Some(views);
     }
 
     /// After every build, and on each thread that allocated or freed much
@@ -145,6 +158,10 @@ impl Watcher {
                 msg = rx.recv(), if open => match msg {
                     Some(msg) => self.receive(msg),
                     None => open = false,
+                },
+                view = next_view(&mut self.views), if open => match view {
+                    Some(view) => self.pending_view = Some(view),
+                    None => self.views = None,
                 },
                 outcome = done => {
                     building = None;
@@ -201,10 +218,11 @@ impl Watcher {
             .filter(|p| self.quiet_until.get(*p).is_none_or(|t| *t <= now))
             .cloned()
             .collect();
-        if due.is_empty() {
+        if due.is_empty() && self.pending_view.is_none() {
             return None;
         }
         let mut core = self.core.take()?;
+        let view = self.pending_view.take();
         let mut oldest = Instant::now();
         let mut changes: Vec<Change> = Vec::new();
         for p in due {
@@ -221,13 +239,21 @@ impl Watcher {
         }
         let release = self.release;
         Some(tokio::task::spawn_blocking(move || {
-            let applied = core.apply(oldest, &changes);
+            let applied = core.apply(oldest, &changes, view);
             free_later(changes, None);
             if let (Some(release), Some(_)) = (release, &applied) {
                 release();
             }
             Outcome { core, applied }
         }))
+    }
+}
+
+/// The next view from `views`; never, when there is no such channel.
+async fn next_view(views: &mut Option<mpsc::UnboundedReceiver<StaticView>>) -> Option<StaticView> {
+    match views {
+        Some(views) => views.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -256,8 +282,19 @@ impl Core {
     /// Merges, builds and switches; the configuration applied, or None when
     /// it equals the one already applied. `changes`: the providers whose
     /// configuration changed since the last merge, and what they had.
-    fn apply(&mut self, received: Instant, changes: &[Change]) -> Option<Arc<Configuration>> {
+    /// With a new `view`, the builder takes it and builds even an
+    /// unchanged configuration.
+    fn apply(
+        &mut self,
+        received: Instant,
+        changes: &[Change],
+        view: Option<StaticView>,
+    ) -> Option<Arc<Configuration>> {
         let started = Instant::now();
+        let new_view = view.is_some();
+        if let Some(view) = view {
+            self.builder.set_view(view);
+        }
         // The applied configuration is the merge of the providers' previous
         // ones (a merge equal to it was not applied, being the same): only
         // what changed is merged into it.
@@ -266,7 +303,7 @@ impl Core {
             .as_deref()
             .and_then(|base| merge_changed(base, &self.latest, changes))
             .unwrap_or_else(|| merge(&self.latest));
-        if self.applied.as_deref().is_some_and(|a| same(a, &merged)) {
+        if !new_view && self.applied.as_deref().is_some_and(|a| same(a, &merged)) {
             tracing::debug!("configuration unchanged, nothing to apply");
             return None;
         }

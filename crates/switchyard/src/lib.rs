@@ -117,12 +117,14 @@
 mod applied;
 mod error;
 mod gateway;
+mod listeners;
 mod logfile;
 mod logging;
 mod otel;
 mod reopen;
 mod sender;
 mod setup;
+mod static_reload;
 mod upgrade;
 
 /// Traefik's configuration types and their loaders (`switchyard-config`).

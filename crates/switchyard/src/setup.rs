@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use switchyard_config::loader::{Loaded, Source};
-use switchyard_server::entrypoint::EntryPoint;
 use switchyard_server::static_translation as translate;
 use switchyard_server::watcher::Watcher;
 use switchyard_server::{Builder, Runtime, Switcher};
 use tokio::sync::{mpsc, watch};
+
+use crate::listeners::Listeners;
+use crate::static_reload::StaticReload;
 
 /// The binary's `--help` text.
 pub const USAGE: &str = "\
@@ -72,12 +74,18 @@ pub async fn run(loaded: Loaded, release_memory: fn()) -> anyhow::Result<()> {
         Source::Env => tracing::info!("static configuration loaded from environment variables"),
         Source::Defaults => tracing::info!("no static configuration found, using defaults"),
     }
+    let source = loaded.source.clone();
     let mut running = start(loaded, open_files, Some(release_memory)).await?;
     if let Some(successor) = running.successor.take() {
         tokio::spawn(successor.report_ready());
     }
     let upgrader = crate::upgrade::Upgrader::new(running.switcher.clone());
-    wait_for_stop(signals, upgrader, &running.reload, &running.files).await?;
+    let reloads = Reloads {
+        providers: &running.reload,
+        static_config: &mut running.static_reload,
+        static_file: crate::static_reload::watch_file(&source),
+    };
+    wait_for_stop(signals, upgrader, reloads, &running.files).await?;
     stop(running).await;
     if let Some(e) = &log_export {
         // The log's last records, this one included.
@@ -104,8 +112,9 @@ pub(crate) struct Running {
     /// The files to reopen when asked (SIGUSR1).
     pub(crate) files: crate::reopen::Files,
     terminating: Arc<std::sync::atomic::AtomicBool>,
-    shutdown: watch::Sender<bool>,
-    serving: Vec<tokio::task::JoinHandle<()>>,
+    /// The entrypoints that serve, and the static configuration they came
+    /// from (the binary reads it again on SIGHUP or when its file changes).
+    pub(crate) static_reload: StaticReload,
     access_log: Option<Arc<switchyard_server::accesslog::AccessLog>>,
     access_log_export: Option<switchyard_otlp::LogExporter>,
     watcher_task: tokio::task::JoinHandle<()>,
@@ -186,26 +195,30 @@ pub(crate) async fn start(
     };
     // Started by an upgrade: the previous process's sockets, before binding.
     let successor = crate::upgrade::take_over();
-    let mut entrypoints = Vec::new();
-    let mut addresses = Vec::new();
-    for mut settings in translate::entrypoint_settings(&config, &host, &challenges)? {
-        settings.access_log.clone_from(&access_log);
-        settings.tracer.clone_from(&tracer);
-        settings.metrics = metrics.as_ref().map(|m| m.entrypoint(&settings.name));
-        let ep = EntryPoint::bind(settings, &switcher)?;
-        tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "entrypoint listening");
-        addresses.push((ep.name().to_string(), ep.local_addr()?));
-        entrypoints.push(ep);
-    }
-    let mut udp_entrypoints = Vec::new();
-    let mut udp_addresses = Vec::new();
-    for settings in translate::udp_entrypoint_settings(&config)? {
-        let ep = switchyard_server::udp::UdpEntryPoint::bind(settings)?;
-        tracing::info!(entrypoint = ep.name(), address = %ep.local_addr()?, "UDP entrypoint listening");
-        udp_addresses.push((ep.name().to_string(), ep.local_addr()?));
-        udp_entrypoints.push(ep);
-    }
+    let mut listeners = Listeners::new(
+        switcher.clone(),
+        crate::listeners::Shared {
+            host: host.clone(),
+            challenges: challenges.clone(),
+            access_log: access_log.clone(),
+            tracer: tracer.clone(),
+            metrics: metrics.clone(),
+        },
+    );
+    let bound = listeners.bind_all(&config)?;
     crate::upgrade::close_unused_sockets();
+    let mut addresses = Vec::new();
+    let mut udp_addresses = Vec::new();
+    for (_, ep) in &bound {
+        match ep {
+            crate::listeners::Bound::Http(ep) => {
+                addresses.push((ep.name().to_string(), ep.local_addr()?))
+            }
+            crate::listeners::Bound::Udp(ep) => {
+                udp_addresses.push((ep.name().to_string(), ep.local_addr()?))
+            }
+        }
+    }
 
     let view = translate::static_view(&config);
     let terminating = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -290,6 +303,8 @@ pub(crate) async fn start(
         };
         tokio::spawn(resolver.run(obs_rx));
     }
+    let (views_tx, views_rx) = mpsc::unbounded_channel();
+    watcher.views_from(views_rx);
     let watcher_task = tokio::spawn(watcher.run(rx));
 
     let internal_config =
@@ -384,18 +399,8 @@ pub(crate) async fn start(
     if let Some(successor) = &successor {
         successor.routed(&switcher).await?;
     }
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut serving = Vec::new();
-    for ep in entrypoints {
-        serving.push(tokio::spawn(
-            ep.serve(switcher.clone(), shutdown_rx.clone()),
-        ));
-    }
-    for ep in udp_entrypoints {
-        serving.push(tokio::spawn(
-            ep.serve(switcher.clone(), shutdown_rx.clone()),
-        ));
-    }
+    listeners.serve(bound);
+    let static_reload = StaticReload::new(config, listeners, views_tx, tx.clone());
 
     Ok(Running {
         switcher,
@@ -406,8 +411,7 @@ pub(crate) async fn start(
         reload: reload_tx,
         files: open_files,
         terminating,
-        shutdown: shutdown_tx,
-        serving,
+        static_reload,
         access_log,
         access_log_export,
         watcher_task,
@@ -425,8 +429,7 @@ pub(crate) async fn stop(running: Running) {
     let Running {
         providers: tx,
         terminating,
-        shutdown: shutdown_tx,
-        serving,
+        static_reload,
         access_log,
         access_log_export,
         watcher_task,
@@ -436,10 +439,7 @@ pub(crate) async fn stop(running: Running) {
     } = running;
     tracing::info!("stopping: draining entrypoints");
     terminating.store(true, Ordering::Relaxed);
-    let _ = shutdown_tx.send(true);
-    for s in serving {
-        let _ = s.await;
-    }
+    static_reload.listeners.stop_all().await;
     if let Some(log) = access_log.clone() {
         let timeout = std::time::Duration::from_secs(2);
         let synced = tokio::task::spawn_blocking(move || log.sync(timeout)).await;
@@ -507,13 +507,35 @@ impl Signals {
     }
 }
 
+/// What a SIGHUP reloads.
+struct Reloads<'a> {
+    /// Bumped: the file provider reads its files again.
+    providers: &'a watch::Sender<u64>,
+    /// The static configuration's entrypoints, read again on SIGHUP and
+    /// when the file changes.
+    static_config: &'a mut StaticReload,
+    /// The static file's watch (kept alive here) and its changes.
+    static_file: Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
+}
+
+/// The next change of the static file; never without a watch.
+async fn static_file_changed(
+    watch: &mut Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
+) -> Option<()> {
+    match watch {
+        Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Waits for SIGTERM or SIGINT, or for a new process to have taken over
-/// (SIGUSR2 starts it); SIGHUP bumps `reload` and SIGUSR1 reopens the log
-/// files meanwhile.
+/// (SIGUSR2 starts it); SIGHUP reloads (the file provider and the static
+/// entrypoints), a change of the static file reloads its entrypoints, and
+/// SIGUSR1 reopens the log files meanwhile.
 async fn wait_for_stop(
     mut signals: Signals,
     mut upgrader: crate::upgrade::Upgrader,
-    reload: &watch::Sender<u64>,
+    mut reloads: Reloads<'_>,
     files: &crate::reopen::Files,
 ) -> anyhow::Result<()> {
     tracing::info!(
@@ -526,9 +548,14 @@ async fn wait_for_stop(
             _ = upgrader.succeeded() => return Ok(()),
             _ = signals.usr2.recv() => upgrader.start(),
             _ = signals.hup.recv() => {
-                tracing::info!("SIGHUP: re-reading the file provider");
-                reload.send_modify(|n| *n += 1);
+                tracing::info!("SIGHUP: re-reading the file provider and the static configuration");
+                reloads.providers.send_modify(|n| *n += 1);
+                reloads.static_config.reload("SIGHUP").await;
             }
+            changed = static_file_changed(&mut reloads.static_file) => match changed {
+                Some(()) => reloads.static_config.reload("static configuration file changed").await,
+                None => reloads.static_file = None,
+            },
             _ = signals.usr1.recv() => {
                 // Reopened before the line is logged, so the line is the
                 // first one in the new file.

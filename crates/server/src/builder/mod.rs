@@ -63,6 +63,10 @@ pub struct StaticView {
     pub provider_precedence: Option<Vec<String>>,
     /// Whether `tracing` is on: chains then get their span steps.
     pub tracing: bool,
+    /// Every entrypoint's static configuration, as `/api/entrypoints`
+    /// shows it.
+    pub entrypoint_configs:
+        Arc<std::collections::BTreeMap<String, switchyard_config::static_config::EntryPoint>>,
 }
 
 /// Builds runtimes, remembering what it built last.
@@ -98,6 +102,9 @@ pub struct Builder {
     /// The UDP runtime of the last build, taken over while `udp` does not
     /// change (its balancers keep their turn).
     udp: Arc<crate::udp::UdpRuntime>,
+    /// Set by [`Builder::set_view`]: the next build rebuilds the UDP
+    /// runtime even if `udp` did not change.
+    udp_stale: bool,
 }
 
 /// The TLS runtime of one build and what went wrong building it.
@@ -149,6 +156,7 @@ impl Builder {
             tcp_tables: HashMap::new(),
             tcp_services: HashMap::new(),
             udp: Default::default(),
+            udp_stale: false,
         })
     }
 
@@ -157,6 +165,17 @@ impl Builder {
     pub fn with_metrics(mut self, metrics: Option<Arc<crate::metrics::Metrics>>) -> Builder {
         self.metrics = metrics;
         self
+    }
+
+    /// Takes the static configuration's new entrypoints (added, removed
+    /// or changed while running): the next build builds every router and
+    /// the UDP runtime again for them (services and their state are
+    /// kept, their definitions not depending on entrypoints).
+    pub fn set_view(&mut self, view: StaticView) {
+        self.view = Arc::new(view);
+        self.routers.clear();
+        self.patchable = None;
+        self.udp_stale = true;
     }
 
     fn build_tls(
@@ -256,11 +275,13 @@ impl Builder {
         let http = config.http.as_ref().unwrap_or(&empty);
         let mut info = RuntimeInfo {
             generation: self.generation,
+            entrypoint_configs: self.view.entrypoint_configs.clone(),
             ..RuntimeInfo::default()
         };
         let mut stats = BuildStats::default();
-        if last.as_deref().is_none_or(|l| l.udp != config.udp) {
+        if self.udp_stale || last.as_deref().is_none_or(|l| l.udp != config.udp) {
             self.udp = Arc::new(crate::udp::runtime(&config, &self.view.udp_entrypoints));
+            self.udp_stale = false;
         }
         let mut built_services = self.build_services(http, last_http, &mut info, &mut stats);
         self.compile_middlewares(http, &built_services, &mut info);

@@ -342,3 +342,28 @@ fn a_patched_runtime_equals_one_built_from_scratch() {
         assert!(patched > 0, "seed {seed}: nothing was patched");
     }
 }
+
+#[test]
+fn a_new_view_moves_routers_to_the_new_entrypoints() {
+    let mut b = builder();
+    let config = merged(&yaml("v", 1, "b.test", ""));
+    let (before, _) = b.build(config.clone());
+    assert!(!before.entrypoints.contains_key("other"));
+    b.set_view(StaticView {
+        entrypoints: vec!["web".into(), "other".into()],
+        default_entrypoints: vec!["other".into()],
+        ..Default::default()
+    });
+    // The same configuration, built again for the new entrypoints.
+    let (after, _) = b.build(config);
+    let names: Vec<&str> = after.entrypoints["other"]
+        .entries()
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert!(names.contains(&"r1@file"), "{names:?}");
+    assert!(after
+        .entrypoints
+        .get("web")
+        .is_none_or(|t| t.entries().is_empty()));
+}

@@ -240,8 +240,61 @@ impl EntryPoint {
         })
     }
 
+    /// An entrypoint with new `settings` accepting from the listening
+    /// socket `shared` (a duplicate of a running entrypoint's, see
+    /// [`EntryPoint::duplicate_listener`]): nothing is bound, so no
+    /// connection attempt is refused while one replaces the other. Without
+    /// HTTP/3 only: a QUIC endpoint cannot be shared.
+    pub fn sharing(
+        settings: EntryPointSettings,
+        shared: std::net::TcpListener,
+    ) -> Result<EntryPoint, AddressError> {
+        let address = shared
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)));
+        let bind_error = |source| AddressError::Bind {
+            name: settings.name.clone(),
+            address,
+            source,
+        };
+        if settings.http3.is_some() {
+            return Err(bind_error(std::io::Error::other(
+                "an HTTP/3 entrypoint cannot share its socket",
+            )));
+        }
+        let listener = shared
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(shared))
+            .map_err(bind_error)?;
+        // Registered under its new settings: a binary upgrade hands it over
+        // once the entrypoint it replaces (and its registration) is gone.
+        let configured = parse_address(&settings.name, &settings.address).unwrap_or(address);
+        let key = sockets::Key::new(&settings.name, "tcp", configured);
+        let registration = sockets::register(key, &listener).map_err(bind_error)?;
+        Ok(EntryPoint {
+            settings: Arc::new(settings),
+            listener,
+            registration,
+            #[cfg(feature = "http3")]
+            quic: None,
+        })
+    }
+
+    /// A duplicate of the listening socket (the same socket, another
+    /// descriptor), for [`EntryPoint::sharing`].
+    pub fn duplicate_listener(&self) -> std::io::Result<std::net::TcpListener> {
+        socket2::SockRef::from(&self.listener)
+            .try_clone()
+            .map(Into::into)
+    }
+
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Whether it has `http3` (a QUIC endpoint, with the feature).
+    pub fn has_http3(&self) -> bool {
+        self.settings.http3.is_some()
     }
 
     pub fn name(&self) -> &str {
