@@ -644,3 +644,102 @@ def test_kubernetes_gateway_header_add_appends_compared(setups):
         [("x-answer", "r"), ("x-backend", "a"), ("x-backend", "added")],
         [("x-multi", "sent"), ("x-multi", "added"), ("x-set", "s"), ("x-set", "also")],
     ), got["traefik"]
+
+
+TCP_ROUTES = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: tcpgw, namespace: default}
+spec:
+  gatewayClassName: traefik
+  listeners:
+  - {name: raw, port: <<other>>, protocol: TCP}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: raw, namespace: default}
+spec:
+  parentRefs: [{name: tcpgw, sectionName: raw}]
+  rules:
+  - backendRefs: [{name: whoami-a, port: 80}]
+"""
+
+
+def tcp_view(s, name):
+    """The proxy's TCP routers and services (names, rules, services and
+    TLS), as its /api/rawdata shows them."""
+    status, _, body = request(s.proxies[name].admin, "GET", "/api/rawdata", host="localhost")
+    raw = json.loads(body) if status == 200 else {}
+    routers = {k: (v.get("rule"), v.get("service"), v.get("tls"), v.get("entryPoints"), v.get("priority"))
+               for k, v in raw.get("tcpRouters", {}).items()}
+    services = {k: v.get("weighted") or {"servers": len(v.get("loadBalancer", {}).get("servers", []))}
+                for k, v in raw.get("tcpServices", {}).items()}
+    return routers, services
+
+
+def test_kubernetes_gateway_tcp_and_tls_routes_compared(setups):
+    """With experimentalChannel: a TCPRoute on a TCP listener routes the
+    connection to its Service (an HTTP request sent through it is answered
+    by the backend); then a TLSRoute on a TLS listener terminating with the
+    Secret's certificate (`backend.test`), routed by SNI. The same TCP
+    routers and services in both, the same route statuses."""
+    s = setups(["gateway"], extra="    experimentalChannel: true")
+    s.apply(TCP_ROUTES)
+
+    def through(p, tls=None):
+        try:
+            status, _, body = request(p.other, "GET", "/", host="any.test", tls=tls, timeout=5)
+        except OSError as e:
+            return str(e)
+        return status, (json.loads(body)["name"] if status == 200 and body.startswith(b"{") else None)
+
+    for name, p in s.proxies.items():
+        wait("%s: TCPRoute routed" % name, lambda: through(p) == (200, "a") or through(p), timeout=20)
+    assert tcp_view(s, "switchyard") == tcp_view(s, "traefik"), (tcp_view(s, "switchyard"), tcp_view(s, "traefik"))
+    statuses_alike(s, [
+        "/apis/gateway.networking.k8s.io/v1alpha2/namespaces/default/tcproutes/raw",
+        GATEWAY_API + "/namespaces/default/gateways/tcpgw",
+    ])
+
+    fixtures = os.path.join(REPO, "crates", "testkit", "fixtures")
+    indent = lambda path: "\n".join("      " + line for line in open(os.path.join(fixtures, path)).read().strip().splitlines())
+    s.double.delete("apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: raw, namespace: default}\n")
+    s.apply("""
+apiVersion: v1
+kind: Secret
+metadata: {name: site-cert, namespace: default}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+%s
+  tls.key: |
+%s
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: tcpgw, namespace: default}
+spec:
+  gatewayClassName: traefik
+  listeners:
+  - name: tls
+    port: <<other>>
+    protocol: TLS
+    tls: {mode: Terminate, certificateRefs: [{name: site-cert}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: sni, namespace: default}
+spec:
+  parentRefs: [{name: tcpgw, sectionName: tls}]
+  hostnames: [backend.test]
+  rules:
+  - backendRefs: [{name: whoami-b, port: 80}]
+""" % (indent("server.pem"), indent("server.key")))
+    for name, p in s.proxies.items():
+        wait("%s: TLSRoute routed by SNI" % name,
+             lambda: through(p, tls={"sni": "backend.test"}) == (200, "b") or through(p, tls={"sni": "backend.test"}), timeout=20)
+    assert tcp_view(s, "switchyard") == tcp_view(s, "traefik"), (tcp_view(s, "switchyard"), tcp_view(s, "traefik"))
+    statuses_alike(s, [
+        GATEWAY_API + "/namespaces/default/tlsroutes/sni",
+        GATEWAY_API + "/namespaces/default/gateways/tcpgw",
+    ])

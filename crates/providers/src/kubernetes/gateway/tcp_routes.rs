@@ -241,14 +241,19 @@ impl OnListener for TcpRoutes<'_> {
                 listener.entry_point.as_str(),
                 index.as_str(),
             ];
-            let router_name = router_name(&key, &place, "");
             let mut router = json!({
                 "entryPoints": [listener.entry_point],
                 "ruleSyntax": "default",
             });
+            // A TLSRoute's router is named after its rule, a TCPRoute's
+            // (whose rule is always the same) after its place only.
+            let (rule, priority) = host_sni_rule(hostnames);
+            let router_name = match self.kind {
+                Kind::Tls => router_name(&key, &place, &rule),
+                Kind::Tcp => router_name(&key, &place, ""),
+            };
             match self.kind {
                 Kind::Tls => {
-                    let (rule, priority) = host_sni_rule(hostnames);
                     router["rule"] = Value::from(rule);
                     if priority != 0 {
                         router["priority"] = Value::from(priority);
