@@ -157,6 +157,9 @@ fn servers(
         .collect())
 }
 
+/// A Service's addresses, each `(host, port)`, with the Service's port.
+pub(crate) type Addresses<'o> = (Vec<(String, i64)>, &'o Value);
+
 /// The addresses (host, port) behind the Service `namespace/name` on its
 /// port `port`: its ready EndpointSlice addresses (each once), or its
 /// cluster IP with native load balancing; with the Service's port.
@@ -166,7 +169,7 @@ pub(crate) fn addresses<'o>(
     namespace: &str,
     name: &str,
     port: i64,
-) -> Result<(Vec<(String, i64)>, &'o Value), String> {
+) -> Result<Addresses<'o>, String> {
     let Some(service) = objects.service(namespace, name) else {
         return Err(format!("getting service: service {name:?} not found"));
     };
