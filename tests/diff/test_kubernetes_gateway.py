@@ -9,6 +9,7 @@ The machinery (doubles, backends, `expect`) is test_kubernetes.py's, whose
 Traefik-only Gateway cases stay as they are.
 """
 
+import http.client
 import json
 import os
 from collections import Counter
@@ -218,7 +219,7 @@ kind: HTTPRoute
 metadata: {name: redirects, namespace: default}
 spec:
   parentRefs: [{name: gw}]
-  hostnames: [r.test]
+  hostnames: [r.test, "r.test:8000"]
   rules:
   - matches: [{path: {type: PathPrefix, value: /secure}}]
     filters:
@@ -236,26 +237,48 @@ spec:
     - type: RequestRedirect
       requestRedirect:
         path: {type: ReplaceFullPath, replaceFullPath: /elsewhere}
+  - matches: [{path: {type: PathPrefix, value: /see}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {hostname: see.test, statusCode: 303}
+  - matches: [{path: {type: PathPrefix, value: /temp}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {scheme: https, port: 9443, statusCode: 307}
+  - matches: [{path: {type: PathPrefix, value: /perm/}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect:
+        statusCode: 308
+        path: {type: ReplacePrefixMatch, replacePrefixMatch: /p/}
   - matches: [{path: {type: PathPrefix, value: /}}]
     backendRefs: [{name: whoami-a, port: 80}]
 """
 
 
 def test_kubernetes_gateway_redirects_compared(setups):
-    """RequestRedirect filters (Switchyard builds them as redirectRegex
-    middlewares): the same status and Location for GET requests."""
+    """RequestRedirect filters (Traefik's own `requestRedirect` middleware
+    in both): the same status, Location and body for every method, every
+    status the Gateway API allows, the request's port kept unless a scheme
+    or port is given."""
     s = setups(["gateway"])
     s.apply(REDIRECTS)
     s.expect("redirect routes", {("r.test", "/"): (200, "a"), ("r.test", "/secure"): 301})
-    paths = ["/secure", "/secure/x?q=1", "/old", "/old/", "/old/a/b?z", "/full", "/full?k=v", "/oldish"]
+    paths = [
+        "/secure", "/secure/x?q=1", "/old", "/old/", "/old/a/b?z", "/full", "/full?k=v", "/oldish",
+        "/see/x", "/temp?t=1", "/perm", "/perm/", "/perm/a/b", "/old/a%20b",
+    ]
     got = {}
     for name, p in s.proxies.items():
         got[name] = []
-        for path in paths:
-            status, headers, _ = request(p.web, "GET", path, host="r.test")
-            got[name].append((path, status, headers.get("location")))
-    assert got["switchyard"] == got["traefik"], json.dumps(got, indent=1)
-    assert got["traefik"] == [
+        for method in ("GET", "POST"):
+            for host in ("r.test", "r.test:8000"):
+                for path in paths:
+                    status, headers, body = request(p.web, method, path, host=host)
+                    got[name].append((method, host, path, status, headers.get("location"), body if status != 200 else None))
+    assert got["switchyard"] == got["traefik"], json.dumps({k: [repr(x) for x in v] for k, v in got.items()}, indent=1)
+    get_plain = [(path, status, location) for method, host, path, status, location, _ in got["traefik"] if method == "GET" and host == "r.test"]
+    assert get_plain[:8] == [
         ("/secure", 301, "https://r.test/secure"),
         ("/secure/x?q=1", 301, "https://r.test/secure/x?q=1"),
         ("/old", 302, "http://moved.test:8443/new"),
@@ -264,7 +287,11 @@ def test_kubernetes_gateway_redirects_compared(setups):
         ("/full", 302, "http://r.test/elsewhere"),
         ("/full?k=v", 302, "http://r.test/elsewhere?k=v"),
         ("/oldish", 200, None),
-    ], got["traefik"]
+    ], get_plain
+    # A POST keeps the status (not 307/308 for 302/301).
+    posted = {(path, host): status for method, host, path, status, _, _ in got["traefik"] if method == "POST"}
+    assert posted[("/secure", "r.test")] == 301 and posted[("/see/x", "r.test")] == 303, posted
+    assert s.routers("switchyard") == s.routers("traefik")
 
 
 REWRITES = """
@@ -489,3 +516,230 @@ spec:
     # Only Traefik's own class gets a status.
     for name in s.proxies:
         assert s.status(name, GATEWAY_API + "/gatewayclasses/unlabelled") is None, name
+
+
+INVALID = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: invalid, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [bad.test]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /mirror}}]
+    filters:
+    - type: RequestMirror
+      requestMirror: {backendRef: {name: whoami-b, port: 80}}
+    backendRefs: [{name: whoami-a, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /cors}}]
+    filters:
+    - type: CORS
+      cors: {allowOrigins: ["*"]}
+    backendRefs: [{name: whoami-a, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /missing}}]
+    backendRefs: [{name: nothing-here, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /noport}}]
+    backendRefs: [{name: whoami-a}]
+  - matches: [{path: {type: PathPrefix, value: /kind}}]
+    backendRefs: [{group: example.com, kind: Thing, name: whoami-a, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /cross}}]
+    backendRefs: [{name: whoami-a, namespace: other, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /badport}}]
+    backendRefs: [{name: whoami-a, port: 81}]
+  - matches: [{path: {type: PathPrefix, value: /half}}]
+    backendRefs:
+    - {name: whoami-a, port: 80, weight: 1}
+    - {name: nothing-here, port: 80, weight: 1}
+  - matches: [{path: {type: PathPrefix, value: /fine}}]
+    backendRefs: [{name: whoami-b, port: 80}]
+"""
+
+
+def test_kubernetes_gateway_invalid_rules_answer_500_compared(setups):
+    """What Traefik cannot load (an unsupported filter, a missing Service,
+    no port, an unknown kind, no ReferenceGrant, a port the Service does
+    not have) keeps its router and answers 500 with no body; a missing
+    backend weighted beside a good one answers 500 for its share. The same
+    routers, services and route status in both."""
+    s = setups(["gateway"])
+    s.apply(INVALID)
+    wants = {("bad.test", "/fine"): (200, "b")}
+    for path in ("/mirror", "/cors", "/missing", "/noport", "/kind", "/cross", "/badport"):
+        wants[("bad.test", path)] = 500
+    s.expect("invalid rules", wants)
+    for name, p in s.proxies.items():
+        for path in ("/mirror", "/missing"):
+            status, _, body = request(p.web, "GET", path, host="bad.test")
+            assert (status, body) == (500, b""), (name, path, status, body)
+    spreads = {name: Counter(answer(p, "bad.test", "/half") for _ in range(8)) for name, p in s.proxies.items()}
+    assert spreads["switchyard"] == spreads["traefik"] == Counter({(200, "a"): 4, (500, None): 4}), spreads
+    assert s.routers("switchyard") == s.routers("traefik")
+    services = {}
+    for name, p in s.proxies.items():
+        status, _, body = request(p.admin, "GET", "/api/rawdata", host="localhost")
+        raw = json.loads(body)["services"]
+        services[name] = {k: v.get("weighted") for k, v in raw.items() if k.endswith("wrr@kubernetesgateway")}
+    assert services["switchyard"] == services["traefik"], json.dumps(services, indent=1)
+    statuses_alike(s, [GATEWAY_API + "/namespaces/default/httproutes/invalid"])
+
+
+ADDS = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: adds, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [add.test]
+  rules:
+  - filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set: [{name: X-Set, value: s}]
+        add: [{name: X-Multi, value: added}, {name: X-Set, value: also}]
+        remove: [X-Drop]
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        add: [{name: X-Backend, value: added}]
+        set: [{name: X-Answer, value: r}]
+    backendRefs: [{name: whoami-a, port: 80}]
+"""
+
+
+def raw_answer(port, path, host, headers):
+    """(status, the response's X-Backend and X-Answer fields, the request's
+    X-Multi, X-Set and X-Drop fields the backend saw): each field as
+    (name, value), repeated ones kept in their order."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", host)
+        for k, v in headers:
+            conn.putheader(k, v)
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = resp.read()
+        fields = [(k.lower(), v) for k, v in resp.getheaders() if k.lower() in ("x-backend", "x-answer")]
+        seen = [tuple(h) for h in json.loads(body)["headers"] if h[0] in ("x-multi", "x-set", "x-drop")] if resp.status == 200 else []
+        # Each proxy writes the fields of different names in its own order.
+        return resp.status, sorted(fields, key=lambda f: f[0]), sorted(seen, key=lambda f: f[0])
+    finally:
+        conn.close()
+
+
+def test_kubernetes_gateway_header_add_appends_compared(setups):
+    """Header modifiers' `add` appends a value (a field of its own) to what
+    the request or the answer has, after `set`; `remove` last."""
+    s = setups(["gateway"])
+    s.apply(ADDS)
+    s.expect("adds route", {("add.test", "/"): (200, "a")})
+    got = {}
+    for name, p in s.proxies.items():
+        got[name] = [
+            raw_answer(p.web, "/", "add.test", []),
+            raw_answer(p.web, "/", "add.test", [("X-Multi", "sent"), ("X-Set", "old"), ("X-Drop", "d")]),
+        ]
+    assert got["switchyard"] == got["traefik"], got
+    assert got["traefik"][1] == (
+        200,
+        [("x-answer", "r"), ("x-backend", "a"), ("x-backend", "added")],
+        [("x-multi", "sent"), ("x-multi", "added"), ("x-set", "s"), ("x-set", "also")],
+    ), got["traefik"]
+
+
+TCP_ROUTES = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: tcpgw, namespace: default}
+spec:
+  gatewayClassName: traefik
+  listeners:
+  - {name: raw, port: <<other>>, protocol: TCP}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: raw, namespace: default}
+spec:
+  parentRefs: [{name: tcpgw, sectionName: raw}]
+  rules:
+  - backendRefs: [{name: whoami-a, port: 80}]
+"""
+
+
+def tcp_view(s, name):
+    """The proxy's TCP routers and services (names, rules, services and
+    TLS), as its /api/rawdata shows them."""
+    status, _, body = request(s.proxies[name].admin, "GET", "/api/rawdata", host="localhost")
+    raw = json.loads(body) if status == 200 else {}
+    routers = {k: (v.get("rule"), v.get("service"), v.get("tls"), v.get("entryPoints"), v.get("priority"))
+               for k, v in raw.get("tcpRouters", {}).items()}
+    services = {k: v.get("weighted") or {"servers": len(v.get("loadBalancer", {}).get("servers", []))}
+                for k, v in raw.get("tcpServices", {}).items()}
+    return routers, services
+
+
+def test_kubernetes_gateway_tcp_and_tls_routes_compared(setups):
+    """With experimentalChannel: a TCPRoute on a TCP listener routes the
+    connection to its Service (an HTTP request sent through it is answered
+    by the backend); then a TLSRoute on a TLS listener terminating with the
+    Secret's certificate (`backend.test`), routed by SNI. The same TCP
+    routers and services in both, the same route statuses."""
+    s = setups(["gateway"], extra="    experimentalChannel: true")
+    s.apply(TCP_ROUTES)
+
+    def through(p, tls=None):
+        try:
+            status, _, body = request(p.other, "GET", "/", host="any.test", tls=tls, timeout=5)
+        except OSError as e:
+            return str(e)
+        return status, (json.loads(body)["name"] if status == 200 and body.startswith(b"{") else None)
+
+    for name, p in s.proxies.items():
+        wait("%s: TCPRoute routed" % name, lambda: through(p) == (200, "a") or through(p), timeout=20)
+    assert tcp_view(s, "switchyard") == tcp_view(s, "traefik"), (tcp_view(s, "switchyard"), tcp_view(s, "traefik"))
+    statuses_alike(s, [
+        "/apis/gateway.networking.k8s.io/v1alpha2/namespaces/default/tcproutes/raw",
+        GATEWAY_API + "/namespaces/default/gateways/tcpgw",
+    ])
+
+    fixtures = os.path.join(REPO, "crates", "testkit", "fixtures")
+    indent = lambda path: "\n".join("      " + line for line in open(os.path.join(fixtures, path)).read().strip().splitlines())
+    s.double.delete("apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: raw, namespace: default}\n")
+    s.apply("""
+apiVersion: v1
+kind: Secret
+metadata: {name: site-cert, namespace: default}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+%s
+  tls.key: |
+%s
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: tcpgw, namespace: default}
+spec:
+  gatewayClassName: traefik
+  listeners:
+  - name: tls
+    port: <<other>>
+    protocol: TLS
+    tls: {mode: Terminate, certificateRefs: [{name: site-cert}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: sni, namespace: default}
+spec:
+  parentRefs: [{name: tcpgw, sectionName: tls}]
+  hostnames: [backend.test]
+  rules:
+  - backendRefs: [{name: whoami-b, port: 80}]
+""" % (indent("server.pem"), indent("server.key")))
+    for name, p in s.proxies.items():
+        wait("%s: TLSRoute routed by SNI" % name,
+             lambda: through(p, tls={"sni": "backend.test"}) == (200, "b") or through(p, tls={"sni": "backend.test"}), timeout=20)
+    assert tcp_view(s, "switchyard") == tcp_view(s, "traefik"), (tcp_view(s, "switchyard"), tcp_view(s, "traefik"))
+    statuses_alike(s, [
+        GATEWAY_API + "/namespaces/default/tlsroutes/sni",
+        GATEWAY_API + "/namespaces/default/gateways/tcpgw",
+    ])

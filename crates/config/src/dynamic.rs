@@ -387,6 +387,25 @@ pub struct WeightedService {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
+    /// Answer this status instead of calling the service (its name is then
+    /// a label only): what the Gateway API provider puts in place of a
+    /// backend it cannot load, as Traefik's does. Not shown (Traefik's API
+    /// does not show it) and not read from files (`x` in
+    /// `dynamic_keys.txt`: the key schema drops it).
+    #[serde(skip_serializing)]
+    pub status: Option<u16>,
+    /// As `status`, for gRPC clients: a `200` carrying this gRPC status as
+    /// JSON (Traefik's answer for a GRPCRoute backend it cannot load).
+    #[serde(skip_serializing)]
+    pub grpc_status: Option<GrpcStatus>,
+}
+
+/// A gRPC status a `weighted` child answers (see [`WeightedService`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GrpcStatus {
+    pub code: i32,
+    pub msg: String,
 }
 
 impl Default for WeightedService {
@@ -394,6 +413,8 @@ impl Default for WeightedService {
         WeightedService {
             name: String::new(),
             weight: Some(1),
+            status: None,
+            grpc_status: None,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod dynamic_schema;
 mod error;
 pub mod flat;
 pub mod flat_rules;
+pub mod gateway_filters;
 pub mod kv;
 pub mod labels;
 pub mod loader;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode::from_node;
 use crate::dynamic::Middleware;
+use crate::gateway_filters::{HeaderModifier, RequestRedirect};
 use crate::node::Value;
 use crate::{ConfigError, Node};
 
@@ -466,6 +467,10 @@ pub enum MiddlewareKind {
     GrpcWeb(GrpcWeb),
     CircuitBreaker(CircuitBreaker),
     PassTlsClientCert(PassTlsClientCert),
+    /// The Gateway API provider's own (see [`crate::gateway_filters`]).
+    RequestHeaderModifier(HeaderModifier),
+    ResponseHeaderModifier(HeaderModifier),
+    RequestRedirect(RequestRedirect),
     /// Any other type, decoded by whoever supports it.
     Other {
         kind: String,
@@ -505,6 +510,9 @@ impl MiddlewareKind {
             MiddlewareKind::GrpcWeb(c) => j("grpcWeb", c),
             MiddlewareKind::CircuitBreaker(c) => j("circuitBreaker", c),
             MiddlewareKind::PassTlsClientCert(c) => j("passTLSClientCert", c),
+            MiddlewareKind::RequestHeaderModifier(c) => j("requestHeaderModifier", c),
+            MiddlewareKind::ResponseHeaderModifier(c) => j("responseHeaderModifier", c),
+            MiddlewareKind::RequestRedirect(c) => j("requestRedirect", c),
             MiddlewareKind::Other { .. } => None,
         }
     }
@@ -559,6 +567,13 @@ pub fn decode_middleware(m: &Middleware) -> Result<MiddlewareKind, ConfigError> 
         "grpcweb" => MiddlewareKind::GrpcWeb(from_node(&node).map_err(within)?),
         "circuitbreaker" => MiddlewareKind::CircuitBreaker(from_node(&node).map_err(within)?),
         "passtlsclientcert" => MiddlewareKind::PassTlsClientCert(from_node(&node).map_err(within)?),
+        "requestheadermodifier" => {
+            MiddlewareKind::RequestHeaderModifier(from_node(&node).map_err(within)?)
+        }
+        "responseheadermodifier" => {
+            MiddlewareKind::ResponseHeaderModifier(from_node(&node).map_err(within)?)
+        }
+        "requestredirect" => MiddlewareKind::RequestRedirect(from_node(&node).map_err(within)?),
         _ => MiddlewareKind::Other {
             kind: kind.clone(),
             node,

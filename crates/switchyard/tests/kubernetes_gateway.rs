@@ -176,3 +176,108 @@ async fn http_route_is_routed_follows_changes_and_gets_its_status() {
         .expect("delete");
     p.wait_status("gw2.test", "/a", 404).await;
 }
+
+/// An HTTPRoute with what Traefik cannot load: an unsupported filter, a
+/// missing Service, a backendRef without a port; a backend weighted
+/// beside a missing one; Traefik's own filter middlewares (redirects for
+/// every method with their status, a header `add` that appends).
+fn filters_route(host: &str) -> String {
+    let rule = |path: &str, rest: &str| {
+        format!("  - matches: [{{path: {{type: PathPrefix, value: {path}}}}}]\n{rest}")
+    };
+    [
+        format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: filters, namespace: default}}\n\
+             spec:\n  parentRefs: [{{name: gw}}]\n  hostnames: [{host}]\n  rules:\n"
+        ),
+        rule("/mirror", "    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: whoami-b, port: 80}}}]\n    backendRefs: [{name: whoami-a, port: 80}]\n"),
+        rule("/missing", "    backendRefs: [{name: nothing-here, port: 80}]\n"),
+        rule("/noport", "    backendRefs: [{name: whoami-a}]\n"),
+        rule("/half", "    backendRefs: [{name: whoami-a, port: 80}, {name: nothing-here, port: 80}]\n"),
+        rule("/moved", "    filters: [{type: RequestRedirect, requestRedirect: {scheme: https, hostname: new.test, statusCode: 308}}]\n"),
+        rule("/add", "    filters:\n    - {type: RequestHeaderModifier, requestHeaderModifier: {add: [{name: X-Multi, value: added}]}}\n    - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: X-Backend, value: added}]}}\n    backendRefs: [{name: whoami-a, port: 80}]\n"),
+    ]
+    .concat()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_traefik_cannot_load_answers_500_and_its_filters_act_as_traefiks() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let double = double();
+    double.apply(&services(&a, &b)).expect("services");
+    let p = proxy("kube-gateway-filters", &double).await;
+    double.apply(&gateway(p.web.port())).expect("gateway");
+    double.apply(&filters_route("f.test")).expect("route");
+
+    let reply = p.wait_status("f.test", "/add", 200).await;
+    // Unloadable filters and backends: 500 with no body, as Traefik.
+    for path in ["/mirror", "/missing", "/noport"] {
+        let reply = get(p.web, "f.test", path).await.expect("request");
+        assert_eq!(reply.status.as_u16(), 500, "{path}");
+        assert!(reply.body.is_empty(), "{path}: {:?}", reply.body);
+    }
+    // A missing backend keeps its share.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let reply = get(p.web, "f.test", "/half").await.expect("request");
+        statuses.push(reply.status.as_u16());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 500, 500]);
+
+    // `add` appends: the backend sees the client's value and the added one;
+    // the answer has the backend's X-Backend and the added one.
+    let sent = request(
+        p.web,
+        http::Method::GET,
+        "f.test",
+        "/add",
+        &[("X-Multi", "sent")],
+        Default::default(),
+    )
+    .await
+    .expect("request");
+    let seen: Vec<String> = sent.json()["headers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h[0] == "x-multi")
+        .filter_map(|h| h[1].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(seen, ["sent", "added"]);
+    let answered: Vec<&str> = reply
+        .headers
+        .get_all("x-backend")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(answered, ["a", "added"]);
+
+    // A redirect keeps its status (308) for a POST too.
+    let moved = request(
+        p.web,
+        http::Method::POST,
+        "f.test",
+        "/moved/x?q=1",
+        &[],
+        Default::default(),
+    )
+    .await
+    .expect("request");
+    assert_eq!(moved.status.as_u16(), 308);
+    assert_eq!(
+        moved.headers.get("location").and_then(|v| v.to_str().ok()),
+        Some("https://new.test/moved/x?q=1")
+    );
+    assert_eq!(moved.text(), "Permanent Redirect");
+
+    // The route's status says which reference could not be resolved.
+    wait_until("ResolvedRefs written", Duration::from_secs(10), || {
+        let route = double.get("HTTPRoute", "default", "filters");
+        async move {
+            let c = route?["status"]["parents"][0]["conditions"][1].clone();
+            (c["status"] == "False" && c["reason"] == "BackendNotFound").then_some(())
+        }
+    })
+    .await;
+}

@@ -286,7 +286,13 @@ fn now() -> String {
 }
 
 fn status_path(update: &StatusUpdate) -> String {
-    let resource = Resource::new(GATEWAY_GROUP, "v1", update.resource);
+    // TCPRoutes are served in `v1alpha2` only.
+    let version = if update.resource == "tcproutes" {
+        TCP_ROUTES.1
+    } else {
+        "v1"
+    };
+    let resource = Resource::new(GATEWAY_GROUP, version, update.resource);
     format!(
         "{}/{}/status",
         resource.collection(&update.namespace),

@@ -1,6 +1,7 @@
 //! Services: where a router's chain ends.
 
 pub mod failover;
+pub mod fixed_status;
 pub mod health;
 pub mod load_balancer;
 pub mod mirroring;

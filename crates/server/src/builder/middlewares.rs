@@ -18,6 +18,7 @@ use std::sync::Arc;
 use switchyard_config::dynamic::{
     decode_middleware, HttpConfiguration, Middleware, MiddlewareKind,
 };
+use switchyard_proxy::middlewares::header_modifier::Side;
 use switchyard_proxy::middlewares::{self as mw, Factory, TranslateCtx};
 
 use super::services::BuiltService;
@@ -114,6 +115,18 @@ fn translate(
         K::PassTlsClientCert(c) => (
             "passtlsclientcert",
             w(mw::pass_tls_client_cert::from_config(c, ctx)?),
+        ),
+        K::RequestHeaderModifier(c) => (
+            "requestheadermodifier",
+            w(mw::header_modifier::from_config(c, Side::Request, ctx)?),
+        ),
+        K::ResponseHeaderModifier(c) => (
+            "responseheadermodifier",
+            w(mw::header_modifier::from_config(c, Side::Response, ctx)?),
+        ),
+        K::RequestRedirect(c) => (
+            "requestredirect",
+            w(mw::request_redirect::from_config(c, ctx)?),
         ),
         K::Other { kind, .. } => {
             return Err(format!(

@@ -10,6 +10,7 @@ use switchyard_config::dynamic::{
     ServersTransport, Service, Sticky, WeightedRoundRobin,
 };
 use switchyard_proxy::service::failover::{Failover, OnErrors};
+use switchyard_proxy::service::fixed_status::FixedStatus;
 use switchyard_proxy::service::health::HealthCheck;
 use switchyard_proxy::service::load_balancer::Passive;
 use switchyard_proxy::service::mirroring::{self, Mirror};
@@ -397,7 +398,15 @@ fn children(
     services
         .iter()
         .map(|c| {
-            let (handler, up) = child(&c.name, parent, http, built, stack)?;
+            // A child with a status answers it; its name names nothing.
+            let (handler, up) = match (c.status, &c.grpc_status) {
+                (Some(status), _) => (Arc::new(FixedStatus::new(status)?) as BoxHandler, None),
+                (None, Some(g)) => (
+                    Arc::new(FixedStatus::grpc(g.code, &g.msg)) as BoxHandler,
+                    None,
+                ),
+                (None, None) => child(&c.name, parent, http, built, stack)?,
+            };
             Ok(Child {
                 name: c.name.clone(),
                 handler,

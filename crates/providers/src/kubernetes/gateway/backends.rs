@@ -12,6 +12,7 @@ use switchyard_config::dynamic::{LoadBalancerService, Server, Service};
 use super::filters::filters;
 use super::routes::RouteKind;
 use super::{condition, generation, text, GatewayOptions, Objects, GROUP};
+use crate::kubernetes::crd::normalize;
 
 /// What a backend is resolved for.
 pub(crate) struct Context<'a> {
@@ -24,7 +25,7 @@ pub(crate) struct Context<'a> {
 }
 
 /// `""` is the core group.
-fn group_or_core(group: &str) -> &str {
+pub(crate) fn group_or_core(group: &str) -> &str {
     if group.is_empty() {
         "core"
     } else {
@@ -72,7 +73,7 @@ pub(crate) fn reference_granted(
     }
 }
 
-fn cross_provider_allowed(options: &GatewayOptions, namespace: &str) -> bool {
+pub(crate) fn cross_provider_allowed(options: &GatewayOptions, namespace: &str) -> bool {
     options
         .cross_provider_namespaces
         .as_ref()
@@ -80,7 +81,7 @@ fn cross_provider_allowed(options: &GatewayOptions, namespace: &str) -> bool {
 }
 
 /// `host:port`, with brackets around an IPv6 address.
-fn join_host_port(host: &str, port: i64) -> String {
+pub(crate) fn join_host_port(host: &str, port: i64) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -145,7 +146,31 @@ fn servers(
     name: &str,
     port: i64,
 ) -> Result<Vec<Server>, String> {
-    let Some(service) = ctx.objects.service(namespace, name) else {
+    let (addresses, svc_port) = addresses(ctx.objects, ctx.options, namespace, name, port)?;
+    let scheme = scheme(ctx.kind, svc_port)?;
+    Ok(addresses
+        .iter()
+        .map(|(host, port)| Server {
+            url: format!("{scheme}://{}", join_host_port(host, *port)),
+            ..Server::default()
+        })
+        .collect())
+}
+
+/// A Service's addresses, each `(host, port)`, with the Service's port.
+pub(crate) type Addresses<'o> = (Vec<(String, i64)>, &'o Value);
+
+/// The addresses (host, port) behind the Service `namespace/name` on its
+/// port `port`: its ready EndpointSlice addresses (each once), or its
+/// cluster IP with native load balancing; with the Service's port.
+pub(crate) fn addresses<'o>(
+    objects: &'o Objects,
+    options: &GatewayOptions,
+    namespace: &str,
+    name: &str,
+    port: i64,
+) -> Result<Addresses<'o>, String> {
+    let Some(service) = objects.service(namespace, name) else {
         return Err(format!("getting service: service {name:?} not found"));
     };
     if text(service, "/spec/type") == "ExternalName" {
@@ -160,14 +185,9 @@ fn servers(
     else {
         return Err(format!("service port {port} not found"));
     };
-    let scheme = scheme(ctx.kind, svc_port)?;
     let native = match native_lb_annotation(service)? {
         Some(v) => v,
-        None => ctx.options.native_lb_by_default,
-    };
-    let url = |host: &str, port: i64| Server {
-        url: format!("{scheme}://{}", join_host_port(host, port)),
-        ..Server::default()
+        None => options.native_lb_by_default,
     };
     if native {
         let ip = text(service, "/spec/clusterIP");
@@ -176,15 +196,14 @@ fn servers(
                 "no clusterIP found for service: {namespace}/{name}"
             ));
         }
-        return Ok(vec![url(&ip, port)]);
+        return Ok((vec![(ip, port)], svc_port));
     }
     let port_name = text(svc_port, "/name");
-    let slices = ctx.objects.slices_of(namespace, name);
+    let slices = objects.slices_of(namespace, name);
     if slices.is_empty() {
         return Err("endpointslices not found".into());
     }
-    let mut seen = Vec::new();
-    let mut out = Vec::new();
+    let mut out: Vec<(String, i64)> = Vec::new();
     for slice in slices {
         let target = slice
             .get("ports")
@@ -217,23 +236,50 @@ fn servers(
                 .flatten()
             {
                 let address = address.as_str().unwrap_or_default().to_string();
-                if seen.contains(&address) {
+                if out.iter().any(|(a, _)| *a == address) {
                     continue;
                 }
-                out.push(url(&address, target));
-                seen.push(address);
+                out.push((address, target));
             }
         }
     }
-    Ok(out)
+    Ok((out, svc_port))
 }
 
 /// One backendRef: the name of the service it is, added to `http`, or the
-/// `ResolvedRefs` condition saying why it cannot be.
+/// name Traefik gives its place and the `ResolvedRefs` condition saying
+/// why it cannot be loaded.
 fn backend(
     ctx: &Context<'_>,
     router: &str,
     index: usize,
+    r: &Value,
+    http: &mut switchyard_config::dynamic::HttpConfiguration,
+) -> Result<String, (String, Value)> {
+    let service_name = format!(
+        "{router}-svc-{}-{}-{index}",
+        Some(text(r, "/namespace"))
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| text(ctx.route, "/metadata/namespace")),
+        text(r, "/name")
+    );
+    resolve(ctx, &service_name, r, http).map_err(|c| {
+        // Traefik normalizes the name of a cross-provider reference with a
+        // namespace (refused) only.
+        let cross = !text(r, "/namespace").is_empty() && text(r, "/name").contains('@');
+        let name = if cross {
+            normalize(&service_name)
+        } else {
+            service_name
+        };
+        (name, c)
+    })
+}
+
+/// [`backend`] once its service's name is known.
+fn resolve(
+    ctx: &Context<'_>,
+    service_name: &str,
     r: &Value,
     http: &mut switchyard_config::dynamic::HttpConfiguration,
 ) -> Result<String, Value> {
@@ -262,7 +308,6 @@ fn backend(
             format!("Cannot load {label} {group}/{kind}/{namespace}/{name}: namespace is not allowed with a cross-provider reference"),
         ));
     }
-    let service_name = format!("{router}-svc-{namespace}-{name}-{index}");
     let route_kind = match ctx.kind {
         RouteKind::Http => "HTTPRoute",
         RouteKind::Grpc => "GRPCRoute",
@@ -284,7 +329,7 @@ fn backend(
     let middlewares = filters(
         ctx.options,
         &route_ns,
-        &service_name,
+        service_name,
         r.get("filters"),
         ctx.path_match,
         ctx.kind == RouteKind::Grpc,
@@ -337,7 +382,7 @@ fn backend(
         )
     })?;
     http.services.insert(
-        service_name.clone(),
+        service_name.to_string(),
         Arc::new(Service {
             middlewares,
             load_balancer: Some(LoadBalancerService {
@@ -347,13 +392,14 @@ fn backend(
             ..Service::default()
         }),
     );
-    Ok(service_name)
+    Ok(service_name.to_string())
 }
 
 /// The service of a route rule's router: the one internal service it
-/// names, or `<router>-wrr` weighing its backends. Backends that cannot be
-/// loaded are left out (Traefik answers 500 for their share); `None` when
-/// none is left. The last `ResolvedRefs` failure comes with it.
+/// names, or `<router>-wrr` weighing its backends. A backend that cannot
+/// be loaded keeps its share and answers it with 500 (a GRPCRoute's with
+/// gRPC's `Unavailable`), as Traefik's; `None` when the internal service
+/// is not allowed. The last `ResolvedRefs` failure comes with it.
 pub(crate) fn rule_service(
     ctx: &Context<'_>,
     router: &str,
@@ -392,11 +438,11 @@ pub(crate) fn rule_service(
         let weight = r.get("weight").and_then(Value::as_i64).unwrap_or(1);
         match backend(ctx, router, i, r, http) {
             Ok(service) => services.push(json!({"name": service, "weight": weight})),
-            Err(c) => error = Some(c),
+            Err((service, c)) => {
+                services.push(invalid(ctx.kind, &service, weight));
+                error = Some(c);
+            }
         }
-    }
-    if services.is_empty() && !refs.is_empty() {
-        return (None, error);
     }
     match serde_json::from_value(json!({ "services": services })) {
         Ok(weighted) => {
@@ -419,5 +465,18 @@ pub(crate) fn rule_service(
                 &e.to_string(),
             )),
         ),
+    }
+}
+
+/// A weighted child answering for what could not be loaded: 500, or for a
+/// GRPCRoute gRPC's `Unavailable` (Traefik's answers).
+pub(crate) fn invalid(kind: RouteKind, name: &str, weight: i64) -> Value {
+    match kind {
+        RouteKind::Http => json!({"name": name, "weight": weight, "status": 500}),
+        RouteKind::Grpc => json!({
+            "name": name,
+            "weight": weight,
+            "grpcStatus": {"code": 14, "msg": "Service Unavailable"},
+        }),
     }
 }

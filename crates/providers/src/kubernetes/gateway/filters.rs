@@ -1,17 +1,16 @@
 //! A route rule's (or backendRef's) filters as middlewares, named
-//! `<router or service>-<type>-<index>` as Traefik names them. Traefik has
-//! middlewares of its own for them; Switchyard builds each from one it has:
-//! header modifiers are `headers` middlewares (`add` sets, as `set` does),
-//! a RequestRedirect is a `redirectRegex` rewriting the request's URL as
-//! Traefik's `requestRedirect` does (status 301 or 302 only), an
-//! ExtensionRef names a `kubernetesCRD` Middleware, a URLRewrite is a
-//! `replacePath` (full path) or `replacePathRegex` (prefix) middleware and,
+//! `<router or service>-<type>-<index>` as Traefik names them. The header
+//! modifiers and RequestRedirect are Traefik's own Gateway middlewares
+//! (`requestHeaderModifier`, `responseHeaderModifier`, `requestRedirect`:
+//! `add` appends a value, a redirect keeps its status for every method);
+//! an ExtensionRef names a `kubernetesCRD` Middleware; a URLRewrite is a
+//! `replacePath` (full path) or `replacePathRegex` (prefix) middleware and
 //! a `headers` middleware setting `Host` (the hostname) and removing the
 //! `X-Replaced-Path` header those two add (Traefik's `urlRewrite` adds
 //! none): the backend gets the path and Host Traefik's gives it (but an
-//! `X-Replaced-Path` the client sent is dropped too). RequestMirror and CORS are
-//! not translated: Traefik 3.7 does not translate them either (it keeps
-//! the rule and answers 500); here the router is left out (404).
+//! `X-Replaced-Path` the client sent is dropped too). RequestMirror, CORS
+//! and other types are not translated, as in Traefik 3.7: the rule's
+//! router answers 500 (see `routes.rs`).
 
 use std::collections::BTreeMap;
 
@@ -22,29 +21,37 @@ use switchyard_config::Node;
 use super::rules::quote_meta;
 use super::{text, texts, GatewayOptions};
 
-fn node(v: Value) -> Result<Node, String> {
+/// A JSON value as a configuration tree.
+pub(crate) fn node(v: Value) -> Result<Node, String> {
     serde_json::from_value(v).map_err(|e| e.to_string())
 }
 
-/// A header modifier filter as a `headers` middleware: `set` and `add`
-/// set the header, `remove` removes it.
-fn header_modifier(filter: &Value, field: &str) -> Result<Middleware, String> {
-    let mut headers = serde_json::Map::new();
-    for list in ["add", "set"] {
-        for h in filter
+/// A header modifier filter as Traefik's middleware of that kind
+/// (`requestHeaderModifier` or `responseHeaderModifier`): `set`, `add`,
+/// `remove`.
+fn header_modifier(filter: &Value, kind: &str) -> Result<Middleware, String> {
+    let pairs = |list: &str| -> serde_json::Map<String, Value> {
+        filter
             .get(list)
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-        {
-            headers.insert(text(h, "/name"), Value::from(text(h, "/value")));
+            .map(|h| (text(h, "/name"), Value::from(text(h, "/value"))))
+            .collect()
+    };
+    let mut modifier = serde_json::Map::new();
+    for list in ["set", "add"] {
+        let p = pairs(list);
+        if !p.is_empty() {
+            modifier.insert(list.into(), Value::Object(p));
         }
     }
-    for name in texts(filter, "/remove") {
-        headers.insert(name, Value::from(""));
+    let remove = texts(filter, "/remove");
+    if !remove.is_empty() {
+        modifier.insert("remove".into(), Value::from(remove));
     }
     let mut map = BTreeMap::new();
-    map.insert("headers".to_string(), node(json!({ field: headers }))?);
+    map.insert(kind.to_string(), node(Value::Object(modifier))?);
     Ok(Middleware(map, Default::default()))
 }
 
@@ -73,7 +80,7 @@ pub(crate) fn filters(
             "RequestHeaderModifier" => {
                 let m = header_modifier(
                     f.get("requestHeaderModifier").unwrap_or(&Value::Null),
-                    "customRequestHeaders",
+                    "requestHeaderModifier",
                 )?;
                 made.push((name.clone(), m));
                 names.push(name);
@@ -81,7 +88,7 @@ pub(crate) fn filters(
             "ResponseHeaderModifier" => {
                 let m = header_modifier(
                     f.get("responseHeaderModifier").unwrap_or(&Value::Null),
-                    "customResponseHeaders",
+                    "responseHeaderModifier",
                 )?;
                 made.push((name.clone(), m));
                 names.push(name);
@@ -125,11 +132,6 @@ pub(crate) fn filters(
                     made.push((part.clone(), m));
                     names.push(part);
                 }
-            }
-            "RequestMirror" | "CORS" => {
-                return Err(format!(
-                    "unsupported filter {kind} (Traefik 3.7 answers 500 for the rule)"
-                ));
             }
             other => return Err(format!("unsupported filter {other}")),
         }
@@ -244,66 +246,58 @@ fn literal(s: &str) -> String {
     s.replace('$', "$$")
 }
 
-/// A RequestRedirect filter as a `redirectRegex` middleware over the
-/// request's URL (`scheme://host[:port]path[?query]`): the scheme, host,
-/// port and path the filter gives replace the request's; a prefix
-/// replacement takes the part of the path after the match's prefix.
+/// A RequestRedirect filter as Traefik's `requestRedirect` middleware:
+/// the scheme and hostname as given, the port as given (`""`, none, when
+/// the scheme is `http` or `https` and no port is given), the full path or
+/// the prefix replacement with the match's prefix (`/` without a path
+/// match), the status (302 when unset).
 pub(crate) fn request_redirect(
     filter: &Value,
     path_match: Option<&Value>,
 ) -> Result<Middleware, String> {
-    let status = filter
-        .get("statusCode")
-        .and_then(Value::as_i64)
-        .unwrap_or(302);
-    let permanent = match status {
-        301 => true,
-        302 => false,
-        other => {
-            return Err(format!(
-                "RequestRedirect with statusCode {other} is not translated by Switchyard yet (301 and 302 are)"
-            ))
-        }
-    };
+    let mut redirect = serde_json::Map::new();
     let scheme = filter.get("scheme").and_then(Value::as_str);
-    let hostname = filter.get("hostname").and_then(Value::as_str);
-    let port = filter.get("port").and_then(Value::as_i64);
-    let mut path_regex = "([^?]*)".to_string();
-    let mut path = "${4}".to_string();
+    if let Some(scheme) = scheme {
+        redirect.insert("scheme".into(), Value::from(scheme));
+    }
+    if let Some(hostname) = filter.get("hostname").and_then(Value::as_str) {
+        redirect.insert("hostname".into(), Value::from(hostname));
+    }
+    if let Some(port) = filter.get("port").and_then(Value::as_i64) {
+        redirect.insert("port".into(), Value::from(port.to_string()));
+    } else if matches!(scheme, Some("http" | "https")) {
+        redirect.insert("port".into(), Value::from(""));
+    }
     if let Some(modifier) = filter.get("path").filter(|p| !p.is_null()) {
         match text(modifier, "/type").as_str() {
-            "ReplaceFullPath" => path = literal(&text(modifier, "/replaceFullPath")),
+            "ReplaceFullPath" => {
+                if let Some(p) = modifier.get("replaceFullPath").and_then(Value::as_str) {
+                    redirect.insert("path".into(), Value::from(p));
+                }
+            }
             "ReplacePrefixMatch" => {
+                if let Some(p) = modifier.get("replacePrefixMatch").and_then(Value::as_str) {
+                    redirect.insert("path".into(), Value::from(p));
+                }
                 let prefix = path_match
                     .and_then(|p| p.get("value"))
                     .and_then(Value::as_str)
                     .unwrap_or("/");
-                let replacement = text(modifier, "/replacePrefixMatch");
-                path_regex = format!("{}(/[^?]*)?", quote_meta(prefix.trim_end_matches('/')));
-                path = format!("{}${{4}}", literal(replacement.trim_end_matches('/')));
+                redirect.insert("pathPrefix".into(), Value::from(prefix));
             }
-            other => {
-                return Err(format!(
-                    "RequestRedirect: unsupported path modifier {other:?}"
-                ))
-            }
+            // Traefik leaves the path as it is for another type.
+            _ => {}
         }
     }
-    let regex = format!(r"^(https?)://(\[[^\]]*\]|[^:/?]*)(:[0-9]+)?{path_regex}(\?.*)?$");
-    let port = match (port, scheme) {
-        (Some(p), _) => format!(":{p}"),
-        (None, Some("http" | "https")) => String::new(),
-        (None, _) => "${3}".to_string(),
-    };
-    let replacement = format!(
-        "{}://{}{port}{path}${{5}}",
-        scheme.map_or_else(|| "${1}".to_string(), literal),
-        hostname.map_or_else(|| "${2}".to_string(), literal),
-    );
+    let status = filter
+        .get("statusCode")
+        .and_then(Value::as_i64)
+        .unwrap_or(302);
+    redirect.insert("statusCode".into(), Value::from(status));
     let mut map = BTreeMap::new();
     map.insert(
-        "redirectRegex".to_string(),
-        node(json!({"regex": regex, "replacement": replacement, "permanent": permanent}))?,
+        "requestRedirect".to_string(),
+        node(Value::Object(redirect))?,
     );
     Ok(Middleware(map, Default::default()))
 }

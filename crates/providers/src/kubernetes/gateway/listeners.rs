@@ -167,6 +167,10 @@ pub(crate) fn check(
             conditions: Vec::new(),
             supported_kinds: Vec::new(),
             attached_routes: 0,
+            tls_passthrough: spec
+                .get("tls")
+                .filter(|t| !t.is_null())
+                .map(|t| text(t, "/mode") == "Passthrough"),
         };
         let checked = check_listener(
             objects,

@@ -12,14 +12,16 @@
 //! addresses, and each route's parents' `Accepted`/`ResolvedRefs`
 //! ([`StatusUpdate`]); the provider writes them.
 //!
-//! TLSRoutes and TCPRoutes are decoded and kept for the TCP work, and named
-//! in a warning until then.
+//! TLSRoutes and TCPRoutes (with `experimentalChannel`) become TCP routers
+//! and services (`tcp_routes.rs`).
 
+mod attach;
 mod backends;
 mod filters;
 mod listeners;
 mod routes;
 mod rules;
+mod tcp_routes;
 #[cfg(test)]
 mod tests;
 
@@ -122,7 +124,7 @@ pub struct Objects {
     pub services: Vec<Value>,
     pub endpoint_slices: Vec<Value>,
     pub secrets: Vec<Value>,
-    /// TLSRoutes and TCPRoutes: kept for the TCP work, warned about.
+    /// TLSRoutes and TCPRoutes.
     pub tcp_tls: Vec<Value>,
     /// Lookups by namespace and name, made at the first lookup (fill the
     /// lists before translating).
@@ -286,6 +288,8 @@ pub(crate) struct Listener {
     pub conditions: Vec<Value>,
     pub supported_kinds: Vec<Value>,
     pub attached_routes: i64,
+    /// With a `tls` section: whether its mode is `Passthrough`.
+    pub tls_passthrough: Option<bool>,
 }
 
 /// A Gateway of one of our classes, with its listeners.
@@ -489,6 +493,8 @@ pub fn translate(objects: &Objects, options: &GatewayOptions) -> Translation {
 
     let mut http = HttpConfiguration::default();
     routes::all(objects, options, &mut gateways, &mut http, &mut out);
+    let mut tcp = tcp_routes::TcpPart::default();
+    tcp_routes::all(objects, options, &mut gateways, &mut tcp, &mut out);
 
     for (g, checked) in ours.iter().zip(&gateways) {
         let (status, valid) = gateway_status(g, &checked.listeners, &addresses);
@@ -512,16 +518,12 @@ pub fn translate(objects: &Objects, options: &GatewayOptions) -> Translation {
         });
     }
 
-    for o in &objects.tcp_tls {
-        out.warnings.push(object_error(
-            o,
-            &text(o, "/kind"),
-            "not translated by Switchyard yet (TCP and TLS routes come with the TCP work): ignored"
-                .into(),
-        ));
-    }
+    let tcp = (!tcp.routers.is_empty() || !tcp.services.is_empty())
+        .then(|| filters::node(json!({"routers": tcp.routers, "services": tcp.services})))
+        .and_then(Result::ok);
     out.configuration = Configuration {
         http: Some(http),
+        tcp,
         tls: (!certificates.is_empty()).then(|| TlsConfiguration {
             certificates: certificates.into_values().collect(),
             ..TlsConfiguration::default()

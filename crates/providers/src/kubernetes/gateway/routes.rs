@@ -6,16 +6,14 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use switchyard_config::dynamic::{HttpConfiguration, Router};
+use switchyard_config::dynamic::{HttpConfiguration, Router, Service};
 use switchyard_config::tls::RouterTls;
 
+use super::attach::{self, OnListener};
 use super::backends;
-use super::filters::filters;
-use super::rules::{grpc_match_rule, http_match_rule, matching_hostnames, router_name};
-use super::{
-    condition, generation, object_error, text, texts, Gateway, GatewayOptions, Listener, Objects,
-    StatusUpdate, Translation, CONTROLLER_NAME, GROUP,
-};
+use super::filters::{filters, node};
+use super::rules::{grpc_match_rule, http_match_rule, router_name};
+use super::{condition, generation, text, Gateway, GatewayOptions, Listener, Objects, Translation};
 use crate::kubernetes::crd::normalize;
 
 /// Which route kind is being translated.
@@ -112,7 +110,7 @@ fn route_on_listener(
                 router.tls = Some(Box::new(RouterTls::default()));
             }
             let path_match = m.get("path").filter(|p| !p.is_null());
-            match filters(
+            let service = match filters(
                 options,
                 &namespace,
                 &router_name,
@@ -122,27 +120,39 @@ fn route_on_listener(
                 http,
             ) {
                 Err(e) => {
-                    problems.push(format!("rule {ri}: {e}: router {router_name} left out"));
-                    continue;
+                    // As Traefik: the router stays and answers 500 (a
+                    // GRPCRoute's gRPC `Unavailable`); the condition is not
+                    // changed.
+                    problems.push(format!(
+                        "rule {ri}: {e}: router {router_name} answers {}",
+                        match kind {
+                            RouteKind::Http => "500",
+                            RouteKind::Grpc => "gRPC status Unavailable",
+                        }
+                    ));
+                    invalid_filter_service(kind, &router_name, http)
                 }
-                Ok(names) => router.middlewares = names,
-            }
-            let refs: &[Value] = rule
-                .get("backendRefs")
-                .and_then(Value::as_array)
-                .map_or(&[], Vec::as_slice);
-            let ctx = backends::Context {
-                objects,
-                options,
-                kind,
-                route,
-                path_match,
+                Ok(names) => {
+                    router.middlewares = names;
+                    let refs: &[Value] = rule
+                        .get("backendRefs")
+                        .and_then(Value::as_array)
+                        .map_or(&[], Vec::as_slice);
+                    let ctx = backends::Context {
+                        objects,
+                        options,
+                        kind,
+                        route,
+                        path_match,
+                    };
+                    let (service, error) = backends::rule_service(&ctx, &router_name, refs, http);
+                    if let Some(e) = error {
+                        problems.push(format!("rule {ri}: {}", text(&e, "/message")));
+                        resolved = e;
+                    }
+                    service
+                }
             };
-            let (service, error) = backends::rule_service(&ctx, &router_name, refs, http);
-            if let Some(e) = error {
-                problems.push(format!("rule {ri}: {}", text(&e, "/message")));
-                resolved = e;
-            }
             match service {
                 Some(s) => router.service = s,
                 None => {
@@ -158,193 +168,79 @@ fn route_on_listener(
     resolved
 }
 
-/// Whether a listener takes routes of `kind` from `namespace`.
-fn allowed(listener: &Listener, namespace: &str, kind: &str) -> bool {
-    listener.allowed_kinds.iter().any(|k| k == kind)
-        && listener
-            .allowed_namespaces
-            .iter()
-            .any(|n| n.is_empty() || n == namespace)
+/// `<router>-err-wrr`, the service of a router whose filters cannot be
+/// loaded: one child answering for `invalid-<kind>-filter`.
+fn invalid_filter_service(
+    kind: RouteKind,
+    router: &str,
+    http: &mut HttpConfiguration,
+) -> Option<String> {
+    let name = format!("{router}-err-wrr");
+    let child = backends::invalid(
+        kind,
+        &format!("invalid-{}-filter", kind.name().to_lowercase()),
+        1,
+    );
+    let weighted = node(json!({ "services": [child] })).ok()?;
+    http.services.insert(
+        name.clone(),
+        Arc::new(Service {
+            weighted: Some(Box::new(weighted)),
+            ..Service::default()
+        }),
+    );
+    Some(name)
 }
 
-/// A route and what it is translated with.
-struct RouteOnGateway<'a> {
+/// HTTPRoutes or GRPCRoutes on a listener: their routers, services and
+/// middlewares join `http`.
+struct HttpRoutes<'a> {
     objects: &'a Objects,
     options: &'a GatewayOptions,
     kind: RouteKind,
-    route: &'a Value,
-    hostnames: &'a [String],
+    http: &'a mut HttpConfiguration,
 }
 
-/// A route on the listeners of the Gateway one of its parentRefs names:
-/// attached where the listener is the one the parentRef targets, takes
-/// the route's kind and namespace and shares a hostname with it (its
-/// routers, services and middlewares then join `http`); the parent's
-/// `Accepted` and `ResolvedRefs` conditions.
-fn on_gateway(
-    at: &RouteOnGateway<'_>,
-    gateway: &mut Gateway,
-    parent_ref: &Value,
-    http: &mut HttpConfiguration,
-    problems: &mut Vec<String>,
-) -> Vec<Value> {
-    let RouteOnGateway {
-        objects,
-        options,
-        kind,
-        route,
-        hostnames,
-    } = *at;
-    let namespace = text(route, "/metadata/namespace");
-    let gen = generation(route);
-    let mut accepted = condition("Accepted", false, gen, "NoMatchingParent", "");
-    let mut resolved: Option<Value> = None;
-    let section = text(parent_ref, "/sectionName");
-    let port = parent_ref.get("port").and_then(Value::as_i64);
-    let snapshot = gateway.clone();
-    for (li, listener) in snapshot.listeners.iter().enumerate() {
-        let mut ok = (section.is_empty() || section == listener.name)
-            && port.is_none_or(|p| p == listener.port);
-        let still_refused = |c: &Value| text(c, "/status") == "False";
-        if ok && !allowed(listener, &namespace, kind.name()) {
-            if still_refused(&accepted) {
-                accepted["reason"] = Value::from("NotAllowedByListeners");
-            }
-            ok = false;
-        }
-        let names = matching_hostnames(listener.hostname.as_deref(), hostnames);
-        if ok && names.is_none() {
-            if still_refused(&accepted) {
-                accepted["reason"] = Value::from("NoMatchingListenerHostname");
-            }
-            ok = false;
-        }
-        if ok {
-            gateway.listeners[li].attached_routes += 1;
-        }
-        let configured = ok && listener.attached;
-        // The ResolvedRefs condition does not depend on the listener: once
-        // known, only the listeners that take the route are translated.
-        if !configured && resolved.is_some() {
-            continue;
-        }
-        let mut part = HttpConfiguration::default();
-        let mut listener_problems = Vec::new();
-        let at = Attachment {
-            objects,
-            options,
-            kind,
-            gateway: &snapshot,
-            listener,
-            route,
-            hostnames: names.as_deref().unwrap_or(&[]),
-        };
-        let c = route_on_listener(&at, &mut part, &mut listener_problems);
-        if resolved
-            .as_ref()
-            .is_none_or(|r| text(r, "/status") == "True")
-        {
-            resolved = Some(c);
-        }
-        if configured {
-            problems.extend(listener_problems);
-            http.routers.extend(part.routers);
-            http.services.extend(part.services);
-            http.middlewares.extend(part.middlewares);
-            accepted["reason"] = Value::from("Accepted");
-            accepted["status"] = Value::from("True");
+impl OnListener for HttpRoutes<'_> {
+    type Part = HttpConfiguration;
+
+    fn kind(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    fn resource(&self) -> &'static str {
+        match self.kind {
+            RouteKind::Http => "httproutes",
+            RouteKind::Grpc => "grpcroutes",
         }
     }
-    let mut conditions = vec![accepted];
-    conditions.extend(resolved);
-    conditions
-}
 
-/// Every route of `kind`, attached to our Gateways' listeners.
-fn routes_of(
-    objects: &Objects,
-    options: &GatewayOptions,
-    kind: RouteKind,
-    gateways: &mut [Gateway],
-    http: &mut HttpConfiguration,
-    out: &mut Translation,
-) {
-    let list = match kind {
-        RouteKind::Http => &objects.http_routes,
-        RouteKind::Grpc => &objects.grpc_routes,
-    };
-    for route in list {
-        let namespace = text(route, "/metadata/namespace");
-        let hostnames = texts(route, "/spec/hostnames");
-        let mut parents = Vec::new();
+    fn translate(
+        &self,
+        route: &Value,
+        gateway: &Gateway,
+        listener: &Listener,
+        hostnames: &[String],
+    ) -> (HttpConfiguration, Vec<String>, Value) {
+        let at = Attachment {
+            objects: self.objects,
+            options: self.options,
+            kind: self.kind,
+            gateway,
+            listener,
+            route,
+            hostnames,
+        };
+        let mut part = HttpConfiguration::default();
         let mut problems = Vec::new();
-        for parent_ref in route
-            .pointer("/spec/parentRefs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let group = parent_ref
-                .get("group")
-                .and_then(Value::as_str)
-                .unwrap_or(GROUP);
-            let parent_kind = parent_ref
-                .get("kind")
-                .and_then(Value::as_str)
-                .unwrap_or("Gateway");
-            if group != GROUP || parent_kind != "Gateway" {
-                continue;
-            }
-            let parent_ns = Some(text(parent_ref, "/namespace"))
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| namespace.clone());
-            let parent_name = text(parent_ref, "/name");
-            let Some(gateway) = gateways
-                .iter_mut()
-                .find(|g| g.namespace == parent_ns && g.name == parent_name)
-            else {
-                continue;
-            };
-            let place = RouteOnGateway {
-                objects,
-                options,
-                kind,
-                route,
-                hostnames: &hostnames,
-            };
-            let conditions = on_gateway(&place, gateway, parent_ref, http, &mut problems);
-            parents.push(json!({
-                "parentRef": parent_ref,
-                "controllerName": CONTROLLER_NAME,
-                "conditions": conditions,
-            }));
-        }
-        if parents.is_empty() {
-            continue;
-        }
-        problems.dedup();
-        for p in problems {
-            out.errors.push(object_error(route, kind.name(), p));
-        }
-        // The parents other controllers wrote stay.
-        let mut all: Vec<Value> = route
-            .pointer("/status/parents")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter(|p| text(p, "/controllerName") != CONTROLLER_NAME)
-            .cloned()
-            .collect();
-        all.extend(parents);
-        out.statuses.push(StatusUpdate {
-            resource: match kind {
-                RouteKind::Http => "httproutes",
-                RouteKind::Grpc => "grpcroutes",
-            },
-            namespace,
-            name: text(route, "/metadata/name"),
-            status: json!({ "parents": all }),
-        });
+        let resolved = route_on_listener(&at, &mut part, &mut problems);
+        (part, problems, resolved)
+    }
+
+    fn join(&mut self, part: HttpConfiguration) {
+        self.http.routers.extend(part.routers);
+        self.http.services.extend(part.services);
+        self.http.middlewares.extend(part.middlewares);
     }
 }
 
@@ -356,6 +252,16 @@ pub(crate) fn all(
     http: &mut HttpConfiguration,
     out: &mut Translation,
 ) {
-    routes_of(objects, options, RouteKind::Http, gateways, http, out);
-    routes_of(objects, options, RouteKind::Grpc, gateways, http, out);
+    for (kind, list) in [
+        (RouteKind::Http, &objects.http_routes),
+        (RouteKind::Grpc, &objects.grpc_routes),
+    ] {
+        let mut t = HttpRoutes {
+            objects,
+            options,
+            kind,
+            http: &mut *http,
+        };
+        attach::routes(&mut t, list, gateways, out);
+    }
 }
