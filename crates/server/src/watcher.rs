@@ -20,7 +20,7 @@ use switchyard_providers::Message;
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
-use crate::merge::{merge, merge_changed, same, Change};
+use crate::merge::{merge, merge_changed, Change};
 use crate::{Builder, Switcher};
 
 /// Providers whose changes are never throttled.
@@ -238,7 +238,7 @@ impl Core {
             .as_deref()
             .and_then(|base| merge_changed(base, &self.latest, changes))
             .unwrap_or_else(|| merge(&self.latest));
-        if self.applied.as_deref().is_some_and(|a| same(a, &merged)) {
+        if self.applied.as_deref().is_some_and(|a| a.same(&merged)) {
             tracing::debug!("configuration unchanged, nothing to apply");
             return None;
         }
