@@ -171,7 +171,7 @@ fn header_filters_become_headers_middlewares_named_as_traefik() {
         .middlewares
         .iter()
         .find(|(k, _)| k.ends_with("-requestheadermodifier-0"))
-        .map(|(_, m)| serde_json::to_value(m).expect("json"))
+        .map(|(_, m)| serde_json::to_value(&**m).expect("json"))
         .expect("request modifier");
     assert_eq!(
         request,
@@ -181,7 +181,7 @@ fn header_filters_become_headers_middlewares_named_as_traefik() {
         .middlewares
         .iter()
         .find(|(k, _)| k.ends_with("-responseheadermodifier-1"))
-        .map(|(_, m)| serde_json::to_value(m).expect("json"))
+        .map(|(_, m)| serde_json::to_value(&**m).expect("json"))
         .expect("response modifier");
     assert_eq!(
         response,
