@@ -342,7 +342,7 @@ fn patched_equals_built(seed: u64, middlewares: bool) -> (usize, usize) {
         routers.insert(i, random_router(&mut rng));
     }
     for i in 0..6 {
-        services.insert(i, random_service(&mut rng, seed % 4 == 0));
+        services.insert(i, random_service(&mut rng, seed.is_multiple_of(4)));
     }
     if middlewares {
         for i in 0..4 {
@@ -368,7 +368,10 @@ fn patched_equals_built(seed: u64, middlewares: bool) -> (usize, usize) {
                 routers.insert(i + 1, random_router(&mut rng));
             }
             4 | 5 => {
-                services.insert(rng.below(8), random_service(&mut rng, seed % 4 == 0));
+                services.insert(
+                    rng.below(8),
+                    random_service(&mut rng, seed.is_multiple_of(4)),
+                );
             }
             6 => {
                 services.remove(&rng.below(8));
