@@ -635,15 +635,28 @@ async fn tagged(p: &Proxy, host: &str, want: &str) {
     .await;
 }
 
-/// Whether the last configuration applied was patched (only what changed
-/// built), as its log line says.
-fn last_apply_patched(p: &Proxy) -> bool {
+/// The log lines of the configurations applied so far.
+fn applies(p: &Proxy) -> Vec<String> {
     let log = p.sy.log();
-    let last = log
-        .iter()
-        .rev()
-        .find(|l| l.contains("configuration applied"));
-    last.is_some_and(|l| l.contains("patched=true"))
+    log.into_iter()
+        .filter(|l| l.contains("configuration applied"))
+        .collect()
+}
+
+/// Whether every configuration applied after the first `before` was
+/// patched (only what changed built), as their log lines say; waits for
+/// one at least (the line follows the switch a request may see first).
+async fn patched_since(p: &Proxy, before: usize) -> bool {
+    let lines = wait_until(
+        "a configuration applied",
+        Duration::from_secs(10),
+        || async {
+            let lines = applies(p);
+            (lines.len() > before).then_some(lines)
+        },
+    )
+    .await;
+    lines[before..].iter().all(|l| l.contains("patched=true"))
 }
 
 /// The API's router of IngressRoute `name` (the one route it has).
@@ -678,8 +691,23 @@ async fn one_change_among_thousands_of_ingress_routes_is_patched_in() {
     tagged(&p, &format!("bulk-{}.test", N - 1), &format!("v{}", N - 1)).await;
     tagged(&p, "bulk-7.test", "v7").await;
 
+    // The build of them all logged (after the switch requests see).
+    let middlewares = |l: &String| -> usize {
+        let count = l.split("middlewares=").nth(1).unwrap_or("");
+        let digits: String = count.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().unwrap_or(0)
+    };
+    wait_until("the whole set applied", Duration::from_secs(10), || async {
+        applies(&p)
+            .iter()
+            .any(|l| middlewares(l) >= N)
+            .then_some(())
+    })
+    .await;
+
     // One Middleware changed: its router sends the new header, the others
     // theirs; the API shows the new definition.
+    let before = applies(&p).len();
     double
         .apply(&route_with_own_middleware("7", "changed"))
         .expect("middleware change");
@@ -693,11 +721,12 @@ async fn one_change_among_thousands_of_ingress_routes_is_patched_in() {
         "{m}"
     );
     assert!(
-        last_apply_patched(&p),
+        patched_since(&p, before).await,
         "the middleware change was built whole"
     );
 
     // One IngressRoute more, with a Middleware of its own.
+    let before = applies(&p).len();
     double
         .apply(&route_with_own_middleware("extra", "new"))
         .expect("added");
@@ -712,10 +741,14 @@ async fn one_change_among_thousands_of_ingress_routes_is_patched_in() {
         .api("/api/http/middlewares/default-tag-extra@kubernetescrd")
         .await;
     assert_eq!(m["usedBy"], serde_json::json!([router["name"]]), "{m}");
-    assert!(last_apply_patched(&p), "the added route was built whole");
+    assert!(
+        patched_since(&p, before).await,
+        "the added route was built whole"
+    );
 
     // A Middleware deleted: its router fails (as in Traefik: the
     // middleware does not exist), the others serve.
+    let before = applies(&p).len();
     double
         .delete("Middleware", "default", "tag-9")
         .expect("delete");
@@ -725,5 +758,8 @@ async fn one_change_among_thousands_of_ingress_routes_is_patched_in() {
     let error = router["error"].to_string();
     assert!(error.contains("default-tag-9@kubernetescrd"), "{error}");
     tagged(&p, "bulk-10.test", "v10").await;
-    assert!(last_apply_patched(&p), "the deletion was built whole");
+    assert!(
+        patched_since(&p, before).await,
+        "the deletion was built whole"
+    );
 }
