@@ -11,7 +11,11 @@ is then in the watch streams) to the start of the first request that gets
 200 (a routed request itself takes ~45 ms with the suite's Python echo
 backend, so it is not counted); then each proxy's RSS. Switchyard's own
 log gives its translation and apply times. The diff suite's static
-configuration: `providersThrottleDuration: 0s`, log level DEBUG."""
+configuration: `providersThrottleDuration: 0s`, log level DEBUG.
+
+MIDDLEWARE=own gives every IngressRoute (the bulk and the rounds') a
+Middleware of its own (a `headers` one, applied with it); MIDDLEWARE=shared
+has them all name the suite's `tag` Middleware; unset, none."""
 import os
 import re
 import statistics
@@ -33,6 +37,25 @@ spec:
     kind: Rule
     services: [{name: whoami-a, port: web}]
 """
+MIDDLEWARE = os.environ.get("MIDDLEWARE", "")
+OWN = """
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: mw-%(name)s, namespace: default}
+spec:
+  headers:
+    customRequestHeaders: {X-Route: %(name)s}
+---"""
+
+
+def route(name):
+    """The IngressRoute `name` (with its Middleware, per MIDDLEWARE)."""
+    text = ROUTE % {"name": name}
+    if MIDDLEWARE == "own":
+        return OWN % {"name": name} + text.replace("    kind: Rule\n", "    kind: Rule\n    middlewares: [{name: mw-%s}]\n" % name)
+    if MIDDLEWARE == "shared":
+        return text.replace("    kind: Rule\n", "    kind: Rule\n    middlewares: [{name: tag}]\n")
+    return text
 
 
 def rss_mib(pid):
@@ -58,9 +81,9 @@ def run(n):
     s = tk.Setup("kubernetesCRD", ["crd"])
     try:
         s.expect("ready", {("crd.test", "/"): (200, "a")})
-        print("== %d IngressRoutes" % n)
+        print("== %d IngressRoutes (middlewares: %s)" % (n, MIDDLEWARE or "none"))
         if n:
-            bulk = "".join("---" + ROUTE % {"name": "bulk-%d" % i} for i in range(n))
+            bulk = "".join("---" + route("bulk-%d" % i) for i in range(n))
             for name, p in s.proxies.items():
                 t0 = time.perf_counter()
                 s.double.doubles[name].apply(bulk)
@@ -71,7 +94,7 @@ def run(n):
             d = s.double.doubles[name]
             took = []
             for i in range(ROUNDS):
-                d.apply(ROUTE % {"name": "r%d" % i})
+                d.apply(route("r%d" % i))
                 t0 = time.perf_counter()
                 took.append(wait_routed(p, "r%d.test" % i, t0, 30) * 1000)
             took.sort()

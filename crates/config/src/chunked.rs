@@ -272,19 +272,19 @@ fn take_only(http: &mut HttpConfiguration, kind: Kind, name: &str) -> Option<Ele
     Some(match kind {
         Kind::Routers => Element::Router(http.routers.remove(name)?),
         Kind::Services => Element::Service(http.services.remove(name)?),
-        Kind::Middlewares => Element::Middleware(Box::new(http.middlewares.remove(name)?)),
+        Kind::Middlewares => Element::Middleware(http.middlewares.remove(name)?),
         Kind::ServersTransports => {
             Element::ServersTransport(Box::new(http.servers_transports.remove(name)?))
         }
     })
 }
 
-/// One element, boxed (routers and services shared, as the configuration
-/// holds them): a parse holds one slot per block.
+/// One element, boxed (routers, services and middlewares shared, as the
+/// configuration holds them): a parse holds one slot per block.
 enum Element {
     Router(std::sync::Arc<crate::dynamic::Router>),
     Service(std::sync::Arc<crate::dynamic::Service>),
-    Middleware(Box<crate::dynamic::Middleware>),
+    Middleware(std::sync::Arc<crate::dynamic::Middleware>),
     ServersTransport(Box<crate::dynamic::ServersTransport>),
 }
 
@@ -293,7 +293,7 @@ fn take_previous(previous: &mut HttpConfiguration, kind: Kind, name: &str) -> Op
     Some(match kind {
         Kind::Routers => Element::Router(previous.routers.remove(name)?),
         Kind::Services => Element::Service(previous.services.remove(name)?),
-        Kind::Middlewares => Element::Middleware(Box::new(previous.middlewares.remove(name)?)),
+        Kind::Middlewares => Element::Middleware(previous.middlewares.remove(name)?),
         Kind::ServersTransports => {
             Element::ServersTransport(Box::new(previous.servers_transports.remove(name)?))
         }
@@ -316,7 +316,7 @@ fn has_element(http: &HttpConfiguration, kind: Kind, name: &str) -> bool {
 struct Elements {
     routers: Vec<(String, std::sync::Arc<crate::dynamic::Router>)>,
     services: Vec<(String, std::sync::Arc<crate::dynamic::Service>)>,
-    middlewares: Vec<(String, crate::dynamic::Middleware)>,
+    middlewares: Vec<(String, std::sync::Arc<crate::dynamic::Middleware>)>,
     servers_transports: Vec<(String, crate::dynamic::ServersTransport)>,
 }
 
@@ -338,7 +338,7 @@ impl Elements {
         match element {
             Element::Router(e) => self.routers.push((name, e)),
             Element::Service(e) => self.services.push((name, e)),
-            Element::Middleware(e) => self.middlewares.push((name, *e)),
+            Element::Middleware(e) => self.middlewares.push((name, e)),
             Element::ServersTransport(e) => self.servers_transports.push((name, *e)),
         }
     }

@@ -67,13 +67,15 @@ pub struct HttpConfiguration {
     pub routers: BTreeMap<String, Arc<Router>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty", with = "shared")]
     pub services: BTreeMap<String, Arc<Service>>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub middlewares: BTreeMap<String, Middleware>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", with = "shared")]
+    pub middlewares: BTreeMap<String, Arc<Middleware>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub servers_transports: BTreeMap<String, ServersTransport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<Node>,
 }
+
+mod same;
 
 /// (De)serialises a map of shared elements as the map of the elements.
 mod shared {

@@ -153,7 +153,10 @@ fn unsupported_of<'a>(
             .services
             .get_mut(name)
             .map(|s| &mut Arc::make_mut(s).unsupported),
-        ElementKind::Middleware => http.middlewares.get_mut(name).map(|m| &mut m.1),
+        ElementKind::Middleware => http
+            .middlewares
+            .get_mut(name)
+            .map(|m| &mut Arc::make_mut(m).1),
         ElementKind::ServersTransport => http
             .servers_transports
             .get_mut(name)

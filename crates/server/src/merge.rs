@@ -30,48 +30,6 @@ pub fn provider_of(qualified: &str) -> &str {
     qualified.rsplit_once('@').map(|(_, p)| p).unwrap_or("")
 }
 
-/// Whether two merged configurations are equal; routers and services
-/// shared between them (one `Arc`) are equal without a look inside, so
-/// comparing a configuration with the one it was made from costs a walk
-/// of the names.
-pub fn same(a: &Configuration, b: &Configuration) -> bool {
-    // Destructured so that a field added later is not forgotten here.
-    let Configuration {
-        http,
-        tcp,
-        udp,
-        tls,
-        file_stamps,
-    } = a;
-    let same_http = match (http, &b.http) {
-        (Some(x), Some(y)) => same_http(x, y),
-        (x, y) => x.is_none() && y.is_none(),
-    };
-    same_http && *tcp == b.tcp && *udp == b.udp && *tls == b.tls && *file_stamps == b.file_stamps
-}
-
-fn same_http(a: &HttpConfiguration, b: &HttpConfiguration) -> bool {
-    let HttpConfiguration {
-        routers,
-        services,
-        middlewares,
-        servers_transports,
-        models,
-    } = a;
-    same_shared(routers, &b.routers)
-        && same_shared(services, &b.services)
-        && *middlewares == b.middlewares
-        && *servers_transports == b.servers_transports
-        && *models == b.models
-}
-
-fn same_shared<T: PartialEq>(a: &BTreeMap<String, Arc<T>>, b: &BTreeMap<String, Arc<T>>) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|((ka, va), (kb, vb))| ka == kb && (Arc::ptr_eq(va, vb) || va == vb))
-}
-
 /// Merges the latest configuration of each provider.
 pub fn merge(configs: &BTreeMap<String, Configuration>) -> Configuration {
     let mut http = HttpConfiguration::default();
@@ -145,12 +103,13 @@ pub fn merge_changed(
             provider,
             shared,
         );
+        let shared = |a: &Arc<_>, b: &Arc<_>| Arc::ptr_eq(a, b) || a == b;
         patch_map(
             &mut http.middlewares,
             &o.middlewares,
             &n.middlewares,
             provider,
-            PartialEq::eq,
+            shared,
         );
         patch_map(
             &mut http.servers_transports,

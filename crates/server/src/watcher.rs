@@ -20,7 +20,7 @@ use switchyard_providers::Message;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant as TokioInstant;
 
-use crate::merge::{merge, merge_changed, same, Change};
+use crate::merge::{merge, merge_changed, Change};
 use crate::{Builder, StaticView, Switcher};
 
 /// Providers whose changes are never throttled.
@@ -303,7 +303,7 @@ impl Core {
             .as_deref()
             .and_then(|base| merge_changed(base, &self.latest, changes))
             .unwrap_or_else(|| merge(&self.latest));
-        if !new_view && self.applied.as_deref().is_some_and(|a| same(a, &merged)) {
+        if !new_view && self.applied.as_deref().is_some_and(|a| a.same(&merged)) {
             tracing::debug!("configuration unchanged, nothing to apply");
             return None;
         }

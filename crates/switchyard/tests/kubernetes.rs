@@ -606,3 +606,160 @@ async fn ingress_route_udp_reaches_a_udp_backend() {
         .unwrap_or_default();
     assert_eq!(names, ["default-dns-0@kubernetescrd"]);
 }
+
+/// IngressRoute `bulk-<i>` for `bulk-<i>.test` to `whoami-a` through its
+/// own Middleware `tag-<i>`, which sets `X-Kube: <value>`.
+fn route_with_own_middleware(i: &str, value: &str) -> String {
+    format!(
+        "---\napiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {{name: tag-{i}, namespace: default}}\n\
+         spec:\n  headers:\n    customRequestHeaders: {{X-Kube: \"{value}\"}}\n\
+         ---\napiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {{name: bulk-{i}, namespace: default}}\n\
+         spec:\n  entryPoints: [web]\n  routes:\n  - match: Host(`bulk-{i}.test`)\n    kind: Rule\n\
+         \x20   middlewares: [{{name: tag-{i}}}]\n    services: [{{name: whoami-a, port: web}}]\n"
+    )
+}
+
+/// The `X-Kube` header `host`'s request reached its backend with, once
+/// it is `want`.
+async fn tagged(p: &Proxy, host: &str, want: &str) {
+    let web = p.web;
+    wait_until(
+        &format!("{host} tagged {want}"),
+        Duration::from_secs(15),
+        || async move {
+            let r = get(web, host, "/").await.ok()?;
+            (r.status.as_u16() == 200 && r.seen_header("x-kube").as_deref() == Some(want))
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+/// The log lines of the configurations applied so far.
+fn applies(p: &Proxy) -> Vec<String> {
+    let log = p.sy.log();
+    log.into_iter()
+        .filter(|l| l.contains("configuration applied"))
+        .collect()
+}
+
+/// Whether every configuration applied after the first `before` was
+/// patched (only what changed built), as their log lines say; waits for
+/// one at least (the line follows the switch a request may see first).
+async fn patched_since(p: &Proxy, before: usize) -> bool {
+    let lines = wait_until(
+        "a configuration applied",
+        Duration::from_secs(10),
+        || async {
+            let lines = applies(p);
+            (lines.len() > before).then_some(lines)
+        },
+    )
+    .await;
+    lines[before..].iter().all(|l| l.contains("patched=true"))
+}
+
+/// The API's router of IngressRoute `name` (the one route it has).
+async fn api_router(p: &Proxy, ingress_route: &str) -> serde_json::Value {
+    let prefix = format!("default-{ingress_route}-");
+    let routers = p.api(&format!("/api/http/routers?search={prefix}")).await;
+    routers
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+        .cloned()
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// One change among 2,000 IngressRoutes, each with a Middleware of its own:
+/// a Middleware changed, an IngressRoute with its Middleware added, a
+/// Middleware deleted. Each is routed as it should be and shown by the
+/// API, and is applied by patching the last build (only the routers and
+/// middlewares that changed are built again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_change_among_thousands_of_ingress_routes_is_patched_in() {
+    const N: usize = 2000;
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let double = double();
+    double.apply(&services(&a, &b)).expect("services");
+    let bulk: String = (0..N)
+        .map(|i| route_with_own_middleware(&i.to_string(), &format!("v{i}")))
+        .collect();
+    double.apply(&bulk).expect("bulk");
+    let p = proxy("kube-scale", &double).await;
+    tagged(&p, &format!("bulk-{}.test", N - 1), &format!("v{}", N - 1)).await;
+    tagged(&p, "bulk-7.test", "v7").await;
+
+    // The build of them all logged (after the switch requests see).
+    let middlewares = |l: &String| -> usize {
+        let count = l.split("middlewares=").nth(1).unwrap_or("");
+        let digits: String = count.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().unwrap_or(0)
+    };
+    wait_until("the whole set applied", Duration::from_secs(10), || async {
+        applies(&p)
+            .iter()
+            .any(|l| middlewares(l) >= N)
+            .then_some(())
+    })
+    .await;
+
+    // One Middleware changed: its router sends the new header, the others
+    // theirs; the API shows the new definition.
+    let before = applies(&p).len();
+    double
+        .apply(&route_with_own_middleware("7", "changed"))
+        .expect("middleware change");
+    tagged(&p, "bulk-7.test", "changed").await;
+    tagged(&p, "bulk-8.test", "v8").await;
+    let m = p
+        .api("/api/http/middlewares/default-tag-7@kubernetescrd")
+        .await;
+    assert_eq!(
+        m["headers"]["customRequestHeaders"]["X-Kube"], "changed",
+        "{m}"
+    );
+    assert!(
+        patched_since(&p, before).await,
+        "the middleware change was built whole"
+    );
+
+    // One IngressRoute more, with a Middleware of its own.
+    let before = applies(&p).len();
+    double
+        .apply(&route_with_own_middleware("extra", "new"))
+        .expect("added");
+    tagged(&p, "bulk-extra.test", "new").await;
+    let router = api_router(&p, "bulk-extra").await;
+    assert_eq!(router["status"], "enabled", "{router}");
+    assert_eq!(
+        router["middlewares"],
+        serde_json::json!(["default-tag-extra@kubernetescrd"])
+    );
+    let m = p
+        .api("/api/http/middlewares/default-tag-extra@kubernetescrd")
+        .await;
+    assert_eq!(m["usedBy"], serde_json::json!([router["name"]]), "{m}");
+    assert!(
+        patched_since(&p, before).await,
+        "the added route was built whole"
+    );
+
+    // A Middleware deleted: its router fails (as in Traefik: the
+    // middleware does not exist), the others serve.
+    let before = applies(&p).len();
+    double
+        .delete("Middleware", "default", "tag-9")
+        .expect("delete");
+    p.wait_status("bulk-9.test", "/", 404).await;
+    let router = api_router(&p, "bulk-9").await;
+    assert_eq!(router["status"], "disabled", "{router}");
+    let error = router["error"].to_string();
+    assert!(error.contains("default-tag-9@kubernetescrd"), "{error}");
+    tagged(&p, "bulk-10.test", "v10").await;
+    assert!(
+        patched_since(&p, before).await,
+        "the deletion was built whole"
+    );
+}

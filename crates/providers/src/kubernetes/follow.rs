@@ -108,7 +108,7 @@ impl Sending {
     /// Sends `config` unless it is the last one sent; false when the
     /// watcher is gone.
     pub async fn send(&mut self, config: Configuration, tx: &Sender) -> bool {
-        if self.last_sent.as_ref() == Some(&config) {
+        if self.last_sent.as_ref().is_some_and(|l| l.same(&config)) {
             tracing::debug!(
                 provider = self.provider,
                 "configuration unchanged; not sent"

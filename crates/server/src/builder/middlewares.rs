@@ -158,51 +158,65 @@ impl Builder {
         info: &mut RuntimeInfo,
     ) {
         let mut previous = std::mem::take(&mut self.middlewares);
-        let generation = self.generation;
         for (name, m) in &http.middlewares {
-            let mut el = ElementInfo::new(name, &api_json::api_json(m));
-            for w in m.1.warnings() {
-                tracing::warn!(middleware = %name, "{w}");
-                el.warn(w);
-            }
-            if let Some(e) = m.1.error() {
-                tracing::error!(middleware = %name, "{e}");
-                el.fail(e);
-                previous.remove(name);
-                info.middlewares.insert(name.clone(), Arc::new(el));
-                continue;
-            }
-            let service = errors::service_identity(m, name, services);
-            // An unchanged definition keeps its instance, and so its state.
-            let cached = match previous
-                .remove(name)
-                .filter(|c| c.config == *m && c.service == service)
-            {
-                Some(c) => Ok(c),
-                None => compile(m, name, services, &self.default_upstream).map(
-                    |(kind, compiled, warnings)| Cached {
-                        config: m.clone(),
-                        service,
-                        kind,
-                        compiled,
-                        warnings,
-                        generation,
-                    },
-                ),
-            };
-            match cached {
-                Ok(c) => {
-                    for w in &c.warnings {
-                        tracing::warn!(middleware = %name, "{w}");
-                        el.warn(w.clone());
-                    }
-                    el.kind = Some(c.kind.clone());
-                    self.middlewares.insert(name.clone(), c);
-                }
-                Err(e) => el.fail(e),
-            }
+            let el = self.compile_middleware(name, m, previous.remove(name), services);
             info.middlewares.insert(name.clone(), Arc::new(el));
         }
+    }
+
+    /// Compiles middleware `name` (qualified) into `self.middlewares`,
+    /// taking over `previous` (its last compilation) when its definition
+    /// and the service it calls are the same; its API view.
+    pub(super) fn compile_middleware(
+        &mut self,
+        name: &str,
+        m: &Middleware,
+        previous: Option<Cached>,
+        services: &HashMap<String, BuiltService>,
+    ) -> ElementInfo {
+        let mut el = ElementInfo::new(name, &api_json::api_json(m));
+        for w in m.1.warnings() {
+            tracing::warn!(middleware = %name, "{w}");
+            el.warn(w);
+        }
+        if let Some(e) = m.1.error() {
+            tracing::error!(middleware = %name, "{e}");
+            el.fail(e);
+            return el;
+        }
+        let service = errors::service_identity(m, name, services);
+        // An unchanged definition keeps its instance, and so its state.
+        let cached = match previous.filter(|c| c.config == *m && c.service == service) {
+            Some(c) => Ok(c),
+            None => compile(m, name, services, &self.default_upstream).map(
+                |(kind, compiled, warnings)| Cached {
+                    config: m.clone(),
+                    service,
+                    kind,
+                    compiled,
+                    warnings,
+                    generation: self.generation,
+                },
+            ),
+        };
+        match cached {
+            Ok(c) => {
+                for w in &c.warnings {
+                    tracing::warn!(middleware = %name, "{w}");
+                    el.warn(w.clone());
+                }
+                el.kind = Some(c.kind.clone());
+                self.middlewares.insert(name.to_string(), c);
+            }
+            Err(e) => el.fail(e),
+        }
+        el
+    }
+
+    /// Forgets the compilation of middleware `name` (qualified), handing
+    /// it back.
+    pub(super) fn take_middleware(&mut self, name: &str) -> Option<Cached> {
+        self.middlewares.remove(name)
     }
 
     /// The compiled middleware `name` (qualified), if it built.

@@ -335,17 +335,16 @@ impl Builder {
             info,
             udp: self.udp.clone(),
         };
-        if patch::patchable(http) {
-            self.patchable = Some(patch::Patchable {
-                entrypoints: runtime.entrypoints.clone(),
-                tls_entrypoints: runtime.tls_entrypoints.clone(),
-                tls,
-                info: runtime.info.clone(),
-                services: built_services,
-                balancers: runtime.balancers.clone(),
-                errors: stats.errors,
-            });
-        }
+        self.patchable = Some(patch::Patchable {
+            entrypoints: runtime.entrypoints.clone(),
+            tls_entrypoints: runtime.tls_entrypoints.clone(),
+            tls,
+            info: runtime.info.clone(),
+            services: built_services,
+            balancers: runtime.balancers.clone(),
+            errors: stats.errors,
+            not_plain: patch::not_plain(http),
+        });
         drop(last);
         self.last = Some(config);
         (runtime, stats)

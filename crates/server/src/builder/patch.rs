@@ -1,8 +1,11 @@
-//! Patching the last build when a few routers and services changed: only
-//! those are built, and only the router tables they are on are made again;
-//! everything else (tables, API views, services) is the last build's,
-//! shared. A change the patch cannot be sure of (middlewares, transports,
-//! TLS, TCP/UDP, composite services or services with middlewares, a TLS
+//! Patching the last build when a few routers, services and middlewares
+//! changed: only those are built (with the routers naming a changed
+//! service, and those whose chains reach a changed middleware), and only
+//! the router tables they are on are made again; everything else (tables,
+//! API views, services, compiled middlewares) is the last build's, shared.
+//! A change the patch cannot be sure of (transports, TLS, TCP/UDP, a
+//! composite service or one with middlewares changed or naming a changed
+//! service, a middleware change where services have middlewares, a TLS
 //! router, many elements at once) is built whole instead; both ways give
 //! the same runtime (see the tests: random changes patched, compared with
 //! builds from scratch).
@@ -35,12 +38,20 @@ pub(super) struct Patchable {
     pub balancers: HashMap<String, LoadBalancer>,
     /// How many elements have errors.
     pub errors: usize,
+    /// The services that are not plain load balancers (composite, or with
+    /// middlewares of their own): a patch never builds them, so the set
+    /// stays what the whole build found.
+    pub not_plain: Vec<String>,
 }
 
-/// Whether a whole build of `http` leaves what a patch can start from: no
-/// service needs others (composite) or middlewares to be built.
-pub(super) fn patchable(http: &HttpConfiguration) -> bool {
-    http.services.values().all(|s| plain(s))
+/// The services of `http` a patch does not build (see
+/// [`Patchable::not_plain`]).
+pub(super) fn not_plain(http: &HttpConfiguration) -> Vec<String> {
+    http.services
+        .iter()
+        .filter(|(_, s)| !plain(s))
+        .map(|(n, _)| n.clone())
+        .collect()
 }
 
 fn plain(service: &Service) -> bool {
@@ -49,11 +60,12 @@ fn plain(service: &Service) -> bool {
 }
 
 /// The names whose element differs between `old` and `new` (added, gone
-/// or changed), in order; None when more than [`MOST`] do. Elements shared
-/// with the last configuration are recognised by their pointer.
-fn changed<'a, T: PartialEq>(
-    old: &'a BTreeMap<String, Arc<T>>,
-    new: &'a BTreeMap<String, Arc<T>>,
+/// or changed, as `same` tells), in order; None when more than [`MOST`]
+/// do.
+fn changed<'a, T>(
+    old: &'a BTreeMap<String, T>,
+    new: &'a BTreeMap<String, T>,
+    same: impl Fn(&T, &T) -> bool,
 ) -> Option<Vec<&'a str>> {
     let mut out = Vec::new();
     let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
@@ -61,7 +73,7 @@ fn changed<'a, T: PartialEq>(
         let name = match (a.peek(), b.peek()) {
             (None, None) => return Some(out),
             (Some((ka, va)), Some((kb, vb))) if ka == kb => {
-                let same = Arc::ptr_eq(va, vb) || va == vb;
+                let same = same(va, vb);
                 let name = ka.as_str();
                 a.next();
                 b.next();
@@ -81,6 +93,12 @@ fn changed<'a, T: PartialEq>(
     }
 }
 
+/// Elements shared with the last configuration are recognised by their
+/// pointer.
+fn shared<T: PartialEq>(a: &Arc<T>, b: &Arc<T>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
+
 /// `link` kept sorted, once each: adds `name`.
 fn add_link(links: &mut Vec<String>, name: String) {
     if let Err(at) = links.binary_search(&name) {
@@ -92,6 +110,16 @@ fn remove_link(links: &mut Vec<String>, name: String) {
     links.retain(|l| *l != name);
 }
 
+/// What changed, for [`Builder::apply_patch`].
+struct Changes<'a> {
+    /// The routers to build again.
+    rebuild: BTreeSet<&'a str>,
+    services: Vec<&'a str>,
+    middlewares: Vec<&'a str>,
+    /// The routers naming each changed service.
+    naming: HashMap<&'a str, Vec<String>>,
+}
+
 impl Builder {
     /// Whether `router` is a TLS router on one of its entrypoints.
     fn on_tls(&self, router: &Router) -> bool {
@@ -101,8 +129,8 @@ impl Builder {
     }
 
     /// The last build patched into the runtime of `config`, when only
-    /// routers and services it can patch changed; None otherwise (the
-    /// caller then builds whole).
+    /// routers, services and middlewares it can patch changed; None
+    /// otherwise (the caller then builds whole).
     pub(super) fn patch(&mut self, config: &Arc<Configuration>) -> Option<(Runtime, BuildStats)> {
         let last = self.last.clone()?;
         let (old, new) = (last.http.as_ref()?, config.http.as_ref()?);
@@ -110,27 +138,47 @@ impl Builder {
             && last.udp == config.udp
             && last.tls == config.tls
             && last.file_stamps == config.file_stamps
-            && old.middlewares == new.middlewares
             && old.servers_transports == new.servers_transports;
-        if !same_rest || self.patchable.is_none() {
+        let prev = self.patchable.as_ref()?;
+        if !same_rest {
             return None;
         }
-        let routers = changed(&old.routers, &new.routers)?;
-        let services = changed(&old.services, &new.services)?;
+        let routers = changed(&old.routers, &new.routers, shared)?;
+        let services = changed(&old.services, &new.services, shared)?;
+        let middlewares = changed(&old.middlewares, &new.middlewares, shared)?;
         let service_set: HashSet<&str> = services.iter().copied().collect();
         for name in &services {
-            if self.internal.contains_key(*name)
-                || new.services.get(*name).is_some_and(|s| !plain(s))
+            let not_plain =
+                |c: &HttpConfiguration| c.services.get(*name).is_some_and(|s| !plain(s));
+            if self.internal.contains_key(*name) || not_plain(old) || not_plain(new) {
+                return None;
+            }
+        }
+        // The services a patch does not build must not name a changed one
+        // (nor, with middlewares of their own, reach a changed middleware).
+        for name in &prev.not_plain {
+            let Some(service) = new.services.get(name) else {
+                continue;
+            };
+            if !middlewares.is_empty() && !service.middlewares.is_empty() {
+                return None;
+            }
+            if !services.is_empty()
+                && super::services::children_of(name, service)
+                    .iter()
+                    .any(|c| service_set.contains(c.as_str()))
             {
                 return None;
             }
         }
         // An `errors` middleware holds its service's instance.
-        for (name, m) in &new.middlewares {
-            if super::middlewares::errors_service(m, name)
-                .is_some_and(|s| service_set.contains(s.as_str()))
-            {
-                return None;
+        if !services.is_empty() {
+            for (name, m) in &new.middlewares {
+                if super::middlewares::errors_service(m, name)
+                    .is_some_and(|s| service_set.contains(s.as_str()))
+                {
+                    return None;
+                }
             }
         }
         // The routers to build again: those changed, and those naming a
@@ -146,6 +194,10 @@ impl Builder {
                 }
             }
         }
+        if !middlewares.is_empty() && !self.middleware_routers(&middlewares, old, new, &mut rebuild)
+        {
+            return None;
+        }
         if rebuild.len() > MOST {
             return None;
         }
@@ -157,17 +209,86 @@ impl Builder {
             }
         }
         let prev = self.patchable.take()?;
-        Some(self.apply_patch(config, prev, &rebuild, &services, naming))
+        let changes = Changes {
+            rebuild,
+            services,
+            middlewares,
+            naming,
+        };
+        Some(self.apply_patch(config, prev, changes))
+    }
+
+    /// Adds to `rebuild` the routers a change of `middlewares` may change:
+    /// those whose chains reached one of them (its `usedBy`: every router
+    /// naming it or built through it), and every router that failed (its
+    /// chain may now build). False when the patch cannot be sure: with
+    /// entrypoint middlewares, whose names resolve against every
+    /// middleware's, a middleware added or gone.
+    fn middleware_routers<'a>(
+        &self,
+        middlewares: &[&str],
+        old: &'a HttpConfiguration,
+        new: &'a HttpConfiguration,
+        rebuild: &mut BTreeSet<&'a str>,
+    ) -> bool {
+        let Some(prev) = self.patchable.as_ref() else {
+            return false;
+        };
+        let entrypoint_middlewares = !self.view.entrypoint_middlewares.values().all(Vec::is_empty);
+        for m in middlewares {
+            let both = old.middlewares.contains_key(*m) && new.middlewares.contains_key(*m);
+            if entrypoint_middlewares && !both {
+                return false;
+            }
+            for r in prev
+                .info
+                .middlewares
+                .get(*m)
+                .into_iter()
+                .flat_map(|el| &el.links)
+            {
+                // The names of the configuration's (the API's are copies).
+                match new
+                    .routers
+                    .get_key_value(r)
+                    .or(old.routers.get_key_value(r))
+                {
+                    Some((name, _)) => rebuild.insert(name.as_str()),
+                    None => return false,
+                };
+            }
+            if rebuild.len() > MOST {
+                return false;
+            }
+        }
+        for (name, el) in &prev.info.routers {
+            if el.errors.is_empty() {
+                continue;
+            }
+            match new.routers.get_key_value(name) {
+                Some((name, _)) => rebuild.insert(name.as_str()),
+                // Gone: already in `rebuild`.
+                None => false,
+            };
+            if rebuild.len() > MOST {
+                return false;
+            }
+        }
+        true
     }
 
     fn apply_patch(
         &mut self,
         config: &Arc<Configuration>,
         prev: Patchable,
-        rebuild: &BTreeSet<&str>,
-        changed_services: &[&str],
-        mut naming: HashMap<&str, Vec<String>>,
+        changes: Changes<'_>,
     ) -> (Runtime, BuildStats) {
+        let Changes {
+            rebuild,
+            services: changed_services,
+            middlewares: changed_middlewares,
+            mut naming,
+        } = changes;
         self.generation += 1;
         let empty = HttpConfiguration::default();
         let last = self.last.take();
@@ -184,6 +305,7 @@ impl Builder {
             mut services,
             mut balancers,
             mut errors,
+            not_plain,
         } = prev;
         let failed = |el: &ElementInfo| usize::from(!el.errors.is_empty());
         let mut info = (*info).clone();
@@ -197,7 +319,7 @@ impl Builder {
         // their entries leave the tables.
         let mut gone: HashSet<&str> = HashSet::new();
         let mut eps: BTreeSet<(bool, String)> = BTreeSet::new();
-        for name in rebuild {
+        for name in &rebuild {
             // A router is on the tables of the entrypoints it links to (not
             // TLS ones: a patch builds no TLS router).
             if let Some(el) = info.routers.remove(*name) {
@@ -227,7 +349,7 @@ impl Builder {
             .filter(|n| new.services.contains_key(**n))
             .count();
         stats.reused_services = new.services.len() - rebuilt;
-        for name in changed_services {
+        for name in &changed_services {
             services.remove(*name);
             balancers.remove(*name);
             if let Some(el) = info.services.remove(*name) {
@@ -259,9 +381,30 @@ impl Builder {
             info.services.insert(name.to_string(), el);
         }
 
+        // The middlewares that changed, compiled again (the services they
+        // call are built); the others keep their compilation. Their
+        // `usedBy` is what routers not built again gave them.
+        for name in &changed_middlewares {
+            let previous = self.take_middleware(name);
+            let links = match info.middlewares.remove(*name) {
+                Some(el) => {
+                    errors -= failed(&el);
+                    el.links.clone()
+                }
+                None => Vec::new(),
+            };
+            let Some(m) = new.middlewares.get(*name) else {
+                continue;
+            };
+            let mut el = self.compile_middleware(name, m, previous, &services);
+            el.links = links;
+            errors += failed(&el);
+            info.middlewares.insert(name.to_string(), Arc::new(el));
+        }
+
         // The routers, built again.
         let mut added: HashMap<(bool, String), Vec<Entry<Route>>> = HashMap::new();
-        for name in rebuild {
+        for name in &rebuild {
             let Some(router) = new.routers.get(*name) else {
                 continue;
             };
@@ -309,7 +452,6 @@ impl Builder {
         stats.routers = info.routers.len();
         stats.services = info.services.len();
         stats.middlewares = info.middlewares.len();
-        // Middlewares keep theirs (only their `usedBy` changes).
         stats.errors = errors;
         if let Some(m) = &self.metrics {
             m.applied(new);
@@ -333,6 +475,7 @@ impl Builder {
             services,
             balancers,
             errors,
+            not_plain,
         });
         drop(last);
         self.last = Some(config.clone());

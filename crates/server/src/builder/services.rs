@@ -232,6 +232,34 @@ fn is_composite(service: &Service) -> bool {
     service.load_balancer.is_none() && kind_count(service) == 1
 }
 
+/// The services a composite service names (qualified from its own
+/// provider), as far as its section decodes: those whose change may
+/// change it.
+pub(super) fn children_of(name: &str, service: &Service) -> Vec<String> {
+    fn decoded<T: serde::de::DeserializeOwned>(
+        node: &Option<Box<switchyard_config::Node>>,
+    ) -> Option<T> {
+        switchyard_config::decode::from_node(node.as_ref()?).ok()
+    }
+    let mut named: Vec<String> = Vec::new();
+    if let Some(c) = decoded::<WeightedRoundRobin>(&service.weighted) {
+        named.extend(c.services.into_iter().map(|s| s.name));
+    }
+    if let Some(c) = decoded::<HighestRandomWeight>(&service.highest_random_weight) {
+        named.extend(c.services.into_iter().map(|s| s.name));
+    }
+    if let Some(c) = decoded::<Mirroring>(&service.mirroring) {
+        named.push(c.service);
+        named.extend(c.mirrors.into_iter().map(|m| m.name));
+    }
+    if let Some(c) = decoded::<FailoverService>(&service.failover) {
+        named.push(c.service);
+        named.push(c.fallback);
+    }
+    let provider = provider_of(name);
+    named.iter().map(|n| qualify(n, provider)).collect()
+}
+
 /// The API's name for a service's type.
 fn kind_name(service: &Service) -> &'static str {
     if service.weighted.is_some() {

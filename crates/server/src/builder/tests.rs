@@ -182,6 +182,14 @@ fn random_router(rng: &mut Rng) -> String {
         0 => r.push_str("      middlewares: [m0]\n"),
         1 => r.push_str("      middlewares: [chain]\n"),
         2 => r.push_str("      middlewares: [missing]\n"),
+        // From the random middlewares (some of which do not exist), one
+        // or two, shared by several routers.
+        7 | 8 => r.push_str(&format!("      middlewares: [x{}]\n", rng.below(6))),
+        9 => r.push_str(&format!(
+            "      middlewares: [x{}, x{}]\n",
+            rng.below(6),
+            rng.below(6)
+        )),
         3 => r.push_str("      entryPoints: [other]\n"),
         4 => r.push_str("      entryPoints: [nope, web]\n"),
         5 => r.push_str("      tls: {}\n"),
@@ -196,6 +204,10 @@ fn random_router(rng: &mut Rng) -> String {
 fn random_service(rng: &mut Rng, composite: bool) -> String {
     match rng.below(8) {
         1 if !composite => "      loadBalancer: {}\n".into(),
+        2 if composite => format!(
+            "      loadBalancer:\n        servers: [{{url: \"http://127.0.0.1:9\"}}]\n      middlewares: [x{}]\n",
+            rng.below(6)
+        ),
         0 => "      loadBalancer:\n        strategy: bogus\n        servers: [{url: \"http://127.0.0.1:1\"}]\n".into(),
         1 => "      weighted:\n        services: [{name: s1, weight: 1}]\n".into(),
         n => format!(
@@ -205,10 +217,35 @@ fn random_service(rng: &mut Rng, composite: bool) -> String {
     }
 }
 
-fn yaml_of(
+/// A random middleware's definition: a valid one of a few kinds, a chain
+/// of others (which may not exist, or loop), an `errors` middleware
+/// calling a service (which may not exist), one that does not compile.
+fn random_middleware(rng: &mut Rng) -> String {
+    match rng.below(7) {
+        0 | 1 => format!(
+            "      headers:\n        customRequestHeaders:\n          X-R: \"{}\"\n",
+            rng.below(1000)
+        ),
+        2 => format!(
+            "      chain:\n        middlewares: [x{}, x{}]\n",
+            rng.below(6),
+            rng.below(6)
+        ),
+        3 => format!(
+            "      errors:\n        status: [\"500\"]\n        service: s{}\n",
+            rng.below(8)
+        ),
+        4 => format!("      addPrefix:\n        prefix: /p{}\n", rng.below(3)),
+        5 => "      redirectRegex:\n        regex: \"([\"\n        replacement: /\n".into(),
+        _ => "      stripPrefix:\n        prefixes: [/a]\n".into(),
+    }
+}
+
+fn yaml_with(
     routers: &BTreeMap<u64, String>,
     services: &BTreeMap<u64, String>,
     header: u64,
+    middlewares: &BTreeMap<u64, String>,
 ) -> String {
     let mut y = String::from("http:\n  routers:\n");
     for (i, r) in routers {
@@ -221,6 +258,9 @@ fn yaml_of(
     y.push_str(&format!(
         "  middlewares:\n    m0:\n      headers:\n        customRequestHeaders:\n          X-N: \"{header}\"\n    chain:\n      chain:\n        middlewares: [m0]\n"
     ));
+    for (i, m) in middlewares {
+        y.push_str(&format!("    x{i}:\n{m}"));
+    }
     y
 }
 
@@ -275,70 +315,118 @@ fn two_entrypoints() -> Builder {
     Builder::new(view, HashMap::new()).unwrap_or_else(|e| panic!("builder: {e}"))
 }
 
+/// Whether every router the builder keeps was built over the middleware
+/// instances it has now (a router kept over a middleware compiled again
+/// would run the old one).
+fn chains_current(b: &Builder) -> Result<(), String> {
+    for (name, cached) in &b.routers {
+        for (m, generation) in &cached.middlewares {
+            if b.middleware_generation(m) != Some(*generation) {
+                return Err(format!("router {name} kept over an old {m}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Random changes (with `middlewares`, of random middlewares too), each
+/// applied by one builder (patched when it can) and by a new one (built
+/// from scratch): the two runtimes route and show the same. Returns how
+/// many were patched, and of those how many changed a middleware.
+fn patched_equals_built(seed: u64, middlewares: bool) -> (usize, usize) {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut routers = BTreeMap::new();
+    let mut services = BTreeMap::new();
+    let mut mws = BTreeMap::new();
+    for i in 0..12 {
+        routers.insert(i, random_router(&mut rng));
+    }
+    for i in 0..6 {
+        services.insert(i, random_service(&mut rng, seed.is_multiple_of(4)));
+    }
+    if middlewares {
+        for i in 0..4 {
+            mws.insert(i, random_middleware(&mut rng));
+        }
+    }
+    let mut header = 0;
+    let mut patched_builder = two_entrypoints();
+    let (mut patched, mut patched_middlewares) = (0, 0);
+    let choices = if middlewares { 13 } else { 10 };
+    for step in 0..40 {
+        let mut middleware_changed = false;
+        match rng.below(choices) {
+            0 | 1 => {
+                routers.insert(rng.below(20), random_router(&mut rng));
+            }
+            2 => {
+                routers.remove(&rng.below(20));
+            }
+            3 => {
+                let i = rng.below(20);
+                routers.insert(i, random_router(&mut rng));
+                routers.insert(i + 1, random_router(&mut rng));
+            }
+            4 | 5 => {
+                services.insert(
+                    rng.below(8),
+                    random_service(&mut rng, seed.is_multiple_of(4)),
+                );
+            }
+            6 => {
+                services.remove(&rng.below(8));
+            }
+            7 => {
+                header += 1;
+                middleware_changed = true;
+            }
+            10 | 11 => {
+                mws.insert(rng.below(6), random_middleware(&mut rng));
+                middleware_changed = true;
+            }
+            12 => {
+                middleware_changed = mws.remove(&rng.below(6)).is_some();
+            }
+            _ => {
+                // Nothing changed but the text: the same elements.
+            }
+        }
+        let config = merged(&yaml_with(&routers, &services, header, &mws));
+        let (rt, stats) = patched_builder.build(config.clone());
+        let (want, want_stats) = two_entrypoints().build(config);
+        patched += usize::from(stats.patched);
+        patched_middlewares += usize::from(stats.patched && middleware_changed);
+        if let Err(e) = chains_current(&patched_builder) {
+            panic!("seed {seed}, step {step}: {e}");
+        }
+        let (got, want) = (observable(&rt), observable(&want));
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g, w, "seed {seed}, step {step}");
+        }
+        assert_eq!(got.len(), want.len(), "seed {seed}, step {step}");
+        assert_eq!(
+            (
+                stats.routers,
+                stats.services,
+                stats.middlewares,
+                stats.errors
+            ),
+            (
+                want_stats.routers,
+                want_stats.services,
+                want_stats.middlewares,
+                want_stats.errors
+            ),
+            "seed {seed}, step {step}"
+        );
+    }
+    (patched, patched_middlewares)
+}
+
 #[test]
 fn a_patched_runtime_equals_one_built_from_scratch() {
     for seed in 1..=12u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let mut routers = BTreeMap::new();
-        let mut services = BTreeMap::new();
-        for i in 0..12 {
-            routers.insert(i, random_router(&mut rng));
-        }
-        for i in 0..6 {
-            services.insert(i, random_service(&mut rng, seed % 4 == 0));
-        }
-        let mut header = 0;
-        let mut patched_builder = two_entrypoints();
-        let mut patched = 0;
-        for step in 0..40 {
-            match rng.below(10) {
-                0 | 1 => {
-                    routers.insert(rng.below(20), random_router(&mut rng));
-                }
-                2 => {
-                    routers.remove(&rng.below(20));
-                }
-                3 => {
-                    let i = rng.below(20);
-                    routers.insert(i, random_router(&mut rng));
-                    routers.insert(i + 1, random_router(&mut rng));
-                }
-                4 | 5 => {
-                    services.insert(rng.below(8), random_service(&mut rng, seed % 4 == 0));
-                }
-                6 => {
-                    services.remove(&rng.below(8));
-                }
-                7 => header += 1,
-                _ => {
-                    // Nothing changed but the text: the same elements.
-                }
-            }
-            let config = merged(&yaml_of(&routers, &services, header));
-            let (rt, stats) = patched_builder.build(config.clone());
-            let (want, want_stats) = two_entrypoints().build(config);
-            patched += usize::from(stats.patched);
-            let (got, want) = (observable(&rt), observable(&want));
-            for (g, w) in got.iter().zip(&want) {
-                assert_eq!(g, w, "seed {seed}, step {step}");
-            }
-            assert_eq!(got.len(), want.len(), "seed {seed}, step {step}");
-            assert_eq!(
-                (
-                    stats.routers,
-                    stats.services,
-                    stats.middlewares,
-                    stats.errors
-                ),
-                (
-                    want_stats.routers,
-                    want_stats.services,
-                    want_stats.middlewares,
-                    want_stats.errors
-                ),
-                "seed {seed}, step {step}"
-            );
-        }
+        let (patched, _) = patched_equals_built(seed, false);
         assert!(patched > 0, "seed {seed}: nothing was patched");
     }
 }
@@ -366,4 +454,16 @@ fn a_new_view_moves_routers_to_the_new_entrypoints() {
         .entrypoints
         .get("web")
         .is_none_or(|t| t.entries().is_empty()));
+}
+
+#[test]
+fn a_runtime_patched_with_middleware_changes_equals_one_built_from_scratch() {
+    let mut with_middlewares = 0;
+    for seed in 1..=24u64 {
+        let (patched, middlewares) = patched_equals_built(seed, true);
+        assert!(patched > 0, "seed {seed}: nothing was patched");
+        with_middlewares += middlewares;
+    }
+    // Most middleware changes are patched, not built whole.
+    assert!(with_middlewares > 24, "{with_middlewares} patched");
 }

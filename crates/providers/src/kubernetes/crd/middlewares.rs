@@ -326,7 +326,7 @@ fn middleware(
 
 /// The middleware checked against Traefik's keys as a file's would be:
 /// those Switchyard does not act on recorded on it, unknown ones refused.
-fn checked(id: &str, m: Middleware) -> Result<Middleware, String> {
+fn checked(id: &str, m: Middleware) -> Result<std::sync::Arc<Middleware>, String> {
     let tree: Node = serde_json::from_value(json!({"http": {"middlewares": {id: m.to_json()}}}))
         .map_err(|e| e.to_string())?;
     let decoded = switchyard_config::dynamic_schema::decode(&tree).map_err(|e| e.to_string())?;

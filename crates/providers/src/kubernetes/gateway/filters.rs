@@ -137,7 +137,7 @@ pub(crate) fn filters(
         }
     }
     for (name, m) in made {
-        http.middlewares.insert(name, m);
+        http.middlewares.insert(name, std::sync::Arc::new(m));
     }
     Ok(names)
 }

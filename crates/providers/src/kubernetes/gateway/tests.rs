@@ -200,7 +200,7 @@ fn header_filters_are_traefiks_middlewares() {
     let ours: serde_json::Map<String, Value> = http
         .middlewares
         .iter()
-        .map(|(k, m)| (k.clone(), serde_json::to_value(m).expect("json")))
+        .map(|(k, m)| (k.clone(), serde_json::to_value(&**m).expect("json")))
         .collect();
     assert_eq!(ours, want);
 }
