@@ -80,10 +80,7 @@ impl<B: http_body::Body> http_body::Body for SyncBody<B> {
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.0
-            .try_lock()
-            .map(|b| b.size_hint())
-            .unwrap_or_default()
+        self.0.try_lock().map(|b| b.size_hint()).unwrap_or_default()
     }
 }
 

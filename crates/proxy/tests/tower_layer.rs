@@ -54,9 +54,10 @@ async fn serve(svc: MiddlewareService, tell_peer: bool) -> SocketAddr {
                 false => svc.clone(),
             };
             tokio::spawn(async move {
-                let hyper_svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    svc.clone().oneshot(req)
-                });
+                let hyper_svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        svc.clone().oneshot(req)
+                    });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), hyper_svc)
                     .await;
@@ -106,7 +107,10 @@ async fn strip_prefix_then_headers_stacked() {
 #[tokio::test]
 async fn rate_limit_answers_429_past_the_burst() {
     // One request an hour after a burst of two: the third is refused.
-    let limit = layer("limit", "rateLimit:\n  average: 1\n  period: 1h\n  burst: 2\n");
+    let limit = layer(
+        "limit",
+        "rateLimit:\n  average: 1\n  period: 1h\n  burst: 2\n",
+    );
     let addr = serve(limit.layer(app()), true).await;
     for i in 0..2 {
         let reply = get(addr, "a.test", "/").await.expect("request");
@@ -119,10 +123,16 @@ async fn rate_limit_answers_429_past_the_burst() {
 
 #[tokio::test]
 async fn rate_limit_state_is_shared_by_the_services_of_one_layer() {
-    let limit = layer("limit", "rateLimit:\n  average: 1\n  period: 1h\n  burst: 1\n");
+    let limit = layer(
+        "limit",
+        "rateLimit:\n  average: 1\n  period: 1h\n  burst: 1\n",
+    );
     let first = serve(limit.layer(app()), true).await;
     let second = serve(limit.layer(app()), true).await;
-    assert_eq!(get(first, "a.test", "/").await.expect("request").status, StatusCode::OK);
+    assert_eq!(
+        get(first, "a.test", "/").await.expect("request").status,
+        StatusCode::OK
+    );
     let refused = get(second, "a.test", "/").await.expect("request");
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
 }
@@ -154,11 +164,16 @@ async fn client_address_read_from_an_extension() {
     let allow = layer("local", "ipAllowList:\n  sourceRange: [127.0.0.1/32]\n")
         .client_addr_from(|ext| ext.get::<Peer>().map(|p| p.0));
     let svc = allow.layer(app());
-    let mut req = http::Request::get("/").body(http_body_util::Empty::<Bytes>::new()).expect("request");
-    req.extensions_mut().insert(Peer(SocketAddr::from(([127, 0, 0, 1], 4000))));
+    let mut req = http::Request::get("/")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("request");
+    req.extensions_mut()
+        .insert(Peer(SocketAddr::from(([127, 0, 0, 1], 4000))));
     let resp = svc.clone().oneshot(req).await.expect("infallible");
     assert_eq!(resp.status(), StatusCode::OK);
-    let req = http::Request::get("/").body(http_body_util::Empty::<Bytes>::new()).expect("request");
+    let req = http::Request::get("/")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("request");
     let resp = svc.oneshot(req).await.expect("infallible");
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
@@ -174,9 +189,16 @@ async fn request_body_reaches_the_app() {
     });
     let add = layer("add", "addPrefix:\n  prefix: /v1\n");
     let addr = serve(add.layer(echo), true).await;
-    let reply = request(addr, Method::POST, "a.test", "/", &[], Bytes::from("payload"))
-        .await
-        .expect("request");
+    let reply = request(
+        addr,
+        Method::POST,
+        "a.test",
+        "/",
+        &[],
+        Bytes::from("payload"),
+    )
+    .await
+    .expect("request");
     assert_eq!(reply.text(), "payload");
 }
 
@@ -184,7 +206,10 @@ async fn request_body_reaches_the_app() {
 fn middlewares_that_need_a_gateway_are_refused() {
     for (yaml, kind) in [
         ("chain:\n  middlewares: [a, b]\n", "chain"),
-        ("errors:\n  status: [\"500\"]\n  service: pages\n", "customerrors"),
+        (
+            "errors:\n  status: [\"500\"]\n  service: pages\n",
+            "customerrors",
+        ),
     ] {
         match MiddlewareLayer::from_yaml("m", yaml) {
             Err(LayerError::NeedsGateway { kind: k, .. }) => assert_eq!(k, kind),
@@ -202,7 +227,11 @@ fn bad_settings_are_errors_naming_the_middleware() {
         .expect_err("an unknown key");
     match err {
         LayerError::Config { source, .. } => {
-            assert_eq!(source.location.as_ref().map(|l| l.line), Some(3), "{source}");
+            assert_eq!(
+                source.location.as_ref().map(|l| l.line),
+                Some(3),
+                "{source}"
+            );
         }
         other => panic!("expected a located config error, got {other}"),
     }

@@ -165,8 +165,8 @@ mod v2;
 mod tests;
 
 pub use expr::{Rule, Term};
-pub use prepared::PreparedRequest;
 pub use path::{normalize_path, routing_path, sanitize_path, RoutingPathError};
+pub use prepared::PreparedRequest;
 pub use request::{normalize_host, RequestInfo};
 pub use table::{default_priority, Entry, RouterTable, DEFAULT_PROVIDER_PRECEDENCE};
 

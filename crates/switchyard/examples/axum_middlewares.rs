@@ -72,7 +72,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut statuses = Vec::new();
     for _ in 0..4 {
         let (status, served_by, frame) = ask(addr, "/api/time").await?;
-        if served_by.as_deref() != Some("axum-behind-switchyard") || frame.as_deref() != Some("DENY")
+        if served_by.as_deref() != Some("axum-behind-switchyard")
+            || frame.as_deref() != Some("DENY")
         {
             return Err(format!("headers missing: {served_by:?} {frame:?}").into());
         }

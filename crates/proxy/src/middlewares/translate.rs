@@ -82,7 +82,10 @@ pub fn translate(
             super::replace_path_regex::from_config(c, ctx)?,
         ),
         K::Headers(c) => w("headers", super::headers::from_config(*c, ctx)?),
-        K::RedirectScheme(c) => w("redirectscheme", super::redirect::scheme_from_config(c, ctx)?),
+        K::RedirectScheme(c) => w(
+            "redirectscheme",
+            super::redirect::scheme_from_config(c, ctx)?,
+        ),
         K::RedirectRegex(c) => w("redirectregex", super::redirect::regex_from_config(c, ctx)?),
         K::IpAllowList(c) => {
             let factory = super::ip_allow_list::from_config(c, ctx)?;
