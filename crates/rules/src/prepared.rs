@@ -97,9 +97,12 @@ impl<'a> PreparedRequest<'a> {
         let normalized = normalize_path(uri.path())?;
         let sanitized = sanitize_path(&normalized);
         let path = routing_path(&sanitized)?.into_owned();
-        let query = uri.query().map(|q| match q.contains(';') {
-            true => Cow::Owned(q.replace(';', "&")),
-            false => Cow::Borrowed(q),
+        let query = uri.query().map(|q| {
+            if q.contains(';') {
+                Cow::Owned(q.replace(';', "&"))
+            } else {
+                Cow::Borrowed(q)
+            }
         });
         Ok(PreparedRequest {
             method,

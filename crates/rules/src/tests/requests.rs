@@ -57,5 +57,9 @@ fn prepared_request_is_what_the_matchers_see() {
     assert_eq!(info.host, "www.example.com");
     assert_eq!(info.path, "/x/z");
     assert_eq!(info.query, Some("q=1&r=2"));
-    assert!(PreparedRequest::new(&request("GET", "/%", None), [127, 0, 0, 1].into()).is_err());
+    let broken = request("GET", "/%", None);
+    assert!(matches!(
+        PreparedRequest::new(&broken, [127, 0, 0, 1].into()),
+        Err(crate::RoutingPathError)
+    ));
 }
