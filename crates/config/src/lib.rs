@@ -11,6 +11,39 @@
 //! them, a comma-separated string fills a list, and `--api` alone means "the
 //! `api` section with its defaults". Errors name the file, line, column and
 //! field path.
+//!
+//! # From code
+//!
+//! A program that embeds Switchyard, or only wants Traefik's configuration
+//! types, reads and writes text with
+//! [`dynamic::Configuration::from_yaml`], [`from_toml`](dynamic::Configuration::from_toml),
+//! [`to_yaml`](dynamic::Configuration::to_yaml) and
+//! [`to_toml`](dynamic::Configuration::to_toml); one middleware with
+//! [`dynamic::Middleware::from_yaml`] (then [`dynamic::decode_middleware`]
+//! for its typed settings); the static configuration with
+//! [`static_config::StaticConfiguration::from_yaml`] and
+//! [`from_toml`](static_config::StaticConfiguration::from_toml). The types
+//! are plain serde types: building one in code and writing it out is the
+//! same as writing the file by hand.
+//!
+//! ```
+//! use switchyard_config::dynamic::Configuration;
+//!
+//! let config = Configuration::from_yaml(
+//!     "http:\n  routers:\n    web:\n      rule: Host(`a.test`)\n      service: app\n",
+//! )?;
+//! let mut http = config.http.clone().unwrap_or_default();
+//! let mut router = (*http.routers["web"]).clone();
+//! router.priority = Some(10);
+//! http.routers.insert("web".into(), router.into());
+//! let changed = Configuration { http: Some(http), ..config };
+//! assert!(changed.to_yaml()?.contains("priority: 10"));
+//! # Ok::<(), switchyard_config::ConfigError>(())
+//! ```
+//!
+//! A [`ConfigError`] says where: its [`location`](ConfigError::location)
+//! (file or `<yaml>`/`<toml>`, line, column) and its
+//! [`field`](ConfigError::field) path (`http.routers.web.priority`).
 
 pub mod chunked;
 pub mod decode;
@@ -30,6 +63,7 @@ pub mod schema;
 pub mod static_config;
 pub mod tcp;
 pub mod template;
+mod text;
 pub mod tls;
 mod toml_source;
 pub mod udp;

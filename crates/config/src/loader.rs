@@ -80,6 +80,11 @@ pub fn parse_tree(path: &Path, text: &str) -> Result<Node, ConfigError> {
     }
 }
 
+/// A static tree (from text a program hands over) decoded as a file's is.
+pub(crate) fn decode_static_tree(tree: &Node) -> Result<StaticConfiguration, ConfigError> {
+    decode_static(tree, Source::Defaults).map(|l| l.config)
+}
+
 fn read_static_file(path: &Path) -> Result<Loaded, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::at(Location::in_file(path, 0, 0), format!("cannot read: {e}")))?;

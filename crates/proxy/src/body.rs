@@ -31,6 +31,59 @@ where
     body.map_err(Into::into).boxed()
 }
 
+/// Wraps a body that is `Send` but not `Sync` (axum's body, a boxed
+/// stream), as [`boxed`] wraps one that is both.
+///
+/// ```
+/// use http_body_util::BodyExt;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let unsync = http_body_util::Full::new(bytes::Bytes::from("hi")).boxed_unsync();
+/// let body = switchyard_proxy::body::boxed_unsync(unsync);
+/// assert_eq!(body.collect().await.unwrap().to_bytes(), "hi");
+/// # });
+/// ```
+pub fn boxed_unsync<B>(body: B) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    SyncBody(std::sync::Mutex::new(Box::pin(body)))
+        .map_err(Into::into)
+        .boxed()
+}
+
+/// A body made `Sync` the safe way: polling takes it by `&mut` and so
+/// reaches the inside without locking; only the `&self` questions
+/// (`is_end_stream`, `size_hint`) lock, and nothing else ever holds the
+/// lock.
+struct SyncBody<B>(std::sync::Mutex<std::pin::Pin<Box<B>>>);
+
+impl<B: http_body::Body> http_body::Body for SyncBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let inner = self
+            .get_mut()
+            .0
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        inner.as_mut().poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.try_lock().is_ok_and(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.0.try_lock().map(|b| b.size_hint()).unwrap_or_default()
+    }
+}
+
 /// A request body read into memory, or found too large to be.
 pub enum Buffered {
     Whole(Bytes),

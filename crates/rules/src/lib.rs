@@ -3,6 +3,76 @@
 //! ([`parse`]) or in its v2 syntax ([`parse_with`] and [`Syntax::V2`]: the
 //! same grammar, the v2 matchers, see `src/v2/mod.rs`).
 //!
+//! # Using the crate
+//!
+//! Parse a rule once, then match requests against it. A program's own
+//! `http::Request` (or its parts) is matched as a Traefik entrypoint would
+//! see it: [`Rule::matches_request`] for one rule, or a
+//! [`PreparedRequest`] made once and tried against many. `ClientIP`
+//! matches the connection's peer address, which the caller passes in.
+//!
+//! ```
+//! use std::net::IpAddr;
+//!
+//! let rule = switchyard_rules::parse("Host(`a.test`) && PathPrefix(`/api`)")?;
+//! let peer: IpAddr = [127, 0, 0, 1].into();
+//!
+//! let req = http::Request::get("/api/v1").header("host", "A.test:8080").body(())?;
+//! assert!(rule.matches_request(&req, peer));
+//! let req = http::Request::get("/web").header("host", "a.test").body(())?;
+//! assert!(!rule.matches_request(&req, peer));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A rule that does not parse is a [`RuleError`] with the byte position
+//! of the problem and what was expected there:
+//!
+//! ```
+//! let err = switchyard_rules::parse("Host(`a.test`) && Pth(`/`)").unwrap_err();
+//! assert_eq!(err.position, 18);
+//! assert!(err.to_string().contains("Pth"), "{err}");
+//! ```
+//!
+//! Rules written for Traefik v2 (routers with `ruleSyntax: v2`) are read
+//! with [`parse_with`]:
+//!
+//! ```
+//! use switchyard_rules::{parse, parse_with, Syntax};
+//!
+//! let v2 = parse_with("Path(`/u/{id:[0-9]+}`)", Syntax::V2)?;
+//! let req = http::Request::get("/u/42").body(())?;
+//! assert!(v2.matches_request(&req, [127, 0, 0, 1].into()));
+//! assert!(parse("Headers(`X`, `y`)").is_err()); // a v2 matcher, not v3
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Many rules, as a gateway holds them, go in a [`RouterTable`]: ordered
+//! as Traefik orders routers (priority, by default the rule's length:
+//! [`default_priority`]), indexed by exact host, and asked for the first
+//! match:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use switchyard_rules::{default_priority, parse, Entry, PreparedRequest, RouterTable};
+//!
+//! let entry = |name: &str, rule: &str, value: &'static str| -> Result<_, switchyard_rules::RuleError> {
+//!     Ok(Entry {
+//!         name: name.into(),
+//!         rule: Arc::new(parse(rule)?),
+//!         priority: default_priority(rule),
+//!         value,
+//!     })
+//! };
+//! let table = RouterTable::new(vec![
+//!     entry("site", "Host(`a.test`)", "the site")?,
+//!     entry("api", "Host(`a.test`) && PathPrefix(`/api`)", "the API")?, // longer: first
+//! ]);
+//! let req = http::Request::get("/api/users").header("host", "a.test").body(())?;
+//! let prepared = PreparedRequest::new(&req, [127, 0, 0, 1].into())?;
+//! assert_eq!(table.find(&prepared.info()), Some(&"the API"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Grammar
 //!
 //! Traefik parses a rule as a Go expression (`go/parser.ParseExpr`, through
@@ -85,6 +155,7 @@ mod matcher;
 mod net;
 mod parser;
 mod path;
+mod prepared;
 mod request;
 mod table;
 pub mod tcp;
@@ -95,6 +166,7 @@ mod tests;
 
 pub use expr::{Rule, Term};
 pub use path::{normalize_path, routing_path, sanitize_path, RoutingPathError};
+pub use prepared::PreparedRequest;
 pub use request::{normalize_host, RequestInfo};
 pub use table::{default_priority, Entry, RouterTable, DEFAULT_PROVIDER_PRECEDENCE};
 
@@ -106,6 +178,7 @@ pub struct RuleError {
     pub rule: String,
     /// Byte offset in the rule where the problem is.
     pub position: usize,
+    /// What is wrong there (for a matcher, Traefik's wording).
     pub message: String,
 }
 

@@ -30,6 +30,7 @@ pub mod retry;
 pub mod strip_prefix;
 pub mod strip_prefix_regex;
 pub mod timeout;
+pub mod translate;
 
 pub use add_prefix::AddPrefix;
 pub use basic_auth::BasicAuth;
@@ -54,6 +55,7 @@ pub use replace_path_regex::ReplacePathRegex;
 pub use retry::{Retry, RetrySettings};
 pub use strip_prefix::StripPrefix;
 pub use strip_prefix_regex::StripPrefixRegex;
+pub use translate::{translate, Translated};
 
 use http::{HeaderName, HeaderValue};
 

@@ -15,7 +15,7 @@ type Outcome = Result<Vec<String>, String>;
 
 /// Decodes `settings` as Traefik spells them and translates them: the
 /// warnings if it built, the error if not.
-fn translate<T: DeserializeOwned>(
+fn translate_one<T: DeserializeOwned>(
     translator: Translator<T>,
     settings: serde_json::Value,
 ) -> Outcome {
@@ -38,32 +38,32 @@ fn translators_answer_as_before() {
     let cases: Vec<(&str, Outcome, Expect)> = vec![
         (
             "addPrefix without a prefix",
-            translate(add_prefix::from_config, json!({})),
+            translate_one(add_prefix::from_config, json!({})),
             Fails("addPrefix: prefix cannot be empty"),
         ),
         (
             "addPrefix with one",
-            translate(add_prefix::from_config, json!({"prefix": "/api"})),
+            translate_one(add_prefix::from_config, json!({"prefix": "/api"})),
             Builds(&[]),
         ),
         (
             "stripPrefixRegex with a bad regex",
-            translate(strip_prefix_regex::from_config, json!({"regex": ["/ok", "("]})),
+            translate_one(strip_prefix_regex::from_config, json!({"regex": ["/ok", "("]})),
             Fails("stripPrefixRegex: invalid regex \"(\": "),
         ),
         (
             "replacePathRegex with a bad regex",
-            translate(replace_path_regex::from_config, json!({"regex": "[", "replacement": "/"})),
+            translate_one(replace_path_regex::from_config, json!({"regex": "[", "replacement": "/"})),
             Fails("replacePathRegex: invalid regex \"[\": "),
         ),
         (
             "headers that define nothing",
-            translate(headers::from_config, json!({})),
+            translate_one(headers::from_config, json!({})),
             Fails("headers configuration not valid"),
         ),
         (
             "headers with a deprecated field",
-            translate(
+            translate_one(
                 headers::from_config,
                 json!({"frameDeny": true, "sslRedirect": true}),
             ),
@@ -71,12 +71,12 @@ fn translators_answer_as_before() {
         ),
         (
             "inFlightReq without an amount",
-            translate(in_flight_req::from_config, json!({})),
+            translate_one(in_flight_req::from_config, json!({})),
             Fails("inFlightReq: amount must be greater than 0"),
         ),
         (
             "inFlightReq by a header that is no header name",
-            translate(
+            translate_one(
                 in_flight_req::from_config,
                 json!({"amount": 1, "sourceCriterion": {"requestHeaderName": "a b"}}),
             ),
@@ -84,27 +84,27 @@ fn translators_answer_as_before() {
         ),
         (
             "rateLimit on redis without endpoints",
-            translate(rate_limit::from_config, json!({"average": 5, "redis": {"endpoints": []}})),
+            translate_one(rate_limit::from_config, json!({"average": 5, "redis": {"endpoints": []}})),
             Fails("rateLimit.redis.endpoints is empty"),
         ),
         (
             "retry without attempts",
-            translate(retry::from_config, json!({})),
+            translate_one(retry::from_config, json!({})),
             Fails("retry: attempts must be greater than 0"),
         ),
         (
             "retry with attempts",
-            translate(retry::from_config, json!({"attempts": 2})),
+            translate_one(retry::from_config, json!({"attempts": 2})),
             Builds(&[]),
         ),
         (
             "buffering with a negative limit",
-            translate(buffering::from_config, json!({"maxRequestBodyBytes": -1})),
+            translate_one(buffering::from_config, json!({"maxRequestBodyBytes": -1})),
             Fails("buffering.maxRequestBodyBytes must not be negative"),
         ),
         (
             "circuitBreaker answering with no status",
-            translate(
+            translate_one(
                 circuit_breaker::from_config,
                 json!({"expression": "NetworkErrorRatio() > 0.5", "responseCode": 1000}),
             ),
@@ -112,12 +112,12 @@ fn translators_answer_as_before() {
         ),
         (
             "contentType with the deprecated autoDetect",
-            translate(content_type::from_config, json!({"autoDetect": true})),
+            translate_one(content_type::from_config, json!({"autoDetect": true})),
             Builds(&["contentType.autoDetect is deprecated: the middleware only enables detection; remove the option"]),
         ),
         (
             "contentType as written today",
-            translate(content_type::from_config, json!({})),
+            translate_one(content_type::from_config, json!({})),
             Builds(&[]),
         ),
     ];

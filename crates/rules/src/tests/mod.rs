@@ -8,6 +8,7 @@ mod matching;
 mod paths;
 mod props;
 mod regex;
+mod requests;
 mod syntax;
 mod table;
 mod v2;

@@ -3,23 +3,19 @@
 //! that middleware's error; unchanged definitions keep their factory.
 //!
 //! Each kind has a small translator beside the middleware it builds
-//! (`switchyard_proxy::middlewares::<kind>::from_config`); the few that need
-//! the runtime being built (the services for `errors`, the upstream client
-//! for `forwardAuth`) live in `middlewares/`. [`translate`] is the table
-//! from kind to translator.
+//! (`switchyard_proxy::middlewares::<kind>::from_config`), and the proxy
+//! crate's `translate` is the table from kind to translator; `errors`,
+//! which calls a service of the runtime being built, lives in
+//! `middlewares/`.
 
 mod api_json;
 mod errors;
-mod forward_auth;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use switchyard_config::dynamic::{
-    decode_middleware, HttpConfiguration, Middleware, MiddlewareKind,
-};
-use switchyard_proxy::middlewares::header_modifier::Side;
-use switchyard_proxy::middlewares::{self as mw, Factory, TranslateCtx};
+use switchyard_config::dynamic::{HttpConfiguration, Middleware};
+use switchyard_proxy::middlewares::{self as mw, Factory, TranslateCtx, Translated};
 
 use super::services::BuiltService;
 use super::Builder;
@@ -38,102 +34,27 @@ pub enum CompiledMiddleware {
 }
 
 /// Compiles one middleware: its type name (as the API shows it), the
-/// factory, and warnings that leave it serving.
+/// factory, and warnings that leave it serving. The proxy crate's table
+/// ([`mw::translate`]) builds every kind but the two that need the
+/// runtime being built: `chain` (resolved per router) and `errors` (it
+/// calls one of the services).
 fn compile(
     m: &Middleware,
     name: &str,
     services: &HashMap<String, BuiltService>,
     upstream: &Arc<switchyard_proxy::upstream::Upstream>,
 ) -> Result<(String, CompiledMiddleware, Vec<String>), String> {
-    let kind = decode_middleware(m).map_err(|e| e.to_string())?;
     let mut ctx = TranslateCtx::new(name);
-    let (kind, compiled) = translate(kind, m, &mut ctx, services, upstream)?;
+    let translated = mw::translate(m, &mut ctx, Some(upstream))?;
+    let kind = translated.kind();
+    let compiled = match translated {
+        Translated::Wrap { factory, .. } => CompiledMiddleware::Wrap(factory),
+        Translated::Chain(names) => CompiledMiddleware::Chain(names),
+        Translated::Errors(c) => {
+            CompiledMiddleware::Wrap(errors::from_config(c, &mut ctx, services)?)
+        }
+    };
     Ok((kind.to_string(), compiled, ctx.warnings))
-}
-
-/// The table: each kind to its translator, with the type name the API shows.
-/// A `chain` compiles to the names it references, resolved per router.
-fn translate(
-    kind: MiddlewareKind,
-    m: &Middleware,
-    ctx: &mut TranslateCtx<'_>,
-    services: &HashMap<String, BuiltService>,
-    upstream: &Arc<switchyard_proxy::upstream::Upstream>,
-) -> Result<(&'static str, CompiledMiddleware), String> {
-    use MiddlewareKind as K;
-    let w = CompiledMiddleware::Wrap;
-    Ok(match kind {
-        K::Chain(c) => ("chain", CompiledMiddleware::Chain(c.middlewares)),
-        K::StripPrefix(c) => ("stripprefix", w(mw::strip_prefix::from_config(c, ctx)?)),
-        K::StripPrefixRegex(c) => (
-            "stripprefixregex",
-            w(mw::strip_prefix_regex::from_config(c, ctx)?),
-        ),
-        K::AddPrefix(c) => ("addprefix", w(mw::add_prefix::from_config(c, ctx)?)),
-        K::ReplacePath(c) => ("replacepath", w(mw::replace_path::from_config(c, ctx)?)),
-        K::ReplacePathRegex(c) => (
-            "replacepathregex",
-            w(mw::replace_path_regex::from_config(c, ctx)?),
-        ),
-        K::Headers(c) => ("headers", w(mw::headers::from_config(*c, ctx)?)),
-        K::RedirectScheme(c) => (
-            "redirectscheme",
-            w(mw::redirect::scheme_from_config(c, ctx)?),
-        ),
-        K::RedirectRegex(c) => ("redirectregex", w(mw::redirect::regex_from_config(c, ctx)?)),
-        K::IpAllowList(c) => {
-            let factory = w(mw::ip_allow_list::from_config(c, ctx)?);
-            // The deprecated name keeps its own type in the API.
-            if m.0.keys().any(|k| k.eq_ignore_ascii_case("ipwhitelist")) {
-                ("ipwhitelist", factory)
-            } else {
-                ("ipallowlist", factory)
-            }
-        }
-        K::InFlightReq(c) => ("inflightreq", w(mw::in_flight_req::from_config(c, ctx)?)),
-        K::RateLimit(c) => ("ratelimit", w(mw::rate_limit::from_config(c, ctx)?)),
-        K::Compress(c) => ("compress", w(mw::compress::from_config(c, ctx)?)),
-        K::Retry(c) => ("retry", w(mw::retry::from_config(c, ctx)?)),
-        K::Errors(c) => ("customerrors", w(errors::from_config(c, ctx, services)?)),
-        K::ForwardAuth(c) => (
-            "forwardauth",
-            w(forward_auth::from_config(c, ctx, upstream)?),
-        ),
-        K::BasicAuth(c) => ("basicauth", w(mw::basic_auth::from_config(c, ctx)?)),
-        K::DigestAuth(c) => ("digestauth", w(mw::digest_auth::from_config(c, ctx)?)),
-        K::ContentType(c) => ("contenttype", w(mw::content_type::from_config(c, ctx)?)),
-        K::EncodedCharacters(c) => (
-            "encodedcharacters",
-            w(mw::encoded_characters::from_config(c, ctx)?),
-        ),
-        K::Buffering(c) => ("buffering", w(mw::buffering::from_config(c, ctx)?)),
-        K::CircuitBreaker(c) => (
-            "circuitbreaker",
-            w(mw::circuit_breaker::from_config(c, ctx)?),
-        ),
-        K::GrpcWeb(c) => ("grpcweb", w(mw::grpc_web::from_config(c, ctx)?)),
-        K::PassTlsClientCert(c) => (
-            "passtlsclientcert",
-            w(mw::pass_tls_client_cert::from_config(c, ctx)?),
-        ),
-        K::RequestHeaderModifier(c) => (
-            "requestheadermodifier",
-            w(mw::header_modifier::from_config(c, Side::Request, ctx)?),
-        ),
-        K::ResponseHeaderModifier(c) => (
-            "responseheadermodifier",
-            w(mw::header_modifier::from_config(c, Side::Response, ctx)?),
-        ),
-        K::RequestRedirect(c) => (
-            "requestredirect",
-            w(mw::request_redirect::from_config(c, ctx)?),
-        ),
-        K::Other { kind, .. } => {
-            return Err(format!(
-                "middleware type {kind:?} is not supported yet by Switchyard"
-            ));
-        }
-    })
 }
 
 /// A compiled middleware with the definition it came from.
