@@ -603,10 +603,16 @@ async fn tls_health_checks_and_a_health_checked_weighted_service() {
         "UP",
         "{good}"
     );
-    assert!(
-        tls_server.firsts().iter().any(|f| f == b"ping"),
-        "the check's `send` reached the server inside TLS"
-    );
+    // The check's `send` reaches the server inside TLS (the first check
+    // of `good` may come after `bad` was marked down).
+    wait_until("the check's `send` inside TLS", WAIT, || async {
+        tls_server
+            .firsts()
+            .iter()
+            .any(|f| f == b"ping")
+            .then_some(())
+    })
+    .await;
     // `bad` (weight 3) has no server up: the weighted service with
     // healthCheck sends every connection to `good`.
     for i in 0..8 {
