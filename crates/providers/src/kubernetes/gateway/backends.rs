@@ -33,6 +33,40 @@ pub(crate) fn group_or_core(group: &str) -> &str {
     }
 }
 
+/// What a backendRef names, as Traefik reads it: its kind (`Service`
+/// when not written), API group (`core` for the empty one), name, and
+/// namespace (the route's when not written).
+pub(crate) struct BackendRefName {
+    pub kind: String,
+    pub group: String,
+    pub name: String,
+    pub namespace: String,
+    /// Whether the namespace was written (a cross-provider name may not
+    /// have one).
+    pub namespace_written: bool,
+}
+
+impl BackendRefName {
+    /// Reads backendRef `r` of a route in `route_ns`.
+    pub(crate) fn read(r: &Value, route_ns: &str) -> BackendRefName {
+        let written = text(r, "/namespace");
+        let namespace_written = !written.is_empty();
+        BackendRefName {
+            kind: Some(text(r, "/kind"))
+                .filter(|k| !k.is_empty())
+                .unwrap_or_else(|| "Service".into()),
+            group: group_or_core(&text(r, "/group")).to_string(),
+            name: text(r, "/name"),
+            namespace: if namespace_written {
+                written
+            } else {
+                route_ns.to_string()
+            },
+            namespace_written,
+        }
+    }
+}
+
 /// Whether an object of `from_kind` in `from_namespace` may refer to the
 /// `to_kind` `to_name` in `to_namespace`: always in its own namespace, else
 /// when a ReferenceGrant there says so.
@@ -291,18 +325,14 @@ fn resolve(
         RouteKind::Http => "HTTPBackendRef",
         RouteKind::Grpc => "GRPCBackendRef",
     };
-    let kind = Some(text(r, "/kind"))
-        .filter(|k| !k.is_empty())
-        .unwrap_or_else(|| "Service".into());
-    let group = group_or_core(&text(r, "/group")).to_string();
-    let name = text(r, "/name");
-    let written_ns = text(r, "/namespace");
-    let namespace = if written_ns.is_empty() {
-        route_ns.clone()
-    } else {
-        written_ns.clone()
-    };
-    if !written_ns.is_empty() && name.contains('@') {
+    let BackendRefName {
+        kind,
+        group,
+        name,
+        namespace,
+        namespace_written,
+    } = BackendRefName::read(r, &route_ns);
+    if namespace_written && name.contains('@') {
         return Err(refused(
             "RefNotPermitted",
             format!("Cannot load {label} {group}/{kind}/{namespace}/{name}: namespace is not allowed with a cross-provider reference"),

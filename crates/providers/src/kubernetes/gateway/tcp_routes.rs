@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::attach::{self, OnListener};
 use super::backends::{
-    addresses, cross_provider_allowed, group_or_core, join_host_port, reference_granted,
+    addresses, cross_provider_allowed, join_host_port, reference_granted, BackendRefName,
 };
 use super::rules::{go_quote, quote_meta, router_name};
 use super::{condition, generation, text, Gateway, GatewayOptions, Listener, Objects, Translation};
@@ -94,19 +94,15 @@ impl TcpRoutes<'_> {
         let refused = |reason: &str, message: String| {
             condition("ResolvedRefs", false, generation(route), reason, &message)
         };
-        let kind = Some(text(r, "/kind"))
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(|| "Service".into());
-        let group = group_or_core(&text(r, "/group")).to_string();
-        let name = text(r, "/name");
-        let written_ns = text(r, "/namespace");
-        let namespace = if written_ns.is_empty() {
-            route_ns.clone()
-        } else {
-            written_ns.clone()
-        };
+        let BackendRefName {
+            kind,
+            group,
+            name,
+            namespace,
+            namespace_written,
+        } = BackendRefName::read(r, &route_ns);
         let service_name = format!("{router}-svc-{namespace}-{name}-{index}");
-        if !written_ns.is_empty() && name.contains('@') {
+        if namespace_written && name.contains('@') {
             return Err((
                 normalize(&service_name),
                 refused(
